@@ -1,0 +1,78 @@
+"""The one exception hierarchy of tasktrial.
+
+Library code raises these; only the CLI maps them to exit codes and only the
+API maps them to HTTP statuses. Third-party exceptions are translated at the
+seam where they occur, with ``raise ... from exc``.
+
+A failing submission is a verdict, never an exception: only bad input and
+infrastructure faults raise.
+
+    TaskTrialError
+    ├── ConfigurationError      unknown backend, bad setting
+    ├── PackError               a task pack is malformed (carries every problem)
+    ├── SubmissionRejected      a submission breaks a rule (size, links, names)
+    ├── RunnerError             the sandbox could not run (infrastructure)
+    │   ├── RunnerUnavailable   no Docker engine reachable
+    │   └── ImageMissing        a runtime image is not built
+    ├── GraderError             a grader is misconfigured or broke
+    └── NotFound                an id names nothing that exists
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class TaskTrialError(Exception):
+    """Base of every error tasktrial raises on purpose."""
+
+
+class ConfigurationError(TaskTrialError):
+    """A setting or backend name is wrong."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a pack: which file, where in it, and what."""
+
+    file: str
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.location}" if self.location else self.file
+        return f"{where}: {self.message}"
+
+
+class PackError(TaskTrialError):
+    """A task pack is malformed. ``problems`` lists every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"the pack has {len(self.problems)} problem(s):\n{lines}")
+
+
+class SubmissionRejected(TaskTrialError):
+    """A submission breaks a rule; nothing of it was run or stored."""
+
+
+class RunnerError(TaskTrialError):
+    """The sandbox failed for reasons of its own, not the submission's."""
+
+
+class RunnerUnavailable(RunnerError):
+    """No sandbox backend is reachable (e.g. the Docker engine is down)."""
+
+
+class ImageMissing(RunnerError):
+    """The runtime image a task needs has not been built."""
+
+
+class GraderError(TaskTrialError):
+    """A grader is misconfigured or failed on its own side."""
+
+
+class NotFound(TaskTrialError):
+    """An id (pack, task, submission) names nothing that exists."""

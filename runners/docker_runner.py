@@ -1,0 +1,380 @@
+"""The Docker backend: every run in a fresh, locked-down container.
+
+How a run goes:
+1. create a container whose only process is ``sleep infinity`` (PID 1), with
+   the full limit set (see ``_host_config``), and start it;
+2. stream a tar of the files into it through an exec'd ``tar -x`` (the
+   read-only root makes the daemon refuse ``put_archive``, and bind mounts
+   would tie workers to the engine's host);
+3. run each step with ``docker exec``, reading its output with a host-side
+   deadline and a byte cap;
+4. kill every leftover process of the sandbox user, then read back the
+   cgroup counters (CPU, peak memory, OOM kills) and the collected files as
+   a tar, through an exec the harness controls;
+5. remove the container, whatever happened.
+
+Nothing from the host's environment, file system or network reaches the
+container, and the host never follows a path the candidate could touch:
+collected files come back as tar members and only regular files are kept.
+"""
+
+from __future__ import annotations
+
+import io
+import select
+import socket
+import struct
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+from docker.types import Ulimit
+
+from engine.errors import ImageMissing, RunnerError, RunnerUnavailable
+from engine.models import GRADER_DIR, WORKSPACE, ResourceLimits, RunOutcome, RunSpec, Step, StepOutcome
+from runners import images
+
+SANDBOX_USER = "65534:65534"
+LABEL = "tasktrial.managed"
+ENVIRONMENT = {
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "TMPDIR": "/tmp",
+}
+COLLECT_CAP_BYTES = 4 * 1024 * 1024
+# Kill every process of the sandbox user but PID 1 and this shell, then report
+# the cgroup counters on stderr and the requested files as a tar on stdout.
+_COLLECT_SCRIPT = r"""
+kill -9 -1 2>/dev/null
+for f in /sys/fs/cgroup/memory/memory.max_usage_in_bytes /sys/fs/cgroup/memory/memory.oom_control \
+         /sys/fs/cgroup/cpuacct/cpuacct.usage /sys/fs/cgroup/memory.peak /sys/fs/cgroup/memory.events \
+         /sys/fs/cgroup/cpu.stat; do
+  [ -r "$f" ] && { echo "== $f"; cat "$f"; } >&2
+done
+[ "$#" -gt 0 ] && exec tar -c -f - --ignore-failed-read -C / -- "$@" 2>/dev/null
+exit 0
+"""
+
+
+@dataclass(frozen=True)
+class _Counters:
+    cpu_seconds: float | None = None
+    peak_memory_bytes: int | None = None
+    oom_kills: int = 0
+
+
+class DockerRunner:
+    """Runs specs in containers on a Docker engine (local or remote)."""
+
+    name = "docker"
+
+    def __init__(self, client: docker.DockerClient, *, runtime: str | None = None):
+        self._client = client
+        self._api = client.api
+        self._runtime = runtime
+        self._image_ids: dict[str, str] = {}
+
+    @classmethod
+    def from_env(cls, *, runtime: str | None = None) -> DockerRunner:
+        return cls(images.client_from_env(), runtime=runtime)
+
+    def run(self, spec: RunSpec) -> RunOutcome:
+        image = images.runtime_image(spec.environment).tag
+        image_id = self._image_id(image)
+        started = time.monotonic()
+        container = self._create(spec, image)
+        try:
+            return self._run_in(container, spec, image_id, started)
+        except docker.errors.DockerException as exc:
+            raise RunnerError(f"the Docker engine failed during the run: {exc}") from exc
+        finally:
+            self._remove(container)
+
+    def reap(self) -> int:
+        """Remove every container this backend labelled; for a worker starting after a crash.
+
+        Returns how many it removed.
+        """
+        removed = 0
+        for container in self._client.containers.list(all=True, filters={"label": LABEL}):
+            self._remove(container.id)
+            removed += 1
+        return removed
+
+    # -- steps of a run ---------------------------------------------------
+
+    def _image_id(self, image: str) -> str:
+        if image not in self._image_ids:
+            try:
+                self._image_ids[image] = self._client.images.get(image).id
+            except docker.errors.ImageNotFound as exc:
+                raise ImageMissing(f"runtime image {image} is not built; run `tasktrial images build`") from exc
+            except docker.errors.DockerException as exc:
+                raise RunnerUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+        return self._image_ids[image]
+
+    def _create(self, spec: RunSpec, image: str) -> str:
+        labels = {LABEL: "1", "tasktrial.run": uuid.uuid4().hex, **spec.labels}
+        try:
+            container = self._api.create_container(
+                image,
+                command=["sleep", "infinity"],
+                user=SANDBOX_USER,
+                working_dir=WORKSPACE,
+                environment=ENVIRONMENT,
+                labels=labels,
+                network_disabled=True,
+                stop_signal="SIGKILL",
+                host_config=self._host_config(spec.limits),
+            )
+            self._api.start(container["Id"])
+        except docker.errors.DockerException as exc:
+            if "container" in locals():
+                self._remove(container["Id"])
+            raise RunnerError(f"cannot start a sandbox from {image}: {exc}") from exc
+        return container["Id"]
+
+    def _host_config(self, limits: ResourceLimits) -> dict:
+        memory = f"{limits.memory_mb}m"
+        disk = f"size={limits.disk_mb}m,nr_inodes={max(1024, limits.disk_mb * 64)}"
+        owned = "uid=65534,gid=65534"
+        return self._api.create_host_config(
+            network_mode="none",
+            mem_limit=memory,
+            memswap_limit=memory,
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids,
+            read_only=True,
+            tmpfs={
+                WORKSPACE: f"rw,nosuid,nodev,{disk},{owned},mode=0700",
+                GRADER_DIR: f"rw,nosuid,nodev,noexec,size=64m,nr_inodes=4096,{owned},mode=0700",
+                "/tmp": f"rw,nosuid,nodev,noexec,{disk},{owned},mode=1777",
+            },
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            ulimits=[
+                Ulimit(name="nofile", soft=1024, hard=1024),
+                Ulimit(name="fsize", soft=limits.disk_mb * 1024 * 1024, hard=limits.disk_mb * 1024 * 1024),
+                Ulimit(name="core", soft=0, hard=0),
+            ],
+            ipc_mode="private",
+            shm_size="16m",
+            log_config={"type": "none", "config": {}},
+            runtime=self._runtime,
+        )
+
+    def _run_in(self, cid: str, spec: RunSpec, image_id: str, started: float) -> RunOutcome:
+        self._upload(cid, spec)
+        outcomes: list[StepOutcome] = []
+        alive = True
+        for step in spec.steps:
+            if not alive:
+                outcomes.append(StepOutcome(exit_code=None, stderr=b"not run: the sandbox was stopped"))
+                continue
+            outcome = self._exec(cid, step, spec.limits)
+            outcomes.append(outcome)
+            if outcome.timed_out:
+                alive = self._kill_processes(cid)
+        counters, collected = (_Counters(), {})
+        if alive:
+            counters, collected = self._collect(cid, spec.collect)
+        oom = counters.oom_kills > 0 or self._api.inspect_container(cid)["State"].get("OOMKilled", False)
+        return RunOutcome(
+            backend=self.name,
+            image=image_id,
+            steps=tuple(outcomes),
+            collected=collected,
+            wall_seconds=time.monotonic() - started,
+            cpu_seconds=counters.cpu_seconds,
+            peak_memory_bytes=counters.peak_memory_bytes,
+            oom_killed=bool(oom),
+        )
+
+    def _upload(self, cid: str, spec: RunSpec) -> None:
+        archive = _tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})
+        result = self._exec(
+            cid,
+            Step(argv=("tar", "-x", "-f", "-", "-C", "/", "--no-same-owner", "--no-same-permissions"), stdin=archive),
+            ResourceLimits(time_seconds=60, output_kb=16),
+        )
+        if result.exit_code != 0:
+            raise RunnerError(f"copying files into the sandbox failed (exit {result.exit_code}): {result.stderr[-500:]!r}")
+
+    def _exec(self, cid: str, step: Step, limits: ResourceLimits) -> StepOutcome:
+        """Run one step; the host-side deadline and the output cap are enforced here."""
+        exec_id = self._api.exec_create(cid, list(step.argv), stdin=True, workdir=WORKSPACE, user=SANDBOX_USER)["Id"]
+        began = time.monotonic()
+        sock = _raw_socket(self._api.exec_start(exec_id, socket=True))
+        feeder = threading.Thread(target=_feed, args=(sock, step.stdin), daemon=True)
+        feeder.start()
+        try:
+            stdout, stderr, truncated, timed_out = _pump(sock, began + limits.time_seconds, limits.output_kb * 1024)
+        finally:
+            sock.close()
+        wall = time.monotonic() - began
+        exit_code = None if timed_out else self._exit_code(exec_id)
+        return StepOutcome(exit_code, stdout, stderr, wall, timed_out, truncated)
+
+    def _exit_code(self, exec_id: str) -> int | None:
+        for _ in range(50):
+            info = self._api.exec_inspect(exec_id)
+            if not info.get("Running"):
+                return info.get("ExitCode")
+            time.sleep(0.01)
+        return None
+
+    def _kill_processes(self, cid: str) -> bool:
+        """Kill the sandbox user's processes; kill the container if even that fails.
+
+        Returns whether the container is still usable.
+        """
+        try:
+            self._api.exec_start(self._api.exec_create(cid, ["sh", "-c", "kill -9 -1"], user=SANDBOX_USER)["Id"])
+            return True
+        except docker.errors.APIError:
+            # Typically the pids limit is exhausted (a fork bomb): nothing can start inside.
+            self._api.kill(cid)
+            return False
+
+    def _collect(self, cid: str, paths: tuple[str, ...]) -> tuple[_Counters, dict[str, bytes]]:
+        try:
+            exec_id = self._api.exec_create(cid, ["sh", "-c", _COLLECT_SCRIPT, "collect", *paths], user=SANDBOX_USER)["Id"]
+            sock = _raw_socket(self._api.exec_start(exec_id, socket=True))
+        except docker.errors.APIError:
+            return _Counters(), {}
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            stdout, stderr, _, _ = _pump(sock, time.monotonic() + 30, COLLECT_CAP_BYTES)
+        finally:
+            sock.close()
+        return _parse_counters(stderr.decode("utf-8", "replace")), _untar_regular(stdout)
+
+    def _remove(self, cid: str) -> None:
+        try:
+            self._api.remove_container(cid, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "already in progress" not in str(exc):
+                raise RunnerError(f"cannot remove sandbox container {cid[:12]}: {exc}") from exc
+
+
+# -- plumbing: the exec stream, tar in and out, counters --------------------
+
+
+def _raw_socket(sock) -> socket.socket:
+    return getattr(sock, "_sock", sock)
+
+
+def _feed(sock: socket.socket, data: bytes) -> None:
+    """Write stdin then half-close; a program that never reads stdin just ends it early."""
+    try:
+        if data:
+            sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def _pump(sock: socket.socket, deadline: float, cap: int) -> tuple[bytes, bytes, bool, bool]:
+    """Demultiplex Docker's framed stream until EOF or the deadline.
+
+    Keeps at most ``cap`` bytes per stream but drains everything, so a
+    flooding program is never blocked into looking like a timeout.
+    Returns ``(stdout, stderr, truncated, timed_out)``.
+    """
+    streams = {1: bytearray(), 2: bytearray()}
+    truncated = False
+    pending = bytearray()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return bytes(streams[1]), bytes(streams[2]), truncated, True
+        ready, _, _ = select.select([sock], [], [], remaining)
+        if not ready:
+            continue
+        chunk = sock.recv(65536)
+        if not chunk:
+            return bytes(streams[1]), bytes(streams[2]), truncated, False
+        pending += chunk
+        while len(pending) >= 8:
+            kind, size = pending[0], struct.unpack(">I", pending[4:8])[0]
+            if len(pending) < 8 + size:
+                break
+            payload = pending[8 : 8 + size]
+            del pending[: 8 + size]
+            target = streams.get(kind)
+            if target is None:
+                continue
+            room = cap - len(target)
+            if len(payload) > room:
+                truncated = True
+            if room > 0:
+                target += payload[:room]
+
+
+def _tar(trees: Mapping[str, Mapping[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for root, files in trees.items():
+            for path, data in sorted(files.items()):
+                info = tarfile.TarInfo(f"{root.lstrip('/')}/{path}")
+                info.size = len(data)
+                info.mode = 0o644
+                info.uid = info.gid = 65534
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _untar_regular(data: bytes) -> dict[str, bytes]:
+    """Regular files of a tar, by absolute path; links and anything else are ignored."""
+    files: dict[str, bytes] = {}
+    if not data:
+        return files
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for member in tar:
+                if member.isreg():
+                    extracted = tar.extractfile(member)
+                    if extracted is not None:
+                        files["/" + member.name.lstrip("/")] = extracted.read()
+    except tarfile.TarError:
+        return files
+    return files
+
+
+def _parse_counters(text: str) -> _Counters:
+    """Read cgroup v1 or v2 counters from ``== path`` sections."""
+    sections: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("== "):
+            current = line[3:].strip().rsplit("/", 1)[-1]
+            sections[current] = ""
+        elif current:
+            sections[current] += line + "\n"
+
+    def field(name: str, key: str) -> int | None:
+        for line in sections.get(name, "").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == key and parts[1].isdigit():
+                return int(parts[1])
+        return None
+
+    def number(name: str) -> int | None:
+        value = sections.get(name, "").strip()
+        return int(value) if value.isdigit() else None
+
+    cpu_ns = number("cpuacct.usage")
+    usage_usec = field("cpu.stat", "usage_usec")
+    cpu = cpu_ns / 1e9 if cpu_ns is not None else (usage_usec / 1e6 if usage_usec is not None else None)
+    peak = number("memory.max_usage_in_bytes") or number("memory.peak")
+    ooms = field("memory.oom_control", "oom_kill") or field("memory.events", "oom_kill") or 0
+    return _Counters(cpu_seconds=cpu, peak_memory_bytes=peak, oom_kills=ooms)

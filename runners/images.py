@@ -1,0 +1,139 @@
+"""Runtime images: one Dockerfile per environment under ``runners/images/``.
+
+An image's tag carries a digest of its Dockerfile, so editing a Dockerfile
+names a new image and ``build`` stays idempotent. On machines without a
+registry, ``bootstrap_base`` creates the Debian base locally with
+debootstrap and tags it with the name the Dockerfiles start ``FROM``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from engine.errors import ConfigurationError, RunnerError, RunnerUnavailable
+
+REPOSITORY = "tasktrial"
+BASE_IMAGE = "debian:bookworm-slim"
+BASE_SUITE = "bookworm"
+
+
+@dataclass(frozen=True)
+class RuntimeImage:
+    environment: str
+    dockerfile: str
+
+    @property
+    def tag(self) -> str:
+        digest = hashlib.sha256(self.dockerfile.encode()).hexdigest()[:12]
+        return f"{REPOSITORY}/{self.environment}:{digest}"
+
+    @property
+    def base(self) -> str:
+        match = re.search(r"^FROM\s+(\S+)", self.dockerfile, re.MULTILINE)
+        return match.group(1) if match else BASE_IMAGE
+
+
+def catalogue() -> dict[str, RuntimeImage]:
+    """Every environment this engine knows, by name."""
+    root = resources.files("runners").joinpath("images")
+    found = {}
+    for entry in root.iterdir():
+        dockerfile = entry.joinpath("Dockerfile")
+        if entry.is_dir() and dockerfile.is_file():
+            found[entry.name] = RuntimeImage(entry.name, dockerfile.read_text("utf-8"))
+    return dict(sorted(found.items()))
+
+
+def environments() -> tuple[str, ...]:
+    return tuple(catalogue())
+
+
+def runtime_image(environment: str) -> RuntimeImage:
+    images = catalogue()
+    if environment not in images:
+        raise ConfigurationError(f"unknown environment {environment!r}; known: {', '.join(images)}")
+    return images[environment]
+
+
+def client_from_env() -> docker.DockerClient:
+    """A Docker client from the usual ``DOCKER_*`` variables, or ``RunnerUnavailable``."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise RunnerUnavailable(f"no Docker engine is reachable ({exc}); start dockerd or set DOCKER_HOST") from exc
+    return client
+
+
+def has_image(client: docker.DockerClient, name: str) -> bool:
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def bootstrap_base(client: docker.DockerClient, *, log: Callable[[str], None] = print) -> str:
+    """Make ``BASE_IMAGE`` available: present, pulled, or built with debootstrap.
+
+    Returns how it was made available: ``present``, ``pulled`` or ``debootstrapped``.
+    """
+    if has_image(client, BASE_IMAGE):
+        return "present"
+    try:
+        client.images.pull(BASE_IMAGE)
+        return "pulled"
+    except docker.errors.APIError as exc:
+        log(f"cannot pull {BASE_IMAGE} ({exc.explanation or exc}); building it with debootstrap")
+    if shutil.which("debootstrap") is None:
+        raise RunnerError("debootstrap is not installed; install it (apt-get install debootstrap) or give Docker a registry")
+    with tempfile.TemporaryDirectory(prefix="tasktrial-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        proc = subprocess.run(
+            ["debootstrap", "--variant=minbase", BASE_SUITE, str(rootfs)],
+            capture_output=True, text=True, check=False,
+        )
+        if proc.returncode != 0:
+            raise RunnerError(f"debootstrap failed with exit {proc.returncode}: {proc.stderr[-2000:]}")
+        archive = Path(tmp) / "rootfs.tar"
+        with tarfile.open(archive, "w") as tar:
+            tar.add(rootfs, arcname=".")
+        repository, _, tag = BASE_IMAGE.partition(":")
+        with archive.open("rb") as fh:
+            client.api.import_image_from_stream(fh, repository=repository, tag=tag or "latest")
+    if not has_image(client, BASE_IMAGE):
+        raise RunnerError(f"importing the debootstrapped base did not produce {BASE_IMAGE}")
+    return "debootstrapped"
+
+
+def build(client: docker.DockerClient, environment: str, *, log: Callable[[str], None] = print) -> str:
+    """Build the runtime image of ``environment`` unless it exists; returns its tag."""
+    image = runtime_image(environment)
+    if has_image(client, image.tag):
+        return image.tag
+    if not has_image(client, image.base):
+        raise RunnerError(f"base image {image.base} is missing; run `tasktrial images bootstrap` first")
+    context = resources.files("runners").joinpath("images", environment)
+    with resources.as_file(context) as path:
+        try:
+            client.images.build(path=str(path), tag=image.tag, rm=True, forcerm=True,
+                                labels={"tasktrial.environment": environment})
+        except docker.errors.BuildError as exc:
+            tail = "".join(str(line.get("stream", line.get("error", ""))) for line in exc.build_log)[-2000:]
+            raise RunnerError(f"building {image.tag} failed: {exc.msg}\n{tail}") from exc
+        except docker.errors.APIError as exc:
+            raise RunnerError(f"building {image.tag} failed: {exc}") from exc
+    log(f"built {image.tag}")
+    return image.tag
