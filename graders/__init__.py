@@ -1,0 +1,47 @@
+"""Grader kinds, chosen by ``grader.kind`` through one registry.
+
+Each kind implements ``engine.ports.Grader``. ``for_task`` builds the grader
+a task needs; ``pack_problems`` gives pack validation every kind's own checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.errors import ConfigurationError, Problem
+from engine.models import Task
+from engine.ports import Grader, Runner
+from graders.io_grader import IoGrader
+from graders.pytest_grader import PytestGrader
+from graders.script_grader import ScriptGrader
+
+KINDS: dict[str, Callable[..., Grader]] = {
+    "pytest": PytestGrader,
+    "io": IoGrader,
+    "script": ScriptGrader,
+}
+
+
+class GraderSet:
+    """One grader per kind, sharing a runner (and the pytest grader's collection cache)."""
+
+    def __init__(self, runner: Runner, *, cache_dir: Path | None = None):
+        self._graders: dict[str, Grader] = {}
+        for kind, factory in KINDS.items():
+            self._graders[kind] = factory(runner, cache_dir=cache_dir) if kind == "pytest" else factory(runner)
+
+    def for_task(self, task: Task) -> Grader:
+        try:
+            return self._graders[task.grader_kind]
+        except KeyError:
+            raise ConfigurationError(
+                f"task {task.id!r}: unknown grader kind {task.grader_kind!r}; known: {', '.join(KINDS)}"
+            ) from None
+
+    def problems(self, task: Task) -> list[Problem]:
+        grader = self._graders.get(task.grader_kind)
+        return grader.problems(task) if grader else []
+
+
+__all__ = ["KINDS", "GraderSet", "IoGrader", "PytestGrader", "ScriptGrader"]

@@ -1,0 +1,253 @@
+"""The ``tasktrial`` command line. The only place errors become exit codes.
+
+Exit codes: 0 done; 1 problems found (an invalid pack, a failing pack check);
+2 bad input (a malformed pack, a rejected submission, an unknown id or
+setting); 3 infrastructure (no Docker engine, a missing image, a broken grader).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engine import packs
+from engine.checking import check_task
+from engine.errors import (
+    ConfigurationError,
+    GraderError,
+    NotFound,
+    PackError,
+    RunnerError,
+    SubmissionRejected,
+    TaskTrialError,
+)
+from engine.grading import grade_submission
+from engine.models import Pack
+from engine.results import Result, summary_line
+from engine.trees import read_tree
+
+EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE = 1, 2, 3
+EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
+    (PackError, EXIT_BAD_INPUT),
+    (SubmissionRejected, EXIT_BAD_INPUT),
+    (NotFound, EXIT_BAD_INPUT),
+    (ConfigurationError, EXIT_BAD_INPUT),
+    (RunnerError, EXIT_INFRASTRUCTURE),
+    (GraderError, EXIT_INFRASTRUCTURE),
+]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sandboxed task assessment: packs, grading, images.")
+pack_app = typer.Typer(no_args_is_help=True, help="Validate and check task packs.")
+images_app = typer.Typer(no_args_is_help=True, help="Build the runtime images tasks run in.")
+app.add_typer(pack_app, name="pack")
+app.add_typer(images_app, name="images")
+
+out = Console()
+err = Console(stderr=True)
+
+CacheDir = Annotated[Path, typer.Option(envvar="TASKTRIAL_CACHE_DIR", help="Where collected test lists are cached.")]
+Backend = Annotated[str, typer.Option(envvar="TASKTRIAL_RUNNER", help="Sandbox backend.")]
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tasktrial"
+
+
+def translate_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn tasktrial's errors into a message on stderr and the documented exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TaskTrialError as exc:
+            code = next((c for kind, c in EXIT_CODES if isinstance(exc, kind)), EXIT_INFRASTRUCTURE)
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(code) from exc
+
+    return wrapper
+
+
+def load(path: Path) -> Pack:
+    from graders import GraderSet
+    from runners import images
+
+    checker = GraderSet(_NoRunner())
+    return packs.load_pack(path, environments=images.environments(), task_checks=checker.problems)
+
+
+class _NoRunner:
+    """Validation builds graders but never runs anything."""
+
+    name = "none"
+
+    def run(self, spec):  # pragma: no cover - validation never runs
+        raise RunnerError("validation does not run submissions")
+
+
+def engine_parts(backend: str, cache_dir: Path):
+    import runners
+    from graders import GraderSet
+
+    runner = runners.from_name(backend)
+    return runner, GraderSet(runner, cache_dir=cache_dir)
+
+
+# -- pack ------------------------------------------------------------------
+
+
+@pack_app.command("validate")
+@translate_errors
+def pack_validate(path: Annotated[Path, typer.Argument(help="The pack folder.")]) -> None:
+    """Report every problem of a pack (file, field, what is wrong); exit 1 on any."""
+    try:
+        pack = load(path)
+    except PackError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]✗[/] {problem}", highlight=False)
+        err.print(f"{len(exc.problems)} problem(s) in {path}")
+        raise typer.Exit(EXIT_PROBLEMS) from exc
+    out.print(f"[green]✓[/] {pack.id} {pack.version}: {len(pack.tasks)} task(s) valid")
+
+
+@pack_app.command("check")
+@translate_errors
+def pack_check(
+    path: Annotated[Path, typer.Argument(help="The pack folder.")],
+    task: Annotated[list[str] | None, typer.Option("--task", help="Only this task (repeatable).")] = None,
+    repeat: Annotated[int, typer.Option(min=1, max=20, help="Grade each submission this many times.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    backend: Backend = "docker",
+    cache_dir: CacheDir = DEFAULT_CACHE,
+) -> None:
+    """Run each task's reference (must be ready, 100) and starter (must be not_ready) in the real sandbox."""
+    pack = load(path)
+    tasks = [pack.task(t) for t in task] if task else list(pack.tasks)
+    runner, graders = engine_parts(backend, cache_dir)
+    reports = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
+        bar = progress.add_task(f"checking {pack.id}", total=len(tasks) * repeat * 2)
+        for item in tasks:
+            progress.update(bar, description=f"checking {item.id}")
+            reports.append(check_task(item, runner=runner, grader=graders.for_task(item), repeat=repeat,
+                                      on_run=lambda: progress.advance(bar)))
+    failed = [r for r in reports if not r.ok]
+    if as_json:
+        print(json.dumps({"pack": pack.id, "version": pack.version, "ok": not failed,
+                          "tasks": [r.to_document() for r in reports]}, indent=2))
+    else:
+        table = Table(title=f"{pack.id} {pack.version}")
+        for column in ("task", "reference", "starter", "result"):
+            table.add_column(column)
+        for report in reports:
+            table.add_row(report.task_id, _scores(report.reference), _scores(report.starter),
+                          "[green]ok[/]" if report.ok else "[red]FAIL[/]")
+        out.print(table)
+        for report in failed:
+            for problem in report.problems:
+                err.print(f"[red]✗[/] {report.task_id}: {problem}", highlight=False)
+    if failed:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _scores(results: list[Result]) -> str:
+    return " ".join(f"{r.verdict.value}:{r.score:g}" for r in results)
+
+
+# -- grade -----------------------------------------------------------------
+
+
+@app.command("grade")
+@translate_errors
+def grade(
+    pack_path: Annotated[Path, typer.Argument(help="The pack folder.")],
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    submission_dir: Annotated[Path, typer.Argument(help="The candidate's folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result document.")] = False,
+    backend: Backend = "docker",
+    cache_dir: CacheDir = DEFAULT_CACHE,
+) -> None:
+    """Grade one submission folder and print its result."""
+    task = load(pack_path).task(task_id)
+    submission = read_tree(submission_dir)
+    runner, graders = engine_parts(backend, cache_dir)
+    result = grade_submission(task, submission, runner=runner, grader=graders.for_task(task))
+    document = result.to_document()
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
+    print_result(document)
+
+
+def print_result(document: dict[str, Any]) -> None:
+    """A human summary of a result document."""
+    colour = {"ready": "green", "not_ready": "yellow", "error": "red"}[document["verdict"]]
+    task = document["task"]
+    out.print(f"[bold]{task['pack']}/{task['id']}[/]  score [bold]{document['score']:g}[/]/100  "
+              f"[{colour}]{document['verdict']}[/]  ({document['status']})", highlight=False)
+    if document.get("reason"):
+        out.print(f"  {document['reason']}", highlight=False)
+    table = Table(show_header=True, header_style="bold")
+    for column in ("check", "status", "score", "skill"):
+        table.add_column(column)
+    marks = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "error": "[red]error[/]", "skipped": "[yellow]skipped[/]"}
+    for check in document["checks"]:
+        table.add_row(check["name"], marks[check["status"]], f"{check['score']:g}/{check['max_score']:g}",
+                      check["micro_skill"] or "")
+    if document["checks"]:
+        out.print(table)
+    skills = ", ".join(f"{slug} {v['score']:g} ({v['verdict']})" for slug, v in document["micro_skills"].items())
+    runner = document["runner"]
+    out.print(f"  micro-skills: {skills}", highlight=False)
+    out.print(f"  ran in {runner['wall_seconds']:.2f} s on {runner['backend']}"
+              + (f", peak memory {runner['peak_memory_bytes'] / 1e6:.1f} MB" if runner["peak_memory_bytes"] else ""),
+              highlight=False)
+
+
+# -- images ----------------------------------------------------------------
+
+
+@images_app.command("bootstrap")
+@translate_errors
+def images_bootstrap() -> None:
+    """Make the Debian base image available: present, pulled, or built with debootstrap."""
+    from runners import images
+
+    how = images.bootstrap_base(images.client_from_env(), log=err.print)
+    out.print(f"{images.BASE_IMAGE}: {how}")
+
+
+@images_app.command("build")
+@translate_errors
+def images_build(environment: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None) -> None:
+    """Build the runtime image of each environment (skips those already built)."""
+    from runners import images
+
+    client = images.client_from_env()
+    for name in environment or images.environments():
+        out.print(f"{name}: {images.build(client, name, log=err.print)}")
+
+
+@images_app.command("list")
+@translate_errors
+def images_list() -> None:
+    """Show each environment's image and whether it is built."""
+    from runners import images
+
+    client = images.client_from_env()
+    table = Table("environment", "image", "built")
+    for name, image in images.catalogue().items():
+        table.add_row(name, image.tag, "yes" if images.has_image(client, image.tag) else "[red]no[/]")
+    out.print(table)
+
+
+if __name__ == "__main__":
+    app()

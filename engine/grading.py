@@ -1,0 +1,62 @@
+"""One grading: build the run, run it in the sandbox, grade it, score it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from engine.digest import tree_digest
+from engine.models import RunStatus, Task
+from engine.ports import Grader, Runner
+from engine.results import Result, now, status_of
+
+
+def grade_submission(task: Task, submission: Mapping[str, bytes], *, runner: Runner, grader: Grader) -> Result:
+    """Grade ``submission`` (a ``{path: bytes}`` tree) against ``task``.
+
+    A failing, crashing, looping or memory-hungry submission yields a result;
+    only infrastructure faults raise.
+
+    Raises:
+        RunnerError: the sandbox could not run.
+        GraderError: the task's grader is broken.
+    """
+    started = now()
+    spec = grader.build_run(task, submission)
+    outcome = runner.run(spec)
+    grading = grader.grade(task, outcome)
+    status = status_of(outcome, crashed=bool(grading.crashed))
+    return Result(
+        task=task,
+        submission_digest=tree_digest(submission),
+        status=status,
+        checks=grading.checks,
+        started_at=started,
+        finished_at=now(),
+        outcome=outcome,
+        reason=_reason(status, task, grading.crashed),
+    )
+
+
+def engine_error_result(task: Task, submission_digest: str, reason: str, *, started_at: datetime) -> Result:
+    """The result of a grading the engine could not complete: verdict ``error``, never a score of 0."""
+    return Result(
+        task=task,
+        submission_digest=submission_digest,
+        status=RunStatus.ENGINE_ERROR,
+        checks=(),
+        started_at=started_at,
+        finished_at=now(),
+        reason=reason,
+    )
+
+
+def _reason(status: RunStatus, task: Task, crashed: str) -> str:
+    limits = task.limits
+    return {
+        RunStatus.COMPLETED: "",
+        RunStatus.TIMEOUT: f"the run exceeded its {limits.time_seconds:g} s time limit",
+        RunStatus.MEMORY_LIMIT: f"the run was killed for exceeding its {limits.memory_mb} MB memory limit",
+        RunStatus.CRASHED: crashed,
+        RunStatus.ENGINE_ERROR: "",
+    }[status]

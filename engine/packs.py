@@ -1,0 +1,142 @@
+"""Loading and validating task packs.
+
+A pack is a folder: ``pack.yaml`` plus one folder per task holding
+``task.yaml``, ``statement.md``, ``starter/`` (what the candidate receives),
+``grader/`` (hidden) and ``solution/`` (hidden; overlaid on the starter it is
+the reference submission). Validation collects every problem before failing,
+so an author fixes a pack in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine import schemas
+from engine.digest import tree_digest
+from engine.errors import PackError, Problem, SubmissionRejected
+from engine.models import CheckRule, Difficulty, Pack, ResourceLimits, Task
+from engine.trees import TreeCaps, overlay, read_tree
+
+PACK_FILE = "pack.yaml"
+TASK_FILE = "task.yaml"
+PACK_CAPS = TreeCaps(max_files=2000, max_file_bytes=4 * 1024 * 1024, max_total_bytes=64 * 1024 * 1024)
+
+TaskCheck = Callable[[Task], list[Problem]]
+
+
+def load_pack(root: Path, *, environments: Collection[str], task_checks: TaskCheck | None = None) -> Pack:
+    """Load the pack at ``root`` and validate all of it.
+
+    Args:
+        environments: names of the runtime environments this engine can run.
+        task_checks: extra, kind-specific validation per task (from ``graders``).
+
+    Raises:
+        PackError: with every problem found, each naming its file and field.
+    """
+    problems: list[Problem] = []
+    root = Path(root)
+    if not root.is_dir():
+        raise PackError([Problem(str(root), "", "is not a folder")])
+    meta = _document(root / PACK_FILE, "pack", problems, label=PACK_FILE)
+    tasks: list[Task] = []
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    if not folders:
+        problems.append(Problem(PACK_FILE, "", "the pack has no task folders"))
+    for folder in folders:
+        task = _load_task(folder, meta or {}, environments, problems)
+        if task is not None:
+            tasks.append(task)
+            if task_checks is not None:
+                problems.extend(task_checks(task))
+    if problems or meta is None:
+        raise PackError(problems)
+    return Pack(
+        id=meta["id"],
+        version=meta["version"],
+        title=meta["title"],
+        description=meta["description"],
+        authors=tuple(meta["authors"]),
+        license=meta["license"],
+        root=root,
+        tasks=tuple(tasks),
+    )
+
+
+def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str], problems: list[Problem]) -> Task | None:
+    label = f"{folder.name}/{TASK_FILE}"
+    doc = _document(folder / TASK_FILE, "task", problems, label=label)
+    before = len(problems)
+    for required in ("statement.md", "grader", "solution"):
+        if not (folder / required).exists():
+            problems.append(Problem(f"{folder.name}/{required}", "", "is missing"))
+    try:
+        files = read_tree(folder, PACK_CAPS, what="task")
+    except SubmissionRejected as exc:
+        problems.append(Problem(folder.name, "", str(exc)))
+        return None
+    if doc is None:
+        return None
+    if doc["id"] != folder.name:
+        problems.append(Problem(label, "$.id", f"{doc['id']!r} must equal the folder name {folder.name!r}"))
+    if doc["environment"] not in environments:
+        problems.append(Problem(label, "$.environment",
+                                f"unknown environment {doc['environment']!r}; known: {', '.join(sorted(environments))}"))
+    if len(problems) > before:
+        return None
+    grader = dict(doc["grader"])
+    rules = tuple(CheckRule(**rule) for rule in grader.pop("checks", []))
+    return Task(
+        pack_id=str(meta.get("id", "")),
+        pack_version=str(meta.get("version", "")),
+        id=doc["id"],
+        title=doc["title"],
+        summary=doc["summary"],
+        micro_skills=tuple(doc["micro_skills"]),
+        difficulty=Difficulty(doc["difficulty"]),
+        environment=doc["environment"],
+        limits=ResourceLimits.from_mapping(doc.get("limits")),
+        grader=grader,
+        pass_threshold=float(doc["scoring"]["pass_threshold"]),
+        check_rules=rules,
+        root=folder,
+        digest=tree_digest(files),
+    )
+
+
+def _document(path: Path, schema: str, problems: list[Problem], *, label: str) -> dict[str, Any] | None:
+    """Parse a YAML file and validate it; on any problem record it and return None."""
+    if not path.is_file():
+        problems.append(Problem(label, "", "is missing"))
+        return None
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problems.append(Problem(label, "", f"is not valid YAML: {exc}"))
+        return None
+    found = [Problem(label, where, message) for where, message in schemas.problems(schema, doc)]
+    problems.extend(found)
+    return None if found else doc
+
+
+# -- a task's file sets: what the candidate gets, what stays hidden ----------
+
+
+def starter_files(task: Task) -> dict[str, bytes]:
+    """The starter repo the candidate receives (may be empty)."""
+    folder = task.root / "starter"
+    return read_tree(folder, PACK_CAPS, what="starter") if folder.is_dir() else {}
+
+
+def grader_files(task: Task) -> dict[str, bytes]:
+    """The hidden grader folder. Never sent to a candidate."""
+    return read_tree(task.root / "grader", PACK_CAPS, what="grader")
+
+
+def reference_submission(task: Task) -> dict[str, bytes]:
+    """The starter overlaid with the hidden reference solution."""
+    return overlay(starter_files(task), read_tree(task.root / "solution", PACK_CAPS, what="solution"))

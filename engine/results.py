@@ -1,0 +1,135 @@
+"""The result document: what a grading produced, in a versioned, schema-checked form.
+
+It names the exact task (``task_digest``) and submission (``submission_digest``)
+it came from, and stays small whatever the submission printed: captured
+output and messages are capped here, and bytes that are not UTF-8 are
+replaced, so the document is always valid JSON.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+from engine import scoring
+from engine.models import Check, ResourceLimits, RunOutcome, RunStatus, Task, Verdict
+
+SCHEMA_VERSION = 1
+OUTPUT_CAP_CHARS = 16 * 1024
+MESSAGE_CAP_CHARS = 4 * 1024
+TRUNCATION_MARK = "\n[... truncated by tasktrial ...]"
+
+
+def engine_version() -> str:
+    try:
+        return metadata.version("tasktrial")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def text(data: bytes | str, cap: int) -> str:
+    """Decode (replacing bad bytes) and cap, marking the cut."""
+    value = data if isinstance(data, str) else data.decode("utf-8", "replace")
+    return value if len(value) <= cap else value[:cap] + TRUNCATION_MARK
+
+
+@dataclass(frozen=True)
+class Result:
+    task: Task
+    submission_digest: str
+    status: RunStatus
+    checks: tuple[Check, ...]
+    started_at: datetime
+    finished_at: datetime
+    outcome: RunOutcome | None = None
+    reason: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def score(self) -> float:
+        return scoring.weighted_score(self.checks) if self.status is not RunStatus.ENGINE_ERROR else 0.0
+
+    @property
+    def verdict(self) -> Verdict:
+        return scoring.verdict(self.status, self.score, self.task.pass_threshold)
+
+    def to_document(self) -> dict[str, Any]:
+        outcome = self.outcome
+        limits: ResourceLimits = self.task.limits
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "id": self.id,
+            "task": {
+                "pack": self.task.pack_id,
+                "pack_version": self.task.pack_version,
+                "id": self.task.id,
+                "task_digest": self.task.digest,
+            },
+            "submission_digest": self.submission_digest,
+            "score": self.score,
+            "verdict": self.verdict.value,
+            "status": self.status.value,
+            "reason": self.reason,
+            "checks": [_capped(c).to_document() for c in self.checks],
+            "micro_skills": scoring.micro_skill_scores(
+                self.task.micro_skills, self.checks, self.status, self.task.pass_threshold
+            ),
+            "runner": {
+                "backend": outcome.backend if outcome else "none",
+                "image": outcome.image if outcome else "",
+                "limits": limits.to_document(),
+                "wall_seconds": round(outcome.wall_seconds, 4) if outcome else 0.0,
+                "cpu_seconds": round(outcome.cpu_seconds, 4) if outcome and outcome.cpu_seconds is not None else None,
+                "peak_memory_bytes": outcome.peak_memory_bytes if outcome else None,
+                "exit_code": outcome.exit_code if outcome else None,
+                "timed_out": outcome.timed_out if outcome else False,
+                "oom_killed": outcome.oom_killed if outcome else False,
+                "output_truncated": outcome.output_truncated if outcome else False,
+            },
+            "output": _output(outcome),
+            "started_at": rfc3339(self.started_at),
+            "finished_at": rfc3339(self.finished_at),
+            "engine_version": engine_version(),
+        }
+
+
+def _capped(check: Check) -> Check:
+    from dataclasses import replace
+
+    return replace(check, message=text(check.message, MESSAGE_CAP_CHARS))
+
+
+def _output(outcome: RunOutcome | None) -> dict[str, str]:
+    if outcome is None:
+        return {"stdout": "", "stderr": ""}
+    stdout = b"".join(s.stdout for s in outcome.steps)
+    stderr = b"".join(s.stderr for s in outcome.steps)
+    return {"stdout": text(stdout, OUTPUT_CAP_CHARS), "stderr": text(stderr, OUTPUT_CAP_CHARS)}
+
+
+def status_of(outcome: RunOutcome, crashed: bool) -> RunStatus:
+    """The run's status from what the sandbox saw and whether the grader found a crash."""
+    if outcome.oom_killed:
+        return RunStatus.MEMORY_LIMIT
+    if outcome.timed_out:
+        return RunStatus.TIMEOUT
+    if crashed:
+        return RunStatus.CRASHED
+    return RunStatus.COMPLETED
+
+
+def summary_line(checks: Sequence[Check]) -> str:
+    passed = sum(1 for c in checks if c.status.value == "pass")
+    return f"{passed}/{len(checks)} checks passed"

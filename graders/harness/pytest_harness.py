@@ -1,0 +1,71 @@
+"""Runs inside the sandbox: hidden pytest tests against the candidate's code.
+
+Started as ``python3 -I pytest_harness.py MODE REPORT TESTS``. Isolated mode
+keeps ``PYTHON*`` variables, the user site and the script's folder off
+``sys.path``; an explicit ``-c`` config, ``--rootdir`` and ``--confcutdir``
+mean a ``conftest.py``, ``pytest.ini`` or ``pyproject.toml`` shipped in the
+submission changes nothing. The report goes to a file the host reads back;
+the candidate's stdout is never the results channel. This file is copied
+into the sandbox as data: it must only use the standard library and pytest.
+"""
+
+import json
+import os
+import sys
+
+MODE, REPORT, TESTS = sys.argv[1], sys.argv[2], sys.argv[3]
+HERE = os.path.dirname(os.path.abspath(__file__))
+MESSAGE_CAP = 4000
+
+import pytest  # noqa: E402  (after argv parsing: nothing of the candidate's is importable yet)
+
+
+class Reporter:
+    def __init__(self):
+        self.collected = []
+        self.results = {}
+        self.collect_errors = {}
+
+    def pytest_collection_finish(self, session):
+        self.collected = [item.nodeid for item in session.items]
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors[report.nodeid] = str(report.longreprtext)[:MESSAGE_CAP]
+
+    def pytest_runtest_logreport(self, report):
+        entry = self.results.setdefault(report.nodeid, {"outcome": "pass", "message": "", "duration": 0.0})
+        entry["duration"] += float(report.duration or 0.0)
+        if report.when == "call":
+            if report.failed:
+                entry["outcome"] = "fail"
+            elif report.skipped:
+                entry["outcome"] = "skipped"
+        elif report.failed:
+            entry["outcome"] = "error"
+        elif report.skipped and report.when == "setup":
+            entry["outcome"] = "skipped"
+        if report.failed or report.skipped:
+            entry["message"] = (entry["message"] + str(report.longreprtext))[:MESSAGE_CAP]
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        document = {"mode": MODE, "collected": self.collected, "results": self.results,
+                    "collect_errors": self.collect_errors, "exitstatus": int(exitstatus)}
+        with open(REPORT, "w", encoding="utf-8") as fh:
+            json.dump(document, fh)
+
+
+def main():
+    # A submission could ship a *.dist-info declaring a pytest plugin: load none automatically.
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    os.chdir("/workspace")
+    sys.path.insert(0, "/workspace")
+    args = [TESTS, "-c", os.path.join(HERE, "pytest.ini"), "--rootdir=/grader", "--confcutdir=/grader",
+            "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
+    if MODE == "collect":
+        args.append("--collect-only")
+    return pytest.main(args, plugins=[Reporter()])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The ``io`` kind: stdin/stdout cases run against the candidate's program.
+
+Cases come from ``grader/cases/NAME.in`` + ``NAME.out`` and from inline
+``grader.cases``. Only the inputs enter the candidate's container, as each
+step's stdin; expected outputs stay on the host, where the comparison runs.
+A ``checker`` comparator runs the author's program in a second sandbox of its
+own, never in the candidate's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from engine import packs
+from engine.errors import GraderError, Problem
+from engine.models import GRADER_DIR, CheckStatus, RunOutcome, RunSpec, Step, StepOutcome, Task
+from engine.ports import Grading, Runner
+from graders import comparators
+from graders._common import make_check, tail
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    stdin: bytes
+    expected: bytes
+
+
+def cases(task: Task) -> list[Case]:
+    """Every case of the task, file cases then inline ones, in name order."""
+    found: dict[str, Case] = {}
+    folder = task.root / "grader" / "cases"
+    if folder.is_dir():
+        for given in sorted(folder.glob("*.in")):
+            answer = given.with_suffix(".out")
+            if answer.is_file():
+                found[given.stem] = Case(given.stem, given.read_bytes(), answer.read_bytes())
+    for inline in task.grader.get("cases", []):
+        found[inline["name"]] = Case(inline["name"], inline.get("stdin", "").encode(), inline["expected"].encode())
+    return [found[name] for name in sorted(found)]
+
+
+class IoGrader:
+    kind = "io"
+
+    def __init__(self, runner: Runner):
+        self._runner = runner
+
+    def problems(self, task: Task) -> list[Problem]:
+        problems = []
+        folder = task.root / "grader" / "cases"
+        if folder.is_dir():
+            for given in sorted(folder.glob("*.in")):
+                if not given.with_suffix(".out").is_file():
+                    problems.append(Problem(f"{task.id}/grader/cases/{given.name}", "", f"has no matching {given.stem}.out"))
+            for answer in sorted(folder.glob("*.out")):
+                if not answer.with_suffix(".in").is_file():
+                    problems.append(Problem(f"{task.id}/grader/cases/{answer.name}", "", f"has no matching {answer.stem}.in"))
+        if not cases(task):
+            problems.append(Problem(f"{task.id}/task.yaml", "$.grader", "an io task needs cases (grader/cases/*.in + *.out, or grader.cases)"))
+        comparator = task.grader.get("comparator") or {}
+        if comparator.get("type") == "checker" and not (task.root / "grader").is_dir():
+            problems.append(Problem(f"{task.id}/grader", "", "the checker comparator needs the grader folder"))
+        return problems
+
+    def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
+        command = tuple(task.grader["command"])
+        return RunSpec(
+            environment=task.environment,
+            limits=task.limits,
+            steps=tuple(Step(command, stdin=case.stdin) for case in cases(task)),
+            workspace=submission,
+        )
+
+    def grade(self, task: Task, outcome: RunOutcome) -> Grading:
+        all_cases = cases(task)
+        if len(outcome.steps) != len(all_cases):
+            raise GraderError(f"task {task.id!r}: expected {len(all_cases)} case runs, the runner reported {len(outcome.steps)}")
+        config = task.grader.get("comparator") or {}
+        ran = [(case, step) for case, step in zip(all_cases, outcome.steps, strict=True)]
+        if config.get("type") == "checker":
+            verdicts = self._run_checker(task, config, ran)
+        else:
+            compare = comparators.from_config(config)
+            verdicts = [_verdict(step) or compare(_decode(step.stdout), _decode(case.expected)) for case, step in ran]
+        checks = tuple(
+            make_check(task, case.name, CheckStatus.PASS if ok else CheckStatus.FAIL, message=why, duration=step.wall_seconds)
+            for (case, step), (ok, why) in zip(ran, verdicts, strict=True)
+        )
+        return Grading(checks)
+
+    def _run_checker(self, task: Task, config: Mapping, ran: list[tuple[Case, StepOutcome]]) -> list[tuple[bool, str]]:
+        """Judge outputs with the author's checker, in a separate sandbox: ``CMD input expected actual``, exit 0 = pass."""
+        judged = [(case, step) for case, step in ran if _verdict(step) is None]
+        files = dict(packs.grader_files(task))
+        steps = []
+        for case, step in judged:
+            base = f".cases/{case.name}"
+            files.update({f"{base}/input": case.stdin, f"{base}/expected": case.expected, f"{base}/actual": step.stdout})
+            paths = tuple(f"{GRADER_DIR}/{base}/{name}" for name in ("input", "expected", "actual"))
+            steps.append(Step(tuple(config["command"]) + paths))
+        outcome = self._runner.run(RunSpec(environment=task.environment, limits=task.limits, steps=tuple(steps), grader=files))
+        by_case = {case.name: result for (case, _), result in zip(judged, outcome.steps, strict=True)}
+        verdicts = []
+        for case, step in ran:
+            early = _verdict(step)
+            if early is not None:
+                verdicts.append(early)
+                continue
+            result = by_case[case.name]
+            if result.timed_out or result.exit_code not in (0, 1):
+                raise GraderError(f"task {task.id!r}: the checker failed on case {case.name!r} "
+                                  f"(exit {result.exit_code}): {tail(result.stderr, 500)}")
+            verdicts.append((result.exit_code == 0, tail(result.stdout, 1000).strip()))
+        return verdicts
+
+
+def _verdict(step: StepOutcome) -> tuple[bool, str] | None:
+    """A failure decided before comparing: the program timed out or failed."""
+    if step.timed_out:
+        return False, "exceeded the time limit"
+    if step.exit_code is None:
+        return False, "did not run: the sandbox was stopped"
+    if step.exit_code != 0:
+        return False, f"exited with code {step.exit_code}\n{tail(step.stderr, 1000)}"
+    return None
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "replace")

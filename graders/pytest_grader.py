@@ -1,0 +1,145 @@
+"""The ``pytest`` kind: hidden test files run against the submission.
+
+Before any candidate's run, the expected tests are collected once per task
+version, from ``grader/`` with the reference solution, in the sandbox.
+Grading then reads the harness's report file (never the candidate's
+stdout); an expected test that did not report is a failed check, so exiting
+early, crashing the interpreter or printing fake results earns nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import threading
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+
+from engine import packs
+from engine.errors import GraderError, Problem
+from engine.models import GRADER_DIR, CheckStatus, RunOutcome, RunSpec, Step, Task
+from engine.ports import Grading, Runner
+from graders._common import make_check, tail
+
+HARNESS_DIR = ".tasktrial"
+REPORT = f"{GRADER_DIR}/{HARNESS_DIR}/report.json"
+STATUS = {"pass": CheckStatus.PASS, "fail": CheckStatus.FAIL, "error": CheckStatus.ERROR, "skipped": CheckStatus.SKIPPED}
+
+
+def harness_files() -> dict[str, bytes]:
+    root = resources.files("graders").joinpath("harness")
+    return {f"{HARNESS_DIR}/{name}": root.joinpath(name).read_bytes() for name in ("pytest_harness.py", "pytest.ini")}
+
+
+class PytestGrader:
+    kind = "pytest"
+
+    def __init__(self, runner: Runner, *, cache_dir: Path | None = None):
+        self._runner = runner
+        self._cache_dir = cache_dir
+        self._expected: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def problems(self, task: Task) -> list[Problem]:
+        relative = task.grader.get("tests", ".")
+        tests = task.root / "grader" / relative
+        label = posixpath.normpath(f"{task.id}/grader/{relative}")
+        if not _tests_path(task).startswith(GRADER_DIR) or ".." in relative.split("/"):
+            return [Problem(f"{task.id}/task.yaml", "$.grader.tests", f"{relative!r} must be a folder inside grader/")]
+        if not tests.is_dir():
+            return [Problem(label, "", "the tests folder named by grader.tests is missing")]
+        if not any(tests.rglob("test_*.py")) and not any(tests.rglob("*_test.py")):
+            return [Problem(label, "", "holds no test_*.py or *_test.py file")]
+        return []
+
+    def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
+        return self._spec(task, submission, mode="run")
+
+    def grade(self, task: Task, outcome: RunOutcome) -> Grading:
+        expected = self.expected_tests(task)
+        report = _report(outcome)
+        results = report.get("results", {}) if report else {}
+        checks = []
+        for nodeid in expected:
+            entry = results.get(nodeid)
+            if entry is None:
+                reason = _missing_reason(nodeid, report, outcome)
+                checks.append(make_check(task, nodeid, CheckStatus.FAIL, name=_name(nodeid), message=reason))
+                continue
+            checks.append(
+                make_check(
+                    task, nodeid, STATUS.get(entry.get("outcome"), CheckStatus.ERROR), name=_name(nodeid),
+                    message=str(entry.get("message", "")), duration=float(entry.get("duration", 0.0)),
+                )
+            )
+        crashed = ""
+        if report is None and not (outcome.timed_out or outcome.oom_killed):
+            crashed = f"the test run ended (exit {outcome.exit_code}) before reporting any result"
+        return Grading(tuple(checks), crashed)
+
+    def expected_tests(self, task: Task) -> tuple[str, ...]:
+        """The hidden tests' ids, collected with the reference solution; cached per task digest."""
+        with self._lock:
+            if task.digest not in self._expected:
+                self._expected[task.digest] = self._load_or_collect(task)
+            return self._expected[task.digest]
+
+    def _load_or_collect(self, task: Task) -> tuple[str, ...]:
+        cache = self._cache_dir / f"pytest-{task.digest.removeprefix('sha256:')}.json" if self._cache_dir else None
+        if cache is not None and cache.is_file():
+            return tuple(json.loads(cache.read_text("utf-8")))
+        outcome = self._runner.run(self._spec(task, packs.reference_submission(task), mode="collect"))
+        report = _report(outcome)
+        if report is None or report.get("collect_errors") or not report.get("collected"):
+            detail = json.dumps(report.get("collect_errors")) if report else tail(outcome.steps[-1].stdout + outcome.steps[-1].stderr)
+            raise GraderError(f"task {task.id!r}: collecting the hidden tests with the reference solution failed: {detail}")
+        expected = tuple(report["collected"])
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            temporary = cache.with_suffix(".tmp")
+            temporary.write_text(json.dumps(expected), "utf-8")
+            temporary.replace(cache)
+        return expected
+
+    def _spec(self, task: Task, submission: Mapping[str, bytes], *, mode: str) -> RunSpec:
+        argv = ("python3", "-I", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_harness.py", mode, REPORT, _tests_path(task))
+        return RunSpec(
+            environment=task.environment,
+            limits=task.limits,
+            steps=(Step(argv),),
+            workspace=submission,
+            grader={**packs.grader_files(task), **harness_files()},
+            collect=(REPORT,),
+        )
+
+
+def _tests_path(task: Task) -> str:
+    return posixpath.normpath(f"{GRADER_DIR}/{task.grader.get('tests', '.')}")
+
+
+def _report(outcome: RunOutcome) -> dict | None:
+    raw = outcome.collected.get(REPORT)
+    if raw is None:
+        return None
+    try:
+        report = json.loads(raw)
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) and isinstance(report.get("results"), dict) else None
+
+
+def _missing_reason(nodeid: str, report: dict | None, outcome: RunOutcome) -> str:
+    if outcome.timed_out:
+        return "did not report: the run hit its time limit"
+    if outcome.oom_killed:
+        return "did not report: the run was killed for using too much memory"
+    if report:
+        for where, error in report.get("collect_errors", {}).items():
+            if nodeid.startswith(where):
+                return f"could not be collected:\n{error}"
+    return "did not report a result"
+
+
+def _name(nodeid: str) -> str:
+    return nodeid.rsplit("::", 1)[-1]
