@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -194,14 +195,14 @@ def print_result(document: dict[str, Any]) -> None:
     out.print(f"[bold]{task['pack']}/{task['id']}[/]  score [bold]{document['score']:g}[/]/100  "
               f"[{colour}]{document['verdict']}[/]  ({document['status']})", highlight=False)
     if document.get("reason"):
-        out.print(f"  {document['reason']}", highlight=False)
+        out.print(f"  {escape(document['reason'])}", highlight=False)
     table = Table(show_header=True, header_style="bold")
     for column in ("check", "status", "score", "skill"):
         table.add_column(column)
     marks = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "error": "[red]error[/]", "skipped": "[yellow]skipped[/]"}
     for check in document["checks"]:
-        table.add_row(check["name"], marks[check["status"]], f"{check['score']:g}/{check['max_score']:g}",
-                      check["micro_skill"] or "")
+        table.add_row(escape(check["name"]), marks[check["status"]], f"{check['score']:g}/{check['max_score']:g}",
+                      escape(check["micro_skill"] or ""))
     if document["checks"]:
         out.print(table)
     skills = ", ".join(f"{slug} {v['score']:g} ({v['verdict']})" for slug, v in document["micro_skills"].items())
