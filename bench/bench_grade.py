@@ -1,0 +1,99 @@
+"""Per-submission cost of a cold engine grade against a raw ``docker run``, in one process.
+
+Both sides run the same image and the same hidden pytest tests over the same
+submission (retry-backoff's reference, 8 tests). The baseline is the
+``docker`` CLI doing the least it can: ``docker run --rm`` with the
+submission and tests bind-mounted read-only and no limits. The engine side
+is ``engine.grading.grade_submission`` with the Docker runner: a fresh
+container with the full limit set, files streamed in, the report and cgroup
+counters read back, the container removed. The expected-test list is
+collected once per task version and cached, as in the service, so it is
+warmed before timing.
+
+Run: ``.venv/bin/python bench/bench_grade.py [-k 15]``. Prints medians and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from engine import packs
+from engine.grading import grade_submission
+from graders import GraderSet
+from runners import images
+from runners.docker_runner import DockerRunner
+
+REPO = Path(__file__).resolve().parent.parent
+PACK = REPO / "tasks" / "python-foundations"
+TASK = "retry-backoff"
+
+
+def write(files: dict[str, bytes], root: Path) -> None:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-k", type=int, default=15, help="submissions per side")
+    args = parser.parse_args()
+
+    pack = packs.load_pack(PACK, environments=images.environments())
+    task = pack.task(TASK)
+    submission = packs.reference_submission(task)
+    runner = DockerRunner.from_env()
+    graders = GraderSet(runner, cache_dir=Path(tempfile.mkdtemp(prefix="tasktrial-bench-")))
+    grader = graders.for_task(task)
+    image = images.runtime_image(task.environment).tag
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work, hidden = Path(tmp) / "workspace", Path(tmp) / "grader"
+        write(submission, work)
+        write(packs.grader_files(task), hidden)
+        raw_cmd = ["docker", "run", "--rm", "--network", "none", "-v", f"{work}:/workspace:ro",
+                   "-v", f"{hidden}:/grader:ro", "-w", "/workspace", "-e", "PYTHONPATH=/workspace", image,
+                   "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "/grader/tests"]
+
+        def raw() -> float:
+            began = time.perf_counter()
+            proc = subprocess.run(raw_cmd, capture_output=True, check=False)
+            elapsed = time.perf_counter() - began
+            assert proc.returncode == 0, proc.stdout.decode()[-2000:]
+            return elapsed
+
+        def engine() -> float:
+            began = time.perf_counter()
+            result = grade_submission(task, submission, runner=runner, grader=grader)
+            elapsed = time.perf_counter() - began
+            assert result.score == 100, result.to_document()
+            return elapsed
+
+        raw(), engine()  # warm both paths (page cache, image layers, collected test list)
+        raw_times, engine_times = [], []
+        for _ in range(args.k):  # interleave so drift on the machine hits both sides alike
+            raw_times.append(raw())
+            engine_times.append(engine())
+
+    raw_median, engine_median = statistics.median(raw_times), statistics.median(engine_times)
+    report = {
+        "task": f"{pack.id}/{TASK}",
+        "submissions_per_side": args.k,
+        "raw_docker_run_median_s": round(raw_median, 4),
+        "engine_grade_median_s": round(engine_median, 4),
+        "engine_grade_p90_s": round(sorted(engine_times)[int(0.9 * (len(engine_times) - 1))], 4),
+        "ratio_engine_to_raw": round(engine_median / raw_median, 3),
+        "target_ratio": 1.3,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
