@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli import verify
 from engine import packs
 from engine.checking import check_task
 from engine.errors import (
@@ -248,6 +249,39 @@ def images_list() -> None:
     for name, image in images.catalogue().items():
         table.add_row(name, image.tag, "yes" if images.has_image(client, image.tag) else "[red]no[/]")
     out.print(table)
+
+
+# -- verify ----------------------------------------------------------------
+
+app.command("verify")(translate_errors(verify.verify))
+
+
+# -- authoring -------------------------------------------------------------
+
+from cli import authoring  # noqa: E402  (its commands join pack_app; it reaches back here only when run)
+
+pack_app.command("init")(authoring.pack_init)
+pack_app.command("import-exercism")(authoring.pack_import_exercism)
+
+
+# -- service ---------------------------------------------------------------
+from cli import server  # noqa: E402  (server-side commands; their heavy imports happen when run)
+
+app.command("serve")(translate_errors(server.serve))
+app.command("worker")(translate_errors(server.worker))
+app.add_typer(server.admin_app, name="admin")
+
+
+# -- candidate -------------------------------------------------------------
+from cli import client  # noqa: E402  (it reaches back here, for print_result, only when run)
+
+tasks_app = typer.Typer(no_args_is_help=True, help="Browse the tasks on a tasktrial server.")
+app.add_typer(tasks_app, name="tasks")
+tasks_app.command("list")(translate_errors(client.tasks_list))
+tasks_app.command("show")(translate_errors(client.tasks_show))
+app.command("start")(translate_errors(client.start))
+app.command("submit")(translate_errors(client.submit))
+app.command("login")(translate_errors(client.login))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ infrastructure faults raise.
     │   ├── RunnerUnavailable   no Docker engine reachable
     │   └── ImageMissing        a runtime image is not built
     ├── GraderError             a grader is misconfigured or broke
-    └── NotFound                an id names nothing that exists
+    ├── NotFound                an id names nothing that exists
+    └── Conflict                contradicts what is stored (e.g. a re-used pack version)
 """
 
 from __future__ import annotations
@@ -76,3 +77,7 @@ class GraderError(TaskTrialError):
 
 class NotFound(TaskTrialError):
     """An id (pack, task, submission) names nothing that exists."""
+
+
+class Conflict(TaskTrialError):
+    """The request contradicts stored state (e.g. a pack version re-uploaded with new content)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from engine.digest import tree_digest
@@ -11,11 +11,17 @@ from engine.ports import Grader, Runner
 from engine.results import Result, now, status_of
 
 
-def grade_submission(task: Task, submission: Mapping[str, bytes], *, runner: Runner, grader: Grader) -> Result:
+def grade_submission(
+    task: Task, submission: Mapping[str, bytes], *, runner: Runner, grader: Grader,
+    progress: Callable[[str], object] | None = None,
+) -> Result:
     """Grade ``submission`` (a ``{path: bytes}`` tree) against ``task``.
 
     A failing, crashing, looping or memory-hungry submission yields a result;
     only infrastructure faults raise.
+
+    ``progress`` hears ``"running"`` before the sandbox starts and ``"grading"``
+    after it finished.
 
     Raises:
         RunnerError: the sandbox could not run.
@@ -23,7 +29,11 @@ def grade_submission(task: Task, submission: Mapping[str, bytes], *, runner: Run
     """
     started = now()
     spec = grader.build_run(task, submission)
+    if progress:
+        progress("running")
     outcome = runner.run(spec)
+    if progress:
+        progress("grading")
     grading = grader.grade(task, outcome)
     status = status_of(outcome, crashed=bool(grading.crashed))
     return Result(

@@ -15,6 +15,8 @@ from typing import Any
 
 WORKSPACE = "/workspace"
 GRADER_DIR = "/grader"
+#: The host name a service's client reaches the candidate's container by.
+SERVICE_HOST = "candidate"
 
 
 class Difficulty(enum.StrEnum):
@@ -184,6 +186,21 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Service:
+    """A long-running program of the candidate's, started after the steps.
+
+    It must accept TCP connections on ``port`` (reached as ``SERVICE_HOST``)
+    within ``ready_timeout_seconds``; it lives until the client's steps end,
+    then it is killed. Its life is bounded by that wait plus the client's
+    own time limits, not by the candidate's ``time_seconds``.
+    """
+
+    argv: tuple[str, ...]
+    port: int
+    ready_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """What to run: files in, commands, limits, and files to read back.
 
@@ -192,6 +209,11 @@ class RunSpec:
     unavoidable (in-process unit tests, grader scripts) put hidden files there.
     ``collect`` names absolute paths read back, as regular files only, after
     the last step.
+
+    With a ``service``, the run gets a private network that reaches nothing
+    but a second sandbox, the ``client``: its own files, limits and steps,
+    which run once the service is ready. Hidden checks belong in the
+    client's ``grader`` files, never in this spec's.
     """
 
     environment: str
@@ -201,10 +223,16 @@ class RunSpec:
     grader: Mapping[str, bytes] = field(default_factory=dict)
     collect: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    service: Service | None = None
+    client: RunSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", _frozen(self.workspace))
         object.__setattr__(self, "grader", _frozen(self.grader))
+        if (self.service is None) != (self.client is None):
+            raise ValueError("a service and its client come together: set both or neither")
+        if self.client is not None and self.client.service is not None:
+            raise ValueError("a service's client cannot run a service of its own")
 
 
 @dataclass(frozen=True)
@@ -220,8 +248,30 @@ class StepOutcome:
 
 
 @dataclass(frozen=True)
+class ServiceOutcome:
+    """What the candidate's service did.
+
+    ``ready`` says whether it accepted a connection in time (``ready_seconds``
+    after it started). ``exit_code`` is None when it was still running when
+    the run stopped it, which is the normal end of a service.
+    """
+
+    ready: bool
+    ready_seconds: float | None = None
+    exit_code: int | None = None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    output_truncated: bool = False
+
+
+@dataclass(frozen=True)
 class RunOutcome:
-    """What the sandbox observed. Never contains a verdict: graders decide that."""
+    """What the sandbox observed. Never contains a verdict: graders decide that.
+
+    A service run also reports its ``service`` and the ``client`` sandbox's
+    outcome; a client that ran out of time counts as the run timing out,
+    since only the candidate's service can make it wait.
+    """
 
     backend: str
     image: str
@@ -231,14 +281,18 @@ class RunOutcome:
     cpu_seconds: float | None = None
     peak_memory_bytes: int | None = None
     oom_killed: bool = False
+    service: ServiceOutcome | None = None
+    client: RunOutcome | None = None
 
     @property
     def timed_out(self) -> bool:
-        return any(s.timed_out for s in self.steps)
+        return any(s.timed_out for s in self.steps) or (self.client is not None and self.client.timed_out)
 
     @property
     def output_truncated(self) -> bool:
-        return any(s.output_truncated for s in self.steps)
+        return any(s.output_truncated for s in self.steps) or (
+            self.service is not None and self.service.output_truncated
+        )
 
     @property
     def exit_code(self) -> int | None:

@@ -133,3 +133,18 @@ def status_of(outcome: RunOutcome, crashed: bool) -> RunStatus:
 def summary_line(checks: Sequence[Check]) -> str:
     passed = sum(1 for c in checks if c.status.value == "pass")
     return f"{passed}/{len(checks)} checks passed"
+
+
+WITHHELD = "withheld from candidates"
+
+
+def candidate_view(document: dict[str, Any]) -> dict[str, Any]:
+    """What a candidate may read: hidden checks keep pass/fail and score, lose their message; output is withheld."""
+    view = dict(document)
+    view["checks"] = [
+        check if check.get("visible") else {**check, "message": WITHHELD if check.get("message") else ""}
+        for check in document.get("checks", [])
+    ]
+    view["output"] = {"stdout": "", "stderr": ""}
+    view["view"] = "candidate"
+    return view

@@ -147,3 +147,33 @@ def overlay(base: Mapping[str, bytes], top: Mapping[str, bytes]) -> dict[str, by
     merged = dict(base)
     merged.update(top)
     return merged
+
+
+def from_mapping(files: Mapping[str, bytes], caps: TreeCaps = TreeCaps(), *, what: str = "submission") -> dict[str, bytes]:
+    """Check a ``{path: bytes}`` tree given directly (e.g. a JSON upload) by the same rules as a folder.
+
+    Raises:
+        SubmissionRejected: a name breaks a rule, or the tree passes a cap.
+    """
+    if len(files) > caps.max_files:
+        raise SubmissionRejected(f"the {what} has more than {caps.max_files} files")
+    total = 0
+    kept: dict[str, bytes] = {}
+    for path, data in files.items():
+        check_name(path)
+        if any(is_ignored(part) for part in path.split("/")):
+            continue
+        if path.count("/") > caps.max_depth:
+            raise SubmissionRejected(f"{path!r}: nested deeper than {caps.max_depth} folders")
+        if len(data) > caps.max_file_bytes:
+            raise SubmissionRejected(f"{path!r} is larger than the {caps.max_file_bytes}-byte cap for one file")
+        total += len(data)
+        if total > caps.max_total_bytes:
+            raise SubmissionRejected(f"the {what} is larger than {caps.max_total_bytes} bytes")
+        kept[path] = data
+    folders = {"/".join(parts[:i]) for parts in (p.split("/") for p in kept) for i in range(1, len(parts))}
+    clash = folders & kept.keys()
+    if clash:
+        raise SubmissionRejected(f"{min(clash)!r} is both a file and a folder")
+    check_collisions(list(kept))
+    return kept

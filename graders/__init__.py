@@ -12,7 +12,9 @@ from pathlib import Path
 from engine.errors import ConfigurationError, Problem
 from engine.models import Task
 from engine.ports import Grader, Runner
+from graders.http_grader import HttpGrader
 from graders.io_grader import IoGrader
+from graders.mutation_grader import MutationGrader
 from graders.pytest_grader import PytestGrader
 from graders.script_grader import ScriptGrader
 
@@ -20,6 +22,8 @@ KINDS: dict[str, Callable[..., Grader]] = {
     "pytest": PytestGrader,
     "io": IoGrader,
     "script": ScriptGrader,
+    "http": HttpGrader,
+    "mutation": MutationGrader,
 }
 
 
@@ -44,4 +48,4 @@ class GraderSet:
         return grader.problems(task) if grader else []
 
 
-__all__ = ["KINDS", "GraderSet", "IoGrader", "PytestGrader", "ScriptGrader"]
+__all__ = ["KINDS", "GraderSet", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ScriptGrader"]

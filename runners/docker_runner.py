@@ -13,6 +13,17 @@ How a run goes:
    a tar, through an exec the harness controls;
 5. remove the container, whatever happened.
 
+A run with a ``service`` (http tasks) differs in three ways: it gets a
+per-run Docker network that is ``internal`` and has no address on the
+host's side (``inhibit_ipv4``), so it reaches neither the host nor anything
+beyond; the candidate's container joins it as ``candidate`` and runs the
+service as a detached exec whose output is captured with a cap; a second,
+equally locked-down container (the client) joins it, holds the grader's
+files, waits until the service accepts a TCP connection (a bounded probe
+from the client's side) and then runs its steps. Both containers and the
+network are removed whatever happens; the candidate's container never
+receives the client's files.
+
 Nothing from the host's environment, file system or network reaches the
 container, and the host never follows a path the candidate could touch:
 collected files come back as tar members and only regular files are kept.
@@ -36,7 +47,18 @@ import docker.errors
 from docker.types import Ulimit
 
 from engine.errors import ImageMissing, RunnerError, RunnerUnavailable
-from engine.models import GRADER_DIR, WORKSPACE, ResourceLimits, RunOutcome, RunSpec, Step, StepOutcome
+from engine.models import (
+    GRADER_DIR,
+    SERVICE_HOST,
+    WORKSPACE,
+    ResourceLimits,
+    RunOutcome,
+    RunSpec,
+    Service,
+    ServiceOutcome,
+    Step,
+    StepOutcome,
+)
 from runners import images
 
 SANDBOX_USER = "65534:65534"
@@ -49,6 +71,12 @@ ENVIRONMENT = {
     "TMPDIR": "/tmp",
 }
 COLLECT_CAP_BYTES = 4 * 1024 * 1024
+PROBE_INTERVAL_SECONDS = 0.1
+# Options of a service run's network: no route out, and no address on the host's bridge,
+# without which an internal network still reaches every port the host listens on.
+NETWORK_OPTIONS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
+# A TCP connect from the client to the service; host and port come as arguments, never spliced in.
+_PROBE_SCRIPT = 'exec 3<>"/dev/tcp/$0/$1"'
 # Kill every process of the sandbox user but PID 1 and this shell, then report
 # the cgroup counters on stderr and the requested files as a tar on stdout.
 _COLLECT_SCRIPT = r"""
@@ -86,6 +114,8 @@ class DockerRunner:
         return cls(images.client_from_env(), runtime=runtime)
 
     def run(self, spec: RunSpec) -> RunOutcome:
+        if spec.service is not None:
+            return self._run_service(spec)
         image = images.runtime_image(spec.environment).tag
         image_id = self._image_id(image)
         started = time.monotonic()
@@ -98,14 +128,16 @@ class DockerRunner:
             self._remove(container)
 
     def reap(self) -> int:
-        """Remove every container this backend labelled; for a worker starting after a crash.
+        """Remove every container this backend labelled, then its networks; for a worker starting after a crash.
 
-        Returns how many it removed.
+        Returns how many containers it removed.
         """
         removed = 0
         for container in self._client.containers.list(all=True, filters={"label": LABEL}):
             self._remove(container.id)
             removed += 1
+        for network in self._api.networks(filters={"label": LABEL}):
+            self._remove_network(network["Id"])
         return removed
 
     # -- steps of a run ---------------------------------------------------
@@ -120,8 +152,16 @@ class DockerRunner:
                 raise RunnerUnavailable(f"cannot reach the Docker engine: {exc}") from exc
         return self._image_ids[image]
 
-    def _create(self, spec: RunSpec, image: str) -> str:
-        labels = {LABEL: "1", "tasktrial.run": uuid.uuid4().hex, **spec.labels}
+    def _create(
+        self, spec: RunSpec, image: str, *, run_id: str | None = None, network: str | None = None,
+        aliases: tuple[str, ...] = (),
+    ) -> str:
+        """A started sandbox; on no network unless ``network`` names a service run's network."""
+        labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **spec.labels}
+        networking = {"network_disabled": True}
+        if network is not None:
+            endpoint = self._api.create_endpoint_config(aliases=list(aliases) or None)
+            networking = {"networking_config": self._api.create_networking_config({network: endpoint})}
         try:
             container = self._api.create_container(
                 image,
@@ -130,9 +170,9 @@ class DockerRunner:
                 working_dir=WORKSPACE,
                 environment=ENVIRONMENT,
                 labels=labels,
-                network_disabled=True,
                 stop_signal="SIGKILL",
-                host_config=self._host_config(spec.limits),
+                host_config=self._host_config(spec.limits, network=network or "none"),
+                **networking,
             )
             self._api.start(container["Id"])
         except docker.errors.DockerException as exc:
@@ -141,12 +181,12 @@ class DockerRunner:
             raise RunnerError(f"cannot start a sandbox from {image}: {exc}") from exc
         return container["Id"]
 
-    def _host_config(self, limits: ResourceLimits) -> dict:
+    def _host_config(self, limits: ResourceLimits, *, network: str = "none") -> dict:
         memory = f"{limits.memory_mb}m"
         disk = f"size={limits.disk_mb}m,nr_inodes={max(1024, limits.disk_mb * 64)}"
         owned = "uid=65534,gid=65534"
         return self._api.create_host_config(
-            network_mode="none",
+            network_mode=network,
             mem_limit=memory,
             memswap_limit=memory,
             nano_cpus=int(limits.cpus * 1e9),
@@ -172,16 +212,28 @@ class DockerRunner:
 
     def _run_in(self, cid: str, spec: RunSpec, image_id: str, started: float) -> RunOutcome:
         self._upload(cid, spec)
+        outcomes, alive = self._run_steps(cid, spec.steps, spec.limits)
+        return self._finish(cid, spec, image_id, started, outcomes, alive)
+
+    def _run_steps(self, cid: str, steps: tuple[Step, ...], limits: ResourceLimits) -> tuple[list[StepOutcome], bool]:
+        """Run ``steps`` in order; returns their outcomes and whether the sandbox is still usable."""
         outcomes: list[StepOutcome] = []
         alive = True
-        for step in spec.steps:
+        for step in steps:
             if not alive:
                 outcomes.append(StepOutcome(exit_code=None, stderr=b"not run: the sandbox was stopped"))
                 continue
-            outcome = self._exec(cid, step, spec.limits)
+            outcome = self._exec(cid, step, limits)
             outcomes.append(outcome)
             if outcome.timed_out:
                 alive = self._kill_processes(cid)
+        return outcomes, alive
+
+    def _finish(
+        self, cid: str, spec: RunSpec, image_id: str, started: float, outcomes: list[StepOutcome], alive: bool,
+        **extra,
+    ) -> RunOutcome:
+        """Collect counters and files (when the sandbox is usable) into the run's outcome."""
         counters, collected = (_Counters(), {})
         if alive:
             counters, collected = self._collect(cid, spec.collect)
@@ -195,7 +247,103 @@ class DockerRunner:
             cpu_seconds=counters.cpu_seconds,
             peak_memory_bytes=counters.peak_memory_bytes,
             oom_killed=bool(oom),
+            **extra,
         )
+
+    # -- a service run: candidate and client on a private network ----------
+
+    def _run_service(self, spec: RunSpec) -> RunOutcome:
+        assert spec.service is not None and spec.client is not None
+        image = images.runtime_image(spec.environment).tag
+        client_image = images.runtime_image(spec.client.environment).tag
+        image_id, client_image_id = self._image_id(image), self._image_id(client_image)
+        started = time.monotonic()
+        run_id = uuid.uuid4().hex
+        network = self._create_network(run_id, spec)
+        containers: list[str] = []
+        try:
+            containers.append(self._create(spec, image, run_id=run_id, network=network, aliases=(SERVICE_HOST,)))
+            containers.append(self._create(spec.client, client_image, run_id=run_id, network=network))
+            candidate, client = containers
+            return self._serve(candidate, client, spec, (image_id, client_image_id), started)
+        except docker.errors.DockerException as exc:
+            raise RunnerError(f"the Docker engine failed during the service run: {exc}") from exc
+        finally:
+            self._remove_all(containers, network)
+
+    def _create_network(self, run_id: str, spec: RunSpec) -> str:
+        try:
+            network = self._api.create_network(
+                f"tasktrial-{run_id}",
+                driver="bridge",
+                internal=True,
+                options=NETWORK_OPTIONS,
+                labels={LABEL: "1", "tasktrial.run": run_id, **spec.labels},
+            )
+        except docker.errors.DockerException as exc:
+            raise RunnerError(f"cannot create the private network of a service run: {exc}") from exc
+        return network["Id"]
+
+    def _serve(
+        self, candidate: str, client: str, spec: RunSpec, image_ids: tuple[str, str], started: float
+    ) -> RunOutcome:
+        assert spec.service is not None and spec.client is not None
+        self._upload(candidate, spec)
+        self._upload(client, spec.client)
+        outcomes, alive = self._run_steps(candidate, spec.steps, spec.limits)
+        client_began = time.monotonic()
+        client_steps: list[StepOutcome] = []
+        client_alive = True
+        if not alive or any(o.exit_code != 0 for o in outcomes):
+            service = ServiceOutcome(ready=False)
+            reason = b"not run: the service was not started because a step before it failed"
+            client_steps = [StepOutcome(exit_code=None, stderr=reason) for _ in spec.client.steps]
+        else:
+            budget = spec.service.ready_timeout_seconds + sum(spec.client.limits.time_seconds for _ in spec.client.steps)
+            process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, budget + 60)
+            ready, ready_seconds = self._await_ready(client, process, spec.service)
+            if ready:
+                client_steps, client_alive = self._run_steps(client, spec.client.steps, spec.client.limits)
+            else:
+                reason = b"not run: the service never became ready"
+                client_steps = [StepOutcome(exit_code=None, stderr=reason) for _ in spec.client.steps]
+            exit_code = process.exit_code()
+            alive = self._kill_processes(candidate)
+            stdout, stderr, truncated = process.stop()
+            service = ServiceOutcome(ready, ready_seconds, exit_code, stdout, stderr, truncated)
+        client_outcome = self._finish(client, spec.client, image_ids[1], client_began, client_steps, client_alive)
+        return self._finish(candidate, spec, image_ids[0], started, outcomes, alive,
+                            service=service, client=client_outcome)
+
+    def _await_ready(self, client: str, process: _ServiceProcess, service: Service) -> tuple[bool, float | None]:
+        """Probe the service from the client until it accepts a connection, exits, or the wait ends."""
+        deadline = process.began + service.ready_timeout_seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if process.exit_code() is not None:
+                return False, None
+            wait = f"{max(0.5, min(2.0, remaining)):.1f}"
+            probe = Step(("timeout", wait, "bash", "-c", _PROBE_SCRIPT, SERVICE_HOST, str(service.port)))
+            if self._exec(client, probe, ResourceLimits(time_seconds=5, output_kb=4)).exit_code == 0:
+                return True, time.monotonic() - process.began
+            if time.monotonic() >= deadline:
+                return False, None
+            time.sleep(PROBE_INTERVAL_SECONDS)
+
+    def _remove_all(self, containers: list[str], network: str) -> None:
+        """Remove the run's containers, then its network; try every one before raising the first failure."""
+        failure: RunnerError | None = None
+        for cid in reversed(containers):
+            try:
+                self._remove(cid)
+            except RunnerError as exc:
+                failure = failure or exc
+        try:
+            self._remove_network(network)
+        except RunnerError as exc:
+            failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def _upload(self, cid: str, spec: RunSpec) -> None:
         archive = _tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})
@@ -265,12 +413,74 @@ class DockerRunner:
             if "already in progress" not in str(exc):
                 raise RunnerError(f"cannot remove sandbox container {cid[:12]}: {exc}") from exc
 
+    def _remove_network(self, network: str) -> None:
+        try:
+            self._api.remove_network(network)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise RunnerError(f"cannot remove sandbox network {network[:12]}: {exc}") from exc
+
+
+class _ServiceProcess:
+    """The candidate's service: a detached exec whose output a thread reads, with a cap, until it ends."""
+
+    def __init__(self, api, exec_id: str, sock: socket.socket, *, deadline: float, cap: int):
+        self._api = api
+        self._exec_id = exec_id
+        self._sock = sock
+        self._stop = threading.Event()
+        self._result: tuple[bytes, bytes, bool, bool] = (b"", b"", False, False)
+        self._reader = threading.Thread(target=self._read, args=(deadline, cap), daemon=True)
+        self.began = time.monotonic()
+        self._reader.start()
+
+    @classmethod
+    def start(cls, api, cid: str, service: Service, limits: ResourceLimits, lifetime: float) -> _ServiceProcess:
+        """Start ``service.argv`` in ``cid`` with no stdin; its output is kept up to ``limits.output_kb`` per stream."""
+        exec_id = api.exec_create(cid, list(service.argv), stdin=True, workdir=WORKSPACE, user=SANDBOX_USER)["Id"]
+        sock = _raw_socket(api.exec_start(exec_id, socket=True))
+        _feed(sock, b"")
+        return cls(api, exec_id, sock, deadline=time.monotonic() + lifetime, cap=limits.output_kb * 1024)
+
+    def _read(self, deadline: float, cap: int) -> None:
+        try:
+            self._result = _pump(self._sock, deadline, cap, stop=self._stop)
+        except OSError:
+            pass
+
+    def exit_code(self) -> int | None:
+        """The exit code once the service has ended; None while it runs."""
+        info = self._api.exec_inspect(self._exec_id)
+        return None if info.get("Running") else info.get("ExitCode")
+
+    def stop(self) -> tuple[bytes, bytes, bool]:
+        """Stop reading (the caller has killed the service) and return ``(stdout, stderr, truncated)``."""
+        self._reader.join(timeout=5)
+        self._stop.set()
+        self._reader.join(timeout=5)
+        self._sock.close()
+        stdout, stderr, truncated, _ = self._result
+        return stdout, stderr, truncated
+
 
 # -- plumbing: the exec stream, tar in and out, counters --------------------
 
 
 def _raw_socket(sock) -> socket.socket:
-    return getattr(sock, "_sock", sock)
+    """A socket of our own for an exec's stream; docker-py's wrappers around it are closed at once.
+
+    Closing only the inner socket leaves docker-py's ``SocketIO`` holding a
+    reference, so the descriptor leaked until garbage collection (a
+    ResourceWarning, an error under pytest). The duplicate keeps the stream open.
+    """
+    raw = getattr(sock, "_sock", sock)
+    own = raw.dup()
+    response = getattr(sock, "_response", None)
+    if response is not None:
+        response.close()
+    raw.close()
+    return own
 
 
 def _feed(sock: socket.socket, data: bytes) -> None:
@@ -283,8 +493,10 @@ def _feed(sock: socket.socket, data: bytes) -> None:
         pass
 
 
-def _pump(sock: socket.socket, deadline: float, cap: int) -> tuple[bytes, bytes, bool, bool]:
-    """Demultiplex Docker's framed stream until EOF or the deadline.
+def _pump(
+    sock: socket.socket, deadline: float, cap: int, *, stop: threading.Event | None = None
+) -> tuple[bytes, bytes, bool, bool]:
+    """Demultiplex Docker's framed stream until EOF, the deadline, or ``stop`` is set.
 
     Keeps at most ``cap`` bytes per stream but drains everything, so a
     flooding program is never blocked into looking like a timeout.
@@ -297,7 +509,9 @@ def _pump(sock: socket.socket, deadline: float, cap: int) -> tuple[bytes, bytes,
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return bytes(streams[1]), bytes(streams[2]), truncated, True
-        ready, _, _ = select.select([sock], [], [], remaining)
+        if stop is not None and stop.is_set():
+            return bytes(streams[1]), bytes(streams[2]), truncated, False
+        ready, _, _ = select.select([sock], [], [], remaining if stop is None else min(remaining, 0.2))
         if not ready:
             continue
         chunk = sock.recv(65536)

@@ -29,15 +29,26 @@ def docker_runner(docker_client):
 
 @pytest.fixture(autouse=True)
 def no_sandbox_left_behind(request) -> Iterator[None]:
-    """Every test that touches Docker must leave no labelled container behind."""
-    yield
+    """Every test that touches Docker must leave no labelled container or network behind.
+
+    Compares before and after, so sandboxes of other processes on the machine do not count.
+    """
     if request.node.get_closest_marker("docker") is None:
+        yield
         return
-    client = request.getfixturevalue("docker_client")
     from runners.docker_runner import LABEL
 
-    left = client.containers.list(all=True, filters={"label": LABEL})
-    assert not left, f"containers left behind: {[c.short_id for c in left]}"
+    client = request.getfixturevalue("docker_client")
+    labelled = {"filters": {"label": LABEL}}
+
+    def present() -> set[str]:
+        containers = {c.id for c in client.containers.list(all=True, **labelled)}
+        return containers | {n["Id"] for n in client.api.networks(**labelled)}
+
+    before = present()
+    yield
+    left = present() - before
+    assert not left, f"sandboxes left behind: {sorted(i[:12] for i in left)}"
 
 
 @pytest.fixture
@@ -45,3 +56,35 @@ def graders(docker_runner, tmp_path):
     from graders import GraderSet
 
     return GraderSet(docker_runner, cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    from tests.services import redis_server
+
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    from tests.services import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """Each storage test runs on the embedded SQLite and on a real PostgreSQL (a fresh database each)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    import uuid
+
+    import psycopg
+
+    server = request.getfixturevalue("postgres_url")
+    name = "t" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return server.rsplit("/", 1)[0] + "/" + name

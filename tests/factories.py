@@ -65,3 +65,88 @@ def pytest_task_yaml(task_id: str = "sample", **overrides: Any) -> dict[str, Any
                            "grader": {"kind": "pytest"}, "scoring": {"pass_threshold": 80}}
     doc.update(overrides)
     return doc
+
+
+# -- engine-core suite helpers (appended) --------------------------------------
+
+def step(exit_code: int | None = 0, stdout: bytes = b"", stderr: bytes = b"", **overrides: Any) -> StepOutcome:
+    return StepOutcome(exit_code=exit_code, stdout=stdout, stderr=stderr, **overrides)
+
+
+def io_task_yaml(task_id: str = "sample", **overrides: Any) -> dict[str, Any]:
+    doc = pytest_task_yaml(task_id, grader={"kind": "io", "command": ["python3", "main.py"]})
+    doc.update(overrides)
+    return doc
+
+
+def script_task_yaml(task_id: str = "sample", **overrides: Any) -> dict[str, Any]:
+    doc = pytest_task_yaml(task_id, grader={"kind": "script", "command": ["python3", "/grader/grade.py"]})
+    doc.update(overrides)
+    return doc
+
+
+def pytest_task_files(**overrides: str) -> dict[str, str]:
+    """The files of a small valid pytest task: hidden tests, a solution that passes them, a starter that does not."""
+    files = {
+        "statement.md": "# Add\n\nWrite `add(a, b)` in `sample.py`.\n",
+        "starter/sample.py": "def add(a, b):\n    raise NotImplementedError\n",
+        "solution/sample.py": "def add(a, b):\n    return a + b\n",
+        "grader/test_sample.py": (
+            "from sample import add\n\n\n"
+            "def test_small():\n    assert add(1, 2) == 3\n\n\n"
+            "def test_negative():\n    assert add(-1, -2) == -3\n"
+        ),
+    }
+    files.update(overrides)
+    return files
+
+
+def io_task_files(cases: dict[str, tuple[str, str]] | None = None, **overrides: str) -> dict[str, str]:
+    """The files of a small valid io task; ``cases`` maps a name to ``(stdin, expected stdout)``."""
+    files = {
+        "statement.md": "# Upper\n\nPrint stdin in upper case.\n",
+        "starter/main.py": "import sys\nsys.stdout.write(sys.stdin.read())\n",
+        "solution/main.py": "import sys\nsys.stdout.write(sys.stdin.read().upper())\n",
+    }
+    for name, (given, expected) in (cases or {"one": ("abc\n", "ABC\n"), "two": ("x y\n", "X Y\n")}).items():
+        files[f"grader/cases/{name}.in"] = given
+        files[f"grader/cases/{name}.out"] = expected
+    files.update(overrides)
+    return files
+
+
+def valid_pack(root: Path, **tasks: dict[str, Any]) -> Path:
+    """A pack with one valid pytest task ``sample`` (or the given tasks) written at ``root``."""
+    return write_pack(root, tasks or {"sample": {"task": pytest_task_yaml("sample"), "files": pytest_task_files()}})
+
+
+def pytest_report(collected: list[str], results: dict[str, str] | None = None, **extra: Any) -> bytes:
+    """The JSON report the pytest harness writes; ``results`` maps a node id to an outcome."""
+    import json
+
+    document = {"mode": "run", "collected": collected,
+                "results": {nodeid: {"outcome": outcome, "message": "", "duration": 0.01}
+                            for nodeid, outcome in (results or {}).items()},
+                "collect_errors": {}, "exitstatus": 0}
+    document.update(extra)
+    return json.dumps(document).encode()
+
+
+def pytest_runner(collected: list[str], run: Any = None, *, collect_report: bytes | None = None):
+    """A ``FakeRunner`` answering the pytest grader: ``collect`` runs report ``collected``; ``run`` runs call ``run(spec)``.
+
+    ``run`` defaults to every collected test passing, reported through the harness's report file.
+    """
+    from graders.pytest_grader import REPORT
+    from runners.fake import FakeRunner
+
+    def handler(spec):
+        mode = spec.steps[0].argv[3]
+        if mode == "collect":
+            report = collect_report if collect_report is not None else pytest_report(collected, mode="collect")
+            return outcome(collected={REPORT: report})
+        if run is None:
+            return outcome(collected={REPORT: pytest_report(collected, {nodeid: "pass" for nodeid in collected})})
+        return run(spec)
+
+    return FakeRunner(handler)

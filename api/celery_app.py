@@ -1,0 +1,48 @@
+"""The Celery adapter: one task, ``tasktrial.grade_run(run_id)``, acknowledged late.
+
+A message is acknowledged only after the job finished, and re-delivered if
+the worker dies (``task_reject_on_worker_lost``); the Redis visibility
+timeout is longer than any run, and the API's compare-and-set claim makes a
+re-delivered message harmless.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from engine.errors import RunnerError
+
+GRADE_TASK = "tasktrial.grade_run"
+VISIBILITY_TIMEOUT_SECONDS = 3600
+
+
+def make_celery(broker_url: str) -> Celery:
+    app = Celery("tasktrial", broker=broker_url)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+def register_grade_task(app: Celery, context_factory) -> None:
+    """Bind the grading task to a worker context built lazily in the worker process."""
+    state: dict = {}
+
+    @app.task(name=GRADE_TASK, bind=True, max_retries=None)
+    def grade_run(self, run_id: str) -> None:
+        from api import jobs
+
+        context = state.get("context") or state.setdefault("context", context_factory())
+        try:
+            context.execute_once(run_id)
+        except RunnerError as exc:
+            delay = jobs.after_fault(run_id, exc, api=context.api, attempt=self.request.retries + 1,
+                                     attempts=context.attempts)
+            if delay is not None:
+                raise self.retry(exc=exc, countdown=delay) from exc

@@ -1,0 +1,68 @@
+"""Injected dependencies, as ``Annotated`` aliases routes declare."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from api import storage
+from api.auth import Principal
+from api.service import Service
+from api.tables import Role
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `tasktrial admin create-token`.")
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def get_session(service: ServiceDep) -> Iterator[Session]:
+    with service.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    token = storage.find_token(session=session, secret=credentials.credentials)
+    if token is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return Principal(subject=token.subject, role=token.role, token_id=token.id)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting only ``roles`` (admin is always admitted)."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles and principal.role is not Role.ADMIN:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"this needs the role {' or '.join(r.value for r in roles)}; "
+                                f"your token has {principal.role.value}")
+        return principal
+
+    return check
+
+
+PEOPLE = (Role.CANDIDATE, Role.AUTHOR, Role.REVIEWER)
+PersonDep = Annotated[Principal, Depends(require(*PEOPLE))]
+AuthorDep = Annotated[Principal, Depends(require(Role.AUTHOR))]
+StaffDep = Annotated[Principal, Depends(require(Role.REVIEWER))]
+WorkerDep = Annotated[Principal, Depends(require(Role.WORKER))]

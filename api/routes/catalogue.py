@@ -1,0 +1,162 @@
+"""Catalogue: packs and tasks as candidates see them, starters, and pack uploads by authors.
+
+Nothing here ever reads a task's grader/ or solution/ folder.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, Response, UploadFile, status
+from pydantic import BaseModel
+
+from api import storage
+from api.deps import AuthorDep, PrincipalDep, ServiceDep, SessionDep
+from api.errors import PayloadTooLarge
+from api.tables import Role
+from engine import archives, packs
+from engine.models import Pack, Task
+
+router = APIRouter(prefix="/v1", tags=["catalogue"])
+
+
+class TaskPublic(BaseModel):
+    pack: str
+    pack_version: str
+    id: str
+    title: str
+    summary: str
+    micro_skills: list[str]
+    difficulty: str
+    environment: str
+    limits: dict
+    grader_kind: str
+    pass_threshold: float
+    task_digest: str
+
+
+class TaskDetail(TaskPublic):
+    statement: str
+
+
+class PackPublic(BaseModel):
+    id: str
+    version: str
+    title: str
+    description: str
+    authors: list[str]
+    license: str
+    tasks: list[TaskPublic]
+
+
+class PackUploaded(BaseModel):
+    id: str
+    version: str
+    digest: str
+    created: bool
+    tasks: list[str]
+
+
+class ListPacks(BaseModel):
+    data: list[PackPublic]
+    count: int
+
+
+class ListTasks(BaseModel):
+    data: list[TaskPublic]
+    count: int
+
+
+def task_public(task: Task) -> TaskPublic:
+    return TaskPublic(pack=task.pack_id, pack_version=task.pack_version, id=task.id, title=task.title,
+                      summary=task.summary, micro_skills=list(task.micro_skills), difficulty=task.difficulty.value,
+                      environment=task.environment, limits=task.limits.to_document(), grader_kind=task.grader_kind,
+                      pass_threshold=task.pass_threshold, task_digest=task.digest)
+
+
+def pack_public(pack: Pack) -> PackPublic:
+    return PackPublic(id=pack.id, version=pack.version, title=pack.title, description=pack.description,
+                      authors=list(pack.authors), license=pack.license, tasks=[task_public(t) for t in pack.tasks])
+
+
+@router.get("/packs", response_model=ListPacks)
+def list_packs(service: ServiceDep, _: PrincipalDep) -> ListPacks:
+    data = [pack_public(p) for p in service.catalogue.packs()]
+    return ListPacks(data=data, count=len(data))
+
+
+@router.get("/packs/{pack_id}", response_model=PackPublic)
+def get_pack(pack_id: str, service: ServiceDep, _: PrincipalDep, version: str | None = None) -> PackPublic:
+    return pack_public(service.catalogue.pack(pack_id, version))
+
+
+@router.get("/tasks", response_model=ListTasks)
+def list_tasks(service: ServiceDep, _: PrincipalDep) -> ListTasks:
+    data = [task_public(t) for p in service.catalogue.packs() for t in p.tasks]
+    return ListTasks(data=data, count=len(data))
+
+
+@router.get("/tasks/{pack_id}/{task_id}", response_model=TaskDetail)
+def get_task(pack_id: str, task_id: str, service: ServiceDep, _: PrincipalDep, version: str | None = None) -> TaskDetail:
+    task = service.catalogue.task(pack_id, task_id, version)
+    return TaskDetail(**task_public(task).model_dump(), statement=task.statement)
+
+
+@router.get("/tasks/{pack_id}/{task_id}/starter.tar.gz", response_class=Response,
+            responses={200: {"content": {"application/gzip": {}}}})
+def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, _: PrincipalDep, version: str | None = None) -> Response:
+    task = service.catalogue.task(pack_id, task_id, version)
+    body = archives.make_tar_gz(packs.starter_files(task), prefix=task.id)
+    return Response(body, media_type="application/gzip",
+                    headers={"Content-Disposition": f'attachment; filename="{task.id}.tar.gz"'})
+
+
+@router.get("/tasks/{pack_id}/{task_id}/starter.zip", response_class=Response,
+            responses={200: {"content": {"application/zip": {}}}})
+def starter_zip(pack_id: str, task_id: str, service: ServiceDep, _: PrincipalDep, version: str | None = None) -> Response:
+    task = service.catalogue.task(pack_id, task_id, version)
+    body = archives.make_zip(packs.starter_files(task), prefix=task.id)
+    return Response(body, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{task.id}.zip"'})
+
+
+@router.post("/packs", response_model=PackUploaded, status_code=status.HTTP_201_CREATED,
+             responses={200: {"model": PackUploaded, "description": "the same content was already stored"},
+                        409: {"description": "this version exists with different content"},
+                        413: {"description": "the archive is too large"},
+                        422: {"description": "the archive is unsafe or the pack is malformed (every problem listed)"}})
+async def upload_pack(
+    archive: Annotated[UploadFile, File(description="The pack as .zip or .tar.gz")],
+    service: ServiceDep, session: SessionDep, author: AuthorDep, response: Response,
+) -> PackUploaded:
+    data = await read_capped(archive, service.settings.max_upload_bytes)
+
+    def authorise(pack: Pack) -> None:
+        """Only the pack's first uploader (or an admin) publishes its versions; built-in ids are reserved."""
+        if author.role is Role.ADMIN:
+            return
+        builtin = any(service.catalogue.is_builtin(p) for p in service.catalogue.packs() if p.id == pack.id)
+        owners = storage.pack_owners(session=session, pack_id=pack.id)
+        if builtin or (owners and author.subject not in owners):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"pack {pack.id!r} belongs to another author")
+
+    pack, digest, created = service.catalogue.add(data, max_bytes=service.settings.max_upload_bytes,
+                                                  authorise=authorise)
+    if created:
+        storage.record_pack_version(session=session, pack_id=pack.id, version=pack.version, digest=digest,
+                                    owner=author.subject)
+    else:
+        response.status_code = status.HTTP_200_OK
+    return PackUploaded(id=pack.id, version=pack.version, digest=digest, created=created,
+                        tasks=[t.id for t in pack.tasks])
+
+
+async def read_capped(upload: UploadFile, cap: int) -> bytes:
+    """Read an upload, refusing it as soon as it passes ``cap`` bytes."""
+    chunks, size = [], 0
+    while chunk := await upload.read(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            raise PayloadTooLarge(f"{upload.filename or 'the upload'} is larger than the {cap}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,29 @@
+"""Health, metrics and the public signing keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from api.deps import ServiceDep
+from engine import signing
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/healthz")
+def healthz(service: ServiceDep) -> dict[str, str]:
+    with service.session() as session:
+        session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    return {"status": "ok"}
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(service: ServiceDep) -> Response:
+    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/.well-known/jwks.json")
+def jwks(service: ServiceDep) -> dict:
+    return signing.public_jwks([service.key])

@@ -1,0 +1,261 @@
+"""Submissions: accept (202), follow (SSE), read results and profiles.
+
+A candidate sees only their own submissions, results and profile; a pack's
+author and reviewers see everything about that pack's submissions. Others get
+404, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from api import storage
+from api.auth import Principal
+from api.deps import PersonDep, ServiceDep, SessionDep, StaffDep
+from api.errors import PayloadTooLarge
+from api.service import Service
+from api.tables import Role, RunState, Submission, SubmissionPublic
+from engine import archives
+from engine.digest import tree_digest
+from engine.errors import NotFound, SubmissionRejected
+from engine.trees import from_mapping
+
+router = APIRouter(prefix="/v1", tags=["submissions"])
+
+SUBMISSION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {
+                "type": "object", "required": ["task", "files"],
+                "properties": {"task": {"type": "string", "description": "PACK/TASK"},
+                               "version": {"type": "string", "description": "pack version (default: latest)"},
+                               "files": {"type": "object", "additionalProperties": {"type": "string"},
+                                         "description": "path -> UTF-8 content"}}}},
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": ["task", "archive"],
+                "properties": {"task": {"type": "string"}, "version": {"type": "string"},
+                               "archive": {"type": "string", "format": "binary",
+                                           "description": ".zip or .tar.gz of the submission folder"}}}},
+        },
+    }
+}
+
+
+class SubmissionCreate(BaseModel):
+    task: str = Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$", description="PACK/TASK")
+    version: str | None = None
+    files: dict[str, str]
+
+
+class SubmissionAccepted(BaseModel):
+    id: str
+    run_id: str
+    state: RunState
+    links: dict[str, str]
+
+
+class ListSubmissions(BaseModel):
+    data: list[SubmissionPublic]
+    count: int
+
+
+class SkillRecord(BaseModel):
+    score: float
+    verdict: str
+    at: datetime
+    result_id: str
+
+
+class SkillProfile(BaseModel):
+    latest: SkillRecord
+    best: SkillRecord
+    results: list[str]
+
+
+class Profile(BaseModel):
+    candidate: str
+    skills: dict[str, SkillProfile]
+
+
+@router.post("/submissions", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionAccepted,
+             openapi_extra=SUBMISSION_BODY,
+             responses={404: {"description": "unknown task"}, 413: {"description": "upload too large"},
+                        422: {"description": "malformed body or unsafe archive (the message names the problem)"}})
+async def create_submission(request: Request, response: Response, service: ServiceDep, session: SessionDep,
+                            person: PersonDep) -> SubmissionAccepted:
+    task_ref, version, files = await _read_submission(request, service)
+    pack_id, _, task_id = task_ref.partition("/")
+    task = service.catalogue.task(pack_id, task_id, version)
+    archive = archives.make_tar_gz(files)
+    submission, run = storage.create_submission(
+        session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
+        task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive)
+    service.metrics.submissions.inc()
+    try:
+        service.queue.enqueue(run.id)
+    except Exception:  # the run is stored as queued: the reaper re-queues it when the broker is back
+        service.metrics.rejected.labels("enqueue_failed").inc()
+    location = f"/v1/submissions/{submission.id}"
+    response.headers["Location"] = location
+    return SubmissionAccepted(id=submission.id, run_id=run.id, state=run.state,
+                              links={"self": location, "events": f"{location}/events", "result": f"{location}/result"})
+
+
+async def _read_submission(request: Request, service: Service) -> tuple[str, str | None, dict[str, bytes]]:
+    cap = service.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise PayloadTooLarge(f"the request body is larger than the {cap}-byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            raise PayloadTooLarge(f"the request body is larger than the {cap}-byte limit")
+    request._body = bytes(body)  # let Starlette parse the form from what we already read
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        try:
+            data = SubmissionCreate.model_validate_json(bytes(body))
+        except ValidationError as exc:
+            raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
+        files = from_mapping({path: text.encode("utf-8") for path, text in data.files.items()})
+        return data.task, data.version, files
+    if content_type.startswith("multipart/form-data"):
+        async with request.form() as form:  # closes the upload's spooled temporary file
+            task, upload = form.get("task"), form.get("archive")
+            if not isinstance(task, str) or "/" not in task:
+                raise HTTPException(422, [{"loc": ["body", "task"], "msg": "PACK/TASK is required"}])
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
+            version = form.get("version")
+            files = archives.extract(await upload.read(), caps=archives.ArchiveCaps(max_archive_bytes=cap))
+            return task, version if isinstance(version, str) and version else None, files
+    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                        "send application/json ({task, files}) or multipart/form-data (task, archive)")
+
+
+def visible_submission(session, service: Service, principal: Principal, submission_id: str) -> Submission:
+    """The submission if ``principal`` may see it; otherwise 404, as if it did not exist."""
+    submission = storage.get_submission(session=session, submission_id=submission_id)
+    if submission is None or not may_see(session, principal, submission):
+        raise NotFound(f"unknown submission {submission_id!r}")
+    return submission
+
+
+def may_see(session, principal: Principal, submission: Submission) -> bool:
+    if principal.is_staff() or principal.subject == submission.candidate:
+        return True
+    return principal.role is Role.AUTHOR and principal.subject in storage.pack_owners(session=session,
+                                                                                     pack_id=submission.pack_id)
+
+
+def sees_everything(session, principal: Principal, pack_id: str) -> bool:
+    """Authors of the pack, reviewers and admins read hidden messages and output."""
+    if principal.is_staff():
+        return True
+    return principal.role is Role.AUTHOR and principal.subject in storage.pack_owners(session=session, pack_id=pack_id)
+
+
+def public(session, submission: Submission) -> SubmissionPublic:
+    run = storage.latest_run(session=session, submission_id=submission.id)
+    result = storage.result_for_run(session=session, run_id=run.id) if run else None
+    return SubmissionPublic(**submission.model_dump(exclude={"archive"}), state=run.state if run else RunState.QUEUED,
+                            run_id=run.id if run else "", result_id=result.id if result else None)
+
+
+@router.get("/submissions", response_model=ListSubmissions)
+def list_submissions(session: SessionDep, person: PersonDep, limit: int = 50, offset: int = 0) -> ListSubmissions:
+    limit = max(1, min(limit, 200))
+    candidate = None if person.is_staff() else person.subject
+    rows, count = storage.list_submissions(session=session, candidate=candidate, limit=limit, offset=max(0, offset))
+    return ListSubmissions(data=[public(session, s) for s in rows], count=count)
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
+def get_submission(submission_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> SubmissionPublic:
+    return public(session, visible_submission(session, service, person, submission_id))
+
+
+@router.get("/submissions/{submission_id}/result")
+def submission_result(submission_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> dict[str, Any]:
+    submission = visible_submission(session, service, person, submission_id)
+    run = storage.latest_run(session=session, submission_id=submission.id)
+    result = storage.result_for_run(session=session, run_id=run.id) if run else None
+    if result is None:
+        raise NotFound(f"submission {submission_id!r} has no result yet (state: {run.state.value if run else 'queued'})")
+    return result.document["full" if sees_everything(session, person, submission.pack_id) else "candidate"]
+
+
+@router.get("/results/{result_id}")
+def get_result(result_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> dict[str, Any]:
+    result = storage.get_result(session=session, result_id=result_id)
+    if result is None:
+        raise NotFound(f"unknown result {result_id!r}")
+    visible_submission(session, service, person, result.submission_id)
+    return result.document["full" if sees_everything(session, person, result.pack_id) else "candidate"]
+
+
+@router.get("/submissions/{submission_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "Server-Sent Events: queued, running, grading, done"}})
+def submission_events(submission_id: str, session: SessionDep, service: ServiceDep, person: PersonDep,
+                      timeout: float = 1800.0) -> StreamingResponse:
+    submission = visible_submission(session, service, person, submission_id)
+    run = storage.latest_run(session=session, submission_id=submission.id)
+    return StreamingResponse(_event_stream(service, run.id, submission.id, min(timeout, 3600.0)),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float) -> Iterator[str]:
+    """Replay the run's events, then follow new ones until ``done`` (polling the database, so any API replica serves it)."""
+    last, deadline, idle = 0, time.monotonic() + timeout, 0.0
+    while time.monotonic() < deadline:
+        with service.session() as session:
+            events = storage.events_after(session=session, run_id=run_id, after_id=last)
+            result = storage.result_for_run(session=session, run_id=run_id)
+        for event in events:
+            last = event.id
+            data = {"state": event.kind, "at": event.at.isoformat(), "submission": submission_id}
+            if event.kind == RunState.DONE.value and result is not None:
+                data.update(result_id=result.id, verdict=result.verdict, score=result.score)
+            yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n"
+            if event.kind == RunState.DONE.value:
+                return
+        time.sleep(0.1)
+        idle += 0.1
+        if idle >= 15:
+            idle = 0.0
+            yield ": keep-alive\n\n"
+    yield "event: timeout\ndata: {}\n\n"
+
+
+def build_profile(session, candidate: str) -> Profile:
+    skills: dict[str, dict[str, Any]] = {}
+    for row in storage.skill_evidence(session=session, candidate=candidate):
+        record = SkillRecord(score=row.score, verdict=row.verdict, at=row.at, result_id=row.result_id)
+        entry = skills.setdefault(row.skill, {"latest": record, "best": record, "results": []})
+        entry["latest"] = record
+        if record.score > entry["best"].score:
+            entry["best"] = record
+        entry["results"].append(row.result_id)
+    return Profile(candidate=candidate, skills={k: SkillProfile(**v) for k, v in sorted(skills.items())})
+
+
+@router.get("/profile", response_model=Profile)
+def my_profile(session: SessionDep, person: PersonDep) -> Profile:
+    return build_profile(session, person.subject)
+
+
+@router.get("/candidates/{candidate}/profile", response_model=Profile)
+def candidate_profile(candidate: str, session: SessionDep, staff: StaffDep) -> Profile:
+    return build_profile(session, candidate)

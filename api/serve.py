@@ -1,0 +1,82 @@
+"""Composition roots: the service with its embedded worker pool, and a Celery worker process."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from sqlmodel import Session
+
+from api import storage
+from api.app import create_app
+from api.celery_app import make_celery, register_grade_task
+from api.queue import CeleryQueue, InProcessQueue, JobQueue
+from api.service import Service, build_catalogue, build_service
+from api.settings import Settings
+from api.tables import Role, RunState
+from api.worker import WorkerContext
+
+log = logging.getLogger("tasktrial.serve")
+
+
+def build(settings: Settings, *, client: httpx.Client | None = None):
+    """The app and its service. Without a broker, an in-process pool grades through the same HTTP API.
+
+    ``client`` overrides how the embedded workers reach the API (tests pass a TestClient).
+    """
+    import runners
+
+    holder: dict[str, WorkerContext] = {}
+    queue: JobQueue
+    if settings.broker_url:
+        queue = CeleryQueue(make_celery(settings.broker_url))
+    else:
+        queue = InProcessQueue(lambda run_id: holder["worker"].execute(run_id), workers=settings.embedded_workers)
+    service = build_service(settings, queue)
+    app = create_app(service)
+    if not settings.broker_url:
+        with service.session() as session:
+            token = storage.create_token(session=session, name="embedded worker", role=Role.WORKER,
+                                         subject="embedded-worker")
+        holder["worker"] = WorkerContext.build(
+            runner=runners.from_name(settings.runner), catalogue=service.catalogue,
+            client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
+            cache_dir=settings.cache_dir, attempts=settings.max_attempts)
+        recover(service)
+    return app, service
+
+
+def recover(service: Service) -> int:
+    """After an embedded restart, every unfinished run belonged to a pool that no longer exists: queue it again."""
+    from sqlmodel import select
+
+    from api.tables import Run
+
+    with Session(service.engine) as session:
+        runs = session.exec(select(Run).where(Run.state != RunState.DONE)).all()
+        for run in runs:
+            storage.release_run(session=session, run_id=run.id)
+    for run in runs:
+        service.queue.enqueue(run.id)
+    return len(runs)
+
+
+def celery_worker(settings: Settings):
+    """The Celery app of a worker process, its grading task bound to a worker context."""
+    import runners
+
+    if not settings.broker_url or not settings.worker_token:
+        from engine.errors import ConfigurationError
+
+        raise ConfigurationError("a worker needs TASKTRIAL_BROKER_URL and TASKTRIAL_WORKER_TOKEN "
+                                 "(create one with `tasktrial admin create-token --role worker`)")
+    app = make_celery(settings.broker_url)
+
+    def context() -> WorkerContext:
+        return WorkerContext.build(
+            runner=runners.from_name(settings.runner), catalogue=build_catalogue(settings),
+            client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
+            cache_dir=settings.cache_dir, attempts=settings.max_attempts)
+
+    register_grade_task(app, context)
+    return app

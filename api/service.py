@@ -1,0 +1,150 @@
+"""The service's parts, built once from ``Settings`` and shared by routes, the reaper and workers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from api import db, storage
+from api.catalogue import Catalogue
+from api.queue import JobQueue
+from api.settings import Settings
+from api.tables import RunState, utcnow
+from engine import packs, signing
+from engine.grading import engine_error_result
+from engine.results import candidate_view, now
+
+log = logging.getLogger("tasktrial.api")
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.submissions = Counter("tasktrial_submissions_total", "Accepted submissions", registry=self.registry)
+        self.results = Counter("tasktrial_results_total", "Results written", ["verdict"], registry=self.registry)
+        self.rejected = Counter("tasktrial_rejected_total", "Rejected requests", ["reason"], registry=self.registry)
+        self.requeued = Counter("tasktrial_requeued_runs_total", "Runs re-queued by the reaper", registry=self.registry)
+        self.latency = Histogram("tasktrial_submission_to_result_seconds", "From acceptance to stored result",
+                                 registry=self.registry,
+                                 buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    catalogue: Catalogue
+    key: signing.SigningKey
+    queue: JobQueue
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def lease_seconds(self, pack_id: str, version: str, task_id: str) -> float:
+        task = self.catalogue.task(pack_id, task_id, version)
+        return self.settings.lease_margin_seconds + task.limits.time_seconds * 2
+
+    def store_result(self, *, run_id: str, document: dict) -> tuple[dict, bool]:
+        """Sign and store a run's result (both views); a second write changes nothing."""
+        with self.session() as session:
+            run = storage.get_run(session=session, run_id=run_id)
+            submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
+            if run is None or submission is None:
+                from engine.errors import NotFound
+
+                raise NotFound(f"unknown run {run_id!r}")
+            full = signing.sign(document, self.key)
+            view = signing.sign(candidate_view(document), self.key)
+            result, created = storage.record_result(session=session, run=run, submission=submission,
+                                                    document=full, candidate_view=view)
+            if created:
+                self.metrics.results.labels(result.verdict).inc()
+                self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
+            return result.document["full"], created
+
+    def fail_run(self, *, run_id: str, reason: str) -> None:
+        """End a run the engine could not grade with an ``error`` result (never a score of 0)."""
+        with self.session() as session:
+            run = storage.get_run(session=session, run_id=run_id)
+            submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
+        if run is None or submission is None:
+            return
+        task = self.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        document = engine_error_result(task, submission.submission_digest, reason, started_at=now()).to_document()
+        self.store_result(run_id=run_id, document=document)
+
+    def reap_once(self) -> int:
+        """Re-queue runs whose worker vanished or whose message was lost; fail those out of attempts."""
+        current = utcnow()
+        acted = 0
+        with self.session() as session:
+            stale = storage.stale_runs(session=session, now=current,
+                                       queued_before=current - timedelta(seconds=self.settings.lease_margin_seconds))
+        for run in stale:
+            acted += 1
+            if run.state is not RunState.QUEUED and run.attempts >= self.settings.max_attempts:
+                self.fail_run(run_id=run.id, reason=f"the run did not finish after {run.attempts} attempts "
+                                                    "(workers stopped or timed out)")
+                continue
+            with self.session() as session:
+                if run.state is RunState.QUEUED:
+                    storage.touch_run(session=session, run_id=run.id)
+                else:
+                    storage.release_run(session=session, run_id=run.id)
+            self.metrics.requeued.inc()
+            self.queue.enqueue(run.id)
+        return acted
+
+    def start_reaper(self, stop: threading.Event) -> threading.Thread:
+        def loop() -> None:
+            while not stop.wait(self.settings.reaper_interval_seconds):
+                try:
+                    self.reap_once()
+                except Exception:  # the reaper must outlive a passing database or broker fault
+                    log.exception("reaper pass failed")
+
+        thread = threading.Thread(target=loop, name="tasktrial-reaper", daemon=True)
+        thread.start()
+        return thread
+
+
+def _aware(moment):
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def build_catalogue(settings: Settings) -> Catalogue:
+    from graders import GraderSet
+    from runners import images
+
+    checks = GraderSet(_ValidationOnly()).problems
+    catalogue = Catalogue(
+        builtin_dirs=list(settings.catalogue_dirs), packs_dir=settings.packs_dir,
+        loader=lambda root: packs.load_pack(root, environments=images.environments(), task_checks=checks),
+    )
+    catalogue.refresh()
+    return catalogue
+
+
+class _ValidationOnly:
+    name = "none"
+
+    def run(self, spec):  # pragma: no cover - validation never runs anything
+        raise RuntimeError("validation does not run submissions")
+
+
+def build_service(settings: Settings, queue: JobQueue) -> Service:
+    engine = db.make_engine(settings.database)
+    db.migrate(engine)
+    key = signing.load_or_create(settings.keys_dir / "signing-key.json")
+    return Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=key, queue=queue)

@@ -1,0 +1,68 @@
+"""The service's one settings object, read from ``TASKTRIAL_*`` variables at the edge.
+
+Everything inside receives explicit arguments; only entry points (``serve``,
+``worker``, ``admin``) build a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_CATALOGUE = Path(__file__).resolve().parent.parent / "tasks"
+
+
+class Mode(enum.StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TASKTRIAL_", extra="ignore")
+
+    mode: Mode = Mode.DEVELOPMENT
+    data_dir: Path = Path(".tasktrial")
+    #: SQLAlchemy URL; default: a SQLite file in the data directory.
+    database_url: str | None = None
+    #: Redis URL of the Celery broker; unset means the embedded in-process worker pool.
+    broker_url: str | None = None
+    #: Built-in catalogue folders (each holds pack folders); uploaded packs live in the data directory.
+    catalogue_dirs: list[Path] = Field(default_factory=lambda: [REPO_CATALOGUE])
+    #: Where this API is reachable, for workers posting results back.
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Token a Celery worker uses to talk to the API (role ``worker``). Required for ``tasktrial worker``.
+    worker_token: str | None = None
+    runner: str = "docker"
+    embedded_workers: int = 2
+    max_upload_bytes: int = 8 * 1024 * 1024
+    #: A run not finished this long after its lease started is re-queued or failed by the reaper.
+    lease_margin_seconds: float = 120.0
+    max_attempts: int = 3
+    reaper_interval_seconds: float = 15.0
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_storage(self) -> Settings:
+        if self.mode is Mode.PRODUCTION and not self.database_url:
+            raise ValueError("TASKTRIAL_DATABASE_URL is required in production mode")
+        return self
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'tasktrial.db').resolve()}"
+
+    @property
+    def packs_dir(self) -> Path:
+        return self.data_dir / "packs"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"

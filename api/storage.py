@@ -1,0 +1,233 @@
+"""Storage operations. Each takes a session and keyword-only arguments; none commits half a change.
+
+The database is the source of truth: the queue only carries run ids, and the
+run's state machine lives here (``queued → running → grading → done``) with
+a compare-and-set claim so a redelivered message never grades twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from api import auth
+from api.tables import (
+    ApiToken,
+    PackVersion,
+    Result,
+    Role,
+    Run,
+    RunEvent,
+    RunState,
+    SkillEvidence,
+    Submission,
+    utcnow,
+)
+
+# -- tokens ----------------------------------------------------------------
+
+
+def create_token(*, session: Session, name: str, role: Role, subject: str) -> str:
+    """Create a token and return its secret; only its digest is stored."""
+    secret = auth.new_token()
+    session.add(ApiToken(name=name, role=role, subject=subject, token_hash=auth.token_hash(secret)))
+    session.commit()
+    return secret
+
+
+def find_token(*, session: Session, secret: str) -> ApiToken | None:
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == auth.token_hash(secret))).first()
+    return row if row is not None and not row.revoked else None
+
+
+# -- packs -----------------------------------------------------------------
+
+
+def pack_version(*, session: Session, pack_id: str, version: str) -> PackVersion | None:
+    return session.exec(
+        select(PackVersion).where(PackVersion.pack_id == pack_id, PackVersion.version == version)
+    ).first()
+
+
+def pack_owners(*, session: Session, pack_id: str) -> set[str]:
+    rows = session.exec(select(PackVersion.owner).where(PackVersion.pack_id == pack_id)).all()
+    return {owner for owner in rows if owner}
+
+
+def record_pack_version(*, session: Session, pack_id: str, version: str, digest: str, owner: str | None) -> PackVersion:
+    row = PackVersion(pack_id=pack_id, version=version, digest=digest, owner=owner)
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+# -- submissions and runs ---------------------------------------------------
+
+
+def create_submission(
+    *, session: Session, candidate: str, pack_id: str, pack_version: str, task_id: str,
+    task_digest: str, submission_digest: str, archive: bytes,
+) -> tuple[Submission, Run]:
+    """Store a submission and its first run, queued, in one transaction."""
+    submission = Submission(candidate=candidate, pack_id=pack_id, pack_version=pack_version, task_id=task_id,
+                            task_digest=task_digest, submission_digest=submission_digest, archive=archive)
+    run = Run(submission_id=submission.id)
+    session.add(submission)
+    session.flush()  # no ORM relationships: insert in foreign-key order ourselves
+    session.add(run)
+    session.flush()
+    session.add(RunEvent(run_id=run.id, kind=RunState.QUEUED.value))
+    session.commit()
+    session.refresh(submission)
+    session.refresh(run)
+    return submission, run
+
+
+def get_submission(*, session: Session, submission_id: str) -> Submission | None:
+    return session.get(Submission, submission_id)
+
+
+def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int) -> tuple[list[Submission], int]:
+    query = select(Submission)
+    counter = select(func.count()).select_from(Submission)
+    if candidate is not None:
+        query = query.where(Submission.candidate == candidate)
+        counter = counter.where(Submission.candidate == candidate)
+    rows = session.exec(query.order_by(col(Submission.created_at).desc()).offset(offset).limit(limit)).all()
+    return list(rows), int(session.exec(counter).one())
+
+
+def latest_run(*, session: Session, submission_id: str) -> Run | None:
+    return session.exec(
+        select(Run).where(Run.submission_id == submission_id).order_by(col(Run.created_at).desc())
+    ).first()
+
+
+def get_run(*, session: Session, run_id: str) -> Run | None:
+    return session.get(Run, run_id)
+
+
+def claim_run(*, session: Session, run_id: str, worker: str, lease_seconds: float, now: datetime | None = None) -> bool:
+    """Compare-and-set ``queued`` (or a lapsed claim) to ``running``. True if this worker now owns the run."""
+    now = now or utcnow()
+    statement = (
+        update(Run)
+        .where(Run.id == run_id)
+        .where(or_(Run.state == RunState.QUEUED,
+                   (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now)))
+        .values(state=RunState.RUNNING, worker=worker, attempts=Run.attempts + 1,
+                lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+    )
+    claimed = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    if claimed:
+        session.add(RunEvent(run_id=run_id, kind=RunState.RUNNING.value, detail=worker))
+    session.commit()
+    return claimed
+
+
+def advance_run(*, session: Session, run_id: str, worker: str, state: RunState, lease_seconds: float) -> bool:
+    """Move a claimed run forward (e.g. to ``grading``) and extend the claim; False if the worker lost it."""
+    now = utcnow()
+    before = session.get(Run, run_id)
+    changed = before is not None and before.state is not state
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, Run.worker == worker, col(Run.state).in_([RunState.RUNNING, RunState.GRADING]))
+        .values(state=state, lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+    )
+    moved = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    if moved and changed:
+        session.add(RunEvent(run_id=run_id, kind=state.value))
+    session.commit()
+    return moved
+
+
+def release_run(*, session: Session, run_id: str) -> None:
+    """Put a run back in the queue (an infrastructure failure the worker will retry)."""
+    session.exec(update(Run).where(Run.id == run_id, Run.state != RunState.DONE)  # type: ignore[call-overload]
+                 .values(state=RunState.QUEUED, lease_expires_at=None, worker=None, updated_at=utcnow()))
+    session.commit()
+
+
+def events_after(*, session: Session, run_id: str, after_id: int) -> Sequence[RunEvent]:
+    return session.exec(
+        select(RunEvent).where(RunEvent.run_id == run_id, col(RunEvent.id) > after_id).order_by(col(RunEvent.id))
+    ).all()
+
+
+# -- results ---------------------------------------------------------------
+
+
+def get_result(*, session: Session, result_id: str) -> Result | None:
+    return session.get(Result, result_id)
+
+
+def result_for_run(*, session: Session, run_id: str) -> Result | None:
+    return session.exec(select(Result).where(Result.run_id == run_id)).first()
+
+
+def record_result(
+    *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any]
+) -> tuple[Result, bool]:
+    """Store the run's result once. A second write for the same run changes nothing.
+
+    Returns ``(result, created)``.
+    """
+    existing = result_for_run(session=session, run_id=run.id)
+    if existing is not None:
+        return existing, False
+    result = Result(
+        id=document["id"], run_id=run.id, submission_id=submission.id, candidate=submission.candidate,
+        pack_id=submission.pack_id, task_id=submission.task_id, score=float(document["score"]),
+        verdict=document["verdict"], document={"full": document, "candidate": candidate_view},
+    )
+    session.add(result)
+    session.flush()
+    for skill, value in document.get("micro_skills", {}).items():
+        session.add(SkillEvidence(candidate=submission.candidate, skill=skill, score=float(value["score"]),
+                                  verdict=value["verdict"], result_id=result.id))
+    now = utcnow()
+    session.exec(update(Run).where(Run.id == run.id)  # type: ignore[call-overload]
+                 .values(state=RunState.DONE, lease_expires_at=None, updated_at=now))
+    session.add(RunEvent(run_id=run.id, kind=RunState.DONE.value, detail=document["verdict"]))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = result_for_run(session=session, run_id=run.id)
+        if existing is None:
+            raise
+        return existing, False
+    session.refresh(result)
+    return result, True
+
+
+def skill_evidence(*, session: Session, candidate: str) -> Sequence[SkillEvidence]:
+    return session.exec(
+        select(SkillEvidence).where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
+    ).all()
+
+
+# -- the reaper's queries --------------------------------------------------
+
+
+def stale_runs(*, session: Session, now: datetime, queued_before: datetime) -> Sequence[Run]:
+    """Runs whose claim lapsed, and queued runs nobody picked up since ``queued_before``."""
+    return session.exec(
+        select(Run).where(
+            or_((col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now),
+                (Run.state == RunState.QUEUED) & (col(Run.updated_at) < queued_before))
+        )
+    ).all()
+
+
+def touch_run(*, session: Session, run_id: str) -> None:
+    session.exec(update(Run).where(Run.id == run_id, Run.state == RunState.QUEUED)  # type: ignore[call-overload]
+                 .values(updated_at=utcnow()))
+    session.commit()

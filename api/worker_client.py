@@ -1,0 +1,64 @@
+"""The worker's side of the API: claim a run, report progress, post the result.
+
+Workers need Docker and this API, never the database, so they can run on
+other hosts. ``httpx.Client`` (or FastAPI's ``TestClient``) carries the calls.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import httpx
+
+from engine.errors import RunnerUnavailable
+
+
+@dataclass(frozen=True)
+class Job:
+    run_id: str
+    pack_id: str
+    pack_version: str
+    task_id: str
+    task_digest: str
+    submission_digest: str
+    archive: bytes
+
+
+class WorkerApi:
+    def __init__(self, client: httpx.Client, *, token: str, worker: str):
+        self._client = client
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self.worker = worker
+
+    def claim(self, run_id: str) -> Job | None:
+        """Claim the run (compare-and-set on the server); None if another worker has it or it is done."""
+        response = self._post(f"/v1/runs/{run_id}/claim", json={"worker": self.worker})
+        if response.status_code == 409:
+            return None
+        payload = response.json()
+        return Job(run_id=run_id, pack_id=payload["pack_id"], pack_version=payload["pack_version"],
+                   task_id=payload["task_id"], task_digest=payload["task_digest"],
+                   submission_digest=payload["submission_digest"], archive=base64.b64decode(payload["archive"]))
+
+    def progress(self, run_id: str, state: str) -> bool:
+        response = self._post(f"/v1/runs/{run_id}/progress", json={"worker": self.worker, "state": state}, ok=(200, 409))
+        return response.status_code == 200
+
+    def post_result(self, run_id: str, document: dict) -> None:
+        self._post(f"/v1/runs/{run_id}/result", json=document, ok=(200, 201))
+
+    def release(self, run_id: str) -> None:
+        self._post(f"/v1/runs/{run_id}/release", json={"worker": self.worker}, ok=(200, 409))
+
+    def fail(self, run_id: str, reason: str) -> None:
+        self._post(f"/v1/runs/{run_id}/fail", json={"worker": self.worker, "reason": reason}, ok=(200, 201))
+
+    def _post(self, path: str, *, json: dict, ok: tuple[int, ...] = (200, 409)) -> httpx.Response:
+        try:
+            response = self._client.post(path, json=json, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise RunnerUnavailable(f"cannot reach the API at {path}: {exc}") from exc
+        if response.status_code not in ok:
+            raise RunnerUnavailable(f"the API answered {response.status_code} to {path}: {response.text[:500]}")
+        return response

@@ -1,0 +1,529 @@
+"""The candidate's commands: ``tasks list|show``, ``start``, ``submit`` and ``login``.
+
+They talk to a tasktrial server (``cli.config`` says where, with which token)
+through ``ApiClient``, a small client over httpx. ``ApiClient`` turns every
+transport failure and HTTP error into a tasktrial error that names the server
+and what to do; ``cli.main``'s ``translate_errors`` turns those into exit codes:
+0 done (a result was produced, whatever its verdict); 1 the result's signature
+or binding does not verify; 2 bad input (an unknown or ambiguous task, a
+rejected folder or upload, a missing or rejected token); 3 the server is
+unreachable or failed.
+
+This module is imported by ``cli.main`` to register its commands, so it reaches
+back into ``cli.main`` (for ``print_result``) only when a command runs: that
+way ``python -m cli.main`` meets no import cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+from urllib.parse import quote
+
+import httpx
+import typer
+from rich import box
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.table import Table
+
+from cli import config
+from engine import archives, signing
+from engine.digest import tree_digest
+from engine.errors import ConfigurationError, NotFound, SubmissionRejected, TaskTrialError
+from engine.trees import read_tree
+
+# The codes documented in cli.main (this module stands alone, as cli.verify does).
+EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE = 1, 2, 3
+#: The server sends a keep-alive every 15 s while a run is under way, so a 60 s read timeout never cuts a live stream.
+TIMEOUT = httpx.Timeout(30.0, connect=10.0, read=60.0)
+STATES = ("queued", "running", "grading", "done")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+out = Console()
+err = Console(stderr=True)
+
+
+# -- errors ------------------------------------------------------------------
+
+
+class ServerUnreachable(TaskTrialError):
+    """No connection to the server could be made (exit 3)."""
+
+
+class ServerError(TaskTrialError):
+    """The server failed, answered with something unexpected, or broke the connection (exit 3)."""
+
+
+class TokenRejected(ConfigurationError):
+    """No token is configured, or the server refused it (exit 2: the caller must fix their settings)."""
+
+
+class AmbiguousTask(NotFound):
+    """A bare task id that several packs hold (exit 2)."""
+
+
+# -- the API client ------------------------------------------------------------
+
+
+def open_http(base_url: str, timeout: httpx.Timeout) -> httpx.Client:
+    """The HTTP client every command talks through. Tests replace this factory (e.g. with a TestClient)."""
+    return httpx.Client(base_url=base_url, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A task named as the server names it: ``PACK/TASK``."""
+
+    pack: str
+    task: str
+
+    def __str__(self) -> str:
+        return f"{self.pack}/{self.task}"
+
+    @property
+    def path(self) -> str:
+        return f"/v1/tasks/{quote(self.pack, safe='')}/{quote(self.task, safe='')}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Server-Sent Event: its ``event:`` name and its JSON ``data``."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+class ApiClient:
+    """The calls the candidate CLI makes, over an ``httpx.Client`` whose base URL is the server.
+
+    Every method raises a ``TaskTrialError`` rather than an httpx exception:
+    ``ServerUnreachable`` (no connection), ``TokenRejected`` (401 and 403),
+    ``NotFound`` (404), ``SubmissionRejected`` (400, 413, 415, 422, with the
+    server's detail) and ``ServerError`` (5xx, a broken connection, an answer
+    that is not what a tasktrial server sends).
+    """
+
+    def __init__(self, url: str, token: str, *, http: httpx.Client):
+        self.url = url
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._http = http
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """Every task of the catalogue (the latest version of each pack)."""
+        try:
+            response = self._request("GET", "/v1/tasks", what="the catalogue", missing="GET /v1/tasks answered 404")
+        except NotFound as exc:
+            raise ConfigurationError(f"{self.url} serves no tasktrial API ({exc}); "
+                                     f"check {config.URL_VARIABLE} or run `tasktrial login`") from exc
+        body = self._json(response, "/v1/tasks")
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise self._not_tasktrial("/v1/tasks")
+        return body["data"]
+
+    def task(self, ref: TaskRef) -> dict[str, Any]:
+        """One task with its statement."""
+        return self._json(self._request("GET", ref.path, what=f"task {ref}", missing=f"unknown task {str(ref)!r}"),
+                          ref.path)
+
+    def starter(self, ref: TaskRef) -> bytes:
+        """The task's starter as a tar.gz whose files sit under a folder named after the task."""
+        return self._request("GET", f"{ref.path}/starter.tar.gz", what=f"the starter of {ref}",
+                             missing=f"unknown task {str(ref)!r}").content
+
+    def submit(self, ref: TaskRef, archive: bytes) -> dict[str, Any]:
+        """Upload a tar.gz for ``ref``; the server's 202 answer (``id``, ``state``, ``links``)."""
+        response = self._request("POST", "/v1/submissions", what=f"the submission to {ref}",
+                                 missing=f"unknown task {str(ref)!r}",
+                                 data={"task": str(ref)},
+                                 files={"archive": (f"{ref.task}.tar.gz", archive, "application/gzip")})
+        body = self._json(response, "/v1/submissions")
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise self._not_tasktrial("/v1/submissions")
+        return body
+
+    def events(self, submission_id: str) -> Iterator[Event]:
+        """Follow a submission's Server-Sent Events (queued, running, grading, done) as they come."""
+        path = f"/v1/submissions/{quote(submission_id, safe='')}/events"
+        with self._translated(), self._http.stream("GET", path, headers=self._headers) as response:
+            if response.is_error:
+                response.read()
+                self._check(response, what=f"unknown submission {submission_id!r}")
+            yield from self._parse_events(response.iter_lines(), path)
+
+    def result(self, submission_id: str) -> dict[str, Any]:
+        """The signed result document (the view this token may see)."""
+        path = f"/v1/submissions/{quote(submission_id, safe='')}/result"
+        body = self._json(self._request("GET", path, what=f"the result of submission {submission_id!r}"), path)
+        if not isinstance(body, dict):
+            raise self._not_tasktrial(path)
+        return body
+
+    def jwks(self) -> dict[str, Any]:
+        """The server's public signing keys."""
+        return self._json(self._request("GET", "/.well-known/jwks.json", what="the public keys"),
+                          "/.well-known/jwks.json")
+
+    # -- plumbing --
+
+    def _request(self, method: str, path: str, *, what: str, missing: str | None = None,
+                 **kwargs: Any) -> httpx.Response:
+        with self._translated():
+            response = self._http.request(method, path, headers=self._headers, **kwargs)
+        self._check(response, what=what, missing=missing)
+        return response
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """httpx's exceptions, as tasktrial errors naming the server."""
+        try:
+            yield
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ServerUnreachable(f"cannot reach the tasktrial server at {self.url}: {_reason(exc)}; "
+                                    f"set {config.URL_VARIABLE} or run `tasktrial login`") from exc
+        except httpx.TimeoutException as exc:
+            raise ServerError(f"the tasktrial server at {self.url} did not answer in time ({_reason(exc)})") from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise ConfigurationError(f"the server URL {self.url!r} is not usable: {_reason(exc)}; "
+                                     f"set {config.URL_VARIABLE} or run `tasktrial login`") from exc
+        except httpx.HTTPError as exc:
+            raise ServerError(f"the connection to the tasktrial server at {self.url} failed: {_reason(exc)}") from exc
+
+    def _check(self, response: httpx.Response, *, what: str, missing: str | None = None) -> None:
+        """Raise for an error status; ``missing`` is how a 404 is told (default: ``what``)."""
+        code = response.status_code
+        if code < 400:
+            return
+        detail = _detail(response)
+        if code == 401:
+            raise TokenRejected(f"the server rejected the token ({detail}); run `tasktrial login`")
+        if code == 403:
+            raise TokenRejected(f"the server refused this token: {detail}; run `tasktrial login` with a candidate's token")
+        if code == 404:
+            raise NotFound(f"{missing or what}: {detail}")
+        if code in (400, 413, 415, 422):
+            raise SubmissionRejected(f"the server refused {what} (HTTP {code}): {detail}")
+        raise ServerError(f"the tasktrial server at {self.url} failed on {what} (HTTP {code}): {detail}")
+
+    def _json(self, response: httpx.Response, path: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise self._not_tasktrial(path) from exc
+
+    def _not_tasktrial(self, path: str) -> ServerError:
+        return ServerError(f"{self.url}{path} did not answer as a tasktrial server does; "
+                           f"check {config.URL_VARIABLE} or run `tasktrial login`")
+
+    def _parse_events(self, lines: Iterable[str], path: str) -> Iterator[Event]:
+        """Server-Sent Events as the HTML standard frames them: fields up to a blank line; ``:`` lines are comments."""
+        kind, data = "message", []
+        for line in lines:
+            if not line:
+                if data:
+                    try:
+                        payload = json.loads("\n".join(data))
+                    except ValueError as exc:
+                        raise self._not_tasktrial(path) from exc
+                    yield Event(kind, payload if isinstance(payload, dict) else {})
+                kind, data = "message", []
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "event":
+                kind = value
+            elif name == "data":
+                data.append(value)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _detail(response: httpx.Response) -> str:
+    """The server's ``detail``: a string, or FastAPI's list of ``{loc, msg}``; else the start of the body."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return response.text[:200].strip() or response.reason_phrase
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                parts.append(f"{loc}: {item.get('msg')}" if loc else str(item.get("msg")))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return str(detail) if detail is not None else response.reason_phrase
+
+
+@contextmanager
+def connect(settings: config.ClientConfig | None = None) -> Iterator[ApiClient]:
+    """An ``ApiClient`` for the configured server, closed afterwards.
+
+    Raises:
+        TokenRejected: no token is configured.
+        ConfigurationError: the stored configuration is unreadable.
+    """
+    settings = settings or config.load()
+    if not settings.token:
+        raise TokenRejected(f"no API token for {settings.url}: {config.LOGIN_HINT}")
+    with open_http(settings.url, TIMEOUT) as http:
+        yield ApiClient(settings.url, settings.token, http=http)
+
+
+def resolve(api: ApiClient, text: str) -> TaskRef:
+    """``PACK/TASK`` as given, or the one pack holding the bare id ``TASK``.
+
+    Raises:
+        NotFound: the text is not a task id, or no pack holds the bare id.
+        AmbiguousTask: several packs hold the bare id (the message lists them).
+    """
+    pack, slash, task = text.rpartition("/")
+    if not _NAME.match(task) or (slash and not _NAME.match(pack)):
+        raise NotFound(f"{text!r} is not a task id: expected PACK/TASK, or TASK alone when one pack has it")
+    if slash:
+        return TaskRef(pack, task)
+    matches = sorted({(t["pack"], t["id"]) for t in api.tasks() if t.get("id") == task})
+    if not matches:
+        raise NotFound(f"unknown task {task!r}; `tasktrial tasks list` shows the catalogue")
+    if len(matches) > 1:
+        names = ", ".join(f"{p}/{t}" for p, t in matches)
+        raise AmbiguousTask(f"task {task!r} is in several packs: {names}; name one as PACK/TASK")
+    return TaskRef(*matches[0])
+
+
+# -- commands ------------------------------------------------------------------
+
+TaskId = Annotated[str, typer.Argument(metavar="TASK_ID", help="PACK/TASK, or TASK alone when only one pack has it.")]
+
+
+def tasks_list() -> None:
+    """List the tasks on the server."""
+    with connect() as api:
+        tasks = api.tasks()
+    table = Table(title=f"{len(tasks)} task(s)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("task", no_wrap=True)
+    table.add_column("level", no_wrap=True)
+    table.add_column("env", no_wrap=True)
+    table.add_column("title and micro-skills", overflow="fold")
+    for task in tasks:
+        table.add_row(escape(f"{task['pack']}/{task['id']}"), task["difficulty"], task["environment"],
+                      f"{escape(task['title'])}\n[dim]{escape(', '.join(task['micro_skills']))}[/]")
+    out.print(table)
+
+
+def tasks_show(task_id: TaskId) -> None:
+    """Print a task's statement and its facts: limits, micro-skills, pass threshold."""
+    with connect() as api:
+        task = api.task(resolve(api, task_id))
+    out.print(Markdown(task["statement"]))
+    out.print()
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(overflow="fold")
+    name = f"{task['pack']}/{task['id']}"
+    facts.add_row("task", escape(f"{name} (pack version {task['pack_version']})"))
+    facts.add_row("difficulty", task["difficulty"])
+    facts.add_row("environment", task["environment"])
+    facts.add_row("graded by", task["grader_kind"])
+    facts.add_row("pass threshold", f"{task['pass_threshold']:g}/100")
+    facts.add_row("limits", _limits(task["limits"]))
+    facts.add_row("micro-skills", escape(", ".join(task["micro_skills"])))
+    out.print(facts)
+    out.print(f"\nstart it with: tasktrial start {escape(name)}", highlight=False)
+
+
+def _limits(limits: dict[str, Any]) -> str:
+    units = [("time_seconds", "{:g} s"), ("memory_mb", "{:g} MB memory"), ("cpus", "{:g} CPU"),
+             ("pids", "{:g} processes"), ("disk_mb", "{:g} MB disk"), ("output_kb", "{:g} KB output")]
+    return ", ".join(form.format(limits[key]) for key, form in units if key in limits)
+
+
+def start(
+    task_id: TaskId,
+    directory: Annotated[Path | None, typer.Argument(metavar="DIR", help="Where to put the starter (default: ./TASK).")] = None,
+) -> None:
+    """Download a task's starter files into a new folder."""
+    target = directory if directory is not None else Path(task_id.rpartition("/")[2] or task_id)
+    _require_empty(target)
+    with connect() as api:
+        ref = resolve(api, task_id)
+        archive = api.starter(ref)
+    files = _starter_files(archive, ref, api.url)
+    _write_files(target, files)
+    shown = escape(str(target))
+    out.print(f"[green]✓[/] {len(files)} starter file(s) of {escape(str(ref))} in {shown}",
+              highlight=False, soft_wrap=True)
+    out.print(f"next: read the task with `tasktrial tasks show {escape(str(ref))}`, work in {shown}, then run\n"
+              f"      tasktrial submit {escape(str(ref))} {shown} --wait", highlight=False, soft_wrap=True)
+
+
+def _require_empty(target: Path) -> None:
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        _fail(f"{target} exists and is not a folder; choose another DIR", EXIT_BAD_INPUT)
+    if target.is_dir() and any(target.iterdir()):
+        _fail(f"{target} is not empty; choose another DIR or empty it first", EXIT_BAD_INPUT)
+
+
+def _starter_files(archive: bytes, ref: TaskRef, url: str) -> dict[str, bytes]:
+    """The starter's files without their top folder, checked by the same rules as an upload."""
+    try:
+        files = archives.extract(archive, what="starter", strip_top_folder=False)
+    except SubmissionRejected as exc:
+        raise ServerError(f"the starter of {ref} from {url} is unsafe or corrupt: {exc}") from exc
+    top = f"{ref.task}/"
+    strays = [path for path in files if not path.startswith(top)]
+    if strays:
+        raise ServerError(f"the starter of {ref} from {url} holds {strays[0]!r} outside its folder {top!r}")
+    return {path.removeprefix(top): body for path, body in files.items()}
+
+
+def _write_files(target: Path, files: dict[str, bytes]) -> None:
+    """Create each file; never overwrites and never follows a link (the folder was empty a moment ago)."""
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for path, body in files.items():
+            destination = target / path
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(body)
+    except OSError as exc:
+        _fail(f"cannot write the starter into {target}: {exc}", EXIT_BAD_INPUT)
+
+
+def submit(
+    task_id: TaskId,
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="The folder to submit.")] = Path("."),
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the grading and print the result.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: the result document with --wait, "
+                                                         "else the server's acknowledgement.")] = False,
+) -> None:
+    """Upload a folder for grading; with --wait, follow it live and print the verified result."""
+    files = read_tree(directory)  # the server's own rules and caps; a rejected folder never leaves the machine
+    if not files:
+        _fail(f"{directory} holds no files to submit", EXIT_BAD_INPUT)
+    with connect() as api:
+        ref = resolve(api, task_id)
+        # Under a folder of its own, so the server's stripping of one top folder never eats a folder of ours.
+        accepted = api.submit(ref, archives.make_tar_gz(files, prefix=ref.task))
+        submission_id = accepted["id"]
+        if not wait:
+            _print_accepted(accepted, ref, api.url, as_json)
+            return
+        _follow(api, submission_id, quiet=as_json)
+        document = api.result(submission_id)
+        verification = signing.verify(document, api.jwks())
+    problems = verification.problems or _binding_problems(document, ref, tree_digest(files))
+    if problems:
+        for problem in problems:
+            err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"the result of submission {submission_id} does not verify against {api.url}'s keys; "
+                  "do not trust it", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
+    from cli.main import print_result  # at run time: cli.main imports this module
+
+    print_result(document)
+    out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
+              f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
+
+
+def _print_accepted(accepted: dict[str, Any], ref: TaskRef, url: str, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(accepted, indent=2) + "\n")
+        return
+    links = accepted.get("links", {})
+    out.print(f"submission [bold]{escape(accepted['id'])}[/] for {escape(str(ref))}: {accepted.get('state')}",
+              highlight=False, soft_wrap=True)
+    out.print(f"  progress: {escape(url + links.get('events', ''))}  (Server-Sent Events)\n"
+              f"  result:   {escape(url + links.get('result', ''))}\n"
+              "  both need the header 'Authorization: Bearer <token>'; "
+              "`tasktrial submit --wait` follows it for you", highlight=False, soft_wrap=True)
+
+
+def _follow(api: ApiClient, submission_id: str, *, quiet: bool) -> dict[str, Any]:
+    """Show each state as the server reports it; the ``done`` event's data.
+
+    On a terminal a live status line; otherwise one line per state on stderr.
+    """
+    live = err.is_terminal and not quiet
+    display = err.status(f"submission {submission_id}: waiting", spinner="dots") if live else _nothing()
+    with display as status, closing(api.events(submission_id)) as events:
+        for event in events:
+            if event.kind == "timeout":
+                raise ServerError(f"the server stopped following submission {submission_id} before it was done; "
+                                  f"its result will appear at {api.url}/v1/submissions/{submission_id}/result")
+            if event.kind not in STATES:
+                continue
+            line = f"submission {submission_id}: {event.kind}"
+            if event.kind == "done":
+                score = event.data.get("score")
+                score_text = f"{score:g}" if isinstance(score, int | float) else str(score)
+                line += f" (verdict {event.data.get('verdict')}, score {score_text})"
+            if status is not None:
+                status.update(escape(line))
+            err.print(escape(line), highlight=False, soft_wrap=True)
+            if event.kind == "done":
+                return event.data
+    raise ServerError(f"the event stream of submission {submission_id} ended before it was done; "
+                      f"its result will appear at {api.url}/v1/submissions/{submission_id}/result")
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
+def _binding_problems(document: dict[str, Any], ref: TaskRef, digest: str) -> list[str]:
+    """A validly signed result must also be about this task and exactly the files uploaded."""
+    problems = []
+    task = document.get("task") if isinstance(document.get("task"), dict) else {}
+    named = f"{task.get('pack')}/{task.get('id')}"
+    if named != str(ref):
+        problems.append(f"the result is for task {named}, not {ref}")
+    if document.get("submission_digest") != digest:
+        problems.append(f"the result is for submission {document.get('submission_digest')}, "
+                        f"not the files uploaded ({digest})")
+    return problems
+
+
+def login(
+    url: Annotated[str | None, typer.Option(help=f"The server (default: ${config.URL_VARIABLE} or the stored one).")] = None,
+    token: Annotated[str | None, typer.Option(help="An API token (prompted for, hidden, when absent).")] = None,
+) -> None:
+    """Check a server URL and token against the server, then store them for the other commands."""
+    try:
+        current = config.load().url
+    except ConfigurationError:
+        current = config.DEFAULT_URL  # a broken config file is what login rewrites
+    url = config.check_url(url or typer.prompt("server URL", default=current))
+    token = token or typer.prompt("API token", hide_input=True)
+    with connect(config.ClientConfig(url=url, token=token, path=config.config_path())) as api:
+        count = len(api.tasks())
+    path = config.save(url, token)
+    out.print(f"[green]✓[/] logged in to {escape(url)} ({count} task(s) available); saved in {escape(str(path))}",
+              highlight=False, soft_wrap=True)
+    overriding = [name for name in (config.URL_VARIABLE, config.TOKEN_VARIABLE) if os.environ.get(name)]
+    if overriding:
+        err.print(f"note: {' and '.join(overriding)} set in the environment override what was saved",
+                  highlight=False)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)

@@ -1,0 +1,98 @@
+"""``tasktrial verify``: check a signed result offline against the service's public keys.
+
+Exit codes follow ``cli.main``: 0 the signature holds and nothing changed;
+1 problems found (each printed); 2 bad input (an unreadable or invalid result
+or JWKS, no JWKS given); 3 the JWKS URL cannot be fetched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from engine import signing
+
+# The codes documented in cli.main. This module stands alone (cli.main imports
+# it to register the command, wrapped in its translate_errors), so that
+# ``python -m cli.main`` meets no import cycle.
+EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE = 1, 2, 3
+JWKS_PATH = "/.well-known/jwks.json"
+FETCH_TIMEOUT_SECONDS = 10.0
+
+out = Console()
+err = Console(stderr=True)
+
+
+def verify(
+    result: Annotated[Path, typer.Argument(help="The signed result document (JSON).")],
+    jwks: Annotated[str | None, typer.Option(
+        "--jwks", help=f"The public keys: a JWKS file or URL (default: $TASKTRIAL_URL{JWKS_PATH}).")] = None,
+) -> None:
+    """Check a signed result offline: its signature, and that no field changed since; exit 1 naming each problem."""
+    # A malformed JWKS raises ConfigurationError: cli.main's translate_errors makes it exit 2.
+    document = _read_json(result, "result")
+    if not isinstance(document, dict):
+        _fail(f"{result} is not a result document: expected a JSON object", EXIT_BAD_INPUT)
+    source = jwks or _default_jwks_url()
+    keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
+    verification = signing.verify(document, keys)
+    if not verification.ok:
+        for problem in verification.problems:
+            err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"{len(verification.problems)} problem(s) in {escape(str(result))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    out.print(f"[green]✓[/] {escape(_summary(document, verification.kid))}", highlight=False, soft_wrap=True)
+
+
+def _summary(document: dict[str, Any], kid: str | None) -> str:
+    task = document.get("task")
+    name = f"{task.get('pack')}/{task.get('id')}" if isinstance(task, dict) else "?"
+    score = document.get("score")
+    score_text = f"{score:g}/100" if isinstance(score, int | float) and not isinstance(score, bool) else repr(score)
+    return (f"signature valid, key {kid}: task {name}, score {score_text}, "
+            f"verdict {document.get('verdict', '?')}")
+
+
+def _default_jwks_url() -> str:
+    base = os.environ.get("TASKTRIAL_URL")
+    if not base:
+        _fail("no public keys to check against: pass --jwks FILE_OR_URL or set TASKTRIAL_URL", EXIT_BAD_INPUT)
+    return base.rstrip("/") + JWKS_PATH
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except OSError as exc:
+        _fail(f"cannot read the {what} {path}: {exc.strerror or exc}", EXIT_BAD_INPUT)
+    except ValueError as exc:
+        _fail(f"the {what} {path} is not valid JSON: {exc}", EXIT_BAD_INPUT)
+
+
+def _fetch_json(url: str) -> Any:
+    import httpx  # only when a URL is given: keeps every other command's start-up light
+
+    try:
+        response = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=True)
+        response.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        _fail(f"cannot fetch the JWKS from {url}: HTTP {exc.response.status_code}", EXIT_INFRASTRUCTURE)
+    except httpx.InvalidURL as exc:
+        _fail(f"the JWKS URL {url} is invalid: {exc}", EXIT_BAD_INPUT)
+    except httpx.HTTPError as exc:
+        _fail(f"cannot fetch the JWKS from {url}: {str(exc) or type(exc).__name__}", EXIT_INFRASTRUCTURE)
+    try:
+        return response.json()
+    except ValueError as exc:
+        _fail(f"the JWKS at {url} is not valid JSON: {exc}", EXIT_BAD_INPUT)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)

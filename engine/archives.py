@@ -1,0 +1,377 @@
+"""Uploaded archives (zip, tar.gz, tar) in and out of memory, safely.
+
+``extract`` turns an upload into the same ``{relative posix path: bytes}`` map
+``engine.trees.read_tree`` returns, so everything downstream treats an upload
+and a folder alike. It never writes to disk, never trusts a size written in a
+header (bytes are counted as they are decompressed, and reading stops as soon
+as a cap is passed), and rejects the whole archive on the first hostile member
+rather than skipping it: a candidate learns what was wrong instead of being
+graded on half an upload.
+
+``make_tar_gz`` and ``make_zip`` build byte-for-byte reproducible archives, so
+the same starter always downloads as the same bytes (and the same digest).
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import io
+import stat
+import struct
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import IO, Any
+
+from engine.errors import SubmissionRejected
+from engine.trees import TreeCaps, check_collisions, check_name, fold, is_ignored
+
+ACCEPTED_FORMATS = "zip, tar.gz (gzip-compressed tar) or plain tar"
+
+# Litter only archivers leave (macOS Archive Utility's resource forks); never on disk.
+ARCHIVE_LITTER = frozenset({"__MACOSX"})
+
+_CHUNK = 64 * 1024
+# Room for one tar member's header block, a pax/GNU long-name record and data padding.
+_TAR_MEMBER_OVERHEAD = 2048
+_TAR_END_OVERHEAD = 2 * tarfile.RECORDSIZE
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_FILE_MODE = 0o644
+_UNBOUNDED = 1 << 62
+_NO_LINKS = "links are not accepted, include the file itself"
+
+# What the stdlib parsers raise on corrupt input; translated to SubmissionRejected at the seam.
+_CORRUPT = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+            ValueError, struct.error, NotImplementedError, OverflowError)
+
+
+@dataclass(frozen=True)
+class ArchiveCaps:
+    """How much one uploaded archive may hold.
+
+    ``max_files``, ``max_file_bytes``, ``max_total_bytes`` and ``max_depth``
+    mean what they mean in ``TreeCaps`` and apply to the files kept.
+    ``max_archive_bytes`` caps the upload itself; ``max_ratio`` caps the bytes
+    kept per byte uploaded (zip and gzip bombs). ``max_members`` caps every
+    entry the archive lists, folders and ignored litter included, so a
+    hostile directory listing is refused before its entries are parsed.
+    """
+
+    max_files: int = TreeCaps.max_files
+    max_file_bytes: int = TreeCaps.max_file_bytes
+    max_total_bytes: int = TreeCaps.max_total_bytes
+    max_depth: int = TreeCaps.max_depth
+    max_archive_bytes: int = 16 * 1024 * 1024
+    max_ratio: float = 100
+    max_members: int = 4 * TreeCaps.max_files
+
+    @classmethod
+    def from_tree_caps(cls, caps: TreeCaps, **overrides: float) -> ArchiveCaps:
+        """Archive caps matching a folder's caps (e.g. ``PACK_CAPS``), so an upload holds what a folder may."""
+        base = cls(max_files=caps.max_files, max_file_bytes=caps.max_file_bytes,
+                   max_total_bytes=caps.max_total_bytes, max_depth=caps.max_depth,
+                   max_members=4 * caps.max_files)
+        return replace(base, **overrides)
+
+
+def extract(data: bytes, *, caps: ArchiveCaps = ArchiveCaps(), what: str = "submission",
+            strip_top_folder: bool = True) -> dict[str, bytes]:
+    """Read every regular file of an uploaded archive into memory.
+
+    The format is recognised from its first bytes, never from a file name.
+    Tool litter (``engine.trees.IGNORED_NAMES`` in any segment, and macOS's
+    ``__MACOSX``) is dropped; folders are implied by files, so empty folders
+    vanish. A leading ``./`` (as ``tar -C dir .`` writes) is removed. When
+    every kept file sits inside the same top-level folder (people archive
+    their folder, not its contents), that folder is removed.
+
+    Args:
+        data: the uploaded bytes.
+        caps: limits on the upload and on what it unpacks to.
+        what: how messages name the upload ("submission", "pack", ...).
+        strip_top_folder: pass False when the expected layout itself may be
+            one folder (e.g. a starter whose files all live in ``src/``):
+            contents archived without their folder would otherwise lose it.
+
+    Returns:
+        ``{relative posix path: bytes}``, as ``engine.trees.read_tree`` returns.
+
+    Raises:
+        SubmissionRejected: the bytes are no accepted archive, are corrupt, or
+            a member breaks a rule or a cap; the message names the member and
+            the rule.
+    """
+    if len(data) > caps.max_archive_bytes:
+        raise SubmissionRejected(f"the {what} archive is {len(data)} bytes; the cap is {caps.max_archive_bytes}")
+    collector = _Collector(caps, what, compressed_size=len(data))
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        _guard(_read_zip, data, collector, fmt="zip")
+    elif data.startswith(b"\x1f\x8b"):
+        _guard(_read_tar, _CappedReader(gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"), collector),
+               collector, fmt="tar.gz")
+    elif data[257:262] == b"ustar":
+        _guard(_read_tar, _CappedReader(io.BytesIO(data), collector), collector, fmt="tar")
+    else:
+        raise SubmissionRejected(f"the {what} is not an archive this service accepts; upload a {ACCEPTED_FORMATS}")
+    return collector.finish(strip_top_folder=strip_top_folder)
+
+
+def make_tar_gz(files: Mapping[str, bytes], *, prefix: str | None = None) -> bytes:
+    """A reproducible ``.tar.gz`` of ``files``: same files in, same bytes out.
+
+    Members are sorted, owned by uid/gid 0, mode 0644, mtime 0; the gzip
+    header carries mtime 0 and no file name. Folders are implied, not listed.
+
+    Args:
+        files: ``{relative posix path: bytes}``.
+        prefix: a folder to put everything under (e.g. the task's name).
+
+    Raises:
+        SubmissionRejected: a path or the prefix is not a safe relative name.
+    """
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+        for name, body in _members(files, prefix):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            info.mode = _FILE_MODE
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(body))
+    return gzip.compress(buf.getvalue(), compresslevel=9, mtime=0)
+
+
+def make_zip(files: Mapping[str, bytes], *, prefix: str | None = None) -> bytes:
+    """A reproducible ``.zip`` of ``files``: same files in, same bytes out.
+
+    Members are sorted, deflated, dated 1980-01-01 (the earliest zip can
+    express), Unix mode 0644. Folders are implied, not listed.
+
+    Args:
+        files: ``{relative posix path: bytes}``.
+        prefix: a folder to put everything under (e.g. the task's name).
+
+    Raises:
+        SubmissionRejected: a path or the prefix is not a safe relative name.
+    """
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, mode="w") as zf:
+        for name, body in _members(files, prefix):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so readers honour the mode below
+            info.external_attr = (stat.S_IFREG | _FILE_MODE) << 16
+            zf.writestr(info, body, compresslevel=9)
+    return buf.getvalue()
+
+
+def _members(files: Mapping[str, bytes], prefix: str | None) -> list[tuple[str, bytes]]:
+    if prefix is not None:
+        check_name(prefix)
+    for path in files:
+        check_name(path)
+    lead = f"{prefix}/" if prefix else ""
+    return [(lead + path, files[path]) for path in sorted(files)]
+
+
+def _guard(read: Callable[[Any, _Collector], None], source: object, collector: _Collector, *, fmt: str) -> None:
+    try:
+        read(source, collector)
+    except UnicodeDecodeError as exc:
+        raise SubmissionRejected(f"a member name in the {collector.what} is not valid UTF-8: {exc.object!r}") from exc
+    except _CORRUPT as exc:
+        raise SubmissionRejected(f"the {collector.what} is not a valid {fmt} archive: {exc}") from exc
+
+
+class _Collector:
+    """Applies every rule and cap to members as a reader hands them over, in one pass."""
+
+    def __init__(self, caps: ArchiveCaps, what: str, *, compressed_size: int):
+        self.caps = caps
+        self.what = what
+        self.compressed_size = compressed_size
+        self.files: dict[str, bytes] = {}
+        self.folders: set[str] = set()
+        self.members = 0
+        self.total = 0
+
+    def admit(self, raw: str, *, is_dir: bool) -> str | None:
+        """The member's normalised path, or None when it is litter or the archive's own root.
+
+        Every name is checked, litter included: a hostile name is hostile anywhere.
+        """
+        self.members += 1
+        if self.members > self.caps.max_members:
+            raise SubmissionRejected(
+                f"the {self.what} archive lists more than {self.caps.max_members} entries "
+                "(folders and ignored files such as .git count too)")
+        if raw.startswith("/"):
+            raise SubmissionRejected(f"{raw!r}: absolute paths are not allowed")
+        name = raw.rstrip("/") if is_dir else raw
+        while name.startswith("./"):
+            name = name[2:]
+        if is_dir and name in ("", "."):
+            return None
+        check_name(name)
+        if any(is_ignored(part) or part in ARCHIVE_LITTER for part in name.split("/")):
+            return None
+        if name in self.files or name in self.folders:
+            raise SubmissionRejected(f"{name!r} appears more than once in the {self.what} archive")
+        return name
+
+    def add_folder(self, name: str) -> None:
+        self.folders.add(name)
+
+    def add_file(self, name: str, stream: IO[bytes], *, declared_size: int | None = None) -> None:
+        """Read one file in chunks, stopping as soon as a cap is passed.
+
+        ``declared_size`` is what the archive's header claims; it may fail a
+        member early but never lets one through: the bytes read are what count.
+        """
+        caps = self.caps
+        if len(self.files) >= caps.max_files:
+            raise SubmissionRejected(f"the {self.what} has more than {caps.max_files} files")
+        if declared_size is not None and declared_size > caps.max_file_bytes:
+            raise SubmissionRejected(f"{name!r} is larger than the {caps.max_file_bytes}-byte cap for one file")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            self.total += len(chunk)
+            if size > caps.max_file_bytes:
+                raise SubmissionRejected(f"{name!r} is larger than the {caps.max_file_bytes}-byte cap for one file")
+            if self.total > caps.max_total_bytes:
+                raise SubmissionRejected(f"the {self.what} is larger than {caps.max_total_bytes} bytes unpacked")
+            if self.total > caps.max_ratio * self.compressed_size:
+                raise SubmissionRejected(
+                    f"the {self.what} unpacks to more than {caps.max_ratio:g} times its {self.compressed_size} "
+                    "compressed bytes (compression ratio cap); refusing a possible archive bomb")
+            chunks.append(chunk)
+        if declared_size is not None and size != declared_size:
+            raise SubmissionRejected(f"{name!r}: the archive header says {declared_size} bytes but it holds {size}")
+        self.files[name] = b"".join(chunks)
+
+    def finish(self, *, strip_top_folder: bool) -> dict[str, bytes]:
+        files = self.files
+        if strip_top_folder:
+            files = _strip_common_folder(files)
+        folded_folders = {fold(path.rsplit("/", 1)[0]) for path in files if "/" in path}
+        folded_folders |= {fold(parent) for path in list(folded_folders) for parent in _parents(path)}
+        for path in files:
+            if path.count("/") > self.caps.max_depth:
+                raise SubmissionRejected(f"{path!r}: nested deeper than {self.caps.max_depth} folders")
+            if fold(path) in folded_folders:
+                raise SubmissionRejected(f"{path!r} is both a file and a folder in the {self.what} archive")
+        check_collisions(list(files))
+        return dict(sorted(files.items()))
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _strip_common_folder(files: dict[str, bytes]) -> dict[str, bytes]:
+    tops = {path.split("/", 1)[0] for path in files}
+    if len(tops) != 1 or not all("/" in path for path in files):
+        return files
+    return {path.split("/", 1)[1]: body for path, body in files.items()}
+
+
+class _CappedReader:
+    """A read-only stream that refuses to yield more than the tar layer can legitimately need.
+
+    tarfile reads pax and GNU long-name records whole and skips ignored
+    members by reading through them; this bounds that work for a gzip bomb.
+    """
+
+    def __init__(self, raw: IO[bytes], collector: _Collector):
+        self.raw = raw
+        self.collector = collector
+        caps = collector.caps
+        self.limit = caps.max_total_bytes + caps.max_members * _TAR_MEMBER_OVERHEAD + _TAR_END_OVERHEAD
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.limit + 1 - self.count
+        chunk = self.raw.read(min(size, self.limit + 1 - self.count))
+        self.count += len(chunk)
+        if self.count > self.limit:
+            raise SubmissionRejected(
+                f"the {self.collector.what} unpacks to more than {self.limit} bytes "
+                "(tar headers and ignored files such as .git count too)")
+        return chunk
+
+
+_TAR_FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
+
+
+def _read_tar(stream: _CappedReader, collector: _Collector) -> None:
+    # Stream mode ("r|"): members are read strictly in order, nothing seeks back.
+    with tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape") as tar:
+        for member in tar:
+            name = collector.admit(member.name, is_dir=member.isdir())
+            if name is None:
+                continue
+            if member.issym():
+                raise SubmissionRejected(f"{name!r} is a symbolic link; {_NO_LINKS}")
+            if member.islnk():
+                raise SubmissionRejected(f"{name!r} is a hard link; {_NO_LINKS}")
+            if member.ischr() or member.isblk() or member.isfifo():
+                raise SubmissionRejected(f"{name!r} is a device file or FIFO; only regular files are accepted")
+            if member.isdir():
+                collector.add_folder(name)
+                continue
+            if member.type not in _TAR_FILE_TYPES:
+                raise SubmissionRejected(
+                    f"{name!r} has tar member type {member.type!r}; only regular files and folders are accepted")
+            if member.mode & (stat.S_ISUID | stat.S_ISGID):
+                raise SubmissionRejected(f"{name!r} has the setuid or setgid bit")
+            body = tar.extractfile(member)
+            assert body is not None  # a regular member always has a body
+            collector.add_file(name, body, declared_size=member.size)
+
+
+def _read_zip(data: bytes, collector: _Collector) -> None:
+    caps = collector.caps
+    # Each central-directory entry starts with this signature; counting them bounds the
+    # work (and memory) zipfile spends parsing the directory before we see any entry.
+    if data.count(b"PK\x01\x02") > caps.max_members:
+        raise SubmissionRejected(
+            f"the {collector.what} archive lists more than {caps.max_members} entries "
+            "(folders and ignored files such as .git count too)")
+    # metadata_encoding: names without zip's UTF-8 flag must be UTF-8 too, not cp437 guesses.
+    with zipfile.ZipFile(io.BytesIO(data), metadata_encoding="utf-8") as zf:
+        for info in zf.infolist():
+            mode = info.external_attr >> 16
+            kind = stat.S_IFMT(mode)
+            is_dir = info.orig_filename.endswith("/") or kind == stat.S_IFDIR
+            # orig_filename: zipfile silently cuts a name at a NUL byte; we reject it instead.
+            name = collector.admit(info.orig_filename, is_dir=is_dir)
+            if name is None:
+                continue
+            if kind == stat.S_IFLNK:
+                raise SubmissionRejected(f"{name!r} is a symbolic link; {_NO_LINKS}")
+            if kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK):
+                raise SubmissionRejected(f"{name!r} is a device file, FIFO or socket; only regular files are accepted")
+            if is_dir:
+                collector.add_folder(name)
+                continue
+            if mode & (stat.S_ISUID | stat.S_ISGID):
+                raise SubmissionRejected(f"{name!r} has the setuid or setgid bit")
+            if info.flag_bits & 0x1:
+                raise SubmissionRejected(f"{name!r} is encrypted; upload an archive without a password")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise SubmissionRejected(
+                    f"{name!r} uses zip compression method {info.compress_type}; only stored and deflate are accepted")
+            # zipfile stops reading at the size the header declares (and then checks the CRC);
+            # lift that limit so the decompressed bytes themselves are counted against the caps.
+            reading = copy.copy(info)
+            reading.file_size = _UNBOUNDED
+            with zf.open(reading) as body:
+                collector.add_file(name, body, declared_size=info.file_size)

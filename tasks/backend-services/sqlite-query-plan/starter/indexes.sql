@@ -1,0 +1,1 @@
+-- Indexes for the reporting queries: CREATE INDEX statements only (at most three).

@@ -1,0 +1,100 @@
+"""Every endpoint's access rule, for every role and for no token at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.tables import Role
+from tests.api.helpers import submit, work
+
+ANONYMOUS = None
+PEOPLE = {Role.CANDIDATE, Role.AUTHOR, Role.REVIEWER, Role.ADMIN}
+EVERYONE = PEOPLE | {Role.WORKER}
+STAFF = {Role.REVIEWER, Role.ADMIN}
+WORKERS = {Role.WORKER, Role.ADMIN}
+
+DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# (method, path template, roles admitted; None means public). Ids are filled in per test.
+RULES = [
+    ("GET", "/healthz", None),
+    ("GET", "/metrics", None),
+    ("GET", "/.well-known/jwks.json", None),
+    ("GET", "/openapi.json", None),
+    ("GET", "/docs", None),
+    ("GET", "/docs/oauth2-redirect", None),
+    ("GET", "/redoc", None),
+    ("GET", "/v1/packs", EVERYONE),
+    ("GET", "/v1/packs/{pack_id}", EVERYONE),
+    ("POST", "/v1/packs", {Role.AUTHOR, Role.ADMIN}),
+    ("GET", "/v1/tasks", EVERYONE),
+    ("GET", "/v1/tasks/{pack_id}/{task_id}", EVERYONE),
+    ("GET", "/v1/tasks/{pack_id}/{task_id}/starter.tar.gz", EVERYONE),
+    ("GET", "/v1/tasks/{pack_id}/{task_id}/starter.zip", EVERYONE),
+    ("POST", "/v1/submissions", PEOPLE),
+    ("GET", "/v1/submissions", PEOPLE),
+    ("GET", "/v1/submissions/{submission_id}", PEOPLE),
+    ("GET", "/v1/submissions/{submission_id}/result", PEOPLE),
+    ("GET", "/v1/submissions/{submission_id}/events", PEOPLE),
+    ("GET", "/v1/results/{result_id}", PEOPLE),
+    ("GET", "/v1/profile", PEOPLE),
+    ("GET", "/v1/candidates/{candidate}/profile", STAFF),
+    ("POST", "/v1/runs/{run_id}/claim", WORKERS),
+    ("POST", "/v1/runs/{run_id}/progress", WORKERS),
+    ("POST", "/v1/runs/{run_id}/release", WORKERS),
+    ("POST", "/v1/runs/{run_id}/result", WORKERS),
+    ("POST", "/v1/runs/{run_id}/fail", WORKERS),
+]
+
+
+def test_every_route_has_an_access_rule(api):
+    routes = {(method.upper(), path) for path, item in api.app.openapi()["paths"].items() for method in item}
+    ruled = {(method, path) for method, path, _ in RULES if path not in DOCS}
+    assert routes == ruled, f"missing rules: {routes - ruled}; stale rules: {ruled - routes}"
+
+
+@pytest.mark.parametrize(("method", "template", "admitted"), RULES, ids=[f"{m} {p}" for m, p, _ in RULES])
+@pytest.mark.parametrize("role", [ANONYMOUS, *Role], ids=lambda r: r.value if r else "anonymous")
+def test_access_rule(api, method, template, admitted, role):
+    owner = api.token(Role.CANDIDATE, "owner")
+    accepted = submit(api, owner)
+    work(api, accepted["run_id"])
+    submission = api.client.get(f"/v1/submissions/{accepted['id']}", headers=owner).json()
+    ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
+           "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"]}
+    headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
+    response = api.client.request(method, template.format(**ids), headers=headers, **_body(template))
+    if admitted is None:
+        assert response.status_code < 400, response.text
+    elif role is None:
+        assert response.status_code == 401
+    elif role in admitted:
+        assert response.status_code not in (401, 403), response.text
+    else:
+        assert response.status_code == 403, response.text
+
+
+def _body(template: str) -> dict:
+    if template == "/v1/submissions":
+        return {"json": {"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}}}
+    if template.endswith("/progress"):
+        return {"json": {"worker": "w1", "state": "grading"}}
+    if template.endswith("/fail"):
+        return {"json": {"worker": "w1", "reason": "test"}}
+    if template.startswith("/v1/runs"):
+        return {"json": {"worker": "w1"}}
+    if template == "/v1/packs":
+        return {"files": {"archive": ("pack.zip", b"not an archive")}}
+    return {}
+
+
+def test_a_candidate_cannot_see_another_candidates_submission(api):
+    alice, bob = api.token(Role.CANDIDATE, "alice"), api.token(Role.CANDIDATE, "bob")
+    accepted = submit(api, alice)
+    work(api, accepted["run_id"])
+    for path in (f"/v1/submissions/{accepted['id']}", f"/v1/submissions/{accepted['id']}/result",
+                 f"/v1/submissions/{accepted['id']}/events"):
+        assert api.client.get(path, headers=bob).status_code == 404
+    assert api.client.get("/v1/submissions", headers=bob).json()["count"] == 0
+    assert api.client.get("/v1/submissions", headers=alice).json()["count"] == 1
+    assert api.client.get("/v1/profile", headers=bob).json()["skills"] == {}
+    assert api.client.get("/v1/candidates/alice/profile", headers=bob).status_code == 403

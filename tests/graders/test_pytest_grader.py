@@ -1,0 +1,199 @@
+"""The pytest grader with the fake runner: results come only from the harness's report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine import packs
+from engine.errors import GraderError
+from engine.models import CheckStatus
+from graders.pytest_grader import REPORT, PytestGrader
+from runners.fake import FakeRunner
+from tests import factories
+
+SMALL, NEGATIVE = "test_sample.py::test_small", "test_sample.py::test_negative"
+TESTS = [SMALL, NEGATIVE]
+SUBMISSION = {"sample.py": b"def add(a, b):\n    return a + b\n"}
+
+
+def load_task(root: Path, **task_overrides):
+    pack = factories.write_pack(root, {"sample": {"task": factories.pytest_task_yaml(**task_overrides),
+                                                  "files": factories.pytest_task_files()}})
+    return packs.load_pack(pack, environments=["python"]).task("sample")
+
+
+@pytest.fixture
+def task(tmp_path: Path):
+    return load_task(tmp_path / "pack")
+
+
+def reporting(results: dict[str, str], **extra):
+    return factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(
+        collected={REPORT: factories.pytest_report(TESTS, results, **extra)}))
+
+
+def grade(task, runner, submission=SUBMISSION, grader=None):
+    grader = grader or PytestGrader(runner)
+    return grader.grade(task, runner.run(grader.build_run(task, submission)))
+
+
+def test_every_expected_test_becomes_a_check(task):
+    grading = grade(task, reporting({SMALL: "pass", NEGATIVE: "fail"}))
+    assert [(c.id, c.name, c.status) for c in grading.checks] == [
+        (SMALL, "test_small", CheckStatus.PASS), (NEGATIVE, "test_negative", CheckStatus.FAIL)]
+    assert grading.crashed == ""
+
+
+def test_an_expected_test_that_did_not_report_counts_as_failed(task):
+    grading = grade(task, reporting({SMALL: "pass"}))
+    missing = grading.checks[1]
+    assert (missing.id, missing.status, missing.score) == (NEGATIVE, CheckStatus.FAIL, 0.0)
+    assert "did not report" in missing.message
+
+
+def test_results_for_tests_not_in_the_expected_list_are_ignored(task):
+    forged = {SMALL: "fail", NEGATIVE: "fail", "test_sample.py::test_bonus": "pass", "conftest.py::x": "pass"}
+    grading = grade(task, reporting(forged))
+    assert [c.id for c in grading.checks] == TESTS
+    assert all(c.status is CheckStatus.FAIL for c in grading.checks)
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("pass", CheckStatus.PASS), ("fail", CheckStatus.FAIL),
+                                                  ("error", CheckStatus.ERROR), ("skipped", CheckStatus.SKIPPED),
+                                                  ("something-else", CheckStatus.ERROR)])
+def test_harness_outcomes_map_to_check_statuses(task, outcome, status):
+    grading = grade(task, reporting({SMALL: outcome, NEGATIVE: "pass"}))
+    assert grading.checks[0].status is status
+
+
+def test_a_timed_out_run_says_so_for_each_test_that_did_not_report(task):
+    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(factories.step(None, timed_out=True)))
+    grading = grade(task, runner)
+    assert all("time limit" in c.message for c in grading.checks)
+    assert grading.crashed == ""  # the status says timeout; it is not a crash
+
+
+def test_an_oom_killed_run_says_so(task):
+    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(factories.step(137), oom_killed=True))
+    grading = grade(task, runner)
+    assert all("too much memory" in c.message for c in grading.checks)
+
+
+def test_a_run_without_a_report_is_a_crash(task):
+    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(
+        factories.step(0, b"test_sample.py::test_small PASSED\n")))
+    grading = grade(task, runner)
+    assert grading.crashed and "exit 0" in grading.crashed
+    assert all(c.status is CheckStatus.FAIL for c in grading.checks)
+
+
+def test_a_collection_error_in_the_candidates_run_is_explained(task):
+    report = factories.pytest_report(TESTS, {}, collect_errors={"test_sample.py": "ImportError: cannot import add"})
+    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(collected={REPORT: report}))
+    grading = grade(task, runner)
+    assert all("could not be collected" in c.message and "ImportError" in c.message for c in grading.checks)
+
+
+def test_author_rules_set_weight_skill_and_visibility(tmp_path: Path):
+    task = load_task(tmp_path / "pack", grader={"kind": "pytest", "checks": [
+        {"match": "*negative*", "weight": 3, "micro_skill": "python.basics.signs", "visible": True}]})
+    small, negative = grade(task, reporting({SMALL: "pass", NEGATIVE: "pass"})).checks
+    assert (negative.weight, negative.micro_skill, negative.visible) == (3, "python.basics.signs", True)
+    assert (small.weight, small.micro_skill, small.visible) == (1.0, None, False)
+
+
+# -- the expected list ----------------------------------------------------------------------------
+
+def modes(runner: FakeRunner) -> list[str]:
+    return [spec.steps[0].argv[3] for spec in runner.specs]
+
+
+def test_the_expected_list_is_collected_once_per_task_digest(task, tmp_path: Path):
+    runner = reporting({SMALL: "pass", NEGATIVE: "pass"})
+    grader = PytestGrader(runner)
+    for _ in range(3):
+        grade(task, runner, grader=grader)
+    assert modes(runner) == ["run", "collect", "run", "run"]
+
+    changed = load_task(tmp_path / "other", summary="A changed summary")
+    assert changed.digest != task.digest
+    grade(changed, runner, grader=grader)
+    assert modes(runner).count("collect") == 2
+
+
+def test_collection_runs_the_reference_solution_against_the_hidden_tests(task):
+    runner = reporting({})
+    PytestGrader(runner).expected_tests(task)
+    [spec] = runner.specs
+    assert dict(spec.workspace) == packs.reference_submission(task)
+    assert spec.steps[0].argv[3:] == ("collect", REPORT, "/grader")
+    assert "test_sample.py" in spec.grader
+
+
+def test_the_expected_list_is_cached_on_disk(task, tmp_path: Path):
+    cache = tmp_path / "cache"
+    first = reporting({})
+    assert PytestGrader(first, cache_dir=cache).expected_tests(task) == tuple(TESTS)
+    stored = cache / f"pytest-{task.digest.removeprefix('sha256:')}.json"
+    assert json.loads(stored.read_text()) == TESTS
+
+    second = reporting({})
+    assert PytestGrader(second, cache_dir=cache).expected_tests(task) == tuple(TESTS)
+    assert second.specs == []  # answered from the cache, nothing ran
+
+
+def test_without_a_cache_dir_nothing_is_written(task, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    PytestGrader(reporting({})).expected_tests(task)
+    assert list(tmp_path.rglob("pytest-*.json")) == []
+
+
+@pytest.mark.parametrize("report", [
+    factories.pytest_report([], collect_errors={"test_sample.py": "SyntaxError"}),
+    factories.pytest_report([]),
+    b"not json",
+    None,
+])
+def test_a_failed_reference_collection_is_a_grader_error(task, report, tmp_path: Path):
+    def collect(spec):
+        if report is None:
+            return factories.outcome(factories.step(1, b"", b"Traceback: harness crashed"))
+        return factories.outcome(collected={REPORT: report})
+
+    grader = PytestGrader(FakeRunner(collect), cache_dir=tmp_path / "cache")
+    with pytest.raises(GraderError, match="'sample'.*collecting the hidden tests"):
+        grader.expected_tests(task)
+    assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_failed_collection_names_the_error(task):
+    report = factories.pytest_report([], collect_errors={"test_sample.py": "SyntaxError: bad hidden test"})
+    grader = PytestGrader(FakeRunner(lambda spec: factories.outcome(collected={REPORT: report})))
+    with pytest.raises(GraderError, match="bad hidden test"):
+        grader.expected_tests(task)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+def test_the_run_isolates_python_and_reads_only_the_report(task):
+    spec = PytestGrader(reporting({})).build_run(task, SUBMISSION)
+    [step] = spec.steps
+    assert step.argv[:3] == ("python3", "-I", "/grader/.tasktrial/pytest_harness.py")
+    assert step.argv[3:] == ("run", REPORT, "/grader")
+    assert spec.collect == (REPORT,)
+    assert dict(spec.workspace) == SUBMISSION
+    assert {".tasktrial/pytest_harness.py", ".tasktrial/pytest.ini", "test_sample.py"} <= set(spec.grader)
+    assert spec.limits == task.limits
+
+
+def test_a_tests_folder_is_passed_to_the_harness(tmp_path: Path):
+    files = factories.pytest_task_files()
+    files["grader/tests/test_sample.py"] = files.pop("grader/test_sample.py")
+    pack = factories.write_pack(tmp_path / "pack", {"sample": {
+        "task": factories.pytest_task_yaml(grader={"kind": "pytest", "tests": "tests"}), "files": files}})
+    task = packs.load_pack(pack, environments=["python"]).task("sample")
+    spec = PytestGrader(reporting({})).build_run(task, SUBMISSION)
+    assert spec.steps[0].argv[-1] == "/grader/tests"

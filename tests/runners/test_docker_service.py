@@ -1,0 +1,231 @@
+"""Service runs on the real Docker engine: a candidate's service, a client, and a network that reaches nothing else."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import select
+import socket
+import time
+import uuid
+
+import pytest
+
+from engine.errors import RunnerError
+from engine.models import ResourceLimits, RunSpec, Service, Step
+from runners import docker_runner as docker_runner_module
+
+pytestmark = pytest.mark.docker
+
+SERVER = b"""
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"pong from " + self.path.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+print("serving", flush=True)
+http.server.HTTPServer(("0.0.0.0", int(sys.argv[1])), Handler).serve_forever()
+"""
+FETCH = ("python3", "-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())")
+
+
+def service_spec(workspace=None, *, argv=("python3", "-u", "server.py", "8080"), ready=10.0, client_steps=None,
+                 client_grader=None, client_workspace=None, limits=ResourceLimits(),
+                 client_limits=ResourceLimits(time_seconds=30), labels=None):
+    client = RunSpec(environment="python", limits=client_limits,
+                     steps=client_steps if client_steps is not None else (Step((*FETCH, "http://candidate:8080/ping")),),
+                     grader=client_grader or {}, workspace=client_workspace or {})
+    return RunSpec(environment="python", limits=limits, steps=(), workspace=workspace or {"server.py": SERVER},
+                   service=Service(tuple(argv), 8080, ready), client=client, labels=labels or {})
+
+
+def labelled(docker_client, label: str):
+    filters = {"label": f"tasktrial.test={label}"}
+    return (docker_client.containers.list(all=True, filters=filters), docker_client.networks.list(filters=filters))
+
+
+def test_the_client_reaches_the_service_and_its_output_is_kept(docker_runner, docker_client):
+    mark = uuid.uuid4().hex
+    outcome = docker_runner.run(service_spec(labels={"tasktrial.test": mark}))
+
+    assert outcome.service.ready and outcome.service.ready_seconds < 10
+    assert outcome.service.exit_code is None, "still running until the run stopped it"
+    assert outcome.client.steps[0].exit_code == 0
+    assert outcome.client.steps[0].stdout == b"pong from /ping\n"
+    assert outcome.service.stdout == b"serving\n"
+    assert b'"GET /ping HTTP/1.1" 200' in outcome.service.stderr
+    assert not outcome.timed_out and not outcome.oom_killed
+    assert labelled(docker_client, mark) == ([], []), "containers and network are removed"
+
+
+def test_a_service_that_exits_is_not_ready_and_the_client_does_not_run(docker_runner):
+    spec = service_spec({"server.py": b"import sys\nprint('bad config', file=sys.stderr)\nsys.exit(3)\n"})
+    outcome = docker_runner.run(spec)
+
+    assert not outcome.service.ready
+    assert outcome.service.exit_code == 3
+    assert outcome.service.stderr == b"bad config\n"
+    assert outcome.client.steps[0].exit_code is None
+    assert b"never became ready" in outcome.client.steps[0].stderr
+
+
+def test_a_service_that_never_listens_is_given_up_on_after_the_wait(docker_runner):
+    began = time.monotonic()
+    outcome = docker_runner.run(service_spec({"server.py": b"import time\ntime.sleep(600)\n"}, ready=3))
+
+    assert not outcome.service.ready
+    assert outcome.service.exit_code is None
+    assert time.monotonic() - began < 3 + 20, "the readiness wait is bounded"
+    assert outcome.client.steps[0].exit_code is None
+
+
+def test_a_service_that_never_answers_makes_the_client_time_out(docker_runner):
+    hang = b"import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', 8080))\ns.listen()\ntime.sleep(600)\n"
+    spec = service_spec({"server.py": hang}, client_limits=ResourceLimits(time_seconds=3),
+                        client_steps=(Step(("python3", "-c", "import urllib.request; urllib.request.urlopen('http://candidate:8080/')")),))
+    began = time.monotonic()
+    outcome = docker_runner.run(spec)
+
+    assert outcome.service.ready
+    assert outcome.client.steps[0].timed_out
+    assert outcome.timed_out, "a client cut short by the service counts as the run timing out"
+    assert time.monotonic() - began < 3 + 25
+
+
+def test_the_service_is_held_to_the_memory_limit(docker_runner):
+    hog = b"blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 1024 * 1024))\n"
+    outcome = docker_runner.run(service_spec({"server.py": hog}, limits=ResourceLimits(memory_mb=64)))
+
+    assert not outcome.service.ready
+    assert outcome.oom_killed
+
+
+def test_the_candidate_container_never_holds_the_client_files(docker_runner):
+    secret = uuid.uuid4().hex.encode()
+    look = b"""
+import os, sys
+found = [os.path.join(d, f) for d, _, fs in os.walk("/") if not d.startswith(("/proc", "/sys")) for f in fs
+         if f == "hidden-checks.json"]
+print("found:", found, "grader:", sorted(os.listdir("/grader")), flush=True)
+exec(open("server.py").read())
+"""
+    spec = service_spec({"look.py": look, "server.py": SERVER.replace(b"int(sys.argv[1])", b"8080")},
+                        argv=("python3", "-u", "look.py"),
+                        client_grader={"hidden-checks.json": secret},
+                        client_steps=(Step(("cat", "/grader/hidden-checks.json")), Step((*FETCH, "http://candidate:8080/"))))
+    outcome = docker_runner.run(spec)
+
+    assert outcome.service.ready
+    assert b"found: [] grader: []" in outcome.service.stdout
+    assert outcome.client.steps[0].stdout == secret, "the client does hold them"
+
+
+def _host_addresses(docker_client) -> list[str]:
+    config = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    addresses = [config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))]
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        addresses.append(probe.getsockname()[0])
+    except OSError:
+        pass
+    finally:
+        probe.close()
+    return addresses
+
+
+PROBE = b"""
+import socket, threading
+
+def run(targets):
+    \"\"\"Try each (host, port), plus this container's default gateway and a public DNS name.\"\"\"
+    route = [line.split() for line in open("/proc/net/route").read().splitlines()[1:]]
+    gateway = next(fields[2] for fields in route if fields[1] == "00000000")
+    targets = [*targets, [socket.inet_ntoa(bytes.fromhex(gateway)[::-1]), targets[0][1]]]
+    results = {}
+
+    def attempt(host, port):
+        try:
+            socket.create_connection((host, port), timeout=4).close()
+            results[host] = "reached"
+        except OSError as exc:
+            results[host] = type(exc).__name__
+
+    threads = [threading.Thread(target=attempt, args=tuple(t)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        socket.getaddrinfo("deb.debian.org", 80)
+        results["dns"] = "reached"
+    except OSError as exc:
+        results["dns"] = type(exc).__name__
+    return results
+"""
+REPORT_PROBE = "import json, sys, probe; print(json.dumps(probe.run(json.loads(sys.argv[1]))), flush=True)"
+
+
+def test_neither_container_reaches_the_host_or_beyond(docker_runner, docker_client):
+    with socket.socket() as listener:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen()
+        targets = json.dumps([[address, listener.getsockname()[1]] for address in _host_addresses(docker_client)]
+                             + [["1.1.1.1", 53]])
+        main = (REPORT_PROBE + "\nsys.argv = ['server.py', '8080']\nexec(open('server.py').read())\n").encode()
+        spec = service_spec({"server.py": SERVER, "probe.py": PROBE, "main.py": main},
+                            argv=("python3", "-u", "main.py", targets), ready=30,
+                            client_steps=(Step((*FETCH, "http://candidate:8080/")),
+                                          Step(("python3", "-c", REPORT_PROBE, targets))),
+                            client_workspace={"probe.py": PROBE})
+        outcome = docker_runner.run(spec)
+        accepted, _, _ = select.select([listener], [], [], 0)
+
+    assert outcome.service.ready, outcome.service.stderr
+    assert outcome.client.steps[0].stdout == b"pong from /\n", "the client reaches the service"
+    from_candidate = json.loads(outcome.service.stdout.splitlines()[0])
+    from_client = json.loads(outcome.client.steps[1].stdout)
+    network_errors = {"ConnectionRefusedError", "OSError", "TimeoutError", "gaierror", "timeout"}
+    for results in (from_candidate, from_client):
+        assert len(results) == len(json.loads(targets)) + 2
+        assert set(results.values()) <= network_errors, results
+    assert not accepted, "the host's listener saw no connection"
+
+
+def test_containers_and_network_are_removed_when_the_run_fails(docker_runner, docker_client, monkeypatch):
+    mark = uuid.uuid4().hex
+
+    def broken(self, candidate, client, spec, image_ids, started):
+        assert labelled(docker_client, mark)[1], "the network exists during the run"
+        raise RunnerError("injected failure")
+
+    monkeypatch.setattr(docker_runner_module.DockerRunner, "_serve", broken)
+    with pytest.raises(RunnerError, match="injected failure"):
+        docker_runner.run(service_spec(labels={"tasktrial.test": mark}))
+    assert labelled(docker_client, mark) == ([], [])
+
+
+def test_reap_removes_labelled_networks_too(docker_client, monkeypatch):
+    label = f"tasktrial.test-reap-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(docker_runner_module, "LABEL", label)
+    runner = docker_runner_module.DockerRunner(docker_client)
+    network = docker_client.networks.create(f"tasktrial-test-{uuid.uuid4().hex[:8]}", internal=True, labels={label: "1"})
+    try:
+        assert runner.reap() == 0
+        assert docker_client.networks.list(filters={"label": label}) == []
+    finally:
+        try:
+            network.remove()
+        except Exception:  # noqa: BLE001  (already removed by reap, as it should be)
+            pass
+
+
+def test_runs_without_a_service_still_have_no_network(docker_runner):
+    spec = RunSpec(environment="python", limits=ResourceLimits(), steps=(
+        Step(("python3", "-c", "import socket; print(socket.if_nameindex())")),))
+    outcome = docker_runner.run(spec)
+    assert outcome.steps[0].stdout.strip() == b"[(1, 'lo')]"
+    assert outcome.service is None and outcome.client is None
