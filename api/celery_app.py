@@ -16,7 +16,7 @@ GRADE_TASK = "tasktrial.grade_run"
 VISIBILITY_TIMEOUT_SECONDS = 3600
 
 
-def make_celery(broker_url: str) -> Celery:
+def make_celery(broker_url: str, *, visibility_timeout: float = VISIBILITY_TIMEOUT_SECONDS) -> Celery:
     app = Celery("tasktrial", broker=broker_url)
     app.conf.update(
         task_acks_late=True,
@@ -24,21 +24,22 @@ def make_celery(broker_url: str) -> Celery:
         task_ignore_result=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        broker_transport_options={"visibility_timeout": visibility_timeout},
         worker_hijack_root_logger=False,
     )
     return app
 
 
-def register_grade_task(app: Celery, context_factory) -> None:
-    """Bind the grading task to a worker context built lazily in the worker process."""
-    state: dict = {}
+def register_grade_task(app: Celery, context) -> None:
+    """Bind the grading task to this worker process's context (runner, graders, packs, API client).
+
+    The body stays thin: the job and the retry policy live in ``api.jobs``.
+    """
 
     @app.task(name=GRADE_TASK, bind=True, max_retries=None)
     def grade_run(self, run_id: str) -> None:
         from api import jobs
 
-        context = state.get("context") or state.setdefault("context", context_factory())
         try:
             context.execute_once(run_id)
         except RunnerError as exc:

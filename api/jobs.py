@@ -42,9 +42,13 @@ def execute(run_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, 
         return
     started = now()
     files = archives.extract(job.archive, strip_top_folder=False)  # stored as-is by the API
+
+    def report(state: str) -> None:
+        if state == "grading":  # the claim already recorded "running"
+            api.progress(run_id, state)
+
     try:
-        result = grade_submission(task, files, runner=runner, grader=graders.for_task(task),
-                                  progress=lambda state: api.progress(run_id, state))
+        result = grade_submission(task, files, runner=runner, grader=graders.for_task(task), progress=report)
         document = result.to_document()
     except GraderError as exc:
         document = engine_error_result(task, job.submission_digest, f"the task's grader failed: {exc}",

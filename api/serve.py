@@ -24,12 +24,11 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
 
     ``client`` overrides how the embedded workers reach the API (tests pass a TestClient).
     """
-    import runners
-
+    settings.require_database()
     holder: dict[str, WorkerContext] = {}
     queue: JobQueue
     if settings.broker_url:
-        queue = CeleryQueue(make_celery(settings.broker_url))
+        queue = CeleryQueue(make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds))
     else:
         queue = InProcessQueue(lambda run_id: holder["worker"].execute(run_id), workers=settings.embedded_workers)
     service = build_service(settings, queue)
@@ -39,11 +38,25 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
             token = storage.create_token(session=session, name="embedded worker", role=Role.WORKER,
                                          subject="embedded-worker")
         holder["worker"] = WorkerContext.build(
-            runner=runners.from_name(settings.runner), catalogue=service.catalogue,
+            runner=_worker_runner(settings), catalogue=service.catalogue,
             client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
             cache_dir=settings.cache_dir, attempts=settings.max_attempts)
         recover(service)
     return app, service
+
+
+def _worker_runner(settings: Settings):
+    """The sandbox runner of a worker process, after removing sandboxes its dead predecessors left here."""
+    import socket
+
+    import runners
+    from api.worker import worker_name
+
+    runner = runners.from_name(settings.runner, owner=worker_name())
+    reaped = runner.reap_orphans(host=socket.gethostname()) if hasattr(runner, "reap_orphans") else 0
+    if reaped:
+        log.warning("removed %d sandbox container(s) left by a crashed worker", reaped)
+    return runner
 
 
 def recover(service: Service) -> int:
@@ -63,20 +76,16 @@ def recover(service: Service) -> int:
 
 def celery_worker(settings: Settings):
     """The Celery app of a worker process, its grading task bound to a worker context."""
-    import runners
-
     if not settings.broker_url or not settings.worker_token:
         from engine.errors import ConfigurationError
 
         raise ConfigurationError("a worker needs TASKTRIAL_BROKER_URL and TASKTRIAL_WORKER_TOKEN "
                                  "(create one with `tasktrial admin create-token --role worker`)")
-    app = make_celery(settings.broker_url)
+    app = make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds)
 
-    def context() -> WorkerContext:
-        return WorkerContext.build(
-            runner=runners.from_name(settings.runner), catalogue=build_catalogue(settings),
-            client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
-            cache_dir=settings.cache_dir, attempts=settings.max_attempts)
-
+    context = WorkerContext.build(
+        runner=_worker_runner(settings), catalogue=build_catalogue(settings),
+        client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
+        cache_dir=settings.cache_dir, attempts=settings.max_attempts)
     register_grade_task(app, context)
     return app

@@ -45,6 +45,16 @@ class Service:
     key: signing.SigningKey
     queue: JobQueue
     metrics: Metrics = field(default_factory=Metrics)
+    #: Wakes event streams in this process when a run changes; other processes' changes are polled.
+    changes: threading.Condition = field(default_factory=threading.Condition)
+
+    def notify(self) -> None:
+        with self.changes:
+            self.changes.notify_all()
+
+    def wait_for_change(self, timeout: float) -> None:
+        with self.changes:
+            self.changes.wait(timeout)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -67,6 +77,7 @@ class Service:
             result, created = storage.record_result(session=session, run=run, submission=submission,
                                                     document=full, candidate_view=view)
             if created:
+                self.notify()
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created
@@ -98,8 +109,8 @@ class Service:
             with self.session() as session:
                 if run.state is RunState.QUEUED:
                     storage.touch_run(session=session, run_id=run.id)
-                else:
-                    storage.release_run(session=session, run_id=run.id)
+                elif not storage.release_run(session=session, run_id=run.id, lapsed_before=current):
+                    continue  # finished or claimed again since it was read: the new claim stands
             self.metrics.requeued.inc()
             self.queue.enqueue(run.id)
         return acted

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.errors import ConfigurationError
+
 REPO_CATALOGUE = Path(__file__).resolve().parent.parent / "tasks"
 
 
@@ -43,13 +45,22 @@ class Settings(BaseSettings):
     #: A run not finished this long after its lease started is re-queued or failed by the reaper.
     lease_margin_seconds: float = 120.0
     max_attempts: int = 3
+    #: Redis re-delivers an unacknowledged message after this long: keep it above the longest run.
+    visibility_timeout_seconds: float = 3600.0
     reaper_interval_seconds: float = 15.0
 
     @model_validator(mode="after")
-    def _production_needs_explicit_storage(self) -> Settings:
-        if self.mode is Mode.PRODUCTION and not self.database_url:
-            raise ValueError("TASKTRIAL_DATABASE_URL is required in production mode")
+    def _catalogue_exists(self) -> Settings:
+        missing = [str(p) for p in self.catalogue_dirs if not p.is_dir()]
+        if missing:
+            raise ValueError(f"TASKTRIAL_CATALOGUE_DIRS names folders that do not exist: {', '.join(missing)}")
         return self
+
+    def require_database(self) -> None:
+        """The API (not a worker, which never touches the database) needs explicit storage in production."""
+        if self.mode is Mode.PRODUCTION and not self.database_url:
+            raise ConfigurationError("TASKTRIAL_DATABASE_URL is required in production mode "
+                                     "(the embedded SQLite file is for development)")
 
     @property
     def database(self) -> str:

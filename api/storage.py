@@ -148,11 +148,27 @@ def advance_run(*, session: Session, run_id: str, worker: str, state: RunState, 
     return moved
 
 
-def release_run(*, session: Session, run_id: str) -> None:
-    """Put a run back in the queue (an infrastructure failure the worker will retry)."""
-    session.exec(update(Run).where(Run.id == run_id, Run.state != RunState.DONE)  # type: ignore[call-overload]
-                 .values(state=RunState.QUEUED, lease_expires_at=None, worker=None, updated_at=utcnow()))
+def release_run(*, session: Session, run_id: str, worker: str | None = None,
+                lapsed_before: datetime | None = None) -> bool:
+    """Put a claimed run back in the queue (an infrastructure failure, or a worker that vanished).
+
+    Compare-and-set like ``claim_run``: with ``worker``, only that worker's claim is released
+    (a worker whose lease lapsed must not release the run another worker took over); with
+    ``lapsed_before``, only a claim whose lease ended before then (the reaper acts on what it
+    read a moment ago, and must not release a claim taken since). True if the run was released.
+    """
+    now = utcnow()
+    statement = update(Run).where(Run.id == run_id, col(Run.state).in_([RunState.RUNNING, RunState.GRADING]))
+    if worker is not None:
+        statement = statement.where(Run.worker == worker)
+    if lapsed_before is not None:
+        statement = statement.where(col(Run.lease_expires_at) < lapsed_before)
+    released = session.exec(statement.values(  # type: ignore[call-overload]
+        state=RunState.QUEUED, lease_expires_at=None, worker=None, updated_at=now)).rowcount == 1
+    if released:
+        session.add(RunEvent(run_id=run_id, kind=RunState.QUEUED.value, detail="re-queued"))
     session.commit()
+    return released
 
 
 def events_after(*, session: Session, run_id: str, after_id: int) -> Sequence[RunEvent]:
@@ -189,7 +205,9 @@ def record_result(
     )
     session.add(result)
     session.flush()
-    for skill, value in document.get("micro_skills", {}).items():
+    # An ``error`` verdict says nothing about the candidate's skills: it never enters their profile.
+    evidence = document.get("micro_skills", {}) if document["verdict"] != "error" else {}
+    for skill, value in evidence.items():
         session.add(SkillEvidence(candidate=submission.candidate, skill=skill, score=float(value["score"]),
                                   verdict=value["verdict"], result_id=result.id))
     now = utcnow()

@@ -26,6 +26,7 @@ from engine import packs
 from engine.checking import check_task
 from engine.errors import (
     ConfigurationError,
+    Conflict,
     GraderError,
     NotFound,
     PackError,
@@ -44,6 +45,7 @@ EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
     (SubmissionRejected, EXIT_BAD_INPUT),
     (NotFound, EXIT_BAD_INPUT),
     (ConfigurationError, EXIT_BAD_INPUT),
+    (Conflict, EXIT_BAD_INPUT),
     (RunnerError, EXIT_INFRASTRUCTURE),
     (GraderError, EXIT_INFRASTRUCTURE),
 ]
@@ -269,7 +271,9 @@ from cli import server  # noqa: E402  (server-side commands; their heavy imports
 
 app.command("serve")(translate_errors(server.serve))
 app.command("worker")(translate_errors(server.worker))
-app.add_typer(server.admin_app, name="admin")
+admin_app = typer.Typer(no_args_is_help=True, help="Administer the service (run on the server).")
+admin_app.command("create-token")(translate_errors(server.create_token))
+app.add_typer(admin_app, name="admin")
 
 
 # -- candidate -------------------------------------------------------------

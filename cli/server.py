@@ -9,7 +9,21 @@ from rich.console import Console
 
 from api.tables import Role
 
-admin_app = typer.Typer(no_args_is_help=True, help="Administer the service (run on the server).")
+def load_settings(**overrides):
+    """The service settings from TASKTRIAL_* variables; a bad value is a configuration error naming it."""
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+    from engine.errors import ConfigurationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join((f"TASKTRIAL_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+                             + e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigurationError(f"invalid settings: {problems}") from None
+
+
 out = Console()
 
 
@@ -21,10 +35,9 @@ def serve(
     import uvicorn
 
     from api.serve import build
-    from api.settings import Settings
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides)
+    settings = load_settings(**overrides)
     if "port" in overrides and "TASKTRIAL_PUBLIC_URL" not in __import__("os").environ:
         settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{settings.port}"})
     app, _ = build(settings)
@@ -36,14 +49,12 @@ def worker(
 ) -> None:
     """Run a Celery worker: it needs Docker and the API (TASKTRIAL_PUBLIC_URL, TASKTRIAL_WORKER_TOKEN), not the database."""
     from api.serve import celery_worker
-    from api.settings import Settings
 
-    app = celery_worker(Settings())
+    app = celery_worker(load_settings())
     app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=threads",
                      "--without-gossip", "--without-mingle"])
 
 
-@admin_app.command("create-token")
 def create_token(
     role: Annotated[Role, typer.Option(help="What the token may do.")],
     subject: Annotated[str, typer.Option(help="Who it speaks for (a candidate's or author's id).")],
@@ -53,9 +64,8 @@ def create_token(
     from sqlmodel import Session
 
     from api import db, storage
-    from api.settings import Settings
 
-    settings = Settings()
+    settings = load_settings()
     engine = db.make_engine(settings.database)
     db.migrate(engine)
     with Session(engine) as session:

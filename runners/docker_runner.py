@@ -32,6 +32,7 @@ collected files come back as tar members and only regular files are kept.
 from __future__ import annotations
 
 import io
+import os
 import select
 import socket
 import struct
@@ -63,6 +64,7 @@ from runners import images
 
 SANDBOX_USER = "65534:65534"
 LABEL = "tasktrial.managed"
+OWNER_LABEL = "tasktrial.owner"
 ENVIRONMENT = {
     "HOME": "/tmp",
     "LANG": "C.UTF-8",
@@ -103,15 +105,17 @@ class DockerRunner:
 
     name = "docker"
 
-    def __init__(self, client: docker.DockerClient, *, runtime: str | None = None):
+    def __init__(self, client: docker.DockerClient, *, runtime: str | None = None, owner: str | None = None):
+        """``owner`` (``host:pid`` of a worker) is stamped on every sandbox so a successor can reap orphans."""
         self._client = client
         self._api = client.api
         self._runtime = runtime
+        self._owner = {OWNER_LABEL: owner} if owner else {}
         self._image_ids: dict[str, str] = {}
 
     @classmethod
-    def from_env(cls, *, runtime: str | None = None) -> DockerRunner:
-        return cls(images.client_from_env(), runtime=runtime)
+    def from_env(cls, *, runtime: str | None = None, owner: str | None = None) -> DockerRunner:
+        return cls(images.client_from_env(), runtime=runtime, owner=owner)
 
     def run(self, spec: RunSpec) -> RunOutcome:
         if spec.service is not None:
@@ -140,6 +144,26 @@ class DockerRunner:
             self._remove_network(network["Id"])
         return removed
 
+    def reap_orphans(self, *, host: str) -> int:
+        """Remove sandboxes (and service networks) whose owning worker on ``host`` is no longer alive.
+
+        For a worker starting after a crash; sandboxes of live workers and of other hosts are left alone.
+        Returns how many containers it removed.
+        """
+        dead: set[str] = set()
+        removed = 0
+        for container in self._client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}"}):
+            owner = container.labels.get(OWNER_LABEL, "")
+            owner_host, _, pid = owner.rpartition(":")
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                dead.add(container.labels.get("tasktrial.run", ""))
+                self._remove(container.id)
+                removed += 1
+        for network in self._api.networks(filters={"label": LABEL}):
+            if network.get("Labels", {}).get("tasktrial.run") in dead:
+                self._remove_network(network["Id"])
+        return removed
+
     # -- steps of a run ---------------------------------------------------
 
     def _image_id(self, image: str) -> str:
@@ -157,7 +181,7 @@ class DockerRunner:
         aliases: tuple[str, ...] = (),
     ) -> str:
         """A started sandbox; on no network unless ``network`` names a service run's network."""
-        labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **spec.labels}
+        labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **self._owner, **spec.labels}
         networking = {"network_disabled": True}
         if network is not None:
             endpoint = self._api.create_endpoint_config(aliases=list(aliases) or None)
@@ -278,7 +302,7 @@ class DockerRunner:
                 driver="bridge",
                 internal=True,
                 options=NETWORK_OPTIONS,
-                labels={LABEL: "1", "tasktrial.run": run_id, **spec.labels},
+                labels={LABEL: "1", "tasktrial.run": run_id, **self._owner, **spec.labels},
             )
         except docker.errors.DockerException as exc:
             raise RunnerError(f"cannot create the private network of a service run: {exc}") from exc
@@ -462,6 +486,16 @@ class _ServiceProcess:
         self._sock.close()
         stdout, stderr, truncated, _ = self._result
         return stdout, stderr, truncated
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # -- plumbing: the exec stream, tar in and out, counters --------------------

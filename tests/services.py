@@ -34,11 +34,11 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """A redis-server on a free port; yields its URL."""
+def redis_server(port: int | None = None) -> Iterator[str]:
+    """A redis-server on ``port`` (default: a free one); yields its URL."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed (scripts/setup installs it)"
-    port = free_port()
+    port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="tasktrial-redis-") as folder:
         proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", folder,
                                  "--save", "", "--appendonly", "no", "--protected-mode", "yes"],

@@ -54,6 +54,7 @@ def claim(run_id: str, body: WorkerRef, session: SessionDep, service: ServiceDep
     lease = service.lease_seconds(submission.pack_id, submission.pack_version, submission.task_id)
     if not storage.claim_run(session=session, run_id=run_id, worker=body.worker, lease_seconds=lease):
         raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is done or claimed by another worker")
+    service.notify()
     return JobPayload(run_id=run_id, submission_id=submission.id, pack_id=submission.pack_id,
                       pack_version=submission.pack_version, task_id=submission.task_id,
                       task_digest=submission.task_digest, submission_digest=submission.submission_digest,
@@ -70,14 +71,16 @@ def progress(run_id: str, body: Progress, session: SessionDep, service: ServiceD
     if body.state not in (RunState.RUNNING, RunState.GRADING) or not storage.advance_run(
             session=session, run_id=run_id, worker=body.worker, state=body.state, lease_seconds=lease):
         raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is not held by {body.worker}")
+    service.notify()
     return {"state": body.state.value}
 
 
-@router.post("/{run_id}/release")
+@router.post("/{run_id}/release", responses={409: {"description": "the worker does not hold the run"}})
 def release(run_id: str, body: WorkerRef, session: SessionDep, _: WorkerDep) -> dict[str, str]:
     if storage.get_run(session=session, run_id=run_id) is None:
         raise NotFound(f"unknown run {run_id!r}")
-    storage.release_run(session=session, run_id=run_id)
+    if not storage.release_run(session=session, run_id=run_id, worker=body.worker):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is not held by {body.worker}")
     return {"state": RunState.QUEUED.value}
 
 
@@ -102,9 +105,13 @@ def post_result(run_id: str, document: dict[str, Any], response: Response, sessi
     return {"id": stored["id"], "created": created}
 
 
-@router.post("/{run_id}/fail", status_code=status.HTTP_201_CREATED)
+@router.post("/{run_id}/fail", status_code=status.HTTP_201_CREATED,
+             responses={409: {"description": "another worker holds the run"}})
 def fail(run_id: str, body: Failure, session: SessionDep, service: ServiceDep, _: WorkerDep) -> dict[str, str]:
-    if storage.get_run(session=session, run_id=run_id) is None:
+    run = storage.get_run(session=session, run_id=run_id)
+    if run is None:
         raise NotFound(f"unknown run {run_id!r}")
+    if run.state in (RunState.RUNNING, RunState.GRADING) and run.worker != body.worker:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is held by another worker, not {body.worker}")
     service.fail_run(run_id=run_id, reason=body.reason)
     return {"state": RunState.DONE.value}

@@ -89,6 +89,7 @@ class Profile(BaseModel):
 @router.post("/submissions", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionAccepted,
              openapi_extra=SUBMISSION_BODY,
              responses={404: {"description": "unknown task"}, 413: {"description": "upload too large"},
+                        415: {"description": "neither application/json nor multipart/form-data"},
                         422: {"description": "malformed body or unsafe archive (the message names the problem)"}})
 async def create_submission(request: Request, response: Response, service: ServiceDep, session: SessionDep,
                             person: PersonDep) -> SubmissionAccepted:
@@ -126,7 +127,9 @@ async def _read_submission(request: Request, service: Service) -> tuple[str, str
         try:
             data = SubmissionCreate.model_validate_json(bytes(body))
         except ValidationError as exc:
-            raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from exc
+            # Without the input: it may be megabytes of the candidate's files (or bytes JSON cannot carry).
+            errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            raise HTTPException(422, errors) from exc
         files = from_mapping({path: text.encode("utf-8") for path, text in data.files.items()})
         return data.task, data.version, files
     if content_type.startswith("multipart/form-data"):
@@ -185,23 +188,30 @@ def get_submission(submission_id: str, session: SessionDep, service: ServiceDep,
     return public(session, visible_submission(session, service, person, submission_id))
 
 
-@router.get("/submissions/{submission_id}/result")
-def submission_result(submission_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> dict[str, Any]:
+@router.get("/submissions/{submission_id}/result", response_class=Response,
+            responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}})
+def submission_result(submission_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> Response:
     submission = visible_submission(session, service, person, submission_id)
     run = storage.latest_run(session=session, submission_id=submission.id)
     result = storage.result_for_run(session=session, run_id=run.id) if run else None
     if result is None:
         raise NotFound(f"submission {submission_id!r} has no result yet (state: {run.state.value if run else 'queued'})")
-    return result.document["full" if sees_everything(session, person, submission.pack_id) else "candidate"]
+    return _json(result.document["full" if sees_everything(session, person, submission.pack_id) else "candidate"])
 
 
-@router.get("/results/{result_id}")
-def get_result(result_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> dict[str, Any]:
+@router.get("/results/{result_id}", response_class=Response,
+            responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}})
+def get_result(result_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> Response:
     result = storage.get_result(session=session, result_id=result_id)
     if result is None:
         raise NotFound(f"unknown result {result_id!r}")
     visible_submission(session, service, person, result.submission_id)
-    return result.document["full" if sees_everything(session, person, result.pack_id) else "candidate"]
+    return _json(result.document["full" if sees_everything(session, person, result.pack_id) else "candidate"])
+
+
+def _json(document: dict[str, Any]) -> Response:
+    """The stored document as is: it is already plain JSON, so skip re-encoding it."""
+    return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
 
 
 @router.get("/submissions/{submission_id}/events", response_class=StreamingResponse,
@@ -231,8 +241,9 @@ def _event_stream(service: Service, run_id: str, submission_id: str, timeout: fl
             yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n"
             if event.kind == RunState.DONE.value:
                 return
-        time.sleep(0.1)
-        idle += 0.1
+        waited = time.monotonic()
+        service.wait_for_change(0.25)
+        idle += time.monotonic() - waited
         if idle >= 15:
             idle = 0.0
             yield ": keep-alive\n\n"

@@ -9,6 +9,7 @@ the candidate's stdout is never the results channel. This file is copied
 into the sandbox as data: it must only use the standard library and pytest.
 """
 
+import gc
 import json
 import os
 import sys
@@ -28,6 +29,13 @@ class Reporter:
 
     def pytest_collection_finish(self, session):
         self.collected = [item.nodeid for item in session.items]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        # Collect leftover objects (e.g. asyncio tasks) now, not while pytest builds the report:
+        # finalizers running mid-report crash Python 3.11.2's AST constructor.
+        gc.collect()
+        yield
 
     def pytest_collectreport(self, report):
         if report.failed:

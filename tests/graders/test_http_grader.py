@@ -280,6 +280,43 @@ def test_the_harness_records_what_the_service_answered(tmp_path):
     assert ["Content-Type", "application/json"] in report["post"]["headers"]
 
 
+class _Flood(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"\x01" * (300 * 1024)
+        self.send_response(200)
+        for index in range(60):
+            self.send_header(f"X-Junk-{index}", "\x7f" * 2000)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _run_harness(tmp_path, base, requests):
+    (tmp_path / "requests.json").write_text(json.dumps(requests))
+    harness = Path(__file__).resolve().parents[2] / "graders" / "harness" / "http_harness.py"
+    subprocess.run([sys.executable, "-I", str(harness), base, str(tmp_path / "requests.json"),
+                    str(tmp_path / "report.json")], check=True, timeout=60)
+    return tmp_path / "report.json"
+
+
+def test_the_harness_keeps_its_report_small_whatever_the_service_sends(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flood)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        requests = {"timeout": 5, "requests": [
+            {"name": f"r{i}", "method": "GET", "path": "/", "headers": {}, "body_b64": None} for i in range(60)]}
+        path = _run_harness(tmp_path, f"http://127.0.0.1:{server.server_address[1]}", requests)
+    finally:
+        server.shutdown()
+        server.server_close()
+    responses = json.loads(path.read_text())["responses"]
+    assert len(responses) == 60 and all(r["status"] == 200 and r["truncated"] for r in responses.values())
+    assert path.stat().st_size < 3 * 1024 * 1024, "far below what the runner reads back (4 MB)"
+
+
 def test_the_harness_records_a_refused_connection_as_an_error(tmp_path):
     spare = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     port = spare.server_address[1]

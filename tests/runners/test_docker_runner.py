@@ -48,8 +48,8 @@ def run_bounded(runner, run_spec: RunSpec) -> RunOutcome:
     worker.join(bound)
     if worker.is_alive():
         label = f"{TEST_LABEL}={run_spec.labels[TEST_LABEL]}"
-        for container in runner._client.containers.list(all=True, filters={"label": label}):
-            container.remove(force=True)
+        for container in runner._client.api.containers(all=True, filters={"label": label}):
+            runner._client.api.remove_container(container["Id"], force=True)
         worker.join(30)
         pytest.fail(f"the run did not end within {bound} s (its containers were removed by the test)")
     if "error" in result:
@@ -281,7 +281,12 @@ def test_each_run_removes_its_container(docker_runner, docker_client):
     run_spec = spec(python("print(1)"))
     run_bounded(docker_runner, run_spec)
     label = f"{TEST_LABEL}={run_spec.labels[TEST_LABEL]}"
-    assert docker_client.containers.list(all=True, filters={"label": label}) == []
+    assert labelled(docker_client, label) == set()
+
+
+def labelled(client, label: str) -> set[str]:
+    """Ids of the containers carrying ``label`` (the low-level list: no per-container inspect to race with removal)."""
+    return {c["Id"] for c in client.api.containers(all=True, filters={"label": label})}
 
 
 def test_the_counters_are_read(docker_runner):
@@ -297,7 +302,7 @@ def test_reap_removes_labelled_containers(docker_client, monkeypatch):
     runner = docker_runner.DockerRunner(docker_client)
     image = images.runtime_image("python").tag
     created = [runner._create(spec(), image) for _ in range(2)]
-    assert {c.id for c in docker_client.containers.list(all=True, filters={"label": label})} == set(created)
+    assert labelled(docker_client, label) == set(created)
     assert runner.reap() == 2
-    assert docker_client.containers.list(all=True, filters={"label": label}) == []
+    assert labelled(docker_client, label) == set()
     assert runner.reap() == 0

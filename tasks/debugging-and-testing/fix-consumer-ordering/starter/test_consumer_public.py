@@ -45,3 +45,21 @@ def test_statement_example():
     assert stats.handled == 3
     assert balances == {"acct-1": 70, "acct-2": 50}
     assert history == [("acct-2", 1), ("acct-1", 1), ("acct-1", 2)]
+
+
+def test_different_keys_run_side_by_side():
+    running, peak = 0, 0
+
+    async def handler(message):
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await ticks(3)
+        running -= 1
+
+    async def main():
+        queue = queue_of(*(Message(f"acct-{n}", 1, {}) for n in range(6)))
+        return await consume(queue, handler, concurrency=3)
+
+    asyncio.run(main())
+    assert peak == 3, "independent accounts must still be handled concurrently"

@@ -5,10 +5,14 @@
  * Each case of ./cases.js runs in a fresh worker thread: its own globals,
  * prototypes and module cache, so a polluted Object.prototype, a crash, an
  * endless loop or a `process.exit()` in one case cannot touch another (in a
- * worker, process.exit ends only that worker). A case that does not report
- * fails. The harness writes /grader/results.json (tasktrial's script-results
- * format); the candidate's stdout is never read as results. No timing is
- * measured: the per-case timeout only stops a submission that never returns.
+ * worker, process.exit ends only that worker). Workers run this harness and
+ * the cases from copies read at start-up, so a submission that rewrites files
+ * under /grader cannot change later cases. A case that does not report fails.
+ *
+ * Only the main thread, which never loads the candidate's code, writes
+ * /grader/results.json (tasktrial's script-results format), after stopping
+ * any process the submission left behind. No timing is measured: the per-case
+ * timeout only stops a submission that never returns.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -19,8 +23,6 @@ const RESULTS = '/grader/results.json';
 const WORKSPACE = '/workspace';
 const CASE_TIMEOUT_MS = 15000;
 const MESSAGE_CAP = 1500;
-
-const suite = require('./cases.js');
 
 function cap(text) {
   text = String(text);
@@ -35,10 +37,18 @@ function describe(error) {
   return cap(`threw a non-Error value: ${util.inspect(error)}`);
 }
 
-/** In the worker: load the candidate's module and run one case. */
-function runCase(name) {
+/** The cases module, evaluated from its source text. */
+function loadSuite(source) {
+  const module = { exports: {} };
+  new Function('module', 'exports', 'require', source)(module, module.exports, require);
+  return module.exports;
+}
+
+/** In a worker: load the candidate's module and run one case. */
+function runCase({ name, casesSource }) {
   let outcome;
   try {
+    const suite = loadSuite(casesSource);
     if (suite.setup) suite.setup();
     const candidate = require(path.join(WORKSPACE, suite.module));
     suite.cases[name](candidate);
@@ -50,10 +60,11 @@ function runCase(name) {
 }
 
 /** In the main thread: one case in a fresh worker; always resolves to {ok, message}. */
-function spawnCase(name) {
+function spawnCase(harnessSource, casesSource, name) {
   return new Promise((resolve) => {
-    const worker = new Worker(__filename, {
-      workerData: { name },
+    const worker = new Worker(harnessSource, {
+      eval: true,
+      workerData: { name, casesSource },
       stdout: true,
       stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: 96 },
@@ -81,19 +92,35 @@ function spawnCase(name) {
   });
 }
 
+/** Stop whatever the submission left running, then (re)create the results file. */
+function writeResults(tests) {
+  try {
+    process.kill(-1, 'SIGKILL'); // every process of the sandbox user but this one (and init)
+  } catch (error) {
+    if (error.code !== 'ESRCH') throw error;
+  }
+  fs.chmodSync(path.dirname(RESULTS), 0o700);
+  fs.rmSync(RESULTS, { force: true, recursive: true });
+  fs.writeFileSync(RESULTS, JSON.stringify({ tests }));
+}
+
 async function main() {
-  const names = Object.keys(suite.cases);
-  const tests = [];
+  const harnessSource = fs.readFileSync(__filename, 'utf8');
+  const casesSource = fs.readFileSync(path.join(__dirname, 'cases.js'), 'utf8');
+  const suite = loadSuite(casesSource);
   const missing = !fs.existsSync(path.join(WORKSPACE, suite.module));
-  for (const name of names) {
-    const outcome = missing ? { ok: false, message: `${suite.module} is missing from the submission` } : await spawnCase(name);
+  const tests = [];
+  for (const name of Object.keys(suite.cases)) {
+    const outcome = missing
+      ? { ok: false, message: `${suite.module} is missing from the submission` }
+      : await spawnCase(harnessSource, casesSource, name);
     tests.push({ name, score: outcome.ok ? 1 : 0, max_score: 1, status: outcome.ok ? 'passed' : 'failed', output: outcome.ok ? '' : outcome.message });
   }
-  fs.writeFileSync(RESULTS, JSON.stringify({ tests }));
+  writeResults(tests);
 }
 
 if (isMainThread) {
   main();
 } else {
-  runCase(workerData.name);
+  runCase(workerData);
 }

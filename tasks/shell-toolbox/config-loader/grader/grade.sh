@@ -5,7 +5,8 @@
 # config.sh in a fresh `bash --noprofile --norc` with a clean environment and
 # a timeout; the loaded CONFIG is printed there and compared here. The
 # pure-bash check runs with an empty PATH, so only builtins work. Writes
-# /grader/results.json (tasktrial's script-results format).
+# /grader/results.json (tasktrial's script-results format) last, after
+# stopping anything the submission left running.
 set -uo pipefail
 export LC_ALL=C.UTF-8
 
@@ -14,8 +15,7 @@ LIBRARY=/workspace/config.sh
 WORK=/tmp/grade
 mkdir -p "$WORK"
 FIXTURES=0
-RESULT_LINES=$WORK/results.jsonl
-: > "$RESULT_LINES"
+RESULT_LINES=() # one JSON object per check, kept in memory, out of the submission's reach
 STD_PATH=/usr/local/bin:/usr/bin:/bin
 NO_PATH=$WORK/empty-path
 mkdir -p "$NO_PATH"
@@ -36,7 +36,7 @@ run_in_bash() {
   local path=$1 script=$2
   shift 2
   /usr/bin/env -i PATH="$path" HOME=/tmp LC_ALL=C.UTF-8 \
-    /usr/bin/timeout -s KILL 10 /bin/bash --noprofile --norc -c "source $LIBRARY || exit 97
+    /usr/bin/timeout -s KILL 5 /bin/bash --noprofile --norc -c "source $LIBRARY || exit 97
 $script" check "$@" 2>"$WORK/stderr"
 }
 
@@ -234,7 +234,7 @@ show name; show db.host; show empty; show missing fallback; show missing ""; sho
 
 check_sourcing_has_no_side_effects() {
   local output
-  output=$(/usr/bin/env -i PATH="$STD_PATH" HOME=/tmp LC_ALL=C.UTF-8 /usr/bin/timeout -s KILL 10 /bin/bash --noprofile --norc -c '
+  output=$(/usr/bin/env -i PATH="$STD_PATH" HOME=/tmp LC_ALL=C.UTF-8 /usr/bin/timeout -s KILL 5 /bin/bash --noprofile --norc -c '
 before_options=$(set +o; shopt -p)
 before_ifs=$IFS
 source "$1" > "$2" 2>&1
@@ -263,22 +263,36 @@ check_pure_bash() {
 
 # -- driver -------------------------------------------------------------------
 
-CHECKS=(
-  example basic-keys sections comments-and-blank-lines inline-comments quoted-values values-with-equals
-  later-assignment-wins no-expansion-or-evaluation crlf-and-last-line-without-newline invalid-lines-reported
-  missing-file reload-resets-config config-get sourcing-has-no-side-effects pure-bash
-)
+# Stop whatever the submission left running, then (re)create the results file.
+write_results() {
+  kill -9 -1 2>/dev/null # every process of the sandbox user but this shell (and init)
+  chmod 700 "${RESULTS%/*}"
+  rm -rf -- "$RESULTS"
+  printf '%s\n' "${RESULT_LINES[@]}" | jq -s '{tests: .}' > "$RESULTS"
+}
 
-for name in "${CHECKS[@]}"; do
-  PROBLEMS=""
-  if [[ ! -f $LIBRARY ]]; then
-    problem "config.sh is missing from the submission"
-  else
-    "check_${name//-/_}"
-  fi
-  jq -cn --arg name "$name" --arg problems "${PROBLEMS%$'\n'}" \
-    '{name: $name, max_score: 1, score: (if $problems == "" then 1 else 0 end),
-      status: (if $problems == "" then "passed" else "failed" end), output: $problems}' >> "$RESULT_LINES"
-done
+main() {
+  CHECKS=(
+    example basic-keys sections comments-and-blank-lines inline-comments quoted-values values-with-equals
+    later-assignment-wins no-expansion-or-evaluation crlf-and-last-line-without-newline invalid-lines-reported
+    missing-file reload-resets-config config-get sourcing-has-no-side-effects pure-bash
+  )
 
-jq -s '{tests: .}' "$RESULT_LINES" > "$RESULTS"
+  for name in "${CHECKS[@]}"; do
+    PROBLEMS=""
+    if [[ ! -f $LIBRARY ]]; then
+      problem "config.sh is missing from the submission"
+    else
+      "check_${name//-/_}"
+    fi
+    RESULT_LINES+=("$(jq -cn --arg name "$name" --arg problems "${PROBLEMS%$'\n'}" \
+      '{name: $name, max_score: 1, score: (if $problems == "" then 1 else 0 end),
+        status: (if $problems == "" then "passed" else "failed" end), output: $problems}')")
+  done
+
+  write_results
+}
+
+# One line: bash has parsed every function above before the submission runs,
+# so rewriting this file from the submission changes nothing.
+main "$@"; exit $?

@@ -4,7 +4,8 @@
 # Every check builds its own fixture directory under /tmp, runs the candidate's
 # /workspace/rotate.sh on it (with a timeout, as a separate bash process) and
 # inspects the files left behind. It writes /grader/results.json (tasktrial's
-# script-results format); the candidate's output is evidence, never the verdict.
+# script-results format) last, after stopping anything the submission left
+# running; the candidate's output is evidence, never the verdict.
 set -uo pipefail
 export LC_ALL=C
 
@@ -13,15 +14,14 @@ SCRIPT=/workspace/rotate.sh
 WORK=/tmp/grade
 mkdir -p "$WORK"
 FIXTURES=0
-RESULT_LINES=$WORK/results.jsonl
-: > "$RESULT_LINES"
+RESULT_LINES=() # one JSON object per check, kept in memory, out of the submission's reach
 
 OUT="" ERR="" STATUS=0 FIXTURE="" PROBLEMS=""
 
 # -- helpers ------------------------------------------------------------------
 
 rotate() { # ARGS...: run the candidate from /workspace; sets OUT, ERR, STATUS
-  OUT=$(cd /workspace && timeout -s KILL 10 bash "$SCRIPT" "$@" 2>"$WORK/stderr" </dev/null)
+  OUT=$(cd /workspace && timeout -s KILL 5 bash "$SCRIPT" "$@" 2>"$WORK/stderr" </dev/null)
   STATUS=$?
   ERR=$(head -c 500 "$WORK/stderr")
 }
@@ -29,7 +29,7 @@ rotate() { # ARGS...: run the candidate from /workspace; sets OUT, ERR, STATUS
 rotate_in() { # DIR_TO_CD_INTO ARGS...: same, from another working directory
   local where=$1
   shift
-  OUT=$(cd "$where" && timeout -s KILL 10 bash "$SCRIPT" "$@" 2>"$WORK/stderr" </dev/null)
+  OUT=$(cd "$where" && timeout -s KILL 5 bash "$SCRIPT" "$@" 2>"$WORK/stderr" </dev/null)
   STATUS=$?
   ERR=$(head -c 500 "$WORK/stderr")
 }
@@ -256,25 +256,39 @@ check_usage_errors() {
 
 # -- driver -------------------------------------------------------------------
 
-CHECKS=(
-  example rotates-a-single-log shifts-older-copies drops-copies-beyond-keep keep-one
-  skips-empty-logs ignores-other-files never-follows-symlinks awkward-names
-  relative-dir-with-spaces preserves-permissions prints-rotated-in-name-order second-run usage-errors
-)
+# Stop whatever the submission left running, then (re)create the results file.
+write_results() {
+  kill -9 -1 2>/dev/null # every process of the sandbox user but this shell (and init)
+  chmod 700 "${RESULTS%/*}"
+  rm -rf -- "$RESULTS"
+  printf '%s\n' "${RESULT_LINES[@]}" | jq -s '{tests: .}' > "$RESULTS"
+}
 
-for name in "${CHECKS[@]}"; do
-  PROBLEMS=""
-  FIXTURES=$((FIXTURES + 1))
-  FIXTURE=$WORK/fixture-$FIXTURES
-  mkdir "$FIXTURE"
-  if [[ ! -f $SCRIPT ]]; then
-    problem "rotate.sh is missing from the submission"
-  else
-    "check_${name//-/_}"
-  fi
-  jq -cn --arg name "$name" --arg problems "${PROBLEMS%$'\n'}" \
-    '{name: $name, max_score: 1, score: (if $problems == "" then 1 else 0 end),
-      status: (if $problems == "" then "passed" else "failed" end), output: $problems}' >> "$RESULT_LINES"
-done
+main() {
+  CHECKS=(
+    example rotates-a-single-log shifts-older-copies drops-copies-beyond-keep keep-one
+    skips-empty-logs ignores-other-files never-follows-symlinks awkward-names
+    relative-dir-with-spaces preserves-permissions prints-rotated-in-name-order second-run usage-errors
+  )
 
-jq -s '{tests: .}' "$RESULT_LINES" > "$RESULTS"
+  for name in "${CHECKS[@]}"; do
+    PROBLEMS=""
+    FIXTURES=$((FIXTURES + 1))
+    FIXTURE=$WORK/fixture-$FIXTURES
+    mkdir "$FIXTURE"
+    if [[ ! -f $SCRIPT ]]; then
+      problem "rotate.sh is missing from the submission"
+    else
+      "check_${name//-/_}"
+    fi
+    RESULT_LINES+=("$(jq -cn --arg name "$name" --arg problems "${PROBLEMS%$'\n'}" \
+      '{name: $name, max_score: 1, score: (if $problems == "" then 1 else 0 end),
+        status: (if $problems == "" then "passed" else "failed" end), output: $problems}')")
+  done
+
+  write_results
+}
+
+# One line: bash has parsed every function above before the submission runs,
+# so rewriting this file from the submission changes nothing.
+main "$@"; exit $?

@@ -87,9 +87,24 @@ class Script:
         return value
 
 
+MAX_TURNS = 10_000
+
+
 def run(coro):
+    """Run ``coro`` for at most MAX_TURNS event-loop turns: a deadlock fails its test, not the whole run."""
+
+    async def bounded():
+        task = asyncio.create_task(coro)
+        for _ in range(MAX_TURNS):
+            if task.done():
+                return task.result()
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise AssertionError(f"did not finish within {MAX_TURNS} event-loop turns (a deadlock, or a real wait?)")
+
     try:
-        return asyncio.run(coro)
+        return asyncio.run(bounded())
     finally:
         # Finalise this run's leftover tasks now: Python 3.11.2 can crash pytest
         # ("AST constructor recursion depth mismatch") when a task finaliser runs

@@ -1,0 +1,101 @@
+"""Storage and migrations against the embedded SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlmodel import Session, func, select
+
+from api import db, storage
+from api.tables import Result, Role, Run, RunState, Submission
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def _submission(session: Session) -> tuple[Submission, Run]:
+    return storage.create_submission(session=session, candidate="alice", pack_id="p", pack_version="1.0.0",
+                                     task_id="t", task_digest="sha256:" + "1" * 64,
+                                     submission_digest="sha256:" + "2" * 64, archive=b"\x1f\x8b archive")
+
+
+def _document(result_id: str, score: float) -> dict:
+    return {"id": result_id, "score": score, "verdict": "ready" if score >= 80 else "not_ready",
+            "micro_skills": {"python.x.y": {"score": score, "verdict": "ready"}}}
+
+
+def test_migrations_reach_head_and_are_idempotent(engine):
+    db.migrate(engine)  # a second start changes nothing
+    head = ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head()
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == head
+    tables = set(inspect(engine).get_table_names())
+    assert {"api_token", "pack_version", "submission", "run", "run_event", "result", "skill_evidence"} <= tables
+
+
+def test_tokens_are_stored_hashed(engine):
+    with Session(engine) as session:
+        secret = storage.create_token(session=session, name="n", role=Role.CANDIDATE, subject="alice")
+        found = storage.find_token(session=session, secret=secret)
+        assert found is not None and found.subject == "alice"
+        assert found.token_hash != secret and secret not in found.token_hash
+        assert storage.find_token(session=session, secret=secret + "x") is None
+
+
+def test_only_one_of_many_concurrent_claims_wins(engine):
+    with Session(engine) as session:
+        _, run = _submission(session)
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def claim(index: int) -> None:
+        with Session(engine) as session:
+            barrier.wait()
+            wins.append(storage.claim_run(session=session, run_id=run.id, worker=f"w{index}", lease_seconds=60))
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 7 + [True]
+    with Session(engine) as session:
+        stored = session.get(Run, run.id)
+        assert stored.state is RunState.RUNNING and stored.attempts == 1
+
+
+def test_a_result_is_written_once(engine):
+    with Session(engine) as session:
+        submission, run = _submission(session)
+        first, created = storage.record_result(session=session, run=run, submission=submission,
+                                               document=_document("r1", 90), candidate_view=_document("r1", 90))
+        again, created_again = storage.record_result(session=session, run=run, submission=submission,
+                                                     document=_document("r2", 10), candidate_view=_document("r2", 10))
+        assert created and not created_again
+        assert again.id == first.id == "r1" and again.score == 90
+        assert session.exec(select(func.count()).select_from(Result)).one() == 1
+        assert session.get(Run, run.id).state is RunState.DONE
+        assert [e.skill for e in storage.skill_evidence(session=session, candidate="alice")] == ["python.x.y"]
+
+
+def test_a_lapsed_claim_can_be_taken_over(engine):
+    from datetime import timedelta
+
+    from api.tables import utcnow
+
+    with Session(engine) as session:
+        _, run = _submission(session)
+        assert storage.claim_run(session=session, run_id=run.id, worker="dead", lease_seconds=60)
+        assert not storage.claim_run(session=session, run_id=run.id, worker="other", lease_seconds=60)
+        later = utcnow() + timedelta(seconds=61)
+        assert storage.claim_run(session=session, run_id=run.id, worker="other", lease_seconds=60, now=later)
+        assert session.get(Run, run.id).attempts == 2

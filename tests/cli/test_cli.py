@@ -1,0 +1,163 @@
+"""The command line: exit codes and messages (0 done, 1 problems found, 2 bad input, 3 infrastructure)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from engine import schemas
+from tests import factories
+from tests.conftest import CATALOGUE
+
+FOUNDATIONS = CATALOGUE / "python-foundations"
+
+
+@pytest.fixture
+def cli():
+    return CliRunner()
+
+
+def flat(text: str) -> str:
+    """The output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def invoke(cli: CliRunner, *args: str | Path):
+    return cli.invoke(app, [str(a) for a in args])
+
+
+def submission_folder(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "submission"
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+# -- pack validate --------------------------------------------------------------------------------
+
+def test_validating_a_good_pack_exits_0(cli):
+    result = invoke(cli, "pack", "validate", FOUNDATIONS)
+    assert result.exit_code == 0, result.output
+    assert "python-foundations 1.0.0: 4 task(s) valid" in flat(result.stdout)
+
+
+def test_validating_a_broken_pack_exits_1_and_prints_every_problem(cli, tmp_path: Path):
+    io_files = factories.io_task_files()
+    io_files["grader/cases/extra.in"] = "no answer\n"
+    root = factories.write_pack(tmp_path / "pack", {
+        "alpha": {"task": factories.pytest_task_yaml("alpha", limits={"memory_mb": 1}),
+                  "files": factories.pytest_task_files()},
+        "beta": {"task": factories.io_task_yaml("beta", environment="cobol"), "files": factories.io_task_files()},
+        "gamma": {"task": factories.io_task_yaml("gamma"), "files": io_files},
+    })
+    result = invoke(cli, "pack", "validate", root)
+    assert result.exit_code == 1
+    errors = flat(result.stderr)
+    assert "alpha/task.yaml: $.limits.memory_mb" in errors
+    assert "beta/task.yaml: $.environment: unknown environment 'cobol'" in errors
+    assert "gamma/grader/cases/extra.in: has no matching extra.out" in errors
+    assert "3 problem(s)" in errors
+    assert result.stdout == ""
+
+
+def test_validating_a_path_that_is_not_a_pack_exits_1(cli, tmp_path: Path):
+    result = invoke(cli, "pack", "validate", tmp_path / "missing")
+    assert result.exit_code == 1
+    assert "is not a folder" in flat(result.stderr)
+
+
+# -- grade: bad input -----------------------------------------------------------------------------
+
+def test_grading_a_submission_that_is_not_a_folder_exits_2_naming_it(cli, tmp_path: Path):
+    file = tmp_path / "answer.py"
+    file.write_text("print(1)\n")
+    result = invoke(cli, "grade", FOUNDATIONS, "word-frequency", file)
+    assert result.exit_code == 2
+    assert str(file) in flat(result.stderr) and "is not a folder" in flat(result.stderr)
+
+
+def test_grading_an_unknown_task_exits_2(cli, tmp_path: Path):
+    folder = submission_folder(tmp_path, {"top_words.py": "print()\n"})
+    result = invoke(cli, "grade", FOUNDATIONS, "no-such-task", folder)
+    assert result.exit_code == 2
+    errors = flat(result.stderr)
+    assert "'no-such-task'" in errors and "word-frequency" in errors
+
+
+def test_a_symlink_leading_outside_the_submission_exits_2(cli, tmp_path: Path):
+    folder = submission_folder(tmp_path, {"top_words.py": "print()\n"})
+    (folder / "data.txt").symlink_to("/etc/passwd")
+    result = invoke(cli, "grade", FOUNDATIONS, "word-frequency", folder)
+    assert result.exit_code == 2
+    errors = flat(result.stderr)
+    assert "data.txt" in errors and "outside" in errors
+    assert "root:" not in result.output
+
+
+def test_an_unknown_backend_exits_2_listing_the_known_ones(cli, tmp_path: Path):
+    folder = submission_folder(tmp_path, {"top_words.py": "print()\n"})
+    result = invoke(cli, "grade", FOUNDATIONS, "word-frequency", folder, "--backend", "nope")
+    assert result.exit_code == 2
+    assert "unknown runner backend 'nope'" in flat(result.stderr) and "docker" in flat(result.stderr)
+
+
+def test_grading_against_a_broken_pack_exits_2(cli, tmp_path: Path):
+    root = factories.write_pack(tmp_path / "pack", {
+        "sample": {"task": factories.pytest_task_yaml("other"), "files": factories.pytest_task_files()}})
+    folder = submission_folder(tmp_path, {"sample.py": "x = 1\n"})
+    result = invoke(cli, "grade", root, "sample", folder)
+    assert result.exit_code == 2
+    assert "sample/task.yaml: $.id" in flat(result.stderr)
+
+
+# -- against the real sandbox ---------------------------------------------------------------------
+
+@pytest.mark.docker
+def test_grade_json_prints_a_valid_result_document(cli, tmp_path: Path, docker_client):
+    solution = (FOUNDATIONS / "word-frequency" / "solution" / "top_words.py").read_text()
+    folder = submission_folder(tmp_path, {"top_words.py": solution})
+    result = invoke(cli, "grade", FOUNDATIONS, "word-frequency", folder, "--json", "--cache-dir", tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert schemas.problems("result", document) == []
+    assert (document["score"], document["verdict"], document["task"]["id"]) == (100.0, "ready", "word-frequency")
+
+
+@pytest.mark.docker
+def test_grade_prints_a_human_summary(cli, tmp_path: Path, docker_client):
+    starter = (FOUNDATIONS / "word-frequency" / "starter" / "top_words.py").read_text()
+    folder = submission_folder(tmp_path, {"top_words.py": starter})
+    result = invoke(cli, "grade", FOUNDATIONS, "word-frequency", folder, "--cache-dir", tmp_path / "cache")
+    assert result.exit_code == 0, result.output  # a failing submission is a verdict, not an error
+    text = flat(result.stdout)
+    assert "python-foundations/word-frequency" in text and "not_ready" in text
+    assert "micro-skills:" in text
+
+
+@pytest.mark.docker
+def test_pack_check_on_one_good_task_exits_0(cli, tmp_path: Path, docker_client):
+    result = invoke(cli, "pack", "check", FOUNDATIONS, "--task", "word-frequency", "--json",
+                    "--cache-dir", tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    [task] = report["tasks"]
+    assert task["task"] == "word-frequency" and task["problems"] == []
+    assert task["reference"][0]["verdict"] == "ready" and task["starter"][0]["verdict"] == "not_ready"
+
+
+@pytest.mark.docker
+def test_pack_check_exits_1_when_a_reference_fails(cli, tmp_path: Path, docker_client):
+    files = factories.io_task_files(**{"solution/main.py": "import sys\nsys.stdout.write(sys.stdin.read())\n"})
+    root = factories.write_pack(tmp_path / "pack", {"sample": {"task": factories.io_task_yaml(), "files": files}})
+    result = invoke(cli, "pack", "check", root, "--cache-dir", tmp_path / "cache")
+    assert result.exit_code == 1
+    errors = flat(result.stderr)
+    assert "sample: reference run 1: not_ready, score 0" in errors
+    assert "FAIL" in result.stdout
