@@ -208,6 +208,11 @@ def print_result(document: dict[str, Any]) -> None:
                       escape(check["micro_skill"] or ""))
     if document["checks"]:
         out.print(table)
+    for check in document["checks"]:
+        if check["status"] != "pass" and check["message"]:
+            lines = check["message"].strip().splitlines()
+            shown = ("...\n    " if len(lines) > 12 else "") + "\n    ".join(lines[-12:])
+            out.print(f"  [red]✗[/] {escape(check['name'])}\n    {escape(shown)}", highlight=False)
     skills = ", ".join(f"{slug} {v['score']:g} ({v['verdict']})" for slug, v in document["micro_skills"].items())
     runner = document["runner"]
     out.print(f"  micro-skills: {skills}", highlight=False)

@@ -69,7 +69,7 @@ def main():
     os.chdir("/workspace")
     sys.path.insert(0, "/workspace")
     args = [TESTS, "-c", os.path.join(HERE, "pytest.ini"), "--rootdir=/grader", "--confcutdir=/grader",
-            "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
+            "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--tb=short"]
     if MODE == "collect":
         args.append("--collect-only")
     return pytest.main(args, plugins=[Reporter()])
