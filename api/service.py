@@ -103,8 +103,9 @@ class Service:
         for run in stale:
             acted += 1
             if run.state is not RunState.QUEUED and run.attempts >= self.settings.max_attempts:
-                self.fail_run(run_id=run.id, reason=f"the run did not finish after {run.attempts} attempts "
-                                                    "(workers stopped or timed out)")
+                if self._still_lapsed(run.id, current):
+                    self.fail_run(run_id=run.id, reason=f"the run did not finish after {run.attempts} attempts "
+                                                        "(workers stopped or timed out)")
                 continue
             with self.session() as session:
                 if run.state is RunState.QUEUED:
@@ -114,6 +115,13 @@ class Service:
             self.metrics.requeued.inc()
             self.queue.enqueue(run.id)
         return acted
+
+    def _still_lapsed(self, run_id: str, moment) -> bool:
+        """Re-read a run the reaper is about to end: a claim taken since it was listed stands."""
+        with self.session() as session:
+            run = storage.get_run(session=session, run_id=run_id)
+            return (run is not None and run.state in (RunState.RUNNING, RunState.GRADING)
+                    and run.lease_expires_at is not None and _aware(run.lease_expires_at) < moment)
 
     def start_reaper(self, stop: threading.Event) -> threading.Thread:
         def loop() -> None:

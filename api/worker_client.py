@@ -52,7 +52,8 @@ class WorkerApi:
         self._post(f"/v1/runs/{run_id}/release", json={"worker": self.worker}, ok=(200, 409))
 
     def fail(self, run_id: str, reason: str) -> None:
-        self._post(f"/v1/runs/{run_id}/fail", json={"worker": self.worker, "reason": reason}, ok=(200, 201))
+        # 409: another worker holds the run now; its result will stand.
+        self._post(f"/v1/runs/{run_id}/fail", json={"worker": self.worker, "reason": reason}, ok=(200, 201, 409))
 
     def _post(self, path: str, *, json: dict, ok: tuple[int, ...] = (200, 409)) -> httpx.Response:
         try:

@@ -112,7 +112,8 @@ class MutationGrader:
         grader = task.root / "grader"
         reference, variants = grader / REFERENCE_DIR, grader / VARIANTS_DIR
         if not reference.is_dir() or not any(p.is_file() for p in reference.rglob("*")):
-            return [Problem(f"{task.id}/grader/{REFERENCE_DIR}", "", "is missing: a mutation task needs the reference implementation there")]
+            return [Problem(f"{task.id}/grader/{REFERENCE_DIR}", "",
+                            "is missing: a mutation task needs the reference implementation there")]
         if not variants.is_dir() or not any(p.is_dir() for p in variants.iterdir()):
             return [Problem(f"{task.id}/grader/{VARIANTS_DIR}", "", "holds no variant folder (grader/variants/NAME/)")]
         problems = []
@@ -124,7 +125,8 @@ class MutationGrader:
                 problems.append(Problem(label, "", "variant names are lower-case words joined by '-'"))
             extra = sorted(set(files) - set(known))
             if extra:
-                problems.append(Problem(label, "", f"{', '.join(extra)} not in grader/{REFERENCE_DIR}: a variant only replaces reference files"))
+                problems.append(Problem(label, "", f"{', '.join(extra)} not in grader/{REFERENCE_DIR}: "
+                                                   "a variant only replaces reference files"))
             elif not files or all(known[path] == data for path, data in files.items()):
                 problems.append(Problem(label, "", "does not differ from the reference implementation"))
         return problems

@@ -323,8 +323,9 @@ class DockerRunner:
             reason = b"not run: the service was not started because a step before it failed"
             client_steps = [StepOutcome(exit_code=None, stderr=reason) for _ in spec.client.steps]
         else:
-            budget = spec.service.ready_timeout_seconds + sum(spec.client.limits.time_seconds for _ in spec.client.steps)
-            process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, budget + 60)
+            client_time = spec.client.limits.time_seconds * len(spec.client.steps)
+            lifetime = spec.service.ready_timeout_seconds + client_time + 60
+            process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, lifetime)
             ready, ready_seconds = self._await_ready(client, process, spec.service)
             if ready:
                 client_steps, client_alive = self._run_steps(client, spec.client.steps, spec.client.limits)

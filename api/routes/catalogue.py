@@ -5,14 +5,12 @@ Nothing here ever reads a task's grader/ or solution/ folder.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, File, HTTPException, Response, UploadFile, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
 from api import storage
 from api.deps import AuthorDep, PrincipalDep, ServiceDep, SessionDep
-from api.errors import PayloadTooLarge
+from api.routes._uploads import read_body
 from api.tables import Role
 from engine import archives, packs
 from engine.models import Pack, Task
@@ -120,16 +118,24 @@ def starter_zip(pack_id: str, task_id: str, service: ServiceDep, _: PrincipalDep
                     headers={"Content-Disposition": f'attachment; filename="{task.id}.zip"'})
 
 
-@router.post("/packs", response_model=PackUploaded, status_code=status.HTTP_201_CREATED,
+PACK_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["archive"],
+    "properties": {"archive": {"type": "string", "format": "binary", "description": "the pack as .zip or .tar.gz"}}}}}}}
+
+
+@router.post("/packs", response_model=PackUploaded, status_code=status.HTTP_201_CREATED, openapi_extra=PACK_BODY,
              responses={200: {"model": PackUploaded, "description": "the same content was already stored"},
                         409: {"description": "this version exists with different content"},
                         413: {"description": "the archive is too large"},
                         422: {"description": "the archive is unsafe or the pack is malformed (every problem listed)"}})
-async def upload_pack(
-    archive: Annotated[UploadFile, File(description="The pack as .zip or .tar.gz")],
-    service: ServiceDep, session: SessionDep, author: AuthorDep, response: Response,
-) -> PackUploaded:
-    data = await read_capped(archive, service.settings.max_upload_bytes)
+async def upload_pack(request: Request, service: ServiceDep, session: SessionDep, author: AuthorDep,
+                      response: Response) -> PackUploaded:
+    await read_body(request, service.settings.max_upload_bytes)
+    async with request.form() as form:  # closes the spooled upload
+        upload = form.get("archive")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
+        data = await upload.read()
 
     def authorise(pack: Pack) -> None:
         """Only the pack's first uploader (or an admin) publishes its versions; built-in ids are reserved."""
@@ -149,14 +155,3 @@ async def upload_pack(
         response.status_code = status.HTTP_200_OK
     return PackUploaded(id=pack.id, version=pack.version, digest=digest, created=created,
                         tasks=[t.id for t in pack.tasks])
-
-
-async def read_capped(upload: UploadFile, cap: int) -> bytes:
-    """Read an upload, refusing it as soon as it passes ``cap`` bytes."""
-    chunks, size = [], 0
-    while chunk := await upload.read(64 * 1024):
-        size += len(chunk)
-        if size > cap:
-            raise PayloadTooLarge(f"{upload.filename or 'the upload'} is larger than the {cap}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)

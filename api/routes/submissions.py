@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 from api import storage
 from api.auth import Principal
 from api.deps import PersonDep, ServiceDep, SessionDep, StaffDep
-from api.errors import PayloadTooLarge
+from api.routes._uploads import read_body
 from api.service import Service
 from api.tables import Role, RunState, Submission, SubmissionPublic
 from engine import archives
@@ -113,19 +113,11 @@ async def create_submission(request: Request, response: Response, service: Servi
 
 async def _read_submission(request: Request, service: Service) -> tuple[str, str | None, dict[str, bytes]]:
     cap = service.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > cap:
-        raise PayloadTooLarge(f"the request body is larger than the {cap}-byte limit")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > cap:
-            raise PayloadTooLarge(f"the request body is larger than the {cap}-byte limit")
-    request._body = bytes(body)  # let Starlette parse the form from what we already read
+    body = await read_body(request, cap)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         try:
-            data = SubmissionCreate.model_validate_json(bytes(body))
+            data = SubmissionCreate.model_validate_json(body)
         except ValidationError as exc:
             # Without the input: it may be megabytes of the candidate's files (or bytes JSON cannot carry).
             errors = exc.errors(include_url=False, include_context=False, include_input=False)

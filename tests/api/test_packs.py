@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -29,7 +30,7 @@ SOLUTION_MARK = "SOLUTION-SECRET-91c2"
 def pack_files(root: Path, pack_id: str = WORD_PACK, version: str = "1.0.0", *, statement: str | None = None,
                ) -> dict[str, bytes]:
     """A small valid pack: the example word-frequency task under a new pack id, as ``{path: bytes}``."""
-    folder = root / f"{pack_id}-{version}-{len(list(root.iterdir())) if root.exists() else 0}"
+    folder = Path(tempfile.mkdtemp(prefix=f"{pack_id}-{version}-", dir=root))
     shutil.copytree(CATALOGUE / "python-foundations" / "word-frequency", folder / "word-frequency")
     (folder / "pack.yaml").write_text(yaml.safe_dump({**factories.PACK_YAML, "id": pack_id, "version": version}))
     if statement is not None:

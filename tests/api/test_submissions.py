@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import stat
 import tarfile
 import warnings
@@ -220,7 +221,7 @@ def test_a_corrupt_archive_is_refused(api):
 
 def test_an_upload_over_the_size_limit_is_refused_with_413(api):
     cap = api.service.settings.max_upload_bytes
-    incompressible = {"blob.bin": __import__("os").urandom(cap + 1024)}
+    incompressible = {"blob.bin": os.urandom(cap + 1024)}
     before = snapshot(api)
     response = upload(api, api.token(Role.CANDIDATE, "alice"), archives.make_zip(incompressible))
     assert response.status_code == 413
@@ -307,15 +308,17 @@ def test_hostile_paths_in_a_json_body_are_refused_naming_the_path(api, files, wo
     assert snapshot(api) == before
 
 
-@pytest.mark.parametrize("form", [{"archive": None}, {"task": None}], ids=["no archive", "no task"])
-def test_a_multipart_body_missing_a_part_is_422_naming_it(api, form):
-    data = {} if "task" in form else {"task": RETRY}
-    files = {} if "archive" in form else {"archive": ("s.zip", archives.make_zip(FILES), "application/zip")}
-    missing = next(iter(form))
-    if not files:
-        files = {"other": ("x.txt", b"x", "text/plain")}  # still multipart, just without the archive
+ZIP_PART = {"archive": ("s.zip", archives.make_zip(FILES), "application/zip")}
+OTHER_PART = {"notes": ("notes.txt", b"x", "text/plain")}  # still multipart, just without the archive
+
+
+@pytest.mark.parametrize(("form", "files", "missing"), [({"task": RETRY}, OTHER_PART, "archive"),
+                                                        ({}, ZIP_PART, "task"),
+                                                        ({"task": "retry-backoff"}, ZIP_PART, "task")],
+                         ids=["no archive", "no task", "task without pack"])
+def test_a_multipart_body_missing_a_part_is_422_naming_it(api, form, files, missing):
     before = snapshot(api)
-    response = api.client.post("/v1/submissions", headers=api.token(Role.CANDIDATE, "alice"), data=data, files=files)
+    response = api.client.post("/v1/submissions", headers=api.token(Role.CANDIDATE, "alice"), data=form, files=files)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", missing]
     assert snapshot(api) == before

@@ -159,7 +159,8 @@ def test_the_gate_is_worth_nothing_by_itself(tmp_path):
 )
 def test_a_suite_that_proves_nothing_fails_the_gate(tmp_path, results, message):
     task = mutation_task(tmp_path)
-    runner = FakeRunner(lambda spec: factories.outcome(collected={REPORT: report(results, exitstatus=5 if not results else 0)}))
+    document = report(results, exitstatus=0 if results else 5)
+    runner = FakeRunner(lambda spec: factories.outcome(collected={REPORT: document}))
     grading, specs = graded(task, runner)
     assert len(specs) == 1
     assert by_id(grading)[GATE].status is CheckStatus.FAIL

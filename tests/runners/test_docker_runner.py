@@ -10,7 +10,8 @@ import pytest
 
 from engine.errors import ImageMissing
 from engine.models import ResourceLimits, RunOutcome, RunSpec, Step
-from runners import docker_runner, images
+from runners import docker_runner as backend
+from runners import images
 
 pytestmark = pytest.mark.docker
 
@@ -210,7 +211,7 @@ def test_the_host_environment_does_not_leak_in(docker_runner, monkeypatch):
     assert "s3cret-token-value" not in text and "not-for-candidates" not in text
     assert "TASKTRIAL_TEST_SECRET" not in text and "AWS_SECRET_ACCESS_KEY" not in text
     names = {name for name, _ in ast.literal_eval(text)}
-    assert names <= set(docker_runner.ENVIRONMENT) | {"HOSTNAME"}  # the allowlist, plus what Docker always sets
+    assert names <= set(backend.ENVIRONMENT) | {"HOSTNAME"}  # the allowlist, plus what Docker always sets
 
 
 def test_writing_more_than_disk_mb_into_the_workspace_fails(docker_runner):
@@ -295,8 +296,8 @@ def test_the_counters_are_read(docker_runner):
 def test_reap_removes_labelled_containers(docker_client, monkeypatch):
     # A label of this test's own, so reaping cannot touch sandboxes of other runs on this engine.
     label = f"tasktrial.managed-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(docker_runner, "LABEL", label)
-    runner = docker_runner.DockerRunner(docker_client)
+    monkeypatch.setattr(backend, "LABEL", label)
+    runner = backend.DockerRunner(docker_client)
     image = images.runtime_image("python").tag
     created = [runner._create(spec(), image) for _ in range(2)]
     assert labelled(docker_client, label) == set(created)

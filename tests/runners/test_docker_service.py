@@ -85,7 +85,7 @@ def test_a_service_that_never_listens_is_given_up_on_after_the_wait(docker_runne
 def test_a_service_that_never_answers_makes_the_client_time_out(docker_runner):
     hang = b"import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', 8080))\ns.listen()\ntime.sleep(600)\n"
     spec = service_spec({"server.py": hang}, client_limits=ResourceLimits(time_seconds=3),
-                        client_steps=(Step(("python3", "-c", "import urllib.request; urllib.request.urlopen('http://candidate:8080/')")),))
+                        client_steps=(Step((*FETCH, "http://candidate:8080/")),))
     began = time.monotonic()
     outcome = docker_runner.run(spec)
 
