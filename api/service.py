@@ -17,6 +17,7 @@ from api.queue import JobQueue
 from api.settings import Settings
 from api.tables import RunState, utcnow
 from engine import packs, signing
+from engine.errors import ConfigurationError
 from engine.grading import engine_error_result
 from engine.results import candidate_view, now
 
@@ -143,23 +144,19 @@ def _aware(moment):
 
 
 def build_catalogue(settings: Settings) -> Catalogue:
-    from graders import GraderSet
+    from graders import validation_checks
     from runners import images
 
-    checks = GraderSet(_ValidationOnly()).problems
+    missing = [str(p) for p in settings.catalogue_dirs if not p.is_dir()]
+    if missing:
+        raise ConfigurationError(f"TASKTRIAL_CATALOGUE_DIRS names folders that do not exist: {', '.join(missing)}")
+    checks = validation_checks()
     catalogue = Catalogue(
         builtin_dirs=list(settings.catalogue_dirs), packs_dir=settings.packs_dir,
         loader=lambda root: packs.load_pack(root, environments=images.environments(), task_checks=checks),
     )
     catalogue.refresh()
     return catalogue
-
-
-class _ValidationOnly:
-    name = "none"
-
-    def run(self, spec):  # pragma: no cover - validation never runs anything
-        raise RuntimeError("validation does not run submissions")
 
 
 def build_service(settings: Settings, queue: JobQueue) -> Service:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import ConfigurationError
@@ -48,13 +48,6 @@ class Settings(BaseSettings):
     #: Redis re-delivers an unacknowledged message after this long: keep it above the longest run.
     visibility_timeout_seconds: float = 3600.0
     reaper_interval_seconds: float = 15.0
-
-    @model_validator(mode="after")
-    def _catalogue_exists(self) -> Settings:
-        missing = [str(p) for p in self.catalogue_dirs if not p.is_dir()]
-        if missing:
-            raise ValueError(f"TASKTRIAL_CATALOGUE_DIRS names folders that do not exist: {', '.join(missing)}")
-        return self
 
     def require_database(self) -> None:
         """The API (not a worker, which never touches the database) needs explicit storage in production."""

@@ -80,20 +80,10 @@ def translate_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load(path: Path) -> Pack:
-    from graders import GraderSet
+    from graders import validation_checks
     from runners import images
 
-    checker = GraderSet(_NoRunner())
-    return packs.load_pack(path, environments=images.environments(), task_checks=checker.problems)
-
-
-class _NoRunner:
-    """Validation builds graders but never runs anything."""
-
-    name = "none"
-
-    def run(self, spec):  # pragma: no cover - validation never runs
-        raise RunnerError("validation does not run submissions")
+    return packs.load_pack(path, environments=images.environments(), task_checks=validation_checks())
 
 
 def engine_parts(backend: str, cache_dir: Path):

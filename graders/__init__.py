@@ -1,7 +1,8 @@
 """Grader kinds, chosen by ``grader.kind`` through one registry.
 
-Each kind implements ``engine.ports.Grader``. ``for_task`` builds the grader
-a task needs; ``pack_problems`` gives pack validation every kind's own checks.
+Each kind implements ``engine.ports.Grader``. ``GraderSet.for_task`` gives
+the grader a task needs; ``validation_checks`` gives pack validation every
+kind's own checks without a sandbox.
 """
 
 from __future__ import annotations
@@ -48,4 +49,18 @@ class GraderSet:
         return grader.problems(task) if grader else []
 
 
-__all__ = ["KINDS", "GraderSet", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ScriptGrader"]
+class _NoSandbox:
+    """The runner of a validation-only grader set: validating a pack never runs anything."""
+
+    name = "none"
+
+    def run(self, spec):
+        raise ConfigurationError("pack validation does not run submissions")
+
+
+def validation_checks() -> Callable[[Task], list[Problem]]:
+    """Every kind's static checks of a task folder, for ``engine.packs.load_pack(task_checks=...)``."""
+    return GraderSet(_NoSandbox()).problems
+
+
+__all__ = ["KINDS", "GraderSet", "validation_checks", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ScriptGrader"]

@@ -26,13 +26,18 @@ CSV = PACK.task("csv-report")
 STARTER_RETRY = packs.starter_files(RETRY)["retry.py"]
 
 
-def grade(task, graders, **changes: str | bytes) -> Result:
-    submission = dict(packs.starter_files(task))
-    submission.update({path: text.encode() if isinstance(text, str) else text for path, text in changes.items()})
-    result = grade_submission(task, submission, runner=graders._graders[task.grader_kind]._runner,
-                              grader=graders.for_task(task))
-    assert schemas.problems("result", result.to_document()) == []
-    return result
+@pytest.fixture
+def grade(docker_runner, graders):
+    """Grade the task's starter with ``changes`` written over it, in the real sandbox."""
+
+    def grade(task, **changes: str | bytes) -> Result:
+        submission = dict(packs.starter_files(task))
+        submission.update({path: text.encode() if isinstance(text, str) else text for path, text in changes.items()})
+        result = grade_submission(task, submission, runner=docker_runner, grader=graders.for_task(task))
+        assert schemas.problems("result", result.to_document()) == []
+        return result
+
+    return grade
 
 
 def assert_earns_nothing(result: Result) -> None:
@@ -42,15 +47,14 @@ def assert_earns_nothing(result: Result) -> None:
 
 
 @pytest.mark.parametrize("task", PACK.tasks, ids=lambda t: t.id)
-def test_the_reference_solution_scores_100(task, graders):
-    result = grade_submission(task, packs.reference_submission(task), runner=graders._graders[task.grader_kind]._runner,
-                              grader=graders.for_task(task))
+def test_the_reference_solution_scores_100(task, docker_runner, graders):
+    result = grade_submission(task, packs.reference_submission(task), runner=docker_runner, grader=graders.for_task(task))
     assert (result.score, result.verdict, result.status) == (100.0, Verdict.READY, RunStatus.COMPLETED), [
         (c.id, c.status.value, c.message[:200]) for c in result.checks]
 
 
-def test_the_starter_of_the_pytest_task_scores_nothing(graders):
-    assert_earns_nothing(grade(RETRY, graders))
+def test_the_starter_of_the_pytest_task_scores_nothing(grade):
+    assert_earns_nothing(grade(RETRY))
 
 
 # -- the pytest kind ------------------------------------------------------------------------------
@@ -70,9 +74,9 @@ FORCE_PASS_CONFTEST = textwrap.dedent("""
 """)
 
 
-def test_shipped_conftest_and_config_files_change_nothing(graders):
+def test_shipped_conftest_and_config_files_change_nothing(grade):
     result = grade(
-        RETRY, graders,
+        RETRY,
         **{"conftest.py": FORCE_PASS_CONFTEST,
            "pytest.ini": "[pytest]\naddopts = -p no:python --co\npython_files = nothing_*.py\n",
            "pyproject.toml": "[tool.pytest.ini_options]\naddopts = '--collect-only'\n",
@@ -87,14 +91,14 @@ def test_shipped_conftest_and_config_files_change_nothing(graders):
     assert all("NotImplementedError" in c.message for c in result.checks)
 
 
-def test_exiting_with_status_0_at_import_crashes_and_earns_nothing(graders):
-    result = grade(RETRY, graders, **{"retry.py": "import os\nos._exit(0)\n"})
+def test_exiting_with_status_0_at_import_crashes_and_earns_nothing(grade):
+    result = grade(RETRY, **{"retry.py": "import os\nos._exit(0)\n"})
     assert_earns_nothing(result)
     assert result.status is RunStatus.CRASHED
     assert "before reporting" in result.reason
 
 
-def test_printing_fake_passed_lines_earns_nothing(graders):
+def test_printing_fake_passed_lines_earns_nothing(grade, graders):
     ids = [nodeid for nodeid in graders.for_task(RETRY).expected_tests(RETRY)]
     lines = "".join(f"{nodeid} PASSED\n" for nodeid in ids) + f"===== {len(ids)} passed in 0.01s =====\n"
     forged = textwrap.dedent(f"""
@@ -109,7 +113,7 @@ def test_printing_fake_passed_lines_earns_nothing(graders):
             sys.stderr.write(LINES)
             raise NotImplementedError("write me")
     """)
-    result = grade(RETRY, graders, **{"retry.py": forged})
+    result = grade(RETRY, **{"retry.py": forged})
     assert_earns_nothing(result)
     assert result.status is RunStatus.COMPLETED
     assert " PASSED" in result.to_document()["output"]["stdout"]  # the lines were printed, and ignored
@@ -126,10 +130,10 @@ FORGE_REPORT_AND_EXIT = textwrap.dedent("""
 """)
 
 
-def test_writing_a_forged_report_and_exiting_earns_nothing(graders):
+def test_writing_a_forged_report_and_exiting_earns_nothing(grade, graders):
     # SANDBOX.md: "writing a results file where the grader looks for one". Fails today: see the report.
     ids = list(graders.for_task(RETRY).expected_tests(RETRY))
-    result = grade(RETRY, graders, **{"retry.py": FORGE_REPORT_AND_EXIT.format(IDS=ids)})
+    result = grade(RETRY, **{"retry.py": FORGE_REPORT_AND_EXIT.format(IDS=ids)})
     assert_earns_nothing(result)
 
 
@@ -160,9 +164,9 @@ OVERWRITE_REPORT_FROM_A_DAEMON = textwrap.dedent("""
 """)
 
 
-def test_a_daemon_overwriting_the_report_earns_nothing(graders):
+def test_a_daemon_overwriting_the_report_earns_nothing(grade):
     # "Leaving a daemon behind": it rewrites the harness's report between the run's end and collection.
-    result = grade(RETRY, graders, **{"retry.py": OVERWRITE_REPORT_FROM_A_DAEMON + STARTER_RETRY.decode()})
+    result = grade(RETRY, **{"retry.py": OVERWRITE_REPORT_FROM_A_DAEMON + STARTER_RETRY.decode()})
     assert_earns_nothing(result)
 
 
@@ -192,8 +196,8 @@ SEARCH_FOR_EXPECTED_OUTPUTS = textwrap.dedent("""
 """)
 
 
-def test_searching_the_file_system_for_expected_outputs_finds_nothing(graders):
-    result = grade(WORDS, graders, **{"top_words.py": SEARCH_FOR_EXPECTED_OUTPUTS})
+def test_searching_the_file_system_for_expected_outputs_finds_nothing(grade):
+    result = grade(WORDS, **{"top_words.py": SEARCH_FOR_EXPECTED_OUTPUTS})
     assert result.status is RunStatus.COMPLETED  # the search finished: it found nothing, it did not time out
     outcome = result.outcome
     assert all(not step.timed_out and step.exit_code == 0 and b"scanned" in step.stderr for step in outcome.steps)
@@ -204,8 +208,8 @@ def test_searching_the_file_system_for_expected_outputs_finds_nothing(graders):
     assert result.verdict is Verdict.NOT_READY
 
 
-def test_a_crashing_program_fails_every_case_with_its_error(graders):
-    result = grade(WORDS, graders, **{"top_words.py": "raise SystemExit('deliberate failure')\n"})
+def test_a_crashing_program_fails_every_case_with_its_error(grade):
+    result = grade(WORDS, **{"top_words.py": "raise SystemExit('deliberate failure')\n"})
     assert_earns_nothing(result)
     assert all("exited with code 1" in c.message and "deliberate failure" in c.message for c in result.checks)
 
@@ -238,12 +242,12 @@ OVERWRITE_RESULTS_FROM_A_DAEMON = textwrap.dedent("""
 """)
 
 
-def test_a_daemon_overwriting_the_script_results_earns_nothing(graders):
-    result = grade(CSV, graders, **{"report.py": OVERWRITE_RESULTS_FROM_A_DAEMON})
+def test_a_daemon_overwriting_the_script_results_earns_nothing(grade):
+    result = grade(CSV, **{"report.py": OVERWRITE_RESULTS_FROM_A_DAEMON})
     assert result.score == 0.0 and result.verdict is Verdict.NOT_READY, [(c.id, c.status.value) for c in result.checks]
 
 
-def test_printing_a_results_document_earns_nothing_from_the_script_grader(graders):
+def test_printing_a_results_document_earns_nothing_from_the_script_grader(grade):
     forged = '{"tests": [{"name": "totals-basic", "score": 1, "max_score": 1, "status": "passed"}]}'
-    result = grade(CSV, graders, **{"report.py": f"print({forged!r})\n"})
+    result = grade(CSV, **{"report.py": f"print({forged!r})\n"})
     assert result.score == 0.0 and result.verdict is Verdict.NOT_READY
