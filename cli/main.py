@@ -36,7 +36,7 @@ from engine.errors import (
 )
 from engine.grading import grade_submission
 from engine.models import Pack
-from engine.results import Result, summary_line
+from engine.results import Result
 from engine.trees import read_tree
 
 EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE = 1, 2, 3

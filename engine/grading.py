@@ -34,7 +34,7 @@ def grade_submission(
     outcome = runner.run(spec)
     if progress:
         progress("grading")
-    grading = grader.grade(task, outcome)
+    grading = grader.grade(task, submission, outcome)
     status = status_of(outcome, crashed=bool(grading.crashed))
     return Result(
         task=task,

@@ -53,8 +53,8 @@ class Grader(Protocol):
         """What to run for this submission. Hidden files enter it only where the kind requires."""
         ...
 
-    def grade(self, task: Task, outcome: RunOutcome) -> Grading:
-        """Turn a run into checks. Never trusts the candidate's output as a result.
+    def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
+        """Turn the run of ``submission`` into checks. Never trusts the candidate's output as a result.
 
         Raises:
             GraderError: the grader itself is broken (never for a bad submission).

@@ -156,7 +156,7 @@ class HttpGrader:
             client=client,
         )
 
-    def grade(self, task: Task, outcome: RunOutcome) -> Grading:
+    def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
         checks = load_checks(task)
         service, client = outcome.service, outcome.client
         if service is None or client is None:

@@ -73,7 +73,7 @@ class IoGrader:
             workspace=submission,
         )
 
-    def grade(self, task: Task, outcome: RunOutcome) -> Grading:
+    def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
         all_cases = cases(task)
         if len(outcome.steps) != len(all_cases):
             raise GraderError(f"task {task.id!r}: expected {len(all_cases)} case runs, the runner reported {len(outcome.steps)}")

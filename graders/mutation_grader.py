@@ -36,20 +36,21 @@ and only a reviewer reading the tests will see it.
 
 from __future__ import annotations
 
-import json
+import hashlib
+import hmac
 import re
 import secrets
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from engine import packs
-from engine.errors import GraderError, Problem
+from engine.digest import tree_digest
+from engine.errors import Problem
 from engine.models import WORKSPACE, Check, CheckStatus, RunOutcome, RunSpec, Step, Task
 from engine.ports import Grading, Runner
 from engine.trees import overlay, read_tree
 from graders._common import make_check, tail
-from graders.pytest_grader import HARNESS_DIR, REPORT, harness_files
+from graders.pytest_grader import HARNESS_DIR, REPORT, harness_files, new_key, read_report
 
 REFERENCE_DIR = "reference"
 VARIANTS_DIR = "variants"
@@ -57,12 +58,6 @@ GATE = "reference-passes"
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 NOT_JUDGED = "not judged: your tests must pass on the reference implementation first"
 FAILURE_CHARS = 1500
-
-
-@dataclass(frozen=True)
-class _Pending:
-    task_digest: str
-    submission: Mapping[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -96,17 +91,15 @@ def variant_files(task: Task) -> dict[str, dict[str, bytes]]:
 class MutationGrader:
     """Grades test-writing tasks.
 
-    ``grade`` runs the variants itself, each in its own sandbox, so it needs
-    the submission that ``build_run`` saw: it remembers the last one per
-    thread, and ``grade`` must follow ``build_run`` on the same thread (as
-    ``engine.grading.grade_submission`` does).
+    ``grade`` runs the variants itself, each in its own sandbox with the
+    candidate's tests.
     """
 
     kind = "mutation"
 
     def __init__(self, runner: Runner):
         self._runner = runner
-        self._pending = threading.local()
+        self._secret = secrets.token_bytes(32)
 
     def problems(self, task: Task) -> list[Problem]:
         grader = task.root / "grader"
@@ -132,23 +125,20 @@ class MutationGrader:
         return problems
 
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
-        self._pending.value = _Pending(task.digest, dict(submission))
-        return self._spec(task, submission, reference_files(task))
+        return self._spec(task, submission, reference_files(task), key=self._reference_key(task, submission))
 
-    def grade(self, task: Task, outcome: RunOutcome) -> Grading:
-        pending: _Pending | None = getattr(self._pending, "value", None)
-        if pending is None or pending.task_digest != task.digest:
-            raise GraderError(f"task {task.id!r}: the mutation grader grades only a run it built on this thread")
+    def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
         variants = variant_files(task)
-        reference = _test_run(outcome)
+        reference = _test_run(outcome, self._reference_key(task, submission))
         gate_passed, gate_message = _judge_reference(task, outcome, reference)
         checks: list[Check] = [_gate(task, gate_passed, gate_message)]
         if not gate_passed:
             checks += [make_check(task, f"caught-{name}", CheckStatus.FAIL, message=NOT_JUDGED) for name in variants]
         else:
             for name, files in variants.items():
-                run = self._runner.run(self._spec(task, pending.submission, files))
-                caught, message = _judge_variant(task, run, _test_run(run))
+                key = new_key()
+                run = self._runner.run(self._spec(task, submission, files, key=key))
+                caught, message = _judge_variant(task, run, _test_run(run, key))
                 checks.append(make_check(task, f"caught-{name}", CheckStatus.PASS if caught else CheckStatus.FAIL,
                                          message=message, duration=run.wall_seconds))
         crashed = ""
@@ -156,12 +146,18 @@ class MutationGrader:
             crashed = f"the test run ended (exit {outcome.exit_code}) before reporting any result"
         return Grading(tuple(checks), crashed)
 
-    def _spec(self, task: Task, submission: Mapping[str, bytes], implementation: Mapping[str, bytes]) -> RunSpec:
+    def _reference_key(self, task: Task, submission: Mapping[str, bytes]) -> bytes:
+        """The report key of the reference run: derived, so ``grade`` needs no state from ``build_run``."""
+        message = f"reference\0{task.digest}\0{tree_digest(submission)}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest().encode()
+
+    def _spec(self, task: Task, submission: Mapping[str, bytes], implementation: Mapping[str, bytes], *,
+              key: bytes) -> RunSpec:
         argv = ("python3", "-I", f"/grader/{HARNESS_DIR}/pytest_harness.py", "run", REPORT, WORKSPACE)
         return RunSpec(
             environment=task.environment,
             limits=task.limits,
-            steps=(Step(argv),),
+            steps=(Step(argv, stdin=key + b"\n"),),
             workspace=overlay(submission, _salted(implementation)),
             grader=harness_files(),
             collect=(REPORT,),
@@ -174,13 +170,9 @@ def _salted(files: Mapping[str, bytes]) -> dict[str, bytes]:
     return {path: (data + b"\n# " + salt + b"\n") if path.endswith(".py") else data for path, data in files.items()}
 
 
-def _test_run(outcome: RunOutcome) -> _TestRun:
-    raw = outcome.collected.get(REPORT)
-    try:
-        report = json.loads(raw) if raw is not None else None
-    except ValueError:
-        report = None
-    if not isinstance(report, dict) or not isinstance(report.get("results"), dict):
+def _test_run(outcome: RunOutcome, key: bytes) -> _TestRun:
+    report = read_report(outcome, key)
+    if report is None:
         return _TestRun(0, (), 0, None)
     results = report["results"]
     passed = sum(1 for entry in results.values() if isinstance(entry, dict) and entry.get("outcome") == "pass")

@@ -9,14 +9,18 @@ early, crashing the interpreter or printing fake results earns nothing.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import posixpath
+import secrets
 import threading
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
 from engine import packs
+from engine.digest import tree_digest
 from engine.errors import GraderError, Problem
 from engine.models import GRADER_DIR, CheckStatus, RunOutcome, RunSpec, Step, Task
 from engine.ports import Grading, Runner
@@ -37,6 +41,7 @@ class PytestGrader:
 
     def __init__(self, runner: Runner, *, cache_dir: Path | None = None):
         self._runner = runner
+        self._secret = secrets.token_bytes(32)
         self._cache_dir = cache_dir
         self._expected: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
@@ -54,11 +59,11 @@ class PytestGrader:
         return []
 
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
-        return self._spec(task, submission, mode="run")
+        return self._spec(task, submission, mode="run", key=self._key(task, submission))
 
-    def grade(self, task: Task, outcome: RunOutcome) -> Grading:
+    def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
         expected = self.expected_tests(task)
-        report = _report(outcome)
+        report = read_report(outcome, self._key(task, submission))
         results = report.get("results", {}) if report else {}
         checks = []
         for nodeid in expected:
@@ -89,8 +94,9 @@ class PytestGrader:
         cache = self._cache_dir / f"pytest-{task.digest.removeprefix('sha256:')}.json" if self._cache_dir else None
         if cache is not None and cache.is_file():
             return tuple(json.loads(cache.read_text("utf-8")))
-        outcome = self._runner.run(self._spec(task, packs.reference_submission(task), mode="collect"))
-        report = _report(outcome)
+        key = new_key()
+        outcome = self._runner.run(self._spec(task, packs.reference_submission(task), mode="collect", key=key))
+        report = read_report(outcome, key)
         if report is None or report.get("collect_errors") or not report.get("collected"):
             detail = json.dumps(report.get("collect_errors")) if report else tail(outcome.steps[-1].stdout + outcome.steps[-1].stderr)
             raise GraderError(f"task {task.id!r}: collecting the hidden tests with the reference solution failed: {detail}")
@@ -102,12 +108,17 @@ class PytestGrader:
             temporary.replace(cache)
         return expected
 
-    def _spec(self, task: Task, submission: Mapping[str, bytes], *, mode: str) -> RunSpec:
+    def _key(self, task: Task, submission: Mapping[str, bytes]) -> bytes:
+        """The report key of this submission's run: derived, so ``grade`` needs no state from ``build_run``."""
+        message = f"{task.digest}\0{tree_digest(submission)}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest().encode()
+
+    def _spec(self, task: Task, submission: Mapping[str, bytes], *, mode: str, key: bytes) -> RunSpec:
         argv = ("python3", "-I", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_harness.py", mode, REPORT, _tests_path(task))
         return RunSpec(
             environment=task.environment,
             limits=task.limits,
-            steps=(Step(argv),),
+            steps=(Step(argv, stdin=key + b"\n"),),
             workspace=submission,
             grader={**packs.grader_files(task), **harness_files()},
             collect=(REPORT,),
@@ -118,13 +129,29 @@ def _tests_path(task: Task) -> str:
     return posixpath.normpath(f"{GRADER_DIR}/{task.grader.get('tests', '.')}")
 
 
-def _report(outcome: RunOutcome) -> dict | None:
+def new_key() -> bytes:
+    """A fresh per-run report key (hex, so it travels as one stdin line)."""
+    return secrets.token_hex(32).encode()
+
+
+def sign_report(key: bytes, body: bytes) -> bytes:
+    """The report file the harness writes: its body and an HMAC of it under the run's key."""
+    mac = hmac.new(key, body, hashlib.sha256).hexdigest()
+    return json.dumps({"mac": mac, "body": body.decode("utf-8")}).encode()
+
+
+def read_report(outcome: RunOutcome, key: bytes) -> dict | None:
+    """The harness's report if it is there and authentic under ``key``; None otherwise (forged counts as absent)."""
     raw = outcome.collected.get(REPORT)
     if raw is None:
         return None
     try:
-        report = json.loads(raw)
-    except ValueError:
+        signed = json.loads(raw)
+        body = signed["body"].encode("utf-8")
+        if not hmac.compare_digest(str(signed["mac"]), hmac.new(key, body, hashlib.sha256).hexdigest()):
+            return None
+        report = json.loads(body)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return report if isinstance(report, dict) and isinstance(report.get("results"), dict) else None
 

@@ -4,8 +4,13 @@ The program runs in the sandbox beside the submission (at ``/grader``) and
 writes ``/grader/results.json``: a documented subset of Gradescope's
 ``results.json`` (``tests`` with ``name``, ``score``, ``max_score``,
 ``output``, ``status``), validated against ``script-results.schema.json``.
-The candidate's stdout is never read as results; a missing or invalid file
-means the run crashed.
+The candidate's stdout is never read as results; a missing or invalid file,
+or a grader that did not exit with status 0, means the run crashed.
+
+The grader runs as the same user as the code it tests, so it must stop every
+process that code left behind (``kill -9 -1``) before it writes the results,
+or a leftover process could rewrite them. ``tasktrial pack init --kind script``
+generates a grader that does.
 """
 
 from __future__ import annotations
@@ -45,7 +50,10 @@ class ScriptGrader:
             collect=(RESULTS,),
         )
 
-    def grade(self, task: Task, outcome: RunOutcome) -> Grading:
+    def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
+        if outcome.exit_code != 0:
+            # Killed, crashed, or stopped by a process of the candidate's: whatever the file says is void.
+            return Grading((), crashed=f"the grader program ended with exit {outcome.exit_code} instead of 0")
         raw = outcome.collected.get(RESULTS)
         if raw is None:
             return Grading((), crashed=f"the grader wrote no {RESULTS} (exit {outcome.exit_code})")

@@ -73,6 +73,7 @@ ENVIRONMENT = {
     "TMPDIR": "/tmp",
 }
 COLLECT_CAP_BYTES = 4 * 1024 * 1024
+KILL_SECONDS = 5.0
 PROBE_INTERVAL_SECONDS = 0.1
 # Options of a service run's network: no route out, and no address on the host's bridge,
 # without which an internal network still reaches every port the host listens on.
@@ -137,7 +138,7 @@ class DockerRunner:
         Returns how many containers it removed.
         """
         removed = 0
-        for container in self._client.containers.list(all=True, filters={"label": LABEL}):
+        for container in self._client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
             self._remove(container.id)
             removed += 1
         for network in self._api.networks(filters={"label": LABEL}):
@@ -152,7 +153,7 @@ class DockerRunner:
         """
         dead: set[str] = set()
         removed = 0
-        for container in self._client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}"}):
+        for container in self._client.containers.list(all=True, filters={"label": OWNER_LABEL}, ignore_removed=True):
             owner = container.labels.get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition(":")
             if owner_host == host and pid.isdigit() and not _alive(int(pid)):
@@ -247,10 +248,8 @@ class DockerRunner:
             if not alive:
                 outcomes.append(StepOutcome(exit_code=None, stderr=b"not run: the sandbox was stopped"))
                 continue
-            outcome = self._exec(cid, step, limits)
+            outcome, alive = self._exec(cid, step, limits)
             outcomes.append(outcome)
-            if outcome.timed_out:
-                alive = self._kill_processes(cid)
         return outcomes, alive
 
     def _finish(
@@ -349,7 +348,7 @@ class DockerRunner:
                 return False, None
             wait = f"{max(0.5, min(2.0, remaining)):.1f}"
             probe = Step(("timeout", wait, "bash", "-c", _PROBE_SCRIPT, SERVICE_HOST, str(service.port)))
-            if self._exec(client, probe, ResourceLimits(time_seconds=5, output_kb=4)).exit_code == 0:
+            if self._exec(client, probe, ResourceLimits(time_seconds=5, output_kb=4))[0].exit_code == 0:
                 return True, time.monotonic() - process.began
             if time.monotonic() >= deadline:
                 return False, None
@@ -372,7 +371,7 @@ class DockerRunner:
 
     def _upload(self, cid: str, spec: RunSpec) -> None:
         archive = _tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})
-        result = self._exec(
+        result, _ = self._exec(
             cid,
             Step(argv=("tar", "-x", "-f", "-", "-C", "/", "--no-same-owner", "--no-same-permissions"), stdin=archive),
             ResourceLimits(time_seconds=60, output_kb=16),
@@ -380,20 +379,30 @@ class DockerRunner:
         if result.exit_code != 0:
             raise RunnerError(f"copying files into the sandbox failed (exit {result.exit_code}): {result.stderr[-500:]!r}")
 
-    def _exec(self, cid: str, step: Step, limits: ResourceLimits) -> StepOutcome:
-        """Run one step; the host-side deadline and the output cap are enforced here."""
+    def _exec(self, cid: str, step: Step, limits: ResourceLimits) -> tuple[StepOutcome, bool]:
+        """Run one step with the host-side deadline and output cap; returns its outcome and whether the sandbox lives.
+
+        On a timeout the step's stream is still drained while its processes are
+        killed, so a program flooding its output cannot stall the kill.
+        """
         exec_id = self._api.exec_create(cid, list(step.argv), stdin=True, workdir=WORKSPACE, user=SANDBOX_USER)["Id"]
         began = time.monotonic()
         sock = _raw_socket(self._api.exec_start(exec_id, socket=True))
         feeder = threading.Thread(target=_feed, args=(sock, step.stdin), daemon=True)
         feeder.start()
+        alive = True
         try:
             stdout, stderr, truncated, timed_out = _pump(sock, began + limits.time_seconds, limits.output_kb * 1024)
+            wall = time.monotonic() - began
+            if timed_out:
+                drain = threading.Thread(target=_pump, args=(sock, time.monotonic() + KILL_SECONDS, 0), daemon=True)
+                drain.start()
+                alive = self._kill_processes(cid)
+                drain.join(KILL_SECONDS)
         finally:
             sock.close()
-        wall = time.monotonic() - began
         exit_code = None if timed_out else self._exit_code(exec_id)
-        return StepOutcome(exit_code, stdout, stderr, wall, timed_out, truncated)
+        return StepOutcome(exit_code, stdout, stderr, wall, timed_out, truncated), alive
 
     def _exit_code(self, exec_id: str) -> int | None:
         for _ in range(50):
@@ -404,17 +413,24 @@ class DockerRunner:
         return None
 
     def _kill_processes(self, cid: str) -> bool:
-        """Kill the sandbox user's processes; kill the container if even that fails.
+        """Kill the sandbox user's processes within ``KILL_SECONDS``; kill the container if even that fails.
 
         Returns whether the container is still usable.
         """
         try:
-            self._api.exec_start(self._api.exec_create(cid, ["sh", "-c", "kill -9 -1"], user=SANDBOX_USER)["Id"])
-            return True
+            exec_id = self._api.exec_create(cid, ["sh", "-c", "kill -9 -1"], user=SANDBOX_USER)["Id"]
+            sock = _raw_socket(self._api.exec_start(exec_id, socket=True))
+            try:
+                sock.shutdown(socket.SHUT_WR)
+                _, _, _, stuck = _pump(sock, time.monotonic() + KILL_SECONDS, 0)
+            finally:
+                sock.close()
+            if not stuck:
+                return True
         except docker.errors.APIError:
-            # Typically the pids limit is exhausted (a fork bomb): nothing can start inside.
-            self._api.kill(cid)
-            return False
+            pass  # typically the pids limit is exhausted (a fork bomb): nothing can start inside
+        self._api.kill(cid)
+        return False
 
     def _collect(self, cid: str, paths: tuple[str, ...]) -> tuple[_Counters, dict[str, bytes]]:
         try:

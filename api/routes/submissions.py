@@ -25,7 +25,7 @@ from api.service import Service
 from api.tables import Role, RunState, Submission, SubmissionPublic
 from engine import archives
 from engine.digest import tree_digest
-from engine.errors import NotFound, SubmissionRejected
+from engine.errors import NotFound
 from engine.trees import from_mapping
 
 router = APIRouter(prefix="/v1", tags=["submissions"])

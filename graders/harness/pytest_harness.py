@@ -5,11 +5,20 @@ keeps ``PYTHON*`` variables, the user site and the script's folder off
 ``sys.path``; an explicit ``-c`` config, ``--rootdir`` and ``--confcutdir``
 mean a ``conftest.py``, ``pytest.ini`` or ``pyproject.toml`` shipped in the
 submission changes nothing. The report goes to a file the host reads back;
-the candidate's stdout is never the results channel. This file is copied
-into the sandbox as data: it must only use the standard library and pytest.
+the candidate's stdout is never the results channel.
+
+The report is authenticated: the first line of stdin carries a per-run key,
+read before any candidate code loads, and the report is an HMAC-SHA256 of its
+body under that key. A submission that writes a report file of its own, or
+leaves a process behind to rewrite ours, produces one the host rejects. (Code
+running in this very process could still dig the key out of memory: in-process
+tests raise the bar, they are not a wall.) This file is copied into the
+sandbox as data: it must only use the standard library and pytest.
 """
 
 import gc
+import hashlib
+import hmac
 import json
 import os
 import sys
@@ -18,11 +27,20 @@ MODE, REPORT, TESTS = sys.argv[1], sys.argv[2], sys.argv[3]
 HERE = os.path.dirname(os.path.abspath(__file__))
 MESSAGE_CAP = 4000
 
+
+def _read_key():
+    key = sys.stdin.buffer.readline().strip()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)  # nothing else is left on stdin for the candidate's code
+    os.close(null)
+    return key
+
 import pytest  # noqa: E402  (after argv parsing: nothing of the candidate's is importable yet)
 
 
 class Reporter:
-    def __init__(self):
+    def __init__(self, sign):
+        self._sign = sign
         self.collected = []
         self.results = {}
         self.collect_errors = {}
@@ -59,11 +77,14 @@ class Reporter:
     def pytest_sessionfinish(self, session, exitstatus):
         document = {"mode": MODE, "collected": self.collected, "results": self.results,
                     "collect_errors": self.collect_errors, "exitstatus": int(exitstatus)}
+        body = json.dumps(document).encode("utf-8")
         with open(REPORT, "w", encoding="utf-8") as fh:
-            json.dump(document, fh)
+            json.dump({"mac": self._sign(body), "body": body.decode("utf-8")}, fh)
 
 
 def main():
+    key = _read_key()
+    reporter = Reporter(lambda body: hmac.new(key, body, hashlib.sha256).hexdigest())
     # A submission could ship a *.dist-info declaring a pytest plugin: load none automatically.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     os.chdir("/workspace")
@@ -72,7 +93,7 @@ def main():
             "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--tb=short"]
     if MODE == "collect":
         args.append("--collect-only")
-    return pytest.main(args, plugins=[Reporter()])
+    return pytest.main(args, plugins=[reporter])
 
 
 if __name__ == "__main__":

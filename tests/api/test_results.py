@@ -11,7 +11,7 @@ from api.tables import Role
 from engine import archives, signing
 from engine.results import WITHHELD
 from tests.api.conftest import Api
-from tests.api.helpers import RETRY, SECRET_MESSAGE, SECRET_OUTPUT, result_document, submit, work
+from tests.api.helpers import SECRET_MESSAGE, SECRET_OUTPUT, result_document, submit, work
 from tests.api.test_packs import WORD_PACK, pack_files, post_pack
 
 

@@ -42,7 +42,7 @@ def pytest_task(tmp_path: Path):
 
 
 def answering(*steps, **overrides) -> FakeRunner:
-    return FakeRunner(lambda spec: factories.outcome(*steps, **overrides))
+    return factories.harness_runner(lambda spec: factories.outcome(*steps, **overrides))
 
 
 def test_a_correct_submission_is_ready(io_task):
@@ -105,7 +105,7 @@ def test_a_garbled_pytest_report_is_a_crash(pytest_task):
 
 
 class BrokenGrader(IoGrader):
-    def grade(self, task, outcome) -> Grading:
+    def grade(self, task, submission, outcome) -> Grading:
         raise GraderError("the grader's own file is corrupt")
 
 
@@ -126,7 +126,7 @@ def test_a_runner_error_propagates(io_task):
     def broken(spec):
         raise RunnerError("the engine went away")
 
-    runner = FakeRunner(broken)
+    runner = factories.harness_runner(broken)
     with pytest.raises(RunnerError, match="went away"):
         grade_submission(io_task, SUBMISSION, runner=runner, grader=IoGrader(runner))
 

@@ -15,7 +15,6 @@ from engine.results import MESSAGE_CAP_CHARS, OUTPUT_CAP_CHARS
 from graders import GraderSet, io_grader
 from graders.script_grader import RESULTS
 from runners import images
-from runners.fake import FakeRunner
 from tests import factories
 from tests.conftest import CATALOGUE
 
@@ -57,10 +56,10 @@ def plausible_run(task: Task):
         def answer(spec: RunSpec):
             return factories.outcome(*(factories.step(0, expected[s.stdin]) for s in spec.steps))
 
-        return FakeRunner(answer)
+        return factories.harness_runner(answer)
     document = {"tests": [{"name": "totals-basic", "score": 1, "max_score": 1, "status": "passed"},
                           {"name": "rejects-basic", "score": 0, "max_score": 1, "output": "differs"}]}
-    return FakeRunner(lambda spec: factories.outcome(collected={RESULTS: json.dumps(document).encode()}))
+    return factories.harness_runner(lambda spec: factories.outcome(collected={RESULTS: json.dumps(document).encode()}))
 
 
 @pytest.mark.parametrize("task_id", sorted(FOUNDATION_TASKS))
@@ -78,7 +77,7 @@ def test_a_graded_result_validates_against_the_result_schema(task_id: str, tmp_p
 def test_output_that_is_not_utf8_and_huge_still_gives_a_small_valid_document():
     task = FOUNDATION_TASKS["word-frequency"]
     garbage = (b"\xff\xfe\xc3\x28" + bytes(range(256))) * 20_000  # ~5 MB, invalid UTF-8 throughout
-    runner = FakeRunner(lambda spec: factories.outcome(
+    runner = factories.harness_runner(lambda spec: factories.outcome(
         *(factories.step(1, garbage, garbage, output_truncated=True) for _ in spec.steps)))
     result = grade_submission(task, {"top_words.py": b"\xff" * 10}, runner=runner,
                               grader=GraderSet(runner).for_task(task))
@@ -94,7 +93,7 @@ def test_output_that_is_not_utf8_and_huge_still_gives_a_small_valid_document():
 def test_a_huge_check_message_is_capped():
     task = FOUNDATION_TASKS["csv-report"]
     document = {"tests": [{"name": "totals-basic", "score": 0, "max_score": 1, "output": "x" * 5_000_000}]}
-    runner = FakeRunner(lambda spec: factories.outcome(collected={RESULTS: json.dumps(document).encode()}))
+    runner = factories.harness_runner(lambda spec: factories.outcome(collected={RESULTS: json.dumps(document).encode()}))
     result = grade_submission(task, {}, runner=runner, grader=GraderSet(runner).for_task(task))
     [check] = result.to_document()["checks"]
     assert len(check["message"]) <= MESSAGE_CAP_CHARS + 100

@@ -57,7 +57,7 @@ def served(responses: dict | None, *, ready=True, exit_code=None, client_timed_o
 
 
 def grade(task, outcome):
-    return HttpGrader(FakeRunner(lambda spec: outcome)).grade(task, outcome)
+    return HttpGrader(FakeRunner(lambda spec: outcome)).grade(task, {}, outcome)
 
 
 def by_id(grading):

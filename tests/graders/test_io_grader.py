@@ -37,7 +37,7 @@ def answer(*stdouts: bytes, **step_overrides):
 
 def run(task, runner):
     grader = IoGrader(runner)
-    return grader.grade(task, runner.run(grader.build_run(task, SUBMISSION)))
+    return grader.grade(task, SUBMISSION, runner.run(grader.build_run(task, SUBMISSION)))
 
 
 def every_byte_of(spec: RunSpec) -> list[bytes]:

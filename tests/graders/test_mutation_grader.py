@@ -5,17 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from engine import schemas, scoring
-from engine.errors import GraderError
 from engine.models import CheckStatus, RunSpec, StepOutcome
 from graders.mutation_grader import GATE, NOT_JUDGED, MutationGrader
 from graders.pytest_grader import REPORT
-from runners.fake import FakeRunner
 from tests import factories
 from tests.conftest import CATALOGUE
 
@@ -57,13 +54,13 @@ def runner_where(results_by_impl: dict[str, dict[str, str]], **outcome_overrides
     def handle(spec: RunSpec):
         results = results_by_impl[implementation(spec)]
         return factories.outcome(collected={REPORT: report(results)}, **outcome_overrides.get(implementation(spec), {}))
-    return FakeRunner(handle)
+    return factories.harness_runner(handle)
 
 
 def graded(task, runner, submission=SUBMISSION):
     grader = MutationGrader(runner)
     spec = grader.build_run(task, submission)
-    return grader.grade(task, runner.run(spec)), runner.specs
+    return grader.grade(task, submission, runner.run(spec)), runner.specs
 
 
 def by_id(grading):
@@ -75,7 +72,7 @@ def by_id(grading):
 
 def test_the_reference_run_holds_the_submission_and_the_reference_only(tmp_path):
     task = mutation_task(tmp_path)
-    spec = MutationGrader(FakeRunner(lambda s: None)).build_run(task, SUBMISSION)
+    spec = MutationGrader(factories.harness_runner(lambda s: None)).build_run(task, SUBMISSION)
 
     assert spec.workspace["test_calc.py"] == SUBMISSION["test_calc.py"]
     assert spec.workspace["calc.py"].startswith(REFERENCE), "the reference replaces the candidate's copy"
@@ -87,7 +84,7 @@ def test_the_reference_run_holds_the_submission_and_the_reference_only(tmp_path)
 
 def test_python_files_get_a_random_trailing_comment_per_run(tmp_path):
     task = mutation_task(tmp_path)
-    grader = MutationGrader(FakeRunner(lambda s: None))
+    grader = MutationGrader(factories.harness_runner(lambda s: None))
     first, second = (grader.build_run(task, SUBMISSION).workspace["calc.py"] for _ in range(2))
     assert first != second
     assert first.startswith(REFERENCE) and second.startswith(REFERENCE)
@@ -101,7 +98,9 @@ def test_every_variant_runs_in_its_own_sandbox_that_looks_like_the_reference_run
     grading, specs = graded(task, runner)
 
     assert [implementation(s) for s in specs] == ["reference", "off-by-one", "swapped"]
-    assert len({s.steps for s in specs}) == 1, "same command in every run"
+    assert len({tuple(step.argv for step in s.steps) for s in specs}) == 1, "same command in every run"
+    keys = [s.steps[0].stdin.strip() for s in specs]
+    assert len(set(keys)) == len(keys) and all(len(k) == 64 for k in keys), "a fresh report key per run"
     assert len({tuple(sorted(s.workspace)) for s in specs}) == 1, "same paths in every run"
     for spec in specs:
         others = [code for name, code in VARIANTS.items() if name != implementation(spec)]
@@ -160,7 +159,7 @@ def test_the_gate_is_worth_nothing_by_itself(tmp_path):
 def test_a_suite_that_proves_nothing_fails_the_gate(tmp_path, results, message):
     task = mutation_task(tmp_path)
     document = report(results, exitstatus=0 if results else 5)
-    runner = FakeRunner(lambda spec: factories.outcome(collected={REPORT: document}))
+    runner = factories.harness_runner(lambda spec: factories.outcome(collected={REPORT: document}))
     grading, specs = graded(task, runner)
     assert len(specs) == 1
     assert by_id(grading)[GATE].status is CheckStatus.FAIL
@@ -170,7 +169,7 @@ def test_a_suite_that_proves_nothing_fails_the_gate(tmp_path, results, message):
 def test_timeouts_fail_the_gate_on_the_reference_and_catch_a_variant(tmp_path):
     task = mutation_task(tmp_path)
     timed_out = StepOutcome(exit_code=None, timed_out=True)
-    slow_reference = FakeRunner(lambda spec: factories.outcome(timed_out))
+    slow_reference = factories.harness_runner(lambda spec: factories.outcome(timed_out))
     grading, _ = graded(task, slow_reference)
     assert "did not finish within 10 s on the reference" in by_id(grading)[GATE].message
 
@@ -178,7 +177,7 @@ def test_timeouts_fail_the_gate_on_the_reference_and_catch_a_variant(tmp_path):
         if implementation(spec) == "swapped":
             return factories.outcome(timed_out)
         return factories.outcome(collected={REPORT: report({"t::a": "pass"})})
-    grading, _ = graded(task, FakeRunner(slow_variant))
+    grading, _ = graded(task, factories.harness_runner(slow_variant))
     checks = by_id(grading)
     assert checks["caught-swapped"].status is CheckStatus.PASS
     assert "did not finish" in checks["caught-swapped"].message
@@ -187,7 +186,7 @@ def test_timeouts_fail_the_gate_on_the_reference_and_catch_a_variant(tmp_path):
 
 def test_a_reference_run_that_never_reported_is_a_crash(tmp_path):
     task = mutation_task(tmp_path)
-    grading, _ = graded(task, FakeRunner(lambda spec: factories.outcome(StepOutcome(exit_code=0))))
+    grading, _ = graded(task, factories.harness_runner(lambda spec: factories.outcome(StepOutcome(exit_code=0))))
     assert by_id(grading)[GATE].status is CheckStatus.FAIL
     assert grading.crashed == "the test run ended (exit 0) before reporting any result"
 
@@ -199,52 +198,30 @@ def test_a_variant_run_that_never_reported_counts_as_caught(tmp_path):
         if implementation(spec) == "reference":
             return factories.outcome(collected={REPORT: report({"t::a": "pass"})})
         return factories.outcome(StepOutcome(exit_code=0))
-    grading, _ = graded(task, FakeRunner(handle))
+    grading, _ = graded(task, factories.harness_runner(handle))
     assert by_id(grading)["caught-swapped"].status is CheckStatus.PASS
     assert grading.crashed == ""
-
-
-def test_grade_needs_the_build_run_of_its_own_thread(tmp_path):
-    task = mutation_task(tmp_path)
-    runner = runner_where({"reference": {"t::a": "pass"}, "off-by-one": {"t::a": "fail"}, "swapped": {"t::a": "fail"}})
-    grader = MutationGrader(runner)
-    outcome = runner.run(grader.build_run(task, SUBMISSION))
-    errors = []
-
-    def elsewhere():
-        try:
-            grader.grade(task, outcome)
-        except GraderError as exc:
-            errors.append(exc)
-    thread = threading.Thread(target=elsewhere)
-    thread.start()
-    thread.join()
-    assert errors and "on this thread" in str(errors[0])
-    other = factories.task(root=task.root, grader=task.grader, digest="sha256:" + "1" * 64)
-    with pytest.raises(GraderError):
-        grader.grade(other, outcome)
-    assert grader.grade(task, outcome).checks
 
 
 # -- validation --------------------------------------------------------------
 
 
 def test_a_valid_task_has_no_problems(tmp_path):
-    assert MutationGrader(FakeRunner(lambda s: None)).problems(mutation_task(tmp_path)) == []
+    assert MutationGrader(factories.harness_runner(lambda s: None)).problems(mutation_task(tmp_path)) == []
 
 
 def test_variant_problems_are_named(tmp_path):
     task = mutation_task(tmp_path, variants={"same": REFERENCE, "Bad_Name": VARIANTS["swapped"]})
     (task.root / "grader" / "variants" / "extra").mkdir()
     (task.root / "grader" / "variants" / "extra" / "other.py").write_text("x = 1\n")
-    problems = {p.file.rsplit("/", 1)[-1]: p.message for p in MutationGrader(FakeRunner(lambda s: None)).problems(task)}
+    problems = {p.file.rsplit("/", 1)[-1]: p.message for p in MutationGrader(factories.harness_runner(lambda s: None)).problems(task)}
     assert "does not differ" in problems["same"]
     assert "lower-case words" in problems["Bad_Name"]
     assert "other.py not in grader/reference" in problems["extra"]
 
 
 def test_missing_reference_or_variants_are_problems(tmp_path):
-    grader = MutationGrader(FakeRunner(lambda s: None))
+    grader = MutationGrader(factories.harness_runner(lambda s: None))
     task = mutation_task(tmp_path, variants={})
     assert "holds no variant folder" in grader.problems(task)[0].message
     shutil.rmtree(task.root / "grader" / "reference")

@@ -37,7 +37,7 @@ def reporting(results: dict[str, str], **extra):
 
 def grade(task, runner, submission=SUBMISSION, grader=None):
     grader = grader or PytestGrader(runner)
-    return grader.grade(task, runner.run(grader.build_run(task, submission)))
+    return grader.grade(task, submission, runner.run(grader.build_run(task, submission)))
 
 
 def test_every_expected_test_becomes_a_check(task):
@@ -163,7 +163,7 @@ def test_a_failed_reference_collection_is_a_grader_error(task, report, tmp_path:
             return factories.outcome(factories.step(1, b"", b"Traceback: harness crashed"))
         return factories.outcome(collected={REPORT: report})
 
-    grader = PytestGrader(FakeRunner(collect), cache_dir=tmp_path / "cache")
+    grader = PytestGrader(factories.harness_runner(collect), cache_dir=tmp_path / "cache")
     with pytest.raises(GraderError, match="'sample'.*collecting the hidden tests"):
         grader.expected_tests(task)
     assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
@@ -171,7 +171,7 @@ def test_a_failed_reference_collection_is_a_grader_error(task, report, tmp_path:
 
 def test_a_failed_collection_names_the_error(task):
     report = factories.pytest_report([], collect_errors={"test_sample.py": "SyntaxError: bad hidden test"})
-    grader = PytestGrader(FakeRunner(lambda spec: factories.outcome(collected={REPORT: report})))
+    grader = PytestGrader(factories.harness_runner(lambda spec: factories.outcome(collected={REPORT: report})))
     with pytest.raises(GraderError, match="bad hidden test"):
         grader.expected_tests(task)
 
@@ -197,3 +197,14 @@ def test_a_tests_folder_is_passed_to_the_harness(tmp_path: Path):
     task = packs.load_pack(pack, environments=["python"]).task("sample")
     spec = PytestGrader(reporting({})).build_run(task, SUBMISSION)
     assert spec.steps[0].argv[-1] == "/grader/tests"
+
+
+def test_a_report_signed_with_another_key_counts_as_no_report(task):
+    """A submission that writes its own report file (or rewrites ours) cannot know the run's key."""
+    from graders.pytest_grader import sign_report
+
+    forged = sign_report(b"0" * 64, factories.pytest_report(TESTS, {nodeid: "pass" for nodeid in TESTS}))
+    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(collected={REPORT: forged}))
+    grading = grade(task, runner)
+    assert grading.crashed
+    assert all(check.status is CheckStatus.FAIL for check in grading.checks)

@@ -30,7 +30,7 @@ def grade_with(task, results: bytes | None, *, exit_code: int = 0, stdout: bytes
     collected = {} if results is None else {RESULTS: results}
     runner = FakeRunner(lambda spec: factories.outcome(factories.step(exit_code, stdout), collected=collected))
     grader = ScriptGrader(runner)
-    return grader.grade(task, runner.run(grader.build_run(task, SUBMISSION)))
+    return grader.grade(task, SUBMISSION, runner.run(grader.build_run(task, SUBMISSION)))
 
 
 def results(*tests: dict) -> bytes:
@@ -46,9 +46,17 @@ def test_the_run_holds_the_grader_files_and_collects_the_results_file(task):
 
 
 def test_a_missing_results_file_is_a_crash(task):
-    grading = grade_with(task, None, exit_code=1)
+    grading = grade_with(task, None, exit_code=0)
     assert grading.checks == ()
-    assert grading.crashed == f"the grader wrote no {RESULTS} (exit 1)"
+    assert grading.crashed == f"the grader wrote no {RESULTS} (exit 0)"
+
+
+def test_results_of_a_grader_that_did_not_exit_cleanly_are_void(task):
+    """A leftover process of the candidate's may have killed the grader after forging the file."""
+    forged = results({"name": "all", "score": 1, "max_score": 1, "status": "passed"})
+    grading = grade_with(task, forged, exit_code=-9)
+    assert grading.checks == ()
+    assert "exit -9" in grading.crashed
 
 
 def test_results_printed_on_stdout_are_not_results(task):
