@@ -50,9 +50,10 @@ class Reporter:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
-        # Collect leftover objects (e.g. asyncio tasks) now, not while pytest builds the report:
-        # finalizers running mid-report crash Python 3.11.2's AST constructor.
-        gc.collect()
+        # Before a failure report is built, collect leftover objects (e.g. asyncio tasks):
+        # finalizers running mid-report crash Python 3.11.2's AST constructor. Passing tests skip it.
+        if call.excinfo is not None:
+            gc.collect()
         yield
 
     def pytest_collectreport(self, report):
