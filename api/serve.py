@@ -52,7 +52,7 @@ def _worker_runner(settings: Settings):
     import runners
     from api.worker import worker_name
 
-    runner = runners.from_name(settings.runner, owner=worker_name())
+    runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_sandboxes)
     reaped = runner.reap_orphans(host=socket.gethostname()) if hasattr(runner, "reap_orphans") else 0
     if reaped:
         log.warning("removed %d sandbox container(s) left by a crashed worker", reaped)

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     #: Token a Celery worker uses to talk to the API (role ``worker``). Required for ``tasktrial worker``.
     worker_token: str | None = None
     runner: str = "docker"
+    #: Started, empty sandboxes each worker keeps ready per kind of run (0: make each on demand).
+    warm_sandboxes: int = 1
     embedded_workers: int = 2
     max_upload_bytes: int = 8 * 1024 * 1024
     #: A run not finished this long after its lease started is re-queued or failed by the reaper.

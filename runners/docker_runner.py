@@ -31,7 +31,10 @@ collected files come back as tar members and only regular files are kept.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import io
+import logging
 import os
 import select
 import socket
@@ -40,6 +43,7 @@ import tarfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -61,6 +65,8 @@ from engine.models import (
     StepOutcome,
 )
 from runners import images
+
+log = logging.getLogger("tasktrial.runner")
 
 SANDBOX_USER = "65534:65534"
 LABEL = "tasktrial.managed"
@@ -106,17 +112,29 @@ class DockerRunner:
 
     name = "docker"
 
-    def __init__(self, client: docker.DockerClient, *, runtime: str | None = None, owner: str | None = None):
-        """``owner`` (``host:pid`` of a worker) is stamped on every sandbox so a successor can reap orphans."""
+    def __init__(self, client: docker.DockerClient, *, runtime: str | None = None, owner: str | None = None,
+                 warm: int = 0):
+        """``owner`` (``host:pid`` of a worker) is stamped on every sandbox so a successor can reap orphans.
+
+        ``warm`` > 0 keeps that many started, empty sandboxes ready per kind of run (image, limits,
+        labels) and removes used ones in the background: the container is still fresh and used
+        once, only its start and removal leave the submission's path. ``close()`` removes them.
+        """
         self._client = client
         self._api = client.api
         self._runtime = runtime
         self._owner = {OWNER_LABEL: owner} if owner else {}
         self._image_ids: dict[str, str] = {}
+        self._warm = warm
+        self._pool: dict[tuple, list[str]] = {}
+        self._pool_lock = threading.Lock()
+        self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-sandboxes") if warm else None
+        if warm:
+            atexit.register(self.close)
 
     @classmethod
-    def from_env(cls, *, runtime: str | None = None, owner: str | None = None) -> DockerRunner:
-        return cls(images.client_from_env(), runtime=runtime, owner=owner)
+    def from_env(cls, *, runtime: str | None = None, owner: str | None = None, warm: int = 0) -> DockerRunner:
+        return cls(images.client_from_env(), runtime=runtime, owner=owner, warm=warm)
 
     def run(self, spec: RunSpec) -> RunOutcome:
         if spec.service is not None:
@@ -124,13 +142,65 @@ class DockerRunner:
         image = images.runtime_image(spec.environment).tag
         image_id = self._image_id(image)
         started = time.monotonic()
-        container = self._create(spec, image)
+        container = self._take(spec, image)
         try:
             return self._run_in(container, spec, image_id, started)
         except docker.errors.DockerException as exc:
             raise RunnerError(f"the Docker engine failed during the run: {exc}") from exc
         finally:
+            self._dispose(container)
+
+    def close(self) -> None:
+        """Finish background removals and remove the idle warm sandboxes."""
+        if self._background is None:
+            return
+        self._background.shutdown(wait=True)
+        with self._pool_lock:
+            idle = [cid for containers in self._pool.values() for cid in containers]
+            self._pool.clear()
+        for cid in idle:
+            self._remove(cid)
+
+    # -- warm sandboxes ------------------------------------------------------
+
+    def _take(self, spec: RunSpec, image: str) -> str:
+        """A started, unused sandbox for ``spec``: from the warm pool when one is ready, else made now."""
+        if not self._warm:
+            return self._create(spec, image)
+        key = (image, spec.limits, tuple(sorted(spec.labels.items())))
+        with self._pool_lock:
+            ready = self._pool.setdefault(key, [])
+            container = ready.pop() if ready else None
+        with contextlib.suppress(RuntimeError):  # closing: no refill
+            self._background.submit(self._refill, key, spec, image)
+        return container or self._create(spec, image)
+
+    def _refill(self, key: tuple, spec: RunSpec, image: str) -> None:
+        with self._pool_lock:
+            if len(self._pool.get(key, [])) >= self._warm:
+                return
+        try:
+            container = self._create(spec, image)
+        except RunnerError:
+            return  # the next run makes its own sandbox and reports the fault
+        with self._pool_lock:
+            self._pool.setdefault(key, []).append(container)
+
+    def _dispose(self, container: str) -> None:
+        """Remove a used sandbox: in the background when warm (its removal is off the submission's path)."""
+        if self._background is None:
             self._remove(container)
+            return
+        try:
+            self._background.submit(self._remove_logged, container)
+        except RuntimeError:  # closing
+            self._remove(container)
+
+    def _remove_logged(self, container: str) -> None:
+        try:
+            self._remove(container)
+        except RunnerError:
+            log.exception("a used sandbox could not be removed; the next worker start reaps it")
 
     def reap(self) -> int:
         """Remove every container this backend labelled, then its networks; for a worker starting after a crash.

@@ -304,3 +304,22 @@ def test_reap_removes_labelled_containers(docker_client, monkeypatch):
     assert runner.reap() == 2
     assert labelled(docker_client, label) == set()
     assert runner.reap() == 0
+
+
+@pytest.mark.docker
+def test_the_warm_path_uses_each_sandbox_once_and_leaves_nothing(docker_client):
+    """Started ahead and removed afterwards in the background, but still one fresh sandbox per run."""
+    from runners.docker_runner import DockerRunner
+
+    runner = DockerRunner(docker_client, warm=1)
+    try:
+        leave = RunSpec(environment="python", limits=ResourceLimits(time_seconds=10),
+                        steps=(Step(("sh", "-c", "echo mark > /tmp/left-behind; hostname")),))
+        look = RunSpec(environment="python", limits=ResourceLimits(time_seconds=10),
+                       steps=(Step(("sh", "-c", "cat /tmp/left-behind 2>/dev/null; hostname")),))
+        first, second, third = runner.run(leave), runner.run(look), runner.run(look)
+        hosts = [o.steps[0].stdout.strip().splitlines()[-1] for o in (first, second, third)]
+        assert len(set(hosts)) == 3, "every run gets its own container"
+        assert b"mark" not in second.steps[0].stdout and b"mark" not in third.steps[0].stdout
+    finally:
+        runner.close()  # the autouse fixture then proves no sandbox, idle or used, is left
