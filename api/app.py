@@ -22,6 +22,8 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
             yield
         finally:
             stop.set()
+            for close in service.on_shutdown:
+                close()
 
     app = FastAPI(title="tasktrial", version="1", lifespan=lifespan,
                   description="Sandboxed task assessment: catalogue, submissions, signed readiness results.")

@@ -45,9 +45,6 @@ class InProcessQueue:
         except Exception:  # the reaper will retry the run; a pool thread must survive
             log.exception("job for run %s failed", run_id)
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=False)
-
 
 class CeleryQueue:
     def __init__(self, celery_app) -> None:

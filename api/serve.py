@@ -37,10 +37,15 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
         with service.session() as session:
             token = storage.create_token(session=session, name="embedded worker", role=Role.WORKER,
                                          subject="embedded-worker")
+        runner = _worker_runner(settings)
         holder["worker"] = WorkerContext.build(
-            runner=_worker_runner(settings), catalogue=service.catalogue,
+            runner=runner, catalogue=service.catalogue,
             client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
             cache_dir=settings.cache_dir, attempts=settings.max_attempts)
+        if hasattr(runner, "close"):
+            # Remove the warm sandboxes. Gradings under way are not awaited: their runs stay
+            # claimed and `recover` queues them again at the next start.
+            service.on_shutdown.append(runner.close)
         recover(service)
     return app, service
 
@@ -52,7 +57,8 @@ def _worker_runner(settings: Settings):
     import runners
     from api.worker import worker_name
 
-    runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_sandboxes)
+    runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_sandboxes,
+                               runtime=settings.sandbox_runtime)
     reaped = runner.reap_orphans(host=socket.gethostname()) if hasattr(runner, "reap_orphans") else 0
     if reaped:
         log.warning("removed %d sandbox container(s) left by a crashed worker", reaped)

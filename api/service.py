@@ -48,6 +48,8 @@ class Service:
     metrics: Metrics = field(default_factory=Metrics)
     #: Wakes event streams in this process when a run changes; other processes' changes are polled.
     changes: threading.Condition = field(default_factory=threading.Condition)
+    #: Called in order when the app shuts down (the embedded pool, its warm sandboxes).
+    on_shutdown: list = field(default_factory=list)
 
     def notify(self) -> None:
         with self.changes:

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     runner: str = "docker"
     #: Started, empty sandboxes each worker keeps ready per kind of run (0: make each on demand).
     warm_sandboxes: int = 1
+    #: The OCI runtime of sandboxes, e.g. ``runsc`` for gVisor; unset: the engine's default (runc).
+    sandbox_runtime: str | None = None
     embedded_workers: int = 2
     max_upload_bytes: int = 8 * 1024 * 1024
     #: A run not finished this long after its lease started is re-queued or failed by the reaper.

@@ -61,6 +61,8 @@ err = Console(stderr=True)
 
 CacheDir = Annotated[Path, typer.Option(envvar="TASKTRIAL_CACHE_DIR", help="Where collected test lists are cached.")]
 Backend = Annotated[str, typer.Option(envvar="TASKTRIAL_RUNNER", help="Sandbox backend.")]
+Runtime = Annotated[str | None, typer.Option(envvar="TASKTRIAL_SANDBOX_RUNTIME",
+                                             help="OCI runtime of the sandboxes (e.g. runsc for gVisor).")]
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tasktrial"
 
 
@@ -86,11 +88,11 @@ def load(path: Path) -> Pack:
     return packs.load_pack(path, environments=images.environments(), task_checks=validation_checks())
 
 
-def engine_parts(backend: str, cache_dir: Path):
+def engine_parts(backend: str, cache_dir: Path, runtime: str | None = None):
     import runners
     from graders import GraderSet
 
-    runner = runners.from_name(backend)
+    runner = runners.from_name(backend, runtime=runtime)
     return runner, GraderSet(runner, cache_dir=cache_dir)
 
 
@@ -120,11 +122,12 @@ def pack_check(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
     backend: Backend = "docker",
     cache_dir: CacheDir = DEFAULT_CACHE,
+    runtime: Runtime = None,
 ) -> None:
     """Run each task's reference (must be ready, 100) and starter (must be not_ready) in the real sandbox."""
     pack = load(path)
     tasks = [pack.task(t) for t in task] if task else list(pack.tasks)
-    runner, graders = engine_parts(backend, cache_dir)
+    runner, graders = engine_parts(backend, cache_dir, runtime)
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
@@ -168,11 +171,12 @@ def grade(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result document.")] = False,
     backend: Backend = "docker",
     cache_dir: CacheDir = DEFAULT_CACHE,
+    runtime: Runtime = None,
 ) -> None:
     """Grade one submission folder and print its result."""
     task = load(pack_path).task(task_id)
     submission = read_tree(submission_dir)
-    runner, graders = engine_parts(backend, cache_dir)
+    runner, graders = engine_parts(backend, cache_dir, runtime)
     result = grade_submission(task, submission, runner=runner, grader=graders.for_task(task))
     document = result.to_document()
     if as_json:
