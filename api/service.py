@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
@@ -17,7 +17,7 @@ from api.queue import JobQueue
 from api.settings import Settings
 from api.tables import RunState, utcnow
 from engine import packs, signing
-from engine.errors import ConfigurationError
+from engine.errors import ConfigurationError, NotFound
 from engine.grading import engine_error_result
 from engine.results import candidate_view, now
 
@@ -72,8 +72,6 @@ class Service:
             run = storage.get_run(session=session, run_id=run_id)
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
             if run is None or submission is None:
-                from engine.errors import NotFound
-
                 raise NotFound(f"unknown run {run_id!r}")
             full = signing.sign(document, self.key)
             view = signing.sign(candidate_view(document), self.key)
@@ -139,9 +137,8 @@ class Service:
         return thread
 
 
-def _aware(moment):
-    from datetime import UTC
-
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time here is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -48,12 +48,6 @@ def find_token(*, session: Session, secret: str) -> ApiToken | None:
 # -- packs -----------------------------------------------------------------
 
 
-def pack_version(*, session: Session, pack_id: str, version: str) -> PackVersion | None:
-    return session.exec(
-        select(PackVersion).where(PackVersion.pack_id == pack_id, PackVersion.version == version)
-    ).first()
-
-
 def pack_owners(*, session: Session, pack_id: str) -> set[str]:
     rows = session.exec(select(PackVersion.owner).where(PackVersion.pack_id == pack_id)).all()
     return {owner for owner in rows if owner}

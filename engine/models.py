@@ -9,9 +9,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from engine.errors import NotFound
 
 WORKSPACE = "/workspace"
 GRADER_DIR = "/grader"
@@ -114,8 +117,6 @@ class Task:
 
     def rule_for(self, check_id: str) -> CheckRule:
         """The first rule matching ``check_id``, or the default rule."""
-        from fnmatch import fnmatchcase
-
         for rule in self.check_rules:
             if fnmatchcase(check_id, rule.match):
                 return rule
@@ -134,8 +135,6 @@ class Pack:
     tasks: tuple[Task, ...]
 
     def task(self, task_id: str) -> Task:
-        from engine.errors import NotFound
-
         for task in self.tasks:
             if task.id == task_id:
                 return task

@@ -9,8 +9,7 @@ replaced, so the document is always valid JSON.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -106,8 +105,6 @@ class Result:
 
 
 def _capped(check: Check) -> Check:
-    from dataclasses import replace
-
     return replace(check, message=text(check.message, MESSAGE_CAP_CHARS))
 
 
@@ -128,11 +125,6 @@ def status_of(outcome: RunOutcome, crashed: bool) -> RunStatus:
     if crashed:
         return RunStatus.CRASHED
     return RunStatus.COMPLETED
-
-
-def summary_line(checks: Sequence[Check]) -> str:
-    passed = sum(1 for c in checks if c.status.value == "pass")
-    return f"{passed}/{len(checks)} checks passed"
 
 
 WITHHELD = "withheld from candidates"

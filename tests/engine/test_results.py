@@ -15,7 +15,6 @@ from engine.results import (
     Result,
     rfc3339,
     status_of,
-    summary_line,
     text,
 )
 from tests import factories
@@ -103,8 +102,3 @@ def test_text_replaces_bad_bytes_and_marks_a_cut():
 def test_rfc3339_is_utc_with_milliseconds():
     moment = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=2)))
     assert rfc3339(moment) == "2024-01-02T01:04:05.678Z"
-
-
-def test_summary_line_counts_passes():
-    checks = [factories.check(CheckStatus.PASS), factories.check(CheckStatus.FAIL), factories.check(CheckStatus.SKIPPED)]
-    assert summary_line(checks) == "1/3 checks passed"
