@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from api import storage
 from api.auth import Principal
 from api.service import Service
 from api.tables import Role
@@ -17,32 +16,36 @@ from api.tables import Role
 bearer = HTTPBearer(auto_error=False, description="An API token from `tasktrial admin create-token`.")
 
 
-def get_service(request: Request) -> Service:
+# The dependencies below are ``async`` although they do no awaiting: FastAPI runs a plain
+# ``def`` dependency on a worker thread, and these are too cheap to be worth a thread hop each.
+
+
+async def get_service(request: Request) -> Service:
     return request.app.state.service
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_session(service: ServiceDep) -> Iterator[Session]:
-    with service.session() as session:
+async def get_session(service: ServiceDep) -> AsyncIterator[Session]:
+    with service.session() as session:  # opening touches no database until the first query
         yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_principal(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+async def get_principal(
+    service: ServiceDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
                             headers={"WWW-Authenticate": "Bearer"})
-    token = storage.find_token(session=session, secret=credentials.credentials)
-    if token is None:
+    principal = service.principal(credentials.credentials)
+    if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token",
                             headers={"WWW-Authenticate": "Bearer"})
-    return Principal(subject=token.subject, role=token.role, token_id=token.id)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -51,7 +54,7 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 def require(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency admitting only ``roles`` (admin is always admitted)."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles and principal.role is not Role.ADMIN:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 f"this needs the role {' or '.join(r.value for r in roles)}; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api import db, storage
+from api import auth, db, storage
+from api.auth import Principal
 from api.catalogue import Catalogue
 from api.queue import JobQueue
 from api.settings import Settings
@@ -22,6 +24,7 @@ from engine.grading import engine_error_result
 from engine.results import candidate_view, now
 
 log = logging.getLogger("tasktrial.api")
+TOKEN_CACHE_SECONDS = 5.0
 
 
 @dataclass
@@ -50,6 +53,25 @@ class Service:
     changes: threading.Condition = field(default_factory=threading.Condition)
     #: Called in order when the app shuts down (the embedded pool, its warm sandboxes).
     on_shutdown: list = field(default_factory=list)
+    #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
+    _principals: dict = field(default_factory=dict)
+
+    def principal(self, secret: str) -> Principal | None:
+        """Who ``secret`` speaks for, or None. Cached ``TOKEN_CACHE_SECONDS``: a revoked token stops working within that."""
+        digest = auth.token_hash(secret)
+        cached = self._principals.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        with self.session() as session:
+            token = storage.find_token(session=session, secret=secret)
+        if token is None:
+            self._principals.pop(digest, None)
+            return None
+        principal = Principal(subject=token.subject, role=token.role, token_id=token.id)
+        if len(self._principals) > 10_000:
+            self._principals.clear()
+        self._principals[digest] = (principal, time.monotonic() + TOKEN_CACHE_SECONDS)
+        return principal
 
     def notify(self) -> None:
         with self.changes:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from api import auth
@@ -83,8 +84,12 @@ def create_submission(
     return submission, run
 
 
-def get_submission(*, session: Session, submission_id: str) -> Submission | None:
-    return session.get(Submission, submission_id)
+def get_submission(*, session: Session, submission_id: str, with_archive: bool = True) -> Submission | None:
+    """The submission; without ``with_archive`` its files are not read (reads of results never need them)."""
+    if with_archive:
+        return session.get(Submission, submission_id)
+    return session.exec(select(Submission).where(Submission.id == submission_id)
+                        .options(defer(Submission.archive))).first()  # type: ignore[arg-type]
 
 
 def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int) -> tuple[list[Submission], int]:
@@ -176,6 +181,11 @@ def events_after(*, session: Session, run_id: str, after_id: int) -> Sequence[Ru
 
 def get_result(*, session: Session, result_id: str) -> Result | None:
     return session.get(Result, result_id)
+
+
+def latest_result(*, session: Session, submission_id: str) -> Result | None:
+    return session.exec(select(Result).where(Result.submission_id == submission_id)
+                        .order_by(col(Result.created_at).desc())).first()
 
 
 def result_for_run(*, session: Session, run_id: str) -> Result | None:

@@ -140,7 +140,7 @@ async def _read_submission(request: Request, service: Service) -> tuple[str, str
 
 def visible_submission(session, service: Service, principal: Principal, submission_id: str) -> Submission:
     """The submission if ``principal`` may see it; otherwise 404, as if it did not exist."""
-    submission = storage.get_submission(session=session, submission_id=submission_id)
+    submission = storage.get_submission(session=session, submission_id=submission_id, with_archive=False)
     if submission is None or not may_see(session, principal, submission):
         raise NotFound(f"unknown submission {submission_id!r}")
     return submission
@@ -184,9 +184,9 @@ def get_submission(submission_id: str, session: SessionDep, service: ServiceDep,
             responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}})
 def submission_result(submission_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> Response:
     submission = visible_submission(session, service, person, submission_id)
-    run = storage.latest_run(session=session, submission_id=submission.id)
-    result = storage.result_for_run(session=session, run_id=run.id) if run else None
+    result = storage.latest_result(session=session, submission_id=submission.id)
     if result is None:
+        run = storage.latest_run(session=session, submission_id=submission.id)
         raise NotFound(f"submission {submission_id!r} has no result yet (state: {run.state.value if run else 'queued'})")
     return _json(result.document["full" if sees_everything(session, person, submission.pack_id) else "candidate"])
 
