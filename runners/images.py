@@ -107,15 +107,31 @@ def bootstrap_base(client: docker.DockerClient, *, log: Callable[[str], None] = 
         )
         if proc.returncode != 0:
             raise RunnerError(f"debootstrap failed with exit {proc.returncode}: {proc.stderr[-2000:]}")
+        import_rootfs(client, rootfs, BASE_IMAGE)
+    return "debootstrapped"
+
+
+def import_rootfs(client: docker.DockerClient, rootfs: Path, name: str) -> None:
+    """Import the folder ``rootfs`` as the image ``name`` (what ``docker import`` does).
+
+    The tar is written to a file and posted with its length: docker-py's
+    ``import_image_from_stream`` declares a chunked body it does not chunk,
+    which Docker 20.10 (Debian's) refuses with "invalid byte in chunk length".
+
+    Raises:
+        RunnerError: the engine refused the import, or no image came of it.
+    """
+    with tempfile.TemporaryDirectory(prefix="tasktrial-import-") as tmp:
         archive = Path(tmp) / "rootfs.tar"
         with tarfile.open(archive, "w") as tar:
             tar.add(rootfs, arcname=".")
-        repository, _, tag = BASE_IMAGE.partition(":")
-        with archive.open("rb") as fh:
-            client.api.import_image_from_stream(fh, repository=repository, tag=tag or "latest")
-    if not has_image(client, BASE_IMAGE):
-        raise RunnerError(f"importing the debootstrapped base did not produce {BASE_IMAGE}")
-    return "debootstrapped"
+        repository, _, tag = name.partition(":")
+        try:
+            client.api.import_image_from_file(str(archive), repository=repository, tag=tag or "latest")
+        except docker.errors.APIError as exc:
+            raise RunnerError(f"the Docker engine refused to import {name}: {exc.explanation or exc}") from exc
+    if not has_image(client, name):
+        raise RunnerError(f"importing {rootfs} did not produce the image {name}")
 
 
 def build(client: docker.DockerClient, environment: str, *, log: Callable[[str], None] = print) -> str:

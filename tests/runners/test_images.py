@@ -1,0 +1,54 @@
+"""Runtime images: the import path a machine without a registry depends on."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from runners import images
+
+
+def _tiny_rootfs(root: Path) -> None:
+    """A rootfs of a few files: the host's ``true`` and the shared libraries it loads."""
+    true = Path(shutil.which("true") or "/bin/true").resolve()
+    libraries = [Path(line.split()[-2] if "=>" in line else line.split()[0])
+                 for line in subprocess.run(["ldd", str(true)], capture_output=True, text=True, check=True).stdout.splitlines()
+                 if "/" in line]
+    for source in [true, *libraries]:
+        target = root / source.resolve().relative_to("/") if source != true else root / "bin" / "true"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source.resolve(), target)
+        if source != true and source.resolve() != source:  # keep the name the loader asks for
+            alias = root / source.relative_to("/")
+            alias.parent.mkdir(parents=True, exist_ok=True)
+            if not alias.exists():
+                shutil.copy2(source.resolve(), alias)
+
+
+@pytest.mark.docker
+def test_a_rootfs_imports_and_runs_through_the_bootstrap_path(docker_client, tmp_path):
+    """The same function ``images bootstrap`` uses after debootstrap, without the 40 s debootstrap."""
+    _tiny_rootfs(tmp_path / "rootfs")
+    name = f"tasktrial-test/import-{uuid.uuid4().hex[:8]}:latest"
+    try:
+        images.import_rootfs(docker_client, tmp_path / "rootfs", name)
+        assert images.has_image(docker_client, name)
+        container = docker_client.containers.run(name, ["/bin/true"], network_mode="none", detach=True)
+        try:
+            assert container.wait(timeout=30)["StatusCode"] == 0
+        finally:
+            container.remove(force=True)
+    finally:
+        if images.has_image(docker_client, name):
+            docker_client.images.remove(name, force=True)
+
+
+@pytest.mark.docker
+def test_a_refused_import_is_one_runner_error_naming_the_image(docker_client, tmp_path):
+    (tmp_path / "rootfs").mkdir()
+    with pytest.raises(images.RunnerError, match="NOT A VALID NAME"):
+        images.import_rootfs(docker_client, tmp_path / "rootfs", "NOT A VALID NAME")
