@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.routes import catalogue, meta, runs, submissions
 from api.service import Service
+from api.web import mount as mount_web
 
 
 def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
@@ -31,4 +32,5 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
     errors.install(app)
     for router in (meta.router, catalogue.router, submissions.router, runs.router):
         app.include_router(router)
+    mount_web(app)  # the web client's pages at /
     return app

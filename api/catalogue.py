@@ -61,6 +61,10 @@ class Catalogue:
             latest[pack_id] = pack
         return [latest[k] for k in sorted(latest)]
 
+    def versions(self) -> list[Pack]:
+        """Every stored version of every pack, by id then version."""
+        return [p for _, p in sorted(self._versions.items(), key=lambda kv: (kv[0][0], _semver_key(kv[0][1])))]
+
     def pack(self, pack_id: str, version: str | None = None) -> Pack:
         if version is not None:
             pack = self._versions.get((pack_id, version))

@@ -8,10 +8,10 @@ a compare-and-set claim so a redelivered message never grades twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
@@ -25,8 +25,10 @@ from api.tables import (
     Run,
     RunEvent,
     RunState,
+    SignInLink,
     SkillEvidence,
     Submission,
+    WebSession,
     utcnow,
 )
 
@@ -253,3 +255,102 @@ def touch_run(*, session: Session, run_id: str) -> None:
     session.exec(update(Run).where(Run.id == run_id, Run.state == RunState.QUEUED)  # type: ignore[call-overload]
                  .values(updated_at=utcnow()))
     session.commit()
+
+
+# -- web client: sign-in links and sessions -------------------------------
+
+
+def create_sign_in_link(*, session: Session, role: Role, subject: str, lifetime: timedelta) -> str:
+    """A fresh token for ``subject`` and a one-time code that opens a browser session with it; only digests stored."""
+    token = ApiToken(name=f"web sign-in {subject}", role=role, subject=subject, token_hash=auth.token_hash(auth.new_token()))
+    code = auth.new_token()
+    session.add(token)
+    session.flush()
+    session.add(SignInLink(code_hash=auth.token_hash(code), token_id=token.id, expires_at=utcnow() + lifetime))
+    session.commit()
+    return code
+
+
+def redeem_sign_in_link(*, session: Session, code: str) -> ApiToken | None:
+    """The link's token if the link is unused, unexpired and its token live; marks it used (compare-and-set)."""
+    now = utcnow()
+    link = session.exec(select(SignInLink).where(SignInLink.code_hash == auth.token_hash(code))).first()
+    if link is None or link.used_at is not None or _aware(link.expires_at) <= now:
+        return None
+    used = session.exec(update(SignInLink).where(SignInLink.id == link.id,  # type: ignore[call-overload]
+                                                 col(SignInLink.used_at).is_(None)).values(used_at=now)).rowcount == 1
+    session.commit()
+    token = session.get(ApiToken, link.token_id) if used else None
+    return token if token is not None and not token.revoked else None
+
+
+def create_web_session(*, session: Session, token_id: str, lifetime: timedelta) -> tuple[str, WebSession]:
+    """Open a browser session for a token; returns ``(secret, session)``, the secret stored only as a digest."""
+    secret = auth.new_token()
+    row = WebSession(secret_hash=auth.token_hash(secret), token_id=token_id, csrf=auth.new_token(),
+                     expires_at=utcnow() + lifetime)
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return secret, row
+
+
+def find_web_session(*, session: Session, secret: str) -> tuple[WebSession, ApiToken] | None:
+    """The live session for ``secret`` and its token: None once it expired, ended, or its token was revoked."""
+    found = session.exec(select(WebSession, ApiToken).join(ApiToken, ApiToken.id == WebSession.token_id)
+                         .where(WebSession.secret_hash == auth.token_hash(secret))).first()
+    if found is None:
+        return None
+    web, token = found
+    if web.ended or token.revoked or _aware(web.expires_at) <= utcnow():
+        return None
+    return web, token
+
+
+def end_web_session(*, session: Session, secret: str) -> None:
+    session.exec(update(WebSession).where(WebSession.secret_hash == auth.token_hash(secret))  # type: ignore[call-overload]
+                 .values(ended=True))
+    session.commit()
+
+
+# -- web client: reading results without their documents ---------------------
+
+
+def best_results(*, session: Session, candidate: str) -> dict[tuple[str, str], tuple[float, bool]]:
+    """Per ``(pack, task)``: the candidate's best score and whether any attempt was ready."""
+    rows = session.exec(
+        select(Result.pack_id, Result.task_id, func.max(Result.score),
+               func.max(case((Result.verdict == "ready", 1), else_=0)))
+        .where(Result.candidate == candidate).group_by(Result.pack_id, Result.task_id)
+    ).all()
+    return {(pack, task): (float(best), bool(ready)) for pack, task, best, ready in rows}
+
+
+def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str, limit: int = 200) -> Sequence[Any]:
+    """The candidate's attempts at a task, oldest first: id, score, verdict, time (never the documents)."""
+    return session.exec(
+        select(Result.id, Result.submission_id, Result.score, Result.verdict, Result.created_at)
+        .where(Result.candidate == candidate, Result.pack_id == pack_id, Result.task_id == task_id)
+        .order_by(col(Result.created_at).desc()).limit(limit)
+    ).all()[::-1]
+
+
+def candidate_results(*, session: Session, candidate: str, limit: int = 200) -> Sequence[Any]:
+    """The candidate's latest results, newest first: id, pack, task, score, verdict, time."""
+    return session.exec(
+        select(Result.id, Result.pack_id, Result.task_id, Result.score, Result.verdict, Result.created_at)
+        .where(Result.candidate == candidate).order_by(col(Result.created_at).desc()).limit(limit)
+    ).all()
+
+
+def candidates_with_evidence(*, session: Session) -> list[str]:
+    return list(session.exec(select(SkillEvidence.candidate).distinct().order_by(SkillEvidence.candidate)).all())
+
+
+def pack_versions(*, session: Session) -> Sequence[PackVersion]:
+    return session.exec(select(PackVersion).order_by(PackVersion.pack_id, col(PackVersion.created_at).desc())).all()
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -143,3 +143,32 @@ class SkillEvidence(SQLModel, table=True):
     verdict: str
     result_id: str = Field(foreign_key="result.id")
     at: datetime = Field(default_factory=utcnow)
+
+
+# -- web client sign-in -------------------------------------------------------
+
+
+class SignInLink(SQLModel, table=True):
+    """A one-time sign-in link for the web client: it opens a session for its token, once."""
+
+    __tablename__ = "sign_in_link"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    code_hash: str = Field(unique=True, index=True)
+    token_id: str = Field(foreign_key="api_token.id", index=True)
+    expires_at: datetime
+    used_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebSession(SQLModel, table=True):
+    """A browser session, bound to the API token it was opened with: revoking the token ends it."""
+
+    __tablename__ = "web_session"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    secret_hash: str = Field(unique=True, index=True)
+    token_id: str = Field(foreign_key="api_token.id", index=True)
+    #: The form token every state-changing request of this session must carry.
+    csrf: str
+    expires_at: datetime
+    ended: bool = False
+    created_at: datetime = Field(default_factory=utcnow)

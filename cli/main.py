@@ -272,6 +272,7 @@ app.command("serve")(translate_errors(server.serve))
 app.command("worker")(translate_errors(server.worker))
 admin_app = typer.Typer(no_args_is_help=True, help="Administer the service (run on the server).")
 admin_app.command("create-token")(translate_errors(server.create_token))
+admin_app.command("create-link")(translate_errors(server.create_link))
 app.add_typer(admin_app, name="admin")
 
 

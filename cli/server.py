@@ -72,3 +72,36 @@ def create_token(
         secret = storage.create_token(session=session, name=name or f"{role.value} {subject}", role=role,
                                       subject=subject)
     print(secret)
+
+
+def _duration(text: str):
+    """``7d``, ``12h``, ``30m`` as a timedelta; anything else is bad input naming the value."""
+    import re
+    from datetime import timedelta
+
+    from engine.errors import ConfigurationError
+
+    match = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", text)
+    if not match or int(match.group(1)) == 0:
+        raise ConfigurationError(f"--expires {text!r} is not a duration like 7d, 12h or 30m")
+    number, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: number})
+
+
+def create_link(
+    role: Annotated[Role, typer.Option(help="What the signed-in person may do.")],
+    subject: Annotated[str, typer.Option(help="Who signs in (a candidate's, author's or reviewer's id).")],
+    expires: Annotated[str, typer.Option(help="How long the link stays usable: 7d, 12h, 30m.")] = "7d",
+) -> None:
+    """Print a one-time sign-in link to the web client (TASKTRIAL_PUBLIC_URL); it opens a browser session once."""
+    from sqlmodel import Session
+
+    from api import db, storage
+
+    lifetime = _duration(expires)
+    settings = load_settings()
+    engine = db.make_engine(settings.database)
+    db.migrate(engine)
+    with Session(engine) as session:
+        code = storage.create_sign_in_link(session=session, role=role, subject=subject, lifetime=lifetime)
+    print(f"{settings.public_url.rstrip('/')}/signin/{code}")

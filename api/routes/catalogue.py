@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
 from api import storage
+from api.auth import Principal
 from api.deps import AuthorDep, PrincipalDep, ServiceDep, SessionDep
 from api.routes._uploads import read_body
 from api.tables import Role
@@ -136,6 +137,20 @@ async def upload_pack(request: Request, service: ServiceDep, session: SessionDep
         if upload is None or isinstance(upload, str):
             raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
         data = await upload.read()
+    pack, digest, created = publish_pack(service=service, session=session, author=author, data=data)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return PackUploaded(id=pack.id, version=pack.version, digest=digest, created=created,
+                        tasks=[t.id for t in pack.tasks])
+
+
+def publish_pack(*, service, session, author: Principal, data: bytes) -> tuple[Pack, str, bool]:
+    """Validate and store an uploaded pack archive for ``author`` (the API and the web pages both call this).
+
+    Raises:
+        HTTPException: 403 when the pack id belongs to another author or the built-in catalogue.
+        SubmissionRejected, PackError, PackConflict: as ``Catalogue.add``.
+    """
 
     def authorise(pack: Pack) -> None:
         """Only the pack's first uploader (or an admin) publishes its versions; built-in ids are reserved."""
@@ -151,7 +166,4 @@ async def upload_pack(request: Request, service: ServiceDep, session: SessionDep
     if created:
         storage.record_pack_version(session=session, pack_id=pack.id, version=pack.version, digest=digest,
                                     owner=author.subject)
-    else:
-        response.status_code = status.HTTP_200_OK
-    return PackUploaded(id=pack.id, version=pack.version, digest=digest, created=created,
-                        tasks=[t.id for t in pack.tasks])
+    return pack, digest, created

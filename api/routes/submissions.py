@@ -95,20 +95,32 @@ async def create_submission(request: Request, response: Response, service: Servi
                             person: PersonDep) -> SubmissionAccepted:
     task_ref, version, files = await _read_submission(request, service)
     pack_id, _, task_id = task_ref.partition("/")
+    submission, run = accept_submission(service=service, session=session, candidate=person.subject,
+                                        pack_id=pack_id, task_id=task_id, version=version, files=files)
+    location = f"/v1/submissions/{submission.id}"
+    response.headers["Location"] = location
+    return SubmissionAccepted(id=submission.id, run_id=run.id, state=run.state,
+                              links={"self": location, "events": f"{location}/events", "result": f"{location}/result"})
+
+
+def accept_submission(*, service: Service, session, candidate: str, pack_id: str, task_id: str,
+                      version: str | None, files: dict[str, bytes]) -> tuple[Submission, Any]:
+    """Store a submission with its queued run and enqueue it (the API and the web pages both call this).
+
+    Raises:
+        NotFound: no such task or version.
+    """
     task = service.catalogue.task(pack_id, task_id, version)
     archive = archives.make_tar_gz(files)
     submission, run = storage.create_submission(
-        session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
+        session=session, candidate=candidate, pack_id=task.pack_id, pack_version=task.pack_version,
         task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive)
     service.metrics.submissions.inc()
     try:
         service.queue.enqueue(run.id)
     except Exception:  # the run is stored as queued: the reaper re-queues it when the broker is back
         service.metrics.rejected.labels("enqueue_failed").inc()
-    location = f"/v1/submissions/{submission.id}"
-    response.headers["Location"] = location
-    return SubmissionAccepted(id=submission.id, run_id=run.id, state=run.state,
-                              links={"self": location, "events": f"{location}/events", "result": f"{location}/result"})
+    return submission, run
 
 
 async def _read_submission(request: Request, service: Service) -> tuple[str, str | None, dict[str, bytes]]:

@@ -1,0 +1,49 @@
+"""web client: one-time sign-in links and browser sessions
+
+Revision ID: 0002_web
+Revises: 0001
+"""
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = '0002_web'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('sign_in_link',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('code_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('token_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('used_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['token_id'], ['api_token.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('sign_in_link', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sign_in_link_code_hash'), ['code_hash'], unique=True)
+        batch_op.create_index(batch_op.f('ix_sign_in_link_token_id'), ['token_id'], unique=False)
+    op.create_table('web_session',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('secret_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('token_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('csrf', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('ended', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['token_id'], ['api_token.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('web_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_web_session_secret_hash'), ['secret_hash'], unique=True)
+        batch_op.create_index(batch_op.f('ix_web_session_token_id'), ['token_id'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_table('web_session')
+    op.drop_table('sign_in_link')

@@ -1,0 +1,551 @@
+"""The pages. Each handler decodes, calls the service or storage functions the JSON API uses, and renders.
+
+Rules live elsewhere: who may see a submission (``api.routes.submissions``),
+what a candidate may read of a result (the stored candidate view), how a
+submission is accepted and a pack published, how a signature verifies
+(``engine.signing``). Nothing here decides them a second time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.routing import APIRoute
+
+from api import storage
+from api.deps import ServiceDep, SessionDep
+from api.routes import catalogue as catalogue_api
+from api.routes import submissions as submissions_api
+from api.routes._uploads import read_body
+from api.tables import RunState
+from api.web import render
+from api.web.session import (
+    COOKIE,
+    PRE_COOKIE,
+    SESSION_LIFETIME,
+    AuthorUser,
+    BadForm,
+    MaybeUser,
+    SignInRequired,
+    StaffUser,
+    UserDep,
+    WebUser,
+    check_csrf,
+    secure_cookies,
+)
+from engine import archives, packs, signing
+from engine.errors import NotFound, PackError, SubmissionRejected, TaskTrialError
+from engine.models import Task
+from engine.trees import from_mapping
+
+#: The navigation, in one place: (label, path, who sees it). Cohort pages add their entry here.
+NAV: list[tuple[str, str, str]] = [
+    ("Tasks", "/tasks", "everyone"),
+    ("Profile", "/profile", "everyone"),
+    ("Packs", "/author/packs", "authors"),
+    ("Readiness", "/review/readiness", "staff"),
+    ("Verify a result", "/verify", "public"),
+]
+STATES = [RunState.QUEUED.value, RunState.RUNNING.value, RunState.GRADING.value, RunState.DONE.value]
+STARTER_TEXT_CAP = 256 * 1024  # starter files larger than this are not opened in the editor
+
+
+class PageRoute(APIRoute):
+    """Errors on pages become pages: sign-in redirects, a 404 page for anything not visible, a 403 for stale forms."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired:
+                return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
+            except BadForm as exc:
+                return error_page(request, 403, "Form refused", str(exc))
+            except NotFound:
+                return error_page(request, 404, "Not found", "There is nothing here, or it is not yours to see.")
+            except HTTPException as exc:
+                if exc.status_code in (403, 404):
+                    return error_page(request, 404 if exc.status_code == 404 else 403, "Not allowed",
+                                      str(exc.detail))
+                raise
+
+        return handle
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+# -- rendering ---------------------------------------------------------------
+
+
+def page(request: Request, template: str, user: WebUser | None, status: int = 200, **context: Any) -> HTMLResponse:
+    env = request.app.state.web_templates
+    nav = [(label, path) for label, path, who in NAV if _sees(user, who)]
+    body = env.get_template(template).render(request=request, user=user, nav=nav, path=request.url.path, **context)
+    response = HTMLResponse(body, status_code=status)
+    response.headers.update(render.SECURITY_HEADERS)
+    response.headers["Cache-Control"] = "no-store" if user else "no-cache"
+    return response
+
+
+def _sees(user: WebUser | None, who: str) -> bool:
+    if who == "public":
+        return True
+    if user is None:
+        return False
+    return who == "everyone" or (who == "staff" and user.is_staff()) or (
+        who == "authors" and (user.is_author() or user.is_staff()))
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    return page(request, "error.html", None, status=status, title=title, message=message)
+
+
+@router.get("/static/{name:path}")
+def static(name: str, request: Request) -> Response:
+    asset = request.app.state.web_assets.by_path.get(name)
+    if asset is None:
+        raise NotFound(f"no static file {name!r}")
+    headers = {"Cache-Control": render_cache(), "X-Content-Type-Options": "nosniff", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+def render_cache() -> str:
+    from api.web.assets import CACHE_FOREVER
+
+    return CACHE_FOREVER
+
+
+# -- sign in and out -------------------------------------------------------------
+
+
+@router.get("/")
+def home(user: MaybeUser) -> RedirectResponse:
+    return RedirectResponse("/tasks" if user else "/signin", status_code=303)
+
+
+def _pre_token(request: Request) -> tuple[str, bool]:
+    from api.auth import new_token
+
+    existing = request.cookies.get(PRE_COOKIE)
+    return (existing, False) if existing else (new_token(), True)
+
+
+def _with_pre_cookie(response: Response, request: Request, service, token: str, fresh: bool) -> Response:
+    if fresh:
+        response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="lax", path="/signin",
+                            secure=secure_cookies(request, service.settings.public_url))
+    return response
+
+
+@router.get("/signin")
+def signin_form(request: Request, service: ServiceDep, user: MaybeUser, next: str = "/tasks") -> Response:
+    token, fresh = _pre_token(request)
+    response = page(request, "signin.html", user, pre=token, next=_safe_next(next), problem=None)
+    return _with_pre_cookie(response, request, service, token, fresh)
+
+
+@router.post("/signin")
+async def signin_with_token(request: Request, service: ServiceDep) -> Response:
+    form = await request.form()
+    check_csrf(request.cookies.get(PRE_COOKIE, ""), form.get("pre"))
+    secret = form.get("token")
+    principal = service.principal(secret.strip()) if isinstance(secret, str) and secret.strip() else None
+    if principal is None or principal.role.value == "worker":
+        return page(request, "signin.html", None, status=401, pre=request.cookies.get(PRE_COOKIE),
+                    next=_safe_next(str(form.get("next", "/tasks"))),
+                    problem="That token is unknown, revoked or expired. Ask for a new sign-in link.")
+    return _open_session(request, service, principal.token_id, _safe_next(str(form.get("next", "/tasks"))))
+
+
+@router.get("/signin/{code}")
+def signin_link(code: str, request: Request, service: ServiceDep) -> Response:
+    """A confirm button rather than signing in on GET: link scanners in mail clients must not spend the link."""
+    token, fresh = _pre_token(request)
+    response = page(request, "signin_link.html", None, code=code, pre=token)
+    return _with_pre_cookie(response, request, service, token, fresh)
+
+
+@router.post("/signin/{code}")
+async def signin_link_confirm(code: str, request: Request, service: ServiceDep, session: SessionDep) -> Response:
+    form = await request.form()
+    check_csrf(request.cookies.get(PRE_COOKIE, ""), form.get("pre"))
+    token = storage.redeem_sign_in_link(session=session, code=code)
+    if token is None:
+        return page(request, "signin.html", None, status=401, pre=request.cookies.get(PRE_COOKIE), next="/tasks",
+                    problem="This sign-in link was already used, has expired, or was revoked. Ask for a new one.")
+    return _open_session(request, service, token.id, "/tasks")
+
+
+def _open_session(request: Request, service, token_id: str, target: str) -> Response:
+    with service.session() as session:
+        secret, _ = storage.create_web_session(session=session, token_id=token_id, lifetime=SESSION_LIFETIME)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", path="/",
+                        max_age=int(SESSION_LIFETIME.total_seconds()),
+                        secure=secure_cookies(request, service.settings.public_url))
+    response.delete_cookie(PRE_COOKIE, path="/signin")
+    return response
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: never ``//elsewhere`` or a full URL (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/tasks"
+
+
+@router.post("/signout")
+async def signout(request: Request, user: UserDep, session: SessionDep) -> Response:
+    form = await request.form()
+    check_csrf(user.csrf, form.get("csrf"))
+    storage.end_web_session(session=session, secret=request.cookies.get(COOKIE, ""))
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# -- candidate: catalogue, task, submit ------------------------------------------
+
+
+def filter_tasks(tasks: list[Task], *, q: str, skill: str, difficulty: str, environment: str, pack: str) -> list[Task]:
+    words = q.lower().split()
+
+    def matches(task: Task) -> bool:
+        text = " ".join((task.id, task.title, task.summary, " ".join(task.micro_skills))).lower()
+        return (all(w in text for w in words) and (not skill or skill in task.micro_skills)
+                and (not difficulty or task.difficulty.value == difficulty)
+                and (not environment or task.environment == environment) and (not pack or task.pack_id == pack))
+
+    return [t for t in tasks if matches(t)]
+
+
+@router.get("/tasks")
+def catalogue_page(request: Request, service: ServiceDep, session: SessionDep, user: UserDep, q: str = "",
+                   skill: str = "", difficulty: str = "", environment: str = "", pack: str = "") -> Response:
+    every = [t for p in service.catalogue.packs() for t in p.tasks]
+    shown = filter_tasks(every, q=q, skill=skill, difficulty=difficulty, environment=environment, pack=pack)
+    best = storage.best_results(session=session, candidate=user.subject)
+    options = {
+        "skill": sorted({s for t in every for s in t.micro_skills}),
+        "difficulty": sorted({t.difficulty.value for t in every}),
+        "environment": sorted({t.environment for t in every}),
+        "pack": sorted({t.pack_id for t in every}),
+    }
+    chosen = {"q": q, "skill": skill, "difficulty": difficulty, "environment": environment, "pack": pack}
+    return page(request, "catalogue.html", user, tasks=shown, total=len(every), best=best, options=options,
+                chosen=chosen)
+
+
+def starter_texts(task: Task) -> dict[str, str]:
+    """The starter's text files for the editor (binary or large files stay download-only)."""
+    texts = {}
+    for path, data in sorted(packs.starter_files(task).items()):
+        if len(data) > STARTER_TEXT_CAP:
+            continue
+        try:
+            texts[path] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return texts
+
+
+@router.get("/tasks/{pack_id}/{task_id}")
+def task_page(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
+              user: UserDep) -> Response:
+    task = service.catalogue.task(pack_id, task_id)
+    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=pack_id, task_id=task_id)
+    files = starter_texts(task)
+    return page(request, "task.html", user, task=task, attempts=attempts, starter=files,
+                starter_json=json.dumps({"key": f"tasktrial-draft:{task.pack_id}/{task.id}@{task.digest}",
+                                         "files": files}).replace("<", "\\u003c"),
+                problem=None)
+
+
+@router.get("/tasks/{pack_id}/{task_id}/starter.zip")
+def starter_zip(pack_id: str, task_id: str, service: ServiceDep, user: UserDep) -> Response:
+    return catalogue_api.starter_zip(pack_id, task_id, service, user.principal)
+
+
+@router.get("/tasks/{pack_id}/{task_id}/starter.tar.gz")
+def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, user: UserDep) -> Response:
+    return catalogue_api.starter_tar_gz(pack_id, task_id, service, user.principal)
+
+
+@router.post("/tasks/{pack_id}/{task_id}/submit")
+async def submit(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
+                 user: UserDep) -> Response:
+    task = service.catalogue.task(pack_id, task_id)
+    cap = service.settings.max_upload_bytes
+    try:
+        await read_body(request, cap)
+        async with request.form(max_files=archives.ArchiveCaps().max_files) as form:
+            check_csrf(user.csrf, form.get("csrf"))
+            files = await _uploaded_files(form, cap)
+        submission, _ = submissions_api.accept_submission(service=service, session=session, candidate=user.subject,
+                                                          pack_id=task.pack_id, task_id=task.id, version=None,
+                                                          files=files)
+    except SubmissionRejected as exc:
+        attempts = storage.task_results(session=session, candidate=user.subject, pack_id=pack_id, task_id=task_id)
+        files_text = starter_texts(task)
+        return page(request, "task.html", user, status=422, task=task, attempts=attempts, starter=files_text,
+                    starter_json=json.dumps({"key": f"tasktrial-draft:{task.pack_id}/{task.id}@{task.digest}",
+                                             "files": files_text}).replace("<", "\\u003c"),
+                    problem=str(exc))
+    return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
+
+
+async def _uploaded_files(form, cap: int) -> dict[str, bytes]:
+    """An archive, a folder (its top folder name dropped) or single files; checked by the engine's rules."""
+    archive = form.get("archive")
+    if archive is not None and not isinstance(archive, str) and archive.filename:
+        return archives.extract(await archive.read(), caps=archives.ArchiveCaps(max_archive_bytes=cap))
+    mapping: dict[str, bytes] = {}
+    for field, strip_top in (("files", False), ("folder", True)):
+        for upload in form.getlist(field):
+            if isinstance(upload, str) or not upload.filename:
+                continue
+            name = upload.filename
+            if strip_top and "/" in name:
+                name = name.split("/", 1)[1]
+            mapping[name] = await upload.read()
+    if not mapping:
+        raise SubmissionRejected("nothing to submit: choose files, a folder or an archive (.zip or .tar.gz)")
+    return from_mapping(mapping)
+
+
+# -- candidate: progress and results --------------------------------------------------
+
+
+@router.get("/submissions/{submission_id}")
+def submission_page(submission_id: str, request: Request, service: ServiceDep, session: SessionDep,
+                    user: UserDep) -> Response:
+    submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
+    result = storage.latest_result(session=session, submission_id=submission.id)
+    if result is not None:
+        return RedirectResponse(f"/results/{result.id}", status_code=303)
+    run = storage.latest_run(session=session, submission_id=submission.id)
+    return page(request, "progress.html", user, submission=submission, state=run.state.value if run else "queued",
+                states=STATES)
+
+
+@router.get("/submissions/{submission_id}/events")
+def submission_events(submission_id: str, request: Request, service: ServiceDep, session: SessionDep,
+                      user: UserDep) -> StreamingResponse:
+    """The API's event stream, each event rendered as the HTML fragment htmx swaps in."""
+    submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
+    run = storage.latest_run(session=session, submission_id=submission.id)
+    env = request.app.state.web_templates
+    stream = submissions_api._event_stream(service, run.id, submission.id, 1800.0)
+    return StreamingResponse(_as_html_events(stream, env), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _as_html_events(stream: Iterator[str], env) -> Iterator[str]:
+    template = env.get_template("_progress.html")
+    for chunk in stream:
+        fields = dict(line.split(": ", 1) for line in chunk.strip().splitlines() if ": " in line and
+                      not line.startswith(":"))
+        if "data" not in fields:
+            yield chunk  # keep-alive comments pass through
+            continue
+        data = json.loads(fields["data"])
+        state = data.get("state", fields.get("event", ""))
+        fragment = template.render(state=state, states=STATES, data=data)
+        name = "done" if state == RunState.DONE.value else "state"
+        yield f"event: {name}\n" + "".join(f"data: {line}\n" for line in fragment.splitlines()) + "\n"
+
+
+def _viewer_document(session, service, user: WebUser, result_id: str) -> tuple[dict, Any]:
+    """The result document this viewer may read: the same stored view the API returns to them."""
+    result = storage.get_result(session=session, result_id=result_id)
+    if result is None:
+        raise NotFound(f"unknown result {result_id!r}")
+    submission = submissions_api.visible_submission(session, service, user.principal, result.submission_id)
+    everything = submissions_api.sees_everything(session, user.principal, result.pack_id)
+    return result.document["full" if everything else "candidate"], submission
+
+
+@router.get("/results/{result_id}")
+def result_page(result_id: str, request: Request, service: ServiceDep, session: SessionDep, user: UserDep) -> Response:
+    document, submission = _viewer_document(session, service, user, result_id)
+    try:
+        task = service.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+    except NotFound:
+        task = None
+    return page(request, "result.html", user, doc=document, submission=submission, task=task,
+                limits_words=render.limits_in_words(document.get("runner", {})))
+
+
+@router.get("/results/{result_id}/download")
+def result_download(result_id: str, service: ServiceDep, session: SessionDep, user: UserDep) -> Response:
+    document, _ = _viewer_document(session, service, user, result_id)
+    return Response(json.dumps(document, ensure_ascii=False, indent=2), media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="result-{result_id}.json"'})
+
+
+@router.get("/tasks/{pack_id}/{task_id}/history")
+def history_page(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
+                 user: UserDep) -> Response:
+    task = service.catalogue.task(pack_id, task_id)
+    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=pack_id, task_id=task_id)
+    chart = render.score_chart([(a.created_at, a.score) for a in attempts], title=f"Score per attempt at {task.title}")
+    return page(request, "history.html", user, task=task, attempts=attempts, chart=chart)
+
+
+def _profile_context(session, candidate: str) -> dict[str, Any]:
+    profile = submissions_api.build_profile(session, candidate)
+    evidence = storage.skill_evidence(session=session, candidate=candidate)
+    # Readiness over time: the share of this candidate's micro-skills whose latest evidence is ready.
+    latest: dict[str, bool] = {}
+    points = []
+    for row in evidence:
+        latest[row.skill] = row.verdict == "ready"
+        points.append((row.at, 100.0 * sum(latest.values()) / len(latest)))
+    chart = render.score_chart(points, title=f"Share of {candidate}'s micro-skills ready, over time")
+    results = storage.candidate_results(session=session, candidate=candidate)
+    return {"profile": profile, "chart": chart, "results": results, "candidate": candidate}
+
+
+@router.get("/profile")
+def profile_page(request: Request, session: SessionDep, user: UserDep) -> Response:
+    return page(request, "profile.html", user, **_profile_context(session, user.subject))
+
+
+# -- public verification -------------------------------------------------------------
+
+
+@router.get("/verify")
+def verify_form(request: Request, user: MaybeUser) -> Response:
+    return page(request, "verify.html", user, outcome=None, problem=None, text="")
+
+
+@router.post("/verify")
+async def verify_submit(request: Request, service: ServiceDep, user: MaybeUser) -> Response:
+    """Anyone may check a result against this service's keys: the same ``engine.signing.verify`` as ``tasktrial verify``."""
+    await read_body(request, service.settings.max_upload_bytes)
+    async with request.form() as form:
+        text = form.get("document")
+        upload = form.get("file")
+        raw = (await upload.read()) if upload is not None and not isinstance(upload, str) and upload.filename \
+            else (text or "").encode("utf-8") if isinstance(text, str) else b""
+    shown = raw.decode("utf-8", "replace")
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        return page(request, "verify.html", user, status=422, outcome=None, text=shown,
+                    problem=f"That is not valid JSON: {exc}")
+    if not isinstance(document, dict):
+        return page(request, "verify.html", user, status=422, outcome=None, text=shown,
+                    problem="That is not a result document: expected a JSON object.")
+    outcome = signing.verify(document, signing.public_jwks([service.key]))
+    return page(request, "verify.html", user, outcome=outcome, doc=document, problem=None, text=shown)
+
+
+# -- authors: packs ------------------------------------------------------------------
+
+
+def _packs_context(service, session) -> dict[str, Any]:
+    owners = {(v.pack_id, v.version): v for v in storage.pack_versions(session=session)}
+    rows = [{"pack": pack, "builtin": service.catalogue.is_builtin(pack), "record": owners.get((pack.id, pack.version))}
+            for pack in service.catalogue.versions()]
+    return {"rows": rows}
+
+
+@router.get("/author/packs")
+def packs_page(request: Request, service: ServiceDep, session: SessionDep, user: AuthorUser) -> Response:
+    return page(request, "packs.html", user, report=None, uploaded=None, **_packs_context(service, session))
+
+
+@router.post("/author/packs")
+async def packs_upload(request: Request, service: ServiceDep, session: SessionDep, user: AuthorUser) -> Response:
+    """Publish a pack through the API's own ``publish_pack``; a refused pack shows every problem, file and field."""
+    await read_body(request, service.settings.max_upload_bytes)
+    async with request.form() as form:
+        check_csrf(user.csrf, form.get("csrf"))
+        upload = form.get("archive")
+        data = await upload.read() if upload is not None and not isinstance(upload, str) else b""
+    status, report, uploaded = 200, None, None
+    try:
+        if not data:
+            raise SubmissionRejected("choose a pack archive (.zip or .tar.gz) to upload")
+        pack, digest, created = catalogue_api.publish_pack(service=service, session=session, author=user.principal,
+                                                           data=data)
+        uploaded = {"pack": pack, "digest": digest, "created": created}
+    except PackError as exc:
+        status, report = 422, {"message": str(exc), "problems": exc.problems}
+    except TaskTrialError as exc:
+        status, report = 409 if exc.__class__.__name__ == "PackConflict" else 422, {"message": str(exc),
+                                                                                    "problems": []}
+    return page(request, "packs.html", user, status=status, report=report, uploaded=uploaded,
+                **_packs_context(service, session))
+
+
+@router.get("/author/packs/{pack_id}/{version}/{task_id}")
+def task_preview(pack_id: str, version: str, task_id: str, request: Request, service: ServiceDep,
+                 user: AuthorUser) -> Response:
+    """What a candidate will see, plus the grader kind: never a grader or solution file."""
+    task = service.catalogue.task(pack_id, task_id, version)
+    return page(request, "preview.html", user, task=task, starter=starter_texts(task))
+
+
+# -- reviewers: readiness ----------------------------------------------------------------
+
+
+def readiness_rows(session, *, ready_in: list[str], sort: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Candidates × micro-skills from their profiles (latest evidence per skill); filtered and sorted."""
+    rows, skills = [], set()
+    for candidate in storage.candidates_with_evidence(session=session):
+        profile = submissions_api.build_profile(session, candidate)
+        cells = {slug: {"score": p.latest.score, "verdict": p.latest.verdict, "best": p.best.score}
+                 for slug, p in profile.skills.items()}
+        skills.update(cells)
+        rows.append({"candidate": candidate, "cells": cells})
+    wanted = [s for s in ready_in if s]
+    rows = [r for r in rows if all(r["cells"].get(s, {}).get("verdict") == "ready" for s in wanted)]
+    if sort and sort != "candidate":
+        rows.sort(key=lambda r: (-(r["cells"].get(sort, {}).get("score", -1)), r["candidate"]))
+    return sorted(skills), rows
+
+
+@router.get("/review/readiness")
+def readiness_page(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate") -> Response:
+    ready_in = request.query_params.getlist("ready")
+    skills, rows = readiness_rows(session, ready_in=ready_in, sort=sort)
+    query = urlencode([("ready", s) for s in ready_in] + [("sort", sort)])
+    return page(request, "readiness.html", user, skills=skills, rows=rows, ready_in=ready_in, sort=sort,
+                query=query, ready_query=urlencode([("ready", s) for s in ready_in]))
+
+
+@router.get("/review/readiness.csv")
+def readiness_csv(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate") -> Response:
+    skills, rows = readiness_rows(session, ready_in=request.query_params.getlist("ready"), sort=sort)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["candidate", *skills])
+    for row in rows:
+        writer.writerow([_csv_safe(row["candidate"]),
+                         *(f"{row['cells'][s]['score']:g} {row['cells'][s]['verdict']}" if s in row["cells"] else ""
+                           for s in skills)])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="readiness.csv"'})
+
+
+def _csv_safe(value: str) -> str:
+    """Keep spreadsheet programs from running a cell as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@router.get("/review/candidates/{candidate}")
+def candidate_page(candidate: str, request: Request, session: SessionDep, user: StaffUser) -> Response:
+    return page(request, "candidate.html", user, **_profile_context(session, candidate))
