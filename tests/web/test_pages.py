@@ -1,0 +1,364 @@
+"""The pages over real storage: sign-in, sessions, CSRF, visibility, escaping, results, packs, readiness."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from api import storage
+from api.tables import ApiToken, Role, RunState
+from api.web.render import CSP
+from api.web.session import COOKIE
+from engine import archives, signing
+from tests.api.conftest import Api
+from tests.api.helpers import SECRET_MESSAGE, SECRET_OUTPUT, work
+from tests.api.test_packs import GRADER_MARK, SOLUTION_MARK, pack_files, secret_pack_files
+from tests.web.conftest import csrf, form_value, sign_in
+
+TASK = "/tasks/python-foundations/retry-backoff"
+XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
+
+
+def submit_files(client, files: dict[str, bytes], task: str = TASK) -> str:
+    response = client.post(f"{task}/submit", data={"csrf": csrf(client)},
+                           files=[("files", (name, data)) for name, data in files.items()], follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response.headers["location"].rsplit("/", 1)[1]
+
+
+def run_of(api: Api, submission_id: str) -> str:
+    with api.service.session() as session:
+        return storage.latest_run(session=session, submission_id=submission_id).id
+
+
+def result_url(client, submission_id: str) -> str:
+    response = client.get(f"/submissions/{submission_id}", follow_redirects=False)
+    assert response.status_code == 303
+    return response.headers["location"]
+
+
+# -- sign-in and sessions ---------------------------------------------------------
+
+
+def test_sign_in_link_opens_a_hardened_session_once(api):
+    with api.service.session() as session:
+        code = storage.create_sign_in_link(session=session, role=Role.CANDIDATE, subject="alice",
+                                           lifetime=timedelta(days=7))
+    browser = api.client
+    assert browser.get("/tasks", follow_redirects=False).headers["location"].startswith("/signin")
+    confirm = browser.get(f"/signin/{code}")
+    signed = browser.post(f"/signin/{code}", data={"pre": form_value(confirm.text, "pre")}, follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == "/tasks"
+    cookie = signed.headers["set-cookie"]
+    assert f"{COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "alice" in browser.get("/tasks").text
+    again = api.client.__class__(api.app)
+    confirm = again.get(f"/signin/{code}")
+    spent = again.post(f"/signin/{code}", data={"pre": form_value(confirm.text, "pre")}, follow_redirects=False)
+    assert spent.status_code == 401 and "already used" in spent.text
+
+
+def test_sign_in_post_without_its_form_token_is_refused(api):
+    with api.service.session() as session:
+        code = storage.create_sign_in_link(session=session, role=Role.CANDIDATE, subject="alice",
+                                           lifetime=timedelta(days=1))
+    response = api.client.post(f"/signin/{code}", data={"pre": "forged"}, follow_redirects=False)
+    assert response.status_code == 403
+    assert COOKIE not in response.headers.get("set-cookie", "")
+
+
+def test_expired_link_does_not_sign_in(api):
+    with api.service.session() as session:
+        code = storage.create_sign_in_link(session=session, role=Role.CANDIDATE, subject="alice",
+                                           lifetime=timedelta(seconds=-1))
+    confirm = api.client.get(f"/signin/{code}")
+    response = api.client.post(f"/signin/{code}", data={"pre": form_value(confirm.text, "pre")})
+    assert response.status_code == 401 and "expired" in response.text
+
+
+def test_a_pasted_token_signs_in_and_a_wrong_one_does_not(api):
+    secret = api.token(Role.CANDIDATE, "bob")["Authorization"].split()[1]
+    page = api.client.get("/signin")
+    wrong = api.client.post("/signin", data={"pre": form_value(page.text, "pre"), "token": "tt_nope", "next": "/tasks"})
+    assert wrong.status_code == 401
+    right = api.client.post("/signin", data={"pre": form_value(page.text, "pre"), "token": secret,
+                                             "next": "//evil.example/"}, follow_redirects=False)
+    assert right.status_code == 303 and right.headers["location"] == "/tasks"  # never an open redirect
+    assert api.client.get("/profile").status_code == 200
+
+
+def test_revoking_the_token_ends_its_sessions(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    assert alice.get("/profile").status_code == 200
+    with api.service.session() as session:
+        session.exec(update(ApiToken).where(ApiToken.subject == "alice").values(revoked=True))
+        session.commit()
+    assert alice.get("/profile", follow_redirects=False).headers["location"].startswith("/signin")
+
+
+def test_sessions_expire(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    from api.tables import WebSession
+    from api.tables import utcnow
+
+    with api.service.session() as session:
+        session.exec(update(WebSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.commit()
+    assert alice.get("/profile", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_needs_the_csrf_token_and_ends_the_session(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    secret = alice.cookies.get(COOKIE)
+    assert alice.post("/signout", data={"csrf": "wrong"}).status_code == 403
+    assert alice.post("/signout", data={"csrf": csrf(alice)}, follow_redirects=False).status_code == 303
+    replay = api.client.__class__(api.app)
+    replay.cookies.set(COOKIE, secret)
+    assert replay.get("/profile", follow_redirects=False).status_code == 303
+
+
+# -- headers and sizes ----------------------------------------------------------------
+
+
+def test_pages_carry_a_strict_csp_and_no_inline_script_or_style(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    for path in ("/tasks", TASK, "/profile", "/verify", f"{TASK}/history"):
+        response = alice.get(path)
+        assert response.status_code == 200, path
+        policy = response.headers["content-security-policy"]
+        assert policy == CSP and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy
+        assert not re.search(r"<script(?![^>]*\b(src=|type=\"application/json\"))", response.text), path
+        assert not re.search(r"\sstyle=|<style|\son[a-z]+=", response.text), path
+
+
+def test_each_page_with_its_assets_stays_under_150_kb_transferred(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    for path in ("/tasks", TASK, "/profile", "/verify"):
+        html = alice.get(path, headers={"Accept-Encoding": "gzip"})
+        total = len(gzip.compress(html.content))
+        for url in re.findall(r'(?:src|href)="(/static/[^"]+)"', html.text):
+            if "/ace/" in url:
+                continue  # the editor bundle is the documented exception
+            asset = alice.get(url, headers={"Accept-Encoding": "gzip"})
+            assert asset.status_code == 200
+            total += int(asset.headers["content-length"])
+        assert total <= 150 * 1024, f"{path}: {total} bytes"
+
+
+# -- catalogue and task ------------------------------------------------------------------
+
+
+def test_catalogue_filters_by_micro_skill_and_search(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    task = api.service.catalogue.task("python-foundations", "retry-backoff")
+    skill = task.micro_skills[0]
+    page = alice.get("/tasks", params={"skill": skill}).text
+    assert task.title in page
+    others = [t for t in api.service.catalogue.pack("python-foundations").tasks if skill not in t.micro_skills]
+    assert others and all(f'href="/tasks/{t.pack_id}/{t.id}"' not in page for t in others)
+    assert "No task matches" in alice.get("/tasks", params={"q": "zzzz-no-such-thing"}).text
+
+
+def test_task_page_renders_the_statement_without_raw_html(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    page = alice.get(TASK).text
+    assert "<h2" in page and "starter.zip" in page and "starter.tar.gz" in page
+    from api.web.render import markdown
+
+    rendered = str(markdown("# T\n\n" + XSS + "\n\n```python\nx = 1\n```\n"))
+    assert "<script>" not in rendered and "&lt;script&gt;" in rendered and 'class="n"' in rendered
+
+
+def test_starter_downloads_are_archives_of_the_starter(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    for name in ("starter.zip", "starter.tar.gz"):
+        response = alice.get(f"{TASK}/{name}")
+        assert response.status_code == 200
+        files = archives.extract(response.content, caps=archives.ArchiveCaps())
+        assert files, name
+
+
+def test_an_unsafe_upload_is_refused_with_the_reason_and_nothing_stored(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    response = alice.post(f"{TASK}/submit", data={"csrf": csrf(alice)},
+                          files=[("files", ("../escape.py", b"x"))])
+    assert response.status_code == 422 and "Not submitted" in response.text
+    with api.service.session() as session:
+        assert storage.list_submissions(session=session, candidate="alice", limit=5, offset=0)[1] == 0
+
+
+def test_submitting_without_csrf_is_refused(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    response = alice.post(f"{TASK}/submit", data={"csrf": "nope"}, files=[("files", ("retry.py", b"x"))])
+    assert response.status_code == 403
+
+
+# -- progress and results ----------------------------------------------------------
+
+
+def test_progress_page_then_result_with_hidden_checks_withheld(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
+    progress = alice.get(f"/submissions/{submission}")
+    assert progress.status_code == 200 and 'sse-connect="/submissions/' in progress.text
+    assert 'aria-current="step"' in progress.text and "queued" in progress.text
+    work(api, run_of(api, submission), passed=False)
+    result = alice.get(result_url(alice, submission)).text
+    assert "you can read this" in result  # the visible check's message
+    assert SECRET_MESSAGE not in result and "withheld from candidates" in result
+    assert SECRET_OUTPUT not in result
+    assert "Not ready yet" in result  # the verdict in words
+
+
+def test_event_stream_renders_each_state_as_html_until_done(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
+    work(api, run_of(api, submission))
+    with alice.stream("GET", f"/submissions/{submission}/events") as stream:
+        body = "".join(stream.iter_text())
+    events = re.findall(r"^event: (\w+)$", body, flags=re.M)
+    assert events == ["state", "state", "done"]
+    assert "See the result" in body and "score 100/100" in body
+
+
+def test_the_author_of_the_pack_sees_what_candidates_do_not(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
+    work(api, run_of(api, submission), passed=False)
+    url = result_url(alice, submission)
+    reviewer = sign_in(api, Role.REVIEWER, "rita")
+    page = reviewer.get(url).text
+    assert SECRET_MESSAGE in page and SECRET_OUTPUT in page
+
+
+def test_another_candidates_pages_answer_404(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
+    work(api, run_of(api, submission))
+    url = result_url(alice, submission)
+    mallory = sign_in(api, Role.CANDIDATE, "mallory")
+    for path in (f"/submissions/{submission}", f"/submissions/{submission}/events", url, f"{url}/download"):
+        response = mallory.get(path, follow_redirects=False)
+        assert response.status_code == 404, path
+    for path in ("/review/readiness", "/review/candidates/alice", "/author/packs"):
+        assert mallory.get(path).status_code == 404, path
+
+
+def test_limits_are_explained_in_words(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
+    run_id = run_of(api, submission)
+    headers = api.token(Role.WORKER, "w")
+    claimed = api.client.post(f"/v1/runs/{run_id}/claim", headers=headers, json={"worker": "w1"}).json()
+    from tests.api.helpers import result_document
+
+    document = result_document(api, claimed, passed=False)
+    document["runner"].update(timed_out=True, oom_killed=True, output_truncated=True)
+    document["status"] = "timeout"
+    assert api.client.post(f"/v1/runs/{run_id}/result", headers=headers, json=document).status_code == 201
+    page = alice.get(result_url(alice, submission)).text
+    limits = api.service.catalogue.task("python-foundations", "retry-backoff").limits
+    assert f"stopped after {limits.time_seconds:g} s: the task&#39;s time limit" in page
+    assert f"killed at {limits.memory_mb} MB: the memory limit" in page
+    assert f"output cut at {limits.output_kb} KB" in page
+
+
+def test_hostile_names_and_messages_are_escaped(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
+    run_id = run_of(api, submission)
+    headers = api.token(Role.WORKER, "w")
+    claimed = api.client.post(f"/v1/runs/{run_id}/claim", headers=headers, json={"worker": "w1"}).json()
+    from tests.api.helpers import result_document
+
+    document = result_document(api, claimed, passed=False)
+    for check in document["checks"]:
+        check["name"], check["message"] = XSS, XSS
+    assert api.client.post(f"/v1/runs/{run_id}/result", headers=headers, json=document).status_code == 201
+    page = alice.get(result_url(alice, submission)).text
+    assert "<script>window.__xss" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page
+
+
+def test_download_verifies_on_the_public_page_and_a_change_is_named(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
+    work(api, run_of(api, submission))
+    download = alice.get(result_url(alice, submission) + "/download")
+    assert "attachment" in download.headers["content-disposition"]
+    document = download.json()
+    assert signing.verify(document, signing.public_jwks([api.service.key])).ok
+    public = api.client.__class__(api.app)  # no sign-in
+    good = public.post("/verify", files={"file": ("result.json", download.content)})
+    assert good.status_code == 200 and "Signature valid" in good.text
+    tampered = public.post("/verify", data={"document": json.dumps({**document, "score": 100.5})})
+    assert "Not valid" in tampered.text and "score" in tampered.text
+    assert public.post("/verify", data={"document": "{nope"}).status_code == 422
+
+
+def test_history_and_profile_show_attempts_and_a_chart(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    for passed in (False, True):
+        work(api, run_of(api, submit_files(alice, {"retry.py": b"print('hi')\n"})), passed=passed)
+    history = alice.get(f"{TASK}/history").text
+    assert history.count('href="/results/') == 2 and "<svg" in history and "<title" in history
+    profile = alice.get("/profile").text
+    assert "<svg" in profile and "Latest" in profile
+
+
+# -- authors and reviewers ---------------------------------------------------------------
+
+
+def test_author_uploads_a_broken_pack_and_sees_each_problem(api, tmp_path):
+    author = sign_in(api, Role.AUTHOR, "ann")
+    files = pack_files(tmp_path, pack_id="broken-pack")
+    files["pack.yaml"] = b"id: broken-pack\nversion: not-a-version\n"
+    task_yaml = "word-frequency/task.yaml"
+    files[task_yaml] = files[task_yaml].replace(b"difficulty:", b"difficulty: impossible\nold_difficulty:")
+    response = author.post("/author/packs", data={"csrf": csrf(author)},
+                           files={"archive": ("pack.zip", archives.make_zip(files))})
+    assert response.status_code == 422
+    assert "was not published" in response.text
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", response.text)
+    assert len(rows) >= 2 and {"pack.yaml", task_yaml} <= {file for file, _, _ in rows}
+
+
+def test_author_publishes_a_pack_and_its_preview_hides_grader_and_solution(api, tmp_path):
+    author = sign_in(api, Role.AUTHOR, "ann")
+    data = archives.make_zip(secret_pack_files(tmp_path))
+    response = author.post("/author/packs", data={"csrf": csrf(author)}, files={"archive": ("pack.zip", data)})
+    assert response.status_code == 200 and "published" in response.text
+    preview = author.get("/author/packs/secret-pack/1.0.0/upper")
+    assert preview.status_code == 200 and "io" in preview.text
+    assert GRADER_MARK not in preview.text and SOLUTION_MARK not in preview.text
+
+
+def test_reviewer_filters_the_readiness_table_and_downloads_csv(api):
+    for name, passed in (("alice", True), ("bob", False)):
+        client = sign_in(api, Role.CANDIDATE, name)
+        work(api, run_of(api, submit_files(client, {"retry.py": b"print('hi')\n"})), passed=passed)
+    reviewer = sign_in(api, Role.REVIEWER, "rita")
+    skill = api.service.catalogue.task("python-foundations", "retry-backoff").micro_skills[0]
+    everyone = reviewer.get("/review/readiness").text
+    assert "/review/candidates/alice" in everyone and "/review/candidates/bob" in everyone
+    ready = reviewer.get("/review/readiness", params={"ready": skill}).text
+    assert "/review/candidates/alice" in ready and "/review/candidates/bob" not in ready
+    exported = reviewer.get("/review/readiness.csv", params={"ready": skill})
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert rows[0][0] == "candidate" and skill in rows[0] and [r[0] for r in rows[1:]] == ["alice"]
+    assert "ready" in rows[1][rows[0].index(skill)]
+    assert reviewer.get("/review/candidates/bob").status_code == 200
+
+
+def test_csv_cells_cannot_become_formulas():
+    from api.web.routes import _csv_safe
+
+    assert _csv_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _csv_safe("alice") == "alice"
