@@ -15,9 +15,7 @@
 
   ace.config.set("useStrictCSP", true);  // Ace's styles come from the linked ace.css, never injected
   var editor = ace.edit("editor", { useWorker: false, fontSize: 14, showPrintMargin: false });
-  editor.setTheme("ace/theme/chrome");
-  var textarea = editor.textInput.getElement();
-  textarea.setAttribute("aria-label", "Code editor");
+  editor.setTheme({ cssClass: "ace-chrome", isDark: false });  // its CSS is linked: nothing to load at run time
   var modes = { py: "python", js: "javascript", mjs: "javascript", sh: "sh", json: "json", yaml: "yaml", yml: "yaml" };
   var sessions = {};
   var current = null;
@@ -35,6 +33,7 @@
       sessions[path].on("change", function () { files[path] = sessions[path].getValue(); save(); });
     }
     current = path;
+    localStorage.setItem(starter.key + ":open", path);
     editor.setSession(sessions[path]);
     label.textContent = "Editing " + path;
     Array.prototype.forEach.call(list.querySelectorAll("button"), function (b) {
@@ -53,7 +52,8 @@
     list.appendChild(li);
   });
   section.hidden = false;
-  open(paths[0]);
+  var last = localStorage.getItem(starter.key + ":open");
+  open(paths.indexOf(last) >= 0 ? last : paths[0]);
 
   document.getElementById("reset-draft").addEventListener("click", function () {
     localStorage.removeItem(starter.key);

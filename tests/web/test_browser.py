@@ -1,0 +1,224 @@
+"""User stories in real chromium against a real ``tasktrial serve`` grading in real Docker."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CATALOGUE
+from tests.web.browser import assert_accessible, launch, screenshot, start_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker]
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+SOLUTION = (CATALOGUE / "python-foundations" / "word-frequency" / "solution" / "top_words.py").read_text()
+GRADING_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    catalogue = tmp_path_factory.mktemp("catalogue")
+    shutil.copytree(CATALOGUE / "python-foundations", catalogue / "python-foundations")
+    yield from start_server(tmp_path_factory.mktemp("data"), catalogue)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        context = launch(playwright)
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}") or dialog.dismiss())
+    yield page
+    browser.clear_cookies()
+    page.close()
+    assert not errors, errors  # no script error, no CSP violation, no alert from injected markup
+
+
+def sign_in(page, server, role: str, subject: str) -> None:
+    page.goto(server.sign_in_link(role, subject))
+    page.get_by_role("button", name="Continue and sign in").click()
+    expect(page.get_by_role("button", name=f"Sign out {subject}")).to_be_visible()
+
+
+def wait_for_result(page) -> None:
+    expect(page.get_by_role("heading", name=re.compile(r"^Score \d"))).to_be_visible(timeout=GRADING_TIMEOUT_MS)
+
+
+def upload(page, files: dict[str, str], tmp_path: Path) -> None:
+    paths = []
+    for name, text in files.items():
+        path = tmp_path / name
+        path.write_text(text)
+        paths.append(str(path))
+    page.get_by_label("Files", exact=True).set_input_files(paths)
+    page.get_by_role("button", name="Submit upload").click()
+
+
+def test_candidate_finds_edits_submits_watches_and_verifies(page, server, tmp_path):
+    page.goto(server.url + "/signin")
+    assert_accessible(page)
+    screenshot(page, "sign-in")
+    sign_in(page, server, "candidate", "alice")
+    assert_accessible(page)
+    page.get_by_label("Micro-skill").select_option("python.text.tokenising")
+    page.get_by_role("button", name="Find tasks").click()
+    expect(page.get_by_text(re.compile(r"^1 of \d+ tasks$"))).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "catalogue")
+    page.get_by_role("link", name="Top words of a text, as a command-line filter").click()
+    expect(page.get_by_role("heading", name="Statement")).to_be_visible()
+
+    # The editor: open the starter, replace it with a solution; the draft survives a reload.
+    page.get_by_role("button", name="top_words.py").click()
+    editor = page.get_by_role("region", name="Code editor").get_by_role("textbox")
+    editor.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(SOLUTION)
+    page.reload()
+    expect(page.get_by_text("Editing top_words.py")).to_be_visible()
+    expect(page.locator("#editor")).to_contain_text("Counter(words(sys.stdin.read()))")
+    assert_accessible(page)
+    screenshot(page, "task-editor")
+
+    page.get_by_role("button", name="Submit these files").click()
+    expect(page.get_by_role("status")).to_contain_text(re.compile(r"Current step|Done"))
+    screenshot(page, "progress")
+    wait_for_result(page)
+    expect(page.get_by_text("✓ Ready").first).to_be_visible()
+    assert "/results/" in page.url
+    assert_accessible(page)
+    screenshot(page, "result")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download the signed result (JSON)").click()
+    saved = tmp_path / "result.json"
+    download_info.value.save_as(saved)
+    verified = server.cli("verify", str(saved), "--jwks", server.url + "/.well-known/jwks.json")
+    assert "signature valid" in verified.stdout
+
+    page.get_by_role("link", name="Verify a result publicly").click()
+    page.get_by_label("Or upload the file").set_input_files(str(saved))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="✓ Signature valid")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "verify")
+
+    page.get_by_role("link", name="Profile").click()
+    expect(page.get_by_role("img", name=re.compile("micro-skills ready"))).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "profile")
+
+
+def test_wrong_solution_shows_failing_visible_checks_and_withholds_hidden_ones(page, server, tmp_path):
+    sign_in(page, server, "candidate", "bob")
+    page.goto(server.url + "/tasks/python-foundations/word-frequency")
+    upload(page, {"top_words.py": "print('0 nothing')\n"}, tmp_path)
+    wait_for_result(page)
+    expect(page.get_by_text("✗ Not ready yet").first).to_be_visible()
+    visible_row = page.get_by_role("row", name=re.compile("empty-input"))
+    expect(visible_row).to_contain_text("failed")
+    expect(page.get_by_role("row", name=re.compile(r"\(hidden check\)")).first).to_contain_text(
+        "withheld from candidates")
+    expect(page.get_by_text("0 nothing")).to_have_count(0)  # no output of hidden cases comes back
+    assert_accessible(page)
+
+
+def test_time_limit_submission_says_so_in_words(page, server, tmp_path):
+    sign_in(page, server, "candidate", "carol")
+    page.goto(server.url + "/tasks/python-foundations/word-frequency")
+    upload(page, {"top_words.py": "while True:\n    pass\n"}, tmp_path)
+    wait_for_result(page)
+    expect(page.get_by_text("stopped after 5 s: the task's time limit")).to_be_visible()
+
+
+def test_hostile_file_names_and_output_never_execute(page, server, tmp_path):
+    hostile = '<img src=x onerror=alert(1)>'
+    script = "<script>alert(2)</script>"
+    sign_in(page, server, "candidate", "eve")
+    page.goto(server.url + "/tasks/python-foundations/word-frequency")
+    upload(page, {"top_words.py": f"import sys\nprint({script!r})\nprint({hostile!r}, file=sys.stderr)\n",
+                  "img src=x onerror=alert(3).py": "x = 1\n"}, tmp_path)
+    wait_for_result(page)
+    expect(page.get_by_text(script).first).to_be_visible()  # shown as text in the visible check's message
+    assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
+    # A reviewer sees the raw output too, still as text.
+    url = page.url
+    page.context.clear_cookies()
+    sign_in(page, server, "reviewer", "rita")
+    page.goto(url)
+    expect(page.get_by_text(hostile).first).to_be_visible()
+    assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
+
+
+def test_another_candidates_result_is_not_found(page, server, tmp_path):
+    sign_in(page, server, "candidate", "dan")
+    page.goto(server.url + "/tasks/python-foundations/word-frequency")
+    upload(page, {"top_words.py": "print('')\n"}, tmp_path)
+    wait_for_result(page)
+    url = page.url
+    page.context.clear_cookies()
+    sign_in(page, server, "candidate", "mallory")
+    response = page.goto(url)
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_author_uploads_a_broken_pack_and_sees_each_problem(page, server, tmp_path):
+    from engine import archives
+    from engine.trees import read_tree
+
+    folder = tmp_path / "pack"
+    shutil.copytree(CATALOGUE / "python-foundations" / "word-frequency", folder / "word-frequency")
+    (folder / "pack.yaml").write_text("id: Broken Pack\nversion: one\n")
+    task_yaml = folder / "word-frequency" / "task.yaml"
+    task_yaml.write_text(task_yaml.read_text().replace("difficulty: intro", "difficulty: impossible"))
+    archive = tmp_path / "broken.zip"
+    archive.write_bytes(archives.make_zip(read_tree(folder)))
+    sign_in(page, server, "author", "ann")
+    page.get_by_role("link", name="Packs").click()
+    page.get_by_label("Pack archive (.zip or .tar.gz)").set_input_files(str(archive))
+    page.get_by_role("button", name="Upload and validate").click()
+    expect(page.get_by_role("heading", name="✗ The pack was not published")).to_be_visible()
+    report = page.get_by_role("alert")
+    expect(report.get_by_role("cell", name="pack.yaml").first).to_be_visible()
+    expect(report.get_by_role("cell", name="word-frequency/task.yaml").first).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "pack-upload")
+
+
+def test_reviewer_filters_readiness_and_downloads_csv(page, server, tmp_path):
+    sign_in(page, server, "candidate", "fay")
+    page.goto(server.url + "/tasks/python-foundations/word-frequency")
+    upload(page, {"top_words.py": SOLUTION}, tmp_path)
+    wait_for_result(page)
+    page.context.clear_cookies()
+    sign_in(page, server, "reviewer", "rita")
+    page.get_by_role("link", name="Readiness").click()
+    page.get_by_label("python.text.tokenising").check()
+    page.get_by_role("button", name="Filter").click()
+    table = page.get_by_role("table")
+    expect(table.get_by_role("link", name="fay")).to_be_visible()
+    expect(table.get_by_role("link", name="bob")).to_have_count(0)  # bob's attempt was not ready
+    assert_accessible(page)
+    screenshot(page, "readiness")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download as CSV").click()
+    text = Path(download_info.value.path()).read_text()
+    assert text.splitlines()[0].startswith("candidate,") and "\nfay," in text and "\nbob," not in text
+    table.get_by_role("link", name="fay").click()
+    expect(page.get_by_role("heading", name="Candidate fay")).to_be_visible()
+    assert_accessible(page)
