@@ -343,6 +343,11 @@ def candidate_results(*, session: Session, candidate: str, limit: int = 200) -> 
     ).all()
 
 
+def all_skill_evidence(*, session: Session) -> Sequence[SkillEvidence]:
+    """Every candidate's evidence, by candidate then time (the readiness table reads it in one query)."""
+    return session.exec(select(SkillEvidence).order_by(SkillEvidence.candidate, col(SkillEvidence.at))).all()
+
+
 def candidates_with_evidence(*, session: Session) -> list[str]:
     return list(session.exec(select(SkillEvidence.candidate).distinct().order_by(SkillEvidence.candidate)).all())
 

@@ -257,8 +257,13 @@ def _event_stream(service: Service, run_id: str, submission_id: str, timeout: fl
 
 
 def build_profile(session, candidate: str) -> Profile:
+    return profile_from_evidence(candidate, storage.skill_evidence(session=session, candidate=candidate))
+
+
+def profile_from_evidence(candidate: str, evidence) -> Profile:
+    """Latest and best per micro-skill from one candidate's evidence rows, oldest first."""
     skills: dict[str, dict[str, Any]] = {}
-    for row in storage.skill_evidence(session=session, candidate=candidate):
+    for row in evidence:
         record = SkillRecord(score=row.score, verdict=row.verdict, at=row.at, result_id=row.result_id)
         entry = skills.setdefault(row.skill, {"latest": record, "best": record, "results": []})
         entry["latest"] = record

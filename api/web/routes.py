@@ -12,10 +12,10 @@ import csv
 import io
 import json
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
 
@@ -54,7 +54,9 @@ NAV: list[tuple[str, str, str]] = [
     ("Verify a result", "/verify", "public"),
 ]
 STATES = [RunState.QUEUED.value, RunState.RUNNING.value, RunState.GRADING.value, RunState.DONE.value]
-STARTER_TEXT_CAP = 256 * 1024  # starter files larger than this are not opened in the editor
+STARTER_TEXT_CAP = 256 * 1024
+PAGE_SIZE = 48  # tasks per catalogue page: keeps a page small whatever the catalogue's size
+READINESS_PAGE_SIZE = 50  # starter files larger than this are not opened in the editor
 
 
 class PageRoute(APIRoute):
@@ -232,7 +234,8 @@ def filter_tasks(tasks: list[Task], *, q: str, skill: str, difficulty: str, envi
 
 @router.get("/tasks")
 def catalogue_page(request: Request, service: ServiceDep, session: SessionDep, user: UserDep, q: str = "",
-                   skill: str = "", difficulty: str = "", environment: str = "", pack: str = "") -> Response:
+                   skill: str = "", difficulty: str = "", environment: str = "", pack: str = "",
+                   page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
     every = [t for p in service.catalogue.packs() for t in p.tasks]
     shown = filter_tasks(every, q=q, skill=skill, difficulty=difficulty, environment=environment, pack=pack)
     best = storage.best_results(session=session, candidate=user.subject)
@@ -243,8 +246,13 @@ def catalogue_page(request: Request, service: ServiceDep, session: SessionDep, u
         "pack": sorted({t.pack_id for t in every}),
     }
     chosen = {"q": q, "skill": skill, "difficulty": difficulty, "environment": environment, "pack": pack}
-    return page(request, "catalogue.html", user, tasks=shown, total=len(every), best=best, options=options,
-                chosen=chosen)
+    pages = max(1, -(-len(shown) // PAGE_SIZE))
+    number = max(1, min(page_number, pages))
+    link = lambda n: "/tasks?" + urlencode({**{k: v for k, v in chosen.items() if v}, "page": n})  # noqa: E731
+    return page(request, "catalogue.html", user, tasks=shown[(number - 1) * PAGE_SIZE:number * PAGE_SIZE],
+                matched=len(shown), total=len(every), best=best, options=options, chosen=chosen,
+                pager={"number": number, "pages": pages, "previous": link(number - 1) if number > 1 else None,
+                       "next": link(number + 1) if number < pages else None})
 
 
 def starter_texts(task: Task) -> dict[str, str]:
@@ -505,8 +513,11 @@ def task_preview(pack_id: str, version: str, task_id: str, request: Request, ser
 def readiness_rows(session, *, ready_in: list[str], sort: str) -> tuple[list[str], list[dict[str, Any]]]:
     """Candidates × micro-skills from their profiles (latest evidence per skill); filtered and sorted."""
     rows, skills = [], set()
-    for candidate in storage.candidates_with_evidence(session=session):
-        profile = submissions_api.build_profile(session, candidate)
+    by_candidate: dict[str, list] = {}
+    for row in storage.all_skill_evidence(session=session):
+        by_candidate.setdefault(row.candidate, []).append(row)
+    for candidate, evidence in by_candidate.items():
+        profile = submissions_api.profile_from_evidence(candidate, evidence)
         cells = {slug: {"score": p.latest.score, "verdict": p.latest.verdict, "best": p.best.score}
                  for slug, p in profile.skills.items()}
         skills.update(cells)
@@ -519,12 +530,19 @@ def readiness_rows(session, *, ready_in: list[str], sort: str) -> tuple[list[str
 
 
 @router.get("/review/readiness")
-def readiness_page(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate") -> Response:
+def readiness_page(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate",
+                   page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
     ready_in = request.query_params.getlist("ready")
     skills, rows = readiness_rows(session, ready_in=ready_in, sort=sort)
     query = urlencode([("ready", s) for s in ready_in] + [("sort", sort)])
-    return page(request, "readiness.html", user, skills=skills, rows=rows, ready_in=ready_in, sort=sort,
-                query=query, ready_query=urlencode([("ready", s) for s in ready_in]))
+    pages = max(1, -(-len(rows) // READINESS_PAGE_SIZE))
+    number = max(1, min(page_number, pages))
+    link = lambda n: f"/review/readiness?{query}&page={n}"  # noqa: E731
+    return page(request, "readiness.html", user, skills=skills, matched=len(rows),
+                rows=rows[(number - 1) * READINESS_PAGE_SIZE:number * READINESS_PAGE_SIZE], ready_in=ready_in,
+                sort=sort, query=query, ready_query=urlencode([("ready", s) for s in ready_in]),
+                pager={"number": number, "pages": pages, "previous": link(number - 1) if number > 1 else None,
+                       "next": link(number + 1) if number < pages else None})
 
 
 @router.get("/review/readiness.csv")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CATALOGUE
-from tests.web.browser import assert_accessible, launch, own_sandboxes, screenshot, start_server
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, assert_accessible, launch, own_sandboxes, screenshot, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -38,11 +38,16 @@ def sandboxes_removed(server):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        context = launch(playwright)
-        yield context
-        context.close()
+def playwright():
+    with playwright_api.sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    context = launch(playwright)
+    yield context
+    context.close()
 
 
 @pytest.fixture
@@ -234,3 +239,19 @@ def test_reviewer_filters_readiness_and_downloads_csv(page, server, tmp_path):
     table.get_by_role("link", name="fay").click()
     expect(page.get_by_role("heading", name="Candidate fay")).to_be_visible()
     assert_accessible(page)
+
+
+def test_reading_works_with_javascript_off(playwright, server, tmp_path):
+    """Catalogue, task and result pages read without JavaScript (a fresh browser with scripts disabled)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
+        page = browser.new_context(java_script_enabled=False).new_page()
+        sign_in(page, server, "candidate", "gil")
+        page.get_by_role("link", name="Top words of a text, as a command-line filter").click()
+        expect(page.get_by_role("heading", name="Statement")).to_be_visible()
+        expect(page.get_by_role("region", name="Work in the browser")).to_be_hidden()  # the editor needs JS
+        upload(page, {"top_words.py": SOLUTION}, tmp_path)
+        wait_for_result(page)  # the progress page refreshes itself without JavaScript
+        expect(page.get_by_text("✓ Ready").first).to_be_visible()
+    finally:
+        browser.close()

@@ -362,3 +362,17 @@ def test_csv_cells_cannot_become_formulas():
     from api.web.routes import _csv_safe
 
     assert _csv_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _csv_safe("alice") == "alice"
+
+
+def test_catalogue_pages_keep_filters_between_pages(api, monkeypatch):
+    from api.web import routes
+
+    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    first = alice.get("/tasks", params={"environment": "python"}).text
+    assert "page 1 of 2" in first and 'href="/tasks?environment=python&amp;page=2"' in first
+    second = alice.get("/tasks", params={"environment": "python", "page": 2}).text
+    assert "page 2 of 2" in second and "Previous page" in second and "Next page" not in second
+    shown = set(re.findall(r'<h2><a href="(/tasks/[^"]+)"', first)) | set(re.findall(r'<h2><a href="(/tasks/[^"]+)"', second))
+    python = [t for p in api.service.catalogue.packs() for t in p.tasks if t.environment == "python"]
+    assert shown == {f"/tasks/{t.pack_id}/{t.id}" for t in python}
