@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
@@ -18,9 +19,11 @@ from api.catalogue import Catalogue
 from api.queue import JobQueue
 from api.settings import Settings
 from api.tables import RunState, utcnow
-from engine import packs, signing
+from engine import packs, public_tests, signing
 from engine.errors import ConfigurationError, NotFound
 from engine.grading import engine_error_result
+from engine.models import Task
+from engine.public_tests import PublicTestRun
 from engine.results import candidate_view, now
 
 log = logging.getLogger("tasktrial.api")
@@ -55,6 +58,24 @@ class Service:
     on_shutdown: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
+    #: The sandbox runner of public-test runs (made on first use); they never touch the queue or the database.
+    _public_runner: Any = None
+    _public_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
+
+    def run_public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
+        """Run ``task``'s public tests over ``files`` in its image and limits (two at a time per API process).
+
+        Nothing is signed, stored or counted. Returns None when the task has no public tests.
+
+        Raises:
+            RunnerError: no sandbox engine answers on this API host.
+        """
+        import runners
+
+        with self._public_slots:
+            if self._public_runner is None:
+                self._public_runner = runners.from_name(self.settings.runner, runtime=self.settings.sandbox_runtime)
+            return public_tests.run_public_tests(task, files, self._public_runner)
 
     def principal(self, secret: str) -> Principal | None:
         """Who ``secret`` speaks for, or None. Cached ``TOKEN_CACHE_SECONDS``: a revoked token stops working within that."""

@@ -150,6 +150,17 @@ class ApiClient:
             raise self._not_tasktrial("/v1/submissions")
         return body
 
+    def public_tests(self, ref: TaskRef, archive: bytes) -> dict[str, Any]:
+        """Run ``ref``'s public tests on the server over a tar.gz; their output (nothing signed or counted)."""
+        path = f"{ref.path}/public-tests"
+        response = self._request("POST", path, what=f"the public tests of {ref}",
+                                 missing=f"task {str(ref)!r} is unknown or has no public tests",
+                                 files={"archive": (f"{ref.task}.tar.gz", archive, "application/gzip")})
+        body = self._json(response, path)
+        if not isinstance(body, dict) or "passed" not in body:
+            raise self._not_tasktrial(path)
+        return body
+
     def events(self, submission_id: str) -> Iterator[Event]:
         """Follow a submission's Server-Sent Events (queued, running, grading, done) as they come."""
         path = f"/v1/submissions/{quote(submission_id, safe='')}/events"
@@ -527,3 +538,37 @@ def login(
 def _fail(message: str, code: int) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def test(
+    task_id: TaskId,
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="The folder to test.")] = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the server's JSON answer.")] = False,
+) -> None:
+    """Run the task's public tests on the server, in the grading image and limits; nothing is signed or counted.
+
+    Exit 0 when they pass, 1 when they do not.
+    """
+    files = read_tree(directory)
+    if not files:
+        _fail(f"{directory} holds no files to test", EXIT_BAD_INPUT)
+    with connect() as api:
+        ref = resolve(api, task_id)
+        ran = api.public_tests(ref, archives.make_tar_gz(files, prefix=ref.task))
+    if as_json:
+        sys.stdout.write(json.dumps(ran, indent=2, ensure_ascii=False) + "\n")
+    else:
+        for stream in ("stdout", "stderr"):
+            if ran.get(stream):
+                (out if stream == "stdout" else err).print(escape(ran[stream]), highlight=False, soft_wrap=True)
+        limits = ran.get("limits") or {}
+        for flag, words in (("timed_out", f"stopped after {limits.get('time_seconds', 0):g} s: the task's time limit"),
+                            ("oom_killed", f"killed at {limits.get('memory_mb', 0)} MB: the memory limit"),
+                            ("output_truncated", f"output cut at {limits.get('output_kb', 0)} KB: the output limit")):
+            if ran.get(flag):
+                err.print(f"[yellow]![/] {escape(words)}", highlight=False)
+        mark = "[green]✓ public tests passed[/]" if ran["passed"] else "[red]✗ public tests did not pass[/]"
+        out.print(f"{mark} ({escape(' '.join(ran.get('command', [])))}; not a submission: nothing signed or counted)",
+                  highlight=False)
+    if not ran["passed"]:
+        raise typer.Exit(EXIT_PROBLEMS)

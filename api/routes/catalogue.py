@@ -14,6 +14,7 @@ from api.deps import AuthorDep, PrincipalDep, ServiceDep, SessionDep
 from api.routes._uploads import read_body
 from api.tables import Role
 from engine import archives, packs
+from engine.errors import NotFound
 from engine.models import Pack, Task
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
@@ -167,3 +168,58 @@ def publish_pack(*, service, session, author: Principal, data: bytes) -> tuple[P
         storage.record_pack_version(session=session, pack_id=pack.id, version=pack.version, digest=digest,
                                     owner=author.subject)
     return pack, digest, created
+
+
+PUBLIC_TESTS_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "required": ["files"], "properties": {
+        "files": {"type": "object", "additionalProperties": {"type": "string"}, "description": "path -> UTF-8 content"}}}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["archive"], "properties": {
+        "archive": {"type": "string", "format": "binary", "description": ".zip or .tar.gz of the folder"}}}}}}}
+
+
+class PublicTestsRequest(BaseModel):
+    files: dict[str, str]
+
+
+@router.post("/tasks/{pack_id}/{task_id}/public-tests", openapi_extra=PUBLIC_TESTS_BODY,
+             responses={404: {"description": "unknown task, or the task has no public tests"},
+                        422: {"description": "unsafe or malformed files"},
+                        503: {"description": "no sandbox engine on this server"}})
+async def public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, _: PrincipalDep,
+                       version: str | None = None) -> dict:
+    """Run the task's public example tests over the given files, in the grading image and limits.
+
+    Nothing is signed, stored or counted: the answer is the tests' own output.
+    """
+    task = service.catalogue.task(pack_id, task_id, version)
+    files = await read_files(request, service.settings.max_upload_bytes)
+    from starlette.concurrency import run_in_threadpool
+
+    ran = await run_in_threadpool(service.run_public_tests, task, files)
+    if ran is None:
+        raise NotFound(f"task {pack_id}/{task_id} has no public tests")
+    return ran.to_document()
+
+
+async def read_files(request: Request, cap: int) -> dict[str, bytes]:
+    """A folder sent as JSON ``{files}`` or as a multipart ``archive``, under the engine's own path and size rules."""
+    from pydantic import ValidationError
+
+    from engine.trees import from_mapping
+
+    body = await read_body(request, cap)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        try:
+            data = PublicTestsRequest.model_validate_json(body)
+        except ValidationError as exc:
+            raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from exc
+        return from_mapping({path: text.encode("utf-8") for path, text in data.files.items()})
+    if content_type.startswith("multipart/form-data"):
+        async with request.form() as form:
+            upload = form.get("archive")
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
+            return archives.extract(await upload.read(), caps=archives.ArchiveCaps(max_archive_bytes=cap))
+    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                        "send application/json ({files}) or multipart/form-data (archive)")

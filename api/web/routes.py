@@ -40,7 +40,7 @@ from api.web.session import (
     check_csrf,
     secure_cookies,
 )
-from engine import archives, packs, signing
+from engine import archives, packs, public_tests, signing
 from engine.errors import NotFound, PackError, SubmissionRejected, TaskTrialError
 from engine.models import Task
 from engine.trees import from_mapping
@@ -272,12 +272,17 @@ def starter_texts(task: Task) -> dict[str, str]:
 def task_page(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
               user: UserDep) -> Response:
     task = service.catalogue.task(pack_id, task_id)
-    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=pack_id, task_id=task_id)
+    return task_view(request, session, user, task)
+
+
+def task_view(request: Request, session, user: WebUser, task: Task, *, status: int = 200, problem: str | None = None,
+              public_run: dict | None = None) -> Response:
+    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=task.pack_id, task_id=task.id)
     files = starter_texts(task)
-    return page(request, "task.html", user, task=task, attempts=attempts, starter=files,
+    return page(request, "task.html", user, status=status, task=task, attempts=attempts, starter=files,
                 starter_json=json.dumps({"key": f"tasktrial-draft:{task.pack_id}/{task.id}@{task.digest}",
                                          "files": files}).replace("<", "\\u003c"),
-                problem=None)
+                problem=problem, public_run=public_run, has_public_tests=bool(public_tests.public_test_files(task)))
 
 
 @router.get("/tasks/{pack_id}/{task_id}/starter.zip")
@@ -304,13 +309,35 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
                                                           pack_id=task.pack_id, task_id=task.id, version=None,
                                                           files=files)
     except SubmissionRejected as exc:
-        attempts = storage.task_results(session=session, candidate=user.subject, pack_id=pack_id, task_id=task_id)
-        files_text = starter_texts(task)
-        return page(request, "task.html", user, status=422, task=task, attempts=attempts, starter=files_text,
-                    starter_json=json.dumps({"key": f"tasktrial-draft:{task.pack_id}/{task.id}@{task.digest}",
-                                             "files": files_text}).replace("<", "\\u003c"),
-                    problem=str(exc))
+        return task_view(request, session, user, task, status=422, problem=str(exc))
     return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
+
+
+@router.post("/tasks/{pack_id}/{task_id}/public-tests")
+async def run_public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
+                           user: UserDep) -> Response:
+    """The task's public tests over the posted files (the API's ``Service.run_public_tests``): output only, never a result."""
+    task = service.catalogue.task(pack_id, task_id)
+    cap = service.settings.max_upload_bytes
+    try:
+        await read_body(request, cap)
+        async with request.form(max_files=archives.ArchiveCaps().max_files) as form:
+            check_csrf(user.csrf, form.get("csrf"))
+            files = await _uploaded_files(form, cap)
+    except SubmissionRejected as exc:
+        return task_view(request, session, user, task, status=422, problem=str(exc))
+    from starlette.concurrency import run_in_threadpool
+
+    ran = await run_in_threadpool(service.run_public_tests, task, files)
+    if ran is None:
+        raise NotFound(f"task {pack_id}/{task_id} has no public tests")
+    document = ran.to_document()
+    if request.headers.get("hx-request") or request.headers.get("x-requested-with") == "fetch":
+        env = request.app.state.web_templates
+        response = HTMLResponse(env.get_template("_public_tests.html").render(run=document))
+        response.headers.update(render.SECURITY_HEADERS)
+        return response
+    return task_view(request, session, user, task, public_run=document)
 
 
 async def _uploaded_files(form, cap: int) -> dict[str, bytes]:

@@ -17,6 +17,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 SOLUTION = (CATALOGUE / "python-foundations" / "word-frequency" / "solution" / "top_words.py").read_text()
+RETRY_SOLUTION = (CATALOGUE / "python-foundations" / "retry-backoff" / "solution" / "retry.py").read_text()
 GRADING_TIMEOUT_MS = 120_000
 
 
@@ -89,24 +90,30 @@ def test_candidate_finds_edits_submits_watches_and_verifies(page, server, tmp_pa
     screenshot(page, "sign-in")
     sign_in(page, server, "candidate", "alice")
     assert_accessible(page)
-    page.get_by_label("Micro-skill").select_option("python.text.tokenising")
+    page.get_by_label("Micro-skill").select_option("python.resilience.retry-backoff")
     page.get_by_role("button", name="Find tasks").click()
     expect(page.get_by_text(re.compile(r"^1 of \d+ tasks$"))).to_be_visible()
     assert_accessible(page)
     screenshot(page, "catalogue")
-    page.get_by_role("link", name="Top words of a text, as a command-line filter").click()
+    page.get_by_role("link", name="Retry a flaky call with exponential backoff").click()
     expect(page.get_by_role("heading", name="Statement")).to_be_visible()
 
     # The editor: open the starter, replace it with a solution; the draft survives a reload.
-    page.get_by_role("button", name="top_words.py").click()
+    page.get_by_role("button", name="retry.py", exact=True).click()
     editor = page.get_by_role("region", name="Code editor").get_by_role("textbox")
     editor.focus()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
-    page.keyboard.insert_text(SOLUTION)
+    page.keyboard.insert_text(RETRY_SOLUTION)
     page.reload()
-    expect(page.get_by_text("Editing top_words.py")).to_be_visible()
-    expect(page.locator("#editor")).to_contain_text("Counter(words(sys.stdin.read()))")
+    expect(page.get_by_text("Editing retry.py")).to_be_visible()
+    expect(page.locator("#editor")).to_contain_text("def retry(")
+    assert_accessible(page)
+
+    # The public tests run on the server, in the grading image; their output shows; nothing is counted.
+    page.get_by_role("button", name="Run the public tests", exact=True).click()
+    expect(page.get_by_role("heading", name="Public tests: ✓ passed")).to_be_visible(timeout=GRADING_TIMEOUT_MS)
+    expect(page.locator("#public-output")).to_contain_text("passed")
     assert_accessible(page)
     screenshot(page, "task-editor")
 
@@ -255,3 +262,28 @@ def test_reading_works_with_javascript_off(playwright, server, tmp_path):
         expect(page.get_by_text("✓ Ready").first).to_be_visible()
     finally:
         browser.close()
+
+
+def test_cli_runs_the_public_tests_on_the_server(server, tmp_path):
+    token = server.cli("admin", "create-token", "--role", "candidate", "--subject", "hal").stdout.strip()
+    env = {**server.env, "TASKTRIAL_TOKEN": token}
+    work = tmp_path / "retry"
+    shutil.copytree(CATALOGUE / "python-foundations" / "retry-backoff" / "starter", work)
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "cli.main", "test", "python-foundations/retry-backoff",
+                               str(work), *args], env=env, capture_output=True, text=True, timeout=180)
+
+    failing = run()
+    assert failing.returncode == 1, failing.stderr
+    assert "public tests did not pass" in failing.stdout and "failed" in failing.stdout
+    (work / "retry.py").write_text(RETRY_SOLUTION)
+    passing = run("--json")
+    assert passing.returncode == 0, passing.stderr
+    assert '"passed": true' in passing.stdout and '"signed": false' in passing.stdout
+    profile = subprocess.run([sys.executable, "-c", "import httpx,os,sys; r = httpx.get(os.environ['TASKTRIAL_URL'] + "
+                              "'/v1/submissions', headers={'Authorization': 'Bearer ' + os.environ['TASKTRIAL_TOKEN']}); "
+                              "print(r.json()['count'])"], env=env, capture_output=True, text=True)
+    assert profile.stdout.strip() == "0"  # nothing was submitted or counted

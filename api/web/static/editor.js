@@ -60,6 +60,26 @@
     paths.forEach(function (p) { files[p] = starter.files[p]; if (sessions[p]) { sessions[p].setValue(starter.files[p]); } });
     localStorage.removeItem(starter.key);
   });
+  var testButton = document.getElementById("test-editor");
+  if (testButton) {
+    testButton.addEventListener("click", function () {
+      save();
+      var output = document.getElementById("public-output");
+      var body = new FormData();
+      body.append("csrf", document.querySelector("#editor-form input[name=csrf]").value);
+      paths.forEach(function (p) { body.append("files", new File([files[p]], p, { type: "text/plain" })); });
+      testButton.setAttribute("aria-busy", "true");
+      testButton.disabled = true;
+      output.hidden = false;
+      output.textContent = "Running the public tests…";
+      fetch(testButton.dataset.action, { method: "POST", body: body, credentials: "same-origin",
+                                         headers: { "X-Requested-With": "fetch" } })
+        .then(function (response) { return response.text(); })
+        .then(function (html) { output.innerHTML = html; })  // server-rendered and escaped
+        .catch(function () { output.textContent = "The public tests could not be run: the server did not answer."; })
+        .finally(function () { testButton.disabled = false; testButton.removeAttribute("aria-busy"); });
+    });
+  }
   document.getElementById("submit-editor").addEventListener("click", function () {
     // A real form post (files set through DataTransfer): the browser follows the redirect to the progress page.
     save();
