@@ -72,6 +72,8 @@ class Service:
         """
         import runners
 
+        if not public_tests.public_test_files(task):
+            return None
         with self._public_slots:
             if self._public_runner is None:
                 self._public_runner = runners.from_name(self.settings.runner, runtime=self.settings.sandbox_runtime)

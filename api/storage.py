@@ -343,13 +343,21 @@ def candidate_results(*, session: Session, candidate: str, limit: int = 200) -> 
     ).all()
 
 
-def all_skill_evidence(*, session: Session) -> Sequence[SkillEvidence]:
-    """Every candidate's evidence, by candidate then time (the readiness table reads it in one query)."""
-    return session.exec(select(SkillEvidence).order_by(SkillEvidence.candidate, col(SkillEvidence.at))).all()
+def skill_standings(*, session: Session) -> Sequence[Any]:
+    """Per candidate and micro-skill, in one query: the latest evidence (by time) and the best score.
 
-
-def candidates_with_evidence(*, session: Session) -> list[str]:
-    return list(session.exec(select(SkillEvidence.candidate).distinct().order_by(SkillEvidence.candidate)).all())
+    The same "latest" and "best" as a candidate's profile (``build_profile``), computed in the
+    database so the readiness table does not read every piece of evidence.
+    """
+    window = {"partition_by": (SkillEvidence.candidate, SkillEvidence.skill)}
+    ranked = select(
+        SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict,
+        func.row_number().over(**window, order_by=(col(SkillEvidence.at).desc(), col(SkillEvidence.id).desc()))
+        .label("recency"),
+        func.max(SkillEvidence.score).over(**window).label("best"),
+    ).subquery()
+    return session.exec(select(ranked.c.candidate, ranked.c.skill, ranked.c.score, ranked.c.verdict, ranked.c.best)
+                        .where(ranked.c.recency == 1).order_by(ranked.c.candidate)).all()
 
 
 def pack_versions(*, session: Session) -> Sequence[PackVersion]:

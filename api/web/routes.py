@@ -26,6 +26,7 @@ from api.routes import submissions as submissions_api
 from api.routes._uploads import read_body
 from api.tables import RunState
 from api.web import render
+from api.web.assets import CACHE_FOREVER
 from api.web.session import (
     COOKIE,
     PRE_COOKIE,
@@ -117,17 +118,11 @@ def static(name: str, request: Request) -> Response:
     asset = request.app.state.web_assets.by_path.get(name)
     if asset is None:
         raise NotFound(f"no static file {name!r}")
-    headers = {"Cache-Control": render_cache(), "X-Content-Type-Options": "nosniff", "Vary": "Accept-Encoding"}
+    headers = {"Cache-Control": CACHE_FOREVER, "X-Content-Type-Options": "nosniff", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
         headers["Content-Encoding"] = "gzip"
         return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
     return Response(asset.body, media_type=asset.media_type, headers=headers)
-
-
-def render_cache() -> str:
-    from api.web.assets import CACHE_FOREVER
-
-    return CACHE_FOREVER
 
 
 # -- sign in and out -------------------------------------------------------------
@@ -539,16 +534,12 @@ def task_preview(pack_id: str, version: str, task_id: str, request: Request, ser
 
 def readiness_rows(session, *, ready_in: list[str], sort: str) -> tuple[list[str], list[dict[str, Any]]]:
     """Candidates × micro-skills from their profiles (latest evidence per skill); filtered and sorted."""
-    rows, skills = [], set()
-    by_candidate: dict[str, list] = {}
-    for row in storage.all_skill_evidence(session=session):
-        by_candidate.setdefault(row.candidate, []).append(row)
-    for candidate, evidence in by_candidate.items():
-        profile = submissions_api.profile_from_evidence(candidate, evidence)
-        cells = {slug: {"score": p.latest.score, "verdict": p.latest.verdict, "best": p.best.score}
-                 for slug, p in profile.skills.items()}
-        skills.update(cells)
-        rows.append({"candidate": candidate, "cells": cells})
+    by_candidate: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in storage.skill_standings(session=session):
+        by_candidate.setdefault(row.candidate, {})[row.skill] = {"score": row.score, "verdict": row.verdict,
+                                                                 "best": row.best}
+    skills = {skill for cells in by_candidate.values() for skill in cells}
+    rows = [{"candidate": candidate, "cells": cells} for candidate, cells in by_candidate.items()]
     wanted = [s for s in ready_in if s]
     rows = [r for r in rows if all(r["cells"].get(s, {}).get("verdict") == "ready" for s in wanted)]
     if sort and sort != "candidate":

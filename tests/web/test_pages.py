@@ -9,11 +9,10 @@ import json
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 
 from api import storage
-from api.tables import ApiToken, Role, RunState
+from api.tables import ApiToken, Role
 from api.web.render import CSP
 from api.web.session import COOKIE
 from engine import archives, signing
@@ -376,3 +375,18 @@ def test_catalogue_pages_keep_filters_between_pages(api, monkeypatch):
     shown = set(re.findall(r'<h2><a href="(/tasks/[^"]+)"', first)) | set(re.findall(r'<h2><a href="(/tasks/[^"]+)"', second))
     python = [t for p in api.service.catalogue.packs() for t in p.tasks if t.environment == "python"]
     assert shown == {f"/tasks/{t.pack_id}/{t.id}" for t in python}
+
+
+def test_readiness_uses_the_latest_evidence_like_the_profile(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    for passed in (True, False):
+        work(api, run_of(api, submit_files(alice, {"retry.py": b"print('hi')\n"})), passed=passed)
+    from api.routes.submissions import build_profile
+
+    with api.service.session() as session:
+        profile = build_profile(session, "alice")
+    reviewer = sign_in(api, Role.REVIEWER, "rita")
+    rows = list(csv.reader(io.StringIO(reviewer.get("/review/readiness.csv").text)))
+    for skill, standing in profile.skills.items():
+        assert rows[1][rows[0].index(skill)] == f"{standing.latest.score:g} {standing.latest.verdict}"
+        assert standing.latest.verdict == "not_ready" and standing.best.verdict == "ready"
