@@ -172,6 +172,16 @@ def release_run(*, session: Session, run_id: str, worker: str | None = None,
     return released
 
 
+def queue_position(*, session: Session, run_id: str) -> int | None:
+    """1 for the next run a worker takes, counting queued runs older than this one; None once it left the queue."""
+    run = session.get(Run, run_id)
+    if run is None or run.state is not RunState.QUEUED:
+        return None
+    ahead = session.exec(select(func.count()).select_from(Run).where(
+        Run.state == RunState.QUEUED, col(Run.created_at) < run.created_at)).one()
+    return int(ahead) + 1
+
+
 def events_after(*, session: Session, run_id: str, after_id: int) -> Sequence[RunEvent]:
     return session.exec(
         select(RunEvent).where(RunEvent.run_id == run_id, col(RunEvent.id) > after_id).order_by(col(RunEvent.id))

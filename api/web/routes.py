@@ -365,8 +365,9 @@ def submission_page(submission_id: str, request: Request, service: ServiceDep, s
     if result is not None:
         return RedirectResponse(f"/results/{result.id}", status_code=303)
     run = storage.latest_run(session=session, submission_id=submission.id)
+    position = storage.queue_position(session=session, run_id=run.id) if run else None
     return page(request, "progress.html", user, submission=submission, state=run.state.value if run else "queued",
-                states=STATES)
+                states=STATES, position=position)
 
 
 @router.get("/submissions/{submission_id}/events")
@@ -377,11 +378,11 @@ def submission_events(submission_id: str, request: Request, service: ServiceDep,
     run = storage.latest_run(session=session, submission_id=submission.id)
     env = request.app.state.web_templates
     stream = submissions_api._event_stream(service, run.id, submission.id, 1800.0)
-    return StreamingResponse(_as_html_events(stream, env), media_type="text/event-stream",
+    return StreamingResponse(_as_html_events(stream, env, service, run.id), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _as_html_events(stream: Iterator[str], env) -> Iterator[str]:
+def _as_html_events(stream: Iterator[str], env, service, run_id: str) -> Iterator[str]:
     template = env.get_template("_progress.html")
     for chunk in stream:
         fields = dict(line.split(": ", 1) for line in chunk.strip().splitlines() if ": " in line and
@@ -391,7 +392,11 @@ def _as_html_events(stream: Iterator[str], env) -> Iterator[str]:
             continue
         data = json.loads(fields["data"])
         state = data.get("state", fields.get("event", ""))
-        fragment = template.render(state=state, states=STATES, data=data)
+        position = None
+        if state == RunState.QUEUED.value:
+            with service.session() as session:
+                position = storage.queue_position(session=session, run_id=run_id)
+        fragment = template.render(state=state, states=STATES, data=data, position=position)
         name = "done" if state == RunState.DONE.value else "state"
         yield f"event: {name}\n" + "".join(f"data: {line}\n" for line in fragment.splitlines()) + "\n"
 

@@ -208,7 +208,9 @@ def test_progress_page_then_result_with_hidden_checks_withheld(api):
     submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
     progress = alice.get(f"/submissions/{submission}")
     assert progress.status_code == 200 and 'sse-connect="/submissions/' in progress.text
-    assert 'aria-current="step"' in progress.text and "queued" in progress.text
+    assert 'aria-current="step"' in progress.text and "position 1 in the queue" in progress.text
+    second = submit_files(alice, {"retry.py": b"print('again')\n"})
+    assert "position 2 in the queue" in alice.get(f"/submissions/{second}").text
     work(api, run_of(api, submission), passed=False)
     result = alice.get(result_url(alice, submission)).text
     assert "you can read this" in result  # the visible check's message
@@ -390,3 +392,14 @@ def test_readiness_uses_the_latest_evidence_like_the_profile(api):
     for skill, standing in profile.skills.items():
         assert rows[1][rows[0].index(skill)] == f"{standing.latest.score:g} {standing.latest.verdict}"
         assert standing.latest.verdict == "not_ready" and standing.best.verdict == "ready"
+
+
+def test_session_cookie_is_secure_behind_https(api):
+    https = api.client.__class__(api.app, base_url="https://testserver")
+    with api.service.session() as session:
+        code = storage.create_sign_in_link(session=session, role=Role.CANDIDATE, subject="alice",
+                                           lifetime=timedelta(days=1))
+    confirm = https.get(f"/signin/{code}")
+    signed = https.post(f"/signin/{code}", data={"pre": form_value(confirm.text, "pre")}, follow_redirects=False)
+    cookie = [c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}=")][0]
+    assert "Secure" in cookie and "HttpOnly" in cookie
