@@ -357,17 +357,18 @@ def skill_standings(*, session: Session) -> Sequence[Any]:
     """Per candidate and micro-skill, in one query: the latest evidence (by time) and the best score.
 
     The same "latest" and "best" as a candidate's profile (``build_profile``), computed in the
-    database so the readiness table does not read every piece of evidence.
+    database (a grouped scan of ``ix_skill_evidence_standing``) so the readiness table does not
+    read every piece of evidence. Evidence recorded at the very same instant may appear twice.
     """
-    window = {"partition_by": (SkillEvidence.candidate, SkillEvidence.skill)}
-    ranked = select(
-        SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict,
-        func.row_number().over(**window, order_by=(col(SkillEvidence.at).desc(), col(SkillEvidence.id).desc()))
-        .label("recency"),
-        func.max(SkillEvidence.score).over(**window).label("best"),
-    ).subquery()
-    return session.exec(select(ranked.c.candidate, ranked.c.skill, ranked.c.score, ranked.c.verdict, ranked.c.best)
-                        .where(ranked.c.recency == 1).order_by(ranked.c.candidate)).all()
+    grouped = (select(SkillEvidence.candidate, SkillEvidence.skill, func.max(SkillEvidence.at).label("at"),
+                      func.max(SkillEvidence.score).label("best"))
+               .group_by(SkillEvidence.candidate, SkillEvidence.skill).subquery())
+    return session.exec(
+        select(SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, grouped.c.best)
+        .join(grouped, (SkillEvidence.candidate == grouped.c.candidate) & (SkillEvidence.skill == grouped.c.skill)
+              & (SkillEvidence.at == grouped.c.at))
+        .order_by(SkillEvidence.candidate, col(SkillEvidence.id))
+    ).all()
 
 
 def pack_versions(*, session: Session) -> Sequence[PackVersion]:

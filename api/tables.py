@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -136,6 +136,8 @@ class SkillEvidence(SQLModel, table=True):
     """One micro-skill score from one result: what candidate profiles are built from."""
 
     __tablename__ = "skill_evidence"
+    #: The readiness table ranks evidence per candidate and skill by time (api.storage.skill_standings).
+    __table_args__ = (Index("ix_skill_evidence_standing", "candidate", "skill", "at", "score"),)
     id: int | None = Field(default=None, primary_key=True)
     candidate: str = Field(index=True)
     skill: str = Field(index=True)

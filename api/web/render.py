@@ -88,10 +88,19 @@ def score_chart(points: list[tuple[datetime, float]], *, title: str, width: int 
                   f'<path d="{path}"/>{dots}</svg>')
 
 
+VERDICT_MARKS = {"ready": "✓", "not_ready": "✗", "error": "!"}
+
+
+def verdict_badge(verdict: str) -> Markup:
+    """A verdict in words, with a mark: never told by colour alone."""
+    return Markup('<span class="verdict verdict-{0}">{1} {2}</span>').format(
+        verdict, VERDICT_MARKS.get(verdict, ""), VERDICT_WORDS.get(verdict, verdict))
+
+
 def make_environment(assets: Assets) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(asset=assets.url, verdict_words=VERDICT_WORDS, status_words=STATUS_WORDS)
+    env.globals.update(asset=assets.url, verdict_badge=verdict_badge, status_words=STATUS_WORDS)
     env.filters.update(markdown=markdown, limits_in_words=limits_in_words)
     env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
     return env

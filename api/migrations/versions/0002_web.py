@@ -1,4 +1,4 @@
-"""web client: one-time sign-in links and browser sessions
+"""web client: one-time sign-in links, browser sessions, an index for the readiness table
 
 Revision ID: 0002_web
 Revises: 0001
@@ -44,6 +44,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_web_session_token_id'), ['token_id'], unique=False)
 
 
+    with op.batch_alter_table('skill_evidence', schema=None) as batch_op:
+        batch_op.create_index('ix_skill_evidence_standing', ['candidate', 'skill', 'at', 'score'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('skill_evidence', schema=None) as batch_op:
+        batch_op.drop_index('ix_skill_evidence_standing')
     op.drop_table('web_session')
     op.drop_table('sign_in_link')
