@@ -506,14 +506,17 @@ def packs_page(request: Request, service: ServiceDep, session: SessionDep, user:
 async def packs_upload(request: Request, service: ServiceDep, session: SessionDep, user: AuthorUser) -> Response:
     """Publish a pack through the API's own ``publish_pack``; a refused pack shows every problem, file and field."""
     await read_body(request, service.settings.max_upload_bytes)
-    async with request.form() as form:
-        check_csrf(user.csrf, form.get("csrf"))
-        upload = form.get("archive")
-        data = await upload.read() if upload is not None and not isinstance(upload, str) else b""
     status, report, uploaded = 200, None, None
     try:
+        async with request.form(max_files=archives.ArchiveCaps().max_files) as form:
+            check_csrf(user.csrf, form.get("csrf"))
+            upload = form.get("archive")
+            data = await upload.read() if upload is not None and not isinstance(upload, str) else b""
+            if not data and form.getlist("folder"):
+                # A folder: its files under the engine's path rules, as the archive the API would receive.
+                data = archives.make_zip(await _uploaded_files(form, service.settings.max_upload_bytes))
         if not data:
-            raise SubmissionRejected("choose a pack archive (.zip or .tar.gz) to upload")
+            raise SubmissionRejected("choose a pack archive (.zip or .tar.gz) or a pack folder to upload")
         pack, digest, created = catalogue_api.publish_pack(service=service, session=session, author=user.principal,
                                                            data=data)
         uploaded = {"pack": pack, "digest": digest, "created": created}

@@ -66,6 +66,7 @@ def page(browser):
 
 def sign_in(page, server, role: str, subject: str) -> None:
     page.goto(server.sign_in_link(role, subject))
+    assert_accessible(page)
     page.get_by_role("button", name="Continue and sign in").click()
     expect(page.get_by_role("button", name=f"Sign out {subject}")).to_be_visible()
 
@@ -140,6 +141,10 @@ def test_candidate_finds_edits_submits_watches_and_verifies(page, server, tmp_pa
     assert_accessible(page)
     screenshot(page, "verify")
 
+    page.goto(server.url + "/tasks/python-foundations/retry-backoff/history")
+    expect(page.get_by_role("img", name=re.compile("Score per attempt"))).to_be_visible()
+    assert_accessible(page)
+
     page.get_by_role("link", name="Profile").click()
     expect(page.get_by_role("img", name=re.compile("micro-skills ready"))).to_be_visible()
     assert_accessible(page)
@@ -165,6 +170,8 @@ def test_time_limit_submission_says_so_in_words(page, server, tmp_path):
     sign_in(page, server, "candidate", "carol")
     page.goto(server.url + "/tasks/python-foundations/word-frequency")
     upload(page, {"top_words.py": "while True:\n    pass\n"}, tmp_path)
+    expect(page.get_by_role("list").filter(has_text="grading")).to_be_visible()
+    assert_accessible(page)  # the progress page, its event stream open
     wait_for_result(page)
     expect(page.get_by_text("stopped after 5 s: the task's time limit")).to_be_visible()
 
@@ -199,6 +206,7 @@ def test_another_candidates_result_is_not_found(page, server, tmp_path):
     response = page.goto(url)
     assert response.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    assert_accessible(page)
 
 
 def test_author_uploads_a_broken_pack_and_sees_each_problem(page, server, tmp_path):
@@ -222,6 +230,10 @@ def test_author_uploads_a_broken_pack_and_sees_each_problem(page, server, tmp_pa
     expect(report.get_by_role("cell", name="word-frequency/task.yaml").first).to_be_visible()
     assert_accessible(page)
     screenshot(page, "pack-upload")
+    page.get_by_role("link", name="retry-backoff").first.click()
+    expect(page.get_by_role("heading", name=re.compile("^Preview:"))).to_be_visible()
+    expect(page.get_by_text("Grader kind")).to_be_visible()
+    assert_accessible(page)
 
 
 def test_reviewer_filters_readiness_and_downloads_csv(page, server, tmp_path):

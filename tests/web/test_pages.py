@@ -403,3 +403,12 @@ def test_session_cookie_is_secure_behind_https(api):
     signed = https.post(f"/signin/{code}", data={"pre": form_value(confirm.text, "pre")}, follow_redirects=False)
     cookie = [c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}=")][0]
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_author_uploads_a_pack_folder(api, tmp_path):
+    author = sign_in(api, Role.AUTHOR, "ann")
+    files = pack_files(tmp_path, pack_id="folder-pack")
+    response = author.post("/author/packs", data={"csrf": csrf(author)},
+                           files=[("folder", (f"folder-pack/{path}", data)) for path, data in files.items()])
+    assert response.status_code == 200 and "folder-pack 1.0.0 published" in response.text
+    assert api.service.catalogue.pack("folder-pack").version == "1.0.0"
