@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from api import storage
 from api.auth import Principal
-from api.deps import AuthorDep, PrincipalDep, ServiceDep, SessionDep
+from api.deps import AuthorDep, PersonDep, PrincipalDep, ServiceDep, SessionDep
 from api.routes._uploads import read_body
 from api.tables import Role
 from engine import archives, packs
@@ -183,9 +183,11 @@ class PublicTestsRequest(BaseModel):
 
 @router.post("/tasks/{pack_id}/{task_id}/public-tests", openapi_extra=PUBLIC_TESTS_BODY,
              responses={404: {"description": "unknown task, or the task has no public tests"},
+                        413: {"description": "upload too large"},
+                        415: {"description": "neither application/json nor multipart/form-data"},
                         422: {"description": "unsafe or malformed files"},
                         503: {"description": "no sandbox engine on this server"}})
-async def public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, _: PrincipalDep,
+async def public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, _: PersonDep,
                        version: str | None = None) -> dict:
     """Run the task's public example tests over the given files, in the grading image and limits.
 

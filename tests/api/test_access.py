@@ -30,6 +30,7 @@ RULES = [
     ("GET", "/v1/tasks/{pack_id}/{task_id}", EVERYONE),
     ("GET", "/v1/tasks/{pack_id}/{task_id}/starter.tar.gz", EVERYONE),
     ("GET", "/v1/tasks/{pack_id}/{task_id}/starter.zip", EVERYONE),
+    ("POST", "/v1/tasks/{pack_id}/{task_id}/public-tests", PEOPLE),
     ("POST", "/v1/submissions", PEOPLE),
     ("GET", "/v1/submissions", PEOPLE),
     ("GET", "/v1/submissions/{submission_id}", PEOPLE),

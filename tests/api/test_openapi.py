@@ -19,7 +19,8 @@ from api import routes as route_package
 V1_OPERATIONS = {
     ("get", "/v1/packs"), ("post", "/v1/packs"), ("get", "/v1/packs/{pack_id}"), ("get", "/v1/tasks"),
     ("get", "/v1/tasks/{pack_id}/{task_id}"), ("get", "/v1/tasks/{pack_id}/{task_id}/starter.tar.gz"),
-    ("get", "/v1/tasks/{pack_id}/{task_id}/starter.zip"), ("post", "/v1/submissions"), ("get", "/v1/submissions"),
+    ("get", "/v1/tasks/{pack_id}/{task_id}/starter.zip"), ("post", "/v1/tasks/{pack_id}/{task_id}/public-tests"),
+    ("post", "/v1/submissions"), ("get", "/v1/submissions"),
     ("get", "/v1/submissions/{submission_id}"), ("get", "/v1/submissions/{submission_id}/result"),
     ("get", "/v1/submissions/{submission_id}/events"), ("get", "/v1/results/{result_id}"), ("get", "/v1/profile"),
     ("get", "/v1/candidates/{candidate}/profile"), ("post", "/v1/runs/{run_id}/claim"),
@@ -31,6 +32,7 @@ V1_OPERATIONS = {
 DOCUMENTED = {
     ("post", "/v1/packs"): {"200", "201", "409", "413", "422"},
     ("post", "/v1/submissions"): {"202", "404", "413", "415", "422"},
+    ("post", "/v1/tasks/{pack_id}/{task_id}/public-tests"): {"200", "404", "415", "422"},
     ("post", "/v1/runs/{run_id}/claim"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/progress"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/release"): {"200", "409"},
