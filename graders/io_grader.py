@@ -1,8 +1,10 @@
 """The ``io`` kind: stdin/stdout cases run against the candidate's program.
 
 Cases come from ``grader/cases/NAME.in`` + ``NAME.out`` and from inline
-``grader.cases``. Only the inputs enter the candidate's container, as each
-step's stdin; expected outputs stay on the host, where the comparison runs.
+``grader.cases``. Each case runs in a fresh sandbox of its own
+(``RunSpec.isolated_steps``), so nothing a program saved during a hidden case
+reaches a later case. Only the inputs enter the candidate's container, as
+each step's stdin; expected outputs stay on the host, where the comparison runs.
 A ``checker`` comparator runs the author's program in a second sandbox of its
 own, never in the candidate's.
 """
@@ -75,6 +77,7 @@ class IoGrader:
             limits=task.limits,
             steps=tuple(Step(command, stdin=case.stdin) for case in cases(task)),
             workspace=submission,
+            isolated_steps=True,  # a hidden case's input must not survive into a visible case's output
         )
 
     def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:

@@ -139,6 +139,8 @@ class DockerRunner:
     def run(self, spec: RunSpec) -> RunOutcome:
         if spec.service is not None:
             return self._run_service(spec)
+        if spec.isolated_steps and len(spec.steps) > 1:
+            return self._run_isolated(spec)
         image = images.runtime_image(spec.environment).tag
         image_id = self._image_id(image)
         started = time.monotonic()
@@ -342,6 +344,69 @@ class DockerRunner:
             oom_killed=bool(oom),
             **extra,
         )
+
+    # -- isolated steps: a fresh sandbox per step ----------------------------
+
+    def _run_isolated(self, spec: RunSpec) -> RunOutcome:
+        """Each step in a fresh sandbox that got the same files; the next one is made ready while a step runs.
+
+        Sandboxes come from the warm pool when it has one (``_take``) and each is
+        used once, like a whole run's. Counters add up (CPU) or take the worst
+        (peak memory, OOM kills) over the steps.
+        """
+        image = images.runtime_image(spec.environment).tag
+        image_id = self._image_id(image)
+        started = time.monotonic()
+        outcomes: list[StepOutcome] = []
+        cpu: float | None = None
+        peak: int | None = None
+        oom = False
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-next-sandbox") as helper:
+            upcoming = helper.submit(self._prepared, spec, image)
+            try:
+                for index, step in enumerate(spec.steps):
+                    container = upcoming.result()
+                    upcoming = helper.submit(self._prepared, spec, image) if index + 1 < len(spec.steps) else None
+                    try:
+                        outcome, alive = self._exec(container, step, spec.limits)
+                        counters = self._collect(container, ())[0] if alive else _Counters()
+                        oom = oom or counters.oom_kills > 0 or bool(
+                            self._api.inspect_container(container)["State"].get("OOMKilled", False))
+                    except docker.errors.DockerException as exc:
+                        raise RunnerError(f"the Docker engine failed during the run: {exc}") from exc
+                    finally:
+                        self._discard(container, helper)
+                    outcomes.append(outcome)
+                    if counters.cpu_seconds is not None:
+                        cpu = (cpu or 0.0) + counters.cpu_seconds
+                    if counters.peak_memory_bytes is not None:
+                        peak = max(peak or 0, counters.peak_memory_bytes)
+            finally:
+                if upcoming is not None:  # the run ended early: the prepared sandbox goes unused
+                    with contextlib.suppress(RunnerError):
+                        self._discard(upcoming.result(), helper)
+        return RunOutcome(backend=self.name, image=image_id, steps=tuple(outcomes),
+                          wall_seconds=time.monotonic() - started, cpu_seconds=cpu, peak_memory_bytes=peak,
+                          oom_killed=oom)
+
+    def _prepared(self, spec: RunSpec, image: str) -> str:
+        """A fresh sandbox holding ``spec``'s files, ready for a step."""
+        container = self._take(spec, image)
+        try:
+            self._upload(container, spec)
+        except BaseException as exc:
+            self._remove(container)
+            if isinstance(exc, docker.errors.DockerException):
+                raise RunnerError(f"the Docker engine failed while preparing a sandbox: {exc}") from exc
+            raise
+        return container
+
+    def _discard(self, container: str, helper: ThreadPoolExecutor) -> None:
+        """Remove a used sandbox off the run's path: the warm pool's background, else ``helper``'s thread."""
+        if self._background is not None:
+            self._dispose(container)
+        else:
+            helper.submit(self._remove_logged, container)
 
     # -- a service run: candidate and client on a private network ----------
 
