@@ -43,6 +43,7 @@ import tarfile
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,6 +82,8 @@ ENVIRONMENT = {
 COLLECT_CAP_BYTES = 4 * 1024 * 1024
 KILL_SECONDS = 5.0
 PROBE_INTERVAL_SECONDS = 0.1
+# Isolated steps: how many fresh sandboxes are prepared (started, files in) ahead of the step that runs.
+PREPARED_AHEAD = 2
 # Options of a service run's network: no route out, and no address on the host's bridge,
 # without which an internal network still reaches every port the host listens on.
 NETWORK_OPTIONS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
@@ -348,7 +351,7 @@ class DockerRunner:
     # -- isolated steps: a fresh sandbox per step ----------------------------
 
     def _run_isolated(self, spec: RunSpec) -> RunOutcome:
-        """Each step in a fresh sandbox that got the same files; the next one is made ready while a step runs.
+        """Each step in a fresh sandbox that got the same files; the next ones are made ready while a step runs.
 
         Sandboxes come from the warm pool when it has one (``_take``) and each is
         used once, like a whole run's. Counters add up (CPU) or take the worst
@@ -361,30 +364,38 @@ class DockerRunner:
         cpu: float | None = None
         peak: int | None = None
         oom = False
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-next-sandbox") as helper:
-            upcoming = helper.submit(self._prepared, spec, image)
+        steps = len(spec.steps)
+        finishing = []
+        with ThreadPoolExecutor(max_workers=PREPARED_AHEAD + 2, thread_name_prefix="tasktrial-sandbox-ahead") as helper:
+            ahead = deque(helper.submit(self._prepared, spec, image) for _ in range(min(PREPARED_AHEAD, steps)))
+            asked = len(ahead)
             try:
-                for index, step in enumerate(spec.steps):
-                    container = upcoming.result()
-                    upcoming = helper.submit(self._prepared, spec, image) if index + 1 < len(spec.steps) else None
+                for step in spec.steps:
+                    container = ahead.popleft().result()
+                    if asked < steps:
+                        ahead.append(helper.submit(self._prepared, spec, image))
+                        asked += 1
                     try:
                         outcome, alive = self._exec(container, step, spec.limits)
-                        counters = self._collect(container, ())[0] if alive else _Counters()
-                        oom = oom or counters.oom_kills > 0 or bool(
-                            self._api.inspect_container(container)["State"].get("OOMKilled", False))
-                    except docker.errors.DockerException as exc:
-                        raise RunnerError(f"the Docker engine failed during the run: {exc}") from exc
-                    finally:
+                    except BaseException:
                         self._discard(container, helper)
+                        raise
                     outcomes.append(outcome)
+                    # Counters and removal off the steps' path: the next step runs in another sandbox meanwhile.
+                    finishing.append(helper.submit(self._finish_isolated, container, alive))
+                for done in finishing:
+                    counters, killed = done.result()
+                    oom = oom or killed
                     if counters.cpu_seconds is not None:
                         cpu = (cpu or 0.0) + counters.cpu_seconds
                     if counters.peak_memory_bytes is not None:
                         peak = max(peak or 0, counters.peak_memory_bytes)
+            except docker.errors.DockerException as exc:
+                raise RunnerError(f"the Docker engine failed during the run: {exc}") from exc
             finally:
-                if upcoming is not None:  # the run ended early: the prepared sandbox goes unused
+                for unused in ahead:  # the run ended early: sandboxes prepared for it go unused
                     with contextlib.suppress(RunnerError):
-                        self._discard(upcoming.result(), helper)
+                        self._discard(unused.result(), helper)
         return RunOutcome(backend=self.name, image=image_id, steps=tuple(outcomes),
                           wall_seconds=time.monotonic() - started, cpu_seconds=cpu, peak_memory_bytes=peak,
                           oom_killed=oom)
@@ -400,6 +411,18 @@ class DockerRunner:
                 raise RunnerError(f"the Docker engine failed while preparing a sandbox: {exc}") from exc
             raise
         return container
+
+    def _finish_isolated(self, container: str, alive: bool) -> tuple[_Counters, bool]:
+        """A used isolated sandbox's counters and whether it was OOM-killed; then it goes (in this thread when cold)."""
+        try:
+            counters = self._collect(container, ())[0] if alive else _Counters()
+            state = self._api.inspect_container(container)["State"]
+            return counters, counters.oom_kills > 0 or bool(state.get("OOMKilled", False))
+        finally:
+            if self._background is not None:
+                self._dispose(container)
+            else:
+                self._remove_logged(container)
 
     def _discard(self, container: str, helper: ThreadPoolExecutor) -> None:
         """Remove a used sandbox off the run's path: the warm pool's background, else ``helper``'s thread."""
