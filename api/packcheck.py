@@ -16,6 +16,7 @@ import json
 import resource
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ MEMORY_BYTES = 768 * 1024 * 1024
 TIME_SECONDS = 30.0
 #: Exit status of a child that hit its memory cap (MemoryError).
 _OUT_OF_MEMORY = 3
+#: At most this many validating children at once per server process; further uploads wait their turn.
+_SLOTS = threading.BoundedSemaphore(2)
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class BoundedValidator:
         """
         argv = [sys.executable, "-m", "api.packcheck", str(root), str(self.memory_bytes), str(int(self.seconds) + 1)]
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=self.seconds, check=False, stdin=subprocess.DEVNULL)
+            with _SLOTS:
+                done = subprocess.run(argv, capture_output=True, timeout=self.seconds, check=False,
+                                      stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:  # run() killed the child
             raise PackError([Problem("", "", f"validating the pack took longer than {self.seconds:g} s")]) from None
         if done.returncode == _OUT_OF_MEMORY or done.returncode < 0:
@@ -73,14 +78,15 @@ def main(argv: list[str]) -> int:
     load = loader()  # imports first: the caps are for the pack, not the interpreter
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
-    found: list[Problem] = []
     try:
-        load(root)
-    except PackError as exc:
-        found = list(exc.problems)
+        try:
+            load(root)
+            found: list[Problem] = []
+        except PackError as exc:
+            found = list(exc.problems)
+        print(json.dumps({"problems": [[p.file, p.location, p.message] for p in found]}))
     except MemoryError:
         return _OUT_OF_MEMORY
-    print(json.dumps({"problems": [[p.file, p.location, p.message] for p in found]}))
     return 0
 
 

@@ -16,7 +16,7 @@ import yaml
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode
 
-MAX_BYTES = 1024 * 1024
+MAX_BYTES = 256 * 1024
 MAX_DEPTH = 64
 
 

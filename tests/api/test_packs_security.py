@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import pytest
 from api import packcheck
 from api.packcheck import BoundedValidator
 from api.tables import Role
-from engine import archives, packs
+from engine import archives, packs, yamlsafe
 from engine.errors import PackError
 from engine.trees import read_tree
 from tests import factories
 from tests.api.conftest import Api
+from tests.conftest import CATALOGUE
 from tests.api.test_packs import WORD_PACK, pack_files, packs_dir_entries, post_pack, stored_versions
 from tests.engine.test_yamlsafe import alias_bomb
 
@@ -105,10 +107,16 @@ def test_a_valid_pack_passes_the_child(tmp_path):
 
 
 def test_a_validation_past_the_memory_cap_is_a_pack_problem_not_a_server_fault(tmp_path):
-    root = factories.valid_pack(tmp_path / "pack")
-    (root / "sample" / "task.yaml").write_text("cases: [" + "0, " * 250_000 + "0]\n")  # under the YAML size cap
-    with pytest.raises(PackError, match="needed more than 32 MB"):
-        BoundedValidator(memory_bytes=32 * 2**20)(root)
+    """80 MB of address space validates a built-in pack (about 47 MB) but not the largest YAML the loader takes."""
+    capped = BoundedValidator(memory_bytes=80 * 2**20)
+    ordinary = tmp_path / "ordinary"
+    shutil.copytree(CATALOGUE / "python-foundations", ordinary)
+    capped(ordinary)  # raises on any problem
+    hungry = factories.valid_pack(tmp_path / "hungry")
+    items = (yamlsafe.MAX_BYTES - 20) // 3
+    (hungry / "sample" / "task.yaml").write_text("cases: [" + "0, " * items + "0]\n")  # one node per 3 bytes
+    with pytest.raises(PackError, match="needed more than 80 MB"):
+        capped(hungry)
 
 
 def test_a_validation_past_the_time_cap_is_a_pack_problem(tmp_path):
