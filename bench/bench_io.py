@@ -10,7 +10,10 @@ submission bind-mounted read-only:
   cost with nothing but the CLI).
 
 The engine side is ``engine.grading.grade_submission`` with the Docker
-runner, cold (``warm=0``) and warm (``warm=1``, as the service runs it).
+runner, cold (``warm=0``) and warm (``warm=1``, as the service runs it):
+every case in a fresh sandbox of its own. The ``engine_shared_sandbox``
+sides run the same grading with every case in one sandbox, as before cases
+were isolated (issue 14), so the cost of isolation is read in one process.
 Every side is interleaved so drift on the machine hits all alike.
 
 Run: ``.venv/bin/python bench/bench_io.py [-k 7] [--task PACK/TASK]``. Prints medians and ratios.
@@ -24,10 +27,12 @@ import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from engine import packs
 from engine.grading import grade_submission
+from engine.models import CheckStatus
 from graders import GraderSet
 from graders.io_grader import cases
 from runners import images
@@ -89,9 +94,21 @@ def main() -> None:
             time.sleep(pause)  # a worker between submissions: the pool refills, used sandboxes go
             return elapsed
 
+        def shared(runner, grader, pause: float = 0.0) -> float:
+            """The same grading with every case in one sandbox, as before cases were isolated (issue 14)."""
+            began = time.perf_counter()
+            spec = replace(grader.build_run(task, submission), isolated_steps=False)
+            grading = grader.grade(task, submission, runner.run(spec))
+            elapsed = time.perf_counter() - began
+            assert all(c.status is CheckStatus.PASS for c in grading.checks)
+            time.sleep(pause)
+            return elapsed
+
         sides = {"raw_one_container": raw_one, "raw_per_case": raw_per_case,
                  "engine_cold": lambda: engine(cold, cold_grader),
-                 "engine_warm": lambda: engine(warm, warm_grader, pause=0.5)}
+                 "engine_warm": lambda: engine(warm, warm_grader, pause=0.5),
+                 "engine_shared_sandbox_cold": lambda: shared(cold, cold_grader),
+                 "engine_shared_sandbox_warm": lambda: shared(warm, warm_grader, pause=0.5)}
         for run in sides.values():
             run()  # page cache, image layers
         times: dict[str, list[float]] = {name: [] for name in sides}

@@ -157,6 +157,8 @@ def inside(folder: Path, relative: str) -> Path:
         SubmissionRejected: naming the path and the rule it breaks.
     """
     trimmed = relative.rstrip("/") if relative not in ("", "/") else relative
+    while trimmed.startswith("./"):
+        trimmed = trimmed[2:]
     if trimmed == ".":
         return folder
     check_name(trimmed)
@@ -172,10 +174,10 @@ def sandbox_file_problems(task: Task, field: str, argv: Collection[str], *, moun
     problems = []
     where = f"$.{field}"
     for arg in argv:
-        if arg != mount and not arg.startswith(mount + "/"):
+        if not arg.startswith(mount + "/"):
             continue
         try:
-            path = inside(task.root / folder, arg.removeprefix(mount).lstrip("/") or ".")
+            path = inside(task.root / folder, arg.removeprefix(mount + "/"))
         except SubmissionRejected as exc:
             problems.append(Problem(f"{task.id}/{TASK_FILE}", where, f"{arg!r} must name a file inside {folder}/: {exc}"))
             continue

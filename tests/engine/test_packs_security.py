@@ -127,12 +127,13 @@ def test_an_escaping_pytest_tests_folder_is_refused(tmp_path, tests):
     assert (problem.file, problem.location) == ("sample/task.yaml", "$.grader.tests")
 
 
-def test_a_pytest_tests_folder_inside_grader_still_loads(tmp_path):
+@pytest.mark.parametrize("tests", ["tests", "tests/", "./tests"])
+def test_a_pytest_tests_folder_inside_grader_still_loads(tmp_path, tests):
     files = {**factories.pytest_task_files(), "grader/tests/test_more.py": "def test_y():\n    pass\n"}
-    task = factories.pytest_task_yaml(grader={"kind": "pytest", "tests": "tests/"})
+    task = factories.pytest_task_yaml(grader={"kind": "pytest", "tests": tests})
     pack = packs.load_pack(one_task_pack(tmp_path, task, files), environments=ENVIRONMENTS,
                            task_checks=GraderSet(FakeRunner(never_runs)).problems)
-    assert pack.task("sample").grader["tests"] == "tests/"
+    assert pack.task("sample").grader["tests"] == tests
 
 
 def escaping(host_file: Path) -> str:
