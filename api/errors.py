@@ -75,5 +75,6 @@ def bounded(value: object, *, depth: int = 0) -> object:
     if isinstance(value, list):
         return [bounded(v, depth=depth + 1) for v in value[:MAX_VALIDATION_ERRORS]]
     if isinstance(value, dict):
-        return {capped(str(k), 100): bounded(v, depth=depth + 1) for k, v in list(value.items())[:MAX_VALIDATION_ERRORS]}
+        items = list(value.items())[:MAX_VALIDATION_ERRORS]
+        return {capped(str(k), 100): bounded(v, depth=depth + 1) for k, v in items}
     return value

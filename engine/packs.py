@@ -179,7 +179,8 @@ def sandbox_file_problems(task: Task, field: str, argv: Collection[str], *, moun
         try:
             path = inside(task.root / folder, arg.removeprefix(mount + "/"))
         except SubmissionRejected as exc:
-            problems.append(Problem(f"{task.id}/{TASK_FILE}", where, f"{arg!r} must name a file inside {folder}/: {exc}"))
+            problems.append(Problem(f"{task.id}/{TASK_FILE}", where,
+                                    f"{arg!r} must name a file inside {folder}/: {exc}"))
             continue
         if not path.is_file():
             problems.append(Problem(f"{task.id}/{TASK_FILE}", where, f"{arg} is not a file in {folder}/"))
