@@ -18,7 +18,8 @@ from api.catalogue import Catalogue
 from api.queue import JobQueue
 from api.settings import Settings
 from api.tables import RunState, utcnow
-from engine import packs, signing
+from api.transparency import TransparencyLog
+from engine import packs, signing, transparency
 from engine.errors import ConfigurationError, NotFound
 from engine.grading import engine_error_result
 from engine.results import candidate_view, now
@@ -55,6 +56,13 @@ class Service:
     on_shutdown: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
+    #: The transparency log every signed result is appended to.
+    log: TransparencyLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=lambda: self.key,
+                                   batch_leaves=self.settings.log_batch_leaves,
+                                   seal_seconds=self.settings.log_seal_seconds)
 
     def principal(self, secret: str) -> Principal | None:
         """Who ``secret`` speaks for, or None. Cached ``TOKEN_CACHE_SECONDS``: a revoked token stops working within that."""
@@ -72,6 +80,10 @@ class Service:
             self._principals.clear()
         self._principals[digest] = (principal, time.monotonic() + TOKEN_CACHE_SECONDS)
         return principal
+
+    def checkpoint_keys(self) -> list[signing.SigningKey]:
+        """The keys whose signatures on checkpoints a verifier should accept."""
+        return [self.key]
 
     def notify(self) -> None:
         with self.changes:
@@ -97,9 +109,11 @@ class Service:
                 raise NotFound(f"unknown run {run_id!r}")
             full = signing.sign(document, self.key)
             view = signing.sign(candidate_view(document), self.key)
+            digests = {"full": transparency.document_digest(full), "candidate": transparency.document_digest(view)}
             result, created = storage.record_result(session=session, run=run, submission=submission,
-                                                    document=full, candidate_view=view)
+                                                    document=full, candidate_view=view, log_digests=digests)
             if created:
+                self.log.appended(len(digests))
                 self.notify()
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())

@@ -143,3 +143,32 @@ class SkillEvidence(SQLModel, table=True):
     verdict: str
     result_id: str = Field(foreign_key="result.id")
     at: datetime = Field(default_factory=utcnow)
+
+
+# -- the transparency log ----------------------------------------------------
+
+
+class LogEntry(SQLModel, table=True):
+    """One leaf: the digest of one signed result view. Append-only; never updated but to take its place."""
+
+    __tablename__ = "log_entry"
+    #: Arrival order, which becomes log order when a batch is sealed.
+    id: int | None = Field(default=None, primary_key=True)
+    #: The leaf's position; None until the sealer takes it into a checkpoint (unique: one leaf per slot).
+    log_index: int | None = Field(default=None, unique=True, index=True)
+    #: ``sha256:<hex>`` of the canonical JSON of the signed document (engine.transparency), never the document.
+    digest: str = Field(index=True)
+    result_id: str = Field(foreign_key="result.id", index=True)
+    #: Which signed view: ``full`` or ``candidate``.
+    view: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed checkpoint (C2SP tlog-checkpoint note) the log published; one per sealed batch."""
+
+    __tablename__ = "log_checkpoint"
+    size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    root_hash: str  # hex
+    note: str
+    created_at: datetime = Field(default_factory=utcnow)

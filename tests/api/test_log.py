@@ -1,0 +1,94 @@
+"""The transparency log through the HTTP API: batches, checkpoints, inclusion and consistency proofs."""
+
+from __future__ import annotations
+
+import base64
+
+from sqlmodel import select
+
+from api.tables import LogEntry, Role
+from engine import checkpoints, merkle, transparency
+from engine.checkpoints import NoteKey
+from tests.api.conftest import Api
+from tests.api.helpers import submit, work
+
+
+def graded(api: Api, candidate: str = "alice") -> tuple[dict[str, str], str]:
+    headers = api.token(Role.CANDIDATE, candidate)
+    accepted = submit(api, headers)
+    work(api, accepted["run_id"])
+    result_id = api.client.get(f"/v1/submissions/{accepted['id']}", headers=headers).json()["result_id"]
+    return headers, result_id
+
+
+def note_key(api: Api) -> NoteKey:
+    return NoteKey(label=api.service.key.kid, public=checkpoints.raw_public(api.service.key.jwk.private_key))
+
+
+def latest(api: Api):
+    response = api.client.get("/v1/log/checkpoint")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return checkpoints.verify(response.text, [note_key(api)])[0]
+
+
+def test_results_wait_for_the_batch_then_one_checkpoint_covers_them(api):
+    assert api.client.get("/v1/log/checkpoint").status_code == 404
+    graded(api)
+    graded(api, "bob")
+    assert api.client.get("/v1/log/checkpoint").status_code == 404  # appended, not yet sealed
+    sealed = api.service.log.seal()
+    assert sealed is not None and sealed.size == 4  # two results, two signed views each
+    assert latest(api) == sealed
+    assert api.service.log.seal() is None  # nothing waited: no new checkpoint
+    assert api.client.get("/v1/log/checkpoint/4").text == api.client.get("/v1/log/checkpoint").text
+    assert api.client.get("/v1/log/checkpoint/3").status_code == 404
+
+
+def test_a_result_comes_with_an_inclusion_proof_that_verifies(api):
+    headers, result_id = graded(api)
+    api.service.log.seal()
+    response = api.client.get(f"/v1/results/{result_id}/inclusion", headers=headers)
+    assert response.status_code == 200, response.text
+    bundle = response.json()
+    assert bundle["result"] == api.client.get(f"/v1/results/{result_id}", headers=headers).json()
+    checkpoint, _ = checkpoints.verify(bundle["checkpoint"], [note_key(api)])
+    assert transparency.verify_inclusion(bundle["result"], bundle["log"], checkpoint) == bundle["log"]["log_index"]
+    other_headers = api.token(Role.CANDIDATE, "mallory")
+    assert api.client.get(f"/v1/results/{result_id}/inclusion", headers=other_headers).status_code == 404
+
+
+def test_proofs_against_a_named_older_checkpoint_and_consistency_between_sizes(api):
+    headers, first_id = graded(api)
+    first = api.service.log.seal()
+    graded(api, "bob")
+    graded(api, "carol")
+    second = api.service.log.seal()
+    assert (first.size, second.size) == (2, 6)
+    bundle = api.client.get(f"/v1/results/{first_id}/inclusion", params={"size": 2}, headers=headers).json()
+    assert bundle["log"]["tree_size"] == 2
+    transparency.verify_inclusion(bundle["result"], bundle["log"], first)
+    proof = api.client.get("/v1/log/consistency", params={"first": 2, "second": 6}).json()
+    merkle.verify_consistency(old_size=2, new_size=6, old_root=first.root_hash, new_root=second.root_hash,
+                              proof=[base64.b64decode(p) for p in proof["consistency_proof"]])
+    by_digest = api.client.get("/v1/log/inclusion", params={"digest": bundle["log"]["leaf_digest"], "size": 6})
+    assert by_digest.status_code == 200 and by_digest.json()["tree_size"] == 6
+    assert api.client.get("/v1/log/consistency", params={"first": 6, "second": 2}).status_code == 404
+    assert api.client.get("/v1/log/consistency", params={"first": 3, "second": 6}).status_code == 404
+    assert api.client.get("/v1/log/inclusion", params={"digest": "sha256:xyz"}).status_code == 422
+
+
+def test_the_log_holds_digests_only(api):
+    graded(api)
+    api.service.log.seal()
+    with api.service.session() as session:
+        entries = session.exec(select(LogEntry)).all()
+    assert {e.view for e in entries} == {"full", "candidate"}
+    assert all(e.digest.startswith("sha256:") and len(e.digest) == 71 for e in entries)
+    assert "alice" not in api.client.get("/v1/log/checkpoint").text
+
+
+def test_the_log_key_is_published_as_a_signed_note_verifier_key(api):
+    text = api.client.get("/v1/log/key").text
+    origin = api.service.settings.origin
+    assert text == checkpoints.verifier_key(origin, note_key(api).public) + "\n"
