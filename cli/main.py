@@ -287,5 +287,14 @@ app.command("submit")(translate_errors(client.submit))
 app.command("login")(translate_errors(client.login))
 
 
+# -- transparency log ------------------------------------------------------
+from cli import log  # noqa: E402
+
+log_app = typer.Typer(no_args_is_help=True, help="Monitor the transparency log of signed results.")
+app.add_typer(log_app, name="log")
+log_app.command("watch")(translate_errors(log.watch))
+app.command("proof")(translate_errors(log.proof))
+
+
 if __name__ == "__main__":
     app()

@@ -1,8 +1,14 @@
 """``tasktrial verify``: check a signed result offline against the service's public keys.
 
+With ``--log CHECKPOINT`` it also checks that the result is in the transparency
+log: the file must be a bundle from ``tasktrial proof`` (the result with its
+inclusion proof), and the checkpoint (a file, or a URL the user names) must be
+signed by a key of the JWKS. Nothing named inside the checked file is fetched.
+
 Exit codes follow ``cli.main``: 0 the signature holds and nothing changed;
-1 problems found (each printed); 2 bad input (an unreadable or invalid result
-or JWKS, no JWKS given); 3 the JWKS URL cannot be fetched.
+1 problems found (each printed; also a malformed proof or checkpoint); 2 bad
+input (an unreadable or invalid result or JWKS, no JWKS given); 3 the JWKS or
+checkpoint URL cannot be fetched.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from engine import signing
+from engine import checkpoints, signing, transparency
+from engine.checkpoints import CheckpointError
+from engine.merkle import ProofError
 
 # The codes documented in cli.main. This module stands alone (cli.main imports
 # it to register the command, wrapped in its translate_errors), so that
@@ -33,12 +41,20 @@ def verify(
     result: Annotated[Path, typer.Argument(help="The signed result document (JSON).")],
     jwks: Annotated[str | None, typer.Option(
         "--jwks", help=f"The public keys: a JWKS file or URL (default: $TASKTRIAL_URL{JWKS_PATH}).")] = None,
+    log: Annotated[str | None, typer.Option(
+        "--log", help="A log checkpoint (file or URL): also check the result is in the log it commits to. "
+                      "RESULT must then be a bundle from `tasktrial proof`.")] = None,
 ) -> None:
     """Check a signed result offline: its signature, and that no field changed since; exit 1 naming each problem."""
     # A malformed JWKS raises ConfigurationError: cli.main's translate_errors makes it exit 2.
     document = _read_json(result, "result")
     if not isinstance(document, dict):
         _fail(f"{result} is not a result document: expected a JSON object", EXIT_BAD_INPUT)
+    inclusion = None
+    if signing.SIGNATURE_FIELD not in document and {"result", "log"} <= document.keys():  # a proof bundle
+        document, inclusion = document["result"], document["log"]
+        if not isinstance(document, dict):
+            _fail(f"the 'result' of the bundle {result} is not a JSON object", EXIT_PROBLEMS)
     source = jwks or _default_jwks_url()
     keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
     verification = signing.verify(document, keys)
@@ -48,6 +64,24 @@ def verify(
         err.print(f"{len(verification.problems)} problem(s) in {escape(str(result))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_PROBLEMS)
     out.print(f"[green]✓[/] {escape(_summary(document, verification.kid))}", highlight=False, soft_wrap=True)
+    if log is not None:
+        _check_inclusion(document, inclusion, log, keys, result)
+
+
+def _check_inclusion(document: dict[str, Any], inclusion: Any, source: str, keys: Any, path: Path) -> None:
+    if inclusion is None:
+        _fail(f"{path} holds no inclusion proof: save the result with `tasktrial proof RESULT_ID` "
+              "to check it against the log", EXIT_PROBLEMS)
+    note = _fetch(source, "checkpoint").content if source.startswith(("http://", "https://")) else \
+        _read_bytes(Path(source), "checkpoint")
+    try:
+        checkpoint, key = checkpoints.verify(note, transparency.note_keys(keys))
+        index = transparency.verify_inclusion(document, inclusion, checkpoint)
+    except (CheckpointError, ProofError) as exc:
+        err.print(f"[red]✗[/] not proven in the log: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    out.print(f"[green]✓[/] in log {escape(checkpoint.origin)} at index {index} of the checkpoint of size "
+              f"{checkpoint.size} (signed by key {escape(key.label)})", highlight=False, soft_wrap=True)
 
 
 def _summary(document: dict[str, Any], kid: str | None) -> str:
@@ -75,18 +109,30 @@ def _read_json(path: Path, what: str) -> Any:
         _fail(f"the {what} {path} is not valid JSON: {exc}", EXIT_BAD_INPUT)
 
 
-def _fetch_json(url: str) -> Any:
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read the {what} {path}: {exc.strerror or exc}", EXIT_BAD_INPUT)
+
+
+def _fetch(url: str, what: str):
     import httpx  # only when a URL is given: keeps every other command's start-up light
 
     try:
         response = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=True)
         response.raise_for_status()
     except httpx.HTTPStatusError as exc:
-        _fail(f"cannot fetch the JWKS from {url}: HTTP {exc.response.status_code}", EXIT_INFRASTRUCTURE)
+        _fail(f"cannot fetch the {what} from {url}: HTTP {exc.response.status_code}", EXIT_INFRASTRUCTURE)
     except httpx.InvalidURL as exc:
-        _fail(f"the JWKS URL {url} is invalid: {exc}", EXIT_BAD_INPUT)
+        _fail(f"the {what} URL {url} is invalid: {exc}", EXIT_BAD_INPUT)
     except httpx.HTTPError as exc:
-        _fail(f"cannot fetch the JWKS from {url}: {str(exc) or type(exc).__name__}", EXIT_INFRASTRUCTURE)
+        _fail(f"cannot fetch the {what} from {url}: {str(exc) or type(exc).__name__}", EXIT_INFRASTRUCTURE)
+    return response
+
+
+def _fetch_json(url: str) -> Any:
+    response = _fetch(url, "JWKS")
     try:
         return response.json()
     except ValueError as exc:

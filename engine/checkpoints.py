@@ -61,6 +61,8 @@ class NoteKey:
 
     label: str
     public: bytes  # the raw 32-byte Ed25519 public key
+    #: A withdrawn key: its signature is recognised only to say so.
+    revoked: bool = False
 
 
 def key_id(name: str, public: bytes) -> bytes:
@@ -162,6 +164,8 @@ def verify(note: str | bytes, keys: Iterable[NoteKey]) -> tuple[Checkpoint, Note
         key = known.get(kid) if name == checkpoint.origin else None
         if key is None:
             continue
+        if key.revoked:
+            raise CheckpointError(f"the checkpoint is signed by revoked key {key.label!r}")
         try:
             Ed25519PublicKey.from_public_bytes(key.public).verify(signature, body)
         except InvalidSignature:

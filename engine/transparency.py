@@ -22,8 +22,8 @@ from typing import Any
 
 import rfc8785
 
-from engine import merkle
-from engine.checkpoints import Checkpoint
+from engine import merkle, signing
+from engine.checkpoints import Checkpoint, NoteKey
 from engine.merkle import ProofError
 
 DIGEST_PREFIX = "sha256:"
@@ -108,3 +108,14 @@ def verify_inclusion(document: Mapping[str, Any], log: Any, checkpoint: Checkpoi
                             proof=decode_proof(log.get("inclusion_proof"), "inclusion proof"),
                             root_hash=checkpoint.root_hash)
     return index
+
+
+def note_keys(jwks: Mapping[str, Any]) -> list[NoteKey]:
+    """The JWKS's Ed25519 keys as checkpoint verifiers, labelled by kid; revoked keys marked.
+
+    Raises:
+        ConfigurationError: the JWKS is malformed (see ``engine.signing.verify``).
+    """
+    statuses = signing.key_statuses(jwks)
+    return [NoteKey(label=kid, public=raw, revoked=statuses.get(kid) == signing.REVOKED)
+            for kid, raw in signing.raw_public_keys(jwks).items()]
