@@ -20,6 +20,7 @@ from api.settings import Settings
 from api.tables import RunState, utcnow
 from api.transparency import TransparencyLog
 from engine import packs, signing, transparency
+from engine.keyring import Keyring
 from engine.errors import ConfigurationError, NotFound
 from engine.grading import engine_error_result
 from engine.results import candidate_view, now
@@ -56,11 +57,13 @@ class Service:
     on_shutdown: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
+    #: Where the signing keys live; with one, a key rotated by `tasktrial admin` takes over without a restart.
+    keyring: Keyring | None = None
     #: The transparency log every signed result is appended to.
     log: TransparencyLog = field(init=False)
 
     def __post_init__(self) -> None:
-        self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=lambda: self.key,
+        self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
                                    batch_leaves=self.settings.log_batch_leaves,
                                    seal_seconds=self.settings.log_seal_seconds)
 
@@ -81,9 +84,21 @@ class Service:
         self._principals[digest] = (principal, time.monotonic() + TOKEN_CACHE_SECONDS)
         return principal
 
-    def checkpoint_keys(self) -> list[signing.SigningKey]:
-        """The keys whose signatures on checkpoints a verifier should accept."""
-        return [self.key]
+    def signing_key(self) -> signing.SigningKey:
+        """The key that signs now (re-read from the keyring after a rotation)."""
+        if self.keyring is not None:
+            self.key = self.keyring.active()
+        return self.key
+
+    def jwks(self) -> dict:
+        """The published keys: the active one and every retired or revoked one, each with its status."""
+        return self.keyring.jwks() if self.keyring is not None else signing.public_jwks([self.key])
+
+    def checkpoint_keys(self) -> list[bytes]:
+        """The raw public keys whose checkpoint signatures a verifier should accept (none revoked)."""
+        jwks = self.jwks()
+        statuses = signing.key_statuses(jwks)
+        return [raw for kid, raw in signing.raw_public_keys(jwks).items() if statuses.get(kid) != signing.REVOKED]
 
     def notify(self) -> None:
         with self.changes:
@@ -107,8 +122,9 @@ class Service:
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
             if run is None or submission is None:
                 raise NotFound(f"unknown run {run_id!r}")
-            full = signing.sign(document, self.key)
-            view = signing.sign(candidate_view(document), self.key)
+            key = self.signing_key()
+            full = signing.sign(document, key)
+            view = signing.sign(candidate_view(document), key)
             digests = {"full": transparency.document_digest(full), "candidate": transparency.document_digest(view)}
             result, created = storage.record_result(session=session, run=run, submission=submission,
                                                     document=full, candidate_view=view, log_digests=digests)
@@ -197,5 +213,8 @@ def build_catalogue(settings: Settings) -> Catalogue:
 def build_service(settings: Settings, queue: JobQueue) -> Service:
     engine = db.make_engine(settings.database)
     db.migrate(engine)
-    key = signing.load_or_create(settings.keys_dir / "signing-key.json")
-    return Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=key, queue=queue)
+    keyring = Keyring(settings.keys_dir)
+    service = Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=keyring.active(),
+                      queue=queue, keyring=keyring)
+    service.log.seal()  # what a previous run appended, or the empty log's first checkpoint
+    return service

@@ -303,13 +303,14 @@ def seal_log(*, session: Session, limit: int,
     ``make_checkpoint(digests of all leaves) -> (root hex, signed note)``. One transaction:
     positions and checkpoint are stored together or not at all. A concurrent sealer
     (another API process) loses on the unique position or checkpoint size and this
-    returns None; so does a pass with nothing waiting.
+    returns None; so does a pass with nothing waiting, except the first: a log always
+    has a checkpoint, the empty tree's at least.
     """
     last = latest_checkpoint(session=session)
     size = last.size if last is not None else 0
     waiting = session.exec(select(LogEntry).where(col(LogEntry.log_index).is_(None))
                            .order_by(col(LogEntry.id)).limit(limit)).all()
-    if not waiting:
+    if not waiting and last is not None:
         return None
     digests = leaf_digests(session=session, size=size)
     if len(digests) != size:

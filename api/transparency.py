@@ -135,5 +135,5 @@ class TransparencyLog:
         return {"origin": self.origin, "first": first, "second": second,
                 "consistency_proof": transparency.encode_proof(proof)}
 
-    def verifier_keys(self, keys: list[signing.SigningKey]) -> list[str]:
-        return [checkpoints.verifier_key(self.origin, checkpoints.raw_public(k.jwk.private_key)) for k in keys]
+    def verifier_keys(self, publics: list[bytes]) -> list[str]:
+        return [checkpoints.verifier_key(self.origin, public) for public in publics]

@@ -31,8 +31,8 @@ from engine import checkpoints, merkle, transparency
 from engine.checkpoints import Checkpoint, CheckpointError
 from engine.merkle import ProofError
 
-CHECKPOINT_PATH = "/v1/log/checkpoint"
-CONSISTENCY_PATH = "/v1/log/consistency"
+CHECKPOINT_PATH = "/log/checkpoint"
+CONSISTENCY_PATH = "/log/consistency"
 
 out = Console()
 err = Console(stderr=True)

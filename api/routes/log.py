@@ -1,7 +1,8 @@
 """The transparency log: signed checkpoints, inclusion and consistency proofs.
 
-Everything under ``/v1/log`` is public: the log holds only digests of signed
-documents. A result's own proof bundle needs the same access as the result.
+Everything under ``/log`` is public (outside ``/v1``, where every route needs a
+token): the log holds only digests of signed documents. A result's own proof
+bundle needs the same access as the result, so it lives under ``/v1``.
 """
 
 from __future__ import annotations
@@ -20,26 +21,26 @@ NOTE = "text/plain; charset=utf-8"
 Size = Annotated[int | None, Query(ge=0, description="A checkpoint's tree size (default: the latest checkpoint).")]
 
 
-@router.get("/v1/log/checkpoint", response_class=Response,
+@router.get("/log/checkpoint", response_class=Response,
             responses={200: {"content": {NOTE: {}}, "description": "the latest signed checkpoint (C2SP signed note)"}})
 def latest_checkpoint(service: ServiceDep) -> Response:
     return Response(service.log.checkpoint(), media_type=NOTE, headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/v1/log/checkpoint/{size}", response_class=Response,
+@router.get("/log/checkpoint/{size}", response_class=Response,
             responses={200: {"content": {NOTE: {}}, "description": "the signed checkpoint of this tree size"}})
 def checkpoint(size: int, service: ServiceDep) -> Response:
     return Response(service.log.checkpoint(size), media_type=NOTE)
 
 
-@router.get("/v1/log/key", response_class=Response, responses={200: {"content": {NOTE: {}}}})
+@router.get("/log/key", response_class=Response, responses={200: {"content": {NOTE: {}}}})
 def verifier_keys(service: ServiceDep) -> Response:
     """The signed-note verifier key(s) of the log, one per line (``name+keyid+base64``)."""
     return Response("".join(f"{key}\n" for key in service.log.verifier_keys(service.checkpoint_keys())),
                     media_type=NOTE)
 
 
-@router.get("/v1/log/inclusion")
+@router.get("/log/inclusion")
 def inclusion_by_digest(service: ServiceDep,
                         digest: Annotated[str, Query(pattern="^sha256:[0-9a-f]{64}$",
                                                      description="sha256 of the signed document's canonical JSON")],
@@ -47,7 +48,7 @@ def inclusion_by_digest(service: ServiceDep,
     return service.log.inclusion(digest=digest, size=size)
 
 
-@router.get("/v1/log/consistency")
+@router.get("/log/consistency")
 def consistency(service: ServiceDep, first: Annotated[int, Query(ge=0)],
                 second: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
     if first > second:

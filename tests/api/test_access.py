@@ -43,6 +43,13 @@ RULES = [
     ("POST", "/v1/runs/{run_id}/release", WORKERS),
     ("POST", "/v1/runs/{run_id}/result", WORKERS),
     ("POST", "/v1/runs/{run_id}/fail", WORKERS),
+    ("GET", "/keys/{kid}", None),
+    ("GET", "/log/checkpoint", None),
+    ("GET", "/log/checkpoint/{size}", None),
+    ("GET", "/log/key", None),
+    ("GET", "/log/inclusion", None),
+    ("GET", "/log/consistency", None),
+    ("GET", "/v1/results/{result_id}/inclusion", PEOPLE),
 ]
 
 
@@ -59,10 +66,16 @@ def test_access_rule(api, method, template, admitted, role):
     accepted = submit(api, owner)
     work(api, accepted["run_id"])
     submission = api.client.get(f"/v1/submissions/{accepted['id']}", headers=owner).json()
+    api.service.log.seal()
     ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
-           "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"]}
+           "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
+           "kid": api.service.key.kid, "size": 2}
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
-    response = api.client.request(method, template.format(**ids), headers=headers, **_body(template))
+    extra = _body(template)
+    if template == "/log/inclusion":
+        bundle = api.client.get(f"/v1/results/{submission['result_id']}/inclusion", headers=owner).json()
+        extra = {"params": {"digest": bundle["log"]["leaf_digest"]}}
+    response = api.client.request(method, template.format(**ids), headers=headers, **extra)
     if admitted is None:
         assert response.status_code < 400, response.text
     elif role is None:
@@ -74,6 +87,8 @@ def test_access_rule(api, method, template, admitted, role):
 
 
 def _body(template: str) -> dict:
+    if template == "/log/consistency":
+        return {"params": {"first": 0, "second": 2}}
     if template == "/v1/submissions":
         return {"json": {"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}}}
     if template.endswith("/progress"):

@@ -70,7 +70,7 @@ def test_verify_checks_inclusion_offline_against_a_checkpoint_file(served, tmp_p
     assert result.exit_code == 0, result.output
     assert f"at index {bundle['log']['log_index']} of the checkpoint of size 2" in result.output
     by_url = runner.invoke(main.app, ["verify", str(tmp_path / "bundle.json"), "--jwks", f"{url}/.well-known/jwks.json",
-                                      "--log", f"{url}/v1/log/checkpoint"])
+                                      "--log", f"{url}/log/checkpoint"])
     assert by_url.exit_code == 0, by_url.output
 
 
@@ -106,7 +106,7 @@ def test_verify_log_failures_exit_1_with_a_reason(served, tmp_path):
     assert "'log_index' must be a non-negative integer" in run(wrong_index, good)
     graded(api, "bob")
     api.service.log.seal()
-    newer = api.client.get("/v1/log/checkpoint").text
+    newer = api.client.get("/log/checkpoint").text
     assert "is for tree size 2 but the checkpoint has size 4" in run(bundle, newer)
 
 
@@ -119,7 +119,7 @@ def test_proof_saves_a_bundle_that_verify_accepts(served, tmp_path, monkeypatch)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     saved = runner.invoke(main.app, ["proof", result_id, "--output", str(tmp_path / "bundle.json")])
     assert saved.exit_code == 0, saved.output
-    checked = runner.invoke(main.app, ["verify", str(tmp_path / "bundle.json"), "--log", f"{url}/v1/log/checkpoint"])
+    checked = runner.invoke(main.app, ["verify", str(tmp_path / "bundle.json"), "--log", f"{url}/log/checkpoint"])
     assert checked.exit_code == 0, checked.output
     missing = runner.invoke(main.app, ["proof", "nope"])
     assert missing.exit_code == 2 and "unknown result 'nope'" in missing.output
@@ -154,3 +154,24 @@ def test_the_monitor_accepts_an_extended_log_and_catches_a_rewritten_one(served,
     code, output = watch()
     assert code == 1 and "LOG INCONSISTENT" in output and "rewritten" in output
     assert state.read_text() == remembered  # the evidence is kept
+
+
+def test_rotate_and_revoke_through_the_cli(served, tmp_path, monkeypatch):
+    api, url = served
+    monkeypatch.setenv("TASKTRIAL_DATA_DIR", str(api.service.settings.data_dir))
+    headers, result_id = graded(api)
+    api.service.log.seal()
+    first = api.service.key.kid
+    bundle = save_bundle(api, headers, result_id, tmp_path / "bundle.json")
+    (tmp_path / "checkpoint").write_text(bundle["checkpoint"])
+    rotated = runner.invoke(main.app, ["admin", "rotate-key"])
+    assert rotated.exit_code == 0 and f"{first} retired" in rotated.output, rotated.output
+    args = ["verify", str(tmp_path / "bundle.json"), "--jwks", f"{url}/.well-known/jwks.json",
+            "--log", str(tmp_path / "checkpoint")]
+    still = runner.invoke(main.app, args)
+    assert still.exit_code == 0 and f"key {first}" in still.output, still.output
+    refused = runner.invoke(main.app, ["admin", "revoke-key", api.service.signing_key().kid])
+    assert refused.exit_code == 2 and "rotate it first" in refused.output
+    assert runner.invoke(main.app, ["admin", "revoke-key", first]).exit_code == 0
+    revoked = runner.invoke(main.app, args)
+    assert revoked.exit_code == 1 and f"signed by revoked key {first!r}" in " ".join(revoked.output.split())

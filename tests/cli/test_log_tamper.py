@@ -61,7 +61,7 @@ class Service:
         """Wait for the sealer (a batch every second here) to publish a checkpoint of ``size``."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            response = httpx.get(f"{self.url}/v1/log/checkpoint", timeout=10)
+            response = httpx.get(f"{self.url}/log/checkpoint", timeout=10)
             if response.status_code == 200 and response.text.split("\n")[1] == str(size):
                 return response.text
             time.sleep(0.2)
@@ -111,7 +111,7 @@ def test_a_rewritten_leaf_is_caught_by_the_monitor_and_by_verify(service, tmp_pa
     first = service.graded()
     service.checkpoint_of_size(2)  # one result: its full and its candidate view
     assert service.cli("proof", first, "--output", str(tmp_path / "first.json")).returncode == 0
-    checked = service.cli("verify", str(tmp_path / "first.json"), "--log", f"{service.url}/v1/log/checkpoint")
+    checked = service.cli("verify", str(tmp_path / "first.json"), "--log", f"{service.url}/log/checkpoint")
     assert checked.returncode == 0, checked.stderr
     assert "in log 127.0.0.1" in checked.stdout and "of the checkpoint of size 2" in checked.stdout
     watched = service.cli("log", "watch", service.url, "--once", "--state", str(state))
@@ -135,11 +135,11 @@ def test_a_rewritten_leaf_is_caught_by_the_monitor_and_by_verify(service, tmp_pa
     assert "LOG INCONSISTENT" in watched.stderr and "rewritten" in watched.stderr and "Traceback" not in watched.stderr
 
     assert service.cli("proof", first, "--output", str(tmp_path / "again.json")).returncode == 0
-    again = service.cli("verify", str(tmp_path / "again.json"), "--log", f"{service.url}/v1/log/checkpoint")
+    again = service.cli("verify", str(tmp_path / "again.json"), "--log", f"{service.url}/log/checkpoint")
     assert again.returncode == 1 and "not proven in the log" in again.stderr, again.stdout
     # Even with the honest digest put back into the served bundle, the new root does not contain it.
     bundle = json.loads((tmp_path / "again.json").read_text())
     bundle["log"]["leaf_digest"] = json.loads((tmp_path / "first.json").read_text())["log"]["leaf_digest"]
     (tmp_path / "honest.json").write_text(json.dumps(bundle))
-    honest = service.cli("verify", str(tmp_path / "honest.json"), "--log", f"{service.url}/v1/log/checkpoint")
+    honest = service.cli("verify", str(tmp_path / "honest.json"), "--log", f"{service.url}/log/checkpoint")
     assert honest.returncode == 1 and "does not lead to the root" in honest.stderr, honest.stdout

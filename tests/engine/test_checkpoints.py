@@ -76,3 +76,10 @@ def test_a_checkpoint_by_an_unknown_key_names_the_key_ids_seen(private):
 def test_malformed_checkpoints_are_refused_with_a_reason(private, note, message):
     with pytest.raises(CheckpointError, match=message):
         checkpoints.verify(note, [key_of(private)])
+
+
+def test_a_checkpoint_by_a_revoked_key_is_refused_naming_it(private):
+    note = checkpoints.sign(Checkpoint(origin="log", size=1, root_hash=bytes(32)), private)
+    revoked = NoteKey(label="old-kid", public=checkpoints.raw_public(private), revoked=True)
+    with pytest.raises(CheckpointError, match="signed by revoked key 'old-kid'"):
+        checkpoints.verify(note, [revoked])
