@@ -9,7 +9,7 @@ from sqlmodel import select
 from api.tables import LogEntry, Role
 from engine import checkpoints, merkle, transparency
 from engine.checkpoints import NoteKey
-from tests.api.conftest import Api
+from tests.api.conftest import Api, make_api
 from tests.api.helpers import submit, work
 
 
@@ -92,3 +92,51 @@ def test_the_log_key_is_published_as_a_signed_note_verifier_key(api):
     text = api.client.get("/log/key").text
     origin = api.service.settings.origin
     assert text == checkpoints.verifier_key(origin, note_key(api).public) + "\n"
+
+
+def test_the_log_on_both_databases_and_two_sealers_never_fork_it(tmp_path, small_catalogue, database_url):
+    """Two sealers racing (two API processes) leave one history: each position and size is taken once."""
+    import threading
+
+    for api in make_api(tmp_path / "data", database_url=database_url, catalogue_dirs=[small_catalogue]):
+        for name in ("alice", "bob", "carol"):
+            graded(api, name)
+        barrier = threading.Barrier(4)
+        made: list = []
+
+        def seal() -> None:
+            barrier.wait()
+            made.append(api.service.log.seal())
+
+        threads = [threading.Thread(target=seal) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [c.size for c in made if c is not None] == [6]
+        with api.service.session() as session:
+            indices = sorted(e.log_index for e in session.exec(select(LogEntry)).all())
+        assert indices == list(range(6))
+        assert latest(api).size == 6
+
+
+def test_the_sealer_thread_seals_a_full_batch_without_waiting_for_its_interval(tmp_path, small_catalogue):
+    import threading
+    import time
+
+    for api in make_api(tmp_path / "data", catalogue_dirs=[small_catalogue]):
+        api.service.log.batch_leaves = 4
+        api.service.log.seal_seconds = 3600.0  # only a full batch can wake it within this test
+        stop = threading.Event()
+        api.service.log.start(stop)
+        try:
+            graded(api)
+            time.sleep(0.5)
+            assert latest(api).size == 0  # two leaves wait: not a batch yet
+            graded(api, "bob")
+            deadline = time.monotonic() + 20
+            while latest(api).size == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert latest(api).size == 4
+        finally:
+            stop.set()

@@ -175,3 +175,49 @@ def test_rotate_and_revoke_through_the_cli(served, tmp_path, monkeypatch):
     assert runner.invoke(main.app, ["admin", "revoke-key", first]).exit_code == 0
     revoked = runner.invoke(main.app, args)
     assert revoked.exit_code == 1 and f"signed by revoked key {first!r}" in " ".join(revoked.output.split())
+
+
+@pytest.mark.parametrize(("checkpoint", "consistency", "message"), [
+    ("not a checkpoint", None, "does not verify: the checkpoint has no signature block"),
+    (None, b"[1, 2]", "consistency proof must be a list"),
+    (None, b"not json", "is not JSON"),
+    (None, json.dumps({"consistency_proof": ["@@"]}).encode(), "not standard base64"),
+    (None, json.dumps({"consistency_proof": ["AAAA"]}).encode(), "must be 32 bytes"),
+])
+def test_the_monitor_reports_a_malformed_answer_as_exit_1(served, tmp_path, checkpoint, consistency, message):
+    """A log that answers garbage is as bad as a rewritten one: exit 1 with the reason, never a traceback."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    api, url = served
+    state = tmp_path / "state"
+    graded(api)
+    api.service.log.seal()
+    assert runner.invoke(main.app, ["log", "watch", url, "--once", "--state", str(state)]).exit_code == 0
+    graded(api, "bob")
+    api.service.log.seal()
+    real = {"/log/checkpoint": api.client.get("/log/checkpoint").content,
+            "/.well-known/jwks.json": api.client.get("/.well-known/jwks.json").content}
+
+    class Liar(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            path = self.path.split("?")[0]
+            body = {"/log/checkpoint": checkpoint.encode() if checkpoint else real["/log/checkpoint"],
+                    "/log/consistency": consistency}.get(path) or real.get(path, b"")
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = runner.invoke(main.app, ["log", "watch", f"http://127.0.0.1:{server.server_port}", "--once",
+                                          "--state", str(state)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1, result.output
+    assert "LOG INCONSISTENT" in result.output and message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
