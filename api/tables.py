@@ -172,3 +172,60 @@ class LogCheckpoint(SQLModel, table=True):
     root_hash: str  # hex
     note: str
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# -- stackable micro-credentials ------------------------------------------------
+
+
+class CredentialDefinitionBase(SQLModel):
+    id: str = Field(primary_key=True, regex=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    image: str | None = Field(default=None, max_length=2000)
+    #: Micro-skills whose latest verdict must be ``ready`` ...
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: ... within this many days of the award (None: however old).
+    within_days: int | None = Field(default=None, ge=1)
+    #: Other credentials the candidate must hold (stacking).
+    credentials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class CredentialDefinition(CredentialDefinitionBase, table=True):
+    __tablename__ = "credential_definition"
+    owner: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CredentialDefinitionCreate(CredentialDefinitionBase):
+    pass
+
+
+class CredentialDefinitionPublic(CredentialDefinitionBase):
+    owner: str
+    created_at: datetime
+
+
+class CredentialAward(SQLModel, table=True):
+    """A definition met by a candidate; revoked, never deleted (its status-list bit says so)."""
+
+    __tablename__ = "credential_award"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    definition_id: str = Field(foreign_key="credential_definition.id", index=True)
+    candidate: str = Field(index=True)
+    #: This award's bit in the revocation status list.
+    status_index: int = Field(unique=True)
+    #: The result ids that met the criteria.
+    evidence: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    awarded_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+
+
+class CredentialAwardPublic(SQLModel):
+    id: str
+    definition_id: str
+    candidate: str
+    evidence: list[str]
+    awarded_at: datetime
+    revoked_at: datetime | None
+    revoked_reason: str | None
