@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from engine.credentials import CredentialDefinitionError
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -27,6 +28,7 @@ STATUS: list[tuple[type[TaskTrialError], int]] = [
     (PayloadTooLarge, 413),
     (PackError, 422),
     (SubmissionRejected, 422),
+    (CredentialDefinitionError, 422),
     (ConfigurationError, 500),
     (RunnerError, 503),
     (GraderError, 500),

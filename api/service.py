@@ -18,6 +18,7 @@ from api.catalogue import Catalogue
 from api.queue import JobQueue
 from api.settings import Settings
 from api.tables import RunState, utcnow
+from api.credentials import Credentials
 from api.transparency import TransparencyLog
 from engine import packs, signing, transparency
 from engine.keyring import Keyring
@@ -61,11 +62,14 @@ class Service:
     keyring: Keyring | None = None
     #: The transparency log every signed result is appended to.
     log: TransparencyLog = field(init=False)
+    #: Stackable micro-credentials, refreshed after each result.
+    credentials: Credentials = field(init=False)
 
     def __post_init__(self) -> None:
         self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
                                    batch_leaves=self.settings.log_batch_leaves,
                                    seal_seconds=self.settings.log_seal_seconds)
+        self.credentials = Credentials(session=self.session, public_url=self.settings.public_url, key=self.signing_key)
 
     def principal(self, secret: str) -> Principal | None:
         """Who ``secret`` speaks for, or None. Cached ``TOKEN_CACHE_SECONDS``: a revoked token stops working within that."""
@@ -130,10 +134,17 @@ class Service:
                                                     document=full, candidate_view=view, log_digests=digests)
             if created:
                 self.log.appended(len(digests))
+                self._refresh_credentials(submission.candidate)
                 self.notify()
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created
+
+    def _refresh_credentials(self, candidate: str) -> None:
+        try:
+            self.credentials.refresh(candidate)
+        except Exception:  # the result is stored; the next result refreshes this candidate's credentials again
+            log.exception("refreshing the credentials of %s failed", candidate)
 
     def fail_run(self, *, run_id: str, reason: str) -> None:
         """End a run the engine could not grade with an ``error`` result (never a score of 0)."""

@@ -6,11 +6,13 @@ Routes never return table rows: they return the ``*Public`` models.
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 
@@ -178,7 +180,7 @@ class LogCheckpoint(SQLModel, table=True):
 
 
 class CredentialDefinitionBase(SQLModel):
-    id: str = Field(primary_key=True, regex=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    id: str = Field(primary_key=True)
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     image: str | None = Field(default=None, max_length=2000)
@@ -197,7 +199,12 @@ class CredentialDefinition(CredentialDefinitionBase, table=True):
 
 
 class CredentialDefinitionCreate(CredentialDefinitionBase):
-    pass
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", value):
+            raise ValueError("a credential id is 1-64 lower-case letters, digits and dashes, starting with a letter or digit")
+        return value
 
 
 class CredentialDefinitionPublic(CredentialDefinitionBase):

@@ -24,6 +24,7 @@ from rich.table import Table
 from cli import verify
 from engine import packs
 from engine.checking import check_task
+from engine.credentials import CredentialDefinitionError
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -46,6 +47,7 @@ EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
     (NotFound, EXIT_BAD_INPUT),
     (ConfigurationError, EXIT_BAD_INPUT),
     (Conflict, EXIT_BAD_INPUT),
+    (CredentialDefinitionError, EXIT_BAD_INPUT),
     (RunnerError, EXIT_INFRASTRUCTURE),
     (GraderError, EXIT_INFRASTRUCTURE),
 ]

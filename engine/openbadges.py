@@ -158,6 +158,7 @@ class Award:
     issuer_name: str
     issuer_url: str
     valid_from: datetime
+    identity_type: str = "emailAddress"
 
 
 def open_badge(award: Award, public: bytes) -> dict[str, Any]:
@@ -180,7 +181,7 @@ def open_badge(award: Award, public: bytes) -> dict[str, Any]:
         "credentialSubject": {
             "type": ["AchievementSubject"],
             "identifier": [{"type": "IdentityObject", "identityHash": award.subject_hash,
-                            "identityType": "emailAddress", "hashed": True, "salt": award.subject_salt}],
+                            "identityType": award.identity_type, "hashed": True, "salt": award.subject_salt}],
             "achievement": achievement,
         },
         "evidence": [{"id": e.url, "type": ["Evidence"], "name": e.name,

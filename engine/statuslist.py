@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import zlib
 import gzip
 from collections.abc import Iterable
 from typing import Any
@@ -17,6 +18,7 @@ from engine.errors import TaskTrialError
 
 MIN_BITS = 131_072
 MAX_ENCODED = 1 << 20
+MAX_LIST_BYTES = 16 << 20  # a decompression bomb stops here
 
 
 class StatusListError(TaskTrialError):
@@ -43,8 +45,11 @@ def is_set(encoded: Any, index: int) -> bool:
         raise StatusListError("the status list's encodedList is not a multibase base64url string")
     try:
         raw = base64.b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4), altchars=b"-_", validate=True)
-        bits = gzip.decompress(raw)
-    except (ValueError, OSError, EOFError, binascii.Error) as exc:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip framing
+        bits = inflater.decompress(raw, MAX_LIST_BYTES + 1)
+        if len(bits) > MAX_LIST_BYTES:
+            raise ValueError(f"it inflates past {MAX_LIST_BYTES} bytes")
+    except (ValueError, zlib.error, binascii.Error) as exc:
         raise StatusListError(f"the status list's encodedList does not decode: {exc}") from exc
     if not 0 <= index < len(bits) * 8:
         raise StatusListError(f"status index {index} is outside the list of {len(bits) * 8} entries")

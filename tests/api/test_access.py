@@ -50,6 +50,13 @@ RULES = [
     ("GET", "/log/inclusion", None),
     ("GET", "/log/consistency", None),
     ("GET", "/v1/results/{result_id}/inclusion", PEOPLE),
+    ("POST", "/v1/credentials/definitions", {Role.AUTHOR, Role.ADMIN}),
+    ("GET", "/v1/credentials/definitions", PEOPLE),
+    ("GET", "/v1/credentials", PEOPLE),
+    ("GET", "/v1/credentials/{award_id}", PEOPLE),
+    ("GET", "/v1/credentials/{award_id}/ob3", PEOPLE),
+    ("POST", "/v1/credentials/{award_id}/revoke", {Role.ADMIN}),
+    ("GET", "/credentials/status/revocation", None),
 ]
 
 
@@ -69,7 +76,7 @@ def test_access_rule(api, method, template, admitted, role):
     api.service.log.seal()
     ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
            "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
-           "kid": api.service.key.kid, "size": 2}
+           "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award"}
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
     extra = _body(template)
     if template == "/log/inclusion":
@@ -87,6 +94,10 @@ def test_access_rule(api, method, template, admitted, role):
 
 
 def _body(template: str) -> dict:
+    if template == "/v1/credentials/definitions":
+        return {"json": {"id": "retries", "name": "Retries", "skills": ["python.x"]}}
+    if template.endswith("/revoke"):
+        return {"json": {"reason": "test"}}
     if template == "/log/consistency":
         return {"params": {"first": 0, "second": 2}}
     if template == "/v1/submissions":
