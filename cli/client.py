@@ -176,6 +176,10 @@ class ApiClient:
             raise self._not_tasktrial(path)
         return body
 
+    def get_json(self, path: str, *, what: str) -> Any:
+        """Any JSON document of the API, errors translated as for the other calls."""
+        return self._json(self._request("GET", path, what=what), path)
+
     def jwks(self) -> dict[str, Any]:
         """The server's public signing keys."""
         return self._json(self._request("GET", "/.well-known/jwks.json", what="the public keys"),

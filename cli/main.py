@@ -300,5 +300,15 @@ log_app.command("watch")(translate_errors(log.watch))
 app.command("proof")(translate_errors(log.proof))
 
 
+# -- credentials -----------------------------------------------------------
+from cli import credentials  # noqa: E402
+
+credentials_app = typer.Typer(no_args_is_help=True, help="Your stackable micro-credentials (Open Badges 3.0).")
+app.add_typer(credentials_app, name="credentials")
+credentials_app.command("list")(translate_errors(credentials.credentials_list))
+credentials_app.command("show")(translate_errors(credentials.credentials_show))
+credentials_app.command("export")(translate_errors(credentials.credentials_export))
+
+
 if __name__ == "__main__":
     app()

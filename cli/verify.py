@@ -50,6 +50,9 @@ def verify(
     document = _read_json(result, "result")
     if not isinstance(document, dict):
         _fail(f"{result} is not a result document: expected a JSON object", EXIT_BAD_INPUT)
+    if "proof" in document and "@context" in document:  # an Open Badges 3.0 credential
+        _verify_credential(document, jwks, result)
+        return
     inclusion = None
     if signing.SIGNATURE_FIELD not in document and {"result", "log"} <= document.keys():  # a proof bundle
         document, inclusion = document["result"], document["log"]
@@ -66,6 +69,76 @@ def verify(
     out.print(f"[green]✓[/] {escape(_summary(document, verification.kid))}", highlight=False, soft_wrap=True)
     if log is not None:
         _check_inclusion(document, inclusion, log, keys, result)
+
+
+def _verify_credential(credential: dict[str, Any], jwks: str | None, path: Path) -> None:
+    """The proof, the key against the service's JWKS, and revocation through the status list at the service.
+
+    The status list is fetched only when it lives at the configured service ($TASKTRIAL_URL): a
+    URL named inside the credential is never followed anywhere else.
+    """
+    from engine import openbadges, statuslist
+
+    problems = openbadges.verify(credential)
+    source = jwks or _default_jwks_url()
+    keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
+    if not problems:
+        problems = _credential_key_problems(credential, keys)
+    if not problems:
+        status = credential.get("credentialStatus")
+        service = os.environ.get("TASKTRIAL_URL", "").rstrip("/")
+        if status is not None:
+            problems = _status_problems(status, credential, service, openbadges, statuslist)
+    if problems:
+        for problem in problems:
+            err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"{len(problems)} problem(s) in {escape(str(path))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    subject = credential.get("credentialSubject", {})
+    name = subject.get("achievement", {}).get("name", "?") if isinstance(subject, dict) else "?"
+    out.print(f"[green]✓[/] credential {escape(str(name))}: proof valid (eddsa-rdfc-2022), issuer key known, "
+              "not revoked", highlight=False, soft_wrap=True)
+
+
+def _credential_key_problems(credential: dict[str, Any], keys: Any) -> list[str]:
+    from engine import openbadges
+
+    public = openbadges.public_from_verification_method(credential["proof"]["verificationMethod"])
+    statuses = signing.key_statuses(keys)
+    for kid, raw in signing.raw_public_keys(keys).items():
+        if raw == public:
+            if statuses.get(kid) == signing.REVOKED:
+                return [f"signed by revoked key {kid!r}: the issuer withdrew it, so nothing it signed is trusted"]
+            return []
+    return [f"signed by unknown key {credential['proof']['verificationMethod'].partition('#')[0]!r}: "
+            "it is not among the service's keys"]
+
+
+def _status_problems(status: Any, credential: dict[str, Any], service: str, openbadges, statuslist) -> list[str]:
+    if not isinstance(status, dict) or status.get("type") != "BitstringStatusListEntry":
+        return ["the credentialStatus is not a BitstringStatusListEntry"]
+    url, index = status.get("statusListCredential"), status.get("statusListIndex")
+    if not isinstance(index, str) or not index.isdigit():
+        return [f"the statusListIndex {index!r} is not a decimal string"]
+    if not service or not isinstance(url, str) or not url.startswith(service + "/"):
+        return [f"revocation not checked: the status list {url!r} is not at the configured service "
+                f"({service or 'set TASKTRIAL_URL'}); nothing named in a credential is fetched elsewhere"]
+    try:
+        listing = _fetch(url, "status list").json()
+    except ValueError:
+        return [f"the status list at {url} is not JSON"]
+    problems = openbadges.verify(listing)
+    if problems:
+        return [f"the status list at {url} does not verify: {problems[0]}"]
+    issuer = credential.get("issuer")
+    if listing.get("issuer") != (issuer.get("id") if isinstance(issuer, dict) else issuer):
+        return [f"the status list at {url} was issued by {listing.get('issuer')!r}, not the credential's issuer"]
+    try:
+        subject = listing.get("credentialSubject")
+        revoked = statuslist.is_set(subject.get("encodedList") if isinstance(subject, dict) else None, int(index))
+    except statuslist.StatusListError as exc:
+        return [f"the status list at {url} is unusable: {exc}"]
+    return [f"the credential is revoked (status list {url}, index {index})"] if revoked else []
 
 
 def _check_inclusion(document: dict[str, Any], inclusion: Any, source: str, keys: Any, path: Path) -> None:
