@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
+import pytest
+
 from api.tables import Role
 from engine import openbadges, statuslist
 from tests.api.conftest import Api
 from tests.api.helpers import submit, work
+from tests.engine.test_openbadges import js_verifier  # noqa: F401  (a fixture)
 
 SKILL = "python.resilience.retry-backoff"
 
@@ -94,3 +100,26 @@ def test_inconsistent_definitions_are_422_naming_the_problem(api):
     assert bad_id.status_code == 422
     assert api.client.post("/v1/credentials/definitions", headers=api.token(Role.CANDIDATE, "a"),
                            json={"id": "d", "name": "D", "skills": ["x"]}).status_code == 403
+
+
+@pytest.mark.node
+def test_digital_bazaars_verifier_accepts_the_export_and_sees_the_revocation(api, js_verifier, tmp_path):
+    author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice")
+    define(api, author, id="retries", name="Retries", skills=skills_of(api, api.token(Role.CANDIDATE, "p"))[:1])
+    work(api, submit(api, alice)["run_id"])
+    award = api.client.get("/v1/credentials", headers=alice).json()["data"][0]
+    credential = api.client.get(f"/v1/credentials/{award['id']}/ob3", headers=alice).json()
+
+    def js(status_list: dict) -> tuple[int, dict]:
+        (tmp_path / "credential.json").write_text(json.dumps(credential))
+        (tmp_path / "status.json").write_text(json.dumps(status_list))
+        done = subprocess.run(["node", str(js_verifier), str(tmp_path / "credential.json"),
+                               str(tmp_path / "status.json")], capture_output=True, text=True, timeout=120)
+        return done.returncode, json.loads(done.stdout)
+
+    code, answer = js(api.client.get("/credentials/status/revocation").json())
+    assert (code, answer["verified"], answer["revoked"]) == (0, True, False), answer
+    api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"),
+                    json={"reason": "copied"})
+    code, answer = js(api.client.get("/credentials/status/revocation").json())
+    assert (code, answer["verified"], answer["revoked"]) == (1, True, True), answer  # proof holds, status revoked
