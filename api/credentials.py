@@ -38,20 +38,23 @@ class Credentials:
     session: Callable[[], Session]
     public_url: str
     key: Callable[[], SigningKey]
+    #: The micro-skills the catalogue's tasks assess: a definition may require only these.
+    known_skills: Callable[[], set[str]] | None = None
     issuer_name: str = "tasktrial"
 
     def define(self, row: CredentialDefinition) -> CredentialDefinition:
         """Store a new definition once it is consistent with the others.
 
         Raises:
-            CredentialDefinitionError: unknown stacked credential, a cycle, nothing required.
+            CredentialDefinitionError: an unknown skill or stacked credential, a cycle, nothing required.
             Conflict: the id is taken.
         """
         with self.session() as session:
             existing = {d.id: criteria(d) for d in session.exec(select(CredentialDefinition)).all()}
             if row.id in existing:
                 raise Conflict(f"credential definition {row.id!r} already exists")
-            check_definitions({**existing, row.id: criteria(row)})
+            check_definitions({**existing, row.id: criteria(row)},
+                              known_skills=self.known_skills() if self.known_skills is not None else None)
             session.add(row)
             session.commit()
             session.refresh(row)

@@ -69,7 +69,9 @@ class Service:
         self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
                                    batch_leaves=self.settings.log_batch_leaves,
                                    seal_seconds=self.settings.log_seal_seconds)
-        self.credentials = Credentials(session=self.session, public_url=self.settings.public_url, key=self.signing_key)
+        self.credentials = Credentials(
+            session=self.session, public_url=self.settings.public_url, key=self.signing_key,
+            known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
 
     def principal(self, secret: str) -> Principal | None:
         """Who ``secret`` speaks for, or None. Cached ``TOKEN_CACHE_SECONDS``: a revoked token stops working within that."""

@@ -5,9 +5,11 @@ The revocation status list is public, outside ``/v1``, like the log.
 
 from __future__ import annotations
 
+import html
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Response
+from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
 from api.credentials import STATUS_PATH
@@ -85,3 +87,46 @@ def status_list(service: ServiceDep) -> Response:
 
     return Response(json.dumps(service.credentials.status_list()), media_type=VC_MEDIA,
                     headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/credentials/{award_id}", response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}}, "description": "the shareable page of a credential"}})
+def credential_page(award_id: str, session: SessionDep, service: ServiceDep) -> HTMLResponse:
+    """A public page to share: what the credential certifies, its evidence and its live status.
+
+    The award id is the capability (unguessable); the page names no candidate.
+    """
+    award = session.get(CredentialAward, award_id)
+    if award is None:
+        raise NotFound(f"unknown credential {award_id!r}")
+    definition = session.get(CredentialDefinition, award.definition_id)
+    return HTMLResponse(render_page(award, definition, service.settings.public_url.rstrip("/")),
+                        headers={"Content-Security-Policy": "default-src 'none'; img-src https: data:; style-src 'self'"})
+
+
+def render_page(award: CredentialAward, definition: CredentialDefinition, base: str) -> str:
+    e = html.escape
+    status = (f"<p class=revoked><strong>Revoked</strong> on {e(str(award.revoked_at)[:10])}: "
+              f"{e(award.revoked_reason or '')}</p>" if award.revoked_at else "<p class=valid><strong>Valid</strong></p>")
+    image = (f'<img src="{e(definition.image)}" alt="{e(definition.name)} badge" width=120>'
+             if definition.image and definition.image.startswith("https://") else "")
+    skills = "".join(f"<li>{e(s)}</li>" for s in definition.skills)
+    stacked = "".join(f"<li>{e(c)}</li>" for c in definition.credentials)
+    evidence = "".join(f'<li><a href="{e(base)}/v1/results/{e(r)}">result {e(r)}</a></li>' for r in award.evidence)
+    return f"""<!doctype html>
+<html lang=en><head><meta charset=utf-8><title>{e(definition.name)} — tasktrial credential</title></head>
+<body><main>
+{image}
+<h1>{e(definition.name)}</h1>
+{status}
+<p>{e(definition.description)}</p>
+<h2>What it certifies</h2>
+<ul>{skills or "<li>no micro-skill of its own</li>"}</ul>
+{"<h2>Stacked credentials</h2><ul>" + stacked + "</ul>" if stacked else ""}
+<h2>Evidence</h2>
+<p>Signed results, each in the public transparency log (<a href="{e(base)}/log/checkpoint">checkpoint</a>):</p>
+<ul>{evidence}</ul>
+<p>Awarded {e(str(award.awarded_at)[:10])}. Holders verify the exported Open Badges 3.0 credential with
+<code>tasktrial verify CREDENTIAL.json</code>.</p>
+</main></body></html>
+"""

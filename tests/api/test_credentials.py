@@ -93,10 +93,14 @@ def test_inconsistent_definitions_are_422_naming_the_problem(api):
     unknown = api.client.post("/v1/credentials/definitions", headers=author,
                               json={"id": "b", "name": "B", "credentials": ["nope"]})
     assert unknown.status_code == 422 and "unknown credential 'nope'" in unknown.json()["detail"]
-    define(api, author, id="c", name="C", skills=["x.y"])
-    again = api.client.post("/v1/credentials/definitions", headers=author, json={"id": "c", "name": "C", "skills": ["x"]})
+    skill = skills_of(api, api.token(Role.CANDIDATE, "p"))[0]
+    define(api, author, id="c", name="C", skills=[skill])
+    again = api.client.post("/v1/credentials/definitions", headers=author, json={"id": "c", "name": "C", "skills": [skill]})
     assert again.status_code == 409
-    bad_id = api.client.post("/v1/credentials/definitions", headers=author, json={"id": "Bad Id", "name": "C", "skills": ["x"]})
+    unknown_skill = api.client.post("/v1/credentials/definitions", headers=author,
+                                    json={"id": "e", "name": "E", "skills": ["no.such.skill"]})
+    assert unknown_skill.status_code == 422 and "unknown micro-skill 'no.such.skill'" in unknown_skill.json()["detail"]
+    bad_id = api.client.post("/v1/credentials/definitions", headers=author, json={"id": "Bad Id", "name": "C", "skills": [skill]})
     assert bad_id.status_code == 422
     assert api.client.post("/v1/credentials/definitions", headers=api.token(Role.CANDIDATE, "a"),
                            json={"id": "d", "name": "D", "skills": ["x"]}).status_code == 403
@@ -123,3 +127,21 @@ def test_digital_bazaars_verifier_accepts_the_export_and_sees_the_revocation(api
                     json={"reason": "copied"})
     code, answer = js(api.client.get("/credentials/status/revocation").json())
     assert (code, answer["verified"], answer["revoked"]) == (1, True, True), answer  # proof holds, status revoked
+
+
+def test_the_shareable_page_shows_what_it_certifies_and_its_live_status(api):
+    author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice@example.org")
+    define(api, author, id="retries", name="Retries <b>", description="Backs off & retries",
+           skills=skills_of(api, api.token(Role.CANDIDATE, "p"))[:1], image="https://img.example/b.png")
+    work(api, submit(api, alice)["run_id"])
+    award = api.client.get("/v1/credentials", headers=alice).json()["data"][0]
+    page = api.client.get(f"/credentials/{award['id']}")  # no token: shareable
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Retries &lt;b&gt;" in page.text and "Backs off &amp; retries" in page.text
+    assert "<strong>Valid</strong>" in page.text and f"/v1/results/{award['evidence'][0]}" in page.text
+    assert "alice" not in page.text and "<script" not in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"),
+                    json={"reason": "copied"})
+    assert "<strong>Revoked</strong>" in api.client.get(f"/credentials/{award['id']}").text
+    assert api.client.get("/credentials/nope").status_code == 404
