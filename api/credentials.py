@@ -60,7 +60,7 @@ class Credentials:
             session.refresh(row)
             return row
 
-    def refresh(self, candidate: str, now: datetime | None = None) -> None:
+    def refresh(self, candidate: str, now: datetime | None = None, *, attempts: int = 3) -> None:
         """Award what ``candidate`` newly meets; revoke what they no longer meet."""
         now = now or datetime.now(UTC)
         with self.session() as session:
@@ -87,7 +87,9 @@ class Credentials:
                 session.commit()
             except IntegrityError:  # another process took the same status index: its refresh stands, retry ours
                 session.rollback()
-                self.refresh(candidate, now)
+                if attempts <= 1:
+                    raise
+                self.refresh(candidate, now, attempts=attempts - 1)
 
     def revoke(self, award_id: str, reason: str) -> CredentialAward:
         """Revoke an award (an admin's decision). Revoking twice keeps the first reason.
