@@ -88,7 +88,7 @@ def _verify_credential(credential: dict[str, Any], jwks: str | None, path: Path)
         status = credential.get("credentialStatus")
         service = os.environ.get("TASKTRIAL_URL", "").rstrip("/")
         if status is not None:
-            problems = _status_problems(status, credential, service, openbadges, statuslist)
+            problems = _status_problems(status, credential, service, keys, openbadges, statuslist)
     if problems:
         for problem in problems:
             err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
@@ -114,7 +114,8 @@ def _credential_key_problems(credential: dict[str, Any], keys: Any) -> list[str]
             "it is not among the service's keys"]
 
 
-def _status_problems(status: Any, credential: dict[str, Any], service: str, openbadges, statuslist) -> list[str]:
+def _status_problems(status: Any, credential: dict[str, Any], service: str, keys: Any, openbadges,
+                     statuslist) -> list[str]:
     if not isinstance(status, dict) or status.get("type") != "BitstringStatusListEntry":
         return ["the credentialStatus is not a BitstringStatusListEntry"]
     url, index = status.get("statusListCredential"), status.get("statusListIndex")
@@ -130,9 +131,11 @@ def _status_problems(status: Any, credential: dict[str, Any], service: str, open
     problems = openbadges.verify(listing)
     if problems:
         return [f"the status list at {url} does not verify: {problems[0]}"]
-    issuer = credential.get("issuer")
-    if listing.get("issuer") != (issuer.get("id") if isinstance(issuer, dict) else issuer):
-        return [f"the status list at {url} was issued by {listing.get('issuer')!r}, not the credential's issuer"]
+    # The service signs its status list with its current key: after a rotation that is not the key of
+    # an older credential, so any key the service publishes (and has not revoked) may sign the list.
+    key_problems = _credential_key_problems(listing, keys)
+    if key_problems:
+        return [f"the status list at {url} is not the service's: {key_problems[0]}"]
     try:
         subject = listing.get("credentialSubject")
         revoked = statuslist.is_set(subject.get("encodedList") if isinstance(subject, dict) else None, int(index))

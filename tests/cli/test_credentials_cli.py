@@ -96,3 +96,14 @@ def test_a_credential_signed_by_a_revoked_key_fails_naming_it(awarded, tmp_path)
     keyring.revoke(old.kid)
     code, output = verify(path)
     assert code == 1 and f"signed by revoked key {old.kid!r}" in output
+
+
+def test_a_credential_from_before_a_rotation_still_verifies_and_its_revocation_is_still_seen(awarded, tmp_path):
+    api, url, award = awarded
+    path = export(tmp_path, award)
+    Keyring(api.service.settings.keys_dir).rotate()  # the status list is now signed by the new key
+    assert verify(path)[0] == 0
+    api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"),
+                    json={"reason": "copied"})
+    code, output = verify(path)
+    assert code == 1 and "the credential is revoked" in output
