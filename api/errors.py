@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException
 
+from engine.credentials import CredentialDefinitionError
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -37,6 +38,7 @@ STATUS: list[tuple[type[TaskTrialError], int]] = [
     (PayloadTooLarge, 413),
     (PackError, 422),
     (SubmissionRejected, 422),
+    (CredentialDefinitionError, 422),
     (ConfigurationError, 500),
     (RunnerError, 503),
     (GraderError, 500),

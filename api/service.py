@@ -18,7 +18,10 @@ from api.catalogue import Catalogue
 from api.queue import JobQueue
 from api.settings import Settings
 from api.tables import RunState, utcnow
-from engine import signing
+from api.credentials import Credentials
+from api.transparency import TransparencyLog
+from engine import signing, transparency
+from engine.keyring import Keyring
 from engine.errors import ConfigurationError, NotFound
 from engine.grading import engine_error_result
 from engine.results import candidate_view, now
@@ -55,6 +58,20 @@ class Service:
     on_shutdown: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
+    #: Where the signing keys live; with one, a key rotated by `tasktrial admin` takes over without a restart.
+    keyring: Keyring | None = None
+    #: The transparency log every signed result is appended to.
+    log: TransparencyLog = field(init=False)
+    #: Stackable micro-credentials, refreshed after each result.
+    credentials: Credentials = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
+                                   batch_leaves=self.settings.log_batch_leaves,
+                                   seal_seconds=self.settings.log_seal_seconds)
+        self.credentials = Credentials(
+            session=self.session, public_url=self.settings.public_url, key=self.signing_key,
+            known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
 
     def principal(self, secret: str) -> Principal | None:
         """Who ``secret`` speaks for, or None. Cached ``TOKEN_CACHE_SECONDS``: a revoked token stops working within that."""
@@ -72,6 +89,22 @@ class Service:
             self._principals.clear()
         self._principals[digest] = (principal, time.monotonic() + TOKEN_CACHE_SECONDS)
         return principal
+
+    def signing_key(self) -> signing.SigningKey:
+        """The key that signs now (re-read from the keyring after a rotation)."""
+        if self.keyring is not None:
+            self.key = self.keyring.active()
+        return self.key
+
+    def jwks(self) -> dict:
+        """The published keys: the active one and every retired or revoked one, each with its status."""
+        return self.keyring.jwks() if self.keyring is not None else signing.public_jwks([self.key])
+
+    def checkpoint_keys(self) -> list[bytes]:
+        """The raw public keys whose checkpoint signatures a verifier should accept (none revoked)."""
+        jwks = self.jwks()
+        statuses = signing.key_statuses(jwks)
+        return [raw for kid, raw in signing.raw_public_keys(jwks).items() if statuses.get(kid) != signing.REVOKED]
 
     def notify(self) -> None:
         with self.changes:
@@ -95,15 +128,25 @@ class Service:
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
             if run is None or submission is None:
                 raise NotFound(f"unknown run {run_id!r}")
-            full = signing.sign(document, self.key)
-            view = signing.sign(candidate_view(document), self.key)
+            key = self.signing_key()
+            full = signing.sign(document, key)
+            view = signing.sign(candidate_view(document), key)
+            digests = {"full": transparency.document_digest(full), "candidate": transparency.document_digest(view)}
             result, created = storage.record_result(session=session, run=run, submission=submission,
-                                                    document=full, candidate_view=view)
+                                                    document=full, candidate_view=view, log_digests=digests)
             if created:
+                self.log.appended(len(digests))
+                self._refresh_credentials(submission.candidate)
                 self.notify()
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created
+
+    def _refresh_credentials(self, candidate: str) -> None:
+        try:
+            self.credentials.refresh(candidate)
+        except Exception:  # the result is stored; the next result refreshes this candidate's credentials again
+            log.exception("refreshing the credentials of %s failed", candidate)
 
     def fail_run(self, *, run_id: str, reason: str) -> None:
         """End a run the engine could not grade with an ``error`` result (never a score of 0)."""
@@ -179,5 +222,8 @@ def build_catalogue(settings: Settings) -> Catalogue:
 def build_service(settings: Settings, queue: JobQueue) -> Service:
     engine = db.make_engine(settings.database)
     db.migrate(engine)
-    key = signing.load_or_create(settings.keys_dir / "signing-key.json")
-    return Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=key, queue=queue)
+    keyring = Keyring(settings.keys_dir)
+    service = Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=keyring.active(),
+                      queue=queue, keyring=keyring)
+    service.log.seal()  # what a previous run appended, or the empty log's first checkpoint
+    return service

@@ -167,6 +167,19 @@ class ApiClient:
             raise self._not_tasktrial(path)
         return body
 
+    def result_inclusion(self, result_id: str, size: int | None) -> dict[str, Any]:
+        """The result with its log index and inclusion proof (the view this token may see)."""
+        path = f"/v1/results/{quote(result_id, safe='')}/inclusion"
+        body = self._json(self._request("GET", path, what=f"the inclusion proof of result {result_id!r}",
+                                        params={} if size is None else {"size": size}), path)
+        if not isinstance(body, dict) or not isinstance(body.get("log"), dict):
+            raise self._not_tasktrial(path)
+        return body
+
+    def get_json(self, path: str, *, what: str) -> Any:
+        """Any JSON document of the API, errors translated as for the other calls."""
+        return self._json(self._request("GET", path, what=what), path)
+
     def jwks(self) -> dict[str, Any]:
         """The server's public signing keys."""
         return self._json(self._request("GET", "/.well-known/jwks.json", what="the public keys"),

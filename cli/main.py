@@ -24,6 +24,7 @@ from rich.table import Table
 from cli import verify
 from engine import packs
 from engine.checking import check_task
+from engine.credentials import CredentialDefinitionError
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -46,6 +47,7 @@ EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
     (NotFound, EXIT_BAD_INPUT),
     (ConfigurationError, EXIT_BAD_INPUT),
     (Conflict, EXIT_BAD_INPUT),
+    (CredentialDefinitionError, EXIT_BAD_INPUT),
     (RunnerError, EXIT_INFRASTRUCTURE),
     (GraderError, EXIT_INFRASTRUCTURE),
 ]
@@ -272,6 +274,8 @@ app.command("serve")(translate_errors(server.serve))
 app.command("worker")(translate_errors(server.worker))
 admin_app = typer.Typer(no_args_is_help=True, help="Administer the service (run on the server).")
 admin_app.command("create-token")(translate_errors(server.create_token))
+admin_app.command("rotate-key")(translate_errors(server.rotate_key))
+admin_app.command("revoke-key")(translate_errors(server.revoke_key))
 app.add_typer(admin_app, name="admin")
 
 
@@ -285,6 +289,25 @@ tasks_app.command("show")(translate_errors(client.tasks_show))
 app.command("start")(translate_errors(client.start))
 app.command("submit")(translate_errors(client.submit))
 app.command("login")(translate_errors(client.login))
+
+
+# -- transparency log ------------------------------------------------------
+from cli import log  # noqa: E402
+
+log_app = typer.Typer(no_args_is_help=True, help="Monitor the transparency log of signed results.")
+app.add_typer(log_app, name="log")
+log_app.command("watch")(translate_errors(log.watch))
+app.command("proof")(translate_errors(log.proof))
+
+
+# -- credentials -----------------------------------------------------------
+from cli import credentials  # noqa: E402
+
+credentials_app = typer.Typer(no_args_is_help=True, help="Your stackable micro-credentials (Open Badges 3.0).")
+app.add_typer(credentials_app, name="credentials")
+credentials_app.command("list")(translate_errors(credentials.credentials_list))
+credentials_app.command("show")(translate_errors(credentials.credentials_show))
+credentials_app.command("export")(translate_errors(credentials.credentials_export))
 
 
 if __name__ == "__main__":

@@ -72,3 +72,21 @@ def create_token(
         secret = storage.create_token(session=session, name=name or f"{role.value} {subject}", role=role,
                                       subject=subject)
     print(secret)
+
+
+def rotate_key() -> None:
+    """Make a new signing key; the old one stays published as retired, so what it signed still verifies."""
+    from engine.keyring import Keyring
+
+    settings = load_settings()
+    retired, new = Keyring(settings.keys_dir).rotate()
+    out.print(f"new signing key {new.kid}; {retired.kid} retired (still in the JWKS: what it signed verifies)",
+              highlight=False)
+
+
+def revoke_key(kid: Annotated[str, typer.Argument(help="The id of a retired key (see /.well-known/jwks.json).")]) -> None:
+    """Revoke a retired key: nothing it signed verifies any more, and verifiers name it as revoked."""
+    from engine.keyring import Keyring
+
+    Keyring(load_settings().keys_dir).revoke(kid)
+    out.print(f"key {kid} revoked", highlight=False)

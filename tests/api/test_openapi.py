@@ -25,6 +25,9 @@ V1_OPERATIONS = {
     ("get", "/v1/candidates/{candidate}/profile"), ("post", "/v1/runs/{run_id}/claim"),
     ("post", "/v1/runs/{run_id}/progress"), ("post", "/v1/runs/{run_id}/release"),
     ("post", "/v1/runs/{run_id}/result"), ("post", "/v1/runs/{run_id}/fail"),
+    ("get", "/v1/results/{result_id}/inclusion"), ("post", "/v1/credentials/definitions"),
+    ("get", "/v1/credentials/definitions"), ("get", "/v1/credentials"), ("get", "/v1/credentials/{award_id}"),
+    ("get", "/v1/credentials/{award_id}/ob3"), ("post", "/v1/credentials/{award_id}/revoke"),
 }
 
 # Statuses the behaviour tests in this folder observe, beyond authentication (401/403).
