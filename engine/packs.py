@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from engine import schemas, shorthands
+from engine import shorthands
 from engine.digest import tree_digest
 from engine.errors import PackError, Problem, SubmissionRejected
 from engine.models import CheckRule, Difficulty, Pack, ResourceLimits, Task
