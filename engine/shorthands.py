@@ -9,6 +9,7 @@ documents) meets one form only.
     micro_skills: python.text               ->  micro_skills: [python.text]
     grader: pytest                          ->  grader: {kind: pytest}
     grader.checks: {match: "*", ...}        ->  grader.checks: [{match: "*", ...}]
+    grader.cases: {name: a, expected: b}    ->  grader.cases: [{name: a, expected: b}]
     grader.command: python3 main.py         ->  grader.command: [python3, main.py]
     grader.start: python3 app.py            ->  grader.start: [python3, app.py]
     grader.comparator: exact                ->  grader.comparator: {type: exact}
@@ -73,6 +74,7 @@ SHORTHANDS: dict[str, tuple[tuple[FieldPath, type, Rewrite], ...]] = {
         (("micro_skills",), str, one_item),
         (("grader",), str, named("kind")),
         (("grader", "checks"), dict, one_item),
+        (("grader", "cases"), dict, one_item),
         (("grader", "command"), str, words),
         (("grader", "start"), str, words),
         (("grader", "comparator"), str, named("type")),

@@ -39,7 +39,7 @@ A tasktrial pack. Each folder is one task:
 Shorthands (made canonical when the pack loads): a command as one string, split as a shell
 would but never run by one (`command: python3 main.py`); a bare comparator or grader kind
 (`comparator: exact`, `grader: pytest`); one item without its list (`micro_skills: python.text`,
-`authors: Your Name`, `checks: {{match: "*", visible: true}}`).
+`authors: Your Name`, a single `checks` rule or `cases` entry).
 
 The example task `{task}` uses the `{kind}` grader kind. Try:
 

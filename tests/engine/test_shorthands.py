@@ -98,6 +98,8 @@ def test_the_loaded_task_holds_only_the_canonical_forms(both):
     assert short.task("words-http").grader["start"] == ["python3", "server.py", "8080"]
     assert short.task("words-pytest").grader == {"kind": "pytest"}
     assert short.task("words-io").micro_skills == ("python.text.splitting",)
+    assert short.task("words-io").grader["cases"] == [{"name": "empty", "stdin": "", "expected": "0\n"}]
+    assert [rule.match for rule in short.task("words-io").check_rules] == ["*"]
 
 
 @pytest.mark.parametrize(("written", "argv"), [
