@@ -31,8 +31,8 @@ from engine import schemas
 FieldPath = tuple[str, ...]
 Rewrite = Callable[[Any, str, list[tuple[str, str]]], Any]
 
-#: What only a shell would make of these (unquoted), and no shell runs a command.
-SHELL_OPERATORS = frozenset({"|", "||", "&", "&&", ";", ";;", "<", ">", ">>", "<<", ">&", "<&", "(", ")"})
+#: Characters that, unquoted, make a shell pipe, redirect, chain or group, and no shell runs a command.
+SHELL_OPERATOR_CHARS = frozenset("|&;<>()")
 
 
 def one_item(value: Any, where: str, problems: list[tuple[str, str]]) -> Any:
@@ -56,12 +56,33 @@ def words(value: Any, where: str, problems: list[tuple[str, str]]) -> Any:
     except ValueError as exc:
         problems.append((where, f"{value!r} cannot be split into words ({exc}); write the command as a list"))
         return value
-    lexer = shlex.shlex(value, posix=False, punctuation_chars=True)  # keeps quotes: a quoted '|' is no operator
-    operators = [token for token in lexer if token in SHELL_OPERATORS]
-    if operators:
-        problems.append((where, f"{value!r} uses the shell operator {operators[0]!r}, but no shell runs the "
-                                "command; put the pipeline in a script and run that"))
+    operator = _unquoted_operator(value)
+    if operator:
+        problems.append((where, f"{value!r} uses the shell operator {operator!r}, but no shell runs the "
+                                "command; put that in a script and run the script"))
     return argv
+
+
+def _unquoted_operator(line: str) -> str:
+    """The first shell operator of ``line`` outside quotes and escapes (POSIX rules), or ``""``."""
+    quote, index = "", 0
+    while index < len(line):
+        char = line[index]
+        if quote == "'":
+            quote = "" if char == "'" else quote
+        elif char == "\\":
+            index += 1  # the next character is literal (in double quotes only \" matters here)
+        elif quote == '"':
+            quote = "" if char == '"' else quote
+        elif char in "'\"":
+            quote = char
+        elif char in SHELL_OPERATOR_CHARS:
+            end = index
+            while end < len(line) and line[end] in SHELL_OPERATOR_CHARS:
+                end += 1
+            return line[index:end]
+        index += 1
+    return ""
 
 
 #: Each shorthand: where it may appear, the Python type that marks it, and how it becomes canonical.
