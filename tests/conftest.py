@@ -42,7 +42,7 @@ def no_sandbox_left_behind(request) -> Iterator[None]:
     labelled = {"filters": {"label": LABEL}}
 
     def present() -> set[str]:
-        containers = {c.id for c in client.containers.list(all=True, **labelled)}
+        containers = {c["Id"] for c in client.api.containers(all=True, **labelled)}  # no inspect: others remove theirs meanwhile
         return containers | {n["Id"] for n in client.api.networks(**labelled)}
 
     before = present()
