@@ -86,16 +86,18 @@ def one_line(value: object, limit: int = 400) -> str:
 
 
 @contextmanager
-def engine_errors(doing: str) -> Iterator[None]:
+def engine_errors(doing: str, *, advice: str = "") -> Iterator[None]:
     """Translate the Docker SDK's errors met while ``doing`` something into ``RunnerError``.
 
     The seam of this module: nothing of docker-py or its transport leaves it,
-    so the CLI can print one line and exit 3 instead of a traceback.
+    so the CLI can print one line and exit 3 instead of a traceback. ``advice``
+    (what to do) ends the message of a refusal.
     """
     try:
         yield
     except docker.errors.APIError as exc:
-        raise RunnerError(f"{doing}: the Docker engine refused ({one_line(exc.explanation or exc)})") from exc
+        raise RunnerError(f"{doing}: the Docker engine refused ({one_line(exc.explanation or exc)})"
+                          + (f"; {advice}" if advice else "")) from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise RunnerUnavailable(f"{doing}: the Docker engine stopped answering ({one_line(exc)}); "
                                 "check that dockerd runs (docker info)") from exc
@@ -163,7 +165,8 @@ def import_rootfs(client: docker.DockerClient, rootfs: Path, name: str) -> None:
         with tarfile.open(archive, "w") as tar:
             tar.add(rootfs, arcname=".")
         repository, _, tag = name.partition(":")
-        with engine_errors(f"importing {name}"):
+        with engine_errors(f"importing {name}", advice=f"see the Docker engine's log, or bring {name} from a machine "
+                                                         "that has it (docker save there, docker load here)"):
             client.api.import_image_from_file(str(archive), repository=repository, tag=tag or "latest")
     if not has_image(client, name):
         raise RunnerError(f"importing {rootfs} did not produce the image {name}")
