@@ -30,10 +30,14 @@ def pack_digest(root: Path) -> str:
 class Catalogue:
     """Every pack version the service knows, loaded and validated once."""
 
-    def __init__(self, *, builtin_dirs: list[Path], packs_dir: Path, loader: Loader):
+    def __init__(self, *, builtin_dirs: list[Path], packs_dir: Path, loader: Loader,
+                 validate_upload: Callable[[Path], None] | None = None):
+        """``validate_upload`` vets an uploaded pack before ``loader`` reads it in this process
+        (``api.packcheck.BoundedValidator``: a child process with memory and time caps)."""
         self._builtin_dirs = builtin_dirs
         self._packs_dir = packs_dir
         self._load = loader
+        self._validate_upload = validate_upload
         self._lock = threading.Lock()
         self._versions: dict[tuple[str, str], Pack] = {}
         self._builtin: set[tuple[str, str]] = set()
@@ -81,6 +85,8 @@ class Catalogue:
     def add(self, archive: bytes, *, max_bytes: int, authorise: Callable[[Pack], None]) -> tuple[Pack, str, bool]:
         """Validate an uploaded pack archive and store it as an immutable version.
 
+        Blocking (extraction, a validating child process): call it from a worker thread.
+
         Returns ``(pack, digest, created)``; ``created`` is False when the very
         same content was already stored. ``authorise`` sees the validated pack
         before anything is stored and raises to refuse it.
@@ -101,6 +107,8 @@ class Catalogue:
                 path = staging / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
+            if self._validate_upload is not None:
+                self._validate_upload(staging)
             pack = self._load(staging)
             authorise(pack)
             digest = tree_digest(files)

@@ -12,13 +12,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api import auth, db, storage
+from api import auth, db, packcheck, storage
 from api.auth import Principal
 from api.catalogue import Catalogue
 from api.queue import JobQueue
 from api.settings import Settings
 from api.tables import RunState, utcnow
-from engine import packs, signing
+from engine import signing
 from engine.errors import ConfigurationError, NotFound
 from engine.grading import engine_error_result
 from engine.results import candidate_view, now
@@ -165,16 +165,12 @@ def _aware(moment: datetime) -> datetime:
 
 
 def build_catalogue(settings: Settings) -> Catalogue:
-    from graders import validation_checks
-    from runners import images
-
     missing = [str(p) for p in settings.catalogue_dirs if not p.is_dir()]
     if missing:
         raise ConfigurationError(f"TASKTRIAL_CATALOGUE_DIRS names folders that do not exist: {', '.join(missing)}")
-    checks = validation_checks()
     catalogue = Catalogue(
-        builtin_dirs=list(settings.catalogue_dirs), packs_dir=settings.packs_dir,
-        loader=lambda root: packs.load_pack(root, environments=images.environments(), task_checks=checks),
+        builtin_dirs=list(settings.catalogue_dirs), packs_dir=settings.packs_dir, loader=packcheck.loader(),
+        validate_upload=packcheck.BoundedValidator(),
     )
     catalogue.refresh()
     return catalogue

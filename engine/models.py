@@ -213,6 +213,11 @@ class RunSpec:
     but a second sandbox, the ``client``: its own files, limits and steps,
     which run once the service is ready. Hidden checks belong in the
     client's ``grader`` files, never in this spec's.
+
+    With ``isolated_steps``, every step runs in a fresh sandbox of its own
+    that receives the same files: nothing one step leaves behind (files in
+    ``/tmp`` or ``/workspace``, processes, shared memory) reaches the next,
+    so a hidden input cannot be carried into a visible step's output.
     """
 
     environment: str
@@ -224,6 +229,7 @@ class RunSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     service: Service | None = None
     client: RunSpec | None = None
+    isolated_steps: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", _frozen(self.workspace))
@@ -232,6 +238,8 @@ class RunSpec:
             raise ValueError("a service and its client come together: set both or neither")
         if self.client is not None and self.client.service is not None:
             raise ValueError("a service's client cannot run a service of its own")
+        if self.isolated_steps and (self.service is not None or self.collect):
+            raise ValueError("isolated steps share no sandbox: they run no service and collect no files")
 
 
 @dataclass(frozen=True)

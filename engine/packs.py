@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from engine import shorthands
+from engine import shorthands, yamlsafe
 from engine.digest import tree_digest
 from engine.errors import PackError, Problem, SubmissionRejected
 from engine.models import CheckRule, Difficulty, Pack, ResourceLimits, Task
-from engine.trees import TreeCaps, overlay, read_tree
+from engine.trees import TreeCaps, check_name, overlay, read_tree
 
 PACK_FILE = "pack.yaml"
 TASK_FILE = "task.yaml"
@@ -114,7 +114,7 @@ def _document(path: Path, schema: str, problems: list[Problem], *, label: str) -
         problems.append(Problem(label, "", "is missing"))
         return None
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yamlsafe.load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(Problem(label, "", f"is not valid YAML: {exc}"))
         return None
@@ -141,3 +141,48 @@ def grader_files(task: Task) -> dict[str, bytes]:
 def reference_submission(task: Task) -> dict[str, bytes]:
     """The starter overlaid with the hidden reference solution."""
     return overlay(starter_files(task), read_tree(task.root / "solution", PACK_CAPS, what="solution"))
+
+
+# -- path fields of a task: they name places inside the pack, nowhere else ----
+
+
+def inside(folder: Path, relative: str) -> Path:
+    """``folder / relative``, for a path field that must name something inside ``folder``.
+
+    Decided on the string alone, before anything touches the disk: an absolute
+    path, a ``..`` or empty segment, a backslash or a drive letter is refused,
+    so validation never looks at a host folder. ``"."`` is ``folder`` itself.
+    (Links inside a pack are refused when its tree is read.)
+
+    Raises:
+        SubmissionRejected: naming the path and the rule it breaks.
+    """
+    trimmed = relative.rstrip("/") if relative not in ("", "/") else relative
+    while trimmed.startswith("./"):
+        trimmed = trimmed[2:]
+    if trimmed == ".":
+        return folder
+    check_name(trimmed)
+    return folder / trimmed
+
+
+def sandbox_file_problems(task: Task, field: str, argv: Collection[str], *, mount: str, folder: str) -> list[Problem]:
+    """Problems of a command's arguments naming files under ``mount`` (e.g. ``/grader``) of the sandbox.
+
+    Each such argument must be a plain path to a regular file of the task's ``folder`` (e.g. ``grader``):
+    ``/grader/../etc/passwd`` is refused, not looked up on the host.
+    """
+    problems = []
+    where = f"$.{field}"
+    for arg in argv:
+        if not arg.startswith(mount + "/"):
+            continue
+        try:
+            path = inside(task.root / folder, arg.removeprefix(mount + "/"))
+        except SubmissionRejected as exc:
+            problems.append(Problem(f"{task.id}/{TASK_FILE}", where,
+                                    f"{arg!r} must name a file inside {folder}/: {exc}"))
+            continue
+        if not path.is_file():
+            problems.append(Problem(f"{task.id}/{TASK_FILE}", where, f"{arg} is not a file in {folder}/"))
+    return problems

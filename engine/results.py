@@ -130,13 +130,23 @@ def status_of(outcome: RunOutcome, crashed: bool) -> RunStatus:
 WITHHELD = "withheld from candidates"
 
 
+#: Run figures a program can set from what it read (its exit code, CPU time, memory), so a hidden
+#: input could be spelled through them: withheld from candidates whenever a check is hidden.
+RUN_SIDE_CHANNELS = ("exit_code", "cpu_seconds", "peak_memory_bytes")
+
+
 def candidate_view(document: dict[str, Any]) -> dict[str, Any]:
-    """What a candidate may read: hidden checks keep pass/fail and score, lose their message; output is withheld."""
+    """What a candidate may read: hidden checks keep pass/fail and score, lose their message and duration;
+    output is withheld, and so are the run's own side channels when any check is hidden."""
     view = dict(document)
+    checks = document.get("checks", [])
     view["checks"] = [
-        check if check.get("visible") else {**check, "message": WITHHELD if check.get("message") else ""}
-        for check in document.get("checks", [])
+        check if check.get("visible") else
+        {**check, "message": WITHHELD if check.get("message") else "", "duration_seconds": None}
+        for check in checks
     ]
+    if any(not check.get("visible") for check in checks) and isinstance(document.get("runner"), dict):
+        view["runner"] = {**document["runner"], **dict.fromkeys(RUN_SIDE_CHANNELS)}
     view["output"] = {"stdout": "", "stderr": ""}
     view["view"] = "candidate"
     return view

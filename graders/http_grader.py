@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from engine import yamlsafe
 from engine.errors import GraderError, Problem
 from engine.models import (
     GRADER_DIR,
@@ -211,7 +212,7 @@ def _read_checks(task: Task) -> tuple[Any, list[Problem]]:
     if not path.is_file():
         return None, [Problem(label, "", "is missing: an http task declares its checks there")]
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yamlsafe.load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         return None, [Problem(label, "", f"is not valid YAML: {exc}")]
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))

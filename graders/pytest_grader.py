@@ -21,7 +21,7 @@ from pathlib import Path
 
 from engine import packs
 from engine.digest import tree_digest
-from engine.errors import GraderError, Problem
+from engine.errors import GraderError, Problem, SubmissionRejected
 from engine.models import GRADER_DIR, CheckStatus, RunOutcome, RunSpec, Step, Task
 from engine.ports import Grading, Runner
 from graders._common import make_check, tail
@@ -48,10 +48,11 @@ class PytestGrader:
 
     def problems(self, task: Task) -> list[Problem]:
         relative = task.grader.get("tests", ".")
-        tests = task.root / "grader" / relative
+        try:
+            tests = packs.inside(task.root / "grader", relative)
+        except SubmissionRejected as exc:
+            return [Problem(f"{task.id}/task.yaml", "$.grader.tests", f"{relative!r} must be a folder inside grader/: {exc}")]
         label = posixpath.normpath(f"{task.id}/grader/{relative}")
-        if not _tests_path(task).startswith(GRADER_DIR) or ".." in relative.split("/"):
-            return [Problem(f"{task.id}/task.yaml", "$.grader.tests", f"{relative!r} must be a folder inside grader/")]
         if not tests.is_dir():
             return [Problem(label, "", "the tests folder named by grader.tests is missing")]
         if not any(tests.rglob("test_*.py")) and not any(tests.rglob("*_test.py")):

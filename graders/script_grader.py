@@ -34,11 +34,8 @@ class ScriptGrader:
         self._runner = runner
 
     def problems(self, task: Task) -> list[Problem]:
-        grader = task.root / "grader"
-        for arg in task.grader["command"]:
-            if arg.startswith(f"{GRADER_DIR}/") and not (grader / arg.removeprefix(f"{GRADER_DIR}/")).is_file():
-                return [Problem(f"{task.id}/task.yaml", "$.grader.command", f"{arg} is not a file in grader/")]
-        return []
+        return packs.sandbox_file_problems(task, "grader.command", task.grader["command"], mount=GRADER_DIR,
+                                           folder="grader")
 
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
         return RunSpec(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from api import storage
 from api.deps import AuthorDep, PrincipalDep, ServiceDep, SessionDep
@@ -146,8 +147,9 @@ async def upload_pack(request: Request, service: ServiceDep, session: SessionDep
         if builtin or (owners and author.subject not in owners):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"pack {pack.id!r} belongs to another author")
 
-    pack, digest, created = service.catalogue.add(data, max_bytes=service.settings.max_upload_bytes,
-                                                  authorise=authorise)
+    # Extraction and validation block for as long as the pack makes them: never on the event loop.
+    pack, digest, created = await run_in_threadpool(service.catalogue.add, data,
+                                                    max_bytes=service.settings.max_upload_bytes, authorise=authorise)
     if created:
         storage.record_pack_version(session=session, pack_id=pack.id, version=pack.version, digest=digest,
                                     owner=author.subject)
