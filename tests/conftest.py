@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,6 +49,11 @@ def no_sandbox_left_behind(request) -> Iterator[None]:
     before = present()
     yield
     left = present() - before
+    for _ in range(20):  # one another process started meanwhile goes away on its own; a leak stays
+        if not left:
+            break
+        time.sleep(0.5)
+        left &= present()
     assert not left, f"sandboxes left behind: {sorted(i[:12] for i in left)}"
 
 
