@@ -77,7 +77,8 @@ def translate_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except TaskTrialError as exc:
             code = next((c for kind, c in EXIT_CODES if isinstance(exc, kind)), EXIT_INFRASTRUCTURE)
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            # soft_wrap: a one-line message stays one line (rich would fold it at 80 columns off a terminal)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code) from exc
 
     return wrapper

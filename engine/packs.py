@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from engine import schemas, yamlsafe
+from engine import shorthands, yamlsafe
 from engine.digest import tree_digest
 from engine.errors import PackError, Problem, SubmissionRejected
 from engine.models import CheckRule, Difficulty, Pack, ResourceLimits, Task
@@ -118,7 +118,8 @@ def _document(path: Path, schema: str, problems: list[Problem], *, label: str) -
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(Problem(label, "", f"is not valid YAML: {exc}"))
         return None
-    found = [Problem(label, where, message) for where, message in schemas.problems(schema, doc)]
+    doc, said = shorthands.canonical(schema, doc)  # the one place authors' shorthands become the long form
+    found = [Problem(label, where, message) for where, message in said]
     problems.extend(found)
     return None if found else doc
 

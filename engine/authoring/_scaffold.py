@@ -20,7 +20,7 @@ version: 0.1.0
 title: {title}
 description: >
   A new tasktrial pack. Say here what its tasks assess and for whom.
-authors: [Your Name]
+authors: [Your Name]   # one author may be written without the list: authors: Your Name
 license: Apache-2.0   # the licence you publish the pack under
 """
 
@@ -35,6 +35,11 @@ A tasktrial pack. Each folder is one task:
 - `starter/`: the files the candidate receives;
 - `grader/`: hidden; how submissions are graded;
 - `solution/`: hidden; laid over the starter it is the reference submission.
+
+Shorthands (made canonical when the pack loads): a command as one string, split as a shell
+would but never run by one (`command: python3 main.py`); a bare comparator or grader kind
+(`comparator: exact`, `grader: pytest`); one item without its list (`micro_skills: python.text`,
+`authors: Your Name`, a single `checks` rule or `cases` entry).
 
 The example task `{task}` uses the `{kind}` grader kind. Try:
 
@@ -59,7 +64,7 @@ TASK_HEAD = """\
 id: count-words                 # must equal the folder name
 title: Count the words in a text
 summary: {summary}
-micro_skills:                   # what passing this task is evidence of (dotted slugs)
+micro_skills:                   # what passing this task is evidence of (dotted slugs; one needs no list)
   - python.text.splitting
   - python.text.edge-cases
 difficulty: intro               # intro | core | advanced
@@ -137,8 +142,9 @@ def test_empty_text_has_no_words():
 IO_GRADER = """\
 grader:
   kind: io
-  command: [python3, count_words.py]   # run in /workspace, once per case, fed the case's input
-  comparator: {type: whitespace}       # exact | whitespace | numeric | regex | checker
+  command: [python3, count_words.py]   # run in /workspace, once per case, fed the case's input;
+                                       # or one string, split as a shell would (no shell runs it)
+  comparator: {type: whitespace}       # exact | whitespace | numeric | regex | checker; or a bare name
   checks:
     - match: "empty"
       micro_skill: python.text.edge-cases
