@@ -3,7 +3,7 @@
 Claim (compare-and-set) → load the task version the submission names →
 grade in the sandbox → post the result. A failing submission is a result;
 an infrastructure fault propagates so the caller can retry; a broken grader
-ends the run with an ``error`` result.
+ends the run with a ``grader_error`` result (verdict ``error``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from collections.abc import Callable
 
 from api.worker_client import WorkerApi
 from engine import archives
-from engine.errors import GraderError, NotFound, PackError, RunnerError
-from engine.grading import engine_error_result, grade_submission
+from engine.errors import NotFound, PackError, RunnerError
+from engine.grading import grade_submission
 from engine.models import Task
 from engine.ports import Runner
-from engine.results import now
 from graders import GraderSet
 
 log = logging.getLogger("tasktrial.jobs")
@@ -40,20 +39,15 @@ def execute(run_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, 
         api.fail(run_id, f"the worker's copy of {job.pack_id}@{job.pack_version}/{job.task_id} differs from the "
                          "task version the submission was made for")
         return
-    started = now()
     files = archives.extract(job.archive, strip_top_folder=False)  # stored as-is by the API
 
     def report(state: str) -> None:
         if state == "grading":  # the claim already recorded "running"
             api.progress(run_id, state)
 
-    try:
-        result = grade_submission(task, files, runner=runner, grader=graders.for_task(task), progress=report)
-        document = result.to_document()
-    except GraderError as exc:
-        document = engine_error_result(task, job.submission_digest, f"the task's grader failed: {exc}",
-                                       started_at=started).to_document()
-    api.post_result(run_id, document)
+    # A broken grader comes back as a ``grader_error`` result (verdict error), never as the candidate's outcome.
+    result = grade_submission(task, files, runner=runner, grader=graders.for_task(task), progress=report)
+    api.post_result(run_id, result.to_document())
 
 
 def after_fault(run_id: str, exc: Exception, *, api: WorkerApi, attempt: int, attempts: int) -> float | None:

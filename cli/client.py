@@ -5,7 +5,7 @@ through ``ApiClient``, a small client over httpx. ``ApiClient`` turns every
 transport failure and HTTP error into a tasktrial error that names the server
 and what to do; ``cli.main``'s ``translate_errors`` turns those into exit codes:
 0 done (a result was produced, whatever its verdict); 1 the result's signature
-or binding does not verify; 2 bad input (an unknown or ambiguous task, a
+or binding does not verify; 4 the task's grader failed (the attempt does not count); 2 bad input (an unknown or ambiguous task, a
 rejected folder or upload, a missing or rejected token); 3 the server is
 unreachable or failed.
 
@@ -42,7 +42,7 @@ from engine.errors import ConfigurationError, NotFound, SubmissionRejected, Task
 from engine.trees import read_tree
 
 # The codes documented in cli.main (this module stands alone, as cli.verify does).
-EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE = 1, 2, 3
+EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_GRADER_FAULT = 1, 2, 3, 4
 #: The server sends a keep-alive every 15 s while a run is under way, so a 60 s read timeout never cuts a live stream.
 TIMEOUT = httpx.Timeout(30.0, connect=10.0, read=60.0)
 STATES = ("queued", "running", "grading", "done")
@@ -435,12 +435,14 @@ def submit(
         raise typer.Exit(EXIT_PROBLEMS)
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        return
-    from cli.main import print_result  # at run time: cli.main imports this module
+    else:
+        from cli.main import print_result  # at run time: cli.main imports this module
 
-    print_result(document)
-    out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
-              f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
+        print_result(document)
+        out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
+                  f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
+    if document.get("status") == "grader_error":
+        raise typer.Exit(EXIT_GRADER_FAULT)  # the task's grader failed: this attempt does not count
 
 
 def _print_accepted(accepted: dict[str, Any], ref: TaskRef, url: str, as_json: bool) -> None:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 problems found (an invalid pack, a failing pack check);
 2 bad input (a malformed pack, a rejected submission, an unknown id or
-setting); 3 infrastructure (no Docker engine, a missing image, a broken grader).
+setting); 3 infrastructure (no Docker engine, a missing image); 4 the task's
+grader failed (the attempt does not count: the author must fix the grader).
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ from engine.errors import (
     TaskTrialError,
 )
 from engine.grading import grade_submission
-from engine.models import Pack
-from engine.results import Result
+from engine.models import Pack, RunStatus
+from engine.results import Result, candidate_view
 from engine.trees import read_tree
 
-EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE = 1, 2, 3
+EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_GRADER_FAULT = 1, 2, 3, 4
+#: How much of a failed grader's output ``grade`` prints (the result document keeps its own cap).
+GRADER_OUTPUT_LINES = 40
 EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
     (PackError, EXIT_BAD_INPUT),
     (SubmissionRejected, EXIT_BAD_INPUT),
@@ -47,7 +50,7 @@ EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
     (ConfigurationError, EXIT_BAD_INPUT),
     (Conflict, EXIT_BAD_INPUT),
     (RunnerError, EXIT_INFRASTRUCTURE),
-    (GraderError, EXIT_INFRASTRUCTURE),
+    (GraderError, EXIT_GRADER_FAULT),
 ]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sandboxed task assessment: packs, grading, images.")
@@ -169,20 +172,26 @@ def grade(
     task_id: Annotated[str, typer.Argument(help="The task's id.")],
     submission_dir: Annotated[Path, typer.Argument(help="The candidate's folder.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result document.")] = False,
+    as_candidate: Annotated[bool, typer.Option("--as-candidate",
+                                               help="Show exactly what the candidate would see.")] = False,
     backend: Backend = "docker",
     cache_dir: CacheDir = DEFAULT_CACHE,
     runtime: Runtime = None,
 ) -> None:
-    """Grade one submission folder and print its result."""
+    """Grade one submission folder and print its result (exit 4 when the task's grader failed)."""
     task = load(pack_path).task(task_id)
     submission = read_tree(submission_dir)
     runner, graders = engine_parts(backend, cache_dir, runtime)
     result = grade_submission(task, submission, runner=runner, grader=graders.for_task(task))
     document = result.to_document()
+    if as_candidate:
+        document = candidate_view(document)  # the API's rule, so the preview is exactly what candidates get
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        return
-    print_result(document)
+    else:
+        print_result(document)
+    if result.status is RunStatus.GRADER_ERROR:
+        raise typer.Exit(EXIT_GRADER_FAULT)
 
 
 def print_result(document: dict[str, Any]) -> None:
@@ -193,6 +202,12 @@ def print_result(document: dict[str, Any]) -> None:
               f"[{colour}]{document['verdict']}[/]  ({document['status']})", highlight=False)
     if document.get("reason"):
         out.print(f"  {escape(document['reason'])}", highlight=False)
+    fault = document.get("grader_error")
+    if fault and fault.get("output"):
+        lines = fault["output"].strip().splitlines()
+        shown = lines[-GRADER_OUTPUT_LINES:]
+        err.print("  the grader printed" + (f" (last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown)
+                                            else "") + ":\n    " + escape("\n    ".join(shown)), highlight=False)
     table = Table(show_header=True, header_style="bold")
     for column in ("check", "status", "score", "skill"):
         table.add_column(column)

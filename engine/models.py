@@ -36,13 +36,23 @@ class CheckStatus(enum.StrEnum):
 
 
 class RunStatus(enum.StrEnum):
-    """How the run ended. Everything but ENGINE_ERROR is the candidate's outcome."""
+    """How the run ended. Everything but the two errors is the candidate's outcome.
+
+    ``GRADER_ERROR``: the task's grader broke (crashed, wrote no or invalid
+    results, hidden tests that do not collect); the attempt does not count.
+    """
 
     COMPLETED = "completed"
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
     CRASHED = "crashed"
     ENGINE_ERROR = "engine_error"
+    GRADER_ERROR = "grader_error"
+
+    @property
+    def is_fault(self) -> bool:
+        """The engine's or the grader's fault: never evidence about the candidate."""
+        return self in (RunStatus.ENGINE_ERROR, RunStatus.GRADER_ERROR)
 
 
 class Verdict(enum.StrEnum):

@@ -98,8 +98,12 @@ class PytestGrader:
         outcome = self._runner.run(self._spec(task, packs.reference_submission(task), mode="collect", key=key))
         report = read_report(outcome, key)
         if report is None or report.get("collect_errors") or not report.get("collected"):
-            detail = json.dumps(report.get("collect_errors")) if report else tail(outcome.steps[-1].stdout + outcome.steps[-1].stderr)
-            raise GraderError(f"task {task.id!r}: collecting the hidden tests with the reference solution failed: {detail}")
+            step = outcome.steps[-1] if outcome.steps else None
+            printed = tail(step.stdout + step.stderr, 3000) if step else ""
+            errors = "\n".join(f"{where}:\n{error}" for where, error in (report or {}).get("collect_errors", {}).items())
+            detail = "no test was collected" if report and not errors else (errors or printed or "no report")
+            raise GraderError(f"task {task.id!r}: collecting the hidden tests with the reference solution failed: "
+                              f"{tail(detail.encode(), 3000)}", output=printed)
         expected = tuple(report["collected"])
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)

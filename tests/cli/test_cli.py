@@ -161,3 +161,29 @@ def test_pack_check_exits_1_when_a_reference_fails(cli, tmp_path: Path, docker_c
     errors = flat(result.stderr)
     assert "sample: reference run 1: not_ready, score 0" in errors
     assert "FAIL" in result.stdout
+
+
+def broken_script_pack(tmp_path: Path) -> Path:
+    """A script task whose grader crashes before writing results: the author's fault, never the candidate's."""
+    files = {**factories.pytest_task_files(),
+             "grader/grade.py": "import sys\nprint('Traceback: /grader/grade.py line 2: secret_expected = 42',"
+                                " file=sys.stderr)\nsys.exit(3)\n"}
+    return factories.write_pack(tmp_path / "pack", {"sample": {"task": factories.script_task_yaml(), "files": files}})
+
+
+@pytest.mark.docker
+def test_a_crashing_grader_exits_4_and_shows_the_graders_output(cli, tmp_path: Path, docker_client):
+    root = broken_script_pack(tmp_path)
+    folder = submission_folder(tmp_path, {"sample.py": "def add(a, b):\n    return a + b\n"})
+    result = invoke(cli, "grade", root, "sample", folder, "--cache-dir", tmp_path / "cache")
+    assert result.exit_code == 4, result.output
+    assert "grader_error" in flat(result.stdout) and "error" in flat(result.stdout)
+    assert "secret_expected = 42" in flat(result.stderr)  # the author sees what the grader printed
+
+    as_candidate = invoke(cli, "grade", root, "sample", folder, "--as-candidate", "--json",
+                          "--cache-dir", tmp_path / "cache")
+    assert as_candidate.exit_code == 4
+    view = json.loads(as_candidate.stdout)
+    assert (view["verdict"], view["status"], view["view"]) == ("error", "grader_error", "candidate")
+    assert view["reason"] == "the grader failed; this attempt does not count"
+    assert "/grader/" not in as_candidate.stdout and "secret_expected" not in as_candidate.stdout
