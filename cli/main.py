@@ -127,7 +127,7 @@ def pack_check(
     cache_dir: CacheDir = DEFAULT_CACHE,
     runtime: Runtime = None,
 ) -> None:
-    """Run each task's reference (must be ready, 100) and starter (must be not_ready) in the real sandbox."""
+    """Run each task's reference (ready with 100 in every micro-skill) and starter (not_ready) in the real sandbox."""
     pack = load(path)
     tasks = [pack.task(t) for t in task] if task else list(pack.tasks)
     runner, graders = engine_parts(backend, cache_dir, runtime)
@@ -151,6 +151,9 @@ def pack_check(
             table.add_row(report.task_id, _scores(report.reference), _scores(report.starter),
                           "[green]ok[/]" if report.ok else "[red]FAIL[/]")
         out.print(table)
+        for report in reports:
+            skills = ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in report.skills().items())
+            out.print(f"  {report.task_id} reference per micro-skill: {skills}", highlight=False)
         for report in failed:
             for problem in report.problems:
                 err.print(f"[red]✗[/] {report.task_id}: {problem}", highlight=False)
