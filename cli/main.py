@@ -105,13 +105,21 @@ def engine_parts(backend: str, cache_dir: Path, runtime: str | None = None):
 @pack_app.command("validate")
 @translate_errors
 def pack_validate(path: Annotated[Path, typer.Argument(help="The pack folder.")]) -> None:
-    """Report every problem of a pack (file, field, what is wrong); exit 1 on any."""
+    """Report every problem of a pack in one run: schema, environments, files, case pairs, check
+    mappings, and syntax of hidden Python, shell and JavaScript files (compiled, never run); exit 1 on any."""
+    from engine import syntax
+
+    unchecked = [] if syntax.javascript_checked() or not path.is_dir() else [
+        js for folder in sorted(path.iterdir()) if folder.is_dir() for js in syntax.javascript_files(folder)]
+    if unchecked:
+        err.print(f"note: node is not installed here, so {len(unchecked)} JavaScript file(s) were not "
+                  "syntax-checked (install Node.js to check them)", highlight=False)
     try:
         pack = load(path)
     except PackError as exc:
         for problem in exc.problems:
-            err.print(f"[red]✗[/] {problem}", highlight=False)
-        err.print(f"{len(exc.problems)} problem(s) in {path}")
+            err.print(f"[red]✗[/] {escape(str(problem))}", highlight=False)
+        err.print(f"{len(exc.problems)} problem(s) in {escape(str(path))}", highlight=False)
         raise typer.Exit(EXIT_PROBLEMS) from exc
     out.print(f"[green]✓[/] {pack.id} {pack.version}: {len(pack.tasks)} task(s) valid")
 

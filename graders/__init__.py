@@ -53,7 +53,7 @@ class GraderSet:
             return []
         problems = grader.problems(task) + checking.skill_problems(task) + syntax.syntax_problems(task.root, task.id)
         static = getattr(grader, "static_check_ids", None)
-        known = static(task) if static is not None and not problems else None
+        known = static(task) if static is not None else None
         if known is not None:
             ids, parametrised = known
             # A pattern naming parameters (``[...]``) cannot be judged before a run: pack check does it.

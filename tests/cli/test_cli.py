@@ -187,3 +187,20 @@ def test_a_crashing_grader_exits_4_and_shows_the_graders_output(cli, tmp_path: P
     assert (view["verdict"], view["status"], view["view"]) == ("error", "grader_error", "candidate")
     assert view["reason"] == "the grader failed; this attempt does not count"
     assert "/grader/" not in as_candidate.stdout and "secret_expected" not in as_candidate.stdout
+
+
+def test_validate_says_when_javascript_could_not_be_syntax_checked(cli, monkeypatch):
+    from engine import syntax
+
+    monkeypatch.setattr(syntax, "javascript_checked", lambda: False)
+    result = invoke(cli, "pack", "validate", CATALOGUE / "javascript-utilities")
+    assert result.exit_code == 0, result.output
+    assert "node is not installed here" in flat(result.stderr) and "were not syntax-checked" in flat(result.stderr)
+
+
+def test_validate_reports_a_hidden_syntax_error_naming_file_and_line(cli, tmp_path: Path):
+    files = factories.pytest_task_files(**{"grader/test_sample.py": "def test_bad(:\n    pass\n"})
+    root = factories.write_pack(tmp_path / "p", {"sample": {"task": factories.pytest_task_yaml(), "files": files}})
+    result = invoke(cli, "pack", "validate", root)
+    assert result.exit_code == 1
+    assert "sample/grader/test_sample.py: line 1: Python syntax error" in flat(result.stderr)
