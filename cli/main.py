@@ -142,7 +142,8 @@ def pack_check(
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
-        bar = progress.add_task(f"checking {pack.id}", total=len(tasks) * repeat * 2)
+        bar = progress.add_task(f"checking {pack.id}",
+                                total=sum(2 + len(t.counter_examples) for t in tasks) * repeat)
         for item in tasks:
             progress.update(bar, description=f"checking {item.id}")
             reports.append(check_task(item, runner=runner, grader=graders.for_task(item), repeat=repeat,
@@ -153,10 +154,11 @@ def pack_check(
                           "tasks": [r.to_document() for r in reports]}, indent=2))
     else:
         table = Table(title=f"{pack.id} {pack.version}")
-        for column in ("task", "reference", "starter", "result"):
+        for column in ("task", "reference", "starter", "counter-examples", "result"):
             table.add_column(column)
         for report in reports:
-            table.add_row(report.task_id, _scores(report.reference), _scores(report.starter),
+            wrong = "\n".join(f"{name} {_scores(runs)}" for name, runs in report.wrong.items())
+            table.add_row(report.task_id, _scores(report.reference), _scores(report.starter), wrong or "-",
                           "[green]ok[/]" if report.ok else "[red]FAIL[/]")
         out.print(table)
         for report in reports:

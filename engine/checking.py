@@ -3,8 +3,10 @@
 The reference solution must be ``ready`` with score 100, and ``ready`` with
 100 in every micro-skill of the task; every ``grader.checks`` rule must map a
 check the reference run produced; the bare starter must be ``not_ready``; on
-every repeat (any difference between repeats is a flaky grader). A grader
-fault on any run fails the check.
+every repeat (any difference between repeats is a flaky grader). Each
+counter-example (``wrong/NAME/``) must get its declared verdict, stay at or
+under its ``max_score`` and not be ready in the skills it must not earn. A
+grader fault on any run fails the check.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fnmatch import fnmatchcase
 from engine import packs
 from engine.errors import Problem
 from engine.grading import grade_submission
-from engine.models import CheckStatus, RunStatus, Task, Verdict
+from engine.models import CheckStatus, CounterExample, RunStatus, Task, Verdict
 from engine.ports import Grader, Runner
 from engine.results import Result
 from engine.scoring import micro_skill_scores
@@ -27,6 +29,8 @@ class TaskCheck:
     task_id: str
     reference: list[Result] = field(default_factory=list)
     starter: list[Result] = field(default_factory=list)
+    #: Each counter-example's runs, by name.
+    wrong: dict[str, list[Result]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -45,6 +49,7 @@ class TaskCheck:
             "reference": [_brief(r) for r in self.reference],
             "reference_skills": self.skills(),
             "starter": [_brief(r) for r in self.starter],
+            "wrong": {name: [{**_brief(r), "skills": skills_of(r)} for r in runs] for name, runs in self.wrong.items()},
         }
 
 
@@ -63,7 +68,13 @@ def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1, o
         report.starter.append(grade_submission(task, starter, runner=runner, grader=grader))
         if on_run:
             on_run()
-    for label, results in (("reference", report.reference), ("starter", report.starter)):
+        for example in task.counter_examples:
+            wrong = packs.wrong_submission(task, example.name)
+            report.wrong.setdefault(example.name, []).append(grade_submission(task, wrong, runner=runner, grader=grader))
+            if on_run:
+                on_run()
+    for label, results in (("reference", report.reference), ("starter", report.starter),
+                           *((f"counter-example {name}", runs) for name, runs in report.wrong.items())):
         for index, result in enumerate(results, start=1):
             if result.status is RunStatus.GRADER_ERROR:
                 report.problems.append(f"{label} run {index}: {result.reason}"
@@ -89,10 +100,34 @@ def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1, o
     for index, result in enumerate(report.starter, start=1):
         if result.verdict is not Verdict.NOT_READY and result.status is not RunStatus.GRADER_ERROR:
             report.problems.append(f"starter run {index}: {result.verdict.value} with score {result.score:g}; the bare starter must be not_ready")
-    for label, results in (("reference", report.reference), ("starter", report.starter)):
+    for example in task.counter_examples:
+        for index, result in enumerate(report.wrong.get(example.name, []), start=1):
+            report.problems += _counter_example_problems(example, index, result)
+    for label, results in (("reference", report.reference), ("starter", report.starter),
+                           *((f"counter-example {name}", runs) for name, runs in report.wrong.items())):
         if len({_signature(r) for r in results}) > 1:
             report.problems.append(f"flaky grader: the {label} got different checks across {len(results)} repeats")
     return report
+
+
+def _counter_example_problems(example: CounterExample, index: int, result: Result) -> list[str]:
+    if result.status is RunStatus.GRADER_ERROR:
+        return []  # reported with the grader faults
+    label = f"counter-example {example.name} run {index}"
+    problems = []
+    if result.verdict is not example.verdict:
+        problems.append(f"{label}: {result.verdict.value} with score {result.score:g}; it must be "
+                        f"{example.verdict.value} (the grader does not tell this wrong answer apart)")
+    if example.max_score is not None and result.score > example.max_score:
+        problems.append(f"{label}: score {result.score:g} is above its max_score {example.max_score:g}")
+    earned = [slug for slug in example.must_not_earn if skills_of(result).get(slug, {}).get("verdict") == "ready"]
+    if earned:
+        problems.append(f"{label}: earned {', '.join(earned)}, which it must not (no check fails it there)")
+    return problems
+
+
+def counter_examples_total(tasks) -> int:
+    return sum(len(task.counter_examples) for task in tasks)
 
 
 def _signature(result: Result) -> tuple:
@@ -141,3 +176,25 @@ def skill_problems(task: Task) -> list[Problem]:
                     "fix the spelling or add it to micro_skills")
             for index, rule in enumerate(task.check_rules)
             if rule.micro_skill is not None and rule.micro_skill not in task.micro_skills]
+
+
+def counter_example_problems(task: Task) -> list[Problem]:
+    """Every declared counter-example has its folder, every folder is declared, and the skills it
+    must not earn are the task's."""
+    label = f"{task.id}/task.yaml"
+    folder = task.root / packs.WRONG_DIR
+    present = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+    problems = []
+    for index, example in enumerate(task.counter_examples):
+        if example.name not in present:
+            problems.append(Problem(label, f"$.wrong[{index}].name", f"there is no folder {task.id}/wrong/{example.name}/; "
+                                                                    "create it or remove the entry"))
+        for skill in example.must_not_earn:
+            if skill not in task.micro_skills:
+                problems.append(Problem(label, f"$.wrong[{index}].must_not_earn",
+                                        f"{skill!r} is not one of the task's micro_skills ({', '.join(task.micro_skills)})"))
+    declared = {example.name for example in task.counter_examples}
+    for name in sorted(present - declared):
+        problems.append(Problem(f"{task.id}/wrong/{name}", "", "is not declared: add {name: " + name
+                                + ", verdict: not_ready} under wrong in task.yaml, or remove the folder"))
+    return problems

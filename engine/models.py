@@ -99,6 +99,17 @@ class CheckRule:
 
 
 @dataclass(frozen=True)
+class CounterExample:
+    """A plausible wrong answer in ``wrong/NAME/`` and what ``pack check`` must see it get."""
+
+    name: str
+    verdict: Verdict
+    max_score: float | None = None
+    must_not_earn: tuple[str, ...] = ()
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class Task:
     """One task of a pack, as loaded and validated from its folder."""
 
@@ -116,6 +127,7 @@ class Task:
     check_rules: tuple[CheckRule, ...]
     root: Path
     digest: str
+    counter_examples: tuple[CounterExample, ...] = ()
 
     @property
     def grader_kind(self) -> str:

@@ -2,8 +2,9 @@
 
 A pack is a folder: ``pack.yaml`` plus one folder per task holding
 ``task.yaml``, ``statement.md``, ``starter/`` (what the candidate receives),
-``grader/`` (hidden) and ``solution/`` (hidden; overlaid on the starter it is
-the reference submission). Validation collects every problem before failing,
+``grader/`` (hidden), ``solution/`` (hidden; overlaid on the starter it is
+the reference submission) and optionally ``wrong/NAME/`` (hidden counter-examples,
+overlaid on the starter like the solution, declared under ``wrong`` in task.yaml). Validation collects every problem before failing,
 so an author fixes a pack in one pass.
 """
 
@@ -18,7 +19,7 @@ import yaml
 from engine import schemas
 from engine.digest import tree_digest
 from engine.errors import PackError, Problem, SubmissionRejected
-from engine.models import CheckRule, Difficulty, Pack, ResourceLimits, Task
+from engine.models import CheckRule, CounterExample, Difficulty, Pack, ResourceLimits, Task, Verdict
 from engine.trees import TreeCaps, overlay, read_tree
 
 PACK_FILE = "pack.yaml"
@@ -135,7 +136,21 @@ def _provisional_task(folder: Path, meta: dict[str, Any], doc: dict[str, Any], d
         check_rules=rules,
         root=folder,
         digest=digest,
+        counter_examples=_counter_examples(doc.get("wrong")),
     )
+
+
+def _counter_examples(items: Any) -> tuple[CounterExample, ...]:
+    """The ``wrong`` block's entries that are well-formed (the schema reports the others)."""
+    found = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            found.append(CounterExample(name=str(item["name"]), verdict=Verdict(item["verdict"]),
+                                        max_score=None if item.get("max_score") is None else float(item["max_score"]),
+                                        must_not_earn=tuple(item.get("must_not_earn", ())), why=str(item.get("why", ""))))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(found)
 
 
 def _document(path: Path, schema: str, problems: list[Problem], *, label: str) -> Any:
@@ -169,3 +184,11 @@ def grader_files(task: Task) -> dict[str, bytes]:
 def reference_submission(task: Task) -> dict[str, bytes]:
     """The starter overlaid with the hidden reference solution."""
     return overlay(starter_files(task), read_tree(task.root / "solution", PACK_CAPS, what="solution"))
+
+
+WRONG_DIR = "wrong"
+
+
+def wrong_submission(task: Task, name: str) -> dict[str, bytes]:
+    """The starter overlaid with the counter-example ``wrong/NAME/`` (hidden, like the solution)."""
+    return overlay(starter_files(task), read_tree(task.root / WRONG_DIR / name, PACK_CAPS, what="counter-example"))

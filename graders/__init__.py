@@ -51,7 +51,8 @@ class GraderSet:
         grader = self._graders.get(task.grader_kind)
         if grader is None:
             return []
-        problems = grader.problems(task) + checking.skill_problems(task) + syntax.syntax_problems(task.root, task.id)
+        problems = (grader.problems(task) + checking.skill_problems(task) + checking.counter_example_problems(task)
+                    + syntax.syntax_problems(task.root, task.id))
         static = getattr(grader, "static_check_ids", None)
         known = static(task) if static is not None else None
         if known is not None:
