@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import catalogue, meta, runs, submissions
+from api.routes import authoring, catalogue, meta, runs, submissions
 from api.service import Service
 
 
@@ -29,6 +29,6 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
                   description="Sandboxed task assessment: catalogue, submissions, signed readiness results.")
     app.state.service = service
     errors.install(app)
-    for router in (meta.router, catalogue.router, submissions.router, runs.router):
+    for router in (meta.router, catalogue.router, submissions.router, runs.router, authoring.router):
         app.include_router(router)
     return app

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from cli import verify
 from engine import packs
-from engine.checking import check_task
+from engine.checking import check_task, pack_report
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -150,8 +150,7 @@ def pack_check(
                                       on_run=lambda: progress.advance(bar)))
     failed = [r for r in reports if not r.ok]
     if as_json:
-        print(json.dumps({"pack": pack.id, "version": pack.version, "ok": not failed,
-                          "tasks": [r.to_document() for r in reports]}, indent=2))
+        print(json.dumps(pack_report(pack, reports), indent=2))
     else:
         table = Table(title=f"{pack.id} {pack.version}")
         for column in ("task", "reference", "starter", "counter-examples", "result"):

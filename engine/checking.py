@@ -110,6 +110,12 @@ def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1, o
     return report
 
 
+def pack_report(pack, reports: list[TaskCheck]) -> dict:
+    """The one document of a pack check (``pack check --json`` and the service's check of an upload)."""
+    return {"pack": pack.id, "version": pack.version, "ok": all(r.ok for r in reports), "problems": [],
+            "tasks": [r.to_document() for r in reports]}
+
+
 def _counter_example_problems(example: CounterExample, index: int, result: Result) -> list[str]:
     if result.status is RunStatus.GRADER_ERROR:
         return []  # reported with the grader faults

@@ -12,6 +12,7 @@ PEOPLE = {Role.CANDIDATE, Role.AUTHOR, Role.REVIEWER, Role.ADMIN}
 EVERYONE = PEOPLE | {Role.WORKER}
 STAFF = {Role.REVIEWER, Role.ADMIN}
 WORKERS = {Role.WORKER, Role.ADMIN}
+AUTHORS = {Role.AUTHOR, Role.ADMIN}
 
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 # (method, path template, roles admitted; None means public). Ids are filled in per test.
@@ -43,6 +44,13 @@ RULES = [
     ("POST", "/v1/runs/{run_id}/release", WORKERS),
     ("POST", "/v1/runs/{run_id}/result", WORKERS),
     ("POST", "/v1/runs/{run_id}/fail", WORKERS),
+    ("GET", "/v1/authoring/packs", AUTHORS),
+    ("GET", "/v1/packs/{pack_id}/versions", AUTHORS),
+    ("GET", "/v1/packs/{pack_id}/versions/{version}", AUTHORS),
+    ("POST", "/v1/packs/{pack_id}/versions/{version}/retire", AUTHORS),
+    ("GET", "/v1/packs/{pack_id}/stats", {Role.AUTHOR, Role.REVIEWER, Role.ADMIN}),
+    ("GET", "/v1/pack-checks/{version_id}", WORKERS),
+    ("POST", "/v1/pack-checks/{version_id}", WORKERS),
 ]
 
 
@@ -60,7 +68,8 @@ def test_access_rule(api, method, template, admitted, role):
     work(api, accepted["run_id"])
     submission = api.client.get(f"/v1/submissions/{accepted['id']}", headers=owner).json()
     ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
-           "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"]}
+           "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
+           "version": "1.0.0", "version_id": "unknown-version"}
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
     response = api.client.request(method, template.format(**ids), headers=headers, **_body(template))
     if admitted is None:
@@ -80,6 +89,8 @@ def _body(template: str) -> dict:
         return {"json": {"worker": "w1", "state": "grading"}}
     if template.endswith("/fail"):
         return {"json": {"worker": "w1", "reason": "test"}}
+    if template.startswith("/v1/pack-checks"):
+        return {"json": {"ok": False}}
     if template.startswith("/v1/runs"):
         return {"json": {"worker": "w1"}}
     if template == "/v1/packs":
