@@ -38,7 +38,7 @@ from rich.table import Table
 from cli import config
 from engine import archives, signing
 from engine.digest import tree_digest
-from engine.errors import ConfigurationError, NotFound, SubmissionRejected, TaskTrialError
+from engine.errors import ConfigurationError, Conflict, NotFound, SubmissionRejected, TaskTrialError
 from engine.trees import read_tree
 
 # The codes documented in cli.main (this module stands alone, as cli.verify does).
@@ -107,10 +107,13 @@ class ApiClient:
 
     Every method raises a ``TaskTrialError`` rather than an httpx exception:
     ``ServerUnreachable`` (no connection), ``TokenRejected`` (401 and 403),
-    ``NotFound`` (404), ``SubmissionRejected`` (400, 413, 415, 422, with the
+    ``NotFound`` (404), ``Conflict`` (409), ``SubmissionRejected`` (400, 413, 415, 422, with the
     server's detail) and ``ServerError`` (5xx, a broken connection, an answer
     that is not what a tasktrial server sends).
     """
+
+    #: Which token a 403 asks for (the author's commands say "an author's token").
+    token_hint = "a candidate's token"
 
     def __init__(self, url: str, token: str, *, http: httpx.Client):
         self.url = url
@@ -167,6 +170,10 @@ class ApiClient:
             raise self._not_tasktrial(path)
         return body
 
+    def call(self, method: str, path: str, *, what: str, missing: str | None = None, **kwargs: Any) -> Any:
+        """Any other JSON call of the API (the author's commands), with the same error translation."""
+        return self._json(self._request(method, path, what=what, missing=missing, **kwargs), path)
+
     def jwks(self) -> dict[str, Any]:
         """The server's public signing keys."""
         return self._json(self._request("GET", "/.well-known/jwks.json", what="the public keys"),
@@ -206,9 +213,11 @@ class ApiClient:
         if code == 401:
             raise TokenRejected(f"the server rejected the token ({detail}); run `tasktrial login`")
         if code == 403:
-            raise TokenRejected(f"the server refused this token: {detail}; run `tasktrial login` with a candidate's token")
+            raise TokenRejected(f"the server refused this token: {detail}; run `tasktrial login` with {self.token_hint}")
         if code == 404:
             raise NotFound(f"{missing or what}: {detail}")
+        if code == 409:
+            raise Conflict(f"the server refused {what}: {detail}")
         if code in (400, 413, 415, 422):
             raise SubmissionRejected(f"the server refused {what} (HTTP {code}): {detail}")
         raise ServerError(f"the tasktrial server at {self.url} failed on {what} (HTTP {code}): {detail}")

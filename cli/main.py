@@ -54,7 +54,7 @@ EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
 ]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sandboxed task assessment: packs, grading, images.")
-pack_app = typer.Typer(no_args_is_help=True, help="Validate and check task packs.")
+pack_app = typer.Typer(no_args_is_help=True, help="Write, validate, check and publish task packs.")
 images_app = typer.Typer(no_args_is_help=True, help="Build the runtime images tasks run in.")
 app.add_typer(pack_app, name="pack")
 app.add_typer(images_app, name="images")
@@ -290,6 +290,16 @@ from cli import authoring  # noqa: E402  (its commands join pack_app; it reaches
 
 pack_app.command("init")(authoring.pack_init)
 pack_app.command("import-exercism")(authoring.pack_import_exercism)
+
+from cli import publishing  # noqa: E402  (the author's commands; they reach back here only when run)
+
+pack_app.command("add-task")(authoring._translated(publishing.pack_add_task))
+pack_app.command("schema")(translate_errors(publishing.pack_schema))
+pack_app.command("publish")(translate_errors(publishing.pack_publish))
+pack_app.command("list")(translate_errors(publishing.pack_list))
+pack_app.command("show")(translate_errors(publishing.pack_show))
+pack_app.command("retire")(translate_errors(publishing.pack_retire))
+pack_app.command("stats")(translate_errors(publishing.pack_stats))
 
 
 # -- service ---------------------------------------------------------------
