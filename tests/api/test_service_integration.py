@@ -104,7 +104,7 @@ def _stack(tmp_path: Path, broker_url: str) -> Iterator[Stack]:
            "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]', "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "TASKTRIAL_LEASE_MARGIN_SECONDS": "2", "TASKTRIAL_REAPER_INTERVAL_SECONDS": "0.5",
            "TASKTRIAL_VISIBILITY_TIMEOUT_SECONDS": "3600"}
-    candidate = _run(["admin", "create-token", "--role", "candidate", "--subject", "alice"], env)
+    candidate = _run(["admin", "create-token", "--role", "candidate", "--subject", "alice", "--init"], env)
     worker_token = _run(["admin", "create-token", "--role", "worker", "--subject", "worker"], env)
     logs = tmp_path / "logs"
     logs.mkdir()

@@ -204,3 +204,40 @@ def test_validate_reports_a_hidden_syntax_error_naming_file_and_line(cli, tmp_pa
     result = invoke(cli, "pack", "validate", root)
     assert result.exit_code == 1
     assert "sample/grader/test_sample.py: line 1: Python syntax error" in flat(result.stderr)
+
+
+# -- admin create-token ----------------------------------------------------------------------------
+
+def test_create_token_refuses_a_store_that_does_not_exist_and_writes_nothing(cli, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("TASKTRIAL_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("TASKTRIAL_DATABASE_URL", raising=False)
+    result = invoke(cli, "admin", "create-token", "--role", "candidate", "--subject", "alice")
+    assert result.exit_code == 2
+    message = flat(result.stderr)
+    assert str((tmp_path / "nowhere" / "tasktrial.db").resolve()) in "".join(result.stderr.split())
+    assert "no tasktrial store at" in message
+    assert "TASKTRIAL_DATA_DIR" in message and "--init" in message
+    assert result.stdout == "" and not (tmp_path / "nowhere").exists()
+
+
+def test_create_token_with_init_creates_the_store_and_says_where(cli, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("TASKTRIAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TASKTRIAL_DATABASE_URL", raising=False)
+    database = (tmp_path / "data" / "tasktrial.db").resolve()
+    first = invoke(cli, "admin", "create-token", "--role", "candidate", "--subject", "alice", "--init")
+    assert first.exit_code == 0, first.output
+    assert "created a candidate token for alice in" in flat(first.stderr)
+    assert str(database) in "".join(first.stderr.split())
+    token = first.stdout.strip()
+    assert token.startswith("tt_") and "\n" not in token  # stdout is the token alone, for $(...)
+    second = invoke(cli, "admin", "create-token", "--role", "author", "--subject", "ada")  # it exists now
+    assert second.exit_code == 0, second.output
+
+    from sqlmodel import Session
+
+    from api import db, storage
+
+    engine = db.make_engine(f"sqlite:///{database}")
+    with Session(engine) as session:
+        assert storage.find_token(session=session, secret=token).subject == "alice"
+    engine.dispose()
