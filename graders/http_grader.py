@@ -183,8 +183,8 @@ class HttpGrader:
                 step = client.steps[-1] if client.steps else None
                 detail = tail(step.stderr, 1000) if step else "no step ran"
                 raise GraderError(
-                    f"task {task.id!r}: the http harness wrote no report (exit {client.exit_code}): {detail}"
-                )
+                    f"task {task.id!r}: the http harness wrote no report (exit {client.exit_code}): {detail}",
+                    output=detail)
         result = []
         for check in checks:
             response = report.get(check.name)
