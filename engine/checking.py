@@ -58,56 +58,60 @@ def skills_of(result: Result) -> dict[str, dict]:
 
 
 def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1, on_run=None) -> TaskCheck:
-    """Grade the reference and the starter ``repeat`` times each and report every problem."""
+    """Grade the reference, the starter and each counter-example ``repeat`` times and report every problem."""
     report = TaskCheck(task.id)
     reference, starter = packs.reference_submission(task), packs.starter_files(task)
+    wrong = {example.name: packs.wrong_submission(task, example.name) for example in task.counter_examples}
     for _ in range(repeat):
-        report.reference.append(grade_submission(task, reference, runner=runner, grader=grader))
-        if on_run:
-            on_run()
-        report.starter.append(grade_submission(task, starter, runner=runner, grader=grader))
-        if on_run:
-            on_run()
-        for example in task.counter_examples:
-            wrong = packs.wrong_submission(task, example.name)
-            report.wrong.setdefault(example.name, []).append(grade_submission(task, wrong, runner=runner, grader=grader))
+        for runs, files in ((report.reference, reference), (report.starter, starter),
+                            *((report.wrong.setdefault(name, []), files) for name, files in wrong.items())):
+            runs.append(grade_submission(task, files, runner=runner, grader=grader))
             if on_run:
                 on_run()
-    for label, results in (("reference", report.reference), ("starter", report.starter),
-                           *((f"counter-example {name}", runs) for name, runs in report.wrong.items())):
-        for index, result in enumerate(results, start=1):
-            if result.status is RunStatus.GRADER_ERROR:
-                report.problems.append(f"{label} run {index}: {result.reason}"
-                                       + (f"\n  the grader printed:\n{result.grader_output}" if result.grader_output else ""))
+    labelled = [("reference", report.reference), ("starter", report.starter),
+                *((f"counter-example {name}", runs) for name, runs in report.wrong.items())]
+    for label, results in labelled:
+        report.problems += [_fault(label, index, r) for index, r in enumerate(results, start=1)
+                            if r.status is RunStatus.GRADER_ERROR]
     for index, result in enumerate(report.reference, start=1):
-        if result.status is RunStatus.GRADER_ERROR:
-            continue
-        if result.verdict is not Verdict.READY or result.score != 100:
-            failing = [c.id for c in result.checks if c.status is not CheckStatus.PASS]
-            report.problems.append(
-                f"reference run {index}: {result.verdict.value}, score {result.score:g}, status {result.status.value}"
-                + (f"; failing checks: {', '.join(failing)}" if failing else "")
-                + (f"; {result.reason}" if result.reason else "")
-            )
-        short = {slug: value for slug, value in skills_of(result).items()
-                 if value["verdict"] != Verdict.READY.value or value["score"] != 100}
-        if short:
-            report.problems.append(f"reference run {index}: must be ready with 100 in every micro-skill; "
-                                   + ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in short.items()))
+        report.problems += _reference_problems(index, result)
     if report.reference and report.reference[0].status is not RunStatus.GRADER_ERROR:
-        ids = [c.id for c in report.reference[0].checks]
-        report.problems += [str(p) for p in rule_problems(task, ids)]
+        report.problems += [str(p) for p in rule_problems(task, [c.id for c in report.reference[0].checks])]
     for index, result in enumerate(report.starter, start=1):
         if result.verdict is not Verdict.NOT_READY and result.status is not RunStatus.GRADER_ERROR:
-            report.problems.append(f"starter run {index}: {result.verdict.value} with score {result.score:g}; the bare starter must be not_ready")
+            report.problems.append(f"starter run {index}: {result.verdict.value} with score {result.score:g}; "
+                                   "the bare starter must be not_ready")
     for example in task.counter_examples:
         for index, result in enumerate(report.wrong.get(example.name, []), start=1):
             report.problems += _counter_example_problems(example, index, result)
-    for label, results in (("reference", report.reference), ("starter", report.starter),
-                           *((f"counter-example {name}", runs) for name, runs in report.wrong.items())):
+    for label, results in labelled:
         if len({_signature(r) for r in results}) > 1:
             report.problems.append(f"flaky grader: the {label} got different checks across {len(results)} repeats")
     return report
+
+
+def _fault(label: str, index: int, result: Result) -> str:
+    printed = f"\n  the grader printed:\n{result.grader_output}" if result.grader_output else ""
+    return f"{label} run {index}: {result.reason}{printed}"
+
+
+def _reference_problems(index: int, result: Result) -> list[str]:
+    """Ready with 100 overall and in every micro-skill (a grader fault is reported on its own)."""
+    if result.status is RunStatus.GRADER_ERROR:
+        return []
+    problems = []
+    if result.verdict is not Verdict.READY or result.score != 100:
+        failing = [c.id for c in result.checks if c.status is not CheckStatus.PASS]
+        problems.append(
+            f"reference run {index}: {result.verdict.value}, score {result.score:g}, status {result.status.value}"
+            + (f"; failing checks: {', '.join(failing)}" if failing else "")
+            + (f"; {result.reason}" if result.reason else ""))
+    short = {slug: value for slug, value in skills_of(result).items()
+             if value["verdict"] != Verdict.READY.value or value["score"] != 100}
+    if short:
+        problems.append(f"reference run {index}: must be ready with 100 in every micro-skill; "
+                        + ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in short.items()))
+    return problems
 
 
 def pack_report(pack, reports: list[TaskCheck]) -> dict:
@@ -130,10 +134,6 @@ def _counter_example_problems(example: CounterExample, index: int, result: Resul
     if earned:
         problems.append(f"{label}: earned {', '.join(earned)}, which it must not (no check fails it there)")
     return problems
-
-
-def counter_examples_total(tasks) -> int:
-    return sum(len(task.counter_examples) for task in tasks)
 
 
 def _signature(result: Result) -> tuple:
@@ -193,12 +193,13 @@ def counter_example_problems(task: Task) -> list[Problem]:
     problems = []
     for index, example in enumerate(task.counter_examples):
         if example.name not in present:
-            problems.append(Problem(label, f"$.wrong[{index}].name", f"there is no folder {task.id}/wrong/{example.name}/; "
-                                                                    "create it or remove the entry"))
+            problems.append(Problem(label, f"$.wrong[{index}].name",
+                                    f"there is no folder {task.id}/wrong/{example.name}/; create it or remove the entry"))
         for skill in example.must_not_earn:
             if skill not in task.micro_skills:
+                listed = ", ".join(task.micro_skills)
                 problems.append(Problem(label, f"$.wrong[{index}].must_not_earn",
-                                        f"{skill!r} is not one of the task's micro_skills ({', '.join(task.micro_skills)})"))
+                                        f"{skill!r} is not one of the task's micro_skills ({listed})"))
     declared = {example.name for example in task.counter_examples}
     for name in sorted(present - declared):
         problems.append(Problem(f"{task.id}/wrong/{name}", "", "is not declared: add {name: " + name

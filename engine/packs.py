@@ -3,9 +3,10 @@
 A pack is a folder: ``pack.yaml`` plus one folder per task holding
 ``task.yaml``, ``statement.md``, ``starter/`` (what the candidate receives),
 ``grader/`` (hidden), ``solution/`` (hidden; overlaid on the starter it is
-the reference submission) and optionally ``wrong/NAME/`` (hidden counter-examples,
-overlaid on the starter like the solution, declared under ``wrong`` in task.yaml). Validation collects every problem before failing,
-so an author fixes a pack in one pass.
+the reference submission) and optionally ``wrong/NAME/`` (hidden
+counter-examples, overlaid on the starter like the solution, declared under
+``wrong`` in task.yaml). Validation collects every problem of every layer
+before failing, so an author fixes a pack in one pass.
 """
 
 from __future__ import annotations
