@@ -231,13 +231,14 @@ def pack_add_task(
 ) -> None:
     """Add a working example task to an existing pack; the pack must still validate with it."""
     main = _main()
+    path = path.resolve()  # "." has no name to copy under
     target = path / task_id
     if not (path / packs.PACK_FILE).is_file():
         raise AuthoringError(f"{path} holds no {packs.PACK_FILE}: create a pack with `tasktrial pack init` first")
     if target.exists():
         raise AuthoringError(f"{target} already exists; choose another --id")
     files = scaffold_task(kind, task_id=task_id)
-    with tempfile.TemporaryDirectory(prefix=".add-task-", dir=path.parent if path.parent.exists() else None) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".add-task-", dir=path.parent) as tmp:
         trial = Path(tmp) / path.name
         shutil.copytree(path, trial, symlinks=True)
         for name, data in files.items():
