@@ -57,6 +57,8 @@ class Service:
     on_shutdown: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
+    #: When this process last queued the check of a version still ``checking``, by version id.
+    _checks_queued: dict = field(default_factory=dict)
 
     def principal(self, secret: str) -> Principal | None:
         """Who ``secret`` speaks for, or None. Cached ``TOKEN_CACHE_SECONDS``: a revoked token stops working within that."""
@@ -184,7 +186,24 @@ class Service:
                     continue  # finished or claimed again since it was read: the new claim stands
             self.metrics.requeued.inc()
             self.queue.enqueue(run.id)
-        return acted
+        return acted + self.requeue_pack_checks(current)
+
+    def requeue_pack_checks(self, current: datetime) -> int:
+        """Queue again the check of an upload still ``checking`` long after it was queued (a lost message).
+
+        A second check of the same version is harmless: its first report stands.
+        """
+        wait = timedelta(seconds=self.settings.pack_check_requeue_seconds)
+        with self.session() as session:
+            versions = storage.checking_versions(session=session)
+        requeued = 0
+        for version in versions:
+            last = self._checks_queued.get(version.id, _aware(version.created_at))
+            if current - last >= wait:
+                self._checks_queued[version.id] = current
+                self.queue.enqueue_pack_check(version.id)
+                requeued += 1
+        return requeued
 
     def _still_lapsed(self, run_id: str, moment) -> bool:
         """Re-read a run the reaper is about to end: a claim taken since it was listed stands."""

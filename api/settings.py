@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     #: Redis re-delivers an unacknowledged message after this long: keep it above the longest run.
     visibility_timeout_seconds: float = 3600.0
     reaper_interval_seconds: float = 15.0
+    #: An upload still ``checking`` this long after its check was queued is queued again (a lost message).
+    pack_check_requeue_seconds: float = 1800.0
 
     def require_database(self) -> None:
         """The API (not a worker, which never touches the database) needs explicit storage in production."""

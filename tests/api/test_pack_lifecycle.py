@@ -180,3 +180,20 @@ def test_the_embedded_workers_publish_a_good_upload_and_reject_a_broken_one(tmp_
         listed = {t["pack"] for t in http.get("/v1/tasks", headers=headers).json()["data"]}
         assert "good-pack" in listed and "broken-pack" not in listed
     service.engine.dispose()
+
+
+def test_the_reaper_queues_a_check_again_when_its_message_was_lost(api, author, tmp_path):
+    from datetime import timedelta
+
+    from api.tables import utcnow
+
+    post_pack(api, author, archives.make_zip(pack_files(tmp_path)), check=None)
+    [queued] = api.queue.pack_check_ids
+    api.service.reap_once()
+    assert api.queue.pack_check_ids == [queued]  # not yet: the check may simply be under way
+    later = utcnow() + timedelta(seconds=api.service.settings.pack_check_requeue_seconds + 1)
+    assert api.service.requeue_pack_checks(later) == 1
+    assert api.service.requeue_pack_checks(later) == 0  # once per wait, not at every pass
+    assert api.queue.pack_check_ids == [queued, queued]
+    finish_check(api, WORD_PACK, "1.0.0", ok=True)
+    assert api.service.requeue_pack_checks(later + timedelta(days=1)) == 0
