@@ -21,6 +21,9 @@ from engine.models import Pack, Task
 from engine.trees import read_tree
 
 Loader = Callable[[Path], Pack]
+#: A pack version's state (``api.tables.PackState`` values); built-in packs are always live.
+StateOf = Callable[[Pack], str]
+LIVE, RETIRED = "live", "retired"
 
 
 def pack_digest(root: Path) -> str:
@@ -58,26 +61,33 @@ class Catalogue:
         with self._lock:
             self._versions, self._builtin = found, builtin
 
-    def packs(self) -> list[Pack]:
-        """The latest version of each pack."""
+    def packs(self, state: StateOf | None = None) -> list[Pack]:
+        """The latest version of each pack; with ``state``, the latest ``live`` one."""
         latest: dict[str, Pack] = {}
         for (pack_id, _), pack in sorted(self._versions.items(), key=lambda kv: _semver_key(kv[0][1])):
-            latest[pack_id] = pack
+            if state is None or state(pack) == LIVE:
+                latest[pack_id] = pack
         return [latest[k] for k in sorted(latest)]
 
-    def pack(self, pack_id: str, version: str | None = None) -> Pack:
+    def pack(self, pack_id: str, version: str | None = None, state: StateOf | None = None) -> Pack:
+        """A pack version. With ``state``: a named version must be live or retired (its results
+        stay readable), and no version means the latest live one; others are as if absent."""
         if version is not None:
             pack = self._versions.get((pack_id, version))
-            if pack is None:
+            if pack is None or (state is not None and state(pack) not in (LIVE, RETIRED)):
                 raise NotFound(f"unknown pack version {pack_id}@{version}")
             return pack
-        for pack in self.packs():
+        for pack in self.packs(state):
             if pack.id == pack_id:
                 return pack
         raise NotFound(f"unknown pack {pack_id!r}")
 
-    def task(self, pack_id: str, task_id: str, version: str | None = None) -> Task:
-        return self.pack(pack_id, version).task(task_id)
+    def task(self, pack_id: str, task_id: str, version: str | None = None, state: StateOf | None = None) -> Task:
+        return self.pack(pack_id, version, state).task(task_id)
+
+    def all_versions(self) -> list[Pack]:
+        """Every loaded version, whatever its state (authors and workers)."""
+        return [pack for _, pack in sorted(self._versions.items())]
 
     def is_builtin(self, pack: Pack) -> bool:
         return (pack.id, pack.version) in self._builtin

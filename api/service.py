@@ -17,12 +17,14 @@ from api.auth import Principal
 from api.catalogue import Catalogue
 from api.queue import JobQueue
 from api.settings import Settings
-from api.tables import RunState, utcnow
+from api.catalogue import StateOf
 from api.credentials import Credentials
+from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
 from engine import signing, transparency
+from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.keyring import Keyring
-from engine.errors import ConfigurationError, NotFound
+from engine.models import Pack, Task
 from engine.grading import engine_error_result
 from engine.results import candidate_view, now
 
@@ -72,6 +74,8 @@ class Service:
         self.credentials = Credentials(
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
             known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
+    #: When this process last queued the check of a version still ``checking``, by version id.
+    _checks_queued: dict = field(default_factory=dict)
 
     def principal(self, secret: str) -> Principal | None:
         """Who ``secret`` speaks for, or None. Cached ``TOKEN_CACHE_SECONDS``: a revoked token stops working within that."""
@@ -116,6 +120,51 @@ class Service:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    # -- which pack versions candidates meet -------------------------------------
+
+    def pack_state(self, session: Session) -> StateOf:
+        """The state of each pack version as stored now: built-in packs are live; an uploaded
+        version is live only once the workers' check passed (a folder with no record is not served)."""
+        states = storage.pack_states(session=session)
+
+        def state(pack: Pack) -> str:
+            if self.catalogue.is_builtin(pack):
+                return PackState.LIVE.value
+            return states.get((pack.id, pack.version), PackState.CHECKING.value)
+
+        return state
+
+    def submittable_task(self, session: Session, pack_id: str, task_id: str, version: str | None) -> Task:
+        """The task a new submission may be made for: a live version's.
+
+        Raises:
+            NotFound: no such task in a live (or retired) version.
+            VersionRetired: the named version is retired.
+        """
+        state = self.pack_state(session)
+        task = self.catalogue.task(pack_id, task_id, version, state)
+        if state(self.catalogue.pack(task.pack_id, task.pack_version)) == PackState.RETIRED.value:
+            raise VersionRetired(f"pack {task.pack_id}@{task.pack_version} is retired: a retired version takes no "
+                                 "new submissions (its results stay valid and verifiable); submit to the latest "
+                                 "live version instead (leave the version out)")
+        return task
+
+    def record_pack_check(self, *, version_id: str, report: dict) -> str:
+        """Publish a checked version (``live``) or refuse it (``rejected``); the first report stands.
+
+        Raises:
+            NotFound: no such version.
+            Conflict: the version is no longer being checked.
+        """
+        to = PackState.LIVE if report.get("ok") is True else PackState.REJECTED
+        with self.session() as session:
+            if storage.get_pack_version(session=session, version_id=version_id) is None:
+                raise NotFound(f"unknown pack version {version_id!r}")
+            if not storage.move_pack_version(session=session, version_id=version_id, from_states=[PackState.CHECKING],
+                                             to=to, report=report):
+                raise Conflict(f"pack version {version_id} is not being checked; its first report stands")
+        return to.value
 
     def lease_seconds(self, pack_id: str, version: str, task_id: str) -> float:
         task = self.catalogue.task(pack_id, task_id, version)
@@ -180,7 +229,24 @@ class Service:
                     continue  # finished or claimed again since it was read: the new claim stands
             self.metrics.requeued.inc()
             self.queue.enqueue(run.id)
-        return acted
+        return acted + self.requeue_pack_checks(current)
+
+    def requeue_pack_checks(self, current: datetime) -> int:
+        """Queue again the check of an upload still ``checking`` long after it was queued (a lost message).
+
+        A second check of the same version is harmless: its first report stands.
+        """
+        wait = timedelta(seconds=self.settings.pack_check_requeue_seconds)
+        with self.session() as session:
+            versions = storage.checking_versions(session=session)
+        requeued = 0
+        for version in versions:
+            last = self._checks_queued.get(version.id, _aware(version.created_at))
+            if current - last >= wait:
+                self._checks_queued[version.id] = current
+                self.queue.enqueue_pack_check(version.id)
+                requeued += 1
+        return requeued
 
     def _still_lapsed(self, run_id: str, moment) -> bool:
         """Re-read a run the reaper is about to end: a claim taken since it was listed stands."""
@@ -200,6 +266,10 @@ class Service:
         thread = threading.Thread(target=loop, name="tasktrial-reaper", daemon=True)
         thread.start()
         return thread
+
+
+class VersionRetired(Conflict):
+    """A submission names a retired pack version (409)."""
 
 
 def _aware(moment: datetime) -> datetime:

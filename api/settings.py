@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     #: A new checkpoint seals what was appended at most this often, or sooner once log_batch_leaves wait.
     log_seal_seconds: float = 10.0
     log_batch_leaves: int = 256
+    #: An upload still ``checking`` this long after its check was queued is queued again (a lost message).
+    pack_check_requeue_seconds: float = 1800.0
 
     def require_database(self) -> None:
         """The API (not a worker, which never touches the database) needs explicit storage in production."""

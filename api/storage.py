@@ -22,6 +22,7 @@ from api.tables import (
     ApiToken,
     LogCheckpoint,
     LogEntry,
+    PackState,
     PackVersion,
     Result,
     Role,
@@ -57,12 +58,58 @@ def pack_owners(*, session: Session, pack_id: str) -> set[str]:
     return {owner for owner in rows if owner}
 
 
-def record_pack_version(*, session: Session, pack_id: str, version: str, digest: str, owner: str | None) -> PackVersion:
-    row = PackVersion(pack_id=pack_id, version=version, digest=digest, owner=owner)
+def record_pack_version(*, session: Session, pack_id: str, version: str, digest: str, owner: str | None,
+                        state: PackState = PackState.CHECKING) -> PackVersion:
+    row = PackVersion(pack_id=pack_id, version=version, digest=digest, owner=owner, state=state.value)
     session.add(row)
     session.commit()
     session.refresh(row)
     return row
+
+
+def get_pack_version(*, session: Session, pack_id: str | None = None, version: str | None = None,
+                     version_id: str | None = None) -> PackVersion | None:
+    """A stored version, by its row id or by ``pack_id`` and ``version``."""
+    if version_id is not None:
+        return session.get(PackVersion, version_id)
+    return session.exec(select(PackVersion).where(PackVersion.pack_id == pack_id,
+                                                  PackVersion.version == version)).first()
+
+
+def pack_states(*, session: Session) -> dict[tuple[str, str], str]:
+    """Every uploaded version's state, by ``(pack_id, version)`` (one small query per catalogue read)."""
+    rows = session.exec(select(PackVersion.pack_id, PackVersion.version, PackVersion.state)).all()
+    return {(pack_id, version): state for pack_id, version, state in rows}
+
+
+def list_pack_versions(*, session: Session, owner: str | None) -> list[PackVersion]:
+    """Uploaded versions, newest first; only ``owner``'s unless None (an admin's view)."""
+    query = select(PackVersion)
+    if owner is not None:
+        query = query.where(PackVersion.owner == owner)
+    return list(session.exec(query.order_by(col(PackVersion.created_at).desc())).all())
+
+
+def move_pack_version(*, session: Session, version_id: str, from_states: Sequence[PackState], to: PackState,
+                      report: dict[str, Any] | None = None) -> bool:
+    """Compare-and-set a version's state (and store a check report); False if it was in none of ``from_states``."""
+    values: dict[str, Any] = {"state": to.value}
+    if report is not None:
+        values.update(report=report, checked_at=utcnow())
+    statement = (update(PackVersion).where(PackVersion.id == version_id)
+                 .where(col(PackVersion.state).in_([s.value for s in from_states])).values(**values))
+    moved = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    session.commit()
+    return moved
+
+
+def checking_versions(*, session: Session) -> list[PackVersion]:
+    return list(session.exec(select(PackVersion).where(PackVersion.state == PackState.CHECKING.value)).all())
+
+
+def pack_results(*, session: Session, pack_id: str) -> Sequence[Result]:
+    """Every result of a pack's submissions (for its author's statistics)."""
+    return session.exec(select(Result).where(Result.pack_id == pack_id)).all()
 
 
 # -- submissions and runs ---------------------------------------------------

@@ -57,6 +57,15 @@ class ApiToken(SQLModel, table=True):
 # -- packs -----------------------------------------------------------------
 
 
+class PackState(enum.StrEnum):
+    """An uploaded version's life: checked on a worker, then live or rejected; a live one may be retired."""
+
+    CHECKING = "checking"
+    LIVE = "live"
+    REJECTED = "rejected"
+    RETIRED = "retired"
+
+
 class PackVersion(SQLModel, table=True):
     __tablename__ = "pack_version"
     __table_args__ = (UniqueConstraint("pack_id", "version"),)
@@ -67,6 +76,11 @@ class PackVersion(SQLModel, table=True):
     #: Who uploaded it; None for the built-in catalogue.
     owner: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    #: A ``PackState`` value (stored as text: no database enum type to migrate).
+    state: str = Field(default=PackState.CHECKING.value)
+    #: The workers' ``pack check`` report, for the author (it may name hidden checks).
+    report: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    checked_at: datetime | None = None
 
 
 # -- submissions, runs, results ---------------------------------------------

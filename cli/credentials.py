@@ -24,7 +24,7 @@ def credentials_list() -> None:
     from cli import client
 
     with client.connect() as api:
-        body = api.get_json("/v1/credentials", what="your credentials")
+        body = api.call("GET", "/v1/credentials", what="your credentials")
     awards = body.get("data", [])
     if not awards:
         out.print("no credentials yet")
@@ -39,8 +39,8 @@ def credentials_show(award_id: Annotated[str, typer.Argument(help="The credentia
     from cli import client
 
     with client.connect() as api:
-        award = api.get_json(f"/v1/credentials/{quote(award_id, safe='')}", what=f"credential {award_id!r}")
-        definitions = {d["id"]: d for d in api.get_json("/v1/credentials/definitions",
+        award = api.call("GET", f"/v1/credentials/{quote(award_id, safe='')}", what=f"credential {award_id!r}")
+        definitions = {d["id"]: d for d in api.call("GET", "/v1/credentials/definitions",
                                                         what="the credential definitions").get("data", [])}
     definition = definitions.get(award["definition_id"], {})
     out.print(f"[bold]{escape(definition.get('name', award['definition_id']))}[/] ({escape(award['id'])})")
@@ -63,7 +63,7 @@ def credentials_export(
     from cli import client
 
     with client.connect() as api:
-        credential = api.get_json(f"/v1/credentials/{quote(award_id, safe='')}/{format.value}",
+        credential = api.call("GET", f"/v1/credentials/{quote(award_id, safe='')}/{format.value}",
                                   what=f"credential {award_id!r}")
     text = json.dumps(credential, indent=2, ensure_ascii=False) + "\n"
     if output is None:

@@ -93,7 +93,15 @@ class ImageMissing(RunnerError):
 
 
 class GraderError(TaskTrialError):
-    """A grader is misconfigured or failed on its own side."""
+    """A grader is misconfigured or failed on its own side.
+
+    ``output`` carries what the grader printed (capped), for staff only: it
+    may hold hidden paths and source, so it never reaches a candidate.
+    """
+
+    def __init__(self, message: str, *, output: str = ""):
+        super().__init__(message)
+        self.output = output
 
 
 class NotFound(TaskTrialError):

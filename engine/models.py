@@ -36,13 +36,23 @@ class CheckStatus(enum.StrEnum):
 
 
 class RunStatus(enum.StrEnum):
-    """How the run ended. Everything but ENGINE_ERROR is the candidate's outcome."""
+    """How the run ended. Everything but the two errors is the candidate's outcome.
+
+    ``GRADER_ERROR``: the task's grader broke (crashed, wrote no or invalid
+    results, hidden tests that do not collect); the attempt does not count.
+    """
 
     COMPLETED = "completed"
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
     CRASHED = "crashed"
     ENGINE_ERROR = "engine_error"
+    GRADER_ERROR = "grader_error"
+
+    @property
+    def is_fault(self) -> bool:
+        """The engine's or the grader's fault: never evidence about the candidate."""
+        return self in (RunStatus.ENGINE_ERROR, RunStatus.GRADER_ERROR)
 
 
 class Verdict(enum.StrEnum):
@@ -89,6 +99,17 @@ class CheckRule:
 
 
 @dataclass(frozen=True)
+class CounterExample:
+    """A plausible wrong answer in ``wrong/NAME/`` and what ``pack check`` must see it get."""
+
+    name: str
+    verdict: Verdict
+    max_score: float | None = None
+    must_not_earn: tuple[str, ...] = ()
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class Task:
     """One task of a pack, as loaded and validated from its folder."""
 
@@ -106,6 +127,7 @@ class Task:
     check_rules: tuple[CheckRule, ...]
     root: Path
     digest: str
+    counter_examples: tuple[CounterExample, ...] = ()
 
     @property
     def grader_kind(self) -> str:

@@ -32,8 +32,8 @@ def weighted_score(checks: Iterable[Check]) -> float:
 
 
 def verdict(status: RunStatus, score: float, threshold: float) -> Verdict:
-    """``ready`` only for a completed run at or above the threshold; ``error`` only for engine faults."""
-    if status is RunStatus.ENGINE_ERROR:
+    """``ready`` only for a completed run at or above the threshold; ``error`` only for engine and grader faults."""
+    if status.is_fault:
         return Verdict.ERROR
     if status is RunStatus.COMPLETED and score >= threshold:
         return Verdict.READY

@@ -136,6 +136,11 @@ class HttpGrader:
     def problems(self, task: Task) -> list[Problem]:
         return _read_checks(task)[1]
 
+    def static_check_ids(self, task: Task) -> tuple[tuple[str, ...], bool] | None:
+        """One check per entry of ``checks.yaml``, by name; None while that file is invalid."""
+        document, problems = _read_checks(task)
+        return None if problems else (tuple(item["name"] for item in document), False)
+
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
         checks = load_checks(task)
         timeout = float(task.grader.get("request_timeout_seconds", DEFAULT_REQUEST_TIMEOUT))
@@ -179,8 +184,8 @@ class HttpGrader:
                 step = client.steps[-1] if client.steps else None
                 detail = tail(step.stderr, 1000) if step else "no step ran"
                 raise GraderError(
-                    f"task {task.id!r}: the http harness wrote no report (exit {client.exit_code}): {detail}"
-                )
+                    f"task {task.id!r}: the http harness wrote no report (exit {client.exit_code}): {detail}",
+                    output=detail)
         result = []
         for check in checks:
             response = report.get(check.name)

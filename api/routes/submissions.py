@@ -89,13 +89,14 @@ class Profile(BaseModel):
 @router.post("/submissions", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionAccepted,
              openapi_extra=SUBMISSION_BODY,
              responses={404: {"description": "unknown task"}, 413: {"description": "upload too large"},
+                        409: {"description": "the pack version is retired (no new submissions)"},
                         415: {"description": "neither application/json nor multipart/form-data"},
                         422: {"description": "malformed body or unsafe archive (the message names the problem)"}})
 async def create_submission(request: Request, response: Response, service: ServiceDep, session: SessionDep,
                             person: PersonDep) -> SubmissionAccepted:
     task_ref, version, files = await _read_submission(request, service)
     pack_id, _, task_id = task_ref.partition("/")
-    task = service.catalogue.task(pack_id, task_id, version)
+    task = service.submittable_task(session, pack_id, task_id, version)
     archive = archives.make_tar_gz(files)
     submission, run = storage.create_submission(
         session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,

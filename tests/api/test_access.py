@@ -12,6 +12,7 @@ PEOPLE = {Role.CANDIDATE, Role.AUTHOR, Role.REVIEWER, Role.ADMIN}
 EVERYONE = PEOPLE | {Role.WORKER}
 STAFF = {Role.REVIEWER, Role.ADMIN}
 WORKERS = {Role.WORKER, Role.ADMIN}
+AUTHORS = {Role.AUTHOR, Role.ADMIN}
 
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 # (method, path template, roles admitted; None means public). Ids are filled in per test.
@@ -58,6 +59,13 @@ RULES = [
     ("POST", "/v1/credentials/{award_id}/revoke", {Role.ADMIN}),
     ("GET", "/credentials/status/revocation", None),
     ("GET", "/credentials/{award_id}", "page"),
+    ("GET", "/v1/authoring/packs", AUTHORS),
+    ("GET", "/v1/packs/{pack_id}/versions", AUTHORS),
+    ("GET", "/v1/packs/{pack_id}/versions/{version}", AUTHORS),
+    ("POST", "/v1/packs/{pack_id}/versions/{version}/retire", AUTHORS),
+    ("GET", "/v1/packs/{pack_id}/stats", {Role.AUTHOR, Role.REVIEWER, Role.ADMIN}),
+    ("GET", "/v1/pack-checks/{version_id}", WORKERS),
+    ("POST", "/v1/pack-checks/{version_id}", WORKERS),
 ]
 
 
@@ -77,7 +85,8 @@ def test_access_rule(api, method, template, admitted, role):
     api.service.log.seal()
     ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
            "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
-           "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award"}
+           "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award",
+           "version": "1.0.0", "version_id": "unknown-version"}
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
     extra = _body(template)
     if template == "/log/inclusion":
@@ -109,6 +118,8 @@ def _body(template: str) -> dict:
         return {"json": {"worker": "w1", "state": "grading"}}
     if template.endswith("/fail"):
         return {"json": {"worker": "w1", "reason": "test"}}
+    if template.startswith("/v1/pack-checks"):
+        return {"json": {"ok": False}}
     if template.startswith("/v1/runs"):
         return {"json": {"worker": "w1"}}
     if template == "/v1/packs":
