@@ -100,7 +100,28 @@ EXAMPLES: dict[str, str] = {
 # -- walking a schema -------------------------------------------------------------------------------
 
 
+def _ref(node: Any) -> Any:
+    """``node`` with its ``$ref`` (to the ``$defs`` of the task or pack schema) resolved."""
+    if isinstance(node, dict) and "$ref" in node:
+        target = node["$ref"].removeprefix("#/$defs/")
+        found = next(d for d in (schemas.schema(n).get("$defs", {}) for n in ("task", "pack")) if target in d)[target]
+        return _ref({**found, **{k: v for k, v in node.items() if k != "$ref"}})
+    return node
+
+
+def _long(node: Any) -> Any:
+    """The long form of a field: ``$ref`` resolved, and the last branch of a ``oneOf`` (the shorthand is first)."""
+    node = _ref(node)
+    if isinstance(node, dict) and "oneOf" in node:
+        return _long({**node["oneOf"][-1], **{k: v for k, v in node.items() if k != "oneOf"}})
+    return node
+
+
 def _type(node: dict[str, Any]) -> str:
+    node = _ref(node)
+    if "oneOf" in node:
+        return f"{_type(_long(node))}, or {_type(_long(node['oneOf'][0]))} (shorthand)"
+    node = _long(node)
     if "const" in node:
         return f"`{node['const']}`"
     if "enum" in node:
@@ -130,16 +151,17 @@ def _rules(node: dict[str, Any]) -> str:
 
 def _rows(node: dict[str, Any], prefix: str, required: set[str], suffix: str = "") -> list[tuple]:
     rows = []
-    for name, child in node.get("properties", {}).items():
-        if child is True:
+    for name, shown in node.get("properties", {}).items():
+        if shown is True:
             continue
+        child = _long(shown)
         path = f"{prefix}{name}"
         key = f"{path}{suffix}"
         default = DEFAULTS.get(key, DEFAULTS.get(path, "required" if name in required else "-"))
-        rows.append((key, _type(child), _rules(child), default, child.get("description", ""), EXAMPLES.get(key, "")))
+        rows.append((key, _type(shown), _rules(child), default, child.get("description", ""), EXAMPLES.get(key, "")))
         if child.get("type") == "object" and "properties" in child:
             rows += _rows(child, f"{path}.", set(child.get("required", [])), suffix)
-        items = child.get("items")
+        items = _long(child.get("items"))
         if isinstance(items, dict) and items.get("type") == "object":
             rows += _rows(items, f"{path}[].", set(items.get("required", [])), suffix)
     return rows
@@ -167,7 +189,7 @@ def _yaml(value: Any) -> str:
 
 def task_rows() -> list[tuple]:
     task = schemas.schema("task")
-    grader = task["properties"]["grader"]
+    grader = _long(task["properties"]["grader"])
     rows = _rows({"properties": {k: v for k, v in task["properties"].items() if k != "grader"}}, "",
                  set(task["required"]))
     grader_rows = [("grader", "object", "", "required", "how submissions are graded; `kind` picks the rest",
