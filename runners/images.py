@@ -149,8 +149,9 @@ def bootstrap_services(client: docker.DockerClient, *, log: Callable[[str], None
     """
     chosen = {}
     for service in SERVICE_IMAGES:
-        if has_image(client, service.registry) or _pulled(
-                client, service.registry, f"building {service.local} from Debian packages", log):
+        built = has_image(client, runtime_image(service.folder, folder="services").tag)
+        if has_image(client, service.registry) or (not built and _pulled(
+                client, service.registry, f"building {service.local} from Debian packages", log)):
             chosen[service.variable] = service.registry
             continue
         tag = build(client, service.folder, folder="services", log=log)
