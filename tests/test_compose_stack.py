@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -60,6 +60,8 @@ class Stack:
     env: dict[str, str]
     url: str
     home: Path
+    #: Host names of the worker containers: their sandboxes carry them (``tasktrial.owner``).
+    worker_hosts: set[str] = field(default_factory=set)
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         command = ["docker", "compose", "--project-name", self.project, *self.files, *args]
@@ -102,7 +104,7 @@ def _prepare_images(docker_client) -> dict[str, str]:
 
 def _project_leftovers(docker_client, project: str) -> list[str]:
     label = {"label": f"com.docker.compose.project={project}"}
-    found = [f"container {c.name}" for c in docker_client.containers.list(all=True, filters=label)]
+    found = [f"container {c['Names']}" for c in docker_client.api.containers(all=True, filters=label)]
     found += [f"network {n['Name']}" for n in docker_client.api.networks(filters=label)]
     found += [f"volume {v.name}" for v in docker_client.volumes.list(filters=label)]
     found += [f"image {', '.join(i.tags) or i.id}" for i in docker_client.images.list(filters=label)]
@@ -132,8 +134,13 @@ def stack(docker_client, tmp_path) -> Iterator[Stack]:
         down = running.compose("down", "--volumes", "--rmi", "local", "--remove-orphans", "--timeout", "20",
                                check=False)
         left = _project_leftovers(docker_client, project)
+        sandboxes = [c["Id"] for c in docker_client.api.containers(all=True, filters={"label": "tasktrial.owner"})
+                     if c["Labels"]["tasktrial.owner"].rpartition(":")[0] in running.worker_hosts]
+        for container in sandboxes:  # removed either way, so a failure leaves the machine clean
+            docker_client.api.remove_container(container, force=True)
         assert down.returncode == 0, down.stderr[-3000:]
         assert not left, f"`down -v` left {left}"
+        assert not sandboxes, f"the stack's workers left {len(sandboxes)} sandbox(es) after `down`"
 
 
 def _submission(stack: Stack, token: str, submission_id: str) -> dict:
@@ -196,9 +203,10 @@ def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker
         time.sleep(0.2)
     worker = stack.container("worker")
     hostname = docker_client.containers.get(worker).attrs["Config"]["Hostname"]
+    stack.worker_hosts.add(hostname)
     restarts = docker_client.containers.get(worker).attrs["RestartCount"]
-    sandboxes = {c.id for c in docker_client.containers.list(all=True, filters={"label": "tasktrial.owner"})
-                 if c.labels["tasktrial.owner"].startswith(f"{hostname}:")}
+    sandboxes = {c["Id"] for c in docker_client.api.containers(all=True, filters={"label": "tasktrial.owner"})
+                 if c["Labels"]["tasktrial.owner"].startswith(f"{hostname}:")}
     _crash_worker(stack, worker)
     unfinished = [i for i in ids if _result(stack, candidate, i) is None]
     assert unfinished, "every grading finished before the crash: nothing was killed mid-run"
@@ -230,7 +238,7 @@ def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker
 
     # 5. The restarted worker removed the crashed one's sandboxes.
     deadline = time.monotonic() + 60
-    while orphans := sandboxes & {c.id for c in docker_client.containers.list(all=True)}:
+    while orphans := sandboxes & {c["Id"] for c in docker_client.api.containers(all=True)}:
         assert time.monotonic() < deadline, f"sandboxes of the crashed worker left: {sorted(orphans)}"
         time.sleep(1)
     print(f"\ncompose stack: healthy after {up:.0f} s; results {recovered:.0f} s after the worker crash; "
