@@ -179,6 +179,7 @@ def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker
     worker_token = stack.token("worker", "worker-1")
     stack.env["TASKTRIAL_WORKER_TOKEN"] = worker_token
     stack.compose("up", "--detach", "--wait", "--build")
+    stack.worker_hosts.add(docker_client.containers.get(stack.container("worker")).attrs["Config"]["Hostname"])
     states = {line["Service"]: line["Health"] for line in
               map(json.loads, stack.compose("ps", "--format", "json").stdout.splitlines())}
     assert states == dict.fromkeys(("api", "worker", "redis", "postgres"), "healthy")
@@ -202,8 +203,7 @@ def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker
         assert time.monotonic() < deadline, "no submission started running within 120 s"
         time.sleep(0.2)
     worker = stack.container("worker")
-    hostname = docker_client.containers.get(worker).attrs["Config"]["Hostname"]
-    stack.worker_hosts.add(hostname)
+    (hostname,) = stack.worker_hosts
     restarts = docker_client.containers.get(worker).attrs["RestartCount"]
     sandboxes = {c["Id"] for c in docker_client.api.containers(all=True, filters={"label": "tasktrial.owner"})
                  if c["Labels"]["tasktrial.owner"].startswith(f"{hostname}:")}
