@@ -231,9 +231,10 @@ def images_bootstrap() -> None:
     chosen = images.bootstrap_services(client, log=err.print)
     for service in images.SERVICE_IMAGES:
         if chosen[service.variable] == service.registry:
-            out.print(f"{service.registry}: present")
+            out.print(f"{service.registry}: present", soft_wrap=True)
         else:
-            out.print(f"{service.registry}: stand-in {service.local} (compose: {service.variable}={service.local})")
+            out.print(f"{service.registry}: stand-in {service.local} (compose: {service.variable}={service.local})",
+                      soft_wrap=True, highlight=False)
 
 
 @images_app.command("build")

@@ -126,8 +126,10 @@ def stack(docker_client, tmp_path) -> Iterator[Stack]:
     home = tmp_path / "home"
     home.mkdir()
     project = f"tasktrial-test-{secrets.token_hex(4)}"
-    running = Stack(project, ["-f", str(REPO / "compose.yaml"), "-f", str(override)], env,
-                    f"http://127.0.0.1:{port}", home)
+    no_env_file = tmp_path / "empty.env"  # an operator's .env in the checkout must not reach the test
+    no_env_file.write_text("", "utf-8")
+    files = ["-f", str(REPO / "compose.yaml"), "-f", str(override), "--env-file", str(no_env_file)]
+    running = Stack(project, files, env, f"http://127.0.0.1:{port}", home)
     try:
         yield running
     finally:
