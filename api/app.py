@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import catalogue, meta, runs, submissions
+from api.routes import authoring, catalogue, credentials, log, meta, runs, submissions
 from api.service import Service
 from api.web import mount as mount_web
 
@@ -19,6 +19,7 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
         stop = threading.Event()
         if reaper:
             service.start_reaper(stop)
+            service.log.start(stop)
         try:
             yield
         finally:
@@ -30,7 +31,7 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
                   description="Sandboxed task assessment: catalogue, submissions, signed readiness results.")
     app.state.service = service
     errors.install(app)
-    for router in (meta.router, catalogue.router, submissions.router, runs.router):
+    for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router, authoring.router):
         app.include_router(router)
     mount_web(app)  # the web client's pages at /
     return app

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import httpx
 from sqlmodel import Session
 
 from api import storage
 from api.app import create_app
-from api.celery_app import make_celery, register_grade_task
+from api.celery_app import make_celery, register_check_task, register_grade_task
 from api.queue import CeleryQueue, InProcessQueue, JobQueue
 from api.service import Service, build_catalogue, build_service
 from api.settings import Settings
@@ -30,7 +32,8 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
     if settings.broker_url:
         queue = CeleryQueue(make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds))
     else:
-        queue = InProcessQueue(lambda run_id: holder["worker"].execute(run_id), workers=settings.embedded_workers)
+        queue = InProcessQueue(lambda run_id: holder["worker"].execute(run_id), workers=settings.embedded_workers,
+                               check_job=lambda version_id: holder["worker"].check_pack(version_id))
     service = build_service(settings, queue)
     app = create_app(service)
     if not settings.broker_url:
@@ -59,10 +62,31 @@ def _worker_runner(settings: Settings):
 
     runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_sandboxes,
                                runtime=settings.sandbox_runtime)
-    reaped = runner.reap_orphans(host=socket.gethostname()) if hasattr(runner, "reap_orphans") else 0
-    if reaped:
-        log.warning("removed %d sandbox container(s) left by a crashed worker", reaped)
+    if hasattr(runner, "reap_orphans"):
+        host = socket.gethostname()
+
+        def reap() -> None:
+            reaped = runner.reap_orphans(host=host)
+            if reaped:
+                log.warning("removed %d sandbox container(s) left by a crashed worker", reaped)
+
+        reap()
+        # Again now and then: a sandbox the predecessor was creating as it died can appear after the first pass.
+        threading.Thread(target=_every, args=(ORPHAN_REAP_SECONDS, reap), name="tasktrial-orphans", daemon=True).start()
     return runner
+
+
+ORPHAN_REAP_SECONDS = 20.0
+
+
+def _every(seconds: float, job) -> None:
+    """Run ``job`` every ``seconds`` for the life of the process; a failed pass is logged, the next one still runs."""
+    while True:
+        time.sleep(seconds)
+        try:
+            job()
+        except Exception:  # noqa: BLE001 - a janitor must outlive a passing engine fault
+            log.exception("reaping orphaned sandboxes failed; trying again in %s s", seconds)
 
 
 def recover(service: Service) -> int:
@@ -77,6 +101,10 @@ def recover(service: Service) -> int:
             storage.release_run(session=session, run_id=run.id)
     for run in runs:
         service.queue.enqueue(run.id)
+    with Session(service.engine) as session:
+        checks = storage.checking_versions(session=session)
+    for version in checks:  # uploads whose check the previous pool never finished
+        service.queue.enqueue_pack_check(version.id)
     return len(runs)
 
 
@@ -94,4 +122,5 @@ def celery_worker(settings: Settings):
         client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
         cache_dir=settings.cache_dir, attempts=settings.max_attempts)
     register_grade_task(app, context)
+    register_check_task(app, context)
     return app

@@ -59,18 +59,36 @@ def create_token(
     role: Annotated[Role, typer.Option(help="What the token may do.")],
     subject: Annotated[str, typer.Option(help="Who it speaks for (a candidate's or author's id).")],
     name: Annotated[str, typer.Option(help="A label for the token.")] = "",
+    init: Annotated[bool, typer.Option("--init", help="Create the store if it does not exist yet.")] = False,
 ) -> None:
-    """Create an API token and print it once; only its digest is stored."""
+    """Create an API token in the service's store (TASKTRIAL_DATA_DIR or TASKTRIAL_DATABASE_URL) and print it once.
+
+    Refuses a store that does not exist (a token written elsewhere never works) unless --init;
+    says on stderr which database it wrote to. Only the token's digest is stored.
+    """
+    import sys
+
+    from sqlalchemy.engine import make_url
     from sqlmodel import Session
 
     from api import db, storage
+    from engine.errors import ConfigurationError
 
     settings = load_settings()
-    engine = db.make_engine(settings.database)
+    url = settings.database
+    path = db.sqlite_path(url)
+    shown = str(path.resolve()) if path else make_url(url).render_as_string(hide_password=True)
+    if not init and not db.store_exists(url):
+        raise ConfigurationError(
+            f"no tasktrial store at {shown}: set TASKTRIAL_DATA_DIR (or TASKTRIAL_DATABASE_URL) to the service's, "
+            "as `tasktrial serve` has it, or pass --init to create a new store there")
+    engine = db.make_engine(url)
     db.migrate(engine)
     with Session(engine) as session:
         secret = storage.create_token(session=session, name=name or f"{role.value} {subject}", role=role,
                                       subject=subject)
+    engine.dispose()
+    print(f"created a {role.value} token for {subject} in {shown}", file=sys.stderr)
     print(secret)
 
 
@@ -105,3 +123,21 @@ def create_link(
     with Session(engine) as session:
         code = storage.create_sign_in_link(session=session, role=role, subject=subject, lifetime=lifetime)
     print(f"{settings.public_url.rstrip('/')}/signin/{code}")
+
+
+def rotate_key() -> None:
+    """Make a new signing key; the old one stays published as retired, so what it signed still verifies."""
+    from engine.keyring import Keyring
+
+    settings = load_settings()
+    retired, new = Keyring(settings.keys_dir).rotate()
+    out.print(f"new signing key {new.kid}; {retired.kid} retired (still in the JWKS: what it signed verifies)",
+              highlight=False)
+
+
+def revoke_key(kid: Annotated[str, typer.Argument(help="The id of a retired key (see /.well-known/jwks.json).")]) -> None:
+    """Revoke a retired key: nothing it signed verifies any more, and verifiers name it as revoked."""
+    from engine.keyring import Keyring
+
+    Keyring(load_settings().keys_dir).revoke(kid)
+    out.print(f"key {kid} revoked", highlight=False)

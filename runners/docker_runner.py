@@ -43,9 +43,11 @@ import tarfile
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import docker
 import docker.errors
@@ -81,6 +83,8 @@ ENVIRONMENT = {
 COLLECT_CAP_BYTES = 4 * 1024 * 1024
 KILL_SECONDS = 5.0
 PROBE_INTERVAL_SECONDS = 0.1
+# Isolated steps: how many fresh sandboxes are prepared (started, files in) ahead of the step that runs.
+PREPARED_AHEAD = 2
 # Options of a service run's network: no route out, and no address on the host's bridge,
 # without which an internal network still reaches every port the host listens on.
 NETWORK_OPTIONS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
@@ -124,6 +128,7 @@ class DockerRunner:
         self._api = client.api
         self._runtime = runtime
         self._owner = {OWNER_LABEL: owner} if owner else {}
+        self._born = time.time()  # sandboxes stamped with our pid but made before this are a predecessor's
         self._image_ids: dict[str, str] = {}
         self._warm = warm
         self._pool: dict[tuple, list[str]] = {}
@@ -139,6 +144,8 @@ class DockerRunner:
     def run(self, spec: RunSpec) -> RunOutcome:
         if spec.service is not None:
             return self._run_service(spec)
+        if spec.isolated_steps and len(spec.steps) > 1:
+            return self._run_isolated(spec)
         image = images.runtime_image(spec.environment).tag
         image_id = self._image_id(image)
         started = time.monotonic()
@@ -218,7 +225,11 @@ class DockerRunner:
     def reap_orphans(self, *, host: str) -> int:
         """Remove sandboxes (and service networks) whose owning worker on ``host`` is no longer alive.
 
-        For a worker starting after a crash; sandboxes of live workers and of other hosts are left alone.
+        For a worker starting after a crash, and again now and then while it runs: a sandbox the
+        predecessor was creating as it died can appear after the first pass. Sandboxes of live
+        workers and of other hosts are left alone. One stamped with this process's own pid is a
+        predecessor's (a worker restarted in the same container keeps its host name and may get its
+        pid) only if it was made before this runner: our own are never touched.
         Returns how many containers it removed.
         """
         dead: set[str] = set()
@@ -226,7 +237,11 @@ class DockerRunner:
         for container in self._client.containers.list(all=True, filters={"label": OWNER_LABEL}, ignore_removed=True):
             owner = container.labels.get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition(":")
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            if owner_host != host or not pid.isdigit():
+                continue
+            if int(pid) == os.getpid() and not self._made_before_us(container.id):
+                continue
+            if int(pid) == os.getpid() or not _alive(int(pid)):
                 dead.add(container.labels.get("tasktrial.run", ""))
                 self._remove(container.id)
                 removed += 1
@@ -234,6 +249,16 @@ class DockerRunner:
             if network.get("Labels", {}).get("tasktrial.run") in dead:
                 self._remove_network(network["Id"])
         return removed
+
+    def _made_before_us(self, cid: str) -> bool:
+        try:
+            created = self._api.inspect_container(cid)["Created"]
+        except docker.errors.NotFound:
+            return False
+        # RFC 3339 with nanoseconds: keep the microseconds fromisoformat reads.
+        stamp, _, fraction = created.rstrip("Z").partition(".")
+        when = datetime.fromisoformat(f"{stamp}.{(fraction + '000000')[:6]}+00:00")
+        return when.timestamp() < self._born
 
     # -- steps of a run ---------------------------------------------------
 
@@ -342,6 +367,89 @@ class DockerRunner:
             oom_killed=bool(oom),
             **extra,
         )
+
+    # -- isolated steps: a fresh sandbox per step ----------------------------
+
+    def _run_isolated(self, spec: RunSpec) -> RunOutcome:
+        """Each step in a fresh sandbox that got the same files; the next ones are made ready while a step runs.
+
+        Sandboxes come from the warm pool when it has one (``_take``) and each is
+        used once, like a whole run's. Counters add up (CPU) or take the worst
+        (peak memory, OOM kills) over the steps.
+        """
+        image = images.runtime_image(spec.environment).tag
+        image_id = self._image_id(image)
+        started = time.monotonic()
+        outcomes: list[StepOutcome] = []
+        cpu: float | None = None
+        peak: int | None = None
+        oom = False
+        steps = len(spec.steps)
+        finishing = []
+        with ThreadPoolExecutor(max_workers=PREPARED_AHEAD + 2, thread_name_prefix="tasktrial-sandbox-ahead") as helper:
+            ahead = deque(helper.submit(self._prepared, spec, image) for _ in range(min(PREPARED_AHEAD, steps)))
+            asked = len(ahead)
+            try:
+                for step in spec.steps:
+                    container = ahead.popleft().result()
+                    if asked < steps:
+                        ahead.append(helper.submit(self._prepared, spec, image))
+                        asked += 1
+                    try:
+                        outcome, alive = self._exec(container, step, spec.limits)
+                    except BaseException:
+                        self._discard(container, helper)
+                        raise
+                    outcomes.append(outcome)
+                    # Counters and removal off the steps' path: the next step runs in another sandbox meanwhile.
+                    finishing.append(helper.submit(self._finish_isolated, container, alive))
+                for done in finishing:
+                    counters, killed = done.result()
+                    oom = oom or killed
+                    if counters.cpu_seconds is not None:
+                        cpu = (cpu or 0.0) + counters.cpu_seconds
+                    if counters.peak_memory_bytes is not None:
+                        peak = max(peak or 0, counters.peak_memory_bytes)
+            except docker.errors.DockerException as exc:
+                raise RunnerError(f"the Docker engine failed during the run: {exc}") from exc
+            finally:
+                for unused in ahead:  # the run ended early: sandboxes prepared for it go unused
+                    with contextlib.suppress(RunnerError):
+                        self._discard(unused.result(), helper)
+        return RunOutcome(backend=self.name, image=image_id, steps=tuple(outcomes),
+                          wall_seconds=time.monotonic() - started, cpu_seconds=cpu, peak_memory_bytes=peak,
+                          oom_killed=oom)
+
+    def _prepared(self, spec: RunSpec, image: str) -> str:
+        """A fresh sandbox holding ``spec``'s files, ready for a step."""
+        container = self._take(spec, image)
+        try:
+            self._upload(container, spec)
+        except BaseException as exc:
+            self._remove(container)
+            if isinstance(exc, docker.errors.DockerException):
+                raise RunnerError(f"the Docker engine failed while preparing a sandbox: {exc}") from exc
+            raise
+        return container
+
+    def _finish_isolated(self, container: str, alive: bool) -> tuple[_Counters, bool]:
+        """A used isolated sandbox's counters and whether it was OOM-killed; then it goes (in this thread when cold)."""
+        try:
+            counters = self._collect(container, ())[0] if alive else _Counters()
+            state = self._api.inspect_container(container)["State"]
+            return counters, counters.oom_kills > 0 or bool(state.get("OOMKilled", False))
+        finally:
+            if self._background is not None:
+                self._dispose(container)
+            else:
+                self._remove_logged(container)
+
+    def _discard(self, container: str, helper: ThreadPoolExecutor) -> None:
+        """Remove a used sandbox off the run's path: the warm pool's background, else ``helper``'s thread."""
+        if self._background is not None:
+            self._dispose(container)
+        else:
+            helper.submit(self._remove_logged, container)
 
     # -- a service run: candidate and client on a private network ----------
 

@@ -89,6 +89,7 @@ class Profile(BaseModel):
 @router.post("/submissions", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionAccepted,
              openapi_extra=SUBMISSION_BODY,
              responses={404: {"description": "unknown task"}, 413: {"description": "upload too large"},
+                        409: {"description": "the pack version is retired (no new submissions)"},
                         415: {"description": "neither application/json nor multipart/form-data"},
                         422: {"description": "malformed body or unsafe archive (the message names the problem)"}})
 async def create_submission(request: Request, response: Response, service: ServiceDep, session: SessionDep,
@@ -108,9 +109,10 @@ def accept_submission(*, service: Service, session, candidate: str, pack_id: str
     """Store a submission with its queued run and enqueue it (the API and the web pages both call this).
 
     Raises:
-        NotFound: no such task or version.
+        NotFound: no such task in a live (or retired) version.
+        VersionRetired: the named version is retired.
     """
-    task = service.catalogue.task(pack_id, task_id, version)
+    task = service.submittable_task(session, pack_id, task_id, version)
     archive = archives.make_tar_gz(files)
     submission, run = storage.create_submission(
         session=session, candidate=candidate, pack_id=task.pack_id, pack_version=task.pack_version,

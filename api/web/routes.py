@@ -18,13 +18,15 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from api import storage
 from api.deps import ServiceDep, SessionDep
+from api.routes import authoring as authoring_api
 from api.routes import catalogue as catalogue_api
 from api.routes import submissions as submissions_api
 from api.routes._uploads import read_body
-from api.tables import RunState
+from api.tables import PackState, RunState
 from api.web import render
 from api.web.assets import CACHE_FOREVER
 from api.web.session import (
@@ -42,7 +44,7 @@ from api.web.session import (
     secure_cookies,
 )
 from engine import archives, packs, public_tests, signing
-from engine.errors import NotFound, PackError, SubmissionRejected, TaskTrialError
+from engine.errors import Conflict, NotFound, PackError, SubmissionRejected, TaskTrialError
 from engine.models import Task
 from engine.trees import from_mapping
 
@@ -231,7 +233,7 @@ def filter_tasks(tasks: list[Task], *, q: str, skill: str, difficulty: str, envi
 def catalogue_page(request: Request, service: ServiceDep, session: SessionDep, user: UserDep, q: str = "",
                    skill: str = "", difficulty: str = "", environment: str = "", pack: str = "",
                    page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
-    every = [t for p in service.catalogue.packs() for t in p.tasks]
+    every = [t for p in service.catalogue.packs(service.pack_state(session)) for t in p.tasks]
     shown = filter_tasks(every, q=q, skill=skill, difficulty=difficulty, environment=environment, pack=pack)
     best = storage.best_results(session=session, candidate=user.subject)
     options = {
@@ -266,8 +268,12 @@ def starter_texts(task: Task) -> dict[str, str]:
 @router.get("/tasks/{pack_id}/{task_id}")
 def task_page(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
               user: UserDep) -> Response:
-    task = service.catalogue.task(pack_id, task_id)
-    return task_view(request, session, user, task)
+    return task_view(request, session, user, live_task(service, session, pack_id, task_id))
+
+
+def live_task(service, session, pack_id: str, task_id: str) -> Task:
+    """The task as candidates meet it: its latest live version (checking, rejected or retired ones are as if absent)."""
+    return service.catalogue.task(pack_id, task_id, None, service.pack_state(session))
 
 
 def task_view(request: Request, session, user: WebUser, task: Task, *, status: int = 200, problem: str | None = None,
@@ -281,19 +287,19 @@ def task_view(request: Request, session, user: WebUser, task: Task, *, status: i
 
 
 @router.get("/tasks/{pack_id}/{task_id}/starter.zip")
-def starter_zip(pack_id: str, task_id: str, service: ServiceDep, user: UserDep) -> Response:
-    return catalogue_api.starter_zip(pack_id, task_id, service, user.principal)
+def starter_zip(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, user: UserDep) -> Response:
+    return catalogue_api.starter_zip(pack_id, task_id, service, session, user.principal)
 
 
 @router.get("/tasks/{pack_id}/{task_id}/starter.tar.gz")
-def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, user: UserDep) -> Response:
-    return catalogue_api.starter_tar_gz(pack_id, task_id, service, user.principal)
+def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, user: UserDep) -> Response:
+    return catalogue_api.starter_tar_gz(pack_id, task_id, service, session, user.principal)
 
 
 @router.post("/tasks/{pack_id}/{task_id}/submit")
 async def submit(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
                  user: UserDep) -> Response:
-    task = service.catalogue.task(pack_id, task_id)
+    task = live_task(service, session, pack_id, task_id)
     cap = service.settings.max_upload_bytes
     try:
         await read_body(request, cap)
@@ -305,6 +311,8 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
                                                           files=files)
     except SubmissionRejected as exc:
         return task_view(request, session, user, task, status=422, problem=str(exc))
+    except Conflict as exc:  # the version was retired since the page was read
+        return task_view(request, session, user, task, status=409, problem=str(exc))
     return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
 
 
@@ -312,7 +320,7 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
 async def run_public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
                            user: UserDep) -> Response:
     """The task's public tests over the posted files (the API's ``Service.run_public_tests``): output only, never a result."""
-    task = service.catalogue.task(pack_id, task_id)
+    task = live_task(service, session, pack_id, task_id)
     cap = service.settings.max_upload_bytes
     try:
         await read_body(request, cap)
@@ -321,8 +329,6 @@ async def run_public_tests(pack_id: str, task_id: str, request: Request, service
             files = await _uploaded_files(form, cap)
     except SubmissionRejected as exc:
         return task_view(request, session, user, task, status=422, problem=str(exc))
-    from starlette.concurrency import run_in_threadpool
-
     ran = await run_in_threadpool(service.run_public_tests, task, files)
     if ran is None:
         raise NotFound(f"task {pack_id}/{task_id} has no public tests")
@@ -432,7 +438,7 @@ def result_download(result_id: str, service: ServiceDep, session: SessionDep, us
 @router.get("/tasks/{pack_id}/{task_id}/history")
 def history_page(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
                  user: UserDep) -> Response:
-    task = service.catalogue.task(pack_id, task_id)
+    task = live_task(service, session, pack_id, task_id)
     attempts = storage.task_results(session=session, candidate=user.subject, pack_id=pack_id, task_id=task_id)
     chart = render.score_chart([(a.created_at, a.score) for a in attempts], title=f"Score per attempt at {task.title}")
     return page(request, "history.html", user, task=task, attempts=attempts, chart=chart)
@@ -490,16 +496,23 @@ async def verify_submit(request: Request, service: ServiceDep, user: MaybeUser) 
 # -- authors: packs ------------------------------------------------------------------
 
 
-def _packs_context(service, session) -> dict[str, Any]:
-    owners = {(v.pack_id, v.version): v for v in storage.pack_versions(session=session)}
-    rows = [{"pack": pack, "builtin": service.catalogue.is_builtin(pack), "record": owners.get((pack.id, pack.version))}
-            for pack in service.catalogue.versions()]
+def _packs_context(service, session, user: WebUser) -> dict[str, Any]:
+    """Live and retired versions for every author; checking and rejected ones only to their owner (and admins)."""
+    state = service.pack_state(session)
+    records = {(v.pack_id, v.version): v for v in storage.list_pack_versions(session=session, owner=None)}
+    rows = []
+    for pack in service.catalogue.all_versions():
+        record = records.get((pack.id, pack.version))
+        mine = record is not None and authoring_api.manages(user.principal, record)
+        if state(pack) in (PackState.LIVE.value, PackState.RETIRED.value) or mine:
+            rows.append({"pack": pack, "builtin": service.catalogue.is_builtin(pack), "record": record,
+                         "state": state(pack), "mine": mine})
     return {"rows": rows}
 
 
 @router.get("/author/packs")
 def packs_page(request: Request, service: ServiceDep, session: SessionDep, user: AuthorUser) -> Response:
-    return page(request, "packs.html", user, report=None, uploaded=None, **_packs_context(service, session))
+    return page(request, "packs.html", user, report=None, uploaded=None, **_packs_context(service, session, user))
 
 
 @router.post("/author/packs")
@@ -517,23 +530,59 @@ async def packs_upload(request: Request, service: ServiceDep, session: SessionDe
                 data = archives.make_zip(await _uploaded_files(form, service.settings.max_upload_bytes))
         if not data:
             raise SubmissionRejected("choose a pack archive (.zip or .tar.gz) or a pack folder to upload")
-        pack, digest, created = catalogue_api.publish_pack(service=service, session=session, author=user.principal,
-                                                           data=data)
-        uploaded = {"pack": pack, "digest": digest, "created": created}
+        pack, digest, created, row = await catalogue_api.publish_pack(service=service, session=session,
+                                                                      author=user.principal, data=data)
+        uploaded = {"pack": pack, "digest": digest, "created": created, "state": row.state}
     except PackError as exc:
         status, report = 422, {"message": str(exc), "problems": exc.problems}
     except TaskTrialError as exc:
         status, report = 409 if exc.__class__.__name__ == "PackConflict" else 422, {"message": str(exc),
                                                                                     "problems": []}
     return page(request, "packs.html", user, status=status, report=report, uploaded=uploaded,
-                **_packs_context(service, session))
+                **_packs_context(service, session, user))
+
+
+@router.get("/author/packs/{pack_id}/{version}")
+def version_page(pack_id: str, version: str, request: Request, service: ServiceDep, session: SessionDep,
+                 user: AuthorUser) -> Response:
+    """An uploaded version's state and the workers' check report: its author's (or an admin's) only, as in the API."""
+    row = authoring_api.owned_version(session, user.principal, pack_id, version)
+    return _version_view(request, service, session, user, row)
+
+
+def _version_view(request: Request, service, session, user: WebUser, row, *, status: int = 200,
+                  problem: str | None = None) -> Response:
+    try:
+        pack = service.catalogue.pack(row.pack_id, row.version)
+    except NotFound:
+        pack = None
+    return page(request, "version.html", user, status=status, row=row, pack=pack, report=row.report or None,
+                problem=problem)
+
+
+@router.post("/author/packs/{pack_id}/{version}/retire")
+async def retire_version(pack_id: str, version: str, request: Request, service: ServiceDep, session: SessionDep,
+                         user: AuthorUser) -> Response:
+    """Retire through the API's own ``retire``: no new submissions; results stay valid."""
+    async with request.form() as form:
+        check_csrf(user.csrf, form.get("csrf"))
+    try:
+        authoring_api.retire(pack_id, version, session, user.principal)
+    except Conflict as exc:
+        row = authoring_api.owned_version(session, user.principal, pack_id, version)
+        return _version_view(request, service, session, user, row, status=409, problem=str(exc))
+    return RedirectResponse(f"/author/packs/{quote(pack_id)}/{quote(version)}", status_code=303)
 
 
 @router.get("/author/packs/{pack_id}/{version}/{task_id}")
 def task_preview(pack_id: str, version: str, task_id: str, request: Request, service: ServiceDep,
-                 user: AuthorUser) -> Response:
-    """What a candidate will see, plus the grader kind: never a grader or solution file."""
+                 session: SessionDep, user: AuthorUser) -> Response:
+    """What a candidate will see, plus the grader kind: never a grader or solution file. A version not
+    yet live (or rejected) is previewed by its author and admins only."""
     task = service.catalogue.task(pack_id, task_id, version)
+    if service.pack_state(session)(service.catalogue.pack(pack_id, version)) not in (PackState.LIVE.value,
+                                                                                    PackState.RETIRED.value):
+        authoring_api.owned_version(session, user.principal, pack_id, version)
     return page(request, "preview.html", user, task=task, starter=starter_texts(task))
 
 

@@ -18,7 +18,7 @@ from api.web.session import COOKIE
 from engine import archives, signing
 from tests.api.conftest import Api
 from tests.api.helpers import SECRET_MESSAGE, SECRET_OUTPUT, work
-from tests.api.test_packs import GRADER_MARK, SOLUTION_MARK, pack_files, secret_pack_files
+from tests.api.test_packs import GRADER_MARK, SOLUTION_MARK, finish_check, pack_files, secret_pack_files
 from tests.web.conftest import csrf, form_value, sign_in
 
 TASK = "/tasks/python-foundations/retry-backoff"
@@ -336,7 +336,8 @@ def test_author_publishes_a_pack_and_its_preview_hides_grader_and_solution(api, 
     author = sign_in(api, Role.AUTHOR, "ann")
     data = archives.make_zip(secret_pack_files(tmp_path))
     response = author.post("/author/packs", data={"csrf": csrf(author)}, files={"archive": ("pack.zip", data)})
-    assert response.status_code == 200 and "published" in response.text
+    assert response.status_code == 200 and "secret-pack 1.0.0 uploaded" in response.text
+    assert "It is <strong>checking</strong>" in response.text
     preview = author.get("/author/packs/secret-pack/1.0.0/upper")
     assert preview.status_code == 200 and "io" in preview.text
     assert GRADER_MARK not in preview.text and SOLUTION_MARK not in preview.text
@@ -410,5 +411,67 @@ def test_author_uploads_a_pack_folder(api, tmp_path):
     files = pack_files(tmp_path, pack_id="folder-pack")
     response = author.post("/author/packs", data={"csrf": csrf(author)},
                            files=[("folder", (f"folder-pack/{path}", data)) for path, data in files.items()])
-    assert response.status_code == 200 and "folder-pack 1.0.0 published" in response.text
+    assert response.status_code == 200 and "folder-pack 1.0.0 uploaded" in response.text
     assert api.service.catalogue.pack("folder-pack").version == "1.0.0"
+
+
+def upload_page(api: Api, author, files: dict[str, bytes]):
+    return author.post("/author/packs", data={"csrf": csrf(author)},
+                       files={"archive": ("pack.zip", archives.make_zip(files))})
+
+
+def candidate_meets(candidate, task: str) -> bool:
+    """The catalogue lists it, its page and starter open, and the public tests and submit forms reach it."""
+    listed = f'href="/tasks/{task}"' in candidate.get("/tasks").text
+    page = candidate.get(f"/tasks/{task}").status_code
+    starter = candidate.get(f"/tasks/{task}/starter.zip").status_code
+    assert (page == 200) == (starter == 200) == listed
+    return listed
+
+
+def test_candidates_meet_an_uploaded_pack_only_once_its_check_passed(api, tmp_path):
+    author = sign_in(api, Role.AUTHOR, "ann")
+    carol = sign_in(api, Role.CANDIDATE, "carol")
+    task = "folder-pack/word-frequency"
+    assert upload_page(api, author, pack_files(tmp_path, pack_id="folder-pack")).status_code == 200
+    assert not candidate_meets(carol, task)
+    refused = carol.post(f"/tasks/{task}/submit", data={"csrf": csrf(carol)},
+                         files=[("files", ("top_words.py", b"pass\n"))])
+    assert refused.status_code == 404
+    assert finish_check(api, "folder-pack", "1.0.0", ok=True) == "live"
+    assert candidate_meets(carol, task)
+
+
+def test_the_author_reads_the_check_report_of_a_rejected_version_and_others_do_not(api, tmp_path):
+    author = sign_in(api, Role.AUTHOR, "ann")
+    upload_page(api, author, pack_files(tmp_path, pack_id="folder-pack"))
+    listed = author.get("/author/packs").text
+    assert 'href="/author/packs/folder-pack/1.0.0" class="state-checking">checking</a>' in listed
+    assert "The workers are checking this version" in author.get("/author/packs/folder-pack/1.0.0").text
+    finish_check(api, "folder-pack", "1.0.0", ok=False, problems=["starter run 1: ready with score 100"])
+    page = author.get("/author/packs/folder-pack/1.0.0")
+    assert page.status_code == 200 and 'id="version-state">rejected<' in page.text
+    assert "starter run 1: ready with score 100" in page.text and "✗ failed" in page.text
+    other = sign_in(api, Role.AUTHOR, "bob")
+    assert other.get("/author/packs/folder-pack/1.0.0").status_code == 404
+    assert "folder-pack" not in other.get("/author/packs").text
+    assert other.get("/author/packs/folder-pack/1.0.0/word-frequency").status_code == 404
+    assert author.get("/author/packs/folder-pack/1.0.0/word-frequency").status_code == 200
+    assert not candidate_meets(sign_in(api, Role.CANDIDATE, "carol"), "folder-pack/word-frequency")
+
+
+def test_a_retired_version_takes_no_submissions_from_the_pages(api, tmp_path):
+    author = sign_in(api, Role.AUTHOR, "ann")
+    upload_page(api, author, pack_files(tmp_path, pack_id="folder-pack"))
+    finish_check(api, "folder-pack", "1.0.0", ok=True)
+    carol = sign_in(api, Role.CANDIDATE, "carol")
+    assert candidate_meets(carol, "folder-pack/word-frequency")
+    assert author.post("/author/packs/folder-pack/1.0.0/retire", data={}).status_code == 403  # no form token
+    retired = author.post("/author/packs/folder-pack/1.0.0/retire", data={"csrf": csrf(author)})
+    assert retired.status_code == 200 and 'id="version-state">retired<' in retired.text
+    again = author.post("/author/packs/folder-pack/1.0.0/retire", data={"csrf": csrf(author)})
+    assert again.status_code == 409 and "only a live version can be retired" in again.text
+    assert not candidate_meets(carol, "folder-pack/word-frequency")
+    refused = carol.post("/tasks/folder-pack/word-frequency/submit", data={"csrf": csrf(carol)},
+                         files=[("files", ("top_words.py", b"pass\n"))])
+    assert refused.status_code == 404

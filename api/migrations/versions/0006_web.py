@@ -1,15 +1,15 @@
 """web client: one-time sign-in links, browser sessions, an index for the readiness table
 
-Revision ID: 0002_web
-Revises: 0001
+Revision ID: 0006_web
+Revises: 0004_authoring
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0002_web'
-down_revision = '0001'
+revision = '0006_web'
+down_revision = '0004_authoring'
 branch_labels = None
 depends_on = None
 
