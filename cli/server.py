@@ -68,14 +68,32 @@ def create_token(
     """
     import sys
 
-    from sqlalchemy.engine import make_url
     from sqlmodel import Session
 
-    from api import db, storage
+    from api import storage
+
+    engine, shown = _open_store(init)
+    with Session(engine) as session:
+        secret = storage.create_token(session=session, name=name or f"{role.value} {subject}", role=role,
+                                      subject=subject)
+    engine.dispose()
+    print(f"created a {role.value} token for {subject} in {shown}", file=sys.stderr)
+    print(secret)
+
+
+def _open_store(init: bool):
+    """The service's store, migrated, and how to name it: ``(engine, shown)``.
+
+    Raises:
+        ConfigurationError: the store does not exist and ``init`` is false (what is written
+            to a store the service does not use never works).
+    """
+    from sqlalchemy.engine import make_url
+
+    from api import db
     from engine.errors import ConfigurationError
 
-    settings = load_settings()
-    url = settings.database
+    url = load_settings().database
     path = db.sqlite_path(url)
     shown = str(path.resolve()) if path else make_url(url).render_as_string(hide_password=True)
     if not init and not db.store_exists(url):
@@ -84,12 +102,7 @@ def create_token(
             "as `tasktrial serve` has it, or pass --init to create a new store there")
     engine = db.make_engine(url)
     db.migrate(engine)
-    with Session(engine) as session:
-        secret = storage.create_token(session=session, name=name or f"{role.value} {subject}", role=role,
-                                      subject=subject)
-    engine.dispose()
-    print(f"created a {role.value} token for {subject} in {shown}", file=sys.stderr)
-    print(secret)
+    return engine, shown
 
 
 def _duration(text: str):
@@ -110,19 +123,22 @@ def create_link(
     role: Annotated[Role, typer.Option(help="What the signed-in person may do.")],
     subject: Annotated[str, typer.Option(help="Who signs in (a candidate's, author's or reviewer's id).")],
     expires: Annotated[str, typer.Option(help="How long the link stays usable: 7d, 12h, 30m.")] = "7d",
+    init: Annotated[bool, typer.Option("--init", help="Create the store if it does not exist yet.")] = False,
 ) -> None:
-    """Print a one-time sign-in link to the web client (TASKTRIAL_PUBLIC_URL); it opens a browser session once."""
+    """Print a one-time sign-in link to the web client (TASKTRIAL_PUBLIC_URL); it opens a browser session once.
+
+    The same store rule as create-token: refuses a store that does not exist unless --init.
+    """
     from sqlmodel import Session
 
-    from api import db, storage
+    from api import storage
 
     lifetime = _duration(expires)
-    settings = load_settings()
-    engine = db.make_engine(settings.database)
-    db.migrate(engine)
+    engine, _ = _open_store(init)
     with Session(engine) as session:
         code = storage.create_sign_in_link(session=session, role=role, subject=subject, lifetime=lifetime)
-    print(f"{settings.public_url.rstrip('/')}/signin/{code}")
+    engine.dispose()
+    print(f"{load_settings().public_url.rstrip('/')}/signin/{code}")
 
 
 def rotate_key() -> None:

@@ -241,3 +241,15 @@ def test_create_token_with_init_creates_the_store_and_says_where(cli, tmp_path: 
     with Session(engine) as session:
         assert storage.find_token(session=session, secret=token).subject == "alice"
     engine.dispose()
+
+
+def test_create_link_follows_the_same_store_rule(cli, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("TASKTRIAL_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("TASKTRIAL_DATABASE_URL", raising=False)
+    monkeypatch.setenv("TASKTRIAL_PUBLIC_URL", "https://tt.example")
+    refused = invoke(cli, "admin", "create-link", "--role", "candidate", "--subject", "alice")
+    assert refused.exit_code == 2 and "no tasktrial store at" in flat(refused.stderr)
+    assert refused.stdout == "" and not (tmp_path / "nowhere").exists()
+    made = invoke(cli, "admin", "create-link", "--role", "candidate", "--subject", "alice", "--init")
+    assert made.exit_code == 0, made.output
+    assert made.stdout.strip().startswith("https://tt.example/signin/")

@@ -237,6 +237,39 @@ def test_author_uploads_a_broken_pack_and_sees_each_problem(page, server, tmp_pa
     assert_accessible(page)
 
 
+def test_author_sees_an_upload_checked_by_the_workers_then_candidates_meet_it(page, server, tmp_path):
+    from engine import archives
+    from engine.trees import read_tree
+
+    folder = tmp_path / "pack"
+    shutil.copytree(CATALOGUE / "python-foundations" / "word-frequency", folder / "word-frequency")
+    (folder / "pack.yaml").write_text("id: ann-pack\nversion: 1.0.0\ntitle: Ann's pack\nauthors: [ann]\n"
+                                      "license: MIT\ndescription: one task\n")
+    archive = tmp_path / "ann.zip"
+    archive.write_bytes(archives.make_zip(read_tree(folder)))
+    sign_in(page, server, "candidate", "carol")
+    page.goto(f"{server.url}/tasks?pack=ann-pack")
+    expect(page.locator('a[href="/tasks/ann-pack/word-frequency"]')).to_have_count(0)  # not before its check
+    sign_in(page, server, "author", "ann")
+    page.goto(f"{server.url}/author/packs")
+    page.get_by_label("Pack archive (.zip or .tar.gz)").set_input_files(str(archive))
+    page.get_by_role("button", name="Upload and validate").click()
+    expect(page.get_by_role("status")).to_contain_text("It is checking")
+    page.get_by_role("link", name="Its state and check report").click()
+    deadline = time.monotonic() + GRADING_TIMEOUT_MS / 1000
+    while page.locator("#version-state").inner_text() == "checking" and time.monotonic() < deadline:
+        time.sleep(1)
+        page.reload()
+    expect(page.locator("#version-state")).to_have_text("live")
+    expect(page.get_by_role("heading", name="Check report")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("word-frequency.*ok"))).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "pack-version")
+    sign_in(page, server, "candidate", "carol")
+    page.goto(f"{server.url}/tasks?pack=ann-pack")
+    expect(page.locator('a[href="/tasks/ann-pack/word-frequency"]').first).to_be_visible()
+
+
 def test_reviewer_filters_readiness_and_downloads_csv(page, server, tmp_path):
     sign_in(page, server, "candidate", "fay")
     page.goto(server.url + "/tasks/python-foundations/word-frequency")
