@@ -32,16 +32,14 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (TASKTRIAL_PORT).")] = None,
 ) -> None:
     """Run the API. Without TASKTRIAL_BROKER_URL, submissions are graded by an in-process worker pool."""
-    import uvicorn
-
-    from api.serve import build
+    from api.serve import build, run_server
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = load_settings(**overrides)
     if "port" in overrides and "TASKTRIAL_PUBLIC_URL" not in __import__("os").environ:
         settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{settings.port}"})
-    app, _ = build(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    app, service = build(settings)
+    run_server(app, service, settings)
 
 
 def worker(
