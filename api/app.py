@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 
 from api import errors, storage, streams
-from api.routes import catalogue, meta, runs, submissions
+from api.routes import admin, catalogue, meta, runs, submissions
 from api.service import Service
 
 
@@ -39,7 +39,7 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
                   description="Sandboxed task assessment: catalogue, submissions, signed readiness results.")
     app.state.service = service
     errors.install(app)
-    for router in (meta.router, catalogue.router, submissions.router, runs.router):
+    for router in (meta.router, catalogue.router, submissions.router, runs.router, admin.router):
         app.include_router(router)
     return app
 

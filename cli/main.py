@@ -272,6 +272,8 @@ app.command("serve")(translate_errors(server.serve))
 app.command("worker")(translate_errors(server.worker))
 admin_app = typer.Typer(no_args_is_help=True, help="Administer the service (run on the server).")
 admin_app.command("create-token")(translate_errors(server.create_token))
+admin_app.command("list-tokens")(translate_errors(server.list_tokens))
+admin_app.command("revoke-token")(translate_errors(server.revoke_token))
 app.add_typer(admin_app, name="admin")
 
 

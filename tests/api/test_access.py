@@ -43,6 +43,8 @@ RULES = [
     ("POST", "/v1/runs/{run_id}/release", WORKERS),
     ("POST", "/v1/runs/{run_id}/result", WORKERS),
     ("POST", "/v1/runs/{run_id}/fail", WORKERS),
+    ("GET", "/v1/admin/tokens", {Role.ADMIN}),
+    ("DELETE", "/v1/admin/tokens/{token_id}", {Role.ADMIN}),
 ]
 
 
@@ -60,7 +62,8 @@ def test_access_rule(api, method, template, admitted, role):
     work(api, accepted["run_id"])
     submission = api.client.get(f"/v1/submissions/{accepted['id']}", headers=owner).json()
     ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
-           "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"]}
+           "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
+           "token_id": "no-such-token"}
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
     response = api.client.request(method, template.format(**ids), headers=headers, **_body(template))
     if admitted is None:

@@ -454,7 +454,8 @@ def test_server_sent_events_are_parsed_as_the_standard_frames_them(server):
 
     events = list(api._parse_events(lines, "/events"))
 
-    assert events == [client.Event("queued", {"state": "queued"}), client.Event("done", {"score": 100})]
+    # The last event id persists until another ``id:`` line, as the standard says.
+    assert events == [client.Event("queued", {"state": "queued"}, "1"), client.Event("done", {"score": 100}, "1")]
 
 
 # -- server and token trouble --------------------------------------------------
