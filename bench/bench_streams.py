@@ -182,16 +182,19 @@ class Streams:
                 with self.lock:
                     self.statuses.append(response.status_code)
                     self.responses.append(response)
-                for line in response.iter_lines():
+                lines = response.iter_lines()
+                for line in lines:
                     if line.startswith("event: "):
                         self.opened.release()
                         break
-                for _ in response.iter_lines():
+                for _ in lines:
                     pass
         except httpx.HTTPError:
             with self.lock:
                 self.statuses.append(0)
             self.opened.release()
+        except Exception:  # noqa: BLE001  closed under our feet by close(): the stream is done
+            pass
 
     def close(self) -> None:
         with self.lock:

@@ -90,8 +90,9 @@ def list_tokens(
         return
     table = Table()
     table.add_column("id", no_wrap=True, min_width=32)  # what revoke-token takes: never cut
-    for column in ("name", "role", "subject", "created", "expires", "state"):
+    for column in ("name", "role", "subject", "created", "expires"):
         table.add_column(column)
+    table.add_column("state", no_wrap=True)
     for token in tokens:
         table.add_row(token.id, token.name, token.role.value, token.subject, _when(token.created_at),
                       _when(token.expires_at) if token.expires_at else "never", token.state)
