@@ -4,7 +4,8 @@ One server (SQLite, a real Redis as broker, no worker: submissions stay queued
 unless this script plays the worker). The same mix of requests is measured
 from a few client threads, first with no stream open (the baseline, measured
 in this same run), then with ``--streams`` open ``GET /v1/submissions/{id}/events``
-(spread over tokens, ``--per-token`` each), then with none again. For each
+(spread over tokens, ``--per-token`` each); the two phases alternate for
+``--rounds`` rounds so that drift on a shared machine hits both alike. For each
 route: p50, p99, errors, and the ratio of p99 with streams to the baseline p99.
 
 Routes in the mix: ``/healthz``, ``GET /v1/tasks``, ``GET /v1/submissions/{id}``,
@@ -95,7 +96,13 @@ def submit(client: httpx.Client, headers: dict) -> dict:
     return response.json()
 
 
-def measure(url: str, seconds: float, clients: int, candidate: dict, worker: dict, done_id: str) -> dict:
+def summary(values: list[float], errors: int) -> dict:
+    return {"requests": len(values), "p50_ms": round(1000 * percentile(values, 0.5), 2),
+            "p99_ms": round(1000 * percentile(values, 0.99), 2), "errors": errors}
+
+
+def measure(url: str, seconds: float, clients: int, candidate: dict, worker: dict, done_id: str,
+            raw: bool = False) -> dict:
     """Each client thread loops over the route mix for ``seconds``; latencies per route."""
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
@@ -146,9 +153,9 @@ def measure(url: str, seconds: float, clients: int, candidate: dict, worker: dic
         thread.start()
     for thread in threads:
         thread.join()
-    return {name: {"requests": len(values), "p50_ms": round(1000 * percentile(values, 0.5), 2),
-                   "p99_ms": round(1000 * percentile(values, 0.99), 2), "errors": errors.get(name, 0)}
-            for name, values in sorted(latencies.items())}
+    if raw:
+        return {name: (values, errors.get(name, 0)) for name, values in latencies.items()}
+    return {name: summary(values, errors.get(name, 0)) for name, values in sorted(latencies.items())}
 
 
 class Streams:
@@ -209,6 +216,7 @@ def main() -> None:
     parser.add_argument("--per-token", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (no streams, streams)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tasktrial-bench-streams-"))
     catalogue = tmp / "catalogue"
@@ -219,7 +227,7 @@ def main() -> None:
         pack={"id": "bench", "version": "1.0.0", "title": "Bench", "description": "bench", "authors": ["b"],
               "license": "MIT"})
     report: dict = {"streams": args.streams, "per_token": args.per_token, "clients": args.clients,
-                    "seconds_per_phase": args.seconds}
+                    "seconds_per_phase": args.seconds, "rounds": args.rounds}
     with redis_server() as broker, server(tmp / "data", catalogue, broker, args.streams, args.per_token) as (url, token):
         candidate, worker = token("candidate", "bench"), token("worker", "bench-worker")
         with httpx.Client(base_url=url, timeout=TIMEOUT) as http:
@@ -235,18 +243,30 @@ def main() -> None:
                     pending = submit(http, headers)["id"]
                 followers.append((headers, pending))
         measure(url, 2.0, args.clients, candidate, worker, done["id"])  # warm-up
-        report["without_streams"] = measure(url, args.seconds, args.clients, candidate, worker, done["id"])
-        streams = Streams(url, followers)
-        began = time.perf_counter()
-        report["streams_open"] = streams.open()
-        report["seconds_to_open_streams"] = round(time.perf_counter() - began, 2)
-        report["with_streams"] = measure(url, args.seconds, args.clients, candidate, worker, done["id"])
-        streams.close()
-        time.sleep(1.0)
-        report["after_streams_closed"] = measure(url, args.seconds, args.clients, candidate, worker, done["id"])
+        # Interleaved rounds (none, then with streams), so drift on a shared machine hits both sides alike.
+        pooled: dict[str, dict[str, list]] = {"without_streams": defaultdict(list), "with_streams": defaultdict(list)}
+        report["rounds"] = []
+        for _ in range(args.rounds):
+            without = measure(url, args.seconds, args.clients, candidate, worker, done["id"], raw=True)
+            streams = Streams(url, followers)
+            began = time.perf_counter()
+            opened = streams.open()
+            opening = round(time.perf_counter() - began, 2)
+            with_streams = measure(url, args.seconds, args.clients, candidate, worker, done["id"], raw=True)
+            streams.close()
+            time.sleep(1.0)
+            report["rounds"].append({"streams_open": opened, "seconds_to_open_streams": opening})
+            for phase, measured in (("without_streams", without), ("with_streams", with_streams)):
+                for name, (values, errors) in measured.items():
+                    pooled[phase][name].append((values, errors))
+        for phase, routes in pooled.items():
+            report[phase] = {name: summary([v for values, _ in parts for v in values], sum(e for _, e in parts))
+                             for name, parts in sorted(routes.items())}
     base, loaded = report["without_streams"], report["with_streams"]
     report["p99_ratio_with_to_without"] = {
         name: round(loaded[name]["p99_ms"] / base[name]["p99_ms"], 2) for name in base if name in loaded}
+    report["p50_ratio_with_to_without"] = {
+        name: round(loaded[name]["p50_ms"] / base[name]["p50_ms"], 2) for name in base if name in loaded}
     report["target"] = "every route's p99 ratio near 1 (unchanged) with 200 open streams, and no errors"
     print(json.dumps(report, indent=2))
 
