@@ -245,7 +245,7 @@ def main() -> None:
         measure(url, 2.0, args.clients, candidate, worker, done["id"])  # warm-up
         # Interleaved rounds (none, then with streams), so drift on a shared machine hits both sides alike.
         pooled: dict[str, dict[str, list]] = {"without_streams": defaultdict(list), "with_streams": defaultdict(list)}
-        report["rounds"] = []
+        report["round_details"] = []
         for _ in range(args.rounds):
             without = measure(url, args.seconds, args.clients, candidate, worker, done["id"], raw=True)
             streams = Streams(url, followers)
@@ -255,7 +255,7 @@ def main() -> None:
             with_streams = measure(url, args.seconds, args.clients, candidate, worker, done["id"], raw=True)
             streams.close()
             time.sleep(1.0)
-            report["rounds"].append({"streams_open": opened, "seconds_to_open_streams": opening})
+            report["round_details"].append({"streams_open": opened, "seconds_to_open_streams": opening})
             for phase, measured in (("without_streams", without), ("with_streams", with_streams)):
                 for name, (values, errors) in measured.items():
                     pooled[phase][name].append((values, errors))

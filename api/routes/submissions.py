@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
+from contextlib import suppress
+
+import anyio
 from anyio import to_thread
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -105,6 +108,8 @@ async def create_submission(request: Request, response: Response, service: Servi
                             person: PersonDep) -> SubmissionAccepted:
     """Accept a submission. Parsing, archiving and storing run on a worker thread, never on the event loop."""
     media_type = _media_type(request)
+    # Admission first: a flooding candidate is refused before their body is read or parsed.
+    await to_thread.run_sync(lambda: _admit(service, person))
     body = await read_body(request, service.settings.max_upload_bytes)
     if media_type == "application/json":
         task_ref, version, files = await to_thread.run_sync(_parse_json, body)
@@ -116,10 +121,7 @@ async def create_submission(request: Request, response: Response, service: Servi
         files = await to_thread.run_sync(lambda: archives.extract(data, caps=caps))
     submission, run = await to_thread.run_sync(lambda: _accept(service, person, task_ref, version, files))
     service.metrics.submissions.inc()
-    try:
-        service.queue.enqueue(run.id)
-    except Exception:  # the run is stored as queued: the reaper re-queues it when the broker is back
-        service.metrics.rejected.labels("enqueue_failed").inc()
+    await to_thread.run_sync(_enqueue, service, run.id)  # a broker call may block: never on the loop
     location = f"/v1/submissions/{submission.id}"
     response.headers["Location"] = location
     return SubmissionAccepted(id=submission.id, run_id=run.id, state=run.state, subject_salt=submission.subject_salt,
@@ -159,12 +161,23 @@ def _form_parts(form) -> tuple[str, str | None, Any]:
     return task, version if isinstance(version, str) and version else None, upload
 
 
+def _admit(service: Service, person: Principal) -> None:
+    with service.session() as session:
+        service.admit(session=session, candidate=person.subject)
+
+
+def _enqueue(service: Service, run_id: str) -> None:
+    try:
+        service.queue.enqueue(run_id)
+    except Exception:  # the run is stored as queued: the reaper re-queues it when the broker is back
+        service.metrics.rejected.labels("enqueue_failed").inc()
+
+
 def _accept(service: Service, person: Principal, task_ref: str, version: str | None, files: dict[str, bytes]):
-    """Admission control, then the stored submission and its queued run."""
+    """The stored submission and its queued run."""
     pack_id, _, task_id = task_ref.partition("/")
     task = service.catalogue.task(pack_id, task_id, version)
     with service.session() as session:
-        service.admit(session=session, candidate=person.subject)
         archive = archives.make_tar_gz(files)
         return storage.create_submission(
             session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
@@ -251,7 +264,11 @@ RECONNECT_MS = 1000
 
 
 class EventStreamResponse(StreamingResponse):
-    """A Server-Sent Events response that gives back its slot under the stream caps however it ends."""
+    """A Server-Sent Events response that gives back its slot under the stream caps however it ends.
+
+    It ends as soon as the client goes away: Starlette, under ASGI 2.4 servers, would notice
+    only at the next write (up to a keep-alive later), keeping the slot that long.
+    """
 
     def __init__(self, content, release, **kwargs):
         super().__init__(content, media_type="text/event-stream", **kwargs)
@@ -259,7 +276,16 @@ class EventStreamResponse(StreamingResponse):
 
     async def __call__(self, scope, receive, send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            async with anyio.create_task_group() as group:
+
+                async def stream() -> None:
+                    with suppress(OSError):  # the client went away mid-write
+                        await self.stream_response(send)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream)
+                await self.listen_for_disconnect(receive)
+                group.cancel_scope.cancel()
         finally:
             self._release()
 
