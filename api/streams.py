@@ -91,23 +91,24 @@ class StreamHub:
     def watched(self) -> set[str]:
         return set(self._waiters)
 
-    async def wait(self, run_id: str, timeout: float) -> bool:
-        """Sleep until run ``run_id`` may have changed, the server closes, or ``timeout``; True if woken."""
-        if self.closing:
-            return True
+    def subscribe(self, run_id: str) -> asyncio.Event:
+        """An event set whenever run ``run_id`` may have changed (and at shutdown); ``unsubscribe`` it after.
+
+        Clear it *before* each look at the database: a change during the look then sets it
+        again, so no wake-up is lost between a look and the next wait.
+        """
         event = asyncio.Event()
+        if self.closing:
+            event.set()
         self._waiters.setdefault(run_id, set()).add(event)
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            waiters = self._waiters.get(run_id)
-            if waiters is not None:
-                waiters.discard(event)
-                if not waiters:
-                    del self._waiters[run_id]
+        return event
+
+    def unsubscribe(self, run_id: str, event: asyncio.Event) -> None:
+        waiters = self._waiters.get(run_id)
+        if waiters is not None:
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[run_id]
 
     def notify(self, run_id: str) -> None:
         """Run ``run_id`` changed: wake its streams. Safe from any thread."""
@@ -153,17 +154,18 @@ async def poll_changes(hub: StreamHub, new_events: Callable[[int], tuple[int, se
     """
     from anyio import to_thread
 
-    last = -1
+    last = -1  # unknown yet: the first look, at once, only learns the highest event id
     while not stop.is_set():
+        if last >= 0:
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+                return
+            except TimeoutError:
+                pass
+            if not hub.watched:
+                continue
         try:
-            await asyncio.wait_for(stop.wait(), interval)
-            return
-        except TimeoutError:
-            pass
-        if not hub.watched and last >= 0:
-            continue
-        try:
-            highest, runs = await to_thread.run_sync(new_events, max(last, 0) if last >= 0 else -1)
+            highest, runs = await to_thread.run_sync(new_events, last)
         except Exception:  # a passing database fault must not end the poller; streams re-check on their own
             log.exception("polling for run events failed")
             continue

@@ -7,6 +7,7 @@ author and reviewers see everything about that pack's submissions. Others get
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -288,6 +289,7 @@ class EventStreamResponse(StreamingResponse):
                 group.cancel_scope.cancel()
         finally:
             self._release()
+            await self.body_iterator.aclose()  # runs the stream's own clean-up now, not at garbage collection
 
 
 @router.get("/submissions/{submission_id}/events", response_class=StreamingResponse,
@@ -321,20 +323,22 @@ async def _event_stream(service: Service, run_id: str, submission_id: str, timeo
     hub = service.streams
     last, deadline = after, time.monotonic() + timeout
     idle_since = time.monotonic()
-    yield f"retry: {RECONNECT_MS}\n\n"
-    while True:
-        events, result = await to_thread.run_sync(_look, service, run_id, last)
-        for event in events:
-            last = event.id
-            data = {"state": event.kind, "at": event.at.isoformat(), "submission": submission_id}
-            if event.kind == RunState.DONE.value and result is not None:
-                data.update(result_id=result.id, verdict=result.verdict, score=result.score)
-            yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n"
-            if event.kind == RunState.DONE.value:
-                return
-        if events:
-            idle_since = time.monotonic()
+    changed = hub.subscribe(run_id)
+    try:
+        yield f"retry: {RECONNECT_MS}\n\n"
         while True:
+            changed.clear()  # before the look: a change during it sets the flag again
+            events, result = await to_thread.run_sync(_look, service, run_id, last)
+            for event in events:
+                last = event.id
+                data = {"state": event.kind, "at": event.at.isoformat(), "submission": submission_id}
+                if event.kind == RunState.DONE.value and result is not None:
+                    data.update(result_id=result.id, verdict=result.verdict, score=result.score)
+                yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n"
+                if event.kind == RunState.DONE.value:
+                    return
+            if events:
+                idle_since = time.monotonic()
             if hub.closing:
                 yield ("event: reconnect\ndata: " + json.dumps({"reason": "the server is shutting down",
                                                                   "retry_ms": RECONNECT_MS}) + "\n\n")
@@ -343,14 +347,16 @@ async def _event_stream(service: Service, run_id: str, submission_id: str, timeo
             if now >= deadline:
                 yield "event: timeout\ndata: {}\n\n"
                 return
-            # Wake on a change, at shutdown, or for the keep-alive (which also re-looks, a net under missed wake-ups).
-            woken = await hub.wait(run_id, min(deadline - now, KEEP_ALIVE_SECONDS - (now - idle_since)))
-            if woken or hub.closing:
-                break
+            # Wake on a change, at shutdown, or for the keep-alive (after which it looks again:
+            # a net under a missed wake-up).
+            with suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), max(0.0, min(deadline - now,
+                                                                    KEEP_ALIVE_SECONDS - (now - idle_since))))
             if time.monotonic() - idle_since >= KEEP_ALIVE_SECONDS:
                 idle_since = time.monotonic()
                 yield ": keep-alive\n\n"
-                break
+    finally:
+        hub.unsubscribe(run_id, changed)
 
 
 def _look(service: Service, run_id: str, after: int):

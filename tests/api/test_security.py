@@ -436,3 +436,33 @@ def test_a_client_resumes_after_the_last_event_it_saw(api):
                              headers={**alice, "Last-Event-ID": ids[1]}).text
     kinds = [line.removeprefix("event: ") for line in resumed.splitlines() if line.startswith("event: ")]
     assert kinds == ["done"]
+
+
+def test_a_change_made_through_another_replica_wakes_the_stream(api):
+    """No in-process notification: the one poll per process finds the new events (else: only at the keep-alive)."""
+    import threading
+
+    alice = api.token(Role.CANDIDATE, "alice")
+    accepted = submit(api, alice)
+    lines: list[str] = []
+
+    def follow() -> None:
+        response = api.client.get(f"/v1/submissions/{accepted['id']}/events", headers=alice, params={"timeout": 10})
+        lines.extend(response.text.splitlines())
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    with api.service.session() as session:  # as another API process would: straight to the database
+        assert storage.claim_run(session=session, run_id=accepted["run_id"], worker="elsewhere", token_id="t",
+                                 lease_seconds=60)
+        run = storage.get_run(session=session, run_id=accepted["run_id"])
+        submission = storage.get_submission(session=session, submission_id=run.submission_id)
+        task = api.service.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        document = result_document(api, {"pack_id": task.pack_id, "task_id": task.id,
+                                         "pack_version": task.pack_version,
+                                         "submission_digest": submission.submission_digest})
+        storage.record_result(session=session, run=run, submission=submission, document=document,
+                              candidate_view=document)
+    thread.join(30)
+    kinds = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
+    assert kinds == ["queued", "running", "done"], lines
