@@ -4,7 +4,7 @@ An open ``GET /v1/submissions/{id}/events`` holds no database connection and no
 thread while it waits: it sleeps on an ``asyncio.Event`` that is set when its
 run changes. Changes made in this process wake it at once (``notify``, callable
 from any thread); changes made through another API replica are found by one
-poll per process (``poll_once``: new ``run_event`` rows since the last look),
+poll per process (``poll_changes``: new ``run_event`` rows since the last look),
 whatever the number of streams. Each wake-up then costs the stream one short
 session.
 """

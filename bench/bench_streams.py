@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -159,55 +160,41 @@ def measure(url: str, seconds: float, clients: int, candidate: dict, worker: dic
 
 
 class Streams:
-    """``count`` open event streams on queued submissions, each read on its own thread."""
+    """Open event streams on queued submissions, as plain sockets: no client thread per stream.
+
+    Each is read until its first event (it is open and being followed), then left open; ``close``
+    shuts the sockets down so the server sees the clients leave.
+    """
 
     def __init__(self, url: str, followers: list[tuple[dict, str]]):
-        self.url, self.followers = url, followers
-        self.opened = threading.Semaphore(0)
-        self.statuses: list[int] = []
-        self.threads: list[threading.Thread] = []
-        self.responses: list[httpx.Response] = []
-        self.lock = threading.Lock()
+        self.address = httpx.URL(url)
+        self.followers = followers
+        self.sockets: list[socket.socket] = []
 
-    def open(self, wait: float = 60.0) -> int:
-        for headers, submission_id in self.followers:
-            thread = threading.Thread(target=self._follow, args=(headers, submission_id), daemon=True)
-            thread.start()
-            self.threads.append(thread)
-        deadline = time.monotonic() + wait
+    def open(self) -> int:
         opened = 0
-        for _ in self.followers:
-            if not self.opened.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            opened += 1
-        return sum(1 for status in self.statuses if status == 200)
-
-    def _follow(self, headers: dict, submission_id: str) -> None:
-        try:
-            with httpx.stream("GET", f"{self.url}/v1/submissions/{submission_id}/events", headers=headers,
-                              timeout=httpx.Timeout(None, connect=30.0)) as response:
-                with self.lock:
-                    self.statuses.append(response.status_code)
-                    self.responses.append(response)
-                lines = response.iter_lines()
-                for line in lines:
-                    if line.startswith("event: "):
-                        self.opened.release()
-                        break
-                for _ in lines:
-                    pass
-        except httpx.HTTPError:
-            with self.lock:
-                self.statuses.append(0)
-            self.opened.release()
-        except Exception:  # noqa: BLE001  closed under our feet by close(): the stream is done
-            pass
+        for headers, submission_id in self.followers:
+            sock = socket.create_connection((self.address.host, self.address.port), timeout=30)
+            request = (f"GET /v1/submissions/{submission_id}/events HTTP/1.1\r\nHost: {self.address.host}\r\n"
+                       f"Authorization: {headers['Authorization']}\r\nAccept: text/event-stream\r\n\r\n")
+            sock.sendall(request.encode())
+            received = b""
+            while b"event: " not in received and b"\r\n\r\n{" not in received:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                received += chunk
+            if received.startswith(b"HTTP/1.1 200") and b"event: " in received:
+                opened += 1
+            self.sockets.append(sock)
+        return opened
 
     def close(self) -> None:
-        with self.lock:
-            for response in self.responses:
-                with contextlib.suppress(Exception):
-                    response.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.sockets.clear()
 
 
 def main() -> None:
