@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 
 from api import errors, storage, streams
-from api.routes import admin, catalogue, meta, runs, submissions
+from api.routes import admin, authoring, catalogue, credentials, log, meta, runs, submissions
 from api.service import Service
 
 
@@ -19,6 +19,7 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
         stop = threading.Event()
         if reaper:
             service.start_reaper(stop)
+            service.log.start(stop)
         service.streams.start()
         polling = asyncio.Event()
         poller = asyncio.create_task(streams.poll_changes(
@@ -39,7 +40,8 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
                   description="Sandboxed task assessment: catalogue, submissions, signed readiness results.")
     app.state.service = service
     errors.install(app)
-    for router in (meta.router, catalogue.router, submissions.router, runs.router, admin.router):
+    for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router,
+                   authoring.router, admin.router):
         app.include_router(router)
     return app
 

@@ -21,6 +21,9 @@ from engine.models import Pack, Task
 from engine.trees import read_tree
 
 Loader = Callable[[Path], Pack]
+#: A pack version's state (``api.tables.PackState`` values); built-in packs are always live.
+StateOf = Callable[[Pack], str]
+LIVE, RETIRED = "live", "retired"
 
 
 def pack_digest(root: Path) -> str:
@@ -30,10 +33,14 @@ def pack_digest(root: Path) -> str:
 class Catalogue:
     """Every pack version the service knows, loaded and validated once."""
 
-    def __init__(self, *, builtin_dirs: list[Path], packs_dir: Path, loader: Loader):
+    def __init__(self, *, builtin_dirs: list[Path], packs_dir: Path, loader: Loader,
+                 validate_upload: Callable[[Path], None] | None = None):
+        """``validate_upload`` vets an uploaded pack before ``loader`` reads it in this process
+        (``api.packcheck.BoundedValidator``: a child process with memory and time caps)."""
         self._builtin_dirs = builtin_dirs
         self._packs_dir = packs_dir
         self._load = loader
+        self._validate_upload = validate_upload
         self._lock = threading.Lock()
         self._versions: dict[tuple[str, str], Pack] = {}
         self._builtin: set[tuple[str, str]] = set()
@@ -54,32 +61,41 @@ class Catalogue:
         with self._lock:
             self._versions, self._builtin = found, builtin
 
-    def packs(self) -> list[Pack]:
-        """The latest version of each pack."""
+    def packs(self, state: StateOf | None = None) -> list[Pack]:
+        """The latest version of each pack; with ``state``, the latest ``live`` one."""
         latest: dict[str, Pack] = {}
         for (pack_id, _), pack in sorted(self._versions.items(), key=lambda kv: _semver_key(kv[0][1])):
-            latest[pack_id] = pack
+            if state is None or state(pack) == LIVE:
+                latest[pack_id] = pack
         return [latest[k] for k in sorted(latest)]
 
-    def pack(self, pack_id: str, version: str | None = None) -> Pack:
+    def pack(self, pack_id: str, version: str | None = None, state: StateOf | None = None) -> Pack:
+        """A pack version. With ``state``: a named version must be live or retired (its results
+        stay readable), and no version means the latest live one; others are as if absent."""
         if version is not None:
             pack = self._versions.get((pack_id, version))
-            if pack is None:
+            if pack is None or (state is not None and state(pack) not in (LIVE, RETIRED)):
                 raise NotFound(f"unknown pack version {pack_id}@{version}")
             return pack
-        for pack in self.packs():
+        for pack in self.packs(state):
             if pack.id == pack_id:
                 return pack
         raise NotFound(f"unknown pack {pack_id!r}")
 
-    def task(self, pack_id: str, task_id: str, version: str | None = None) -> Task:
-        return self.pack(pack_id, version).task(task_id)
+    def task(self, pack_id: str, task_id: str, version: str | None = None, state: StateOf | None = None) -> Task:
+        return self.pack(pack_id, version, state).task(task_id)
+
+    def all_versions(self) -> list[Pack]:
+        """Every loaded version, whatever its state (authors and workers)."""
+        return [pack for _, pack in sorted(self._versions.items())]
 
     def is_builtin(self, pack: Pack) -> bool:
         return (pack.id, pack.version) in self._builtin
 
     def add(self, archive: bytes, *, max_bytes: int, authorise: Callable[[Pack], None]) -> tuple[Pack, str, bool]:
         """Validate an uploaded pack archive and store it as an immutable version.
+
+        Blocking (extraction, a validating child process): call it from a worker thread.
 
         Returns ``(pack, digest, created)``; ``created`` is False when the very
         same content was already stored. ``authorise`` sees the validated pack
@@ -101,6 +117,8 @@ class Catalogue:
                 path = staging / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
+            if self._validate_upload is not None:
+                self._validate_upload(staging)
             pack = self._load(staging)
             authorise(pack)
             digest = tree_digest(files)

@@ -13,6 +13,7 @@ from celery import Celery
 from engine.errors import RunnerError
 
 GRADE_TASK = "tasktrial.grade_run"
+CHECK_TASK = "tasktrial.check_pack"
 VISIBILITY_TIMEOUT_SECONDS = 3600
 
 
@@ -45,5 +46,21 @@ def register_grade_task(app: Celery, context) -> None:
         except RunnerError as exc:
             delay = jobs.after_fault(run_id, exc, api=context.api, attempt=self.request.retries + 1,
                                      attempts=context.attempts)
+            if delay is not None:
+                raise self.retry(exc=exc, countdown=delay) from exc
+
+
+def register_check_task(app: Celery, context) -> None:
+    """Bind the pack check task (``pack check`` of an uploaded version) to this worker's context."""
+
+    @app.task(name=CHECK_TASK, bind=True, max_retries=None)
+    def check_pack(self, version_id: str) -> None:
+        from api import jobs
+
+        try:
+            context.check_pack_once(version_id)
+        except RunnerError as exc:
+            delay = jobs.after_check_fault(version_id, exc, api=context.api, attempt=self.request.retries + 1,
+                                           attempts=context.attempts)
             if delay is not None:
                 raise self.retry(exc=exc, countdown=delay) from exc

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
@@ -35,6 +35,29 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.removeprefix("sqlite:///")
+    return Path(path) if path and path != ":memory:" else None
+
+
+def store_exists(url: str) -> bool:
+    """Whether ``url`` names a store tasktrial already set up: a SQLite file that exists, or a
+    database whose migrations ran. Asks without creating anything (a SQLite file is never made here)."""
+    path = sqlite_path(url)
+    if path is not None:
+        return path.is_file()
+    if url.startswith("sqlite"):
+        return False
+    engine = make_engine(url)
+    try:
+        return inspect(engine).has_table("alembic_version")
+    finally:
+        engine.dispose()
 
 
 def alembic_config(engine: Engine) -> Config:

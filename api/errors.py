@@ -5,8 +5,13 @@ from __future__ import annotations
 import math
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
+from starlette.exceptions import HTTPException
 
+from engine.credentials import CredentialDefinitionError
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -16,7 +21,13 @@ from engine.errors import (
     RunnerError,
     SubmissionRejected,
     TaskTrialError,
+    capped,
 )
+
+#: Caps on an error body, whatever the request or pack held: ``detail`` text, and how many
+#: items any list in a body keeps (see ``bounded``).
+DETAIL_CHARS = 4000
+MAX_VALIDATION_ERRORS = 50
 
 
 class PayloadTooLarge(SubmissionRejected):
@@ -38,6 +49,7 @@ STATUS: list[tuple[type[TaskTrialError], int]] = [
     (TooManyRequests, 429),
     (PackError, 422),
     (SubmissionRejected, 422),
+    (CredentialDefinitionError, 422),
     (ConfigurationError, 500),
     (RunnerError, 503),
     (GraderError, 500),
@@ -48,7 +60,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TaskTrialError)
     async def _translate(request: Request, exc: TaskTrialError) -> JSONResponse:
         code = next((c for kind, c in STATUS if isinstance(exc, kind)), 500)
-        body: dict = {"detail": str(exc)}
+        body: dict = {"detail": capped(str(exc), DETAIL_CHARS)}
         if isinstance(exc, PackError):
             body["problems"] = [{"file": p.file, "location": p.location, "message": p.message} for p in exc.problems]
         headers = None
@@ -56,3 +68,30 @@ def install(app: FastAPI) -> None:
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
             body["retry_after_seconds"] = max(1, math.ceil(exc.retry_after))
         return JSONResponse(status_code=code, content=body, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
+                  for e in exc.errors()]  # never the "input": it can be the whole body
+        return JSONResponse(status_code=422, content={"detail": bounded(jsonable_encoder(errors))})
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if not is_body_allowed_for_status_code(exc.status_code):
+            return Response(status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(status_code=exc.status_code, content={"detail": bounded(jsonable_encoder(exc.detail))},
+                            headers=getattr(exc, "headers", None))
+
+
+def bounded(value: object, *, depth: int = 0) -> object:
+    """A JSON value cut to size: strings to 500 characters, lists and objects to 50 items, 6 levels."""
+    if isinstance(value, str):
+        return capped(value, 500)
+    if depth >= 6 and isinstance(value, (list, dict)):
+        return "..."
+    if isinstance(value, list):
+        return [bounded(v, depth=depth + 1) for v in value[:MAX_VALIDATION_ERRORS]]
+    if isinstance(value, dict):
+        items = list(value.items())[:MAX_VALIDATION_ERRORS]
+        return {capped(str(k), 100): bounded(v, depth=depth + 1) for k, v in items}
+    return value

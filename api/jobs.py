@@ -3,7 +3,7 @@
 Claim (compare-and-set) → load the task version the submission names →
 grade in the sandbox → post the result. A failing submission is a result;
 an infrastructure fault propagates so the caller can retry; a broken grader
-ends the run with an ``error`` result.
+ends the run with a ``grader_error`` result (verdict ``error``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from api.catalogue import pack_digest
 from api.worker_client import WorkerApi
+from engine.checking import check_task, pack_report
 from engine import archives
-from engine.errors import GraderError, NotFound, PackError, RunnerError
-from engine.grading import engine_error_result, grade_submission
-from engine.models import Task
+from engine.errors import NotFound, PackError, RunnerError
+from engine.grading import grade_submission
+from engine.models import Pack, Task
 from engine.ports import Runner
-from engine.results import now
 from graders import GraderSet
 
 log = logging.getLogger("tasktrial.jobs")
@@ -40,20 +41,15 @@ def execute(run_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, 
         api.fail(run_id, f"the worker's copy of {job.pack_id}@{job.pack_version}/{job.task_id} differs from the "
                          "task version the submission was made for")
         return
-    started = now()
     files = archives.extract(job.archive, strip_top_folder=False)  # stored as-is by the API
 
     def report(state: str) -> None:
         if state == "grading":  # the claim already recorded "running"
             api.progress(run_id, state)
 
-    try:
-        result = grade_submission(task, files, runner=runner, grader=graders.for_task(task), progress=report)
-        document = result.to_document()
-    except GraderError as exc:
-        document = engine_error_result(task, job.submission_digest, f"the task's grader failed: {exc}",
-                                       started_at=started).to_document()
-    api.post_result(run_id, document)
+    # A broken grader comes back as a ``grader_error`` result (verdict error), never as the candidate's outcome.
+    result = grade_submission(task, files, runner=runner, grader=graders.for_task(task), progress=report)
+    api.post_result(run_id, result.to_document())
 
 
 def after_fault(run_id: str, exc: Exception, *, api: WorkerApi, attempt: int, attempts: int) -> float | None:
@@ -83,6 +79,66 @@ def execute_with_retries(run_id: str, *, once: Callable[[str], None], api: Worke
             return
         except RunnerError as exc:
             delay = after_fault(run_id, exc, api=api, attempt=attempt, attempts=attempts)
+            if delay is None:
+                return
+            sleep(delay)
+
+
+# -- pack checks of uploaded versions ------------------------------------------
+
+PackLookup = Callable[[str, str], Pack]
+
+
+def check_pack(version_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, find_pack: PackLookup,
+               repeat: int = 1) -> None:
+    """Run ``pack check`` on an uploaded version and post the report; the API makes it live only if it passed.
+
+    Raises ``RunnerError`` for infrastructure faults (retry those); everything else is the report.
+    """
+    job = api.pack_check(version_id)
+    if job is None:
+        log.info("pack version %s is no longer being checked; skipping", version_id)
+        return
+    try:
+        pack = find_pack(job["pack_id"], job["version"])
+    except (NotFound, PackError) as exc:
+        api.post_pack_check(version_id, failed_report(job, f"the worker cannot load the pack: {exc}"))
+        return
+    if pack_digest(pack.root) != job["digest"]:
+        api.post_pack_check(version_id, failed_report(job, "the worker's copy of the pack differs from the upload"))
+        return
+    reports = [check_task(task, runner=runner, grader=graders.for_task(task), repeat=repeat) for task in pack.tasks]
+    api.post_pack_check(version_id, pack_report(pack, reports))
+
+
+def failed_report(job: dict, problem: str) -> dict:
+    return {"pack": job["pack_id"], "version": job["version"], "ok": False, "problems": [problem], "tasks": []}
+
+
+def after_check_fault(version_id: str, exc: Exception, *, api: WorkerApi, attempt: int, attempts: int) -> float | None:
+    """The delay before checking again after an infrastructure fault; None once the version is rejected for it."""
+    log.warning("pack check %s: infrastructure fault on attempt %d/%d: %s", version_id, attempt, attempts, exc)
+    if attempt < attempts:
+        return min(30.0, 2.0 ** attempt)
+    try:
+        job = api.pack_check(version_id)
+        if job is not None:
+            api.post_pack_check(version_id, failed_report(
+                job, f"the check could not run after {attempts} attempts ({exc}); upload the same archive to retry"))
+    except RunnerError:
+        log.error("pack check %s: the API is unreachable; the version stays in checking", version_id)
+    return None
+
+
+def check_with_retries(version_id: str, *, once: Callable[[str], None], api: WorkerApi, attempts: int,
+                       sleep: Callable[[float], None]) -> None:
+    """The embedded pool's loop around a pack check: retry infrastructure faults, then reject the version."""
+    for attempt in range(1, attempts + 1):
+        try:
+            once(version_id)
+            return
+        except RunnerError as exc:
+            delay = after_check_fault(version_id, exc, api=api, attempt=attempt, attempts=attempts)
             if delay is None:
                 return
             sleep(delay)

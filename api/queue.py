@@ -1,4 +1,5 @@
-"""The queue seam: ``JobQueue.enqueue(run_id)``. Only ids travel; the database holds the rest.
+"""The queue seam: ``JobQueue.enqueue(run_id)`` and ``enqueue_pack_check(version_id)``.
+Only ids travel; the database holds the rest.
 
 Backends: ``CeleryQueue`` (Redis broker, ``tasktrial worker`` processes) and
 ``InProcessQueue`` (the embedded default: a thread pool in ``tasktrial serve``
@@ -20,30 +21,45 @@ class JobQueue(Protocol):
         """Ask a worker to grade run ``run_id``. Must not block on the grading."""
         ...
 
+    def enqueue_pack_check(self, version_id: str) -> None:
+        """Ask a worker to run ``pack check`` on an uploaded pack version. Must not block on it."""
+        ...
+
 
 class FakeQueue:
     def __init__(self) -> None:
         self.run_ids: list[str] = []
+        self.pack_check_ids: list[str] = []
 
     def enqueue(self, run_id: str) -> None:
         self.run_ids.append(run_id)
+
+    def enqueue_pack_check(self, version_id: str) -> None:
+        self.pack_check_ids.append(version_id)
 
 
 class InProcessQueue:
     """Runs jobs on a thread pool inside the API process. Not durable: the reaper re-queues after a restart."""
 
-    def __init__(self, job: Callable[[str], None], *, workers: int):
+    def __init__(self, job: Callable[[str], None], *, workers: int,
+                 check_job: Callable[[str], None] | None = None):
         self._job = job
+        self._check_job = check_job
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tasktrial-worker")
 
     def enqueue(self, run_id: str) -> None:
-        self._pool.submit(self._safely, run_id)
+        self._pool.submit(self._safely, self._job, run_id)
 
-    def _safely(self, run_id: str) -> None:
+    def enqueue_pack_check(self, version_id: str) -> None:
+        if self._check_job is None:
+            raise RuntimeError("this in-process queue was built without a pack check job")
+        self._pool.submit(self._safely, self._check_job, version_id)
+
+    def _safely(self, job: Callable[[str], None], job_id: str) -> None:
         try:
-            self._job(run_id)
-        except Exception:  # the reaper will retry the run; a pool thread must survive
-            log.exception("job for run %s failed", run_id)
+            job(job_id)
+        except Exception:  # the reaper (or a re-upload, for pack checks) retries; a pool thread must survive
+            log.exception("job %s failed", job_id)
 
 
 class CeleryQueue:
@@ -54,3 +70,8 @@ class CeleryQueue:
         from api.celery_app import GRADE_TASK
 
         self._app.send_task(GRADE_TASK, args=[run_id])
+
+    def enqueue_pack_check(self, version_id: str) -> None:
+        from api.celery_app import CHECK_TASK
+
+        self._app.send_task(CHECK_TASK, args=[version_id])

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from api import storage
 from api.app import create_app
-from api.celery_app import make_celery, register_grade_task
+from api.celery_app import make_celery, register_check_task, register_grade_task
 from api.queue import CeleryQueue, InProcessQueue, JobQueue
 from api.service import Service, build_catalogue, build_service
 from api.settings import Settings
@@ -30,7 +30,8 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
     if settings.broker_url:
         queue = CeleryQueue(make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds))
     else:
-        queue = InProcessQueue(lambda run_id: holder["worker"].execute(run_id), workers=settings.embedded_workers)
+        queue = InProcessQueue(lambda run_id: holder["worker"].execute(run_id), workers=settings.embedded_workers,
+                               check_job=lambda version_id: holder["worker"].check_pack(version_id))
     service = build_service(settings, queue)
     app = create_app(service)
     if not settings.broker_url:
@@ -93,6 +94,10 @@ def recover(service: Service) -> int:
             storage.release_run(session=session, run_id=run.id)
     for run in runs:
         service.queue.enqueue(run.id)
+    with Session(service.engine) as session:
+        checks = storage.checking_versions(session=session)
+    for version in checks:  # uploads whose check the previous pool never finished
+        service.queue.enqueue_pack_check(version.id)
     return len(runs)
 
 
@@ -110,4 +115,5 @@ def celery_worker(settings: Settings):
         client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
         cache_dir=settings.cache_dir, attempts=settings.max_attempts)
     register_grade_task(app, context)
+    register_check_task(app, context)
     return app

@@ -12,18 +12,22 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api import auth, db, storage
+from api import auth, db, packcheck, storage
 from api.auth import Principal
 from api.catalogue import Catalogue
 from api.queue import JobQueue
 from api.errors import TooManyRequests
 from api.settings import Settings
+from api.catalogue import StateOf
+from api.credentials import Credentials
 from api.streams import StreamHub
-from api.tables import RunState, utcnow
-from engine import packs, signing
-from engine.errors import ConfigurationError, NotFound
+from api.tables import PackState, RunState, utcnow
+from api.transparency import TransparencyLog
+from engine import results, signing, transparency
+from engine.errors import ConfigurationError, Conflict, NotFound
+from engine.keyring import Keyring
+from engine.models import Pack, Task
 from engine.grading import engine_error_result
-from engine import results
 from engine.results import candidate_view, now
 
 log = logging.getLogger("tasktrial.api")
@@ -57,11 +61,26 @@ class Service:
     on_shutdown: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
+    #: Where the signing keys live; with one, a key rotated by `tasktrial admin` takes over without a restart.
+    keyring: Keyring | None = None
+    #: The transparency log every signed result is appended to.
+    log: TransparencyLog = field(init=False)
+    #: Stackable micro-credentials, refreshed after each result.
+    credentials: Credentials = field(init=False)
+
+    #: When this process last queued the check of a version still ``checking``, by version id.
+    _checks_queued: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.streams is None:
             self.streams = StreamHub(max_streams=self.settings.max_streams,
                                      max_streams_per_token=self.settings.max_streams_per_token)
+        self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
+                                   batch_leaves=self.settings.log_batch_leaves,
+                                   seal_seconds=self.settings.log_seal_seconds)
+        self.credentials = Credentials(
+            session=self.session, public_url=self.settings.public_url, key=self.signing_key,
+            known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
 
     def principal(self, secret: str) -> Principal | None:
         """Who ``secret`` speaks for, or None.
@@ -95,6 +114,22 @@ class Service:
         self._principals.pop(row.token_hash, None)
         return row
 
+    def signing_key(self) -> signing.SigningKey:
+        """The key that signs now (re-read from the keyring after a rotation)."""
+        if self.keyring is not None:
+            self.key = self.keyring.active()
+        return self.key
+
+    def jwks(self) -> dict:
+        """The published keys: the active one and every retired or revoked one, each with its status."""
+        return self.keyring.jwks() if self.keyring is not None else signing.public_jwks([self.key])
+
+    def checkpoint_keys(self) -> list[bytes]:
+        """The raw public keys whose checkpoint signatures a verifier should accept (none revoked)."""
+        jwks = self.jwks()
+        statuses = signing.key_statuses(jwks)
+        return [raw for kid, raw in signing.raw_public_keys(jwks).items() if statuses.get(kid) != signing.REVOKED]
+
     def admit(self, *, session: Session, candidate: str) -> None:
         """Admission control for a new submission: the candidate's rate, then the queue's bound.
 
@@ -125,6 +160,51 @@ class Service:
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
+    # -- which pack versions candidates meet -------------------------------------
+
+    def pack_state(self, session: Session) -> StateOf:
+        """The state of each pack version as stored now: built-in packs are live; an uploaded
+        version is live only once the workers' check passed (a folder with no record is not served)."""
+        states = storage.pack_states(session=session)
+
+        def state(pack: Pack) -> str:
+            if self.catalogue.is_builtin(pack):
+                return PackState.LIVE.value
+            return states.get((pack.id, pack.version), PackState.CHECKING.value)
+
+        return state
+
+    def submittable_task(self, session: Session, pack_id: str, task_id: str, version: str | None) -> Task:
+        """The task a new submission may be made for: a live version's.
+
+        Raises:
+            NotFound: no such task in a live (or retired) version.
+            VersionRetired: the named version is retired.
+        """
+        state = self.pack_state(session)
+        task = self.catalogue.task(pack_id, task_id, version, state)
+        if state(self.catalogue.pack(task.pack_id, task.pack_version)) == PackState.RETIRED.value:
+            raise VersionRetired(f"pack {task.pack_id}@{task.pack_version} is retired: a retired version takes no "
+                                 "new submissions (its results stay valid and verifiable); submit to the latest "
+                                 "live version instead (leave the version out)")
+        return task
+
+    def record_pack_check(self, *, version_id: str, report: dict) -> str:
+        """Publish a checked version (``live``) or refuse it (``rejected``); the first report stands.
+
+        Raises:
+            NotFound: no such version.
+            Conflict: the version is no longer being checked.
+        """
+        to = PackState.LIVE if report.get("ok") is True else PackState.REJECTED
+        with self.session() as session:
+            if storage.get_pack_version(session=session, version_id=version_id) is None:
+                raise NotFound(f"unknown pack version {version_id!r}")
+            if not storage.move_pack_version(session=session, version_id=version_id, from_states=[PackState.CHECKING],
+                                             to=to, report=report):
+                raise Conflict(f"pack version {version_id} is not being checked; its first report stands")
+        return to.value
+
     def lease_seconds(self, pack_id: str, version: str, task_id: str) -> float:
         task = self.catalogue.task(pack_id, task_id, version)
         return self.settings.lease_margin_seconds + task.limits.time_seconds * 2
@@ -142,15 +222,26 @@ class Service:
             if run is None or submission is None:
                 raise NotFound(f"unknown run {run_id!r}")
             document = results.bind_subject(document, subject=submission.candidate, salt=submission.subject_salt)
-            full = signing.sign(document, self.key)
-            view = signing.sign(candidate_view(document), self.key)
+            key = self.signing_key()
+            full = signing.sign(document, key)
+            view = signing.sign(candidate_view(document), key)
+            digests = {"full": transparency.document_digest(full), "candidate": transparency.document_digest(view)}
             result, created = storage.record_result(session=session, run=run, submission=submission,
-                                                    document=full, candidate_view=view, holder=holder)
+                                                    document=full, candidate_view=view, log_digests=digests,
+                                                    holder=holder)
             if created:
+                self.log.appended(len(digests))
+                self._refresh_credentials(submission.candidate)
                 self.notify(run_id)
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created
+
+    def _refresh_credentials(self, candidate: str) -> None:
+        try:
+            self.credentials.refresh(candidate)
+        except Exception:  # the result is stored; the next result refreshes this candidate's credentials again
+            log.exception("refreshing the credentials of %s failed", candidate)
 
     def fail_run(self, *, run_id: str, reason: str, holder: tuple[str, str | None] | None = None) -> None:
         """End a run the engine could not grade with an ``error`` result (never a score of 0).
@@ -189,7 +280,24 @@ class Service:
                     self.notify(run.id)
             self.metrics.requeued.inc()
             self.queue.enqueue(run.id)
-        return acted
+        return acted + self.requeue_pack_checks(current)
+
+    def requeue_pack_checks(self, current: datetime) -> int:
+        """Queue again the check of an upload still ``checking`` long after it was queued (a lost message).
+
+        A second check of the same version is harmless: its first report stands.
+        """
+        wait = timedelta(seconds=self.settings.pack_check_requeue_seconds)
+        with self.session() as session:
+            versions = storage.checking_versions(session=session)
+        requeued = 0
+        for version in versions:
+            last = self._checks_queued.get(version.id, _aware(version.created_at))
+            if current - last >= wait:
+                self._checks_queued[version.id] = current
+                self.queue.enqueue_pack_check(version.id)
+                requeued += 1
+        return requeued
 
     def _still_lapsed(self, run_id: str, moment) -> bool:
         """Re-read a run the reaper is about to end: a claim taken since it was listed stands."""
@@ -211,22 +319,22 @@ class Service:
         return thread
 
 
+class VersionRetired(Conflict):
+    """A submission names a retired pack version (409)."""
+
+
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; every time here is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def build_catalogue(settings: Settings) -> Catalogue:
-    from graders import validation_checks
-    from runners import images
-
     missing = [str(p) for p in settings.catalogue_dirs if not p.is_dir()]
     if missing:
         raise ConfigurationError(f"TASKTRIAL_CATALOGUE_DIRS names folders that do not exist: {', '.join(missing)}")
-    checks = validation_checks()
     catalogue = Catalogue(
-        builtin_dirs=list(settings.catalogue_dirs), packs_dir=settings.packs_dir,
-        loader=lambda root: packs.load_pack(root, environments=images.environments(), task_checks=checks),
+        builtin_dirs=list(settings.catalogue_dirs), packs_dir=settings.packs_dir, loader=packcheck.loader(),
+        validate_upload=packcheck.BoundedValidator(),
     )
     catalogue.refresh()
     return catalogue
@@ -235,5 +343,8 @@ def build_catalogue(settings: Settings) -> Catalogue:
 def build_service(settings: Settings, queue: JobQueue) -> Service:
     engine = db.make_engine(settings.database)
     db.migrate(engine)
-    key = signing.load_or_create(settings.keys_dir / "signing-key.json")
-    return Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=key, queue=queue)
+    keyring = Keyring(settings.keys_dir)
+    service = Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=keyring.active(),
+                      queue=queue, keyring=keyring)
+    service.log.seal()  # what a previous run appended, or the empty log's first checkpoint
+    return service

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     #: When set, ``/metrics`` answers only ``Authorization: Bearer <this value>`` (or an admin token);
     #: unset, it is public (a scraper on the compose network needs no secret).
     metrics_token: SecretStr | None = None
+    #: The transparency log's name (first line of its checkpoints); default: public_url's host and "/log".
+    log_origin: str | None = None
+    #: A new checkpoint seals what was appended at most this often, or sooner once log_batch_leaves wait.
+    log_seal_seconds: float = Field(10.0, gt=0)
+    log_batch_leaves: int = Field(256, gt=0)
+    #: An upload still ``checking`` this long after its check was queued is queued again (a lost message).
+    pack_check_requeue_seconds: float = Field(1800.0, gt=0)
 
     def require_database(self) -> None:
         """The API (not a worker, which never touches the database) needs explicit storage in production."""
@@ -78,6 +85,12 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'tasktrial.db').resolve()}"
+
+    @property
+    def origin(self) -> str:
+        from urllib.parse import urlsplit
+
+        return self.log_origin or f"{urlsplit(self.public_url).netloc or 'tasktrial'}/log"
 
     @property
     def packs_dir(self) -> Path:

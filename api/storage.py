@@ -7,7 +7,7 @@ a compare-and-set claim so a redelivered message never grades twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,8 +17,12 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from api import auth
+from engine.errors import Conflict
 from api.tables import (
     ApiToken,
+    LogCheckpoint,
+    LogEntry,
+    PackState,
     PackVersion,
     Result,
     Role,
@@ -84,12 +88,58 @@ def pack_owners(*, session: Session, pack_id: str) -> set[str]:
     return {owner for owner in rows if owner}
 
 
-def record_pack_version(*, session: Session, pack_id: str, version: str, digest: str, owner: str | None) -> PackVersion:
-    row = PackVersion(pack_id=pack_id, version=version, digest=digest, owner=owner)
+def record_pack_version(*, session: Session, pack_id: str, version: str, digest: str, owner: str | None,
+                        state: PackState = PackState.CHECKING) -> PackVersion:
+    row = PackVersion(pack_id=pack_id, version=version, digest=digest, owner=owner, state=state.value)
     session.add(row)
     session.commit()
     session.refresh(row)
     return row
+
+
+def get_pack_version(*, session: Session, pack_id: str | None = None, version: str | None = None,
+                     version_id: str | None = None) -> PackVersion | None:
+    """A stored version, by its row id or by ``pack_id`` and ``version``."""
+    if version_id is not None:
+        return session.get(PackVersion, version_id)
+    return session.exec(select(PackVersion).where(PackVersion.pack_id == pack_id,
+                                                  PackVersion.version == version)).first()
+
+
+def pack_states(*, session: Session) -> dict[tuple[str, str], str]:
+    """Every uploaded version's state, by ``(pack_id, version)`` (one small query per catalogue read)."""
+    rows = session.exec(select(PackVersion.pack_id, PackVersion.version, PackVersion.state)).all()
+    return {(pack_id, version): state for pack_id, version, state in rows}
+
+
+def list_pack_versions(*, session: Session, owner: str | None) -> list[PackVersion]:
+    """Uploaded versions, newest first; only ``owner``'s unless None (an admin's view)."""
+    query = select(PackVersion)
+    if owner is not None:
+        query = query.where(PackVersion.owner == owner)
+    return list(session.exec(query.order_by(col(PackVersion.created_at).desc())).all())
+
+
+def move_pack_version(*, session: Session, version_id: str, from_states: Sequence[PackState], to: PackState,
+                      report: dict[str, Any] | None = None) -> bool:
+    """Compare-and-set a version's state (and store a check report); False if it was in none of ``from_states``."""
+    values: dict[str, Any] = {"state": to.value}
+    if report is not None:
+        values.update(report=report, checked_at=utcnow())
+    statement = (update(PackVersion).where(PackVersion.id == version_id)
+                 .where(col(PackVersion.state).in_([s.value for s in from_states])).values(**values))
+    moved = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    session.commit()
+    return moved
+
+
+def checking_versions(*, session: Session) -> list[PackVersion]:
+    return list(session.exec(select(PackVersion).where(PackVersion.state == PackState.CHECKING.value)).all())
+
+
+def pack_results(*, session: Session, pack_id: str) -> Sequence[Result]:
+    """Every result of a pack's submissions (for its author's statistics)."""
+    return session.exec(select(Result).where(Result.pack_id == pack_id)).all()
 
 
 # -- submissions and runs ---------------------------------------------------
@@ -261,12 +311,14 @@ def result_for_run(*, session: Session, run_id: str) -> Result | None:
 
 def record_result(
     *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any],
-    holder: tuple[str, str | None] | None = None,
+    log_digests: Mapping[str, str] | None = None, holder: tuple[str, str | None] | None = None,
 ) -> tuple[Result, bool]:
     """Store the run's result once. A second write for the same run changes nothing.
 
-    With ``holder`` (token id, worker name), the result is stored only while that worker holds
-    the run, checked in the same transaction that ends the run.
+    ``log_digests`` (view name -> digest) are appended to the transparency log in the
+    same transaction, so no stored result is missing from the log. With ``holder`` (token id,
+    worker name), the result is stored only while that worker holds the run, checked in the
+    same transaction that ends the run.
 
     Returns ``(result, created)``. Raises ``Conflict`` when ``holder`` does not hold the run.
     """
@@ -280,6 +332,8 @@ def record_result(
     )
     session.add(result)
     session.flush()
+    for view, digest in (log_digests or {}).items():
+        session.add(LogEntry(digest=digest, result_id=result.id, view=view))
     # An ``error`` verdict says nothing about the candidate's skills: it never enters their profile.
     evidence = document.get("micro_skills", {}) if document["verdict"] != "error" else {}
     for skill, value in evidence.items():
@@ -330,3 +384,69 @@ def touch_run(*, session: Session, run_id: str) -> None:
     session.exec(update(Run).where(Run.id == run_id, Run.state == RunState.QUEUED)  # type: ignore[call-overload]
                  .values(updated_at=utcnow()))
     session.commit()
+
+
+# -- the transparency log ----------------------------------------------------
+
+
+def latest_checkpoint(*, session: Session) -> LogCheckpoint | None:
+    return session.exec(select(LogCheckpoint).order_by(col(LogCheckpoint.size).desc())).first()
+
+
+def get_checkpoint(*, session: Session, size: int) -> LogCheckpoint | None:
+    return session.get(LogCheckpoint, size)
+
+
+def leaf_digests(*, session: Session, size: int) -> list[str]:
+    """The digests of leaves ``0 .. size-1``, in log order."""
+    return list(session.exec(select(LogEntry.digest).where(col(LogEntry.log_index) < size)
+                             .order_by(col(LogEntry.log_index))).all())
+
+
+def log_entry(*, session: Session, result_id: str, view: str) -> LogEntry | None:
+    return session.exec(select(LogEntry).where(LogEntry.result_id == result_id, LogEntry.view == view)).first()
+
+
+def log_entry_by_digest(*, session: Session, digest: str) -> LogEntry | None:
+    """The first sealed entry with ``digest`` (one document is logged once)."""
+    return session.exec(select(LogEntry).where(LogEntry.digest == digest, col(LogEntry.log_index).is_not(None))
+                        .order_by(col(LogEntry.log_index))).first()
+
+
+def pending_log_entries(*, session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(LogEntry)
+                            .where(col(LogEntry.log_index).is_(None))).one())
+
+
+def seal_log(*, session: Session, limit: int,
+             make_checkpoint: Callable[[list[str]], tuple[str, str]]) -> LogCheckpoint | None:
+    """Give up to ``limit`` waiting entries the next log positions and store the checkpoint over them.
+
+    ``make_checkpoint(digests of all leaves) -> (root hex, signed note)``. One transaction:
+    positions and checkpoint are stored together or not at all. A concurrent sealer
+    (another API process) loses on the unique position or checkpoint size and this
+    returns None; so does a pass with nothing waiting, except the first: a log always
+    has a checkpoint, the empty tree's at least.
+    """
+    last = latest_checkpoint(session=session)
+    size = last.size if last is not None else 0
+    waiting = session.exec(select(LogEntry).where(col(LogEntry.log_index).is_(None))
+                           .order_by(col(LogEntry.id)).limit(limit)).all()
+    if not waiting and last is not None:
+        return None
+    digests = leaf_digests(session=session, size=size)
+    if len(digests) != size:
+        raise Conflict(f"the log holds {len(digests)} sealed leaves but its last checkpoint has size {size}")
+    for offset, entry in enumerate(waiting):
+        entry.log_index = size + offset
+        session.add(entry)
+        digests.append(entry.digest)
+    root_hex, note = make_checkpoint(digests)
+    checkpoint = LogCheckpoint(size=len(digests), root_hash=root_hex, note=note)
+    session.add(checkpoint)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return None
+    return checkpoint

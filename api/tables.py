@@ -6,11 +6,13 @@ Routes never return table rows: they return the ``*Public`` models.
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 
@@ -58,6 +60,15 @@ class ApiToken(SQLModel, table=True):
 # -- packs -----------------------------------------------------------------
 
 
+class PackState(enum.StrEnum):
+    """An uploaded version's life: checked on a worker, then live or rejected; a live one may be retired."""
+
+    CHECKING = "checking"
+    LIVE = "live"
+    REJECTED = "rejected"
+    RETIRED = "retired"
+
+
 class PackVersion(SQLModel, table=True):
     __tablename__ = "pack_version"
     __table_args__ = (UniqueConstraint("pack_id", "version"),)
@@ -68,6 +79,11 @@ class PackVersion(SQLModel, table=True):
     #: Who uploaded it; None for the built-in catalogue.
     owner: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    #: A ``PackState`` value (stored as text: no database enum type to migrate).
+    state: str = Field(default=PackState.CHECKING.value)
+    #: The workers' ``pack check`` report, for the author (it may name hidden checks).
+    report: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    checked_at: datetime | None = None
 
 
 # -- submissions, runs, results ---------------------------------------------
@@ -153,3 +169,94 @@ class SkillEvidence(SQLModel, table=True):
     verdict: str
     result_id: str = Field(foreign_key="result.id")
     at: datetime = Field(default_factory=utcnow)
+
+
+# -- the transparency log ----------------------------------------------------
+
+
+class LogEntry(SQLModel, table=True):
+    """One leaf: the digest of one signed result view. Append-only; never updated but to take its place."""
+
+    __tablename__ = "log_entry"
+    #: Arrival order, which becomes log order when a batch is sealed.
+    id: int | None = Field(default=None, primary_key=True)
+    #: The leaf's position; None until the sealer takes it into a checkpoint (unique: one leaf per slot).
+    log_index: int | None = Field(default=None, unique=True, index=True)
+    #: ``sha256:<hex>`` of the canonical JSON of the signed document (engine.transparency), never the document.
+    digest: str = Field(index=True)
+    result_id: str = Field(foreign_key="result.id", index=True)
+    #: Which signed view: ``full`` or ``candidate``.
+    view: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed checkpoint (C2SP tlog-checkpoint note) the log published; one per sealed batch."""
+
+    __tablename__ = "log_checkpoint"
+    size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    root_hash: str  # hex
+    note: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# -- stackable micro-credentials ------------------------------------------------
+
+
+class CredentialDefinitionBase(SQLModel):
+    id: str = Field(primary_key=True)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    image: str | None = Field(default=None, max_length=2000)
+    #: Micro-skills whose latest verdict must be ``ready`` ...
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: ... within this many days of the award (None: however old).
+    within_days: int | None = Field(default=None, ge=1)
+    #: Other credentials the candidate must hold (stacking).
+    credentials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class CredentialDefinition(CredentialDefinitionBase, table=True):
+    __tablename__ = "credential_definition"
+    owner: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CredentialDefinitionCreate(CredentialDefinitionBase):
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", value):
+            raise ValueError("a credential id is 1-64 lower-case letters, digits and dashes, starting with a letter or digit")
+        return value
+
+
+class CredentialDefinitionPublic(CredentialDefinitionBase):
+    owner: str
+    created_at: datetime
+
+
+class CredentialAward(SQLModel, table=True):
+    """A definition met by a candidate; revoked, never deleted (its status-list bit says so)."""
+
+    __tablename__ = "credential_award"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    definition_id: str = Field(foreign_key="credential_definition.id", index=True)
+    candidate: str = Field(index=True)
+    #: This award's bit in the revocation status list.
+    status_index: int = Field(unique=True)
+    #: The result ids that met the criteria.
+    evidence: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    awarded_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+
+
+class CredentialAwardPublic(SQLModel):
+    id: str
+    definition_id: str
+    candidate: str
+    evidence: list[str]
+    awarded_at: datetime
+    revoked_at: datetime | None
+    revoked_reason: str | None

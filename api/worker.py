@@ -49,6 +49,21 @@ class WorkerContext:
     def execute_once(self, run_id: str) -> None:
         jobs.execute(run_id, api=self.api, runner=self.runner, graders=self.graders, find_task=self.find_task)
 
+    def find_pack(self, pack_id: str, version: str):
+        try:
+            return self.catalogue.pack(pack_id, version)
+        except Exception:
+            self.catalogue.refresh()  # uploaded after this worker started
+            return self.catalogue.pack(pack_id, version)
+
+    def check_pack_once(self, version_id: str) -> None:
+        jobs.check_pack(version_id, api=self.api, runner=self.runner, graders=self.graders, find_pack=self.find_pack)
+
+    def check_pack(self, version_id: str) -> None:
+        """Check an uploaded pack version with retries (the embedded pool's policy)."""
+        jobs.check_with_retries(version_id, once=self.check_pack_once, api=self.api, attempts=self.attempts,
+                                sleep=time.sleep)
+
     def execute(self, run_id: str) -> None:
         """Grade with retries (the embedded pool's policy)."""
         jobs.execute_with_retries(run_id, once=self.execute_once, api=self.api, attempts=self.attempts,

@@ -55,6 +55,22 @@ class WorkerApi:
         # 409: this worker no longer holds the run (another took it over); that worker's result will stand.
         self._post(f"/v1/runs/{run_id}/fail", json={"worker": self.worker, "reason": reason}, ok=(200, 201, 409))
 
+    def pack_check(self, version_id: str) -> dict | None:
+        """The uploaded version to check (``pack_id``, ``version``, ``digest``); None once it is no longer checking."""
+        try:
+            response = self._client.get(f"/v1/pack-checks/{version_id}", headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise RunnerUnavailable(f"cannot reach the API for pack check {version_id}: {exc}") from exc
+        if response.status_code != 200:
+            raise RunnerUnavailable(f"the API answered {response.status_code} to pack check {version_id}: "
+                                    f"{response.text[:500]}")
+        body = response.json()
+        return body if body.get("state") == "checking" else None
+
+    def post_pack_check(self, version_id: str, report: dict) -> None:
+        # 409: the version was checked already (a re-delivered job); the first report stands.
+        self._post(f"/v1/pack-checks/{version_id}", json=report, ok=(200, 409))
+
     def _post(self, path: str, *, json: dict, params: dict | None = None,
               ok: tuple[int, ...] = (200, 409)) -> httpx.Response:
         try:

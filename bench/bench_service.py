@@ -54,7 +54,7 @@ def server(root: Path, catalogue: Path, broker: str | None):
         env["TASKTRIAL_BROKER_URL"] = broker
     run = lambda *a: subprocess.run([str(BIN / "tasktrial"), *a], env=env, check=True,  # noqa: E731
                                     capture_output=True, text=True).stdout.strip()
-    candidate = run("admin", "create-token", "--role", "candidate", "--subject", "bench")
+    candidate = run("admin", "create-token", "--role", "candidate", "--subject", "bench", "--init")
     procs = [subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     if broker:

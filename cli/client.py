@@ -5,7 +5,7 @@ through ``ApiClient``, a small client over httpx. ``ApiClient`` turns every
 transport failure and HTTP error into a tasktrial error that names the server
 and what to do; ``cli.main``'s ``translate_errors`` turns those into exit codes:
 0 done (a result was produced, whatever its verdict); 1 the result's signature
-or binding does not verify; 2 bad input (an unknown or ambiguous task, a
+or binding does not verify; 4 the task's grader failed (the attempt does not count); 2 bad input (an unknown or ambiguous task, a
 rejected folder or upload, a missing or rejected token); 3 the server is
 unreachable or failed.
 
@@ -39,11 +39,11 @@ from rich.table import Table
 from cli import config
 from engine import archives, signing
 from engine.digest import tree_digest
-from engine.errors import ConfigurationError, NotFound, SubmissionRejected, TaskTrialError
+from engine.errors import ConfigurationError, Conflict, NotFound, SubmissionRejected, TaskTrialError
 from engine.trees import read_tree
 
 # The codes documented in cli.main (this module stands alone, as cli.verify does).
-EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE = 1, 2, 3
+EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_GRADER_FAULT = 1, 2, 3, 4
 #: The server sends a keep-alive every 15 s while a run is under way, so a 60 s read timeout never cuts a live stream.
 TIMEOUT = httpx.Timeout(30.0, connect=10.0, read=60.0)
 STATES = ("queued", "running", "grading", "done")
@@ -113,10 +113,13 @@ class ApiClient:
 
     Every method raises a ``TaskTrialError`` rather than an httpx exception:
     ``ServerUnreachable`` (no connection), ``TokenRejected`` (401 and 403),
-    ``NotFound`` (404), ``SubmissionRejected`` (400, 413, 415, 422, with the
+    ``NotFound`` (404), ``Conflict`` (409), ``SubmissionRejected`` (400, 413, 415, 422, with the
     server's detail) and ``ServerError`` (5xx, a broken connection, an answer
     that is not what a tasktrial server sends).
     """
+
+    #: Which token a 403 asks for (the author's commands say "an author's token").
+    token_hint = "a candidate's token"
 
     def __init__(self, url: str, token: str, *, http: httpx.Client):
         self.url = url
@@ -203,6 +206,19 @@ class ApiClient:
             raise self._not_tasktrial(path)
         return body
 
+    def result_inclusion(self, result_id: str, size: int | None) -> dict[str, Any]:
+        """The result with its log index and inclusion proof (the view this token may see)."""
+        path = f"/v1/results/{quote(result_id, safe='')}/inclusion"
+        body = self._json(self._request("GET", path, what=f"the inclusion proof of result {result_id!r}",
+                                        params={} if size is None else {"size": size}), path)
+        if not isinstance(body, dict) or not isinstance(body.get("log"), dict):
+            raise self._not_tasktrial(path)
+        return body
+
+    def call(self, method: str, path: str, *, what: str, missing: str | None = None, **kwargs: Any) -> Any:
+        """Any other JSON call of the API (the author's commands), with the same error translation."""
+        return self._json(self._request(method, path, what=what, missing=missing, **kwargs), path)
+
     def jwks(self) -> dict[str, Any]:
         """The server's public signing keys."""
         return self._json(self._request("GET", "/.well-known/jwks.json", what="the public keys"),
@@ -242,9 +258,11 @@ class ApiClient:
         if code == 401:
             raise TokenRejected(f"the server rejected the token ({detail}); run `tasktrial login`")
         if code == 403:
-            raise TokenRejected(f"the server refused this token: {detail}; run `tasktrial login` with a candidate's token")
+            raise TokenRejected(f"the server refused this token: {detail}; run `tasktrial login` with {self.token_hint}")
         if code == 404:
             raise NotFound(f"{missing or what}: {detail}")
+        if code == 409:
+            raise Conflict(f"the server refused {what}: {detail}")
         if code == 429:
             wait = response.headers.get("retry-after", "a while")
             raise SubmissionRejected(f"the server refused {what} for now (HTTP 429): {detail}; "
@@ -477,16 +495,18 @@ def submit(
         raise typer.Exit(EXIT_PROBLEMS)
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        return
-    from cli.main import print_result  # at run time: cli.main imports this module
+    else:
+        from cli.main import print_result  # at run time: cli.main imports this module
 
-    print_result(document)
-    out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
-              f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
-    if accepted.get("subject_salt"):
-        out.print(f"  subject salt: {escape(accepted['subject_salt'])}  (keep it private: "
-                  "`tasktrial verify RESULT --subject YOUR_ID --salt SALT` proves the result is yours)",
-                  highlight=False, soft_wrap=True)
+        print_result(document)
+        out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
+                  f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
+        if accepted.get("subject_salt"):
+            out.print(f"  subject salt: {escape(accepted['subject_salt'])}  (keep it private: "
+                      "`tasktrial verify RESULT --subject YOUR_ID --salt SALT` proves the result is yours)",
+                      highlight=False, soft_wrap=True)
+    if document.get("status") == "grader_error":
+        raise typer.Exit(EXIT_GRADER_FAULT)  # the task's grader failed: this attempt does not count
 
 
 def _print_accepted(accepted: dict[str, Any], ref: TaskRef, url: str, as_json: bool) -> None:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 problems found (an invalid pack, a failing pack check);
 2 bad input (a malformed pack, a rejected submission, an unknown id or
-setting); 3 infrastructure (no Docker engine, a missing image, a broken grader).
+setting); 3 infrastructure (no Docker engine, a missing image); 4 the task's
+grader failed (the attempt does not count: the author must fix the grader).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from rich.table import Table
 
 from cli import verify
 from engine import packs
-from engine.checking import check_task
+from engine.checking import check_task, pack_report
+from engine.credentials import CredentialDefinitionError
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -35,23 +37,26 @@ from engine.errors import (
     TaskTrialError,
 )
 from engine.grading import grade_submission
-from engine.models import Pack
-from engine.results import Result
+from engine.models import Pack, RunStatus
+from engine.results import Result, candidate_view
 from engine.trees import read_tree
 
-EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE = 1, 2, 3
+EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_GRADER_FAULT = 1, 2, 3, 4
+#: How much of a failed grader's output ``grade`` prints (the result document keeps its own cap).
+GRADER_OUTPUT_LINES = 40
 EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
     (PackError, EXIT_BAD_INPUT),
     (SubmissionRejected, EXIT_BAD_INPUT),
     (NotFound, EXIT_BAD_INPUT),
     (ConfigurationError, EXIT_BAD_INPUT),
     (Conflict, EXIT_BAD_INPUT),
+    (CredentialDefinitionError, EXIT_BAD_INPUT),
     (RunnerError, EXIT_INFRASTRUCTURE),
-    (GraderError, EXIT_INFRASTRUCTURE),
+    (GraderError, EXIT_GRADER_FAULT),
 ]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sandboxed task assessment: packs, grading, images.")
-pack_app = typer.Typer(no_args_is_help=True, help="Validate and check task packs.")
+pack_app = typer.Typer(no_args_is_help=True, help="Write, validate, check and publish task packs.")
 images_app = typer.Typer(no_args_is_help=True, help="Build the runtime images tasks run in.")
 app.add_typer(pack_app, name="pack")
 app.add_typer(images_app, name="images")
@@ -75,7 +80,8 @@ def translate_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except TaskTrialError as exc:
             code = next((c for kind, c in EXIT_CODES if isinstance(exc, kind)), EXIT_INFRASTRUCTURE)
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            # soft_wrap: a one-line message stays one line (rich would fold it at 80 columns off a terminal)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code) from exc
 
     return wrapper
@@ -102,13 +108,21 @@ def engine_parts(backend: str, cache_dir: Path, runtime: str | None = None):
 @pack_app.command("validate")
 @translate_errors
 def pack_validate(path: Annotated[Path, typer.Argument(help="The pack folder.")]) -> None:
-    """Report every problem of a pack (file, field, what is wrong); exit 1 on any."""
+    """Report every problem of a pack in one run: schema, environments, files, case pairs, check
+    mappings, and syntax of hidden Python, shell and JavaScript files (compiled, never run); exit 1 on any."""
+    from engine import syntax
+
+    unchecked = [] if syntax.javascript_checked() or not path.is_dir() else [
+        js for folder in sorted(path.iterdir()) if folder.is_dir() for js in syntax.javascript_files(folder)]
+    if unchecked:
+        err.print(f"note: node is not installed here, so {len(unchecked)} JavaScript file(s) were not "
+                  "syntax-checked (install Node.js to check them)", highlight=False)
     try:
         pack = load(path)
     except PackError as exc:
         for problem in exc.problems:
-            err.print(f"[red]✗[/] {problem}", highlight=False)
-        err.print(f"{len(exc.problems)} problem(s) in {path}")
+            err.print(f"[red]✗[/] {escape(str(problem))}", highlight=False)
+        err.print(f"{len(exc.problems)} problem(s) in {escape(str(path))}", highlight=False)
         raise typer.Exit(EXIT_PROBLEMS) from exc
     out.print(f"[green]✓[/] {pack.id} {pack.version}: {len(pack.tasks)} task(s) valid")
 
@@ -124,30 +138,34 @@ def pack_check(
     cache_dir: CacheDir = DEFAULT_CACHE,
     runtime: Runtime = None,
 ) -> None:
-    """Run each task's reference (must be ready, 100) and starter (must be not_ready) in the real sandbox."""
+    """Run each task's reference (ready with 100 in every micro-skill) and starter (not_ready) in the real sandbox."""
     pack = load(path)
     tasks = [pack.task(t) for t in task] if task else list(pack.tasks)
     runner, graders = engine_parts(backend, cache_dir, runtime)
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
-        bar = progress.add_task(f"checking {pack.id}", total=len(tasks) * repeat * 2)
+        bar = progress.add_task(f"checking {pack.id}",
+                                total=sum(2 + len(t.counter_examples) for t in tasks) * repeat)
         for item in tasks:
             progress.update(bar, description=f"checking {item.id}")
             reports.append(check_task(item, runner=runner, grader=graders.for_task(item), repeat=repeat,
                                       on_run=lambda: progress.advance(bar)))
     failed = [r for r in reports if not r.ok]
     if as_json:
-        print(json.dumps({"pack": pack.id, "version": pack.version, "ok": not failed,
-                          "tasks": [r.to_document() for r in reports]}, indent=2))
+        print(json.dumps(pack_report(pack, reports), indent=2))
     else:
         table = Table(title=f"{pack.id} {pack.version}")
-        for column in ("task", "reference", "starter", "result"):
+        for column in ("task", "reference", "starter", "counter-examples", "result"):
             table.add_column(column)
         for report in reports:
-            table.add_row(report.task_id, _scores(report.reference), _scores(report.starter),
+            wrong = "\n".join(f"{name} {_scores(runs)}" for name, runs in report.wrong.items())
+            table.add_row(report.task_id, _scores(report.reference), _scores(report.starter), wrong or "-",
                           "[green]ok[/]" if report.ok else "[red]FAIL[/]")
         out.print(table)
+        for report in reports:
+            skills = ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in report.skills().items())
+            out.print(f"  {report.task_id} reference per micro-skill: {skills}", highlight=False)
         for report in failed:
             for problem in report.problems:
                 err.print(f"[red]✗[/] {report.task_id}: {problem}", highlight=False)
@@ -169,20 +187,26 @@ def grade(
     task_id: Annotated[str, typer.Argument(help="The task's id.")],
     submission_dir: Annotated[Path, typer.Argument(help="The candidate's folder.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result document.")] = False,
+    as_candidate: Annotated[bool, typer.Option("--as-candidate",
+                                               help="Show exactly what the candidate would see.")] = False,
     backend: Backend = "docker",
     cache_dir: CacheDir = DEFAULT_CACHE,
     runtime: Runtime = None,
 ) -> None:
-    """Grade one submission folder and print its result."""
+    """Grade one submission folder and print its result (exit 4 when the task's grader failed)."""
     task = load(pack_path).task(task_id)
     submission = read_tree(submission_dir)
     runner, graders = engine_parts(backend, cache_dir, runtime)
     result = grade_submission(task, submission, runner=runner, grader=graders.for_task(task))
     document = result.to_document()
+    if as_candidate:
+        document = candidate_view(document)  # the API's rule, so the preview is exactly what candidates get
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        return
-    print_result(document)
+    else:
+        print_result(document)
+    if result.status is RunStatus.GRADER_ERROR:
+        raise typer.Exit(EXIT_GRADER_FAULT)
 
 
 def print_result(document: dict[str, Any]) -> None:
@@ -193,6 +217,12 @@ def print_result(document: dict[str, Any]) -> None:
               f"[{colour}]{document['verdict']}[/]  ({document['status']})", highlight=False)
     if document.get("reason"):
         out.print(f"  {escape(document['reason'])}", highlight=False)
+    fault = document.get("grader_error")
+    if fault and fault.get("output"):
+        lines = fault["output"].strip().splitlines()
+        shown = lines[-GRADER_OUTPUT_LINES:]
+        err.print("  the grader printed" + (f" (last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown)
+                                            else "") + ":\n    " + escape("\n    ".join(shown)), highlight=False)
     table = Table(show_header=True, header_style="bold")
     for column in ("check", "status", "score", "skill"):
         table.add_column(column)
@@ -264,6 +294,16 @@ from cli import authoring  # noqa: E402  (its commands join pack_app; it reaches
 pack_app.command("init")(authoring.pack_init)
 pack_app.command("import-exercism")(authoring.pack_import_exercism)
 
+from cli import publishing  # noqa: E402  (the author's commands; they reach back here only when run)
+
+pack_app.command("add-task")(authoring._translated(publishing.pack_add_task))
+pack_app.command("schema")(translate_errors(publishing.pack_schema))
+pack_app.command("publish")(translate_errors(publishing.pack_publish))
+pack_app.command("list")(translate_errors(publishing.pack_list))
+pack_app.command("show")(translate_errors(publishing.pack_show))
+pack_app.command("retire")(translate_errors(publishing.pack_retire))
+pack_app.command("stats")(translate_errors(publishing.pack_stats))
+
 
 # -- service ---------------------------------------------------------------
 from cli import server  # noqa: E402  (server-side commands; their heavy imports happen when run)
@@ -274,6 +314,8 @@ admin_app = typer.Typer(no_args_is_help=True, help="Administer the service (run 
 admin_app.command("create-token")(translate_errors(server.create_token))
 admin_app.command("list-tokens")(translate_errors(server.list_tokens))
 admin_app.command("revoke-token")(translate_errors(server.revoke_token))
+admin_app.command("rotate-key")(translate_errors(server.rotate_key))
+admin_app.command("revoke-key")(translate_errors(server.revoke_key))
 app.add_typer(admin_app, name="admin")
 
 
@@ -287,6 +329,25 @@ tasks_app.command("show")(translate_errors(client.tasks_show))
 app.command("start")(translate_errors(client.start))
 app.command("submit")(translate_errors(client.submit))
 app.command("login")(translate_errors(client.login))
+
+
+# -- transparency log ------------------------------------------------------
+from cli import log  # noqa: E402
+
+log_app = typer.Typer(no_args_is_help=True, help="Monitor the transparency log of signed results.")
+app.add_typer(log_app, name="log")
+log_app.command("watch")(translate_errors(log.watch))
+app.command("proof")(translate_errors(log.proof))
+
+
+# -- credentials -----------------------------------------------------------
+from cli import credentials  # noqa: E402
+
+credentials_app = typer.Typer(no_args_is_help=True, help="Your stackable micro-credentials (Open Badges 3.0).")
+app.add_typer(credentials_app, name="credentials")
+credentials_app.command("list")(translate_errors(credentials.credentials_list))
+credentials_app.command("show")(translate_errors(credentials.credentials_show))
+credentials_app.command("export")(translate_errors(credentials.credentials_export))
 
 
 if __name__ == "__main__":

@@ -63,14 +63,23 @@ def create_token(
     expires: Annotated[str | None, typer.Option(
         help="When it stops working: a duration (90m, 12h, 30d, 2w) or a UTC date or time "
              "(2027-01-31, 2027-01-31T12:00:00Z). Default: never.")] = None,
+    init: Annotated[bool, typer.Option("--init", help="Create the store if it does not exist yet.")] = False,
 ) -> None:
-    """Create an API token and print it once; only its digest is stored."""
+    """Create an API token in the service's store (TASKTRIAL_DATA_DIR or TASKTRIAL_DATABASE_URL) and print it once.
+
+    Refuses a store that does not exist (a token written elsewhere never works) unless --init;
+    says on stderr which database it wrote to. Only the token's digest is stored.
+    """
+    import sys
+
     from api import storage
 
     expires_at = parse_expiry(expires) if expires is not None else None
-    with _session() as session:
+    settings = load_settings()
+    with _session(settings, init=init) as session:
         secret = storage.create_token(session=session, name=name or f"{role.value} {subject}", role=role,
                                       subject=subject, expires_at=expires_at)
+    print(f"created a {role.value} token for {subject} in {_shown(settings.database)}", file=sys.stderr)
     print(secret)
 
 
@@ -112,15 +121,36 @@ def revoke_token(
               f"{settings.token_cache_seconds:g} s (TASKTRIAL_TOKEN_CACHE_SECONDS)", highlight=False)
 
 
-def _session(settings=None):
+def _session(settings=None, *, init: bool = False):
+    """A session on the service's store; a store that does not exist is refused unless ``init``.
+
+    Raises:
+        ConfigurationError: no store at the configured place (a token written elsewhere never works).
+    """
     from sqlmodel import Session
 
     from api import db
+    from engine.errors import ConfigurationError
 
     settings = settings or load_settings()
-    engine = db.make_engine(settings.database)
+    url = settings.database
+    if not init and not db.store_exists(url):
+        raise ConfigurationError(
+            f"no tasktrial store at {_shown(url)}: set TASKTRIAL_DATA_DIR (or TASKTRIAL_DATABASE_URL) to the "
+            "service's, as `tasktrial serve` has it, or pass --init to create a new store there")
+    engine = db.make_engine(url)
     db.migrate(engine)
     return Session(engine)
+
+
+def _shown(url: str) -> str:
+    """The database as a message names it: a SQLite file's full path, else the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    from api import db
+
+    path = db.sqlite_path(url)
+    return str(path.resolve()) if path else make_url(url).render_as_string(hide_password=True)
 
 
 def _when(moment: datetime) -> str:
@@ -155,3 +185,21 @@ def parse_expiry(text: str, now: datetime | None = None) -> datetime:
     if moment <= now:
         raise ConfigurationError(f"--expires {text!r} is already past ({moment.isoformat()})")
     return moment
+
+
+def rotate_key() -> None:
+    """Make a new signing key; the old one stays published as retired, so what it signed still verifies."""
+    from engine.keyring import Keyring
+
+    settings = load_settings()
+    retired, new = Keyring(settings.keys_dir).rotate()
+    out.print(f"new signing key {new.kid}; {retired.kid} retired (still in the JWKS: what it signed verifies)",
+              highlight=False)
+
+
+def revoke_key(kid: Annotated[str, typer.Argument(help="The id of a retired key (see /.well-known/jwks.json).")]) -> None:
+    """Revoke a retired key: nothing it signed verifies any more, and verifiers name it as revoked."""
+    from engine.keyring import Keyring
+
+    Keyring(load_settings().keys_dir).revoke(kid)
+    out.print(f"key {kid} revoked", highlight=False)

@@ -1,9 +1,16 @@
 """``tasktrial verify``: check a signed result offline against the service's public keys.
 
+With ``--log CHECKPOINT`` it also checks that the result is in the transparency
+log: the file must be a bundle from ``tasktrial proof`` (the result with its
+inclusion proof), and the checkpoint (a file, or a URL the user names) must be
+signed by a key of the JWKS. Nothing named inside the checked file is fetched.
+With ``--subject`` and ``--salt`` it also checks the result is that candidate's.
+
 Exit codes follow ``cli.main``: 0 the signature holds and nothing changed
 (and, with ``--subject`` and ``--salt``, the result is that candidate's);
-1 problems found (each printed); 2 bad input (an unreadable or invalid result
-or JWKS, no JWKS given); 3 the JWKS URL cannot be fetched.
+1 problems found (each printed; also a malformed proof or checkpoint); 2 bad
+input (an unreadable or invalid result or JWKS, no JWKS given); 3 the JWKS or
+checkpoint URL cannot be fetched.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from engine import results, signing
+from engine import checkpoints, results, signing, transparency
+from engine.checkpoints import CheckpointError
+from engine.merkle import ProofError
 
 # The codes documented in cli.main. This module stands alone (cli.main imports
 # it to register the command, wrapped in its translate_errors), so that
@@ -38,6 +47,9 @@ def verify(
         help="Also check the result belongs to this candidate id (needs --salt).")] = None,
     salt: Annotated[str | None, typer.Option(
         help="The subject salt the server gave the candidate with the submission.")] = None,
+    log: Annotated[str | None, typer.Option(
+        "--log", help="A log checkpoint (file or URL): also check the result is in the log it commits to. "
+                      "RESULT must then be a bundle from `tasktrial proof`.")] = None,
 ) -> None:
     """Check a signed result offline: its signature, that no field changed since, and (with --subject and
     --salt) that it is that candidate's; exit 1 naming each problem."""
@@ -47,6 +59,14 @@ def verify(
     document = _read_json(result, "result")
     if not isinstance(document, dict):
         _fail(f"{result} is not a result document: expected a JSON object", EXIT_BAD_INPUT)
+    if "proof" in document and "@context" in document:  # an Open Badges 3.0 credential
+        _verify_credential(document, jwks, result)
+        return
+    inclusion = None
+    if signing.SIGNATURE_FIELD not in document and {"result", "log"} <= document.keys():  # a proof bundle
+        document, inclusion = document["result"], document["log"]
+        if not isinstance(document, dict):
+            _fail(f"the 'result' of the bundle {result} is not a JSON object", EXIT_PROBLEMS)
     source = jwks or _default_jwks_url()
     keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
     verification = signing.verify(document, keys)
@@ -61,6 +81,97 @@ def verify(
     out.print(f"[green]✓[/] {escape(_summary(document, verification.kid))}", highlight=False, soft_wrap=True)
     if subject is not None:
         out.print(f"[green]✓[/] bound to candidate {escape(subject)}", highlight=False, soft_wrap=True)
+    if log is not None:
+        _check_inclusion(document, inclusion, log, keys, result)
+
+
+def _verify_credential(credential: dict[str, Any], jwks: str | None, path: Path) -> None:
+    """The proof, the key against the service's JWKS, and revocation through the status list at the service.
+
+    The status list is fetched only when it lives at the configured service ($TASKTRIAL_URL): a
+    URL named inside the credential is never followed anywhere else.
+    """
+    from engine import openbadges, statuslist
+
+    problems = openbadges.verify(credential)
+    source = jwks or _default_jwks_url()
+    keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
+    if not problems:
+        problems = _credential_key_problems(credential, keys)
+    if not problems:
+        status = credential.get("credentialStatus")
+        service = os.environ.get("TASKTRIAL_URL", "").rstrip("/")
+        if status is not None:
+            problems = _status_problems(status, credential, service, keys, openbadges, statuslist)
+    if problems:
+        for problem in problems:
+            err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"{len(problems)} problem(s) in {escape(str(path))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    subject = credential.get("credentialSubject", {})
+    name = subject.get("achievement", {}).get("name", "?") if isinstance(subject, dict) else "?"
+    out.print(f"[green]✓[/] credential {escape(str(name))}: proof valid (eddsa-rdfc-2022), issuer key known, "
+              "not revoked", highlight=False, soft_wrap=True)
+
+
+def _credential_key_problems(credential: dict[str, Any], keys: Any) -> list[str]:
+    from engine import openbadges
+
+    public = openbadges.public_from_verification_method(credential["proof"]["verificationMethod"])
+    statuses = signing.key_statuses(keys)
+    for kid, raw in signing.raw_public_keys(keys).items():
+        if raw == public:
+            if statuses.get(kid) == signing.REVOKED:
+                return [f"signed by revoked key {kid!r}: the issuer withdrew it, so nothing it signed is trusted"]
+            return []
+    return [f"signed by unknown key {credential['proof']['verificationMethod'].partition('#')[0]!r}: "
+            "it is not among the service's keys"]
+
+
+def _status_problems(status: Any, credential: dict[str, Any], service: str, keys: Any, openbadges,
+                     statuslist) -> list[str]:
+    if not isinstance(status, dict) or status.get("type") != "BitstringStatusListEntry":
+        return ["the credentialStatus is not a BitstringStatusListEntry"]
+    url, index = status.get("statusListCredential"), status.get("statusListIndex")
+    if not isinstance(index, str) or not index.isdigit():
+        return [f"the statusListIndex {index!r} is not a decimal string"]
+    if not service or not isinstance(url, str) or not url.startswith(service + "/"):
+        return [f"revocation not checked: the status list {url!r} is not at the configured service "
+                f"({service or 'set TASKTRIAL_URL'}); nothing named in a credential is fetched elsewhere"]
+    try:
+        listing = _fetch(url, "status list").json()
+    except ValueError:
+        return [f"the status list at {url} is not JSON"]
+    problems = openbadges.verify(listing)
+    if problems:
+        return [f"the status list at {url} does not verify: {problems[0]}"]
+    # The service signs its status list with its current key: after a rotation that is not the key of
+    # an older credential, so any key the service publishes (and has not revoked) may sign the list.
+    key_problems = _credential_key_problems(listing, keys)
+    if key_problems:
+        return [f"the status list at {url} is not the service's: {key_problems[0]}"]
+    try:
+        subject = listing.get("credentialSubject")
+        revoked = statuslist.is_set(subject.get("encodedList") if isinstance(subject, dict) else None, int(index))
+    except statuslist.StatusListError as exc:
+        return [f"the status list at {url} is unusable: {exc}"]
+    return [f"the credential is revoked (status list {url}, index {index})"] if revoked else []
+
+
+def _check_inclusion(document: dict[str, Any], inclusion: Any, source: str, keys: Any, path: Path) -> None:
+    if inclusion is None:
+        _fail(f"{path} holds no inclusion proof: save the result with `tasktrial proof RESULT_ID` "
+              "to check it against the log", EXIT_PROBLEMS)
+    note = _fetch(source, "checkpoint").content if source.startswith(("http://", "https://")) else \
+        _read_bytes(Path(source), "checkpoint")
+    try:
+        checkpoint, key = checkpoints.verify(note, transparency.note_keys(keys))
+        index = transparency.verify_inclusion(document, inclusion, checkpoint)
+    except (CheckpointError, ProofError) as exc:
+        err.print(f"[red]✗[/] not proven in the log: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    out.print(f"[green]✓[/] in log {escape(checkpoint.origin)} at index {index} of the checkpoint of size "
+              f"{checkpoint.size} (signed by key {escape(key.label)})", highlight=False, soft_wrap=True)
 
 
 def _summary(document: dict[str, Any], kid: str | None) -> str:
@@ -88,18 +199,30 @@ def _read_json(path: Path, what: str) -> Any:
         _fail(f"the {what} {path} is not valid JSON: {exc}", EXIT_BAD_INPUT)
 
 
-def _fetch_json(url: str) -> Any:
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read the {what} {path}: {exc.strerror or exc}", EXIT_BAD_INPUT)
+
+
+def _fetch(url: str, what: str):
     import httpx  # only when a URL is given: keeps every other command's start-up light
 
     try:
         response = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=True)
         response.raise_for_status()
     except httpx.HTTPStatusError as exc:
-        _fail(f"cannot fetch the JWKS from {url}: HTTP {exc.response.status_code}", EXIT_INFRASTRUCTURE)
+        _fail(f"cannot fetch the {what} from {url}: HTTP {exc.response.status_code}", EXIT_INFRASTRUCTURE)
     except httpx.InvalidURL as exc:
-        _fail(f"the JWKS URL {url} is invalid: {exc}", EXIT_BAD_INPUT)
+        _fail(f"the {what} URL {url} is invalid: {exc}", EXIT_BAD_INPUT)
     except httpx.HTTPError as exc:
-        _fail(f"cannot fetch the JWKS from {url}: {str(exc) or type(exc).__name__}", EXIT_INFRASTRUCTURE)
+        _fail(f"cannot fetch the {what} from {url}: {str(exc) or type(exc).__name__}", EXIT_INFRASTRUCTURE)
+    return response
+
+
+def _fetch_json(url: str) -> Any:
+    response = _fetch(url, "JWKS")
     try:
         return response.json()
     except ValueError as exc:

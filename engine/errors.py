@@ -33,13 +33,29 @@ class ConfigurationError(TaskTrialError):
     """A setting or backend name is wrong."""
 
 
+#: Caps on what a problem report may hold, whatever the pack contained: a message
+#: quoting a huge value (a schema error repeats it) stays readable and small.
+PROBLEM_CHARS = 1000
+MAX_PROBLEMS = 200
+
+
+def capped(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marking the cut."""
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a pack: which file, where in it, and what."""
+    """One thing wrong with a pack: which file, where in it, and what (each capped in length)."""
 
     file: str
     location: str
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "file", capped(self.file, PROBLEM_CHARS // 2))
+        object.__setattr__(self, "location", capped(self.location, PROBLEM_CHARS // 2))
+        object.__setattr__(self, "message", capped(self.message, PROBLEM_CHARS))
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.location}" if self.location else self.file
@@ -47,12 +63,17 @@ class Problem:
 
 
 class PackError(TaskTrialError):
-    """A task pack is malformed. ``problems`` lists every problem found."""
+    """A task pack is malformed. ``problems`` lists every problem found, up to ``MAX_PROBLEMS``."""
 
     def __init__(self, problems: Sequence[Problem]):
-        self.problems = tuple(problems)
+        found = tuple(problems)
+        total = len(found)
+        if total > MAX_PROBLEMS:
+            more = Problem("", "", f"and {len(found) - MAX_PROBLEMS + 1} more problem(s) not listed")
+            found = found[: MAX_PROBLEMS - 1] + (more,)
+        self.problems = found
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"the pack has {len(self.problems)} problem(s):\n{lines}")
+        super().__init__(f"the pack has {total} problem(s):\n{lines}")
 
 
 class SubmissionRejected(TaskTrialError):
@@ -72,7 +93,15 @@ class ImageMissing(RunnerError):
 
 
 class GraderError(TaskTrialError):
-    """A grader is misconfigured or failed on its own side."""
+    """A grader is misconfigured or failed on its own side.
+
+    ``output`` carries what the grader printed (capped), for staff only: it
+    may hold hidden paths and source, so it never reaches a candidate.
+    """
+
+    def __init__(self, message: str, *, output: str = ""):
+        super().__init__(message)
+        self.output = output
 
 
 class NotFound(TaskTrialError):

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from engine.digest import tree_digest
+from engine.errors import GraderError
 from engine.models import RunStatus, Task
 from engine.ports import Grader, Runner
 from engine.results import Result, now, status_of
@@ -18,23 +19,30 @@ def grade_submission(
     """Grade ``submission`` (a ``{path: bytes}`` tree) against ``task``.
 
     A failing, crashing, looping or memory-hungry submission yields a result;
-    only infrastructure faults raise.
+    a broken grader (``GraderError``) yields a ``grader_error`` result, verdict
+    ``error``, which is never the candidate's outcome; only infrastructure
+    faults raise.
 
     ``progress`` hears ``"running"`` before the sandbox starts and ``"grading"``
     after it finished.
 
     Raises:
         RunnerError: the sandbox could not run.
-        GraderError: the task's grader is broken.
     """
     started = now()
-    spec = grader.build_run(task, submission)
-    if progress:
-        progress("running")
-    outcome = runner.run(spec)
-    if progress:
-        progress("grading")
-    grading = grader.grade(task, submission, outcome)
+    outcome = None
+    try:
+        spec = grader.build_run(task, submission)
+        if progress:
+            progress("running")
+        outcome = runner.run(spec)
+        if progress:
+            progress("grading")
+        grading = grader.grade(task, submission, outcome)
+    except GraderError as exc:
+        return Result(task=task, submission_digest=tree_digest(submission), status=RunStatus.GRADER_ERROR, checks=(),
+                      started_at=started, finished_at=now(), outcome=outcome,
+                      reason=f"the task's grader failed: {exc}", grader_output=exc.output)
     status = status_of(outcome, crashed=bool(grading.crashed))
     return Result(
         task=task,
@@ -69,4 +77,5 @@ def _reason(status: RunStatus, task: Task, crashed: str) -> str:
         RunStatus.MEMORY_LIMIT: f"the run was killed for exceeding its {limits.memory_mb} MB memory limit",
         RunStatus.CRASHED: crashed,
         RunStatus.ENGINE_ERROR: "",
+        RunStatus.GRADER_ERROR: "",
     }[status]

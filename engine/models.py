@@ -36,13 +36,23 @@ class CheckStatus(enum.StrEnum):
 
 
 class RunStatus(enum.StrEnum):
-    """How the run ended. Everything but ENGINE_ERROR is the candidate's outcome."""
+    """How the run ended. Everything but the two errors is the candidate's outcome.
+
+    ``GRADER_ERROR``: the task's grader broke (crashed, wrote no or invalid
+    results, hidden tests that do not collect); the attempt does not count.
+    """
 
     COMPLETED = "completed"
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
     CRASHED = "crashed"
     ENGINE_ERROR = "engine_error"
+    GRADER_ERROR = "grader_error"
+
+    @property
+    def is_fault(self) -> bool:
+        """The engine's or the grader's fault: never evidence about the candidate."""
+        return self in (RunStatus.ENGINE_ERROR, RunStatus.GRADER_ERROR)
 
 
 class Verdict(enum.StrEnum):
@@ -89,6 +99,17 @@ class CheckRule:
 
 
 @dataclass(frozen=True)
+class CounterExample:
+    """A plausible wrong answer in ``wrong/NAME/`` and what ``pack check`` must see it get."""
+
+    name: str
+    verdict: Verdict
+    max_score: float | None = None
+    must_not_earn: tuple[str, ...] = ()
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class Task:
     """One task of a pack, as loaded and validated from its folder."""
 
@@ -106,6 +127,7 @@ class Task:
     check_rules: tuple[CheckRule, ...]
     root: Path
     digest: str
+    counter_examples: tuple[CounterExample, ...] = ()
 
     @property
     def grader_kind(self) -> str:
@@ -213,6 +235,11 @@ class RunSpec:
     but a second sandbox, the ``client``: its own files, limits and steps,
     which run once the service is ready. Hidden checks belong in the
     client's ``grader`` files, never in this spec's.
+
+    With ``isolated_steps``, every step runs in a fresh sandbox of its own
+    that receives the same files: nothing one step leaves behind (files in
+    ``/tmp`` or ``/workspace``, processes, shared memory) reaches the next,
+    so a hidden input cannot be carried into a visible step's output.
     """
 
     environment: str
@@ -224,6 +251,7 @@ class RunSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     service: Service | None = None
     client: RunSpec | None = None
+    isolated_steps: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", _frozen(self.workspace))
@@ -232,6 +260,8 @@ class RunSpec:
             raise ValueError("a service and its client come together: set both or neither")
         if self.client is not None and self.client.service is not None:
             raise ValueError("a service's client cannot run a service of its own")
+        if self.isolated_steps and (self.service is not None or self.collect):
+            raise ValueError("isolated steps share no sandbox: they run no service and collect no files")
 
 
 @dataclass(frozen=True)

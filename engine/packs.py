@@ -2,9 +2,11 @@
 
 A pack is a folder: ``pack.yaml`` plus one folder per task holding
 ``task.yaml``, ``statement.md``, ``starter/`` (what the candidate receives),
-``grader/`` (hidden) and ``solution/`` (hidden; overlaid on the starter it is
-the reference submission). Validation collects every problem before failing,
-so an author fixes a pack in one pass.
+``grader/`` (hidden), ``solution/`` (hidden; overlaid on the starter it is
+the reference submission) and optionally ``wrong/NAME/`` (hidden
+counter-examples, overlaid on the starter like the solution, declared under
+``wrong`` in task.yaml). Validation collects every problem of every layer
+before failing, so an author fixes a pack in one pass.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from typing import Any
 
 import yaml
 
-from engine import schemas
+from engine import shorthands, yamlsafe
 from engine.digest import tree_digest
 from engine.errors import PackError, Problem, SubmissionRejected
-from engine.models import CheckRule, Difficulty, Pack, ResourceLimits, Task
-from engine.trees import TreeCaps, overlay, read_tree
+from engine.models import CheckRule, CounterExample, Difficulty, Pack, ResourceLimits, Task, Verdict
+from engine.trees import TreeCaps, check_name, overlay, read_tree
 
 PACK_FILE = "pack.yaml"
 TASK_FILE = "task.yaml"
@@ -48,11 +50,9 @@ def load_pack(root: Path, *, environments: Collection[str], task_checks: TaskChe
     if not folders:
         problems.append(Problem(PACK_FILE, "", "the pack has no task folders"))
     for folder in folders:
-        task = _load_task(folder, meta or {}, environments, problems)
+        task = _load_task(folder, meta if isinstance(meta, dict) else {}, environments, problems, task_checks)
         if task is not None:
             tasks.append(task)
-            if task_checks is not None:
-                problems.extend(task_checks(task))
     if problems or meta is None:
         raise PackError(problems)
     return Pack(
@@ -67,10 +67,16 @@ def load_pack(root: Path, *, environments: Collection[str], task_checks: TaskChe
     )
 
 
-def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str], problems: list[Problem]) -> Task | None:
+def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str], problems: list[Problem],
+               task_checks: TaskCheck | None = None) -> Task | None:
+    """The task of ``folder``, or None when it has problems (all recorded, every layer at once).
+
+    Every layer is checked whatever the others found: a schema problem does not hide a
+    missing file, an unknown environment or a case without its answer.
+    """
     label = f"{folder.name}/{TASK_FILE}"
-    doc = _document(folder / TASK_FILE, "task", problems, label=label)
     before = len(problems)
+    doc = _document(folder / TASK_FILE, "task", problems, label=label)
     for required in ("statement.md", "grader", "solution"):
         if not (folder / required).exists():
             problems.append(Problem(f"{folder.name}/{required}", "", "is missing"))
@@ -79,48 +85,88 @@ def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str]
     except SubmissionRejected as exc:
         problems.append(Problem(folder.name, "", str(exc)))
         return None
-    if doc is None:
+    if not isinstance(doc, dict):
         return None
-    if doc["id"] != folder.name:
+    if isinstance(doc.get("id"), str) and doc["id"] != folder.name:
         problems.append(Problem(label, "$.id", f"{doc['id']!r} must equal the folder name {folder.name!r}"))
-    if doc["environment"] not in environments:
+    if isinstance(doc.get("environment"), str) and doc["environment"] not in environments:
         problems.append(Problem(label, "$.environment",
                                 f"unknown environment {doc['environment']!r}; known: {', '.join(sorted(environments))}"))
-    if len(problems) > before:
+    task = _provisional_task(folder, meta, doc, tree_digest(files))
+    if task is not None and task_checks is not None and (folder / "grader").is_dir():
+        try:
+            problems.extend(task_checks(task))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            if len(problems) == before:  # a malformed block the schema reported already; else a real bug
+                raise
+    return task if len(problems) == before else None
+
+
+def _provisional_task(folder: Path, meta: dict[str, Any], doc: dict[str, Any], digest: str) -> Task | None:
+    """The task ``doc`` describes, as far as it can be built (None when its grader block is unusable)."""
+    grader = doc.get("grader")
+    if not isinstance(grader, dict) or not isinstance(grader.get("kind"), str):
         return None
-    grader = dict(doc["grader"])
-    rules = tuple(CheckRule(**rule) for rule in grader.pop("checks", []))
+    grader = dict(grader)
+    try:
+        rules = tuple(CheckRule(**rule) for rule in grader.pop("checks", []) or [])
+    except TypeError:
+        rules = ()
+    skills = doc.get("micro_skills")
+    try:
+        limits = ResourceLimits.from_mapping(doc.get("limits"))
+    except TypeError:
+        limits = ResourceLimits()
+    try:
+        threshold = float(doc["scoring"]["pass_threshold"])
+    except (KeyError, TypeError, ValueError):
+        threshold = 100.0
+    difficulty = doc.get("difficulty")
     return Task(
         pack_id=str(meta.get("id", "")),
         pack_version=str(meta.get("version", "")),
-        id=doc["id"],
-        title=doc["title"],
-        summary=doc["summary"],
-        micro_skills=tuple(doc["micro_skills"]),
-        difficulty=Difficulty(doc["difficulty"]),
-        environment=doc["environment"],
-        limits=ResourceLimits.from_mapping(doc.get("limits")),
+        id=str(doc.get("id", folder.name)),
+        title=str(doc.get("title", "")),
+        summary=str(doc.get("summary", "")),
+        micro_skills=tuple(s for s in skills if isinstance(s, str)) if isinstance(skills, list) else (),
+        difficulty=Difficulty(difficulty) if difficulty in set(Difficulty) else Difficulty.CORE,
+        environment=str(doc.get("environment", "")),
+        limits=limits,
         grader=grader,
-        pass_threshold=float(doc["scoring"]["pass_threshold"]),
+        pass_threshold=threshold,
         check_rules=rules,
         root=folder,
-        digest=tree_digest(files),
+        digest=digest,
+        counter_examples=_counter_examples(doc.get("wrong")),
     )
 
 
-def _document(path: Path, schema: str, problems: list[Problem], *, label: str) -> dict[str, Any] | None:
-    """Parse a YAML file and validate it; on any problem record it and return None."""
+def _counter_examples(items: Any) -> tuple[CounterExample, ...]:
+    """The ``wrong`` block's entries that are well-formed (the schema reports the others)."""
+    found = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            found.append(CounterExample(name=str(item["name"]), verdict=Verdict(item["verdict"]),
+                                        max_score=None if item.get("max_score") is None else float(item["max_score"]),
+                                        must_not_earn=tuple(item.get("must_not_earn", ())), why=str(item.get("why", ""))))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(found)
+
+
+def _document(path: Path, schema: str, problems: list[Problem], *, label: str) -> Any:
+    """Parse a YAML file and validate it, recording every problem; the parsed document (None if unreadable)."""
     if not path.is_file():
         problems.append(Problem(label, "", "is missing"))
         return None
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yamlsafe.load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(Problem(label, "", f"is not valid YAML: {exc}"))
         return None
-    found = [Problem(label, where, message) for where, message in schemas.problems(schema, doc)]
-    problems.extend(found)
-    return None if found else doc
+    doc, said = shorthands.canonical(schema, doc)  # the one place authors' shorthands become the long form
+    problems.extend(Problem(label, where, message) for where, message in said)
+    return doc
 
 
 # -- a task's file sets: what the candidate gets, what stays hidden ----------
@@ -140,3 +186,56 @@ def grader_files(task: Task) -> dict[str, bytes]:
 def reference_submission(task: Task) -> dict[str, bytes]:
     """The starter overlaid with the hidden reference solution."""
     return overlay(starter_files(task), read_tree(task.root / "solution", PACK_CAPS, what="solution"))
+
+
+# -- path fields of a task: they name places inside the pack, nowhere else ----
+
+
+def inside(folder: Path, relative: str) -> Path:
+    """``folder / relative``, for a path field that must name something inside ``folder``.
+
+    Decided on the string alone, before anything touches the disk: an absolute
+    path, a ``..`` or empty segment, a backslash or a drive letter is refused,
+    so validation never looks at a host folder. ``"."`` is ``folder`` itself.
+    (Links inside a pack are refused when its tree is read.)
+
+    Raises:
+        SubmissionRejected: naming the path and the rule it breaks.
+    """
+    trimmed = relative.rstrip("/") if relative not in ("", "/") else relative
+    while trimmed.startswith("./"):
+        trimmed = trimmed[2:]
+    if trimmed == ".":
+        return folder
+    check_name(trimmed)
+    return folder / trimmed
+
+
+def sandbox_file_problems(task: Task, field: str, argv: Collection[str], *, mount: str, folder: str) -> list[Problem]:
+    """Problems of a command's arguments naming files under ``mount`` (e.g. ``/grader``) of the sandbox.
+
+    Each such argument must be a plain path to a regular file of the task's ``folder`` (e.g. ``grader``):
+    ``/grader/../etc/passwd`` is refused, not looked up on the host.
+    """
+    problems = []
+    where = f"$.{field}"
+    for arg in argv:
+        if not arg.startswith(mount + "/"):
+            continue
+        try:
+            path = inside(task.root / folder, arg.removeprefix(mount + "/"))
+        except SubmissionRejected as exc:
+            problems.append(Problem(f"{task.id}/{TASK_FILE}", where,
+                                    f"{arg!r} must name a file inside {folder}/: {exc}"))
+            continue
+        if not path.is_file():
+            problems.append(Problem(f"{task.id}/{TASK_FILE}", where, f"{arg} is not a file in {folder}/"))
+    return problems
+
+
+WRONG_DIR = "wrong"
+
+
+def wrong_submission(task: Task, name: str) -> dict[str, bytes]:
+    """The starter overlaid with the counter-example ``wrong/NAME/`` (hidden, like the solution)."""
+    return overlay(starter_files(task), read_tree(task.root / WRONG_DIR / name, PACK_CAPS, what="counter-example"))

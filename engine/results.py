@@ -57,11 +57,13 @@ class Result:
     finished_at: datetime
     outcome: RunOutcome | None = None
     reason: str = ""
+    #: With ``GRADER_ERROR``: what the grader printed (staff only; may hold hidden paths and source).
+    grader_output: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def score(self) -> float:
-        return scoring.weighted_score(self.checks) if self.status is not RunStatus.ENGINE_ERROR else 0.0
+        return scoring.weighted_score(self.checks) if not self.status.is_fault else 0.0
 
     @property
     def verdict(self) -> Verdict:
@@ -101,6 +103,8 @@ class Result:
                 "output_truncated": outcome.output_truncated if outcome else False,
             },
             "output": _output(outcome),
+            **({"grader_error": {"message": self.reason, "output": text(self.grader_output, OUTPUT_CAP_CHARS)}}
+               if self.status is RunStatus.GRADER_ERROR else {}),
             "started_at": rfc3339(self.started_at),
             "finished_at": rfc3339(self.finished_at),
             "engine_version": engine_version(),
@@ -131,15 +135,34 @@ def status_of(outcome: RunOutcome, crashed: bool) -> RunStatus:
 
 
 WITHHELD = "withheld from candidates"
+GRADER_FAILED = "the grader failed; this attempt does not count"
+
+
+#: Run figures a program can set from what it read (its exit code, CPU time, memory), so a hidden
+#: input could be spelled through them: withheld from candidates whenever a check is hidden.
+RUN_SIDE_CHANNELS = ("exit_code", "cpu_seconds", "peak_memory_bytes")
 
 
 def candidate_view(document: dict[str, Any]) -> dict[str, Any]:
-    """What a candidate may read: hidden checks keep pass/fail and score, lose their message; output is withheld."""
-    view = dict(document)
+    """What a candidate may read: hidden checks keep pass/fail and score, lose their message and duration;
+    output is withheld, and so are the run's own side channels when any check is hidden.
+
+    A grader's fault shows only that it happened: its message, output and
+    checks can hold the hidden tests' paths and source, so none of them stays.
+    This is the one rule: the API's candidate results and ``grade --as-candidate`` both use it.
+    """
+    view = {key: value for key, value in document.items() if key != "grader_error"}
+    checks = document.get("checks", [])
     view["checks"] = [
-        check if check.get("visible") else {**check, "message": WITHHELD if check.get("message") else ""}
-        for check in document.get("checks", [])
+        check if check.get("visible") else
+        {**check, "message": WITHHELD if check.get("message") else "", "duration_seconds": None}
+        for check in checks
     ]
+    if any(not check.get("visible") for check in checks) and isinstance(document.get("runner"), dict):
+        view["runner"] = {**document["runner"], **dict.fromkeys(RUN_SIDE_CHANNELS)}
+    if document.get("status") == RunStatus.GRADER_ERROR.value:
+        view["checks"] = []
+        view["reason"] = GRADER_FAILED
     view["output"] = {"stdout": "", "stderr": ""}
     view["view"] = "candidate"
     return view

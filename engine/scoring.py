@@ -19,7 +19,9 @@ def earned(check: Check) -> float:
         return 0.0
     if check.max_score <= 0:
         return 0.0
-    return check.weight * min(max(check.score, 0.0), check.max_score) / check.max_score
+    # The share first: a share of at most 1 times the weight never exceeds the weight, whereas
+    # weight * score / max_score can round past it for tiny max_scores (5e-324 gave scores over 100).
+    return check.weight * (min(max(check.score, 0.0), check.max_score) / check.max_score)
 
 
 def weighted_score(checks: Iterable[Check]) -> float:
@@ -32,8 +34,8 @@ def weighted_score(checks: Iterable[Check]) -> float:
 
 
 def verdict(status: RunStatus, score: float, threshold: float) -> Verdict:
-    """``ready`` only for a completed run at or above the threshold; ``error`` only for engine faults."""
-    if status is RunStatus.ENGINE_ERROR:
+    """``ready`` only for a completed run at or above the threshold; ``error`` only for engine and grader faults."""
+    if status.is_fault:
         return Verdict.ERROR
     if status is RunStatus.COMPLETED and score >= threshold:
         return Verdict.READY

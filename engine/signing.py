@@ -37,6 +37,10 @@ CURVE = "Ed25519"
 SIGNATURE_FIELD = "signature"
 PAYLOAD_TYPE = "tasktrial-result-fields"
 PAYLOAD_VERSION = 1
+#: A JWKS member of our own on each key: ``active`` (the default), ``retired`` (no longer signs;
+#: what it signed still verifies) or ``revoked`` (nothing it signed verifies).
+STATUS_MEMBER = "status"
+ACTIVE, RETIRED, REVOKED = "active", "retired", "revoked"
 
 
 @dataclass(frozen=True, repr=False)
@@ -212,6 +216,8 @@ def verify(document: Mapping[str, Any], jwks: Mapping[str, Any]) -> Verification
     if kid not in keys:
         known = ", ".join(repr(k) for k in sorted(keys))
         return _failed(kid, f"signed by unknown key {kid!r}; known keys: {known}")
+    if key_statuses(jwks).get(kid) == REVOKED:
+        return _failed(kid, f"signed by revoked key {kid!r}: the issuer withdrew it, so nothing it signed is trusted")
     try:
         good = jws.validate_compact(signed, keys[kid], algorithms=[ALGORITHM])
     except (JoseError, ValueError) as exc:
@@ -255,6 +261,27 @@ def _signed_fields(payload: bytes) -> dict[str, str] | None:
     if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
         return None
     return fields
+
+
+def key_statuses(jwks: Mapping[str, Any]) -> dict[str, str]:
+    """kid -> ``active``, ``retired`` or ``revoked`` for each Ed25519 key of a well-formed JWKS."""
+    keys = _public_keys(jwks)
+    statuses = {}
+    for entry in jwks["keys"]:
+        kid = entry.get("kid") if isinstance(entry, Mapping) else None
+        if kid in keys:
+            status = entry.get(STATUS_MEMBER, ACTIVE)
+            statuses[kid] = status if status in (ACTIVE, RETIRED) else REVOKED  # unknown status: trust nothing
+    return statuses
+
+
+def raw_public_keys(jwks: Mapping[str, Any]) -> dict[str, bytes]:
+    """kid -> the raw 32-byte Ed25519 public key, for other signature formats (checkpoint notes).
+
+    Raises:
+        ConfigurationError: as ``verify``.
+    """
+    return {kid: key.public_key.public_bytes_raw() for kid, key in _public_keys(jwks).items()}
 
 
 def _public_keys(jwks: Mapping[str, Any]) -> dict[str, OKPKey]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from engine import checking, syntax
 from engine.errors import ConfigurationError, Problem
 from engine.models import Task
 from engine.ports import Grader, Runner
@@ -45,8 +46,21 @@ class GraderSet:
             ) from None
 
     def problems(self, task: Task) -> list[Problem]:
+        """The kind's own problems, the skill mapping (rules naming unknown skills or mapping no check)
+        and syntax errors in hidden files; nothing is run."""
         grader = self._graders.get(task.grader_kind)
-        return grader.problems(task) if grader else []
+        if grader is None:
+            return []
+        problems = (grader.problems(task) + checking.skill_problems(task) + checking.counter_example_problems(task)
+                    + syntax.syntax_problems(task.root, task.id))
+        static = getattr(grader, "static_check_ids", None)
+        known = static(task) if static is not None else None
+        if known is not None:
+            ids, parametrised = known
+            # A pattern naming parameters (``[...]``) cannot be judged before a run: pack check does it.
+            unsure = {i for i, rule in enumerate(task.check_rules) if parametrised and "[" in rule.match}
+            problems += checking.rule_problems(task, ids, unsure=unsure)
+        return problems
 
 
 class _NoSandbox:

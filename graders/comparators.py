@@ -15,6 +15,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 Comparison = tuple[bool, str]
+#: The ``numeric`` comparator's tolerances when a task names none (``docs/authoring.md`` reads these).
+DEFAULT_ABS_TOL = 1e-9
+DEFAULT_REL_TOL = 1e-9
+DEFAULT_TYPE = "whitespace"
 Comparator = Callable[[str, str], Comparison]
 
 
@@ -32,7 +36,7 @@ def whitespace(actual: str, expected: str) -> Comparison:
     return False, _first_difference(a, e, "token")
 
 
-def numeric(abs_tol: float = 1e-9, rel_tol: float = 1e-9) -> Comparator:
+def numeric(abs_tol: float = DEFAULT_ABS_TOL, rel_tol: float = DEFAULT_REL_TOL) -> Comparator:
     def compare(actual: str, expected: str) -> Comparison:
         a, e = actual.split(), expected.split()
         if len(a) != len(e):
@@ -61,14 +65,15 @@ def regex(actual: str, expected: str) -> Comparison:
 
 def from_config(config: Mapping[str, Any] | None) -> Comparator:
     """The comparator a task's ``grader.comparator`` block names (``whitespace`` by default)."""
-    config = dict(config or {"type": "whitespace"})
-    kind = config.get("type", "whitespace")
+    config = dict(config or {"type": DEFAULT_TYPE})
+    kind = config.get("type", DEFAULT_TYPE)
     if kind == "exact":
         return exact
     if kind == "whitespace":
         return whitespace
     if kind == "numeric":
-        return numeric(abs_tol=float(config.get("abs_tol", 1e-9)), rel_tol=float(config.get("rel_tol", 1e-9)))
+        return numeric(abs_tol=float(config.get("abs_tol", DEFAULT_ABS_TOL)),
+                       rel_tol=float(config.get("rel_tol", DEFAULT_REL_TOL)))
     if kind == "regex":
         return regex
     raise ValueError(f"comparator {kind!r} is not a pure comparator")

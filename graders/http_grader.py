@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from engine import yamlsafe
 from engine.errors import GraderError, Problem
 from engine.models import (
     GRADER_DIR,
@@ -135,6 +136,11 @@ class HttpGrader:
     def problems(self, task: Task) -> list[Problem]:
         return _read_checks(task)[1]
 
+    def static_check_ids(self, task: Task) -> tuple[tuple[str, ...], bool] | None:
+        """One check per entry of ``checks.yaml``, by name; None while that file is invalid."""
+        document, problems = _read_checks(task)
+        return None if problems else (tuple(item["name"] for item in document), False)
+
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
         checks = load_checks(task)
         timeout = float(task.grader.get("request_timeout_seconds", DEFAULT_REQUEST_TIMEOUT))
@@ -178,8 +184,8 @@ class HttpGrader:
                 step = client.steps[-1] if client.steps else None
                 detail = tail(step.stderr, 1000) if step else "no step ran"
                 raise GraderError(
-                    f"task {task.id!r}: the http harness wrote no report (exit {client.exit_code}): {detail}"
-                )
+                    f"task {task.id!r}: the http harness wrote no report (exit {client.exit_code}): {detail}",
+                    output=detail)
         result = []
         for check in checks:
             response = report.get(check.name)
@@ -211,7 +217,7 @@ def _read_checks(task: Task) -> tuple[Any, list[Problem]]:
     if not path.is_file():
         return None, [Problem(label, "", "is missing: an http task declares its checks there")]
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yamlsafe.load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         return None, [Problem(label, "", f"is not valid YAML: {exc}")]
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))

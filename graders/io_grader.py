@@ -1,8 +1,10 @@
 """The ``io`` kind: stdin/stdout cases run against the candidate's program.
 
 Cases come from ``grader/cases/NAME.in`` + ``NAME.out`` and from inline
-``grader.cases``. Only the inputs enter the candidate's container, as each
-step's stdin; expected outputs stay on the host, where the comparison runs.
+``grader.cases``. Each case runs in a fresh sandbox of its own
+(``RunSpec.isolated_steps``), so nothing a program saved during a hidden case
+reaches a later case. Only the inputs enter the candidate's container, as
+each step's stdin; expected outputs stay on the host, where the comparison runs.
 A ``checker`` comparator runs the author's program in a second sandbox of its
 own, never in the candidate's.
 """
@@ -57,12 +59,20 @@ class IoGrader:
             for answer in sorted(folder.glob("*.out")):
                 if not answer.with_suffix(".in").is_file():
                     problems.append(Problem(f"{task.id}/grader/cases/{answer.name}", "", f"has no matching {answer.stem}.in"))
+        problems += _duplicate_cases(task)
         if not cases(task):
             problems.append(Problem(f"{task.id}/task.yaml", "$.grader", "an io task needs cases (grader/cases/*.in + *.out, or grader.cases)"))
         comparator = task.grader.get("comparator") or {}
-        if comparator.get("type") == "checker" and not (task.root / "grader").is_dir():
-            problems.append(Problem(f"{task.id}/grader", "", "the checker comparator needs the grader folder"))
+        if comparator.get("type") == "checker":
+            if not (task.root / "grader").is_dir():
+                problems.append(Problem(f"{task.id}/grader", "", "the checker comparator needs the grader folder"))
+            problems += packs.sandbox_file_problems(task, "grader.comparator.command", comparator["command"],
+                                                    mount=GRADER_DIR, folder="grader")
         return problems
+
+    def static_check_ids(self, task: Task) -> tuple[tuple[str, ...], bool]:
+        """One check per case, named after it."""
+        return tuple(case.name for case in cases(task)), False
 
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
         command = tuple(task.grader["command"])
@@ -71,6 +81,7 @@ class IoGrader:
             limits=task.limits,
             steps=tuple(Step(command, stdin=case.stdin) for case in cases(task)),
             workspace=submission,
+            isolated_steps=True,  # a hidden case's input must not survive into a visible case's output
         )
 
     def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
@@ -114,6 +125,24 @@ class IoGrader:
                                   f"(exit {result.exit_code}): {tail(result.stderr, 500)}")
             verdicts.append((result.exit_code == 0, tail(result.stdout, 1000).strip()))
         return verdicts
+
+
+def _duplicate_cases(task: Task) -> list[Problem]:
+    """A case name defined twice (twice inline, or inline and as files): one of them would be silently lost."""
+    problems = []
+    folder = task.root / "grader" / "cases"
+    as_files = {p.stem for p in folder.glob("*.in")} if folder.is_dir() else set()
+    first: dict[str, int] = {}
+    for index, inline in enumerate(task.grader.get("cases", [])):
+        name, where = inline["name"], f"$.grader.cases[{index}].name"
+        if name in first:
+            problems.append(Problem(f"{task.id}/task.yaml", where,
+                                    f"case {name!r} is defined twice (also at $.grader.cases[{first[name]}])"))
+        elif name in as_files:
+            problems.append(Problem(f"{task.id}/task.yaml", where, f"case {name!r} is also defined by "
+                                    f"grader/cases/{name}.in: define each case once, inline or as files"))
+        first.setdefault(name, index)
+    return problems
 
 
 def _verdict(step: StepOutcome) -> tuple[bool, str] | None:

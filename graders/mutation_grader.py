@@ -124,6 +124,13 @@ class MutationGrader:
                 problems.append(Problem(label, "", "does not differ from the reference implementation"))
         return problems
 
+    def static_check_ids(self, task: Task) -> tuple[tuple[str, ...], bool] | None:
+        """The gate and one ``caught-NAME`` per variant folder."""
+        folder = task.root / "grader" / VARIANTS_DIR
+        if not folder.is_dir():
+            return None
+        return (GATE, *(f"caught-{p.name}" for p in sorted(folder.iterdir()) if p.is_dir())), False
+
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
         return self._spec(task, submission, reference_files(task), key=self._reference_key(task, submission))
 

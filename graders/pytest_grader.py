@@ -9,6 +9,7 @@ early, crashing the interpreter or printing fake results earns nothing.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
 import json
@@ -21,13 +22,15 @@ from pathlib import Path
 
 from engine import packs
 from engine.digest import tree_digest
-from engine.errors import GraderError, Problem
+from engine.errors import GraderError, Problem, SubmissionRejected
 from engine.models import GRADER_DIR, CheckStatus, RunOutcome, RunSpec, Step, Task
 from engine.ports import Grading, Runner
 from graders._common import make_check, tail
 
 HARNESS_DIR = ".tasktrial"
 REPORT = f"{GRADER_DIR}/{HARNESS_DIR}/report.json"
+#: Stands for a parametrised test's parameters in ids read statically.
+PARAMETRISED = "..."
 STATUS = {"pass": CheckStatus.PASS, "fail": CheckStatus.FAIL, "error": CheckStatus.ERROR, "skipped": CheckStatus.SKIPPED}
 
 
@@ -48,10 +51,11 @@ class PytestGrader:
 
     def problems(self, task: Task) -> list[Problem]:
         relative = task.grader.get("tests", ".")
-        tests = task.root / "grader" / relative
+        try:
+            tests = packs.inside(task.root / "grader", relative)
+        except SubmissionRejected as exc:
+            return [Problem(f"{task.id}/task.yaml", "$.grader.tests", f"{relative!r} must be a folder inside grader/: {exc}")]
         label = posixpath.normpath(f"{task.id}/grader/{relative}")
-        if not _tests_path(task).startswith(GRADER_DIR) or ".." in relative.split("/"):
-            return [Problem(f"{task.id}/task.yaml", "$.grader.tests", f"{relative!r} must be a folder inside grader/")]
         if not tests.is_dir():
             return [Problem(label, "", "the tests folder named by grader.tests is missing")]
         if not any(tests.rglob("test_*.py")) and not any(tests.rglob("*_test.py")):
@@ -60,6 +64,37 @@ class PytestGrader:
 
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
         return self._spec(task, submission, mode="run", key=self._key(task, submission))
+
+    def static_check_ids(self, task: Task) -> tuple[tuple[str, ...], bool] | None:
+        """The hidden tests' ids read from their source without running it, and whether any is parametrised.
+
+        A parametrised test's id is given as ``file::name[`` + ``PARAMETRISED``; None if a file does not parse
+        or ``grader.tests`` leads outside ``grader/``.
+        """
+        root = task.root / "grader"
+        try:
+            folder = packs.inside(root, task.grader.get("tests", "."))
+        except SubmissionRejected:
+            return None  # the kind's problems name the path
+        ids: list[str] = []
+        parametrised = False
+        files = sorted({*folder.rglob("test_*.py"), *folder.rglob("*_test.py")}) if folder.is_dir() else []
+        for path in files:
+            try:
+                tree = ast.parse(path.read_bytes(), filename=str(path))
+            except (SyntaxError, ValueError):
+                return None  # the syntax check reports it
+            relative = path.relative_to(root).as_posix()
+            for node in tree.body:
+                scopes = [(f"{relative}::", node)]
+                if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                    scopes = [(f"{relative}::{node.name}::", item) for item in node.body]
+                for prefix, item in scopes:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
+                        marked = any("parametrize" in ast.unparse(d) for d in item.decorator_list)
+                        parametrised |= marked
+                        ids.append(prefix + item.name + (f"[{PARAMETRISED}]" if marked else ""))
+        return tuple(ids), parametrised
 
     def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
         expected = self.expected_tests(task)
@@ -98,8 +133,12 @@ class PytestGrader:
         outcome = self._runner.run(self._spec(task, packs.reference_submission(task), mode="collect", key=key))
         report = read_report(outcome, key)
         if report is None or report.get("collect_errors") or not report.get("collected"):
-            detail = json.dumps(report.get("collect_errors")) if report else tail(outcome.steps[-1].stdout + outcome.steps[-1].stderr)
-            raise GraderError(f"task {task.id!r}: collecting the hidden tests with the reference solution failed: {detail}")
+            step = outcome.steps[-1] if outcome.steps else None
+            printed = tail(step.stdout + step.stderr, 3000) if step else ""
+            errors = "\n".join(f"{where}:\n{error}" for where, error in (report or {}).get("collect_errors", {}).items())
+            detail = "no test was collected" if report and not errors else (errors or printed or "no report")
+            raise GraderError(f"task {task.id!r}: collecting the hidden tests with the reference solution failed: "
+                              f"{tail(detail.encode(), 3000)}", output=printed)
         expected = tuple(report["collected"])
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,7 @@ import tarfile
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,6 +82,8 @@ ENVIRONMENT = {
 COLLECT_CAP_BYTES = 4 * 1024 * 1024
 KILL_SECONDS = 5.0
 PROBE_INTERVAL_SECONDS = 0.1
+# Isolated steps: how many fresh sandboxes are prepared (started, files in) ahead of the step that runs.
+PREPARED_AHEAD = 2
 # Options of a service run's network: no route out, and no address on the host's bridge,
 # without which an internal network still reaches every port the host listens on.
 NETWORK_OPTIONS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
@@ -139,6 +142,8 @@ class DockerRunner:
     def run(self, spec: RunSpec) -> RunOutcome:
         if spec.service is not None:
             return self._run_service(spec)
+        if spec.isolated_steps and len(spec.steps) > 1:
+            return self._run_isolated(spec)
         image = images.runtime_image(spec.environment).tag
         image_id = self._image_id(image)
         started = time.monotonic()
@@ -342,6 +347,89 @@ class DockerRunner:
             oom_killed=bool(oom),
             **extra,
         )
+
+    # -- isolated steps: a fresh sandbox per step ----------------------------
+
+    def _run_isolated(self, spec: RunSpec) -> RunOutcome:
+        """Each step in a fresh sandbox that got the same files; the next ones are made ready while a step runs.
+
+        Sandboxes come from the warm pool when it has one (``_take``) and each is
+        used once, like a whole run's. Counters add up (CPU) or take the worst
+        (peak memory, OOM kills) over the steps.
+        """
+        image = images.runtime_image(spec.environment).tag
+        image_id = self._image_id(image)
+        started = time.monotonic()
+        outcomes: list[StepOutcome] = []
+        cpu: float | None = None
+        peak: int | None = None
+        oom = False
+        steps = len(spec.steps)
+        finishing = []
+        with ThreadPoolExecutor(max_workers=PREPARED_AHEAD + 2, thread_name_prefix="tasktrial-sandbox-ahead") as helper:
+            ahead = deque(helper.submit(self._prepared, spec, image) for _ in range(min(PREPARED_AHEAD, steps)))
+            asked = len(ahead)
+            try:
+                for step in spec.steps:
+                    container = ahead.popleft().result()
+                    if asked < steps:
+                        ahead.append(helper.submit(self._prepared, spec, image))
+                        asked += 1
+                    try:
+                        outcome, alive = self._exec(container, step, spec.limits)
+                    except BaseException:
+                        self._discard(container, helper)
+                        raise
+                    outcomes.append(outcome)
+                    # Counters and removal off the steps' path: the next step runs in another sandbox meanwhile.
+                    finishing.append(helper.submit(self._finish_isolated, container, alive))
+                for done in finishing:
+                    counters, killed = done.result()
+                    oom = oom or killed
+                    if counters.cpu_seconds is not None:
+                        cpu = (cpu or 0.0) + counters.cpu_seconds
+                    if counters.peak_memory_bytes is not None:
+                        peak = max(peak or 0, counters.peak_memory_bytes)
+            except docker.errors.DockerException as exc:
+                raise RunnerError(f"the Docker engine failed during the run: {exc}") from exc
+            finally:
+                for unused in ahead:  # the run ended early: sandboxes prepared for it go unused
+                    with contextlib.suppress(RunnerError):
+                        self._discard(unused.result(), helper)
+        return RunOutcome(backend=self.name, image=image_id, steps=tuple(outcomes),
+                          wall_seconds=time.monotonic() - started, cpu_seconds=cpu, peak_memory_bytes=peak,
+                          oom_killed=oom)
+
+    def _prepared(self, spec: RunSpec, image: str) -> str:
+        """A fresh sandbox holding ``spec``'s files, ready for a step."""
+        container = self._take(spec, image)
+        try:
+            self._upload(container, spec)
+        except BaseException as exc:
+            self._remove(container)
+            if isinstance(exc, docker.errors.DockerException):
+                raise RunnerError(f"the Docker engine failed while preparing a sandbox: {exc}") from exc
+            raise
+        return container
+
+    def _finish_isolated(self, container: str, alive: bool) -> tuple[_Counters, bool]:
+        """A used isolated sandbox's counters and whether it was OOM-killed; then it goes (in this thread when cold)."""
+        try:
+            counters = self._collect(container, ())[0] if alive else _Counters()
+            state = self._api.inspect_container(container)["State"]
+            return counters, counters.oom_kills > 0 or bool(state.get("OOMKilled", False))
+        finally:
+            if self._background is not None:
+                self._dispose(container)
+            else:
+                self._remove_logged(container)
+
+    def _discard(self, container: str, helper: ThreadPoolExecutor) -> None:
+        """Remove a used sandbox off the run's path: the warm pool's background, else ``helper``'s thread."""
+        if self._background is not None:
+            self._dispose(container)
+        else:
+            helper.submit(self._remove_logged, container)
 
     # -- a service run: candidate and client on a private network ----------
 

@@ -14,13 +14,15 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import docker
 import docker.errors
+import requests.exceptions  # the Docker SDK's transport: a dropped connection surfaces as one of these
 
 from engine.errors import ConfigurationError, RunnerError, RunnerUnavailable
 
@@ -72,16 +74,46 @@ def client_from_env() -> docker.DockerClient:
     try:
         client = docker.from_env()
         client.ping()
-    except docker.errors.DockerException as exc:
-        raise RunnerUnavailable(f"no Docker engine is reachable ({exc}); start dockerd or set DOCKER_HOST") from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise RunnerUnavailable(f"no Docker engine is reachable ({one_line(exc)}); start dockerd or set DOCKER_HOST") from exc
     return client
 
 
-def has_image(client: docker.DockerClient, name: str) -> bool:
+def one_line(value: object, limit: int = 400) -> str:
+    """``value`` as a single line of at most ``limit`` characters, for an error message."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextmanager
+def engine_errors(doing: str, *, advice: str = "") -> Iterator[None]:
+    """Translate the Docker SDK's errors met while ``doing`` something into ``RunnerError``.
+
+    The seam of this module: nothing of docker-py or its transport leaves it,
+    so the CLI can print one line and exit 3 instead of a traceback. ``advice``
+    (what to do) ends the message of a refusal.
+    """
     try:
-        client.images.get(name)
-    except docker.errors.ImageNotFound:
-        return False
+        yield
+    except docker.errors.APIError as exc:
+        raise RunnerError(f"{doing}: the Docker engine refused ({one_line(exc.explanation or exc)})"
+                          + (f"; {advice}" if advice else "")) from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise RunnerUnavailable(f"{doing}: the Docker engine stopped answering ({one_line(exc)}); "
+                                "check that dockerd runs (docker info)") from exc
+
+
+def has_image(client: docker.DockerClient, name: str) -> bool:
+    """Whether the engine holds the image ``name``.
+
+    Raises:
+        RunnerError: the engine refused the question (e.g. an invalid name) or stopped answering.
+    """
+    with engine_errors(f"looking up the image {name}"):
+        try:
+            client.images.get(name)
+        except docker.errors.ImageNotFound:
+            return False
     return True
 
 
@@ -92,13 +124,15 @@ def bootstrap_base(client: docker.DockerClient, *, log: Callable[[str], None] = 
     """
     if has_image(client, BASE_IMAGE):
         return "present"
-    try:
-        client.images.pull(BASE_IMAGE)
-        return "pulled"
-    except docker.errors.APIError as exc:
-        log(f"cannot pull {BASE_IMAGE} ({exc.explanation or exc}); building it with debootstrap")
+    with engine_errors(f"pulling {BASE_IMAGE}"):
+        try:
+            client.images.pull(BASE_IMAGE)
+            return "pulled"
+        except docker.errors.APIError as exc:
+            log(f"cannot pull {BASE_IMAGE} ({one_line(exc.explanation or exc)}); building it with debootstrap")
     if shutil.which("debootstrap") is None:
-        raise RunnerError("debootstrap is not installed; install it (apt-get install debootstrap) or give Docker a registry")
+        raise RunnerError(f"{BASE_IMAGE} is neither present nor pullable, and debootstrap is not installed; "
+                          "install it (apt-get install debootstrap) or give Docker a registry")
     with tempfile.TemporaryDirectory(prefix="tasktrial-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         proc = subprocess.run(
@@ -106,7 +140,12 @@ def bootstrap_base(client: docker.DockerClient, *, log: Callable[[str], None] = 
             capture_output=True, text=True, check=False,
         )
         if proc.returncode != 0:
-            raise RunnerError(f"debootstrap failed with exit {proc.returncode}: {proc.stderr[-2000:]}")
+            said = [line for line in proc.stderr.splitlines() + proc.stdout.splitlines() if line.strip()]
+            errors = [line for line in said if line.startswith("E:")]  # how debootstrap words its failures
+            why = errors[-1] if errors else (said[-1] if said else "no output")
+            raise RunnerError(f"debootstrap {BASE_SUITE} failed with exit {proc.returncode} "
+                              f"({one_line(why)}); it needs root and a reachable "
+                              "Debian mirror (deb.debian.org): fix that and run `tasktrial images bootstrap` again")
         import_rootfs(client, rootfs, BASE_IMAGE)
     return "debootstrapped"
 
@@ -126,10 +165,9 @@ def import_rootfs(client: docker.DockerClient, rootfs: Path, name: str) -> None:
         with tarfile.open(archive, "w") as tar:
             tar.add(rootfs, arcname=".")
         repository, _, tag = name.partition(":")
-        try:
+        with engine_errors(f"importing {name}", advice=f"see the Docker engine's log, or bring {name} from a machine "
+                                                         "that has it (docker save there, docker load here)"):
             client.api.import_image_from_file(str(archive), repository=repository, tag=tag or "latest")
-        except docker.errors.APIError as exc:
-            raise RunnerError(f"the Docker engine refused to import {name}: {exc.explanation or exc}") from exc
     if not has_image(client, name):
         raise RunnerError(f"importing {rootfs} did not produce the image {name}")
 
@@ -142,14 +180,16 @@ def build(client: docker.DockerClient, environment: str, *, log: Callable[[str],
     if not has_image(client, image.base):
         raise RunnerError(f"base image {image.base} is missing; run `tasktrial images bootstrap` first")
     context = resources.files("runners").joinpath("images", environment)
-    with resources.as_file(context) as path:
+    with resources.as_file(context) as path, engine_errors(f"building {image.tag}"):
         try:
             client.images.build(path=str(path), tag=image.tag, rm=True, forcerm=True,
                                 labels={"tasktrial.environment": environment})
         except docker.errors.BuildError as exc:
-            tail = "".join(str(line.get("stream", line.get("error", ""))) for line in exc.build_log)[-2000:]
-            raise RunnerError(f"building {image.tag} failed: {exc.msg}\n{tail}") from exc
-        except docker.errors.APIError as exc:
-            raise RunnerError(f"building {image.tag} failed: {exc}") from exc
+            said = [str(line.get("stream", "")).strip() for line in exc.build_log if isinstance(line, dict)]
+            said = [line for line in said if line and not line.startswith("--->")]
+            last = f" after: {one_line(said[-1], 200)}" if said else ""
+            raise RunnerError(f"building {image.tag} failed ({one_line(exc.msg)}){last}; the image installs Debian "
+                              f"packages, so the engine must reach a Debian mirror; see the whole log with "
+                              f"`docker build {path}`") from exc
     log(f"built {image.tag}")
     return image.tag

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from api import storage
 from api.deps import AuthorDep, PrincipalDep, ServiceDep, SessionDep
 from api.routes._uploads import read_body
-from api.tables import Role
+from api.tables import PackState, Role
 from engine import archives, packs
 from engine.models import Pack, Task
 
@@ -53,6 +54,9 @@ class PackUploaded(BaseModel):
     digest: str
     created: bool
     tasks: list[str]
+    #: ``checking`` until the workers' pack check publishes it (``live``) or refuses it (``rejected``).
+    state: str
+    links: dict[str, str]
 
 
 class ListPacks(BaseModel):
@@ -78,32 +82,35 @@ def pack_public(pack: Pack) -> PackPublic:
 
 
 @router.get("/packs", response_model=ListPacks)
-def list_packs(service: ServiceDep, _: PrincipalDep) -> ListPacks:
-    data = [pack_public(p) for p in service.catalogue.packs()]
+def list_packs(service: ServiceDep, session: SessionDep, _: PrincipalDep) -> ListPacks:
+    data = [pack_public(p) for p in service.catalogue.packs(service.pack_state(session))]
     return ListPacks(data=data, count=len(data))
 
 
 @router.get("/packs/{pack_id}", response_model=PackPublic)
-def get_pack(pack_id: str, service: ServiceDep, _: PrincipalDep, version: str | None = None) -> PackPublic:
-    return pack_public(service.catalogue.pack(pack_id, version))
+def get_pack(pack_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
+             version: str | None = None) -> PackPublic:
+    return pack_public(service.catalogue.pack(pack_id, version, service.pack_state(session)))
 
 
 @router.get("/tasks", response_model=ListTasks)
-def list_tasks(service: ServiceDep, _: PrincipalDep) -> ListTasks:
-    data = [task_public(t) for p in service.catalogue.packs() for t in p.tasks]
+def list_tasks(service: ServiceDep, session: SessionDep, _: PrincipalDep) -> ListTasks:
+    data = [task_public(t) for p in service.catalogue.packs(service.pack_state(session)) for t in p.tasks]
     return ListTasks(data=data, count=len(data))
 
 
 @router.get("/tasks/{pack_id}/{task_id}", response_model=TaskDetail)
-def get_task(pack_id: str, task_id: str, service: ServiceDep, _: PrincipalDep, version: str | None = None) -> TaskDetail:
-    task = service.catalogue.task(pack_id, task_id, version)
+def get_task(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
+             version: str | None = None) -> TaskDetail:
+    task = service.catalogue.task(pack_id, task_id, version, service.pack_state(session))
     return TaskDetail(**task_public(task).model_dump(), statement=task.statement)
 
 
 @router.get("/tasks/{pack_id}/{task_id}/starter.tar.gz", response_class=Response,
             responses={200: {"content": {"application/gzip": {}}}})
-def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, _: PrincipalDep, version: str | None = None) -> Response:
-    task = service.catalogue.task(pack_id, task_id, version)
+def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
+                   version: str | None = None) -> Response:
+    task = service.catalogue.task(pack_id, task_id, version, service.pack_state(session))
     body = archives.make_tar_gz(packs.starter_files(task), prefix=task.id)
     return Response(body, media_type="application/gzip",
                     headers={"Content-Disposition": f'attachment; filename="{task.id}.tar.gz"'})
@@ -111,8 +118,9 @@ def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, _: Principal
 
 @router.get("/tasks/{pack_id}/{task_id}/starter.zip", response_class=Response,
             responses={200: {"content": {"application/zip": {}}}})
-def starter_zip(pack_id: str, task_id: str, service: ServiceDep, _: PrincipalDep, version: str | None = None) -> Response:
-    task = service.catalogue.task(pack_id, task_id, version)
+def starter_zip(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
+                version: str | None = None) -> Response:
+    task = service.catalogue.task(pack_id, task_id, version, service.pack_state(session))
     body = archives.make_zip(packs.starter_files(task), prefix=task.id)
     return Response(body, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{task.id}.zip"'})
@@ -146,12 +154,20 @@ async def upload_pack(request: Request, service: ServiceDep, session: SessionDep
         if builtin or (owners and author.subject not in owners):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"pack {pack.id!r} belongs to another author")
 
-    pack, digest, created = service.catalogue.add(data, max_bytes=service.settings.max_upload_bytes,
-                                                  authorise=authorise)
-    if created:
-        storage.record_pack_version(session=session, pack_id=pack.id, version=pack.version, digest=digest,
-                                    owner=author.subject)
-    else:
+    # Extraction and validation block for as long as the pack makes them: never on the event loop.
+    pack, digest, created = await run_in_threadpool(service.catalogue.add, data,
+                                                    max_bytes=service.settings.max_upload_bytes, authorise=authorise)
+    row = storage.get_pack_version(session=session, pack_id=pack.id, version=pack.version)
+    if row is None:  # a new version: it goes live only once the workers' pack check passes
+        row = storage.record_pack_version(session=session, pack_id=pack.id, version=pack.version, digest=digest,
+                                          owner=author.subject)
+        service.queue.enqueue_pack_check(row.id)
+    elif storage.move_pack_version(session=session, version_id=row.id, from_states=[PackState.REJECTED],
+                                   to=PackState.CHECKING) or row.state == PackState.CHECKING.value:
+        service.queue.enqueue_pack_check(row.id)  # the same content again: check it again (e.g. after a fault)
+    if not created:
         response.status_code = status.HTTP_200_OK
+    session.refresh(row)
+    location = f"/v1/packs/{pack.id}/versions/{pack.version}"
     return PackUploaded(id=pack.id, version=pack.version, digest=digest, created=created,
-                        tasks=[t.id for t in pack.tasks])
+                        tasks=[t.id for t in pack.tasks], state=row.state, links={"self": location})

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from api.deps import ServiceDep
 from api.tables import Role
-from engine import signing
+from engine.errors import NotFound
 
 router = APIRouter(tags=["meta"])
 
@@ -41,4 +41,14 @@ def metrics(service: ServiceDep, request: Request) -> Response:
 
 @router.get("/.well-known/jwks.json")
 def jwks(service: ServiceDep) -> dict:
-    return signing.public_jwks([service.key])
+    """Every signing key, each with its ``status``: ``active``, ``retired`` (what it signed verifies) or ``revoked``."""
+    return service.jwks()
+
+
+@router.get("/keys/{kid}")
+def key(kid: str, service: ServiceDep) -> dict:
+    """One published key by its id (the ``kid`` in a signature's header)."""
+    for entry in service.jwks()["keys"]:
+        if entry.get("kid") == kid:
+            return entry
+    raise NotFound(f"no signing key has id {kid!r} (unknown to this service)")

@@ -101,6 +101,7 @@ class Profile(BaseModel):
 @router.post("/submissions", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionAccepted,
              openapi_extra=SUBMISSION_BODY,
              responses={404: {"description": "unknown task"}, 413: {"description": "upload too large"},
+                        409: {"description": "the pack version is retired (no new submissions)"},
                         415: {"description": "neither application/json nor multipart/form-data"},
                         422: {"description": "malformed body or unsafe archive (the message names the problem)"},
                         429: {"description": "this candidate's submission rate, or the queue, is full: "
@@ -177,8 +178,8 @@ def _enqueue(service: Service, run_id: str) -> None:
 def _accept(service: Service, person: Principal, task_ref: str, version: str | None, files: dict[str, bytes]):
     """The stored submission and its queued run."""
     pack_id, _, task_id = task_ref.partition("/")
-    task = service.catalogue.task(pack_id, task_id, version)
     with service.session() as session:
+        task = service.submittable_task(session, pack_id, task_id, version)
         archive = archives.make_tar_gz(files)
         return storage.create_submission(
             session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,

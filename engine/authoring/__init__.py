@@ -15,7 +15,7 @@ from engine.authoring._exercism import (
     difficulty_for,
     import_exercism,
 )
-from engine.authoring._scaffold import SCAFFOLD_KINDS, SCAFFOLD_TASK, scaffold_pack
+from engine.authoring._scaffold import SCAFFOLD_KINDS, SCAFFOLD_TASK, scaffold_pack, scaffold_task
 
 __all__ = [
     "IMPORT_LIMITS",
@@ -30,6 +30,7 @@ __all__ = [
     "difficulty_for",
     "import_exercism",
     "scaffold_pack",
+    "scaffold_task",
     "slugify",
     "write_pack",
 ]

@@ -14,13 +14,13 @@ SCAFFOLD_KINDS = ("pytest", "io", "script")
 SCAFFOLD_TASK = "count-words"
 
 PACK_YAML = """\
-# The pack's identity. Every field is described in engine/schemas/pack.schema.json.
+# The pack's identity. Every field: `tasktrial pack schema pack` (JSON Schema, with descriptions).
 id: {pack_id}
 version: 0.1.0
 title: {title}
 description: >
   A new tasktrial pack. Say here what its tasks assess and for whom.
-authors: [Your Name]
+authors: [Your Name]   # one author may be written without the list: authors: Your Name
 license: Apache-2.0   # the licence you publish the pack under
 """
 
@@ -30,16 +30,25 @@ README = """\
 A tasktrial pack. Each folder is one task:
 
 - `task.yaml`: id, title, micro-skills, difficulty, environment, limits, grader, pass threshold
-  (see `engine/schemas/task.schema.json`);
+  (every field: `tasktrial pack schema task`);
 - `statement.md`: what the candidate reads;
 - `starter/`: the files the candidate receives;
 - `grader/`: hidden; how submissions are graded;
-- `solution/`: hidden; laid over the starter it is the reference submission.
+- `solution/`: hidden; laid over the starter it is the reference submission;
+- `wrong/NAME/` (optional): hidden plausible wrong answers, declared under `wrong` in `task.yaml`;
+  `pack check` proves the grader fails them as declared.
+
+Shorthands (made canonical when the pack loads): a command as one string, split as a shell
+would but never run by one (`command: python3 main.py`); a bare comparator or grader kind
+(`comparator: exact`, `grader: pytest`); one item without its list (`micro_skills: python.text`,
+`authors: Your Name`, a single `checks` rule or `cases` entry).
 
 The example task `{task}` uses the `{kind}` grader kind. Try:
 
     tasktrial pack validate .
     tasktrial pack check .
+    tasktrial pack add-task . --kind io --id another-task
+    tasktrial pack publish .        # upload; it goes live once the server's check passes
 """
 
 STATEMENT = """\
@@ -55,11 +64,11 @@ an empty text, or one of whitespace only, holds 0.
 LIMITS = "limits: {time_seconds: 10, memory_mb: 128, cpus: 1, pids: 64, disk_mb: 16, output_kb: 64}"
 
 TASK_HEAD = """\
-# One task. Every field is described in engine/schemas/task.schema.json.
-id: count-words                 # must equal the folder name
+# One task. Every field: `tasktrial pack schema task` (JSON Schema, with descriptions).
+id: {task_id}                 # must equal the folder name
 title: Count the words in a text
 summary: {summary}
-micro_skills:                   # what passing this task is evidence of (dotted slugs)
+micro_skills:                   # what passing this task is evidence of (dotted slugs; one needs no list)
   - python.text.splitting
   - python.text.edge-cases
 difficulty: intro               # intro | core | advanced
@@ -137,8 +146,9 @@ def test_empty_text_has_no_words():
 IO_GRADER = """\
 grader:
   kind: io
-  command: [python3, count_words.py]   # run in /workspace, once per case, fed the case's input
-  comparator: {type: whitespace}       # exact | whitespace | numeric | regex | checker
+  command: [python3, count_words.py]   # run in /workspace, once per case, fed the case's input;
+                                       # or one string, split as a shell would (no shell runs it)
+  comparator: {type: whitespace}       # exact | whitespace | numeric | regex | checker; or a bare name
   checks:
     - match: "empty"
       micro_skill: python.text.edge-cases
@@ -332,13 +342,30 @@ def scaffold_pack(kind: str, *, pack_id: str) -> dict[str, bytes]:
     if not is_id(pack_id):
         raise AuthoringError(f"{pack_id!r} is not a valid pack id: lowercase letters and digits in "
                              "dash-separated words, at most 64 characters")
-    parts = KIND_PARTS[kind]
     title = pack_id.replace("-", " ").capitalize()
-    task = f"{SCAFFOLD_TASK}/"
     texts = {
         "pack.yaml": PACK_YAML.format(pack_id=pack_id, title=title),
         "README.md": README.format(title=title, task=SCAFFOLD_TASK, kind=kind),
-        task + "task.yaml": TASK_HEAD.format(summary=parts["summary"], limits=LIMITS) + parts["grader"],
+    }
+    files = {name: text.encode("utf-8") for name, text in texts.items()}
+    return {**files, **scaffold_task(kind, task_id=SCAFFOLD_TASK)}
+
+
+def scaffold_task(kind: str, *, task_id: str) -> dict[str, bytes]:
+    """The files of one working example task of ``kind``, under the folder ``task_id/``.
+
+    Raises:
+        AuthoringError: ``kind`` is not one of ``SCAFFOLD_KINDS`` or ``task_id`` is not a valid id.
+    """
+    if kind not in KIND_PARTS:
+        raise AuthoringError(f"unknown grader kind {kind!r}; known: {', '.join(SCAFFOLD_KINDS)}")
+    if not is_id(task_id):
+        raise AuthoringError(f"{task_id!r} is not a valid task id: lowercase letters and digits in "
+                             "dash-separated words, at most 64 characters")
+    parts = KIND_PARTS[kind]
+    task = f"{task_id}/"
+    texts = {
+        task + "task.yaml": TASK_HEAD.format(summary=parts["summary"], limits=LIMITS, task_id=task_id) + parts["grader"],
         task + "statement.md": STATEMENT.format(how=parts["how"]),
         **{task + name: text for name, text in parts["files"].items()},
     }

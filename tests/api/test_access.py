@@ -12,6 +12,7 @@ PEOPLE = {Role.CANDIDATE, Role.AUTHOR, Role.REVIEWER, Role.ADMIN}
 EVERYONE = PEOPLE | {Role.WORKER}
 STAFF = {Role.REVIEWER, Role.ADMIN}
 WORKERS = {Role.WORKER, Role.ADMIN}
+AUTHORS = {Role.AUTHOR, Role.ADMIN}
 
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 # (method, path template, roles admitted; None means public). Ids are filled in per test.
@@ -45,6 +46,28 @@ RULES = [
     ("POST", "/v1/runs/{run_id}/fail", WORKERS),
     ("GET", "/v1/admin/tokens", {Role.ADMIN}),
     ("DELETE", "/v1/admin/tokens/{token_id}", {Role.ADMIN}),
+    ("GET", "/keys/{kid}", None),
+    ("GET", "/log/checkpoint", None),
+    ("GET", "/log/checkpoint/{size}", None),
+    ("GET", "/log/key", None),
+    ("GET", "/log/inclusion", None),
+    ("GET", "/log/consistency", None),
+    ("GET", "/v1/results/{result_id}/inclusion", PEOPLE),
+    ("POST", "/v1/credentials/definitions", {Role.AUTHOR, Role.ADMIN}),
+    ("GET", "/v1/credentials/definitions", PEOPLE),
+    ("GET", "/v1/credentials", PEOPLE),
+    ("GET", "/v1/credentials/{award_id}", PEOPLE),
+    ("GET", "/v1/credentials/{award_id}/ob3", PEOPLE),
+    ("POST", "/v1/credentials/{award_id}/revoke", {Role.ADMIN}),
+    ("GET", "/credentials/status/revocation", None),
+    ("GET", "/credentials/{award_id}", "page"),
+    ("GET", "/v1/authoring/packs", AUTHORS),
+    ("GET", "/v1/packs/{pack_id}/versions", AUTHORS),
+    ("GET", "/v1/packs/{pack_id}/versions/{version}", AUTHORS),
+    ("POST", "/v1/packs/{pack_id}/versions/{version}/retire", AUTHORS),
+    ("GET", "/v1/packs/{pack_id}/stats", {Role.AUTHOR, Role.REVIEWER, Role.ADMIN}),
+    ("GET", "/v1/pack-checks/{version_id}", WORKERS),
+    ("POST", "/v1/pack-checks/{version_id}", WORKERS),
 ]
 
 
@@ -61,12 +84,20 @@ def test_access_rule(api, method, template, admitted, role):
     accepted = submit(api, owner)
     work(api, accepted["run_id"])
     submission = api.client.get(f"/v1/submissions/{accepted['id']}", headers=owner).json()
+    api.service.log.seal()
     ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
            "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
-           "token_id": "no-such-token"}
+           "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award",
+           "version": "1.0.0", "version_id": "unknown-version", "token_id": "no-such-token"}
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
-    response = api.client.request(method, template.format(**ids), headers=headers, **_body(template))
-    if admitted is None:
+    extra = _body(template)
+    if template == "/log/inclusion":
+        bundle = api.client.get(f"/v1/results/{submission['result_id']}/inclusion", headers=owner).json()
+        extra = {"params": {"digest": bundle["log"]["leaf_digest"]}}
+    response = api.client.request(method, template.format(**ids), headers=headers, **extra)
+    if admitted == "page":  # public; the id in the test names no award
+        assert response.status_code == 404, response.text
+    elif admitted is None:
         assert response.status_code < 400, response.text
     elif role is None:
         assert response.status_code == 401
@@ -77,12 +108,20 @@ def test_access_rule(api, method, template, admitted, role):
 
 
 def _body(template: str) -> dict:
+    if template == "/v1/credentials/definitions":
+        return {"json": {"id": "retries", "name": "Retries", "skills": ["python.resilience.retry-backoff"]}}
+    if template.endswith("/revoke"):
+        return {"json": {"reason": "test"}}
+    if template == "/log/consistency":
+        return {"params": {"first": 0, "second": 2}}
     if template == "/v1/submissions":
         return {"json": {"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}}}
     if template.endswith("/progress"):
         return {"json": {"worker": "w1", "state": "grading"}}
     if template.endswith("/fail"):
         return {"json": {"worker": "w1", "reason": "test"}}
+    if template.startswith("/v1/pack-checks"):
+        return {"json": {"ok": False}}
     if template.startswith("/v1/runs"):
         return {"json": {"worker": "w1"}}
     if template == "/v1/packs":

@@ -49,8 +49,28 @@ def secret_pack_files(root: Path, pack_id: str = "secret-pack") -> dict[str, byt
     return read_tree(folder, packs.PACK_CAPS, what="pack")
 
 
-def post_pack(api: Api, headers: dict[str, str], data: bytes, name: str = "pack.zip"):
-    return api.client.post("/v1/packs", headers=headers, files={"archive": (name, data, "application/octet-stream")})
+def post_pack(api: Api, headers: dict[str, str], data: bytes, name: str = "pack.zip", *, check: bool | None = True):
+    """Upload a pack; then, unless ``check`` is None, play the workers' pack check (passing or failing)."""
+    response = api.client.post("/v1/packs", headers=headers, files={"archive": (name, data, "application/octet-stream")})
+    if check is not None and response.status_code in (200, 201) and response.json()["state"] == "checking":
+        finish_check(api, response.json()["id"], response.json()["version"], ok=check)
+    return response
+
+
+def version_id(api: Api, pack_id: str, version: str) -> str:
+    with api.service.session() as session:
+        return session.exec(select(PackVersion).where(PackVersion.pack_id == pack_id,
+                                                      PackVersion.version == version)).one().id
+
+
+def finish_check(api: Api, pack_id: str, version: str, *, ok: bool, problems: list[str] | None = None):
+    """Post the workers' report for an upload, as a worker would."""
+    report = {"pack": pack_id, "version": version, "ok": ok, "problems": [],
+              "tasks": [{"task": "word-frequency", "ok": ok, "problems": problems or []}]}
+    response = api.client.post(f"/v1/pack-checks/{version_id(api, pack_id, version)}",
+                               headers=api.token(Role.WORKER, "w"), json=report)
+    assert response.status_code == 200, response.text
+    return response.json()["state"]
 
 
 def packs_dir_entries(api: Api) -> list[str]:
@@ -81,7 +101,8 @@ def test_a_valid_pack_is_stored_and_its_tasks_are_listed(api, author, tmp_path):
     assert response.status_code == 201, response.text
     body = response.json()
     assert body == {"id": WORD_PACK, "version": "1.0.0", "digest": body["digest"], "created": True,
-                    "tasks": ["word-frequency"]}
+                    "tasks": ["word-frequency"], "state": "checking",
+                    "links": {"self": f"/v1/packs/{WORD_PACK}/versions/1.0.0"}}
     assert body["digest"].startswith("sha256:")
     candidate = api.token(Role.CANDIDATE, "carol")
     tasks = api.client.get("/v1/tasks", headers=candidate).json()["data"]

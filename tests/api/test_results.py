@@ -299,3 +299,27 @@ def test_the_profile_of_a_candidate_with_no_results_is_empty(api):
     alice = api.token(Role.CANDIDATE, "alice")
     submit(api, alice)
     assert api.client.get("/v1/profile", headers=alice).json() == {"candidate": "alice", "skills": {}}
+
+
+def test_a_grader_error_counts_for_nothing_and_its_details_reach_staff_only(api):
+    """A broken grader is the author's fault: verdict error, no profile evidence, no hidden path for the candidate."""
+    from engine.models import RunStatus
+    from engine.results import GRADER_FAILED, Result, now
+
+    alice = api.token(Role.CANDIDATE, "alice")
+    accepted = submit(api, alice)
+    headers, job = claim(api, accepted["run_id"])
+    task = api.service.catalogue.task(job["pack_id"], job["task_id"], job["pack_version"])
+    detail = 'collecting failed: File "/grader/tests/test_retry.py", line 56\n    def test_bad(:'
+    document = Result(task=task, submission_digest=job["submission_digest"], status=RunStatus.GRADER_ERROR,
+                      checks=(), started_at=now(), finished_at=now(), reason=detail,
+                      grader_output="Traceback: /grader/tests/test_retry.py").to_document()
+    posted = api.client.post(f"/v1/runs/{accepted['run_id']}/result", headers=headers, json=document)
+    assert posted.status_code == 201, posted.text
+    view = result_as(api, accepted["id"], alice)
+    assert (view["verdict"], view["status"], view["reason"]) == ("error", "grader_error", GRADER_FAILED)
+    assert "/grader/" not in json.dumps(view) and "grader_error" not in view
+    assert signing.verify(view, jwks(api)).problems == []
+    full = result_as(api, accepted["id"], api.token(Role.REVIEWER, "rita"))
+    assert "def test_bad(:" in full["grader_error"]["message"]
+    assert api.client.get("/v1/profile", headers=alice).json()["skills"] == {}

@@ -17,9 +17,10 @@ from sqlmodel import select
 from api import storage
 from api.routes import submissions as submission_routes
 from api.tables import ApiToken, Role, Run, RunState, utcnow
-from engine import results, signing
+from engine import archives, results, signing
 from tests.api.conftest import Api, make_api
 from tests.api.helpers import RETRY, result_document, submit, work
+from tests.api.test_packs import WORD_PACK, finish_check, pack_files, post_pack, version_id
 
 
 def claim(api: Api, run_id: str, headers: dict[str, str], worker: str = "w1"):
@@ -280,9 +281,28 @@ def test_an_out_of_range_query_parameter_is_422_naming_it(api, path, params):
     assert response.json()["detail"][0]["loc"] == ["query", *params]
 
 
-def test_a_huge_path_id_is_422_not_a_database_error(api):
+def test_a_huge_path_id_or_log_size_is_422_not_a_database_error(api):
     response = api.client.get("/v1/submissions/" + "a" * 5000, headers=api.token(Role.CANDIDATE, "alice"))
     assert response.status_code == 422
+    assert api.client.get("/log/checkpoint/" + "9" * 20).status_code == 422
+    log = api.client.get("/log/consistency", params={"first": 0, "second": 10**20})
+    assert log.status_code == 422 and log.json()["detail"][0]["loc"] == ["query", "second"]
+    assert api.client.get("/v1/pack-checks/" + "a" * 5000, headers=api.token(Role.WORKER, "w")).status_code == 422
+
+
+# -- item 2, pack side: an upload goes live only on a worker's report, the first one ---------
+
+
+def test_an_author_cannot_report_their_own_upload_checked(api, tmp_path):
+    ada = api.token(Role.AUTHOR, "ada")
+    assert post_pack(api, ada, archives.make_zip(pack_files(tmp_path)), check=None).status_code == 201
+    checks = f"/v1/pack-checks/{version_id(api, WORD_PACK, '1.0.0')}"
+    assert api.client.post(checks, headers=ada, json={"ok": True}).status_code == 403
+    assert api.client.get(checks, headers=ada).status_code == 403
+    assert api.client.get(f"/v1/packs/{WORD_PACK}/versions/1.0.0", headers=ada).json()["state"] == "checking"
+    assert finish_check(api, WORD_PACK, "1.0.0", ok=False) == "rejected"
+    again = api.client.post(checks, headers=api.token(Role.WORKER, "another-worker"), json={"ok": True})
+    assert again.status_code == 409  # the first report stands, whichever worker sends the next
 
 
 # -- item 11: media types match exactly; big bodies are parsed off the event loop ----------

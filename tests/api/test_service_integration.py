@@ -104,7 +104,7 @@ def _stack(tmp_path: Path, broker_url: str) -> Iterator[Stack]:
            "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]', "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "TASKTRIAL_LEASE_MARGIN_SECONDS": "2", "TASKTRIAL_REAPER_INTERVAL_SECONDS": "0.5",
            "TASKTRIAL_VISIBILITY_TIMEOUT_SECONDS": "3600"}
-    candidate = _run(["admin", "create-token", "--role", "candidate", "--subject", "alice"], env)
+    candidate = _run(["admin", "create-token", "--role", "candidate", "--subject", "alice", "--init"], env)
     worker_token = _run(["admin", "create-token", "--role", "worker", "--subject", "worker"], env)
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -188,3 +188,24 @@ def test_a_redis_restart_loses_no_submission(tmp_path):
             running.start_worker()
             running.wait_for(accepted["id"], lambda s: s["result_id"], timeout=120)
             assert running.result(accepted["id"])["verdict"] == "ready"
+
+
+def test_a_celery_worker_checks_an_upload_before_it_goes_live(stack, tmp_path):
+    from engine import archives, packs
+    from engine.trees import read_tree
+
+    author = {"Authorization": "Bearer " + _run(["admin", "create-token", "--role", "author", "--subject", "ada"],
+                                                stack.env)}
+    good = _pack(tmp_path / "upload")
+    (good / "pack.yaml").write_text((good / "pack.yaml").read_text().replace("id: integration", "id: uploaded"))
+    archive = archives.make_tar_gz(read_tree(good, packs.PACK_CAPS, what="pack"))
+    response = httpx.post(f"{stack.url}/v1/packs", headers=author, files={"archive": ("p.tar.gz", archive)}, timeout=30)
+    assert response.status_code == 201 and response.json()["state"] == "checking", response.text
+    stack.start_worker()
+    deadline = time.monotonic() + 120
+    while (state := httpx.get(f"{stack.url}/v1/packs/uploaded/versions/1.0.0", headers=author,
+                              timeout=30).json()["state"]) == "checking" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert state == "live", f"logs in {stack.logs}"
+    tasks = httpx.get(f"{stack.url}/v1/tasks", headers=stack.candidate, timeout=30).json()["data"]
+    assert ("uploaded", "value") in {(t["pack"], t["id"]) for t in tasks}

@@ -82,7 +82,8 @@ class Server:
     log: Path
 
     def token(self, role: str, subject: str) -> dict[str, str]:
-        secret = subprocess.run([str(BIN / "tasktrial"), "admin", "create-token", "--role", role, "--subject", subject],
+        secret = subprocess.run([str(BIN / "tasktrial"), "admin", "create-token", "--role", role, "--subject", subject,
+                                 "--init"],
                                 env=self.env, check=True, capture_output=True, text=True).stdout.strip()
         return {"Authorization": f"Bearer {secret}"}
 

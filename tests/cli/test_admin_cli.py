@@ -25,6 +25,15 @@ def data_dir(tmp_path, monkeypatch):
     return tmp_path / "data"
 
 
+@pytest.fixture
+def store(data_dir):
+    """The service's store, as `tasktrial serve` leaves it."""
+    engine = db.make_engine(Settings().database)
+    db.migrate(engine)
+    engine.dispose()
+    return data_dir
+
+
 def admin(*args: str):
     return runner.invoke(main.app, ["admin", *args])
 
@@ -42,7 +51,7 @@ def listed() -> list[dict]:
 
 
 def test_list_shows_every_token_without_its_secret_and_revoke_ends_it(data_dir):
-    alice = admin("create-token", "--role", "candidate", "--subject", "alice").stdout.strip()
+    alice = admin("create-token", "--role", "candidate", "--subject", "alice", "--init").stdout.strip()
     worker = admin("create-token", "--role", "worker", "--subject", "w", "--expires", "30d").stdout.strip()
     tokens = listed()
     assert [(t["role"], t["subject"], t["state"]) for t in tokens] == [("candidate", "alice", "active"),
@@ -59,18 +68,26 @@ def test_list_shows_every_token_without_its_secret_and_revoke_ends_it(data_dir):
     assert tokens[0]["id"] in table and "revoked" in table
 
 
-def test_revoking_an_unknown_token_is_bad_input(data_dir):
+def test_revoking_an_unknown_token_is_bad_input(store):
     result = admin("revoke-token", "no-such-id")
     assert result.exit_code == 2
     assert "unknown token 'no-such-id'" in result.stderr
 
 
 @pytest.mark.parametrize("text", ["soon", "10 parsecs", "2020-01-01", "-5d"])
-def test_an_unusable_or_past_expiry_is_bad_input(data_dir, text):
+def test_an_unusable_or_past_expiry_is_bad_input(store, text):
     result = admin("create-token", "--role", "candidate", "--subject", "a", "--expires", text)
     assert result.exit_code == 2
     assert "--expires" in result.stderr
     assert listed() == []  # nothing half-written
+
+
+def test_listing_or_revoking_in_a_store_that_does_not_exist_is_refused(data_dir):
+    for args in (["list-tokens"], ["revoke-token", "some-id"]):
+        result = admin(*args)
+        assert result.exit_code == 2, result.output
+        assert "no tasktrial store at" in result.stderr
+    assert not data_dir.exists()  # nothing created by a mistyped TASKTRIAL_DATA_DIR
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -161,3 +161,83 @@ def test_pack_check_exits_1_when_a_reference_fails(cli, tmp_path: Path, docker_c
     errors = flat(result.stderr)
     assert "sample: reference run 1: not_ready, score 0" in errors
     assert "FAIL" in result.stdout
+
+
+def broken_script_pack(tmp_path: Path) -> Path:
+    """A script task whose grader crashes before writing results: the author's fault, never the candidate's."""
+    files = {**factories.pytest_task_files(),
+             "grader/grade.py": "import sys\nprint('Traceback: /grader/grade.py line 2: secret_expected = 42',"
+                                " file=sys.stderr)\nsys.exit(3)\n"}
+    return factories.write_pack(tmp_path / "pack", {"sample": {"task": factories.script_task_yaml(), "files": files}})
+
+
+@pytest.mark.docker
+def test_a_crashing_grader_exits_4_and_shows_the_graders_output(cli, tmp_path: Path, docker_client):
+    root = broken_script_pack(tmp_path)
+    folder = submission_folder(tmp_path, {"sample.py": "def add(a, b):\n    return a + b\n"})
+    result = invoke(cli, "grade", root, "sample", folder, "--cache-dir", tmp_path / "cache")
+    assert result.exit_code == 4, result.output
+    assert "grader_error" in flat(result.stdout) and "error" in flat(result.stdout)
+    assert "secret_expected = 42" in flat(result.stderr)  # the author sees what the grader printed
+
+    as_candidate = invoke(cli, "grade", root, "sample", folder, "--as-candidate", "--json",
+                          "--cache-dir", tmp_path / "cache")
+    assert as_candidate.exit_code == 4
+    view = json.loads(as_candidate.stdout)
+    assert (view["verdict"], view["status"], view["view"]) == ("error", "grader_error", "candidate")
+    assert view["reason"] == "the grader failed; this attempt does not count"
+    assert "/grader/" not in as_candidate.stdout and "secret_expected" not in as_candidate.stdout
+
+
+def test_validate_says_when_javascript_could_not_be_syntax_checked(cli, monkeypatch):
+    from engine import syntax
+
+    monkeypatch.setattr(syntax, "javascript_checked", lambda: False)
+    result = invoke(cli, "pack", "validate", CATALOGUE / "javascript-utilities")
+    assert result.exit_code == 0, result.output
+    assert "node is not installed here" in flat(result.stderr) and "were not syntax-checked" in flat(result.stderr)
+
+
+def test_validate_reports_a_hidden_syntax_error_naming_file_and_line(cli, tmp_path: Path):
+    files = factories.pytest_task_files(**{"grader/test_sample.py": "def test_bad(:\n    pass\n"})
+    root = factories.write_pack(tmp_path / "p", {"sample": {"task": factories.pytest_task_yaml(), "files": files}})
+    result = invoke(cli, "pack", "validate", root)
+    assert result.exit_code == 1
+    assert "sample/grader/test_sample.py: line 1: Python syntax error" in flat(result.stderr)
+
+
+# -- admin create-token ----------------------------------------------------------------------------
+
+def test_create_token_refuses_a_store_that_does_not_exist_and_writes_nothing(cli, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("TASKTRIAL_DATA_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("TASKTRIAL_DATABASE_URL", raising=False)
+    result = invoke(cli, "admin", "create-token", "--role", "candidate", "--subject", "alice")
+    assert result.exit_code == 2
+    message = flat(result.stderr)
+    assert str((tmp_path / "nowhere" / "tasktrial.db").resolve()) in "".join(result.stderr.split())
+    assert "no tasktrial store at" in message
+    assert "TASKTRIAL_DATA_DIR" in message and "--init" in message
+    assert result.stdout == "" and not (tmp_path / "nowhere").exists()
+
+
+def test_create_token_with_init_creates_the_store_and_says_where(cli, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("TASKTRIAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TASKTRIAL_DATABASE_URL", raising=False)
+    database = (tmp_path / "data" / "tasktrial.db").resolve()
+    first = invoke(cli, "admin", "create-token", "--role", "candidate", "--subject", "alice", "--init")
+    assert first.exit_code == 0, first.output
+    assert "created a candidate token for alice in" in flat(first.stderr)
+    assert str(database) in "".join(first.stderr.split())
+    token = first.stdout.strip()
+    assert token.startswith("tt_") and "\n" not in token  # stdout is the token alone, for $(...)
+    second = invoke(cli, "admin", "create-token", "--role", "author", "--subject", "ada")  # it exists now
+    assert second.exit_code == 0, second.output
+
+    from sqlmodel import Session
+
+    from api import db, storage
+
+    engine = db.make_engine(f"sqlite:///{database}")
+    with Session(engine) as session:
+        assert storage.find_token(session=session, secret=token).subject == "alice"
+    engine.dispose()

@@ -196,7 +196,7 @@ def test_tasks_show_prints_the_statement_and_the_facts(server):
     assert "Retry a flaky call with exponential backoff" in result.stdout  # the statement's heading
     assert "Services fail transiently." in result.stdout
     assert f"{REF} (pack version 1.0.0)" in result.stdout
-    assert "80/100" in result.stdout
+    assert "85/100" in result.stdout
     assert "20 s, 256 MB memory, 1 CPU, 64 processes, 32 MB disk, 64 KB output" in result.stdout
     assert "python.resilience.retry-backoff, python.resilience.deadlines" in result.stdout
 

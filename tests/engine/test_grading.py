@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from engine.errors import GraderError, RunnerError
 from engine.grading import engine_error_result, grade_submission
 from engine.models import CheckStatus, RunStatus, Verdict
 from engine.ports import Grading
-from engine.results import now
+from engine.results import candidate_view, now
 from graders import GraderSet
 from graders.io_grader import IoGrader
 from graders.pytest_grader import PytestGrader
@@ -109,17 +110,29 @@ class BrokenGrader(IoGrader):
         raise GraderError("the grader's own file is corrupt")
 
 
-def test_a_grader_error_propagates(io_task):
+def test_a_grader_error_is_a_grader_error_result_never_the_candidates_outcome(io_task):
     runner = answering(factories.step(0), factories.step(0))
-    with pytest.raises(GraderError, match="corrupt"):
-        grade_submission(io_task, SUBMISSION, runner=runner, grader=BrokenGrader(runner))
+    result = grade_submission(io_task, SUBMISSION, runner=runner, grader=BrokenGrader(runner))
+    assert (result.status, result.verdict, result.score, result.checks) == (
+        RunStatus.GRADER_ERROR, Verdict.ERROR, 0.0, ())
+    document = result.to_document()
+    assert schemas.problems("result", document) == []
+    assert "corrupt" in document["grader_error"]["message"]
+    assert all(v["verdict"] == "error" for v in document["micro_skills"].values())
 
 
-def test_a_failed_reference_collection_propagates_as_a_grader_error(pytest_task):
+def test_a_failed_reference_collection_is_a_grader_error_whose_details_candidates_never_see(pytest_task):
+    source = 'File "/grader/tests/test_duration.py", line 56\n    def test_bad(:'
     runner = factories.pytest_runner(TESTS, collect_report=factories.pytest_report(
-        [], mode="collect", collect_errors={"test_sample.py": "ImportError: no module named sample"}))
-    with pytest.raises(GraderError, match="collecting the hidden tests"):
-        grade_submission(pytest_task, SUBMISSION, runner=runner, grader=PytestGrader(runner))
+        [], mode="collect", collect_errors={"tests/test_duration.py": source}))
+    result = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=PytestGrader(runner))
+    document = result.to_document()
+    assert result.status is RunStatus.GRADER_ERROR and "collecting the hidden tests" in result.reason
+    assert "def test_bad(:" in document["grader_error"]["message"]  # staff see what broke
+    view = candidate_view(document)
+    assert view["reason"] == "the grader failed; this attempt does not count"
+    assert "grader_error" not in view and view["checks"] == []
+    assert "/grader/" not in json.dumps(view) and "test_bad" not in json.dumps(view)
 
 
 def test_a_runner_error_propagates(io_task):

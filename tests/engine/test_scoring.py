@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import scoring
-from engine.models import CheckStatus, RunStatus, Verdict
+from engine.models import Check, CheckStatus, RunStatus, Verdict
 from tests import factories
 from tests.strategies import check_lists
 
@@ -116,3 +116,10 @@ def test_skill_scores_are_bounded_and_cover_every_tagged_skill(checks):
     scores = scoring.micro_skill_scores(("python.basics.a",), checks, RunStatus.COMPLETED, threshold=50)
     assert {c.micro_skill for c in checks if c.micro_skill} <= set(scores)
     assert all(0.0 <= entry["score"] <= 100.0 for entry in scores.values())
+
+
+def test_a_tiny_max_score_never_earns_more_than_its_weight():
+    """Found by hypothesis: weight * score / max_score rounded past the weight for max_score 5e-324."""
+    checks = [Check(id="a", name="a", status=PASS, score=5e-324, max_score=5e-324, weight=0.7)]
+    assert scoring.weighted_score(checks) == 100.0
+    assert scoring.earned(checks[0]) <= 0.7

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import shutil
 import subprocess
@@ -222,7 +223,8 @@ def test_problems_name_the_file_and_the_field(tmp_path):
 
 def test_duplicate_names_and_a_missing_file_are_problems(tmp_path):
     grader = HttpGrader(FakeRunner(lambda s: None))
-    problems = grader.problems(http_task(tmp_path, checks=[CHECKS[0], CHECKS[0]]))
+    # Two equal copies: the same object twice would be dumped as an anchor and an alias, which loading refuses.
+    problems = grader.problems(http_task(tmp_path, checks=[CHECKS[0], copy.deepcopy(CHECKS[0])]))
     assert [(p.location, "used by an earlier check" in p.message) for p in problems] == [("$[1].name", True)]
     (tmp_path / "task" / "grader" / "checks.yaml").unlink()
     task = factories.task(root=tmp_path / "task", grader={"kind": "http", "start": ["x"], "port": 1})

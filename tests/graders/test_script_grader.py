@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine import packs, scoring
+from engine.errors import GraderError
 from engine.models import CheckStatus
 from graders.script_grader import RESULTS, ScriptGrader
 from runners.fake import FakeRunner
@@ -26,9 +27,9 @@ def task(tmp_path: Path):
     return packs.load_pack(pack, environments=["python"]).task("sample")
 
 
-def grade_with(task, results: bytes | None, *, exit_code: int = 0, stdout: bytes = b""):
+def grade_with(task, results: bytes | None, *, exit_code: int = 0, stdout: bytes = b"", stderr: bytes = b""):
     collected = {} if results is None else {RESULTS: results}
-    runner = FakeRunner(lambda spec: factories.outcome(factories.step(exit_code, stdout), collected=collected))
+    runner = FakeRunner(lambda spec: factories.outcome(factories.step(exit_code, stdout, stderr), collected=collected))
     grader = ScriptGrader(runner)
     return grader.grade(task, SUBMISSION, runner.run(grader.build_run(task, SUBMISSION)))
 
@@ -45,30 +46,35 @@ def test_the_run_holds_the_grader_files_and_collects_the_results_file(task):
     assert dict(spec.workspace) == SUBMISSION
 
 
-def test_a_missing_results_file_is_a_crash(task):
-    grading = grade_with(task, None, exit_code=0)
-    assert grading.checks == ()
-    assert grading.crashed == f"the grader wrote no {RESULTS} (exit 0)"
+def test_a_missing_results_file_is_the_graders_fault(task):
+    with pytest.raises(GraderError, match=f"the grader wrote no {RESULTS} \\(exit 0\\)"):
+        grade_with(task, None, exit_code=0)
 
 
 def test_results_of_a_grader_that_did_not_exit_cleanly_are_void(task):
     """A leftover process of the candidate's may have killed the grader after forging the file."""
     forged = results({"name": "all", "score": 1, "max_score": 1, "status": "passed"})
-    grading = grade_with(task, forged, exit_code=-9)
-    assert grading.checks == ()
-    assert "exit -9" in grading.crashed
+    with pytest.raises(GraderError, match="exit -9") as caught:
+        grade_with(task, forged, exit_code=-9, stderr=b"Traceback: /grader/grade.py line 3")
+    assert "/grader/grade.py line 3" in caught.value.output  # for staff: what the grader printed
+
+
+def test_a_grader_stopped_at_a_limit_is_the_runs_status_not_a_fault(task):
+    runner = FakeRunner(lambda spec: factories.outcome(factories.step(None, timed_out=True)))
+    grader = ScriptGrader(runner)
+    grading = grader.grade(task, SUBMISSION, runner.run(grader.build_run(task, SUBMISSION)))
+    assert grading.checks == () and "at a limit" in grading.crashed
 
 
 def test_results_printed_on_stdout_are_not_results(task):
     forged = results({"name": "totals-basic", "score": 1, "max_score": 1})
-    grading = grade_with(task, None, stdout=forged)
-    assert grading.checks == () and "wrote no" in grading.crashed
+    with pytest.raises(GraderError, match="wrote no"):
+        grade_with(task, None, stdout=forged)
 
 
-def test_a_results_file_that_is_not_json_is_a_crash(task):
-    grading = grade_with(task, b"{\"tests\": [")
-    assert grading.checks == ()
-    assert "is not valid JSON" in grading.crashed
+def test_a_results_file_that_is_not_json_is_the_graders_fault(task):
+    with pytest.raises(GraderError, match="is not valid JSON"):
+        grade_with(task, b"{\"tests\": [")
 
 
 @pytest.mark.parametrize(("document", "where"), [
@@ -79,10 +85,10 @@ def test_a_results_file_that_is_not_json_is_a_crash(task):
     ({"no_tests": []}, "$"),
     ([1, 2], "$"),
 ])
-def test_a_schema_invalid_results_file_is_a_crash_naming_the_field(task, document, where):
-    grading = grade_with(task, json.dumps(document).encode())
-    assert grading.checks == ()
-    assert f"does not follow the results schema at {where}:" in grading.crashed
+def test_a_schema_invalid_results_file_is_the_graders_fault_naming_the_field(task, document, where):
+    with pytest.raises(GraderError) as caught:
+        grade_with(task, json.dumps(document).encode())
+    assert f"does not follow the results schema at {where}:" in str(caught.value)
 
 
 def test_each_test_becomes_a_check_with_the_authors_rules(task):

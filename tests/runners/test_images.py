@@ -50,5 +50,13 @@ def test_a_rootfs_imports_and_runs_through_the_bootstrap_path(docker_client, tmp
 @pytest.mark.docker
 def test_a_refused_import_is_one_runner_error_naming_the_image(docker_client, tmp_path):
     (tmp_path / "rootfs").mkdir()
-    with pytest.raises(images.RunnerError, match="NOT A VALID NAME"):
+    with pytest.raises(images.RunnerError, match="NOT A VALID NAME") as caught:
         images.import_rootfs(docker_client, tmp_path / "rootfs", "NOT A VALID NAME")
+    assert "\n" not in str(caught.value)
+    assert "docker save there, docker load here" in str(caught.value)
+
+
+@pytest.mark.docker
+def test_a_refused_lookup_is_a_runner_error_not_a_docker_api_error(docker_client):
+    with pytest.raises(images.RunnerError, match="looking up the image NOT A VALID NAME: the Docker engine refused"):
+        images.has_image(docker_client, "NOT A VALID NAME")

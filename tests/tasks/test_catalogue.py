@@ -59,3 +59,10 @@ def test_the_grader_proves_itself(folder: Path, docker_runner, graders):
     assert report.ok, "\n".join(report.problems)
     assert [(r.verdict.value, r.score) for r in report.reference] == [("ready", 100.0)] * 3
     assert all(r.verdict.value == "not_ready" for r in report.starter)
+    for example in task.counter_examples:
+        assert [r.verdict for r in report.wrong[example.name]] == [example.verdict] * 3
+
+
+def test_some_tasks_prove_their_grader_against_counter_examples():
+    with_examples = [f for f in TASK_FOLDERS if task_of(f).counter_examples]
+    assert len(with_examples) >= 3, with_examples

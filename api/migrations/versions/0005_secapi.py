@@ -1,15 +1,15 @@
 """security hardening: token expiry and revocation time, claims bound to a worker token, subject salts
 
-Revision ID: 0002_secapi
-Revises: 0001
+Revision ID: 0005_secapi
+Revises: 0004_authoring
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0002_secapi'
-down_revision = '0001'
+revision = '0005_secapi'
+down_revision = '0004_authoring'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,134 @@
+"""Open Badges 3.0 credentials with eddsa-rdfc-2022 proofs, checked here and by Digital Bazaar's verifiers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine import openbadges as ob
+from engine.checkpoints import raw_public
+from engine.openbadges import CredentialError
+
+JS = Path(__file__).resolve().parents[1] / "js"
+
+
+def award(**overrides) -> ob.Award:
+    identity, salt = ob.subject_identity("alice@example.org", salt="0f" * 16)
+    values = dict(
+        credential_id="urn:uuid:6f1f8a9e-2a8e-4d8e-9c8e-1f2a3b4c5d6e", name="Backend Resilience",
+        description="Retries, deadlines and idempotency, each shown ready in a sandboxed task.",
+        criteria="Ready in python.resilience.retries and python.resilience.deadlines within 365 days.",
+        achievement_id="https://tasktrial.example/credentials/backend-resilience", image=None,
+        skills=[("python.resilience.retries", "https://tasktrial.example/skills/python.resilience.retries")],
+        subject_hash=identity, subject_salt=salt,
+        evidence=[ob.Evidence(url="https://tasktrial.example/v1/results/abc", digest="sha256:" + "a" * 64,
+                              name="retry-backoff")],
+        issuer_name="tasktrial", issuer_url="https://tasktrial.example", valid_from=datetime(2026, 12, 1, tzinfo=UTC))
+    values.update(overrides)
+    return ob.Award(**values)
+
+
+@pytest.fixture(scope="module")
+def key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
+def signed(key) -> dict:
+    return ob.sign(ob.open_badge(award(), raw_public(key)), key)
+
+
+def test_the_credential_is_an_open_badge_with_a_hashed_subject(signed, key):
+    assert signed["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert signed["@context"] == [ob.VC_V2, ob.OB_V3]
+    assert signed["issuer"]["id"] == ob.did_key(raw_public(key)) and signed["issuer"]["id"].startswith("did:key:z6Mk")
+    identifier = signed["credentialSubject"]["identifier"][0]
+    assert identifier["hashed"] is True and identifier["identityHash"].startswith("sha256$")
+    assert "alice" not in json.dumps(signed)
+    assert signed["proof"]["cryptosuite"] == "eddsa-rdfc-2022" and signed["proof"]["proofValue"].startswith("z")
+
+
+def test_a_signed_credential_verifies_and_any_change_fails(signed):
+    assert ob.verify(signed) == []
+    for path, value in [(("name",), "Backend Resilience!"), (("credentialSubject", "identifier"), []),
+                        (("proof", "created"), "2020-01-01T00:00:00Z"), (("validFrom",), "2020-01-01T00:00:00Z")]:
+        changed = copy.deepcopy(signed)
+        target = changed
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+        assert ob.verify(changed) != [], path
+
+
+def test_a_credential_naming_a_context_that_is_not_bundled_is_refused_without_fetching(key):
+    credential = ob.open_badge(award(), raw_public(key))
+    credential["@context"].append("https://attacker.example/context.json")
+    with pytest.raises(CredentialError, match="not bundled with tasktrial and is never fetched"):
+        ob.sign(credential, key)
+
+
+@pytest.mark.parametrize(("method", "message"), [
+    ("https://tasktrial.example/keys/1", "is not a did:key"),
+    ("did:web:tasktrial.example#key-1", "is not a did:key"),
+    ("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#other", "not its own key"),
+])
+def test_only_a_did_key_is_resolved_and_nothing_is_fetched(signed, method, message):
+    forged = copy.deepcopy(signed)
+    forged["proof"]["verificationMethod"] = method
+    assert any(message in problem for problem in ob.verify(forged))
+
+
+def test_a_proof_by_a_key_other_than_the_issuer_fails(signed):
+    other = Ed25519PrivateKey.generate()
+    resigned = ob.sign(signed, other)
+    resigned["issuer"] = signed["issuer"]
+    assert "is not the issuer's" in ob.verify(resigned)[0]
+
+
+@pytest.mark.parametrize("credential", [None, [], {"proof": "x"}, {"proof": {"type": "Ed25519Signature2020"}}])
+def test_malformed_credentials_give_reasons_not_exceptions(credential):
+    assert ob.verify(credential)
+
+
+@given(st.binary(max_size=40))
+def test_base58btc_round_trips(data):
+    assert ob.from_base58btc(ob.base58btc(data)) == data
+
+
+# -- the independent implementation ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def js_verifier() -> Path:
+    """Digital Bazaar's verifiers from npm, installed once from tests/js/package-lock.json."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.fail("node and npm are needed (Debian: apt-get install nodejs npm)")
+    if not (JS / "node_modules" / "@digitalbazaar" / "vc").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, capture_output=True, timeout=600)
+    return JS / "verify.mjs"
+
+
+def js_verify(js_verifier: Path, credential: dict, tmp_path: Path) -> tuple[int, dict]:
+    path = tmp_path / "credential.json"
+    path.write_text(json.dumps(credential))
+    done = subprocess.run(["node", str(js_verifier), str(path)], capture_output=True, text=True, timeout=120)
+    return done.returncode, json.loads(done.stdout)
+
+
+@pytest.mark.node
+def test_digital_bazaars_verifier_accepts_our_credential_and_rejects_a_changed_byte(signed, js_verifier, tmp_path):
+    code, answer = js_verify(js_verifier, signed, tmp_path)
+    assert (code, answer["verified"]) == (0, True), answer
+    changed = copy.deepcopy(signed)
+    changed["credentialSubject"]["achievement"]["name"] = "Backend Resilienc3"
+    code, answer = js_verify(js_verifier, changed, tmp_path)
+    assert (code, answer["verified"]) == (1, False) and "Invalid signature." in answer["errors"], answer
