@@ -219,24 +219,24 @@ async def public_tests(pack_id: str, task_id: str, request: Request, service: Se
 
 
 async def read_files(request: Request, cap: int) -> dict[str, bytes]:
-    """A folder sent as JSON ``{files}`` or as a multipart ``archive``, under the engine's own path and size rules."""
+    """A folder sent as JSON ``{files}`` or as a multipart ``archive``, under the engine's own path and size rules
+    and the submissions' exact media types; parsing and extraction off the event loop."""
     from pydantic import ValidationError
 
+    from api.routes.submissions import _media_type
     from engine.trees import from_mapping
 
+    media_type = _media_type(request, "send application/json ({files}) or multipart/form-data (archive)")
     body = await read_body(request, cap)
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
+    if media_type == "application/json":
         try:
-            data = PublicTestsRequest.model_validate_json(body)
+            data = await run_in_threadpool(PublicTestsRequest.model_validate_json, body)
         except ValidationError as exc:
             raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from exc
         return from_mapping({path: text.encode("utf-8") for path, text in data.files.items()})
-    if content_type.startswith("multipart/form-data"):
-        async with request.form() as form:
-            upload = form.get("archive")
-            if upload is None or isinstance(upload, str):
-                raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
-            return archives.extract(await upload.read(), caps=archives.ArchiveCaps(max_archive_bytes=cap))
-    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                        "send application/json ({files}) or multipart/form-data (archive)")
+    async with request.form() as form:
+        upload = form.get("archive")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
+        data = await upload.read()
+    return await run_in_threadpool(archives.extract, data, caps=archives.ArchiveCaps(max_archive_bytes=cap))

@@ -11,17 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Awaitable, Callable, Iterator
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api import storage
 from api.deps import ServiceDep, SessionDep
+from api.errors import TooManyRequests
 from api.routes import authoring as authoring_api
 from api.routes import catalogue as catalogue_api
 from api.routes import submissions as submissions_api
@@ -77,6 +79,10 @@ class PageRoute(APIRoute):
                 return error_page(request, 403, "Form refused", str(exc))
             except NotFound:
                 return error_page(request, 404, "Not found", "There is nothing here, or it is not yours to see.")
+            except TooManyRequests as exc:  # the API's admission and stream limits, as a page
+                response = error_page(request, 429, "Too many requests", str(exc))
+                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+                return response
             except HTTPException as exc:
                 if exc.status_code in (403, 404):
                     return error_page(request, 404 if exc.status_code == 404 else 403, "Not allowed",
@@ -302,17 +308,21 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
     task = live_task(service, session, pack_id, task_id)
     cap = service.settings.max_upload_bytes
     try:
+        await submissions_api.admit(service, user.principal)  # before the body, as the API
         await read_body(request, cap)
         async with request.form(max_files=archives.ArchiveCaps().max_files) as form:
             check_csrf(user.csrf, form.get("csrf"))
             files = await _uploaded_files(form, cap)
-        submission, _ = submissions_api.accept_submission(service=service, session=session, candidate=user.subject,
-                                                          pack_id=task.pack_id, task_id=task.id, version=None,
-                                                          files=files)
+        submission, _ = await submissions_api.accept_submission(service, user.principal,
+                                                                f"{task.pack_id}/{task.id}", None, files)
     except SubmissionRejected as exc:
         return task_view(request, session, user, task, status=422, problem=str(exc))
     except Conflict as exc:  # the version was retired since the page was read
         return task_view(request, session, user, task, status=409, problem=str(exc))
+    except TooManyRequests as exc:
+        response = task_view(request, session, user, task, status=429, problem=str(exc))
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
     return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
 
 
@@ -377,34 +387,47 @@ def submission_page(submission_id: str, request: Request, service: ServiceDep, s
 
 
 @router.get("/submissions/{submission_id}/events")
-def submission_events(submission_id: str, request: Request, service: ServiceDep, session: SessionDep,
-                      user: UserDep) -> StreamingResponse:
-    """The API's event stream, each event rendered as the HTML fragment htmx swaps in."""
-    submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
-    run = storage.latest_run(session=session, submission_id=submission.id)
+async def submission_events(submission_id: str, request: Request, service: ServiceDep, user: UserDep,
+                            last_event_id: Annotated[str | None, Header(max_length=20, pattern=r"^[0-9]+$")] = None
+                            ) -> StreamingResponse:
+    """The API's event stream (its caps, resumption and shutdown notice), each event as the HTML fragment htmx swaps in."""
+    with service.session() as session:  # closed before the stream starts, as the API's
+        submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
+        run = storage.latest_run(session=session, submission_id=submission.id)
+    release = service.streams.acquire(user.principal.token_id)
     env = request.app.state.web_templates
-    stream = submissions_api._event_stream(service, run.id, submission.id, 1800.0)
-    return StreamingResponse(_as_html_events(stream, env, service, run.id), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    stream = submissions_api._event_stream(service, run.id, submission.id, 1800.0,
+                                           int(last_event_id) if last_event_id else 0)
+    return submissions_api.EventStreamResponse(_as_html_events(stream, env, service, run.id), release,
+                                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _as_html_events(stream: Iterator[str], env, service, run_id: str) -> Iterator[str]:
+async def _as_html_events(stream: AsyncIterator[str], env, service, run_id: str) -> AsyncIterator[str]:
     template = env.get_template("_progress.html")
-    for chunk in stream:
-        fields = dict(line.split(": ", 1) for line in chunk.strip().splitlines() if ": " in line and
-                      not line.startswith(":"))
-        if "data" not in fields:
-            yield chunk  # keep-alive comments pass through
-            continue
-        data = json.loads(fields["data"])
-        state = data.get("state", fields.get("event", ""))
-        position = None
-        if state == RunState.QUEUED.value:
-            with service.session() as session:
-                position = storage.queue_position(session=session, run_id=run_id)
-        fragment = template.render(state=state, states=STATES, data=data, position=position)
-        name = "done" if state == RunState.DONE.value else "state"
-        yield f"event: {name}\n" + "".join(f"data: {line}\n" for line in fragment.splitlines()) + "\n"
+    try:
+        async for chunk in stream:
+            lines = chunk.strip().splitlines()
+            fields = dict(line.split(": ", 1) for line in lines if ": " in line and not line.startswith(":"))
+            if "data" not in fields or fields.get("event") not in STATES:
+                yield chunk  # retry, keep-alive, timeout and reconnect pass through as the API sends them
+                continue
+            data = json.loads(fields["data"])
+            state = data.get("state", fields["event"])
+            position = None
+            if state == RunState.QUEUED.value:
+                position = await run_in_threadpool(_queue_position, service, run_id)
+            fragment = template.render(state=state, states=STATES, data=data, position=position)
+            name = "done" if state == RunState.DONE.value else "state"
+            # The event's id passes through: the browser's EventSource resumes from it (Last-Event-ID).
+            yield (f"id: {fields['id']}\n" if "id" in fields else "") + f"event: {name}\n" + "".join(
+                f"data: {line}\n" for line in fragment.splitlines()) + "\n"
+    finally:
+        await stream.aclose()
+
+
+def _queue_position(service, run_id: str) -> int | None:
+    with service.session() as session:
+        return storage.queue_position(session=session, run_id=run_id)
 
 
 def _viewer_document(session, service, user: WebUser, result_id: str) -> tuple[dict, Any]:

@@ -475,3 +475,42 @@ def test_a_retired_version_takes_no_submissions_from_the_pages(api, tmp_path):
     refused = carol.post("/tasks/folder-pack/word-frequency/submit", data={"csrf": csrf(carol)},
                          files=[("files", ("top_words.py", b"pass\n"))])
     assert refused.status_code == 404
+
+
+def test_an_expired_token_ends_its_sessions(api):
+    from api.tables import utcnow
+
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    assert alice.get("/profile").status_code == 200
+    with api.service.session() as session:
+        session.exec(update(ApiToken).where(ApiToken.subject == "alice").values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.commit()
+    assert alice.get("/profile", follow_redirects=False).headers["location"].startswith("/signin")
+
+
+def test_submitting_from_the_page_meets_the_apis_rate_limit(api):
+    api.service.settings = api.service.settings.model_copy(
+        update={"submission_rate_limit": 2, "submission_rate_window_seconds": 60})
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    for _ in range(2):
+        submit_files(alice, {"retry.py": b"x = 1\n"})
+    refused = alice.post(f"{TASK}/submit", data={"csrf": csrf(alice)}, files=[("files", ("retry.py", b"x = 1\n"))])
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert "TASKTRIAL_SUBMISSION_RATE_LIMIT" in refused.text
+    with api.service.session() as session:
+        assert len(storage.list_submissions(session=session, candidate="alice", limit=10, offset=0)[0]) == 2
+
+
+def test_event_stream_resumes_after_the_last_event_seen(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
+    work(api, run_of(api, submission))
+    with alice.stream("GET", f"/submissions/{submission}/events") as stream:
+        first = "".join(stream.iter_text())
+    ids = re.findall(r"^id: (\d+)$", first, flags=re.M)
+    assert len(ids) == 3 and first.startswith("retry: ")
+    with alice.stream("GET", f"/submissions/{submission}/events", headers={"Last-Event-ID": ids[0]}) as stream:
+        resumed = "".join(stream.iter_text())
+    assert re.findall(r"^id: (\d+)$", resumed, flags=re.M) == ids[1:]
+    assert re.findall(r"^event: (\w+)$", resumed, flags=re.M) == ["state", "done"]
+    assert api.service.streams.open_streams == 0  # each stream gave its slot back

@@ -1,7 +1,7 @@
 """web client: one-time sign-in links, browser sessions, an index for the readiness table
 
 Revision ID: 0006_web
-Revises: 0004_authoring
+Revises: 0005_secapi
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlmodel
 
 
 revision = '0006_web'
-down_revision = '0004_authoring'
+down_revision = '0005_secapi'
 branch_labels = None
 depends_on = None
 
