@@ -45,7 +45,7 @@ from api.web.session import (
     check_csrf,
     secure_cookies,
 )
-from engine import archives, packs, public_tests, signing
+from engine import archives, packs, public_tests, results, signing
 from engine.errors import Conflict, NotFound, PackError, SubmissionRejected, TaskTrialError
 from engine.models import Task
 from engine.trees import from_mapping
@@ -491,7 +491,7 @@ def profile_page(request: Request, session: SessionDep, user: UserDep) -> Respon
 
 @router.get("/verify")
 def verify_form(request: Request, user: MaybeUser) -> Response:
-    return page(request, "verify.html", user, outcome=None, problem=None, text="")
+    return page(request, "verify.html", user, outcome=None, problem=None, text="", subject="", salt="")
 
 
 @router.post("/verify")
@@ -501,19 +501,27 @@ async def verify_submit(request: Request, service: ServiceDep, user: MaybeUser) 
     async with request.form() as form:
         text = form.get("document")
         upload = form.get("file")
+        subject, salt = (str(form.get(name) or "").strip()[:200] for name in ("subject", "salt"))
         raw = (await upload.read()) if upload is not None and not isinstance(upload, str) and upload.filename \
             else (text or "").encode("utf-8") if isinstance(text, str) else b""
     shown = raw.decode("utf-8", "replace")
     try:
         document = json.loads(raw)
     except ValueError as exc:
-        return page(request, "verify.html", user, status=422, outcome=None, text=shown,
+        return page(request, "verify.html", user, status=422, outcome=None, text=shown, subject=subject, salt=salt,
                     problem=f"That is not valid JSON: {exc}")
     if not isinstance(document, dict):
-        return page(request, "verify.html", user, status=422, outcome=None, text=shown,
+        return page(request, "verify.html", user, status=422, outcome=None, text=shown, subject=subject, salt=salt,
                     problem="That is not a result document: expected a JSON object.")
-    outcome = signing.verify(document, signing.public_jwks([service.key]))
-    return page(request, "verify.html", user, outcome=outcome, doc=document, problem=None, text=shown)
+    verification = signing.verify(document, service.jwks())  # every published key, with its status
+    problems = list(verification.problems)
+    bound = None
+    if verification.ok and subject and salt:
+        problems += results.subject_problems(document, subject=subject, salt=salt)
+        bound = subject if not problems else None
+    outcome = {"ok": not problems, "problems": problems, "kid": verification.kid, "bound": bound}
+    return page(request, "verify.html", user, outcome=outcome, doc=document, problem=None, text=shown,
+                subject=subject, salt=salt)
 
 
 # -- authors: packs ------------------------------------------------------------------

@@ -303,6 +303,13 @@ def test_download_verifies_on_the_public_page_and_a_change_is_named(api):
     tampered = public.post("/verify", data={"document": json.dumps({**document, "score": 100.5})})
     assert "Not valid" in tampered.text and "score" in tampered.text
     assert public.post("/verify", data={"document": "{nope"}).status_code == 422
+    with api.service.session() as session:
+        salt = storage.get_submission(session=session, submission_id=submission).subject_salt
+    assert f"<code>{salt}</code>" in alice.get(result_url(alice, submission)).text
+    bound = public.post("/verify", data={"subject": "alice", "salt": salt}, files={"file": ("r.json", download.content)})
+    assert "Bound to candidate <strong>alice</strong>" in bound.text
+    other = public.post("/verify", data={"subject": "mallory", "salt": salt}, files={"file": ("r.json", download.content)})
+    assert "Not valid" in other.text and "is not bound to &#39;mallory&#39;" in other.text
 
 
 def test_history_and_profile_show_attempts_and_a_chart(api):
