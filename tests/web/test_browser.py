@@ -243,6 +243,8 @@ def test_author_sees_an_upload_checked_by_the_workers_then_candidates_meet_it(pa
 
     folder = tmp_path / "pack"
     shutil.copytree(CATALOGUE / "python-foundations" / "word-frequency", folder / "word-frequency")
+    task_yaml = folder / "word-frequency" / "task.yaml"  # its own title: other tests find the built-in by name
+    task_yaml.write_text(re.sub(r"(?m)^title: .*$", "title: Ann's word counter", task_yaml.read_text()))
     (folder / "pack.yaml").write_text("id: ann-pack\nversion: 1.0.0\ntitle: Ann's pack\nauthors: [ann]\n"
                                       "license: MIT\ndescription: one task\n")
     archive = tmp_path / "ann.zip"
