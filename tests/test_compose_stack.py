@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.compose, pytest.mark.docker]
 
 SOCKET = "/var/run/docker.sock"
 QUICK = "python-foundations/word-frequency"   # an io task: graded in about a second
-SLOW = "python-foundations/retry-backoff"     # a pytest task: seconds, long enough to be killed mid-run
+SLOW = "python-foundations/retry-backoff"     # a pytest task, its reference slowed down (see _slow_solution)
 #: Shorter clocks than production so a lost run is re-queued within a minute, and health
 #: checks every 2 s so `up --wait` is quick; the checks themselves are compose.yaml's.
 OVERRIDE = """
@@ -161,10 +161,19 @@ def _result(stack: Stack, token: str, submission_id: str) -> dict | None:
     return response.json()
 
 
-def _submit(stack: Stack, token: str, task: str) -> str:
-    proc = stack.cli(token, "submit", task, str(CATALOGUE / task / "solution"), "--json")
+def _submit(stack: Stack, token: str, task: str, folder: Path | None = None) -> str:
+    proc = stack.cli(token, "submit", task, str(folder or CATALOGUE / task / "solution"), "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)["id"]
+
+
+def _slow_solution(folder: Path) -> Path:
+    """The reference of SLOW, taking 8 s to import (its limit is 20 s): on an idle machine the
+    bare reference grades in half a second, faster than the crash can land."""
+    folder.mkdir()
+    reference = (CATALOGUE / SLOW / "solution" / "retry.py").read_text("utf-8")
+    (folder / "retry.py").write_text("import time\n\ntime.sleep(8)\n" + reference, "utf-8")
+    return folder
 
 
 def _crash_worker(stack: Stack, container: str) -> None:
@@ -199,7 +208,8 @@ def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker
     assert verified.returncode == 0, verified.stderr
 
     # 3. Three gradings in flight (the worker runs two at a time), then the worker crashes.
-    ids = [_submit(stack, candidate, SLOW) for _ in range(3)]
+    slow = _slow_solution(tmp_path / "slow")
+    ids = [_submit(stack, candidate, SLOW, slow) for _ in range(3)]
     deadline = time.monotonic() + 120
     while not any(_submission(stack, candidate, i)["state"] in ("running", "grading") for i in ids):
         assert time.monotonic() < deadline, "no submission started running within 120 s"
