@@ -72,17 +72,15 @@ def ours(pack: Path, jobs: int, work: Path) -> tuple[float, dict[str, dict[str, 
 
 
 def peer_jobs(track: Path, slugs: list[str], work: Path) -> list[tuple[str, str, Path]]:
-    """``(slug, "example"|"stub", folder)``: the files Exercism's runner gets for each job."""
+    """``(slug, "example"|"stub", folder)``: what Exercism's runner gets for each job, the exercise's
+    folder without ``.meta`` and ``.docs`` (for the example, its example file in the stub's place)."""
     jobs = []
     for slug in slugs:
         folder = track / "exercises" / "practice" / slug
         files = json.loads((folder / ".meta" / "config.json").read_text())["files"]
-        shared = [*files["test"], *files.get("editor", [])]
         for kind in ("example", "stub"):
             target = work / "peer" / slug / kind
-            for name in [*files["solution"], *shared]:
-                (target / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(folder / name, target / name)
+            shutil.copytree(folder, target, ignore=shutil.ignore_patterns(".meta", ".docs", ".approaches", ".articles"))
             if kind == "example":
                 solutions = {Path(n).name: n for n in files["solution"]}
                 for example in files["example"]:

@@ -9,6 +9,10 @@ task: statement from the docs, starter = the stubs, hidden grader = the
 tests, reference solution = the example laid over the stubs. An exercise
 that cannot be converted is reported with its reason, never dropped.
 
+A Python file beside the tests that the exercise's config does not name
+(error-handling's ``test_utils.py``) goes with the hidden tests: Exercism's
+runner gets the whole folder, so the tests may import it.
+
 A test the track always skips (``@unittest.skip(...)``, ``@pytest.mark.skip(...)``,
 e.g. alphametics' "extra-credit") is left out of the hidden tests, with a
 warning: Exercism does not count it, whereas a skipped hidden test earns
@@ -161,6 +165,10 @@ def _convert(practice: Path, slug: str, entry: Mapping[str, Any], language: str,
     meta = _meta(folder)
     names = _file_names(meta)
     contents = _read_all(folder, [name for group in names.values() for name in group])
+    named = {name for group in names.values() for name in group}
+    helpers = sorted(p.name for p in folder.glob("*.py")
+                     if p.name not in named and not p.is_symlink() and p.is_file())
+    contents.update(_read_all(folder, helpers))
     docs = _docs(folder)
 
     title = str(entry.get("name") or "").strip()[:200] or slug.replace("-", " ").title()
@@ -195,7 +203,7 @@ def _convert(practice: Path, slug: str, entry: Mapping[str, Any], language: str,
             warnings.append(f"{slug}: left out {', '.join(dropped)} of {name}: the track always skips "
                             f"{'it' if len(dropped) == 1 else 'them'}, so Exercism does not count "
                             f"{'it' if len(dropped) == 1 else 'them'}")
-    for name in names["editor"]:
+    for name in names["editor"] + helpers:
         files[f"grader/{TESTS_FOLDER}/{name}"] = contents[name]
     for solution, example in _example_targets(names["solution"], names["example"]).items():
         files[f"solution/{solution}"] = contents[example]

@@ -292,6 +292,16 @@ def test_a_test_the_track_always_skips_is_left_out_with_a_warning(tmp_path):
     assert any("leap: left out test_the_hard_one of leap_test.py" in w for w in result.warnings)
 
 
+def test_a_helper_beside_the_tests_that_the_config_does_not_name_goes_with_the_hidden_tests(tmp_path):
+    """Exercism's runner gets the whole folder (error-handling's tests import test_utils.py)."""
+    track = tmp_path / "track"
+    folder = write_exercise(track, "leap", LEAP)
+    (folder / "test_utils.py").write_text("HELPER = 1\n")
+    files = import_exercism(track).files
+    assert files["leap/grader/tests/test_utils.py"] == b"HELPER = 1\n"
+    assert "leap/starter/test_utils.py" not in files and "leap/solution/test_utils.py" not in files
+
+
 def test_statements_join_the_docs_in_exercisms_order(tmp_path):
     files = import_exercism(write_track(tmp_path)).files
 
