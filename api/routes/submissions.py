@@ -216,6 +216,9 @@ def submission_events(submission_id: str, session: SessionDep, service: ServiceD
                       timeout: float = 1800.0) -> StreamingResponse:
     submission = visible_submission(session, service, person, submission_id)
     run = storage.latest_run(session=session, submission_id=submission.id)
+    # The stream opens a session per poll. This request's session would hold its pooled connection
+    # for the stream's whole life: 15 open streams emptied the pool and stalled every request.
+    session.close()
     return StreamingResponse(_event_stream(service, run.id, submission.id, min(timeout, 3600.0)),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
