@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -58,6 +60,8 @@ class Service:
     changes: threading.Condition = field(default_factory=threading.Condition)
     #: Called in order when the app shuts down (the embedded pool, its warm sandboxes).
     on_shutdown: list = field(default_factory=list)
+    #: Event streams waiting on an event loop: ``(loop, asyncio.Event)``, set by ``notify``.
+    _async_waiters: set = field(default_factory=set)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
     #: Where the signing keys live; with one, a key rotated by `tasktrial admin` takes over without a restart.
@@ -113,10 +117,27 @@ class Service:
     def notify(self) -> None:
         with self.changes:
             self.changes.notify_all()
+            waiting = list(self._async_waiters)
+        for loop, event in waiting:
+            with contextlib.suppress(RuntimeError):  # that loop has closed: its stream is gone
+                loop.call_soon_threadsafe(event.set)
 
     def wait_for_change(self, timeout: float) -> None:
         with self.changes:
             self.changes.wait(timeout)
+
+    async def wait_for_change_async(self, timeout: float) -> None:
+        """``wait_for_change`` for the event loop: an event stream waits holding no worker thread
+        (40 followers blocking in threads took every thread the API's sync routes run on)."""
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self.changes:
+            self._async_waiters.add(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter[1].wait(), timeout)
+        finally:
+            with self.changes:
+                self._async_waiters.discard(waiter)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
@@ -224,13 +225,14 @@ def submission_events(submission_id: str, session: SessionDep, service: ServiceD
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float) -> Iterator[str]:
-    """Replay the run's events, then follow new ones until ``done`` (polling the database, so any API replica serves it)."""
+async def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float) -> AsyncIterator[str]:
+    """Replay the run's events, then follow new ones until ``done`` (polling the database, so any API replica serves it).
+
+    Async, so a waiting stream holds no worker thread: only its database reads take one, briefly.
+    """
     last, deadline, idle = 0, time.monotonic() + timeout, 0.0
     while time.monotonic() < deadline:
-        with service.session() as session:
-            events = storage.events_after(session=session, run_id=run_id, after_id=last)
-            result = storage.result_for_run(session=session, run_id=run_id)
+        events, result = await run_in_threadpool(_events_since, service, run_id, last)
         for event in events:
             last = event.id
             data = {"state": event.kind, "at": event.at.isoformat(), "submission": submission_id}
@@ -240,12 +242,18 @@ def _event_stream(service: Service, run_id: str, submission_id: str, timeout: fl
             if event.kind == RunState.DONE.value:
                 return
         waited = time.monotonic()
-        service.wait_for_change(0.25)
+        await service.wait_for_change_async(0.25)
         idle += time.monotonic() - waited
         if idle >= 15:
             idle = 0.0
             yield ": keep-alive\n\n"
     yield "event: timeout\ndata: {}\n\n"
+
+
+def _events_since(service: Service, run_id: str, after_id: int) -> tuple[list, Any]:
+    with service.session() as session:
+        return (storage.events_after(session=session, run_id=run_id, after_id=after_id),
+                storage.result_for_run(session=session, run_id=run_id))
 
 
 def build_profile(session, candidate: str) -> Profile:
