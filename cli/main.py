@@ -207,7 +207,8 @@ def grade(
     task = load(pack_path).task(task_id)
     runner, graders = engine_parts(backend, cache_dir, runtime)
     try:
-        if hasattr(runner, "prepare"):  # its sandbox starts while the submission is read and packed
+        if hasattr(runner, "prepare") and task.grader_kind != "http":  # http runs make a network of their own
+            # Its sandbox starts while the submission is read and packed; used once, or removed unused.
             runner.prepare(RunSpec(environment=task.environment, limits=task.limits, steps=()))
         submission = read_tree(submission_dir)
         result = grade_submission(task, submission, runner=runner, grader=graders.for_task(task))
