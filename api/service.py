@@ -60,7 +60,7 @@ class Service:
     changes: threading.Condition = field(default_factory=threading.Condition)
     #: Called in order when the app shuts down (the embedded pool, its warm sandboxes).
     on_shutdown: list = field(default_factory=list)
-    #: Event streams waiting on an event loop: ``(loop, asyncio.Event)``, set by ``notify``.
+    #: Event streams waiting on an event loop: ``(run_id, loop, asyncio.Event)``, set by ``notify``.
     _async_waiters: set = field(default_factory=set)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
@@ -114,11 +114,12 @@ class Service:
         statuses = signing.key_statuses(jwks)
         return [raw for kid, raw in signing.raw_public_keys(jwks).items() if statuses.get(kid) != signing.REVOKED]
 
-    def notify(self) -> None:
+    def notify(self, run_id: str | None = None) -> None:
+        """Wake what waits for a change: the streams following ``run_id`` (every stream when None)."""
         with self.changes:
             self.changes.notify_all()
-            waiting = list(self._async_waiters)
-        for loop, event in waiting:
+            waiting = [w for w in self._async_waiters if run_id is None or w[0] in (run_id, None)]
+        for _, loop, event in waiting:
             with contextlib.suppress(RuntimeError):  # that loop has closed: its stream is gone
                 loop.call_soon_threadsafe(event.set)
 
@@ -126,15 +127,16 @@ class Service:
         with self.changes:
             self.changes.wait(timeout)
 
-    async def wait_for_change_async(self, timeout: float) -> None:
-        """``wait_for_change`` for the event loop: an event stream waits holding no worker thread
-        (40 followers blocking in threads took every thread the API's sync routes run on)."""
-        waiter = (asyncio.get_running_loop(), asyncio.Event())
+    async def wait_for_change_async(self, timeout: float, *, run_id: str | None = None) -> None:
+        """``wait_for_change`` for the event loop, for a change of ``run_id``: an event stream waits
+        holding no worker thread (40 followers blocking in threads took every thread the API's sync
+        routes run on), and a change wakes only its own run's followers (each woken one reads the database)."""
+        waiter = (run_id, asyncio.get_running_loop(), asyncio.Event())
         with self.changes:
             self._async_waiters.add(waiter)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter[1].wait(), timeout)
+                await asyncio.wait_for(waiter[2].wait(), timeout)
         finally:
             with self.changes:
                 self._async_waiters.discard(waiter)
@@ -207,7 +209,7 @@ class Service:
             if created:
                 self.log.appended(len(digests))
                 self._refresh_credentials(submission.candidate)
-                self.notify()
+                self.notify(run_id)
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created

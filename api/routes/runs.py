@@ -54,7 +54,7 @@ def claim(run_id: str, body: WorkerRef, session: SessionDep, service: ServiceDep
     lease = service.lease_seconds(submission.pack_id, submission.pack_version, submission.task_id)
     if not storage.claim_run(session=session, run_id=run_id, worker=body.worker, lease_seconds=lease):
         raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is done or claimed by another worker")
-    service.notify()
+    service.notify(run_id)
     return JobPayload(run_id=run_id, submission_id=submission.id, pack_id=submission.pack_id,
                       pack_version=submission.pack_version, task_id=submission.task_id,
                       task_digest=submission.task_digest, submission_digest=submission.submission_digest,
@@ -71,7 +71,7 @@ def progress(run_id: str, body: Progress, session: SessionDep, service: ServiceD
     if body.state not in (RunState.RUNNING, RunState.GRADING) or not storage.advance_run(
             session=session, run_id=run_id, worker=body.worker, state=body.state, lease_seconds=lease):
         raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is not held by {body.worker}")
-    service.notify()
+    service.notify(run_id)
     return {"state": body.state.value}
 
 

@@ -210,6 +210,11 @@ def _json(document: dict[str, Any]) -> Response:
     return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
 
 
+#: How often a following stream reads the database when nothing in this process woke it (a change
+#: written through another API replica); this process's own changes wake their streams at once.
+STREAM_POLL_SECONDS = 1.0
+
+
 @router.get("/submissions/{submission_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "Server-Sent Events: queued, running, grading, done"}})
@@ -242,7 +247,7 @@ async def _event_stream(service: Service, run_id: str, submission_id: str, timeo
             if event.kind == RunState.DONE.value:
                 return
         waited = time.monotonic()
-        await service.wait_for_change_async(0.25)
+        await service.wait_for_change_async(STREAM_POLL_SECONDS, run_id=run_id)
         idle += time.monotonic() - waited
         if idle >= 15:
             idle = 0.0
