@@ -181,9 +181,10 @@ class DockerRunner:
             self._closed = True
             ahead = [future for futures in self._pool.values() for future in futures]
             self._pool.clear()
-        for pool in (self._starter, self._remover):
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        if self._starter is not None:
+            self._starter.shutdown(wait=True, cancel_futures=True)  # a start not begun is never needed
+        if self._remover is not None:
+            self._remover.shutdown(wait=True)  # every queued removal still happens
         for future in ahead:
             if not future.cancelled() and future.exception() is None:
                 self._remove_logged(future.result())
