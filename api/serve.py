@@ -53,6 +53,22 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
     return app, service
 
 
+def run_server(app, service: Service, settings: Settings) -> None:
+    """Serve ``app`` with uvicorn until SIGINT/SIGTERM.
+
+    At shutdown, open event streams are told to reconnect and end at once (uvicorn would otherwise
+    wait for every stream to finish, up to its ``timeout``, before stopping).
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            service.streams.close()
+            await super().shutdown(sockets)
+
+    Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")).run()
+
+
 def _worker_runner(settings: Settings, *, parallel: int):
     """The sandbox runner of a worker process (``parallel`` gradings at a time), after removing sandboxes
     its dead predecessors left here."""

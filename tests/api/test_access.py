@@ -44,6 +44,8 @@ RULES = [
     ("POST", "/v1/runs/{run_id}/release", WORKERS),
     ("POST", "/v1/runs/{run_id}/result", WORKERS),
     ("POST", "/v1/runs/{run_id}/fail", WORKERS),
+    ("GET", "/v1/admin/tokens", {Role.ADMIN}),
+    ("DELETE", "/v1/admin/tokens/{token_id}", {Role.ADMIN}),
     ("GET", "/keys/{kid}", None),
     ("GET", "/log/checkpoint", None),
     ("GET", "/log/checkpoint/{size}", None),
@@ -86,7 +88,7 @@ def test_access_rule(api, method, template, admitted, role):
     ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
            "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
            "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award",
-           "version": "1.0.0", "version_id": "unknown-version"}
+           "version": "1.0.0", "version_id": "unknown-version", "token_id": "no-such-token"}
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
     extra = _body(template)
     if template == "/log/inclusion":
