@@ -295,14 +295,22 @@ def skill_evidence(*, session: Session, candidate: str) -> Sequence[SkillEvidenc
 # -- the reaper's queries --------------------------------------------------
 
 
-def stale_runs(*, session: Session, now: datetime, queued_before: datetime) -> Sequence[Run]:
-    """Runs whose claim lapsed, and queued runs nobody picked up since ``queued_before``."""
-    return session.exec(
-        select(Run).where(
-            or_((col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now),
-                (Run.state == RunState.QUEUED) & (col(Run.updated_at) < queued_before))
-        )
+def stale_runs(*, session: Session, now: datetime, queued_before: datetime, limit: int = 500) -> Sequence[Run]:
+    """Runs whose claim lapsed, and queued runs nobody picked up since ``queued_before``, oldest first.
+
+    At most ``limit`` of each: with a backlog of queued runs (all waiting longer than the lease
+    margin), one pass must not re-send the whole backlog; the next pass takes the next oldest.
+    Two queries, each walking one index (``ix_run_state_updated_at``) rather than an OR.
+    """
+    lapsed = session.exec(
+        select(Run).where(col(Run.state).in_([RunState.RUNNING, RunState.GRADING]),
+                          col(Run.lease_expires_at) < now).order_by(col(Run.lease_expires_at)).limit(limit)
     ).all()
+    waiting = session.exec(
+        select(Run).where(Run.state == RunState.QUEUED, col(Run.updated_at) < queued_before)
+        .order_by(col(Run.updated_at)).limit(limit)
+    ).all()
+    return [*lapsed, *waiting]
 
 
 def touch_run(*, session: Session, run_id: str) -> None:

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
@@ -93,8 +93,10 @@ class SubmissionBase(SQLModel):
 
 
 class Submission(SubmissionBase, table=True):
+    #: A candidate's submissions, newest first (migration 0005_faults).
+    __table_args__ = (Index("ix_submission_candidate_created_at", "candidate", "created_at"),)
     id: str = Field(default_factory=new_id, primary_key=True)
-    candidate: str = Field(index=True)
+    candidate: str
     task_digest: str
     submission_digest: str
     #: The submission as a deterministic tar.gz (engine.archives.make_tar_gz).
@@ -114,9 +116,12 @@ class SubmissionPublic(SubmissionBase):
 
 
 class Run(SQLModel, table=True):
+    #: A submission's latest run; the reaper's queued runs by age (migration 0005_faults).
+    __table_args__ = (Index("ix_run_submission_id_created_at", "submission_id", "created_at"),
+                      Index("ix_run_state_updated_at", "state", "updated_at"))
     id: str = Field(default_factory=new_id, primary_key=True)
-    submission_id: str = Field(foreign_key="submission.id", index=True)
-    state: RunState = Field(default=RunState.QUEUED, index=True)
+    submission_id: str = Field(foreign_key="submission.id")
+    state: RunState = Field(default=RunState.QUEUED)
     attempts: int = 0
     #: While RUNNING or GRADING: when the current worker's claim lapses.
     lease_expires_at: datetime | None = None
@@ -135,9 +140,11 @@ class RunEvent(SQLModel, table=True):
 
 
 class Result(SQLModel, table=True):
+    #: A submission's latest result (migration 0005_faults).
+    __table_args__ = (Index("ix_result_submission_id_created_at", "submission_id", "created_at"),)
     id: str = Field(primary_key=True)
     run_id: str = Field(foreign_key="run.id", unique=True)
-    submission_id: str = Field(foreign_key="submission.id", index=True)
+    submission_id: str = Field(foreign_key="submission.id")
     candidate: str = Field(index=True)
     pack_id: str
     task_id: str
@@ -152,8 +159,10 @@ class SkillEvidence(SQLModel, table=True):
     """One micro-skill score from one result: what candidate profiles are built from."""
 
     __tablename__ = "skill_evidence"
+    #: A candidate's profile in time order (migration 0005_faults).
+    __table_args__ = (Index("ix_skill_evidence_candidate_at", "candidate", "at"),)
     id: int | None = Field(default=None, primary_key=True)
-    candidate: str = Field(index=True)
+    candidate: str
     skill: str = Field(index=True)
     score: float
     verdict: str
