@@ -66,6 +66,11 @@ class CeleryQueue:
     def __init__(self, celery_app) -> None:
         self._app = celery_app
 
+    @property
+    def app(self):
+        """The Celery app (``/healthz`` pings the workers through it)."""
+        return self._app
+
     def enqueue(self, run_id: str) -> None:
         from api.celery_app import GRADE_TASK
 

@@ -21,6 +21,8 @@ from api.catalogue import StateOf
 from api.credentials import Credentials
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
+from api.errors import StorageLow
+from api.health import Prober
 from engine import signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.keyring import Keyring
@@ -66,6 +68,8 @@ class Service:
     log: TransparencyLog = field(init=False)
     #: Stackable micro-credentials, refreshed after each result.
     credentials: Credentials = field(init=False)
+    #: The probes behind ``/healthz``.
+    health: Prober = field(init=False)
 
     def __post_init__(self) -> None:
         self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
@@ -74,6 +78,7 @@ class Service:
         self.credentials = Credentials(
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
             known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
+        self.health = Prober(settings=self.settings, engine=self.engine, celery=getattr(self.queue, "app", None))
     #: When this process last queued the check of a version still ``checking``, by version id.
     _checks_queued: dict = field(default_factory=dict)
 
@@ -142,6 +147,7 @@ class Service:
             NotFound: no such task in a live (or retired) version.
             VersionRetired: the named version is retired.
         """
+        self.refuse_when_disk_low()
         state = self.pack_state(session)
         task = self.catalogue.task(pack_id, task_id, version, state)
         if state(self.catalogue.pack(task.pack_id, task.pack_version)) == PackState.RETIRED.value:
@@ -149,6 +155,16 @@ class Service:
                                  "new submissions (its results stay valid and verifiable); submit to the latest "
                                  "live version instead (leave the version out)")
         return task
+
+    def refuse_when_disk_low(self) -> None:
+        """A new submission is refused while the data disk is nearly full: accepted, it could be lost.
+
+        Raises:
+            StorageLow: less than ``min_free_disk_mb`` free where the data directory lives.
+        """
+        state = self.health.disk()
+        if state != "ok":
+            raise StorageLow(f"the service's data disk is nearly full ({state}); try again later")
 
     def record_pack_check(self, *, version_id: str, report: dict) -> str:
         """Publish a checked version (``live``) or refuse it (``rejected``); the first report stands.

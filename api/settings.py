@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     log_batch_leaves: int = 256
     #: An upload still ``checking`` this long after its check was queued is queued again (a lost message).
     pack_check_requeue_seconds: float = 1800.0
+    #: Below this much free space where the data directory lives, /healthz names the disk and new
+    #: submissions are refused (503) rather than accepted and lost to a full disk.
+    min_free_disk_mb: int = Field(default=64, ge=0)
 
     def require_database(self) -> None:
         """The API (not a worker, which never touches the database) needs explicit storage in production."""
