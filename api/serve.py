@@ -43,6 +43,7 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
             runner=runner, catalogue=service.catalogue,
             client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
             cache_dir=settings.cache_dir, attempts=settings.max_attempts)
+        service.on_shutdown.append(queue.close)  # first: no new grading starts while the rest shuts down
         if hasattr(runner, "close"):
             # Remove the warm sandboxes. Gradings under way are not awaited: their runs stay
             # claimed and `recover` queues them again at the next start.

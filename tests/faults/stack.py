@@ -122,6 +122,21 @@ class Stack:
         for handle in self._logs:
             handle.close()
 
+    def own_sandboxes(self) -> list[str]:
+        """Sandboxes still there whose owner is one of this stack's worker processes (a leak of ours)."""
+        import socket
+
+        import docker
+
+        client = docker.from_env()
+        owners = {f"{socket.gethostname()}:{p.pid}" for p in self.workers}
+        try:
+            return [f"{c.short_id} ({c.labels.get('tasktrial.owner')})" for c in
+                    client.containers.list(all=True, filters={"label": "tasktrial.owner"}, ignore_removed=True)
+                    if c.labels.get("tasktrial.owner") in owners]
+        finally:
+            client.close()
+
     # -- the API -----------------------------------------------------------------
 
     def health(self) -> tuple[int, dict] | None:
@@ -233,3 +248,5 @@ def running(stack: Stack, workers: int = 2) -> Iterator[Stack]:
         yield stack
     finally:
         stack.close()
+    left = stack.own_sandboxes()
+    assert not left, f"this stack's workers left sandboxes behind: {left}; logs in {stack.logs}"
