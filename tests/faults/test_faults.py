@@ -139,7 +139,8 @@ def test_dockerd_restarted_mid_batch():
 
 DOCKERD_SKIP = (
     "not restarted here: this machine's dockerd is shared by every concurrent test run (and in CI it is the only "
-    "engine), so restarting it would kill other runs' sandboxes and fail them; a private dockerd "
-    "(own --data-root/--exec-root/socket, no bridge) would need the runtime images copied into it on every run. "
-    "What a dockerd restart does to a run is what an engine error does: the worker's RunnerError releases the "
-    "run and retries (tests/api/test_reaper.py, tests/api/test_service_integration.py)")
+    "engine), so restarting it would kill other runs' sandboxes and fail them. A private dockerd (its own "
+    "--data-root, --exec-root, socket, pidfile and config, --bridge none, no iptables) was tried on this machine: "
+    "its containerd booted, then dockerd hung in start-up for 10 minutes without answering its socket, so no "
+    "safe engine to restart exists here. A worker that loses the engine raises RunnerError, releases the run and "
+    "retries it (tests/api/test_reaper.py, tests/api/test_service_integration.py)")
