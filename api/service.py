@@ -231,17 +231,25 @@ class Service:
         with self.session() as session:
             stale = storage.stale_runs(session=session, now=current,
                                        queued_before=current - timedelta(seconds=self.settings.lease_margin_seconds))
+        waiting = [run.id for run in stale if run.state is RunState.QUEUED]
+        if waiting:  # queued runs whose message may be lost: one commit for the whole batch, then send each
+            with self.session() as session:
+                storage.touch_runs(session=session, run_ids=waiting)
+            for run_id in waiting:
+                self.metrics.requeued.inc()
+                self.queue.enqueue(run_id)
+        acted += len(waiting)
         for run in stale:
+            if run.state is RunState.QUEUED:
+                continue
             acted += 1
-            if run.state is not RunState.QUEUED and run.attempts >= self.settings.max_attempts:
+            if run.attempts >= self.settings.max_attempts:
                 if self._still_lapsed(run.id, current):
                     self.fail_run(run_id=run.id, reason=f"the run did not finish after {run.attempts} attempts "
                                                         "(workers stopped or timed out)")
                 continue
             with self.session() as session:
-                if run.state is RunState.QUEUED:
-                    storage.touch_run(session=session, run_id=run.id)
-                elif not storage.release_run(session=session, run_id=run.id, lapsed_before=current):
+                if not storage.release_run(session=session, run_id=run.id, lapsed_before=current):
                     continue  # finished or claimed again since it was read: the new claim stands
             self.metrics.requeued.inc()
             self.queue.enqueue(run.id)

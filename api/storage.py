@@ -314,8 +314,15 @@ def stale_runs(*, session: Session, now: datetime, queued_before: datetime, limi
 
 
 def touch_run(*, session: Session, run_id: str) -> None:
-    session.exec(update(Run).where(Run.id == run_id, Run.state == RunState.QUEUED)  # type: ignore[call-overload]
-                 .values(updated_at=utcnow()))
+    touch_runs(session=session, run_ids=[run_id])
+
+
+def touch_runs(*, session: Session, run_ids: Sequence[str]) -> None:
+    """Mark queued runs as just sent again, in one statement (a pass over a backlog is one commit)."""
+    if not run_ids:
+        return
+    session.exec(update(Run).where(col(Run.id).in_(list(run_ids)),  # type: ignore[call-overload]
+                                   Run.state == RunState.QUEUED).values(updated_at=utcnow()))
     session.commit()
 
 

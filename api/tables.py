@@ -159,8 +159,9 @@ class SkillEvidence(SQLModel, table=True):
     """One micro-skill score from one result: what candidate profiles are built from."""
 
     __tablename__ = "skill_evidence"
-    #: A candidate's profile in time order (migration 0005_faults).
-    __table_args__ = (Index("ix_skill_evidence_candidate_at", "candidate", "at"),)
+    #: A candidate's profile in time order, read from the index alone (migration 0005_faults).
+    __table_args__ = (Index("ix_skill_evidence_candidate_at", "candidate", "at", "skill", "score", "verdict",
+                            "result_id"),)
     id: int | None = Field(default=None, primary_key=True)
     candidate: str
     skill: str = Field(index=True)

@@ -20,7 +20,10 @@ INDEXES = [
     ('run', 'ix_run_submission_id_created_at', ['submission_id', 'created_at'], 'ix_run_submission_id'),
     ('run', 'ix_run_state_updated_at', ['state', 'updated_at'], 'ix_run_state'),
     ('result', 'ix_result_submission_id_created_at', ['submission_id', 'created_at'], 'ix_result_submission_id'),
-    ('skill_evidence', 'ix_skill_evidence_candidate_at', ['candidate', 'at'], 'ix_skill_evidence_candidate'),
+    # Covering: a profile is read from the index alone, one range of pages, however scattered the
+    # candidate's rows are in a table of millions (the table lookups were the cost on a cold cache).
+    ('skill_evidence', 'ix_skill_evidence_candidate_at',
+     ['candidate', 'at', 'skill', 'score', 'verdict', 'result_id'], 'ix_skill_evidence_candidate'),
     ('submission', 'ix_submission_candidate_created_at', ['candidate', 'created_at'], 'ix_submission_candidate'),
 ]
 
