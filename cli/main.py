@@ -251,11 +251,20 @@ def print_result(document: dict[str, Any]) -> None:
 @images_app.command("bootstrap")
 @translate_errors
 def images_bootstrap() -> None:
-    """Make the Debian base image available: present, pulled, or built with debootstrap."""
+    """Make the Debian base image available (present, pulled, or built with debootstrap), and compose.yaml's
+    Redis and PostgreSQL images (present, pulled, or stand-ins built from Debian packages)."""
     from runners import images
 
-    how = images.bootstrap_base(images.client_from_env(), log=err.print)
+    client = images.client_from_env()
+    how = images.bootstrap_base(client, log=err.print)
     out.print(f"{images.BASE_IMAGE}: {how}")
+    chosen = images.bootstrap_services(client, log=err.print)
+    for service in images.SERVICE_IMAGES:
+        if chosen[service.variable] == service.registry:
+            out.print(f"{service.registry}: present", soft_wrap=True)
+        else:
+            out.print(f"{service.registry}: stand-in {service.local} (compose: {service.variable}={service.local})",
+                      soft_wrap=True, highlight=False)
 
 
 @images_app.command("build")

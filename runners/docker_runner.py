@@ -224,6 +224,8 @@ class DockerRunner:
         """Remove sandboxes (and service networks) whose owning worker on ``host`` is no longer alive.
 
         For a worker starting after a crash; sandboxes of live workers and of other hosts are left alone.
+        Called before this runner made any sandbox: one stamped with this process's own pid is a
+        predecessor's (a worker restarted in the same container keeps its host name and may get its pid).
         Returns how many containers it removed.
         """
         dead: set[str] = set()
@@ -231,7 +233,7 @@ class DockerRunner:
         for container in self._client.containers.list(all=True, filters={"label": OWNER_LABEL}, ignore_removed=True):
             owner = container.labels.get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition(":")
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            if owner_host == host and pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
                 dead.add(container.labels.get("tasktrial.run", ""))
                 self._remove(container.id)
                 removed += 1
