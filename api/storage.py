@@ -286,9 +286,13 @@ def record_result(
     return result, True
 
 
-def skill_evidence(*, session: Session, candidate: str) -> Sequence[SkillEvidence]:
+def skill_evidence(*, session: Session, candidate: str) -> Sequence[Any]:
+    """A candidate's evidence in time order, as read-only rows (``.skill``, ``.score``, ``.verdict``, ``.at``,
+    ``.result_id``): plain columns of the covering index, no ORM objects (a profile reads hundreds)."""
     return session.exec(
-        select(SkillEvidence).where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
+        select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at,
+               SkillEvidence.result_id)
+        .where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
     ).all()
 
 
