@@ -12,7 +12,9 @@ For each store (SQLite, PostgreSQL), in this one process:
 The load is an open loop from this process over loopback (httpx, asyncio): ``POST /v1/submissions``
 at ``--rate`` requests/s, then result reads (by submission, by id) and profile reads at
 ``--rate`` each. Latency is from the moment a request is sent until its answer is read;
-the report also gives how late the loop sent (its own lag). The server runs with a Redis broker
+the report also gives how late the loop sent (its own lag). Before each open loop, the same requests
+one at a time (``sequential``): the server's latency without queueing, and how many per second that
+makes (``sequential_rps``), which tells a slow server from a busy machine. The server runs with a Redis broker
 nobody consumes, so the new submissions stay queued and the machine's Docker is not used.
 Targets (issue 11): POST p99 <= 25 ms at 200/s; reads p99 <= 10 ms.
 
@@ -375,6 +377,23 @@ def server(env_store: dict[str, str], broker: str, logs: Path) -> Iterator[str]:
         log.close()
 
 
+async def closed_loop(client: httpx.AsyncClient, make, *, count: int) -> dict:
+    """One request at a time: the server's own latency per request, without any queueing behind others."""
+    latencies: list[float] = []
+    failures: dict[str, int] = {}
+    for i in range(count):
+        method, path, headers, body, expected = make(i)
+        began = time.perf_counter()
+        response = await client.request(method, path, headers=headers, json=body)
+        await response.aread()
+        latencies.append(time.perf_counter() - began)
+        if response.status_code != expected:
+            failures[str(response.status_code)] = failures.get(str(response.status_code), 0) + 1
+    ms = lambda v: round(1000 * v, 2)  # noqa: E731
+    return {"requests": count, "p50_ms": ms(percentile(latencies, 0.5)), "p99_ms": ms(percentile(latencies, 0.99)),
+            "sequential_rps": round(count / sum(latencies), 1), "failures": failures}
+
+
 async def open_loop(client: httpx.AsyncClient, make, *, rate: float, seconds: float) -> dict:
     """Send ``make(i) -> (method, path, headers, json, expected status)`` at ``rate``/s, never waiting
     for answers to send the next; latency per request from its send to its answer."""
@@ -414,7 +433,7 @@ async def open_loop(client: httpx.AsyncClient, make, *, rate: float, seconds: fl
             "send_lag_p99_ms": ms(percentile(lags, 0.99))}
 
 
-def load(url: str, sample: Sample, *, rate: float, seconds: float, task: str) -> dict:
+def load(url: str, sample: Sample, *, rate: float, seconds: float, task: str, sequential: int = 300) -> dict:
     candidates = sorted(sample.tokens)
     headers = {c: {"Authorization": f"Bearer {sample.tokens[c]}"} for c in candidates}
     files = {"main.py": "def solve(values):\n    return sorted(values)\n" * 5}
@@ -427,21 +446,21 @@ def load(url: str, sample: Sample, *, rate: float, seconds: float, task: str) ->
             # Warm: connections, the token cache, the server's first requests.
             for candidate in candidates:
                 await client.get("/v1/profile", headers=headers[candidate])
-            report = {"post_submissions": await open_loop(
-                client, lambda i: ("POST", "/v1/submissions", headers[candidates[i % len(candidates)]],
-                                   {"task": task, "files": files}, 202), rate=rate, seconds=seconds)}
+            phases = {"post_submissions": lambda i: ("POST", "/v1/submissions",
+                                                     headers[candidates[i % len(candidates)]],
+                                                     {"task": task, "files": files}, 202)}
             if results:
-                report["get_submission_result"] = await open_loop(
-                    client, lambda i: ("GET", f"/v1/submissions/{submissions[i * 7919 % len(submissions)][1]}/result",
-                                       headers[submissions[i * 7919 % len(submissions)][0]], None, 200),
-                    rate=rate, seconds=seconds)
-                report["get_result"] = await open_loop(
-                    client, lambda i: ("GET", f"/v1/results/{results[i * 7919 % len(results)][1]}",
-                                       headers[results[i * 7919 % len(results)][0]], None, 200),
-                    rate=rate, seconds=seconds)
-            report["get_profile"] = await open_loop(
-                client, lambda i: ("GET", "/v1/profile", headers[candidates[i * 13 % len(candidates)]], None, 200),
-                rate=rate, seconds=seconds)
+                phases["get_submission_result"] = lambda i: (
+                    "GET", f"/v1/submissions/{submissions[i * 7919 % len(submissions)][1]}/result",
+                    headers[submissions[i * 7919 % len(submissions)][0]], None, 200)
+                phases["get_result"] = lambda i: ("GET", f"/v1/results/{results[i * 7919 % len(results)][1]}",
+                                                  headers[results[i * 7919 % len(results)][0]], None, 200)
+            phases["get_profile"] = lambda i: ("GET", "/v1/profile", headers[candidates[i * 13 % len(candidates)]],
+                                               None, 200)
+            report = {}
+            for name, make in phases.items():
+                report[name] = {"sequential": await closed_loop(client, make, count=sequential),
+                                **await open_loop(client, make, rate=rate, seconds=seconds)}
             return report
 
     return asyncio.run(run())
@@ -492,7 +511,9 @@ def bench_store(name: str, url: str, env_store: dict[str, str], args, logs: Path
     with server(env_store, broker, logs) as large:
         report["large"] = load(large, sample, rate=args.rate, seconds=args.seconds, task=task)
     report["ratios_large_to_empty_p99"] = {
-        k: round(report["large"][k]["p99_ms"] / report["empty"][k]["p99_ms"], 2)
+        k: {"at_rate": round(report["large"][k]["p99_ms"] / report["empty"][k]["p99_ms"], 2),
+            "sequential": round(report["large"][k]["sequential"]["p99_ms"] / report["empty"][k]["sequential"]["p99_ms"],
+                                2)}
         for k in report["large"] if k in report["empty"]}
     report["targets_met"] = {
         "post_p99_le_25ms_at_rate": report["large"]["post_submissions"]["p99_ms"] <= 25,
