@@ -89,15 +89,15 @@ def follow(api, submission_id: str, *, on_event: Callable[[Any], None], patience
         sleep(delay)
 
 
-def retry_connect(call: Callable[[], Any], *, patience: Patience, retry_on: tuple[type[Exception], ...],
-                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                  rng: Callable[[], float] = random.random) -> Any:
-    """``call()``, tried again while no connection can be made at all (``retry_on``: the client's
-    ``ServerUnreachable``).
+def retry(call: Callable[[], Any], *, patience: Patience, retry_on: tuple[type[Exception], ...],
+          sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+          rng: Callable[[], float] = random.random) -> Any:
+    """``call()``, tried again with the same backoff while it raises one of ``retry_on``.
 
-    Only a refused or failed connection is retried: the request never reached the server,
-    so trying again cannot make a second submission. A broken connection or a 5xx after the
-    request was sent is raised at once (the server may have accepted it).
+    At submit time ``retry_on`` is only the client's ``ServerUnreachable`` (no connection could
+    be made): the request never reached the server, so trying again cannot make a second
+    submission, whereas a broken connection or a 5xx after sending is raised at once (the
+    server may have accepted it). Reads (the result, the keys) may retry any outage.
     """
     deadline = clock() + patience.seconds
     attempt = 0

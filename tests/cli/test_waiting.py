@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from cli.client import Event, ServerError, ServerUnreachable
-from cli.waiting import GaveUp, Patience, follow, retry_connect
+from cli.waiting import GaveUp, Patience, follow, retry
 from engine.errors import NotFound
 
 RETRY = (ServerUnreachable, ServerError)
@@ -111,7 +111,7 @@ def test_only_a_refused_connection_is_retried_at_submit_time():
             raise ServerUnreachable("connection refused")
         return {"id": "s1"}
 
-    assert retry_connect(refused_twice, patience=Patience(seconds=10), retry_on=(ServerUnreachable,),
+    assert retry(refused_twice, patience=Patience(seconds=10), retry_on=(ServerUnreachable,),
                          sleep=clock.sleep, clock=clock, rng=lambda: 1.0) == {"id": "s1"}
     assert len(calls) == 3
 
@@ -121,6 +121,6 @@ def test_only_a_refused_connection_is_retried_at_submit_time():
 
     calls.clear()
     with pytest.raises(ServerError):
-        retry_connect(broke_after_sending, patience=Patience(seconds=10), retry_on=(ServerUnreachable,),
+        retry(broke_after_sending, patience=Patience(seconds=10), retry_on=(ServerUnreachable,),
                       sleep=clock.sleep, clock=clock)
     assert len(calls) == 1
