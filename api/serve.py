@@ -74,16 +74,17 @@ def recover(service: Service) -> int:
     from api.tables import Run
 
     with Session(service.engine) as session:
-        runs = session.exec(select(Run).where(Run.state != RunState.DONE)).all()
-        for run in runs:
-            storage.release_run(session=session, run_id=run.id)
-    for run in runs:
-        service.queue.enqueue(run.id)
+        # Ids, not rows: each release commits, which expires the rows (reading one then fails).
+        run_ids = list(session.exec(select(Run.id).where(Run.state != RunState.DONE)).all())
+        for run_id in run_ids:
+            storage.release_run(session=session, run_id=run_id)
+    for run_id in run_ids:
+        service.queue.enqueue(run_id)
     with Session(service.engine) as session:
-        checks = storage.checking_versions(session=session)
-    for version in checks:  # uploads whose check the previous pool never finished
-        service.queue.enqueue_pack_check(version.id)
-    return len(runs)
+        version_ids = [version.id for version in storage.checking_versions(session=session)]
+    for version_id in version_ids:  # uploads whose check the previous pool never finished
+        service.queue.enqueue_pack_check(version_id)
+    return len(run_ids)
 
 
 def celery_worker(settings: Settings):

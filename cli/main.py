@@ -335,6 +335,7 @@ tasks_app.command("list")(translate_errors(client.tasks_list))
 tasks_app.command("show")(translate_errors(client.tasks_show))
 app.command("start")(translate_errors(client.start))
 app.command("submit")(translate_errors(client.submit))
+app.command("watch")(translate_errors(client.watch))
 app.command("login")(translate_errors(client.login))
 
 

@@ -3,8 +3,7 @@
 The server keeps every accepted submission (its database is the source of truth), so a
 candidate's command that lost its connection must not lose the submission either: it
 reconnects with exponential backoff and full jitter (so a restarted server is not met by
-every waiting client at the same instant), resumes the event stream after the last event it
-saw, and between attempts asks for the submission's state directly (a result stored while
+every waiting client at the same instant), follows the event stream again, and between attempts asks for the submission's state directly (a result stored while
 the stream was down is found that way). Only after ``Patience.seconds`` without progress does
 it give up, with a message naming the submission id and how to pick it up again.
 """
@@ -43,8 +42,9 @@ def follow(api, submission_id: str, *, on_event: Callable[[Any], None], patience
            rng: Callable[[], float] = random.random) -> dict[str, Any]:
     """The data of the submission's ``done`` event, however often the connection broke on the way.
 
-    ``api`` offers ``events(submission_id, last_event_id=...)`` (Server-Sent Events) and
-    ``submission(submission_id)`` (its state). ``on_event`` sees each state event once.
+    ``api`` offers ``events(submission_id)`` (Server-Sent Events) and ``submission(submission_id)``
+    (its state). A stream reopened after a drop replays the run's events from the start: ``on_event``
+    still sees each state once.
     ``retry_on``: the errors of an outage (unreachable, restarting, a 5xx); any other error is
     an answer that waiting would not change (an unknown submission, a rejected token).
 
@@ -52,18 +52,15 @@ def follow(api, submission_id: str, *, on_event: Callable[[Any], None], patience
         GaveUp: no progress for ``patience.seconds``; the message names the submission.
         NotFound, TokenRejected, ...: answers that waiting would not change, as they come.
     """
-    last_event_id: str | None = None
     seen: set[str] = set()
     deadline = clock() + patience.seconds
     attempt = 0
     problem = "the event stream ended before the submission was done"
     while True:
         try:
-            for event in api.events(submission_id, last_event_id=last_event_id):
+            for event in api.events(submission_id):
                 deadline = clock() + patience.seconds  # news from the server: patience starts again
                 attempt = 0
-                if getattr(event, "id", None):
-                    last_event_id = event.id
                 if event.kind in ("reconnect", "timeout"):
                     problem = f"the server asked to reconnect ({event.kind})"
                     break

@@ -64,9 +64,14 @@ class Server:
         self.stop_seconds.append(time.monotonic() - began)
 
     def close(self) -> None:
+        """Stop as a deployment does (SIGTERM: the warm sandboxes are removed), SIGKILL only if it hangs."""
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
