@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import httpx
 from sqlmodel import Session
@@ -61,10 +63,31 @@ def _worker_runner(settings: Settings):
 
     runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_sandboxes,
                                runtime=settings.sandbox_runtime)
-    reaped = runner.reap_orphans(host=socket.gethostname()) if hasattr(runner, "reap_orphans") else 0
-    if reaped:
-        log.warning("removed %d sandbox container(s) left by a crashed worker", reaped)
+    if hasattr(runner, "reap_orphans"):
+        host = socket.gethostname()
+
+        def reap() -> None:
+            reaped = runner.reap_orphans(host=host)
+            if reaped:
+                log.warning("removed %d sandbox container(s) left by a crashed worker", reaped)
+
+        reap()
+        # Again now and then: a sandbox the predecessor was creating as it died can appear after the first pass.
+        threading.Thread(target=_every, args=(ORPHAN_REAP_SECONDS, reap), name="tasktrial-orphans", daemon=True).start()
     return runner
+
+
+ORPHAN_REAP_SECONDS = 20.0
+
+
+def _every(seconds: float, job) -> None:
+    """Run ``job`` every ``seconds`` for the life of the process; a failed pass is logged, the next one still runs."""
+    while True:
+        time.sleep(seconds)
+        try:
+            job()
+        except Exception:  # noqa: BLE001 - a janitor must outlive a passing engine fault
+            log.exception("reaping orphaned sandboxes failed; trying again in %s s", seconds)
 
 
 def recover(service: Service) -> int:
