@@ -59,15 +59,15 @@ def follow(api, submission_id: str, *, on_event: Callable[[Any], None], patience
     while True:
         try:
             for event in api.events(submission_id):
-                deadline = clock() + patience.seconds  # news from the server: patience starts again
                 attempt = 0
                 if event.kind in ("reconnect", "timeout"):
                     problem = f"the server asked to reconnect ({event.kind})"
                     break
                 if event.kind == "done":
                     return event.data
-                if event.kind not in seen:
+                if event.kind not in seen:  # progress (not a replay): patience starts again
                     seen.add(event.kind)
+                    deadline = clock() + patience.seconds
                     on_event(event)
         except retry_on as exc:
             problem = str(exc)

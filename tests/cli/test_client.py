@@ -431,20 +431,27 @@ def test_a_genuine_result_of_another_submission_exits_1(graded, solution, tmp_pa
 
 
 @pytest.mark.parametrize(("events", "message"), [
-    ([client.Event("queued", {"state": "queued"})], "ended before it was done"),
-    ([client.Event("queued", {"state": "queued"}), client.Event("timeout", {})], "stopped following"),
+    ([client.Event("queued", {"state": "queued"})], "the event stream ended before the submission was done"),
+    ([client.Event("queued", {"state": "queued"}), client.Event("timeout", {})], "asked to reconnect"),
 ])
-def test_a_stream_that_ends_before_done_exits_3(server, solution, monkeypatch, events, message):
+def test_a_stream_that_keeps_ending_before_done_gives_up_after_the_patience_naming_the_submission(
+        server, solution, monkeypatch, events, message):
+    """It is followed again (and the state asked for) until --patience runs out, then exit 3."""
+    opened = []
+
     def stream(self, submission_id):
+        opened.append(submission_id)
         yield from events
 
     monkeypatch.setattr(client.ApiClient, "events", stream)
 
-    result = cli("submit", REF, str(solution), "--wait")
+    result = cli("submit", REF, str(solution), "--wait", "--patience", "1")
 
     assert result.exit_code == 3
-    assert message in result.stderr
-    assert f"/v1/submissions/{server.submissions()[0].id}/result" in "".join(result.stderr.split())
+    said = " ".join(result.stderr.split())
+    submission_id = server.submissions()[0].id
+    assert message in said and f"`tasktrial watch {submission_id}`" in said
+    assert len(opened) > 1  # followed again before giving up
 
 
 def test_server_sent_events_are_parsed_as_the_standard_frames_them(server):
@@ -463,6 +470,7 @@ def test_server_sent_events_are_parsed_as_the_standard_frames_them(server):
 @pytest.mark.parametrize("args", [("tasks", "list"), ("tasks", "show", REF), ("start", REF, "{tmp}/out"),
                                   ("submit", REF, "{solution}")])
 def test_an_unreachable_server_exits_3_saying_where_and_what_to_do(args, tmp_path, solution, monkeypatch):
+    monkeypatch.setattr(client, "CONNECT_PATIENCE_SECONDS", 0.3)  # submit tries a refused connection again
     monkeypatch.setenv(config.URL_VARIABLE, UNREACHABLE)
     monkeypatch.setenv(config.TOKEN_VARIABLE, "tt_whatever")
 
