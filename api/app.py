@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import authoring, catalogue, credentials, log, meta, runs, submissions
+from api.routes import authoring, catalogue, cohorts, credentials, log, meta, runs, submissions
 from api.service import Service
 
 
@@ -30,6 +30,7 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
                   description="Sandboxed task assessment: catalogue, submissions, signed readiness results.")
     app.state.service = service
     errors.install(app)
-    for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router, authoring.router):
+    for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router, authoring.router,
+                   cohorts.router):
         app.include_router(router)
     return app

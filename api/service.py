@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api import auth, db, packcheck, storage
+from api import auth, cohorts, db, packcheck, storage
 from api.auth import Principal
 from api.catalogue import Catalogue
 from api.queue import JobQueue
@@ -179,10 +179,14 @@ class Service:
                 raise NotFound(f"unknown run {run_id!r}")
             key = self.signing_key()
             full = signing.sign(document, key)
-            view = signing.sign(candidate_view(document), key)
-            digests = {"full": transparency.document_digest(full), "candidate": transparency.document_digest(view)}
+            views = {"candidate": candidate_view(document)}
+            views.update(cohorts.extra_views(session, submission, views["candidate"]))  # an assessment's visibility
+            signed = {name: signing.sign(view, key) for name, view in views.items()}
+            digests = {"full": transparency.document_digest(full)}
+            digests.update({name: transparency.document_digest(view) for name, view in signed.items()})
             result, created = storage.record_result(session=session, run=run, submission=submission,
-                                                    document=full, candidate_view=view, log_digests=digests)
+                                                    document=full, candidate_view=signed.pop("candidate"),
+                                                    extra_views=signed, log_digests=digests)
             if created:
                 self.log.appended(len(digests))
                 self._refresh_credentials(submission.candidate)

@@ -117,11 +117,12 @@ def pack_results(*, session: Session, pack_id: str) -> Sequence[Result]:
 
 def create_submission(
     *, session: Session, candidate: str, pack_id: str, pack_version: str, task_id: str,
-    task_digest: str, submission_digest: str, archive: bytes,
+    task_digest: str, submission_digest: str, archive: bytes, assessment_id: str | None = None, late: bool = False,
 ) -> tuple[Submission, Run]:
-    """Store a submission and its first run, queued, in one transaction."""
+    """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which)."""
     submission = Submission(candidate=candidate, pack_id=pack_id, pack_version=pack_version, task_id=task_id,
-                            task_digest=task_digest, submission_digest=submission_digest, archive=archive)
+                            task_digest=task_digest, submission_digest=submission_digest, archive=archive,
+                            assessment_id=assessment_id, late=late)
     run = Run(submission_id=submission.id)
     session.add(submission)
     session.flush()  # no ORM relationships: insert in foreign-key order ourselves
@@ -244,11 +245,12 @@ def result_for_run(*, session: Session, run_id: str) -> Result | None:
 
 def record_result(
     *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any],
-    log_digests: Mapping[str, str] | None = None,
+    log_digests: Mapping[str, str] | None = None, extra_views: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[Result, bool]:
     """Store the run's result once. A second write for the same run changes nothing.
 
-    ``log_digests`` (view name -> digest) are appended to the transparency log in the
+    ``extra_views`` are further signed views stored by name (an assessment's candidate view after
+    its close). ``log_digests`` (view name -> digest) are appended to the transparency log in the
     same transaction, so no stored result is missing from the log.
 
     Returns ``(result, created)``.
@@ -259,7 +261,7 @@ def record_result(
     result = Result(
         id=document["id"], run_id=run.id, submission_id=submission.id, candidate=submission.candidate,
         pack_id=submission.pack_id, task_id=submission.task_id, score=float(document["score"]),
-        verdict=document["verdict"], document={"full": document, "candidate": candidate_view},
+        verdict=document["verdict"], document={"full": document, "candidate": candidate_view, **(extra_views or {})},
     )
     session.add(result)
     session.flush()

@@ -100,6 +100,10 @@ class Submission(SubmissionBase, table=True):
     #: The submission as a deterministic tar.gz (engine.archives.make_tar_gz).
     archive: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    #: The assessment this is an attempt of (None: practice outside any assessment).
+    assessment_id: str | None = Field(default=None, foreign_key="assessment.id", index=True)
+    #: Accepted after the assessment's window closed (its late policy said so).
+    late: bool = False
 
 
 class SubmissionPublic(SubmissionBase):
@@ -108,6 +112,8 @@ class SubmissionPublic(SubmissionBase):
     task_digest: str
     submission_digest: str
     created_at: datetime
+    assessment_id: str | None = None
+    late: bool = False
     state: RunState
     run_id: str
     result_id: str | None = None
@@ -250,3 +256,81 @@ class CredentialAwardPublic(SQLModel):
     awarded_at: datetime
     revoked_at: datetime | None
     revoked_reason: str | None
+
+
+# -- cohorts and assessments ---------------------------------------------------
+
+
+class Cohort(SQLModel, table=True):
+    """A named group an organiser (author or admin) runs assessments for."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str
+    organiser: str = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CohortStaff(SQLModel, table=True):
+    """A reviewer assigned to one cohort: they see its members' assessment work, nobody else's."""
+
+    __tablename__ = "cohort_staff"
+    __table_args__ = (UniqueConstraint("cohort_id", "subject"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    subject: str = Field(index=True)
+
+
+class CohortMember(SQLModel, table=True):
+    __tablename__ = "cohort_member"
+    __table_args__ = (UniqueConstraint("cohort_id", "subject"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    subject: str = Field(index=True)
+    display_name: str
+    email: str
+    joined_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time secret that becomes the member's candidate token when redeemed (stored as a digest)."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    subject: str
+    token_hash: str = Field(unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    used_at: datetime | None = None
+
+
+class Assessment(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    title: str
+    #: ``[{pack_id, pack_version, task_id, task_digest}]``: the tasks, pinned when the assessment was made.
+    tasks: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
+    opens_at: datetime
+    closes_at: datetime
+    #: A timed assessment's per-attempt duration; None: untimed.
+    duration_seconds: int | None = None
+    #: Submissions per task a member may make (None: no limit).
+    attempt_limit: int | None = None
+    #: engine.assessments values, stored as text.
+    scoring: str = "best"
+    late: str = "refuse"
+    result_visibility: str = "always"
+    check_visibility: str = "always"
+    #: Per check-id glob: a visibility overriding ``check_visibility`` (first match wins).
+    check_overrides: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AssessmentStart(SQLModel, table=True):
+    """When a member started a timed assessment: the clock the server enforces."""
+
+    __tablename__ = "assessment_start"
+    __table_args__ = (UniqueConstraint("assessment_id", "candidate"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: str = Field(foreign_key="assessment.id", index=True)
+    candidate: str
+    started_at: datetime = Field(default_factory=utcnow)

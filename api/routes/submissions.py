@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from api import storage
+from api import cohorts, storage
 from api.auth import Principal
 from api.deps import PersonDep, ServiceDep, SessionDep, StaffDep
 from api.routes._uploads import read_body
@@ -25,7 +25,7 @@ from api.service import Service
 from api.tables import Role, RunState, Submission, SubmissionPublic
 from engine import archives
 from engine.digest import tree_digest
-from engine.errors import NotFound
+from engine.errors import Conflict, NotFound
 from engine.trees import from_mapping
 
 router = APIRouter(prefix="/v1", tags=["submissions"])
@@ -38,11 +38,13 @@ SUBMISSION_BODY = {
                 "type": "object", "required": ["task", "files"],
                 "properties": {"task": {"type": "string", "description": "PACK/TASK"},
                                "version": {"type": "string", "description": "pack version (default: latest)"},
+                               "assessment": {"type": "string", "description": "an assessment's id"},
                                "files": {"type": "object", "additionalProperties": {"type": "string"},
                                          "description": "path -> UTF-8 content"}}}},
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["task", "archive"],
                 "properties": {"task": {"type": "string"}, "version": {"type": "string"},
+                               "assessment": {"type": "string"},
                                "archive": {"type": "string", "format": "binary",
                                            "description": ".zip or .tar.gz of the submission folder"}}}},
         },
@@ -53,6 +55,8 @@ SUBMISSION_BODY = {
 class SubmissionCreate(BaseModel):
     task: str = Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$", description="PACK/TASK")
     version: str | None = None
+    #: An attempt at an assessment's task: its window, clock and attempt limit apply, its pinned version is used.
+    assessment: str | None = None
     files: dict[str, str]
 
 
@@ -89,18 +93,27 @@ class Profile(BaseModel):
 @router.post("/submissions", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionAccepted,
              openapi_extra=SUBMISSION_BODY,
              responses={404: {"description": "unknown task"}, 413: {"description": "upload too large"},
-                        409: {"description": "the pack version is retired (no new submissions)"},
+                        409: {"description": "the pack version is retired (no new submissions), or an "
+                                              "assessment's rule refuses the attempt (the message names it)"},
                         415: {"description": "neither application/json nor multipart/form-data"},
                         422: {"description": "malformed body or unsafe archive (the message names the problem)"}})
 async def create_submission(request: Request, response: Response, service: ServiceDep, session: SessionDep,
                             person: PersonDep) -> SubmissionAccepted:
-    task_ref, version, files = await _read_submission(request, service)
+    task_ref, version, assessment_id, files = await _read_submission(request, service)
     pack_id, _, task_id = task_ref.partition("/")
+    late = False
+    if assessment_id is not None:
+        pinned, late = cohorts.admit(session, person, assessment_id, pack_id, task_id)
+        version = pinned["pack_version"]
     task = service.submittable_task(session, pack_id, task_id, version)
+    if assessment_id is not None and task.digest != pinned["task_digest"]:
+        raise Conflict(f"task {task_ref}@{version} changed since assessment {assessment_id} pinned it "
+                       f"({pinned['task_digest']}, now {task.digest}); ask the organiser")
     archive = archives.make_tar_gz(files)
     submission, run = storage.create_submission(
         session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
-        task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive)
+        task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive,
+        assessment_id=assessment_id, late=late)
     service.metrics.submissions.inc()
     try:
         service.queue.enqueue(run.id)
@@ -112,7 +125,8 @@ async def create_submission(request: Request, response: Response, service: Servi
                               links={"self": location, "events": f"{location}/events", "result": f"{location}/result"})
 
 
-async def _read_submission(request: Request, service: Service) -> tuple[str, str | None, dict[str, bytes]]:
+async def _read_submission(request: Request,
+                           service: Service) -> tuple[str, str | None, str | None, dict[str, bytes]]:
     cap = service.settings.max_upload_bytes
     body = await read_body(request, cap)
     content_type = request.headers.get("content-type", "")
@@ -124,7 +138,7 @@ async def _read_submission(request: Request, service: Service) -> tuple[str, str
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             raise HTTPException(422, errors) from exc
         files = from_mapping({path: text.encode("utf-8") for path, text in data.files.items()})
-        return data.task, data.version, files
+        return data.task, data.version, data.assessment, files
     if content_type.startswith("multipart/form-data"):
         async with request.form() as form:  # closes the upload's spooled temporary file
             task, upload = form.get("task"), form.get("archive")
@@ -132,9 +146,10 @@ async def _read_submission(request: Request, service: Service) -> tuple[str, str
                 raise HTTPException(422, [{"loc": ["body", "task"], "msg": "PACK/TASK is required"}])
             if upload is None or isinstance(upload, str):
                 raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
-            version = form.get("version")
+            version, assessment = form.get("version"), form.get("assessment")
             files = archives.extract(await upload.read(), caps=archives.ArchiveCaps(max_archive_bytes=cap))
-            return task, version if isinstance(version, str) and version else None, files
+            return (task, version if isinstance(version, str) and version else None,
+                    assessment if isinstance(assessment, str) and assessment else None, files)
     raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                         "send application/json ({task, files}) or multipart/form-data (task, archive)")
 
@@ -148,8 +163,23 @@ def visible_submission(session, service: Service, principal: Principal, submissi
 
 
 def may_see(session, principal: Principal, submission: Submission) -> bool:
-    """The candidate who made it, and whoever sees everything of its pack."""
-    return principal.subject == submission.candidate or sees_everything(session, principal, submission.pack_id)
+    """The candidate who made it, and whoever sees everything of its pack (of an assessment's: its cohort's staff)."""
+    return principal.subject == submission.candidate or sees_full(session, principal, submission)
+
+
+def sees_full(session, principal: Principal, submission: Submission) -> bool:
+    """Who reads the full result: an assessment attempt's cohort staff and organiser (and admins) only;
+    other work, whoever sees everything of its pack."""
+    if submission.assessment_id is not None:
+        return cohorts.sees_assessment_work(session, principal, submission)
+    return sees_everything(session, principal, submission.pack_id)
+
+
+def result_view(session, principal: Principal, submission: Submission) -> str:
+    """The name of the stored signed view ``principal`` reads (404 while an assessment withholds it)."""
+    if sees_full(session, principal, submission):
+        return "full"
+    return cohorts.candidate_view_name(session, submission)
 
 
 def sees_everything(session, principal: Principal, pack_id: str) -> bool:
@@ -190,7 +220,7 @@ async def submission_result(submission_id: str, session: SessionDep, service: Se
     if result is None:
         run = storage.latest_run(session=session, submission_id=submission.id)
         raise NotFound(f"submission {submission_id!r} has no result yet (state: {run.state.value if run else 'queued'})")
-    return _json(result.document["full" if sees_everything(session, person, submission.pack_id) else "candidate"])
+    return _json(result.document[result_view(session, person, submission)])
 
 
 @router.get("/results/{result_id}", response_class=Response,
@@ -200,8 +230,8 @@ async def get_result(result_id: str, session: SessionDep, service: ServiceDep, p
     result = storage.get_result(session=session, result_id=result_id)
     if result is None:
         raise NotFound(f"unknown result {result_id!r}")
-    visible_submission(session, service, person, result.submission_id)
-    return _json(result.document["full" if sees_everything(session, person, result.pack_id) else "candidate"])
+    submission = visible_submission(session, service, person, result.submission_id)
+    return _json(result.document[result_view(session, person, submission)])
 
 
 def _json(document: dict[str, Any]) -> Response:
@@ -216,12 +246,17 @@ def submission_events(submission_id: str, session: SessionDep, service: ServiceD
                       timeout: float = 1800.0) -> StreamingResponse:
     submission = visible_submission(session, service, person, submission_id)
     run = storage.latest_run(session=session, submission_id=submission.id)
-    return StreamingResponse(_event_stream(service, run.id, submission.id, min(timeout, 3600.0)),
+    try:
+        reveal = bool(result_view(session, person, submission))
+    except NotFound:  # an assessment withholds the result: the stream says when it is done, not how it went
+        reveal = False
+    return StreamingResponse(_event_stream(service, run.id, submission.id, min(timeout, 3600.0), reveal),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float) -> Iterator[str]:
+def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float,
+                  reveal: bool = True) -> Iterator[str]:
     """Replay the run's events, then follow new ones until ``done`` (polling the database, so any API replica serves it)."""
     last, deadline, idle = 0, time.monotonic() + timeout, 0.0
     while time.monotonic() < deadline:
@@ -231,7 +266,7 @@ def _event_stream(service: Service, run_id: str, submission_id: str, timeout: fl
         for event in events:
             last = event.id
             data = {"state": event.kind, "at": event.at.isoformat(), "submission": submission_id}
-            if event.kind == RunState.DONE.value and result is not None:
+            if event.kind == RunState.DONE.value and result is not None and reveal:
                 data.update(result_id=result.id, verdict=result.verdict, score=result.score)
             yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n"
             if event.kind == RunState.DONE.value:
@@ -245,9 +280,13 @@ def _event_stream(service: Service, run_id: str, submission_id: str, timeout: fl
     yield "event: timeout\ndata: {}\n\n"
 
 
-def build_profile(session, candidate: str) -> Profile:
+def build_profile(session, candidate: str, *, as_candidate: bool = False) -> Profile:
+    """A candidate's skills; what they read themselves leaves out results an assessment still withholds."""
     skills: dict[str, dict[str, Any]] = {}
+    withheld = cohorts.withheld_results(session, candidate) if as_candidate else set()
     for row in storage.skill_evidence(session=session, candidate=candidate):
+        if row.result_id in withheld:
+            continue
         record = SkillRecord(score=row.score, verdict=row.verdict, at=row.at, result_id=row.result_id)
         entry = skills.setdefault(row.skill, {"latest": record, "best": record, "results": []})
         entry["latest"] = record
@@ -259,7 +298,7 @@ def build_profile(session, candidate: str) -> Profile:
 
 @router.get("/profile", response_model=Profile)
 def my_profile(session: SessionDep, person: PersonDep) -> Profile:
-    return build_profile(session, person.subject)
+    return build_profile(session, person.subject, as_candidate=True)
 
 
 @router.get("/candidates/{candidate}/profile", response_model=Profile)

@@ -1,0 +1,144 @@
+"""cohorts, members, invitations, assessments; submissions may be an assessment's attempts
+
+Revision ID: 0005_cohorts
+Revises: 0004_authoring
+"""
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = '0005_cohorts'
+down_revision = '0004_authoring'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('cohort',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('organiser', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('cohort', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cohort_organiser'), ['organiser'], unique=False)
+
+    op.create_table('assessment',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('cohort_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('tasks', sa.JSON(), nullable=False),
+    sa.Column('opens_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('closes_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('duration_seconds', sa.Integer(), nullable=True),
+    sa.Column('attempt_limit', sa.Integer(), nullable=True),
+    sa.Column('scoring', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('late', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('result_visibility', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('check_visibility', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('check_overrides', sa.JSON(), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['cohort_id'], ['cohort.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('assessment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_assessment_cohort_id'), ['cohort_id'], unique=False)
+
+    op.create_table('cohort_member',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cohort_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('display_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('joined_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['cohort_id'], ['cohort.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('cohort_id', 'subject')
+    )
+    with op.batch_alter_table('cohort_member', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cohort_member_cohort_id'), ['cohort_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cohort_member_subject'), ['subject'], unique=False)
+
+    op.create_table('cohort_staff',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cohort_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.ForeignKeyConstraint(['cohort_id'], ['cohort.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('cohort_id', 'subject')
+    )
+    with op.batch_alter_table('cohort_staff', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cohort_staff_cohort_id'), ['cohort_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cohort_staff_subject'), ['subject'], unique=False)
+
+    op.create_table('invitation',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('cohort_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('used_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['cohort_id'], ['cohort.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invitation_cohort_id'), ['cohort_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_invitation_token_hash'), ['token_hash'], unique=True)
+
+    op.create_table('assessment_start',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('candidate', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('assessment_id', 'candidate')
+    )
+    with op.batch_alter_table('assessment_start', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_assessment_start_assessment_id'), ['assessment_id'], unique=False)
+
+    with op.batch_alter_table('submission', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column('late', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.create_index(batch_op.f('ix_submission_assessment_id'), ['assessment_id'], unique=False)
+        batch_op.create_foreign_key('fk_submission_assessment_id', 'assessment', ['assessment_id'], ['id'])
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('submission', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_submission_assessment_id', type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_submission_assessment_id'))
+        batch_op.drop_column('late')
+        batch_op.drop_column('assessment_id')
+
+    with op.batch_alter_table('assessment_start', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_assessment_start_assessment_id'))
+
+    op.drop_table('assessment_start')
+    with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_invitation_token_hash'))
+        batch_op.drop_index(batch_op.f('ix_invitation_cohort_id'))
+
+    op.drop_table('invitation')
+    with op.batch_alter_table('cohort_staff', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cohort_staff_subject'))
+        batch_op.drop_index(batch_op.f('ix_cohort_staff_cohort_id'))
+
+    op.drop_table('cohort_staff')
+    with op.batch_alter_table('cohort_member', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cohort_member_subject'))
+        batch_op.drop_index(batch_op.f('ix_cohort_member_cohort_id'))
+
+    op.drop_table('cohort_member')
+    with op.batch_alter_table('assessment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_assessment_cohort_id'))
+
+    op.drop_table('assessment')
+    with op.batch_alter_table('cohort', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cohort_organiser'))
+
+    op.drop_table('cohort')

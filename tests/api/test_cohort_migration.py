@@ -1,0 +1,54 @@
+"""The cohorts migration, up and down, with data in the tables, on SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import inspect, text
+
+from api import db
+
+NEW_TABLES = {"cohort", "cohort_staff", "cohort_member", "invitation", "assessment", "assessment_start"}
+
+
+def test_up_with_data_then_down_then_up_again(database_url):
+    engine = db.make_engine(database_url)
+    config = db.alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004_authoring")
+        connection.execute(text(
+            "INSERT INTO submission (id, pack_id, pack_version, task_id, candidate, task_digest, submission_digest,"
+            " archive, created_at) VALUES ('s1', 'p', '1', 't', 'alice', 'sha256:t', 'sha256:s', :a, CURRENT_TIMESTAMP)"),
+            {"a": b"tar"})
+        command.upgrade(config, "0005_cohorts")
+        # the old submission is practice (no assessment), not late
+        assert connection.execute(text("SELECT assessment_id, late FROM submission")).one() == (None, False)
+        connection.execute(text("INSERT INTO cohort (id, name, organiser, created_at) "
+                                "VALUES ('c1', 'C', 'olga', CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO assessment (id, cohort_id, title, tasks, opens_at, closes_at, scoring, late,"
+            " result_visibility, check_visibility, check_overrides, created_by, created_at) VALUES ('a1', 'c1', 'A',"
+            " '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'best', 'refuse', 'always', 'always', '{}', 'olga',"
+            " CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO cohort_member (cohort_id, subject, display_name, email, joined_at) "
+                                "VALUES ('c1', 'alice', 'Alice', 'a@example.org', CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO cohort_staff (cohort_id, subject) VALUES ('c1', 'rita')"))
+        connection.execute(text("INSERT INTO invitation (id, cohort_id, subject, token_hash, created_at) "
+                                "VALUES ('i1', 'c1', 'alice', 'h', CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO assessment_start (assessment_id, candidate, started_at) "
+                                "VALUES ('a1', 'alice', CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO submission (id, pack_id, pack_version, task_id, candidate, task_digest, submission_digest,"
+            " archive, created_at, assessment_id, late) VALUES ('s2', 'p', '1', 't', 'alice', 'sha256:t', 'sha256:s',"
+            " :a, CURRENT_TIMESTAMP, 'a1', true)"), {"a": b"tar"})
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004_authoring")
+    tables = set(inspect(engine).get_table_names())
+    assert not tables & NEW_TABLES
+    assert "assessment_id" not in {c["name"] for c in inspect(engine).get_columns("submission")}
+    with engine.connect() as connection:  # both submissions survive the way down
+        assert connection.execute(text("SELECT count(*) FROM submission")).scalar_one() == 2
+    db.migrate(engine)
+    assert NEW_TABLES <= set(inspect(engine).get_table_names())
+    engine.dispose()
