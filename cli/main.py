@@ -26,6 +26,7 @@ from cli import verify
 from engine import packs
 from engine.checking import check_task, pack_report
 from engine.credentials import CredentialDefinitionError
+from engine.roster import RosterError
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -51,6 +52,7 @@ EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
     (ConfigurationError, EXIT_BAD_INPUT),
     (Conflict, EXIT_BAD_INPUT),
     (CredentialDefinitionError, EXIT_BAD_INPUT),
+    (RosterError, EXIT_BAD_INPUT),
     (RunnerError, EXIT_INFRASTRUCTURE),
     (GraderError, EXIT_GRADER_FAULT),
 ]
@@ -346,6 +348,23 @@ app.add_typer(credentials_app, name="credentials")
 credentials_app.command("list")(translate_errors(credentials.credentials_list))
 credentials_app.command("show")(translate_errors(credentials.credentials_show))
 credentials_app.command("export")(translate_errors(credentials.credentials_export))
+
+
+# -- cohorts and assessments ---------------------------------------------------
+from cli import cohorts  # noqa: E402
+
+cohorts_app = typer.Typer(no_args_is_help=True, help="Cohorts: members, invitations, staff (organisers and staff).")
+app.add_typer(cohorts_app, name="cohorts")
+for _name, _command in (("create", cohorts.cohorts_create), ("list", cohorts.cohorts_list),
+                        ("import", cohorts.cohorts_import), ("staff", cohorts.cohorts_staff),
+                        ("members", cohorts.cohorts_members), ("invite", cohorts.cohorts_invite)):
+    cohorts_app.command(_name)(translate_errors(_command))
+assessments_app = typer.Typer(no_args_is_help=True, help="Assessments of your cohorts: create, take, watch.")
+app.add_typer(assessments_app, name="assessments")
+for _name, _command in (("create", cohorts.assessments_create), ("list", cohorts.assessments_list),
+                        ("show", cohorts.assessments_show), ("start", cohorts.assessments_start)):
+    assessments_app.command(_name)(translate_errors(_command))
+app.command("join")(translate_errors(cohorts.join))
 
 
 if __name__ == "__main__":

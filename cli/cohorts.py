@@ -1,0 +1,221 @@
+"""``tasktrial cohorts ...``, ``tasktrial assessments ...`` and ``tasktrial join``: organisers, staff and members.
+
+Every command calls the API (``TASKTRIAL_URL``, ``TASKTRIAL_TOKEN``); errors become exit codes in cli.main.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from engine import assessments as rules
+from engine.errors import NotFound
+
+out = Console()
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+# -- cohorts ------------------------------------------------------------------------
+
+
+def cohorts_create(name: Annotated[str, typer.Argument(help="The cohort's name.")]) -> None:
+    """Create a cohort you organise (an author's or admin's token)."""
+    from cli import client
+
+    with client.connect() as api:
+        cohort = api.call("POST", "/v1/cohorts", what="the new cohort", json={"name": name})
+    out.print(f"{cohort['id']}  {escape(cohort['name'])}", highlight=False)
+
+
+def cohorts_list() -> None:
+    """The cohorts you organise, staff or belong to."""
+    from cli import client
+
+    with client.connect() as api:
+        body = api.call("GET", "/v1/cohorts", what="your cohorts")
+    if not body["data"]:
+        out.print("no cohorts")
+    for cohort in body["data"]:
+        out.print(f"{cohort['id']}  {escape(cohort['name'])}  {cohort['standing']}  organiser {escape(cohort['organiser'])}",
+                  highlight=False, soft_wrap=True)
+
+
+def cohorts_import(
+    cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
+    csv_file: Annotated[Path, typer.Argument(metavar="CSV", help="subject,display_name,email with a header line.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write the invitations here as CSV (subject,invitation).")] = None,
+) -> None:
+    """Import members from CSV: all rows or none (every bad line is named). Prints each member's one-time invitation."""
+    from cli import client
+
+    try:
+        data = csv_file.read_bytes()
+    except OSError as exc:
+        raise NotFound(f"cannot read {csv_file}: {exc.strerror}") from exc
+    with client.connect() as api:
+        body = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/members", what=f"the members of {csv_file}",
+                        missing=f"unknown cohort {cohort_id!r}", content=data, headers={"content-type": "text/csv"})
+    lines = ["subject,invitation"] + [f"{i['subject']},{i['invitation']}" for i in body["invitations"]]
+    if output is not None:
+        output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out.print(f"imported {body['imported']} member(s); invitations saved to {escape(str(output))} "
+                  "(each works once: `tasktrial join INVITATION`)", highlight=False)
+    else:
+        typer.echo("\n".join(lines))
+
+
+def cohorts_staff(cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
+                  subject: Annotated[str, typer.Argument(help="The reviewer's subject.")]) -> None:
+    """Assign a reviewer to the cohort."""
+    from cli import client
+
+    with client.connect() as api:
+        body = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/staff", what="the staff change",
+                        missing=f"unknown cohort {cohort_id!r}", json={"subject": subject})
+    out.print(f"staff of {escape(cohort_id)}: {escape(', '.join(body['staff']))}", highlight=False)
+
+
+def cohorts_members(cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")]) -> None:
+    """The cohort's members (its organiser and staff)."""
+    from cli import client
+
+    with client.connect() as api:
+        body = api.call("GET", f"/v1/cohorts/{_q(cohort_id)}/members", what="the members",
+                        missing=f"unknown cohort {cohort_id!r}")
+    for m in body["data"]:
+        out.print(f"{escape(m['subject'])}  {escape(m['display_name'])}  {escape(m['email'])}", highlight=False)
+
+
+def cohorts_invite(cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
+                   subject: Annotated[str, typer.Argument(help="The member's subject.")]) -> None:
+    """A fresh one-time invitation for a member."""
+    from cli import client
+
+    with client.connect() as api:
+        body = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/members/{_q(subject)}/invitation",
+                        what="the invitation", missing=f"no member {subject!r} in cohort {cohort_id!r}")
+    typer.echo(body["invitation"])
+
+
+def join(
+    invitation: Annotated[str, typer.Argument(help="The one-time invitation you were sent.")],
+    url: Annotated[str | None, typer.Option(help="The server (default: $TASKTRIAL_URL or the stored one).")] = None,
+) -> None:
+    """Redeem an invitation: it becomes your candidate token, saved like `tasktrial login` saves one."""
+    from cli import client, config
+
+    url = config.check_url(url or config.load().url)
+    with client.open_http(url, client.TIMEOUT) as http:  # no token yet: the invitation is the credential
+        body = client.ApiClient(url, "invitation", http=http).call(
+            "POST", "/v1/invitations/redeem", what="the invitation", json={"invitation": invitation},
+            missing="unknown or already used invitation (each works once; ask the organiser for a new one)")
+    path = config.save(url, body["token"])
+    out.print(f"[green]✓[/] joined cohort {escape(body['cohort_id'])} as {escape(body['subject'])}; "
+              f"token saved in {escape(str(path))}", highlight=False, soft_wrap=True)
+
+
+# -- assessments --------------------------------------------------------------------
+
+
+def _when(text: str) -> str:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{text!r} has no time zone: write UTC as e.g. 2026-03-01T09:00Z")
+    return moment.isoformat()
+
+
+def assessments_create(
+    cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
+    title: Annotated[str, typer.Option(help="The assessment's title.")],
+    task: Annotated[list[str], typer.Option(help="PACK/TASK or PACK/TASK@VERSION (repeat).")],
+    opens: Annotated[str, typer.Option(help="When it opens (ISO 8601 with a zone, e.g. 2026-03-01T09:00Z).")],
+    closes: Annotated[str, typer.Option(help="When it closes (after --opens).")],
+    duration: Annotated[int | None, typer.Option(help="Minutes per attempt: a timed assessment.")] = None,
+    attempts: Annotated[int | None, typer.Option(help="Attempts allowed per task.")] = None,
+    scoring: Annotated[rules.Scoring, typer.Option(help="Which attempt counts.")] = rules.Scoring.BEST,
+    late: Annotated[rules.LatePolicy, typer.Option(help="Late submissions.")] = rules.LatePolicy.REFUSE,
+    result_visibility: Annotated[rules.Visibility, typer.Option(help="When members see results.")] = rules.Visibility.ALWAYS,
+    check_visibility: Annotated[rules.Visibility, typer.Option(help="When members see checks.")] = rules.Visibility.ALWAYS,
+) -> None:
+    """Open an assessment for a cohort; tasks are pinned to their pack version."""
+    from cli import client
+
+    tasks = []
+    for item in task:
+        ref, _, version = item.partition("@")
+        tasks.append({"task": ref, **({"version": version} if version else {})})
+    body = {"title": title, "tasks": tasks, "opens_at": _when(opens), "closes_at": _when(closes),
+            "duration_seconds": duration * 60 if duration else None, "attempt_limit": attempts,
+            "scoring": scoring.value, "late": late.value, "result_visibility": result_visibility.value,
+            "check_visibility": check_visibility.value}
+    with client.connect() as api:
+        made = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/assessments", what="the new assessment",
+                        missing=f"unknown cohort {cohort_id!r}", json=body)
+    out.print(f"{made['id']}  {escape(made['title'])}  {made['state']}", highlight=False)
+
+
+def assessments_list() -> None:
+    """The assessments of your cohorts."""
+    from cli import client
+
+    with client.connect() as api:
+        body = api.call("GET", "/v1/assessments", what="your assessments")
+    if not body["data"]:
+        out.print("no assessments")
+    for a in body["data"]:
+        out.print(f"{a['id']}  {escape(a['title'])}  {a['state']}  {a['opens_at'][:16]} → {a['closes_at'][:16]}"
+                  + _clock(a), highlight=False, soft_wrap=True)
+
+
+def _clock(a: dict[str, Any]) -> str:
+    if a.get("duration_seconds") is None:
+        return ""
+    if a.get("time_left_seconds") is None:
+        return f"  timed ({a['duration_seconds'] // 60} min, not started)"
+    return f"  {int(a['time_left_seconds']) // 60} min {int(a['time_left_seconds']) % 60} s left"
+
+
+def assessments_show(assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
+                     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """One assessment: its tasks, window and rules (and your clock)."""
+    from cli import client
+
+    with client.connect() as api:
+        a = api.call("GET", f"/v1/assessments/{_q(assessment_id)}", what="the assessment",
+                     missing=f"unknown assessment {assessment_id!r}")
+    if as_json:
+        _print_json(a)
+        return
+    out.print(f"[bold]{escape(a['title'])}[/] ({a['id']}), {a['state']}{_clock(a)}", highlight=False)
+    out.print(f"window {a['opens_at']} → {a['closes_at']}; attempts {a['attempt_limit'] or 'unlimited'}; "
+              f"scoring {a['scoring']}; late {a['late']}; results {a['result_visibility']}; "
+              f"checks {a['check_visibility']}", highlight=False, soft_wrap=True)
+    for t in a["tasks"]:
+        out.print(f"  {t['pack_id']}/{t['task_id']}@{t['pack_version']}  {t['task_digest']}", highlight=False)
+
+
+def assessments_start(assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")]) -> None:
+    """Start a timed assessment's clock (it never restarts)."""
+    from cli import client
+
+    with client.connect() as api:
+        a = api.call("POST", f"/v1/assessments/{_q(assessment_id)}/start", what="the start",
+                     missing=f"unknown assessment {assessment_id!r}")
+    out.print(f"started {escape(a['title'])}{_clock(a)}; submit with "
+              f"`tasktrial submit PACK/TASK DIR --assessment {a['id']}`", highlight=False, soft_wrap=True)
