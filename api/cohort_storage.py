@@ -14,6 +14,7 @@ from api import auth
 from api.tables import (
     ApiToken,
     Assessment,
+    AssessmentScore,
     AssessmentStart,
     Cohort,
     CohortMember,
@@ -21,6 +22,7 @@ from api.tables import (
     Invitation,
     Result,
     Role,
+    SkillEvidence,
     Submission,
     utcnow,
 )
@@ -203,3 +205,69 @@ def assessment_results(*, session: Session, candidate: str) -> list[tuple[str, s
     return list(session.exec(select(Result.id, Submission.assessment_id)
                              .join(Submission, col(Submission.id) == Result.submission_id)
                              .where(Result.candidate == candidate, col(Submission.assessment_id).is_not(None))).all())
+
+
+# -- the counting attempts, for staff views ---------------------------------------------
+
+
+def task_attempts(*, session: Session, assessment_id: str, candidate: str, pack_id: str,
+                  task_id: str) -> list[tuple[Result, Submission]]:
+    """Every graded attempt of one member at one task, oldest first."""
+    rows = session.exec(select(Result, Submission).join(Submission, col(Submission.id) == Result.submission_id)
+                        .where(Submission.assessment_id == assessment_id, Submission.candidate == candidate,
+                               Submission.pack_id == pack_id, Submission.task_id == task_id)
+                        .order_by(col(Submission.created_at))).all()
+    return list(rows)
+
+
+def skills_of(*, session: Session, result_ids: Sequence[str]) -> dict[str, dict[str, tuple[float, str]]]:
+    found: dict[str, dict[str, tuple[float, str]]] = {}
+    if result_ids:
+        rows = session.exec(select(SkillEvidence).where(col(SkillEvidence.result_id).in_(list(result_ids)))).all()
+        for row in rows:
+            found.setdefault(row.result_id, {})[row.skill] = (row.score, row.verdict)
+    return found
+
+
+def put_score(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
+              values: dict[str, Any] | None) -> None:
+    """Set (or with None, clear) the counting attempt of a member at a task."""
+    row = session.exec(select(AssessmentScore).where(
+        AssessmentScore.assessment_id == assessment_id, AssessmentScore.candidate == candidate,
+        AssessmentScore.pack_id == pack_id, AssessmentScore.task_id == task_id)).first()
+    if values is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(AssessmentScore(assessment_id=assessment_id, candidate=candidate, pack_id=pack_id,
+                                    task_id=task_id, **values))
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+        session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:  # another writer made the row meanwhile: theirs reflects the same attempts
+        session.rollback()
+
+
+def scores(*, session: Session, assessment_id: str) -> list[tuple]:
+    """``(candidate, pack_id, task_id, score, verdict, skills, late)`` of every counting attempt (a narrow read)."""
+    return list(session.exec(select(AssessmentScore.candidate, AssessmentScore.pack_id, AssessmentScore.task_id,
+                                    AssessmentScore.score, AssessmentScore.verdict, AssessmentScore.skills,
+                                    AssessmentScore.late)
+                             .where(AssessmentScore.assessment_id == assessment_id)).all())
+
+
+def submission_counts(*, session: Session, assessment_id: str) -> dict[tuple[str, str, str], int]:
+    """Attempts per ``(candidate, pack_id, task_id)``, counted by the database."""
+    rows = session.exec(select(Submission.candidate, Submission.pack_id, Submission.task_id, func.count())
+                        .where(Submission.assessment_id == assessment_id)
+                        .group_by(Submission.candidate, Submission.pack_id, Submission.task_id)).all()
+    return {(c, p, t): int(n) for c, p, t, n in rows}
+
+
+def member_names(*, session: Session, cohort_id: str) -> list[tuple[str, str]]:
+    """``(subject, display_name)`` of every member, by subject."""
+    return list(session.exec(select(CohortMember.subject, CohortMember.display_name)
+                             .where(CohortMember.cohort_id == cohort_id).order_by(col(CohortMember.subject))).all())

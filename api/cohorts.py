@@ -146,3 +146,22 @@ def withheld_results(session: Session, candidate: str) -> set[str]:
         if not closed[assessment_id]:
             withheld.add(result_id)
     return withheld
+
+
+def refresh_score(session: Session, submission: Submission) -> None:
+    """Recompute which attempt counts for the submission's member and task, after a new result."""
+    if submission.assessment_id is None:
+        return
+    assessment = store.get_assessment(session=session, assessment_id=submission.assessment_id)
+    pairs = store.task_attempts(session=session, assessment_id=assessment.id, candidate=submission.candidate,
+                                pack_id=submission.pack_id, task_id=submission.task_id)
+    skills = store.skills_of(session=session, result_ids=[r.id for r, _ in pairs])
+    late = {r.id: s.late for r, s in pairs}
+    attempts = [rules.Attempt(at=aware(s.created_at), score=r.score, verdict=r.verdict, result_id=r.id,
+                              skills=skills.get(r.id, {})) for r, s in pairs]
+    chosen = rules.counting(attempts, rules.Scoring(assessment.scoring))
+    values = None if chosen is None else {
+        "result_id": chosen.result_id, "score": chosen.score, "verdict": chosen.verdict, "late": late[chosen.result_id],
+        "skills": {k: [v[0], v[1]] for k, v in chosen.skills.items()}, "at": chosen.at}
+    store.put_score(session=session, assessment_id=assessment.id, candidate=submission.candidate,
+                    pack_id=submission.pack_id, task_id=submission.task_id, values=values)

@@ -188,6 +188,7 @@ class Service:
                                                     document=full, candidate_view=signed.pop("candidate"),
                                                     extra_views=signed, log_digests=digests)
             if created:
+                cohorts.refresh_score(session, submission)
                 self.log.appended(len(digests))
                 self._refresh_credentials(submission.candidate)
                 self.notify()

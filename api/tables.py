@@ -101,7 +101,8 @@ class Submission(SubmissionBase, table=True):
     archive: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     #: The assessment this is an attempt of (None: practice outside any assessment).
-    assessment_id: str | None = Field(default=None, foreign_key="assessment.id", index=True)
+    #: (No foreign key: adding one to this busy table would make SQLite copy it, which other tables' keys forbid.)
+    assessment_id: str | None = Field(default=None, index=True)
     #: Accepted after the assessment's window closed (its late policy said so).
     late: bool = False
 
@@ -334,3 +335,26 @@ class AssessmentStart(SQLModel, table=True):
     assessment_id: str = Field(foreign_key="assessment.id", index=True)
     candidate: str
     started_at: datetime = Field(default_factory=utcnow)
+
+
+class AssessmentScore(SQLModel, table=True):
+    """The attempt that counts for one member and task, by the assessment's scoring policy.
+
+    Kept in step with results as they are stored, so staff views read one row per member and
+    task instead of every attempt and every skill of every result.
+    """
+
+    __tablename__ = "assessment_score"
+    __table_args__ = (UniqueConstraint("assessment_id", "candidate", "pack_id", "task_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: str = Field(foreign_key="assessment.id", index=True)
+    candidate: str
+    pack_id: str
+    task_id: str
+    result_id: str = Field(foreign_key="result.id")
+    score: float
+    verdict: str
+    #: micro-skill -> [score, verdict] of the counting result.
+    skills: dict[str, list] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    late: bool = False
+    at: datetime = Field(default_factory=utcnow)

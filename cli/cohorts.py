@@ -219,3 +219,80 @@ def assessments_start(assessment_id: Annotated[str, typer.Argument(help="The ass
                      missing=f"unknown assessment {assessment_id!r}")
     out.print(f"started {escape(a['title'])}{_clock(a)}; submit with "
               f"`tasktrial submit PACK/TASK DIR --assessment {a['id']}`", highlight=False, soft_wrap=True)
+
+
+# -- staff views ------------------------------------------------------------------------
+
+
+def _save_or_print(text: str, output: Path | None, what: str) -> None:
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    output.write_text(text, encoding="utf-8")
+    out.print(f"saved {what} to {escape(str(output))}", highlight=False)
+
+
+def assessments_dashboard(assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
+                          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Progress: per task how many started, submitted, were graded, are ready; each member's clock."""
+    from cli import client
+
+    with client.connect() as api:
+        board = api.call("GET", f"/v1/assessments/{_q(assessment_id)}/dashboard", what="the dashboard",
+                         missing=f"unknown assessment {assessment_id!r}")
+    if as_json:
+        _print_json(board)
+        return
+    out.print(f"{board['count']} member(s)")
+    for task, totals in board["totals"].items():
+        out.print(f"  {escape(task)}: started {totals['started']}, submitted {totals['submitted']}, "
+                  f"graded {totals['graded']}, ready {totals['ready']}", highlight=False)
+    for m in board["members"]:
+        if m["time_left_seconds"] is not None:
+            left = int(m["time_left_seconds"])
+            out.print(f"  {escape(m['subject'])}: {left // 60} min {left % 60} s left", highlight=False)
+
+
+def assessments_matrix(
+    assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
+    by: Annotated[str, typer.Option(help="skills (members × micro-skills) or tasks (members × tasks).")] = "skills",
+    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: stdout).")] = None,
+) -> None:
+    """Export the readiness matrix, with the assessment's scoring policy applied."""
+    from cli import client
+
+    with client.connect() as api:
+        response = api._request("GET", f"/v1/assessments/{_q(assessment_id)}/matrix", what="the matrix",
+                                missing=f"unknown assessment {assessment_id!r}", params={"by": by, "format": format})
+    _save_or_print(response.text, output, "the matrix")
+
+
+def assessments_hiring(
+    assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
+    skill: Annotated[list[str], typer.Option(help="A micro-skill members must be ready in (repeat).")],
+    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: stdout).")] = None,
+) -> None:
+    """Members ready in every given micro-skill, ranked by their mean score over them."""
+    from cli import client
+
+    with client.connect() as api:
+        response = api._request("GET", f"/v1/assessments/{_q(assessment_id)}/hiring", what="the hiring filter",
+                                missing=f"unknown assessment {assessment_id!r}",
+                                params={"skill": skill, "format": format})
+    _save_or_print(response.text, output, "the ranked list")
+
+
+def assessments_plot(
+    assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
+    kind: Annotated[str, typer.Option(help="scores (distribution per task) or readiness (per micro-skill).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .svg file to write.")],
+) -> None:
+    """Save a chart of the assessment as SVG (rendered by the server)."""
+    from cli import client
+
+    with client.connect() as api:
+        response = api._request("GET", f"/v1/assessments/{_q(assessment_id)}/plots/{_q(kind)}.svg",
+                                what=f"the {kind} plot", missing=f"unknown assessment {assessment_id!r} or plot {kind!r}")
+    _save_or_print(response.text, output, f"the {kind} plot")

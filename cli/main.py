@@ -362,7 +362,9 @@ for _name, _command in (("create", cohorts.cohorts_create), ("list", cohorts.coh
 assessments_app = typer.Typer(no_args_is_help=True, help="Assessments of your cohorts: create, take, watch.")
 app.add_typer(assessments_app, name="assessments")
 for _name, _command in (("create", cohorts.assessments_create), ("list", cohorts.assessments_list),
-                        ("show", cohorts.assessments_show), ("start", cohorts.assessments_start)):
+                        ("show", cohorts.assessments_show), ("start", cohorts.assessments_start),
+                        ("dashboard", cohorts.assessments_dashboard), ("matrix", cohorts.assessments_matrix),
+                        ("hiring", cohorts.assessments_hiring), ("plot", cohorts.assessments_plot)):
     assessments_app.command(_name)(translate_errors(_command))
 app.command("join")(translate_errors(cohorts.join))
 

@@ -163,3 +163,19 @@ def counting(attempts: Sequence[Attempt], scoring: Scoring) -> Attempt | None:
     if scoring is Scoring.LAST:
         return max(graded, key=lambda a: a.at)
     return min(graded, key=lambda a: (-a.score, a.at))
+
+
+def skill_readiness(per_task: Sequence[Mapping[str, tuple[float, str]]]) -> dict[str, tuple[float, str]]:
+    """A member's readiness per micro-skill from the counting attempt of each task.
+
+    A skill several tasks assess scores the mean of their scores, and is ``ready`` only if
+    every one of them says ``ready`` (one weak task is enough to doubt it).
+    """
+    scores: dict[str, list[float]] = {}
+    ready: dict[str, bool] = {}
+    for skills in per_task:
+        for skill, (score, verdict) in skills.items():
+            scores.setdefault(skill, []).append(float(score))
+            ready[skill] = ready.get(skill, True) and verdict == "ready"
+    return {skill: (round(sum(values) / len(values), 2), "ready" if ready[skill] else "not_ready")
+            for skill, values in scores.items()}

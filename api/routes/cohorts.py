@@ -6,17 +6,22 @@ staff read its work; members see their cohorts' assessments. Another cohort's id
 
 from __future__ import annotations
 
+import enum
+import json
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from api import cohort_storage as store
+from api import staff_views
 from api.cohorts import Standing, assessment_for, aware, cohort_for, standing, window
 from api.deps import AuthorDep, PersonDep, ServiceDep, SessionDep
 from api.routes._uploads import read_body
 from api.tables import Assessment, Role, utcnow
 from engine import assessments as rules
+from engine import plots
 from engine.errors import NotFound
 from engine.roster import RosterError, parse_members
 
@@ -271,3 +276,71 @@ def start_assessment(assessment_id: str, session: SessionDep, person: PersonDep)
         rules.check_start(window(assessment), utcnow())
     store.start(session=session, assessment_id=assessment.id, candidate=person.subject)
     return assessment_public(session, assessment, person.subject)
+
+
+# -- staff views ------------------------------------------------------------------------
+
+
+class Format(enum.StrEnum):
+    JSON = "json"
+    CSV = "csv"
+
+
+class MatrixBy(enum.StrEnum):
+    TASKS = "tasks"
+    SKILLS = "skills"
+
+
+class PlotKind(enum.StrEnum):
+    SCORES = "scores"
+    READINESS = "readiness"
+
+
+def _staff_assessment(session, person, assessment_id: str) -> Assessment:
+    assessment, _ = assessment_for(session, person, assessment_id, Standing.STAFF)
+    return assessment
+
+
+@router.get("/assessments/{assessment_id}/dashboard")
+def assessment_dashboard(assessment_id: str, session: SessionDep, person: PersonDep) -> dict[str, Any]:
+    """Progress per member and task (started, submitted, graded, ready), time left in timed attempts."""
+    return staff_views.dashboard(session, _staff_assessment(session, person, assessment_id))
+
+
+@router.get("/assessments/{assessment_id}/matrix",
+            responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
+def assessment_matrix(assessment_id: str, session: SessionDep, person: PersonDep, by: MatrixBy = MatrixBy.SKILLS,
+                      format: Format = Format.JSON) -> Response:
+    """Readiness: members × micro-skills or × tasks, with the scoring policy applied; JSON or CSV."""
+    table = staff_views.matrix(session, _staff_assessment(session, person, assessment_id), by.value)
+    if format is Format.CSV:
+        return Response(staff_views.matrix_csv(table), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="matrix-{assessment_id}-{by.value}.csv"'})
+    return Response(json.dumps(table, ensure_ascii=False), media_type="application/json")
+
+
+@router.get("/assessments/{assessment_id}/hiring",
+            responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
+def assessment_hiring(assessment_id: str, session: SessionDep, person: PersonDep,
+                      skill: Annotated[list[str], Query(min_length=1, max_length=50)],
+                      format: Format = Format.JSON) -> Response:
+    """Members ready in every given micro-skill, ranked by their mean score over them."""
+    table = staff_views.hiring(session, _staff_assessment(session, person, assessment_id), skill)
+    if format is Format.CSV:
+        return Response(staff_views.hiring_csv(table), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="hiring-{assessment_id}.csv"'})
+    return Response(json.dumps(table, ensure_ascii=False), media_type="application/json")
+
+
+@router.get("/assessments/{assessment_id}/plots/{kind}.svg", response_class=Response,
+            responses={200: {"content": {"image/svg+xml": {}}}})
+def assessment_plot(assessment_id: str, kind: PlotKind, session: SessionDep, person: PersonDep) -> Response:
+    """A server-rendered SVG: the score distribution per task, or readiness per micro-skill."""
+    assessment = _staff_assessment(session, person, assessment_id)
+    if kind is PlotKind.SCORES:
+        svg = plots.score_distribution(staff_views.score_distribution(session, assessment),
+                                       title=f"{assessment.title}: score distribution per task")
+    else:
+        svg = plots.readiness(staff_views.readiness_by_skill(session, assessment),
+                              title=f"{assessment.title}: readiness per micro-skill")
+    return Response(svg, media_type="image/svg+xml")

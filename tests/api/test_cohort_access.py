@@ -24,6 +24,10 @@ COHORT_RULES = [
     ("GET", "/v1/assessments", PEOPLE),
     ("GET", "/v1/assessments/{assessment_id}", PEOPLE),
     ("POST", "/v1/assessments/{assessment_id}/start", PEOPLE),
+    ("GET", "/v1/assessments/{assessment_id}/dashboard", PEOPLE),
+    ("GET", "/v1/assessments/{assessment_id}/matrix", PEOPLE),
+    ("GET", "/v1/assessments/{assessment_id}/hiring", PEOPLE),
+    ("GET", "/v1/assessments/{assessment_id}/plots/{kind}.svg", PEOPLE),
 ]
 
 # What each standing gets from each cohort route of cohort A: "ok" (2xx) or a status.
@@ -38,6 +42,10 @@ MATRIX = {
     ("POST", "/v1/cohorts/{cohort_id}/assessments"): ["ok", 403, 403, 404, 403, 403],
     ("GET", "/v1/assessments/{assessment_id}"): ["ok", "ok", "ok", 404, 404, 404],
     ("POST", "/v1/assessments/{assessment_id}/start"): [404, 404, "ok", 404, 404, 404],
+    ("GET", "/v1/assessments/{assessment_id}/dashboard"): ["ok", "ok", 404, 404, 404, 404],
+    ("GET", "/v1/assessments/{assessment_id}/matrix"): ["ok", "ok", 404, 404, 404, 404],
+    ("GET", "/v1/assessments/{assessment_id}/hiring"): ["ok", "ok", 404, 404, 404, 404],
+    ("GET", "/v1/assessments/{assessment_id}/plots/{kind}.svg"): ["ok", "ok", 404, 404, 404, 404],
 }
 
 
@@ -46,7 +54,7 @@ def cohort_ids(api) -> dict[str, str]:
     organiser = api.token(Role.AUTHOR, "olga")
     made = cohort(api, organiser)
     test = assessment(api, organiser, made["id"], duration_seconds=600)
-    return {"cohort_id": made["id"], "assessment_id": test["id"], "subject": "alice"}
+    return {"cohort_id": made["id"], "assessment_id": test["id"], "subject": "alice", "kind": "scores"}
 
 
 def body(template: str) -> dict | None:
@@ -59,6 +67,8 @@ def body(template: str) -> dict | None:
                 "headers": {"content-type": "text/csv"}}
     if template.endswith("/redeem"):
         return {"json": {"invitation": "tt_no-such-invitation"}}
+    if template.endswith("/hiring"):
+        return {"params": {"skill": "python.x"}}
     if template.endswith("/assessments"):
         return {"json": {"title": "t", "tasks": [{"task": "python-foundations/retry-backoff"}],
                          "opens_at": when(hours=-1), "closes_at": when(hours=1)}}
@@ -77,7 +87,7 @@ def two_cohorts(api):
     people = {"organiser": olga, "staff": api.token(Role.REVIEWER, "rita"),
               "member": member(api, mine["invitations"]["alice"]), "other_organiser": oscar,
               "other_staff": api.token(Role.REVIEWER, "rex"), "other_member": member(api, theirs["invitations"]["zoe"])}
-    return {"cohort_id": mine["id"], "assessment_id": test["id"], "subject": "alice"}, people
+    return {"cohort_id": mine["id"], "assessment_id": test["id"], "subject": "alice", "kind": "readiness"}, people
 
 
 @pytest.mark.parametrize(("method", "template"), list(MATRIX), ids=[f"{m} {p}" for m, p in MATRIX])
@@ -98,5 +108,5 @@ def test_no_token_is_401_on_every_cohort_route(api):
     for method, template, admitted in COHORT_RULES:
         if admitted == "page":
             continue
-        path = template.format(cohort_id="c", assessment_id="a", subject="s")
+        path = template.format(cohort_id="c", assessment_id="a", subject="s", kind="scores")
         assert api.client.request(method, path).status_code == 401, path

@@ -7,7 +7,8 @@ from sqlalchemy import inspect, text
 
 from api import db
 
-NEW_TABLES = {"cohort", "cohort_staff", "cohort_member", "invitation", "assessment", "assessment_start"}
+NEW_TABLES = {"cohort", "cohort_staff", "cohort_member", "invitation", "assessment", "assessment_start",
+              "assessment_score"}
 
 
 def test_up_with_data_then_down_then_up_again(database_url):
@@ -20,7 +21,9 @@ def test_up_with_data_then_down_then_up_again(database_url):
             "INSERT INTO submission (id, pack_id, pack_version, task_id, candidate, task_digest, submission_digest,"
             " archive, created_at) VALUES ('s1', 'p', '1', 't', 'alice', 'sha256:t', 'sha256:s', :a, CURRENT_TIMESTAMP)"),
             {"a": b"tar"})
-        command.upgrade(config, "0005_cohorts")
+        connection.execute(text("INSERT INTO run (id, submission_id, state, attempts, created_at, updated_at) "
+                                "VALUES ('r0', 's1', 'DONE', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        command.upgrade(config, "0005_cohorts")  # with a run pointing at the submission: no table copy
         # the old submission is practice (no assessment), not late
         assert connection.execute(text("SELECT assessment_id, late FROM submission")).one() == (None, False)
         connection.execute(text("INSERT INTO cohort (id, name, organiser, created_at) "
@@ -41,6 +44,14 @@ def test_up_with_data_then_down_then_up_again(database_url):
             "INSERT INTO submission (id, pack_id, pack_version, task_id, candidate, task_digest, submission_digest,"
             " archive, created_at, assessment_id, late) VALUES ('s2', 'p', '1', 't', 'alice', 'sha256:t', 'sha256:s',"
             " :a, CURRENT_TIMESTAMP, 'a1', true)"), {"a": b"tar"})
+        connection.execute(text("INSERT INTO run (id, submission_id, state, attempts, created_at, updated_at) "
+                                "VALUES ('r1', 's2', 'DONE', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO result (id, run_id, submission_id, candidate, pack_id, task_id, score, verdict, document,"
+            " created_at) VALUES ('res1', 'r1', 's2', 'alice', 'p', 't', 90, 'ready', '{}', CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO assessment_score (assessment_id, candidate, pack_id, task_id, result_id, score, verdict,"
+            " skills, late, at) VALUES ('a1', 'alice', 'p', 't', 'res1', 90, 'ready', '{}', true, CURRENT_TIMESTAMP)"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0004_authoring")

@@ -64,3 +64,30 @@ def test_an_organiser_imports_a_member_who_joins_and_takes_a_timed_assessment(se
     over = runner.invoke(main.app, ["submit", "python-foundations/retry-backoff", str(work), "--assessment",
                                     assessment_id])
     assert over.exit_code == 2 and "attempt_limit" in over.output
+
+
+def test_staff_export_the_matrix_filter_and_plot(served, tmp_path, monkeypatch):  # noqa: F811
+    from tests.api.cohort_helpers import attempt, setup
+    from tests.api.helpers import work
+
+    api, url = served
+    made, test, organiser, alice = setup(api)
+    work(api, attempt(api, alice, test["id"]).json()["run_id"], passed=True)
+    monkeypatch.setenv("TASKTRIAL_URL", url)
+    as_token(monkeypatch, organiser)
+    matrix = runner.invoke(main.app, ["assessments", "matrix", test["id"], "--by", "tasks", "-o",
+                                      str(tmp_path / "m.csv")])
+    assert matrix.exit_code == 0, matrix.output
+    lines = (tmp_path / "m.csv").read_text().splitlines()
+    assert lines[1].startswith("alice,Alice A,") and lines[1].endswith(",ready")
+    skill = api.service.catalogue.task("python-foundations", "retry-backoff").micro_skills[0]
+    hired = runner.invoke(main.app, ["assessments", "hiring", test["id"], "--skill", skill])
+    assert hired.exit_code == 0 and "1,alice" in hired.output
+    plot = runner.invoke(main.app, ["assessments", "plot", test["id"], "--kind", "readiness", "-o",
+                                    str(tmp_path / "r.svg")])
+    assert plot.exit_code == 0 and (tmp_path / "r.svg").read_text().startswith("<svg")
+    board = runner.invoke(main.app, ["assessments", "dashboard", test["id"]])
+    assert "graded 1, ready 1" in board.output
+    missing = runner.invoke(main.app, ["assessments", "plot", test["id"], "--kind", "pie", "-o",
+                                       str(tmp_path / "x.svg")])
+    assert missing.exit_code == 2

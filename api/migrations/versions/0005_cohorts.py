@@ -100,21 +100,41 @@ def upgrade() -> None:
     with op.batch_alter_table('assessment_start', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_assessment_start_assessment_id'), ['assessment_id'], unique=False)
 
-    with op.batch_alter_table('submission', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
-        batch_op.add_column(sa.Column('late', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.create_index(batch_op.f('ix_submission_assessment_id'), ['assessment_id'], unique=False)
-        batch_op.create_foreign_key('fk_submission_assessment_id', 'assessment', ['assessment_id'], ['id'])
+    op.create_table('assessment_score',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('candidate', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('pack_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('task_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('result_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('verdict', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('skills', sa.JSON(), nullable=False),
+    sa.Column('late', sa.Boolean(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ),
+    sa.ForeignKeyConstraint(['result_id'], ['result.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('assessment_id', 'candidate', 'pack_id', 'task_id')
+    )
+    with op.batch_alter_table('assessment_score', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_assessment_score_assessment_id'), ['assessment_id'], unique=False)
 
+    # Plain ALTERs, not a batch: SQLite must not copy `submission`, which `run` and `result` point at.
+    op.add_column('submission', sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    op.add_column('submission', sa.Column('late', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index(op.f('ix_submission_assessment_id'), 'submission', ['assessment_id'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('submission', schema=None) as batch_op:
-        batch_op.drop_constraint('fk_submission_assessment_id', type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_submission_assessment_id'))
-        batch_op.drop_column('late')
-        batch_op.drop_column('assessment_id')
+    op.drop_index(op.f('ix_submission_assessment_id'), table_name='submission')
+    op.drop_column('submission', 'late')  # SQLite 3.35+ drops a column in place
+    op.drop_column('submission', 'assessment_id')
 
+    with op.batch_alter_table('assessment_score', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_assessment_score_assessment_id'))
+
+    op.drop_table('assessment_score')
     with op.batch_alter_table('assessment_start', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assessment_start_assessment_id'))
 

@@ -1,0 +1,156 @@
+"""What staff read of an assessment: the progress dashboard, the readiness matrices, the hiring filter.
+
+Each reads a few narrow rows per member (the counting attempts kept by ``cohorts.refresh_score``),
+never the result documents, so a cohort of thousands stays quick.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from sqlmodel import Session
+
+from api import cohort_storage as store
+from api.cohorts import aware, window
+from api.tables import Assessment, utcnow
+from engine import assessments as rules
+
+
+def task_keys(assessment: Assessment) -> list[str]:
+    return [f"{t['pack_id']}/{t['task_id']}" for t in assessment.tasks]
+
+
+def _counting(session: Session, assessment: Assessment) -> dict[str, dict[str, tuple[float, str, dict, bool]]]:
+    """member -> task key -> (score, verdict, skills, late) of the counting attempt."""
+    found: dict[str, dict[str, tuple[float, str, dict, bool]]] = {}
+    for candidate, pack_id, task_id, score, verdict, skills, late in store.scores(session=session,
+                                                                                   assessment_id=assessment.id):
+        found.setdefault(candidate, {})[f"{pack_id}/{task_id}"] = (score, verdict, skills, late)
+    return found
+
+
+def dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
+    """Per member and task: attempts, the counting verdict; per member: started, time left; per task: totals."""
+    keys = task_keys(assessment)
+    counting = _counting(session, assessment)
+    counts = store.submission_counts(session=session, assessment_id=assessment.id)
+    starts = store.starts(session=session, assessment_id=assessment.id)
+    rule, now = window(assessment), utcnow()
+    totals = {k: {"started": 0, "submitted": 0, "graded": 0, "ready": 0} for k in keys}
+    members = []
+    for subject, name in store.member_names(session=session, cohort_id=assessment.cohort_id):
+        started = starts.get(subject)
+        tasks: dict[str, Any] = {}
+        mine = counting.get(subject, {})
+        for key in keys:
+            pack_id, _, task_id = key.partition("/")
+            attempts = counts.get((subject, pack_id, task_id), 0)
+            graded = mine.get(key)
+            state = "ready" if graded and graded[1] == "ready" else "graded" if graded else \
+                "submitted" if attempts else "started" if started else "not_started"
+            tasks[key] = {"attempts": attempts, "state": state, "score": graded[0] if graded else None,
+                          "late": graded[3] if graded else False}
+            entry = totals[key]
+            entry["started"] += bool(started or attempts)
+            entry["submitted"] += bool(attempts)
+            entry["graded"] += bool(graded)
+            entry["ready"] += state == "ready"
+        members.append({"subject": subject, "display_name": name,
+                        "started_at": aware(started).isoformat() if started else None,
+                        "time_left_seconds": rule.time_left(aware(started) if started else None, now),
+                        "tasks": tasks})
+    return {"assessment_id": assessment.id, "tasks": keys, "totals": totals, "members": members,
+            "count": len(members)}
+
+
+def matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
+    """Members × tasks (``by='tasks'``) or members × micro-skills (``'skills'``), scoring policy applied.
+
+    A cell is ``{score, verdict}``, or None where the member has no graded attempt.
+    """
+    counting = _counting(session, assessment)
+    keys = task_keys(assessment)
+    rows = []
+    for subject, name in store.member_names(session=session, cohort_id=assessment.cohort_id):
+        mine = counting.get(subject, {})
+        if by == "tasks":
+            cells = {k: ({"score": mine[k][0], "verdict": mine[k][1]} if k in mine else None) for k in keys}
+        else:
+            per_skill = rules.skill_readiness([{s: (v[0], v[1]) for s, v in t[2].items()} for t in mine.values()])
+            cells = {s: {"score": v[0], "verdict": v[1]} for s, v in per_skill.items()}
+        rows.append({"subject": subject, "display_name": name, "cells": cells})
+    if by == "tasks":
+        columns = keys
+    else:
+        columns = sorted({s for row in rows for s in row["cells"]})
+        for row in rows:
+            row["cells"] = {c: row["cells"].get(c) for c in columns}
+    return {"assessment_id": assessment.id, "by": by, "scoring": assessment.scoring, "columns": columns,
+            "rows": rows, "count": len(rows)}
+
+
+def matrix_csv(table: dict[str, Any]) -> str:
+    """The matrix as CSV: subject, display_name, then per column its score and verdict."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["subject", "display_name"] + [f"{c}{part}" for c in table["columns"] for part in
+                                                   (":score", ":verdict")])
+    for row in table["rows"]:
+        cells = []
+        for column in table["columns"]:
+            cell = row["cells"].get(column)
+            cells += [cell["score"], cell["verdict"]] if cell else ["", ""]
+        writer.writerow([_safe(row["subject"]), _safe(row["display_name"])] + cells)
+    return buffer.getvalue()
+
+
+def _safe(text: str) -> str:
+    """A spreadsheet never runs a cell as a formula (CSV injection): such cells get a leading quote."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def hiring(session: Session, assessment: Assessment, skills: list[str]) -> dict[str, Any]:
+    """Members ready in every one of ``skills``, ranked by their mean score over them (then by subject)."""
+    table = matrix(session, assessment, "skills")
+    ranked = []
+    for row in table["rows"]:
+        cells = [row["cells"].get(s) for s in skills]
+        if all(c is not None and c["verdict"] == "ready" for c in cells):
+            mean = round(sum(c["score"] for c in cells) / len(cells), 2)  # type: ignore[index]
+            ranked.append({"subject": row["subject"], "display_name": row["display_name"], "score": mean,
+                           "skills": {s: c for s, c in zip(skills, cells)}})
+    ranked.sort(key=lambda r: (-r["score"], r["subject"]))
+    for rank, row in enumerate(ranked, 1):
+        row["rank"] = rank
+    return {"assessment_id": assessment.id, "skills": skills, "data": ranked, "count": len(ranked)}
+
+
+def hiring_csv(table: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["rank", "subject", "display_name", "score"] + [f"{s}:score" for s in table["skills"]])
+    for row in table["data"]:
+        writer.writerow([row["rank"], _safe(row["subject"]), _safe(row["display_name"]), row["score"]]
+                        + [row["skills"][s]["score"] for s in table["skills"]])
+    return buffer.getvalue()
+
+
+def score_distribution(session: Session, assessment: Assessment) -> dict[str, list[float]]:
+    """Counting scores per task."""
+    found: dict[str, list[float]] = {k: [] for k in task_keys(assessment)}
+    for by_task in _counting(session, assessment).values():
+        for key, value in by_task.items():
+            found.setdefault(key, []).append(value[0])
+    return found
+
+
+def readiness_by_skill(session: Session, assessment: Assessment) -> dict[str, tuple[int, int]]:
+    """Per micro-skill: (members ready, members assessed)."""
+    table = matrix(session, assessment, "skills")
+    found: dict[str, tuple[int, int]] = {}
+    for column in table["columns"]:
+        cells = [row["cells"][column] for row in table["rows"] if row["cells"].get(column)]
+        found[column] = (sum(c["verdict"] == "ready" for c in cells), len(cells))
+    return found
