@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import authoring, catalogue, cohorts, credentials, log, meta, runs, submissions
+from api.routes import authoring, catalogue, cohorts, credentials, log, meta, reviews, runs, submissions
 from api.service import Service
 
 
@@ -31,6 +31,6 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
     app.state.service = service
     errors.install(app)
     for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router, authoring.router,
-                   cohorts.router):
+                   cohorts.router, reviews.router):
         app.include_router(router)
     return app

@@ -21,7 +21,7 @@ from api.catalogue import StateOf
 from api.credentials import Credentials
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
-from engine import signing, transparency
+from engine import review, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.keyring import Keyring
 from engine.models import Pack, Task
@@ -170,13 +170,23 @@ class Service:
         task = self.catalogue.task(pack_id, task_id, version)
         return self.settings.lease_margin_seconds + task.limits.time_seconds * 2
 
-    def store_result(self, *, run_id: str, document: dict) -> tuple[dict, bool]:
-        """Sign and store a run's result (both views); a second write changes nothing."""
+    def store_result(self, *, run_id: str, document: dict, reviewed: bool = False) -> tuple[dict, bool]:
+        """Sign and store a run's result (both views); a second write changes nothing.
+
+        The automated result of a task with a rubric is not signed: it waits for its reviewer
+        (``awaiting_review``) until ``complete_review`` combines both into the one signed result.
+        """
         with self.session() as session:
             run = storage.get_run(session=session, run_id=run_id)
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
             if run is None or submission is None:
                 raise NotFound(f"unknown run {run_id!r}")
+            if not reviewed and document.get("verdict") != "error" and self._has_rubric(submission):
+                review, created = storage.hold_for_review(session=session, run=run, submission=submission,
+                                                          document=document)
+                if created:
+                    self.notify()
+                return review.automated, created
             key = self.signing_key()
             full = signing.sign(document, key)
             views = {"candidate": candidate_view(document)}
@@ -195,6 +205,36 @@ class Service:
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created
+
+    def _has_rubric(self, submission) -> bool:
+        task = self.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        return bool(task.rubric)
+
+    def complete_review(self, *, review_id: str, reviewer: str, scores: dict[str, float],
+                        comments: dict[str, str]) -> dict:
+        """Combine a reviewer's rubric scores with the automated checks into one signed result.
+
+        Raises:
+            NotFound: no such review.
+            ReviewRejected: a criterion unscored or scored off its levels (nothing stored).
+            Conflict: another reviewer completed it first.
+        """
+        with self.session() as session:
+            item = storage.get_review(session=session, review_id=review_id)
+            if item is None:
+                raise NotFound(f"unknown review {review_id!r}")
+            task = self.catalogue.task(item.pack_id, item.task_id, item.pack_version)
+            document = review.combine(task, item.automated, review.reviewed_checks(task, scores, comments))
+            if not storage.complete_review(session=session, review_id=review_id, reviewer=reviewer, scores=scores,
+                                           comments=comments):
+                raise Conflict(f"review {review_id} is already completed; its result stands")
+            try:
+                stored, _ = self.store_result(run_id=item.run_id, document=document, reviewed=True)
+            except Exception:
+                storage.reopen_review(session=session, review_id=review_id)
+                raise
+            storage.set_review_result(session=session, review_id=review_id, result_id=stored["id"])
+        return stored
 
     def _refresh_credentials(self, candidate: str) -> None:
         try:

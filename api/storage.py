@@ -25,6 +25,8 @@ from api.tables import (
     PackState,
     PackVersion,
     Result,
+    Review,
+    ReviewState,
     Role,
     Run,
     RunEvent,
@@ -377,3 +379,69 @@ def seal_log(*, session: Session, limit: int,
         session.rollback()
         return None
     return checkpoint
+
+
+# -- human review --------------------------------------------------------------------
+
+
+def hold_for_review(*, session: Session, run: Run, submission: Submission,
+                    document: dict[str, Any]) -> tuple[Review, bool]:
+    """Keep a run's automated result for its reviewer and end the run; a second hold changes nothing."""
+    existing = session.exec(select(Review).where(Review.run_id == run.id)).first()
+    if existing is not None:
+        return existing, False
+    review = Review(run_id=run.id, submission_id=submission.id, assessment_id=submission.assessment_id,
+                    pack_id=submission.pack_id, pack_version=submission.pack_version, task_id=submission.task_id,
+                    automated=document)
+    session.add(review)
+    session.exec(update(Run).where(Run.id == run.id)  # type: ignore[call-overload]
+                 .values(state=RunState.DONE, lease_expires_at=None, updated_at=utcnow()))
+    session.add(RunEvent(run_id=run.id, kind=RunState.DONE.value, detail=ReviewState.AWAITING.value))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        found = session.exec(select(Review).where(Review.run_id == run.id)).first()
+        if found is None:
+            raise
+        return found, False
+    session.refresh(review)
+    return review, True
+
+
+def get_review(*, session: Session, review_id: str) -> Review | None:
+    return session.get(Review, review_id)
+
+
+def review_of(*, session: Session, submission_id: str) -> Review | None:
+    return session.exec(select(Review).where(Review.submission_id == submission_id)
+                        .order_by(col(Review.created_at).desc())).first()
+
+
+def list_reviews(*, session: Session, state: str | None, limit: int = 200) -> list[Review]:
+    query = select(Review)
+    if state is not None:
+        query = query.where(Review.state == state)
+    return list(session.exec(query.order_by(col(Review.created_at)).limit(limit)).all())
+
+
+def complete_review(*, session: Session, review_id: str, reviewer: str, scores: dict[str, float],
+                    comments: dict[str, str]) -> bool:
+    """Compare-and-set ``awaiting_review`` to ``completed``: of two reviewers, one wins."""
+    statement = (update(Review).where(Review.id == review_id, Review.state == ReviewState.AWAITING.value)
+                 .values(state=ReviewState.COMPLETED.value, reviewer=reviewer, scores=scores, comments=comments,
+                         completed_at=utcnow()))
+    done = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    session.commit()
+    return done
+
+
+def reopen_review(*, session: Session, review_id: str) -> None:
+    session.exec(update(Review).where(Review.id == review_id)  # type: ignore[call-overload]
+                 .values(state=ReviewState.AWAITING.value, reviewer=None, completed_at=None))
+    session.commit()
+
+
+def set_review_result(*, session: Session, review_id: str, result_id: str) -> None:
+    session.exec(update(Review).where(Review.id == review_id).values(result_id=result_id))  # type: ignore[call-overload]
+    session.commit()

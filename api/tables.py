@@ -116,6 +116,8 @@ class SubmissionPublic(SubmissionBase):
     assessment_id: str | None = None
     late: bool = False
     state: RunState
+    #: For a task with a rubric: ``awaiting_review`` until a reviewer scored it, then ``completed``.
+    review: str | None = None
     run_id: str
     result_id: str | None = None
 
@@ -358,3 +360,29 @@ class AssessmentScore(SQLModel, table=True):
     skills: dict[str, list] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     late: bool = False
     at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewState(enum.StrEnum):
+    AWAITING = "awaiting_review"
+    COMPLETED = "completed"
+
+
+class Review(SQLModel, table=True):
+    """A run of a task with a rubric: its automated result waits here, unsigned, until a reviewer scores it."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", unique=True)
+    submission_id: str = Field(foreign_key="submission.id", index=True)
+    assessment_id: str | None = Field(default=None, index=True)
+    pack_id: str = Field(index=True)
+    pack_version: str
+    task_id: str
+    #: The worker's automated result document (never shown to the candidate before it is combined and signed).
+    automated: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=ReviewState.AWAITING.value, index=True)
+    reviewer: str | None = None
+    scores: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    comments: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    result_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None

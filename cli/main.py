@@ -168,6 +168,12 @@ def pack_check(
         for report in reports:
             skills = ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in report.skills().items())
             out.print(f"  {report.task_id} reference per micro-skill: {skills}", highlight=False)
+        for item in tasks:
+            if item.rubric:  # what pack check can and cannot prove of a reviewed task
+                out.print(f"  {item.id}: {len(item.rubric)} rubric criteria scored at their top level for the "
+                          "reference and their lowest for the starter and counter-examples (a reviewer scores "
+                          "real submissions); this checks the automated part and the rubric's arithmetic",
+                          highlight=False, soft_wrap=True)
         for report in failed:
             for problem in report.problems:
                 err.print(f"[red]✗[/] {report.task_id}: {problem}", highlight=False)

@@ -192,8 +192,10 @@ def sees_everything(session, principal: Principal, pack_id: str) -> bool:
 def public(session, submission: Submission) -> SubmissionPublic:
     run = storage.latest_run(session=session, submission_id=submission.id)
     result = storage.result_for_run(session=session, run_id=run.id) if run else None
+    held = storage.review_of(session=session, submission_id=submission.id)
     return SubmissionPublic(**submission.model_dump(exclude={"archive"}), state=run.state if run else RunState.QUEUED,
-                            run_id=run.id if run else "", result_id=result.id if result else None)
+                            run_id=run.id if run else "", result_id=result.id if result else None,
+                            review=held.state if held else None)
 
 
 @router.get("/submissions", response_model=ListSubmissions)
@@ -219,7 +221,9 @@ async def submission_result(submission_id: str, session: SessionDep, service: Se
     result = storage.latest_result(session=session, submission_id=submission.id)
     if result is None:
         run = storage.latest_run(session=session, submission_id=submission.id)
-        raise NotFound(f"submission {submission_id!r} has no result yet (state: {run.state.value if run else 'queued'})")
+        held = storage.review_of(session=session, submission_id=submission.id)
+        state = held.state if held else run.state.value if run else "queued"
+        raise NotFound(f"submission {submission_id!r} has no result yet (state: {state})")
     return _json(result.document[result_view(session, person, submission)])
 
 

@@ -28,6 +28,9 @@ COHORT_RULES = [
     ("GET", "/v1/assessments/{assessment_id}/matrix", PEOPLE),
     ("GET", "/v1/assessments/{assessment_id}/hiring", PEOPLE),
     ("GET", "/v1/assessments/{assessment_id}/plots/{kind}.svg", PEOPLE),
+    ("GET", "/v1/reviews", PEOPLE),
+    ("GET", "/v1/reviews/{review_id}", PEOPLE),
+    ("POST", "/v1/reviews/{review_id}", PEOPLE),
 ]
 
 # What each standing gets from each cohort route of cohort A: "ok" (2xx) or a status.
@@ -54,7 +57,8 @@ def cohort_ids(api) -> dict[str, str]:
     organiser = api.token(Role.AUTHOR, "olga")
     made = cohort(api, organiser)
     test = assessment(api, organiser, made["id"], duration_seconds=600)
-    return {"cohort_id": made["id"], "assessment_id": test["id"], "subject": "alice", "kind": "scores"}
+    return {"cohort_id": made["id"], "assessment_id": test["id"], "subject": "alice", "kind": "scores",
+            "review_id": "no-such-review"}
 
 
 def body(template: str) -> dict | None:
@@ -67,6 +71,8 @@ def body(template: str) -> dict | None:
                 "headers": {"content-type": "text/csv"}}
     if template.endswith("/redeem"):
         return {"json": {"invitation": "tt_no-such-invitation"}}
+    if template == "/v1/reviews/{review_id}":
+        return {"json": {"scores": {"x": 1}}}
     if template.endswith("/hiring"):
         return {"params": {"skill": "python.x"}}
     if template.endswith("/assessments"):
@@ -108,5 +114,5 @@ def test_no_token_is_401_on_every_cohort_route(api):
     for method, template, admitted in COHORT_RULES:
         if admitted == "page":
             continue
-        path = template.format(cohort_id="c", assessment_id="a", subject="s", kind="scores")
+        path = template.format(cohort_id="c", assessment_id="a", subject="s", kind="scores", review_id="r")
         assert api.client.request(method, path).status_code == 401, path

@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 from api import db
 
 NEW_TABLES = {"cohort", "cohort_staff", "cohort_member", "invitation", "assessment", "assessment_start",
-              "assessment_score"}
+              "assessment_score", "review"}
 
 
 def test_up_with_data_then_down_then_up_again(database_url):
@@ -52,6 +52,10 @@ def test_up_with_data_then_down_then_up_again(database_url):
         connection.execute(text(
             "INSERT INTO assessment_score (assessment_id, candidate, pack_id, task_id, result_id, score, verdict,"
             " skills, late, at) VALUES ('a1', 'alice', 'p', 't', 'res1', 90, 'ready', '{}', true, CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO review (id, run_id, submission_id, assessment_id, pack_id, pack_version, task_id, automated,"
+            " state, scores, comments, created_at) VALUES ('rv1', 'r0', 's1', NULL, 'p', '1', 't', '{}',"
+            " 'awaiting_review', '{}', '{}', CURRENT_TIMESTAMP)"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0004_authoring")

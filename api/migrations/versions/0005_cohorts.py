@@ -120,6 +120,33 @@ def upgrade() -> None:
     with op.batch_alter_table('assessment_score', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_assessment_score_assessment_id'), ['assessment_id'], unique=False)
 
+    op.create_table('review',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('run_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('submission_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('pack_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('pack_version', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('task_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('automated', sa.JSON(), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('reviewer', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('scores', sa.JSON(), nullable=False),
+    sa.Column('comments', sa.JSON(), nullable=False),
+    sa.Column('result_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('completed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),
+    sa.ForeignKeyConstraint(['submission_id'], ['submission.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('run_id')
+    )
+    with op.batch_alter_table('review', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_review_assessment_id'), ['assessment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_review_pack_id'), ['pack_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_review_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_review_submission_id'), ['submission_id'], unique=False)
+
     # Plain ALTERs, not a batch: SQLite must not copy `submission`, which `run` and `result` point at.
     op.add_column('submission', sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     op.add_column('submission', sa.Column('late', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -127,6 +154,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('review', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_submission_id'))
+        batch_op.drop_index(batch_op.f('ix_review_state'))
+        batch_op.drop_index(batch_op.f('ix_review_pack_id'))
+        batch_op.drop_index(batch_op.f('ix_review_assessment_id'))
+
+    op.drop_table('review')
     op.drop_index(op.f('ix_submission_assessment_id'), table_name='submission')
     op.drop_column('submission', 'late')  # SQLite 3.35+ drops a column in place
     op.drop_column('submission', 'assessment_id')
