@@ -296,3 +296,67 @@ def assessments_plot(
         response = api._request("GET", f"/v1/assessments/{_q(assessment_id)}/plots/{_q(kind)}.svg",
                                 what=f"the {kind} plot", missing=f"unknown assessment {assessment_id!r} or plot {kind!r}")
     _save_or_print(response.text, output, f"the {kind} plot")
+
+
+# -- reviews ------------------------------------------------------------------------------
+
+
+def reviews_list(assessment: Annotated[str | None, typer.Option(help="Only this assessment's.")] = None) -> None:
+    """Submissions awaiting your review (no candidate is named)."""
+    from cli import client
+
+    with client.connect() as api:
+        body = api.call("GET", "/v1/reviews", what="the reviews",
+                        params={"assessment": assessment} if assessment else {})
+    if not body["data"]:
+        out.print("nothing awaits review")
+    for r in body["data"]:
+        out.print(f"{r['id']}  {escape(r['task'])}@{r['pack_version']}  {r['created_at'][:16]}", highlight=False)
+
+
+def reviews_show(review_id: Annotated[str, typer.Argument(help="The review's id.")],
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """A submission to review, blind: the rubric, the reference answer and the submitted files."""
+    from cli import client
+
+    with client.connect() as api:
+        r = api.call("GET", f"/v1/reviews/{_q(review_id)}", what="the review", missing=f"unknown review {review_id!r}")
+    if as_json:
+        _print_json(r)
+        return
+    out.print(f"[bold]{escape(r['title'])}[/] ({escape(r['task'])}), {r['state']}")
+    for criterion in r["rubric"]:
+        out.print(f"  [bold]{escape(criterion['name'])}[/] ({escape(criterion['micro_skill'] or 'all skills')})")
+        for level in criterion["levels"]:
+            out.print(f"    {level['points']:g}: {escape(level['descriptor'])}", highlight=False)
+    out.print("[bold]reference answer[/]\n" + escape(r["reference_answer"]))
+    for path, text in r["files"].items():
+        out.print(f"[bold]── {escape(path)}[/]\n{escape(text)}")
+
+
+def reviews_score(
+    review_id: Annotated[str, typer.Argument(help="The review's id.")],
+    score: Annotated[list[str], typer.Option(help="CRITERION=POINTS (repeat, one per criterion).")],
+    comment: Annotated[list[str] | None, typer.Option(help="CRITERION=TEXT (repeat).")] = None,
+) -> None:
+    """Score every criterion; the submission's one signed result follows."""
+    from cli import client
+
+    def pairs(items: list[str], what: str) -> dict[str, str]:
+        found = {}
+        for item in items:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise typer.BadParameter(f"{item!r}: write {what} as CRITERION=VALUE")
+            found[name] = value
+        return found
+
+    try:
+        scores = {k: float(v) for k, v in pairs(score, "a score").items()}
+    except ValueError as exc:
+        raise typer.BadParameter(f"a score is a number of points: {exc}") from exc
+    with client.connect() as api:
+        done = api.call("POST", f"/v1/reviews/{_q(review_id)}", what="the review",
+                        missing=f"unknown review {review_id!r}",
+                        json={"scores": scores, "comments": pairs(comment or [], "a comment")})
+    out.print(f"[green]✓[/] result {done['result_id']}: {done['verdict']} {done['score']:g}", highlight=False)

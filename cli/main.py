@@ -373,6 +373,11 @@ for _name, _command in (("create", cohorts.assessments_create), ("list", cohorts
                         ("hiring", cohorts.assessments_hiring), ("plot", cohorts.assessments_plot)):
     assessments_app.command(_name)(translate_errors(_command))
 app.command("join")(translate_errors(cohorts.join))
+reviews_app = typer.Typer(no_args_is_help=True, help="Score submissions of tasks with a rubric, blind.")
+app.add_typer(reviews_app, name="reviews")
+for _name, _command in (("list", cohorts.reviews_list), ("show", cohorts.reviews_show),
+                        ("score", cohorts.reviews_score)):
+    reviews_app.command(_name)(translate_errors(_command))
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from typer.testing import CliRunner
 
 from api.tables import Role
 from cli import main
 from tests.api.conftest import small_catalogue  # noqa: F401  (a fixture)
+from tests.api.test_reviews import writing_catalogue  # noqa: F401  (a fixture)
 from tests.cli.test_log_cli import served  # noqa: F401  (a fixture)
 
 runner = CliRunner()
@@ -91,3 +93,57 @@ def test_staff_export_the_matrix_filter_and_plot(served, tmp_path, monkeypatch):
     missing = runner.invoke(main.app, ["assessments", "plot", test["id"], "--kind", "pie", "-o",
                                        str(tmp_path / "x.svg")])
     assert missing.exit_code == 2
+
+
+def test_a_reviewer_lists_shows_and_scores_from_the_cli(tmp_path, monkeypatch, writing_served):
+    api, url, accepted, rita = writing_served
+    monkeypatch.setenv("TASKTRIAL_URL", url)
+    as_token(monkeypatch, rita)
+    listed = runner.invoke(main.app, ["reviews", "list"])
+    assert listed.exit_code == 0 and "professional-writing/design-brief" in listed.output, listed.output
+    review_id = listed.output.split()[0]
+    shown = runner.invoke(main.app, ["reviews", "show", review_id])
+    assert "reference answer" in shown.output and "alice" not in shown.output.lower().replace("alice's brief", "")
+    short = runner.invoke(main.app, ["reviews", "score", review_id, "--score", "audience=4"])
+    assert short.exit_code == 2 and "'options' has no score" in short.output
+    done = runner.invoke(main.app, ["reviews", "score", review_id, "--score", "audience=4", "--score", "options=4",
+                                    "--score", "rollout=3", "--comment", "options=clear"])
+    assert done.exit_code == 0 and "ready 100" in done.output, done.output
+
+
+@pytest.fixture
+def writing_served(tmp_path, writing_catalogue, monkeypatch):
+    """A served API with the writing pack, one design brief by alice awaiting review, reviewer rita on staff."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from tests.api.cohort_helpers import assessment, cohort, member
+    from tests.api.conftest import make_api
+    from tests.api.test_reviews import BRIEF, _grade
+    from tests.cli.test_log_cli import free_port
+
+    monkeypatch.delenv("TASKTRIAL_URL", raising=False)
+    for api in make_api(tmp_path / "data", catalogue_dirs=[writing_catalogue]):
+        organiser = api.token(Role.AUTHOR, "olga")
+        made = cohort(api, organiser)
+        test = assessment(api, organiser, made["id"], tasks=[{"task": BRIEF}])
+        api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": "rita"})
+        alice = member(api, made["invitations"]["alice"])
+        accepted = api.client.post("/v1/submissions", headers=alice, json={
+            "task": BRIEF, "assessment": test["id"], "files": {"brief.md": "# Alice's brief\n"}}).json()
+        _grade(api, accepted)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning",
+                                               lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            yield api, f"http://127.0.0.1:{port}", accepted, api.token(Role.REVIEWER, "rita")
+        finally:
+            server.should_exit = True
+            thread.join(10)
