@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import and_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from api import auth
@@ -20,8 +21,12 @@ from api.tables import (
     CohortMember,
     CohortStaff,
     Invitation,
+    Regrade,
     Result,
     Role,
+    Run,
+    RunEvent,
+    RunState,
     SkillEvidence,
     Submission,
     utcnow,
@@ -215,7 +220,8 @@ def task_attempts(*, session: Session, assessment_id: str, candidate: str, pack_
     """Every graded attempt of one member at one task, oldest first."""
     rows = session.exec(select(Result, Submission).join(Submission, col(Submission.id) == Result.submission_id)
                         .where(Submission.assessment_id == assessment_id, Submission.candidate == candidate,
-                               Submission.pack_id == pack_id, Submission.task_id == task_id)
+                               Submission.pack_id == pack_id, Submission.task_id == task_id,
+                               col(Result.superseded_by).is_(None))
                         .order_by(col(Submission.created_at))).all()
     return list(rows)
 
@@ -271,3 +277,62 @@ def member_names(*, session: Session, cohort_id: str) -> list[tuple[str, str]]:
     """``(subject, display_name)`` of every member, by subject."""
     return list(session.exec(select(CohortMember.subject, CohortMember.display_name)
                              .where(CohortMember.cohort_id == cohort_id).order_by(col(CohortMember.subject))).all())
+
+
+# -- regrades ---------------------------------------------------------------------------
+
+
+def assessment_submissions(*, session: Session, assessment_id: str, pack_id: str, task_id: str) -> list[str]:
+    """Ids of every submission of one task in an assessment."""
+    return list(session.exec(select(Submission.id).where(
+        Submission.assessment_id == assessment_id, Submission.pack_id == pack_id,
+        Submission.task_id == task_id).order_by(col(Submission.created_at))).all())
+
+
+def create_regrade(*, session: Session, regrade: Regrade, runs: Sequence[tuple[str, str, str]],
+                   assessment: Assessment, tasks: list[dict[str, str]]) -> list[str]:
+    """Store the regrade, one queued run per ``(submission id, pack version, task digest)``, and the
+    assessment's new pins, in one transaction; returns the run ids to enqueue."""
+    regrade.total = len(runs)
+    session.add(regrade)
+    session.flush()
+    ids = []
+    for submission_id, version, digest in runs:
+        run = Run(submission_id=submission_id, pack_version=version, task_digest=digest, regrade_id=regrade.id)
+        session.add(run)
+        session.flush()
+        session.add(RunEvent(run_id=run.id, kind=RunState.QUEUED.value, detail=f"regrade {regrade.id}"))
+        ids.append(run.id)
+    assessment.tasks = tasks
+    session.add(assessment)
+    session.commit()
+    session.refresh(regrade)
+    return ids
+
+
+def get_regrade(*, session: Session, regrade_id: str) -> Regrade | None:
+    return session.get(Regrade, regrade_id)
+
+
+def regrade_outcomes(*, session: Session, regrade_id: str) -> list[tuple[Run, Submission, Result | None]]:
+    """Each run of the regrade with its submission and new result (None while it is graded)."""
+    rows = session.exec(select(Run, Submission, Result)
+                        .join(Submission, col(Submission.id) == Run.submission_id)
+                        .join(Result, col(Result.run_id) == Run.id, isouter=True)
+                        .where(Run.regrade_id == regrade_id)
+                        .options(defer(Submission.archive))).all()  # type: ignore[arg-type]
+    return list(rows)
+
+
+def previous_result(*, session: Session, submission_id: str, before: Result | None) -> Result | None:
+    """The result a regrade's new one replaced: the one it superseded, else (an ``error`` regrade) the
+    submission's newest graded result from before."""
+    if before is not None and before.verdict != "error":
+        found = session.exec(select(Result).where(Result.superseded_by == before.id)
+                             .order_by(col(Result.created_at).desc())).first()
+        if found is not None:
+            return found
+    query = select(Result).where(Result.submission_id == submission_id, Result.verdict != "error")
+    if before is not None:
+        query = query.where(Result.id != before.id)
+    return session.exec(query.order_by(col(Result.created_at).desc())).first()

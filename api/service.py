@@ -249,7 +249,7 @@ class Service:
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
         if run is None or submission is None:
             return
-        task = self.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        task = self.catalogue.task(submission.pack_id, submission.task_id, run.pack_version or submission.pack_version)
         document = engine_error_result(task, submission.submission_digest, reason, started_at=now()).to_document()
         self.store_result(run_id=run_id, document=document)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
@@ -237,8 +237,12 @@ def get_result(*, session: Session, result_id: str) -> Result | None:
 
 
 def latest_result(*, session: Session, submission_id: str) -> Result | None:
-    return session.exec(select(Result).where(Result.submission_id == submission_id)
-                        .order_by(col(Result.created_at).desc())).first()
+    """The submission's current result: the newest not superseded, a graded one before an ``error`` one
+    (a regrade the engine could not complete leaves the earlier verdict standing)."""
+    return session.exec(select(Result).where(Result.submission_id == submission_id,
+                                             col(Result.superseded_by).is_(None))
+                        .order_by(case((Result.verdict == "error", 1), else_=0),
+                                  col(Result.created_at).desc())).first()
 
 
 def result_for_run(*, session: Session, run_id: str) -> Result | None:
@@ -267,6 +271,10 @@ def record_result(
     )
     session.add(result)
     session.flush()
+    if result.verdict != "error":  # a newer verdict (a regrade's) supersedes the earlier ones, which stay stored
+        session.exec(update(Result).where(  # type: ignore[call-overload]
+            Result.submission_id == submission.id, Result.id != result.id,
+            col(Result.superseded_by).is_(None)).values(superseded_by=result.id))
     for view, digest in (log_digests or {}).items():
         session.add(LogEntry(digest=digest, result_id=result.id, view=view))
     # An ``error`` verdict says nothing about the candidate's skills: it never enters their profile.

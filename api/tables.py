@@ -132,6 +132,10 @@ class Run(SQLModel, table=True):
     worker: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    #: A regrade's run grades the submission against this pack version (None: the submission's own).
+    pack_version: str | None = None
+    task_digest: str | None = None
+    regrade_id: str | None = Field(default=None, index=True)
 
 
 class RunEvent(SQLModel, table=True):
@@ -155,6 +159,8 @@ class Result(SQLModel, table=True):
     #: The signed result document.
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    #: The regrade's result that replaced this one (this one stays stored and verifiable).
+    superseded_by: str | None = None
 
 
 class SkillEvidence(SQLModel, table=True):
@@ -386,3 +392,17 @@ class Review(SQLModel, table=True):
     result_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
+
+
+class Regrade(SQLModel, table=True):
+    """Submissions of an assessment graded again against a newer pack version; old results stay, superseded."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    assessment_id: str = Field(foreign_key="assessment.id", index=True)
+    #: ``PACK/TASK`` when only one task's submissions are regraded.
+    task: str | None = None
+    #: ``{PACK/TASK: version}`` graded against.
+    versions: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    total: int = 0
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)

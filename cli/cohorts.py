@@ -360,3 +360,43 @@ def reviews_score(
                         missing=f"unknown review {review_id!r}",
                         json={"scores": scores, "comments": pairs(comment or [], "a comment")})
     out.print(f"[green]✓[/] result {done['result_id']}: {done['verdict']} {done['score']:g}", highlight=False)
+
+
+# -- regrades -------------------------------------------------------------------------------
+
+
+def assessments_regrade(
+    assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
+    task: Annotated[str | None, typer.Option(help="Only this PACK/TASK's submissions.")] = None,
+    version: Annotated[str | None, typer.Option(help="The pack version to grade against (default: latest live).")] = None,
+) -> None:
+    """Grade the assessment's submissions again against a newer pack version, on the workers."""
+    from cli import client
+
+    with client.connect() as api:
+        started = api.call("POST", f"/v1/assessments/{_q(assessment_id)}/regrade", what="the regrade",
+                           missing=f"unknown assessment {assessment_id!r}",
+                           json={"task": task, "version": version})
+    out.print(f"{started['id']}  {started['total']} submission(s) queued against "
+              f"{escape(', '.join(f'{k}@{v}' for k, v in started['versions'].items()))}; "
+              f"follow with `tasktrial regrades show {started['id']}`", highlight=False, soft_wrap=True)
+
+
+def regrades_show(regrade_id: Annotated[str, typer.Argument(help="The regrade's id.")],
+                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """A regrade's progress and every changed verdict."""
+    from cli import client
+
+    with client.connect() as api:
+        report = api.call("GET", f"/v1/regrades/{_q(regrade_id)}", what="the regrade report",
+                          missing=f"unknown regrade {regrade_id!r}")
+    if as_json:
+        _print_json(report)
+        return
+    out.print(f"{report['done']}/{report['total']} regraded{' (finished)' if report['finished'] else ''}; "
+              f"{len(report['changed'])} verdict(s) changed", highlight=False)
+    for change in report["changed"]:
+        old = change["old"]
+        before = f"{old['verdict']} {old['score']:g}" if old else "none"
+        out.print(f"  {escape(change['candidate'])}  {escape(change['task'])}  {before} → "
+                  f"{change['new']['verdict']} {change['new']['score']:g}", highlight=False)

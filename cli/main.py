@@ -370,7 +370,8 @@ app.add_typer(assessments_app, name="assessments")
 for _name, _command in (("create", cohorts.assessments_create), ("list", cohorts.assessments_list),
                         ("show", cohorts.assessments_show), ("start", cohorts.assessments_start),
                         ("dashboard", cohorts.assessments_dashboard), ("matrix", cohorts.assessments_matrix),
-                        ("hiring", cohorts.assessments_hiring), ("plot", cohorts.assessments_plot)):
+                        ("hiring", cohorts.assessments_hiring), ("plot", cohorts.assessments_plot),
+                        ("regrade", cohorts.assessments_regrade)):
     assessments_app.command(_name)(translate_errors(_command))
 app.command("join")(translate_errors(cohorts.join))
 reviews_app = typer.Typer(no_args_is_help=True, help="Score submissions of tasks with a rubric, blind.")
@@ -378,6 +379,9 @@ app.add_typer(reviews_app, name="reviews")
 for _name, _command in (("list", cohorts.reviews_list), ("show", cohorts.reviews_show),
                         ("score", cohorts.reviews_score)):
     reviews_app.command(_name)(translate_errors(_command))
+regrades_app = typer.Typer(no_args_is_help=True, help="Follow regrades: progress and changed verdicts.")
+app.add_typer(regrades_app, name="regrades")
+regrades_app.command("show")(translate_errors(cohorts.regrades_show))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from api import cohort_storage as store
-from api import staff_views
+from api import regrades, staff_views
 from api.cohorts import Standing, assessment_for, aware, cohort_for, standing, window
 from api.deps import AuthorDep, PersonDep, ServiceDep, SessionDep
 from api.routes._uploads import read_body
@@ -344,3 +344,32 @@ def assessment_plot(assessment_id: str, kind: PlotKind, session: SessionDep, per
         svg = plots.readiness(staff_views.readiness_by_skill(session, assessment),
                               title=f"{assessment.title}: readiness per micro-skill")
     return Response(svg, media_type="image/svg+xml")
+
+
+# -- regrades -----------------------------------------------------------------------------
+
+
+class RegradeCreate(BaseModel):
+    task: str | None = Field(default=None, pattern=r"^[a-z0-9-]+/[a-z0-9-]+$",
+                             description="only this PACK/TASK's submissions (default: every task)")
+    version: str | None = Field(default=None, description="the pack version to grade against (default: latest live)")
+
+
+@router.post("/assessments/{assessment_id}/regrade", status_code=status.HTTP_202_ACCEPTED)
+def start_regrade(assessment_id: str, body: RegradeCreate, session: SessionDep, service: ServiceDep,
+                  author: AuthorDep) -> dict[str, Any]:
+    """Grade the submissions again against a newer pack version, on the workers, in parallel."""
+    regrade, run_ids = regrades.start(service, session, author, assessment_id, task=body.task, version=body.version)
+    for run_id in run_ids:
+        try:
+            service.queue.enqueue(run_id)
+        except Exception:  # stored as queued: the reaper queues it again when the broker is back
+            service.metrics.rejected.labels("enqueue_failed").inc()
+    return {"id": regrade.id, "total": regrade.total, "versions": regrade.versions,
+            "links": {"report": f"/v1/regrades/{regrade.id}"}}
+
+
+@router.get("/regrades/{regrade_id}")
+def regrade_report(regrade_id: str, session: SessionDep, person: PersonDep) -> dict[str, Any]:
+    """Progress and every changed verdict (old and new result side by side)."""
+    return regrades.report(session, person, regrade_id)

@@ -51,13 +51,14 @@ def claim(run_id: str, body: WorkerRef, session: SessionDep, service: ServiceDep
     if run is None:
         raise NotFound(f"unknown run {run_id!r}")
     submission = storage.get_submission(session=session, submission_id=run.submission_id)
-    lease = service.lease_seconds(submission.pack_id, submission.pack_version, submission.task_id)
+    version, digest = run.pack_version or submission.pack_version, run.task_digest or submission.task_digest
+    lease = service.lease_seconds(submission.pack_id, version, submission.task_id)
     if not storage.claim_run(session=session, run_id=run_id, worker=body.worker, lease_seconds=lease):
         raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is done or claimed by another worker")
     service.notify()
     return JobPayload(run_id=run_id, submission_id=submission.id, pack_id=submission.pack_id,
-                      pack_version=submission.pack_version, task_id=submission.task_id,
-                      task_digest=submission.task_digest, submission_digest=submission.submission_digest,
+                      pack_version=version, task_id=submission.task_id,
+                      task_digest=digest, submission_digest=submission.submission_digest,
                       archive=base64.b64encode(submission.archive).decode("ascii"), lease_seconds=lease)
 
 
@@ -67,7 +68,7 @@ def progress(run_id: str, body: Progress, session: SessionDep, service: ServiceD
     if run is None:
         raise NotFound(f"unknown run {run_id!r}")
     submission = storage.get_submission(session=session, submission_id=run.submission_id)
-    lease = service.lease_seconds(submission.pack_id, submission.pack_version, submission.task_id)
+    lease = service.lease_seconds(submission.pack_id, run.pack_version or submission.pack_version, submission.task_id)
     if body.state not in (RunState.RUNNING, RunState.GRADING) or not storage.advance_run(
             session=session, run_id=run_id, worker=body.worker, state=body.state, lease_seconds=lease):
         raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is not held by {body.worker}")
@@ -96,7 +97,7 @@ def post_result(run_id: str, document: dict[str, Any], response: Response, sessi
     problems = schemas.problems("result", document)
     if problems:
         raise HTTPException(422, [{"loc": where, "msg": message} for where, message in problems[:20]])
-    if document["task"]["task_digest"] != submission.task_digest or \
+    if document["task"]["task_digest"] != (run.task_digest or submission.task_digest) or \
             document["submission_digest"] != submission.submission_digest:
         raise HTTPException(422, "the result names a different task version or submission than this run")
     stored, created = service.store_result(run_id=run_id, document=document)

@@ -28,6 +28,8 @@ COHORT_RULES = [
     ("GET", "/v1/assessments/{assessment_id}/matrix", PEOPLE),
     ("GET", "/v1/assessments/{assessment_id}/hiring", PEOPLE),
     ("GET", "/v1/assessments/{assessment_id}/plots/{kind}.svg", PEOPLE),
+    ("POST", "/v1/assessments/{assessment_id}/regrade", AUTHORS),
+    ("GET", "/v1/regrades/{regrade_id}", PEOPLE),
     ("GET", "/v1/reviews", PEOPLE),
     ("GET", "/v1/reviews/{review_id}", PEOPLE),
     ("POST", "/v1/reviews/{review_id}", PEOPLE),
@@ -49,6 +51,8 @@ MATRIX = {
     ("GET", "/v1/assessments/{assessment_id}/matrix"): ["ok", "ok", 404, 404, 404, 404],
     ("GET", "/v1/assessments/{assessment_id}/hiring"): ["ok", "ok", 404, 404, 404, 404],
     ("GET", "/v1/assessments/{assessment_id}/plots/{kind}.svg"): ["ok", "ok", 404, 404, 404, 404],
+    ("POST", "/v1/assessments/{assessment_id}/regrade"): ["ok", 403, 403, 404, 403, 403],
+    ("GET", "/v1/regrades/{regrade_id}"): ["ok", "ok", 404, 404, 404, 404],
 }
 
 
@@ -58,7 +62,7 @@ def cohort_ids(api) -> dict[str, str]:
     made = cohort(api, organiser)
     test = assessment(api, organiser, made["id"], duration_seconds=600)
     return {"cohort_id": made["id"], "assessment_id": test["id"], "subject": "alice", "kind": "scores",
-            "review_id": "no-such-review"}
+            "review_id": "no-such-review", "regrade_id": "no-such-regrade"}
 
 
 def body(template: str) -> dict | None:
@@ -71,6 +75,8 @@ def body(template: str) -> dict | None:
                 "headers": {"content-type": "text/csv"}}
     if template.endswith("/redeem"):
         return {"json": {"invitation": "tt_no-such-invitation"}}
+    if template.endswith("/regrade"):
+        return {"json": {}}
     if template == "/v1/reviews/{review_id}":
         return {"json": {"scores": {"x": 1}}}
     if template.endswith("/hiring"):
@@ -93,7 +99,9 @@ def two_cohorts(api):
     people = {"organiser": olga, "staff": api.token(Role.REVIEWER, "rita"),
               "member": member(api, mine["invitations"]["alice"]), "other_organiser": oscar,
               "other_staff": api.token(Role.REVIEWER, "rex"), "other_member": member(api, theirs["invitations"]["zoe"])}
-    return {"cohort_id": mine["id"], "assessment_id": test["id"], "subject": "alice", "kind": "readiness"}, people
+    regrade = api.client.post(f"/v1/assessments/{test['id']}/regrade", headers=olga, json={}).json()
+    return {"cohort_id": mine["id"], "assessment_id": test["id"], "subject": "alice", "kind": "readiness",
+            "regrade_id": regrade["id"]}, people
 
 
 @pytest.mark.parametrize(("method", "template"), list(MATRIX), ids=[f"{m} {p}" for m, p in MATRIX])
@@ -114,5 +122,6 @@ def test_no_token_is_401_on_every_cohort_route(api):
     for method, template, admitted in COHORT_RULES:
         if admitted == "page":
             continue
-        path = template.format(cohort_id="c", assessment_id="a", subject="s", kind="scores", review_id="r")
+        path = template.format(cohort_id="c", assessment_id="a", subject="s", kind="scores", review_id="r",
+                                 regrade_id="g")
         assert api.client.request(method, path).status_code == 401, path

@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 from api import db
 
 NEW_TABLES = {"cohort", "cohort_staff", "cohort_member", "invitation", "assessment", "assessment_start",
-              "assessment_score", "review"}
+              "assessment_score", "review", "regrade"}
 
 
 def test_up_with_data_then_down_then_up_again(database_url):
@@ -52,6 +52,12 @@ def test_up_with_data_then_down_then_up_again(database_url):
         connection.execute(text(
             "INSERT INTO assessment_score (assessment_id, candidate, pack_id, task_id, result_id, score, verdict,"
             " skills, late, at) VALUES ('a1', 'alice', 'p', 't', 'res1', 90, 'ready', '{}', true, CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO regrade (id, assessment_id, versions, total, created_by, created_at) "
+                                "VALUES ('g1', 'a1', '{}', 1, 'olga', CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO run (id, submission_id, state, attempts, created_at, updated_at,"
+                                " pack_version, task_digest, regrade_id) VALUES ('r2', 's2', 'QUEUED', 0,"
+                                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '2', 'sha256:t2', 'g1')"))
+        connection.execute(text("UPDATE result SET superseded_by = 'res2' WHERE id = 'res1'"))
         connection.execute(text(
             "INSERT INTO review (id, run_id, submission_id, assessment_id, pack_id, pack_version, task_id, automated,"
             " state, scores, comments, created_at) VALUES ('rv1', 'r0', 's1', NULL, 'p', '1', 't', '{}',"
@@ -62,8 +68,10 @@ def test_up_with_data_then_down_then_up_again(database_url):
     tables = set(inspect(engine).get_table_names())
     assert not tables & NEW_TABLES
     assert "assessment_id" not in {c["name"] for c in inspect(engine).get_columns("submission")}
-    with engine.connect() as connection:  # both submissions survive the way down
+    with engine.connect() as connection:  # submissions, runs and results survive the way down
         assert connection.execute(text("SELECT count(*) FROM submission")).scalar_one() == 2
+        assert connection.execute(text("SELECT count(*) FROM run")).scalar_one() == 3
+        assert connection.execute(text("SELECT count(*) FROM result")).scalar_one() == 1
     db.migrate(engine)
     assert NEW_TABLES <= set(inspect(engine).get_table_names())
     engine.dispose()

@@ -147,3 +147,22 @@ def writing_served(tmp_path, writing_catalogue, monkeypatch):
         finally:
             server.should_exit = True
             thread.join(10)
+
+
+def test_regrade_from_the_cli_reports_the_changed_verdict(served, tmp_path, monkeypatch):  # noqa: F811
+    from tests.api.cohort_helpers import attempt, setup
+    from tests.api.helpers import work
+
+    api, url = served
+    made, test, organiser, alice = setup(api)
+    accepted = attempt(api, alice, test["id"]).json()
+    work(api, accepted["run_id"], passed=True)
+    monkeypatch.setenv("TASKTRIAL_URL", url)
+    as_token(monkeypatch, organiser)
+    started = runner.invoke(main.app, ["assessments", "regrade", test["id"]])
+    assert started.exit_code == 0 and "1 submission(s) queued" in started.output, started.output
+    regrade_id = started.output.split()[0]
+    work(api, api.queue.run_ids[-1], passed=False)
+    shown = runner.invoke(main.app, ["regrades", "show", regrade_id])
+    assert "1/1 regraded (finished); 1 verdict(s) changed" in shown.output
+    assert "alice" in shown.output and "ready 100 → not_ready 0" in shown.output

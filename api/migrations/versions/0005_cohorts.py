@@ -147,10 +147,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_review_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_review_submission_id'), ['submission_id'], unique=False)
 
-    # Plain ALTERs, not a batch: SQLite must not copy `submission`, which `run` and `result` point at.
+    op.create_table('regrade',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('task', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('versions', sa.JSON(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('regrade', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_regrade_assessment_id'), ['assessment_id'], unique=False)
+
+    # Plain ALTERs, not a batch: SQLite must not copy `submission`, `run` or `result`, which others point at.
     op.add_column('submission', sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     op.add_column('submission', sa.Column('late', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_index(op.f('ix_submission_assessment_id'), 'submission', ['assessment_id'], unique=False)
+    op.add_column('run', sa.Column('pack_version', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    op.add_column('run', sa.Column('task_digest', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    op.add_column('run', sa.Column('regrade_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    op.create_index(op.f('ix_run_regrade_id'), 'run', ['regrade_id'], unique=False)
+    op.add_column('result', sa.Column('superseded_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
 
 
 def downgrade() -> None:
@@ -161,6 +180,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_review_assessment_id'))
 
     op.drop_table('review')
+    op.drop_column('result', 'superseded_by')
+    op.drop_index(op.f('ix_run_regrade_id'), table_name='run')
+    op.drop_column('run', 'regrade_id')
+    op.drop_column('run', 'task_digest')
+    op.drop_column('run', 'pack_version')
+    with op.batch_alter_table('regrade', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_regrade_assessment_id'))
+
+    op.drop_table('regrade')
     op.drop_index(op.f('ix_submission_assessment_id'), table_name='submission')
     op.drop_column('submission', 'late')  # SQLite 3.35+ drops a column in place
     op.drop_column('submission', 'assessment_id')
