@@ -336,3 +336,14 @@ def previous_result(*, session: Session, submission_id: str, before: Result | No
     if before is not None:
         query = query.where(Result.id != before.id)
     return session.exec(query.order_by(col(Result.created_at).desc())).first()
+
+
+def latest_attempts(*, session: Session, assessment_id: str, pack_id: str, task_id: str) -> list[Submission]:
+    """Each member's last submission of one task in an assessment, with its files."""
+    rows = session.exec(select(Submission).where(Submission.assessment_id == assessment_id,
+                                                 Submission.pack_id == pack_id, Submission.task_id == task_id)
+                        .order_by(col(Submission.created_at))).all()
+    last: dict[str, Submission] = {}
+    for row in rows:
+        last[row.candidate] = row
+    return list(last.values())

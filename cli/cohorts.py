@@ -400,3 +400,24 @@ def regrades_show(regrade_id: Annotated[str, typer.Argument(help="The regrade's 
         before = f"{old['verdict']} {old['score']:g}" if old else "none"
         out.print(f"  {escape(change['candidate'])}  {escape(change['task'])}  {before} → "
                   f"{change['new']['verdict']} {change['new']['score']:g}", highlight=False)
+
+
+def assessments_similarity(
+    assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
+    threshold: Annotated[float, typer.Option(min=0.1, max=1.0, help="Share of fingerprints in common.")] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Pairs of submissions of one task that are suspiciously alike (a flag for a human; no score changes)."""
+    from cli import client
+
+    with client.connect() as api:
+        report = api.call("GET", f"/v1/assessments/{_q(assessment_id)}/similarity", what="the similarity report",
+                          missing=f"unknown assessment {assessment_id!r}", params={"threshold": threshold})
+    if as_json:
+        _print_json(report)
+        return
+    out.print(f"{report['count']} pair(s) at or above {report['threshold']:g} (flags for a human; scores unchanged)")
+    for p in report["data"]:
+        out.print(f"  {p['score']:.2f}  {escape(p['task'])}  {escape(p['a']['candidate'])} ↔ "
+                  f"{escape(p['b']['candidate'])}  ({p['shared']} shared)  {p['links']['side_by_side']}",
+                  highlight=False, soft_wrap=True)

@@ -371,7 +371,7 @@ for _name, _command in (("create", cohorts.assessments_create), ("list", cohorts
                         ("show", cohorts.assessments_show), ("start", cohorts.assessments_start),
                         ("dashboard", cohorts.assessments_dashboard), ("matrix", cohorts.assessments_matrix),
                         ("hiring", cohorts.assessments_hiring), ("plot", cohorts.assessments_plot),
-                        ("regrade", cohorts.assessments_regrade)):
+                        ("regrade", cohorts.assessments_regrade), ("similarity", cohorts.assessments_similarity)):
     assessments_app.command(_name)(translate_errors(_command))
 app.command("join")(translate_errors(cohorts.join))
 reviews_app = typer.Typer(no_args_is_help=True, help="Score submissions of tasks with a rubric, blind.")

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from api import cohort_storage as store
-from api import regrades, staff_views
+from api import regrades, similarity, staff_views
 from api.cohorts import Standing, assessment_for, aware, cohort_for, standing, window
 from api.deps import AuthorDep, PersonDep, ServiceDep, SessionDep
 from api.routes._uploads import read_body
@@ -373,3 +373,21 @@ def start_regrade(assessment_id: str, body: RegradeCreate, session: SessionDep, 
 def regrade_report(regrade_id: str, session: SessionDep, person: PersonDep) -> dict[str, Any]:
     """Progress and every changed verdict (old and new result side by side)."""
     return regrades.report(session, person, regrade_id)
+
+
+# -- similarity ------------------------------------------------------------------------------
+
+
+@router.get("/assessments/{assessment_id}/similarity")
+def similarity_report(assessment_id: str, session: SessionDep, service: ServiceDep, person: PersonDep,
+                      threshold: Annotated[float, Query(ge=0.1, le=1.0)] = 0.5) -> dict[str, Any]:
+    """Pairs of members' submissions of one task that are suspiciously alike (winnowing; starter excluded).
+    A flag for a human: no score changes."""
+    return similarity.report(service, session, _staff_assessment(session, person, assessment_id), threshold=threshold)
+
+
+@router.get("/assessments/{assessment_id}/similarity/{a}/{b}")
+def similarity_pair(assessment_id: str, a: str, b: str, session: SessionDep, service: ServiceDep,
+                    person: PersonDep) -> dict[str, Any]:
+    """Two submissions side by side with the lines where what they share starts."""
+    return similarity.side_by_side(service, session, _staff_assessment(session, person, assessment_id), a, b)

@@ -30,6 +30,8 @@ COHORT_RULES = [
     ("GET", "/v1/assessments/{assessment_id}/plots/{kind}.svg", PEOPLE),
     ("POST", "/v1/assessments/{assessment_id}/regrade", AUTHORS),
     ("GET", "/v1/regrades/{regrade_id}", PEOPLE),
+    ("GET", "/v1/assessments/{assessment_id}/similarity", PEOPLE),
+    ("GET", "/v1/assessments/{assessment_id}/similarity/{a}/{b}", PEOPLE),
     ("GET", "/v1/reviews", PEOPLE),
     ("GET", "/v1/reviews/{review_id}", PEOPLE),
     ("POST", "/v1/reviews/{review_id}", PEOPLE),
@@ -53,6 +55,7 @@ MATRIX = {
     ("GET", "/v1/assessments/{assessment_id}/plots/{kind}.svg"): ["ok", "ok", 404, 404, 404, 404],
     ("POST", "/v1/assessments/{assessment_id}/regrade"): ["ok", 403, 403, 404, 403, 403],
     ("GET", "/v1/regrades/{regrade_id}"): ["ok", "ok", 404, 404, 404, 404],
+    ("GET", "/v1/assessments/{assessment_id}/similarity"): ["ok", "ok", 404, 404, 404, 404],
 }
 
 
@@ -62,7 +65,8 @@ def cohort_ids(api) -> dict[str, str]:
     made = cohort(api, organiser)
     test = assessment(api, organiser, made["id"], duration_seconds=600)
     return {"cohort_id": made["id"], "assessment_id": test["id"], "subject": "alice", "kind": "scores",
-            "review_id": "no-such-review", "regrade_id": "no-such-regrade"}
+            "review_id": "no-such-review", "regrade_id": "no-such-regrade",
+            "a": "x", "b": "y"}
 
 
 def body(template: str) -> dict | None:
@@ -123,5 +127,5 @@ def test_no_token_is_401_on_every_cohort_route(api):
         if admitted == "page":
             continue
         path = template.format(cohort_id="c", assessment_id="a", subject="s", kind="scores", review_id="r",
-                                 regrade_id="g")
+                                 regrade_id="g", a="x", b="y")
         assert api.client.request(method, path).status_code == 401, path
