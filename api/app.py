@@ -19,6 +19,7 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
         if reaper:
             service.start_reaper(stop)
             service.log.start(stop)
+            service.webhooks.start(stop)
         try:
             yield
         finally:

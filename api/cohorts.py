@@ -165,3 +165,11 @@ def refresh_score(session: Session, submission: Submission) -> None:
         "skills": {k: [v[0], v[1]] for k, v in chosen.skills.items()}, "at": chosen.at}
     store.put_score(session=session, assessment_id=assessment.id, candidate=submission.candidate,
                     pack_id=submission.pack_id, task_id=submission.task_id, values=values)
+
+
+def cohort_id_of(session: Session, assessment_id: str | None) -> str | None:
+    """The cohort an assessment belongs to (None outside any assessment)."""
+    if assessment_id is None:
+        return None
+    assessment = store.get_assessment(session=session, assessment_id=assessment_id)
+    return assessment.cohort_id if assessment else None

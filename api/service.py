@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api import auth, cohorts, db, packcheck, storage
+from api import auth, cohort_storage, cohorts, db, packcheck, storage
 from api.auth import Principal
 from api.catalogue import Catalogue
 from api.queue import JobQueue
@@ -21,6 +21,7 @@ from api.catalogue import StateOf
 from api.credentials import Credentials
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
+from api.webhooks import Webhooks
 from engine import review, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.keyring import Keyring
@@ -66,6 +67,8 @@ class Service:
     log: TransparencyLog = field(init=False)
     #: Stackable micro-credentials, refreshed after each result.
     credentials: Credentials = field(init=False)
+    #: Cohort webhooks: deliveries stored with the events, sent and retried by a dispatcher.
+    webhooks: Webhooks = field(init=False)
 
     def __post_init__(self) -> None:
         self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
@@ -74,6 +77,7 @@ class Service:
         self.credentials = Credentials(
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
             known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
+        self.webhooks = Webhooks(session=self.session)
     #: When this process last queued the check of a version still ``checking``, by version id.
     _checks_queued: dict = field(default_factory=dict)
 
@@ -199,12 +203,34 @@ class Service:
                                                     extra_views=signed, log_digests=digests)
             if created:
                 cohorts.refresh_score(session, submission)
+                self._emit_result_events(session, run, submission, result)
                 self.log.appended(len(digests))
                 self._refresh_credentials(submission.candidate)
                 self.notify()
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created
+
+    def _emit_result_events(self, session, run, submission, result) -> None:
+        """``result.created`` for an assessment attempt's result, and ``regrade.changed`` when a regrade
+        moved its verdict. The result is stored whatever happens here."""
+        cohort_id = cohorts.cohort_id_of(session, submission.assessment_id)
+        if cohort_id is None:
+            return
+        data = {"result_id": result.id, "submission_id": submission.id, "assessment_id": submission.assessment_id,
+                "candidate": submission.candidate, "task": f"{submission.pack_id}/{submission.task_id}",
+                "verdict": result.verdict, "score": result.score}
+        try:
+            self.webhooks.emit(cohort_id=cohort_id, event_type="result.created", data=data)
+            if run.regrade_id is not None:
+                before = cohort_storage.previous_result(session=session, submission_id=submission.id, before=result)
+                if before is None or before.verdict != result.verdict:
+                    self.webhooks.emit(cohort_id=cohort_id, event_type="regrade.changed", data={
+                        **data, "regrade_id": run.regrade_id,
+                        "previous": {"result_id": before.id, "verdict": before.verdict, "score": before.score}
+                        if before else None})
+        except Exception:  # noqa: BLE001  the result stands; the event is logged as lost
+            log.exception("storing the webhook events of result %s failed", result.id)
 
     def _has_rubric(self, submission) -> bool:
         task = self.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
@@ -234,6 +260,11 @@ class Service:
                 storage.reopen_review(session=session, review_id=review_id)
                 raise
             storage.set_review_result(session=session, review_id=review_id, result_id=stored["id"])
+            cohort_id = cohorts.cohort_id_of(session, item.assessment_id)
+            if cohort_id is not None:
+                self.webhooks.emit(cohort_id=cohort_id, event_type="review.completed", data={
+                    "review_id": review_id, "result_id": stored["id"], "assessment_id": item.assessment_id,
+                    "task": f"{item.pack_id}/{item.task_id}", "verdict": stored["verdict"], "score": stored["score"]})
         return stored
 
     def _refresh_credentials(self, candidate: str) -> None:

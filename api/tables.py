@@ -406,3 +406,48 @@ class Regrade(SQLModel, table=True):
     total: int = 0
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A URL a cohort's organiser registered for events (Standard Webhooks, signed with its own secret)."""
+
+    __tablename__ = "webhook_endpoint"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    url: str
+    #: ``whsec_`` + base64 of the HMAC key; shown once to the organiser, needed to sign every delivery.
+    secret: str
+    events: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint: retried with backoff until delivered or a day has passed."""
+
+    __tablename__ = "webhook_delivery"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    endpoint_id: str = Field(foreign_key="webhook_endpoint.id", index=True)
+    #: The ``webhook-id`` header: the same on every retry and redelivery, so receivers can deduplicate.
+    message_id: str = Field(default_factory=lambda: "msg_" + new_id())
+    event_type: str
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default_factory=utcnow, index=True)
+    last_status: int | None = None
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """The delivery log: every try, with what the receiver answered."""
+
+    __tablename__ = "webhook_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(foreign_key="webhook_delivery.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int = 0

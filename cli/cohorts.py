@@ -421,3 +421,54 @@ def assessments_similarity(
         out.print(f"  {p['score']:.2f}  {escape(p['task'])}  {escape(p['a']['candidate'])} ↔ "
                   f"{escape(p['b']['candidate'])}  ({p['shared']} shared)  {p['links']['side_by_side']}",
                   highlight=False, soft_wrap=True)
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+
+
+def webhooks_add(cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
+                 url: Annotated[str, typer.Argument(help="The receiver's http(s) URL.")],
+                 event: Annotated[list[str], typer.Option(help="result.created, review.completed or "
+                                                               "regrade.changed (repeat).")]) -> None:
+    """Register a webhook; prints its signing secret once (Standard Webhooks)."""
+    from cli import client
+
+    with client.connect() as api:
+        made = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/webhooks", what="the webhook",
+                        missing=f"unknown cohort {cohort_id!r}", json={"url": url, "events": event})
+    out.print(f"{made['id']}  {escape(made['url'])}  {', '.join(made['events'])}", highlight=False)
+    typer.echo(made["secret"])
+
+
+def webhooks_list(cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")]) -> None:
+    """The cohort's webhooks."""
+    from cli import client
+
+    with client.connect() as api:
+        body = api.call("GET", f"/v1/cohorts/{_q(cohort_id)}/webhooks", what="the webhooks",
+                        missing=f"unknown cohort {cohort_id!r}")
+    for e in body["data"]:
+        out.print(f"{e['id']}  {escape(e['url'])}  {', '.join(e['events'])}", highlight=False)
+
+
+def webhooks_deliveries(endpoint_id: Annotated[str, typer.Argument(help="The webhook's id.")]) -> None:
+    """The delivery log: each event, its state and every try."""
+    from cli import client
+
+    with client.connect() as api:
+        body = api.call("GET", f"/v1/webhooks/{_q(endpoint_id)}/deliveries", what="the delivery log",
+                        missing=f"unknown webhook {endpoint_id!r}")
+    for d in body["data"]:
+        tries = ", ".join(str(t["status_code"] or t["error"]) for t in d["tries"]) or "not tried yet"
+        out.print(f"{d['id']}  {d['event_type']}  {d['state']}  tries: {escape(tries)}", highlight=False,
+                  soft_wrap=True)
+
+
+def webhooks_redeliver(delivery_id: Annotated[str, typer.Argument(help="The delivery's id.")]) -> None:
+    """Send a delivery again now (same webhook-id)."""
+    from cli import client
+
+    with client.connect() as api:
+        body = api.call("POST", f"/v1/webhooks/deliveries/{_q(delivery_id)}/redeliver", what="the redelivery",
+                        missing=f"unknown delivery {delivery_id!r}")
+    out.print(f"{body['id']} queued again ({body['message_id']})", highlight=False)

@@ -382,6 +382,11 @@ for _name, _command in (("list", cohorts.reviews_list), ("show", cohorts.reviews
 regrades_app = typer.Typer(no_args_is_help=True, help="Follow regrades: progress and changed verdicts.")
 app.add_typer(regrades_app, name="regrades")
 regrades_app.command("show")(translate_errors(cohorts.regrades_show))
+webhooks_app = typer.Typer(no_args_is_help=True, help="Cohort webhooks: register, read the delivery log, redeliver.")
+app.add_typer(webhooks_app, name="webhooks")
+for _name, _command in (("add", cohorts.webhooks_add), ("list", cohorts.webhooks_list),
+                        ("deliveries", cohorts.webhooks_deliveries), ("redeliver", cohorts.webhooks_redeliver)):
+    webhooks_app.command(_name)(translate_errors(_command))
 
 
 if __name__ == "__main__":

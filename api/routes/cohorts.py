@@ -19,6 +19,7 @@ from api import regrades, similarity, staff_views
 from api.cohorts import Standing, assessment_for, aware, cohort_for, standing, window
 from api.deps import AuthorDep, PersonDep, ServiceDep, SessionDep
 from api.routes._uploads import read_body
+from api.webhooks import EVENTS as webhook_events
 from api.tables import Assessment, Role, utcnow
 from engine import assessments as rules
 from engine import plots
@@ -281,6 +282,9 @@ def start_assessment(assessment_id: str, session: SessionDep, person: PersonDep)
 # -- staff views ------------------------------------------------------------------------
 
 
+WebhookEvent = enum.StrEnum("WebhookEvent", {name.replace(".", "_").upper(): name for name in webhook_events})
+
+
 class Format(enum.StrEnum):
     JSON = "json"
     CSV = "csv"
@@ -391,3 +395,68 @@ def similarity_pair(assessment_id: str, a: str, b: str, session: SessionDep, ser
                     person: PersonDep) -> dict[str, Any]:
     """Two submissions side by side with the lines where what they share starts."""
     return similarity.side_by_side(service, session, _staff_assessment(session, person, assessment_id), a, b)
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2000)
+    events: list[WebhookEvent] = Field(min_length=1)
+
+
+class WebhookPublic(BaseModel):
+    id: str
+    cohort_id: str
+    url: str
+    events: list[str]
+    created_at: datetime
+    #: Only in the answer to its creation: the key receivers verify signatures with.
+    secret: str | None = None
+
+
+def _endpoint_for(session, service, person, endpoint_id: str):
+    endpoint = service.webhooks.endpoint(endpoint_id)
+    if endpoint is None:
+        raise NotFound(f"unknown webhook {endpoint_id!r}")
+    cohort_for(session, person, endpoint.cohort_id, Standing.ORGANISER)  # 404 to anyone else
+    return endpoint
+
+
+@router.post("/cohorts/{cohort_id}/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookPublic)
+def create_webhook(cohort_id: str, body: WebhookCreate, session: SessionDep, service: ServiceDep,
+                   author: AuthorDep) -> WebhookPublic:
+    """Register a URL for the cohort's events (Standard Webhooks signing); the secret is shown once."""
+    cohort = cohort_for(session, author, cohort_id, Standing.ORGANISER)
+    endpoint = service.webhooks.register(cohort_id=cohort.id, url=body.url, events=[e.value for e in body.events],
+                                         created_by=author.subject)
+    return WebhookPublic(**endpoint.model_dump(include={"id", "cohort_id", "url", "events", "created_at", "secret"}))
+
+
+@router.get("/cohorts/{cohort_id}/webhooks")
+def list_webhooks(cohort_id: str, session: SessionDep, service: ServiceDep, author: AuthorDep) -> dict[str, Any]:
+    cohort = cohort_for(session, author, cohort_id, Standing.ORGANISER)
+    data = [WebhookPublic(**e.model_dump(include={"id", "cohort_id", "url", "events", "created_at"}))
+            for e in service.webhooks.endpoints(cohort_id=cohort.id)]
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/webhooks/{endpoint_id}/deliveries")
+def webhook_deliveries(endpoint_id: str, session: SessionDep, service: ServiceDep, author: AuthorDep) -> dict[str, Any]:
+    """The endpoint's delivery log: each event, its state, and every try with the receiver's answer."""
+    endpoint = _endpoint_for(session, service, author, endpoint_id)
+    data = [{**d.model_dump(exclude={"endpoint_id"}),
+             "tries": [t.model_dump(exclude={"id", "delivery_id"}) for t in tries]}
+            for d, tries in service.webhooks.deliveries(endpoint_id=endpoint.id)]
+    return {"data": data, "count": len(data)}
+
+
+@router.post("/webhooks/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED)
+def redeliver_webhook(delivery_id: str, session: SessionDep, service: ServiceDep, author: AuthorDep) -> dict[str, Any]:
+    """Send a delivery again now, with the same webhook-id (receivers deduplicate on it)."""
+    delivery = service.webhooks.delivery(delivery_id)
+    if delivery is None:
+        raise NotFound(f"unknown delivery {delivery_id!r}")
+    _endpoint_for(session, service, author, delivery.endpoint_id)
+    row = service.webhooks.redeliver(delivery_id)
+    return {"id": row.id, "state": row.state, "message_id": row.message_id}

@@ -89,7 +89,8 @@ def test_access_rule(api, method, template, admitted, role):
            "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
            "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award",
            "version": "1.0.0", "version_id": "unknown-version", "review_id": "no-such-review",
-           "regrade_id": "no-such-regrade", "a": "x", "b": "y"}
+           "regrade_id": "no-such-regrade", "a": "x", "b": "y",
+           "endpoint_id": "no-such-endpoint", "delivery_id": "no-such-delivery"}
     if "{cohort_id}" in template or "{assessment_id}" in template:
         ids.update(cohort_ids(api))
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")

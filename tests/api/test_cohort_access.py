@@ -32,6 +32,10 @@ COHORT_RULES = [
     ("GET", "/v1/regrades/{regrade_id}", PEOPLE),
     ("GET", "/v1/assessments/{assessment_id}/similarity", PEOPLE),
     ("GET", "/v1/assessments/{assessment_id}/similarity/{a}/{b}", PEOPLE),
+    ("POST", "/v1/cohorts/{cohort_id}/webhooks", AUTHORS),
+    ("GET", "/v1/cohorts/{cohort_id}/webhooks", AUTHORS),
+    ("GET", "/v1/webhooks/{endpoint_id}/deliveries", AUTHORS),
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver", AUTHORS),
     ("GET", "/v1/reviews", PEOPLE),
     ("GET", "/v1/reviews/{review_id}", PEOPLE),
     ("POST", "/v1/reviews/{review_id}", PEOPLE),
@@ -56,6 +60,10 @@ MATRIX = {
     ("POST", "/v1/assessments/{assessment_id}/regrade"): ["ok", 403, 403, 404, 403, 403],
     ("GET", "/v1/regrades/{regrade_id}"): ["ok", "ok", 404, 404, 404, 404],
     ("GET", "/v1/assessments/{assessment_id}/similarity"): ["ok", "ok", 404, 404, 404, 404],
+    ("POST", "/v1/cohorts/{cohort_id}/webhooks"): ["ok", 403, 403, 404, 403, 403],
+    ("GET", "/v1/cohorts/{cohort_id}/webhooks"): ["ok", 403, 403, 404, 403, 403],
+    ("GET", "/v1/webhooks/{endpoint_id}/deliveries"): ["ok", 403, 403, 404, 403, 403],
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver"): ["ok", 403, 403, 404, 403, 403],
 }
 
 
@@ -66,7 +74,7 @@ def cohort_ids(api) -> dict[str, str]:
     test = assessment(api, organiser, made["id"], duration_seconds=600)
     return {"cohort_id": made["id"], "assessment_id": test["id"], "subject": "alice", "kind": "scores",
             "review_id": "no-such-review", "regrade_id": "no-such-regrade",
-            "a": "x", "b": "y"}
+            "a": "x", "b": "y", "endpoint_id": "no-such-endpoint", "delivery_id": "no-such-delivery"}
 
 
 def body(template: str) -> dict | None:
@@ -79,6 +87,8 @@ def body(template: str) -> dict | None:
                 "headers": {"content-type": "text/csv"}}
     if template.endswith("/redeem"):
         return {"json": {"invitation": "tt_no-such-invitation"}}
+    if template.endswith("/webhooks"):
+        return {"json": {"url": "http://127.0.0.1:9/hook", "events": ["result.created"]}}
     if template.endswith("/regrade"):
         return {"json": {}}
     if template == "/v1/reviews/{review_id}":
@@ -104,8 +114,12 @@ def two_cohorts(api):
               "member": member(api, mine["invitations"]["alice"]), "other_organiser": oscar,
               "other_staff": api.token(Role.REVIEWER, "rex"), "other_member": member(api, theirs["invitations"]["zoe"])}
     regrade = api.client.post(f"/v1/assessments/{test['id']}/regrade", headers=olga, json={}).json()
+    endpoint = api.client.post(f"/v1/cohorts/{mine['id']}/webhooks", headers=olga,
+                               json={"url": "http://127.0.0.1:9/hook", "events": ["result.created"]}).json()
+    api.service.webhooks.emit(cohort_id=mine["id"], event_type="result.created", data={})
+    delivery = api.service.webhooks.deliveries(endpoint_id=endpoint["id"])[0][0]
     return {"cohort_id": mine["id"], "assessment_id": test["id"], "subject": "alice", "kind": "readiness",
-            "regrade_id": regrade["id"]}, people
+            "regrade_id": regrade["id"], "endpoint_id": endpoint["id"], "delivery_id": delivery.id}, people
 
 
 @pytest.mark.parametrize(("method", "template"), list(MATRIX), ids=[f"{m} {p}" for m, p in MATRIX])
@@ -127,5 +141,6 @@ def test_no_token_is_401_on_every_cohort_route(api):
         if admitted == "page":
             continue
         path = template.format(cohort_id="c", assessment_id="a", subject="s", kind="scores", review_id="r",
-                                 regrade_id="g", a="x", b="y")
+                                 regrade_id="g", a="x", b="y",
+                                 endpoint_id="e", delivery_id="d")
         assert api.client.request(method, path).status_code == 401, path

@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 from api import db
 
 NEW_TABLES = {"cohort", "cohort_staff", "cohort_member", "invitation", "assessment", "assessment_start",
-              "assessment_score", "review", "regrade"}
+              "assessment_score", "review", "regrade", "webhook_endpoint", "webhook_delivery", "webhook_attempt"}
 
 
 def test_up_with_data_then_down_then_up_again(database_url):
@@ -58,6 +58,13 @@ def test_up_with_data_then_down_then_up_again(database_url):
                                 " pack_version, task_digest, regrade_id) VALUES ('r2', 's2', 'QUEUED', 0,"
                                 " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '2', 'sha256:t2', 'g1')"))
         connection.execute(text("UPDATE result SET superseded_by = 'res2' WHERE id = 'res1'"))
+        connection.execute(text("INSERT INTO webhook_endpoint (id, cohort_id, url, secret, events, created_by,"
+                                " created_at) VALUES ('w1', 'c1', 'http://x', 'whsec_x', '[]', 'olga', CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO webhook_delivery (id, endpoint_id, message_id, event_type, payload, state,"
+                                " attempts, created_at) VALUES ('d1', 'w1', 'msg_1', 'result.created', '{}', 'pending',"
+                                " 0, CURRENT_TIMESTAMP)"))
+        connection.execute(text("INSERT INTO webhook_attempt (delivery_id, at, status_code, duration_ms) "
+                                "VALUES ('d1', CURRENT_TIMESTAMP, 500, 3)"))
         connection.execute(text(
             "INSERT INTO review (id, run_id, submission_id, assessment_id, pack_id, pack_version, task_id, automated,"
             " state, scores, comments, created_at) VALUES ('rv1', 'r0', 's1', NULL, 'p', '1', 't', '{}',"

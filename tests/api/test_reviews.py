@@ -113,3 +113,25 @@ def test_staff_of_another_cohort_cannot_see_the_review(api, held):
     assert api.client.get(f"/v1/reviews/{review_id}", headers=rex).status_code == 404
     assert api.client.post(f"/v1/reviews/{review_id}", headers=rex, json={"scores": TOP}).status_code == 404
     assert api.client.get(f"/v1/reviews/{review_id}", headers=alice).status_code == 404
+
+
+def test_a_completed_review_is_announced_by_webhook(api, held):
+    import json
+
+    from tests.api.test_webhooks import Receiver
+    from tests.services import free_port
+
+    accepted, alice, rita, test = held
+    receiver = Receiver(free_port())
+    try:
+        organiser = api.token(Role.AUTHOR, "olga")
+        cohort_id = test["cohort_id"]
+        api.client.post(f"/v1/cohorts/{cohort_id}/webhooks", headers=organiser,
+                        json={"url": receiver.url, "events": ["review.completed", "result.created"]})
+        review_id = api.client.get("/v1/reviews", headers=rita).json()["data"][0]["id"]
+        api.client.post(f"/v1/reviews/{review_id}", headers=rita, json={"scores": TOP})
+        api.service.webhooks.deliver_due()
+        types = sorted(json.loads(body)["type"] for _, body in receiver.received)
+        assert types == ["result.created", "review.completed"]
+    finally:
+        receiver.close()

@@ -166,3 +166,31 @@ def test_regrade_from_the_cli_reports_the_changed_verdict(served, tmp_path, monk
     shown = runner.invoke(main.app, ["regrades", "show", regrade_id])
     assert "1/1 regraded (finished); 1 verdict(s) changed" in shown.output
     assert "alice" in shown.output and "ready 100 → not_ready 0" in shown.output
+
+
+def test_webhooks_from_the_cli(served, tmp_path, monkeypatch):  # noqa: F811
+    from tests.api.cohort_helpers import attempt, setup
+    from tests.api.helpers import work
+    from tests.api.test_webhooks import Receiver
+    from tests.services import free_port
+
+    api, url = served
+    made, test, organiser, alice = setup(api)
+    monkeypatch.setenv("TASKTRIAL_URL", url)
+    as_token(monkeypatch, organiser)
+    receiver = Receiver(free_port())
+    try:
+        added = runner.invoke(main.app, ["webhooks", "add", made["id"], receiver.url, "--event", "result.created"])
+        assert added.exit_code == 0 and "whsec_" in added.output, added.output
+        endpoint_id = added.output.split()[0]
+        work(api, attempt(api, alice, test["id"]).json()["run_id"])
+        api.service.webhooks.deliver_due()
+        log = runner.invoke(main.app, ["webhooks", "deliveries", endpoint_id])
+        assert "result.created  delivered  tries: 200" in log.output, log.output
+        delivery_id = log.output.split()[0]
+        again = runner.invoke(main.app, ["webhooks", "redeliver", delivery_id])
+        assert again.exit_code == 0 and "queued again" in again.output
+        bad = runner.invoke(main.app, ["webhooks", "add", made["id"], receiver.url, "--event", "nope"])
+        assert bad.exit_code == 2
+    finally:
+        receiver.close()

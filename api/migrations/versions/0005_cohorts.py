@@ -161,6 +161,54 @@ def upgrade() -> None:
     with op.batch_alter_table('regrade', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_regrade_assessment_id'), ['assessment_id'], unique=False)
 
+    op.create_table('webhook_endpoint',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('cohort_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('url', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('events', sa.JSON(), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['cohort_id'], ['cohort.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('webhook_endpoint', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_endpoint_cohort_id'), ['cohort_id'], unique=False)
+
+    op.create_table('webhook_delivery',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('endpoint_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('event_type', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('last_status', sa.Integer(), nullable=True),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('delivered_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoint.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_delivery_endpoint_id'), ['endpoint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_delivery_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_delivery_state'), ['state'], unique=False)
+
+    op.create_table('webhook_attempt',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('delivery_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=True),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('duration_ms', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['delivery_id'], ['webhook_delivery.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('webhook_attempt', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_attempt_delivery_id'), ['delivery_id'], unique=False)
+
     # Plain ALTERs, not a batch: SQLite must not copy `submission`, `run` or `result`, which others point at.
     op.add_column('submission', sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     op.add_column('submission', sa.Column('late', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -180,6 +228,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_review_assessment_id'))
 
     op.drop_table('review')
+    with op.batch_alter_table('webhook_attempt', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_attempt_delivery_id'))
+
+    op.drop_table('webhook_attempt')
+    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_delivery_state'))
+        batch_op.drop_index(batch_op.f('ix_webhook_delivery_next_attempt_at'))
+        batch_op.drop_index(batch_op.f('ix_webhook_delivery_endpoint_id'))
+
+    op.drop_table('webhook_delivery')
+    with op.batch_alter_table('webhook_endpoint', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_endpoint_cohort_id'))
+
+    op.drop_table('webhook_endpoint')
     op.drop_column('result', 'superseded_by')
     op.drop_index(op.f('ix_run_regrade_id'), table_name='run')
     op.drop_column('run', 'regrade_id')
