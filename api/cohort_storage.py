@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, update
+import json
+
+from sqlalchemy import String, and_, cast, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
@@ -237,40 +240,40 @@ def skills_of(*, session: Session, result_ids: Sequence[str]) -> dict[str, dict[
 
 def put_score(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
               values: dict[str, Any] | None) -> None:
-    """Set (or with None, clear) the counting attempt of a member at a task."""
+    """Set (or with None, clear) the counting attempt on a member's progress row for a task."""
+    cleared = {"result_id": None, "score": None, "verdict": None, "skills": {}, "late": False}
     row = session.exec(select(AssessmentScore).where(
         AssessmentScore.assessment_id == assessment_id, AssessmentScore.candidate == candidate,
         AssessmentScore.pack_id == pack_id, AssessmentScore.task_id == task_id)).first()
-    if values is None:
-        if row is not None:
-            session.delete(row)
-    elif row is None:
-        session.add(AssessmentScore(assessment_id=assessment_id, candidate=candidate, pack_id=pack_id,
-                                    task_id=task_id, **values))
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-        session.add(row)
+    if row is None:  # attempts from before progress rows were kept
+        row = AssessmentScore(assessment_id=assessment_id, candidate=candidate, pack_id=pack_id, task_id=task_id,
+                              attempts=1)
+    for key, value in (values or cleared).items():
+        setattr(row, key, value)
+    session.add(row)
     try:
         session.commit()
     except IntegrityError:  # another writer made the row meanwhile: theirs reflects the same attempts
         session.rollback()
 
 
-def scores(*, session: Session, assessment_id: str) -> list[tuple]:
-    """``(candidate, pack_id, task_id, score, verdict, skills, late)`` of every counting attempt (a narrow read)."""
-    return list(session.exec(select(AssessmentScore.candidate, AssessmentScore.pack_id, AssessmentScore.task_id,
-                                    AssessmentScore.score, AssessmentScore.verdict, AssessmentScore.skills,
-                                    AssessmentScore.late)
-                             .where(AssessmentScore.assessment_id == assessment_id)).all())
+def scores(*, session: Session, assessment_id: str, with_skills: bool) -> list[tuple]:
+    """``(candidate, pack_id, task_id, attempts, score, verdict, late, skills)`` of every member's progress
+    at every task they attempted (``score`` and ``verdict`` None until one attempt is graded).
 
-
-def submission_counts(*, session: Session, assessment_id: str) -> dict[tuple[str, str, str], int]:
-    """Attempts per ``(candidate, pack_id, task_id)``, counted by the database."""
-    rows = session.exec(select(Submission.candidate, Submission.pack_id, Submission.task_id, func.count())
-                        .where(Submission.assessment_id == assessment_id)
-                        .group_by(Submission.candidate, Submission.pack_id, Submission.task_id)).all()
-    return {(c, p, t): int(n) for c, p, t, n in rows}
+    A narrow Core read (no ORM objects); ``skills`` are decoded in one ``json.loads`` over all rows
+    (per-row JSON decoding dominated the time on a cohort of thousands), or None without ``with_skills``.
+    """
+    columns = [AssessmentScore.candidate, AssessmentScore.pack_id, AssessmentScore.task_id, AssessmentScore.attempts,
+               AssessmentScore.score, AssessmentScore.verdict, AssessmentScore.late]
+    if with_skills:
+        columns.append(cast(AssessmentScore.skills, String))
+    rows = session.connection().execute(
+        sa_select(*columns).where(AssessmentScore.assessment_id == assessment_id)).all()
+    if not with_skills:
+        return [(*row, None) for row in rows]
+    skills = json.loads("[" + ",".join(row[7] for row in rows) + "]") if rows else []
+    return [(*row[:7], found) for row, found in zip(rows, skills)]
 
 
 def member_names(*, session: Session, cohort_id: str) -> list[tuple[str, str]]:

@@ -22,45 +22,53 @@ def task_keys(assessment: Assessment) -> list[str]:
     return [f"{t['pack_id']}/{t['task_id']}" for t in assessment.tasks]
 
 
-def _counting(session: Session, assessment: Assessment) -> dict[str, dict[str, tuple[float, str, dict, bool]]]:
-    """member -> task key -> (score, verdict, skills, late) of the counting attempt."""
-    found: dict[str, dict[str, tuple[float, str, dict, bool]]] = {}
-    for candidate, pack_id, task_id, score, verdict, skills, late in store.scores(session=session,
-                                                                                   assessment_id=assessment.id):
-        found.setdefault(candidate, {})[f"{pack_id}/{task_id}"] = (score, verdict, skills, late)
+def _progress(session: Session, assessment: Assessment, with_skills: bool = False) -> dict[str, dict[str, tuple]]:
+    """member -> task key -> (attempts, score, verdict, skills, late); score and verdict None until graded."""
+    keys = {(t["pack_id"], t["task_id"]): f"{t['pack_id']}/{t['task_id']}" for t in assessment.tasks}
+    found: dict[str, dict[str, tuple]] = {}
+    for candidate, pack_id, task_id, attempts, score, verdict, late, skills in store.scores(
+            session=session, assessment_id=assessment.id, with_skills=with_skills):
+        key = keys.get((pack_id, task_id)) or f"{pack_id}/{task_id}"
+        by_task = found.get(candidate)
+        if by_task is None:
+            by_task = found[candidate] = {}
+        by_task[key] = (attempts, score, verdict, skills, late)
     return found
+
+
+def _graded(progress: dict[str, dict[str, tuple]]) -> dict[str, dict[str, tuple]]:
+    """Only the tasks with a counting attempt: member -> task key -> (score, verdict, skills, late)."""
+    return {member: {key: value[1:] for key, value in tasks.items() if value[2] is not None}
+            for member, tasks in progress.items()}
 
 
 def dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
     """Per member and task: attempts, the counting verdict; per member: started, time left; per task: totals."""
     keys = task_keys(assessment)
-    counting = _counting(session, assessment)
-    counts = store.submission_counts(session=session, assessment_id=assessment.id)
+    progress = _progress(session, assessment)
     starts = store.starts(session=session, assessment_id=assessment.id)
     rule, now = window(assessment), utcnow()
     totals = {k: {"started": 0, "submitted": 0, "graded": 0, "ready": 0} for k in keys}
+    nothing = (0, None, None, None, False)
     members = []
     for subject, name in store.member_names(session=session, cohort_id=assessment.cohort_id):
         started = starts.get(subject)
         tasks: dict[str, Any] = {}
-        mine = counting.get(subject, {})
+        mine = progress.get(subject, {})
         for key in keys:
-            pack_id, _, task_id = key.partition("/")
-            attempts = counts.get((subject, pack_id, task_id), 0)
-            graded = mine.get(key)
-            state = "ready" if graded and graded[1] == "ready" else "graded" if graded else \
+            attempts, score, verdict, _, late = mine.get(key, nothing)
+            state = "ready" if verdict == "ready" else "graded" if verdict else \
                 "submitted" if attempts else "started" if started else "not_started"
-            tasks[key] = {"attempts": attempts, "state": state, "score": graded[0] if graded else None,
-                          "late": graded[3] if graded else False}
+            tasks[key] = {"attempts": attempts, "state": state, "score": score, "late": late}
             entry = totals[key]
             entry["started"] += bool(started or attempts)
             entry["submitted"] += bool(attempts)
-            entry["graded"] += bool(graded)
+            entry["graded"] += verdict is not None
             entry["ready"] += state == "ready"
         members.append({"subject": subject, "display_name": name,
-                        "started_at": aware(started).isoformat() if started else None,
-                        "time_left_seconds": rule.time_left(aware(started) if started else None, now),
-                        "tasks": tasks})
+                         "started_at": aware(started).isoformat() if started else None,
+                         "time_left_seconds": rule.time_left(aware(started) if started else None, now),
+                         "tasks": tasks})
     return {"assessment_id": assessment.id, "tasks": keys, "totals": totals, "members": members,
             "count": len(members)}
 
@@ -70,7 +78,7 @@ def matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
 
     A cell is ``{score, verdict}``, or None where the member has no graded attempt.
     """
-    counting = _counting(session, assessment)
+    counting = _graded(_progress(session, assessment, with_skills=by == "skills"))
     keys = task_keys(assessment)
     rows = []
     for subject, name in store.member_names(session=session, cohort_id=assessment.cohort_id):
@@ -78,7 +86,8 @@ def matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
         if by == "tasks":
             cells = {k: ({"score": mine[k][0], "verdict": mine[k][1]} if k in mine else None) for k in keys}
         else:
-            per_skill = rules.skill_readiness([{s: (v[0], v[1]) for s, v in t[2].items()} for t in mine.values()])
+            per_skill = rules.skill_readiness([{s: (v[0], v[1]) for s, v in (t[2] or {}).items()}
+                                               for t in mine.values()])
             cells = {s: {"score": v[0], "verdict": v[1]} for s, v in per_skill.items()}
         rows.append({"subject": subject, "display_name": name, "cells": cells})
     if by == "tasks":
@@ -140,7 +149,7 @@ def hiring_csv(table: dict[str, Any]) -> str:
 def score_distribution(session: Session, assessment: Assessment) -> dict[str, list[float]]:
     """Counting scores per task."""
     found: dict[str, list[float]] = {k: [] for k in task_keys(assessment)}
-    for by_task in _counting(session, assessment).values():
+    for by_task in _graded(_progress(session, assessment)).values():
         for key, value in by_task.items():
             found.setdefault(key, []).append(value[0])
     return found

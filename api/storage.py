@@ -20,6 +20,7 @@ from api import auth
 from engine.errors import Conflict
 from api.tables import (
     ApiToken,
+    AssessmentScore,
     LogCheckpoint,
     LogEntry,
     PackState,
@@ -131,10 +132,25 @@ def create_submission(
     session.add(run)
     session.flush()
     session.add(RunEvent(run_id=run.id, kind=RunState.QUEUED.value))
+    if assessment_id is not None:
+        _count_attempt(session=session, submission=submission)
     session.commit()
     session.refresh(submission)
     session.refresh(run)
     return submission, run
+
+
+def _count_attempt(*, session: Session, submission: Submission) -> None:
+    """One more attempt on the member's progress row (made with the first), in the submission's transaction."""
+    where = (AssessmentScore.assessment_id == submission.assessment_id,
+             AssessmentScore.candidate == submission.candidate, AssessmentScore.pack_id == submission.pack_id,
+             AssessmentScore.task_id == submission.task_id)
+    bumped = session.exec(update(AssessmentScore).where(*where)  # type: ignore[call-overload]
+                          .values(attempts=AssessmentScore.attempts + 1)).rowcount
+    if bumped == 0:
+        session.add(AssessmentScore(assessment_id=submission.assessment_id, candidate=submission.candidate,
+                                    pack_id=submission.pack_id, task_id=submission.task_id, attempts=1))
+        session.flush()
 
 
 def get_submission(*, session: Session, submission_id: str, with_archive: bool = True) -> Submission | None:

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
@@ -93,6 +93,8 @@ class SubmissionBase(SQLModel):
 
 
 class Submission(SubmissionBase, table=True):
+    #: An assessment's attempts by member and task, answered from the index alone (the dashboard's counts).
+    __table_args__ = (Index("ix_submission_attempts", "assessment_id", "candidate", "pack_id", "task_id"),)
     id: str = Field(default_factory=new_id, primary_key=True)
     candidate: str = Field(index=True)
     task_digest: str
@@ -102,7 +104,7 @@ class Submission(SubmissionBase, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     #: The assessment this is an attempt of (None: practice outside any assessment).
     #: (No foreign key: adding one to this busy table would make SQLite copy it, which other tables' keys forbid.)
-    assessment_id: str | None = Field(default=None, index=True)
+    assessment_id: str | None = None
     #: Accepted after the assessment's window closed (its late policy said so).
     late: bool = False
 
@@ -346,10 +348,10 @@ class AssessmentStart(SQLModel, table=True):
 
 
 class AssessmentScore(SQLModel, table=True):
-    """The attempt that counts for one member and task, by the assessment's scoring policy.
+    """One member's progress at one task: attempts made, and the attempt that counts by the scoring policy.
 
-    Kept in step with results as they are stored, so staff views read one row per member and
-    task instead of every attempt and every skill of every result.
+    Made with the first attempt and kept in step as attempts and results are stored, so staff views
+    read one narrow row per member and task instead of every attempt and every skill of every result.
     """
 
     __tablename__ = "assessment_score"
@@ -359,9 +361,12 @@ class AssessmentScore(SQLModel, table=True):
     candidate: str
     pack_id: str
     task_id: str
-    result_id: str = Field(foreign_key="result.id")
-    score: float
-    verdict: str
+    #: Submissions made (whatever became of them).
+    attempts: int = 0
+    #: The counting result; None until one is graded.
+    result_id: str | None = Field(default=None, foreign_key="result.id")
+    score: float | None = None
+    verdict: str | None = None
     #: micro-skill -> [score, verdict] of the counting result.
     skills: dict[str, list] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     late: bool = False

@@ -305,10 +305,11 @@ def _staff_assessment(session, person, assessment_id: str) -> Assessment:
     return assessment
 
 
-@router.get("/assessments/{assessment_id}/dashboard")
-def assessment_dashboard(assessment_id: str, session: SessionDep, person: PersonDep) -> dict[str, Any]:
+@router.get("/assessments/{assessment_id}/dashboard", responses={200: {"content": {"application/json": {}}}})
+def assessment_dashboard(assessment_id: str, session: SessionDep, person: PersonDep) -> Response:
     """Progress per member and task (started, submitted, graded, ready), time left in timed attempts."""
-    return staff_views.dashboard(session, _staff_assessment(session, person, assessment_id))
+    board = staff_views.dashboard(session, _staff_assessment(session, person, assessment_id))
+    return Response(json.dumps(board, ensure_ascii=False), media_type="application/json")  # plain JSON already
 
 
 @router.get("/assessments/{assessment_id}/matrix",

@@ -50,8 +50,9 @@ def test_up_with_data_then_down_then_up_again(database_url):
             "INSERT INTO result (id, run_id, submission_id, candidate, pack_id, task_id, score, verdict, document,"
             " created_at) VALUES ('res1', 'r1', 's2', 'alice', 'p', 't', 90, 'ready', '{}', CURRENT_TIMESTAMP)"))
         connection.execute(text(
-            "INSERT INTO assessment_score (assessment_id, candidate, pack_id, task_id, result_id, score, verdict,"
-            " skills, late, at) VALUES ('a1', 'alice', 'p', 't', 'res1', 90, 'ready', '{}', true, CURRENT_TIMESTAMP)"))
+            "INSERT INTO assessment_score (assessment_id, candidate, pack_id, task_id, attempts, result_id, score,"
+            " verdict, skills, late, at) VALUES ('a1', 'alice', 'p', 't', 1, 'res1', 90, 'ready', '{}', true,"
+            " CURRENT_TIMESTAMP)"))
         connection.execute(text("INSERT INTO regrade (id, assessment_id, versions, total, created_by, created_at) "
                                 "VALUES ('g1', 'a1', '{}', 1, 'olga', CURRENT_TIMESTAMP)"))
         connection.execute(text("INSERT INTO run (id, submission_id, state, attempts, created_at, updated_at,"

@@ -94,3 +94,13 @@ def test_a_cohort_member_cannot_read_staff_views(api, graded):
     test, organiser = graded
     outsider = api.token(Role.REVIEWER, "nobody")
     assert api.client.get(f"/v1/assessments/{test['id']}/matrix", headers=outsider).status_code == 404
+
+
+def test_the_dashboard_shows_work_submitted_before_it_is_graded(api):
+    made, test, organiser, alice = setup(api)
+    attempt(api, alice, test["id"])
+    board = api.client.get(f"/v1/assessments/{test['id']}/dashboard", headers=organiser).json()
+    alice_row = next(m for m in board["members"] if m["subject"] == "alice")
+    assert alice_row["tasks"]["python-foundations/retry-backoff"] == {"attempts": 1, "state": "submitted",
+                                                                     "score": None, "late": False}
+    assert board["totals"]["python-foundations/retry-backoff"]["graded"] == 0

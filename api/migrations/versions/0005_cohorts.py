@@ -106,9 +106,10 @@ def upgrade() -> None:
     sa.Column('candidate', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('pack_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('task_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('result_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('score', sa.Float(), nullable=False),
-    sa.Column('verdict', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('result_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('score', sa.Float(), nullable=True),
+    sa.Column('verdict', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('skills', sa.JSON(), nullable=False),
     sa.Column('late', sa.Boolean(), nullable=False),
     sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -212,7 +213,8 @@ def upgrade() -> None:
     # Plain ALTERs, not a batch: SQLite must not copy `submission`, `run` or `result`, which others point at.
     op.add_column('submission', sa.Column('assessment_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     op.add_column('submission', sa.Column('late', sa.Boolean(), nullable=False, server_default=sa.false()))
-    op.create_index(op.f('ix_submission_assessment_id'), 'submission', ['assessment_id'], unique=False)
+    op.create_index('ix_submission_attempts', 'submission', ['assessment_id', 'candidate', 'pack_id', 'task_id'],
+                    unique=False)
     op.add_column('run', sa.Column('pack_version', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     op.add_column('run', sa.Column('task_digest', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     op.add_column('run', sa.Column('regrade_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
@@ -251,7 +253,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_regrade_assessment_id'))
 
     op.drop_table('regrade')
-    op.drop_index(op.f('ix_submission_assessment_id'), table_name='submission')
+    op.drop_index('ix_submission_attempts', table_name='submission')
     op.drop_column('submission', 'late')  # SQLite 3.35+ drops a column in place
     op.drop_column('submission', 'assessment_id')
 
