@@ -109,6 +109,8 @@ def add_members(*, session: Session, cohort_id: str, rows: Sequence[MemberRow]) 
         secret = auth.new_token()
         session.add(Invitation(cohort_id=cohort_id, subject=row.subject, token_hash=auth.token_hash(secret)))
         invitations.append((row.subject, secret))
+    session.exec(update(Assessment).where(Assessment.cohort_id == cohort_id)  # type: ignore[call-overload]
+                 .values(revision=Assessment.revision + 1))  # staff views list the members
     try:
         session.commit()
     except IntegrityError as exc:
@@ -188,6 +190,8 @@ def start(*, session: Session, assessment_id: str, candidate: str) -> Assessment
         return existing
     row = AssessmentStart(assessment_id=assessment_id, candidate=candidate)
     session.add(row)
+    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+                 .values(revision=Assessment.revision + 1))  # the dashboard shows who started
     try:
         session.commit()
     except IntegrityError:
@@ -251,6 +255,8 @@ def put_score(*, session: Session, assessment_id: str, candidate: str, pack_id: 
     for key, value in (values or cleared).items():
         setattr(row, key, value)
     session.add(row)
+    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+                 .values(revision=Assessment.revision + 1))  # cached staff views are stale
     try:
         session.commit()
     except IntegrityError:  # another writer made the row meanwhile: theirs reflects the same attempts
@@ -307,6 +313,7 @@ def create_regrade(*, session: Session, regrade: Regrade, runs: Sequence[tuple[s
         session.add(RunEvent(run_id=run.id, kind=RunState.QUEUED.value, detail=f"regrade {regrade.id}"))
         ids.append(run.id)
     assessment.tasks = tasks
+    assessment.revision += 1
     session.add(assessment)
     session.commit()
     session.refresh(regrade)

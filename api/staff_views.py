@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session
@@ -16,6 +20,28 @@ from api import cohort_storage as store
 from api.cohorts import aware, window
 from api.tables import Assessment, utcnow
 from engine import assessments as rules
+
+
+#: Views computed at an assessment's revision, reused until its progress changes (the revision is bumped
+#: in the transaction of every change, so a cached view is never stale). Per process, bounded.
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 32
+
+
+def _cached(assessment: Assessment, kind: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per assessment revision and ``kind``; callers never mutate what it returns."""
+    key = (assessment.id, assessment.revision, kind)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
+    return value
 
 
 def task_keys(assessment: Assessment) -> list[str]:
@@ -43,11 +69,26 @@ def _graded(progress: dict[str, dict[str, tuple]]) -> dict[str, dict[str, tuple]
 
 
 def dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
-    """Per member and task: attempts, the counting verdict; per member: started, time left; per task: totals."""
+    """Per member and task: attempts, the counting verdict; per member: started, time left; per task: totals.
+
+    Everything but the clocks is computed once per revision; time left is worked out on each call.
+    """
+    board = _cached(assessment, "dashboard", lambda: _dashboard(session, assessment))
+    rule, now = window(assessment), utcnow()
+    members = [{**m, "time_left_seconds": rule.time_left(m["_started"], now)} for m in board["members"]]
+    for member in members:
+        del member["_started"]
+    return {**board, "members": members}
+
+
+def dashboard_json(session: Session, assessment: Assessment) -> str:
+    return json.dumps(dashboard(session, assessment), ensure_ascii=False)
+
+
+def _dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
     keys = task_keys(assessment)
     progress = _progress(session, assessment)
     starts = store.starts(session=session, assessment_id=assessment.id)
-    rule, now = window(assessment), utcnow()
     totals = {k: {"started": 0, "submitted": 0, "graded": 0, "ready": 0} for k in keys}
     nothing = (0, None, None, None, False)
     members = []
@@ -66,9 +107,8 @@ def dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
             entry["graded"] += verdict is not None
             entry["ready"] += state == "ready"
         members.append({"subject": subject, "display_name": name,
-                         "started_at": aware(started).isoformat() if started else None,
-                         "time_left_seconds": rule.time_left(aware(started) if started else None, now),
-                         "tasks": tasks})
+                        "started_at": aware(started).isoformat() if started else None,
+                        "_started": aware(started) if started else None, "tasks": tasks})
     return {"assessment_id": assessment.id, "tasks": keys, "totals": totals, "members": members,
             "count": len(members)}
 
@@ -76,8 +116,21 @@ def dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
 def matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
     """Members × tasks (``by='tasks'``) or members × micro-skills (``'skills'``), scoring policy applied.
 
-    A cell is ``{score, verdict}``, or None where the member has no graded attempt.
+    A cell is ``{score, verdict}``, or None where the member has no graded attempt. Computed once per revision.
     """
+    return _cached(assessment, f"matrix:{by}", lambda: _matrix(session, assessment, by))
+
+
+def matrix_json(session: Session, assessment: Assessment, by: str) -> str:
+    return _cached(assessment, f"matrix.json:{by}",
+                   lambda: json.dumps(matrix(session, assessment, by), ensure_ascii=False))
+
+
+def matrix_csv_text(session: Session, assessment: Assessment, by: str) -> str:
+    return _cached(assessment, f"matrix.csv:{by}", lambda: matrix_csv(matrix(session, assessment, by)))
+
+
+def _matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
     counting = _graded(_progress(session, assessment, with_skills=by == "skills"))
     keys = task_keys(assessment)
     rows = []

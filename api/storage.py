@@ -20,6 +20,7 @@ from api import auth
 from engine.errors import Conflict
 from api.tables import (
     ApiToken,
+    Assessment,
     AssessmentScore,
     LogCheckpoint,
     LogEntry,
@@ -151,6 +152,13 @@ def _count_attempt(*, session: Session, submission: Submission) -> None:
         session.add(AssessmentScore(assessment_id=submission.assessment_id, candidate=submission.candidate,
                                     pack_id=submission.pack_id, task_id=submission.task_id, attempts=1))
         session.flush()
+    bump_revision(session=session, assessment_id=submission.assessment_id)
+
+
+def bump_revision(*, session: Session, assessment_id: str) -> None:
+    """Mark the assessment's progress changed (in the caller's transaction): cached staff views are stale."""
+    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+                 .values(revision=Assessment.revision + 1))
 
 
 def get_submission(*, session: Session, submission_id: str, with_archive: bool = True) -> Submission | None:

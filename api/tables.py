@@ -334,6 +334,9 @@ class Assessment(SQLModel, table=True):
     check_overrides: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)
+    #: Bumped in the transaction of every change to its members' progress: staff views computed at one
+    #: revision are reused until the next (api.staff_views).
+    revision: int = 0
 
 
 class AssessmentStart(SQLModel, table=True):

@@ -308,8 +308,8 @@ def _staff_assessment(session, person, assessment_id: str) -> Assessment:
 @router.get("/assessments/{assessment_id}/dashboard", responses={200: {"content": {"application/json": {}}}})
 def assessment_dashboard(assessment_id: str, session: SessionDep, person: PersonDep) -> Response:
     """Progress per member and task (started, submitted, graded, ready), time left in timed attempts."""
-    board = staff_views.dashboard(session, _staff_assessment(session, person, assessment_id))
-    return Response(json.dumps(board, ensure_ascii=False), media_type="application/json")  # plain JSON already
+    return Response(staff_views.dashboard_json(session, _staff_assessment(session, person, assessment_id)),
+                    media_type="application/json")
 
 
 @router.get("/assessments/{assessment_id}/matrix",
@@ -317,11 +317,11 @@ def assessment_dashboard(assessment_id: str, session: SessionDep, person: Person
 def assessment_matrix(assessment_id: str, session: SessionDep, person: PersonDep, by: MatrixBy = MatrixBy.SKILLS,
                       format: Format = Format.JSON) -> Response:
     """Readiness: members × micro-skills or × tasks, with the scoring policy applied; JSON or CSV."""
-    table = staff_views.matrix(session, _staff_assessment(session, person, assessment_id), by.value)
+    assessment = _staff_assessment(session, person, assessment_id)
     if format is Format.CSV:
-        return Response(staff_views.matrix_csv(table), media_type="text/csv", headers={
+        return Response(staff_views.matrix_csv_text(session, assessment, by.value), media_type="text/csv", headers={
             "Content-Disposition": f'attachment; filename="matrix-{assessment_id}-{by.value}.csv"'})
-    return Response(json.dumps(table, ensure_ascii=False), media_type="application/json")
+    return Response(staff_views.matrix_json(session, assessment, by.value), media_type="application/json")
 
 
 @router.get("/assessments/{assessment_id}/hiring",

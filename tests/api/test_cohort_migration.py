@@ -30,9 +30,9 @@ def test_up_with_data_then_down_then_up_again(database_url):
                                 "VALUES ('c1', 'C', 'olga', CURRENT_TIMESTAMP)"))
         connection.execute(text(
             "INSERT INTO assessment (id, cohort_id, title, tasks, opens_at, closes_at, scoring, late,"
-            " result_visibility, check_visibility, check_overrides, created_by, created_at) VALUES ('a1', 'c1', 'A',"
-            " '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'best', 'refuse', 'always', 'always', '{}', 'olga',"
-            " CURRENT_TIMESTAMP)"))
+            " result_visibility, check_visibility, check_overrides, created_by, created_at, revision) VALUES ('a1', 'c1',"
+            " 'A', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'best', 'refuse', 'always', 'always', '{}', 'olga',"
+            " CURRENT_TIMESTAMP, 0)"))
         connection.execute(text("INSERT INTO cohort_member (cohort_id, subject, display_name, email, joined_at) "
                                 "VALUES ('c1', 'alice', 'Alice', 'a@example.org', CURRENT_TIMESTAMP)"))
         connection.execute(text("INSERT INTO cohort_staff (cohort_id, subject) VALUES ('c1', 'rita')"))

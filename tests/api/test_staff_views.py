@@ -25,7 +25,7 @@ def graded(api):
     work(api, attempt(api, alice, test["id"]).json()["run_id"], passed=True)
     work(api, attempt(api, alice, test["id"]).json()["run_id"], passed=False)
     work(api, attempt(api, bob, test["id"]).json()["run_id"], passed=False)
-    return test, organiser
+    return {**test, "cohort_id": made["id"]}, organiser
 
 
 def test_the_dashboard_counts_attempts_and_states(api, graded):
@@ -104,3 +104,17 @@ def test_the_dashboard_shows_work_submitted_before_it_is_graded(api):
     assert alice_row["tasks"]["python-foundations/retry-backoff"] == {"attempts": 1, "state": "submitted",
                                                                      "score": None, "late": False}
     assert board["totals"]["python-foundations/retry-backoff"]["graded"] == 0
+
+
+def test_views_follow_every_change_though_they_are_reused_between_changes(api, graded):
+    test, organiser = graded
+    path = f"/v1/assessments/{test['id']}/matrix"
+    first = api.client.get(path, headers=organiser, params={"by": "tasks"}).json()
+    assert api.client.get(path, headers=organiser, params={"by": "tasks"}).json() == first
+    cohort_id = test["cohort_id"]
+    api.client.post(f"/v1/cohorts/{cohort_id}/members", headers={**organiser, "content-type": "text/csv"},
+                    content=b"subject,display_name,email\ncarol,Carol,carol@example.org\n")
+    after_import = api.client.get(path, headers=organiser, params={"by": "tasks"}).json()
+    assert [r["subject"] for r in after_import["rows"]] == ["alice", "bob", "carol"]
+    board = api.client.get(f"/v1/assessments/{test['id']}/dashboard", headers=organiser).json()
+    assert board["count"] == 3

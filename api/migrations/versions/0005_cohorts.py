@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('check_overrides', sa.JSON(), nullable=False),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['cohort_id'], ['cohort.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
