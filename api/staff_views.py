@@ -131,16 +131,19 @@ def matrix_csv_text(session: Session, assessment: Assessment, by: str) -> str:
 
 
 def _matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
-    counting = _graded(_progress(session, assessment, with_skills=by == "skills"))
+    progress = _progress(session, assessment, with_skills=by == "skills")
     keys = task_keys(assessment)
     rows = []
+    nothing = (0, None, None, None, False)
     for subject, name in store.member_names(session=session, cohort_id=assessment.cohort_id):
-        mine = counting.get(subject, {})
+        mine = progress.get(subject, {})
         if by == "tasks":
-            cells = {k: ({"score": mine[k][0], "verdict": mine[k][1]} if k in mine else None) for k in keys}
-        else:
-            per_skill = rules.skill_readiness([{s: (v[0], v[1]) for s, v in (t[2] or {}).items()}
-                                               for t in mine.values()])
+            cells = {}
+            for key in keys:
+                _, score, verdict, _, _ = mine.get(key, nothing)
+                cells[key] = {"score": score, "verdict": verdict} if verdict is not None else None
+        else:  # (attempts, score, verdict, skills, late): only graded tasks count
+            per_skill = rules.skill_readiness([t[3] or {} for t in mine.values() if t[2] is not None])
             cells = {s: {"score": v[0], "verdict": v[1]} for s, v in per_skill.items()}
         rows.append({"subject": subject, "display_name": name, "cells": cells})
     if by == "tasks":
