@@ -69,20 +69,28 @@ def _graded(progress: dict[str, dict[str, tuple]]) -> dict[str, dict[str, tuple]
 
 
 def dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
-    """Per member and task: attempts, the counting verdict; per member: started, time left; per task: totals.
-
-    Everything but the clocks is computed once per revision; time left is worked out on each call.
-    """
-    board = _cached(assessment, "dashboard", lambda: _dashboard(session, assessment))
-    rule, now = window(assessment), utcnow()
-    members = [{**m, "time_left_seconds": rule.time_left(m["_started"], now)} for m in board["members"]]
-    for member in members:
-        del member["_started"]
-    return {**board, "members": members}
+    """Per member and task: attempts, the counting verdict; per member: started, time left; per task: totals."""
+    return json.loads(dashboard_json(session, assessment))
 
 
 def dashboard_json(session: Session, assessment: Assessment) -> str:
-    return json.dumps(dashboard(session, assessment), ensure_ascii=False)
+    """The dashboard as JSON. All but the clocks is serialised once per revision and kept as text (a few
+    thousand strings, not a hundred thousand objects the garbage collector would walk on every pass);
+    each member's time left is worked out on each call."""
+    head, members, tail = _cached(assessment, "dashboard", lambda: _dashboard_parts(session, assessment))
+    rule, now = window(assessment), utcnow()
+    parts = [text + json.dumps(rule.time_left(started, now)) + "}" for text, started in members]
+    return head + ",".join(parts) + tail
+
+
+def _dashboard_parts(session: Session, assessment: Assessment) -> tuple[str, list[tuple[str, Any]], str]:
+    board = _dashboard(session, assessment)
+    members = [(json.dumps({k: v for k, v in m.items() if k != "_started"}, ensure_ascii=False)[:-1]
+                + ', "time_left_seconds": ', m["_started"]) for m in board["members"]]
+    rest = json.dumps({**board, "members": []}, ensure_ascii=False)
+    marker = '"members": []'
+    at = rest.index(marker) + len('"members": [')
+    return rest[:at], members, rest[at:]
 
 
 def _dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
@@ -116,18 +124,20 @@ def _dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
 def matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
     """Members × tasks (``by='tasks'``) or members × micro-skills (``'skills'``), scoring policy applied.
 
-    A cell is ``{score, verdict}``, or None where the member has no graded attempt. Computed once per revision.
+    A cell is ``{score, verdict}``, or None where the member has no graded attempt.
     """
-    return _cached(assessment, f"matrix:{by}", lambda: _matrix(session, assessment, by))
+    return _matrix(session, assessment, by)
 
 
 def matrix_json(session: Session, assessment: Assessment, by: str) -> str:
+    """The matrix as JSON, serialised once per revision and kept as text only."""
     return _cached(assessment, f"matrix.json:{by}",
-                   lambda: json.dumps(matrix(session, assessment, by), ensure_ascii=False))
+                   lambda: json.dumps(_matrix(session, assessment, by), ensure_ascii=False))
 
 
 def matrix_csv_text(session: Session, assessment: Assessment, by: str) -> str:
-    return _cached(assessment, f"matrix.csv:{by}", lambda: matrix_csv(matrix(session, assessment, by)))
+    """The matrix as CSV, made once per revision and kept as text only."""
+    return _cached(assessment, f"matrix.csv:{by}", lambda: matrix_csv(_matrix(session, assessment, by)))
 
 
 def _matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:

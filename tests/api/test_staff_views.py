@@ -118,3 +118,12 @@ def test_views_follow_every_change_though_they_are_reused_between_changes(api, g
     assert [r["subject"] for r in after_import["rows"]] == ["alice", "bob", "carol"]
     board = api.client.get(f"/v1/assessments/{test['id']}/dashboard", headers=organiser).json()
     assert board["count"] == 3
+
+
+def test_the_dashboard_shows_time_left_in_timed_attempts(api):
+    made, test, organiser, alice = setup(api, duration_seconds=600)
+    api.client.post(f"/v1/assessments/{test['id']}/start", headers=alice)
+    board = api.client.get(f"/v1/assessments/{test['id']}/dashboard", headers=organiser).json()
+    clocks = {m["subject"]: m["time_left_seconds"] for m in board["members"]}
+    assert clocks["bob"] is None and 590 <= clocks["alice"] <= 600
+    assert board["totals"]["python-foundations/retry-backoff"]["started"] == 1
