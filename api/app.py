@@ -32,6 +32,6 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
     app.state.service = service
     errors.install(app)
     for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router, authoring.router,
-                   cohorts.router, reviews.router):
+                   cohorts.router, cohorts.public_router, reviews.router):
         app.include_router(router)
     return app

@@ -123,7 +123,7 @@ def join(
     url = config.check_url(url or config.load().url)
     with client.open_http(url, client.TIMEOUT) as http:  # no token yet: the invitation is the credential
         body = client.ApiClient(url, "invitation", http=http).call(
-            "POST", "/v1/invitations/redeem", what="the invitation", json={"invitation": invitation},
+            "POST", "/invitations/redeem", what="the invitation", json={"invitation": invitation},
             missing="unknown or already used invitation (each works once; ask the organiser for a new one)")
     path = config.save(url, body["token"])
     out.print(f"[green]✓[/] joined cohort {escape(body['cohort_id'])} as {escape(body['subject'])}; "

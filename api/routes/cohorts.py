@@ -27,6 +27,8 @@ from engine.errors import NotFound
 from engine.roster import RosterError, parse_members
 
 router = APIRouter(prefix="/v1", tags=["cohorts"])
+#: Outside /v1, like every route that needs no token: the invitation is the credential.
+public_router = APIRouter(tags=["cohorts"])
 
 
 class CohortCreate(BaseModel):
@@ -65,7 +67,7 @@ class ListMembers(BaseModel):
 
 class InvitationPublic(BaseModel):
     subject: str
-    #: Shown once: redeem with ``POST /v1/invitations/redeem`` (or ``tasktrial join``).
+    #: Shown once: redeem with ``POST /invitations/redeem`` (or ``tasktrial join``).
     invitation: str
 
 
@@ -215,7 +217,7 @@ def reinvite(cohort_id: str, subject: str, session: SessionDep, author: AuthorDe
                                                                              subject=subject))
 
 
-@router.post("/invitations/redeem", response_model=Redeemed,
+@public_router.post("/invitations/redeem", response_model=Redeemed,
              responses={404: {"description": "unknown or already used invitation"}})
 def redeem(body: Redeem, session: SessionDep) -> Redeemed:
     """Turn a one-time invitation into the member's candidate token (no token needed: the invitation is one)."""

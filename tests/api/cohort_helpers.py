@@ -36,7 +36,7 @@ def assessment(api: Api, organiser: dict[str, str], cohort_id: str, **settings) 
 
 
 def member(api: Api, invitation: str) -> dict[str, str]:
-    redeemed = api.client.post("/v1/invitations/redeem", json={"invitation": invitation})
+    redeemed = api.client.post("/invitations/redeem", json={"invitation": invitation})
     assert redeemed.status_code == 200, redeemed.text
     return {"Authorization": f"Bearer {redeemed.json()['token']}"}
 

@@ -19,7 +19,7 @@ COHORT_RULES = [
     ("POST", "/v1/cohorts/{cohort_id}/members", AUTHORS),
     ("GET", "/v1/cohorts/{cohort_id}/members", PEOPLE),
     ("POST", "/v1/cohorts/{cohort_id}/members/{subject}/invitation", AUTHORS),
-    ("POST", "/v1/invitations/redeem", "page"),
+    ("POST", "/invitations/redeem", "page"),
     ("POST", "/v1/cohorts/{cohort_id}/assessments", AUTHORS),
     ("GET", "/v1/assessments", PEOPLE),
     ("GET", "/v1/assessments/{assessment_id}", PEOPLE),
