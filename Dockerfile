@@ -20,13 +20,17 @@ RUN apt-get update \
       python3 python3-venv \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 RUN python3 -m venv /opt/tasktrial/venv
+# Wheels that scripts/wheelhouse downloaded on the host: where a build container
+# cannot reach PyPI, pip installs from them alone; with none there, from PyPI.
+COPY wheelhouse /wheelhouse
 COPY pyproject.toml README.md /src/
 COPY api /src/api
 COPY cli /src/cli
 COPY engine /src/engine
 COPY graders /src/graders
 COPY runners /src/runners
-RUN /opt/tasktrial/venv/bin/pip install --no-cache-dir --disable-pip-version-check /src
+RUN if ls /wheelhouse/*.whl >/dev/null 2>&1; then offline="--no-index --find-links /wheelhouse"; else offline=""; fi \
+ && /opt/tasktrial/venv/bin/pip install --no-cache-dir --disable-pip-version-check $offline /src
 
 FROM debian:bookworm-slim
 # ca-certificates: workers on other hosts reach the API over https.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
-from api import errors
-from api.routes import authoring, catalogue, cohorts, credentials, log, meta, reviews, runs, submissions
+from api import errors, storage, streams
+from api.routes import admin, authoring, catalogue, cohorts, credentials, log, meta, reviews, runs, submissions
 from api.service import Service
 
 
@@ -20,9 +21,18 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
             service.start_reaper(stop)
             service.log.start(stop)
             service.webhooks.start(stop)
+        service.streams.start()
+        polling = asyncio.Event()
+        poller = asyncio.create_task(streams.poll_changes(
+            service.streams, lambda after: _new_events(service, after),
+            interval=service.settings.stream_poll_seconds, stop=polling))
         try:
             yield
         finally:
+            service.streams.close()
+            polling.set()
+            with suppress(asyncio.CancelledError):
+                await poller
             stop.set()
             for close in service.on_shutdown:
                 close()
@@ -31,7 +41,12 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
                   description="Sandboxed task assessment: catalogue, submissions, signed readiness results.")
     app.state.service = service
     errors.install(app)
-    for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router, authoring.router,
-                   cohorts.router, cohorts.public_router, reviews.router):
+    for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router,
+                   authoring.router, admin.router, cohorts.router, cohorts.public_router, reviews.router):
         app.include_router(router)
     return app
+
+
+def _new_events(service: Service, after_id: int) -> tuple[int, set[str]]:
+    with service.session() as session:
+        return storage.run_events_since(session=session, after_id=after_id)

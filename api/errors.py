@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -33,10 +35,19 @@ class PayloadTooLarge(SubmissionRejected):
     """An upload is larger than the service accepts."""
 
 
+class TooManyRequests(TaskTrialError):
+    """A limit on how much one caller (or everyone) may ask for at once; the answer says when to retry."""
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 STATUS: list[tuple[type[TaskTrialError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),
+    (TooManyRequests, 429),
     (PackError, 422),
     (SubmissionRejected, 422),
     (CredentialDefinitionError, 422),
@@ -56,7 +67,11 @@ def install(app: FastAPI) -> None:
             body["problems"] = [{"file": p.file, "location": p.location, "message": p.message} for p in exc.problems]
         if isinstance(exc, RosterError):
             body["problems"] = list(exc.problems)
-        return JSONResponse(status_code=code, content=body)
+        headers = None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+            body["retry_after_seconds"] = max(1, math.ceil(exc.retry_after))
+        return JSONResponse(status_code=code, content=body, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

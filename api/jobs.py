@@ -53,14 +53,16 @@ def execute(run_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, 
 
 
 def after_fault(run_id: str, exc: Exception, *, api: WorkerApi, attempt: int, attempts: int) -> float | None:
-    """Release the run after an infrastructure fault; the delay before retrying, or None once it is failed.
+    """After an infrastructure fault: release the run to retry it, or fail it once out of attempts.
 
-    One policy for both queues: Celery retries after the returned delay, the embedded pool sleeps it.
+    Returns the delay before retrying, or None once it is failed. Failing happens while this
+    worker still holds the run (only the holder may end it). One policy for both queues:
+    Celery retries after the returned delay, the embedded pool sleeps it.
     """
     log.warning("run %s: infrastructure fault on attempt %d/%d: %s", run_id, attempt, attempts, exc)
     try:
-        api.release(run_id)
         if attempt < attempts:
+            api.release(run_id)
             return min(30.0, 2.0 ** attempt)
         api.fail(run_id, f"the engine could not run the submission after {attempts} attempts: {exc}")
     except RunnerError:

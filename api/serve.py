@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import httpx
 from sqlmodel import Session
@@ -51,6 +53,22 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
     return app, service
 
 
+def run_server(app, service: Service, settings: Settings) -> None:
+    """Serve ``app`` with uvicorn until SIGINT/SIGTERM.
+
+    At shutdown, open event streams are told to reconnect and end at once (uvicorn would otherwise
+    wait for every stream to finish, up to its ``timeout``, before stopping).
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            service.streams.close()
+            await super().shutdown(sockets)
+
+    Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")).run()
+
+
 def _worker_runner(settings: Settings):
     """The sandbox runner of a worker process, after removing sandboxes its dead predecessors left here."""
     import socket
@@ -60,10 +78,31 @@ def _worker_runner(settings: Settings):
 
     runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_sandboxes,
                                runtime=settings.sandbox_runtime)
-    reaped = runner.reap_orphans(host=socket.gethostname()) if hasattr(runner, "reap_orphans") else 0
-    if reaped:
-        log.warning("removed %d sandbox container(s) left by a crashed worker", reaped)
+    if hasattr(runner, "reap_orphans"):
+        host = socket.gethostname()
+
+        def reap() -> None:
+            reaped = runner.reap_orphans(host=host)
+            if reaped:
+                log.warning("removed %d sandbox container(s) left by a crashed worker", reaped)
+
+        reap()
+        # Again now and then: a sandbox the predecessor was creating as it died can appear after the first pass.
+        threading.Thread(target=_every, args=(ORPHAN_REAP_SECONDS, reap), name="tasktrial-orphans", daemon=True).start()
     return runner
+
+
+ORPHAN_REAP_SECONDS = 20.0
+
+
+def _every(seconds: float, job) -> None:
+    """Run ``job`` every ``seconds`` for the life of the process; a failed pass is logged, the next one still runs."""
+    while True:
+        time.sleep(seconds)
+        try:
+            job()
+        except Exception:  # noqa: BLE001 - a janitor must outlive a passing engine fault
+            log.exception("reaping orphaned sandboxes failed; trying again in %s s", seconds)
 
 
 def recover(service: Service) -> int:

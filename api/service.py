@@ -16,13 +16,15 @@ from api import auth, cohort_storage, cohorts, db, packcheck, storage
 from api.auth import Principal
 from api.catalogue import Catalogue
 from api.queue import JobQueue
+from api.errors import TooManyRequests
 from api.settings import Settings
 from api.catalogue import StateOf
 from api.credentials import Credentials
+from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
 from api.webhooks import Webhooks
-from engine import review, signing, transparency
+from engine import results, review, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.keyring import Keyring
 from engine.models import Pack, Task
@@ -30,7 +32,6 @@ from engine.grading import engine_error_result
 from engine.results import candidate_view, now
 
 log = logging.getLogger("tasktrial.api")
-TOKEN_CACHE_SECONDS = 5.0
 
 
 @dataclass
@@ -55,8 +56,8 @@ class Service:
     key: signing.SigningKey
     queue: JobQueue
     metrics: Metrics = field(default_factory=Metrics)
-    #: Wakes event streams in this process when a run changes; other processes' changes are polled.
-    changes: threading.Condition = field(default_factory=threading.Condition)
+    #: Wakes event streams in this process when a run changes (other processes' changes are polled), and caps them.
+    streams: StreamHub | None = None
     #: Called in order when the app shuts down (the embedded pool, its warm sandboxes).
     on_shutdown: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
@@ -70,7 +71,13 @@ class Service:
     #: Cohort webhooks: deliveries stored with the events, sent and retried by a dispatcher.
     webhooks: Webhooks = field(init=False)
 
+    #: When this process last queued the check of a version still ``checking``, by version id.
+    _checks_queued: dict = field(default_factory=dict)
+
     def __post_init__(self) -> None:
+        if self.streams is None:
+            self.streams = StreamHub(max_streams=self.settings.max_streams,
+                                     max_streams_per_token=self.settings.max_streams_per_token)
         self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
                                    batch_leaves=self.settings.log_batch_leaves,
                                    seal_seconds=self.settings.log_seal_seconds)
@@ -78,11 +85,13 @@ class Service:
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
             known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
         self.webhooks = Webhooks(session=self.session)
-    #: When this process last queued the check of a version still ``checking``, by version id.
-    _checks_queued: dict = field(default_factory=dict)
 
     def principal(self, secret: str) -> Principal | None:
-        """Who ``secret`` speaks for, or None. Cached ``TOKEN_CACHE_SECONDS``: a revoked token stops working within that."""
+        """Who ``secret`` speaks for, or None.
+
+        Cached ``token_cache_seconds`` (never past the token's expiry): a token revoked through
+        another process stops working here within that; one revoked here, at once.
+        """
         digest = auth.token_hash(secret)
         cached = self._principals.get(digest)
         if cached is not None and cached[1] > time.monotonic():
@@ -93,10 +102,21 @@ class Service:
             self._principals.pop(digest, None)
             return None
         principal = Principal(subject=token.subject, role=token.role, token_id=token.id)
-        if len(self._principals) > 10_000:
-            self._principals.clear()
-        self._principals[digest] = (principal, time.monotonic() + TOKEN_CACHE_SECONDS)
+        ttl = self.settings.token_cache_seconds
+        if token.expires_at is not None:
+            ttl = min(ttl, (_aware(token.expires_at) - utcnow()).total_seconds())
+        if ttl > 0:
+            if len(self._principals) > 10_000:
+                self._principals.clear()
+            self._principals[digest] = (principal, time.monotonic() + ttl)
         return principal
+
+    def revoke_token(self, token_id: str):
+        """Revoke a token, effective at once in this process (others: within ``token_cache_seconds``)."""
+        with self.session() as session:
+            row = storage.revoke_token(session=session, token_id=token_id)
+        self._principals.pop(row.token_hash, None)
+        return row
 
     def signing_key(self) -> signing.SigningKey:
         """The key that signs now (re-read from the keyring after a rotation)."""
@@ -114,13 +134,32 @@ class Service:
         statuses = signing.key_statuses(jwks)
         return [raw for kid, raw in signing.raw_public_keys(jwks).items() if statuses.get(kid) != signing.REVOKED]
 
-    def notify(self) -> None:
-        with self.changes:
-            self.changes.notify_all()
+    def admit(self, *, session: Session, candidate: str) -> None:
+        """Admission control for a new submission: the candidate's rate, then the queue's bound.
 
-    def wait_for_change(self, timeout: float) -> None:
-        with self.changes:
-            self.changes.wait(timeout)
+        Raises:
+            TooManyRequests: over either limit; ``retry_after`` says when a retry can succeed.
+        """
+        settings = self.settings
+        window = settings.submission_rate_window_seconds
+        current = utcnow()
+        count, oldest = storage.recent_submissions(session=session, candidate=candidate,
+                                                   since=current - timedelta(seconds=window))
+        if count >= settings.submission_rate_limit:
+            self.metrics.rejected.labels("rate_limited").inc()
+            wait = (oldest + timedelta(seconds=window) - current).total_seconds() if oldest else window
+            raise TooManyRequests(f"{candidate} made {count} submissions in the last {window:g} s, the limit "
+                                  f"(TASKTRIAL_SUBMISSION_RATE_LIMIT); retry in {max(1, round(wait))} s",
+                                  retry_after=max(1.0, wait))
+        queued = storage.queued_runs(session=session)
+        if queued >= settings.max_queued_runs:
+            self.metrics.rejected.labels("queue_full").inc()
+            raise TooManyRequests(f"{queued} submissions are waiting for a worker, the limit "
+                                  "(TASKTRIAL_MAX_QUEUED_RUNS); retry in a minute", retry_after=60.0)
+
+    def notify(self, run_id: str) -> None:
+        """Run ``run_id`` changed: wake the event streams following it in this process."""
+        self.streams.notify(run_id)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -174,11 +213,14 @@ class Service:
         task = self.catalogue.task(pack_id, task_id, version)
         return self.settings.lease_margin_seconds + task.limits.time_seconds * 2
 
-    def store_result(self, *, run_id: str, document: dict, reviewed: bool = False) -> tuple[dict, bool]:
+    def store_result(self, *, run_id: str, document: dict, reviewed: bool = False,
+                     holder: tuple[str, str | None] | None = None) -> tuple[dict, bool]:
         """Sign and store a run's result (both views); a second write changes nothing.
 
         The automated result of a task with a rubric is not signed: it waits for its reviewer
         (``awaiting_review``) until ``complete_review`` combines both into the one signed result.
+        ``holder`` (token id, worker name): only while that worker holds the run (else ``Conflict``).
+        The server, never the worker, binds the result to its candidate (``subject_digest``).
         """
         with self.session() as session:
             run = storage.get_run(session=session, run_id=run_id)
@@ -187,10 +229,11 @@ class Service:
                 raise NotFound(f"unknown run {run_id!r}")
             if not reviewed and document.get("verdict") != "error" and self._has_rubric(submission):
                 review, created = storage.hold_for_review(session=session, run=run, submission=submission,
-                                                          document=document)
+                                                          document=document, holder=holder)
                 if created:
-                    self.notify()
+                    self.notify(run_id)
                 return review.automated, created
+            document = results.bind_subject(document, subject=submission.candidate, salt=submission.subject_salt)
             key = self.signing_key()
             full = signing.sign(document, key)
             views = {"candidate": candidate_view(document)}
@@ -200,13 +243,13 @@ class Service:
             digests.update({name: transparency.document_digest(view) for name, view in signed.items()})
             result, created = storage.record_result(session=session, run=run, submission=submission,
                                                     document=full, candidate_view=signed.pop("candidate"),
-                                                    extra_views=signed, log_digests=digests)
+                                                    extra_views=signed, log_digests=digests, holder=holder)
             if created:
                 cohorts.refresh_score(session, submission)
                 self._emit_result_events(session, run, submission, result)
                 self.log.appended(len(digests))
                 self._refresh_credentials(submission.candidate)
-                self.notify()
+                self.notify(run_id)
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created
@@ -273,8 +316,11 @@ class Service:
         except Exception:  # the result is stored; the next result refreshes this candidate's credentials again
             log.exception("refreshing the credentials of %s failed", candidate)
 
-    def fail_run(self, *, run_id: str, reason: str) -> None:
-        """End a run the engine could not grade with an ``error`` result (never a score of 0)."""
+    def fail_run(self, *, run_id: str, reason: str, holder: tuple[str, str | None] | None = None) -> None:
+        """End a run the engine could not grade with an ``error`` result (never a score of 0).
+
+        ``holder``: only while that worker holds the run (else ``Conflict``); None is the reaper's own call.
+        """
         with self.session() as session:
             run = storage.get_run(session=session, run_id=run_id)
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
@@ -282,7 +328,7 @@ class Service:
             return
         task = self.catalogue.task(submission.pack_id, submission.task_id, run.pack_version or submission.pack_version)
         document = engine_error_result(task, submission.submission_digest, reason, started_at=now()).to_document()
-        self.store_result(run_id=run_id, document=document)
+        self.store_result(run_id=run_id, document=document, holder=holder)
 
     def reap_once(self) -> int:
         """Re-queue runs whose worker vanished or whose message was lost; fail those out of attempts."""
@@ -303,6 +349,8 @@ class Service:
                     storage.touch_run(session=session, run_id=run.id)
                 elif not storage.release_run(session=session, run_id=run.id, lapsed_before=current):
                     continue  # finished or claimed again since it was read: the new claim stands
+                else:
+                    self.notify(run.id)
             self.metrics.requeued.inc()
             self.queue.enqueue(run.id)
         return acted + self.requeue_pack_checks(current)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import ConfigurationError
@@ -36,29 +36,45 @@ class Settings(BaseSettings):
     #: Where this API is reachable, for workers posting results back.
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1, le=65535)
     #: Token a Celery worker uses to talk to the API (role ``worker``). Required for ``tasktrial worker``.
     worker_token: str | None = None
     runner: str = "docker"
     #: Started, empty sandboxes each worker keeps ready per kind of run (0: make each on demand).
-    warm_sandboxes: int = 1
+    warm_sandboxes: int = Field(1, ge=0)
     #: The OCI runtime of sandboxes, e.g. ``runsc`` for gVisor; unset: the engine's default (runc).
     sandbox_runtime: str | None = None
-    embedded_workers: int = 2
-    max_upload_bytes: int = 8 * 1024 * 1024
+    embedded_workers: int = Field(2, ge=1)
+    max_upload_bytes: int = Field(8 * 1024 * 1024, gt=0)
     #: A run not finished this long after its lease started is re-queued or failed by the reaper.
-    lease_margin_seconds: float = 120.0
-    max_attempts: int = 3
+    lease_margin_seconds: float = Field(120.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
     #: Redis re-delivers an unacknowledged message after this long: keep it above the longest run.
-    visibility_timeout_seconds: float = 3600.0
-    reaper_interval_seconds: float = 15.0
+    visibility_timeout_seconds: float = Field(3600.0, gt=0)
+    reaper_interval_seconds: float = Field(15.0, gt=0)
+    #: A revoked or expired token may keep working this long on a replica that did not revoke it
+    #: (each process caches the tokens it saw); 0 looks every token up on every request.
+    token_cache_seconds: float = Field(5.0, ge=0)
+    #: Open event streams (``GET /v1/submissions/{id}/events``) in this process, and per token; beyond: 429.
+    max_streams: int = Field(500, gt=0)
+    max_streams_per_token: int = Field(10, gt=0)
+    #: How often one query looks for run changes made through other API replicas (wakes their streams).
+    stream_poll_seconds: float = Field(1.0, gt=0)
+    #: Submissions one candidate may make per window (whatever token they use); beyond: 429 with Retry-After.
+    submission_rate_limit: int = Field(30, gt=0)
+    submission_rate_window_seconds: float = Field(60.0, gt=0)
+    #: Runs waiting for a worker, all candidates together; beyond: new submissions get 429 with Retry-After.
+    max_queued_runs: int = Field(1000, gt=0)
+    #: When set, ``/metrics`` answers only ``Authorization: Bearer <this value>`` (or an admin token);
+    #: unset, it is public (a scraper on the compose network needs no secret).
+    metrics_token: SecretStr | None = None
     #: The transparency log's name (first line of its checkpoints); default: public_url's host and "/log".
     log_origin: str | None = None
     #: A new checkpoint seals what was appended at most this often, or sooner once log_batch_leaves wait.
-    log_seal_seconds: float = 10.0
-    log_batch_leaves: int = 256
+    log_seal_seconds: float = Field(10.0, gt=0)
+    log_batch_leaves: int = Field(256, gt=0)
     #: An upload still ``checking`` this long after its check was queued is queued again (a lost message).
-    pack_check_requeue_seconds: float = 1800.0
+    pack_check_requeue_seconds: float = Field(1800.0, gt=0)
 
     def require_database(self) -> None:
         """The API (not a worker, which never touches the database) needs explicit storage in production."""

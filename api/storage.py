@@ -8,7 +8,7 @@ a compare-and-set claim so a redelivered message never grades twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, or_, update
@@ -17,7 +17,6 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from api import auth
-from engine.errors import Conflict
 from api.tables import (
     ApiToken,
     Assessment,
@@ -37,21 +36,51 @@ from api.tables import (
     Submission,
     utcnow,
 )
+from engine.errors import Conflict, NotFound
 
 # -- tokens ----------------------------------------------------------------
 
 
-def create_token(*, session: Session, name: str, role: Role, subject: str) -> str:
+def create_token(*, session: Session, name: str, role: Role, subject: str,
+                 expires_at: datetime | None = None) -> str:
     """Create a token and return its secret; only its digest is stored."""
     secret = auth.new_token()
-    session.add(ApiToken(name=name, role=role, subject=subject, token_hash=auth.token_hash(secret)))
+    session.add(ApiToken(name=name, role=role, subject=subject, token_hash=auth.token_hash(secret),
+                         expires_at=expires_at))
     session.commit()
     return secret
 
 
-def find_token(*, session: Session, secret: str) -> ApiToken | None:
+def find_token(*, session: Session, secret: str, now: datetime | None = None) -> ApiToken | None:
+    """The token whose secret this is, if it is neither revoked nor expired."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == auth.token_hash(secret))).first()
-    return row if row is not None and not row.revoked else None
+    if row is None or row.revoked:
+        return None
+    if row.expires_at is not None and _aware(row.expires_at) <= (now or utcnow()):
+        return None
+    return row
+
+
+def list_tokens(*, session: Session) -> Sequence[ApiToken]:
+    return session.exec(select(ApiToken).order_by(col(ApiToken.created_at))).all()
+
+
+def revoke_token(*, session: Session, token_id: str) -> ApiToken:
+    """Revoke the token ``token_id`` (again is harmless). Raises ``NotFound`` for an unknown id."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"unknown token {token_id!r} (`tasktrial admin list-tokens` shows the ids)")
+    if not row.revoked:
+        row.revoked, row.revoked_at = True, utcnow()
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+    return row
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # -- packs -----------------------------------------------------------------
@@ -121,12 +150,13 @@ def pack_results(*, session: Session, pack_id: str) -> Sequence[Result]:
 
 def create_submission(
     *, session: Session, candidate: str, pack_id: str, pack_version: str, task_id: str,
-    task_digest: str, submission_digest: str, archive: bytes, assessment_id: str | None = None, late: bool = False,
+    task_digest: str, submission_digest: str, archive: bytes, subject_salt: str | None = None,
+    assessment_id: str | None = None, late: bool = False,
 ) -> tuple[Submission, Run]:
     """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which)."""
     submission = Submission(candidate=candidate, pack_id=pack_id, pack_version=pack_version, task_id=task_id,
                             task_digest=task_digest, submission_digest=submission_digest, archive=archive,
-                            assessment_id=assessment_id, late=late)
+                            subject_salt=subject_salt, assessment_id=assessment_id, late=late)
     run = Run(submission_id=submission.id)
     session.add(submission)
     session.flush()  # no ORM relationships: insert in foreign-key order ourselves
@@ -161,6 +191,20 @@ def bump_revision(*, session: Session, assessment_id: str) -> None:
                  .values(revision=Assessment.revision + 1))
 
 
+def recent_submissions(*, session: Session, candidate: str, since: datetime) -> tuple[int, datetime | None]:
+    """How many submissions ``candidate`` made since ``since``, and when the oldest of them was made."""
+    count, oldest = session.exec(
+        select(func.count(), func.min(Submission.created_at))
+        .where(Submission.candidate == candidate, col(Submission.created_at) >= since)
+    ).one()
+    return int(count), _aware(oldest) if oldest is not None else None
+
+
+def queued_runs(*, session: Session) -> int:
+    """Runs waiting for a worker, all candidates together."""
+    return int(session.exec(select(func.count()).select_from(Run).where(Run.state == RunState.QUEUED)).one())
+
+
 def get_submission(*, session: Session, submission_id: str, with_archive: bool = True) -> Submission | None:
     """The submission; without ``with_archive`` its files are not read (reads of results never need them)."""
     if with_archive:
@@ -189,15 +233,19 @@ def get_run(*, session: Session, run_id: str) -> Run | None:
     return session.get(Run, run_id)
 
 
-def claim_run(*, session: Session, run_id: str, worker: str, lease_seconds: float, now: datetime | None = None) -> bool:
-    """Compare-and-set ``queued`` (or a lapsed claim) to ``running``. True if this worker now owns the run."""
+def claim_run(*, session: Session, run_id: str, worker: str, token_id: str, lease_seconds: float,
+              now: datetime | None = None) -> bool:
+    """Compare-and-set ``queued`` (or a lapsed claim) to ``running``. True if this worker now owns the run.
+
+    The claim belongs to the authenticated token ``token_id``; ``worker`` names the process within it.
+    """
     now = now or utcnow()
     statement = (
         update(Run)
         .where(Run.id == run_id)
         .where(or_(Run.state == RunState.QUEUED,
                    (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now)))
-        .values(state=RunState.RUNNING, worker=worker, attempts=Run.attempts + 1,
+        .values(state=RunState.RUNNING, worker=worker, worker_token_id=token_id, attempts=Run.attempts + 1,
                 lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
     )
     claimed = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
@@ -207,14 +255,21 @@ def claim_run(*, session: Session, run_id: str, worker: str, lease_seconds: floa
     return claimed
 
 
-def advance_run(*, session: Session, run_id: str, worker: str, state: RunState, lease_seconds: float) -> bool:
-    """Move a claimed run forward (e.g. to ``grading``) and extend the claim; False if the worker lost it."""
+def _held_by(token_id: str, worker: str | None):
+    """The condition "claimed by this token (and process, when named)": the only caller that may act on the run."""
+    condition = (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (Run.worker_token_id == token_id)
+    return condition & (Run.worker == worker) if worker is not None else condition
+
+
+def advance_run(*, session: Session, run_id: str, worker: str | None, token_id: str, state: RunState,
+                lease_seconds: float) -> bool:
+    """Move a claimed run forward (e.g. to ``grading``) and extend the claim; False if the worker does not hold it."""
     now = utcnow()
     before = session.get(Run, run_id)
     changed = before is not None and before.state is not state
     statement = (
         update(Run)
-        .where(Run.id == run_id, Run.worker == worker, col(Run.state).in_([RunState.RUNNING, RunState.GRADING]))
+        .where(Run.id == run_id, _held_by(token_id, worker))
         .values(state=state, lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
     )
     moved = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
@@ -224,27 +279,38 @@ def advance_run(*, session: Session, run_id: str, worker: str, state: RunState, 
     return moved
 
 
-def release_run(*, session: Session, run_id: str, worker: str | None = None,
+def release_run(*, session: Session, run_id: str, holder: tuple[str, str | None] | None = None,
                 lapsed_before: datetime | None = None) -> bool:
     """Put a claimed run back in the queue (an infrastructure failure, or a worker that vanished).
 
-    Compare-and-set like ``claim_run``: with ``worker``, only that worker's claim is released
-    (a worker whose lease lapsed must not release the run another worker took over); with
-    ``lapsed_before``, only a claim whose lease ended before then (the reaper acts on what it
-    read a moment ago, and must not release a claim taken since). True if the run was released.
+    Compare-and-set like ``claim_run``: with ``holder`` (token id, worker name), only that
+    worker's claim is released (a worker whose lease lapsed must not release the run another
+    worker took over); with ``lapsed_before``, only a claim whose lease ended before then (the
+    reaper acts on what it read a moment ago, and must not release a claim taken since).
+    True if the run was released.
     """
     now = utcnow()
     statement = update(Run).where(Run.id == run_id, col(Run.state).in_([RunState.RUNNING, RunState.GRADING]))
-    if worker is not None:
-        statement = statement.where(Run.worker == worker)
+    if holder is not None:
+        statement = statement.where(_held_by(*holder))
     if lapsed_before is not None:
         statement = statement.where(col(Run.lease_expires_at) < lapsed_before)
     released = session.exec(statement.values(  # type: ignore[call-overload]
-        state=RunState.QUEUED, lease_expires_at=None, worker=None, updated_at=now)).rowcount == 1
+        state=RunState.QUEUED, lease_expires_at=None, worker=None, worker_token_id=None,
+        updated_at=now)).rowcount == 1
     if released:
         session.add(RunEvent(run_id=run_id, kind=RunState.QUEUED.value, detail="re-queued"))
     session.commit()
     return released
+
+
+def run_events_since(*, session: Session, after_id: int, limit: int = 10_000) -> tuple[int, set[str]]:
+    """The highest event id, and the runs with events after ``after_id`` (a negative id: just the highest)."""
+    if after_id < 0:
+        return int(session.exec(select(func.coalesce(func.max(RunEvent.id), 0))).one()), set()
+    rows = session.exec(select(RunEvent.id, RunEvent.run_id).where(col(RunEvent.id) > after_id)
+                        .order_by(col(RunEvent.id)).limit(limit)).all()
+    return (rows[-1][0] if rows else after_id), {run_id for _, run_id in rows}
 
 
 def events_after(*, session: Session, run_id: str, after_id: int) -> Sequence[RunEvent]:
@@ -275,15 +341,18 @@ def result_for_run(*, session: Session, run_id: str) -> Result | None:
 
 def record_result(
     *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any],
-    log_digests: Mapping[str, str] | None = None, extra_views: Mapping[str, dict[str, Any]] | None = None,
+    log_digests: Mapping[str, str] | None = None, holder: tuple[str, str | None] | None = None,
+    extra_views: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[Result, bool]:
     """Store the run's result once. A second write for the same run changes nothing.
 
     ``extra_views`` are further signed views stored by name (an assessment's candidate view after
     its close). ``log_digests`` (view name -> digest) are appended to the transparency log in the
-    same transaction, so no stored result is missing from the log.
+    same transaction, so no stored result is missing from the log. With ``holder`` (token id,
+    worker name), the result is stored only while that worker holds the run, checked in the
+    same transaction that ends the run.
 
-    Returns ``(result, created)``.
+    Returns ``(result, created)``. Raises ``Conflict`` when ``holder`` does not hold the run.
     """
     existing = result_for_run(session=session, run_id=run.id)
     if existing is not None:
@@ -307,8 +376,14 @@ def record_result(
         session.add(SkillEvidence(candidate=submission.candidate, skill=skill, score=float(value["score"]),
                                   verdict=value["verdict"], result_id=result.id))
     now = utcnow()
-    session.exec(update(Run).where(Run.id == run.id)  # type: ignore[call-overload]
-                 .values(state=RunState.DONE, lease_expires_at=None, updated_at=now))
+    ending = update(Run).where(Run.id == run.id)
+    if holder is not None:
+        ending = ending.where(_held_by(*holder))
+    ended = session.exec(ending.values(  # type: ignore[call-overload]
+        state=RunState.DONE, lease_expires_at=None, updated_at=now)).rowcount == 1
+    if not ended:
+        session.rollback()
+        raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
     session.add(RunEvent(run_id=run.id, kind=RunState.DONE.value, detail=document["verdict"]))
     try:
         session.commit()
@@ -416,9 +491,12 @@ def seal_log(*, session: Session, limit: int,
 # -- human review --------------------------------------------------------------------
 
 
-def hold_for_review(*, session: Session, run: Run, submission: Submission,
-                    document: dict[str, Any]) -> tuple[Review, bool]:
-    """Keep a run's automated result for its reviewer and end the run; a second hold changes nothing."""
+def hold_for_review(*, session: Session, run: Run, submission: Submission, document: dict[str, Any],
+                    holder: tuple[str, str | None] | None = None) -> tuple[Review, bool]:
+    """Keep a run's automated result for its reviewer and end the run; a second hold changes nothing.
+
+    ``holder``: as for ``record_result`` (only while that worker holds the run, else ``Conflict``).
+    """
     existing = session.exec(select(Review).where(Review.run_id == run.id)).first()
     if existing is not None:
         return existing, False
@@ -426,8 +504,13 @@ def hold_for_review(*, session: Session, run: Run, submission: Submission,
                     pack_id=submission.pack_id, pack_version=submission.pack_version, task_id=submission.task_id,
                     automated=document)
     session.add(review)
-    session.exec(update(Run).where(Run.id == run.id)  # type: ignore[call-overload]
-                 .values(state=RunState.DONE, lease_expires_at=None, updated_at=utcnow()))
+    ending = update(Run).where(Run.id == run.id)
+    if holder is not None:
+        ending = ending.where(_held_by(*holder))
+    if session.exec(ending.values(  # type: ignore[call-overload]
+            state=RunState.DONE, lease_expires_at=None, updated_at=utcnow())).rowcount != 1:
+        session.rollback()
+        raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
     session.add(RunEvent(run_id=run.id, kind=RunState.DONE.value, detail=ReviewState.AWAITING.value))
     try:
         session.commit()

@@ -52,6 +52,9 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(unique=True, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     revoked: bool = False
+    #: When the token stops working by itself; None: it never expires.
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 # -- packs -----------------------------------------------------------------
@@ -101,7 +104,9 @@ class Submission(SubmissionBase, table=True):
     submission_digest: str
     #: The submission as a deterministic tar.gz (engine.archives.make_tar_gz).
     archive: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    #: Keys the result's ``subject_digest``; given to the candidate only (None for older submissions).
+    subject_salt: str | None = None
     #: The assessment this is an attempt of (None: practice outside any assessment).
     #: (No foreign key: adding one to this busy table would make SQLite copy it, which other tables' keys forbid.)
     assessment_id: str | None = None
@@ -122,6 +127,8 @@ class SubmissionPublic(SubmissionBase):
     review: str | None = None
     run_id: str
     result_id: str | None = None
+    #: With the candidate's id, proves the signed result is theirs (``tasktrial verify --subject --salt``).
+    subject_salt: str | None = None
 
 
 class Run(SQLModel, table=True):
@@ -131,7 +138,10 @@ class Run(SQLModel, table=True):
     attempts: int = 0
     #: While RUNNING or GRADING: when the current worker's claim lapses.
     lease_expires_at: datetime | None = None
+    #: The holder's process name; a label within the holding token, never the proof of holding.
     worker: str | None = None
+    #: The API token that holds the claim: only it may report progress, release, fail or post the result.
+    worker_token_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     #: A regrade's run grades the submission against this pack version (None: the submission's own).

@@ -46,13 +46,13 @@ class WorkerApi:
         return response.status_code == 200
 
     def post_result(self, run_id: str, document: dict) -> None:
-        self._post(f"/v1/runs/{run_id}/result", json=document, ok=(200, 201))
+        self._post(f"/v1/runs/{run_id}/result", json=document, params={"worker": self.worker}, ok=(200, 201))
 
     def release(self, run_id: str) -> None:
         self._post(f"/v1/runs/{run_id}/release", json={"worker": self.worker}, ok=(200, 409))
 
     def fail(self, run_id: str, reason: str) -> None:
-        # 409: another worker holds the run now; its result will stand.
+        # 409: this worker no longer holds the run (another took it over); that worker's result will stand.
         self._post(f"/v1/runs/{run_id}/fail", json={"worker": self.worker, "reason": reason}, ok=(200, 201, 409))
 
     def pack_check(self, version_id: str) -> dict | None:
@@ -71,9 +71,10 @@ class WorkerApi:
         # 409: the version was checked already (a re-delivered job); the first report stands.
         self._post(f"/v1/pack-checks/{version_id}", json=report, ok=(200, 409))
 
-    def _post(self, path: str, *, json: dict, ok: tuple[int, ...] = (200, 409)) -> httpx.Response:
+    def _post(self, path: str, *, json: dict, params: dict | None = None,
+              ok: tuple[int, ...] = (200, 409)) -> httpx.Response:
         try:
-            response = self._client.post(path, json=json, headers=self._headers)
+            response = self._client.post(path, json=json, params=params, headers=self._headers)
         except httpx.HTTPError as exc:
             raise RunnerUnavailable(f"cannot reach the API at {path}: {exc}") from exc
         if response.status_code not in ok:

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -96,10 +97,15 @@ class TaskRef:
 
 @dataclass(frozen=True)
 class Event:
-    """One Server-Sent Event: its ``event:`` name and its JSON ``data``."""
+    """One Server-Sent Event: its ``event:`` name, its JSON ``data`` and its ``id:`` (if any)."""
 
     kind: str
     data: dict[str, Any]
+    id: str | None = None
+
+
+#: How long ``events`` keeps trying to reconnect after the server said ``reconnect`` (it is restarting).
+RECONNECT_SECONDS = 60.0
 
 
 class ApiClient:
@@ -153,14 +159,44 @@ class ApiClient:
             raise self._not_tasktrial("/v1/submissions")
         return body
 
-    def events(self, submission_id: str) -> Iterator[Event]:
-        """Follow a submission's Server-Sent Events (queued, running, grading, done) as they come."""
+    def events(self, submission_id: str, *, sleep=time.sleep) -> Iterator[Event]:
+        """Follow a submission's Server-Sent Events (queued, running, grading, done) as they come.
+
+        When the server says ``reconnect`` (it is shutting down), follow again from the last
+        event seen (``Last-Event-ID``), retrying for up to ``RECONNECT_SECONDS`` while it restarts.
+        """
         path = f"/v1/submissions/{quote(submission_id, safe='')}/events"
-        with self._translated(), self._http.stream("GET", path, headers=self._headers) as response:
-            if response.is_error:
-                response.read()
-                self._check(response, what=f"unknown submission {submission_id!r}")
-            yield from self._parse_events(response.iter_lines(), path)
+        last_id: str | None = None
+        while True:
+            headers = dict(self._headers, **({"Last-Event-ID": last_id} if last_id else {}))
+            reconnect: Event | None = None
+            with self._translated(), self._http.stream("GET", path, headers=headers) as response:
+                if response.is_error:
+                    response.read()
+                    self._check(response, what=f"unknown submission {submission_id!r}")
+                for event in self._parse_events(response.iter_lines(), path):
+                    if event.kind == "reconnect":
+                        reconnect = event
+                        break
+                    last_id = event.id or last_id
+                    yield event
+            if reconnect is None:
+                return
+            self._await_server(reconnect, sleep)
+
+    def _await_server(self, reconnect: Event, sleep) -> None:
+        """Wait until the server answers again after a ``reconnect`` event."""
+        delay = reconnect.data.get("retry_ms", 1000) / 1000 if isinstance(reconnect.data.get("retry_ms"), int) else 1.0
+        deadline = time.monotonic() + RECONNECT_SECONDS
+        while True:
+            sleep(delay)
+            try:
+                with self._translated():
+                    self._http.get("/healthz")
+                return
+            except (ServerUnreachable, ServerError):
+                if time.monotonic() >= deadline:
+                    raise
 
     def result(self, submission_id: str) -> dict[str, Any]:
         """The signed result document (the view this token may see)."""
@@ -228,6 +264,10 @@ class ApiClient:
             raise NotFound(f"{missing or what}: {detail}")
         if code == 409:
             raise Conflict(f"the server refused {what}: {detail}")
+        if code == 429:
+            wait = response.headers.get("retry-after", "a while")
+            raise SubmissionRejected(f"the server refused {what} for now (HTTP 429): {detail}; "
+                                     f"retry after {wait} s")
         if code in (400, 413, 415, 422):
             raise SubmissionRejected(f"the server refused {what} (HTTP {code}): {detail}")
         raise ServerError(f"the tasktrial server at {self.url} failed on {what} (HTTP {code}): {detail}")
@@ -244,7 +284,7 @@ class ApiClient:
 
     def _parse_events(self, lines: Iterable[str], path: str) -> Iterator[Event]:
         """Server-Sent Events as the HTML standard frames them: fields up to a blank line; ``:`` lines are comments."""
-        kind, data = "message", []
+        kind, data, event_id = "message", [], None
         for line in lines:
             if not line:
                 if data:
@@ -252,8 +292,8 @@ class ApiClient:
                         payload = json.loads("\n".join(data))
                     except ValueError as exc:
                         raise self._not_tasktrial(path) from exc
-                    yield Event(kind, payload if isinstance(payload, dict) else {})
-                kind, data = "message", []
+                    yield Event(kind, payload if isinstance(payload, dict) else {}, event_id)
+                kind, data = "message", []  # the last event id persists, as the standard says
                 continue
             if line.startswith(":"):
                 continue
@@ -261,6 +301,8 @@ class ApiClient:
             value = value.removeprefix(" ")
             if name == "event":
                 kind = value
+            elif name == "id":
+                event_id = value
             elif name == "data":
                 data.append(value)
 
@@ -461,6 +503,10 @@ def submit(
         print_result(document)
         out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
                   f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
+        if accepted.get("subject_salt"):
+            out.print(f"  subject salt: {escape(accepted['subject_salt'])}  (keep it private: "
+                      "`tasktrial verify RESULT --subject YOUR_ID --salt SALT` proves the result is yours)",
+                      highlight=False, soft_wrap=True)
     if document.get("status") == "grader_error":
         raise typer.Exit(EXIT_GRADER_FAULT)  # the task's grader failed: this attempt does not count
 

@@ -259,11 +259,20 @@ def print_result(document: dict[str, Any]) -> None:
 @images_app.command("bootstrap")
 @translate_errors
 def images_bootstrap() -> None:
-    """Make the Debian base image available: present, pulled, or built with debootstrap."""
+    """Make the Debian base image available (present, pulled, or built with debootstrap), and compose.yaml's
+    Redis and PostgreSQL images (present, pulled, or stand-ins built from Debian packages)."""
     from runners import images
 
-    how = images.bootstrap_base(images.client_from_env(), log=err.print)
+    client = images.client_from_env()
+    how = images.bootstrap_base(client, log=err.print)
     out.print(f"{images.BASE_IMAGE}: {how}")
+    chosen = images.bootstrap_services(client, log=err.print)
+    for service in images.SERVICE_IMAGES:
+        if chosen[service.variable] == service.registry:
+            out.print(f"{service.registry}: present", soft_wrap=True)
+        else:
+            out.print(f"{service.registry}: stand-in {service.local} (compose: {service.variable}={service.local})",
+                      soft_wrap=True, highlight=False)
 
 
 @images_app.command("build")
@@ -320,6 +329,8 @@ app.command("serve")(translate_errors(server.serve))
 app.command("worker")(translate_errors(server.worker))
 admin_app = typer.Typer(no_args_is_help=True, help="Administer the service (run on the server).")
 admin_app.command("create-token")(translate_errors(server.create_token))
+admin_app.command("list-tokens")(translate_errors(server.list_tokens))
+admin_app.command("revoke-token")(translate_errors(server.revoke_token))
 admin_app.command("rotate-key")(translate_errors(server.rotate_key))
 admin_app.command("revoke-key")(translate_errors(server.revoke_key))
 app.add_typer(admin_app, name="admin")

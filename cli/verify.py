@@ -4,8 +4,10 @@ With ``--log CHECKPOINT`` it also checks that the result is in the transparency
 log: the file must be a bundle from ``tasktrial proof`` (the result with its
 inclusion proof), and the checkpoint (a file, or a URL the user names) must be
 signed by a key of the JWKS. Nothing named inside the checked file is fetched.
+With ``--subject`` and ``--salt`` it also checks the result is that candidate's.
 
-Exit codes follow ``cli.main``: 0 the signature holds and nothing changed;
+Exit codes follow ``cli.main``: 0 the signature holds and nothing changed
+(and, with ``--subject`` and ``--salt``, the result is that candidate's);
 1 problems found (each printed; also a malformed proof or checkpoint); 2 bad
 input (an unreadable or invalid result or JWKS, no JWKS given); 3 the JWKS or
 checkpoint URL cannot be fetched.
@@ -22,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from engine import checkpoints, signing, transparency
+from engine import checkpoints, results, signing, transparency
 from engine.checkpoints import CheckpointError
 from engine.merkle import ProofError
 
@@ -41,11 +43,18 @@ def verify(
     result: Annotated[Path, typer.Argument(help="The signed result document (JSON).")],
     jwks: Annotated[str | None, typer.Option(
         "--jwks", help=f"The public keys: a JWKS file or URL (default: $TASKTRIAL_URL{JWKS_PATH}).")] = None,
+    subject: Annotated[str | None, typer.Option(
+        help="Also check the result belongs to this candidate id (needs --salt).")] = None,
+    salt: Annotated[str | None, typer.Option(
+        help="The subject salt the server gave the candidate with the submission.")] = None,
     log: Annotated[str | None, typer.Option(
         "--log", help="A log checkpoint (file or URL): also check the result is in the log it commits to. "
                       "RESULT must then be a bundle from `tasktrial proof`.")] = None,
 ) -> None:
-    """Check a signed result offline: its signature, and that no field changed since; exit 1 naming each problem."""
+    """Check a signed result offline: its signature, that no field changed since, and (with --subject and
+    --salt) that it is that candidate's; exit 1 naming each problem."""
+    if (subject is None) != (salt is None):
+        _fail("--subject and --salt go together: the salt proves the subject", EXIT_BAD_INPUT)
     # A malformed JWKS raises ConfigurationError: cli.main's translate_errors makes it exit 2.
     document = _read_json(result, "result")
     if not isinstance(document, dict):
@@ -61,12 +70,17 @@ def verify(
     source = jwks or _default_jwks_url()
     keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
     verification = signing.verify(document, keys)
-    if not verification.ok:
-        for problem in verification.problems:
+    problems = list(verification.problems)
+    if verification.ok and subject is not None and salt is not None:
+        problems += results.subject_problems(document, subject=subject, salt=salt)
+    if problems:
+        for problem in problems:
             err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
-        err.print(f"{len(verification.problems)} problem(s) in {escape(str(result))}", highlight=False, soft_wrap=True)
+        err.print(f"{len(problems)} problem(s) in {escape(str(result))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_PROBLEMS)
     out.print(f"[green]✓[/] {escape(_summary(document, verification.kid))}", highlight=False, soft_wrap=True)
+    if subject is not None:
+        out.print(f"[green]✓[/] bound to candidate {escape(subject)}", highlight=False, soft_wrap=True)
     if log is not None:
         _check_inclusion(document, inclusion, log, keys, result)
 

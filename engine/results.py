@@ -8,6 +8,9 @@ replaced, so the document is always valid JSON.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -163,3 +166,49 @@ def candidate_view(document: dict[str, Any]) -> dict[str, Any]:
     view["output"] = {"stdout": "", "stderr": ""}
     view["view"] = "candidate"
     return view
+
+
+# -- binding a result to its candidate ----------------------------------------
+
+SUBJECT_FIELD = "subject_digest"
+SUBJECT_PREFIX = "hmac-sha256:"
+
+
+def new_subject_salt() -> str:
+    """A fresh salt for one submission: 128 random bits, hex."""
+    return secrets.token_hex(16)
+
+
+def subject_digest(subject: str, salt: str) -> str:
+    """``hmac-sha256:<hex>`` of the candidate's id keyed by the salt.
+
+    Without the salt, the digest says nothing about who the candidate is (no
+    dictionary of ids helps); with it, the candidate proves the result is theirs.
+    A fresh salt per submission keeps two results of one candidate unlinkable.
+    """
+    mac = hmac.new(salt.encode("utf-8"), subject.encode("utf-8"), hashlib.sha256)
+    return SUBJECT_PREFIX + mac.hexdigest()
+
+
+def bind_subject(document: dict[str, Any], *, subject: str, salt: str | None) -> dict[str, Any]:
+    """A copy of ``document`` naming its candidate by ``subject_digest`` (replacing whatever a worker put there).
+
+    Without a salt (a submission stored before binding existed), the copy carries no binding.
+    """
+    bound = {name: value for name, value in document.items() if name != SUBJECT_FIELD}
+    if salt is not None:
+        bound[SUBJECT_FIELD] = subject_digest(subject, salt)
+    return bound
+
+
+def subject_problems(document: dict[str, Any], *, subject: str, salt: str) -> list[str]:
+    """Why ``document`` is not bound to ``subject`` with ``salt``; empty when it is.
+
+    Only meaningful once the signature verified (``signing.verify``): the digest is a signed field.
+    """
+    bound = document.get(SUBJECT_FIELD)
+    if bound is None:
+        return ["the result names no candidate (it was signed before results were bound to candidates)"]
+    if not isinstance(bound, str) or not hmac.compare_digest(bound, subject_digest(subject, salt)):
+        return [f"the result is not bound to {subject!r} with this salt"]
+    return []

@@ -68,10 +68,14 @@ class PytestGrader:
     def static_check_ids(self, task: Task) -> tuple[tuple[str, ...], bool] | None:
         """The hidden tests' ids read from their source without running it, and whether any is parametrised.
 
-        A parametrised test's id is given as ``file::name[`` + ``PARAMETRISED``; None if a file does not parse.
+        A parametrised test's id is given as ``file::name[`` + ``PARAMETRISED``; None if a file does not parse
+        or ``grader.tests`` leads outside ``grader/``.
         """
         root = task.root / "grader"
-        folder = root / task.grader.get("tests", ".")
+        try:
+            folder = packs.inside(root, task.grader.get("tests", "."))
+        except SubmissionRejected:
+            return None  # the kind's problems name the path
         ids: list[str] = []
         parametrised = False
         files = sorted({*folder.rglob("test_*.py"), *folder.rglob("*_test.py")}) if folder.is_dir() else []

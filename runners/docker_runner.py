@@ -47,6 +47,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import docker
 import docker.errors
@@ -127,6 +128,7 @@ class DockerRunner:
         self._api = client.api
         self._runtime = runtime
         self._owner = {OWNER_LABEL: owner} if owner else {}
+        self._born = time.time()  # sandboxes stamped with our pid but made before this are a predecessor's
         self._image_ids: dict[str, str] = {}
         self._warm = warm
         self._pool: dict[tuple, list[str]] = {}
@@ -223,7 +225,11 @@ class DockerRunner:
     def reap_orphans(self, *, host: str) -> int:
         """Remove sandboxes (and service networks) whose owning worker on ``host`` is no longer alive.
 
-        For a worker starting after a crash; sandboxes of live workers and of other hosts are left alone.
+        For a worker starting after a crash, and again now and then while it runs: a sandbox the
+        predecessor was creating as it died can appear after the first pass. Sandboxes of live
+        workers and of other hosts are left alone. One stamped with this process's own pid is a
+        predecessor's (a worker restarted in the same container keeps its host name and may get its
+        pid) only if it was made before this runner: our own are never touched.
         Returns how many containers it removed.
         """
         dead: set[str] = set()
@@ -231,7 +237,11 @@ class DockerRunner:
         for container in self._client.containers.list(all=True, filters={"label": OWNER_LABEL}, ignore_removed=True):
             owner = container.labels.get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition(":")
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            if owner_host != host or not pid.isdigit():
+                continue
+            if int(pid) == os.getpid() and not self._made_before_us(container.id):
+                continue
+            if int(pid) == os.getpid() or not _alive(int(pid)):
                 dead.add(container.labels.get("tasktrial.run", ""))
                 self._remove(container.id)
                 removed += 1
@@ -239,6 +249,16 @@ class DockerRunner:
             if network.get("Labels", {}).get("tasktrial.run") in dead:
                 self._remove_network(network["Id"])
         return removed
+
+    def _made_before_us(self, cid: str) -> bool:
+        try:
+            created = self._api.inspect_container(cid)["Created"]
+        except docker.errors.NotFound:
+            return False
+        # RFC 3339 with nanoseconds: keep the microseconds fromisoformat reads.
+        stamp, _, fraction = created.rstrip("Z").partition(".")
+        when = datetime.fromisoformat(f"{stamp}.{(fraction + '000000')[:6]}+00:00")
+        return when.timestamp() < self._born
 
     # -- steps of a run ---------------------------------------------------
 

@@ -3,7 +3,9 @@
 An image's tag carries a digest of its Dockerfile, so editing a Dockerfile
 names a new image and ``build`` stays idempotent. On machines without a
 registry, ``bootstrap_base`` creates the Debian base locally with
-debootstrap and tags it with the name the Dockerfiles start ``FROM``.
+debootstrap and tags it with the name the Dockerfiles start ``FROM``, and
+``bootstrap_services`` builds stand-ins for compose.yaml's Redis and
+PostgreSQL images from Debian packages (``runners/services/``).
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ BASE_SUITE = "bookworm"
 class RuntimeImage:
     environment: str
     dockerfile: str
+    #: The other files of the build context (e.g. an entrypoint), so editing one names a new image too.
+    extra: str = ""
 
     @property
     def tag(self) -> str:
-        digest = hashlib.sha256(self.dockerfile.encode()).hexdigest()[:12]
+        digest = hashlib.sha256((self.dockerfile + self.extra).encode()).hexdigest()[:12]
         return f"{REPOSITORY}/{self.environment}:{digest}"
 
     @property
@@ -47,14 +51,17 @@ class RuntimeImage:
         return match.group(1) if match else BASE_IMAGE
 
 
-def catalogue() -> dict[str, RuntimeImage]:
-    """Every environment this engine knows, by name."""
-    root = resources.files("runners").joinpath("images")
+def catalogue(folder: str = "images") -> dict[str, RuntimeImage]:
+    """Every environment this engine knows (or, with ``folder="services"``, every service stand-in), by name."""
+    root = resources.files("runners").joinpath(folder)
     found = {}
     for entry in root.iterdir():
         dockerfile = entry.joinpath("Dockerfile")
         if entry.is_dir() and dockerfile.is_file():
-            found[entry.name] = RuntimeImage(entry.name, dockerfile.read_text("utf-8"))
+            others = sorted((item for item in entry.iterdir() if item.is_file() and item.name != "Dockerfile"),
+                            key=lambda item: item.name)
+            extra = "".join(f"\0{item.name}\0{item.read_text('utf-8')}" for item in others)
+            found[entry.name] = RuntimeImage(entry.name, dockerfile.read_text("utf-8"), extra)
     return dict(sorted(found.items()))
 
 
@@ -62,8 +69,8 @@ def environments() -> tuple[str, ...]:
     return tuple(catalogue())
 
 
-def runtime_image(environment: str) -> RuntimeImage:
-    images = catalogue()
+def runtime_image(environment: str, *, folder: str = "images") -> RuntimeImage:
+    images = catalogue(folder)
     if environment not in images:
         raise ConfigurationError(f"unknown environment {environment!r}; known: {', '.join(images)}")
     return images[environment]
@@ -124,12 +131,8 @@ def bootstrap_base(client: docker.DockerClient, *, log: Callable[[str], None] = 
     """
     if has_image(client, BASE_IMAGE):
         return "present"
-    with engine_errors(f"pulling {BASE_IMAGE}"):
-        try:
-            client.images.pull(BASE_IMAGE)
-            return "pulled"
-        except docker.errors.APIError as exc:
-            log(f"cannot pull {BASE_IMAGE} ({one_line(exc.explanation or exc)}); building it with debootstrap")
+    if _pulled(client, BASE_IMAGE, "building it with debootstrap", log):
+        return "pulled"
     if shutil.which("debootstrap") is None:
         raise RunnerError(f"{BASE_IMAGE} is neither present nor pullable, and debootstrap is not installed; "
                           "install it (apt-get install debootstrap) or give Docker a registry")
@@ -148,6 +151,54 @@ def bootstrap_base(client: docker.DockerClient, *, log: Callable[[str], None] = 
                               "Debian mirror (deb.debian.org): fix that and run `tasktrial images bootstrap` again")
         import_rootfs(client, rootfs, BASE_IMAGE)
     return "debootstrapped"
+
+
+def _pulled(client: docker.DockerClient, name: str, otherwise: str, log: Callable[[str], None]) -> bool:
+    """Whether ``name`` could be pulled; a refusal (no registry) is logged as what happens ``otherwise``."""
+    with engine_errors(f"pulling {name}"):
+        try:
+            client.images.pull(name)
+        except docker.errors.APIError as exc:
+            log(f"cannot pull {name} ({one_line(exc.explanation or exc)}); {otherwise}")
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class ServiceImage:
+    """A registry image compose.yaml runs, and its stand-in built from ``runners/services/<folder>``."""
+
+    variable: str   # compose.yaml's variable naming the image
+    registry: str   # that variable's default
+    folder: str
+    #: The stand-in's name: its real version, so it never passes for the registry image.
+    local: str
+
+
+SERVICE_IMAGES = (
+    ServiceImage("REDIS_IMAGE", "redis:7", "redis", f"{REPOSITORY}/redis:7-bookworm"),
+    ServiceImage("POSTGRES_IMAGE", "postgres:16", "postgres", f"{REPOSITORY}/postgres:15-bookworm"),
+)
+
+
+def bootstrap_services(client: docker.DockerClient, *, log: Callable[[str], None] = print) -> dict[str, str]:
+    """Make compose.yaml's registry images available, or build stand-ins from Debian packages.
+
+    Needs ``BASE_IMAGE`` (``bootstrap_base``). Returns the image to use for
+    each of compose.yaml's image variables (``REDIS_IMAGE``, ``POSTGRES_IMAGE``).
+    """
+    chosen = {}
+    for service in SERVICE_IMAGES:
+        built = has_image(client, runtime_image(service.folder, folder="services").tag)
+        if has_image(client, service.registry) or (not built and _pulled(
+                client, service.registry, f"building {service.local} from Debian packages", log)):
+            chosen[service.variable] = service.registry
+            continue
+        tag = build(client, service.folder, folder="services", log=log)
+        repository, _, version = service.local.partition(":")
+        client.images.get(tag).tag(repository, version)
+        chosen[service.variable] = service.local
+    return chosen
 
 
 def import_rootfs(client: docker.DockerClient, rootfs: Path, name: str) -> None:
@@ -172,14 +223,15 @@ def import_rootfs(client: docker.DockerClient, rootfs: Path, name: str) -> None:
         raise RunnerError(f"importing {rootfs} did not produce the image {name}")
 
 
-def build(client: docker.DockerClient, environment: str, *, log: Callable[[str], None] = print) -> str:
-    """Build the runtime image of ``environment`` unless it exists; returns its tag."""
-    image = runtime_image(environment)
+def build(client: docker.DockerClient, environment: str, *, folder: str = "images",
+          log: Callable[[str], None] = print) -> str:
+    """Build the runtime image of ``environment`` (from ``runners/<folder>/``) unless it exists; returns its tag."""
+    image = runtime_image(environment, folder=folder)
     if has_image(client, image.tag):
         return image.tag
     if not has_image(client, image.base):
         raise RunnerError(f"base image {image.base} is missing; run `tasktrial images bootstrap` first")
-    context = resources.files("runners").joinpath("images", environment)
+    context = resources.files("runners").joinpath(folder, environment)
     with resources.as_file(context) as path, engine_errors(f"building {image.tag}"):
         try:
             client.images.build(path=str(path), tag=image.tag, rm=True, forcerm=True,

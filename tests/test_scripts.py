@@ -40,7 +40,8 @@ def machine(tmp_path: Path):
     program(bin_dir, "id", 'if [ "$1" = -un ]; then echo root; else echo 0; fi')
     # A machine with everything installed and an engine answering: each test breaks one thing.
     # (Whether PostgreSQL is really installed does not matter: apt-get is a stand-in too.)
-    for name in ("dockerd", "debootstrap", "curl", "redis-server", "apt-get"):
+    (checkout / "tests" / "js" / "node_modules" / "@digitalbazaar" / "vc").mkdir(parents=True)
+    for name in ("dockerd", "debootstrap", "curl", "redis-server", "apt-get", "node", "npm"):
         program(bin_dir, name, "exit 0")
     program(bin_dir, "docker", "exit 0")
     program(bin_dir, "python3", "exit 0")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 from pydantic import BaseModel
 
 from api import storage
@@ -22,6 +22,7 @@ from engine.statistics import task_statistics
 
 router = APIRouter(prefix="/v1", tags=["authoring"])
 StatsDep = Annotated[Principal, Depends(require(Role.AUTHOR, Role.REVIEWER))]
+VersionId = Annotated[str, Path(max_length=128)]
 
 
 class VersionPublic(BaseModel):
@@ -117,7 +118,7 @@ def pack_statistics(pack_id: str, session: SessionDep, service: ServiceDep, pers
 
 
 @router.get("/pack-checks/{version_id}", response_model=PackCheckJob)
-def pack_check_job(version_id: str, session: SessionDep, _: WorkerDep) -> PackCheckJob:
+def pack_check_job(version_id: VersionId, session: SessionDep, _: WorkerDep) -> PackCheckJob:
     row = storage.get_pack_version(session=session, version_id=version_id)
     if row is None:
         raise NotFound(f"unknown pack version {version_id!r}")
@@ -126,6 +127,6 @@ def pack_check_job(version_id: str, session: SessionDep, _: WorkerDep) -> PackCh
 
 @router.post("/pack-checks/{version_id}", status_code=status.HTTP_200_OK,
              responses={409: {"description": "the version is no longer being checked"}})
-def pack_check_report(version_id: str, report: dict[str, Any], service: ServiceDep, _: WorkerDep) -> dict[str, str]:
+def pack_check_report(version_id: VersionId, report: dict[str, Any], service: ServiceDep, _: WorkerDep) -> dict[str, str]:
     """The workers' report: the version goes live if it passed, else it is rejected with the report for its author."""
     return {"state": service.record_pack_check(version_id=version_id, report=report)}

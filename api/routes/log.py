@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from api import storage
 from api.deps import PersonDep, ServiceDep, SessionDep
-from api.routes.submissions import result_view, visible_submission
+from api.routes.submissions import MAX_OFFSET, ResultId, result_view, visible_submission
 from engine.errors import NotFound
 
 router = APIRouter(tags=["transparency log"])
 NOTE = "text/plain; charset=utf-8"
-Size = Annotated[int | None, Query(ge=0, description="A checkpoint's tree size (default: the latest checkpoint).")]
+Size = Annotated[int | None, Query(ge=0, le=MAX_OFFSET,
+                                   description="A checkpoint's tree size (default: the latest checkpoint).")]
 
 
 @router.get("/log/checkpoint", response_class=Response,
@@ -29,7 +30,7 @@ def latest_checkpoint(service: ServiceDep) -> Response:
 
 @router.get("/log/checkpoint/{size}", response_class=Response,
             responses={200: {"content": {NOTE: {}}, "description": "the signed checkpoint of this tree size"}})
-def checkpoint(size: int, service: ServiceDep) -> Response:
+def checkpoint(size: Annotated[int, Path(ge=0, le=MAX_OFFSET)], service: ServiceDep) -> Response:
     return Response(service.log.checkpoint(size), media_type=NOTE)
 
 
@@ -49,15 +50,15 @@ def inclusion_by_digest(service: ServiceDep,
 
 
 @router.get("/log/consistency")
-def consistency(service: ServiceDep, first: Annotated[int, Query(ge=0)],
-                second: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+def consistency(service: ServiceDep, first: Annotated[int, Query(ge=0, le=MAX_OFFSET)],
+                second: Annotated[int, Query(ge=0, le=MAX_OFFSET)]) -> dict[str, Any]:
     if first > second:
         raise NotFound(f"no consistency proof from size {first} back to the smaller size {second}")
     return service.log.consistency(first=first, second=second)
 
 
 @router.get("/v1/results/{result_id}/inclusion")
-def result_inclusion(result_id: str, session: SessionDep, service: ServiceDep, person: PersonDep,
+def result_inclusion(result_id: ResultId, session: SessionDep, service: ServiceDep, person: PersonDep,
                      size: Size = None) -> dict[str, Any]:
     """The result document this caller may see, with its log index and inclusion proof against a checkpoint.
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.deps import ServiceDep
+from api.tables import Role
 from engine.errors import NotFound
 
 router = APIRouter(tags=["meta"])
@@ -19,8 +22,20 @@ def healthz(service: ServiceDep) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", response_class=Response)
-def metrics(service: ServiceDep) -> Response:
+@router.get("/metrics", response_class=Response,
+            responses={401: {"description": "TASKTRIAL_METRICS_TOKEN is set and the request does not bear it"}})
+def metrics(service: ServiceDep, request: Request) -> Response:
+    """Prometheus metrics: public unless ``TASKTRIAL_METRICS_TOKEN`` is set (then that token, or an admin's)."""
+    required = service.settings.metrics_token
+    if required is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        given = given.strip() if scheme.lower() == "bearer" else ""
+        if not hmac.compare_digest(given.encode(), required.get_secret_value().encode()):
+            principal = service.principal(given) if given else None
+            if principal is None or principal.role is not Role.ADMIN:
+                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the metrics need the metrics token "
+                                    "(TASKTRIAL_METRICS_TOKEN) or an admin token",
+                                    headers={"WWW-Authenticate": "Bearer"})
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -7,13 +7,18 @@ author and reviewers see everything about that pack's submissions. Others get
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from contextlib import suppress
+
+import anyio
+from anyio import to_thread
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
@@ -23,12 +28,17 @@ from api.deps import PersonDep, ServiceDep, SessionDep, StaffDep
 from api.routes._uploads import read_body
 from api.service import Service
 from api.tables import Role, RunState, Submission, SubmissionPublic
-from engine import archives
+from engine import archives, results
 from engine.digest import tree_digest
 from engine.errors import Conflict, NotFound
 from engine.trees import from_mapping
 
 router = APIRouter(prefix="/v1", tags=["submissions"])
+
+#: Every database's integer holds this (an offset beyond it was a 500 from SQLite, not a 422).
+MAX_OFFSET = 2**31 - 1
+SubmissionId = Annotated[str, Path(max_length=128)]
+ResultId = Annotated[str, Path(max_length=128)]
 
 SUBMISSION_BODY = {
     "requestBody": {
@@ -65,6 +75,8 @@ class SubmissionAccepted(BaseModel):
     run_id: str
     state: RunState
     links: dict[str, str]
+    #: Keep it: with your id it proves the signed result is yours (``tasktrial verify --subject --salt``).
+    subject_salt: str | None = None
 
 
 class ListSubmissions(BaseModel):
@@ -96,62 +108,97 @@ class Profile(BaseModel):
                         409: {"description": "the pack version is retired (no new submissions), or an "
                                               "assessment's rule refuses the attempt (the message names it)"},
                         415: {"description": "neither application/json nor multipart/form-data"},
-                        422: {"description": "malformed body or unsafe archive (the message names the problem)"}})
-async def create_submission(request: Request, response: Response, service: ServiceDep, session: SessionDep,
+                        422: {"description": "malformed body or unsafe archive (the message names the problem)"},
+                        429: {"description": "this candidate's submission rate, or the queue, is full: "
+                                             "see Retry-After"}})
+async def create_submission(request: Request, response: Response, service: ServiceDep,
                             person: PersonDep) -> SubmissionAccepted:
-    task_ref, version, assessment_id, files = await _read_submission(request, service)
-    pack_id, _, task_id = task_ref.partition("/")
-    late = False
-    if assessment_id is not None:
-        pinned, late = cohorts.admit(session, person, assessment_id, pack_id, task_id)
-        version = pinned["pack_version"]
-    task = service.submittable_task(session, pack_id, task_id, version)
-    if assessment_id is not None and task.digest != pinned["task_digest"]:
-        raise Conflict(f"task {task_ref}@{version} changed since assessment {assessment_id} pinned it "
-                       f"({pinned['task_digest']}, now {task.digest}); ask the organiser")
-    archive = archives.make_tar_gz(files)
-    submission, run = storage.create_submission(
-        session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
-        task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive,
-        assessment_id=assessment_id, late=late)
+    """Accept a submission. Parsing, archiving and storing run on a worker thread, never on the event loop."""
+    media_type = _media_type(request)
+    # Admission first: a flooding candidate is refused before their body is read or parsed.
+    await to_thread.run_sync(lambda: _admit(service, person))
+    body = await read_body(request, service.settings.max_upload_bytes)
+    if media_type == "application/json":
+        task_ref, version, assessment_id, files = await to_thread.run_sync(_parse_json, body)
+    else:
+        async with request.form() as form:  # closes the upload's spooled temporary file
+            task_ref, version, assessment_id, upload = _form_parts(form)
+            data = await upload.read()
+        caps = archives.ArchiveCaps(max_archive_bytes=service.settings.max_upload_bytes)
+        files = await to_thread.run_sync(lambda: archives.extract(data, caps=caps))
+    submission, run = await to_thread.run_sync(lambda: _accept(service, person, task_ref, version, assessment_id, files))
     service.metrics.submissions.inc()
-    try:
-        service.queue.enqueue(run.id)
-    except Exception:  # the run is stored as queued: the reaper re-queues it when the broker is back
-        service.metrics.rejected.labels("enqueue_failed").inc()
+    await to_thread.run_sync(_enqueue, service, run.id)  # a broker call may block: never on the loop
     location = f"/v1/submissions/{submission.id}"
     response.headers["Location"] = location
-    return SubmissionAccepted(id=submission.id, run_id=run.id, state=run.state,
+    return SubmissionAccepted(id=submission.id, run_id=run.id, state=run.state, subject_salt=submission.subject_salt,
                               links={"self": location, "events": f"{location}/events", "result": f"{location}/result"})
 
 
-async def _read_submission(request: Request,
-                           service: Service) -> tuple[str, str | None, str | None, dict[str, bytes]]:
-    cap = service.settings.max_upload_bytes
-    body = await read_body(request, cap)
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
-        try:
-            data = SubmissionCreate.model_validate_json(body)
-        except ValidationError as exc:
-            # Without the input: it may be megabytes of the candidate's files (or bytes JSON cannot carry).
-            errors = exc.errors(include_url=False, include_context=False, include_input=False)
-            raise HTTPException(422, errors) from exc
-        files = from_mapping({path: text.encode("utf-8") for path, text in data.files.items()})
-        return data.task, data.version, data.assessment, files
-    if content_type.startswith("multipart/form-data"):
-        async with request.form() as form:  # closes the upload's spooled temporary file
-            task, upload = form.get("task"), form.get("archive")
-            if not isinstance(task, str) or "/" not in task:
-                raise HTTPException(422, [{"loc": ["body", "task"], "msg": "PACK/TASK is required"}])
-            if upload is None or isinstance(upload, str):
-                raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
-            version, assessment = form.get("version"), form.get("assessment")
-            files = archives.extract(await upload.read(), caps=archives.ArchiveCaps(max_archive_bytes=cap))
-            return (task, version if isinstance(version, str) and version else None,
-                    assessment if isinstance(assessment, str) and assessment else None, files)
-    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                        "send application/json ({task, files}) or multipart/form-data (task, archive)")
+MEDIA_TYPES = ("application/json", "multipart/form-data")
+
+
+def _media_type(request: Request) -> str:
+    """The request's media type, matched exactly (``application/jsonhax`` is not JSON); else 415."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in MEDIA_TYPES:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            "send application/json ({task, files}) or multipart/form-data (task, archive)")
+    return media_type
+
+
+def _parse_json(body: bytes) -> tuple[str, str | None, str | None, dict[str, bytes]]:
+    try:
+        data = SubmissionCreate.model_validate_json(body)
+    except ValidationError as exc:
+        # Without the input: it may be megabytes of the candidate's files (or bytes JSON cannot carry).
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise HTTPException(422, errors) from exc
+    files = from_mapping({path: text.encode("utf-8") for path, text in data.files.items()})
+    return data.task, data.version, data.assessment, files
+
+
+def _form_parts(form) -> tuple[str, str | None, str | None, Any]:
+    task, upload = form.get("task"), form.get("archive")
+    if not isinstance(task, str) or "/" not in task:
+        raise HTTPException(422, [{"loc": ["body", "task"], "msg": "PACK/TASK is required"}])
+    if upload is None or isinstance(upload, str):
+        raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
+    version, assessment = form.get("version"), form.get("assessment")
+    return (task, version if isinstance(version, str) and version else None,
+            assessment if isinstance(assessment, str) and assessment else None, upload)
+
+
+def _admit(service: Service, person: Principal) -> None:
+    with service.session() as session:
+        service.admit(session=session, candidate=person.subject)
+
+
+def _enqueue(service: Service, run_id: str) -> None:
+    try:
+        service.queue.enqueue(run_id)
+    except Exception:  # the run is stored as queued: the reaper re-queues it when the broker is back
+        service.metrics.rejected.labels("enqueue_failed").inc()
+
+
+def _accept(service: Service, person: Principal, task_ref: str, version: str | None, assessment_id: str | None,
+            files: dict[str, bytes]):
+    """The stored submission and its queued run (an assessment's attempt: its rules admit it, its pin is used)."""
+    pack_id, _, task_id = task_ref.partition("/")
+    with service.session() as session:
+        late = False
+        if assessment_id is not None:
+            pinned, late = cohorts.admit(session, person, assessment_id, pack_id, task_id)
+            version = pinned["pack_version"]
+        task = service.submittable_task(session, pack_id, task_id, version)
+        if assessment_id is not None and task.digest != pinned["task_digest"]:
+            raise Conflict(f"task {task_ref}@{version} changed since assessment {assessment_id} pinned it "
+                           f"({pinned['task_digest']}, now {task.digest}); ask the organiser")
+        archive = archives.make_tar_gz(files)
+        return storage.create_submission(
+            session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
+            task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive,
+            subject_salt=results.new_subject_salt(), assessment_id=assessment_id, late=late)
 
 
 def visible_submission(session, service: Service, principal: Principal, submission_id: str) -> Submission:
@@ -199,21 +246,24 @@ def public(session, submission: Submission) -> SubmissionPublic:
 
 
 @router.get("/submissions", response_model=ListSubmissions)
-def list_submissions(session: SessionDep, person: PersonDep, limit: int = 50, offset: int = 0) -> ListSubmissions:
-    limit = max(1, min(limit, 200))
+def list_submissions(
+    session: SessionDep, person: PersonDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="at most this many")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many, newest first")] = 0,
+) -> ListSubmissions:
     candidate = None if person.is_staff() else person.subject
-    rows, count = storage.list_submissions(session=session, candidate=candidate, limit=limit, offset=max(0, offset))
+    rows, count = storage.list_submissions(session=session, candidate=candidate, limit=limit, offset=offset)
     return ListSubmissions(data=[public(session, s) for s in rows], count=count)
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
-def get_submission(submission_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> SubmissionPublic:
+def get_submission(submission_id: SubmissionId, session: SessionDep, service: ServiceDep, person: PersonDep) -> SubmissionPublic:
     return public(session, visible_submission(session, service, person, submission_id))
 
 
 @router.get("/submissions/{submission_id}/result", response_class=Response,
             responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}})
-async def submission_result(submission_id: str, session: SessionDep, service: ServiceDep,
+async def submission_result(submission_id: SubmissionId, session: SessionDep, service: ServiceDep,
                             person: PersonDep) -> Response:
     """The result document. ``async`` on purpose: two short indexed reads cost less on the event
     loop than a worker thread fighting the others for the GIL (the hottest read of the API)."""
@@ -229,7 +279,7 @@ async def submission_result(submission_id: str, session: SessionDep, service: Se
 
 @router.get("/results/{result_id}", response_class=Response,
             responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}})
-async def get_result(result_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> Response:
+async def get_result(result_id: ResultId, session: SessionDep, service: ServiceDep, person: PersonDep) -> Response:
     """The result document by id; ``async`` for the same reason as ``submission_result``."""
     result = storage.get_result(session=session, result_id=result_id)
     if result is None:
@@ -243,45 +293,116 @@ def _json(document: dict[str, Any]) -> Response:
     return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
 
 
+KEEP_ALIVE_SECONDS = 15.0
+#: What a client told to reconnect waits first (the SSE ``retry`` field, in milliseconds).
+RECONNECT_MS = 1000
+
+
+class EventStreamResponse(StreamingResponse):
+    """A Server-Sent Events response that gives back its slot under the stream caps however it ends.
+
+    It ends as soon as the client goes away: Starlette, under ASGI 2.4 servers, would notice
+    only at the next write (up to a keep-alive later), keeping the slot that long.
+    """
+
+    def __init__(self, content, release, **kwargs):
+        super().__init__(content, media_type="text/event-stream", **kwargs)
+        self._release = release
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def stream() -> None:
+                    with suppress(OSError):  # the client went away mid-write
+                        await self.stream_response(send)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream)
+                await self.listen_for_disconnect(receive)
+                group.cancel_scope.cancel()
+        finally:
+            self._release()
+            await self.body_iterator.aclose()  # runs the stream's own clean-up now, not at garbage collection
+
+
 @router.get("/submissions/{submission_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
-                             "description": "Server-Sent Events: queued, running, grading, done"}})
-def submission_events(submission_id: str, session: SessionDep, service: ServiceDep, person: PersonDep,
-                      timeout: float = 1800.0) -> StreamingResponse:
-    submission = visible_submission(session, service, person, submission_id)
-    run = storage.latest_run(session=session, submission_id=submission.id)
+                             "description": "Server-Sent Events: queued, running, grading, done; then "
+                                            "`timeout` if the run outlasts `timeout`, or `reconnect` when the "
+                                            "server shuts down (send `Last-Event-ID` to resume)"},
+                       429: {"description": "too many open event streams for this token or this server"}})
+async def submission_events(
+    submission_id: SubmissionId, service: ServiceDep, person: PersonDep,
+    timeout: Annotated[float, Query(gt=0, le=3600, description="stop following after this many seconds")] = 1800.0,
+    last_event_id: Annotated[str | None, Header(max_length=20, pattern=r"^[0-9]+$",
+                                                description="resume after this event id")] = None,
+) -> StreamingResponse:
+    """Follow a submission. ``async``, with no session held: a waiting stream costs no connection or thread."""
+    with service.session() as session:  # closed before the stream starts
+        submission = visible_submission(session, service, person, submission_id)
+        run = storage.latest_run(session=session, submission_id=submission.id)
+        try:
+            reveal = bool(result_view(session, person, submission))
+        except NotFound:  # an assessment withholds the result: the stream says when it is done, not how it went
+            reveal = False
+    release = service.streams.acquire(person.token_id)
+    after = int(last_event_id) if last_event_id else 0
+    return EventStreamResponse(_event_stream(service, run.id, submission.id, timeout, after, reveal), release,
+                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float,
+                        after: int, reveal: bool = True) -> AsyncIterator[str]:
+    """Replay the run's events after ``after``, then follow new ones until ``done``.
+
+    Between looks it holds nothing: each look is one short session on a worker thread.
+    """
+    hub = service.streams
+    last, deadline = after, time.monotonic() + timeout
+    idle_since = time.monotonic()
+    changed = hub.subscribe(run_id)
     try:
-        reveal = bool(result_view(session, person, submission))
-    except NotFound:  # an assessment withholds the result: the stream says when it is done, not how it went
-        reveal = False
-    return StreamingResponse(_event_stream(service, run.id, submission.id, min(timeout, 3600.0), reveal),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float,
-                  reveal: bool = True) -> Iterator[str]:
-    """Replay the run's events, then follow new ones until ``done`` (polling the database, so any API replica serves it)."""
-    last, deadline, idle = 0, time.monotonic() + timeout, 0.0
-    while time.monotonic() < deadline:
-        with service.session() as session:
-            events = storage.events_after(session=session, run_id=run_id, after_id=last)
-            result = storage.result_for_run(session=session, run_id=run_id)
-        for event in events:
-            last = event.id
-            data = {"state": event.kind, "at": event.at.isoformat(), "submission": submission_id}
-            if event.kind == RunState.DONE.value and result is not None and reveal:
-                data.update(result_id=result.id, verdict=result.verdict, score=result.score)
-            yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n"
-            if event.kind == RunState.DONE.value:
+        yield f"retry: {RECONNECT_MS}\n\n"
+        while True:
+            changed.clear()  # before the look: a change during it sets the flag again
+            events, result = await to_thread.run_sync(_look, service, run_id, last)
+            for event in events:
+                last = event.id
+                data = {"state": event.kind, "at": event.at.isoformat(), "submission": submission_id}
+                if event.kind == RunState.DONE.value and result is not None and reveal:
+                    data.update(result_id=result.id, verdict=result.verdict, score=result.score)
+                yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n"
+                if event.kind == RunState.DONE.value:
+                    return
+            if events:
+                idle_since = time.monotonic()
+            if hub.closing:
+                yield ("event: reconnect\ndata: " + json.dumps({"reason": "the server is shutting down",
+                                                                  "retry_ms": RECONNECT_MS}) + "\n\n")
                 return
-        waited = time.monotonic()
-        service.wait_for_change(0.25)
-        idle += time.monotonic() - waited
-        if idle >= 15:
-            idle = 0.0
-            yield ": keep-alive\n\n"
-    yield "event: timeout\ndata: {}\n\n"
+            now = time.monotonic()
+            if now >= deadline:
+                yield "event: timeout\ndata: {}\n\n"
+                return
+            # Wake on a change, at shutdown, or for the keep-alive (after which it looks again:
+            # a net under a missed wake-up).
+            with suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), max(0.0, min(deadline - now,
+                                                                    KEEP_ALIVE_SECONDS - (now - idle_since))))
+            if time.monotonic() - idle_since >= KEEP_ALIVE_SECONDS:
+                idle_since = time.monotonic()
+                yield ": keep-alive\n\n"
+    finally:
+        hub.unsubscribe(run_id, changed)
+
+
+def _look(service: Service, run_id: str, after: int):
+    with service.session() as session:
+        events = storage.events_after(session=session, run_id=run_id, after_id=after)
+        result = storage.result_for_run(session=session, run_id=run_id) if any(
+            e.kind == RunState.DONE.value for e in events) else None
+        return events, result
 
 
 def build_profile(session, candidate: str, *, as_candidate: bool = False) -> Profile:
@@ -306,5 +427,5 @@ def my_profile(session: SessionDep, person: PersonDep) -> Profile:
 
 
 @router.get("/candidates/{candidate}/profile", response_model=Profile)
-def candidate_profile(candidate: str, session: SessionDep, staff: StaffDep) -> Profile:
+def candidate_profile(candidate: Annotated[str, Path(max_length=256)], session: SessionDep, staff: StaffDep) -> Profile:
     return build_profile(session, candidate)

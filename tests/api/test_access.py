@@ -45,6 +45,8 @@ RULES = [
     ("POST", "/v1/runs/{run_id}/release", WORKERS),
     ("POST", "/v1/runs/{run_id}/result", WORKERS),
     ("POST", "/v1/runs/{run_id}/fail", WORKERS),
+    ("GET", "/v1/admin/tokens", {Role.ADMIN}),
+    ("DELETE", "/v1/admin/tokens/{token_id}", {Role.ADMIN}),
     ("GET", "/keys/{kid}", None),
     ("GET", "/log/checkpoint", None),
     ("GET", "/log/checkpoint/{size}", None),
@@ -90,7 +92,7 @@ def test_access_rule(api, method, template, admitted, role):
            "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award",
            "version": "1.0.0", "version_id": "unknown-version", "review_id": "no-such-review",
            "regrade_id": "no-such-regrade", "a": "x", "b": "y",
-           "endpoint_id": "no-such-endpoint", "delivery_id": "no-such-delivery"}
+           "endpoint_id": "no-such-endpoint", "delivery_id": "no-such-delivery", "token_id": "no-such-token"}
     if "{cohort_id}" in template or "{assessment_id}" in template:
         ids.update(cohort_ids(api))
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")

@@ -16,14 +16,14 @@ def test_up_with_data_then_down_then_up_again(database_url):
     config = db.alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0004_authoring")
+        command.upgrade(config, "0005_secapi")
         connection.execute(text(
             "INSERT INTO submission (id, pack_id, pack_version, task_id, candidate, task_digest, submission_digest,"
             " archive, created_at) VALUES ('s1', 'p', '1', 't', 'alice', 'sha256:t', 'sha256:s', :a, CURRENT_TIMESTAMP)"),
             {"a": b"tar"})
         connection.execute(text("INSERT INTO run (id, submission_id, state, attempts, created_at, updated_at) "
                                 "VALUES ('r0', 's1', 'DONE', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-        command.upgrade(config, "0005_cohorts")  # with a run pointing at the submission: no table copy
+        command.upgrade(config, "0006_cohorts")  # with a run pointing at the submission: no table copy
         # the old submission is practice (no assessment), not late
         assert connection.execute(text("SELECT assessment_id, late FROM submission")).one() == (None, False)
         connection.execute(text("INSERT INTO cohort (id, name, organiser, created_at) "
@@ -72,7 +72,7 @@ def test_up_with_data_then_down_then_up_again(database_url):
             " 'awaiting_review', '{}', '{}', CURRENT_TIMESTAMP)"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0004_authoring")
+        command.downgrade(config, "0005_secapi")
     tables = set(inspect(engine).get_table_names())
     assert not tables & NEW_TABLES
     assert "assessment_id" not in {c["name"] for c in inspect(engine).get_columns("submission")}

@@ -26,6 +26,7 @@ V1_OPERATIONS = {
     ("get", "/v1/candidates/{candidate}/profile"), ("post", "/v1/runs/{run_id}/claim"),
     ("post", "/v1/runs/{run_id}/progress"), ("post", "/v1/runs/{run_id}/release"),
     ("post", "/v1/runs/{run_id}/result"), ("post", "/v1/runs/{run_id}/fail"),
+    ("get", "/v1/admin/tokens"), ("delete", "/v1/admin/tokens/{token_id}"),
     ("get", "/v1/results/{result_id}/inclusion"), ("post", "/v1/credentials/definitions"),
     ("get", "/v1/credentials/definitions"), ("get", "/v1/credentials"), ("get", "/v1/credentials/{award_id}"),
     ("get", "/v1/credentials/{award_id}/ob3"), ("post", "/v1/credentials/{award_id}/revoke"),
@@ -39,13 +40,15 @@ V1_OPERATIONS = {
 # Statuses the behaviour tests in this folder observe, beyond authentication (401/403).
 DOCUMENTED = {
     ("post", "/v1/packs"): {"200", "201", "409", "413", "422"},
-    ("post", "/v1/submissions"): {"202", "404", "409", "413", "415", "422"},
+    ("post", "/v1/submissions"): {"202", "404", "409", "413", "415", "422", "429"},
+    ("get", "/v1/submissions/{submission_id}/events"): {"200", "429"},
+    ("delete", "/v1/admin/tokens/{token_id}"): {"200", "404"},
     ("post", "/v1/packs/{pack_id}/versions/{version}/retire"): {"200", "409"},
     ("post", "/v1/pack-checks/{version_id}"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/claim"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/progress"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/release"): {"200", "409"},
-    ("post", "/v1/runs/{run_id}/result"): {"200", "201", "422"},
+    ("post", "/v1/runs/{run_id}/result"): {"200", "201", "409", "422"},
     ("post", "/v1/runs/{run_id}/fail"): {"201", "409"},
 }
 

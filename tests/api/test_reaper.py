@@ -165,14 +165,33 @@ def test_a_worker_releases_its_own_run_back_to_the_queue(api, worker):
     assert event_kinds(api, accepted["id"])[:4] == ["queued", "running", "queued", "running"]
 
 
-def test_after_a_release_the_releasing_worker_may_still_fail_the_run(api, worker):
-    """``jobs.after_fault`` releases, then fails on its last attempt: that order must work."""
+def test_after_a_release_the_releasing_worker_no_longer_holds_the_run(api, worker):
+    """A released run is nobody's: neither its last holder nor anyone else may fail or finish it (issue 14, item 2)."""
     accepted = submit(api, api.token(Role.CANDIDATE, "alice"))
     run_id = accepted["run_id"]
     post(api, worker, run_id, "claim", worker="w1")
     post(api, worker, run_id, "release", worker="w1")
-    assert post(api, worker, run_id, "fail", worker="w1", reason="gave up").status_code == 201
-    assert state_of(api, accepted["id"])["state"] == "done"
+    refused = post(api, worker, run_id, "fail", worker="w1", reason="gave up")
+    assert refused.status_code == 409 and "not claimed" in refused.json()["detail"]
+    assert state_of(api, accepted["id"])["state"] == "queued"
+
+
+@pytest.mark.parametrize(("attempt", "state", "delay"), [(1, "queued", 2.0), (MAX_ATTEMPTS, "done", None)],
+                         ids=["retry: released", "last attempt: failed while held"])
+def test_after_a_fault_the_worker_releases_or_fails_the_run_it_holds(api, attempt, state, delay):
+    """``jobs.after_fault``: a retry releases the run; the last attempt ends it as ``error`` while still holding it."""
+    from api import jobs
+    from api.worker_client import WorkerApi
+    from engine.errors import RunnerUnavailable
+
+    secret = api.token(Role.WORKER, "workers")["Authorization"].removeprefix("Bearer ")
+    worker_api = WorkerApi(api.client, token=secret, worker="host:1")
+    accepted = submit(api, api.token(Role.CANDIDATE, "alice"))
+    assert worker_api.claim(accepted["run_id"]) is not None
+    fault = RunnerUnavailable("the docker engine went away")
+    assert jobs.after_fault(accepted["run_id"], fault, api=worker_api, attempt=attempt,
+                            attempts=MAX_ATTEMPTS) == delay
+    assert state_of(api, accepted["id"])["state"] == state
 
 
 # -- the reaper --------------------------------------------------------------

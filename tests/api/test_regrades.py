@@ -54,12 +54,13 @@ def test_a_regrade_changes_one_verdict_and_reports_it(api):
     assert (progress["done"], progress["finished"]) == (0, False)
 
     by_submission = {}
+    peeker = api.token(Role.WORKER, "w")  # one token: a claim is bound to the token that made it
     for run_id in queued:
-        claimed = api.client.post(f"/v1/runs/{run_id}/claim", headers=api.token(Role.WORKER, "w"),
-                                  json={"worker": "w2"}).json()
+        claimed = api.client.post(f"/v1/runs/{run_id}/claim", headers=peeker, json={"worker": "w2"}).json()
         assert claimed["pack_version"] == "1.1.0"
         by_submission[claimed["submission_id"]] = run_id
-        api.client.post(f"/v1/runs/{run_id}/release", headers=api.token(Role.WORKER, "w"), json={"worker": "w2"})
+        released = api.client.post(f"/v1/runs/{run_id}/release", headers=peeker, json={"worker": "w2"})
+        assert released.status_code == 200, released.text
     work(api, by_submission[mine["id"]], passed=False)   # the fixed grader fails alice's work
     work(api, by_submission[theirs["id"]], passed=False)  # bob's stays not_ready
 

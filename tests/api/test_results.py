@@ -52,7 +52,9 @@ def assert_candidate_view(view: dict, posted: dict) -> None:
 
 def assert_full_view(document: dict, posted: dict) -> None:
     assert "view" not in document
-    assert {k: v for k, v in document.items() if k != "signature"} == posted
+    # What the worker posted, plus the candidate binding the server adds (never the worker).
+    assert document["subject_digest"].startswith("hmac-sha256:")
+    assert {k: v for k, v in document.items() if k not in ("signature", "subject_digest")} == posted
     assert SECRET_MESSAGE in json.dumps(document["checks"])
     assert document["output"]["stdout"] == SECRET_OUTPUT
 

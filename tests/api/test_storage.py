@@ -60,7 +60,8 @@ def test_only_one_of_many_concurrent_claims_wins(engine):
     def claim(index: int) -> None:
         with Session(engine) as session:
             barrier.wait()
-            wins.append(storage.claim_run(session=session, run_id=run.id, worker=f"w{index}", lease_seconds=60))
+            wins.append(storage.claim_run(session=session, run_id=run.id, worker=f"w{index}", token_id="t",
+                                          lease_seconds=60))
 
     threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
     for thread in threads:
@@ -94,8 +95,9 @@ def test_a_lapsed_claim_can_be_taken_over(engine):
 
     with Session(engine) as session:
         _, run = _submission(session)
-        assert storage.claim_run(session=session, run_id=run.id, worker="dead", lease_seconds=60)
-        assert not storage.claim_run(session=session, run_id=run.id, worker="other", lease_seconds=60)
+        assert storage.claim_run(session=session, run_id=run.id, worker="dead", token_id="t1", lease_seconds=60)
+        assert not storage.claim_run(session=session, run_id=run.id, worker="other", token_id="t2", lease_seconds=60)
         later = utcnow() + timedelta(seconds=61)
-        assert storage.claim_run(session=session, run_id=run.id, worker="other", lease_seconds=60, now=later)
+        assert storage.claim_run(session=session, run_id=run.id, worker="other", token_id="t2", lease_seconds=60,
+                                 now=later)
         assert session.get(Run, run.id).attempts == 2

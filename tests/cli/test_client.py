@@ -454,7 +454,8 @@ def test_server_sent_events_are_parsed_as_the_standard_frames_them(server):
 
     events = list(api._parse_events(lines, "/events"))
 
-    assert events == [client.Event("queued", {"state": "queued"}), client.Event("done", {"score": 100})]
+    # The last event id persists until another ``id:`` line, as the standard says.
+    assert events == [client.Event("queued", {"state": "queued"}, "1"), client.Event("done", {"score": 100}, "1")]
 
 
 # -- server and token trouble --------------------------------------------------
@@ -621,3 +622,29 @@ def test_the_reference_solution_is_graded_ready_100_with_a_verified_signature(tm
         assert signing.verify(document, http.get("/.well-known/jwks.json").json()).ok
         assert document["submission_digest"] == tree_digest(read_tree(solution))
     service.engine.dispose()
+
+
+def test_events_follow_a_reconnect_from_the_last_event_seen():
+    """At shutdown the server says ``reconnect``: the client waits for it, then resumes with Last-Event-ID."""
+    import httpx
+
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        seen.append(request.headers.get("last-event-id"))
+        if len(seen) == 1:
+            body = ('retry: 1000\n\nid: 7\nevent: queued\ndata: {"state": "queued"}\n\n'
+                    'event: reconnect\ndata: {"retry_ms": 250}\n\n')
+        else:
+            body = 'id: 9\nevent: done\ndata: {"state": "done", "score": 100}\n\n'
+        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    pauses: list[float] = []
+    with httpx.Client(transport=httpx.MockTransport(handler), base_url=URL) as http:
+        api = client.ApiClient(URL, "t", http=http)
+        kinds = [event.kind for event in api.events("s1", sleep=pauses.append)]
+    assert kinds == ["queued", "done"]
+    assert seen == [None, "7"]
+    assert pauses == [0.25]

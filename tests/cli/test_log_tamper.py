@@ -85,7 +85,7 @@ def service(tmp_path) -> Iterator[Service]:
            "TASKTRIAL_PUBLIC_URL": url, "TASKTRIAL_LOG_SEAL_SECONDS": "1", "TASKTRIAL_EMBEDDED_WORKERS": "1",
            "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state")}
     env.pop("TASKTRIAL_BROKER_URL", None)
-    token = subprocess.run([str(BIN / "tasktrial"), "admin", "create-token", "--role", "candidate",
+    token = subprocess.run([str(BIN / "tasktrial"), "admin", "create-token", "--init", "--role", "candidate",
                             "--subject", "alice"], env=env, check=True, capture_output=True, text=True).stdout.strip()
     env.update(TASKTRIAL_URL=url, TASKTRIAL_TOKEN=token)
     log = (tmp_path / "api.log").open("wb")

@@ -213,3 +213,47 @@ def test_an_unreachable_url_exits_3(tmp_path, signed):
 
     assert result.exit_code == 3
     assert f"cannot fetch the JWKS from {url}" in result.stderr
+
+
+# -- bound to a candidate (issue 14, item 5) -------------------------------------
+
+
+@pytest.fixture
+def bound(key) -> tuple[dict[str, Any], str]:
+    from engine import results
+
+    salt = results.new_subject_salt()
+    document = {**result_document(), "subject_digest": results.subject_digest("alice", salt)}
+    return signing.sign(document, key), salt
+
+
+def test_the_candidate_proves_a_result_is_theirs_with_subject_and_salt(tmp_path, bound, jwks_file):
+    document, salt = bound
+    result = run(str(write(tmp_path, document)), "--jwks", str(jwks_file), "--subject", "alice", "--salt", salt)
+    assert result.exit_code == 0, result.output
+    assert "bound to candidate alice" in result.stdout
+
+
+def test_someone_else_presenting_the_result_does_not_verify(tmp_path, bound, jwks_file):
+    document, salt = bound
+    result = run(str(write(tmp_path, document)), "--jwks", str(jwks_file), "--subject", "bob", "--salt", salt)
+    assert result.exit_code == 1
+    assert "not bound to 'bob'" in result.stderr
+    wrong_salt = run(str(write(tmp_path, document)), "--jwks", str(jwks_file), "--subject", "alice",
+                     "--salt", "0" * 32)
+    assert wrong_salt.exit_code == 1
+
+
+def test_a_result_signed_before_binding_still_verifies_but_proves_no_subject(tmp_path, signed, jwks_file):
+    path = str(write(tmp_path, signed))
+    assert run(path, "--jwks", str(jwks_file)).exit_code == 0
+    result = run(path, "--jwks", str(jwks_file), "--subject", "alice", "--salt", "0" * 32)
+    assert result.exit_code == 1
+    assert "names no candidate" in result.stderr
+
+
+def test_subject_without_salt_is_bad_input(tmp_path, bound, jwks_file):
+    document, _ = bound
+    result = run(str(write(tmp_path, document)), "--jwks", str(jwks_file), "--subject", "alice")
+    assert result.exit_code == 2
+    assert "--salt" in result.stderr

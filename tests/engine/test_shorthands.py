@@ -153,7 +153,9 @@ def test_pack_validate_still_names_every_real_problem(tmp_path: Path):
     }, pack={**factories.PACK_YAML, "authors": ""})
     with pytest.raises(PackError) as caught:
         load(root)
-    found = {(p.file, p.location): p.message for p in caught.value.problems}
+    found: dict[tuple[str, str], str] = {}
+    for p in caught.value.problems:  # a field may have more than one problem: keep them all
+        found[(p.file, p.location)] = " | ".join(filter(None, [found.get((p.file, p.location)), p.message]))
     assert found.keys() == {
         ("pack.yaml", "$.authors"),
         ("alpha/task.yaml", "$.micro_skills"),

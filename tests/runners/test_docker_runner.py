@@ -306,6 +306,48 @@ def test_reap_removes_labelled_containers(docker_client, monkeypatch):
     assert runner.reap() == 0
 
 
+def test_a_worker_restarted_with_its_predecessors_pid_reaps_the_predecessors_sandboxes(docker_client):
+    """In a container restarted by Docker, the new worker keeps the host name and often gets the old pid."""
+    import os
+
+    host = f"test-host-{uuid.uuid4().hex[:8]}"
+    image = images.runtime_image("python").tag
+    predecessor = backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+    live = backend.DockerRunner(docker_client, owner=f"{host}:1")  # pid 1 is alive
+    orphan, kept = predecessor._create(spec(), image), live._create(spec(), image)
+    try:
+        successor = backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+        assert successor.reap_orphans(host=host) == 1
+        remaining = labelled(docker_client, backend.OWNER_LABEL)
+        assert orphan not in remaining and kept in remaining
+    finally:
+        for container in (orphan, kept):
+            if container in labelled(docker_client, backend.OWNER_LABEL):
+                docker_client.api.remove_container(container, force=True)
+
+
+def test_reaping_again_while_running_spares_the_runners_own_sandboxes(docker_client):
+    """Workers reap now and then (a sandbox being made as the predecessor died appears late):
+    a pass must never take the running worker's own sandboxes, stamped with the same pid."""
+    import os
+
+    host = f"test-host-{uuid.uuid4().hex[:8]}"
+    image = images.runtime_image("python").tag
+    predecessor = backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+    orphan = predecessor._create(spec(), image)
+    runner = backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+    own = runner._create(spec(), image)
+    try:
+        assert runner.reap_orphans(host=host) == 1
+        assert runner.reap_orphans(host=host) == 0
+        remaining = labelled(docker_client, backend.OWNER_LABEL)
+        assert orphan not in remaining and own in remaining
+    finally:
+        for container in (orphan, own):
+            if container in labelled(docker_client, backend.OWNER_LABEL):
+                docker_client.api.remove_container(container, force=True)
+
+
 @pytest.mark.docker
 def test_the_warm_path_uses_each_sandbox_once_and_leaves_nothing(docker_client):
     """Started ahead and removed afterwards in the background, but still one fresh sandbox per run."""

@@ -60,3 +60,28 @@ def test_a_refused_import_is_one_runner_error_naming_the_image(docker_client, tm
 def test_a_refused_lookup_is_a_runner_error_not_a_docker_api_error(docker_client):
     with pytest.raises(images.RunnerError, match="looking up the image NOT A VALID NAME: the Docker engine refused"):
         images.has_image(docker_client, "NOT A VALID NAME")
+
+
+def test_service_stand_ins_are_not_task_environments():
+    services = images.catalogue("services")
+    assert set(services) == {service.folder for service in images.SERVICE_IMAGES}
+    assert not set(services) & set(images.environments())
+
+
+def test_a_stand_in_s_tag_follows_every_file_of_its_context():
+    """Editing only the entrypoint must name a new image, or `bootstrap` would keep the old one."""
+    postgres = images.runtime_image("postgres", folder="services")
+    assert "entrypoint.sh" in postgres.extra
+    edited = images.RuntimeImage(postgres.environment, postgres.dockerfile, postgres.extra + "# edit\n")
+    assert edited.tag != postgres.tag
+    # Runtime images have a Dockerfile alone: their tags are what they were before stand-ins existed.
+    python = images.runtime_image("python")
+    assert python.extra == ""
+
+
+def test_stand_ins_never_take_the_registry_names():
+    for service in images.SERVICE_IMAGES:
+        assert service.local != service.registry and service.local.startswith(f"{images.REPOSITORY}/")
+    postgres = next(s for s in images.SERVICE_IMAGES if s.registry.startswith("postgres"))
+    assert "postgresql-15" in images.runtime_image("postgres", folder="services").dockerfile
+    assert postgres.local.endswith(":15-bookworm")

@@ -1,15 +1,15 @@
 """cohorts, members, invitations, assessments; submissions may be an assessment's attempts
 
-Revision ID: 0005_cohorts
-Revises: 0004_authoring
+Revision ID: 0006_cohorts
+Revises: 0005_secapi
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0005_cohorts'
-down_revision = '0004_authoring'
+revision = '0006_cohorts'
+down_revision = '0005_secapi'
 branch_labels = None
 depends_on = None
 
