@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from engine import packs
+from engine import packs, review
 from engine.errors import Problem
 from engine.grading import grade_submission
 from engine.models import CheckStatus, CounterExample, RunStatus, Task, Verdict
@@ -65,7 +65,9 @@ def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1, o
     for _ in range(repeat):
         for runs, files in ((report.reference, reference), (report.starter, starter),
                             *((report.wrong.setdefault(name, []), files) for name, files in wrong.items())):
-            runs.append(grade_submission(task, files, runner=runner, grader=grader))
+            # A rubric's criteria: the reference at their top level, anything else at their bottom (review.marked).
+            runs.append(review.marked(grade_submission(task, files, runner=runner, grader=grader),
+                                      top=runs is report.reference))
             if on_run:
                 on_run()
     labelled = [("reference", report.reference), ("starter", report.starter),
