@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -80,9 +82,7 @@ class Credentials:
                     session.add(award)
             for definition_id, results in meeting.items():
                 if definition_id not in active or active[definition_id].revoked_at is not None:
-                    session.add(CredentialAward(definition_id=definition_id, candidate=candidate, evidence=results,
-                                                status_index=_next_index(session)))
-                    session.flush()
+                    _award(session, definition_id=definition_id, candidate=candidate, evidence=results)
             try:
                 session.commit()
             except IntegrityError:  # another process took the same status index: its refresh stands, retry ours
@@ -149,6 +149,22 @@ class Credentials:
                                   "encodedList": statuslist.encode(revoked)},
         }
         return openbadges.sign(credential, key)
+
+
+def _award(session: Session, *, definition_id: str, candidate: str, evidence: list[str]) -> bool:
+    """Insert an active award unless one exists already (another process's refresh won): idempotent in the
+    database, through the partial unique index on active awards. Returns whether this call awarded.
+
+    Only that index is the conflict target: a status index taken concurrently still raises
+    ``IntegrityError``, and the caller retries with a fresh one.
+    """
+    insert = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert)
+    row = CredentialAward(definition_id=definition_id, candidate=candidate, evidence=evidence,
+                          status_index=_next_index(session))
+    values = {column.name: getattr(row, column.name) for column in CredentialAward.__table__.columns}
+    statement = insert(CredentialAward).values(**values).on_conflict_do_nothing(
+        index_elements=["candidate", "definition_id"], index_where=col(CredentialAward.revoked_at).is_(None))
+    return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
 
 
 def _next_index(session: Session) -> int:

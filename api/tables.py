@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
@@ -238,10 +238,17 @@ class CredentialDefinitionPublic(CredentialDefinitionBase):
     created_at: datetime
 
 
+ACTIVE_AWARD_INDEX = "ux_credential_award_active"
+
+
 class CredentialAward(SQLModel, table=True):
     """A definition met by a candidate; revoked, never deleted (its status-list bit says so)."""
 
     __tablename__ = "credential_award"
+    #: At most one active (unrevoked) award per candidate and definition, whatever process awards it:
+    #: a partial unique index, which SQLite and PostgreSQL both enforce (api.credentials inserts on conflict).
+    __table_args__ = (Index(ACTIVE_AWARD_INDEX, "candidate", "definition_id", unique=True,
+                            sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),)
     id: str = Field(default_factory=new_id, primary_key=True)
     definition_id: str = Field(foreign_key="credential_definition.id", index=True)
     candidate: str = Field(index=True)
