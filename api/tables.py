@@ -192,6 +192,17 @@ class LogEntry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class LogNode(SQLModel, table=True):
+    """The hash of one perfect subtree of the sealed log (level 0: a leaf's hash), stored as its batch is
+    sealed, so proofs read O(log n) nodes instead of rebuilding the tree (engine.merkle.completed_nodes)."""
+
+    __tablename__ = "log_node"
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    #: The subtree covers leaves ``position * 2**level`` .. ``(position + 1) * 2**level - 1``.
+    position: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class LogCheckpoint(SQLModel, table=True):
     """A signed checkpoint (C2SP tlog-checkpoint note) the log published; one per sealed batch."""
 

@@ -1,10 +1,13 @@
-"""credentials: at most one active award per candidate and definition (a partial unique index)
+"""credentials: at most one active award per candidate and definition (a partial unique index);
+the log's perfect subtrees (log_node), filled from the sealed leaves
 
 Revision ID: 0007_tlog2
 Revises: 0006_web
 """
 from alembic import op
 import sqlalchemy as sa
+
+from engine import merkle, transparency
 
 
 revision = '0007_tlog2'
@@ -26,5 +29,22 @@ def upgrade() -> None:
                     sqlite_where=ACTIVE, postgresql_where=ACTIVE)
 
 
+    op.create_table('log_node',
+    sa.Column('level', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('position', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('hash', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('level', 'position')
+    )
+    # The subtrees of what is already sealed, as the sealer would have stored them.
+    digests = [row[0] for row in op.get_bind().execute(
+        sa.text("SELECT digest FROM log_entry WHERE log_index IS NOT NULL ORDER BY log_index"))]
+    if digests:
+        nodes = merkle.completed_nodes(0, [transparency.leaf_hash(d) for d in digests], lambda wanted: {})
+        table = sa.table('log_node', sa.column('level'), sa.column('position'), sa.column('hash'))
+        op.bulk_insert(table, [{"level": level, "position": position, "hash": value}
+                               for (level, position), value in nodes.items()])
+
+
 def downgrade() -> None:
+    op.drop_table('log_node')
     op.drop_index('ux_credential_award_active', table_name='credential_award')
