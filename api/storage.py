@@ -476,12 +476,12 @@ def seal_log(*, session: Session, limit: int,
         return log_nodes(session=session, nodes=nodes)
 
     nodes, root_hex, note = make_checkpoint(size, [entry.digest for entry in waiting], lookup)
-    if nodes:
-        session.execute(insert(LogNode), [{"level": level, "position": position, "hash": value}
-                                          for (level, position), value in nodes.items()])
     checkpoint = LogCheckpoint(size=size + len(waiting), root_hash=root_hex, note=note)
-    session.add(checkpoint)
     try:
+        if nodes:
+            session.execute(insert(LogNode), [{"level": level, "position": position, "hash": value}
+                                              for (level, position), value in nodes.items()])
+        session.add(checkpoint)
         session.commit()
     except IntegrityError:
         session.rollback()
