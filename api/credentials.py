@@ -10,7 +10,7 @@ signed ``BitstringStatusListCredential``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +25,9 @@ from api.tables import CredentialAward, CredentialDefinition, LogEntry, utcnow
 from engine import openbadges, statuslist
 from engine.checkpoints import raw_public
 from engine.credentials import Criteria, SkillRecord, check_definitions, met
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, NotFound, Problem
+from engine.packs import PACK_FILE
+from engine.models import Pack
 from engine.signing import SigningKey
 
 STATUS_PATH = "/credentials/status/revocation"
@@ -62,11 +64,79 @@ class Credentials:
             session.refresh(row)
             return row
 
+    def sync_packs(self, live: Sequence[Pack], known_packs: Collection[str]) -> None:
+        """Register what the live packs declare; retire what a known pack no longer declares in a live version.
+
+        ``live``: the latest live version of each pack. A declaration becomes (or updates) the
+        definition ``PACK_ID/ID``, awarded by the same rule as API-made ones. A definition whose
+        pack has no live version declaring it any more is retired: it makes no new awards, and
+        the awards it made stay valid (a retired pack does not undo what candidates proved;
+        revocation is for evidence that no longer holds). Packs this process has not loaded are
+        left alone (another process may know them). Idempotent: every API process may call it.
+
+        A published credential's criteria never change (holders earned it on those): a new
+        version that declares other criteria for the same id keeps the old ones (an upload
+        saying so is refused earlier: ``criteria_changes``).
+        """
+        with self.session() as session:
+            rows = {row.id: row for row in session.exec(select(CredentialDefinition)).all()}
+            wanted = {pack_definition_id(pack.id, spec.id): (pack, spec) for pack in live for spec in pack.credentials}
+            changed = False
+            for definition_id, (pack, spec) in wanted.items():
+                row = rows.get(definition_id)
+                if row is None:
+                    row = CredentialDefinition(id=definition_id, owner=f"pack {pack.id}", pack_id=pack.id,
+                                               skills=list(spec.criteria.skills),
+                                               within_days=spec.criteria.within_days,
+                                               credentials=[pack_definition_id(pack.id, c)
+                                                            for c in spec.criteria.credentials],
+                                               name=spec.name, description=spec.description, image=spec.image)
+                elif (row.pack_version, row.retired_at, row.name, row.description, row.image) == \
+                        (pack.version, None, spec.name, spec.description, spec.image):
+                    continue
+                row.pack_version, row.retired_at = pack.version, None
+                row.name, row.description, row.image = spec.name, spec.description, spec.image
+                session.add(row)
+                changed = True
+            for row in rows.values():
+                if row.pack_id in known_packs and row.id not in wanted and row.retired_at is None:
+                    row.retired_at = utcnow()
+                    session.add(row)
+                    changed = True
+            if not changed:
+                return
+            try:
+                session.commit()
+            except IntegrityError:  # another process registered the same declaration first: it stands
+                session.rollback()
+
+    def criteria_changes(self, pack: Pack) -> list[Problem]:
+        """What ``pack`` declares differently from the criteria its credentials were published with."""
+        with self.session() as session:
+            rows = {row.id: row for row in session.exec(
+                select(CredentialDefinition).where(CredentialDefinition.pack_id == pack.id)).all()}
+        problems = []
+        for position, spec in enumerate(pack.credentials):
+            row = rows.get(pack_definition_id(pack.id, spec.id))
+            declared = Criteria(skills=spec.criteria.skills, within_days=spec.criteria.within_days,
+                                credentials=tuple(pack_definition_id(pack.id, c) for c in spec.criteria.credentials))
+            if row is not None and criteria(row) != declared:
+                problems.append(Problem(PACK_FILE, f"$.credentials[{position}]",
+                                        f"credential {spec.id!r} was published (version {row.pack_version}) with "
+                                        "other criteria; holders earned it on those, so they never change: give the "
+                                        "changed credential a new id (the old one retires with its last live version)"))
+        return problems
+
     def refresh(self, candidate: str, now: datetime | None = None, *, attempts: int = 3) -> None:
-        """Award what ``candidate`` newly meets; revoke what they no longer meet."""
+        """Award what ``candidate`` newly meets; revoke what they no longer meet.
+
+        Retired definitions make no new awards but still count for stacking and revocation.
+        """
         now = now or datetime.now(UTC)
         with self.session() as session:
-            definitions = {d.id: criteria(d) for d in session.exec(select(CredentialDefinition)).all()}
+            rows = session.exec(select(CredentialDefinition)).all()
+            definitions = {d.id: criteria(d) for d in rows}
+            retired = {d.id for d in rows if d.retired_at is not None}
             if not definitions:
                 return
             evidence = [SkillRecord(skill=e.skill, verdict=e.verdict, at=_aware(e.at), result_id=e.result_id)
@@ -81,6 +151,8 @@ class Credentials:
                     award.revoked_at, award.revoked_reason = utcnow(), "criteria no longer met: a later result is not ready"
                     session.add(award)
             for definition_id, results in meeting.items():
+                if definition_id in retired:
+                    continue
                 if definition_id not in active or active[definition_id].revoked_at is not None:
                     _award(session, definition_id=definition_id, candidate=candidate, evidence=results)
             try:
@@ -165,6 +237,11 @@ def _award(session: Session, *, definition_id: str, candidate: str, evidence: li
     statement = insert(CredentialAward).values(**values).on_conflict_do_nothing(
         index_elements=["candidate", "definition_id"], index_where=col(CredentialAward.revoked_at).is_(None))
     return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+
+
+def pack_definition_id(pack_id: str, credential_id: str) -> str:
+    """``PACK_ID/ID``: a pack's credential as the service registers it (no API-made id has a slash)."""
+    return f"{pack_id}/{credential_id}"
 
 
 def _next_index(session: Session) -> int:

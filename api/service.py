@@ -211,6 +211,15 @@ class Service:
                                  "live version instead (leave the version out)")
         return task
 
+    def sync_pack_credentials(self) -> None:
+        """Register the credentials the live pack versions declare, retire those no longer declared.
+
+        Called when versions change state in this process (start, a check's verdict, a retirement).
+        """
+        with self.session() as session:
+            live = self.catalogue.packs(self.pack_state(session))
+        self.credentials.sync_packs(live, {pack.id for pack in self.catalogue.all_versions()})
+
     def record_pack_check(self, *, version_id: str, report: dict) -> str:
         """Publish a checked version (``live``) or refuse it (``rejected``); the first report stands.
 
@@ -225,6 +234,8 @@ class Service:
             if not storage.move_pack_version(session=session, version_id=version_id, from_states=[PackState.CHECKING],
                                              to=to, report=report):
                 raise Conflict(f"pack version {version_id} is not being checked; its first report stands")
+        if to is PackState.LIVE:
+            self.sync_pack_credentials()
         return to.value
 
     def lease_seconds(self, pack_id: str, version: str, task_id: str) -> float:
@@ -261,6 +272,7 @@ class Service:
 
     def _refresh_credentials(self, candidate: str) -> None:
         try:
+            self.sync_pack_credentials()  # a version retired elsewhere (another process, a web page) counts now
             self.credentials.refresh(candidate)
         except Exception:  # the result is stored; the next result refreshes this candidate's credentials again
             log.exception("refreshing the credentials of %s failed", candidate)
@@ -369,4 +381,5 @@ def build_service(settings: Settings, queue: JobQueue) -> Service:
     service = Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=keyring.active(),
                       queue=queue, keyring=keyring)
     service.log.seal()  # what a previous run appended, or the empty log's first checkpoint
+    service.sync_pack_credentials()
     return service

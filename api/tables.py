@@ -233,6 +233,12 @@ class CredentialDefinition(CredentialDefinitionBase, table=True):
     __tablename__ = "credential_definition"
     owner: str
     created_at: datetime = Field(default_factory=utcnow)
+    #: The pack that declares it (its id is then ``PACK_ID/ID``); None: made through the API.
+    pack_id: str | None = Field(default=None, index=True)
+    #: The pack version whose declaration it holds.
+    pack_version: str | None = None
+    #: When its pack stopped declaring it in a live version: no new awards; those made stay valid.
+    retired_at: datetime | None = None
 
 
 class CredentialDefinitionCreate(CredentialDefinitionBase):
@@ -247,6 +253,9 @@ class CredentialDefinitionCreate(CredentialDefinitionBase):
 class CredentialDefinitionPublic(CredentialDefinitionBase):
     owner: str
     created_at: datetime
+    pack_id: str | None = None
+    pack_version: str | None = None
+    retired_at: datetime | None = None
 
 
 ACTIVE_AWARD_INDEX = "ux_credential_award_active"

@@ -1,4 +1,5 @@
-"""credentials: at most one active award per candidate and definition (a partial unique index);
+"""credentials: at most one active award per candidate and definition (a partial unique index),
+definitions declared by packs (pack_id, pack_version, retired_at);
 the log's perfect subtrees (log_node), filled from the sealed leaves
 
 Revision ID: 0007_tlog2
@@ -6,6 +7,7 @@ Revises: 0006_web
 """
 from alembic import op
 import sqlalchemy as sa
+import sqlmodel
 
 from engine import merkle, transparency
 
@@ -29,6 +31,11 @@ def upgrade() -> None:
                     sqlite_where=ACTIVE, postgresql_where=ACTIVE)
 
 
+    with op.batch_alter_table('credential_definition', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('pack_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column('pack_version', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column('retired_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch_op.create_index('ix_credential_definition_pack_id', ['pack_id'], unique=False)
     op.create_table('log_node',
     sa.Column('level', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('position', sa.Integer(), autoincrement=False, nullable=False),
@@ -47,4 +54,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('log_node')
+    with op.batch_alter_table('credential_definition', schema=None) as batch_op:
+        batch_op.drop_index('ix_credential_definition_pack_id')
+        batch_op.drop_column('retired_at')
+        batch_op.drop_column('pack_version')
+        batch_op.drop_column('pack_id')
     op.drop_index('ux_credential_award_active', table_name='credential_award')
