@@ -23,7 +23,6 @@ from sqlmodel import Session, col, func, select
 from api import storage
 from api.tables import CredentialAward, CredentialDefinition, LogEntry, utcnow
 from engine import openbadges, statuslist
-from engine.checkpoints import raw_public
 from engine.credentials import Criteria, SkillRecord, check_definitions, met
 from engine.errors import Conflict, NotFound, Problem
 from engine.packs import PACK_FILE
@@ -180,9 +179,17 @@ class Credentials:
                 session.refresh(award)
             return award
 
+    def did(self) -> str:
+        """The issuer: the service's did:web (its DID document lists every key, so rotation changes no issuer)."""
+        return openbadges.did_web(self.public_url)
+
+    def _signer(self) -> tuple[Any, str]:
+        key = self.key()
+        return key.jwk.private_key, f"{self.did()}#{key.kid}"
+
     def open_badge(self, award: CredentialAward) -> dict[str, Any]:
         """The award as a signed OpenBadgeCredential with a revocation status entry."""
-        key = self.key().jwk.private_key
+        key, method = self._signer()
         with self.session() as session:
             definition = session.get(CredentialDefinition, award.definition_id)
             digests = {e.result_id: e.digest for e in session.exec(
@@ -198,29 +205,29 @@ class Credentials:
             identity_type="emailAddress" if "@" in award.candidate else "issuerDesignatedId",
             evidence=[openbadges.Evidence(url=f"{base}/v1/results/{r}", digest=digests.get(r, "unknown"), name=r)
                       for r in award.evidence],
-            issuer_name=self.issuer_name, issuer_url=base, valid_from=_aware(award.awarded_at)), raw_public(key))
+            issuer_name=self.issuer_name, issuer_url=base, valid_from=_aware(award.awarded_at)), issuer=self.did())
         status_url = base + STATUS_PATH
         credential["credentialStatus"] = {
             "id": f"{status_url}#{award.status_index}", "type": "BitstringStatusListEntry",
             "statusPurpose": "revocation", "statusListIndex": str(award.status_index),
             "statusListCredential": status_url}
-        return openbadges.sign(credential, key)
+        return openbadges.sign(credential, key, verification_method=method)
 
     def status_list(self) -> dict[str, Any]:
         """The signed revocation BitstringStatusListCredential."""
         with self.session() as session:
             revoked = session.exec(select(CredentialAward.status_index)
                                    .where(col(CredentialAward.revoked_at).is_not(None))).all()
-        key = self.key().jwk.private_key
+        key, method = self._signer()
         url = self.public_url.rstrip("/") + STATUS_PATH
         credential = {
             "@context": [openbadges.VC_V2], "id": url,
             "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-            "issuer": openbadges.did_key(raw_public(key)), "validFrom": openbadges._timestamp(datetime.now(UTC)),
+            "issuer": self.did(), "validFrom": openbadges._timestamp(datetime.now(UTC)),
             "credentialSubject": {"id": f"{url}#list", "type": "BitstringStatusList", "statusPurpose": "revocation",
                                   "encodedList": statuslist.encode(revoked)},
         }
-        return openbadges.sign(credential, key)
+        return openbadges.sign(credential, key, verification_method=method)
 
 
 def _award(session: Session, *, definition_id: str, candidate: str, evidence: list[str]) -> bool:

@@ -24,7 +24,7 @@ from api.credentials import Credentials
 from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
-from engine import public_tests, results, signing, transparency
+from engine import openbadges, public_tests, results, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.keyring import Keyring
 from engine.models import Pack, Task
@@ -145,6 +145,10 @@ class Service:
     def jwks(self) -> dict:
         """The published keys: the active one and every retired or revoked one, each with its status."""
         return self.keyring.jwks() if self.keyring is not None else signing.public_jwks([self.key])
+
+    def did_document(self) -> dict:
+        """The credentials' issuer (the did:web of ``public_url``) over the published keys, as a verifier rebuilds it."""
+        return openbadges.service_did_document(self.credentials.public_url, self.jwks())
 
     def checkpoint_keys(self) -> list[bytes]:
         """The raw public keys whose checkpoint signatures a verifier should accept (none revoked)."""
