@@ -78,8 +78,9 @@ def pinned(assessment: Assessment, pack_id: str, task_id: str) -> dict[str, str]
 
 
 def admit(session: Session, principal: Principal, assessment_id: str, pack_id: str,
-          task_id: str) -> tuple[dict[str, str], bool]:
-    """The pinned task a member's new attempt is for, and whether it is late.
+          task_id: str) -> tuple[dict[str, str], bool, int | None]:
+    """The pinned task a member's new attempt is for, whether it is late, and the attempt limit the
+    storing transaction checks again (``storage.create_submission``: this check alone could race).
 
     Raises:
         NotFound: not a member of the assessment's cohort, or no such task in it.
@@ -95,7 +96,7 @@ def admit(session: Session, principal: Principal, assessment_id: str, pack_id: s
                                pack_id=pack_id, task_id=task_id)
     late = rules.admit(window(assessment), now=utcnow(), started_at=aware(started.started_at) if started else None,
                        attempts_used=used)
-    return task, late
+    return task, late, assessment.attempt_limit
 
 
 def sees_assessment_work(session: Session, principal: Principal, submission: Submission) -> bool:

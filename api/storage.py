@@ -154,9 +154,20 @@ def pack_results(*, session: Session, pack_id: str) -> Sequence[Result]:
 def create_submission(
     *, session: Session, candidate: str, pack_id: str, pack_version: str, task_id: str,
     task_digest: str, submission_digest: str, archive: bytes, subject_salt: str | None = None,
-    assessment_id: str | None = None, late: bool = False,
+    assessment_id: str | None = None, late: bool = False, attempt_limit: int | None = None,
 ) -> tuple[Submission, Run]:
-    """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which)."""
+    """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which).
+
+    An assessment's attempt is counted first, on its member's progress row: that write holds the row
+    (PostgreSQL's row lock, SQLite's single writer) until the commit, so concurrent attempts at one task
+    are counted one after another and ``attempt_limit`` is checked against every attempt stored before.
+
+    Raises:
+        AssessmentRuleBroken: ``attempt_limit`` attempts at the task are already used (nothing is stored).
+    """
+    if assessment_id is not None:
+        _count_attempt(session=session, assessment_id=assessment_id, candidate=candidate, pack_id=pack_id,
+                       task_id=task_id, attempt_limit=attempt_limit)
     submission = Submission(candidate=candidate, pack_id=pack_id, pack_version=pack_version, task_id=task_id,
                             task_digest=task_digest, submission_digest=submission_digest, archive=archive,
                             subject_salt=subject_salt, assessment_id=assessment_id, late=late)
@@ -166,26 +177,42 @@ def create_submission(
     session.add(run)
     session.flush()
     session.add(RunEvent(run_id=run.id, kind=RunState.QUEUED.value))
-    if assessment_id is not None:
-        _count_attempt(session=session, submission=submission)
     session.commit()
     session.refresh(submission)
     session.refresh(run)
     return submission, run
 
 
-def _count_attempt(*, session: Session, submission: Submission) -> None:
-    """One more attempt on the member's progress row (made with the first), in the submission's transaction."""
-    where = (AssessmentScore.assessment_id == submission.assessment_id,
-             AssessmentScore.candidate == submission.candidate, AssessmentScore.pack_id == submission.pack_id,
-             AssessmentScore.task_id == submission.task_id)
-    bumped = session.exec(update(AssessmentScore).where(*where)  # type: ignore[call-overload]
-                          .values(attempts=AssessmentScore.attempts + 1)).rowcount
-    if bumped == 0:
-        session.add(AssessmentScore(assessment_id=submission.assessment_id, candidate=submission.candidate,
-                                    pack_id=submission.pack_id, task_id=submission.task_id, attempts=1))
-        session.flush()
-    bump_revision(session=session, assessment_id=submission.assessment_id)
+def _count_attempt(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
+                   attempt_limit: int | None) -> None:
+    """One more attempt on the member's progress row (made by the first), as the transaction's first write:
+    an upsert, so the row is held from here to the commit; then the limit is checked against the attempts
+    stored before (every one committed by whoever held the row earlier).
+
+    Raises:
+        AssessmentRuleBroken: the limit is reached (the transaction is rolled back).
+    """
+    from api import cohort_storage  # its storage module reads these tables too; imported late to keep one direction
+    from engine.assessments import AssessmentRuleBroken
+
+    values = {"assessment_id": assessment_id, "candidate": candidate, "pack_id": pack_id, "task_id": task_id,
+              "attempts": 1, "skills": {}, "late": False, "at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(AssessmentScore).values(**values)
+    session.exec(statement.on_conflict_do_update(  # type: ignore[call-overload]
+        index_elements=["assessment_id", "candidate", "pack_id", "task_id"],
+        set_={"attempts": AssessmentScore.attempts + 1}))
+    if attempt_limit is not None:
+        used = cohort_storage.attempts_used(session=session, assessment_id=assessment_id, candidate=candidate,
+                                            pack_id=pack_id, task_id=task_id)
+        if used >= attempt_limit:
+            session.rollback()
+            raise AssessmentRuleBroken("attempt_limit", f"{used} of {attempt_limit} attempt(s) at this task used")
+    bump_revision(session=session, assessment_id=assessment_id)
 
 
 def bump_revision(*, session: Session, assessment_id: str) -> None:

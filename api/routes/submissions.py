@@ -210,9 +210,9 @@ def _accept(service: Service, person: Principal, task_ref: str, version: str | N
     """The stored submission and its queued run (an assessment's attempt: its rules admit it, its pin is used)."""
     pack_id, _, task_id = task_ref.partition("/")
     with service.session() as session:
-        late = False
+        late, limit = False, None
         if assessment_id is not None:
-            pinned, late = cohorts.admit(session, person, assessment_id, pack_id, task_id)
+            pinned, late, limit = cohorts.admit(session, person, assessment_id, pack_id, task_id)
             version = pinned["pack_version"]
         task = service.submittable_task(session, pack_id, task_id, version)
         if assessment_id is not None and task.digest != pinned["task_digest"]:
@@ -222,7 +222,7 @@ def _accept(service: Service, person: Principal, task_ref: str, version: str | N
         return storage.create_submission(
             session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
             task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive,
-            subject_salt=results.new_subject_salt(), assessment_id=assessment_id, late=late)
+            subject_salt=results.new_subject_salt(), assessment_id=assessment_id, late=late, attempt_limit=limit)
 
 
 def visible_submission(session, service: Service, principal: Principal, submission_id: str) -> Submission:
