@@ -62,6 +62,15 @@ def list_cohorts(*, session: Session, subject: str | None) -> list[Cohort]:
     return list(session.exec(query.order_by(col(Cohort.created_at))).all())
 
 
+def assessments_run_by(*, session: Session, subject: str, organiser: bool) -> set[str]:
+    """Ids of the assessments of the cohorts ``subject`` staffs (and, with ``organiser``, organises)."""
+    staffed = select(CohortStaff.cohort_id).where(CohortStaff.subject == subject)
+    where = col(Assessment.cohort_id).in_(staffed)
+    if organiser:
+        where = where | col(Assessment.cohort_id).in_(select(Cohort.id).where(Cohort.organiser == subject))
+    return set(session.exec(select(Assessment.id).where(where)).all())
+
+
 def staff_of(*, session: Session, cohort_id: str) -> set[str]:
     return set(session.exec(select(CohortStaff.subject).where(CohortStaff.cohort_id == cohort_id)).all())
 

@@ -8,11 +8,13 @@ as if the cohort did not exist.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session
 
 from api import cohort_storage as store
+from api import storage
 from api.auth import Principal
 from api.tables import Assessment, Cohort, Role, Submission, utcnow
 from engine import assessments as rules
@@ -99,6 +101,27 @@ def admit(session: Session, principal: Principal, assessment_id: str, pack_id: s
     return task, late, assessment.attempt_limit
 
 
+@dataclass(frozen=True)
+class WorkScope:
+    """Whose work a principal reads beyond their own: practice work of ``packs`` and the work of
+    ``assessments`` (None: every one). The same rule as ``sees_assessment_work`` and the submissions'
+    ``sees_everything``, as sets a query can filter by (lists and queues are never filtered after a limit)."""
+
+    packs: frozenset[str] | None
+    assessments: frozenset[str] | None
+
+
+def work_scope(session: Session, principal: Principal) -> WorkScope:
+    if principal.role is Role.ADMIN:
+        return WorkScope(packs=None, assessments=None)
+    if principal.role not in (Role.REVIEWER, Role.AUTHOR):
+        return WorkScope(packs=frozenset(), assessments=frozenset())
+    author = principal.role is Role.AUTHOR
+    assessments = frozenset(store.assessments_run_by(session=session, subject=principal.subject, organiser=author))
+    packs = frozenset(storage.packs_owned_by(session=session, owner=principal.subject)) if author else None
+    return WorkScope(packs=packs, assessments=assessments)
+
+
 def sees_assessment_work(session: Session, principal: Principal, submission: Submission) -> bool:
     """Staff, organiser and admins of the submission's cohort read the full result."""
     assessment = store.get_assessment(session=session, assessment_id=submission.assessment_id or "")
@@ -131,6 +154,14 @@ def extra_views(session: Session, submission: Submission, view: dict) -> dict[st
     assessment = store.get_assessment(session=session, assessment_id=submission.assessment_id)
     cut = rules.candidate_views(view, rules.Visibility(assessment.check_visibility), assessment.check_overrides)
     return {"candidate": cut["during"], "candidate_after": cut["after"]}
+
+
+def out_of_scope_results(session: Session, candidate: str, scope: WorkScope) -> set[str]:
+    """Ids of the candidate's assessment results outside ``scope`` (another cohort's work)."""
+    if scope.assessments is None:
+        return set()
+    return {result_id for result_id, assessment_id in store.assessment_results(session=session, candidate=candidate)
+            if assessment_id not in scope.assessments}
 
 
 def withheld_results(session: Session, candidate: str) -> set[str]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import case, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
@@ -92,6 +92,21 @@ def _aware(moment: datetime) -> datetime:
 def pack_owners(*, session: Session, pack_id: str) -> set[str]:
     rows = session.exec(select(PackVersion.owner).where(PackVersion.pack_id == pack_id)).all()
     return {owner for owner in rows if owner}
+
+
+def packs_owned_by(*, session: Session, owner: str) -> set[str]:
+    return set(session.exec(select(PackVersion.pack_id).where(PackVersion.owner == owner)).all())
+
+
+def work_filter(model: type[Submission] | type[Review], *, packs: Collection[str] | None,
+                assessments: Collection[str] | None) -> list[Any]:
+    """Conditions keeping a query to practice work of ``packs`` and the work of ``assessments`` (None: every one)."""
+    practice = col(model.assessment_id).is_(None)
+    if packs is not None:
+        practice = practice & col(model.pack_id).in_(list(packs))
+    if assessments is None:
+        return [] if packs is None else [practice | col(model.assessment_id).is_not(None)]
+    return [practice | col(model.assessment_id).in_(list(assessments))]
 
 
 def record_pack_version(*, session: Session, pack_id: str, version: str, digest: str, owner: str | None,
@@ -243,12 +258,18 @@ def get_submission(*, session: Session, submission_id: str, with_archive: bool =
                         .options(defer(Submission.archive))).first()  # type: ignore[arg-type]
 
 
-def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int) -> tuple[list[Submission], int]:
+def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int,
+                     packs: Collection[str] | None = None,
+                     assessments: Collection[str] | None = None) -> tuple[list[Submission], int]:
+    """A candidate's submissions, or (``candidate`` None) everyone's within ``work_filter(packs, assessments)``."""
     query = select(Submission)
     counter = select(func.count()).select_from(Submission)
     if candidate is not None:
         query = query.where(Submission.candidate == candidate)
         counter = counter.where(Submission.candidate == candidate)
+    else:
+        scope = work_filter(Submission, packs=packs, assessments=assessments)
+        query, counter = query.where(*scope), counter.where(*scope)
     rows = session.exec(query.order_by(col(Submission.created_at).desc()).offset(offset).limit(limit)).all()
     return list(rows), int(session.exec(counter).one())
 
@@ -405,6 +426,11 @@ def record_result(
     session.add(result)
     session.flush()
     if result.verdict != "error":  # a newer verdict (a regrade's) supersedes the earlier ones, which stay stored
+        earlier = select(Result.id).where(Result.submission_id == submission.id, Result.id != result.id,
+                                          col(Result.superseded_by).is_(None))
+        # ... but no longer count: their skill evidence goes (profiles, readiness and credentials read only
+        # current results; the superseded documents, signed and logged, still carry their micro-skills).
+        session.exec(delete(SkillEvidence).where(col(SkillEvidence.result_id).in_(earlier)))  # type: ignore[call-overload]
         session.exec(update(Result).where(  # type: ignore[call-overload]
             Result.submission_id == submission.id, Result.id != result.id,
             col(Result.superseded_by).is_(None)).values(superseded_by=result.id))
@@ -624,20 +650,27 @@ def _not_in(hidden: Collection[str]) -> list[Any]:
     return [col(Result.id).not_in(list(hidden))] if hidden else []
 
 
-def skill_standings(*, session: Session) -> Sequence[Any]:
+def skill_standings(*, session: Session, assessments: Collection[str] | None = None) -> Sequence[Any]:
     """Per candidate and micro-skill, in one query: the latest evidence (by time) and the best score.
 
     The same "latest" and "best" as a candidate's profile (``build_profile``), computed in the
     database (a grouped scan of ``ix_skill_evidence_standing``) so the readiness table does not
     read every piece of evidence. Evidence recorded at the very same instant may appear twice.
+    ``assessments`` (None: every one): leave out the evidence of other assessments' attempts.
     """
+    scope = []
+    if assessments is not None:
+        elsewhere = (select(Result.id).join(Submission, col(Submission.id) == Result.submission_id)
+                     .where(col(Submission.assessment_id).is_not(None),
+                            col(Submission.assessment_id).not_in(list(assessments))))
+        scope = [col(SkillEvidence.result_id).not_in(elsewhere)]
     grouped = (select(SkillEvidence.candidate, SkillEvidence.skill, func.max(SkillEvidence.at).label("at"),
-                      func.max(SkillEvidence.score).label("best"))
+                      func.max(SkillEvidence.score).label("best")).where(*scope)
                .group_by(SkillEvidence.candidate, SkillEvidence.skill).subquery())
     return session.exec(
         select(SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, grouped.c.best)
         .join(grouped, (SkillEvidence.candidate == grouped.c.candidate) & (SkillEvidence.skill == grouped.c.skill)
-              & (SkillEvidence.at == grouped.c.at))
+              & (SkillEvidence.at == grouped.c.at)).where(*scope)
         .order_by(SkillEvidence.candidate, col(SkillEvidence.id))
     ).all()
 
@@ -687,8 +720,12 @@ def review_of(*, session: Session, submission_id: str) -> Review | None:
                         .order_by(col(Review.created_at).desc())).first()
 
 
-def list_reviews(*, session: Session, state: str | None, limit: int = 200) -> list[Review]:
-    query = select(Review)
+def list_reviews(*, session: Session, state: str | None, limit: int = 200, packs: Collection[str] | None = None,
+                 assessments: Collection[str] | None = None, assessment_id: str | None = None) -> list[Review]:
+    """The review queue within ``work_filter(packs, assessments)``, oldest first (of one assessment if given)."""
+    query = select(Review).where(*work_filter(Review, packs=packs, assessments=assessments))
+    if assessment_id is not None:
+        query = query.where(Review.assessment_id == assessment_id)
     if state is not None:
         query = query.where(Review.state == state)
     return list(session.exec(query.order_by(col(Review.created_at)).limit(limit)).all())
