@@ -228,6 +228,24 @@ def assessment_results(*, session: Session, candidate: str) -> list[tuple[str, s
                              .where(Result.candidate == candidate, col(Submission.assessment_id).is_not(None))).all())
 
 
+def closed_unreleased(*, session: Session, now: datetime) -> list[str]:
+    """Ids of the assessments that withheld results until a close that has passed, not yet released."""
+    return list(session.exec(select(Assessment.id).where(
+        Assessment.result_visibility == "after_close", col(Assessment.released_at).is_(None),
+        Assessment.closes_at <= now)).all())
+
+
+def candidates_with_results(*, session: Session, assessment_id: str) -> list[str]:
+    return list(session.exec(select(Result.candidate).distinct().join(
+        Submission, col(Submission.id) == Result.submission_id).where(Submission.assessment_id == assessment_id)).all())
+
+
+def mark_released(*, session: Session, assessment_id: str, at: datetime) -> None:
+    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+                 .values(released_at=at))
+    session.commit()
+
+
 # -- the counting attempts, for staff views ---------------------------------------------
 
 
