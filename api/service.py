@@ -90,7 +90,7 @@ class Service:
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
             known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills},
             withheld=cohorts.withheld_results)
-        self.webhooks = Webhooks(session=self.session)
+        self.webhooks = Webhooks(session=self.session, allow_private=self.settings.webhook_allow_private)
 
     def run_public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
         """Run ``task``'s public tests over ``files`` in its image and limits (two at a time per API process).
