@@ -181,9 +181,11 @@ def withheld_results(session: Session, candidate: str) -> set[str]:
 
 
 def refresh_score(session: Session, submission: Submission) -> None:
-    """Recompute which attempt counts for the submission's member and task, after a new result."""
+    """Recompute which attempt counts for the submission's member and task, in the new result's transaction
+    (after taking the assessment's revision: concurrent results of one member are counted one after another)."""
     if submission.assessment_id is None:
         return
+    revision = storage.bump_revision(session=session, assessment_id=submission.assessment_id)
     assessment = store.get_assessment(session=session, assessment_id=submission.assessment_id)
     pairs = store.task_attempts(session=session, assessment_id=assessment.id, candidate=submission.candidate,
                                 pack_id=submission.pack_id, task_id=submission.task_id)
@@ -196,7 +198,7 @@ def refresh_score(session: Session, submission: Submission) -> None:
         "result_id": chosen.result_id, "score": chosen.score, "verdict": chosen.verdict, "late": late[chosen.result_id],
         "skills": {k: [v[0], v[1]] for k, v in chosen.skills.items()}, "at": chosen.at}
     store.put_score(session=session, assessment_id=assessment.id, candidate=submission.candidate,
-                    pack_id=submission.pack_id, task_id=submission.task_id, values=values)
+                    pack_id=submission.pack_id, task_id=submission.task_id, values=values, revision=revision)
 
 
 def cohort_id_of(session: Session, assessment_id: str | None) -> str | None:

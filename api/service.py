@@ -266,9 +266,9 @@ class Service:
             digests.update({name: transparency.document_digest(view) for name, view in signed.items()})
             result, created = storage.record_result(session=session, run=run, submission=submission,
                                                     document=full, candidate_view=signed.pop("candidate"),
-                                                    extra_views=signed, log_digests=digests, holder=holder)
+                                                    extra_views=signed, log_digests=digests, holder=holder,
+                                                    also=lambda s: cohorts.refresh_score(s, submission))
             if created:
-                cohorts.refresh_score(session, submission)
                 self._emit_result_events(session, run, submission, result)
                 self.log.appended(len(digests))
                 self._refresh_credentials(submission.candidate)

@@ -210,8 +210,9 @@ def _count_attempt(*, session: Session, assessment_id: str, candidate: str, pack
     from api import cohort_storage  # its storage module reads these tables too; imported late to keep one direction
     from engine.assessments import AssessmentRuleBroken
 
+    revision = bump_revision(session=session, assessment_id=assessment_id)  # holds the assessment's row
     values = {"assessment_id": assessment_id, "candidate": candidate, "pack_id": pack_id, "task_id": task_id,
-              "attempts": 1, "skills": {}, "late": False, "at": utcnow()}
+              "attempts": 1, "skills": {}, "late": False, "at": utcnow(), "revision": revision}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
@@ -220,20 +221,26 @@ def _count_attempt(*, session: Session, assessment_id: str, candidate: str, pack
     statement = upsert(AssessmentScore).values(**values)
     session.exec(statement.on_conflict_do_update(  # type: ignore[call-overload]
         index_elements=["assessment_id", "candidate", "pack_id", "task_id"],
-        set_={"attempts": AssessmentScore.attempts + 1}))
+        set_={"attempts": AssessmentScore.attempts + 1, "revision": revision}))
     if attempt_limit is not None:
         used = cohort_storage.attempts_used(session=session, assessment_id=assessment_id, candidate=candidate,
                                             pack_id=pack_id, task_id=task_id)
         if used >= attempt_limit:
             session.rollback()
             raise AssessmentRuleBroken("attempt_limit", f"{used} of {attempt_limit} attempt(s) at this task used")
-    bump_revision(session=session, assessment_id=assessment_id)
 
 
-def bump_revision(*, session: Session, assessment_id: str) -> None:
-    """Mark the assessment's progress changed (in the caller's transaction): cached staff views are stale."""
+def bump_revision(*, session: Session, assessment_id: str) -> int:
+    """Mark the assessment's progress changed, in the caller's transaction, and return its new revision.
+
+    The caller stamps the rows it writes with it (``AssessmentScore.revision``, ``AssessmentStart.revision``):
+    staff views then re-read only rows newer than the revision they were computed at. Call it before
+    writing those rows: the assessment's row stays locked to the commit (PostgreSQL; SQLite has one
+    writer), so revisions are committed in order and a view that read revision R has seen every row up to R.
+    """
     session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
                  .values(revision=Assessment.revision + 1))
+    return int(session.exec(select(Assessment.revision).where(Assessment.id == assessment_id)).one())
 
 
 def recent_submissions(*, session: Session, candidate: str, since: datetime) -> tuple[int, datetime | None]:
@@ -403,7 +410,7 @@ def result_for_run(*, session: Session, run_id: str) -> Result | None:
 def record_result(
     *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any],
     log_digests: Mapping[str, str] | None = None, holder: tuple[str, str | None] | None = None,
-    extra_views: Mapping[str, dict[str, Any]] | None = None,
+    extra_views: Mapping[str, dict[str, Any]] | None = None, also: Callable[[Session], None] | None = None,
 ) -> tuple[Result, bool]:
     """Store the run's result once. A second write for the same run changes nothing.
 
@@ -412,6 +419,8 @@ def record_result(
     same transaction, so no stored result is missing from the log. With ``holder`` (token id,
     worker name), the result is stored only while that worker holds the run, checked in the
     same transaction that ends the run.
+
+    ``also`` runs last in the same transaction (an assessment attempt's progress row follows its result).
 
     Returns ``(result, created)``. Raises ``Conflict`` when ``holder`` does not hold the run.
     """
@@ -451,6 +460,9 @@ def record_result(
         session.rollback()
         raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
     session.add(RunEvent(run_id=run.id, kind=RunState.DONE.value, detail=document["verdict"]))
+    if also is not None:
+        session.flush()
+        also(session)
     try:
         session.commit()
     except IntegrityError:
