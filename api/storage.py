@@ -173,9 +173,9 @@ def create_submission(
 ) -> tuple[Submission, Run]:
     """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which).
 
-    An assessment's attempt is counted first, on its member's progress row: that write holds the row
-    (PostgreSQL's row lock, SQLite's single writer) until the commit, so concurrent attempts at one task
-    are counted one after another and ``attempt_limit`` is checked against every attempt stored before.
+    An assessment's attempt is counted first: the assessment's revision is taken (its row held to the
+    commit: PostgreSQL's row lock, SQLite's single writer), so concurrent attempts are counted one after
+    another and ``attempt_limit`` is checked against every attempt stored before.
 
     Raises:
         AssessmentRuleBroken: ``attempt_limit`` attempts at the task are already used (nothing is stored).
@@ -200,9 +200,9 @@ def create_submission(
 
 def _count_attempt(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
                    attempt_limit: int | None) -> None:
-    """One more attempt on the member's progress row (made by the first), as the transaction's first write:
-    an upsert, so the row is held from here to the commit; then the limit is checked against the attempts
-    stored before (every one committed by whoever held the row earlier).
+    """One more attempt on the member's progress row (an upsert: made by the first), after taking the
+    assessment's revision as the transaction's first write (held to the commit); then the limit is checked
+    against the attempts stored before (every one committed by whoever held the row earlier).
 
     Raises:
         AssessmentRuleBroken: the limit is reached (the transaction is rolled back).
