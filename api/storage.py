@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
@@ -31,6 +33,7 @@ from api.tables import (
     RunState,
     SignInLink,
     SkillEvidence,
+    SkillStanding,
     Submission,
     WebSession,
     utcnow,
@@ -349,9 +352,12 @@ def record_result(
         session.add(LogEntry(digest=digest, result_id=result.id, view=view))
     # An ``error`` verdict says nothing about the candidate's skills: it never enters their profile.
     evidence = document.get("micro_skills", {}) if document["verdict"] != "error" else {}
+    at = utcnow()
     for skill, value in evidence.items():
         session.add(SkillEvidence(candidate=submission.candidate, skill=skill, score=float(value["score"]),
-                                  verdict=value["verdict"], result_id=result.id))
+                                  verdict=value["verdict"], result_id=result.id, at=at))
+        record_standing(session=session, candidate=submission.candidate, skill=skill, score=float(value["score"]),
+                        verdict=value["verdict"], at=at)
     now = utcnow()
     ending = update(Run).where(Run.id == run.id)
     if holder is not None:
@@ -553,19 +559,72 @@ def candidate_results(*, session: Session, candidate: str, limit: int = 200) -> 
     ).all()
 
 
-def skill_standings(*, session: Session) -> Sequence[Any]:
-    """Per candidate and micro-skill, in one query: the latest evidence (by time) and the best score.
+def record_standing(*, session: Session, candidate: str, skill: str, score: float, verdict: str,
+                    at: datetime) -> None:
+    """Fold one piece of evidence into the candidate's standing in ``skill`` (one upsert, no commit).
 
-    The same "latest" and "best" as a candidate's profile (``build_profile``), computed in the
-    database (a grouped scan of ``ix_skill_evidence_standing``) so the readiness table does not
-    read every piece of evidence. Evidence recorded at the very same instant may appear twice.
+    The same "latest" and "best" as a profile (``profile_from_evidence``): the evidence becomes the
+    latest unless a newer one is already there (equal times: the later-stored wins, as the
+    profile takes the last row), and the best is the highest score. One atomic statement, so
+    results stored at once for the same candidate never lose each other's evidence.
     """
-    grouped = (select(SkillEvidence.candidate, SkillEvidence.skill, func.max(SkillEvidence.at).label("at"),
-                      func.max(SkillEvidence.score).label("best"))
-               .group_by(SkillEvidence.candidate, SkillEvidence.skill).subquery())
-    return session.exec(
-        select(SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, grouped.c.best)
-        .join(grouped, (SkillEvidence.candidate == grouped.c.candidate) & (SkillEvidence.skill == grouped.c.skill)
-              & (SkillEvidence.at == grouped.c.at))
-        .order_by(SkillEvidence.candidate, col(SkillEvidence.id))
-    ).all()
+    table = SkillStanding.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values(candidate=candidate, skill=skill, score=score, verdict=verdict, at=at,
+                                     best=score)
+    new = statement.excluded
+    newer = new.at >= table.c.at
+    session.execute(statement.on_conflict_do_update(index_elements=[table.c.candidate, table.c.skill], set_={
+        "score": case((newer, new.score), else_=table.c.score),
+        "verdict": case((newer, new.verdict), else_=table.c.verdict),
+        "at": case((newer, new.at), else_=table.c.at),
+        "best": case((new.best > table.c.best, new.best), else_=table.c.best),
+    }))
+
+
+class ReadinessTable(NamedTuple):
+    """A page of the readiness table: every skill with evidence, how many candidates matched, and
+    the cells of this page's candidates (candidate -> skill -> (latest score, latest verdict, best))."""
+
+    skills: list[str]
+    matched: int
+    candidates: list[str]
+    cells: dict[str, dict[str, tuple[float, str, float]]]
+
+
+def readiness_table(*, session: Session, ready_in: Sequence[str] = (), sort: str = "candidate", offset: int = 0,
+                    limit: int | None = None) -> ReadinessTable:
+    """Candidates × micro-skills from the standings: filtered, sorted and paged in the database.
+
+    ``ready_in``: only candidates whose latest verdict is ready in every one of these skills.
+    ``sort``: a skill (highest latest score first; candidates without evidence in it last) or
+    ``candidate`` (by name). Reads at most ``limit`` candidates' rows, whatever the table's size.
+    """
+    wanted = sorted({s for s in ready_in if s})
+    people = select(SkillStanding.candidate).distinct()
+    if wanted:
+        people = (select(SkillStanding.candidate)
+                  .where(col(SkillStanding.skill).in_(wanted), SkillStanding.verdict == "ready")
+                  .group_by(SkillStanding.candidate).having(func.count() == len(wanted)))
+    people = people.subquery()
+    matched = session.exec(select(func.count()).select_from(people)).one()
+    order = select(people.c.candidate)
+    if sort and sort != "candidate":
+        by = (select(SkillStanding.candidate, SkillStanding.score).where(SkillStanding.skill == sort)).subquery()
+        order = (order.outerjoin(by, by.c.candidate == people.c.candidate)
+                 .order_by(func.coalesce(by.c.score, -1).desc(), people.c.candidate))
+    else:
+        order = order.order_by(people.c.candidate)
+    candidates = list(session.exec(order.offset(offset).limit(limit)).all())
+    cells: dict[str, dict[str, tuple[float, str, float]]] = {c: {} for c in candidates}
+    if candidates:
+        rows = session.execute(
+            select(SkillStanding.candidate, SkillStanding.skill, SkillStanding.score, SkillStanding.verdict,
+                   SkillStanding.best).where(col(SkillStanding.candidate).in_(candidates)))
+        for candidate, skill, score, verdict, best in rows:
+            cells[candidate][skill] = (score, verdict, best)
+    skills = list(session.exec(select(SkillStanding.skill).distinct().order_by(SkillStanding.skill)).all())
+    return ReadinessTable(skills=skills, matched=matched, candidates=candidates, cells=cells)
+
+

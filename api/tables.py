@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
@@ -162,8 +162,6 @@ class SkillEvidence(SQLModel, table=True):
     """One micro-skill score from one result: what candidate profiles are built from."""
 
     __tablename__ = "skill_evidence"
-    #: The readiness table ranks evidence per candidate and skill by time (api.storage.skill_standings).
-    __table_args__ = (Index("ix_skill_evidence_standing", "candidate", "skill", "at", "score"),)
     id: int | None = Field(default=None, primary_key=True)
     candidate: str = Field(index=True)
     skill: str = Field(index=True)
@@ -171,6 +169,24 @@ class SkillEvidence(SQLModel, table=True):
     verdict: str
     result_id: str = Field(foreign_key="result.id")
     at: datetime = Field(default_factory=utcnow)
+
+
+class SkillStanding(SQLModel, table=True):
+    """Per candidate and micro-skill: the latest evidence and the best score, kept as evidence is stored.
+
+    The profile's "latest" and "best" (``api.routes.submissions.profile_from_evidence``) kept up to
+    date in the transaction that stores the evidence (``api.storage.record_result``), so the
+    readiness table reads one row per cell instead of grouping every piece of evidence on each view.
+    """
+
+    __tablename__ = "skill_standing"
+    candidate: str = Field(primary_key=True)
+    skill: str = Field(primary_key=True, index=True)
+    #: The latest evidence's score and verdict, and when it was recorded.
+    score: float
+    verdict: str
+    at: datetime
+    best: float
 
 
 # -- the transparency log ----------------------------------------------------

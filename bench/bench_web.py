@@ -66,12 +66,14 @@ def make_catalogue(root: Path) -> Path:
             spec["micro_skills"] = [f"skill.{t % 20}", f"skill.{(t + 7) % 20}"]
             spec["grader"]["checks"][0]["micro_skill"] = spec["micro_skills"][1]
             spec["grader"]["checks"][1]["micro_skill"] = spec["micro_skills"][0]
+            spec.pop("wrong", None)  # its counter-examples name the original micro-skills
+            shutil.rmtree(folder / "wrong", ignore_errors=True)
             (folder / "task.yaml").write_text(yaml.safe_dump(spec))
     return root
 
 
 def fill_results(service) -> tuple[str, str]:
-    """10,000 results (100 candidates × 100), each with its skill evidence; returns one of bench-0's result ids."""
+    """10,000 results (100 candidates × 100), each with its skill evidence and standings; returns one of bench-0's result ids."""
     task = service.catalogue.task("bench-pack-0", "task-0")
     checks = (Check(id="empty-input", name="empty-input", status=CheckStatus.PASS, score=1, max_score=1,
                     message="ok", visible=True, micro_skill=task.micro_skills[1]),
@@ -107,6 +109,9 @@ def fill_results(service) -> tuple[str, str]:
             for table, rows in ((Submission, subs), (Run, runs), (Result, results), (RunEvent, events),
                                 (SkillEvidence, evidence)):
                 session.execute(insert(table), rows)
+            for row in evidence:  # oldest first, as record_result keeps them
+                storage.record_standing(session=session, candidate=row["candidate"], skill=row["skill"],
+                                        score=row["score"], verdict=row["verdict"], at=row["at"])
             session.commit()
     return first, "bench-0"
 
@@ -119,9 +124,47 @@ def sign_in(client: TestClient, service, role: Role, subject: str) -> None:
     assert client.post(f"/signin/{code}", data={"pre": pre}, follow_redirects=False).status_code == 303
 
 
+def profile_page(pages: dict, wanted: str, rounds: int) -> None:
+    """cProfile of the server's work for ``rounds`` requests of the first page whose name starts with ``wanted``.
+
+    A sync page handler runs in a worker thread, so the profiler is switched on
+    in that thread around the handler (FastAPI looks ``run_in_threadpool`` up at
+    call time); the test client's own work is left out.
+    """
+    import cProfile
+    import pstats
+
+    import fastapi.routing
+
+    name = next(n for n in pages if n.startswith(wanted))
+    client, path = pages[name]
+    profiler = cProfile.Profile()
+    original = fastapi.routing.run_in_threadpool
+
+    async def profiled(func, *args, **kwargs):
+        def call(*a, **k):
+            profiler.enable()
+            try:
+                return func(*a, **k)
+            finally:
+                profiler.disable()
+        return await original(call, *args, **kwargs)
+
+    fastapi.routing.run_in_threadpool = profiled
+    try:
+        for _ in range(rounds):
+            client.get(path)
+    finally:
+        fastapi.routing.run_in_threadpool = original
+    print(f"cProfile of {name} ({path}), {rounds} requests, server side:")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--profile", metavar="PAGE", help="also profile this page (a name from the table, e.g. "
+                        "readiness) with cProfile over the rounds, and print the top functions")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-web-"))
     try:
@@ -148,6 +191,8 @@ def main() -> None:
                 "verify": (plain, "/verify"),
                 "packs": (rita, "/author/packs"),
                 "readiness (100 candidates)": (rita, "/review/readiness"),
+                "readiness, filtered+sorted": (rita, "/review/readiness?ready=skill.3&sort=skill.10"),
+                "readiness.csv (every cell)": (rita, "/review/readiness.csv"),
                 "candidate": (rita, f"/review/candidates/{candidate}"),
             }
             timings: dict[str, list[float]] = {name: [] for name in ["baseline /healthz", *pages]}
@@ -164,6 +209,8 @@ def main() -> None:
                     t0 = time.perf_counter()
                     client.get(path)
                     timings[name].append(time.perf_counter() - t0)
+            if args.profile:
+                profile_page(pages, args.profile, args.rounds)
         base = percentile(timings["baseline /healthz"], 0.95)
         print(f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'p95/baseline':>13} {'HTML KB':>8} {'gzip KB':>8}")
         for name, values in timings.items():

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from api import storage
@@ -59,9 +60,9 @@ NAV: list[tuple[str, str, str]] = [
     ("Verify a result", "/verify", "public"),
 ]
 STATES = [RunState.QUEUED.value, RunState.RUNNING.value, RunState.GRADING.value, RunState.DONE.value]
-STARTER_TEXT_CAP = 256 * 1024
+STARTER_TEXT_CAP = 256 * 1024  # starter files larger than this are not opened in the editor
 PAGE_SIZE = 48  # tasks per catalogue page: keeps a page small whatever the catalogue's size
-READINESS_PAGE_SIZE = 50  # starter files larger than this are not opened in the editor
+READINESS_PAGE_SIZE = 50  # candidates per readiness page: a page costs the same whatever the number of candidates
 
 
 class PageRoute(APIRoute):
@@ -620,47 +621,50 @@ def task_preview(pack_id: str, version: str, task_id: str, request: Request, ser
 # -- reviewers: readiness ----------------------------------------------------------------
 
 
-def readiness_rows(session, *, ready_in: list[str], sort: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """Candidates × micro-skills from their profiles (latest evidence per skill); filtered and sorted."""
-    by_candidate: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in storage.skill_standings(session=session):
-        by_candidate.setdefault(row.candidate, {})[row.skill] = {"score": row.score, "verdict": row.verdict,
-                                                                 "best": row.best}
-    skills = {skill for cells in by_candidate.values() for skill in cells}
-    rows = [{"candidate": candidate, "cells": cells} for candidate, cells in by_candidate.items()]
-    wanted = [s for s in ready_in if s]
-    rows = [r for r in rows if all(r["cells"].get(s, {}).get("verdict") == "ready" for s in wanted)]
-    if sort and sort != "candidate":
-        rows.sort(key=lambda r: (-(r["cells"].get(sort, {}).get("score", -1)), r["candidate"]))
-    return sorted(skills), rows
-
-
 @router.get("/review/readiness")
 def readiness_page(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate",
                    page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
+    """Candidates × micro-skills, a page of candidates at a time: the storage reads only this page's cells."""
     ready_in = request.query_params.getlist("ready")
-    skills, rows = readiness_rows(session, ready_in=ready_in, sort=sort)
+    number = max(1, page_number)
+    table = storage.readiness_table(session=session, ready_in=ready_in, sort=sort,
+                                    offset=(number - 1) * READINESS_PAGE_SIZE, limit=READINESS_PAGE_SIZE)
+    pages = max(1, -(-table.matched // READINESS_PAGE_SIZE))
+    if number > pages:  # past the end (the filter narrowed): the last page
+        number = pages
+        table = storage.readiness_table(session=session, ready_in=ready_in, sort=sort,
+                                        offset=(number - 1) * READINESS_PAGE_SIZE, limit=READINESS_PAGE_SIZE)
+    # Each distinct cell (score, verdict) rendered once here, so the template only places them.
+    shown: dict[tuple[float, str], Markup] = {}
+    rows = [(candidate, [_readiness_cell(table.cells[candidate].get(s), shown) for s in table.skills])
+            for candidate in table.candidates]
     query = urlencode([("ready", s) for s in ready_in] + [("sort", sort)])
-    pages = max(1, -(-len(rows) // READINESS_PAGE_SIZE))
-    number = max(1, min(page_number, pages))
     link = lambda n: f"/review/readiness?{query}&page={n}"  # noqa: E731
-    return page(request, "readiness.html", user, skills=skills, matched=len(rows),
-                rows=rows[(number - 1) * READINESS_PAGE_SIZE:number * READINESS_PAGE_SIZE], ready_in=ready_in,
-                sort=sort, query=query, ready_query=urlencode([("ready", s) for s in ready_in]),
+    return page(request, "readiness.html", user, skills=table.skills, matched=table.matched, rows=rows,
+                ready_in=ready_in, sort=sort, query=query, ready_query=urlencode([("ready", s) for s in ready_in]),
                 pager={"number": number, "pages": pages, "previous": link(number - 1) if number > 1 else None,
                        "next": link(number + 1) if number < pages else None})
 
 
+def _readiness_cell(cell: tuple[float, str, float] | None, shown: dict[tuple[float, str], Markup]) -> Markup | str:
+    if cell is None:
+        return "—"
+    key = cell[:2]
+    if key not in shown:
+        shown[key] = Markup(f"{key[0]:g} ") + render.verdict_badge(key[1])
+    return shown[key]
+
+
 @router.get("/review/readiness.csv")
 def readiness_csv(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate") -> Response:
-    skills, rows = readiness_rows(session, ready_in=request.query_params.getlist("ready"), sort=sort)
+    table = storage.readiness_table(session=session, ready_in=request.query_params.getlist("ready"), sort=sort)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["candidate", *skills])
-    for row in rows:
-        writer.writerow([_csv_safe(row["candidate"]),
-                         *(f"{row['cells'][s]['score']:g} {row['cells'][s]['verdict']}" if s in row["cells"] else ""
-                           for s in skills)])
+    writer.writerow(["candidate", *table.skills])
+    for candidate in table.candidates:
+        cells = table.cells[candidate]
+        writer.writerow([_csv_safe(candidate),
+                         *(f"{cells[s][0]:g} {cells[s][1]}" if s in cells else "" for s in table.skills)])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="readiness.csv"'})
 

@@ -8,6 +8,7 @@ import io
 import json
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 from sqlalchemy import update
 
@@ -365,6 +366,25 @@ def test_reviewer_filters_the_readiness_table_and_downloads_csv(api):
     assert rows[0][0] == "candidate" and skill in rows[0] and [r[0] for r in rows[1:]] == ["alice"]
     assert "ready" in rows[1][rows[0].index(skill)]
     assert reviewer.get("/review/candidates/bob").status_code == 200
+
+
+def test_readiness_pages_through_candidates_keeping_filter_and_sort(api, monkeypatch):
+    from api.web import routes
+
+    monkeypatch.setattr(routes, "READINESS_PAGE_SIZE", 1)
+    for name, passed in (("alice", False), ("bob", True)):
+        client = sign_in(api, Role.CANDIDATE, name)
+        work(api, run_of(api, submit_files(client, {"retry.py": b"print('hi')\n"})), passed=passed)
+    reviewer = sign_in(api, Role.REVIEWER, "rita")
+    skill = api.service.catalogue.task("python-foundations", "retry-backoff").micro_skills[0]
+    first = reviewer.get("/review/readiness", params={"sort": skill}).text
+    assert "2 candidate(s) (page 1 of 2)" in first
+    assert "/review/candidates/bob" in first and "/review/candidates/alice" not in first  # the higher score first
+    assert "✓ Ready" in first and f'sort={quote(skill)}&amp;page=2' in first
+    second = reviewer.get("/review/readiness", params={"sort": skill, "page": 2}).text
+    assert "/review/candidates/alice" in second and "/review/candidates/bob" not in second and "✗ Not ready yet" in second
+    beyond = reviewer.get("/review/readiness", params={"sort": skill, "page": 9}).text
+    assert "page 2 of 2" in beyond and "/review/candidates/alice" in beyond
 
 
 def test_csv_cells_cannot_become_formulas():

@@ -1,0 +1,50 @@
+"""web client: per candidate and micro-skill standings kept as evidence arrives (the readiness table reads them)
+
+Revision ID: 0007_web2
+Revises: 0006_web
+
+The table is filled from the evidence already stored: per (candidate, skill), the newest
+evidence's score and verdict (the highest id among evidence of the same instant, as the
+profile takes the last one) and the best score. The grouped index the readiness table
+used before is no longer read, so it goes.
+"""
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = '0007_web2'
+down_revision = '0006_web'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('skill_standing',
+    sa.Column('candidate', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('skill', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('verdict', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('best', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('candidate', 'skill')
+    )
+    with op.batch_alter_table('skill_standing', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_skill_standing_skill'), ['skill'], unique=False)
+    op.execute(
+        "INSERT INTO skill_standing (candidate, skill, score, verdict, at, best) "
+        "SELECT e.candidate, e.skill, e.score, e.verdict, e.at, "
+        "(SELECT max(b.score) FROM skill_evidence b WHERE b.candidate = e.candidate AND b.skill = e.skill) "
+        "FROM skill_evidence e WHERE e.id = (SELECT l.id FROM skill_evidence l "
+        "WHERE l.candidate = e.candidate AND l.skill = e.skill ORDER BY l.at DESC, l.id DESC LIMIT 1)"
+    )
+    with op.batch_alter_table('skill_evidence', schema=None) as batch_op:
+        batch_op.drop_index('ix_skill_evidence_standing')
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('skill_evidence', schema=None) as batch_op:
+        batch_op.create_index('ix_skill_evidence_standing', ['candidate', 'skill', 'at', 'score'], unique=False)
+    with op.batch_alter_table('skill_standing', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_skill_standing_skill'))
+    op.drop_table('skill_standing')
