@@ -36,7 +36,7 @@ from api.queue import FakeQueue  # noqa: E402
 from api.service import build_service  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from api.tables import Result, Role, Run, RunEvent, RunState, SkillEvidence, Submission, utcnow  # noqa: E402
-from engine import signing  # noqa: E402
+from engine import archives, packs, signing  # noqa: E402
 from engine.models import Check, CheckStatus, RunOutcome, RunStatus, StepOutcome  # noqa: E402
 from engine.results import Result as ResultDoc  # noqa: E402
 from engine.results import candidate_view, now  # noqa: E402
@@ -82,6 +82,7 @@ def fill_results(service) -> tuple[str, str]:
     outcome = RunOutcome(backend="docker", image="sha256:x", steps=(StepOutcome(0, b"out"),))
     base = ResultDoc(task=task, submission_digest="d" * 64, status=RunStatus.COMPLETED, checks=checks,
                      started_at=now(), finished_at=now(), outcome=outcome).to_document()
+    archive = archives.make_tar_gz(packs.starter_files(task))  # shown on the result page, as a candidate's files
     full = signing.sign(base, service.key)
     view = signing.sign(candidate_view(base), service.key)
     first = None
@@ -93,7 +94,7 @@ def fill_results(service) -> tuple[str, str]:
                 sid, rid, res = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
                 at = utcnow() - timedelta(minutes=RESULTS_PER_CANDIDATE - r)
                 subs.append(dict(id=sid, candidate=f"bench-{c}", pack_id=pack, pack_version="1.0.0", task_id=task_id,
-                                 task_digest=task.digest, submission_digest="d" * 64, archive=b"x", created_at=at))
+                                 task_digest=task.digest, submission_digest="d" * 64, archive=archive, created_at=at))
                 runs.append(dict(id=rid, submission_id=sid, state=RunState.DONE, attempts=1, created_at=at,
                                  updated_at=at))
                 score = float((c * 13 + r * 29) % 101)

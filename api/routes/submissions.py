@@ -217,6 +217,17 @@ def visible_submission(session, service: Service, principal: Principal, submissi
     return submission
 
 
+def submitted_files(session, submission: Submission) -> dict[str, bytes]:
+    """The files the candidate sent, exactly as stored and graded: theirs only (the starter, graders and
+    solutions are never in a submission's archive). Call after ``visible_submission``.
+
+    Raises:
+        SubmissionRejected: the stored archive cannot be read (never expected: the API wrote it).
+    """
+    stored = storage.get_submission(session=session, submission_id=submission.id)
+    return archives.extract(stored.archive, strip_top_folder=False)  # as the worker reads it (api.jobs)
+
+
 def may_see(session, principal: Principal, submission: Submission) -> bool:
     """The candidate who made it, and whoever sees everything of its pack."""
     return principal.subject == submission.candidate or sees_everything(session, principal, submission.pack_id)

@@ -448,7 +448,11 @@ def result_page(result_id: str, request: Request, service: ServiceDep, session: 
         task = service.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
     except NotFound:
         task = None
-    return page(request, "result.html", user, doc=document, submission=submission, task=task,
+    try:
+        files = render.submitted_files_view(submissions_api.submitted_files(session, submission))
+    except SubmissionRejected:
+        files = None
+    return page(request, "result.html", user, doc=document, submission=submission, task=task, files=files,
                 limits_words=render.limits_in_words(document.get("runner", {})))
 
 

@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from urllib.parse import quote
 
+from markupsafe import escape
 from sqlalchemy import update
 
 from api import storage
@@ -288,6 +289,30 @@ def test_hostile_names_and_messages_are_escaped(api):
     page = alice.get(result_url(alice, submission)).text
     assert "<script>window.__xss" not in page and "<img src=x" not in page
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page
+
+
+def test_the_result_lists_the_candidates_own_files_escaped(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    name = '<img src=x onerror=window.__xss=1>.py'
+    submission = submit_files(alice, {"retry.py": b"print('mine')\n", name: XSS.encode(), "blob.bin": b"\xff\xfe\x00"})
+    work(api, run_of(api, submission))
+    url = result_url(alice, submission)
+    page = alice.get(url).text
+    files = page[page.index('id="files-h"'):page.index("</section>", page.index('id="files-h"'))]
+    assert "<code>retry.py</code>" in files and "print(&#39;mine&#39;)" in files and "14 bytes" in files
+    assert "<code>&lt;img src=x onerror=window.__xss=1&gt;.py</code>" in files and "<img" not in page
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in files and "<script>window" not in page
+    assert "blob.bin</code></th><td>3 bytes</td>" in files and "binary" in files
+    # Only what she sent: not the starter's other files, the graders' tests or the reference solution.
+    task = api.service.catalogue.task("python-foundations", "retry-backoff")
+    assert "test_retry_public.py" not in files and "test_retry.py" not in files
+    starter = (task.root / "starter" / "retry.py").read_text().splitlines()
+    only_in_solution = [line.strip() for line in (task.root / "solution" / "retry.py").read_text().splitlines()
+                        if len(line.strip()) > 12 and line not in starter]
+    assert only_in_solution and not any(str(escape(line)) in page for line in only_in_solution)
+    # A reviewer reads the same list; another candidate gets nothing.
+    assert "<code>retry.py</code>" in sign_in(api, Role.REVIEWER, "rita").get(url).text
+    assert sign_in(api, Role.CANDIDATE, "mallory").get(url).status_code == 404
 
 
 def test_download_verifies_on_the_public_page_and_a_change_is_named(api):
