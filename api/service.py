@@ -160,20 +160,40 @@ class Service:
         """
         settings = self.settings
         window = settings.submission_rate_window_seconds
-        current = utcnow()
-        count, oldest = storage.recent_submissions(session=session, candidate=candidate,
-                                                   since=current - timedelta(seconds=window))
-        if count >= settings.submission_rate_limit:
-            self.metrics.rejected.labels("rate_limited").inc()
-            wait = (oldest + timedelta(seconds=window) - current).total_seconds() if oldest else window
-            raise TooManyRequests(f"{candidate} made {count} submissions in the last {window:g} s, the limit "
-                                  f"(TASKTRIAL_SUBMISSION_RATE_LIMIT); retry in {max(1, round(wait))} s",
-                                  retry_after=max(1.0, wait))
+        recent = storage.recent_submissions(session=session, candidate=candidate,
+                                            since=utcnow() - timedelta(seconds=window))
+        self._within_rate(candidate, "submissions", recent, limit=settings.submission_rate_limit, window=window,
+                          variable="TASKTRIAL_SUBMISSION_RATE_LIMIT", reason="rate_limited")
         queued = storage.queued_runs(session=session)
         if queued >= settings.max_queued_runs:
             self.metrics.rejected.labels("queue_full").inc()
             raise TooManyRequests(f"{queued} submissions are waiting for a worker, the limit "
                                   "(TASKTRIAL_MAX_QUEUED_RUNS); retry in a minute", retry_after=60.0)
+
+    def admit_public_tests(self, *, session: Session, candidate: str) -> None:
+        """Admission control for a public-test run: the submissions' rate rule with its own limit and window.
+        A run let in is remembered (and counts) from here on, whatever then becomes of it.
+
+        Raises:
+            TooManyRequests: over the rate; ``retry_after`` says when a retry can succeed.
+        """
+        window = self.settings.public_test_rate_window_seconds
+        current = utcnow()
+        since = current - timedelta(seconds=window)
+        recent = storage.recent_public_test_runs(session=session, candidate=candidate, since=since)
+        self._within_rate(candidate, "public-test runs", recent, limit=self.settings.public_test_rate_limit,
+                          window=window, variable="TASKTRIAL_PUBLIC_TEST_RATE_LIMIT", reason="public_tests_rate_limited")
+        storage.record_public_test_run(session=session, candidate=candidate, at=current, forget_before=since)
+
+    def _within_rate(self, candidate: str, what: str, recent: tuple[int, datetime | None], *, limit: int,
+                     window: float, variable: str, reason: str) -> None:
+        """The one rate rule: at most ``limit`` in any ``window`` seconds per candidate (whatever token they use)."""
+        count, oldest = recent
+        if count >= limit:
+            self.metrics.rejected.labels(reason).inc()
+            wait = (oldest + timedelta(seconds=window) - utcnow()).total_seconds() if oldest else window
+            raise TooManyRequests(f"{candidate} made {count} {what} in the last {window:g} s, the limit "
+                                  f"({variable}); retry in {max(1, round(wait))} s", retry_after=max(1.0, wait))
 
     def notify(self, run_id: str) -> None:
         """Run ``run_id`` changed: wake the event streams following it in this process."""

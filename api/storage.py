@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import case, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,7 @@ from api.tables import (
     LogEntry,
     PackState,
     PackVersion,
+    PublicTestAdmission,
     Result,
     Role,
     Run,
@@ -178,6 +179,22 @@ def recent_submissions(*, session: Session, candidate: str, since: datetime) -> 
         .where(Submission.candidate == candidate, col(Submission.created_at) >= since)
     ).one()
     return int(count), _aware(oldest) if oldest is not None else None
+
+
+def recent_public_test_runs(*, session: Session, candidate: str, since: datetime) -> tuple[int, datetime | None]:
+    """How many public-test runs ``candidate`` was let in to since ``since``, and when the oldest of them was."""
+    count, oldest = session.exec(
+        select(func.count(), func.min(PublicTestAdmission.at))
+        .where(PublicTestAdmission.candidate == candidate, col(PublicTestAdmission.at) >= since)
+    ).one()
+    return int(count), _aware(oldest) if oldest is not None else None
+
+
+def record_public_test_run(*, session: Session, candidate: str, at: datetime, forget_before: datetime) -> None:
+    """Remember one public-test run let in (and forget every one older than ``forget_before``); commits."""
+    session.exec(delete(PublicTestAdmission).where(col(PublicTestAdmission.at) < forget_before))
+    session.add(PublicTestAdmission(candidate=candidate, at=at))
+    session.commit()
 
 
 def queued_runs(*, session: Session) -> int:

@@ -189,6 +189,16 @@ class SkillStanding(SQLModel, table=True):
     best: float
 
 
+class PublicTestAdmission(SQLModel, table=True):
+    """One public-test run let in: kept only to rate-limit them (``Service.admit_public_tests``), and
+    forgotten once out of the window. Nothing of the run itself is stored."""
+
+    __tablename__ = "public_test_admission"
+    id: int | None = Field(default=None, primary_key=True)
+    candidate: str = Field(index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
 # -- the transparency log ----------------------------------------------------
 
 

@@ -185,9 +185,18 @@ def _form_parts(form) -> tuple[str, str | None, Any]:
     return task, version if isinstance(version, str) and version else None, upload
 
 
-def _admit(service: Service, person: Principal) -> None:
+async def admit_public_tests(service: Service, person: Principal) -> None:
+    """Refuse a candidate over their public-test rate (the API, the web page and so ``tasktrial test``).
+
+    Raises:
+        TooManyRequests: see ``Service.admit_public_tests``.
+    """
+    await to_thread.run_sync(lambda: _admit(service, person, public_tests=True))
+
+
+def _admit(service: Service, person: Principal, *, public_tests: bool = False) -> None:
     with service.session() as session:
-        service.admit(session=session, candidate=person.subject)
+        (service.admit_public_tests if public_tests else service.admit)(session=session, candidate=person.subject)
 
 
 def _enqueue(service: Service, run_id: str) -> None:

@@ -284,13 +284,14 @@ def live_task(service, session, pack_id: str, task_id: str) -> Task:
 
 
 def task_view(request: Request, session, user: WebUser, task: Task, *, status: int = 200, problem: str | None = None,
-              public_run: dict | None = None) -> Response:
+              public_run: dict | None = None, public_problem: str | None = None) -> Response:
     attempts = storage.task_results(session=session, candidate=user.subject, pack_id=task.pack_id, task_id=task.id)
     files = starter_texts(task)
     return page(request, "task.html", user, status=status, task=task, attempts=attempts, starter=files,
                 starter_json=json.dumps({"key": f"tasktrial-draft:{task.pack_id}/{task.id}@{task.digest}",
                                          "files": files}).replace("<", "\\u003c"),
-                problem=problem, public_run=public_run, has_public_tests=bool(public_tests.public_test_files(task)))
+                problem=problem, public_run=public_run, public_problem=public_problem,
+                has_public_tests=bool(public_tests.public_test_files(task)))
 
 
 @router.get("/tasks/{pack_id}/{task_id}/starter.zip")
@@ -330,26 +331,38 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
 @router.post("/tasks/{pack_id}/{task_id}/public-tests")
 async def run_public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
                            user: UserDep) -> Response:
-    """The task's public tests over the posted files (the API's ``Service.run_public_tests``): output only, never a result."""
+    """The task's public tests over the posted files (the API's admission and ``Service.run_public_tests``):
+    output only, never a result. The editor's button gets the fragment it shows, a refusal included."""
     task = live_task(service, session, pack_id, task_id)
+    if not public_tests.public_test_files(task):
+        raise NotFound(f"task {pack_id}/{task_id} has no public tests")
     cap = service.settings.max_upload_bytes
     try:
+        await submissions_api.admit_public_tests(service, user.principal)  # before the body, as the API
         await read_body(request, cap)
         async with request.form(max_files=archives.ArchiveCaps().max_files) as form:
             check_csrf(user.csrf, form.get("csrf"))
             files = await _uploaded_files(form, cap)
     except SubmissionRejected as exc:
-        return task_view(request, session, user, task, status=422, problem=str(exc))
+        return _public_tests_answer(request, session, user, task, status=422, problem=str(exc))
+    except TooManyRequests as exc:
+        response = _public_tests_answer(request, session, user, task, status=429, problem=str(exc))
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
     ran = await run_in_threadpool(service.run_public_tests, task, files)
-    if ran is None:
-        raise NotFound(f"task {pack_id}/{task_id} has no public tests")
-    document = ran.to_document()
+    return _public_tests_answer(request, session, user, task, run=ran.to_document())
+
+
+def _public_tests_answer(request: Request, session, user: WebUser, task: Task, *, status: int = 200,
+                         run: dict | None = None, problem: str | None = None) -> Response:
+    """The run (or why it did not run): as the fragment the editor swaps in, or within the task page."""
     if request.headers.get("hx-request") or request.headers.get("x-requested-with") == "fetch":
         env = request.app.state.web_templates
-        response = HTMLResponse(env.get_template("_public_tests.html").render(run=document))
+        response = HTMLResponse(env.get_template("_public_tests.html").render(run=run, problem=problem),
+                                status_code=status)
         response.headers.update(render.SECURITY_HEADERS)
         return response
-    return task_view(request, session, user, task, public_run=document)
+    return task_view(request, session, user, task, status=status, public_run=run, public_problem=problem)
 
 
 async def _uploaded_files(form, cap: int) -> dict[str, bytes]:

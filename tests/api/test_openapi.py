@@ -44,7 +44,7 @@ DOCUMENTED = {
     ("delete", "/v1/admin/tokens/{token_id}"): {"200", "404"},
     ("post", "/v1/packs/{pack_id}/versions/{version}/retire"): {"200", "409"},
     ("post", "/v1/pack-checks/{version_id}"): {"200", "409"},
-    ("post", "/v1/tasks/{pack_id}/{task_id}/public-tests"): {"200", "404", "415", "422"},
+    ("post", "/v1/tasks/{pack_id}/{task_id}/public-tests"): {"200", "404", "415", "422", "429"},
     ("post", "/v1/runs/{run_id}/claim"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/progress"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/release"): {"200", "409"},

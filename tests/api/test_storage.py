@@ -185,3 +185,22 @@ def test_the_standings_migration_fills_them_from_the_stored_evidence(database_ur
         assert table.cells == {"alice": {"s.a": (30.0, "not_ready", 90.0), "s.b": (70.0, "not_ready", 70.0)}}
     finally:
         engine.dispose()
+
+
+def test_public_test_admissions_out_of_the_window_are_forgotten(engine):
+    from datetime import timedelta
+
+    from api.tables import PublicTestAdmission, utcnow
+
+    now = utcnow()
+    with Session(engine) as session:
+        storage.record_public_test_run(session=session, candidate="alice", at=now - timedelta(seconds=120),
+                                       forget_before=now - timedelta(seconds=600))
+        storage.record_public_test_run(session=session, candidate="bob", at=now - timedelta(seconds=90),
+                                       forget_before=now - timedelta(seconds=600))
+        storage.record_public_test_run(session=session, candidate="alice", at=now,
+                                       forget_before=now - timedelta(seconds=60))
+        assert session.exec(select(func.count()).select_from(PublicTestAdmission)).one() == 1  # bob's went too
+        count, oldest = storage.recent_public_test_runs(session=session, candidate="alice",
+                                                        since=now - timedelta(seconds=600))
+        assert count == 1 and oldest == now

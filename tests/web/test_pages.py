@@ -566,3 +566,23 @@ def test_event_stream_resumes_after_the_last_event_seen(api):
     assert re.findall(r"^id: (\d+)$", resumed, flags=re.M) == ids[1:]
     assert re.findall(r"^event: (\w+)$", resumed, flags=re.M) == ["state", "done"]
     assert api.service.streams.open_streams == 0  # each stream gave its slot back
+
+
+def test_the_public_tests_button_meets_the_apis_rate_limit(api):
+    api.service.settings = api.service.settings.model_copy(
+        update={"public_test_rate_limit": 1, "public_test_rate_window_seconds": 60})
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    with api.service.session() as session:  # one run let in already (through the API, say)
+        api.service.admit_public_tests(session=session, candidate="alice")
+    files = [("files", ("retry.py", b"x = 1\n"))]
+    # The editor's button (fetch): the fragment it shows, saying why.
+    fragment = alice.post(f"{TASK}/public-tests", data={"csrf": csrf(alice)}, files=files,
+                          headers={"X-Requested-With": "fetch"})
+    assert fragment.status_code == 429 and int(fragment.headers["retry-after"]) >= 1
+    assert "Public tests not run" in fragment.text and "TASKTRIAL_PUBLIC_TEST_RATE_LIMIT" in fragment.text
+    assert "<html" not in fragment.text
+    # The upload form without JavaScript: the task page, with the same message in its public-tests section.
+    page = alice.post(f"{TASK}/public-tests", data={"csrf": csrf(alice)}, files=files)
+    assert page.status_code == 429 and int(page.headers["retry-after"]) >= 1
+    section = page.text[page.text.index('id="public-output"'):]
+    assert "Public tests not run" in section and "alice made 1 public-test runs in the last 60 s" in section

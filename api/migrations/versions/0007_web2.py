@@ -1,4 +1,5 @@
-"""web client: per candidate and micro-skill standings kept as evidence arrives (the readiness table reads them)
+"""web client: per candidate and micro-skill standings kept as evidence arrives (the readiness table reads them);
+public-test runs let in, for their rate limit
 
 Revision ID: 0007_web2
 Revises: 0006_web
@@ -40,9 +41,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('skill_evidence', schema=None) as batch_op:
         batch_op.drop_index('ix_skill_evidence_standing')
+    op.create_table('public_test_admission',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('candidate', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('public_test_admission', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_public_test_admission_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_public_test_admission_candidate'), ['candidate'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('public_test_admission', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_public_test_admission_candidate'))
+        batch_op.drop_index(batch_op.f('ix_public_test_admission_at'))
+    op.drop_table('public_test_admission')
     with op.batch_alter_table('skill_evidence', schema=None) as batch_op:
         batch_op.create_index('ix_skill_evidence_standing', ['candidate', 'skill', 'at', 'score'], unique=False)
     with op.batch_alter_table('skill_standing', schema=None) as batch_op:
