@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from anyio import to_thread
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -24,8 +26,8 @@ from api.credentials import Credentials
 from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
-from engine import public_tests, results, signing, transparency
-from engine.errors import ConfigurationError, Conflict, NotFound
+from engine import archives, public_tests, results, signing, transparency
+from engine.errors import ConfigurationError, Conflict, NotFound, RunnerUnavailable
 from engine.keyring import Keyring
 from engine.models import Pack, Task
 from engine.grading import engine_error_result
@@ -86,6 +88,58 @@ class Service:
         self.credentials = Credentials(
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
             known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
+
+    async def public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
+        """Run ``task``'s public tests over ``files``: on a worker through the queue when there is a broker
+        (the API host needs no sandbox engine), else in this process (where the embedded workers run).
+
+        Nothing is signed or counted; a worker's job holds the files only until this answers. Waiting
+        holds no thread. Returns None when the task has no public tests.
+
+        Raises:
+            RunnerError: no sandbox engine answers (here or on the worker), or no worker answered within
+                ``public_test_wait_seconds``.
+        """
+        if not public_tests.public_test_files(task):
+            return None
+        if not self.settings.broker_url:
+            return await to_thread.run_sync(self.run_public_tests, task, files)
+        job_id = await to_thread.run_sync(self._hand_over_public_tests, task, files)
+        try:
+            deadline = time.monotonic() + self.settings.public_test_wait_seconds
+            while (outcome := await to_thread.run_sync(self._public_test_outcome, job_id)) is None:
+                if time.monotonic() >= deadline:
+                    raise RunnerUnavailable(
+                        f"no worker ran the public tests of {task.pack_id}/{task.id} within "
+                        f"{self.settings.public_test_wait_seconds:g} s (TASKTRIAL_PUBLIC_TEST_WAIT_SECONDS); "
+                        "the workers are busy or down: try again later")
+                await asyncio.sleep(0.25)
+        finally:
+            await to_thread.run_sync(self._forget_public_tests, job_id)
+        if outcome.get("error"):
+            raise RunnerUnavailable(outcome["error"])
+        return PublicTestRun.from_document(outcome)
+
+    def _hand_over_public_tests(self, task: Task, files: dict[str, bytes]) -> str:
+        with self.session() as session:
+            job_id = storage.create_public_test_job(
+                session=session, pack_id=task.pack_id, pack_version=task.pack_version, task_id=task.id,
+                task_digest=task.digest, archive=archives.make_tar_gz(files),
+                forget_before=utcnow() - timedelta(seconds=2 * self.settings.public_test_wait_seconds))
+        try:
+            self.queue.enqueue_public_tests(job_id)
+        except Exception as exc:  # the broker's own errors: nobody will run these tests
+            self._forget_public_tests(job_id)
+            raise RunnerUnavailable(f"the queue did not take the public tests: {exc}") from exc
+        return job_id
+
+    def _public_test_outcome(self, job_id: str) -> dict[str, Any] | None:
+        with self.session() as session:
+            return storage.public_test_outcome(session=session, job_id=job_id)
+
+    def _forget_public_tests(self, job_id: str) -> None:
+        with self.session() as session:
+            storage.delete_public_test_job(session=session, job_id=job_id)
 
     def run_public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
         """Run ``task``'s public tests over ``files`` in its image and limits (two at a time per API process).

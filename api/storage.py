@@ -27,6 +27,7 @@ from api.tables import (
     PackState,
     PackVersion,
     PublicTestAdmission,
+    PublicTestJob,
     Result,
     Role,
     Run,
@@ -194,6 +195,44 @@ def record_public_test_run(*, session: Session, candidate: str, at: datetime, fo
     """Remember one public-test run let in (and forget every one older than ``forget_before``); commits."""
     session.exec(delete(PublicTestAdmission).where(col(PublicTestAdmission.at) < forget_before))
     session.add(PublicTestAdmission(candidate=candidate, at=at))
+    session.commit()
+
+
+def create_public_test_job(*, session: Session, pack_id: str, pack_version: str, task_id: str, task_digest: str,
+                           archive: bytes, forget_before: datetime) -> str:
+    """Store public tests for a worker (and drop jobs older than ``forget_before``: their caller gave up); commits."""
+    session.exec(delete(PublicTestJob).where(col(PublicTestJob.created_at) < forget_before))
+    job = PublicTestJob(pack_id=pack_id, pack_version=pack_version, task_id=task_id, task_digest=task_digest,
+                        archive=archive)
+    session.add(job)
+    session.commit()
+    return job.id
+
+
+def claim_public_test_job(*, session: Session, job_id: str, token_id: str) -> PublicTestJob | None:
+    """Give the job to this worker token (compare-and-set: one worker runs it); None if taken, done or gone."""
+    claimed = session.exec(update(PublicTestJob).where(  # type: ignore[call-overload]
+        PublicTestJob.id == job_id, col(PublicTestJob.worker_token_id).is_(None)).values(worker_token_id=token_id))
+    session.commit()
+    return session.get(PublicTestJob, job_id) if claimed.rowcount == 1 else None
+
+
+def finish_public_test_job(*, session: Session, job_id: str, token_id: str, outcome: dict[str, Any]) -> bool:
+    """Record what the worker holding the job ran; False if it does not hold it or posted already."""
+    done = session.exec(update(PublicTestJob).where(  # type: ignore[call-overload]
+        PublicTestJob.id == job_id, PublicTestJob.worker_token_id == token_id,
+        col(PublicTestJob.outcome).is_(None)).values(outcome=outcome))
+    session.commit()
+    return done.rowcount == 1
+
+
+def public_test_outcome(*, session: Session, job_id: str) -> dict[str, Any] | None:
+    """What the worker posted for the job (None while it runs); never reads the files."""
+    return session.exec(select(PublicTestJob.outcome).where(PublicTestJob.id == job_id)).first()
+
+
+def delete_public_test_job(*, session: Session, job_id: str) -> None:
+    session.exec(delete(PublicTestJob).where(PublicTestJob.id == job_id))
     session.commit()
 
 

@@ -199,6 +199,25 @@ class PublicTestAdmission(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class PublicTestJob(SQLModel, table=True):
+    """Public tests handed to a Celery worker (``Service.public_tests``): the candidate's files until the
+    worker posts the tests' output. Never a submission: no run, no result, nothing signed or counted;
+    the API deletes it once it answered (or gave up waiting)."""
+
+    __tablename__ = "public_test_job"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    pack_id: str
+    pack_version: str
+    task_id: str
+    task_digest: str
+    #: The candidate's files as a deterministic tar.gz (engine.archives.make_tar_gz).
+    archive: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: The token that claimed it (one worker runs it), and what that worker posted back.
+    worker_token_id: str | None = None
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 # -- the transparency log ----------------------------------------------------
 
 

@@ -205,7 +205,8 @@ class PublicTestsRequest(BaseModel):
                         415: {"description": "neither application/json nor multipart/form-data"},
                         422: {"description": "unsafe or malformed files"},
                         429: {"description": "this candidate's public-test rate is reached: see Retry-After"},
-                        503: {"description": "no sandbox engine on this server"}})
+                        503: {"description": "no sandbox engine on this server (or, with a broker, no worker "
+                                              "answered in time)"}})
 async def public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
                        person: PersonDep, version: str | None = None) -> dict:
     """Run the task's public example tests over the given files, in the grading image and limits.
@@ -220,7 +221,7 @@ async def public_tests(pack_id: str, task_id: str, request: Request, service: Se
         raise NotFound(f"task {pack_id}/{task_id} has no public tests")
     await admit_public_tests(service, person)
     files = await read_files(request, service.settings.max_upload_bytes)
-    ran = await run_in_threadpool(service.run_public_tests, task, files)
+    ran = await service.public_tests(task, files)
     if ran is None:
         raise NotFound(f"task {pack_id}/{task_id} has no public tests")
     return ran.to_document()

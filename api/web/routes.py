@@ -47,7 +47,7 @@ from api.web.session import (
     secure_cookies,
 )
 from engine import archives, packs, public_tests, results, signing
-from engine.errors import Conflict, NotFound, PackError, SubmissionRejected, TaskTrialError
+from engine.errors import Conflict, NotFound, PackError, RunnerError, SubmissionRejected, TaskTrialError
 from engine.models import Task
 from engine.trees import from_mapping
 
@@ -349,7 +349,10 @@ async def run_public_tests(pack_id: str, task_id: str, request: Request, service
         response = _public_tests_answer(request, session, user, task, status=429, problem=str(exc))
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
-    ran = await run_in_threadpool(service.run_public_tests, task, files)
+    try:
+        ran = await service.public_tests(task, files)
+    except RunnerError as exc:  # no sandbox engine, or no worker answered in time: say so where the output goes
+        return _public_tests_answer(request, session, user, task, status=503, problem=str(exc))
     return _public_tests_answer(request, session, user, task, run=ran.to_document())
 
 

@@ -26,6 +26,7 @@ V1_OPERATIONS = {
     ("get", "/v1/candidates/{candidate}/profile"), ("post", "/v1/runs/{run_id}/claim"),
     ("post", "/v1/runs/{run_id}/progress"), ("post", "/v1/runs/{run_id}/release"),
     ("post", "/v1/runs/{run_id}/result"), ("post", "/v1/runs/{run_id}/fail"),
+    ("post", "/v1/public-test-jobs/{job_id}/claim"), ("post", "/v1/public-test-jobs/{job_id}/outcome"),
     ("get", "/v1/admin/tokens"), ("delete", "/v1/admin/tokens/{token_id}"),
     ("get", "/v1/results/{result_id}/inclusion"), ("post", "/v1/credentials/definitions"),
     ("get", "/v1/credentials/definitions"), ("get", "/v1/credentials"), ("get", "/v1/credentials/{award_id}"),
@@ -50,6 +51,8 @@ DOCUMENTED = {
     ("post", "/v1/runs/{run_id}/release"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/result"): {"200", "201", "409", "422"},
     ("post", "/v1/runs/{run_id}/fail"): {"201", "409"},
+    ("post", "/v1/public-test-jobs/{job_id}/claim"): {"200", "409"},
+    ("post", "/v1/public-test-jobs/{job_id}/outcome"): {"200", "409"},
 }
 
 

@@ -1,5 +1,5 @@
 """web client: per candidate and micro-skill standings kept as evidence arrives (the readiness table reads them);
-public-test runs let in, for their rate limit
+public-test runs let in, for their rate limit; public tests handed to Celery workers
 
 Revision ID: 0007_web2
 Revises: 0006_web
@@ -50,9 +50,26 @@ def upgrade() -> None:
     with op.batch_alter_table('public_test_admission', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_public_test_admission_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_public_test_admission_candidate'), ['candidate'], unique=False)
+    op.create_table('public_test_job',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('pack_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('pack_version', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('task_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('task_digest', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('archive', sa.LargeBinary(), nullable=False),
+    sa.Column('worker_token_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('outcome', sa.JSON(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('public_test_job', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_public_test_job_created_at'), ['created_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('public_test_job', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_public_test_job_created_at'))
+    op.drop_table('public_test_job')
     with op.batch_alter_table('public_test_admission', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_public_test_admission_candidate'))
         batch_op.drop_index(batch_op.f('ix_public_test_admission_at'))
