@@ -45,6 +45,8 @@ RULES = [
     ("POST", "/v1/runs/{run_id}/release", WORKERS),
     ("POST", "/v1/runs/{run_id}/result", WORKERS),
     ("POST", "/v1/runs/{run_id}/fail", WORKERS),
+    ("POST", "/v1/public-test-jobs/{job_id}/claim", WORKERS),
+    ("POST", "/v1/public-test-jobs/{job_id}/outcome", WORKERS),
     ("GET", "/v1/admin/tokens", {Role.ADMIN}),
     ("DELETE", "/v1/admin/tokens/{token_id}", {Role.ADMIN}),
     ("GET", "/keys/{kid}", None),
@@ -89,7 +91,8 @@ def test_access_rule(api, method, template, admitted, role):
     ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
            "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
            "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award",
-           "version": "1.0.0", "version_id": "unknown-version", "token_id": "no-such-token"}
+           "version": "1.0.0", "version_id": "unknown-version", "token_id": "no-such-token",
+           "job_id": "no-such-job"}
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
     extra = _body(template)
     if template == "/log/inclusion":
@@ -121,6 +124,8 @@ def _body(template: str) -> dict:
         return {"json": {"worker": "w1", "state": "grading"}}
     if template.endswith("/fail"):
         return {"json": {"worker": "w1", "reason": "test"}}
+    if template.startswith("/v1/public-test-jobs"):
+        return {"json": {}}
     if template.startswith("/v1/pack-checks"):
         return {"json": {"ok": False}}
     if template.startswith("/v1/runs"):
