@@ -7,6 +7,7 @@ numbers, so no text a candidate or author wrote reaches a page unescaped.
 
 from __future__ import annotations
 
+import functools
 import html
 from datetime import datetime
 from pathlib import Path
@@ -119,6 +120,7 @@ def size_in_words(size: int) -> str:
 VERDICT_MARKS = {"ready": "✓", "not_ready": "✗", "error": "!"}
 
 
+@functools.lru_cache(maxsize=64)  # a handful of verdicts, rendered on every row of the big tables
 def verdict_badge(verdict: str) -> Markup:
     """A verdict in words, with a mark: never told by colour alone."""
     return Markup('<span class="verdict verdict-{0}">{1} {2}</span>').format(

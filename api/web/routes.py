@@ -489,8 +489,8 @@ def history_page(pack_id: str, task_id: str, request: Request, service: ServiceD
 
 
 def _profile_context(session, candidate: str) -> dict[str, Any]:
-    profile = submissions_api.build_profile(session, candidate)
-    evidence = storage.skill_evidence(session=session, candidate=candidate)
+    evidence = storage.skill_evidence(session=session, candidate=candidate)  # read once: the profile and the chart
+    profile = submissions_api.profile_from_evidence(candidate, evidence)
     # Readiness over time: the share of this candidate's micro-skills whose latest evidence is ready.
     latest: dict[str, bool] = {}
     points = []
