@@ -14,8 +14,8 @@ from collections.abc import Callable
 from api.catalogue import pack_digest
 from api.worker_client import RetryableApiError, WorkerApi
 from engine.checking import check_task, pack_report
-from engine import archives
-from engine.errors import NotFound, PackError, RunnerError
+from engine import archives, public_tests
+from engine.errors import NotFound, PackError, RunnerError, TaskTrialError
 from engine.grading import grade_submission
 from engine.models import Pack, Task
 from engine.ports import Runner
@@ -145,3 +145,32 @@ def check_with_retries(version_id: str, *, once: Callable[[str], None], api: Wor
             if delay is None:
                 return
             sleep(delay)
+
+
+# -- public tests (Celery deployments) ------------------------------------------
+
+
+def run_public_tests(job_id: str, *, api: WorkerApi, runner: Runner, find_task: TaskLookup) -> None:
+    """Run the public tests the API handed over and post their output (nothing signed, stored or counted).
+
+    Tried once: the candidate is waiting on the answer, so a fault is posted as an error for the API
+    to tell them (503) rather than retried behind their back.
+    """
+    job = api.claim_public_tests(job_id)
+    if job is None:
+        log.info("public tests %s were taken or given up; skipping", job_id)
+        return
+    try:
+        task = find_task(job["pack_id"], job["pack_version"], job["task_id"])
+        if task.digest != job["task_digest"]:
+            raise NotFound(f"the worker's copy of {job['pack_id']}@{job['pack_version']}/{job['task_id']} differs "
+                           "from the task version the API runs")
+        ran = public_tests.run_public_tests(task, archives.extract(job["archive"], strip_top_folder=False), runner)
+    except TaskTrialError as exc:  # no sandbox engine, an unknown task version: told to the waiting candidate
+        log.warning("public tests %s could not run: %s", job_id, exc)
+        api.post_public_tests(job_id, {"error": f"the worker could not run the public tests: {exc}"})
+        return
+    if ran is None:
+        api.post_public_tests(job_id, {"error": "the worker's copy of the task has no public tests"})
+        return
+    api.post_public_tests(job_id, ran.to_document())

@@ -30,12 +30,16 @@ class FakeQueue:
     def __init__(self) -> None:
         self.run_ids: list[str] = []
         self.pack_check_ids: list[str] = []
+        self.public_test_ids: list[str] = []
 
     def enqueue(self, run_id: str) -> None:
         self.run_ids.append(run_id)
 
     def enqueue_pack_check(self, version_id: str) -> None:
         self.pack_check_ids.append(version_id)
+
+    def enqueue_public_tests(self, job_id: str) -> None:
+        self.public_test_ids.append(job_id)
 
 
 class InProcessQueue:
@@ -86,3 +90,9 @@ class CeleryQueue:
         from api.celery_app import CHECK_TASK
 
         self._app.send_task(CHECK_TASK, args=[version_id])
+
+    def enqueue_public_tests(self, job_id: str) -> None:
+        """Ask a worker to run stored public tests (``api.jobs.run_public_tests``); the API waits for the answer."""
+        from api.celery_app import PUBLIC_TESTS_TASK
+
+        self._app.send_task(PUBLIC_TESTS_TASK, args=[job_id])

@@ -193,9 +193,18 @@ def _form_parts(form) -> tuple[str, str | None, str | None, Any]:
             assessment if isinstance(assessment, str) and assessment else None, upload)
 
 
-def _admit(service: Service, person: Principal) -> None:
+async def admit_public_tests(service: Service, person: Principal) -> None:
+    """Refuse a candidate over their public-test rate (the API, the web page and so ``tasktrial test``).
+
+    Raises:
+        TooManyRequests: see ``Service.admit_public_tests``.
+    """
+    await to_thread.run_sync(lambda: _admit(service, person, public_tests=True))
+
+
+def _admit(service: Service, person: Principal, *, public_tests: bool = False) -> None:
     with service.session() as session:
-        service.admit(session=session, candidate=person.subject)
+        (service.admit_public_tests if public_tests else service.admit)(session=session, candidate=person.subject)
 
 
 def _enqueue(service: Service, run_id: str) -> None:
@@ -231,6 +240,17 @@ def visible_submission(session, service: Service, principal: Principal, submissi
     if submission is None or not may_see(session, principal, submission):
         raise NotFound(f"unknown submission {submission_id!r}")
     return submission
+
+
+def submitted_files(session, submission: Submission) -> dict[str, bytes]:
+    """The files the candidate sent, exactly as stored and graded: theirs only (the starter, graders and
+    solutions are never in a submission's archive). Call after ``visible_submission``.
+
+    Raises:
+        SubmissionRejected: the stored archive cannot be read (never expected: the API wrote it).
+    """
+    stored = storage.get_submission(session=session, submission_id=submission.id)
+    return archives.extract(stored.archive, strip_top_folder=False)  # as the worker reads it (api.jobs)
 
 
 def may_see(session, principal: Principal, submission: Submission) -> bool:
