@@ -123,8 +123,9 @@ def test_upgrading_a_sealed_log_stores_its_subtrees_so_proofs_and_sealing_go_on(
             submission, run = storage.create_submission(
                 session=session, candidate=f"c{number}", pack_id="p", pack_version="1", task_id="t",
                 task_digest="sha256:" + "1" * 64, submission_digest="sha256:" + "2" * 64, archive=b"a")
+            # No micro-skills: their standings table comes after this revision (0011_web2).
             storage.record_result(session=session, run=run, submission=submission,
-                                  document=_document(f"r{number}", 90), candidate_view={},
+                                  document={**_document(f"r{number}", 90), "micro_skills": {}}, candidate_view={},
                                   log_digests={"full": digests[number]})
         for index, entry in enumerate(session.exec(select(LogEntry).order_by(LogEntry.id)).all()):
             entry.log_index = index  # sealed before the upgrade, with its checkpoint
@@ -169,9 +170,9 @@ def test_standings_keep_the_latest_and_the_best_whatever_the_arrival_order(engin
             storage.record_standing(session=session, candidate=candidate, skill=skill, score=score,
                                     verdict=verdict, at=at)
         session.commit()
-        alice = session.get(SkillStanding, ("alice", "s.a"))
+        alice = session.get(SkillStanding, ("alice", "s.a", ""))
         assert (alice.score, alice.verdict, alice.best) == (40.0, "not_ready", 90.0)
-        carol = session.get(SkillStanding, ("carol", "s.b"))
+        carol = session.get(SkillStanding, ("carol", "s.b", ""))
         assert (carol.score, carol.verdict, carol.best) == (99.0, "ready", 99.0)
 
         every = storage.readiness_table(session=session)
@@ -187,6 +188,28 @@ def test_standings_keep_the_latest_and_the_best_whatever_the_arrival_order(engin
         assert second.matched == 3 and second.candidates == ["bob"] and list(second.cells) == ["bob"]
 
 
+def test_the_readiness_table_reads_only_the_scopes_in_view(engine):
+    from datetime import timedelta
+
+    from api.tables import utcnow
+
+    t0 = utcnow()
+    with Session(engine) as session:
+        for skill, score, verdict, at, scope in (("s.a", 90.0, "ready", t0, ""),  # practice
+                                                 ("s.a", 10.0, "not_ready", t0 + timedelta(seconds=1), "a1"),
+                                                 ("s.b", 95.0, "ready", t0, "a2")):
+            storage.record_standing(session=session, candidate="alice", skill=skill, score=score, verdict=verdict,
+                                    at=at, scope=scope)
+        session.commit()
+        every = storage.readiness_table(session=session)
+        assert every.cells["alice"] == {"s.a": (10.0, "not_ready", 90.0), "s.b": (95.0, "ready", 95.0)}
+        staff_of_a2 = storage.readiness_table(session=session, assessments={"a2"})
+        assert staff_of_a2.cells["alice"] == {"s.a": (90.0, "ready", 90.0), "s.b": (95.0, "ready", 95.0)}
+        assert storage.readiness_table(session=session, assessments={"a2"}, ready_in=["s.a", "s.b"]).matched == 1
+        assert storage.readiness_table(session=session, ready_in=["s.a"]).matched == 0
+        assert storage.readiness_table(session=session, assessments=set()).skills == ["s.a"]
+
+
 def test_a_stored_result_updates_the_standings(engine):
     from api.tables import SkillStanding
 
@@ -194,7 +217,7 @@ def test_a_stored_result_updates_the_standings(engine):
         submission, run = _submission(session)
         storage.record_result(session=session, run=run, submission=submission, document=_document("r1", 90),
                               candidate_view=_document("r1", 90))
-        standing = session.get(SkillStanding, ("alice", "python.x.y"))
+        standing = session.get(SkillStanding, ("alice", "python.x.y", ""))
         assert (standing.score, standing.verdict, standing.best) == (90.0, "ready", 90.0)
 
 
