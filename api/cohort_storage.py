@@ -357,3 +357,10 @@ def latest_attempts(*, session: Session, assessment_id: str, pack_id: str, task_
     for row in rows:
         last[row.candidate] = row
     return list(last.values())
+
+
+def member_submissions(*, session: Session, assessment_id: str, candidate: str) -> list[Submission]:
+    """One member's submissions in an assessment, oldest first (pending ones too): their own page lists them."""
+    return list(session.exec(select(Submission).options(defer(Submission.archive))
+                             .where(Submission.assessment_id == assessment_id, Submission.candidate == candidate)
+                             .order_by(col(Submission.created_at))).all())
