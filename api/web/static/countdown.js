@@ -7,7 +7,8 @@
     if (!clock) { return; }
     var ends = Date.now() + 1000 * Number(clock.getAttribute("data-seconds-left"));
     function tick() {
-      var left = Math.max(0, Math.round((ends - Date.now()) / 1000));
+      // Rounded up: the page never says the time is up before the server does.
+      var left = Math.max(0, Math.ceil((ends - Date.now()) / 1000));
       if (left > 0) {
         clock.textContent = Math.floor(left / 60) + " min " + (left % 60) + " s left";
         return;
