@@ -51,6 +51,24 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 STATE_WORDS = {"not_started": "not started", "started": "started", "submitted": "submitted, not graded yet",
                "graded": "graded, not ready", "ready": "✓ ready"}
 MATRIX_BY = ("skills", "tasks")
+#: Members per page on the staff tables: a page stays within its size budget whatever the cohort's size.
+PAGE_SIZE = 50
+
+
+def paged(rows: list, number: int, link) -> tuple[list, dict[str, Any]]:
+    """One page of ``rows`` and its pager (``link(n)``: the URL of page n)."""
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    number = max(1, min(number, pages))
+    return rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], {
+        "number": number, "pages": pages, "previous": link(number - 1) if number > 1 else None,
+        "next": link(number + 1) if number < pages else None}
+
+
+def _page_number(request: Request) -> int:
+    try:
+        return int(request.query_params.get("page", "1"))
+    except ValueError:
+        return 1
 
 
 def _organiser(user: WebUser) -> None:
@@ -124,12 +142,14 @@ def _cohort_view(request: Request, session, service, user: WebUser, cohort_id: s
                  **extra: Any) -> Response:
     cohort = cohort_for(session, user.principal, cohort_id, Standing.STAFF)
     level = standing(session, user.principal, cohort)
-    members = cohorts_api.list_members(cohort.id, session, user.principal).data
+    everyone = cohorts_api.list_members(cohort.id, session, user.principal).data
+    members, pager = paged(everyone, _page_number(request), lambda n: f"/cohorts/{cohort.id}?page={n}")
     assessments = [cohorts_api.assessment_public(session, a, None)
                    for a in store.list_assessments(session=session, cohort_ids=[cohort.id])]
     context = {"import_problems": None, "invitations": None, "staff_problem": None, "roster_text": ""}
     context.update(extra)
     return page(request, "cohorts/cohort.html", user, status=status, cohort=cohort, members=members,
+                member_count=len(everyone), pager=pager,
                 staff=sorted(store.staff_of(session=session, cohort_id=cohort.id)), assessments=assessments,
                 organiser=level is Standing.ORGANISER, **context)
 
@@ -320,8 +340,9 @@ def _staff_view(request: Request, session, service, user: WebUser, assessment, l
     shown = cohorts_api.assessment_public(session, assessment, None)
     board = staff_views.dashboard(session, assessment)
     titles = _task_titles(service, assessment)
-    return page(request, "cohorts/assessment_staff.html", user, a=shown, board=board, titles=titles,
-                organiser=level is Standing.ORGANISER, state_words=STATE_WORDS)
+    members, pager = paged(board["members"], _page_number(request), lambda n: f"/assessments/{assessment.id}?page={n}")
+    return page(request, "cohorts/assessment_staff.html", user, a=shown, board=board, members=members, pager=pager,
+                titles=titles, organiser=level is Standing.ORGANISER, state_words=STATE_WORDS)
 
 
 @router.get("/assessments/{assessment_id}")
@@ -387,7 +408,9 @@ def matrix_page(assessment_id: str, request: Request, session: SessionDep, user:
     assessment = _staff_assessment(session, user, assessment_id)
     by = by if by in MATRIX_BY else "skills"
     table = staff_views.matrix(session, assessment, by)
-    return page(request, "cohorts/matrix.html", user, a=assessment, table=table, by=by)
+    rows, pager = paged(table["rows"], _page_number(request),
+                        lambda n: f"/assessments/{assessment.id}/matrix?by={by}&page={n}")
+    return page(request, "cohorts/matrix.html", user, a=assessment, table=table, rows=rows, pager=pager, by=by)
 
 
 def _download(text: str, media: str, name: str) -> Response:
@@ -431,8 +454,11 @@ def hiring_page(assessment_id: str, request: Request, session: SessionDep, user:
                 skill: Annotated[list[str] | None, Query()] = None) -> Response:
     assessment, wanted, table = _hiring(session, user, assessment_id, skill or [])
     columns = staff_views.matrix(session, assessment, "skills")["columns"]
+    query = urlencode([("skill", s) for s in wanted])
+    rows, pager = paged(table["data"] if table else [], _page_number(request),
+                        lambda n: f"/assessments/{assessment.id}/hiring?{query}&page={n}")
     return page(request, "cohorts/hiring.html", user, a=assessment, skills=columns, wanted=wanted, table=table,
-                query=urlencode([("skill", s) for s in wanted]))
+                rows=rows, pager=pager, query=query)
 
 
 @router.get("/assessments/{assessment_id}/hiring.csv")
