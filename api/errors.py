@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from engine.credentials import CredentialDefinitionError
 from engine.roster import RosterError
+from engine.webhooks import WebhookAddressRefused
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -52,6 +53,7 @@ STATUS: list[tuple[type[TaskTrialError], int]] = [
     (SubmissionRejected, 422),
     (CredentialDefinitionError, 422),
     (RosterError, 422),
+    (WebhookAddressRefused, 422),
     (ConfigurationError, 500),
     (RunnerError, 503),
     (GraderError, 500),
