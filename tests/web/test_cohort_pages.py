@@ -316,3 +316,14 @@ def test_matrix_hiring_and_exports_over_a_graded_attempt(api, world):
     assert "1 member(s) ready" in hiring
     hiring_csv = olga.get(f"{base}/hiring.csv?skill=python.resilience.retry-backoff").text
     assert hiring_csv.splitlines()[1].startswith("1,alice,")
+
+
+def test_a_webhook_the_service_refuses_is_explained_beside_the_form(tmp_path, writing_catalogue):
+    for strict in make_api(tmp_path / "strict", catalogue_dirs=[writing_catalogue], webhook_allow_private=False):
+        made = cohort(strict, strict.token(Role.AUTHOR, "olga"))
+        olga = sign_in(strict, Role.AUTHOR, "olga")
+        url = f"/cohorts/{made['id']}/webhooks"
+        refused = olga.post(url, data={"csrf": csrf_of(olga, url), "url": "http://127.0.0.1:9/hook",
+                                       "events": "result.created"})
+        assert refused.status_code == 422 and "loopback" in refused.text
+        assert "No webhooks yet." in refused.text
