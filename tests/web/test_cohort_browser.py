@@ -241,6 +241,7 @@ def test_work_is_graded_reviewed_blind_exported_and_regraded(page, server, tmp_p
     sent = api.post("/v1/submissions", headers={"Authorization": f"Bearer {bob}"}, json={
         "task": "regrade-demo/retry-backoff", "assessment": assessment_id, "files": {"retry.py": IGNORES_DEADLINE}})
     assert sent.status_code == 202, sent.text
+    api.close()
 
     # Alice joins in the browser and submits the same wrong answer and a brief.
     page.context.clear_cookies()
