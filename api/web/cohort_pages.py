@@ -55,13 +55,18 @@ MATRIX_BY = ("skills", "tasks")
 PAGE_SIZE = 50
 
 
-def paged(rows: list, number: int, link) -> tuple[list, dict[str, Any]]:
-    """One page of ``rows`` and its pager (``link(n)``: the URL of page n)."""
-    pages = max(1, -(-len(rows) // PAGE_SIZE))
+def pager(total: int, number: int, link) -> tuple[int, int, dict[str, Any]]:
+    """The slice ``[start, stop)`` of page ``number`` of ``total`` rows, and its pager (``link(n)``: page n's URL)."""
+    pages = max(1, -(-total // PAGE_SIZE))
     number = max(1, min(number, pages))
-    return rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], {
+    return (number - 1) * PAGE_SIZE, number * PAGE_SIZE, {
         "number": number, "pages": pages, "previous": link(number - 1) if number > 1 else None,
         "next": link(number + 1) if number < pages else None}
+
+
+def paged(rows: list, number: int, link) -> tuple[list, dict[str, Any]]:
+    start, stop, pages = pager(len(rows), number, link)
+    return rows[start:stop], pages
 
 
 def _page_number(request: Request) -> int:
@@ -142,14 +147,18 @@ def _cohort_view(request: Request, session, service, user: WebUser, cohort_id: s
                  **extra: Any) -> Response:
     cohort = cohort_for(session, user.principal, cohort_id, Standing.STAFF)
     level = standing(session, user.principal, cohort)
-    everyone = cohorts_api.list_members(cohort.id, session, user.principal).data
-    members, pager = paged(everyone, _page_number(request), lambda n: f"/cohorts/{cohort.id}?page={n}")
+    number = _page_number(request)
+    rows, total = store.member_page(session=session, cohort_id=cohort.id, offset=(max(1, number) - 1) * PAGE_SIZE,
+                                    limit=PAGE_SIZE)
+    _, _, pages = pager(total, number, lambda n: f"/cohorts/{cohort.id}?page={n}")
+    members = [cohorts_api.MemberPublic(**r.model_dump(include={"subject", "display_name", "email", "joined_at"}))
+               for r in rows]
     assessments = [cohorts_api.assessment_public(session, a, None)
                    for a in store.list_assessments(session=session, cohort_ids=[cohort.id])]
     context = {"import_problems": None, "invitations": None, "staff_problem": None, "roster_text": ""}
     context.update(extra)
     return page(request, "cohorts/cohort.html", user, status=status, cohort=cohort, members=members,
-                member_count=len(everyone), pager=pager,
+                member_count=total, pager=pages,
                 staff=sorted(store.staff_of(session=session, cohort_id=cohort.id)), assessments=assessments,
                 organiser=level is Standing.ORGANISER, **context)
 
@@ -338,10 +347,12 @@ def _visibility_words(shown) -> str:
 
 def _staff_view(request: Request, session, service, user: WebUser, assessment, level: Standing) -> Response:
     shown = cohorts_api.assessment_public(session, assessment, None)
-    board = staff_views.dashboard(session, assessment)
     titles = _task_titles(service, assessment)
-    members, pager = paged(board["members"], _page_number(request), lambda n: f"/assessments/{assessment.id}?page={n}")
-    return page(request, "cohorts/assessment_staff.html", user, a=shown, board=board, members=members, pager=pager,
+    total = len(store.member_names(session=session, cohort_id=assessment.cohort_id))
+    start, stop, pages = pager(total, _page_number(request), lambda n: f"/assessments/{assessment.id}?page={n}")
+    board = staff_views.dashboard_page(session, assessment, start, stop)
+    return page(request, "cohorts/assessment_staff.html", user, a=shown, board=board, members=board["members"],
+                pager=pages,
                 titles=titles, organiser=level is Standing.ORGANISER, state_words=STATE_WORDS)
 
 
@@ -407,10 +418,12 @@ def matrix_page(assessment_id: str, request: Request, session: SessionDep, user:
                 by: str = "skills") -> Response:
     assessment = _staff_assessment(session, user, assessment_id)
     by = by if by in MATRIX_BY else "skills"
-    table = staff_views.matrix(session, assessment, by)
-    rows, pager = paged(table["rows"], _page_number(request),
-                        lambda n: f"/assessments/{assessment.id}/matrix?by={by}&page={n}")
-    return page(request, "cohorts/matrix.html", user, a=assessment, table=table, rows=rows, pager=pager, by=by)
+    total = len(store.member_names(session=session, cohort_id=assessment.cohort_id))
+    start, stop, pages = pager(total, _page_number(request),
+                               lambda n: f"/assessments/{assessment.id}/matrix?by={by}&page={n}")
+    table = staff_views.matrix_page(session, assessment, by, start, stop)
+    return page(request, "cohorts/matrix.html", user, a=assessment, table=table, rows=table["rows"], pager=pages,
+                by=by)
 
 
 def _download(text: str, media: str, name: str) -> Response:
@@ -453,12 +466,12 @@ def _hiring(session, user: WebUser, assessment_id: str, skills: list[str]):
 def hiring_page(assessment_id: str, request: Request, session: SessionDep, user: UserDep,
                 skill: Annotated[list[str] | None, Query()] = None) -> Response:
     assessment, wanted, table = _hiring(session, user, assessment_id, skill or [])
-    columns = staff_views.matrix(session, assessment, "skills")["columns"]
+    columns = staff_views.matrix_page(session, assessment, "skills", 0, 0)["columns"]
     query = urlencode([("skill", s) for s in wanted])
-    rows, pager = paged(table["data"] if table else [], _page_number(request),
+    rows, pages = paged(table["data"] if table else [], _page_number(request),
                         lambda n: f"/assessments/{assessment.id}/hiring?{query}&page={n}")
     return page(request, "cohorts/hiring.html", user, a=assessment, skills=columns, wanted=wanted, table=table,
-                rows=rows, pager=pager, query=query)
+                rows=rows, pager=pages, query=query)
 
 
 @router.get("/assessments/{assessment_id}/hiring.csv")

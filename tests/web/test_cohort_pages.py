@@ -327,3 +327,18 @@ def test_a_webhook_the_service_refuses_is_explained_beside_the_form(tmp_path, wr
                                        "events": "result.created"})
         assert refused.status_code == 422 and "loopback" in refused.text
         assert "No webhooks yet." in refused.text
+
+
+def test_big_cohorts_are_paged_on_every_staff_table(api):
+    olga = api.token(Role.AUTHOR, "olga")
+    roster = "subject,display_name,email\n" + "".join(f"m{i:03d},Member {i},m{i}@example.org\n" for i in range(60))
+    made = cohort(api, olga, roster)
+    test = assessment(api, olga, made["id"])
+    browser = sign_in(api, Role.AUTHOR, "olga")
+    for path in (f"/cohorts/{made['id']}", f"/assessments/{test['id']}", f"/assessments/{test['id']}/matrix?by=tasks"):
+        first = browser.get(path).text
+        assert "Page 1 of 2" in first and "m000" in first, path
+        assert "m050" not in first, path
+        link = re.search(r'href="([^"]+page=2)" rel="next"', first).group(1).replace("&amp;", "&")
+        second = browser.get(link).text
+        assert "Page 2 of 2" in second and "m050" in second and "m049" not in second, path
