@@ -22,14 +22,14 @@ from pygments.util import ClassNotFound
 
 from api import cohort_storage as store
 from api import regrades, similarity, staff_views, storage
-from api.cohorts import Standing, assessment_for, cohort_for, standing
+from api.cohorts import Standing, assessment_for, cohort_for, standing, window
 from api.deps import ServiceDep, SessionDep
 from api.errors import TooManyRequests
 from api.routes import cohorts as cohorts_api
 from api.routes import reviews as reviews_api
 from api.routes import submissions as submissions_api
 from api.routes._uploads import read_body
-from api.tables import ReviewState
+from api.tables import ReviewState, utcnow
 from api.web import render
 from api.web.routes import (
     PageRoute,
@@ -328,12 +328,13 @@ def _member_view(request: Request, session, service, user: WebUser, assessment, 
         attempts.setdefault(f"{submission.pack_id}/{submission.task_id}", []).append(
             {"submission": submission, "result": result if revealed else None, "graded": result is not None})
     timed = shown.duration_seconds is not None
-    can_submit = shown.state == "open" and (not timed or (shown.time_left_seconds or 0) > 0) or (
-        shown.state == "closed" and assessment.late == rules.LatePolicy.ACCEPT.value and not timed)
-    deadline = None
-    if timed and shown.started_at is not None:
-        deadline = rules.Window(opens_at=shown.opens_at, closes_at=shown.closes_at,
-                                duration_seconds=shown.duration_seconds).deadline(shown.started_at)
+    rule = window(assessment)
+    try:  # the engine's admission rule (window, clock, late policy); the attempt limit answers 409 per task
+        rules.admit(rule, now=utcnow(), started_at=shown.started_at, attempts_used=0)
+        can_submit = True
+    except rules.AssessmentRuleBroken:
+        can_submit = False
+    deadline = rule.deadline(shown.started_at) if timed and shown.started_at is not None else None
     return page(request, "cohorts/assessment_member.html", user, status=status, a=shown, titles=titles,
                 attempts=attempts, timed=timed, can_submit=can_submit, deadline=deadline, problem=problem,
                 visibility_words=_visibility_words(shown))
