@@ -58,6 +58,9 @@ NAV: list[tuple[str, str, str]] = [
     ("Profile", "/profile", "everyone"),
     ("Packs", "/author/packs", "authors"),
     ("Readiness", "/review/readiness", "staff"),
+    ("Assessments", "/assessments", "everyone"),
+    ("Cohorts", "/cohorts", "authors"),
+    ("Reviews", "/reviews", "authors"),
     ("Verify a result", "/verify", "public"),
 ]
 STATES = [RunState.QUEUED.value, RunState.RUNNING.value, RunState.GRADING.value, RunState.DONE.value]
