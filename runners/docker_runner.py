@@ -5,7 +5,9 @@ How a run goes:
    the full limit set (see ``_host_config``), and start it;
 2. stream a tar of the files into it through an exec'd ``tar -x`` (the
    read-only root makes the daemon refuse ``put_archive``, and bind mounts
-   would tie workers to the engine's host);
+   would tie workers to the engine's host), in the same exec as the first
+   step: a shell reads exactly the archive's bytes into ``tar``, then becomes
+   the step (one runc start less per run);
 3. run each step with ``docker exec``, reading its output with a host-side
    deadline and a byte cap;
 4. kill every leftover process of the sandbox user, then read back the
@@ -102,6 +104,19 @@ done
 [ "$#" -gt 0 ] && exec tar -c -f - --ignore-failed-read -C / -- "$@" 2>/dev/null
 exit 0
 """
+
+
+#: The first step of a run, behind its files' copy: ``$1`` bytes of stdin into ``tar``, then the step.
+_UPLOAD_THEN_EXEC = r"""
+if ! failed=$(head -c "$1" | tar -x -f - -C / --no-same-owner --no-same-permissions 2>&1); then
+  printf '%s %s\n' "$2" "$failed" >&2
+  exit 125
+fi
+shift 2
+unset PWD OLDPWD  # the shell's own: the step gets the allowlisted environment alone
+exec "$@"
+"""
+UPLOAD_FAILED = 125
 
 
 @dataclass(frozen=True)
@@ -384,14 +399,19 @@ class DockerRunner:
         )
 
     def _run_in(self, cid: str, spec: RunSpec, image_id: str, started: float) -> RunOutcome:
-        self._upload(cid, spec)
-        outcomes, alive = self._run_steps(cid, spec.steps, spec.limits)
+        if not spec.steps:
+            self._upload(cid, spec)
+            outcomes, alive = [], True
+        else:
+            first, alive = self._upload_and_exec(cid, spec)
+            rest, alive = self._run_steps(cid, spec.steps[1:], spec.limits, alive=alive)
+            outcomes = [first, *rest]
         return self._finish(cid, spec, image_id, started, outcomes, alive)
 
-    def _run_steps(self, cid: str, steps: tuple[Step, ...], limits: ResourceLimits) -> tuple[list[StepOutcome], bool]:
+    def _run_steps(self, cid: str, steps: tuple[Step, ...], limits: ResourceLimits, *,
+                   alive: bool = True) -> tuple[list[StepOutcome], bool]:
         """Run ``steps`` in order; returns their outcomes and whether the sandbox is still usable."""
         outcomes: list[StepOutcome] = []
-        alive = True
         for step in steps:
             if not alive:
                 outcomes.append(StepOutcome(exit_code=None, stderr=b"not run: the sandbox was stopped"))
@@ -599,6 +619,26 @@ class DockerRunner:
             failure = failure or exc
         if failure is not None:
             raise failure
+
+    def _upload_and_exec(self, cid: str, spec: RunSpec) -> tuple[StepOutcome, bool]:
+        """Copy the files in and run the first step in one exec (each exec is a runc start: CPU a batch
+        shares with the gradings). A shell reads exactly the archive's bytes off stdin into ``tar``,
+        then becomes the step, whose stdin is what follows. A failed copy ends before any candidate
+        code starts, with a marker made for this run alone (nothing the candidate prints can fake it).
+
+        Raises:
+            RunnerError: copying the files in failed.
+        """
+        step = spec.steps[0]
+        archive = _tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})
+        marker = f"tasktrial-upload-failed-{uuid.uuid4().hex}"
+        wrapped = Step(argv=("sh", "-c", _UPLOAD_THEN_EXEC, "upload", str(len(archive)), marker, *step.argv),
+                       stdin=archive + step.stdin)
+        outcome, alive = self._exec(cid, wrapped, spec.limits)
+        if outcome.exit_code == UPLOAD_FAILED and marker.encode() in outcome.stderr:
+            detail = outcome.stderr.split(marker.encode(), 1)[1][-500:]
+            raise RunnerError(f"copying files into the sandbox failed: {detail!r}")
+        return outcome, alive
 
     def _upload(self, cid: str, spec: RunSpec) -> None:
         archive = _tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})
