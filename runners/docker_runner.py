@@ -117,6 +117,8 @@ unset PWD OLDPWD  # the shell's own: the step gets the allowlisted environment a
 exec "$@"
 """
 UPLOAD_FAILED = 125
+#: How long ``remove_own`` waits for sandboxes still being created (a stopping ``serve`` must end quickly).
+ABANDON_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,10 @@ class DockerRunner:
         self._pool: dict[tuple, deque[Future]] = {}
         self._pool_lock = threading.Lock()
         self._closed = False
+        #: Sandboxes being created now, and whether ``remove_own`` ended this runner for good.
+        self._creating = 0
+        self._abandoned = False
+        self._created = threading.Condition()
         self._starter: ThreadPoolExecutor | None = None
         self._remover: ThreadPoolExecutor | None = None
         if warm:
@@ -308,6 +314,9 @@ class DockerRunner:
         """
         if not self._owner:
             return 0
+        with self._created:  # no new sandbox from now on; one being created is awaited (bounded)
+            self._abandoned = True
+            self._created.wait_for(lambda: self._creating == 0, timeout=ABANDON_WAIT_SECONDS)
         mine = {"label": f"{OWNER_LABEL}={self._owner[OWNER_LABEL]}"}
         containers = self._client.containers.list(all=True, filters=mine, ignore_removed=True)
         for container in containers:
@@ -344,7 +353,30 @@ class DockerRunner:
         self, spec: RunSpec, image: str, *, run_id: str | None = None, network: str | None = None,
         aliases: tuple[str, ...] = (),
     ) -> str:
-        """A started sandbox; on no network unless ``network`` names a service run's network."""
+        """A started sandbox; on no network unless ``network`` names a service run's network.
+
+        Raises:
+            RunnerError: the engine refused, or ``remove_own`` ended this runner (the sandbox is removed).
+        """
+        with self._created:
+            if self._abandoned:
+                raise RunnerError("this worker is stopping: no new sandbox")
+            self._creating += 1
+        try:
+            cid = self._create_now(spec, image, run_id=run_id, network=network, aliases=aliases)
+        finally:
+            with self._created:
+                self._creating -= 1
+                abandoned = self._abandoned
+                self._created.notify_all()
+        if abandoned:
+            self._remove(cid)
+            raise RunnerError("this worker is stopping: no new sandbox")
+        return cid
+
+    def _create_now(
+        self, spec: RunSpec, image: str, *, run_id: str | None, network: str | None, aliases: tuple[str, ...],
+    ) -> str:
         labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **self._owner, **spec.labels}
         networking = {"network_disabled": True}
         if network is not None:

@@ -374,6 +374,8 @@ def test_remove_own_takes_this_owners_sandboxes_in_use_or_not_and_nothing_else(d
         assert runner.remove_own() == 1
         remaining = labelled(docker_client, backend.OWNER_LABEL)
         assert in_use not in remaining and kept in remaining
+        with pytest.raises(RunnerError, match="stopping"):  # a grading still under way makes no new sandbox
+            runner._create(spec(), image)
     finally:
         for container in (in_use, kept):
             if container in labelled(docker_client, backend.OWNER_LABEL):
