@@ -77,7 +77,15 @@ class PackError(TaskTrialError):
 
 
 class SubmissionRejected(TaskTrialError):
-    """A submission breaks a rule; nothing of it was run or stored."""
+    """A submission breaks a rule; nothing of it was run or stored.
+
+    ``member`` is the path of the file or folder at fault when there is one
+    (the API returns it beside the message).
+    """
+
+    def __init__(self, message: str, *, member: str | None = None):
+        super().__init__(message)
+        self.member = member
 
 
 class RunnerError(TaskTrialError):
