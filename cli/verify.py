@@ -102,7 +102,7 @@ def _verify_credential(credential: dict[str, Any], jwks: str | None, path: Path)
         status = credential.get("credentialStatus")
         service = os.environ.get("TASKTRIAL_URL", "").rstrip("/")
         if status is not None:
-            problems = _status_problems(status, credential, service, keys, openbadges, statuslist)
+            problems = _status_problems(status, service, keys, openbadges, statuslist)
     if problems:
         for problem in problems:
             err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
@@ -128,8 +128,7 @@ def _credential_key_problems(credential: dict[str, Any], keys: Any) -> list[str]
             "it is not among the service's keys"]
 
 
-def _status_problems(status: Any, credential: dict[str, Any], service: str, keys: Any, openbadges,
-                     statuslist) -> list[str]:
+def _status_problems(status: Any, service: str, keys: Any, openbadges, statuslist) -> list[str]:
     if not isinstance(status, dict) or status.get("type") != "BitstringStatusListEntry":
         return ["the credentialStatus is not a BitstringStatusListEntry"]
     url, index = status.get("statusListCredential"), status.get("statusListIndex")

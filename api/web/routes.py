@@ -578,10 +578,10 @@ def version_page(pack_id: str, version: str, request: Request, service: ServiceD
                  user: AuthorUser) -> Response:
     """An uploaded version's state and the workers' check report: its author's (or an admin's) only, as in the API."""
     row = authoring_api.owned_version(session, user.principal, pack_id, version)
-    return _version_view(request, service, session, user, row)
+    return _version_view(request, service, user, row)
 
 
-def _version_view(request: Request, service, session, user: WebUser, row, *, status: int = 200,
+def _version_view(request: Request, service, user: WebUser, row, *, status: int = 200,
                   problem: str | None = None) -> Response:
     try:
         pack = service.catalogue.pack(row.pack_id, row.version)
@@ -601,7 +601,7 @@ async def retire_version(pack_id: str, version: str, request: Request, service: 
         authoring_api.retire(pack_id, version, session, user.principal)
     except Conflict as exc:
         row = authoring_api.owned_version(session, user.principal, pack_id, version)
-        return _version_view(request, service, session, user, row, status=409, problem=str(exc))
+        return _version_view(request, service, user, row, status=409, problem=str(exc))
     return RedirectResponse(f"/author/packs/{quote(pack_id)}/{quote(version)}", status_code=303)
 
 
