@@ -12,6 +12,7 @@ from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException
 
 from engine.credentials import CredentialDefinitionError
+from engine.roster import RosterError
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -50,6 +51,7 @@ STATUS: list[tuple[type[TaskTrialError], int]] = [
     (PackError, 422),
     (SubmissionRejected, 422),
     (CredentialDefinitionError, 422),
+    (RosterError, 422),
     (ConfigurationError, 500),
     (RunnerError, 503),
     (GraderError, 500),
@@ -66,6 +68,8 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, SubmissionRejected) and exc.member is not None:
             # backslashreplace: a name that is not UTF-8 (the rule it broke) still fits a JSON body.
             body["member"] = capped(exc.member.encode("utf-8", "backslashreplace").decode("utf-8"), DETAIL_CHARS)
+        if isinstance(exc, RosterError):
+            body["problems"] = list(exc.problems)
         headers = None
         if isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api import auth, db, packcheck, storage
+from api import auth, cohort_storage, cohorts, db, packcheck, storage
 from api.auth import Principal
 from api.catalogue import Catalogue
 from api.queue import JobQueue
@@ -24,7 +24,8 @@ from api.credentials import Credentials
 from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
-from engine import public_tests, results, signing, transparency
+from api.webhooks import Webhooks
+from engine import public_tests, results, review, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.keyring import Keyring
 from engine.models import Pack, Task
@@ -72,6 +73,8 @@ class Service:
     log: TransparencyLog = field(init=False)
     #: Stackable micro-credentials, refreshed after each result.
     credentials: Credentials = field(init=False)
+    #: Cohort webhooks: deliveries stored with the events, sent and retried by a dispatcher.
+    webhooks: Webhooks = field(init=False)
 
     #: When this process last queued the check of a version still ``checking``, by version id.
     _checks_queued: dict = field(default_factory=dict)
@@ -86,6 +89,7 @@ class Service:
         self.credentials = Credentials(
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
             known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
+        self.webhooks = Webhooks(session=self.session)
 
     def run_public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
         """Run ``task``'s public tests over ``files`` in its image and limits (two at a time per API process).
@@ -231,10 +235,12 @@ class Service:
         task = self.catalogue.task(pack_id, task_id, version)
         return self.settings.lease_margin_seconds + task.limits.time_seconds * 2
 
-    def store_result(self, *, run_id: str, document: dict,
+    def store_result(self, *, run_id: str, document: dict, reviewed: bool = False,
                      holder: tuple[str, str | None] | None = None) -> tuple[dict, bool]:
         """Sign and store a run's result (both views); a second write changes nothing.
 
+        The automated result of a task with a rubric is not signed: it waits for its reviewer
+        (``awaiting_review``) until ``complete_review`` combines both into the one signed result.
         ``holder`` (token id, worker name): only while that worker holds the run (else ``Conflict``).
         The server, never the worker, binds the result to its candidate (``subject_digest``).
         """
@@ -243,21 +249,88 @@ class Service:
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
             if run is None or submission is None:
                 raise NotFound(f"unknown run {run_id!r}")
+            if not reviewed and document.get("verdict") != "error" and self._has_rubric(submission):
+                review, created = storage.hold_for_review(session=session, run=run, submission=submission,
+                                                          document=document, holder=holder)
+                if created:
+                    self.notify(run_id)
+                return review.automated, created
             document = results.bind_subject(document, subject=submission.candidate, salt=submission.subject_salt)
             key = self.signing_key()
             full = signing.sign(document, key)
-            view = signing.sign(candidate_view(document), key)
-            digests = {"full": transparency.document_digest(full), "candidate": transparency.document_digest(view)}
+            views = {"candidate": candidate_view(document)}
+            views.update(cohorts.extra_views(session, submission, views["candidate"]))  # an assessment's visibility
+            signed = {name: signing.sign(view, key) for name, view in views.items()}
+            digests = {"full": transparency.document_digest(full)}
+            digests.update({name: transparency.document_digest(view) for name, view in signed.items()})
             result, created = storage.record_result(session=session, run=run, submission=submission,
-                                                    document=full, candidate_view=view, log_digests=digests,
-                                                    holder=holder)
+                                                    document=full, candidate_view=signed.pop("candidate"),
+                                                    extra_views=signed, log_digests=digests, holder=holder)
             if created:
+                cohorts.refresh_score(session, submission)
+                self._emit_result_events(session, run, submission, result)
                 self.log.appended(len(digests))
                 self._refresh_credentials(submission.candidate)
                 self.notify(run_id)
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created
+
+    def _emit_result_events(self, session, run, submission, result) -> None:
+        """``result.created`` for an assessment attempt's result, and ``regrade.changed`` when a regrade
+        moved its verdict. The result is stored whatever happens here."""
+        cohort_id = cohorts.cohort_id_of(session, submission.assessment_id)
+        if cohort_id is None:
+            return
+        data = {"result_id": result.id, "submission_id": submission.id, "assessment_id": submission.assessment_id,
+                "candidate": submission.candidate, "task": f"{submission.pack_id}/{submission.task_id}",
+                "verdict": result.verdict, "score": result.score}
+        try:
+            self.webhooks.emit(cohort_id=cohort_id, event_type="result.created", data=data)
+            if run.regrade_id is not None:
+                before = cohort_storage.previous_result(session=session, submission_id=submission.id, before=result)
+                if before is None or before.verdict != result.verdict:
+                    self.webhooks.emit(cohort_id=cohort_id, event_type="regrade.changed", data={
+                        **data, "regrade_id": run.regrade_id,
+                        "previous": {"result_id": before.id, "verdict": before.verdict, "score": before.score}
+                        if before else None})
+        except Exception:  # noqa: BLE001  the result stands; the event is logged as lost
+            log.exception("storing the webhook events of result %s failed", result.id)
+
+    def _has_rubric(self, submission) -> bool:
+        task = self.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        return bool(task.rubric)
+
+    def complete_review(self, *, review_id: str, reviewer: str, scores: dict[str, float],
+                        comments: dict[str, str]) -> dict:
+        """Combine a reviewer's rubric scores with the automated checks into one signed result.
+
+        Raises:
+            NotFound: no such review.
+            ReviewRejected: a criterion unscored or scored off its levels (nothing stored).
+            Conflict: another reviewer completed it first.
+        """
+        with self.session() as session:
+            item = storage.get_review(session=session, review_id=review_id)
+            if item is None:
+                raise NotFound(f"unknown review {review_id!r}")
+            task = self.catalogue.task(item.pack_id, item.task_id, item.pack_version)
+            document = review.combine(task, item.automated, review.reviewed_checks(task, scores, comments))
+            if not storage.complete_review(session=session, review_id=review_id, reviewer=reviewer, scores=scores,
+                                           comments=comments):
+                raise Conflict(f"review {review_id} is already completed; its result stands")
+            try:
+                stored, _ = self.store_result(run_id=item.run_id, document=document, reviewed=True)
+            except Exception:
+                storage.reopen_review(session=session, review_id=review_id)
+                raise
+            storage.set_review_result(session=session, review_id=review_id, result_id=stored["id"])
+            cohort_id = cohorts.cohort_id_of(session, item.assessment_id)
+            if cohort_id is not None:
+                self.webhooks.emit(cohort_id=cohort_id, event_type="review.completed", data={
+                    "review_id": review_id, "result_id": stored["id"], "assessment_id": item.assessment_id,
+                    "task": f"{item.pack_id}/{item.task_id}", "verdict": stored["verdict"], "score": stored["score"]})
+        return stored
 
     def _refresh_credentials(self, candidate: str) -> None:
         try:
@@ -275,7 +348,7 @@ class Service:
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
         if run is None or submission is None:
             return
-        task = self.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        task = self.catalogue.task(submission.pack_id, submission.task_id, run.pack_version or submission.pack_version)
         document = engine_error_result(task, submission.submission_digest, reason, started_at=now()).to_document()
         self.store_result(run_id=run_id, document=document, holder=holder)
 

@@ -7,24 +7,27 @@ a compare-and-set claim so a redelivered message never grades twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import case, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from api import auth
-from engine.errors import Conflict
 from api.tables import (
     ApiToken,
+    Assessment,
+    AssessmentScore,
     LogCheckpoint,
     LogEntry,
     PackState,
     PackVersion,
     Result,
+    Review,
+    ReviewState,
     Role,
     Run,
     RunEvent,
@@ -91,6 +94,21 @@ def pack_owners(*, session: Session, pack_id: str) -> set[str]:
     return {owner for owner in rows if owner}
 
 
+def packs_owned_by(*, session: Session, owner: str) -> set[str]:
+    return set(session.exec(select(PackVersion.pack_id).where(PackVersion.owner == owner)).all())
+
+
+def work_filter(model: type[Submission] | type[Review], *, packs: Collection[str] | None,
+                assessments: Collection[str] | None) -> list[Any]:
+    """Conditions keeping a query to practice work of ``packs`` and the work of ``assessments`` (None: every one)."""
+    practice = col(model.assessment_id).is_(None)
+    if packs is not None:
+        practice = practice & col(model.pack_id).in_(list(packs))
+    if assessments is None:
+        return [] if packs is None else [practice | col(model.assessment_id).is_not(None)]
+    return [practice | col(model.assessment_id).in_(list(assessments))]
+
+
 def record_pack_version(*, session: Session, pack_id: str, version: str, digest: str, owner: str | None,
                         state: PackState = PackState.CHECKING) -> PackVersion:
     row = PackVersion(pack_id=pack_id, version=version, digest=digest, owner=owner, state=state.value)
@@ -151,11 +169,23 @@ def pack_results(*, session: Session, pack_id: str) -> Sequence[Result]:
 def create_submission(
     *, session: Session, candidate: str, pack_id: str, pack_version: str, task_id: str,
     task_digest: str, submission_digest: str, archive: bytes, subject_salt: str | None = None,
+    assessment_id: str | None = None, late: bool = False, attempt_limit: int | None = None,
 ) -> tuple[Submission, Run]:
-    """Store a submission and its first run, queued, in one transaction."""
+    """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which).
+
+    An assessment's attempt is counted first, on its member's progress row: that write holds the row
+    (PostgreSQL's row lock, SQLite's single writer) until the commit, so concurrent attempts at one task
+    are counted one after another and ``attempt_limit`` is checked against every attempt stored before.
+
+    Raises:
+        AssessmentRuleBroken: ``attempt_limit`` attempts at the task are already used (nothing is stored).
+    """
+    if assessment_id is not None:
+        _count_attempt(session=session, assessment_id=assessment_id, candidate=candidate, pack_id=pack_id,
+                       task_id=task_id, attempt_limit=attempt_limit)
     submission = Submission(candidate=candidate, pack_id=pack_id, pack_version=pack_version, task_id=task_id,
                             task_digest=task_digest, submission_digest=submission_digest, archive=archive,
-                            subject_salt=subject_salt)
+                            subject_salt=subject_salt, assessment_id=assessment_id, late=late)
     run = Run(submission_id=submission.id)
     session.add(submission)
     session.flush()  # no ORM relationships: insert in foreign-key order ourselves
@@ -166,6 +196,44 @@ def create_submission(
     session.refresh(submission)
     session.refresh(run)
     return submission, run
+
+
+def _count_attempt(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
+                   attempt_limit: int | None) -> None:
+    """One more attempt on the member's progress row (made by the first), as the transaction's first write:
+    an upsert, so the row is held from here to the commit; then the limit is checked against the attempts
+    stored before (every one committed by whoever held the row earlier).
+
+    Raises:
+        AssessmentRuleBroken: the limit is reached (the transaction is rolled back).
+    """
+    from api import cohort_storage  # its storage module reads these tables too; imported late to keep one direction
+    from engine.assessments import AssessmentRuleBroken
+
+    values = {"assessment_id": assessment_id, "candidate": candidate, "pack_id": pack_id, "task_id": task_id,
+              "attempts": 1, "skills": {}, "late": False, "at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(AssessmentScore).values(**values)
+    session.exec(statement.on_conflict_do_update(  # type: ignore[call-overload]
+        index_elements=["assessment_id", "candidate", "pack_id", "task_id"],
+        set_={"attempts": AssessmentScore.attempts + 1}))
+    if attempt_limit is not None:
+        used = cohort_storage.attempts_used(session=session, assessment_id=assessment_id, candidate=candidate,
+                                            pack_id=pack_id, task_id=task_id)
+        if used >= attempt_limit:
+            session.rollback()
+            raise AssessmentRuleBroken("attempt_limit", f"{used} of {attempt_limit} attempt(s) at this task used")
+    bump_revision(session=session, assessment_id=assessment_id)
+
+
+def bump_revision(*, session: Session, assessment_id: str) -> None:
+    """Mark the assessment's progress changed (in the caller's transaction): cached staff views are stale."""
+    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+                 .values(revision=Assessment.revision + 1))
 
 
 def recent_submissions(*, session: Session, candidate: str, since: datetime) -> tuple[int, datetime | None]:
@@ -190,12 +258,18 @@ def get_submission(*, session: Session, submission_id: str, with_archive: bool =
                         .options(defer(Submission.archive))).first()  # type: ignore[arg-type]
 
 
-def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int) -> tuple[list[Submission], int]:
+def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int,
+                     packs: Collection[str] | None = None,
+                     assessments: Collection[str] | None = None) -> tuple[list[Submission], int]:
+    """A candidate's submissions, or (``candidate`` None) everyone's within ``work_filter(packs, assessments)``."""
     query = select(Submission)
     counter = select(func.count()).select_from(Submission)
     if candidate is not None:
         query = query.where(Submission.candidate == candidate)
         counter = counter.where(Submission.candidate == candidate)
+    else:
+        scope = work_filter(Submission, packs=packs, assessments=assessments)
+        query, counter = query.where(*scope), counter.where(*scope)
     rows = session.exec(query.order_by(col(Submission.created_at).desc()).offset(offset).limit(limit)).all()
     return list(rows), int(session.exec(counter).one())
 
@@ -314,8 +388,12 @@ def get_result(*, session: Session, result_id: str) -> Result | None:
 
 
 def latest_result(*, session: Session, submission_id: str) -> Result | None:
-    return session.exec(select(Result).where(Result.submission_id == submission_id)
-                        .order_by(col(Result.created_at).desc())).first()
+    """The submission's current result: the newest not superseded, a graded one before an ``error`` one
+    (a regrade the engine could not complete leaves the earlier verdict standing)."""
+    return session.exec(select(Result).where(Result.submission_id == submission_id,
+                                             col(Result.superseded_by).is_(None))
+                        .order_by(case((Result.verdict == "error", 1), else_=0),
+                                  col(Result.created_at).desc())).first()
 
 
 def result_for_run(*, session: Session, run_id: str) -> Result | None:
@@ -325,10 +403,12 @@ def result_for_run(*, session: Session, run_id: str) -> Result | None:
 def record_result(
     *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any],
     log_digests: Mapping[str, str] | None = None, holder: tuple[str, str | None] | None = None,
+    extra_views: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[Result, bool]:
     """Store the run's result once. A second write for the same run changes nothing.
 
-    ``log_digests`` (view name -> digest) are appended to the transparency log in the
+    ``extra_views`` are further signed views stored by name (an assessment's candidate view after
+    its close). ``log_digests`` (view name -> digest) are appended to the transparency log in the
     same transaction, so no stored result is missing from the log. With ``holder`` (token id,
     worker name), the result is stored only while that worker holds the run, checked in the
     same transaction that ends the run.
@@ -341,10 +421,19 @@ def record_result(
     result = Result(
         id=document["id"], run_id=run.id, submission_id=submission.id, candidate=submission.candidate,
         pack_id=submission.pack_id, task_id=submission.task_id, score=float(document["score"]),
-        verdict=document["verdict"], document={"full": document, "candidate": candidate_view},
+        verdict=document["verdict"], document={"full": document, "candidate": candidate_view, **(extra_views or {})},
     )
     session.add(result)
     session.flush()
+    if result.verdict != "error":  # a newer verdict (a regrade's) supersedes the earlier ones, which stay stored
+        earlier = select(Result.id).where(Result.submission_id == submission.id, Result.id != result.id,
+                                          col(Result.superseded_by).is_(None))
+        # ... but no longer count: their skill evidence goes (profiles, readiness and credentials read only
+        # current results; the superseded documents, signed and logged, still carry their micro-skills).
+        session.exec(delete(SkillEvidence).where(col(SkillEvidence.result_id).in_(earlier)))  # type: ignore[call-overload]
+        session.exec(update(Result).where(  # type: ignore[call-overload]
+            Result.submission_id == submission.id, Result.id != result.id,
+            col(Result.superseded_by).is_(None)).values(superseded_by=result.id))
     for view, digest in (log_digests or {}).items():
         session.add(LogEntry(digest=digest, result_id=result.id, view=view))
     # An ``error`` verdict says nothing about the candidate's skills: it never enters their profile.
@@ -526,46 +615,139 @@ def end_web_session(*, session: Session, secret: str) -> None:
 # -- web client: reading results without their documents ---------------------
 
 
-def best_results(*, session: Session, candidate: str) -> dict[tuple[str, str], tuple[float, bool]]:
-    """Per ``(pack, task)``: the candidate's best score and whether any attempt was ready."""
+def best_results(*, session: Session, candidate: str,
+                 hidden: Collection[str] = ()) -> dict[tuple[str, str], tuple[float, bool]]:
+    """Per ``(pack, task)``: the candidate's best score and whether any attempt was ready (``hidden`` results left out)."""
     rows = session.exec(
         select(Result.pack_id, Result.task_id, func.max(Result.score),
                func.max(case((Result.verdict == "ready", 1), else_=0)))
-        .where(Result.candidate == candidate).group_by(Result.pack_id, Result.task_id)
+        .where(Result.candidate == candidate, *_not_in(hidden)).group_by(Result.pack_id, Result.task_id)
     ).all()
     return {(pack, task): (float(best), bool(ready)) for pack, task, best, ready in rows}
 
 
-def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str, limit: int = 200) -> Sequence[Any]:
+def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str, limit: int = 200,
+                 hidden: Collection[str] = ()) -> Sequence[Any]:
     """The candidate's attempts at a task, oldest first: id, score, verdict, time (never the documents)."""
     return session.exec(
         select(Result.id, Result.submission_id, Result.score, Result.verdict, Result.created_at)
-        .where(Result.candidate == candidate, Result.pack_id == pack_id, Result.task_id == task_id)
+        .where(Result.candidate == candidate, Result.pack_id == pack_id, Result.task_id == task_id, *_not_in(hidden))
         .order_by(col(Result.created_at).desc()).limit(limit)
     ).all()[::-1]
 
 
-def candidate_results(*, session: Session, candidate: str, limit: int = 200) -> Sequence[Any]:
+def candidate_results(*, session: Session, candidate: str, limit: int = 200,
+                      hidden: Collection[str] = ()) -> Sequence[Any]:
     """The candidate's latest results, newest first: id, pack, task, score, verdict, time."""
     return session.exec(
         select(Result.id, Result.pack_id, Result.task_id, Result.score, Result.verdict, Result.created_at)
-        .where(Result.candidate == candidate).order_by(col(Result.created_at).desc()).limit(limit)
+        .where(Result.candidate == candidate, *_not_in(hidden)).order_by(col(Result.created_at).desc()).limit(limit)
     ).all()
 
 
-def skill_standings(*, session: Session) -> Sequence[Any]:
+def _not_in(hidden: Collection[str]) -> list[Any]:
+    """The condition leaving out ``hidden`` result ids (results an assessment still withholds from their candidate)."""
+    return [col(Result.id).not_in(list(hidden))] if hidden else []
+
+
+def skill_standings(*, session: Session, assessments: Collection[str] | None = None) -> Sequence[Any]:
     """Per candidate and micro-skill, in one query: the latest evidence (by time) and the best score.
 
     The same "latest" and "best" as a candidate's profile (``build_profile``), computed in the
     database (a grouped scan of ``ix_skill_evidence_standing``) so the readiness table does not
     read every piece of evidence. Evidence recorded at the very same instant may appear twice.
+    ``assessments`` (None: every one): leave out the evidence of other assessments' attempts.
     """
+    scope = []
+    if assessments is not None:
+        elsewhere = (select(Result.id).join(Submission, col(Submission.id) == Result.submission_id)
+                     .where(col(Submission.assessment_id).is_not(None),
+                            col(Submission.assessment_id).not_in(list(assessments))))
+        scope = [col(SkillEvidence.result_id).not_in(elsewhere)]
     grouped = (select(SkillEvidence.candidate, SkillEvidence.skill, func.max(SkillEvidence.at).label("at"),
-                      func.max(SkillEvidence.score).label("best"))
+                      func.max(SkillEvidence.score).label("best")).where(*scope)
                .group_by(SkillEvidence.candidate, SkillEvidence.skill).subquery())
     return session.exec(
         select(SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, grouped.c.best)
         .join(grouped, (SkillEvidence.candidate == grouped.c.candidate) & (SkillEvidence.skill == grouped.c.skill)
-              & (SkillEvidence.at == grouped.c.at))
+              & (SkillEvidence.at == grouped.c.at)).where(*scope)
         .order_by(SkillEvidence.candidate, col(SkillEvidence.id))
     ).all()
+
+
+# -- human review --------------------------------------------------------------------
+
+
+def hold_for_review(*, session: Session, run: Run, submission: Submission, document: dict[str, Any],
+                    holder: tuple[str, str | None] | None = None) -> tuple[Review, bool]:
+    """Keep a run's automated result for its reviewer and end the run; a second hold changes nothing.
+
+    ``holder``: as for ``record_result`` (only while that worker holds the run, else ``Conflict``).
+    """
+    existing = session.exec(select(Review).where(Review.run_id == run.id)).first()
+    if existing is not None:
+        return existing, False
+    review = Review(run_id=run.id, submission_id=submission.id, assessment_id=submission.assessment_id,
+                    pack_id=submission.pack_id, pack_version=submission.pack_version, task_id=submission.task_id,
+                    automated=document)
+    session.add(review)
+    ending = update(Run).where(Run.id == run.id)
+    if holder is not None:
+        ending = ending.where(_held_by(*holder))
+    if session.exec(ending.values(  # type: ignore[call-overload]
+            state=RunState.DONE, lease_expires_at=None, updated_at=utcnow())).rowcount != 1:
+        session.rollback()
+        raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
+    session.add(RunEvent(run_id=run.id, kind=RunState.DONE.value, detail=ReviewState.AWAITING.value))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        found = session.exec(select(Review).where(Review.run_id == run.id)).first()
+        if found is None:
+            raise
+        return found, False
+    session.refresh(review)
+    return review, True
+
+
+def get_review(*, session: Session, review_id: str) -> Review | None:
+    return session.get(Review, review_id)
+
+
+def review_of(*, session: Session, submission_id: str) -> Review | None:
+    return session.exec(select(Review).where(Review.submission_id == submission_id)
+                        .order_by(col(Review.created_at).desc())).first()
+
+
+def list_reviews(*, session: Session, state: str | None, limit: int = 200, packs: Collection[str] | None = None,
+                 assessments: Collection[str] | None = None, assessment_id: str | None = None) -> list[Review]:
+    """The review queue within ``work_filter(packs, assessments)``, oldest first (of one assessment if given)."""
+    query = select(Review).where(*work_filter(Review, packs=packs, assessments=assessments))
+    if assessment_id is not None:
+        query = query.where(Review.assessment_id == assessment_id)
+    if state is not None:
+        query = query.where(Review.state == state)
+    return list(session.exec(query.order_by(col(Review.created_at)).limit(limit)).all())
+
+
+def complete_review(*, session: Session, review_id: str, reviewer: str, scores: dict[str, float],
+                    comments: dict[str, str]) -> bool:
+    """Compare-and-set ``awaiting_review`` to ``completed``: of two reviewers, one wins."""
+    statement = (update(Review).where(Review.id == review_id, Review.state == ReviewState.AWAITING.value)
+                 .values(state=ReviewState.COMPLETED.value, reviewer=reviewer, scores=scores, comments=comments,
+                         completed_at=utcnow()))
+    done = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    session.commit()
+    return done
+
+
+def reopen_review(*, session: Session, review_id: str) -> None:
+    session.exec(update(Review).where(Review.id == review_id)  # type: ignore[call-overload]
+                 .values(state=ReviewState.AWAITING.value, reviewer=None, completed_at=None))
+    session.commit()
+
+
+def set_review_result(*, session: Session, review_id: str, result_id: str) -> None:
+    session.exec(update(Review).where(Review.id == review_id).values(result_id=result_id))  # type: ignore[call-overload]
+    session.commit()

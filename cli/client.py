@@ -148,11 +148,11 @@ class ApiClient:
         return self._request("GET", f"{ref.path}/starter.tar.gz", what=f"the starter of {ref}",
                              missing=f"unknown task {str(ref)!r}").content
 
-    def submit(self, ref: TaskRef, archive: bytes) -> dict[str, Any]:
-        """Upload a tar.gz for ``ref``; the server's 202 answer (``id``, ``state``, ``links``)."""
+    def submit(self, ref: TaskRef, archive: bytes, assessment: str | None = None) -> dict[str, Any]:
+        """Upload a tar.gz for ``ref`` (an attempt at ``assessment``); the server's 202 answer (``id``, ``state``, ``links``)."""
         response = self._request("POST", "/v1/submissions", what=f"the submission to {ref}",
                                  missing=f"unknown task {str(ref)!r}",
-                                 data={"task": str(ref)},
+                                 data={"task": str(ref), **({"assessment": assessment} if assessment else {})},
                                  files={"archive": (f"{ref.task}.tar.gz", archive, "application/gzip")})
         body = self._json(response, "/v1/submissions")
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
@@ -239,8 +239,9 @@ class ApiClient:
 
     def _request(self, method: str, path: str, *, what: str, missing: str | None = None,
                  **kwargs: Any) -> httpx.Response:
+        headers = {**self._headers, **kwargs.pop("headers", {})}
         with self._translated():
-            response = self._http.request(method, path, headers=self._headers, **kwargs)
+            response = self._http.request(method, path, headers=headers, **kwargs)
         self._check(response, what=what, missing=missing)
         return response
 
@@ -481,6 +482,7 @@ def submit(
     wait: Annotated[bool, typer.Option("--wait", help="Follow the grading and print the result.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: the result document with --wait, "
                                                          "else the server's acknowledgement.")] = False,
+    assessment: Annotated[str | None, typer.Option(help="An attempt at this assessment (its rules apply).")] = None,
 ) -> None:
     """Upload a folder for grading; with --wait, follow it live and print the verified result."""
     files = read_tree(directory)  # the server's own rules and caps; a rejected folder never leaves the machine
@@ -489,7 +491,7 @@ def submit(
     with connect() as api:
         ref = resolve(api, task_id)
         # Under a folder of its own, so the server's stripping of one top folder never eats a folder of ours.
-        accepted = api.submit(ref, archives.make_tar_gz(files, prefix=ref.task))
+        accepted = api.submit(ref, archives.make_tar_gz(files, prefix=ref.task), assessment)
         submission_id = accepted["id"]
         if not wait:
             _print_accepted(accepted, ref, api.url, as_json)

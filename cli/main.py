@@ -26,6 +26,7 @@ from cli import verify
 from engine import packs
 from engine.checking import check_tasks, pack_report
 from engine.credentials import CredentialDefinitionError
+from engine.roster import RosterError
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -51,6 +52,7 @@ EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
     (ConfigurationError, EXIT_BAD_INPUT),
     (Conflict, EXIT_BAD_INPUT),
     (CredentialDefinitionError, EXIT_BAD_INPUT),
+    (RosterError, EXIT_BAD_INPUT),
     (RunnerError, EXIT_INFRASTRUCTURE),
     (GraderError, EXIT_GRADER_FAULT),
 ]
@@ -176,6 +178,12 @@ def pack_check(
         for report in reports:
             skills = ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in report.skills().items())
             out.print(f"  {report.task_id} reference per micro-skill: {skills}", highlight=False)
+        for item in tasks:
+            if item.rubric:  # what pack check can and cannot prove of a reviewed task
+                out.print(f"  {item.id}: {len(item.rubric)} rubric criteria scored at their top level for the "
+                          "reference and their lowest for the starter and counter-examples (a reviewer scores "
+                          "real submissions); this checks the automated part and the rubric's arithmetic",
+                          highlight=False, soft_wrap=True)
         for report in failed:
             for problem in report.problems:
                 err.print(f"[red]✗[/] {report.task_id}: {problem}", highlight=False)
@@ -375,6 +383,39 @@ app.add_typer(credentials_app, name="credentials")
 credentials_app.command("list")(translate_errors(credentials.credentials_list))
 credentials_app.command("show")(translate_errors(credentials.credentials_show))
 credentials_app.command("export")(translate_errors(credentials.credentials_export))
+
+
+# -- cohorts and assessments ---------------------------------------------------
+from cli import cohorts  # noqa: E402
+
+cohorts_app = typer.Typer(no_args_is_help=True, help="Cohorts: members, invitations, staff (organisers and staff).")
+app.add_typer(cohorts_app, name="cohorts")
+for _name, _command in (("create", cohorts.cohorts_create), ("list", cohorts.cohorts_list),
+                        ("import", cohorts.cohorts_import), ("staff", cohorts.cohorts_staff),
+                        ("members", cohorts.cohorts_members), ("invite", cohorts.cohorts_invite)):
+    cohorts_app.command(_name)(translate_errors(_command))
+assessments_app = typer.Typer(no_args_is_help=True, help="Assessments of your cohorts: create, take, watch.")
+app.add_typer(assessments_app, name="assessments")
+for _name, _command in (("create", cohorts.assessments_create), ("list", cohorts.assessments_list),
+                        ("show", cohorts.assessments_show), ("start", cohorts.assessments_start),
+                        ("dashboard", cohorts.assessments_dashboard), ("matrix", cohorts.assessments_matrix),
+                        ("hiring", cohorts.assessments_hiring), ("plot", cohorts.assessments_plot),
+                        ("regrade", cohorts.assessments_regrade), ("similarity", cohorts.assessments_similarity)):
+    assessments_app.command(_name)(translate_errors(_command))
+app.command("join")(translate_errors(cohorts.join))
+reviews_app = typer.Typer(no_args_is_help=True, help="Score submissions of tasks with a rubric, blind.")
+app.add_typer(reviews_app, name="reviews")
+for _name, _command in (("list", cohorts.reviews_list), ("show", cohorts.reviews_show),
+                        ("score", cohorts.reviews_score)):
+    reviews_app.command(_name)(translate_errors(_command))
+regrades_app = typer.Typer(no_args_is_help=True, help="Follow regrades: progress and changed verdicts.")
+app.add_typer(regrades_app, name="regrades")
+regrades_app.command("show")(translate_errors(cohorts.regrades_show))
+webhooks_app = typer.Typer(no_args_is_help=True, help="Cohort webhooks: register, read the delivery log, redeliver.")
+app.add_typer(webhooks_app, name="webhooks")
+for _name, _command in (("add", cohorts.webhooks_add), ("list", cohorts.webhooks_list),
+                        ("deliveries", cohorts.webhooks_deliveries), ("redeliver", cohorts.webhooks_redeliver)):
+    webhooks_app.command(_name)(translate_errors(_command))
 
 
 if __name__ == "__main__":
