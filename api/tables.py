@@ -15,6 +15,8 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
+from api.roles import Role  # noqa: F401  (imported from here too; defined apart for the light CLI)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -22,14 +24,6 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-class Role(enum.StrEnum):
-    CANDIDATE = "candidate"
-    AUTHOR = "author"
-    REVIEWER = "reviewer"
-    ADMIN = "admin"
-    WORKER = "worker"
 
 
 class RunState(enum.StrEnum):
