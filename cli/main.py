@@ -22,6 +22,7 @@ from cli import authoring, client, cohorts, credentials, log, publishing, server
 from cli._engine import DEFAULT_CACHE, close_runner, engine_parts, load
 from cli._output import EXIT_BAD_INPUT, EXIT_GRADER_FAULT, EXIT_INFRASTRUCTURE, EXIT_PROBLEMS, err, out, translate_errors
 from cli._results import print_result
+from engine.errors import PackError
 
 if TYPE_CHECKING:
     from engine.results import Result
@@ -49,7 +50,6 @@ def pack_validate(path: Annotated[Path, typer.Argument(help="The pack folder.")]
     """Report every problem of a pack in one run: schema, environments, files, case pairs, check
     mappings, and syntax of hidden Python, shell and JavaScript files (compiled, never run); exit 1 on any."""
     from engine import syntax
-    from engine.errors import PackError
 
     unchecked = [] if syntax.javascript_checked() or not path.is_dir() else [
         js for folder in sorted(path.iterdir()) if folder.is_dir() for js in syntax.javascript_files(folder)]
@@ -183,10 +183,10 @@ def images_bootstrap() -> None:
     Redis and PostgreSQL images (present, pulled, or stand-ins built from Debian packages)."""
     from runners import images
 
-    client = images.client_from_env()
-    how = images.bootstrap_base(client, log=err.print)
+    docker_client = images.client_from_env()
+    how = images.bootstrap_base(docker_client, log=err.print)
     out.print(f"{images.BASE_IMAGE}: {how}")
-    chosen = images.bootstrap_services(client, log=err.print)
+    chosen = images.bootstrap_services(docker_client, log=err.print)
     for service in images.SERVICE_IMAGES:
         if chosen[service.variable] == service.registry:
             out.print(f"{service.registry}: present", soft_wrap=True)
@@ -201,9 +201,9 @@ def images_build(environment: Annotated[list[str] | None, typer.Argument(help="E
     """Build the runtime image of each environment (skips those already built)."""
     from runners import images
 
-    client = images.client_from_env()
+    docker_client = images.client_from_env()
     for name in environment or images.environments():
-        out.print(f"{name}: {images.build(client, name, log=err.print)}")
+        out.print(f"{name}: {images.build(docker_client, name, log=err.print)}")
 
 
 @images_app.command("list")
@@ -212,10 +212,10 @@ def images_list() -> None:
     """Show each environment's image and whether it is built."""
     from runners import images
 
-    client = images.client_from_env()
+    docker_client = images.client_from_env()
     table = Table("environment", "image", "built")
     for name, image in images.catalogue().items():
-        table.add_row(name, image.tag, "yes" if images.has_image(client, image.tag) else "[red]no[/]")
+        table.add_row(name, image.tag, "yes" if images.has_image(docker_client, image.tag) else "[red]no[/]")
     out.print(table)
 
 
