@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
@@ -90,10 +90,14 @@ class SubmissionBase(SQLModel):
 
 
 class Submission(SubmissionBase, table=True):
-    #: An assessment's attempts by member and task, answered from the index alone (the dashboard's counts).
-    __table_args__ = (Index("ix_submission_attempts", "assessment_id", "candidate", "pack_id", "task_id"),)
+    __table_args__ = (
+        #: An assessment's attempts by member and task, answered from the index alone (the dashboard's counts).
+        Index("ix_submission_attempts", "assessment_id", "candidate", "pack_id", "task_id"),
+        #: A candidate's submissions, newest first (migration 0008_faults).
+        Index("ix_submission_candidate_created_at", "candidate", "created_at"),
+    )
     id: str = Field(default_factory=new_id, primary_key=True)
-    candidate: str = Field(index=True)
+    candidate: str
     task_digest: str
     submission_digest: str
     #: The submission as a deterministic tar.gz (engine.archives.make_tar_gz).
@@ -126,9 +130,12 @@ class SubmissionPublic(SubmissionBase):
 
 
 class Run(SQLModel, table=True):
+    #: A submission's latest run; the reaper's queued runs by age (migration 0008_faults).
+    __table_args__ = (Index("ix_run_submission_id_created_at", "submission_id", "created_at"),
+                      Index("ix_run_state_updated_at", "state", "updated_at"))
     id: str = Field(default_factory=new_id, primary_key=True)
-    submission_id: str = Field(foreign_key="submission.id", index=True)
-    state: RunState = Field(default=RunState.QUEUED, index=True)
+    submission_id: str = Field(foreign_key="submission.id")
+    state: RunState = Field(default=RunState.QUEUED)
     attempts: int = 0
     #: While RUNNING or GRADING: when the current worker's claim lapses.
     lease_expires_at: datetime | None = None
@@ -154,9 +161,11 @@ class RunEvent(SQLModel, table=True):
 
 
 class Result(SQLModel, table=True):
+    #: A submission's latest result (migration 0008_faults).
+    __table_args__ = (Index("ix_result_submission_id_created_at", "submission_id", "created_at"),)
     id: str = Field(primary_key=True)
     run_id: str = Field(foreign_key="run.id", unique=True)
-    submission_id: str = Field(foreign_key="submission.id", index=True)
+    submission_id: str = Field(foreign_key="submission.id")
     candidate: str = Field(index=True)
     pack_id: str
     task_id: str
@@ -173,10 +182,13 @@ class SkillEvidence(SQLModel, table=True):
     """One micro-skill score from one result: what candidate profiles are built from."""
 
     __tablename__ = "skill_evidence"
-    #: The readiness table ranks evidence per candidate and skill by time (api.storage.skill_standings).
-    __table_args__ = (Index("ix_skill_evidence_standing", "candidate", "skill", "at", "score"),)
+    #: The readiness table ranks evidence per candidate and skill by time (api.storage.skill_standings);
+    #: a candidate's profile is read in time order from the second index alone (migration 0008_faults).
+    __table_args__ = (Index("ix_skill_evidence_standing", "candidate", "skill", "at", "score"),
+                      Index("ix_skill_evidence_candidate_at", "candidate", "at", "skill", "score", "verdict",
+                            "result_id"))
     id: int | None = Field(default=None, primary_key=True)
-    candidate: str = Field(index=True)
+    candidate: str
     skill: str = Field(index=True)
     score: float
     verdict: str
@@ -201,6 +213,17 @@ class LogEntry(SQLModel, table=True):
     #: Which signed view: ``full`` or ``candidate``.
     view: str
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class LogNode(SQLModel, table=True):
+    """The hash of one perfect subtree of the sealed log (level 0: a leaf's hash), stored as its batch is
+    sealed, so proofs read O(log n) nodes instead of rebuilding the tree (engine.merkle.completed_nodes)."""
+
+    __tablename__ = "log_node"
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    #: The subtree covers leaves ``position * 2**level`` .. ``(position + 1) * 2**level - 1``.
+    position: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class LogCheckpoint(SQLModel, table=True):
@@ -233,6 +256,12 @@ class CredentialDefinition(CredentialDefinitionBase, table=True):
     __tablename__ = "credential_definition"
     owner: str
     created_at: datetime = Field(default_factory=utcnow)
+    #: The pack that declares it (its id is then ``PACK_ID/ID``); None: made through the API.
+    pack_id: str | None = Field(default=None, index=True)
+    #: The pack version whose declaration it holds.
+    pack_version: str | None = None
+    #: When its pack stopped declaring it in a live version: no new awards; those made stay valid.
+    retired_at: datetime | None = None
 
 
 class CredentialDefinitionCreate(CredentialDefinitionBase):
@@ -247,12 +276,22 @@ class CredentialDefinitionCreate(CredentialDefinitionBase):
 class CredentialDefinitionPublic(CredentialDefinitionBase):
     owner: str
     created_at: datetime
+    pack_id: str | None = None
+    pack_version: str | None = None
+    retired_at: datetime | None = None
+
+
+ACTIVE_AWARD_INDEX = "ux_credential_award_active"
 
 
 class CredentialAward(SQLModel, table=True):
     """A definition met by a candidate; revoked, never deleted (its status-list bit says so)."""
 
     __tablename__ = "credential_award"
+    #: At most one active (unrevoked) award per candidate and definition, whatever process awards it:
+    #: a partial unique index, which SQLite and PostgreSQL both enforce (api.credentials inserts on conflict).
+    __table_args__ = (Index(ACTIVE_AWARD_INDEX, "candidate", "definition_id", unique=True,
+                            sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),)
     id: str = Field(default_factory=new_id, primary_key=True)
     definition_id: str = Field(foreign_key="credential_definition.id", index=True)
     candidate: str = Field(index=True)

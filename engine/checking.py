@@ -71,7 +71,7 @@ class _Grading:
     files: Mapping[str, bytes]
     runs: list[Result]
     index: int
-    reference: bool  # a rubric's criteria: the reference at their top level, anything else at their bottom
+    top: bool  # a rubric's criteria: the reference at their top level, anything else at their bottom
 
 
 def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task], Grader], repeat: int = 1,
@@ -91,8 +91,8 @@ def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task
     planned = [_plan(task, report, repeat) for task, report in zip(tasks, reports)]
 
     def grade(item: _Grading) -> None:
-        graded = grade_submission(item.task, item.files, runner=runner, grader=grader_for(item.task))
-        item.runs[item.index] = review.marked(graded, top=item.reference)
+        result = grade_submission(item.task, item.files, runner=runner, grader=grader_for(item.task))
+        item.runs[item.index] = review.marked(result, top=item.top)
         if on_run:
             on_run()
 
@@ -121,7 +121,7 @@ def _plan(task: Task, report: TaskCheck, repeat: int) -> list[_Grading]:
     report.starter.extend([None] * repeat)  # type: ignore[list-item]
     for name in wrong:
         report.wrong[name] = [None] * repeat  # type: ignore[list-item]
-    return [_Grading(task, files, runs, index, reference=runs is report.reference) for index in range(repeat)
+    return [_Grading(task, files, runs, index, top=runs is report.reference) for index in range(repeat)
             for runs, files in ((report.reference, reference), (report.starter, starter),
                                 *((report.wrong[name], files) for name, files in wrong.items()))]
 

@@ -271,6 +271,25 @@ class DockerRunner:
                 self._remove_network(network["Id"])
         return removed
 
+    def remove_own(self) -> int:
+        """Remove every sandbox (and service network) this runner's owner made, in use or not.
+
+        For a process ending without awaiting its runs (``serve`` stopping mid-grading): their
+        runs stay claimed and are queued again at the next start, so nothing it is running
+        can still be wanted. Returns how many containers it removed.
+        """
+        if not self._owner:
+            return 0
+        mine = {"label": f"{OWNER_LABEL}={self._owner[OWNER_LABEL]}"}
+        containers = self._client.containers.list(all=True, filters=mine, ignore_removed=True)
+        for container in containers:
+            self._remove(container.id)
+        runs = {container.labels.get("tasktrial.run") for container in containers}
+        for network in self._api.networks(filters={"label": LABEL}):
+            if network.get("Labels", {}).get("tasktrial.run") in runs:
+                self._remove_network(network["Id"])
+        return len(containers)
+
     def _made_before_us(self, cid: str) -> bool:
         try:
             created = self._api.inspect_container(cid)["Created"]

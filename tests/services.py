@@ -1,5 +1,15 @@
 """The tests' real Redis and PostgreSQL servers: ``testkit.services``, shared with bench/."""
 
-from testkit.services import free_port, postgres_server, redis_server, wait_for_port
+from testkit.services import (
+    PostgresCluster,
+    RedisServer,
+    free_port,
+    postgres_cluster,
+    postgres_server,
+    redis_server,
+    restartable_redis,
+    wait_for_port,
+)
 
-__all__ = ["free_port", "postgres_server", "redis_server", "wait_for_port"]
+__all__ = ["PostgresCluster", "RedisServer", "free_port", "postgres_cluster", "postgres_server", "redis_server",
+           "restartable_redis", "wait_for_port"]
