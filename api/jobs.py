@@ -15,7 +15,7 @@ from api.catalogue import pack_digest
 from api.worker_client import RetryableApiError, WorkerApi
 from engine.checking import check_task, pack_report
 from engine import archives, public_tests
-from engine.errors import NotFound, PackError, RunnerError, TaskTrialError
+from engine.errors import NotFound, PackError, RunnerError, SubmissionRejected, TaskTrialError
 from engine.grading import grade_submission
 from engine.models import Pack, Task
 from engine.ports import Runner
@@ -41,7 +41,13 @@ def execute(run_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, 
         api.fail(run_id, f"the worker's copy of {job.pack_id}@{job.pack_version}/{job.task_id} differs from the "
                          "task version the submission was made for")
         return
-    files = archives.extract(job.archive, strip_top_folder=False)  # stored as-is by the API
+    try:
+        files = archives.extract_stored(job.archive)
+    except SubmissionRejected as exc:
+        # The API admits only what this unpacks, so this is the engine's fault (a row stored before a rule
+        # existed, or damaged): end the run as an engine error now; retrying cannot change the bytes.
+        api.fail(run_id, f"the worker cannot unpack the stored submission: {exc}")
+        return
 
     def report(state: str) -> None:
         if state == "grading":  # the claim already recorded "running"

@@ -37,7 +37,7 @@ from bench.bench_service import percentile, server  # noqa: E402
 from engine.models import ResourceLimits  # noqa: E402
 from runners import images  # noqa: E402
 from runners.docker_runner import LABEL  # noqa: E402
-from tests.factories import pytest_task_yaml, write_pack  # noqa: E402
+from testkit.packs import pytest_task_yaml, write_pack  # noqa: E402
 
 SOLUTION = '''def classify(n):
     if n < 0:

@@ -59,7 +59,7 @@ from api.tables import Role  # noqa: E402
 from engine import signing  # noqa: E402
 from engine.models import Check, CheckStatus, RunStatus  # noqa: E402
 from engine.results import Result, candidate_view  # noqa: E402
-from tests.services import free_port, postgres_server, redis_server, wait_for_port  # noqa: E402
+from testkit.services import free_port, postgres_server, redis_server, wait_for_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BEFORE = "0007_cohorts"  # the schema this bench's indexes were added to

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from api.roles import Role
+from cli._output import out
 
 def load_settings(**overrides):
     """The service settings from TASKTRIAL_* variables; a bad value is a configuration error naming it."""
@@ -27,7 +27,6 @@ def load_settings(**overrides):
         raise ConfigurationError(f"invalid settings: {problems}") from None
 
 
-out = Console()
 
 
 def serve(

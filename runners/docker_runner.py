@@ -264,19 +264,6 @@ class DockerRunner:
         except RunnerError:
             log.exception("a used sandbox could not be removed; the next worker start reaps it")
 
-    def reap(self) -> int:
-        """Remove every container this backend labelled, then its networks; for a worker starting after a crash.
-
-        Returns how many containers it removed.
-        """
-        removed = 0
-        for container in self._client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
-            self._remove(container.id)
-            removed += 1
-        for network in self._api.networks(filters={"label": LABEL}):
-            self._remove_network(network["Id"])
-        return removed
-
     def reap_orphans(self, *, host: str) -> int:
         """Remove sandboxes (and service networks) whose owning worker on ``host`` is no longer alive.
 

@@ -95,7 +95,7 @@ def get_review(review_id: str, session: SessionDep, service: ServiceDep, person:
     task = service.catalogue.task(item.pack_id, item.task_id, item.pack_version)
     submission = storage.get_submission(session=session, submission_id=item.submission_id)
     files = {}
-    for path, data in archives.extract(submission.archive).items():
+    for path, data in archives.extract_stored(submission.archive).items():
         text = data.decode("utf-8", "replace")
         files[path] = text if len(text) <= FILE_CHARS else text[:FILE_CHARS] + "\n[... cut for the review page ...]"
     reference = task.root / packs.REVIEW_REFERENCE

@@ -396,9 +396,8 @@ async def _uploaded_files(form, cap: int) -> dict[str, bytes]:
 
 
 @router.get("/submissions/{submission_id}")
-def submission_page(submission_id: str, request: Request, service: ServiceDep, session: SessionDep,
-                    user: UserDep) -> Response:
-    submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
+def submission_page(submission_id: str, request: Request, session: SessionDep, user: UserDep) -> Response:
+    submission = submissions_api.visible_submission(session, user.principal, submission_id)
     result = storage.latest_result(session=session, submission_id=submission.id)
     if result is not None and submissions_api.reveals_result(session, user.principal, submission):
         return RedirectResponse(f"/results/{result.id}", status_code=303)
@@ -414,7 +413,7 @@ async def submission_events(submission_id: str, request: Request, service: Servi
                             ) -> StreamingResponse:
     """The API's event stream (its caps, resumption and shutdown notice), each event as the HTML fragment htmx swaps in."""
     with service.session() as session:  # closed before the stream starts, as the API's
-        submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
+        submission = submissions_api.visible_submission(session, user.principal, submission_id)
         run = storage.latest_run(session=session, submission_id=submission.id)
         reveal = submissions_api.reveals_result(session, user.principal, submission)
     release = service.streams.acquire(user.principal.token_id)
@@ -453,18 +452,18 @@ def _queue_position(service, run_id: str) -> int | None:
         return storage.queue_position(session=session, run_id=run_id)
 
 
-def _viewer_document(session, service, user: WebUser, result_id: str) -> tuple[dict, Any]:
+def _viewer_document(session, user: WebUser, result_id: str) -> tuple[dict, Any]:
     """The result document this viewer may read: the same stored view the API returns to them."""
     result = storage.get_result(session=session, result_id=result_id)
     if result is None:
         raise NotFound(f"unknown result {result_id!r}")
-    submission = submissions_api.visible_submission(session, service, user.principal, result.submission_id)
+    submission = submissions_api.visible_submission(session, user.principal, result.submission_id)
     return result.document[submissions_api.result_view(session, user.principal, submission)], submission
 
 
 @router.get("/results/{result_id}")
 def result_page(result_id: str, request: Request, service: ServiceDep, session: SessionDep, user: UserDep) -> Response:
-    document, submission = _viewer_document(session, service, user, result_id)
+    document, submission = _viewer_document(session, user, result_id)
     try:
         task = service.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
     except NotFound:
@@ -478,8 +477,8 @@ def result_page(result_id: str, request: Request, service: ServiceDep, session: 
 
 
 @router.get("/results/{result_id}/download")
-def result_download(result_id: str, service: ServiceDep, session: SessionDep, user: UserDep) -> Response:
-    document, _ = _viewer_document(session, service, user, result_id)
+def result_download(result_id: str, session: SessionDep, user: UserDep) -> Response:
+    document, _ = _viewer_document(session, user, result_id)
     return Response(json.dumps(document, ensure_ascii=False, indent=2), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="result-{result_id}.json"'})
 
@@ -630,10 +629,10 @@ def version_page(pack_id: str, version: str, request: Request, service: ServiceD
                  user: AuthorUser) -> Response:
     """An uploaded version's state and the workers' check report: its author's (or an admin's) only, as in the API."""
     row = authoring_api.owned_version(session, user.principal, pack_id, version)
-    return _version_view(request, service, session, user, row)
+    return _version_view(request, service, user, row)
 
 
-def _version_view(request: Request, service, session, user: WebUser, row, *, status: int = 200,
+def _version_view(request: Request, service, user: WebUser, row, *, status: int = 200,
                   problem: str | None = None) -> Response:
     try:
         pack = service.catalogue.pack(row.pack_id, row.version)
@@ -653,7 +652,7 @@ async def retire_version(pack_id: str, version: str, request: Request, service: 
         authoring_api.retire(pack_id, version, session, user.principal)
     except Conflict as exc:
         row = authoring_api.owned_version(session, user.principal, pack_id, version)
-        return _version_view(request, service, session, user, row, status=409, problem=str(exc))
+        return _version_view(request, service, user, row, status=409, problem=str(exc))
     return RedirectResponse(f"/author/packs/{quote(pack_id)}/{quote(version)}", status_code=303)
 
 

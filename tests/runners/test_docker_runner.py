@@ -305,19 +305,6 @@ def test_the_counters_are_read(docker_runner):
     assert outcome.cpu_seconds is not None and outcome.cpu_seconds > 0
 
 
-def test_reap_removes_labelled_containers(docker_client, monkeypatch):
-    # A label of this test's own, so reaping cannot touch sandboxes of other runs on this engine.
-    label = f"tasktrial.managed-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(backend, "LABEL", label)
-    runner = backend.DockerRunner(docker_client)
-    image = images.runtime_image("python").tag
-    created = [runner._create(spec(), image) for _ in range(2)]
-    assert labelled(docker_client, label) == set(created)
-    assert runner.reap() == 2
-    assert labelled(docker_client, label) == set()
-    assert runner.reap() == 0
-
-
 def test_a_worker_restarted_with_its_predecessors_pid_reaps_the_predecessors_sandboxes(docker_client):
     """In a container restarted by Docker, the new worker keeps the host name and often gets the old pid."""
     import os

@@ -208,19 +208,28 @@ def test_containers_and_network_are_removed_when_the_run_fails(docker_runner, do
     assert labelled(docker_client, mark) == ([], [])
 
 
-def test_reap_removes_labelled_networks_too(docker_client, monkeypatch):
-    label = f"tasktrial.test-reap-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(docker_runner_module, "LABEL", label)
-    runner = docker_runner_module.DockerRunner(docker_client)
-    network = docker_client.networks.create(f"tasktrial-test-{uuid.uuid4().hex[:8]}", internal=True, labels={label: "1"})
+def test_reaping_a_dead_workers_sandboxes_removes_their_service_network_too(docker_client):
+    """A worker that died mid service run leaves a private network beside its sandboxes: its successor takes both."""
+    import os
+
+    from runners import images
+
+    host = f"test-host-{uuid.uuid4().hex[:8]}"
+    run_id = uuid.uuid4().hex
+    predecessor = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+    network = predecessor._create_network(run_id, service_spec())
+    container = predecessor._create(service_spec(), images.runtime_image("python").tag, run_id=run_id)
     try:
-        assert runner.reap() == 0
-        assert docker_client.networks.list(filters={"label": label}) == []
+        successor = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+        assert successor.reap_orphans(host=host) == 1
+        assert docker_client.networks.list(filters={"label": f"tasktrial.run={run_id}"}) == []
     finally:
-        try:
-            network.remove()
-        except Exception:  # noqa: BLE001  (already removed by reap, as it should be)
-            pass
+        for remove in (lambda: docker_client.api.remove_container(container, force=True),
+                       lambda: docker_client.api.remove_network(network)):
+            try:
+                remove()
+            except Exception:  # noqa: BLE001  (already removed by reaping, as it should be)
+                pass
 
 
 def test_runs_without_a_service_still_have_no_network(docker_runner):
