@@ -124,6 +124,10 @@ def pack_validate(path: Annotated[Path, typer.Argument(help="The pack folder.")]
             err.print(f"[red]✗[/] {escape(str(problem))}", highlight=False)
         err.print(f"{len(exc.problems)} problem(s) in {escape(str(path))}", highlight=False)
         raise typer.Exit(EXIT_PROBLEMS) from exc
+    from graders.pytest_grader import tamper_warnings
+
+    for warning in (w for t in pack.tasks for w in tamper_warnings(t)):
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     out.print(f"[green]✓[/] {pack.id} {pack.version}: {len(pack.tasks)} task(s) valid")
 
 
