@@ -158,7 +158,7 @@ class PytestGrader:
                 )
             )
         crashed = ""
-        if report is None and not (outcome.timed_out or outcome.oom_killed):
+        if report is None and not (outcome.timed_out or _oom(outcome)):
             crashed = unserved or f"the test run ended (exit {tests.exit_code}) before reporting any result"
         return Grading(tuple(checks), crashed)
 
@@ -237,6 +237,10 @@ class PytestGrader:
         )
 
 
+def _oom(outcome: RunOutcome) -> bool:
+    return outcome.oom_killed or (outcome.client is not None and outcome.client.oom_killed)
+
+
 def _unserved(outcome: RunOutcome) -> str:
     """Why the candidate's modules were never served to the tests (empty when they were, or in a shared run)."""
     service = outcome.service
@@ -281,7 +285,7 @@ def read_report(outcome: RunOutcome, key: bytes) -> dict | None:
 def _missing_reason(nodeid: str, report: dict | None, outcome: RunOutcome) -> str:
     if outcome.timed_out:
         return "did not report: the run hit its time limit"
-    if outcome.oom_killed:
+    if _oom(outcome):
         return "did not report: the run was killed for using too much memory"
     if report:
         for where, error in report.get("collect_errors", {}).items():
