@@ -40,7 +40,7 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
         with service.session() as session:
             token = storage.create_token(session=session, name="embedded worker", role=Role.WORKER,
                                          subject="embedded-worker")
-        runner = _worker_runner(settings)
+        runner = _worker_runner(settings, parallel=settings.embedded_workers)
         holder["worker"] = WorkerContext.build(
             runner=runner, catalogue=service.catalogue,
             client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
@@ -69,14 +69,15 @@ def run_server(app, service: Service, settings: Settings) -> None:
     Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")).run()
 
 
-def _worker_runner(settings: Settings):
-    """The sandbox runner of a worker process, after removing sandboxes its dead predecessors left here."""
+def _worker_runner(settings: Settings, *, parallel: int):
+    """The sandbox runner of a worker process (``parallel`` gradings at a time), after removing sandboxes
+    its dead predecessors left here."""
     import socket
 
     import runners
     from api.worker import worker_name
 
-    runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_sandboxes,
+    runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_for(parallel),
                                runtime=settings.sandbox_runtime)
     if hasattr(runner, "reap_orphans"):
         host = socket.gethostname()
@@ -124,8 +125,9 @@ def recover(service: Service) -> int:
     return len(runs)
 
 
-def celery_worker(settings: Settings):
-    """The Celery app of a worker process, its grading task bound to a worker context."""
+def celery_worker(settings: Settings, *, concurrency: int | None = None):
+    """The Celery app of a worker process (``concurrency`` gradings at a time, default the setting's),
+    its grading task bound to a worker context."""
     if not settings.broker_url or not settings.worker_token:
         from engine.errors import ConfigurationError
 
@@ -134,7 +136,8 @@ def celery_worker(settings: Settings):
     app = make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds)
 
     context = WorkerContext.build(
-        runner=_worker_runner(settings), catalogue=build_catalogue(settings),
+        runner=_worker_runner(settings, parallel=concurrency or settings.worker_concurrency),
+        catalogue=build_catalogue(settings),
         client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
         cache_dir=settings.cache_dir, attempts=settings.max_attempts)
     register_grade_task(app, context)

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from cli import verify
 from engine import packs
-from engine.checking import check_task, pack_report
+from engine.checking import check_tasks, pack_report
 from engine.credentials import CredentialDefinitionError
 from engine.errors import (
     ConfigurationError,
@@ -37,7 +37,7 @@ from engine.errors import (
     TaskTrialError,
 )
 from engine.grading import grade_submission
-from engine.models import Pack, RunStatus
+from engine.models import Pack, RunSpec, RunStatus
 from engine.results import Result, candidate_view
 from engine.trees import read_tree
 
@@ -94,12 +94,18 @@ def load(path: Path) -> Pack:
     return packs.load_pack(path, environments=images.environments(), task_checks=validation_checks())
 
 
-def engine_parts(backend: str, cache_dir: Path, runtime: str | None = None):
+def engine_parts(backend: str, cache_dir: Path, runtime: str | None = None, *, warm: int = 0):
     import runners
     from graders import GraderSet
 
-    runner = runners.from_name(backend, runtime=runtime)
+    runner = runners.from_name(backend, runtime=runtime, warm=warm)
     return runner, GraderSet(runner, cache_dir=cache_dir)
+
+
+def close_runner(runner) -> None:
+    """Remove the sandboxes a runner started ahead and wait for its background removals."""
+    if hasattr(runner, "close"):
+        runner.close()
 
 
 # -- pack ------------------------------------------------------------------
@@ -137,6 +143,8 @@ def pack_check(
     path: Annotated[Path, typer.Argument(help="The pack folder.")],
     task: Annotated[list[str] | None, typer.Option("--task", help="Only this task (repeatable).")] = None,
     repeat: Annotated[int, typer.Option(min=1, max=20, help="Grade each submission this many times.")] = 1,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Gradings at a time (default: the number of CPUs).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
     backend: Backend = "docker",
     cache_dir: CacheDir = DEFAULT_CACHE,
@@ -145,16 +153,18 @@ def pack_check(
     """Run each task's reference (ready with 100 in every micro-skill) and starter (not_ready) in the real sandbox."""
     pack = load(path)
     tasks = [pack.task(t) for t in task] if task else list(pack.tasks)
-    runner, graders = engine_parts(backend, cache_dir, runtime)
-    reports = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
-        bar = progress.add_task(f"checking {pack.id}",
-                                total=sum(2 + len(t.counter_examples) for t in tasks) * repeat)
-        for item in tasks:
-            progress.update(bar, description=f"checking {item.id}")
-            reports.append(check_task(item, runner=runner, grader=graders.for_task(item), repeat=repeat,
-                                      on_run=lambda: progress.advance(bar)))
+    jobs = jobs or os.cpu_count() or 1
+    # A sandbox started ahead for every job: each still fresh and used once, as the workers' are.
+    runner, graders = engine_parts(backend, cache_dir, runtime, warm=jobs)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
+            bar = progress.add_task(f"checking {pack.id}",
+                                    total=sum(2 + len(t.counter_examples) for t in tasks) * repeat)
+            reports = check_tasks(tasks, runner=runner, grader_for=graders.for_task, repeat=repeat, jobs=jobs,
+                                  on_run=lambda: progress.advance(bar))
+    finally:
+        close_runner(runner)
     failed = [r for r in reports if not r.ok]
     if as_json:
         print(json.dumps(pack_report(pack, reports), indent=2))
@@ -199,9 +209,17 @@ def grade(
 ) -> None:
     """Grade one submission folder and print its result (exit 4 when the task's grader failed)."""
     task = load(pack_path).task(task_id)
-    submission = read_tree(submission_dir)
     runner, graders = engine_parts(backend, cache_dir, runtime)
-    result = grade_submission(task, submission, runner=runner, grader=graders.for_task(task))
+    try:
+        from graders.pytest_grader import runs_a_service
+
+        if hasattr(runner, "prepare") and not runs_a_service(task):  # service runs make a network of their own
+            # Its sandbox starts while the submission is read and packed; used once, or removed unused.
+            runner.prepare(RunSpec(environment=task.environment, limits=task.limits, steps=()))
+        submission = read_tree(submission_dir)
+        result = grade_submission(task, submission, runner=runner, grader=graders.for_task(task))
+    finally:
+        close_runner(runner)
     document = result.to_document()
     if as_candidate:
         document = candidate_view(document)  # the API's rule, so the preview is exactly what candidates get
