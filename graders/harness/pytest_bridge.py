@@ -105,7 +105,8 @@ class PeerGone(ProtocolError):
 class Bridge:
     """One side of a connection: its own exported objects, the peer's objects it holds, and the request loop."""
 
-    def __init__(self, reader, writer, *, guarded):
+    def __init__(self, reader, writer, *, guarded, sock=None):
+        self._sock = sock
         self._reader = reader
         self._writer = writer
         self.guarded = self._guarded = guarded
@@ -115,6 +116,14 @@ class Bridge:
         self._proxies = {}   # peer's number -> proxy (one per object, so ``is`` holds)
         self._received = None  # containers received in the request being served (copied back after it)
         self.modules = {}
+
+    def close(self):
+        for stream in (self._reader, self._writer, self._sock):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
 
     # -- the wire ------------------------------------------------------------
 
@@ -583,7 +592,7 @@ def connect(host, port):
     sock = socket.create_connection((host, int(port)), timeout=30)
     sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return Bridge(sock.makefile("rb"), sock.makefile("wb"), guarded=True)
+    return Bridge(sock.makefile("rb"), sock.makefile("wb"), guarded=True, sock=sock)
 
 
 def install_finder(bridge, workspace):

@@ -72,19 +72,21 @@ def _import(name, *args, **kwargs):
 _builtins.__import__ = _import
 __import__("os")
 """,
-    # sys.exit / os._exit: on the way out, mark everything passed and re-sign the report with the harness's signer.
+    # sys.exit / os._exit / atexit: on the way out, mark everything passed and re-sign the report with the
+    # harness's own signer (the harness resolves ``sys.exit`` before it runs pytest: atexit is the hook that fires).
     "exit-hooks": """
-import gc as _gc, os as _os, sys as _sys
+import atexit as _atexit, gc as _gc, os as _os, sys as _sys
+_reporters = [o for o in _gc.get_objects() if type(o).__name__ == "Reporter" and hasattr(o, "collected")]
 def _forge(*args):
-    for o in _gc.get_objects():
-        if type(o).__name__ == "Reporter" and hasattr(o, "collected"):
-            o.results = {n: {"outcome": "pass", "message": "", "duration": 0.0} for n in o.collected}
-            o.collect_errors = {}
-            o.pytest_sessionfinish(None, 0)
+    for o in _reporters:  # held from import time: by exit the harness has let go of it
+        o.results = {n: {"outcome": "pass", "message": "", "duration": 0.0} for n in o.collected}
+        o.collect_errors = {}
+        o.pytest_sessionfinish(None, 0)
     _real_exit(0)
 _real_exit = _os._exit
 _sys.exit = _forge
 _os._exit = _forge
+_atexit.register(_forge)
 """,
     # The rewritten tests: once the test module has run, every test function's (assert-rewritten) code is replaced.
     "assert-rewriting": """
