@@ -42,6 +42,7 @@ import operator
 import os
 import socket
 import sys
+import time
 import types
 
 #: The largest message either side accepts (a line of JSON).
@@ -587,9 +588,17 @@ def candidate_modules(workspace):
     return names
 
 
-def connect(host, port):
-    """The grader's side of the bridge, connected to the candidate's sandbox."""
-    sock = socket.create_connection((host, int(port)), timeout=30)
+def connect(host, port, *, wait=10.0):
+    """The grader's side of the bridge, connected to the candidate's sandbox (retried while it starts)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
     sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return Bridge(sock.makefile("rb"), sock.makefile("wb"), guarded=True, sock=sock)
