@@ -42,6 +42,7 @@ import operator
 import os
 import socket
 import sys
+import threading
 import time
 import types
 
@@ -116,6 +117,7 @@ class Bridge:
         self._origins = {}   # id(local stand-in) -> (peer's number, stand-in): proxies and received copies
         self._proxies = {}   # peer's number -> proxy (one per object, so ``is`` holds)
         self._received = None  # containers received in the request being served (copied back after it)
+        self._lock = threading.RLock()
         self.modules = {}
 
     def close(self):
@@ -147,7 +149,14 @@ class Bridge:
         return message
 
     def request(self, op, *args):
-        """Ask the peer to do ``op``; serve its nested requests meanwhile; return its answer or raise its error."""
+        """Ask the peer to do ``op``; serve its nested requests meanwhile; return its answer or raise its error.
+
+        One conversation at a time: a test's threads take turns (their calls are serialised).
+        """
+        with self._lock:
+            return self._request(op, args)
+
+    def _request(self, op, args):
         memo = {}
         self._send({"q": op, "a": [self.encode(a, memo) for a in args]})
         while True:
