@@ -58,7 +58,11 @@ OPERATORS = {
     "add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
     "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow, "neg": operator.neg,
     "abs": abs, "int": int, "float": float, "index": operator.index,
-    "and": operator.and_, "or": operator.or_, "xor": operator.xor,
+    "and": operator.and_, "or": operator.or_, "xor": operator.xor, "pos": operator.pos, "round": round,
+    "radd": lambda x, y: operator.add(y, x), "rsub": lambda x, y: operator.sub(y, x),
+    "rmul": lambda x, y: operator.mul(y, x), "rtruediv": lambda x, y: operator.truediv(y, x),
+    "rfloordiv": lambda x, y: operator.floordiv(y, x), "rmod": lambda x, y: operator.mod(y, x),
+    "rpow": lambda x, y: operator.pow(y, x), "complex": complex,
     "enter": lambda x: type(x).__enter__(x), "exit": lambda x, *a: type(x).__exit__(x, *a),
     "instancecheck": lambda cls, obj: isinstance(obj, cls),
 }
@@ -548,6 +552,9 @@ class Remote:
         "add", "sub", "mul", "truediv", "floordiv", "mod", "pow"))
     __neg__, __abs__, __int__, __float__, __index__ = (_forward(o) for o in ("neg", "abs", "int", "float", "index"))
     __and__, __or__, __xor__, __enter__ = (_forward(o) for o in ("and", "or", "xor", "enter"))
+    __radd__, __rsub__, __rmul__, __rtruediv__, __rfloordiv__, __rmod__, __rpow__ = (_forward(o) for o in (
+        "radd", "rsub", "rmul", "rtruediv", "rfloordiv", "rmod", "rpow"))
+    __pos__, __round__, __complex__ = _forward("pos"), _forward("round"), _forward("complex")
 
 
 # -- the grader's side: the candidate's modules as proxies --------------------------------

@@ -46,6 +46,10 @@ CANDIDATE = textwrap.dedent('''
             return len(self.items)
         def __eq__(self, other):
             return isinstance(other, Box) and other.items == self.items
+        def __add__(self, other):
+            return Box(self.items + [other])
+        def __radd__(self, other):
+            return Box([other] + self.items)
 
     def echo(value):
         return value
@@ -152,6 +156,7 @@ def test_a_candidate_class_instance_is_a_proxy(cand):
     assert len(box) == 2 and box.first() == 3 and box.items == [3, 4]
     assert isinstance(box, cand.Box)
     assert box == cand.Box([3, 4])
+    assert (box + 5).items == [3, 4, 5] and (1 + box).items == [1, 3, 4]
 
 
 def test_callbacks_and_iterators_are_called_back(cand):
