@@ -175,8 +175,11 @@ class PytestGrader:
                 )
             )
         crashed = ""
-        if report is None and not (outcome.timed_out or _oom(outcome)):
-            crashed = unserved or f"the test run ended (exit {tests.exit_code}) before reporting any result"
+        if not (outcome.timed_out or _oom(outcome)):
+            if unserved:  # the candidate's process died (exit at import, a crash) before the tests were done
+                crashed = unserved
+            elif report is None:
+                crashed = f"the test run ended (exit {tests.exit_code}) before reporting any result"
         return Grading(tuple(checks), crashed)
 
     def expected_tests(self, task: Task) -> tuple[str, ...]:
@@ -285,7 +288,8 @@ class PytestGrader:
             grader={**packs.grader_files(task), **harness_files()},
             collect=(REPORT,),
         )
-        serve = ("python3", "-I", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_bridge.py", "serve", str(BRIDGE_PORT), "/workspace")
+        serve = ("python3", "-I", "-u", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_bridge.py", "serve", str(BRIDGE_PORT),
+                 "/workspace")  # unbuffered: what the candidate printed is kept though the sandbox is killed
         return RunSpec(
             environment=task.environment,
             limits=task.limits,
@@ -317,7 +321,8 @@ def _unserved(outcome: RunOutcome) -> str:
     if service is None or service.ready:
         return ""
     if service.exit_code is not None:
-        return f"the candidate's sandbox stopped (exit {service.exit_code}) before the tests could reach its code"
+        return (f"the candidate's code stopped (exit {service.exit_code}) before reporting to the tests: "
+                "its sandbox ended while they still needed it")
     return "the candidate's sandbox did not start serving its code in time"
 
 
