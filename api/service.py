@@ -17,13 +17,14 @@ from api import auth, db, packcheck, storage
 from api.auth import Principal
 from api.catalogue import Catalogue
 from api.queue import JobQueue
-from api.errors import TooManyRequests
+from api.errors import StorageLow, TooManyRequests
 from api.settings import Settings
 from api.catalogue import StateOf
 from api.credentials import Credentials
 from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
+from api.health import Prober
 from engine import public_tests, results, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.keyring import Keyring
@@ -61,6 +62,8 @@ class Service:
     streams: StreamHub | None = None
     #: Called in order when the app shuts down (the embedded pool, its warm sandboxes).
     on_shutdown: list = field(default_factory=list)
+    #: Called when ``serve`` ends without awaiting embedded gradings under way (their sandboxes go).
+    on_abandon: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
     #: The sandbox runner of public-test runs (made on first use); they never touch the queue or the database.
@@ -72,6 +75,8 @@ class Service:
     log: TransparencyLog = field(init=False)
     #: Stackable micro-credentials, refreshed after each result.
     credentials: Credentials = field(init=False)
+    #: The probes behind ``/healthz``.
+    health: Prober = field(init=False)
 
     #: When this process last queued the check of a version still ``checking``, by version id.
     _checks_queued: dict = field(default_factory=dict)
@@ -86,6 +91,7 @@ class Service:
         self.credentials = Credentials(
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
             known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
+        self.health = Prober(settings=self.settings, engine=self.engine, celery=getattr(self.queue, "app", None))
 
     def run_public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
         """Run ``task``'s public tests over ``files`` in its image and limits (two at a time per API process).
@@ -203,6 +209,7 @@ class Service:
             NotFound: no such task in a live (or retired) version.
             VersionRetired: the named version is retired.
         """
+        self.refuse_when_disk_low()
         state = self.pack_state(session)
         task = self.catalogue.task(pack_id, task_id, version, state)
         if state(self.catalogue.pack(task.pack_id, task.pack_version)) == PackState.RETIRED.value:
@@ -210,6 +217,16 @@ class Service:
                                  "new submissions (its results stay valid and verifiable); submit to the latest "
                                  "live version instead (leave the version out)")
         return task
+
+    def refuse_when_disk_low(self) -> None:
+        """A new submission is refused while the data disk is nearly full: accepted, it could be lost.
+
+        Raises:
+            StorageLow: less than ``min_free_disk_mb`` free where the data directory lives.
+        """
+        state = self.health.disk()
+        if state != "ok":
+            raise StorageLow(f"the service's data disk is nearly full ({state}); try again later")
 
     def record_pack_check(self, *, version_id: str, report: dict) -> str:
         """Publish a checked version (``live``) or refuse it (``rejected``); the first report stands.
@@ -286,17 +303,25 @@ class Service:
         with self.session() as session:
             stale = storage.stale_runs(session=session, now=current,
                                        queued_before=current - timedelta(seconds=self.settings.lease_margin_seconds))
+        waiting = [run.id for run in stale if run.state is RunState.QUEUED]
+        if waiting:  # queued runs whose message may be lost: one commit for the whole batch, then send each
+            with self.session() as session:
+                storage.touch_runs(session=session, run_ids=waiting)
+            for run_id in waiting:
+                self.metrics.requeued.inc()
+                self.queue.enqueue(run_id)
+        acted += len(waiting)
         for run in stale:
+            if run.state is RunState.QUEUED:
+                continue
             acted += 1
-            if run.state is not RunState.QUEUED and run.attempts >= self.settings.max_attempts:
+            if run.attempts >= self.settings.max_attempts:
                 if self._still_lapsed(run.id, current):
                     self.fail_run(run_id=run.id, reason=f"the run did not finish after {run.attempts} attempts "
                                                         "(workers stopped or timed out)")
                 continue
             with self.session() as session:
-                if run.state is RunState.QUEUED:
-                    storage.touch_run(session=session, run_id=run.id)
-                elif not storage.release_run(session=session, run_id=run.id, lapsed_before=current):
+                if not storage.release_run(session=session, run_id=run.id, lapsed_before=current):
                     continue  # finished or claimed again since it was read: the new claim stands
                 else:
                     self.notify(run.id)

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     def warm_for(self, parallel: int) -> int:
         """Sandboxes to keep started ahead for ``parallel`` gradings at a time."""
         return parallel if self.warm_sandboxes is None else self.warm_sandboxes
+    #: Below this much free space where the data directory lives, /healthz names the disk and new
+    #: submissions are refused (503) rather than accepted and lost to a full disk.
+    min_free_disk_mb: int = Field(default=64, ge=0)
 
     def require_database(self) -> None:
         """The API (not a worker, which never touches the database) needs explicit storage in production."""

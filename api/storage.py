@@ -374,28 +374,47 @@ def record_result(
     return result, True
 
 
-def skill_evidence(*, session: Session, candidate: str) -> Sequence[SkillEvidence]:
+def skill_evidence(*, session: Session, candidate: str) -> Sequence[Any]:
+    """A candidate's evidence in time order, as read-only rows (``.skill``, ``.score``, ``.verdict``, ``.at``,
+    ``.result_id``): plain columns of the covering index, no ORM objects (a profile reads hundreds)."""
     return session.exec(
-        select(SkillEvidence).where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
+        select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at,
+               SkillEvidence.result_id)
+        .where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
     ).all()
 
 
 # -- the reaper's queries --------------------------------------------------
 
 
-def stale_runs(*, session: Session, now: datetime, queued_before: datetime) -> Sequence[Run]:
-    """Runs whose claim lapsed, and queued runs nobody picked up since ``queued_before``."""
-    return session.exec(
-        select(Run).where(
-            or_((col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now),
-                (Run.state == RunState.QUEUED) & (col(Run.updated_at) < queued_before))
-        )
+def stale_runs(*, session: Session, now: datetime, queued_before: datetime, limit: int = 500) -> Sequence[Run]:
+    """Runs whose claim lapsed, and queued runs nobody picked up since ``queued_before``, oldest first.
+
+    At most ``limit`` of each: with a backlog of queued runs (all waiting longer than the lease
+    margin), one pass must not re-send the whole backlog; the next pass takes the next oldest.
+    Two queries, each walking one index (``ix_run_state_updated_at``) rather than an OR.
+    """
+    lapsed = session.exec(
+        select(Run).where(col(Run.state).in_([RunState.RUNNING, RunState.GRADING]),
+                          col(Run.lease_expires_at) < now).order_by(col(Run.lease_expires_at)).limit(limit)
     ).all()
+    waiting = session.exec(
+        select(Run).where(Run.state == RunState.QUEUED, col(Run.updated_at) < queued_before)
+        .order_by(col(Run.updated_at)).limit(limit)
+    ).all()
+    return [*lapsed, *waiting]
 
 
 def touch_run(*, session: Session, run_id: str) -> None:
-    session.exec(update(Run).where(Run.id == run_id, Run.state == RunState.QUEUED)  # type: ignore[call-overload]
-                 .values(updated_at=utcnow()))
+    touch_runs(session=session, run_ids=[run_id])
+
+
+def touch_runs(*, session: Session, run_ids: Sequence[str]) -> None:
+    """Mark queued runs as just sent again, in one statement (a pass over a backlog is one commit)."""
+    if not run_ids:
+        return
+    session.exec(update(Run).where(col(Run.id).in_(list(run_ids)),  # type: ignore[call-overload]
+                                   Run.state == RunState.QUEUED).values(updated_at=utcnow()))
     session.commit()
 
 

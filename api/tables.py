@@ -15,6 +15,8 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
+from api.roles import Role  # noqa: F401  (defined apart, so the CLI names roles without SQLModel)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -22,14 +24,6 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-class Role(enum.StrEnum):
-    CANDIDATE = "candidate"
-    AUTHOR = "author"
-    REVIEWER = "reviewer"
-    ADMIN = "admin"
-    WORKER = "worker"
 
 
 class RunState(enum.StrEnum):
@@ -96,8 +90,10 @@ class SubmissionBase(SQLModel):
 
 
 class Submission(SubmissionBase, table=True):
+    #: A candidate's submissions, newest first (migration 0007_faults).
+    __table_args__ = (Index("ix_submission_candidate_created_at", "candidate", "created_at"),)
     id: str = Field(default_factory=new_id, primary_key=True)
-    candidate: str = Field(index=True)
+    candidate: str
     task_digest: str
     submission_digest: str
     #: The submission as a deterministic tar.gz (engine.archives.make_tar_gz).
@@ -121,9 +117,12 @@ class SubmissionPublic(SubmissionBase):
 
 
 class Run(SQLModel, table=True):
+    #: A submission's latest run; the reaper's queued runs by age (migration 0007_faults).
+    __table_args__ = (Index("ix_run_submission_id_created_at", "submission_id", "created_at"),
+                      Index("ix_run_state_updated_at", "state", "updated_at"))
     id: str = Field(default_factory=new_id, primary_key=True)
-    submission_id: str = Field(foreign_key="submission.id", index=True)
-    state: RunState = Field(default=RunState.QUEUED, index=True)
+    submission_id: str = Field(foreign_key="submission.id")
+    state: RunState = Field(default=RunState.QUEUED)
     attempts: int = 0
     #: While RUNNING or GRADING: when the current worker's claim lapses.
     lease_expires_at: datetime | None = None
@@ -145,9 +144,11 @@ class RunEvent(SQLModel, table=True):
 
 
 class Result(SQLModel, table=True):
+    #: A submission's latest result (migration 0007_faults).
+    __table_args__ = (Index("ix_result_submission_id_created_at", "submission_id", "created_at"),)
     id: str = Field(primary_key=True)
     run_id: str = Field(foreign_key="run.id", unique=True)
-    submission_id: str = Field(foreign_key="submission.id", index=True)
+    submission_id: str = Field(foreign_key="submission.id")
     candidate: str = Field(index=True)
     pack_id: str
     task_id: str
@@ -162,10 +163,13 @@ class SkillEvidence(SQLModel, table=True):
     """One micro-skill score from one result: what candidate profiles are built from."""
 
     __tablename__ = "skill_evidence"
-    #: The readiness table ranks evidence per candidate and skill by time (api.storage.skill_standings).
-    __table_args__ = (Index("ix_skill_evidence_standing", "candidate", "skill", "at", "score"),)
+    #: The readiness table ranks evidence per candidate and skill by time (api.storage.skill_standings);
+    #: a candidate's profile is read in time order from the second index alone (migration 0007_faults).
+    __table_args__ = (Index("ix_skill_evidence_standing", "candidate", "skill", "at", "score"),
+                      Index("ix_skill_evidence_candidate_at", "candidate", "at", "skill", "score", "verdict",
+                            "result_id"))
     id: int | None = Field(default=None, primary_key=True)
-    candidate: str = Field(index=True)
+    candidate: str
     skill: str = Field(index=True)
     score: float
     verdict: str

@@ -361,6 +361,7 @@ tasks_app.command("show")(translate_errors(client.tasks_show))
 app.command("start")(translate_errors(client.start))
 app.command("submit")(translate_errors(client.submit))
 app.command("test")(translate_errors(client.test))
+app.command("watch")(translate_errors(client.watch))
 app.command("login")(translate_errors(client.login))
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.tables import Role
+from api.roles import Role
 
 def load_settings(**overrides):
     """The service settings from TASKTRIAL_* variables; a bad value is a configuration error naming it."""

@@ -5,7 +5,9 @@ How a run goes:
    the full limit set (see ``_host_config``), and start it;
 2. stream a tar of the files into it through an exec'd ``tar -x`` (the
    read-only root makes the daemon refuse ``put_archive``, and bind mounts
-   would tie workers to the engine's host);
+   would tie workers to the engine's host), in the same exec as the first
+   step: a shell reads exactly the archive's bytes into ``tar``, then becomes
+   the step (one runc start less per run);
 3. run each step with ``docker exec``, reading its output with a host-side
    deadline and a byte cap;
 4. kill every leftover process of the sandbox user, then read back the
@@ -106,6 +108,21 @@ exit 0
 """
 
 
+#: The first step of a run, behind its files' copy: ``$1`` bytes of stdin into ``tar``, then the step.
+_UPLOAD_THEN_EXEC = r"""
+if ! failed=$(head -c "$1" | tar -x -f - -C / --no-same-owner --no-same-permissions 2>&1); then
+  printf '%s %s\n' "$2" "$failed" >&2
+  exit 125
+fi
+shift 2
+unset PWD OLDPWD  # the shell's own: the step gets the allowlisted environment alone
+exec "$@"
+"""
+UPLOAD_FAILED = 125
+#: How long ``remove_own`` waits for sandboxes still being created (a stopping ``serve`` must end quickly).
+ABANDON_WAIT_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class _Counters:
     cpu_seconds: float | None = None
@@ -138,6 +155,10 @@ class DockerRunner:
         self._pool: dict[tuple, deque[Future]] = {}
         self._pool_lock = threading.Lock()
         self._closed = False
+        #: Sandboxes being created now, and whether ``remove_own`` ended this runner for good.
+        self._creating = 0
+        self._abandoned = False
+        self._created = threading.Condition()
         self._starter: ThreadPoolExecutor | None = None
         self._remover: ThreadPoolExecutor | None = None
         if warm:
@@ -290,6 +311,28 @@ class DockerRunner:
                 self._remove_network(network["Id"])
         return removed
 
+    def remove_own(self) -> int:
+        """Remove every sandbox (and service network) this runner's owner made, in use or not.
+
+        For a process ending without awaiting its runs (``serve`` stopping mid-grading): their
+        runs stay claimed and are queued again at the next start, so nothing it is running
+        can still be wanted. Returns how many containers it removed.
+        """
+        if not self._owner:
+            return 0
+        with self._created:  # no new sandbox from now on; one being created is awaited (bounded)
+            self._abandoned = True
+            self._created.wait_for(lambda: self._creating == 0, timeout=ABANDON_WAIT_SECONDS)
+        mine = {"label": f"{OWNER_LABEL}={self._owner[OWNER_LABEL]}"}
+        containers = self._client.containers.list(all=True, filters=mine, ignore_removed=True)
+        for container in containers:
+            self._remove(container.id)
+        runs = {container.labels.get("tasktrial.run") for container in containers}
+        for network in self._api.networks(filters={"label": LABEL}):
+            if network.get("Labels", {}).get("tasktrial.run") in runs:
+                self._remove_network(network["Id"])
+        return len(containers)
+
     def _made_before_us(self, cid: str) -> bool:
         try:
             created = self._api.inspect_container(cid)["Created"]
@@ -316,7 +359,30 @@ class DockerRunner:
         self, spec: RunSpec, image: str, *, run_id: str | None = None, network: str | None = None,
         aliases: tuple[str, ...] = (),
     ) -> str:
-        """A started sandbox; on no network unless ``network`` names a service run's network."""
+        """A started sandbox; on no network unless ``network`` names a service run's network.
+
+        Raises:
+            RunnerError: the engine refused, or ``remove_own`` ended this runner (the sandbox is removed).
+        """
+        with self._created:
+            if self._abandoned:
+                raise RunnerError("this worker is stopping: no new sandbox")
+            self._creating += 1
+        try:
+            cid = self._create_now(spec, image, run_id=run_id, network=network, aliases=aliases)
+        finally:
+            with self._created:
+                self._creating -= 1
+                abandoned = self._abandoned
+                self._created.notify_all()
+        if abandoned:
+            self._remove(cid)
+            raise RunnerError("this worker is stopping: no new sandbox")
+        return cid
+
+    def _create_now(
+        self, spec: RunSpec, image: str, *, run_id: str | None, network: str | None, aliases: tuple[str, ...],
+    ) -> str:
         labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **self._owner, **spec.labels}
         networking = {"network_disabled": True}
         if network is not None:
@@ -371,14 +437,19 @@ class DockerRunner:
         )
 
     def _run_in(self, cid: str, spec: RunSpec, image_id: str, started: float) -> RunOutcome:
-        self._upload(cid, spec)
-        outcomes, alive = self._run_steps(cid, spec.steps, spec.limits)
+        if not spec.steps:
+            self._upload(cid, spec)
+            outcomes, alive = [], True
+        else:
+            first, alive = self._upload_and_exec(cid, spec)
+            rest, alive = self._run_steps(cid, spec.steps[1:], spec.limits, alive=alive)
+            outcomes = [first, *rest]
         return self._finish(cid, spec, image_id, started, outcomes, alive)
 
-    def _run_steps(self, cid: str, steps: tuple[Step, ...], limits: ResourceLimits) -> tuple[list[StepOutcome], bool]:
+    def _run_steps(self, cid: str, steps: tuple[Step, ...], limits: ResourceLimits, *,
+                   alive: bool = True) -> tuple[list[StepOutcome], bool]:
         """Run ``steps`` in order; returns their outcomes and whether the sandbox is still usable."""
         outcomes: list[StepOutcome] = []
-        alive = True
         for step in steps:
             if not alive:
                 outcomes.append(StepOutcome(exit_code=None, stderr=b"not run: the sandbox was stopped"))
@@ -663,6 +734,26 @@ class DockerRunner:
             failure = failure or exc
         if failure is not None:
             raise failure
+
+    def _upload_and_exec(self, cid: str, spec: RunSpec) -> tuple[StepOutcome, bool]:
+        """Copy the files in and run the first step in one exec (each exec is a runc start: CPU a batch
+        shares with the gradings). A shell reads exactly the archive's bytes off stdin into ``tar``,
+        then becomes the step, whose stdin is what follows. A failed copy ends before any candidate
+        code starts, with a marker made for this run alone (nothing the candidate prints can fake it).
+
+        Raises:
+            RunnerError: copying the files in failed.
+        """
+        step = spec.steps[0]
+        archive = _tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})
+        marker = f"tasktrial-upload-failed-{uuid.uuid4().hex}"
+        wrapped = Step(argv=("sh", "-c", _UPLOAD_THEN_EXEC, "upload", str(len(archive)), marker, *step.argv),
+                       stdin=archive + step.stdin)
+        outcome, alive = self._exec(cid, wrapped, spec.limits)
+        if outcome.exit_code == UPLOAD_FAILED and marker.encode() in outcome.stderr:
+            detail = outcome.stderr.split(marker.encode(), 1)[1][-500:]
+            raise RunnerError(f"copying files into the sandbox failed: {detail!r}")
+        return outcome, alive
 
     def _upload(self, cid: str, spec: RunSpec) -> None:
         archive = _tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})

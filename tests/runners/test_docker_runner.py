@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from engine.errors import ImageMissing
+from engine.errors import ImageMissing, RunnerError
 from engine.models import ResourceLimits, RunOutcome, RunSpec, Step
 from runners import docker_runner as backend
 from runners import images
@@ -72,6 +72,18 @@ def test_stdin_is_delivered(docker_runner):
     data = "naïve input\n".encode() * 1000
     outcome = run(docker_runner, "import sys; data = sys.stdin.buffer.read(); print(len(data), data[:12])", stdin=data)
     assert outcome.steps[0].stdout == f"{len(data)} {data[:12]!r}\n".encode()
+
+
+def test_files_too_big_for_the_workspace_are_an_engine_error_not_the_candidates_outcome(docker_runner):
+    """The copy shares the first step's exec: its failure must still raise, never run candidate code."""
+    with pytest.raises(RunnerError, match="copying files into the sandbox failed"):
+        run(docker_runner, "print('ran')", workspace={"big.bin": b"\0" * (LIMITS.disk_mb + 1) * 1024 * 1024})
+
+
+def test_the_candidate_cannot_fake_a_failed_copy(docker_runner):
+    """Exit 125 with copy-failure words on stderr is the candidate's own outcome, not an engine error."""
+    outcome = run(docker_runner, "import sys; print('tasktrial-upload-failed- tar: nope', file=sys.stderr); sys.exit(125)")
+    assert outcome.steps[0].exit_code == 125
 
 
 def test_a_program_that_never_reads_stdin_still_ends(docker_runner):
@@ -344,6 +356,28 @@ def test_reaping_again_while_running_spares_the_runners_own_sandboxes(docker_cli
         assert orphan not in remaining and own in remaining
     finally:
         for container in (orphan, own):
+            if container in labelled(docker_client, backend.OWNER_LABEL):
+                docker_client.api.remove_container(container, force=True)
+
+
+def test_remove_own_takes_this_owners_sandboxes_in_use_or_not_and_nothing_else(docker_client):
+    """``serve`` stopping mid-grading removes its own sandboxes (started ahead or in use), never another's."""
+    host = f"test-host-{uuid.uuid4().hex[:8]}"
+    image = images.runtime_image("python").tag
+    runner = backend.DockerRunner(docker_client, owner=f"{host}:1", warm=1)
+    other = backend.DockerRunner(docker_client, owner=f"{host}:2")
+    in_use, kept = runner._create(spec(), image), other._create(spec(), image)
+    try:
+        runner.prepare(spec())  # one started ahead, too
+        runner.close()  # removes the one started ahead, but not the one in use
+        assert in_use in labelled(docker_client, backend.OWNER_LABEL)
+        assert runner.remove_own() == 1
+        remaining = labelled(docker_client, backend.OWNER_LABEL)
+        assert in_use not in remaining and kept in remaining
+        with pytest.raises(RunnerError, match="stopping"):  # a grading still under way makes no new sandbox
+            runner._create(spec(), image)
+    finally:
+        for container in (in_use, kept):
             if container in labelled(docker_client, backend.OWNER_LABEL):
                 docker_client.api.remove_container(container, force=True)
 
