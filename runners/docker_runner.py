@@ -664,6 +664,8 @@ class DockerRunner:
         self, candidate: str, client: str, spec: RunSpec, image_ids: tuple[str, str], started: float
     ) -> RunOutcome:
         assert spec.service is not None and spec.client is not None
+        if not spec.service.probe and not spec.steps and spec.client.steps:
+            return self._serve_at_once(candidate, client, spec, image_ids, started)
         process = None
         # The client's files go in while the candidate's steps run and its service starts.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-upload") as uploading:
@@ -701,6 +703,33 @@ class DockerRunner:
             client_outcome = finishing.submit(self._finish, client, spec.client, image_ids[1], client_began,
                                               client_steps, client_alive)
             candidate_outcome = self._finish(candidate, spec, image_ids[0], started, outcomes, alive,
+                                             service=service, client=None)
+            return dataclasses.replace(candidate_outcome, client=client_outcome.result())
+
+    def _serve_at_once(
+        self, candidate: str, client: str, spec: RunSpec, image_ids: tuple[str, str], started: float
+    ) -> RunOutcome:
+        """A service nobody probes and no step precedes: the client's files ride in its first step, which
+        starts while the candidate's files go in and its service starts (the client connects, retrying)."""
+        assert spec.service is not None and spec.client is not None
+        client_began = time.monotonic()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client") as running:
+            first = running.submit(self._upload_and_exec, client, spec.client)
+            self._upload(candidate, spec)
+            client_time = spec.client.limits.time_seconds * len(spec.client.steps)
+            lifetime = spec.service.ready_timeout_seconds + client_time + 60
+            process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, lifetime)
+            outcome, client_alive = first.result()
+        rest, client_alive = self._run_steps(client, spec.client.steps[1:], spec.client.limits, alive=client_alive)
+        client_steps = [outcome, *rest]
+        exit_code = process.exit_code()
+        alive = self._kill_processes(candidate)
+        stdout, stderr, truncated = process.stop()
+        service = ServiceOutcome(exit_code is None, None, exit_code, stdout, stderr, truncated)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-finish") as finishing:
+            client_outcome = finishing.submit(self._finish, client, spec.client, image_ids[1], client_began,
+                                              client_steps, client_alive)
+            candidate_outcome = self._finish(candidate, spec, image_ids[0], started, [], alive,
                                              service=service, client=None)
             return dataclasses.replace(candidate_outcome, client=client_outcome.result())
 
