@@ -63,6 +63,10 @@ def pack_validate(path: Annotated[Path, typer.Argument(help="The pack folder.")]
             err.print(f"[red]✗[/] {escape(str(problem))}", highlight=False)
         err.print(f"{len(exc.problems)} problem(s) in {escape(str(path))}", highlight=False)
         raise typer.Exit(EXIT_PROBLEMS) from exc
+    from graders.pytest_grader import tamper_warnings
+
+    for warning in (w for t in pack.tasks for w in tamper_warnings(t)):
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     out.print(f"[green]✓[/] {pack.id} {pack.version}: {len(pack.tasks)} task(s) valid")
 
 
@@ -155,7 +159,9 @@ def grade(
     task = load(pack_path).task(task_id)
     runner, graders = engine_parts(backend, cache_dir, runtime)
     try:
-        if hasattr(runner, "prepare") and task.grader_kind != "http":  # http runs make a network of their own
+        from graders.pytest_grader import runs_a_service
+
+        if hasattr(runner, "prepare") and not runs_a_service(task):  # service runs make a network of their own
             # Its sandbox starts while the submission is read and packed; used once, or removed unused.
             runner.prepare(RunSpec(environment=task.environment, limits=task.limits, steps=()))
         submission = read_tree(submission_dir)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -90,8 +91,9 @@ PREPARED_AHEAD = 2
 # Options of a service run's network: no route out, and no address on the host's bridge,
 # without which an internal network still reaches every port the host listens on.
 NETWORK_OPTIONS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
-# A TCP connect from the client to the service; host and port come as arguments, never spliced in.
-_PROBE_SCRIPT = 'exec 3<>"/dev/tcp/$0/$1"'
+# TCP connects from the client to the service; host and port come as arguments, never spliced in.
+# One probe exec tries every 50 ms until its ``timeout`` (execs cost far more than connects).
+_PROBE_SCRIPT = 'while ! (exec 3<>"/dev/tcp/$0/$1") 2>/dev/null; do sleep 0.05; done'
 # Kill every process of the sandbox user but PID 1 and this shell, then report
 # the cgroup counters on stderr and the requested files as a tar on stdout.
 _COLLECT_SCRIPT = r"""
@@ -208,7 +210,11 @@ class DockerRunner:
             self._remover.shutdown(wait=True)  # every queued removal still happens
         for future in ahead:
             if not future.cancelled() and future.exception() is None:
-                self._remove_logged(future.result())
+                made = future.result()
+                if isinstance(made, tuple):  # a service run's network and sandboxes
+                    self._remove_all_logged(made[1], made[0])
+                else:
+                    self._remove_logged(made)
 
     # -- sandboxes started ahead ----------------------------------------------
 
@@ -551,18 +557,82 @@ class DockerRunner:
         client_image = images.runtime_image(spec.client.environment).tag
         image_id, client_image_id = self._image_id(image), self._image_id(client_image)
         started = time.monotonic()
-        run_id = uuid.uuid4().hex
-        network = self._create_network(run_id, spec)
-        containers: list[str] = []
+        network, containers = self._take_service(spec, image, client_image)
         try:
-            containers.append(self._create(spec, image, run_id=run_id, network=network, aliases=(SERVICE_HOST,)))
-            containers.append(self._create(spec.client, client_image, run_id=run_id, network=network))
             candidate, client = containers
             return self._serve(candidate, client, spec, (image_id, client_image_id), started)
         except docker.errors.DockerException as exc:
             raise RunnerError(f"the Docker engine failed during the service run: {exc}") from exc
         finally:
+            self._dispose_service(containers, network)
+
+    def _take_service(self, spec: RunSpec, image: str, client_image: str) -> tuple[str, list[str]]:
+        """A service run's network and started (candidate, client) sandboxes: started ahead when warm.
+
+        Like single sandboxes, a trio started ahead is fresh and used once.
+        """
+        assert spec.client is not None
+        if not self._warm:
+            return self._make_service(spec, image, client_image)
+        key = ("service", self._key(spec, image), self._key(spec.client, client_image))
+        with self._pool_lock:
+            ready = self._pool.get(key)
+            future = ready.popleft() if ready else None
+        with self._pool_lock:
+            if not self._closed:
+                queue = self._pool.setdefault(key, deque())
+                if len(queue) < self._warm:
+                    if self._starter is None:
+                        self._starter = ThreadPoolExecutor(max_workers=max(2, self._warm),
+                                                           thread_name_prefix="tasktrial-sandbox-start")
+                    queue.append(self._starter.submit(self._make_service, spec, image, client_image))
+        if future is not None:
+            try:
+                return future.result()
+            except RunnerError:
+                pass  # made now instead; if the engine is really down, this reports it
+        return self._make_service(spec, image, client_image)
+
+    def _make_service(self, spec: RunSpec, image: str, client_image: str) -> tuple[str, list[str]]:
+        """A new private network with the candidate's sandbox (as ``SERVICE_HOST``) and the client's on it."""
+        assert spec.client is not None
+        run_id = uuid.uuid4().hex
+        network = self._create_network(run_id, spec)
+        containers: list[str] = []
+        # Both sandboxes start at once: each start is most of a short run's time.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-service-start") as starting:
+            made = [starting.submit(self._create, spec, image, run_id=run_id, network=network, aliases=(SERVICE_HOST,)),
+                    starting.submit(self._create, spec.client, client_image, run_id=run_id, network=network)]
+            failures = []
+            for future in made:
+                try:
+                    containers.append(future.result())
+                except RunnerError as exc:
+                    failures.append(exc)
+        if failures:
             self._remove_all(containers, network)
+            raise failures[0]
+        return network, containers
+
+    def _dispose_service(self, containers: list[str], network: str) -> None:
+        """Remove a service run's sandboxes and network: in the background when sandboxes are started ahead."""
+        with self._pool_lock:
+            background = self._starter is not None and not self._closed
+            if background and self._remover is None:
+                self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-sandbox-remove")
+            try:
+                if background:
+                    self._remover.submit(self._remove_all_logged, containers, network)
+                    return
+            except RuntimeError:  # closing
+                pass
+        self._remove_all(containers, network)
+
+    def _remove_all_logged(self, containers: list[str], network: str) -> None:
+        try:
+            self._remove_all(containers, network)
+        except RunnerError:
+            log.exception("a service run's sandboxes could not be removed; the next worker start reaps them")
 
     def _create_network(self, run_id: str, spec: RunSpec) -> str:
         try:
@@ -581,33 +651,74 @@ class DockerRunner:
         self, candidate: str, client: str, spec: RunSpec, image_ids: tuple[str, str], started: float
     ) -> RunOutcome:
         assert spec.service is not None and spec.client is not None
-        self._upload(candidate, spec)
-        self._upload(client, spec.client)
-        outcomes, alive = self._run_steps(candidate, spec.steps, spec.limits)
+        if not spec.service.probe and not spec.steps and spec.client.steps:
+            return self._serve_at_once(candidate, client, spec, image_ids, started)
+        process = None
+        # The client's files go in while the candidate's steps run and its service starts.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-upload") as uploading:
+            client_upload = uploading.submit(self._upload, client, spec.client)
+            self._upload(candidate, spec)
+            outcomes, alive = self._run_steps(candidate, spec.steps, spec.limits)
+            if alive and all(o.exit_code == 0 for o in outcomes):
+                client_time = spec.client.limits.time_seconds * len(spec.client.steps)
+                lifetime = spec.service.ready_timeout_seconds + client_time + 60
+                process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, lifetime)
+            client_upload.result()
         client_began = time.monotonic()
         client_steps: list[StepOutcome] = []
         client_alive = True
-        if not alive or any(o.exit_code != 0 for o in outcomes):
+        if process is None:
             service = ServiceOutcome(ready=False)
             reason = b"not run: the service was not started because a step before it failed"
             client_steps = [StepOutcome(exit_code=None, stderr=reason) for _ in spec.client.steps]
         else:
-            client_time = spec.client.limits.time_seconds * len(spec.client.steps)
-            lifetime = spec.service.ready_timeout_seconds + client_time + 60
-            process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, lifetime)
-            ready, ready_seconds = self._await_ready(client, process, spec.service)
+            ready, ready_seconds = True, None
+            if spec.service.probe:
+                ready, ready_seconds = self._await_ready(client, process, spec.service)
             if ready:
                 client_steps, client_alive = self._run_steps(client, spec.client.steps, spec.client.limits)
             else:
                 reason = b"not run: the service never became ready"
                 client_steps = [StepOutcome(exit_code=None, stderr=reason) for _ in spec.client.steps]
             exit_code = process.exit_code()
+            if not spec.service.probe and exit_code is not None:
+                ready = False  # it ended before the client was done with it (the client judged the rest)
             alive = self._kill_processes(candidate)
             stdout, stderr, truncated = process.stop()
             service = ServiceOutcome(ready, ready_seconds, exit_code, stdout, stderr, truncated)
-        client_outcome = self._finish(client, spec.client, image_ids[1], client_began, client_steps, client_alive)
-        return self._finish(candidate, spec, image_ids[0], started, outcomes, alive,
-                            service=service, client=client_outcome)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-finish") as finishing:
+            client_outcome = finishing.submit(self._finish, client, spec.client, image_ids[1], client_began,
+                                              client_steps, client_alive)
+            candidate_outcome = self._finish(candidate, spec, image_ids[0], started, outcomes, alive,
+                                             service=service, client=None)
+            return dataclasses.replace(candidate_outcome, client=client_outcome.result())
+
+    def _serve_at_once(
+        self, candidate: str, client: str, spec: RunSpec, image_ids: tuple[str, str], started: float
+    ) -> RunOutcome:
+        """A service nobody probes and no step precedes: the client's files ride in its first step, which
+        starts while the candidate's files go in and its service starts (the client connects, retrying)."""
+        assert spec.service is not None and spec.client is not None
+        client_began = time.monotonic()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client") as running:
+            first = running.submit(self._upload_and_exec, client, spec.client)
+            self._upload(candidate, spec)
+            client_time = spec.client.limits.time_seconds * len(spec.client.steps)
+            lifetime = spec.service.ready_timeout_seconds + client_time + 60
+            process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, lifetime)
+            outcome, client_alive = first.result()
+        rest, client_alive = self._run_steps(client, spec.client.steps[1:], spec.client.limits, alive=client_alive)
+        client_steps = [outcome, *rest]
+        exit_code = process.exit_code()
+        alive = self._kill_processes(candidate)
+        stdout, stderr, truncated = process.stop()
+        service = ServiceOutcome(exit_code is None, None, exit_code, stdout, stderr, truncated)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-finish") as finishing:
+            client_outcome = finishing.submit(self._finish, client, spec.client, image_ids[1], client_began,
+                                              client_steps, client_alive)
+            candidate_outcome = self._finish(candidate, spec, image_ids[0], started, [], alive,
+                                             service=service, client=None)
+            return dataclasses.replace(candidate_outcome, client=client_outcome.result())
 
     def _await_ready(self, client: str, process: _ServiceProcess, service: Service) -> tuple[bool, float | None]:
         """Probe the service from the client until it accepts a connection, exits, or the wait ends."""
@@ -627,11 +738,12 @@ class DockerRunner:
     def _remove_all(self, containers: list[str], network: str) -> None:
         """Remove the run's containers, then its network; try every one before raising the first failure."""
         failure: RunnerError | None = None
-        for cid in reversed(containers):
-            try:
-                self._remove(cid)
-            except RunnerError as exc:
-                failure = failure or exc
+        with ThreadPoolExecutor(max_workers=max(1, len(containers)), thread_name_prefix="tasktrial-remove") as removing:
+            for removal in [removing.submit(self._remove, cid) for cid in reversed(containers)]:
+                try:
+                    removal.result()
+                except RunnerError as exc:
+                    failure = failure or exc
         try:
             self._remove_network(network)
         except RunnerError as exc:

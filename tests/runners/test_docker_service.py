@@ -238,3 +238,18 @@ def test_runs_without_a_service_still_have_no_network(docker_runner):
     outcome = docker_runner.run(spec)
     assert outcome.steps[0].stdout.strip() == b"[(1, 'lo')]"
     assert outcome.service is None and outcome.client is None
+
+
+def test_warm_service_runs_take_fresh_sandboxes_started_ahead_and_leave_nothing(docker_client):
+    """Trios (network, candidate, client) started ahead: each run still gets its own, and close() removes the spare."""
+    runner = docker_runner_module.DockerRunner(docker_client, warm=1)
+    try:
+        spec = service_spec(client_steps=(Step(("sh", "-c", "cat /tmp/left-behind 2>/dev/null; hostname; "
+                                                            "echo x > /tmp/left-behind")),))
+        outcomes = [runner.run(spec) for _ in range(3)]
+        clients = [o.client.steps[0].stdout.strip().splitlines() for o in outcomes]
+        assert all(len(lines) == 1 for lines in clients), clients  # only the host name: no file of a previous run
+        assert len({lines[-1] for lines in clients}) == 3, "every run gets its own client sandbox"
+        assert all(o.service is not None and o.service.ready for o in outcomes)
+    finally:
+        runner.close()  # the autouse fixture then proves no sandbox or network is left
