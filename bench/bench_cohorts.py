@@ -179,7 +179,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run(f"sqlite:///{tmp}/bench.db", args.members, args.rounds, "SQLite")
     if args.postgres:
-        from tests.services import postgres_server
+        sys.path.insert(0, str(REPO / "bench"))
+        from postgres import postgres_server
 
         with postgres_server() as url:
             run(url, args.members, args.rounds, "PostgreSQL")
