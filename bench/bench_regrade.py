@@ -157,7 +157,7 @@ def main() -> None:
             elapsed = time.perf_counter() - began
             base = report["baseline_sequential_warm"]["gradings_per_s"]
             report["regrade"] = {
-                "total": final["total"], "done": final["done"], "changed_verdicts": len(final["changed"]),
+                "total": final["total"], "done": final["done"], "changed_verdicts": [(c["candidate"], c["old"]["verdict"], c["new"]["verdict"]) for c in final["changed"]],
                 "versions": final["versions"], "seconds": round(elapsed, 2),
                 "gradings_per_s": round(final["total"] / elapsed, 3),
                 "ratio_to_sequential_rate": round(final["total"] / elapsed / base, 2),
