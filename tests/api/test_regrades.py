@@ -130,3 +130,37 @@ def test_a_superseded_result_no_longer_counts_in_profiles(api):
         for skill in skills.values():
             assert old_id not in skill["results"] and skill["results"] == [new["id"]]
             assert skill["best"]["result_id"] == new["id"] and skill["best"]["verdict"] == "not_ready"
+
+
+def test_members_see_their_new_result_after_a_regrade(api):
+    """The member's own views after a regrade changed their verdict: the submission's result, the submission
+    itself, their assessment page (web) and their profile all show the new result; the old one counts nowhere."""
+    from tests.web.conftest import sign_in
+
+    organiser = api.token(Role.AUTHOR, "olga")
+    made = cohort(api, organiser)
+    test = assessment(api, organiser, made["id"], tasks=[{"task": RETRY, "version": "1.0.0"}])
+    alice = member(api, made["invitations"]["alice"])
+    mine = attempt(api, alice, test["id"]).json()
+    work(api, mine["run_id"], passed=True)
+    old_id = api.client.get(f"/v1/submissions/{mine['id']}", headers=alice).json()["result_id"]
+    browser = sign_in(api, Role.CANDIDATE, "alice")
+    before = browser.get(f"/assessments/{test['id']}")
+    assert before.status_code == 200 and f"/results/{old_id}" in before.text and "verdict-ready" in before.text
+
+    regrade = api.client.post(f"/v1/assessments/{test['id']}/regrade", headers=organiser, json={}).json()
+    work(api, api.queue.run_ids[-1], passed=False)  # the fixed grader fails alice's work
+    assert [c["new"]["verdict"] for c in
+            api.client.get(f"/v1/regrades/{regrade['id']}", headers=organiser).json()["changed"]] == ["not_ready"]
+
+    new = api.client.get(f"/v1/submissions/{mine['id']}/result", headers=alice).json()
+    assert new["id"] != old_id and new["verdict"] == "not_ready" and new["task"]["pack_version"] == "1.1.0"
+    assert api.client.get(f"/v1/submissions/{mine['id']}", headers=alice).json()["result_id"] == new["id"]
+    page = browser.get(f"/assessments/{test['id']}")
+    assert page.status_code == 200
+    assert f"/results/{new['id']}" in page.text and "verdict-not_ready" in page.text
+    assert f"/results/{old_id}" not in page.text and "verdict-ready" not in page.text
+    assert browser.get(f"/results/{new['id']}").status_code == 200
+    skills = api.client.get("/v1/profile", headers=alice).json()["skills"]
+    assert skills and all(s["results"] == [new["id"]] and s["best"]["verdict"] == "not_ready"
+                          for s in skills.values())
