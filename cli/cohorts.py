@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from urllib.parse import quote
 import typer
 from rich.markup import escape
 
-from cli._output import out
+from cli._output import EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, fail, out
 from engine import assessments as rules
 from engine.errors import NotFound
 
@@ -282,18 +283,48 @@ def assessments_hiring(
     _save_or_print(response.text, output, "the ranked list")
 
 
+#: What ``assessments plot`` writes: the server's SVG as it is, or that same SVG converted to PNG here.
+PLOT_FORMATS = ("svg", "png")
+
+
+def _png_converter() -> Callable[[str], bytes]:
+    """SVG text to PNG bytes by CairoSVG, so the PNG is the server's SVG drawn, never a second renderer.
+
+    Imported only when a PNG is asked for (CairoSVG loads libcairo; every command's start-up would pay),
+    and before any request, so a machine that cannot write PNG fails first and writes nothing.
+    """
+    try:
+        import cairosvg
+    except ImportError:
+        fail("writing PNG needs CairoSVG: pip install cairosvg (or write --format svg)", EXIT_INFRASTRUCTURE)
+    except OSError as exc:  # cairocffi found no libcairo to load
+        fail(f"writing PNG needs the cairo library ({exc}): on Debian, apt-get install libcairo2 "
+             "(or write --format svg)", EXIT_INFRASTRUCTURE)
+    return lambda svg: cairosvg.svg2png(bytestring=svg.encode("utf-8"))
+
+
 def assessments_plot(
     assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
     kind: Annotated[str, typer.Option(help="scores (distribution per task) or readiness (per micro-skill).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The .svg file to write.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .svg or .png file to write.")],
+    format: Annotated[str | None, typer.Option(
+        "--format", help="svg or png (default: from the output's suffix, else svg).")] = None,
 ) -> None:
-    """Save a chart of the assessment as SVG (rendered by the server)."""
+    """Save a chart of the assessment as SVG, or PNG converted from that same SVG (rendered by the server)."""
     from cli import client
 
+    chosen = (format or (output.suffix[1:] if output.suffix.lower() in (".svg", ".png") else "svg")).lower()
+    if chosen not in PLOT_FORMATS:
+        fail(f"unknown plot format {format!r}: choose svg or png", EXIT_BAD_INPUT)
+    convert = _png_converter() if chosen == "png" else None
     with client.connect() as api:
         response = api._request("GET", f"/v1/assessments/{_q(assessment_id)}/plots/{_q(kind)}.svg",
                                 what=f"the {kind} plot", missing=f"unknown assessment {assessment_id!r} or plot {kind!r}")
-    _save_or_print(response.text, output, f"the {kind} plot")
+    if convert is None:
+        _save_or_print(response.text, output, f"the {kind} plot")
+        return
+    output.write_bytes(convert(response.text))
+    out.print(f"saved the {kind} plot to {escape(str(output))}", highlight=False)
 
 
 # -- reviews ------------------------------------------------------------------------------

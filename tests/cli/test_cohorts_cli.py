@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree
 
 import pytest
 from typer.testing import CliRunner
@@ -93,6 +95,68 @@ def test_staff_export_the_matrix_filter_and_plot(served, tmp_path, monkeypatch):
     missing = runner.invoke(main.app, ["assessments", "plot", test["id"], "--kind", "pie", "-o",
                                        str(tmp_path / "x.svg")])
     assert missing.exit_code == 2
+
+
+def staff_on_a_graded_assessment(served, monkeypatch) -> str:  # noqa: F811
+    """An assessment with one graded attempt, the CLI pointed at it as its organiser; its id."""
+    from tests.api.cohort_helpers import attempt, setup
+    from tests.api.helpers import work
+
+    api, url = served
+    made, test, organiser, alice = setup(api)
+    work(api, attempt(api, alice, test["id"]).json()["run_id"], passed=True)
+    monkeypatch.setenv("TASKTRIAL_URL", url)
+    as_token(monkeypatch, organiser)
+    return test["id"]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """A PNG's width and height, from its IHDR chunk (the first, right after the signature)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", data[:16]
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.mark.parametrize("kind", ["readiness", "scores"])
+def test_a_plot_saves_as_png_converted_from_the_servers_svg(served, tmp_path, monkeypatch, kind):  # noqa: F811
+    assessment = staff_on_a_graded_assessment(served, monkeypatch)
+    svg = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", kind, "-o", str(tmp_path / "p.svg")])
+    assert svg.exit_code == 0, svg.output
+    root = ElementTree.fromstring((tmp_path / "p.svg").read_text())
+    size = int(root.get("width")), int(root.get("height"))
+    by_suffix = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", kind, "-o",
+                                         str(tmp_path / "p.png")])
+    assert by_suffix.exit_code == 0, by_suffix.output
+    assert png_size((tmp_path / "p.png").read_bytes()) == size
+    by_option = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", kind, "--format", "PNG",
+                                         "-o", str(tmp_path / "chart")])
+    assert by_option.exit_code == 0, by_option.output
+    assert png_size((tmp_path / "chart").read_bytes()) == size
+
+
+def test_an_unknown_plot_format_is_refused_before_anything_is_written(served, tmp_path, monkeypatch):  # noqa: F811
+    assessment = staff_on_a_graded_assessment(served, monkeypatch)
+    refused = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", "readiness", "--format", "gif",
+                                       "-o", str(tmp_path / "r.gif")])
+    assert refused.exit_code == 2, refused.output
+    assert "unknown plot format 'gif'" in refused.output and "svg or png" in refused.output
+    assert not (tmp_path / "r.gif").exists()
+
+
+def test_png_without_its_converter_names_what_to_install(served, tmp_path, monkeypatch):  # noqa: F811
+    assessment = staff_on_a_graded_assessment(served, monkeypatch)
+    monkeypatch.setitem(sys.modules, "cairosvg", None)  # as if CairoSVG were not installed
+    no_library = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", "scores", "-o",
+                                          str(tmp_path / "s.png")])
+    assert no_library.exit_code == 3 and "pip install cairosvg" in no_library.output, no_library.output
+    # CairoSVG installed but no libcairo: cairocffi's import raises OSError, as this stand-in does.
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "cairosvg.py").write_text("raise OSError(\"no library called 'cairo-2' was found\")\n")
+    monkeypatch.delitem(sys.modules, "cairosvg")
+    monkeypatch.syspath_prepend(str(tmp_path / "fake"))
+    no_cairo = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", "scores", "-o",
+                                        str(tmp_path / "s.png")])
+    assert no_cairo.exit_code == 3 and "apt-get install libcairo2" in no_cairo.output, no_cairo.output
+    assert not (tmp_path / "s.png").exists()
 
 
 def test_a_reviewer_lists_shows_and_scores_from_the_cli(tmp_path, monkeypatch, writing_served):

@@ -12,7 +12,8 @@ import pytest
 
 CLI = Path(__file__).resolve().parents[2] / "cli"
 #: Loaded by the commands that need them, never by ``import cli.main`` (so never by ``tasktrial --help``).
-HEAVY = ("sqlmodel", "sqlalchemy", "httpx", "docker", "fastapi", "celery", "redis", "jsonschema", "joserfc")
+HEAVY = ("sqlmodel", "sqlalchemy", "httpx", "docker", "fastapi", "celery", "redis", "jsonschema", "joserfc",
+         "cairosvg", "cairocffi")
 
 
 def loaded_after(statement: str) -> list[str]:
