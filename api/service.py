@@ -15,20 +15,19 @@ from sqlmodel import Session
 
 from api import auth, db, packcheck, storage
 from api.auth import Principal
-from api.catalogue import Catalogue
-from api.queue import JobQueue
-from api.errors import TooManyRequests
-from api.settings import Settings
-from api.catalogue import StateOf
+from api.catalogue import Catalogue, StateOf
 from api.credentials import Credentials
+from api.errors import TooManyRequests
+from api.queue import JobQueue
+from api.settings import Settings
 from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
 from engine import public_tests, results, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
+from engine.grading import engine_error_result
 from engine.keyring import Keyring
 from engine.models import Pack, Task
-from engine.grading import engine_error_result
 from engine.public_tests import PublicTestRun
 from engine.results import candidate_view, now
 

@@ -17,7 +17,6 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 
 from api import auth
-from engine.errors import Conflict
 from api.tables import (
     ApiToken,
     LogCheckpoint,

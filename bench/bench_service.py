@@ -31,9 +31,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from runners import images  # noqa: E402
-from tests.factories import pytest_task_yaml, write_pack  # noqa: E402
-from tests.services import free_port, redis_server, wait_for_port  # noqa: E402
+from runners import images
+from tests.factories import pytest_task_yaml, write_pack
+from tests.services import free_port, redis_server, wait_for_port
 
 BIN = Path(sys.executable).parent
 SOLUTION = "def value():\n    return 42\n"

@@ -26,20 +26,20 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
-from sqlmodel import func, select  # noqa: E402
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+from sqlmodel import func, select
 
-from api import storage  # noqa: E402
-from api.app import create_app  # noqa: E402
-from api.queue import FakeQueue  # noqa: E402
-from api.service import build_service  # noqa: E402
-from api.settings import Settings  # noqa: E402
-from api.tables import Result, Role, Run, RunEvent, RunState, SkillEvidence, Submission, utcnow  # noqa: E402
-from engine import signing  # noqa: E402
-from engine.models import Check, CheckStatus, RunOutcome, RunStatus, StepOutcome  # noqa: E402
-from engine.results import Result as ResultDoc  # noqa: E402
-from engine.results import candidate_view, now  # noqa: E402
+from api import storage
+from api.app import create_app
+from api.queue import FakeQueue
+from api.service import build_service
+from api.settings import Settings
+from api.tables import Result, Role, Run, RunEvent, RunState, SkillEvidence, Submission, utcnow
+from engine import signing
+from engine.models import Check, CheckStatus, RunOutcome, RunStatus, StepOutcome
+from engine.results import Result as ResultDoc
+from engine.results import candidate_view, now
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "tasks" / "python-foundations" / "word-frequency"

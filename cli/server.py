@@ -12,6 +12,7 @@ from rich.console import Console
 
 from api.tables import Role
 
+
 def load_settings(**overrides):
     """The service settings from TASKTRIAL_* variables; a bad value is a configuration error naming it."""
     from pydantic import ValidationError

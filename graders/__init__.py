@@ -77,4 +77,4 @@ def validation_checks() -> Callable[[Task], list[Problem]]:
     return GraderSet(_NoSandbox()).problems
 
 
-__all__ = ["KINDS", "GraderSet", "validation_checks", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ScriptGrader"]
+__all__ = ["KINDS", "GraderSet", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ScriptGrader", "validation_checks"]

@@ -81,7 +81,7 @@ def from_config(config: Mapping[str, Any] | None) -> Comparator:
 
 def _one_newline(text: str) -> str:
     text = text.replace("\r\n", "\n")
-    return text[:-1] if text.endswith("\n") else text
+    return text.removesuffix("\n")
 
 
 def _number(token: str) -> float | None:

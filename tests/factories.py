@@ -173,7 +173,7 @@ def pytest_runner(collected: list[str], run: Any = None, *, collect_report: byte
             report = collect_report if collect_report is not None else pytest_report(collected, mode="collect")
             return outcome(collected={REPORT: report})
         if run is None:
-            return outcome(collected={REPORT: pytest_report(collected, {nodeid: "pass" for nodeid in collected})})
+            return outcome(collected={REPORT: pytest_report(collected, dict.fromkeys(collected, "pass"))})
         return run(spec)
 
     return harness_runner(handler)

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Body, Depends, Response
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
-from api.credentials import STATUS_PATH
 from api.auth import Principal
+from api.credentials import STATUS_PATH
 from api.deps import AuthorDep, PersonDep, ServiceDep, SessionDep, require
 from api.tables import (
     CredentialAward,

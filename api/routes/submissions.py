@@ -11,10 +11,9 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from datetime import datetime
 from typing import Annotated, Any
-
-from contextlib import suppress
 
 import anyio
 from anyio import to_thread

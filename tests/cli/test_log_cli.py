@@ -199,7 +199,7 @@ def test_the_monitor_reports_a_malformed_answer_as_exit_1(served, tmp_path, chec
             "/.well-known/jwks.json": api.client.get("/.well-known/jwks.json").content}
 
     class Liar(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = self.path.split("?")[0]
             body = {"/log/checkpoint": checkpoint.encode() if checkpoint else real["/log/checkpoint"],
                     "/log/consistency": consistency}.get(path) or real.get(path, b"")

@@ -24,7 +24,7 @@ from tests import factories
 pytestmark = pytest.mark.docker
 
 SECRET = "HIDDEN-INPUT-5F1E9C"
-HOARDER = f"""\
+HOARDER = """\
 import os, sys
 data = sys.stdin.read()
 places = ["/tmp/saved", "/workspace/saved", "/dev/shm/saved"]

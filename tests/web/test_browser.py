@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CATALOGUE
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, assert_accessible, launch, own_sandboxes, screenshot, start_server
+from tests.web.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    assert_accessible,
+    launch,
+    own_sandboxes,
+    screenshot,
+    start_server,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 playwright_api = pytest.importorskip("playwright.sync_api")

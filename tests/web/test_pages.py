@@ -104,8 +104,7 @@ def test_revoking_the_token_ends_its_sessions(api):
 
 def test_sessions_expire(api):
     alice = sign_in(api, Role.CANDIDATE, "alice")
-    from api.tables import WebSession
-    from api.tables import utcnow
+    from api.tables import WebSession, utcnow
 
     with api.service.session() as session:
         session.exec(update(WebSession).values(expires_at=utcnow() - timedelta(seconds=1)))
@@ -225,7 +224,7 @@ def test_event_stream_renders_each_state_as_html_until_done(api):
     work(api, run_of(api, submission))
     with alice.stream("GET", f"/submissions/{submission}/events") as stream:
         body = "".join(stream.iter_text())
-    events = re.findall(r"^event: (\w+)$", body, flags=re.M)
+    events = re.findall(r"^event: (\w+)$", body, flags=re.MULTILINE)
     assert events == ["state", "state", "done"]
     assert "See the result" in body and "score 100/100" in body
 
@@ -514,10 +513,10 @@ def test_event_stream_resumes_after_the_last_event_seen(api):
     work(api, run_of(api, submission))
     with alice.stream("GET", f"/submissions/{submission}/events") as stream:
         first = "".join(stream.iter_text())
-    ids = re.findall(r"^id: (\d+)$", first, flags=re.M)
+    ids = re.findall(r"^id: (\d+)$", first, flags=re.MULTILINE)
     assert len(ids) == 3 and first.startswith("retry: ")
     with alice.stream("GET", f"/submissions/{submission}/events", headers={"Last-Event-ID": ids[0]}) as stream:
         resumed = "".join(stream.iter_text())
-    assert re.findall(r"^id: (\d+)$", resumed, flags=re.M) == ids[1:]
-    assert re.findall(r"^event: (\w+)$", resumed, flags=re.M) == ["state", "done"]
+    assert re.findall(r"^id: (\d+)$", resumed, flags=re.MULTILINE) == ids[1:]
+    assert re.findall(r"^event: (\w+)$", resumed, flags=re.MULTILINE) == ["state", "done"]
     assert api.service.streams.open_streams == 0  # each stream gave its slot back
