@@ -32,8 +32,14 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
     if settings.broker_url:
         queue = CeleryQueue(make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds))
     else:
-        queue = InProcessQueue(lambda run_id: holder["worker"].execute(run_id), workers=settings.embedded_workers,
-                               check_job=lambda version_id: holder["worker"].check_pack(version_id))
+        # looked up when called: the worker is built after the queue (it needs the service)
+        def execute(run_id: str) -> None:
+            holder["worker"].execute(run_id)
+
+        def check_pack(version_id: str) -> None:
+            holder["worker"].check_pack(version_id)
+
+        queue = InProcessQueue(execute, workers=settings.embedded_workers, check_job=check_pack)
     service = build_service(settings, queue)
     app = create_app(service)
     if not settings.broker_url:

@@ -42,7 +42,7 @@ TEST = "from value import value\n\n\ndef test_value():\n    assert value() == 42
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 @contextlib.contextmanager
@@ -52,8 +52,10 @@ def server(root: Path, catalogue: Path, broker: str | None):
            "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     if broker:
         env["TASKTRIAL_BROKER_URL"] = broker
-    run = lambda *a: subprocess.run([str(BIN / "tasktrial"), *a], env=env, check=True,  # noqa: E731
-                                    capture_output=True, text=True).stdout.strip()
+
+    def run(*a: str) -> str:
+        return subprocess.run([str(BIN / "tasktrial"), *a], env=env, check=True, capture_output=True, text=True).stdout.strip()
+
     candidate = run("admin", "create-token", "--role", "candidate", "--subject", "bench", "--init")
     procs = [subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
@@ -167,7 +169,7 @@ def main() -> None:
         times: dict[str, list[float]] = {"raw": [], "embedded": [], "celery": []}
         raw()
         last_id = ""
-        for name, (client, headers) in sides.items():
+        for client, headers in sides.values():
             _, last_id = submit_and_wait(client, headers)  # warm: collects the expected tests once
         for _ in range(args.k):
             times["raw"].append(raw())

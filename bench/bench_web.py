@@ -48,7 +48,7 @@ PACKS, TASKS_PER_PACK, CANDIDATES, RESULTS_PER_CANDIDATE = 10, 100, 100, 100
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def make_catalogue(root: Path) -> Path:
@@ -90,19 +90,19 @@ def fill_results(service) -> tuple[str, str]:
                 pack, task_id = f"bench-pack-{r % PACKS}", f"task-{(r * 7) % TASKS_PER_PACK}"
                 sid, rid, res = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
                 at = utcnow() - timedelta(minutes=RESULTS_PER_CANDIDATE - r)
-                subs.append(dict(id=sid, candidate=f"bench-{c}", pack_id=pack, pack_version="1.0.0", task_id=task_id,
-                                 task_digest=task.digest, submission_digest="d" * 64, archive=b"x", created_at=at))
-                runs.append(dict(id=rid, submission_id=sid, state=RunState.DONE, attempts=1, created_at=at,
-                                 updated_at=at))
+                subs.append({"id": sid, "candidate": f"bench-{c}", "pack_id": pack, "pack_version": "1.0.0", "task_id": task_id,
+                                 "task_digest": task.digest, "submission_digest": "d" * 64, "archive": b"x", "created_at": at})
+                runs.append({"id": rid, "submission_id": sid, "state": RunState.DONE, "attempts": 1, "created_at": at,
+                                 "updated_at": at})
                 score = float((c * 13 + r * 29) % 101)
                 verdict = "ready" if score >= 75 else "not_ready"
-                results.append(dict(id=res, run_id=rid, submission_id=sid, candidate=f"bench-{c}", pack_id=pack,
-                                    task_id=task_id, score=score, verdict=verdict, created_at=at,
-                                    document={"full": {**full, "id": res}, "candidate": {**view, "id": res}}))
-                events.append(dict(run_id=rid, kind="done", detail=verdict, at=at))
+                results.append({"id": res, "run_id": rid, "submission_id": sid, "candidate": f"bench-{c}", "pack_id": pack,
+                                    "task_id": task_id, "score": score, "verdict": verdict, "created_at": at,
+                                    "document": {"full": {**full, "id": res}, "candidate": {**view, "id": res}}})
+                events.append({"run_id": rid, "kind": "done", "detail": verdict, "at": at})
                 for skill in (f"skill.{r % 20}", f"skill.{(r + 7) % 20}"):
-                    evidence.append(dict(candidate=f"bench-{c}", skill=skill, score=score, verdict=verdict,
-                                         result_id=res, at=at))
+                    evidence.append({"candidate": f"bench-{c}", "skill": skill, "score": score, "verdict": verdict,
+                                         "result_id": res, "at": at})
                 first = first or res
             for table, rows in ((Submission, subs), (Run, runs), (Result, results), (RunEvent, events),
                                 (SkillEvidence, evidence)):

@@ -124,8 +124,8 @@ def _credential_key_problems(credential: dict[str, Any], keys: Any) -> list[str]
             if statuses.get(kid) == signing.REVOKED:
                 return [f"signed by revoked key {kid!r}: the issuer withdrew it, so nothing it signed is trusted"]
             return []
-    return [f"signed by unknown key {credential['proof']['verificationMethod'].partition('#')[0]!r}: "
-            "it is not among the service's keys"]
+    return [(f"signed by unknown key {credential['proof']['verificationMethod'].partition('#')[0]!r}: "
+            "it is not among the service's keys")]
 
 
 def _status_problems(status: Any, credential: dict[str, Any], service: str, keys: Any, openbadges,
@@ -136,8 +136,8 @@ def _status_problems(status: Any, credential: dict[str, Any], service: str, keys
     if not isinstance(index, str) or not index.isdigit():
         return [f"the statusListIndex {index!r} is not a decimal string"]
     if not service or not isinstance(url, str) or not url.startswith(service + "/"):
-        return [f"revocation not checked: the status list {url!r} is not at the configured service "
-                f"({service or 'set TASKTRIAL_URL'}); nothing named in a credential is fetched elsewhere"]
+        return [(f"revocation not checked: the status list {url!r} is not at the configured service "
+                f"({service or 'set TASKTRIAL_URL'}); nothing named in a credential is fetched elsewhere")]
     try:
         listing = _fetch(url, "status list").json()
     except ValueError:

@@ -58,9 +58,7 @@ def _explained(error: ValidationError) -> list[tuple[Sequence[Any], str]]:
     found = []
     for sub in branches[index]:
         for leaf_where, message in _explained(sub):
-            if hint and list(leaf_where) == where:
-                message = f"{message} ({hint})"
-            found.append((leaf_where, message))
+            found.append((leaf_where, f"{message} ({hint})" if hint and list(leaf_where) == where else message))
     return found
 
 

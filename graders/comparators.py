@@ -93,7 +93,7 @@ def _number(token: str) -> float | None:
 
 
 def _first_difference(actual: list[str], expected: list[str], unit: str) -> str:
-    for index, (got, want) in enumerate(zip(actual, expected), start=1):
+    for index, (got, want) in enumerate(zip(actual, expected, strict=False), start=1):
         if got != want:
             return f"{unit} {index}: expected {want[:200]!r}, got {got[:200]!r}"
     if len(actual) < len(expected):

@@ -663,10 +663,8 @@ class _ServiceProcess:
         return cls(api, exec_id, sock, deadline=time.monotonic() + lifetime, cap=limits.output_kb * 1024)
 
     def _read(self, deadline: float, cap: int) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._result = _pump(self._sock, deadline, cap, stop=self._stop)
-        except OSError:
-            pass
 
     def exit_code(self) -> int | None:
         """The exit code once the service has ended; None while it runs."""

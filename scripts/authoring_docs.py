@@ -338,7 +338,7 @@ expand past the caps. A new version is `checking` until the workers' pack check 
 Re-uploading the same content of a rejected version checks it again; new content needs a new
 `version`. `tasktrial pack retire ID@VERSION` stops new submissions to a live version; its results
 stay valid and verifiable.
-"""
+"""  # noqa: E501 - the generated Markdown's table rows and paragraphs, verbatim: they cannot wrap here
 
 
 def main(argv: list[str]) -> int:

@@ -12,26 +12,26 @@ from engine.models import Check, CheckRule, CheckStatus, Difficulty, ResourceLim
 
 
 def task(**overrides: Any) -> Task:
-    values: dict[str, Any] = dict(
-        pack_id="demo", pack_version="1.0.0", id="sample", title="Sample", summary="A sample task",
-        micro_skills=("python.basics.sample",), difficulty=Difficulty.INTRO, environment="python",
-        limits=ResourceLimits(), grader={"kind": "pytest"}, pass_threshold=80.0, check_rules=(),
-        root=Path("/nonexistent"), digest="sha256:" + "0" * 64,
-    )
+    values: dict[str, Any] = {
+        "pack_id": "demo", "pack_version": "1.0.0", "id": "sample", "title": "Sample", "summary": "A sample task",
+        "micro_skills": ("python.basics.sample",), "difficulty": Difficulty.INTRO, "environment": "python",
+        "limits": ResourceLimits(), "grader": {"kind": "pytest"}, "pass_threshold": 80.0, "check_rules": (),
+        "root": Path("/nonexistent"), "digest": "sha256:" + "0" * 64,
+    }
     values.update(overrides)
     return Task(**values)
 
 
 def check(status: CheckStatus = CheckStatus.PASS, **overrides: Any) -> Check:
-    values: dict[str, Any] = dict(id="c", name="c", status=status, score=1.0 if status is CheckStatus.PASS else 0.0,
-                                  max_score=1.0)
+    values: dict[str, Any] = {"id": "c", "name": "c", "status": status, "score": 1.0 if status is CheckStatus.PASS else 0.0,
+                                  "max_score": 1.0}
     values.update(overrides)
     return Check(**values)
 
 
 def outcome(*steps: StepOutcome, collected: dict[str, bytes] | None = None, **overrides: Any) -> RunOutcome:
-    values: dict[str, Any] = dict(backend="fake", image="sha256:fake", steps=steps or (StepOutcome(exit_code=0),),
-                                  collected=collected or {})
+    values: dict[str, Any] = {"backend": "fake", "image": "sha256:fake", "steps": steps or (StepOutcome(exit_code=0),),
+                                  "collected": collected or {}}
     values.update(overrides)
     return RunOutcome(**values)
 

@@ -78,5 +78,5 @@ def postgres_server() -> Iterator[str]:
         yield f"postgresql://tasktrial@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+                       capture_output=True, check=False)
         shutil.rmtree(folder, ignore_errors=True)

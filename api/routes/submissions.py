@@ -192,7 +192,7 @@ def _admit(service: Service, person: Principal) -> None:
 def _enqueue(service: Service, run_id: str) -> None:
     try:
         service.queue.enqueue(run_id)
-    except Exception:  # the run is stored as queued: the reaper re-queues it when the broker is back
+    except Exception:  # noqa: BLE001 - any broker fault: the run is stored as queued; the reaper re-queues it when the broker is back
         service.metrics.rejected.labels("enqueue_failed").inc()
 
 

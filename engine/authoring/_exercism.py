@@ -298,8 +298,8 @@ def _statement(title: str, docs: list[str], solution: list[str], slug: str, meta
         linked = isinstance(url, str) and url
         credit += f"; source: [{source.strip()}]({url})" if linked else f"; source: {source.strip()}"
     parts = [f"# {title}", *(_demoted(doc) for doc in docs), "## Your submission",
-             f"Write your solution in {files}. The hidden tests import it by module name, "
-             f"so keep the file name{plural}.", f"*{credit}.*"]
+             (f"Write your solution in {files}. The hidden tests import it by module name, "
+             f"so keep the file name{plural}."), f"*{credit}.*"]
     return "\n\n".join(parts) + "\n"
 
 
@@ -309,9 +309,7 @@ def _demoted(markdown: str) -> str:
     for line in markdown.split("\n"):
         if line.lstrip().startswith(("```", "~~~")):
             fenced = not fenced
-        elif not fenced and re.match(r"#{1,5} ", line):
-            line = "#" + line
-        lines.append(line)
+        lines.append("#" + line if not fenced and re.match(r"#{1,5} ", line) else line)
     return "\n".join(lines)
 
 

@@ -428,8 +428,7 @@ def test_at_shutdown_a_stream_tells_its_client_to_reconnect_and_ends(tmp_path, s
         # The timeout only bounds this test if the stream ignores shutdown: it ends with ``timeout``.
         with api.client.stream("GET", f"/v1/submissions/{accepted['id']}/events", headers=alice,
                                params={"timeout": 20}) as response:
-            for line in response.iter_lines():
-                lines.append(line)
+            lines.extend(response.iter_lines())
 
     thread = threading.Thread(target=follow)
     thread.start()

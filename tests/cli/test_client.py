@@ -77,7 +77,7 @@ class PlayedWorker:
                                (f"/v1/runs/{run_id}/progress", {"worker": "played", "state": "grading"}),
                                (f"/v1/runs/{run_id}/fail", {"worker": "played", "reason": "played by the test"})):
                 self.http.post(path, json=body, headers=headers).raise_for_status()
-        except BaseException as exc:  # surfaced by the fixture: a broken worker must fail the test
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the fixture: a broken worker must fail the test
             self.failures.append(exc)
 
     def join(self) -> None:

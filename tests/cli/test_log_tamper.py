@@ -41,7 +41,7 @@ class Service:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "tasktrial"), *args], env=self.env, capture_output=True, text=True,
-                              timeout=120)
+                              timeout=120, check=False)
 
     def graded(self) -> str:
         """Submit the reference solution and wait for its result id."""

@@ -174,5 +174,5 @@ def test_a_control_character_in_a_name_is_rejected(root: Path):
 
 
 def test_the_label_names_what_was_read(tmp_path: Path):
-    with pytest.raises(SubmissionRejected, match="^starter path"):
+    with pytest.raises(SubmissionRejected, match=r"^starter path"):
         read_tree(tmp_path / "missing", what="starter")

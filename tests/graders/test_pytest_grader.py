@@ -164,7 +164,7 @@ def test_a_failed_reference_collection_is_a_grader_error(task, report, tmp_path:
         return factories.outcome(collected={REPORT: report})
 
     grader = PytestGrader(factories.harness_runner(collect), cache_dir=tmp_path / "cache")
-    with pytest.raises(GraderError, match="'sample'.*collecting the hidden tests"):
+    with pytest.raises(GraderError, match=r"'sample'.*collecting the hidden tests"):
         grader.expected_tests(task)
     assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
 

@@ -41,7 +41,7 @@ def run_bounded(runner, run_spec: RunSpec) -> RunOutcome:
     def target():
         try:
             result["outcome"] = runner.run(run_spec)
-        except Exception as exc:  # re-raised in the test's thread
+        except Exception as exc:  # noqa: BLE001 - re-raised in the test's thread
             result["error"] = exc
 
     worker = threading.Thread(target=target, daemon=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import select
@@ -217,10 +218,8 @@ def test_reap_removes_labelled_networks_too(docker_client, monkeypatch):
         assert runner.reap() == 0
         assert docker_client.networks.list(filters={"label": label}) == []
     finally:
-        try:
+        with contextlib.suppress(Exception):  # already removed by reap, as it should be
             network.remove()
-        except Exception:  # noqa: BLE001  (already removed by reap, as it should be)
-            pass
 
 
 def test_runs_without_a_service_still_have_no_network(docker_runner):

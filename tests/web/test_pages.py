@@ -408,7 +408,7 @@ def test_session_cookie_is_secure_behind_https(api):
                                            lifetime=timedelta(days=1))
     confirm = https.get(f"/signin/{code}")
     signed = https.post(f"/signin/{code}", data={"pre": form_value(confirm.text, "pre")}, follow_redirects=False)
-    cookie = [c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}=")][0]
+    cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}="))
     assert "Secure" in cookie and "HttpOnly" in cookie
 
 
