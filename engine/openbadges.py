@@ -71,8 +71,9 @@ def canonical(document: Mapping[str, Any]) -> str:
         CredentialError: the document is not valid JSON-LD or names a context that is not bundled.
     """
     try:
-        return jsonld.normalize(dict(document), {"algorithm": "URDNA2015", "format": "application/n-quads",
-                                                 "documentLoader": document_loader})
+        quads: str = jsonld.normalize(dict(document), {"algorithm": "URDNA2015", "format": "application/n-quads",
+                                                       "documentLoader": document_loader})
+        return quads
     except jsonld.JsonLdError as exc:
         raise CredentialError(f"the credential is not valid JSON-LD here: {_jsonld_message(exc)}") from exc
 
@@ -232,7 +233,7 @@ def verify(credential: Any) -> list[str]:
     value = proof.get("proofValue")
     if not isinstance(value, str) or not value.startswith("z"):
         problems.append("the proofValue is not a base58btc multibase string")
-    if problems:
+    if problems or not isinstance(value, str):  # the second only narrows: a non-string value is a problem above
         return problems
     try:
         public = public_from_verification_method(proof.get("verificationMethod"))

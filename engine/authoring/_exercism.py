@@ -159,9 +159,9 @@ def _convert(practice: Path, slug: str, entry: Mapping[str, Any],
 
     title = str(entry.get("name") or "").strip()[:200] or slug.replace("-", " ").title()
     blurb = meta.get("blurb")
-    has_blurb = isinstance(blurb, str) and blurb.strip()
-    summary = " ".join(blurb.split()) if has_blurb else f"Exercism practice exercise: {title}"
-    practices = entry.get("practices") if isinstance(entry.get("practices"), list) else []
+    summary = " ".join(blurb.split()) if isinstance(blurb, str) and blurb.strip() else f"Exercism practice exercise: {title}"
+    declared = entry.get("practices")
+    practices: list[object] = declared if isinstance(declared, list) else []
     skills = [f"{ENVIRONMENT}.exercism.{task_id}"]
     skills += [f"{ENVIRONMENT}.{slugify(p)}" for p in practices if isinstance(p, str) and is_id(slugify(p))]
     skills = list(dict.fromkeys(skills))

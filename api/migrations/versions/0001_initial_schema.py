@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-22 02:02:53.062798
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # the submodule the generated columns name (mypy does not see it through `import sqlmodel`)
 from alembic import op
 
 revision = '0001'

@@ -4,7 +4,7 @@ Revision ID: 0004_authoring
 Revises: 0003_tlog_credentials
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # the submodule the generated columns name (mypy does not see it through `import sqlmodel`)
 from alembic import op
 
 revision = '0004_authoring'
