@@ -110,9 +110,11 @@ class Credentials:
 
     def open_badge(self, award: CredentialAward) -> dict[str, Any]:
         """The award as a signed OpenBadgeCredential with a revocation status entry."""
-        key = self.key().jwk.private_key
+        key = self.key().private_key
         with self.session() as session:
             definition = session.get(CredentialDefinition, award.definition_id)
+            if definition is None:  # the award's foreign key: only a damaged database gets here
+                raise NotFound(f"award {award.id} names an unknown credential definition {award.definition_id!r}")
             digests = {e.result_id: e.digest for e in session.exec(
                 select(LogEntry).where(col(LogEntry.result_id).in_(award.evidence), LogEntry.view == "candidate"))}
         identity, salt = openbadges.subject_identity(award.candidate, salt=award.id)
@@ -139,7 +141,7 @@ class Credentials:
         with self.session() as session:
             revoked = session.exec(select(CredentialAward.status_index)
                                    .where(col(CredentialAward.revoked_at).is_not(None))).all()
-        key = self.key().jwk.private_key
+        key = self.key().private_key
         url = self.public_url.rstrip("/") + STATUS_PATH
         credential = {
             "@context": [openbadges.VC_V2], "id": url,

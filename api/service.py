@@ -57,7 +57,7 @@ class Service:
     queue: JobQueue
     metrics: Metrics = field(default_factory=Metrics)
     #: Wakes event streams in this process when a run changes (other processes' changes are polled), and caps them.
-    streams: StreamHub | None = None
+    streams: StreamHub = field(init=False)
     #: Called in order when the app shuts down (the embedded pool, its warm sandboxes).
     on_shutdown: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
@@ -76,9 +76,8 @@ class Service:
     _checks_queued: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.streams is None:
-            self.streams = StreamHub(max_streams=self.settings.max_streams,
-                                     max_streams_per_token=self.settings.max_streams_per_token)
+        self.streams = StreamHub(max_streams=self.settings.max_streams,
+                                 max_streams_per_token=self.settings.max_streams_per_token)
         self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
                                    batch_leaves=self.settings.log_batch_leaves,
                                    seal_seconds=self.settings.log_seal_seconds)

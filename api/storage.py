@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import ColumnElement, case, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
@@ -128,9 +128,9 @@ def move_pack_version(*, session: Session, version_id: str, from_states: Sequenc
     values: dict[str, Any] = {"state": to.value}
     if report is not None:
         values.update(report=report, checked_at=utcnow())
-    statement = (update(PackVersion).where(PackVersion.id == version_id)
+    statement = (update(PackVersion).where(col(PackVersion.id) == version_id)
                  .where(col(PackVersion.state).in_([s.value for s in from_states])).values(**values))
-    moved = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    moved = session.exec(statement).rowcount == 1
     session.commit()
     return moved
 
@@ -218,23 +218,23 @@ def claim_run(*, session: Session, run_id: str, worker: str, token_id: str, leas
     now = now or utcnow()
     statement = (
         update(Run)
-        .where(Run.id == run_id)
-        .where(or_(Run.state == RunState.QUEUED,
+        .where(col(Run.id) == run_id)
+        .where(or_(col(Run.state) == RunState.QUEUED,
                    (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now)))
         .values(state=RunState.RUNNING, worker=worker, worker_token_id=token_id, attempts=Run.attempts + 1,
                 lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
     )
-    claimed = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    claimed = session.exec(statement).rowcount == 1
     if claimed:
         session.add(RunEvent(run_id=run_id, kind=RunState.RUNNING.value, detail=worker))
     session.commit()
     return claimed
 
 
-def _held_by(token_id: str, worker: str | None):
+def _held_by(token_id: str, worker: str | None) -> ColumnElement[bool]:
     """The condition "claimed by this token (and process, when named)": the only caller that may act on the run."""
-    condition = (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (Run.worker_token_id == token_id)
-    return condition & (Run.worker == worker) if worker is not None else condition
+    condition = (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.worker_token_id) == token_id)
+    return condition & (col(Run.worker) == worker) if worker is not None else condition
 
 
 def advance_run(*, session: Session, run_id: str, worker: str | None, token_id: str, state: RunState,
@@ -245,10 +245,10 @@ def advance_run(*, session: Session, run_id: str, worker: str | None, token_id: 
     changed = before is not None and before.state is not state
     statement = (
         update(Run)
-        .where(Run.id == run_id, _held_by(token_id, worker))
+        .where(col(Run.id) == run_id, _held_by(token_id, worker))
         .values(state=state, lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
     )
-    moved = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    moved = session.exec(statement).rowcount == 1
     if moved and changed:
         session.add(RunEvent(run_id=run_id, kind=state.value))
     session.commit()
@@ -266,12 +266,12 @@ def release_run(*, session: Session, run_id: str, holder: tuple[str, str | None]
     True if the run was released.
     """
     now = utcnow()
-    statement = update(Run).where(Run.id == run_id, col(Run.state).in_([RunState.RUNNING, RunState.GRADING]))
+    statement = update(Run).where(col(Run.id) == run_id, col(Run.state).in_([RunState.RUNNING, RunState.GRADING]))
     if holder is not None:
         statement = statement.where(_held_by(*holder))
     if lapsed_before is not None:
         statement = statement.where(col(Run.lease_expires_at) < lapsed_before)
-    released = session.exec(statement.values(  # type: ignore[call-overload]
+    released = session.exec(statement.values(
         state=RunState.QUEUED, lease_expires_at=None, worker=None, worker_token_id=None,
         updated_at=now)).rowcount == 1
     if released:
@@ -293,10 +293,11 @@ def queue_position(*, session: Session, run_id: str) -> int | None:
 def run_events_since(*, session: Session, after_id: int, limit: int = 10_000) -> tuple[int, set[str]]:
     """The highest event id, and the runs with events after ``after_id`` (a negative id: just the highest)."""
     if after_id < 0:
-        return int(session.exec(select(func.coalesce(func.max(RunEvent.id), 0))).one()), set()
+        return int(session.exec(select(func.coalesce(func.max(RunEvent.id), 0))).one() or 0), set()
     rows = session.exec(select(RunEvent.id, RunEvent.run_id).where(col(RunEvent.id) > after_id)
                         .order_by(col(RunEvent.id)).limit(limit)).all()
-    return (rows[-1][0] if rows else after_id), {run_id for _, run_id in rows}
+    last = rows[-1][0] if rows else None  # stored events always have an id
+    return (after_id if last is None else last), {run_id for _, run_id in rows}
 
 
 def events_after(*, session: Session, run_id: str, after_id: int) -> Sequence[RunEvent]:
@@ -352,10 +353,10 @@ def record_result(
         session.add(SkillEvidence(candidate=submission.candidate, skill=skill, score=float(value["score"]),
                                   verdict=value["verdict"], result_id=result.id))
     now = utcnow()
-    ending = update(Run).where(Run.id == run.id)
+    ending = update(Run).where(col(Run.id) == run.id)
     if holder is not None:
         ending = ending.where(_held_by(*holder))
-    ended = session.exec(ending.values(  # type: ignore[call-overload]
+    ended = session.exec(ending.values(
         state=RunState.DONE, lease_expires_at=None, updated_at=now)).rowcount == 1
     if not ended:
         session.rollback()
@@ -387,13 +388,13 @@ def stale_runs(*, session: Session, now: datetime, queued_before: datetime) -> S
     return session.exec(
         select(Run).where(
             or_((col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now),
-                (Run.state == RunState.QUEUED) & (col(Run.updated_at) < queued_before))
+                (col(Run.state) == RunState.QUEUED) & (col(Run.updated_at) < queued_before))
         )
     ).all()
 
 
 def touch_run(*, session: Session, run_id: str) -> None:
-    session.exec(update(Run).where(Run.id == run_id, Run.state == RunState.QUEUED)  # type: ignore[call-overload]
+    session.exec(update(Run).where(col(Run.id) == run_id, col(Run.state) == RunState.QUEUED)
                  .values(updated_at=utcnow()))
     session.commit()
 
@@ -484,7 +485,7 @@ def redeem_sign_in_link(*, session: Session, code: str) -> ApiToken | None:
     link = session.exec(select(SignInLink).where(SignInLink.code_hash == auth.token_hash(code))).first()
     if link is None or link.used_at is not None or _aware(link.expires_at) <= now:
         return None
-    used = session.exec(update(SignInLink).where(SignInLink.id == link.id,  # type: ignore[call-overload]
+    used = session.exec(update(SignInLink).where(col(SignInLink.id) == link.id,
                                                  col(SignInLink.used_at).is_(None)).values(used_at=now)).rowcount == 1
     session.commit()
     token = session.get(ApiToken, link.token_id) if used else None
@@ -505,7 +506,7 @@ def create_web_session(*, session: Session, token_id: str, lifetime: timedelta) 
 def find_web_session(*, session: Session, secret: str) -> tuple[WebSession, ApiToken] | None:
     """The live session for ``secret`` and its token: None once it expired or ended, or its token was
     revoked or expired."""
-    found = session.exec(select(WebSession, ApiToken).join(ApiToken, ApiToken.id == WebSession.token_id)
+    found = session.exec(select(WebSession, ApiToken).join(ApiToken, col(ApiToken.id) == WebSession.token_id)
                          .where(WebSession.secret_hash == auth.token_hash(secret))).first()
     if found is None:
         return None
@@ -517,7 +518,7 @@ def find_web_session(*, session: Session, secret: str) -> tuple[WebSession, ApiT
 
 
 def end_web_session(*, session: Session, secret: str) -> None:
-    session.exec(update(WebSession).where(WebSession.secret_hash == auth.token_hash(secret))  # type: ignore[call-overload]
+    session.exec(update(WebSession).where(col(WebSession.secret_hash) == auth.token_hash(secret))
                  .values(ended=True))
     session.commit()
 
@@ -529,7 +530,7 @@ def best_results(*, session: Session, candidate: str) -> dict[tuple[str, str], t
     """Per ``(pack, task)``: the candidate's best score and whether any attempt was ready."""
     rows = session.exec(
         select(Result.pack_id, Result.task_id, func.max(Result.score),
-               func.max(case((Result.verdict == "ready", 1), else_=0)))
+               func.max(case((col(Result.verdict) == "ready", 1), else_=0)))
         .where(Result.candidate == candidate).group_by(Result.pack_id, Result.task_id)
     ).all()
     return {(pack, task): (float(best), bool(ready)) for pack, task, best, ready in rows}
@@ -538,7 +539,7 @@ def best_results(*, session: Session, candidate: str) -> dict[tuple[str, str], t
 def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str, limit: int = 200) -> Sequence[Any]:
     """The candidate's attempts at a task, oldest first: id, score, verdict, time (never the documents)."""
     return session.exec(
-        select(Result.id, Result.submission_id, Result.score, Result.verdict, Result.created_at)
+        select(Result.id, Result.submission_id, Result.score, Result.verdict, Result.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
         .where(Result.candidate == candidate, Result.pack_id == pack_id, Result.task_id == task_id)
         .order_by(col(Result.created_at).desc()).limit(limit)
     ).all()[::-1]
@@ -547,7 +548,7 @@ def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str
 def candidate_results(*, session: Session, candidate: str, limit: int = 200) -> Sequence[Any]:
     """The candidate's latest results, newest first: id, pack, task, score, verdict, time."""
     return session.exec(
-        select(Result.id, Result.pack_id, Result.task_id, Result.score, Result.verdict, Result.created_at)
+        select(Result.id, Result.pack_id, Result.task_id, Result.score, Result.verdict, Result.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
         .where(Result.candidate == candidate).order_by(col(Result.created_at).desc()).limit(limit)
     ).all()
 
@@ -563,7 +564,7 @@ def skill_standings(*, session: Session) -> Sequence[Any]:
                       func.max(SkillEvidence.score).label("best"))
                .group_by(SkillEvidence.candidate, SkillEvidence.skill).subquery())
     return session.exec(
-        select(SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, grouped.c.best)
+        select(SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, grouped.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
         .join(grouped, (SkillEvidence.candidate == grouped.c.candidate) & (SkillEvidence.skill == grouped.c.skill)
               & (SkillEvidence.at == grouped.c.at))
         .order_by(SkillEvidence.candidate, col(SkillEvidence.id))

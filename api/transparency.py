@@ -55,7 +55,7 @@ class TransparencyLog:
     def _sign(self, digests: list[str]) -> tuple[str, str]:
         root = merkle.root([transparency.leaf_hash(d) for d in digests])
         note = checkpoints.sign(Checkpoint(origin=self.origin, size=len(digests), root_hash=root),
-                                self.key().jwk.private_key)
+                                self.key().private_key)
         return root.hex(), note
 
     def start(self, stop: threading.Event) -> threading.Thread:
@@ -108,7 +108,7 @@ class TransparencyLog:
                 raise NotFound("the log has no checkpoint yet" if size is None
                                else f"the log has no checkpoint of size {size}")
             entry = storage.log_entry_by_digest(session=session, digest=digest)
-            if entry is None:
+            if entry is None or entry.log_index is None:
                 raise NotFound(f"no sealed log entry has digest {digest} (entries are sealed in batches: "
                                "try again after the next checkpoint)")
             if entry.log_index >= row.size:

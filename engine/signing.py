@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
@@ -49,6 +50,14 @@ class SigningKey:
 
     jwk: OKPKey = field(compare=False)
     kid: str
+
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The Ed25519 private key that signs (every ``SigningKey`` holds one)."""
+        key = self.jwk.private_key
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigurationError(f"the signing key {self.kid} holds no Ed25519 private key")
+        return key
 
     @classmethod
     def generate(cls) -> SigningKey:

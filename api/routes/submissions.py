@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import suppress
 from datetime import datetime
 from typing import Annotated, Any
@@ -293,8 +293,9 @@ class EventStreamResponse(StreamingResponse):
     only at the next write (up to a keep-alive later), keeping the slot that long.
     """
 
-    def __init__(self, content, release, **kwargs):
+    def __init__(self, content: AsyncGenerator[str, None], release: Callable[[], None], **kwargs: Any):
         super().__init__(content, media_type="text/event-stream", **kwargs)
+        self._events = content
         self._release = release
 
     async def __call__(self, scope, receive, send) -> None:
@@ -311,7 +312,7 @@ class EventStreamResponse(StreamingResponse):
                 group.cancel_scope.cancel()
         finally:
             self._release()
-            await self.body_iterator.aclose()  # runs the stream's own clean-up now, not at garbage collection
+            await self._events.aclose()  # runs the stream's own clean-up now, not at garbage collection
 
 
 @router.get("/submissions/{submission_id}/events", response_class=StreamingResponse,
@@ -330,6 +331,8 @@ async def submission_events(
     with service.session() as session:  # closed before the stream starts
         submission = visible_submission(session, service, person, submission_id)
         run = storage.latest_run(session=session, submission_id=submission.id)
+    if run is None:
+        raise NotFound(f"submission {submission_id!r} has no run")
     release = service.streams.acquire(person.token_id)
     after = int(last_event_id) if last_event_id else 0
     return EventStreamResponse(_event_stream(service, run.id, submission.id, timeout, after), release,
@@ -337,7 +340,7 @@ async def submission_events(
 
 
 async def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float,
-                        after: int) -> AsyncIterator[str]:
+                        after: int) -> AsyncGenerator[str, None]:
     """Replay the run's events after ``after``, then follow new ones until ``done``.
 
     Between looks it holds nothing: each look is one short session on a worker thread.

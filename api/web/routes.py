@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -67,7 +67,7 @@ READINESS_PAGE_SIZE = 50  # starter files larger than this are not opened in the
 class PageRoute(APIRoute):
     """Errors on pages become pages: sign-in redirects, a 404 page for anything not visible, a 403 for stale forms."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
@@ -394,6 +394,8 @@ async def submission_events(submission_id: str, request: Request, service: Servi
     with service.session() as session:  # closed before the stream starts, as the API's
         submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
         run = storage.latest_run(session=session, submission_id=submission.id)
+    if run is None:
+        raise NotFound(f"submission {submission_id!r} has no run")
     release = service.streams.acquire(user.principal.token_id)
     env = request.app.state.web_templates
     stream = submissions_api._event_stream(service, run.id, submission.id, 1800.0,
@@ -402,7 +404,7 @@ async def submission_events(submission_id: str, request: Request, service: Servi
                                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _as_html_events(stream: AsyncIterator[str], env, service, run_id: str) -> AsyncIterator[str]:
+async def _as_html_events(stream: AsyncGenerator[str, None], env, service, run_id: str) -> AsyncGenerator[str, None]:
     template = env.get_template("_progress.html")
     try:
         async for chunk in stream:
@@ -627,7 +629,7 @@ def readiness_rows(session, *, ready_in: list[str], sort: str) -> tuple[list[str
         by_candidate.setdefault(row.candidate, {})[row.skill] = {"score": row.score, "verdict": row.verdict,
                                                                  "best": row.best}
     skills = {skill for cells in by_candidate.values() for skill in cells}
-    rows = [{"candidate": candidate, "cells": cells} for candidate, cells in by_candidate.items()]
+    rows: list[dict[str, Any]] = [{"candidate": candidate, "cells": cells} for candidate, cells in by_candidate.items()]
     wanted = [s for s in ready_in if s]
     rows = [r for r in rows if all(r["cells"].get(s, {}).get("verdict") == "ready" for s in wanted)]
     if sort and sort != "candidate":
