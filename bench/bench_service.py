@@ -98,10 +98,16 @@ def wrk_load(url: str, headers: dict, submission_id: str, seconds: float, connec
                           "-H", f"Authorization: {headers['Authorization']}",
                           f"{url}/v1/submissions/{submission_id}/result"],
                          check=True, capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    def found(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, out)
+        if match is None:
+            raise RuntimeError(f"wrk's report has no {pattern!r}:\n{out}")
+        return match
+
+    rps = float(found(r"Requests/sec:\s+([\d.]+)").group(1))
 
     def ms(label: str) -> float:
-        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        value, unit = found(rf"\s{label}%\s+([\d.]+)(us|ms|s)").groups()
         return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -148,7 +154,8 @@ def main() -> None:
         pack={"id": "bench", "version": "1.0.0", "title": "Bench", "description": "bench", "authors": ["b"],
               "license": "MIT"})
     work, grader = tmp / "raw" / "workspace", tmp / "raw" / "grader"
-    work.mkdir(parents=True), grader.mkdir(parents=True)
+    work.mkdir(parents=True)
+    grader.mkdir(parents=True)
     (work / "value.py").write_text(SOLUTION)
     (grader / "test_value.py").write_text(TEST)
     raw_cmd = ["docker", "run", "--rm", "--network", "none", "-v", f"{work}:/workspace:ro", "-v", f"{grader}:/grader:ro",

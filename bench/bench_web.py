@@ -82,7 +82,7 @@ def fill_results(service) -> tuple[str, str]:
                      started_at=now(), finished_at=now(), outcome=outcome).to_document()
     full = signing.sign(base, service.key)
     view = signing.sign(candidate_view(base), service.key)
-    first = None
+    first = ""  # the first result id, once made
     with service.session() as session:
         for c in range(CANDIDATES):
             subs, runs, results, evidence, events = [], [], [], [], []
@@ -115,8 +115,10 @@ def sign_in(client: TestClient, service, role: Role, subject: str) -> None:
     with service.session() as session:
         code = storage.create_sign_in_link(session=session, role=role, subject=subject, lifetime=timedelta(days=1))
     confirm = client.get(f"/signin/{code}")
-    pre = re.search(r'name="pre" value="([^"]+)"', confirm.text).group(1)
-    assert client.post(f"/signin/{code}", data={"pre": pre}, follow_redirects=False).status_code == 303
+    pre = re.search(r'name="pre" value="([^"]+)"', confirm.text)
+    if pre is None:
+        raise RuntimeError(f"the sign-in page has no confirmation form: {confirm.text[:500]}")
+    assert client.post(f"/signin/{code}", data={"pre": pre.group(1)}, follow_redirects=False).status_code == 303
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,7 +170,7 @@ class ApiClient:
             raise self._not_tasktrial(path)
         return body
 
-    def events(self, submission_id: str, *, sleep=time.sleep) -> Iterator[Event]:
+    def events(self, submission_id: str, *, sleep=time.sleep) -> Generator[Event, None, None]:
         """Follow a submission's Server-Sent Events (queued, running, grading, done) as they come.
 
         When the server says ``reconnect`` (it is shutting down), follow again from the last
@@ -294,7 +294,8 @@ class ApiClient:
 
     def _parse_events(self, lines: Iterable[str], path: str) -> Iterator[Event]:
         """Server-Sent Events as the HTML standard frames them: fields up to a blank line; ``:`` lines are comments."""
-        kind, data, event_id = "message", [], None
+        kind, event_id = "message", None
+        data: list[str] = []
         for line in lines:
             if not line:
                 if data:
@@ -569,7 +570,8 @@ def _nothing() -> Iterator[None]:
 def _binding_problems(document: dict[str, Any], ref: TaskRef, digest: str) -> list[str]:
     """A validly signed result must also be about this task and exactly the files uploaded."""
     problems = []
-    task = document.get("task") if isinstance(document.get("task"), dict) else {}
+    named_task = document.get("task")
+    task = named_task if isinstance(named_task, dict) else {}
     named = f"{task.get('pack')}/{task.get('id')}"
     if named != str(ref):
         problems.append(f"the result is for task {named}, not {ref}")

@@ -212,7 +212,10 @@ def image_rows() -> str:
     lines = ["| environment | built from | installed packages | environment variables |", "|---|---|---|---|"]
     for name, image in sorted(images.catalogue().items()):
         text = image.dockerfile
-        base = re.search(r"^FROM\s+(\S+)", text, re.MULTILINE).group(1)
+        base_line = re.search(r"^FROM\s+(\S+)", text, re.MULTILINE)
+        if base_line is None:
+            raise SystemExit(f"the {name} image's Dockerfile has no FROM line")
+        base = base_line.group(1)
         install = re.search(r"apt-get install[^\n]*\\\n\s*([^\n\\]+)", text)
         packages = ", ".join(f"`{p}`" for p in install.group(1).split()) if install else "-"
         env = ", ".join(f"`{v}`" for line in re.findall(r"^ENV\s+(.+)$", text, re.MULTILINE) for v in line.split())
