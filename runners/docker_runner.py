@@ -48,10 +48,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import docker
 import docker.errors
-from docker.types import Ulimit
+from docker.types import LogConfig, Ulimit
 
 from engine.errors import ImageMissing, RunnerError, RunnerUnavailable
 from engine.models import (
@@ -172,7 +173,7 @@ class DockerRunner:
 
     def _take(self, spec: RunSpec, image: str) -> str:
         """A started, unused sandbox for ``spec``: from the warm pool when one is ready, else made now."""
-        if not self._warm:
+        if not self._warm or self._background is None:
             return self._create(spec, image)
         key = (image, spec.limits, tuple(sorted(spec.labels.items())))
         with self._pool_lock:
@@ -216,6 +217,8 @@ class DockerRunner:
         """
         removed = 0
         for container in self._client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
+            if container.id is None:  # never for a listed container; the stubs allow it
+                continue
             self._remove(container.id)
             removed += 1
         for network in self._api.networks(filters={"label": LABEL}):
@@ -237,7 +240,7 @@ class DockerRunner:
         for container in self._client.containers.list(all=True, filters={"label": OWNER_LABEL}, ignore_removed=True):
             owner = container.labels.get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition(":")
-            if owner_host != host or not pid.isdigit():
+            if owner_host != host or not pid.isdigit() or container.id is None:
                 continue
             if int(pid) == os.getpid() and not self._made_before_us(container.id):
                 continue
@@ -265,7 +268,7 @@ class DockerRunner:
     def _image_id(self, image: str) -> str:
         if image not in self._image_ids:
             try:
-                self._image_ids[image] = self._client.images.get(image).id
+                self._image_ids[image] = self._client.images.get(image).id or image
             except docker.errors.ImageNotFound as exc:
                 raise ImageMissing(f"runtime image {image} is not built; run `tasktrial images build`") from exc
             except docker.errors.DockerException as exc:
@@ -278,10 +281,12 @@ class DockerRunner:
     ) -> str:
         """A started sandbox; on no network unless ``network`` names a service run's network."""
         labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **self._owner, **spec.labels}
-        networking = {"network_disabled": True}
+        networking: dict[str, Any] = {"network_disabled": True}
         if network is not None:
             endpoint = self._api.create_endpoint_config(aliases=list(aliases) or None)
-            networking = {"networking_config": self._api.create_networking_config({network: endpoint})}
+            # types-docker wants one EndpointConfig; docker-py takes {network: EndpointConfig}
+            config = self._api.create_networking_config({network: endpoint})  # type: ignore[arg-type]
+            networking = {"networking_config": config}
         try:
             container = self._api.create_container(
                 image,
@@ -326,7 +331,7 @@ class DockerRunner:
             ],
             ipc_mode="private",
             shm_size="16m",
-            log_config={"type": "none", "config": {}},
+            log_config=LogConfig(type="none", config={}),
             runtime=self._runtime,
         )
 
@@ -352,7 +357,7 @@ class DockerRunner:
         **extra,
     ) -> RunOutcome:
         """Collect counters and files (when the sandbox is usable) into the run's outcome."""
-        counters, collected = (_Counters(), {})
+        counters, collected = _Counters(), dict[str, bytes]()
         if alive:
             counters, collected = self._collect(cid, spec.collect)
         oom = counters.oom_kills > 0 or self._api.inspect_container(cid)["State"].get("OOMKilled", False)
