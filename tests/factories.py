@@ -102,7 +102,7 @@ def pytest_task_files(**overrides: str) -> dict[str, str]:
     return files
 
 
-def io_task_files(cases: dict[str, tuple[str, str]] | None = None, **overrides: str) -> dict[str, str]:
+def io_task_files(cases: dict[str, tuple[str, str]] | None = None, /, **overrides: str) -> dict[str, str]:
     """The files of a small valid io task; ``cases`` maps a name to ``(stdin, expected stdout)``."""
     files = {
         "statement.md": "# Upper\n\nPrint stdin in upper case.\n",

@@ -22,7 +22,7 @@ def graded(api: Api, candidate: str = "alice") -> tuple[dict[str, str], str]:
 
 
 def note_key(api: Api) -> NoteKey:
-    return NoteKey(label=api.service.key.kid, public=checkpoints.raw_public(api.service.key.jwk.private_key))
+    return NoteKey(label=api.service.key.kid, public=checkpoints.raw_public(api.service.key.private_key))
 
 
 def latest(api: Api):

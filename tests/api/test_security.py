@@ -151,7 +151,9 @@ def test_a_worker_cannot_choose_the_subject_binding(api):
 
 
 def _token_id(api: Api, headers: dict[str, str]) -> str:
-    return api.service.principal(headers["Authorization"].removeprefix("Bearer ")).token_id
+    principal = api.service.principal(headers["Authorization"].removeprefix("Bearer "))
+    assert principal is not None
+    return principal.token_id
 
 
 def test_a_token_revoked_through_the_api_stops_working_at_once_on_that_replica(api):

@@ -60,6 +60,11 @@ def stored_submission(api: Api, submission_id: str) -> Submission:
     return row
 
 
+def _two_members_differing_in_case(tar: tarfile.TarFile) -> None:
+    for name in ("Retry.py", "retry.py"):
+        tar.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
+
+
 def tar_gz(build: Callable[[tarfile.TarFile], None], *, encoding: str = "utf-8") -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT, encoding=encoding) as tar:
@@ -170,8 +175,7 @@ HOSTILE = {
     "tar fifo": (tar_gz(tar_member("pipe", type=tarfile.FIFOTYPE)), ["fifo", "pipe"]),
     "tar setuid": (tar_gz(tar_member("suid.py", mode=0o4755)), ["setuid", "suid.py"]),
     "tar non-utf8 name": (tar_gz(tar_member("caf\xe9.py"), encoding="latin-1"), ["utf-8"]),
-    "tar case collision": (tar_gz(lambda tar: [tar.addfile(tarfile.TarInfo(n), io.BytesIO(b""))
-                                               for n in ("Retry.py", "retry.py")]),
+    "tar case collision": (tar_gz(_two_members_differing_in_case),
                            ["collide", "'Retry.py'", "'retry.py'"]),
     "zip absolute path": (zip_of(("retry.py", b"", REGULAR), ("/abs.py", b"x", REGULAR)), ["absolute", "/abs.py"]),
     "zip dot-dot": (zip_of(("retry.py", b"", REGULAR), ("a/../../evil.py", b"x", REGULAR)),

@@ -71,6 +71,7 @@ class PlayedWorker:
         thread.start()
 
     def _play(self, run_id: str) -> None:
+        assert self.http is not None, "the fixture sets the client before anything is queued"
         try:
             headers = {"Authorization": f"Bearer {self.token}"}
             for path, body in ((f"/v1/runs/{run_id}/claim", {"worker": "played"}),

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,7 +24,7 @@ JS = Path(__file__).resolve().parents[1] / "js"
 
 def award(**overrides) -> ob.Award:
     identity, salt = ob.subject_identity("alice@example.org", salt="0f" * 16)
-    values = {
+    values: dict[str, Any] = {
         "credential_id": "urn:uuid:6f1f8a9e-2a8e-4d8e-9c8e-1f2a3b4c5d6e", "name": "Backend Resilience",
         "description": "Retries, deadlines and idempotency, each shown ready in a sandboxed task.",
         "criteria": "Ready in python.resilience.retries and python.resilience.deadlines within 365 days.",

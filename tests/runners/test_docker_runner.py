@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import threading
 import uuid
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def run(runner, code: str, *, stdin: bytes = b"", limits: ResourceLimits = LIMIT
 
 def run_bounded(runner, run_spec: RunSpec) -> RunOutcome:
     """Run ``run_spec``, failing (and removing its containers) if it does not end within its limits plus slack."""
-    result: dict[str, object] = {}
+    result: dict[str, Any] = {}
 
     def target():
         try:

@@ -34,7 +34,9 @@ def submit_files(client, files: dict[str, bytes], task: str = TASK) -> str:
 
 def run_of(api: Api, submission_id: str) -> str:
     with api.service.session() as session:
-        return storage.latest_run(session=session, submission_id=submission_id).id
+        run = storage.latest_run(session=session, submission_id=submission_id)
+    assert run is not None
+    return run.id
 
 
 def result_url(client, submission_id: str) -> str:
