@@ -185,8 +185,8 @@ def get_submission(*, session: Session, submission_id: str, with_archive: bool =
     """The submission; without ``with_archive`` its files are not read (reads of results never need them)."""
     if with_archive:
         return session.get(Submission, submission_id)
-    return session.exec(select(Submission).where(Submission.id == submission_id)
-                        .options(defer(Submission.archive))).first()  # type: ignore[arg-type]
+    without_files = defer(Submission.archive)  # type: ignore[arg-type]  # SQLModel types the column as bytes
+    return session.exec(select(Submission).where(Submission.id == submission_id).options(without_files)).first()
 
 
 def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int) -> tuple[list[Submission], int]:
