@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 
 from api import errors, storage, streams
-from api.routes import admin, authoring, catalogue, credentials, log, meta, runs, submissions
+from api.routes import admin, authoring, catalogue, cohorts, credentials, log, meta, reviews, runs, submissions
 from api.service import Service
 from api.web import mount as mount_web
 
@@ -21,6 +21,7 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
         if reaper:
             service.start_reaper(stop)
             service.log.start(stop)
+            service.webhooks.start(stop)
         service.streams.start()
         polling = asyncio.Event()
         poller = asyncio.create_task(streams.poll_changes(
@@ -42,7 +43,7 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
     app.state.service = service
     errors.install(app)
     for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router,
-                   authoring.router, admin.router):
+                   authoring.router, admin.router, cohorts.router, cohorts.public_router, reviews.router):
         app.include_router(router)
     mount_web(app)  # the web client's pages at /
     return app

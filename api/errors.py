@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from engine.credentials import CredentialDefinitionError
@@ -23,6 +24,7 @@ from engine.errors import (
     TaskTrialError,
     capped,
 )
+from engine.roster import RosterError
 
 #: Caps on an error body, whatever the request or pack held: ``detail`` text, and how many
 #: items any list in a body keeps (see ``bounded``).
@@ -42,7 +44,15 @@ class TooManyRequests(TaskTrialError):
         self.retry_after = retry_after
 
 
+class StorageLow(TaskTrialError):
+    """The data disk is nearly full: new submissions wait (503 with Retry-After) rather than risk being lost."""
+
+
+#: How long a client is asked to wait after a 503 (a part of the service is down for a moment).
+RETRY_AFTER_SECONDS = 5
+
 STATUS: list[tuple[type[TaskTrialError], int]] = [
+    (StorageLow, 503),
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),
@@ -50,6 +60,7 @@ STATUS: list[tuple[type[TaskTrialError], int]] = [
     (PackError, 422),
     (SubmissionRejected, 422),
     (CredentialDefinitionError, 422),
+    (RosterError, 422),
     (ConfigurationError, 500),
     (RunnerError, 503),
     (GraderError, 500),
@@ -63,11 +74,25 @@ def install(app: FastAPI) -> None:
         body: dict = {"detail": capped(str(exc), DETAIL_CHARS)}
         if isinstance(exc, PackError):
             body["problems"] = [{"file": p.file, "location": p.location, "message": p.message} for p in exc.problems]
+        if isinstance(exc, RosterError):
+            body["problems"] = list(exc.problems)
         headers = None
         if isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
             body["retry_after_seconds"] = max(1, math.ceil(exc.retry_after))
+        elif code == 503:
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return JSONResponse(status_code=code, content=body, headers=headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """The database went away (restarting, unreachable, its disk full): nothing was half-written
+        (the transaction rolled back), so the client may simply retry."""
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+        return JSONResponse(status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                            content={"detail": capped("the database is unavailable, try again shortly"
+                                                      + (f" ({reason[0]})" if reason else ""), DETAIL_CHARS)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

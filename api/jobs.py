@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from api.catalogue import pack_digest
-from api.worker_client import WorkerApi
+from api.worker_client import RetryableApiError, WorkerApi
 from engine import archives
 from engine.checking import check_task, pack_report
 from engine.errors import NotFound, PackError, RunnerError
@@ -45,7 +45,10 @@ def execute(run_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, 
 
     def report(state: str) -> None:
         if state == "grading":  # the claim already recorded "running"
-            api.progress(run_id, state)
+            try:
+                api.progress(run_id, state)
+            except RetryableApiError as exc:  # progress is news, not a duty: the result post retries and decides
+                log.warning("run %s: could not report %s (%s); grading on", run_id, state, exc)
 
     # A broken grader comes back as a ``grader_error`` result (verdict error), never as the candidate's outcome.
     result = grade_submission(task, files, runner=runner, grader=graders.for_task(task), progress=report)

@@ -55,6 +55,12 @@ class InProcessQueue:
             raise RuntimeError("this in-process queue was built without a pack check job")
         self._pool.submit(self._safely, self._check_job, version_id)
 
+    def close(self) -> None:
+        """Drop the jobs not started (their runs stay queued in the database: the next start queues them
+        again) and do not wait for those under way (their claims lapse; the next start re-queues them).
+        Without this, the interpreter's exit would run every queued grading before the process ends."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     def _safely(self, job: Callable[[str], None], job_id: str) -> None:
         try:
             job(job_id)
@@ -65,6 +71,11 @@ class InProcessQueue:
 class CeleryQueue:
     def __init__(self, celery_app) -> None:
         self._app = celery_app
+
+    @property
+    def app(self):
+        """The Celery app (``/healthz`` pings the workers through it)."""
+        return self._app
 
     def enqueue(self, run_id: str) -> None:
         from api.celery_app import GRADE_TASK

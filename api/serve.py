@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 
@@ -46,24 +48,32 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
         with service.session() as session:
             token = storage.create_token(session=session, name="embedded worker", role=Role.WORKER,
                                          subject="embedded-worker")
-        runner = _worker_runner(settings)
+        runner = _worker_runner(settings, parallel=settings.embedded_workers)
         holder["worker"] = WorkerContext.build(
             runner=runner, catalogue=service.catalogue,
             client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
             cache_dir=settings.cache_dir, attempts=settings.max_attempts)
+        service.on_shutdown.append(queue.close)  # first: no new grading starts while the rest shuts down
         if hasattr(runner, "close"):
             # Remove the warm sandboxes. Gradings under way are not awaited: their runs stay
             # claimed and `recover` queues them again at the next start.
             service.on_shutdown.append(runner.close)
+        if hasattr(runner, "remove_own"):
+            service.on_abandon.append(runner.remove_own)
         recover(service)
     return app, service
 
 
+#: How long ``serve`` lets open requests finish after SIGTERM; the whole stop stays well under 10 s.
+SHUTDOWN_GRACE_SECONDS = 3
+
+
 def run_server(app, service: Service, settings: Settings) -> None:
-    """Serve ``app`` with uvicorn until SIGINT/SIGTERM.
+    """Serve ``app`` with uvicorn until SIGINT/SIGTERM, then stop within seconds whatever is open.
 
     At shutdown, open event streams are told to reconnect and end at once (uvicorn would otherwise
-    wait for every stream to finish, up to its ``timeout``, before stopping).
+    wait for every stream to finish before stopping); other open requests get
+    ``SHUTDOWN_GRACE_SECONDS``, then are cut; embedded gradings under way are not awaited.
     """
     import uvicorn
 
@@ -71,18 +81,50 @@ def run_server(app, service: Service, settings: Settings) -> None:
         async def shutdown(self, sockets=None) -> None:
             service.streams.close()
             await super().shutdown(sockets)
+            # Here, not after run(): uvicorn ends by raising the signal it caught again, which ends the process.
+            _abandon_gradings_under_way(service)
 
-    Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")).run()
+    try:
+        Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                              timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)).run()
+    finally:
+        if _gradings_under_way():
+            # The interpreter would join their threads, for as long as a grading takes.
+            sys.stdout.flush(), sys.stderr.flush()
+            os._exit(0)
 
 
-def _worker_runner(settings: Settings):
-    """The sandbox runner of a worker process, after removing sandboxes its dead predecessors left here."""
+def _gradings_under_way() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("tasktrial-worker") and t.is_alive()]
+
+
+def _abandon_gradings_under_way(service: Service) -> None:
+    """Remove the sandboxes of embedded gradings still running, which the stopping process will not await.
+
+    Their runs stay claimed in the database and the next start queues them again (``recover``),
+    so nothing is lost by not waiting. The API no longer listens, so no grading cut short here
+    can post a result.
+    """
+    busy = _gradings_under_way()
+    if not busy:
+        return
+    log.warning("stopping with %d grading(s) under way; their runs are queued again at the next start", len(busy))
+    for abandon in service.on_abandon:
+        try:
+            abandon()
+        except Exception:
+            log.exception("removing the sandboxes of gradings under way failed")
+
+
+def _worker_runner(settings: Settings, *, parallel: int):
+    """The sandbox runner of a worker process (``parallel`` gradings at a time), after removing sandboxes
+    its dead predecessors left here."""
     import socket
 
     import runners
     from api.worker import worker_name
 
-    runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_sandboxes,
+    runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_for(parallel),
                                runtime=settings.sandbox_runtime)
     if hasattr(runner, "reap_orphans"):
         host = socket.gethostname()
@@ -118,20 +160,22 @@ def recover(service: Service) -> int:
     from api.tables import Run
 
     with Session(service.engine) as session:
-        runs = session.exec(select(Run).where(Run.state != RunState.DONE)).all()
-        for run in runs:
-            storage.release_run(session=session, run_id=run.id)
-    for run in runs:
-        service.queue.enqueue(run.id)
+        # Ids, not rows: each release commits, which expires the rows (reading one then fails).
+        run_ids = list(session.exec(select(Run.id).where(Run.state != RunState.DONE)).all())
+        for run_id in run_ids:
+            storage.release_run(session=session, run_id=run_id)
+    for run_id in run_ids:
+        service.queue.enqueue(run_id)
     with Session(service.engine) as session:
-        checks = storage.checking_versions(session=session)
-    for version in checks:  # uploads whose check the previous pool never finished
-        service.queue.enqueue_pack_check(version.id)
-    return len(runs)
+        version_ids = [version.id for version in storage.checking_versions(session=session)]
+    for version_id in version_ids:  # uploads whose check the previous pool never finished
+        service.queue.enqueue_pack_check(version_id)
+    return len(run_ids)
 
 
-def celery_worker(settings: Settings):
-    """The Celery app of a worker process, its grading task bound to a worker context."""
+def celery_worker(settings: Settings, *, concurrency: int | None = None):
+    """The Celery app of a worker process (``concurrency`` gradings at a time, default the setting's),
+    its grading task bound to a worker context."""
     if not settings.broker_url or not settings.worker_token:
         from engine.errors import ConfigurationError
 
@@ -140,7 +184,8 @@ def celery_worker(settings: Settings):
     app = make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds)
 
     context = WorkerContext.build(
-        runner=_worker_runner(settings), catalogue=build_catalogue(settings),
+        runner=_worker_runner(settings, parallel=concurrency or settings.worker_concurrency),
+        catalogue=build_catalogue(settings),
         client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
         cache_dir=settings.cache_dir, attempts=settings.max_attempts)
     register_grade_task(app, context)

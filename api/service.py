@@ -13,17 +13,19 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api import auth, db, packcheck, storage
+from api import auth, cohort_storage, cohorts, db, packcheck, storage
 from api.auth import Principal
 from api.catalogue import Catalogue, StateOf
 from api.credentials import Credentials
-from api.errors import TooManyRequests
+from api.errors import StorageLow, TooManyRequests
+from api.health import Prober
 from api.queue import JobQueue
 from api.settings import Settings
 from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
-from engine import public_tests, results, signing, transparency
+from api.webhooks import Webhooks
+from engine import public_tests, results, review, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.grading import engine_error_result
 from engine.keyring import Keyring
@@ -60,6 +62,8 @@ class Service:
     streams: StreamHub = field(init=False)
     #: Called in order when the app shuts down (the embedded pool, its warm sandboxes).
     on_shutdown: list = field(default_factory=list)
+    #: Called when ``serve`` ends without awaiting embedded gradings under way (their sandboxes go).
+    on_abandon: list = field(default_factory=list)
     #: Recently seen tokens, by digest: a read-heavy client costs no token query for a few seconds.
     _principals: dict = field(default_factory=dict)
     #: The sandbox runner of public-test runs (made on first use); they never touch the queue or the database.
@@ -71,6 +75,10 @@ class Service:
     log: TransparencyLog = field(init=False)
     #: Stackable micro-credentials, refreshed after each result.
     credentials: Credentials = field(init=False)
+    #: Cohort webhooks: deliveries stored with the events, sent and retried by a dispatcher.
+    webhooks: Webhooks = field(init=False)
+    #: The probes behind ``/healthz``.
+    health: Prober = field(init=False)
 
     #: When this process last queued the check of a version still ``checking``, by version id.
     _checks_queued: dict = field(default_factory=dict)
@@ -84,6 +92,8 @@ class Service:
         self.credentials = Credentials(
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
             known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
+        self.webhooks = Webhooks(session=self.session)
+        self.health = Prober(settings=self.settings, engine=self.engine, celery=getattr(self.queue, "app", None))
 
     def run_public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
         """Run ``task``'s public tests over ``files`` in its image and limits (two at a time per API process).
@@ -201,6 +211,7 @@ class Service:
             NotFound: no such task in a live (or retired) version.
             VersionRetired: the named version is retired.
         """
+        self.refuse_when_disk_low()
         state = self.pack_state(session)
         task = self.catalogue.task(pack_id, task_id, version, state)
         if state(self.catalogue.pack(task.pack_id, task.pack_version)) == PackState.RETIRED.value:
@@ -208,6 +219,16 @@ class Service:
                                  "new submissions (its results stay valid and verifiable); submit to the latest "
                                  "live version instead (leave the version out)")
         return task
+
+    def refuse_when_disk_low(self) -> None:
+        """A new submission is refused while the data disk is nearly full: accepted, it could be lost.
+
+        Raises:
+            StorageLow: less than ``min_free_disk_mb`` free where the data directory lives.
+        """
+        state = self.health.disk()
+        if state != "ok":
+            raise StorageLow(f"the service's data disk is nearly full ({state}); try again later")
 
     def record_pack_check(self, *, version_id: str, report: dict) -> str:
         """Publish a checked version (``live``) or refuse it (``rejected``); the first report stands.
@@ -229,10 +250,12 @@ class Service:
         task = self.catalogue.task(pack_id, task_id, version)
         return self.settings.lease_margin_seconds + task.limits.time_seconds * 2
 
-    def store_result(self, *, run_id: str, document: dict,
+    def store_result(self, *, run_id: str, document: dict, reviewed: bool = False,
                      holder: tuple[str, str | None] | None = None) -> tuple[dict, bool]:
         """Sign and store a run's result (both views); a second write changes nothing.
 
+        The automated result of a task with a rubric is not signed: it waits for its reviewer
+        (``awaiting_review``) until ``complete_review`` combines both into the one signed result.
         ``holder`` (token id, worker name): only while that worker holds the run (else ``Conflict``).
         The server, never the worker, binds the result to its candidate (``subject_digest``).
         """
@@ -241,21 +264,88 @@ class Service:
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
             if run is None or submission is None:
                 raise NotFound(f"unknown run {run_id!r}")
+            if not reviewed and document.get("verdict") != "error" and self._has_rubric(submission):
+                review, created = storage.hold_for_review(session=session, run=run, submission=submission,
+                                                          document=document, holder=holder)
+                if created:
+                    self.notify(run_id)
+                return review.automated, created
             document = results.bind_subject(document, subject=submission.candidate, salt=submission.subject_salt)
             key = self.signing_key()
             full = signing.sign(document, key)
-            view = signing.sign(candidate_view(document), key)
-            digests = {"full": transparency.document_digest(full), "candidate": transparency.document_digest(view)}
+            views = {"candidate": candidate_view(document)}
+            views.update(cohorts.extra_views(session, submission, views["candidate"]))  # an assessment's visibility
+            signed = {name: signing.sign(view, key) for name, view in views.items()}
+            digests = {"full": transparency.document_digest(full)}
+            digests.update({name: transparency.document_digest(view) for name, view in signed.items()})
             result, created = storage.record_result(session=session, run=run, submission=submission,
-                                                    document=full, candidate_view=view, log_digests=digests,
-                                                    holder=holder)
+                                                    document=full, candidate_view=signed.pop("candidate"),
+                                                    extra_views=signed, log_digests=digests, holder=holder)
             if created:
+                cohorts.refresh_score(session, submission)
+                self._emit_result_events(session, run, submission, result)
                 self.log.appended(len(digests))
                 self._refresh_credentials(submission.candidate)
                 self.notify(run_id)
                 self.metrics.results.labels(result.verdict).inc()
                 self.metrics.latency.observe((utcnow() - _aware(submission.created_at)).total_seconds())
             return result.document["full"], created
+
+    def _emit_result_events(self, session, run, submission, result) -> None:
+        """``result.created`` for an assessment attempt's result, and ``regrade.changed`` when a regrade
+        moved its verdict. The result is stored whatever happens here."""
+        cohort_id = cohorts.cohort_id_of(session, submission.assessment_id)
+        if cohort_id is None:
+            return
+        data = {"result_id": result.id, "submission_id": submission.id, "assessment_id": submission.assessment_id,
+                "candidate": submission.candidate, "task": f"{submission.pack_id}/{submission.task_id}",
+                "verdict": result.verdict, "score": result.score}
+        try:
+            self.webhooks.emit(cohort_id=cohort_id, event_type="result.created", data=data)
+            if run.regrade_id is not None:
+                before = cohort_storage.previous_result(session=session, submission_id=submission.id, before=result)
+                if before is None or before.verdict != result.verdict:
+                    self.webhooks.emit(cohort_id=cohort_id, event_type="regrade.changed", data={
+                        **data, "regrade_id": run.regrade_id,
+                        "previous": {"result_id": before.id, "verdict": before.verdict, "score": before.score}
+                        if before else None})
+        except Exception:
+            log.exception("storing the webhook events of result %s failed", result.id)
+
+    def _has_rubric(self, submission) -> bool:
+        task = self.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        return bool(task.rubric)
+
+    def complete_review(self, *, review_id: str, reviewer: str, scores: dict[str, float],
+                        comments: dict[str, str]) -> dict:
+        """Combine a reviewer's rubric scores with the automated checks into one signed result.
+
+        Raises:
+            NotFound: no such review.
+            ReviewRejected: a criterion unscored or scored off its levels (nothing stored).
+            Conflict: another reviewer completed it first.
+        """
+        with self.session() as session:
+            item = storage.get_review(session=session, review_id=review_id)
+            if item is None:
+                raise NotFound(f"unknown review {review_id!r}")
+            task = self.catalogue.task(item.pack_id, item.task_id, item.pack_version)
+            document = review.combine(task, item.automated, review.reviewed_checks(task, scores, comments))
+            if not storage.complete_review(session=session, review_id=review_id, reviewer=reviewer, scores=scores,
+                                           comments=comments):
+                raise Conflict(f"review {review_id} is already completed; its result stands")
+            try:
+                stored, _ = self.store_result(run_id=item.run_id, document=document, reviewed=True)
+            except Exception:
+                storage.reopen_review(session=session, review_id=review_id)
+                raise
+            storage.set_review_result(session=session, review_id=review_id, result_id=stored["id"])
+            cohort_id = cohorts.cohort_id_of(session, item.assessment_id)
+            if cohort_id is not None:
+                self.webhooks.emit(cohort_id=cohort_id, event_type="review.completed", data={
+                    "review_id": review_id, "result_id": stored["id"], "assessment_id": item.assessment_id,
+                    "task": f"{item.pack_id}/{item.task_id}", "verdict": stored["verdict"], "score": stored["score"]})
+        return stored
 
     def _refresh_credentials(self, candidate: str) -> None:
         try:
@@ -273,7 +363,7 @@ class Service:
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
         if run is None or submission is None:
             return
-        task = self.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        task = self.catalogue.task(submission.pack_id, submission.task_id, run.pack_version or submission.pack_version)
         document = engine_error_result(task, submission.submission_digest, reason, started_at=now()).to_document()
         self.store_result(run_id=run_id, document=document, holder=holder)
 
@@ -284,17 +374,25 @@ class Service:
         with self.session() as session:
             stale = storage.stale_runs(session=session, now=current,
                                        queued_before=current - timedelta(seconds=self.settings.lease_margin_seconds))
+        waiting = [run.id for run in stale if run.state is RunState.QUEUED]
+        if waiting:  # queued runs whose message may be lost: one commit for the whole batch, then send each
+            with self.session() as session:
+                storage.touch_runs(session=session, run_ids=waiting)
+            for run_id in waiting:
+                self.metrics.requeued.inc()
+                self.queue.enqueue(run_id)
+        acted += len(waiting)
         for run in stale:
+            if run.state is RunState.QUEUED:
+                continue
             acted += 1
-            if run.state is not RunState.QUEUED and run.attempts >= self.settings.max_attempts:
+            if run.attempts >= self.settings.max_attempts:
                 if self._still_lapsed(run.id, current):
                     self.fail_run(run_id=run.id, reason=f"the run did not finish after {run.attempts} attempts "
                                                         "(workers stopped or timed out)")
                 continue
             with self.session() as session:
-                if run.state is RunState.QUEUED:
-                    storage.touch_run(session=session, run_id=run.id)
-                elif not storage.release_run(session=session, run_id=run.id, lapsed_before=current):
+                if not storage.release_run(session=session, run_id=run.id, lapsed_before=current):
                     continue  # finished or claimed again since it was read: the new claim stands
                 else:
                     self.notify(run.id)

@@ -7,6 +7,7 @@ Everything inside receives explicit arguments; only entry points (``serve``,
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -15,6 +16,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from engine.errors import ConfigurationError
 
 REPO_CATALOGUE = Path(__file__).resolve().parent.parent / "tasks"
+
+
+def host_parallelism() -> int:
+    """How many gradings this host takes at once: the CPUs this process may run on.
+
+    A grading is mostly CPU (the interpreter and the tests in the sandbox, the engine's own
+    container work), so more parallel gradings than CPUs only queue on the CPUs.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class Mode(enum.StrEnum):
@@ -40,11 +53,15 @@ class Settings(BaseSettings):
     #: Token a Celery worker uses to talk to the API (role ``worker``). Required for ``tasktrial worker``.
     worker_token: str | None = None
     runner: str = "docker"
-    #: Started, empty sandboxes each worker keeps ready per kind of run (0: make each on demand).
-    warm_sandboxes: int = Field(1, ge=0)
+    #: Started, empty sandboxes each worker process keeps ready per kind of run (0: make each on demand;
+    #: unset: one per parallel grading).
+    warm_sandboxes: int | None = Field(default=None, ge=0)
     #: The OCI runtime of sandboxes, e.g. ``runsc`` for gVisor; unset: the engine's default (runc).
     sandbox_runtime: str | None = None
-    embedded_workers: int = Field(2, ge=1)
+    #: Parallel gradings of ``serve``'s embedded pool; default: what the host takes (``host_parallelism``).
+    embedded_workers: int = Field(default_factory=host_parallelism, ge=1)
+    #: Parallel gradings of a ``tasktrial worker`` process (its ``--concurrency`` overrides it).
+    worker_concurrency: int = Field(default_factory=host_parallelism, ge=1)
     max_upload_bytes: int = Field(8 * 1024 * 1024, gt=0)
     #: A run not finished this long after its lease started is re-queued or failed by the reaper.
     lease_margin_seconds: float = Field(120.0, gt=0)
@@ -75,6 +92,13 @@ class Settings(BaseSettings):
     log_batch_leaves: int = Field(256, gt=0)
     #: An upload still ``checking`` this long after its check was queued is queued again (a lost message).
     pack_check_requeue_seconds: float = Field(1800.0, gt=0)
+
+    def warm_for(self, parallel: int) -> int:
+        """Sandboxes to keep started ahead for ``parallel`` gradings at a time."""
+        return parallel if self.warm_sandboxes is None else self.warm_sandboxes
+    #: Below this much free space where the data directory lives, /healthz names the disk and new
+    #: submissions are refused (503) rather than accepted and lost to a full disk.
+    min_free_disk_mb: int = Field(default=64, ge=0)
 
     def require_database(self) -> None:
         """The API (not a worker, which never touches the database) needs explicit storage in production."""

@@ -7,7 +7,7 @@ a compare-and-set claim so a redelivered message never grades twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,11 +19,15 @@ from sqlmodel import Session, col, func, select
 from api import auth
 from api.tables import (
     ApiToken,
+    Assessment,
+    AssessmentScore,
     LogCheckpoint,
     LogEntry,
     PackState,
     PackVersion,
     Result,
+    Review,
+    ReviewState,
     Role,
     Run,
     RunEvent,
@@ -150,21 +154,44 @@ def pack_results(*, session: Session, pack_id: str) -> Sequence[Result]:
 def create_submission(
     *, session: Session, candidate: str, pack_id: str, pack_version: str, task_id: str,
     task_digest: str, submission_digest: str, archive: bytes, subject_salt: str | None = None,
+    assessment_id: str | None = None, late: bool = False,
 ) -> tuple[Submission, Run]:
-    """Store a submission and its first run, queued, in one transaction."""
+    """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which)."""
     submission = Submission(candidate=candidate, pack_id=pack_id, pack_version=pack_version, task_id=task_id,
                             task_digest=task_digest, submission_digest=submission_digest, archive=archive,
-                            subject_salt=subject_salt)
+                            subject_salt=subject_salt, assessment_id=assessment_id, late=late)
     run = Run(submission_id=submission.id)
     session.add(submission)
     session.flush()  # no ORM relationships: insert in foreign-key order ourselves
     session.add(run)
     session.flush()
     session.add(RunEvent(run_id=run.id, kind=RunState.QUEUED.value))
+    if assessment_id is not None:
+        _count_attempt(session=session, submission=submission)
     session.commit()
     session.refresh(submission)
     session.refresh(run)
     return submission, run
+
+
+def _count_attempt(*, session: Session, submission: Submission) -> None:
+    """One more attempt on the member's progress row (made with the first), in the submission's transaction."""
+    where = (AssessmentScore.assessment_id == submission.assessment_id,
+             AssessmentScore.candidate == submission.candidate, AssessmentScore.pack_id == submission.pack_id,
+             AssessmentScore.task_id == submission.task_id)
+    bumped = session.exec(update(AssessmentScore).where(*where)  # type: ignore[call-overload]
+                          .values(attempts=AssessmentScore.attempts + 1)).rowcount
+    if bumped == 0:
+        session.add(AssessmentScore(assessment_id=submission.assessment_id, candidate=submission.candidate,
+                                    pack_id=submission.pack_id, task_id=submission.task_id, attempts=1))
+        session.flush()
+    bump_revision(session=session, assessment_id=submission.assessment_id)
+
+
+def bump_revision(*, session: Session, assessment_id: str) -> None:
+    """Mark the assessment's progress changed (in the caller's transaction): cached staff views are stale."""
+    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+                 .values(revision=Assessment.revision + 1))
 
 
 def recent_submissions(*, session: Session, candidate: str, since: datetime) -> tuple[int, datetime | None]:
@@ -314,8 +341,12 @@ def get_result(*, session: Session, result_id: str) -> Result | None:
 
 
 def latest_result(*, session: Session, submission_id: str) -> Result | None:
-    return session.exec(select(Result).where(Result.submission_id == submission_id)
-                        .order_by(col(Result.created_at).desc())).first()
+    """The submission's current result: the newest not superseded, a graded one before an ``error`` one
+    (a regrade the engine could not complete leaves the earlier verdict standing)."""
+    return session.exec(select(Result).where(Result.submission_id == submission_id,
+                                             col(Result.superseded_by).is_(None))
+                        .order_by(case((Result.verdict == "error", 1), else_=0),
+                                  col(Result.created_at).desc())).first()
 
 
 def result_for_run(*, session: Session, run_id: str) -> Result | None:
@@ -325,10 +356,12 @@ def result_for_run(*, session: Session, run_id: str) -> Result | None:
 def record_result(
     *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any],
     log_digests: Mapping[str, str] | None = None, holder: tuple[str, str | None] | None = None,
+    extra_views: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[Result, bool]:
     """Store the run's result once. A second write for the same run changes nothing.
 
-    ``log_digests`` (view name -> digest) are appended to the transparency log in the
+    ``extra_views`` are further signed views stored by name (an assessment's candidate view after
+    its close). ``log_digests`` (view name -> digest) are appended to the transparency log in the
     same transaction, so no stored result is missing from the log. With ``holder`` (token id,
     worker name), the result is stored only while that worker holds the run, checked in the
     same transaction that ends the run.
@@ -341,10 +374,14 @@ def record_result(
     result = Result(
         id=document["id"], run_id=run.id, submission_id=submission.id, candidate=submission.candidate,
         pack_id=submission.pack_id, task_id=submission.task_id, score=float(document["score"]),
-        verdict=document["verdict"], document={"full": document, "candidate": candidate_view},
+        verdict=document["verdict"], document={"full": document, "candidate": candidate_view, **(extra_views or {})},
     )
     session.add(result)
     session.flush()
+    if result.verdict != "error":  # a newer verdict (a regrade's) supersedes the earlier ones, which stay stored
+        session.exec(update(Result).where(  # type: ignore[call-overload]
+            Result.submission_id == submission.id, Result.id != result.id,
+            col(Result.superseded_by).is_(None)).values(superseded_by=result.id))
     for view, digest in (log_digests or {}).items():
         session.add(LogEntry(digest=digest, result_id=result.id, view=view))
     # An ``error`` verdict says nothing about the candidate's skills: it never enters their profile.
@@ -374,27 +411,46 @@ def record_result(
     return result, True
 
 
-def skill_evidence(*, session: Session, candidate: str) -> Sequence[SkillEvidence]:
+def skill_evidence(*, session: Session, candidate: str) -> Sequence[Any]:
+    """A candidate's evidence in time order, as read-only rows (``.skill``, ``.score``, ``.verdict``, ``.at``,
+    ``.result_id``): plain columns of the covering index, no ORM objects (a profile reads hundreds)."""
     return session.exec(
-        select(SkillEvidence).where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
+        select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at,
+               SkillEvidence.result_id)
+        .where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
     ).all()
 
 
 # -- the reaper's queries --------------------------------------------------
 
 
-def stale_runs(*, session: Session, now: datetime, queued_before: datetime) -> Sequence[Run]:
-    """Runs whose claim lapsed, and queued runs nobody picked up since ``queued_before``."""
-    return session.exec(
-        select(Run).where(
-            or_((col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now),
-                (col(Run.state) == RunState.QUEUED) & (col(Run.updated_at) < queued_before))
-        )
+def stale_runs(*, session: Session, now: datetime, queued_before: datetime, limit: int = 500) -> Sequence[Run]:
+    """Runs whose claim lapsed, and queued runs nobody picked up since ``queued_before``, oldest first.
+
+    At most ``limit`` of each: with a backlog of queued runs (all waiting longer than the lease
+    margin), one pass must not re-send the whole backlog; the next pass takes the next oldest.
+    Two queries, each walking one index (``ix_run_state_updated_at``) rather than an OR.
+    """
+    lapsed = session.exec(
+        select(Run).where(col(Run.state).in_([RunState.RUNNING, RunState.GRADING]),
+                          col(Run.lease_expires_at) < now).order_by(col(Run.lease_expires_at)).limit(limit)
     ).all()
+    waiting = session.exec(
+        select(Run).where(Run.state == RunState.QUEUED, col(Run.updated_at) < queued_before)
+        .order_by(col(Run.updated_at)).limit(limit)
+    ).all()
+    return [*lapsed, *waiting]
 
 
 def touch_run(*, session: Session, run_id: str) -> None:
-    session.exec(update(Run).where(col(Run.id) == run_id, col(Run.state) == RunState.QUEUED)
+    touch_runs(session=session, run_ids=[run_id])
+
+
+def touch_runs(*, session: Session, run_ids: Sequence[str]) -> None:
+    """Mark queued runs as just sent again, in one statement (a pass over a backlog is one commit)."""
+    if not run_ids:
+        return
+    session.exec(update(Run).where(col(Run.id).in_(list(run_ids)), col(Run.state) == RunState.QUEUED)
                  .values(updated_at=utcnow()))
     session.commit()
 
@@ -526,31 +582,39 @@ def end_web_session(*, session: Session, secret: str) -> None:
 # -- web client: reading results without their documents ---------------------
 
 
-def best_results(*, session: Session, candidate: str) -> dict[tuple[str, str], tuple[float, bool]]:
-    """Per ``(pack, task)``: the candidate's best score and whether any attempt was ready."""
+def best_results(*, session: Session, candidate: str,
+                 hidden: Collection[str] = ()) -> dict[tuple[str, str], tuple[float, bool]]:
+    """Per ``(pack, task)``: the candidate's best score and whether any attempt was ready (``hidden`` results left out)."""
     rows = session.exec(
         select(Result.pack_id, Result.task_id, func.max(Result.score),
                func.max(case((col(Result.verdict) == "ready", 1), else_=0)))
-        .where(Result.candidate == candidate).group_by(Result.pack_id, Result.task_id)
+        .where(Result.candidate == candidate, *_not_in(hidden)).group_by(Result.pack_id, Result.task_id)
     ).all()
     return {(pack, task): (float(best), bool(ready)) for pack, task, best, ready in rows}
 
 
-def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str, limit: int = 200) -> Sequence[Any]:
+def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str, limit: int = 200,
+                 hidden: Collection[str] = ()) -> Sequence[Any]:
     """The candidate's attempts at a task, oldest first: id, score, verdict, time (never the documents)."""
     return session.exec(
         select(Result.id, Result.submission_id, Result.score, Result.verdict, Result.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-        .where(Result.candidate == candidate, Result.pack_id == pack_id, Result.task_id == task_id)
+        .where(Result.candidate == candidate, Result.pack_id == pack_id, Result.task_id == task_id, *_not_in(hidden))
         .order_by(col(Result.created_at).desc()).limit(limit)
     ).all()[::-1]
 
 
-def candidate_results(*, session: Session, candidate: str, limit: int = 200) -> Sequence[Any]:
+def candidate_results(*, session: Session, candidate: str, limit: int = 200,
+                      hidden: Collection[str] = ()) -> Sequence[Any]:
     """The candidate's latest results, newest first: id, pack, task, score, verdict, time."""
     return session.exec(
         select(Result.id, Result.pack_id, Result.task_id, Result.score, Result.verdict, Result.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-        .where(Result.candidate == candidate).order_by(col(Result.created_at).desc()).limit(limit)
+        .where(Result.candidate == candidate, *_not_in(hidden)).order_by(col(Result.created_at).desc()).limit(limit)
     ).all()
+
+
+def _not_in(hidden: Collection[str]) -> list[Any]:
+    """The condition leaving out ``hidden`` result ids (results an assessment still withholds from their candidate)."""
+    return [col(Result.id).not_in(list(hidden))] if hidden else []
 
 
 def skill_standings(*, session: Session) -> Sequence[Any]:
@@ -569,3 +633,77 @@ def skill_standings(*, session: Session) -> Sequence[Any]:
               & (SkillEvidence.at == grouped.c.at))
         .order_by(SkillEvidence.candidate, col(SkillEvidence.id))
     ).all()
+
+
+# -- human review --------------------------------------------------------------------
+
+
+def hold_for_review(*, session: Session, run: Run, submission: Submission, document: dict[str, Any],
+                    holder: tuple[str, str | None] | None = None) -> tuple[Review, bool]:
+    """Keep a run's automated result for its reviewer and end the run; a second hold changes nothing.
+
+    ``holder``: as for ``record_result`` (only while that worker holds the run, else ``Conflict``).
+    """
+    existing = session.exec(select(Review).where(Review.run_id == run.id)).first()
+    if existing is not None:
+        return existing, False
+    review = Review(run_id=run.id, submission_id=submission.id, assessment_id=submission.assessment_id,
+                    pack_id=submission.pack_id, pack_version=submission.pack_version, task_id=submission.task_id,
+                    automated=document)
+    session.add(review)
+    ending = update(Run).where(Run.id == run.id)
+    if holder is not None:
+        ending = ending.where(_held_by(*holder))
+    if session.exec(ending.values(  # type: ignore[call-overload]
+            state=RunState.DONE, lease_expires_at=None, updated_at=utcnow())).rowcount != 1:
+        session.rollback()
+        raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
+    session.add(RunEvent(run_id=run.id, kind=RunState.DONE.value, detail=ReviewState.AWAITING.value))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        found = session.exec(select(Review).where(Review.run_id == run.id)).first()
+        if found is None:
+            raise
+        return found, False
+    session.refresh(review)
+    return review, True
+
+
+def get_review(*, session: Session, review_id: str) -> Review | None:
+    return session.get(Review, review_id)
+
+
+def review_of(*, session: Session, submission_id: str) -> Review | None:
+    return session.exec(select(Review).where(Review.submission_id == submission_id)
+                        .order_by(col(Review.created_at).desc())).first()
+
+
+def list_reviews(*, session: Session, state: str | None, limit: int = 200) -> list[Review]:
+    query = select(Review)
+    if state is not None:
+        query = query.where(Review.state == state)
+    return list(session.exec(query.order_by(col(Review.created_at)).limit(limit)).all())
+
+
+def complete_review(*, session: Session, review_id: str, reviewer: str, scores: dict[str, float],
+                    comments: dict[str, str]) -> bool:
+    """Compare-and-set ``awaiting_review`` to ``completed``: of two reviewers, one wins."""
+    statement = (update(Review).where(Review.id == review_id, Review.state == ReviewState.AWAITING.value)
+                 .values(state=ReviewState.COMPLETED.value, reviewer=reviewer, scores=scores, comments=comments,
+                         completed_at=utcnow()))
+    done = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    session.commit()
+    return done
+
+
+def reopen_review(*, session: Session, review_id: str) -> None:
+    session.exec(update(Review).where(Review.id == review_id)  # type: ignore[call-overload]
+                 .values(state=ReviewState.AWAITING.value, reviewer=None, completed_at=None))
+    session.commit()
+
+
+def set_review_result(*, session: Session, review_id: str, result_id: str) -> None:
+    session.exec(update(Review).where(Review.id == review_id).values(result_id=result_id))  # type: ignore[call-overload]
+    session.commit()

@@ -96,8 +96,14 @@ class SubmissionBase(SQLModel):
 
 
 class Submission(SubmissionBase, table=True):
+    __table_args__ = (
+        #: An assessment's attempts by member and task, answered from the index alone (the dashboard's counts).
+        Index("ix_submission_attempts", "assessment_id", "candidate", "pack_id", "task_id"),
+        #: A candidate's submissions, newest first (migration 0008_faults).
+        Index("ix_submission_candidate_created_at", "candidate", "created_at"),
+    )
     id: str = Field(default_factory=new_id, primary_key=True)
-    candidate: str = Field(index=True)
+    candidate: str
     task_digest: str
     submission_digest: str
     #: The submission as a deterministic tar.gz (engine.archives.make_tar_gz).
@@ -105,6 +111,11 @@ class Submission(SubmissionBase, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     #: Keys the result's ``subject_digest``; given to the candidate only (None for older submissions).
     subject_salt: str | None = None
+    #: The assessment this is an attempt of (None: practice outside any assessment).
+    #: (No foreign key: adding one to this busy table would make SQLite copy it, which other tables' keys forbid.)
+    assessment_id: str | None = None
+    #: Accepted after the assessment's window closed (its late policy said so).
+    late: bool = False
 
 
 class SubmissionPublic(SubmissionBase):
@@ -113,7 +124,11 @@ class SubmissionPublic(SubmissionBase):
     task_digest: str
     submission_digest: str
     created_at: datetime
+    assessment_id: str | None = None
+    late: bool = False
     state: RunState
+    #: For a task with a rubric: ``awaiting_review`` until a reviewer scored it, then ``completed``.
+    review: str | None = None
     run_id: str
     result_id: str | None = None
     #: With the candidate's id, proves the signed result is theirs (``tasktrial verify --subject --salt``).
@@ -121,9 +136,12 @@ class SubmissionPublic(SubmissionBase):
 
 
 class Run(SQLModel, table=True):
+    #: A submission's latest run; the reaper's queued runs by age (migration 0008_faults).
+    __table_args__ = (Index("ix_run_submission_id_created_at", "submission_id", "created_at"),
+                      Index("ix_run_state_updated_at", "state", "updated_at"))
     id: str = Field(default_factory=new_id, primary_key=True)
-    submission_id: str = Field(foreign_key="submission.id", index=True)
-    state: RunState = Field(default=RunState.QUEUED, index=True)
+    submission_id: str = Field(foreign_key="submission.id")
+    state: RunState = Field(default=RunState.QUEUED)
     attempts: int = 0
     #: While RUNNING or GRADING: when the current worker's claim lapses.
     lease_expires_at: datetime | None = None
@@ -133,6 +151,10 @@ class Run(SQLModel, table=True):
     worker_token_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    #: A regrade's run grades the submission against this pack version (None: the submission's own).
+    pack_version: str | None = None
+    task_digest: str | None = None
+    regrade_id: str | None = Field(default=None, index=True)
 
 
 class RunEvent(SQLModel, table=True):
@@ -145,9 +167,11 @@ class RunEvent(SQLModel, table=True):
 
 
 class Result(SQLModel, table=True):
+    #: A submission's latest result (migration 0008_faults).
+    __table_args__ = (Index("ix_result_submission_id_created_at", "submission_id", "created_at"),)
     id: str = Field(primary_key=True)
     run_id: str = Field(foreign_key="run.id", unique=True)
-    submission_id: str = Field(foreign_key="submission.id", index=True)
+    submission_id: str = Field(foreign_key="submission.id")
     candidate: str = Field(index=True)
     pack_id: str
     task_id: str
@@ -156,16 +180,21 @@ class Result(SQLModel, table=True):
     #: The signed result document.
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    #: The regrade's result that replaced this one (this one stays stored and verifiable).
+    superseded_by: str | None = None
 
 
 class SkillEvidence(SQLModel, table=True):
     """One micro-skill score from one result: what candidate profiles are built from."""
 
     __tablename__ = "skill_evidence"
-    #: The readiness table ranks evidence per candidate and skill by time (api.storage.skill_standings).
-    __table_args__ = (Index("ix_skill_evidence_standing", "candidate", "skill", "at", "score"),)
+    #: The readiness table ranks evidence per candidate and skill by time (api.storage.skill_standings);
+    #: a candidate's profile is read in time order from the second index alone (migration 0008_faults).
+    __table_args__ = (Index("ix_skill_evidence_standing", "candidate", "skill", "at", "score"),
+                      Index("ix_skill_evidence_candidate_at", "candidate", "at", "skill", "score", "verdict",
+                            "result_id"))
     id: int | None = Field(default=None, primary_key=True)
-    candidate: str = Field(index=True)
+    candidate: str
     skill: str = Field(index=True)
     score: float
     verdict: str
@@ -291,3 +320,195 @@ class WebSession(SQLModel, table=True):
     expires_at: datetime
     ended: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# -- cohorts and assessments ---------------------------------------------------
+
+
+class Cohort(SQLModel, table=True):
+    """A named group an organiser (author or admin) runs assessments for."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str
+    organiser: str = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CohortStaff(SQLModel, table=True):
+    """A reviewer assigned to one cohort: they see its members' assessment work, nobody else's."""
+
+    __tablename__ = "cohort_staff"
+    __table_args__ = (UniqueConstraint("cohort_id", "subject"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    subject: str = Field(index=True)
+
+
+class CohortMember(SQLModel, table=True):
+    __tablename__ = "cohort_member"
+    __table_args__ = (UniqueConstraint("cohort_id", "subject"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    subject: str = Field(index=True)
+    display_name: str
+    email: str
+    joined_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time secret that becomes the member's candidate token when redeemed (stored as a digest)."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    subject: str
+    token_hash: str = Field(unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    used_at: datetime | None = None
+
+
+class Assessment(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    title: str
+    #: ``[{pack_id, pack_version, task_id, task_digest}]``: the tasks, pinned when the assessment was made.
+    tasks: list[dict[str, str]] = Field(sa_column=Column(JSON, nullable=False))
+    opens_at: datetime
+    closes_at: datetime
+    #: A timed assessment's per-attempt duration; None: untimed.
+    duration_seconds: int | None = None
+    #: Submissions per task a member may make (None: no limit).
+    attempt_limit: int | None = None
+    #: engine.assessments values, stored as text.
+    scoring: str = "best"
+    late: str = "refuse"
+    result_visibility: str = "always"
+    check_visibility: str = "always"
+    #: Per check-id glob: a visibility overriding ``check_visibility`` (first match wins).
+    check_overrides: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    #: Bumped in the transaction of every change to its members' progress: staff views computed at one
+    #: revision are reused until the next (api.staff_views).
+    revision: int = 0
+
+
+class AssessmentStart(SQLModel, table=True):
+    """When a member started a timed assessment: the clock the server enforces."""
+
+    __tablename__ = "assessment_start"
+    __table_args__ = (UniqueConstraint("assessment_id", "candidate"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: str = Field(foreign_key="assessment.id", index=True)
+    candidate: str
+    started_at: datetime = Field(default_factory=utcnow)
+
+
+class AssessmentScore(SQLModel, table=True):
+    """One member's progress at one task: attempts made, and the attempt that counts by the scoring policy.
+
+    Made with the first attempt and kept in step as attempts and results are stored, so staff views
+    read one narrow row per member and task instead of every attempt and every skill of every result.
+    """
+
+    __tablename__ = "assessment_score"
+    __table_args__ = (UniqueConstraint("assessment_id", "candidate", "pack_id", "task_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: str = Field(foreign_key="assessment.id", index=True)
+    candidate: str
+    pack_id: str
+    task_id: str
+    #: Submissions made (whatever became of them).
+    attempts: int = 0
+    #: The counting result; None until one is graded.
+    result_id: str | None = Field(default=None, foreign_key="result.id")
+    score: float | None = None
+    verdict: str | None = None
+    #: micro-skill -> [score, verdict] of the counting result.
+    skills: dict[str, list] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    late: bool = False
+    at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewState(enum.StrEnum):
+    AWAITING = "awaiting_review"
+    COMPLETED = "completed"
+
+
+class Review(SQLModel, table=True):
+    """A run of a task with a rubric: its automated result waits here, unsigned, until a reviewer scores it."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", unique=True)
+    submission_id: str = Field(foreign_key="submission.id", index=True)
+    assessment_id: str | None = Field(default=None, index=True)
+    pack_id: str = Field(index=True)
+    pack_version: str
+    task_id: str
+    #: The worker's automated result document (never shown to the candidate before it is combined and signed).
+    automated: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=ReviewState.AWAITING.value, index=True)
+    reviewer: str | None = None
+    scores: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    comments: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    result_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+
+
+class Regrade(SQLModel, table=True):
+    """Submissions of an assessment graded again against a newer pack version; old results stay, superseded."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    assessment_id: str = Field(foreign_key="assessment.id", index=True)
+    #: ``PACK/TASK`` when only one task's submissions are regraded.
+    task: str | None = None
+    #: ``{PACK/TASK: version}`` graded against.
+    versions: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    total: int = 0
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A URL a cohort's organiser registered for events (Standard Webhooks, signed with its own secret)."""
+
+    __tablename__ = "webhook_endpoint"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    cohort_id: str = Field(foreign_key="cohort.id", index=True)
+    url: str
+    #: ``whsec_`` + base64 of the HMAC key; shown once to the organiser, needed to sign every delivery.
+    secret: str
+    events: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint: retried with backoff until delivered or a day has passed."""
+
+    __tablename__ = "webhook_delivery"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    endpoint_id: str = Field(foreign_key="webhook_endpoint.id", index=True)
+    #: The ``webhook-id`` header: the same on every retry and redelivery, so receivers can deduplicate.
+    message_id: str = Field(default_factory=lambda: "msg_" + new_id())
+    event_type: str
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default_factory=utcnow, index=True)
+    last_status: int | None = None
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """The delivery log: every try, with what the receiver answered."""
+
+    __tablename__ = "webhook_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(foreign_key="webhook_delivery.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int = 0

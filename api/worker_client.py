@@ -7,6 +7,8 @@ other hosts. ``httpx.Client`` (or FastAPI's ``TestClient``) carries the calls.
 from __future__ import annotations
 
 import base64
+import random
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -26,10 +28,11 @@ class Job:
 
 
 class WorkerApi:
-    def __init__(self, client: httpx.Client, *, token: str, worker: str):
+    def __init__(self, client: httpx.Client, *, token: str, worker: str, result_retry_seconds: float = 60.0):
         self._client = client
         self._headers = {"Authorization": f"Bearer {token}"}
         self.worker = worker
+        self.result_retry_seconds = result_retry_seconds
 
     def claim(self, run_id: str) -> Job | None:
         """Claim the run (compare-and-set on the server); None if another worker has it or it is done."""
@@ -46,7 +49,22 @@ class WorkerApi:
         return response.status_code == 200
 
     def post_result(self, run_id: str, document: dict) -> None:
-        self._post(f"/v1/runs/{run_id}/result", json=document, params={"worker": self.worker}, ok=(200, 201))
+        """Post a finished grading, retrying for up to ``result_retry_seconds`` while the API is restarting
+        or its database is away (connection errors, 502-504): giving up loses the grading, and the run is
+        graded again only once its lease lapses. The server stores one result per run, so a retry of a
+        post that did arrive changes nothing."""
+        deadline = time.monotonic() + self.result_retry_seconds
+        delay = 0.25
+        while True:
+            try:
+                self._post(f"/v1/runs/{run_id}/result", json=document, params={"worker": self.worker},
+                           ok=(200, 201))
+                return
+            except RetryableApiError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 5.0)
 
     def release(self, run_id: str) -> None:
         self._post(f"/v1/runs/{run_id}/release", json={"worker": self.worker}, ok=(200, 409))
@@ -76,7 +94,12 @@ class WorkerApi:
         try:
             response = self._client.post(path, json=json, params=params, headers=self._headers)
         except httpx.HTTPError as exc:
-            raise RunnerUnavailable(f"cannot reach the API at {path}: {exc}") from exc
+            raise RetryableApiError(f"cannot reach the API at {path}: {exc}") from exc
         if response.status_code not in ok:
-            raise RunnerUnavailable(f"the API answered {response.status_code} to {path}: {response.text[:500]}")
+            kind = RetryableApiError if response.status_code in (502, 503, 504) else RunnerUnavailable
+            raise kind(f"the API answered {response.status_code} to {path}: {response.text[:500]}")
         return response
+
+
+class RetryableApiError(RunnerUnavailable):
+    """The API could not be reached or said it is briefly unavailable: the same call may succeed soon."""

@@ -20,9 +20,8 @@ import json
 import os
 import re
 import sys
-import time
-from collections.abc import Generator, Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -36,7 +35,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 
-from cli import config
+from cli import config, waiting
 from engine import archives, signing
 from engine.digest import tree_digest
 from engine.errors import ConfigurationError, Conflict, NotFound, SubmissionRejected, TaskTrialError
@@ -47,6 +46,11 @@ EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_GRADER_FAULT = 1, 2, 3,
 #: The server sends a keep-alive every 15 s while a run is under way, so a 60 s read timeout never cuts a live stream.
 TIMEOUT = httpx.Timeout(30.0, connect=10.0, read=60.0)
 STATES = ("queued", "running", "grading", "done")
+#: How long ``submit`` tries again while no connection can be made at all (the server is starting).
+CONNECT_PATIENCE_SECONDS = 20.0
+PatienceOption = Annotated[float, typer.Option("--patience", min=1.0,
+                                               help="Seconds to keep reconnecting to a server that went away "
+                                                    "before giving up (the submission stays on the server).")]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 out = Console()
@@ -104,10 +108,6 @@ class Event:
     id: str | None = None
 
 
-#: How long ``events`` keeps trying to reconnect after the server said ``reconnect`` (it is restarting).
-RECONNECT_SECONDS = 60.0
-
-
 class ApiClient:
     """The calls the candidate CLI makes, over an ``httpx.Client`` whose base URL is the server.
 
@@ -148,11 +148,11 @@ class ApiClient:
         return self._request("GET", f"{ref.path}/starter.tar.gz", what=f"the starter of {ref}",
                              missing=f"unknown task {str(ref)!r}").content
 
-    def submit(self, ref: TaskRef, archive: bytes) -> dict[str, Any]:
-        """Upload a tar.gz for ``ref``; the server's 202 answer (``id``, ``state``, ``links``)."""
+    def submit(self, ref: TaskRef, archive: bytes, assessment: str | None = None) -> dict[str, Any]:
+        """Upload a tar.gz for ``ref`` (an attempt at ``assessment``); the server's 202 answer (``id``, ``state``, ``links``)."""
         response = self._request("POST", "/v1/submissions", what=f"the submission to {ref}",
                                  missing=f"unknown task {str(ref)!r}",
-                                 data={"task": str(ref)},
+                                 data={"task": str(ref), **({"assessment": assessment} if assessment else {})},
                                  files={"archive": (f"{ref.task}.tar.gz", archive, "application/gzip")})
         body = self._json(response, "/v1/submissions")
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
@@ -170,49 +170,34 @@ class ApiClient:
             raise self._not_tasktrial(path)
         return body
 
-    def events(self, submission_id: str, *, sleep=time.sleep) -> Generator[Event, None, None]:
-        """Follow a submission's Server-Sent Events (queued, running, grading, done) as they come.
+    def events(self, submission_id: str, *, last_event_id: str | None = None) -> Iterator[Event]:
+        """A submission's Server-Sent Events (queued, running, grading, done) over one connection, as they come.
 
-        When the server says ``reconnect`` (it is shutting down), follow again from the last
-        event seen (``Last-Event-ID``), retrying for up to ``RECONNECT_SECONDS`` while it restarts.
+        ``last_event_id`` resumes after that event (``Last-Event-ID``). The stream may end with
+        ``reconnect`` (the server is shutting down) or ``timeout``: following again, through
+        restarts and dropped connections, is ``cli.waiting.follow``'s part.
         """
         path = f"/v1/submissions/{quote(submission_id, safe='')}/events"
-        last_id: str | None = None
-        while True:
-            headers = dict(self._headers, **({"Last-Event-ID": last_id} if last_id else {}))
-            reconnect: Event | None = None
-            with self._translated(), self._http.stream("GET", path, headers=headers) as response:
-                if response.is_error:
-                    response.read()
-                    self._check(response, what=f"unknown submission {submission_id!r}")
-                for event in self._parse_events(response.iter_lines(), path):
-                    if event.kind == "reconnect":
-                        reconnect = event
-                        break
-                    last_id = event.id or last_id
-                    yield event
-            if reconnect is None:
-                return
-            self._await_server(reconnect, sleep)
-
-    def _await_server(self, reconnect: Event, sleep) -> None:
-        """Wait until the server answers again after a ``reconnect`` event."""
-        delay = reconnect.data.get("retry_ms", 1000) / 1000 if isinstance(reconnect.data.get("retry_ms"), int) else 1.0
-        deadline = time.monotonic() + RECONNECT_SECONDS
-        while True:
-            sleep(delay)
-            try:
-                with self._translated():
-                    self._http.get("/healthz")
-                return
-            except (ServerUnreachable, ServerError):
-                if time.monotonic() >= deadline:
-                    raise
+        headers = dict(self._headers, **({"Last-Event-ID": last_event_id} if last_event_id else {}))
+        with self._translated(), self._http.stream("GET", path, headers=headers) as response:
+            if response.is_error:
+                response.read()
+                self._check(response, what=f"unknown submission {submission_id!r}")
+            yield from self._parse_events(response.iter_lines(), path)
 
     def result(self, submission_id: str) -> dict[str, Any]:
         """The signed result document (the view this token may see)."""
         path = f"/v1/submissions/{quote(submission_id, safe='')}/result"
         body = self._json(self._request("GET", path, what=f"the result of submission {submission_id!r}"), path)
+        if not isinstance(body, dict):
+            raise self._not_tasktrial(path)
+        return body
+
+    def submission(self, submission_id: str) -> dict[str, Any]:
+        """A submission's state (``state``, ``result_id`` once there is one): what ``watch`` polls."""
+        path = f"/v1/submissions/{quote(submission_id, safe='')}"
+        body = self._json(self._request("GET", path, what=f"submission {submission_id!r}",
+                                        missing=f"unknown submission {submission_id!r}"), path)
         if not isinstance(body, dict):
             raise self._not_tasktrial(path)
         return body
@@ -239,8 +224,9 @@ class ApiClient:
 
     def _request(self, method: str, path: str, *, what: str, missing: str | None = None,
                  **kwargs: Any) -> httpx.Response:
+        headers = {**self._headers, **kwargs.pop("headers", {})}
         with self._translated():
-            response = self._http.request(method, path, headers=self._headers, **kwargs)
+            response = self._http.request(method, path, headers=headers, **kwargs)
         self._check(response, what=what, missing=missing)
         return response
 
@@ -482,22 +468,29 @@ def submit(
     wait: Annotated[bool, typer.Option("--wait", help="Follow the grading and print the result.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: the result document with --wait, "
                                                          "else the server's acknowledgement.")] = False,
+    assessment: Annotated[str | None, typer.Option(help="An attempt at this assessment (its rules apply).")] = None,
+    patience: PatienceOption = waiting.Patience().seconds,
 ) -> None:
-    """Upload a folder for grading; with --wait, follow it live and print the verified result."""
+    """Upload a folder for grading; with --wait, follow it live and print the verified result.
+
+    A server that is restarting or a dropped connection does not end the wait: it reconnects
+    (backoff with jitter), resumes, and asks for the result, for up to --patience seconds.
+    """
     files = read_tree(directory)  # the server's own rules and caps; a rejected folder never leaves the machine
     if not files:
         _fail(f"{directory} holds no files to submit", EXIT_BAD_INPUT)
     with connect() as api:
         ref = resolve(api, task_id)
         # Under a folder of its own, so the server's stripping of one top folder never eats a folder of ours.
-        accepted = api.submit(ref, archives.make_tar_gz(files, prefix=ref.task))
+        archive = archives.make_tar_gz(files, prefix=ref.task)
+        accepted = waiting.retry(lambda: api.submit(ref, archive, assessment), retry_on=(ServerUnreachable,),
+                                 patience=waiting.Patience(seconds=CONNECT_PATIENCE_SECONDS))
         submission_id = accepted["id"]
         if not wait:
             _print_accepted(accepted, ref, api.url, as_json)
             return
-        _follow(api, submission_id, quiet=as_json)
-        document = api.result(submission_id)
-        verification = signing.verify(document, api.jwks())
+        document, verification = _follow_to_result(api, submission_id, quiet=as_json,
+                                                   patience=waiting.Patience(seconds=patience))
     problems = verification.problems or _binding_problems(document, ref, tree_digest(files))
     if problems:
         for problem in problems:
@@ -534,32 +527,40 @@ def _print_accepted(accepted: dict[str, Any], ref: TaskRef, url: str, as_json: b
               "`tasktrial submit --wait` follows it for you", highlight=False, soft_wrap=True)
 
 
-def _follow(api: ApiClient, submission_id: str, *, quiet: bool) -> dict[str, Any]:
-    """Show each state as the server reports it; the ``done`` event's data.
+def _follow(api: ApiClient, submission_id: str, *, quiet: bool, patience: waiting.Patience) -> dict[str, Any]:
+    """Show each state as the server reports it; the ``done`` event's data (or the state once it has a result).
 
-    On a terminal a live status line; otherwise one line per state on stderr.
+    On a terminal a live status line; otherwise one line per state on stderr. Reconnects
+    through restarts and dropped connections (``cli.waiting.follow``); gives up after
+    ``patience`` without reaching the server, naming the submission (``waiting.GaveUp``, exit 3).
     """
     live = err.is_terminal and not quiet
     display = err.status(f"submission {submission_id}: waiting", spinner="dots") if live else _nothing()
-    with display as status, closing(api.events(submission_id)) as events:
-        for event in events:
-            if event.kind == "timeout":
-                raise ServerError(f"the server stopped following submission {submission_id} before it was done; "
-                                  f"its result will appear at {api.url}/v1/submissions/{submission_id}/result")
+    with display as status:
+        def show(event: Event) -> None:
             if event.kind not in STATES:
-                continue
+                return
             line = f"submission {submission_id}: {event.kind}"
-            if event.kind == "done":
-                score = event.data.get("score")
-                score_text = f"{score:g}" if isinstance(score, int | float) else str(score)
-                line += f" (verdict {event.data.get('verdict')}, score {score_text})"
             if status is not None:
                 status.update(escape(line))
             err.print(escape(line), highlight=False, soft_wrap=True)
-            if event.kind == "done":
-                return event.data
-    raise ServerError(f"the event stream of submission {submission_id} ended before it was done; "
-                      f"its result will appear at {api.url}/v1/submissions/{submission_id}/result")
+
+        data = waiting.follow(api, submission_id, on_event=show, patience=patience,
+                              retry_on=(ServerUnreachable, ServerError))
+    score = data.get("score")
+    score_text = f" (verdict {data.get('verdict')}, score {score:g})" if isinstance(score, int | float) else ""
+    err.print(escape(f"submission {submission_id}: done{score_text}"), highlight=False, soft_wrap=True)
+    return data
+
+
+def _follow_to_result(api: ApiClient, submission_id: str, *, quiet: bool,
+                      patience: waiting.Patience) -> tuple[dict[str, Any], signing.Verification]:
+    """Follow to ``done``, then fetch the signed result and check it against the server's keys (both
+    fetched again if the server is restarting just then)."""
+    _follow(api, submission_id, quiet=quiet, patience=patience)
+    outage = (ServerUnreachable, ServerError)
+    document = waiting.retry(lambda: api.result(submission_id), retry_on=outage, patience=patience)
+    return document, signing.verify(document, waiting.retry(api.jwks, retry_on=outage, patience=patience))
 
 
 @contextmanager
@@ -640,3 +641,31 @@ def test(
                   highlight=False)
     if not ran["passed"]:
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def watch(
+    submission_id: Annotated[str, typer.Argument(metavar="SUBMISSION_ID", help="The id `submit` printed.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result document as JSON.")] = False,
+    patience: PatienceOption = waiting.Patience().seconds,
+) -> None:
+    """Follow a submission to its result and print it verified: after `submit` without --wait, or after a
+    wait that gave up. Reconnects through server restarts and dropped connections for up to --patience s."""
+    with connect() as api:
+        document, verification = _follow_to_result(api, submission_id, quiet=as_json,
+                                                   patience=waiting.Patience(seconds=patience))
+    if verification.problems:
+        for problem in verification.problems:
+            err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"the result of submission {submission_id} does not verify against {api.url}'s keys; "
+                  "do not trust it", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    else:
+        from cli.main import print_result  # at run time: cli.main imports this module
+
+        print_result(document)
+        out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
+                  f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
+    if document.get("status") == "grader_error":
+        raise typer.Exit(EXIT_GRADER_FAULT)

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from cli import verify
 from engine import packs
-from engine.checking import check_task, pack_report
+from engine.checking import check_tasks, pack_report
 from engine.credentials import CredentialDefinitionError
 from engine.errors import (
     ConfigurationError,
@@ -37,8 +37,9 @@ from engine.errors import (
     TaskTrialError,
 )
 from engine.grading import grade_submission
-from engine.models import Pack, RunStatus
+from engine.models import Pack, RunSpec, RunStatus
 from engine.results import Result, candidate_view
+from engine.roster import RosterError
 from engine.trees import read_tree
 
 EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_GRADER_FAULT = 1, 2, 3, 4
@@ -51,6 +52,7 @@ EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
     (ConfigurationError, EXIT_BAD_INPUT),
     (Conflict, EXIT_BAD_INPUT),
     (CredentialDefinitionError, EXIT_BAD_INPUT),
+    (RosterError, EXIT_BAD_INPUT),
     (RunnerError, EXIT_INFRASTRUCTURE),
     (GraderError, EXIT_GRADER_FAULT),
 ]
@@ -94,12 +96,18 @@ def load(path: Path) -> Pack:
     return packs.load_pack(path, environments=images.environments(), task_checks=validation_checks())
 
 
-def engine_parts(backend: str, cache_dir: Path, runtime: str | None = None):
+def engine_parts(backend: str, cache_dir: Path, runtime: str | None = None, *, warm: int = 0):
     import runners
     from graders import GraderSet
 
-    runner = runners.from_name(backend, runtime=runtime)
+    runner = runners.from_name(backend, runtime=runtime, warm=warm)
     return runner, GraderSet(runner, cache_dir=cache_dir)
+
+
+def close_runner(runner) -> None:
+    """Remove the sandboxes a runner started ahead and wait for its background removals."""
+    if hasattr(runner, "close"):
+        runner.close()
 
 
 # -- pack ------------------------------------------------------------------
@@ -133,6 +141,8 @@ def pack_check(
     path: Annotated[Path, typer.Argument(help="The pack folder.")],
     task: Annotated[list[str] | None, typer.Option("--task", help="Only this task (repeatable).")] = None,
     repeat: Annotated[int, typer.Option(min=1, max=20, help="Grade each submission this many times.")] = 1,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Gradings at a time (default: the number of CPUs).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
     backend: Backend = "docker",
     cache_dir: CacheDir = DEFAULT_CACHE,
@@ -141,16 +151,18 @@ def pack_check(
     """Run each task's reference (ready with 100 in every micro-skill) and starter (not_ready) in the real sandbox."""
     pack = load(path)
     tasks = [pack.task(t) for t in task] if task else list(pack.tasks)
-    runner, graders = engine_parts(backend, cache_dir, runtime)
-    reports = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
-        bar = progress.add_task(f"checking {pack.id}",
-                                total=sum(2 + len(t.counter_examples) for t in tasks) * repeat)
-        for item in tasks:
-            progress.update(bar, description=f"checking {item.id}")
-            reports.append(check_task(item, runner=runner, grader=graders.for_task(item), repeat=repeat,
-                                      on_run=lambda: progress.advance(bar)))
+    jobs = jobs or os.cpu_count() or 1
+    # A sandbox started ahead for every job: each still fresh and used once, as the workers' are.
+    runner, graders = engine_parts(backend, cache_dir, runtime, warm=jobs)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
+            bar = progress.add_task(f"checking {pack.id}",
+                                    total=sum(2 + len(t.counter_examples) for t in tasks) * repeat)
+            reports = check_tasks(tasks, runner=runner, grader_for=graders.for_task, repeat=repeat, jobs=jobs,
+                                  on_run=lambda: progress.advance(bar))
+    finally:
+        close_runner(runner)
     failed = [r for r in reports if not r.ok]
     if as_json:
         print(json.dumps(pack_report(pack, reports), indent=2))
@@ -166,6 +178,12 @@ def pack_check(
         for report in reports:
             skills = ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in report.skills().items())
             out.print(f"  {report.task_id} reference per micro-skill: {skills}", highlight=False)
+        for item in tasks:
+            if item.rubric:  # what pack check can and cannot prove of a reviewed task
+                out.print(f"  {item.id}: {len(item.rubric)} rubric criteria scored at their top level for the "
+                          "reference and their lowest for the starter and counter-examples (a reviewer scores "
+                          "real submissions); this checks the automated part and the rubric's arithmetic",
+                          highlight=False, soft_wrap=True)
         for report in failed:
             for problem in report.problems:
                 err.print(f"[red]✗[/] {report.task_id}: {problem}", highlight=False)
@@ -195,9 +213,15 @@ def grade(
 ) -> None:
     """Grade one submission folder and print its result (exit 4 when the task's grader failed)."""
     task = load(pack_path).task(task_id)
-    submission = read_tree(submission_dir)
     runner, graders = engine_parts(backend, cache_dir, runtime)
-    result = grade_submission(task, submission, runner=runner, grader=graders.for_task(task))
+    try:
+        if hasattr(runner, "prepare") and task.grader_kind != "http":  # http runs make a network of their own
+            # Its sandbox starts while the submission is read and packed; used once, or removed unused.
+            runner.prepare(RunSpec(environment=task.environment, limits=task.limits, steps=()))
+        submission = read_tree(submission_dir)
+        result = grade_submission(task, submission, runner=runner, grader=graders.for_task(task))
+    finally:
+        close_runner(runner)
     document = result.to_document()
     if as_candidate:
         document = candidate_view(document)  # the API's rule, so the preview is exactly what candidates get
@@ -339,6 +363,7 @@ tasks_app.command("show")(translate_errors(client.tasks_show))
 app.command("start")(translate_errors(client.start))
 app.command("submit")(translate_errors(client.submit))
 app.command("test")(translate_errors(client.test))
+app.command("watch")(translate_errors(client.watch))
 app.command("login")(translate_errors(client.login))
 
 
@@ -359,6 +384,39 @@ app.add_typer(credentials_app, name="credentials")
 credentials_app.command("list")(translate_errors(credentials.credentials_list))
 credentials_app.command("show")(translate_errors(credentials.credentials_show))
 credentials_app.command("export")(translate_errors(credentials.credentials_export))
+
+
+# -- cohorts and assessments ---------------------------------------------------
+from cli import cohorts  # noqa: E402
+
+cohorts_app = typer.Typer(no_args_is_help=True, help="Cohorts: members, invitations, staff (organisers and staff).")
+app.add_typer(cohorts_app, name="cohorts")
+for _name, _command in (("create", cohorts.cohorts_create), ("list", cohorts.cohorts_list),
+                        ("import", cohorts.cohorts_import), ("staff", cohorts.cohorts_staff),
+                        ("members", cohorts.cohorts_members), ("invite", cohorts.cohorts_invite)):
+    cohorts_app.command(_name)(translate_errors(_command))
+assessments_app = typer.Typer(no_args_is_help=True, help="Assessments of your cohorts: create, take, watch.")
+app.add_typer(assessments_app, name="assessments")
+for _name, _command in (("create", cohorts.assessments_create), ("list", cohorts.assessments_list),
+                        ("show", cohorts.assessments_show), ("start", cohorts.assessments_start),
+                        ("dashboard", cohorts.assessments_dashboard), ("matrix", cohorts.assessments_matrix),
+                        ("hiring", cohorts.assessments_hiring), ("plot", cohorts.assessments_plot),
+                        ("regrade", cohorts.assessments_regrade), ("similarity", cohorts.assessments_similarity)):
+    assessments_app.command(_name)(translate_errors(_command))
+app.command("join")(translate_errors(cohorts.join))
+reviews_app = typer.Typer(no_args_is_help=True, help="Score submissions of tasks with a rubric, blind.")
+app.add_typer(reviews_app, name="reviews")
+for _name, _command in (("list", cohorts.reviews_list), ("show", cohorts.reviews_show),
+                        ("score", cohorts.reviews_score)):
+    reviews_app.command(_name)(translate_errors(_command))
+regrades_app = typer.Typer(no_args_is_help=True, help="Follow regrades: progress and changed verdicts.")
+app.add_typer(regrades_app, name="regrades")
+regrades_app.command("show")(translate_errors(cohorts.regrades_show))
+webhooks_app = typer.Typer(no_args_is_help=True, help="Cohort webhooks: register, read the delivery log, redeliver.")
+app.add_typer(webhooks_app, name="webhooks")
+for _name, _command in (("add", cohorts.webhooks_add), ("list", cohorts.webhooks_list),
+                        ("deliveries", cohorts.webhooks_deliveries), ("redeliver", cohorts.webhooks_redeliver)):
+    webhooks_app.command(_name)(translate_errors(_command))
 
 
 if __name__ == "__main__":

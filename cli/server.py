@@ -47,12 +47,15 @@ def serve(
 
 
 def worker(
-    concurrency: Annotated[int, typer.Option(min=1, help="Parallel gradings in this process.")] = 2,
+    concurrency: Annotated[int | None, typer.Option(
+        min=1, help="Parallel gradings in this process (default: TASKTRIAL_WORKER_CONCURRENCY, else the CPUs).")] = None,
 ) -> None:
     """Run a Celery worker: it needs Docker and the API (TASKTRIAL_PUBLIC_URL, TASKTRIAL_WORKER_TOKEN), not the database."""
     from api.serve import celery_worker
 
-    app = celery_worker(load_settings())
+    settings = load_settings()
+    concurrency = concurrency or settings.worker_concurrency
+    app = celery_worker(settings, concurrency=concurrency)
     app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=threads",
                      "--without-gossip", "--without-mingle"])
 

@@ -11,13 +11,14 @@ grader fault on any run fails the check.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from engine import packs
-from engine.errors import Problem
+from engine import packs, review
+from engine.errors import ConfigurationError, Problem
 from engine.grading import grade_submission
 from engine.models import CheckStatus, CounterExample, Pack, RunStatus, Task, Verdict
 from engine.ports import Grader, Runner
@@ -61,15 +62,74 @@ def skills_of(result: Result) -> dict[str, dict[str, object]]:
 def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1,
                on_run: Callable[[], object] | None = None) -> TaskCheck:
     """Grade the reference, the starter and each counter-example ``repeat`` times and report every problem."""
-    report = TaskCheck(task.id)
+    return check_tasks([task], runner=runner, grader_for=lambda _: grader, repeat=repeat, on_run=on_run)[0]
+
+
+@dataclass(frozen=True)
+class _Grading:
+    """One grading of a check: which task, which submission, and where its result goes."""
+
+    task: Task
+    files: Mapping[str, bytes]
+    runs: list[Result]
+    index: int
+    top: bool  # a rubric's criteria: the reference at their top level, anything else at their bottom
+
+
+def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task], Grader], repeat: int = 1,
+                jobs: int = 1, on_run: Callable[[], object] | None = None) -> list[TaskCheck]:
+    """``check_task`` for each of ``tasks``, with up to ``jobs`` gradings at a time; the reports (and the
+    order of every list in them) are those of a sequential check.
+
+    Every task's first reference grading runs before any other grading starts.
+
+    Raises:
+        ConfigurationError: ``jobs`` is below 1.
+        RunnerError: a sandbox could not run (the gradings not started yet are dropped).
+    """
+    if jobs < 1:
+        raise ConfigurationError(f"jobs must be at least 1 (got {jobs})")
+    reports = [TaskCheck(task.id) for task in tasks]
+    planned = [_plan(task, report, repeat) for task, report in zip(tasks, reports)]
+
+    def grade(item: _Grading) -> None:
+        result = grade_submission(item.task, item.files, runner=runner, grader=grader_for(item.task))
+        item.runs[item.index] = review.marked(result, top=item.top)
+        if on_run:
+            on_run()
+
+    if jobs == 1:
+        for gradings in planned:  # task by task
+            for item in gradings:
+                grade(item)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="tasktrial-check") as pool:
+            try:
+                for phase in ([g[0] for g in planned], [item for g in planned for item in g[1:]]):
+                    list(pool.map(grade, phase))
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    for task, report in zip(tasks, reports):
+        _judge(task, report)
+    return reports
+
+
+def _plan(task: Task, report: TaskCheck, repeat: int) -> list[_Grading]:
+    """The gradings of one task in sequential order, the first reference first; their slots in ``report``."""
     reference, starter = packs.reference_submission(task), packs.starter_files(task)
     wrong = {example.name: packs.wrong_submission(task, example.name) for example in task.counter_examples}
-    for _ in range(repeat):
-        for runs, files in ((report.reference, reference), (report.starter, starter),
-                            *((report.wrong.setdefault(name, []), files) for name, files in wrong.items())):
-            runs.append(grade_submission(task, files, runner=runner, grader=grader))
-            if on_run:
-                on_run()
+    report.reference.extend([None] * repeat)  # type: ignore[list-item]  # each slot filled by its grading
+    report.starter.extend([None] * repeat)  # type: ignore[list-item]
+    for name in wrong:
+        report.wrong[name] = [None] * repeat  # type: ignore[list-item]
+    return [_Grading(task, files, runs, index, top=runs is report.reference) for index in range(repeat)
+            for runs, files in ((report.reference, reference), (report.starter, starter),
+                                *((report.wrong[name], files) for name, files in wrong.items()))]
+
+
+def _judge(task: Task, report: TaskCheck) -> None:
+    """Add every problem the gradings of ``report`` show."""
     labelled = [("reference", report.reference), ("starter", report.starter),
                 *((f"counter-example {name}", runs) for name, runs in report.wrong.items())]
     for label, results in labelled:
@@ -89,7 +149,6 @@ def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1,
     for label, results in labelled:
         if len({_signature(r) for r in results}) > 1:
             report.problems.append(f"flaky grader: the {label} got different checks across {len(results)} repeats")
-    return report
 
 
 def _fault(label: str, index: int, result: Result) -> str:

@@ -110,6 +110,32 @@ class CounterExample:
 
 
 @dataclass(frozen=True)
+class Level:
+    """One level of a rubric criterion: its points and what work at that level looks like."""
+
+    points: float
+    descriptor: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A rubric criterion a human reviewer scores (check ``review.NAME``)."""
+
+    name: str
+    levels: tuple[Level, ...]
+    micro_skill: str | None = None
+    weight: float = 1.0
+
+    @property
+    def max_points(self) -> float:
+        return max(level.points for level in self.levels)
+
+    @property
+    def check_id(self) -> str:
+        return f"review.{self.name}"
+
+
+@dataclass(frozen=True)
 class Task:
     """One task of a pack, as loaded and validated from its folder."""
 
@@ -128,6 +154,8 @@ class Task:
     root: Path
     digest: str
     counter_examples: tuple[CounterExample, ...] = ()
+    #: Criteria a human scores before the result is signed (empty: graded automatically only).
+    rubric: tuple[Criterion, ...] = ()
 
     @property
     def grader_kind(self) -> str:

@@ -20,7 +20,7 @@ import yaml
 from engine import shorthands, yamlsafe
 from engine.digest import tree_digest
 from engine.errors import PackError, Problem, SubmissionRejected
-from engine.models import CheckRule, CounterExample, Difficulty, Pack, ResourceLimits, Task, Verdict
+from engine.models import CheckRule, CounterExample, Criterion, Difficulty, Level, Pack, ResourceLimits, Task, Verdict
 from engine.trees import TreeCaps, check_name, overlay, read_tree
 
 PACK_FILE = "pack.yaml"
@@ -77,7 +77,9 @@ def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str]
     label = f"{folder.name}/{TASK_FILE}"
     before = len(problems)
     doc = _document(folder / TASK_FILE, "task", problems, label=label)
-    for required in ("statement.md", "grader", "solution"):
+    grader = doc.get("grader") if isinstance(doc, dict) else None
+    reviewed_only = isinstance(grader, dict) and grader.get("kind") == "review"  # nothing runs: no grader/ folder
+    for required in ("statement.md", "solution") if reviewed_only else ("statement.md", "grader", "solution"):
         if not (folder / required).exists():
             problems.append(Problem(f"{folder.name}/{required}", "", "is missing"))
     try:
@@ -93,7 +95,7 @@ def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str]
         problems.append(Problem(label, "$.environment",
                                 f"unknown environment {doc['environment']!r}; known: {', '.join(sorted(environments))}"))
     task = _provisional_task(folder, meta, doc, tree_digest(files))
-    if task is not None and task_checks is not None and (folder / "grader").is_dir():
+    if task is not None and task_checks is not None and ((folder / "grader").is_dir() or reviewed_only):
         try:
             problems.extend(task_checks(task))
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -138,7 +140,22 @@ def _provisional_task(folder: Path, meta: dict[str, Any], doc: dict[str, Any], d
         root=folder,
         digest=digest,
         counter_examples=_counter_examples(doc.get("wrong")),
+        rubric=_rubric(doc.get("rubric")),
     )
+
+
+def _rubric(items: Any) -> tuple[Criterion, ...]:
+    """The ``rubric`` block's well-formed criteria (the schema reports the others)."""
+    found = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            levels = tuple(Level(points=float(level["points"]), descriptor=str(level["descriptor"]))
+                           for level in item["levels"])
+            found.append(Criterion(name=str(item["name"]), levels=levels, micro_skill=item.get("micro_skill"),
+                                   weight=float(item.get("weight", 1.0))))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(found)
 
 
 def _counter_examples(items: Any) -> tuple[CounterExample, ...]:
@@ -234,6 +251,8 @@ def sandbox_file_problems(task: Task, field: str, argv: Collection[str], *, moun
 
 
 WRONG_DIR = "wrong"
+#: What reviewers read beside a submission of a task with a rubric (never served to candidates).
+REVIEW_REFERENCE = "review/reference.md"
 
 
 def wrong_submission(task: Task, name: str) -> dict[str, bytes]:

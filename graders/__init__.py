@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import checking, syntax
+from engine import checking, review, syntax
 from engine.errors import ConfigurationError, Problem
 from engine.models import Task
 from engine.ports import Grader, Runner
@@ -18,6 +18,7 @@ from graders.http_grader import HttpGrader
 from graders.io_grader import IoGrader
 from graders.mutation_grader import MutationGrader
 from graders.pytest_grader import PytestGrader
+from graders.review_grader import ReviewGrader
 from graders.script_grader import ScriptGrader
 
 KINDS: dict[str, Callable[..., Grader]] = {
@@ -26,6 +27,7 @@ KINDS: dict[str, Callable[..., Grader]] = {
     "script": ScriptGrader,
     "http": HttpGrader,
     "mutation": MutationGrader,
+    "review": ReviewGrader,
 }
 
 
@@ -52,7 +54,7 @@ class GraderSet:
         if grader is None:
             return []
         problems = (grader.problems(task) + checking.skill_problems(task) + checking.counter_example_problems(task)
-                    + syntax.syntax_problems(task.root, task.id))
+                    + review.rubric_problems(task) + syntax.syntax_problems(task.root, task.id))
         static = getattr(grader, "static_check_ids", None)
         known = static(task) if static is not None else None
         if known is not None:
@@ -77,4 +79,5 @@ def validation_checks() -> Callable[[Task], list[Problem]]:
     return GraderSet(_NoSandbox()).problems
 
 
-__all__ = ["KINDS", "GraderSet", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ScriptGrader", "validation_checks"]
+__all__ = ["KINDS", "GraderSet", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ReviewGrader", "ScriptGrader",
+           "validation_checks"]

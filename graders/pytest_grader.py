@@ -1,7 +1,13 @@
 """The ``pytest`` kind: hidden test files run against the submission.
 
-Before any candidate's run, the expected tests are collected once per task
-version, from ``grader/`` with the reference solution, in the sandbox.
+Before any candidate's run, the expected tests are collected once per
+grader digest (the hidden files, the harness, the tests folder, the
+environment and the reference solution they are collected with; see
+``grader_digest``), from ``grader/`` with the reference solution, in the
+sandbox. A run of the reference solution itself reports what it collected,
+so ``pack check`` (which grades the reference first) needs no separate
+collection sandbox; any other edit of the task (statement, weights, a new
+pack version) keeps the list.
 Grading then reads the harness's report file (never the candidate's
 stdout); an expected test that did not report is a failed check, so exiting
 early, crashing the interpreter or printing fake results earns nothing.
@@ -48,6 +54,10 @@ class PytestGrader:
         self._cache_dir = cache_dir
         self._expected: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
+        #: One lock per grader digest: gradings of other tasks never wait for this one's collection.
+        self._collecting: dict[str, threading.Lock] = {}
+        #: Per task digest (which covers every file of the task): its grader digest and its reference's digest.
+        self._digests: dict[str, tuple[str, str]] = {}
 
     def problems(self, task: Task) -> list[Problem]:
         relative = task.grader.get("tests", ".")
@@ -97,8 +107,10 @@ class PytestGrader:
         return tuple(ids), parametrised
 
     def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
-        expected = self.expected_tests(task)
         report = read_report(outcome, self._key(task, submission))
+        if report is not None and tree_digest(submission) == self._task_digests(task)[1]:
+            self._offer(task, report)  # the reference's own run is a collection: no sandbox of its own
+        expected = self.expected_tests(task)
         results = report.get("results", {}) if report else {}
         checks = []
         for nodeid in expected:
@@ -119,14 +131,53 @@ class PytestGrader:
         return Grading(tuple(checks), crashed)
 
     def expected_tests(self, task: Task) -> tuple[str, ...]:
-        """The hidden tests' ids, collected with the reference solution; cached per task digest."""
-        with self._lock:
-            if task.digest not in self._expected:
-                self._expected[task.digest] = self._load_or_collect(task)
-            return self._expected[task.digest]
+        """The hidden tests' ids, collected with the reference solution; cached per grader digest.
 
-    def _load_or_collect(self, task: Task) -> tuple[str, ...]:
-        cache = self._cache_dir / f"pytest-{task.digest.removeprefix('sha256:')}.json" if self._cache_dir else None
+        Raises:
+            GraderError: the hidden tests do not collect with the reference solution.
+        """
+        digest = self._task_digests(task)[0]
+        with self._lock:
+            if digest in self._expected:
+                return self._expected[digest]
+            lock = self._collecting.setdefault(digest, threading.Lock())
+        with lock:  # one collection per digest; others wait for it, other digests do not
+            with self._lock:
+                if digest in self._expected:
+                    return self._expected[digest]
+            expected = self._load_or_collect(task, digest)
+            with self._lock:
+                self._expected[digest] = expected
+            return expected
+
+    def _offer(self, task: Task, report: dict) -> None:
+        """Keep what the reference's own run collected, unless the list is known or that run did not collect."""
+        if report.get("collect_errors") or not report.get("collected"):
+            return  # ``expected_tests`` collects on its own and reports the failure as the grader's
+        digest = self._task_digests(task)[0]
+        with self._lock:
+            if digest in self._expected:
+                return
+        expected = tuple(report["collected"])
+        self._store(digest, expected)
+        with self._lock:
+            self._expected.setdefault(digest, expected)
+
+    def _task_digests(self, task: Task) -> tuple[str, str]:
+        """``(grader_digest, reference digest)``, read from disk once per task digest."""
+        with self._lock:
+            known = self._digests.get(task.digest)
+        if known is None:
+            known = (grader_digest(task), tree_digest(packs.reference_submission(task)))
+            with self._lock:
+                self._digests[task.digest] = known
+        return known
+
+    def _cache_file(self, digest: str) -> Path | None:
+        return self._cache_dir / f"pytest-{digest.removeprefix('sha256:')}.json" if self._cache_dir else None
+
+    def _load_or_collect(self, task: Task, digest: str) -> tuple[str, ...]:
+        cache = self._cache_file(digest)
         if cache is not None and cache.is_file():
             return tuple(json.loads(cache.read_text("utf-8")))
         key = new_key()
@@ -140,12 +191,17 @@ class PytestGrader:
             raise GraderError(f"task {task.id!r}: collecting the hidden tests with the reference solution failed: "
                               f"{tail(detail.encode(), 3000)}", output=printed)
         expected = tuple(report["collected"])
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            temporary = cache.with_suffix(".tmp")
-            temporary.write_text(json.dumps(expected), "utf-8")
-            temporary.replace(cache)
+        self._store(digest, expected)
         return expected
+
+    def _store(self, digest: str, expected: tuple[str, ...]) -> None:
+        cache = self._cache_file(digest)
+        if cache is None:
+            return
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache.with_name(f"{cache.name}.{secrets.token_hex(4)}.tmp")  # concurrent writers never mix
+        temporary.write_text(json.dumps(expected), "utf-8")
+        temporary.replace(cache)
 
     def _key(self, task: Task, submission: Mapping[str, bytes]) -> bytes:
         """The report key of this submission's run: derived, so ``grade`` needs no state from ``build_run``."""
@@ -162,6 +218,16 @@ class PytestGrader:
             grader={**packs.grader_files(task), **harness_files()},
             collect=(REPORT,),
         )
+
+
+def grader_digest(task: Task) -> str:
+    """What the expected list depends on: the hidden files, the harness, the tests folder, the
+    environment and the reference solution. A change to any of them re-collects; nothing else does."""
+    files = {f"grader/{path}": data for path, data in packs.grader_files(task).items()}
+    files |= {f"harness/{path}": data for path, data in harness_files().items()}
+    files |= {f"reference/{path}": data for path, data in packs.reference_submission(task).items()}
+    files["collection"] = f"v2\0{task.environment}\0{_tests_path(task)}".encode()
+    return tree_digest(files)
 
 
 def _tests_path(task: Task) -> str:

@@ -45,7 +45,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -121,9 +121,10 @@ class DockerRunner:
                  warm: int = 0):
         """``owner`` (``host:pid`` of a worker) is stamped on every sandbox so a successor can reap orphans.
 
-        ``warm`` > 0 keeps that many started, empty sandboxes ready per kind of run (image, limits,
-        labels) and removes used ones in the background: the container is still fresh and used
-        once, only its start and removal leave the submission's path. ``close()`` removes them.
+        ``warm`` > 0 keeps that many sandboxes started (or starting) ahead per kind of run (image,
+        limits, labels) and removes used ones in the background: the container is still fresh and
+        used once, only its start and removal leave the submission's path. ``prepare`` starts one
+        ahead without keeping the pool full (a one-off command). ``close()`` removes what is left.
         """
         self._client = client
         self._api = client.api
@@ -132,9 +133,12 @@ class DockerRunner:
         self._born = time.time()  # sandboxes stamped with our pid but made before this are a predecessor's
         self._image_ids: dict[str, str] = {}
         self._warm = warm
-        self._pool: dict[tuple, list[str]] = {}
+        #: Sandboxes started ahead, per kind of run, oldest first; each a future of a container id.
+        self._pool: dict[tuple, deque[Future]] = {}
         self._pool_lock = threading.Lock()
-        self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-sandboxes") if warm else None
+        self._closed = False
+        self._starter: ThreadPoolExecutor | None = None
+        self._remover: ThreadPoolExecutor | None = None
         if warm:
             atexit.register(self.close)
 
@@ -158,51 +162,81 @@ class DockerRunner:
         finally:
             self._dispose(container)
 
-    def close(self) -> None:
-        """Finish background removals and remove the idle warm sandboxes."""
-        if self._background is None:
-            return
-        self._background.shutdown(wait=True)
-        with self._pool_lock:
-            idle = [cid for containers in self._pool.values() for cid in containers]
-            self._pool.clear()
-        for cid in idle:
-            self._remove(cid)
+    def prepare(self, spec: RunSpec) -> None:
+        """Start one sandbox for runs like ``spec`` now, so the next such run need not wait for one.
 
-    # -- warm sandboxes ------------------------------------------------------
+        For a command that knows a run is coming (``grade``): the sandbox is still fresh and used
+        once; unused, ``close()`` removes it. Service runs make their own sandboxes.
+
+        Raises:
+            ImageMissing: the environment's image is not built.
+        """
+        if spec.service is None:
+            image = images.runtime_image(spec.environment).tag
+            self._image_id(image)
+            self._start_ahead(self._key(spec, image), spec, image)
+
+    def close(self) -> None:
+        """Finish background removals and remove the sandboxes started ahead and never used."""
+        with self._pool_lock:
+            self._closed = True
+            ahead = [future for futures in self._pool.values() for future in futures]
+            self._pool.clear()
+        if self._starter is not None:
+            self._starter.shutdown(wait=True, cancel_futures=True)  # a start not begun is never needed
+        if self._remover is not None:
+            self._remover.shutdown(wait=True)  # every queued removal still happens
+        for future in ahead:
+            if not future.cancelled() and future.exception() is None:
+                self._remove_logged(future.result())
+
+    # -- sandboxes started ahead ----------------------------------------------
+
+    @staticmethod
+    def _key(spec: RunSpec, image: str) -> tuple:
+        return image, spec.limits, tuple(sorted(spec.labels.items()))
 
     def _take(self, spec: RunSpec, image: str) -> str:
-        """A started, unused sandbox for ``spec``: from the warm pool when one is ready, else made now."""
-        if not self._warm or self._background is None:
-            return self._create(spec, image)
-        key = (image, spec.limits, tuple(sorted(spec.labels.items())))
+        """A started, unused sandbox for ``spec``: the oldest one started ahead, else one made now."""
+        key = self._key(spec, image)
         with self._pool_lock:
-            ready = self._pool.setdefault(key, [])
-            container = ready.pop() if ready else None
-        with contextlib.suppress(RuntimeError):  # closing: no refill
-            self._background.submit(self._refill, key, spec, image)
-        return container or self._create(spec, image)
+            ready = self._pool.get(key)
+            future = ready.popleft() if ready else None
+        if self._warm:
+            self._start_ahead(key, spec, image, up_to=self._warm)
+        if future is not None:
+            try:
+                return future.result()
+            except RunnerError:
+                pass  # made now instead; if the engine is really down, this reports it
+        return self._create(spec, image)
 
-    def _refill(self, key: tuple, spec: RunSpec, image: str) -> None:
+    def _start_ahead(self, key: tuple, spec: RunSpec, image: str, *, up_to: int | None = None) -> None:
+        """Queue the start of a sandbox for ``key`` (unless ``up_to`` are already started or starting)."""
         with self._pool_lock:
-            if len(self._pool.get(key, [])) >= self._warm:
+            if self._closed:
                 return
-        try:
-            container = self._create(spec, image)
-        except RunnerError:
-            return  # the next run makes its own sandbox and reports the fault
-        with self._pool_lock:
-            self._pool.setdefault(key, []).append(container)
+            ready = self._pool.setdefault(key, deque())
+            if up_to is not None and len(ready) >= up_to:
+                return
+            if self._starter is None:
+                self._starter = ThreadPoolExecutor(max_workers=max(2, self._warm),
+                                                   thread_name_prefix="tasktrial-sandbox-start")
+            ready.append(self._starter.submit(self._create, spec, image))
 
     def _dispose(self, container: str) -> None:
-        """Remove a used sandbox: in the background when warm (its removal is off the submission's path)."""
-        if self._background is None:
-            self._remove(container)
-            return
-        try:
-            self._background.submit(self._remove_logged, container)
-        except RuntimeError:  # closing
-            self._remove(container)
+        """Remove a used sandbox: in the background once sandboxes are started ahead (off the submission's path)."""
+        with self._pool_lock:
+            background = self._starter is not None and not self._closed
+            if background and self._remover is None:
+                self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-sandbox-remove")
+            try:
+                if background:
+                    self._remover.submit(self._remove_logged, container)
+                    return
+            except RuntimeError:  # closing
+                pass
+        self._remove(container)
 
     def _remove_logged(self, container: str) -> None:
         try:
@@ -252,6 +286,25 @@ class DockerRunner:
             if network.get("Labels", {}).get("tasktrial.run") in dead:
                 self._remove_network(network["Id"])
         return removed
+
+    def remove_own(self) -> int:
+        """Remove every sandbox (and service network) this runner's owner made, in use or not.
+
+        For a process ending without awaiting its runs (``serve`` stopping mid-grading): their
+        runs stay claimed and are queued again at the next start, so nothing it is running
+        can still be wanted. Returns how many containers it removed.
+        """
+        if not self._owner:
+            return 0
+        mine = {"label": f"{OWNER_LABEL}={self._owner[OWNER_LABEL]}"}
+        containers = self._client.containers.list(all=True, filters=mine, ignore_removed=True)
+        for container in containers:
+            self._remove(container.id)
+        runs = {container.labels.get("tasktrial.run") for container in containers}
+        for network in self._api.networks(filters={"label": LABEL}):
+            if network.get("Labels", {}).get("tasktrial.run") in runs:
+                self._remove_network(network["Id"])
+        return len(containers)
 
     def _made_before_us(self, cid: str) -> bool:
         try:
@@ -444,14 +497,14 @@ class DockerRunner:
             state = self._api.inspect_container(container)["State"]
             return counters, counters.oom_kills > 0 or bool(state.get("OOMKilled", False))
         finally:
-            if self._background is not None:
+            if self._starter is not None:
                 self._dispose(container)
             else:
                 self._remove_logged(container)
 
     def _discard(self, container: str, helper: ThreadPoolExecutor) -> None:
         """Remove a used sandbox off the run's path: the warm pool's background, else ``helper``'s thread."""
-        if self._background is not None:
+        if self._starter is not None:
             self._dispose(container)
         else:
             helper.submit(self._remove_logged, container)

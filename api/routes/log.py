@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api import storage
 from api.deps import PersonDep, ServiceDep, SessionDep
-from api.routes.submissions import MAX_OFFSET, ResultId, sees_everything, visible_submission
+from api.routes.submissions import MAX_OFFSET, ResultId, result_view, visible_submission
 from engine.errors import NotFound
 
 router = APIRouter(tags=["transparency log"])
@@ -67,8 +67,7 @@ def result_inclusion(result_id: ResultId, session: SessionDep, service: ServiceD
     result = storage.get_result(session=session, result_id=result_id)
     if result is None:
         raise NotFound(f"unknown result {result_id!r}")
-    visible_submission(session, service, person, result.submission_id)
-    view = "full" if sees_everything(session, person, result.pack_id) else "candidate"
+    view = result_view(session, person, visible_submission(session, service, person, result.submission_id))
     entry = storage.log_entry(session=session, result_id=result.id, view=view)
     if entry is None:
         raise NotFound(f"result {result_id!r} was stored before the transparency log existed")

@@ -84,14 +84,15 @@ def claim(run_id: RunId, body: WorkerRef, session: SessionDep, service: ServiceD
     if run is None:
         raise NotFound(f"unknown run {run_id!r}")
     submission = _submission_of(session, run)
-    lease = service.lease_seconds(submission.pack_id, submission.pack_version, submission.task_id)
+    version, digest = run.pack_version or submission.pack_version, run.task_digest or submission.task_digest
+    lease = service.lease_seconds(submission.pack_id, version, submission.task_id)
     if not storage.claim_run(session=session, run_id=run_id, worker=body.worker or worker.subject,
                              token_id=worker.token_id, lease_seconds=lease):
         raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is done or claimed by another worker")
     service.notify(run_id)
     return JobPayload(run_id=run_id, submission_id=submission.id, pack_id=submission.pack_id,
-                      pack_version=submission.pack_version, task_id=submission.task_id,
-                      task_digest=submission.task_digest, submission_digest=submission.submission_digest,
+                      pack_version=version, task_id=submission.task_id,
+                      task_digest=digest, submission_digest=submission.submission_digest,
                       archive=base64.b64encode(submission.archive).decode("ascii"), lease_seconds=lease)
 
 
@@ -101,7 +102,7 @@ def progress(run_id: RunId, body: Progress, session: SessionDep, service: Servic
     acting = holder(worker, body.worker)
     run = held_run(session, run_id, acting)
     submission = _submission_of(session, run, with_archive=False)
-    lease = service.lease_seconds(submission.pack_id, submission.pack_version, submission.task_id)
+    lease = service.lease_seconds(submission.pack_id, run.pack_version or submission.pack_version, submission.task_id)
     if body.state not in (RunState.RUNNING, RunState.GRADING) or not storage.advance_run(
             session=session, run_id=run_id, worker=acting[1], token_id=acting[0], state=body.state,
             lease_seconds=lease):
@@ -138,9 +139,10 @@ def post_result(run_id: RunId, document: dict[str, Any], response: Response, ses
     if problems:
         raise HTTPException(422, [{"loc": where, "msg": message} for where, message in problems[:20]])
     task = document["task"]
-    if task["task_digest"] != submission.task_digest or document["submission_digest"] != submission.submission_digest \
-            or (task["pack"], task["pack_version"], task["id"]) != (submission.pack_id, submission.pack_version,
-                                                                 submission.task_id):
+    # A regrade's run names its own (newer) pack version and task digest.
+    version, digest = run.pack_version or submission.pack_version, run.task_digest or submission.task_digest
+    if task["task_digest"] != digest or document["submission_digest"] != submission.submission_digest \
+            or (task["pack"], task["pack_version"], task["id"]) != (submission.pack_id, version, submission.task_id):
         raise HTTPException(422, "the result names a different task version or submission than this run")
     stored, created = service.store_result(run_id=run_id, document=document, holder=acting)
     if not created:

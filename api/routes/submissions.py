@@ -21,7 +21,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Resp
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from api import storage
+from api import cohorts, storage
 from api.auth import Principal
 from api.deps import PersonDep, ServiceDep, SessionDep, StaffDep
 from api.routes._uploads import read_body
@@ -29,7 +29,7 @@ from api.service import Service
 from api.tables import Role, RunState, Submission, SubmissionPublic
 from engine import archives, results
 from engine.digest import tree_digest
-from engine.errors import NotFound
+from engine.errors import Conflict, NotFound
 from engine.trees import from_mapping
 
 router = APIRouter(prefix="/v1", tags=["submissions"])
@@ -47,11 +47,13 @@ SUBMISSION_BODY = {
                 "type": "object", "required": ["task", "files"],
                 "properties": {"task": {"type": "string", "description": "PACK/TASK"},
                                "version": {"type": "string", "description": "pack version (default: latest)"},
+                               "assessment": {"type": "string", "description": "an assessment's id"},
                                "files": {"type": "object", "additionalProperties": {"type": "string"},
                                          "description": "path -> UTF-8 content"}}}},
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["task", "archive"],
                 "properties": {"task": {"type": "string"}, "version": {"type": "string"},
+                               "assessment": {"type": "string"},
                                "archive": {"type": "string", "format": "binary",
                                            "description": ".zip or .tar.gz of the submission folder"}}}},
         },
@@ -62,6 +64,8 @@ SUBMISSION_BODY = {
 class SubmissionCreate(BaseModel):
     task: str = Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$", description="PACK/TASK")
     version: str | None = None
+    #: An attempt at an assessment's task: its window, clock and attempt limit apply, its pinned version is used.
+    assessment: str | None = None
     files: dict[str, str]
 
 
@@ -100,7 +104,8 @@ class Profile(BaseModel):
 @router.post("/submissions", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionAccepted,
              openapi_extra=SUBMISSION_BODY,
              responses={404: {"description": "unknown task"}, 413: {"description": "upload too large"},
-                        409: {"description": "the pack version is retired (no new submissions)"},
+                        409: {"description": "the pack version is retired (no new submissions), or an "
+                                              "assessment's rule refuses the attempt (the message names it)"},
                         415: {"description": "neither application/json nor multipart/form-data"},
                         422: {"description": "malformed body or unsafe archive (the message names the problem)"},
                         429: {"description": "this candidate's submission rate, or the queue, is full: "
@@ -113,14 +118,14 @@ async def create_submission(request: Request, response: Response, service: Servi
     await admit(service, person)
     body = await read_body(request, service.settings.max_upload_bytes)
     if media_type == "application/json":
-        task_ref, version, files = await to_thread.run_sync(_parse_json, body)
+        task_ref, version, assessment_id, files = await to_thread.run_sync(_parse_json, body)
     else:
         async with request.form() as form:  # closes the upload's spooled temporary file
-            task_ref, version, upload = _form_parts(form)
+            task_ref, version, assessment_id, upload = _form_parts(form)
             data = await upload.read()
         caps = archives.ArchiveCaps(max_archive_bytes=service.settings.max_upload_bytes)
         files = await to_thread.run_sync(lambda: archives.extract(data, caps=caps))
-    submission, run = await accept_submission(service, person, task_ref, version, files)
+    submission, run = await accept_submission(service, person, task_ref, version, files, assessment_id=assessment_id)
     location = f"/v1/submissions/{submission.id}"
     response.headers["Location"] = location
     return SubmissionAccepted(id=submission.id, run_id=run.id, state=run.state, subject_salt=submission.subject_salt,
@@ -137,15 +142,17 @@ async def admit(service: Service, person: Principal) -> None:
 
 
 async def accept_submission(service: Service, person: Principal, task_ref: str, version: str | None,
-                            files: dict[str, bytes]) -> tuple[Submission, Any]:
+                            files: dict[str, bytes], *, assessment_id: str | None = None) -> tuple[Submission, Any]:
     """Store a submission with its queued run and enqueue it, off the event loop (the API and the web pages
     both call this, after ``admit``).
 
     Raises:
         NotFound: no such task in a live (or retired) version.
         VersionRetired: the named version is retired.
+        Conflict: outside the assessment's window, over its attempt limit, or its pinned task changed.
     """
-    submission, run = await to_thread.run_sync(lambda: _accept(service, person, task_ref, version, files))
+    submission, run = await to_thread.run_sync(
+        lambda: _accept(service, person, task_ref, version, assessment_id, files))
     service.metrics.submissions.inc()
     await to_thread.run_sync(_enqueue, service, run.id)  # a broker call may block: never on the loop
     return submission, run
@@ -163,7 +170,7 @@ def _media_type(request: Request,
     return media_type
 
 
-def _parse_json(body: bytes) -> tuple[str, str | None, dict[str, bytes]]:
+def _parse_json(body: bytes) -> tuple[str, str | None, str | None, dict[str, bytes]]:
     try:
         data = SubmissionCreate.model_validate_json(body)
     except ValidationError as exc:
@@ -171,17 +178,18 @@ def _parse_json(body: bytes) -> tuple[str, str | None, dict[str, bytes]]:
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
         raise HTTPException(422, errors) from exc
     files = from_mapping({path: text.encode("utf-8") for path, text in data.files.items()})
-    return data.task, data.version, files
+    return data.task, data.version, data.assessment, files
 
 
-def _form_parts(form) -> tuple[str, str | None, Any]:
+def _form_parts(form) -> tuple[str, str | None, str | None, Any]:
     task, upload = form.get("task"), form.get("archive")
     if not isinstance(task, str) or "/" not in task:
         raise HTTPException(422, [{"loc": ["body", "task"], "msg": "PACK/TASK is required"}])
     if upload is None or isinstance(upload, str):
         raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
-    version = form.get("version")
-    return task, version if isinstance(version, str) and version else None, upload
+    version, assessment = form.get("version"), form.get("assessment")
+    return (task, version if isinstance(version, str) and version else None,
+            assessment if isinstance(assessment, str) and assessment else None, upload)
 
 
 def _admit(service: Service, person: Principal) -> None:
@@ -196,16 +204,24 @@ def _enqueue(service: Service, run_id: str) -> None:
         service.metrics.rejected.labels("enqueue_failed").inc()
 
 
-def _accept(service: Service, person: Principal, task_ref: str, version: str | None, files: dict[str, bytes]):
-    """The stored submission and its queued run."""
+def _accept(service: Service, person: Principal, task_ref: str, version: str | None, assessment_id: str | None,
+            files: dict[str, bytes]):
+    """The stored submission and its queued run (an assessment's attempt: its rules admit it, its pin is used)."""
     pack_id, _, task_id = task_ref.partition("/")
     with service.session() as session:
+        late = False
+        if assessment_id is not None:
+            pinned, late = cohorts.admit(session, person, assessment_id, pack_id, task_id)
+            version = pinned["pack_version"]
         task = service.submittable_task(session, pack_id, task_id, version)
+        if assessment_id is not None and task.digest != pinned["task_digest"]:
+            raise Conflict(f"task {task_ref}@{version} changed since assessment {assessment_id} pinned it "
+                           f"({pinned['task_digest']}, now {task.digest}); ask the organiser")
         archive = archives.make_tar_gz(files)
         return storage.create_submission(
             session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
             task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive,
-            subject_salt=results.new_subject_salt())
+            subject_salt=results.new_subject_salt(), assessment_id=assessment_id, late=late)
 
 
 def visible_submission(session, service: Service, principal: Principal, submission_id: str) -> Submission:
@@ -217,8 +233,31 @@ def visible_submission(session, service: Service, principal: Principal, submissi
 
 
 def may_see(session, principal: Principal, submission: Submission) -> bool:
-    """The candidate who made it, and whoever sees everything of its pack."""
-    return principal.subject == submission.candidate or sees_everything(session, principal, submission.pack_id)
+    """The candidate who made it, and whoever sees everything of its pack (of an assessment's: its cohort's staff)."""
+    return principal.subject == submission.candidate or sees_full(session, principal, submission)
+
+
+def sees_full(session, principal: Principal, submission: Submission) -> bool:
+    """Who reads the full result: an assessment attempt's cohort staff and organiser (and admins) only;
+    other work, whoever sees everything of its pack."""
+    if submission.assessment_id is not None:
+        return cohorts.sees_assessment_work(session, principal, submission)
+    return sees_everything(session, principal, submission.pack_id)
+
+
+def result_view(session, principal: Principal, submission: Submission) -> str:
+    """The name of the stored signed view ``principal`` reads (404 while an assessment withholds it)."""
+    if sees_full(session, principal, submission):
+        return "full"
+    return cohorts.candidate_view_name(session, submission)
+
+
+def reveals_result(session, principal: Principal, submission: Submission) -> bool:
+    """Whether ``principal`` may learn how the submission went (its stream's verdict and score)."""
+    try:
+        return bool(result_view(session, principal, submission))
+    except NotFound:  # an assessment withholds the result: the stream says when it is done, not how it went
+        return False
 
 
 def sees_everything(session, principal: Principal, pack_id: str) -> bool:
@@ -231,8 +270,10 @@ def sees_everything(session, principal: Principal, pack_id: str) -> bool:
 def public(session, submission: Submission) -> SubmissionPublic:
     run = storage.latest_run(session=session, submission_id=submission.id)
     result = storage.result_for_run(session=session, run_id=run.id) if run else None
+    held = storage.review_of(session=session, submission_id=submission.id)
     return SubmissionPublic(**submission.model_dump(exclude={"archive"}), state=run.state if run else RunState.QUEUED,
-                            run_id=run.id if run else "", result_id=result.id if result else None)
+                            run_id=run.id if run else "", result_id=result.id if result else None,
+                            review=held.state if held else None)
 
 
 @router.get("/submissions", response_model=ListSubmissions)
@@ -261,8 +302,10 @@ async def submission_result(submission_id: SubmissionId, session: SessionDep, se
     result = storage.latest_result(session=session, submission_id=submission.id)
     if result is None:
         run = storage.latest_run(session=session, submission_id=submission.id)
-        raise NotFound(f"submission {submission_id!r} has no result yet (state: {run.state.value if run else 'queued'})")
-    return _json(result.document["full" if sees_everything(session, person, submission.pack_id) else "candidate"])
+        held = storage.review_of(session=session, submission_id=submission.id)
+        state = held.state if held else run.state.value if run else "queued"
+        raise NotFound(f"submission {submission_id!r} has no result yet (state: {state})")
+    return _json(result.document[result_view(session, person, submission)])
 
 
 @router.get("/results/{result_id}", response_class=Response,
@@ -272,8 +315,8 @@ async def get_result(result_id: ResultId, session: SessionDep, service: ServiceD
     result = storage.get_result(session=session, result_id=result_id)
     if result is None:
         raise NotFound(f"unknown result {result_id!r}")
-    visible_submission(session, service, person, result.submission_id)
-    return _json(result.document["full" if sees_everything(session, person, result.pack_id) else "candidate"])
+    submission = visible_submission(session, service, person, result.submission_id)
+    return _json(result.document[result_view(session, person, submission)])
 
 
 def _json(document: dict[str, Any]) -> Response:
@@ -331,16 +374,17 @@ async def submission_events(
     with service.session() as session:  # closed before the stream starts
         submission = visible_submission(session, service, person, submission_id)
         run = storage.latest_run(session=session, submission_id=submission.id)
+        reveal = reveals_result(session, person, submission)
     if run is None:
         raise NotFound(f"submission {submission_id!r} has no run")
     release = service.streams.acquire(person.token_id)
     after = int(last_event_id) if last_event_id else 0
-    return EventStreamResponse(_event_stream(service, run.id, submission.id, timeout, after), release,
+    return EventStreamResponse(_event_stream(service, run.id, submission.id, timeout, after, reveal), release,
                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 async def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float,
-                        after: int) -> AsyncGenerator[str, None]:
+                        after: int, reveal: bool = True) -> AsyncGenerator[str, None]:
     """Replay the run's events after ``after``, then follow new ones until ``done``.
 
     Between looks it holds nothing: each look is one short session on a worker thread.
@@ -357,7 +401,7 @@ async def _event_stream(service: Service, run_id: str, submission_id: str, timeo
             for event in events:
                 last = event.id
                 data = {"state": event.kind, "at": event.at.isoformat(), "submission": submission_id}
-                if event.kind == RunState.DONE.value and result is not None:
+                if event.kind == RunState.DONE.value and result is not None and reveal:
                     data.update(result_id=result.id, verdict=result.verdict, score=result.score)
                 yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n"
                 if event.kind == RunState.DONE.value:
@@ -392,8 +436,11 @@ def _look(service: Service, run_id: str, after: int):
         return events, result
 
 
-def build_profile(session, candidate: str) -> Profile:
-    return profile_from_evidence(candidate, storage.skill_evidence(session=session, candidate=candidate))
+def build_profile(session, candidate: str, *, as_candidate: bool = False) -> Profile:
+    """A candidate's skills; what they read themselves leaves out results an assessment still withholds."""
+    withheld = cohorts.withheld_results(session, candidate) if as_candidate else set()
+    evidence = storage.skill_evidence(session=session, candidate=candidate)
+    return profile_from_evidence(candidate, (row for row in evidence if row.result_id not in withheld))
 
 
 def profile_from_evidence(candidate: str, evidence) -> Profile:
@@ -411,7 +458,7 @@ def profile_from_evidence(candidate: str, evidence) -> Profile:
 
 @router.get("/profile", response_model=Profile)
 def my_profile(session: SessionDep, person: PersonDep) -> Profile:
-    return build_profile(session, person.subject)
+    return build_profile(session, person.subject, as_candidate=True)
 
 
 @router.get("/candidates/{candidate}/profile", response_model=Profile)

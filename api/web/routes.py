@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from api import storage
+from api import cohorts, storage
 from api.deps import ServiceDep, SessionDep
 from api.errors import TooManyRequests
 from api.routes import authoring as authoring_api
@@ -241,7 +241,7 @@ def catalogue_page(request: Request, service: ServiceDep, session: SessionDep, u
                    page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
     every = [t for p in service.catalogue.packs(service.pack_state(session)) for t in p.tasks]
     shown = filter_tasks(every, q=q, skill=skill, difficulty=difficulty, environment=environment, pack=pack)
-    best = storage.best_results(session=session, candidate=user.subject)
+    best = storage.best_results(session=session, candidate=user.subject, hidden=withheld(session, user.subject))
     options = {
         "skill": sorted({s for t in every for s in t.micro_skills}),
         "difficulty": sorted({t.difficulty.value for t in every}),
@@ -284,7 +284,8 @@ def live_task(service, session, pack_id: str, task_id: str) -> Task:
 
 def task_view(request: Request, session, user: WebUser, task: Task, *, status: int = 200, problem: str | None = None,
               public_run: dict | None = None) -> Response:
-    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=task.pack_id, task_id=task.id)
+    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=task.pack_id, task_id=task.id,
+                                    hidden=withheld(session, user.subject))
     files = starter_texts(task)
     return page(request, "task.html", user, status=status, task=task, attempts=attempts, starter=files,
                 starter_json=json.dumps({"key": f"tasktrial-draft:{task.pack_id}/{task.id}@{task.digest}",
@@ -378,7 +379,7 @@ def submission_page(submission_id: str, request: Request, service: ServiceDep, s
                     user: UserDep) -> Response:
     submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
     result = storage.latest_result(session=session, submission_id=submission.id)
-    if result is not None:
+    if result is not None and submissions_api.reveals_result(session, user.principal, submission):
         return RedirectResponse(f"/results/{result.id}", status_code=303)
     run = storage.latest_run(session=session, submission_id=submission.id)
     position = storage.queue_position(session=session, run_id=run.id) if run else None
@@ -394,12 +395,13 @@ async def submission_events(submission_id: str, request: Request, service: Servi
     with service.session() as session:  # closed before the stream starts, as the API's
         submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
         run = storage.latest_run(session=session, submission_id=submission.id)
+        reveal = submissions_api.reveals_result(session, user.principal, submission)
     if run is None:
         raise NotFound(f"submission {submission_id!r} has no run")
     release = service.streams.acquire(user.principal.token_id)
     env = request.app.state.web_templates
     stream = submissions_api._event_stream(service, run.id, submission.id, 1800.0,
-                                           int(last_event_id) if last_event_id else 0)
+                                           int(last_event_id) if last_event_id else 0, reveal)
     return submissions_api.EventStreamResponse(_as_html_events(stream, env, service, run.id), release,
                                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -438,8 +440,7 @@ def _viewer_document(session, service, user: WebUser, result_id: str) -> tuple[d
     if result is None:
         raise NotFound(f"unknown result {result_id!r}")
     submission = submissions_api.visible_submission(session, service, user.principal, result.submission_id)
-    everything = submissions_api.sees_everything(session, user.principal, result.pack_id)
-    return result.document["full" if everything else "candidate"], submission
+    return result.document[submissions_api.result_view(session, user.principal, submission)], submission
 
 
 @router.get("/results/{result_id}")
@@ -464,14 +465,23 @@ def result_download(result_id: str, service: ServiceDep, session: SessionDep, us
 def history_page(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
                  user: UserDep) -> Response:
     task = live_task(service, session, pack_id, task_id)
-    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=pack_id, task_id=task_id)
+    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=pack_id, task_id=task_id,
+                                    hidden=withheld(session, user.subject))
     chart = render.score_chart([(a.created_at, a.score) for a in attempts], title=f"Score per attempt at {task.title}")
     return page(request, "history.html", user, task=task, attempts=attempts, chart=chart)
 
 
-def _profile_context(session, candidate: str) -> dict[str, Any]:
-    profile = submissions_api.build_profile(session, candidate)
-    evidence = storage.skill_evidence(session=session, candidate=candidate)
+def withheld(session, candidate: str) -> set[str]:
+    """The candidate's results an assessment still withholds from them: their own pages leave these out, as the API."""
+    return cohorts.withheld_results(session, candidate)
+
+
+def _profile_context(session, candidate: str, *, as_candidate: bool = False) -> dict[str, Any]:
+    """A profile page's content; ``as_candidate``: what the candidate reads themselves (withheld results left out)."""
+    hidden = withheld(session, candidate) if as_candidate else set()
+    profile = submissions_api.build_profile(session, candidate, as_candidate=as_candidate)
+    evidence = [row for row in storage.skill_evidence(session=session, candidate=candidate)
+                if row.result_id not in hidden]
     # Readiness over time: the share of this candidate's micro-skills whose latest evidence is ready.
     latest: dict[str, bool] = {}
     points = []
@@ -479,13 +489,13 @@ def _profile_context(session, candidate: str) -> dict[str, Any]:
         latest[row.skill] = row.verdict == "ready"
         points.append((row.at, 100.0 * sum(latest.values()) / len(latest)))
     chart = render.score_chart(points, title=f"Share of {candidate}'s micro-skills ready, over time")
-    results = storage.candidate_results(session=session, candidate=candidate)
+    results = storage.candidate_results(session=session, candidate=candidate, hidden=hidden)
     return {"profile": profile, "chart": chart, "results": results, "candidate": candidate}
 
 
 @router.get("/profile")
 def profile_page(request: Request, session: SessionDep, user: UserDep) -> Response:
-    return page(request, "profile.html", user, **_profile_context(session, user.subject))
+    return page(request, "profile.html", user, **_profile_context(session, user.subject, as_candidate=True))
 
 
 # -- public verification -------------------------------------------------------------

@@ -8,10 +8,20 @@ without it every exercise takes defaults. Each exercise becomes one pytest
 task: statement from the docs, starter = the stubs, hidden grader = the
 tests, reference solution = the example laid over the stubs. An exercise
 that cannot be converted is reported with its reason, never dropped.
+
+A Python file beside the tests that the exercise's config does not name
+(error-handling's ``test_utils.py``) goes with the hidden tests: Exercism's
+runner gets the whole folder, so the tests may import it.
+
+A test the track always skips (``@unittest.skip(...)``, ``@pytest.mark.skip(...)``,
+e.g. alphametics' "extra-credit") is left out of the hidden tests, with a
+warning: Exercism does not count it, whereas a skipped hidden test earns
+nothing here, so it would keep the example from being ready.
 """
 
 from __future__ import annotations
 
+import ast
 import errno
 import json
 import os
@@ -122,7 +132,7 @@ def import_exercism(track_dir: Path, *, slugs: Collection[str] | None = None,
                                                  "(name it with --exercise to import it anyway)"))
             continue
         try:
-            task_files, exercise = _convert(practice, slug, entry, language)
+            task_files, exercise = _convert(practice, slug, entry, language, warnings)
         except _Unconvertible as exc:
             skipped.append(SkippedExercise(slug, exc.reason))
             continue
@@ -138,8 +148,8 @@ def import_exercism(track_dir: Path, *, slugs: Collection[str] | None = None,
     return ExercismImport(pack_id, files, tuple(imported), tuple(skipped), tuple(warnings))
 
 
-def _convert(practice: Path, slug: str, entry: Mapping[str, Any],
-             language: str) -> tuple[dict[str, bytes], ImportedExercise]:
+def _convert(practice: Path, slug: str, entry: Mapping[str, Any], language: str,
+             warnings: list[str]) -> tuple[dict[str, bytes], ImportedExercise]:
     """One exercise as a task's files (paths relative to the task folder)."""
     if "/" in slug or "\\" in slug or slug.startswith("."):
         raise _Unconvertible(f"{slug!r} is not an exercise slug")
@@ -155,6 +165,10 @@ def _convert(practice: Path, slug: str, entry: Mapping[str, Any],
     meta = _meta(folder)
     names = _file_names(meta)
     contents = _read_all(folder, [name for group in names.values() for name in group])
+    named = {name for group in names.values() for name in group}
+    helpers = sorted(p.name for p in folder.glob("*.py")
+                     if p.name not in named and not p.is_symlink() and p.is_file())
+    contents.update(_read_all(folder, helpers))
     docs = _docs(folder)
 
     title = str(entry.get("name") or "").strip()[:200] or slug.replace("-", " ").title()
@@ -183,12 +197,53 @@ def _convert(practice: Path, slug: str, entry: Mapping[str, Any],
     }
     for name in names["solution"] + names["editor"]:
         files[f"starter/{name}"] = contents[name]
-    for name in names["test"] + names["editor"]:
+    for name in names["test"]:
+        files[f"grader/{TESTS_FOLDER}/{name}"], dropped = _without_skipped_tests(contents[name])
+        if dropped:
+            warnings.append(f"{slug}: left out {', '.join(dropped)} of {name}: the track always skips "
+                            f"{'it' if len(dropped) == 1 else 'them'}, so Exercism does not count "
+                            f"{'it' if len(dropped) == 1 else 'them'}")
+    for name in names["editor"] + helpers:
         files[f"grader/{TESTS_FOLDER}/{name}"] = contents[name]
     for solution, example in _example_targets(names["solution"], names["example"]).items():
         files[f"solution/{solution}"] = contents[example]
     exercise = ImportedExercise(slug, task_id, title, difficulty, tuple(skills))
     return files, exercise
+
+
+_ALWAYS_SKIP = ("unittest.skip(", "pytest.mark.skip(", "skip(")
+
+
+def _without_skipped_tests(source: bytes) -> tuple[bytes, list[str]]:
+    """The test file without the tests it always skips (an unconditional skip decorator), and their names.
+
+    A file that does not parse is kept as it is (pack validation reports its syntax).
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source, []
+    spans, names = [], []
+    scopes = [node for node in tree.body if isinstance(node, ast.ClassDef)] + [tree]
+    for scope in scopes:
+        for node in scope.body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.name.startswith("test"):
+                continue
+            decorators = [ast.unparse(d) for d in node.decorator_list]
+            if any(d.startswith(_ALWAYS_SKIP) or d in ("unittest.skip", "pytest.mark.skip") for d in decorators):
+                spans.append((node.decorator_list[0].lineno, node.end_lineno))
+                names.append(node.name)
+    if not spans:
+        return source, []
+    lines = source.decode("utf-8").splitlines(keepends=True)
+    for first, last in sorted(spans, reverse=True):
+        del lines[first - 1:last]
+    kept = "".join(lines)
+    try:
+        ast.parse(kept)
+    except SyntaxError:  # e.g. a class left without a body: keep the file whole
+        return source, []
+    return kept.encode("utf-8"), names
 
 
 def _meta(folder: Path) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import pytest
 
 from api.tables import Role
 from tests.api.helpers import submit, work
+from tests.api.test_cohort_access import COHORT_RULES, cohort_ids
 
 ANONYMOUS = None
 PEOPLE = {Role.CANDIDATE, Role.AUTHOR, Role.REVIEWER, Role.ADMIN}
@@ -69,6 +70,7 @@ RULES = [
     ("GET", "/v1/packs/{pack_id}/stats", {Role.AUTHOR, Role.REVIEWER, Role.ADMIN}),
     ("GET", "/v1/pack-checks/{version_id}", WORKERS),
     ("POST", "/v1/pack-checks/{version_id}", WORKERS),
+    *COHORT_RULES,
 ]
 
 
@@ -89,12 +91,17 @@ def test_access_rule(api, method, template, admitted, role):
     ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
            "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
            "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award",
-           "version": "1.0.0", "version_id": "unknown-version", "token_id": "no-such-token"}
+           "version": "1.0.0", "version_id": "unknown-version", "review_id": "no-such-review",
+           "regrade_id": "no-such-regrade", "a": "x", "b": "y",
+           "endpoint_id": "no-such-endpoint", "delivery_id": "no-such-delivery", "token_id": "no-such-token"}
+    if "{cohort_id}" in template or "{assessment_id}" in template:
+        ids.update(cohort_ids(api))
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
     extra = _body(template)
     if template == "/log/inclusion":
         bundle = api.client.get(f"/v1/results/{submission['result_id']}/inclusion", headers=owner).json()
         extra = {"params": {"digest": bundle["log"]["leaf_digest"]}}
+    headers = {**headers, **extra.pop("headers", {})}
     response = api.client.request(method, template.format(**ids), headers=headers, **extra)
     if admitted == "page":  # public; the id in the test names no award
         assert response.status_code == 404, response.text
@@ -109,6 +116,10 @@ def test_access_rule(api, method, template, admitted, role):
 
 
 def _body(template: str) -> dict:
+    from tests.api.test_cohort_access import body
+
+    if (found := body(template)) is not None:
+        return found
     if template == "/v1/credentials/definitions":
         return {"json": {"id": "retries", "name": "Retries", "skills": ["python.resilience.retry-backoff"]}}
     if template.endswith("/revoke"):

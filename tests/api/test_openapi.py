@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 from api import routes as route_package
+from tests.api.test_cohort_access import COHORT_RULES
 
 V1_OPERATIONS = {
     ("get", "/v1/packs"), ("post", "/v1/packs"), ("get", "/v1/packs/{pack_id}"), ("get", "/v1/tasks"),
@@ -34,6 +35,7 @@ V1_OPERATIONS = {
     ("get", "/v1/packs/{pack_id}/versions/{version}"), ("post", "/v1/packs/{pack_id}/versions/{version}/retire"),
     ("get", "/v1/packs/{pack_id}/stats"), ("get", "/v1/pack-checks/{version_id}"),
     ("post", "/v1/pack-checks/{version_id}"),
+    *((method.lower(), path) for method, path, _ in COHORT_RULES if path.startswith("/v1")),
 }
 
 # Statuses the behaviour tests in this folder observe, beyond authentication (401/403).

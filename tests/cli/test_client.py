@@ -432,20 +432,27 @@ def test_a_genuine_result_of_another_submission_exits_1(graded, solution, tmp_pa
 
 
 @pytest.mark.parametrize(("events", "message"), [
-    ([client.Event("queued", {"state": "queued"})], "ended before it was done"),
-    ([client.Event("queued", {"state": "queued"}), client.Event("timeout", {})], "stopped following"),
+    ([client.Event("queued", {"state": "queued"})], "the event stream ended before the submission was done"),
+    ([client.Event("queued", {"state": "queued"}), client.Event("timeout", {})], "asked to reconnect"),
 ])
-def test_a_stream_that_ends_before_done_exits_3(server, solution, monkeypatch, events, message):
-    def stream(self, submission_id):
+def test_a_stream_that_keeps_ending_before_done_gives_up_after_the_patience_naming_the_submission(
+        server, solution, monkeypatch, events, message):
+    """It is followed again (and the state asked for) until --patience runs out, then exit 3."""
+    opened = []
+
+    def stream(self, submission_id, *, last_event_id=None):
+        opened.append(submission_id)
         yield from events
 
     monkeypatch.setattr(client.ApiClient, "events", stream)
 
-    result = cli("submit", REF, str(solution), "--wait")
+    result = cli("submit", REF, str(solution), "--wait", "--patience", "1")
 
     assert result.exit_code == 3
-    assert message in result.stderr
-    assert f"/v1/submissions/{server.submissions()[0].id}/result" in "".join(result.stderr.split())
+    said = " ".join(result.stderr.split())
+    submission_id = server.submissions()[0].id
+    assert message in said and f"`tasktrial watch {submission_id}`" in said
+    assert len(opened) > 1  # followed again before giving up
 
 
 def test_server_sent_events_are_parsed_as_the_standard_frames_them(server):
@@ -465,6 +472,7 @@ def test_server_sent_events_are_parsed_as_the_standard_frames_them(server):
 @pytest.mark.parametrize("args", [("tasks", "list"), ("tasks", "show", REF), ("start", REF, "{tmp}/out"),
                                   ("submit", REF, "{solution}")])
 def test_an_unreachable_server_exits_3_saying_where_and_what_to_do(args, tmp_path, solution, monkeypatch):
+    monkeypatch.setattr(client, "CONNECT_PATIENCE_SECONDS", 0.3)  # submit tries a refused connection again
     monkeypatch.setenv(config.URL_VARIABLE, UNREACHABLE)
     monkeypatch.setenv(config.TOKEN_VARIABLE, "tt_whatever")
 
@@ -625,15 +633,18 @@ def test_the_reference_solution_is_graded_ready_100_with_a_verified_signature(tm
     service.engine.dispose()
 
 
-def test_events_follow_a_reconnect_from_the_last_event_seen():
-    """At shutdown the server says ``reconnect``: the client waits for it, then resumes with Last-Event-ID."""
+def test_a_reconnect_is_followed_from_the_last_event_seen_after_the_servers_pause():
+    """At shutdown the server says ``reconnect``: the client waits at least its ``retry_ms`` (plus
+    jitter), then resumes with Last-Event-ID."""
     import httpx
+
+    from cli import waiting
 
     seen: list[str | None] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/healthz":
-            return httpx.Response(200, json={"status": "ok"})
+        if not request.url.path.endswith("/events"):  # between streams it asks for the state
+            return httpx.Response(200, json={"id": "s1", "state": "queued", "result_id": None})
         seen.append(request.headers.get("last-event-id"))
         if len(seen) == 1:
             body = ('retry: 1000\n\nid: 7\nevent: queued\ndata: {"state": "queued"}\n\n'
@@ -643,9 +654,12 @@ def test_events_follow_a_reconnect_from_the_last_event_seen():
         return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
 
     pauses: list[float] = []
+    kinds: list[str] = []
     with httpx.Client(transport=httpx.MockTransport(handler), base_url=URL) as http:
         api = client.ApiClient(URL, "t", http=http)
-        kinds = [event.kind for event in api.events("s1", sleep=pauses.append)]
-    assert kinds == ["queued", "done"]
+        data = waiting.follow(api, "s1", on_event=lambda event: kinds.append(event.kind),
+                              patience=waiting.Patience(seconds=60), retry_on=(client.ServerUnreachable,),
+                              sleep=pauses.append, rng=lambda: 0.5)
+    assert (kinds, data) == (["queued"], {"state": "done", "score": 100})
     assert seen == [None, "7"]
-    assert pauses == [0.25]
+    assert pauses == [0.25 + 0.25]  # the server's pause, plus jitter (half of the first backoff step)

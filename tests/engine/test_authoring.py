@@ -277,6 +277,31 @@ def test_an_exercise_becomes_starter_grader_and_solution(tmp_path):
     assert files["LICENSE"] == MIT.encode()
 
 
+def test_a_test_the_track_always_skips_is_left_out_with_a_warning(tmp_path):
+    """Exercism does not count an always-skipped test (alphametics' "extra-credit"); here it would earn nothing."""
+    track = tmp_path / "track"
+    skipped = LEAP["tests"]["leap_test.py"] + (
+        "\n    @unittest.skip(\"extra-credit\")\n    def test_the_hard_one(self):\n        self.fail('slow')\n\n"
+        "    @unittest.skipIf(False, 'never')\n    def test_kept(self):\n        self.assertIs(leap_year(4), True)\n")
+    write_exercise(track, "leap", {**LEAP, "tests": {"leap_test.py": skipped}})
+    result = import_exercism(track)
+    tests = result.files["leap/grader/tests/leap_test.py"].decode()
+    assert "test_the_hard_one" not in tests and "extra-credit" not in tests
+    assert "def test_kept" in tests and "def test_divisible_by_400" in tests
+    compile(tests, "leap_test.py", "exec")
+    assert any("leap: left out test_the_hard_one of leap_test.py" in w for w in result.warnings)
+
+
+def test_a_helper_beside_the_tests_that_the_config_does_not_name_goes_with_the_hidden_tests(tmp_path):
+    """Exercism's runner gets the whole folder (error-handling's tests import test_utils.py)."""
+    track = tmp_path / "track"
+    folder = write_exercise(track, "leap", LEAP)
+    (folder / "test_utils.py").write_text("HELPER = 1\n")
+    files = import_exercism(track).files
+    assert files["leap/grader/tests/test_utils.py"] == b"HELPER = 1\n"
+    assert "leap/starter/test_utils.py" not in files and "leap/solution/test_utils.py" not in files
+
+
 def test_statements_join_the_docs_in_exercisms_order(tmp_path):
     files = import_exercism(write_track(tmp_path)).files
 

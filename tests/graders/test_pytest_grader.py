@@ -10,7 +10,7 @@ import pytest
 from engine import packs
 from engine.errors import GraderError
 from engine.models import CheckStatus
-from graders.pytest_grader import REPORT, PytestGrader
+from graders.pytest_grader import REPORT, PytestGrader, grader_digest
 from runners.fake import FakeRunner
 from tests import factories
 
@@ -19,9 +19,9 @@ TESTS = [SMALL, NEGATIVE]
 SUBMISSION = {"sample.py": b"def add(a, b):\n    return a + b\n"}
 
 
-def load_task(root: Path, **task_overrides):
+def load_task(root: Path, files: dict[str, str] | None = None, **task_overrides):
     pack = factories.write_pack(root, {"sample": {"task": factories.pytest_task_yaml(**task_overrides),
-                                                  "files": factories.pytest_task_files()}})
+                                                  "files": factories.pytest_task_files(**(files or {}))}})
     return packs.load_pack(pack, environments=["python"]).task("sample")
 
 
@@ -111,17 +111,56 @@ def modes(runner: FakeRunner) -> list[str]:
     return [spec.steps[0].argv[3] for spec in runner.specs]
 
 
-def test_the_expected_list_is_collected_once_per_task_digest(task, tmp_path: Path):
+STARTER = {"sample.py": b"def add(a, b):\n    raise NotImplementedError\n"}
+
+
+def test_the_expected_list_is_collected_once_per_grader_digest(task, tmp_path: Path):
     runner = reporting({SMALL: "pass", NEGATIVE: "pass"})
     grader = PytestGrader(runner)
     for _ in range(3):
-        grade(task, runner, grader=grader)
+        grade(task, runner, STARTER, grader=grader)
     assert modes(runner) == ["run", "collect", "run", "run"]
 
-    changed = load_task(tmp_path / "other", summary="A changed summary")
-    assert changed.digest != task.digest
-    grade(changed, runner, grader=grader)
-    assert modes(runner).count("collect") == 2
+    reworded = load_task(tmp_path / "reworded", summary="A changed summary")
+    assert reworded.digest != task.digest and grader_digest(reworded) == grader_digest(task)
+    grade(reworded, runner, STARTER, grader=grader)
+    assert modes(runner).count("collect") == 1  # only the statement changed: the list stands
+
+    regraded = load_task(tmp_path / "regraded", files={"grader/test_sample.py": "def test_small():\n    pass\n"})
+    assert grader_digest(regraded) != grader_digest(task)
+    grade(regraded, runner, STARTER, grader=grader)
+    assert modes(runner).count("collect") == 2  # a changed grader re-collects
+
+
+def test_the_grader_digest_covers_the_reference_and_the_tests_folder_but_not_the_rest(tmp_path: Path):
+    base = grader_digest(load_task(tmp_path / "base"))
+    other_reference = load_task(tmp_path / "ref", files={"solution/sample.py": "def add(a, b):\n    return b + a\n"})
+    assert grader_digest(other_reference) != base  # the tests are collected with the reference
+    moved = load_task(tmp_path / "moved", files={"grader/tests/test_sample.py": "def test_small():\n    pass\n"},
+                      grader={"kind": "pytest", "tests": "tests"})
+    assert grader_digest(moved) != base
+    cosmetic = load_task(tmp_path / "cosmetic", files={"statement.md": "# Add\n\nReworded.\n"}, title="Renamed",
+                         scoring={"pass_threshold": 50})
+    assert grader_digest(cosmetic) == base
+
+
+def test_the_references_own_run_supplies_the_list_without_a_collection_sandbox(task, tmp_path: Path):
+    runner = reporting({SMALL: "pass", NEGATIVE: "pass"})
+    grader = PytestGrader(runner, cache_dir=tmp_path / "cache")
+    assert packs.reference_submission(task) == SUBMISSION
+    assert [c.status for c in grade(task, runner, SUBMISSION, grader=grader).checks] == [CheckStatus.PASS] * 2
+    grade(task, runner, STARTER, grader=grader)
+    assert modes(runner) == ["run", "run"]
+    stored = tmp_path / "cache" / f"pytest-{grader_digest(task).removeprefix('sha256:')}.json"
+    assert json.loads(stored.read_text()) == TESTS
+
+
+def test_a_reference_run_that_did_not_collect_falls_back_to_a_collection(task):
+    report = factories.pytest_report([], {}, collect_errors={"test_sample.py": "ImportError: boom"})
+    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(collected={REPORT: report}))
+    grader = PytestGrader(runner)
+    grade(task, runner, SUBMISSION, grader=grader)
+    assert modes(runner) == ["run", "collect"]  # the collection (with the reference) decides, as before
 
 
 def test_collection_runs_the_reference_solution_against_the_hidden_tests(task):
@@ -137,7 +176,7 @@ def test_the_expected_list_is_cached_on_disk(task, tmp_path: Path):
     cache = tmp_path / "cache"
     first = reporting({})
     assert PytestGrader(first, cache_dir=cache).expected_tests(task) == tuple(TESTS)
-    stored = cache / f"pytest-{task.digest.removeprefix('sha256:')}.json"
+    stored = cache / f"pytest-{grader_digest(task).removeprefix('sha256:')}.json"
     assert json.loads(stored.read_text()) == TESTS
 
     second = reporting({})

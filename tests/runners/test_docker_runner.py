@@ -349,6 +349,26 @@ def test_reaping_again_while_running_spares_the_runners_own_sandboxes(docker_cli
                 docker_client.api.remove_container(container, force=True)
 
 
+def test_remove_own_takes_this_owners_sandboxes_in_use_or_not_and_nothing_else(docker_client):
+    """``serve`` stopping mid-grading removes its own sandboxes (started ahead or in use), never another's."""
+    host = f"test-host-{uuid.uuid4().hex[:8]}"
+    image = images.runtime_image("python").tag
+    runner = backend.DockerRunner(docker_client, owner=f"{host}:1", warm=1)
+    other = backend.DockerRunner(docker_client, owner=f"{host}:2")
+    in_use, kept = runner._create(spec(), image), other._create(spec(), image)
+    try:
+        runner.prepare(spec())  # one started ahead, too
+        runner.close()  # removes the one started ahead, but not the one in use
+        assert in_use in labelled(docker_client, backend.OWNER_LABEL)
+        assert runner.remove_own() == 1
+        remaining = labelled(docker_client, backend.OWNER_LABEL)
+        assert in_use not in remaining and kept in remaining
+    finally:
+        for container in (in_use, kept):
+            if container in labelled(docker_client, backend.OWNER_LABEL):
+                docker_client.api.remove_container(container, force=True)
+
+
 @pytest.mark.docker
 def test_the_warm_path_uses_each_sandbox_once_and_leaves_nothing(docker_client):
     """Started ahead and removed afterwards in the background, but still one fresh sandbox per run."""

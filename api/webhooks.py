@@ -1,0 +1,169 @@
+"""Cohort webhooks: events stored as deliveries in the database, sent by a dispatcher, retried for a day.
+
+The database is the source of truth: an event is a row before anything is sent, so a receiver
+that is down loses nothing (the dispatcher retries with backoff and jitter, and staff can ask for
+a redelivery). A delivery is claimed by compare-and-set before sending, so two API processes
+never send the same try twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from api.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
+from engine import webhooks as standard
+from engine.errors import NotFound
+
+log = logging.getLogger("tasktrial.webhooks")
+EVENTS = ("result.created", "review.completed", "regrade.changed")
+CLAIM_SECONDS = 60
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Webhooks:
+    def __init__(self, *, session: Callable[[], Session], interval: float = 2.0,
+                 http: Callable[[], httpx.Client] | None = None):
+        self._session = session
+        self._interval = interval
+        self._http = http or (lambda: httpx.Client(timeout=TIMEOUT, follow_redirects=False))
+
+    # -- endpoints --
+
+    def register(self, *, cohort_id: str, url: str, events: list[str], created_by: str) -> WebhookEndpoint:
+        endpoint = WebhookEndpoint(cohort_id=cohort_id, url=url, events=events, created_by=created_by,
+                                   secret=standard.new_secret())
+        with self._session() as session:
+            session.add(endpoint)
+            session.commit()
+            session.refresh(endpoint)
+        return endpoint
+
+    def endpoints(self, *, cohort_id: str) -> list[WebhookEndpoint]:
+        with self._session() as session:
+            return list(session.exec(select(WebhookEndpoint).where(WebhookEndpoint.cohort_id == cohort_id)
+                                     .order_by(col(WebhookEndpoint.created_at))).all())
+
+    def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
+        with self._session() as session:
+            return session.get(WebhookEndpoint, endpoint_id)
+
+    # -- events --
+
+    def emit(self, *, cohort_id: str, event_type: str, data: dict[str, Any]) -> int:
+        """Store one delivery per endpoint of the cohort subscribed to ``event_type``; returns how many."""
+        with self._session() as session:
+            targets = [e for e in session.exec(select(WebhookEndpoint).where(
+                WebhookEndpoint.cohort_id == cohort_id)).all() if event_type in e.events]
+            for endpoint in targets:
+                payload = {"type": event_type, "timestamp": utcnow().isoformat(), "data": data}
+                session.add(WebhookDelivery(endpoint_id=endpoint.id, event_type=event_type, payload=payload))
+            session.commit()
+        return len(targets)
+
+    def deliveries(self, *, endpoint_id: str, limit: int = 100) -> list[tuple[WebhookDelivery, list[WebhookAttempt]]]:
+        """The delivery log of one endpoint, newest first, each with its tries."""
+        with self._session() as session:
+            rows = session.exec(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+                                .order_by(col(WebhookDelivery.created_at).desc()).limit(limit)).all()
+            tries: dict[str, list[WebhookAttempt]] = {}
+            if rows:
+                for attempt in session.exec(select(WebhookAttempt).where(
+                        col(WebhookAttempt.delivery_id).in_([r.id for r in rows])).order_by(col(WebhookAttempt.id))):
+                    tries.setdefault(attempt.delivery_id, []).append(attempt)
+            return [(r, tries.get(r.id, [])) for r in rows]
+
+    def delivery(self, delivery_id: str) -> WebhookDelivery | None:
+        with self._session() as session:
+            return session.get(WebhookDelivery, delivery_id)
+
+    def redeliver(self, delivery_id: str) -> WebhookDelivery:
+        """Send a delivery again now (same ``webhook-id``), whatever its state; retries start over."""
+        with self._session() as session:
+            row = session.get(WebhookDelivery, delivery_id)
+            if row is None:
+                raise NotFound(f"unknown delivery {delivery_id!r}")
+            row.state, row.next_attempt_at, row.created_at = "pending", utcnow(), utcnow()
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return row
+
+    # -- sending --
+
+    def deliver_due(self, now: datetime | None = None, limit: int = 50) -> int:
+        """Try every delivery that is due; returns how many were tried."""
+        now = now or utcnow()
+        with self._session() as session:
+            due = session.exec(select(WebhookDelivery).where(
+                WebhookDelivery.state == "pending", col(WebhookDelivery.next_attempt_at) <= now)
+                .order_by(col(WebhookDelivery.next_attempt_at)).limit(limit)).all()
+        tried = 0
+        with self._http() as client:
+            for row in due:
+                if self._claim(row, now):
+                    self._send(client, row, now)
+                    tried += 1
+        return tried
+
+    def _claim(self, row: WebhookDelivery, now: datetime) -> bool:
+        with self._session() as session:
+            claimed = session.exec(update(WebhookDelivery).where(  # type: ignore[call-overload]
+                WebhookDelivery.id == row.id, WebhookDelivery.state == "pending",
+                WebhookDelivery.next_attempt_at == row.next_attempt_at)
+                .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))).rowcount == 1
+            session.commit()
+        return claimed
+
+    def _send(self, client: httpx.Client, row: WebhookDelivery, now: datetime) -> None:
+        endpoint = self.endpoint(row.endpoint_id)
+        body = json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        started = time.monotonic()
+        status, error = None, None
+        try:
+            response = client.post(endpoint.url, content=body,
+                                    headers=standard.headers(endpoint.secret, row.message_id, int(time.time()), body))
+            status = response.status_code
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        took = int((time.monotonic() - started) * 1000)
+        ok = status is not None and 200 <= status < 300
+        with self._session() as session:
+            current = session.get(WebhookDelivery, row.id)
+            current.attempts += 1
+            current.last_status, current.last_error = status, error or (None if ok else f"HTTP {status}")
+            if ok:
+                current.state, current.delivered_at, current.next_attempt_at = "delivered", utcnow(), None
+            else:
+                retry = standard.next_attempt(_aware(current.created_at), current.attempts, now)
+                current.state = "pending" if retry else "failed"
+                current.next_attempt_at = retry
+            session.add(current)
+            session.add(WebhookAttempt(delivery_id=row.id, status_code=status, error=current.last_error if not ok
+                                       else None, duration_ms=took))
+            session.commit()
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        def loop() -> None:
+            while not stop.wait(self._interval):
+                try:
+                    self.deliver_due()
+                except Exception:  # the dispatcher must outlive a passing database fault
+                    log.exception("webhook dispatch failed")
+
+        thread = threading.Thread(target=loop, name="tasktrial-webhooks", daemon=True)
+        thread.start()
+        return thread

@@ -1,0 +1,54 @@
+"""Building cohorts and assessments through the HTTP API, for the cohort tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from api.tables import Role
+from tests.api.conftest import Api
+from tests.api.helpers import RETRY
+
+ROSTER = "subject,display_name,email\nalice,Alice A,alice@example.org\nbob,Bob B,bob@example.org\n"
+
+
+def when(**delta: float) -> str:
+    return (datetime.now(UTC) + timedelta(**delta)).isoformat()
+
+
+def cohort(api: Api, organiser: dict[str, str], roster: str = ROSTER, name: str = "Spring") -> dict:
+    """A cohort with the roster's members imported; returns it with ``invitations`` by subject."""
+    made = api.client.post("/v1/cohorts", headers=organiser, json={"name": name})
+    assert made.status_code == 201, made.text
+    body = made.json()
+    imported = api.client.post(f"/v1/cohorts/{body['id']}/members", headers={**organiser, "content-type": "text/csv"},
+                               content=roster.encode())
+    assert imported.status_code == 201, imported.text
+    body["invitations"] = {i["subject"]: i["invitation"] for i in imported.json()["invitations"]}
+    return body
+
+
+def assessment(api: Api, organiser: dict[str, str], cohort_id: str, **settings) -> dict:
+    body = {"title": "Week 1", "tasks": [{"task": RETRY}], "opens_at": when(hours=-1), "closes_at": when(hours=1)}
+    body.update(settings)
+    made = api.client.post(f"/v1/cohorts/{cohort_id}/assessments", headers=organiser, json=body)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def member(api: Api, invitation: str) -> dict[str, str]:
+    redeemed = api.client.post("/invitations/redeem", json={"invitation": invitation})
+    assert redeemed.status_code == 200, redeemed.text
+    return {"Authorization": f"Bearer {redeemed.json()['token']}"}
+
+
+def attempt(api: Api, headers: dict[str, str], assessment_id: str, files: dict[str, str] | None = None):
+    return api.client.post("/v1/submissions", headers=headers, json={
+        "task": RETRY, "assessment": assessment_id, "files": files or {"retry.py": "print('hi')\n"}})
+
+
+def setup(api: Api, **settings) -> tuple[dict, dict, dict[str, str], dict[str, str]]:
+    """An organiser's cohort of alice and bob with one assessment; returns (cohort, assessment, organiser, alice)."""
+    organiser = api.token(Role.AUTHOR, "olga")
+    made = cohort(api, organiser)
+    test = assessment(api, organiser, made["id"], **settings)
+    return made, test, organiser, member(api, made["invitations"]["alice"])
