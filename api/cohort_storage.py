@@ -278,7 +278,7 @@ def scores(*, session: Session, assessment_id: str, with_skills: bool) -> list[t
     if not with_skills:
         return [(*row, None) for row in rows]
     skills = json.loads("[" + ",".join(row[7] for row in rows) + "]") if rows else []
-    return [(*row[:7], found) for row, found in zip(rows, skills)]
+    return [(*row[:7], found) for row, found in zip(rows, skills, strict=True)]
 
 
 def member_names(*, session: Session, cohort_id: str) -> list[tuple[str, str]]:

@@ -59,7 +59,7 @@ class Prober:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             return OK
-        except Exception as exc:  # any driver error: reported, never raised
+        except Exception as exc:  # noqa: BLE001 - any driver error: reported, never raised
             return f"down: {_first_line(exc)}"
 
     def disk(self) -> str:
@@ -82,7 +82,7 @@ class Prober:
             finally:
                 client.close()
             return OK
-        except Exception as exc:  # redis' errors: reported, never raised
+        except Exception as exc:  # noqa: BLE001 - redis' errors: reported, never raised
             return f"down: {_first_line(exc)}"
 
     def workers(self) -> str:
@@ -99,7 +99,7 @@ class Prober:
             return OK
         try:
             replies = self.celery.control.ping(timeout=1.0)
-        except Exception as exc:  # kombu's errors: reported, never raised
+        except Exception as exc:  # noqa: BLE001 - kombu's errors: reported, never raised
             return f"unknown: {_first_line(exc)}"
         return OK if replies else "none: no worker answered a ping within 1 s (queued runs wait for one)"
 

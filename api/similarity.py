@@ -50,7 +50,7 @@ def side_by_side(service, session: Session, assessment: Assessment, a: str, b: s
     prints, _ = _prints(service, task_ref, found)
     left, right = similarity.matched_lines(prints[a], prints[b])
     sides = []
-    for submission, lines in zip(found, (left, right)):
+    for submission, lines in zip(found, (left, right), strict=True):
         files = {p: d.decode("utf-8", "replace") for p, d in archives.extract(submission.archive).items()}
         sides.append({"submission_id": submission.id, "candidate": submission.candidate, "files": files,
                       "matched_lines": lines})

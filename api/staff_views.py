@@ -176,7 +176,7 @@ def matrix_csv(table: dict[str, Any]) -> str:
         for column in table["columns"]:
             cell = row["cells"].get(column)
             cells += [cell["score"], cell["verdict"]] if cell else ["", ""]
-        writer.writerow([_safe(row["subject"]), _safe(row["display_name"])] + cells)
+        writer.writerow([_safe(row["subject"]), _safe(row["display_name"]), *cells])
     return buffer.getvalue()
 
 
@@ -194,7 +194,7 @@ def hiring(session: Session, assessment: Assessment, skills: list[str]) -> dict[
         if all(c is not None and c["verdict"] == "ready" for c in cells):
             mean = round(sum(c["score"] for c in cells) / len(cells), 2)  # type: ignore[index]
             ranked.append({"subject": row["subject"], "display_name": row["display_name"], "score": mean,
-                           "skills": {s: c for s, c in zip(skills, cells)}})
+                           "skills": dict(zip(skills, cells, strict=False))})
     ranked.sort(key=lambda r: (-r["score"], r["subject"]))
     for rank, row in enumerate(ranked, 1):
         row["rank"] = rank

@@ -100,7 +100,7 @@ def raw_command(work: Path, grader: Path, image: str, limits: ResourceLimits) ->
 def raw_batch(command: list[str], count: int, concurrency: int) -> dict:
     def one(_: int) -> float:
         began = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True)
+        proc = subprocess.run(command, capture_output=True, check=False)
         assert proc.returncode == 0, proc.stdout.decode()[-2000:]
         return time.perf_counter() - began
 

@@ -70,7 +70,7 @@ BENCH_CANDIDATES = 100  # candidates with tokens: the load's identities
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 # -- the rows ------------------------------------------------------------------
@@ -144,7 +144,7 @@ class Writer:
         count = 0
         if self.sqlite:
             marks = ", ".join("?" * len(columns))
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - the bench's own names
 
             def counted() -> Iterator[tuple]:
                 nonlocal count

@@ -90,7 +90,7 @@ def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task
     if jobs < 1:
         raise ConfigurationError(f"jobs must be at least 1 (got {jobs})")
     reports = [TaskCheck(task.id) for task in tasks]
-    planned = [_plan(task, report, repeat) for task, report in zip(tasks, reports)]
+    planned = [_plan(task, report, repeat) for task, report in zip(tasks, reports, strict=True)]
 
     def grade(item: _Grading) -> None:
         result = grade_submission(item.task, item.files, runner=runner, grader=grader_for(item.task))
@@ -110,7 +110,7 @@ def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-    for task, report in zip(tasks, reports):
+    for task, report in zip(tasks, reports, strict=True):
         _judge(task, report)
     return reports
 

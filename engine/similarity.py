@@ -109,7 +109,7 @@ def similar_pairs(prints: Mapping[str, Fingerprints], *, threshold: float = 0.5,
     limit = max(2, int(common * len(prints)))
     shared: dict[tuple[str, str], int] = defaultdict(int)
     kept: dict[str, int] = defaultdict(int)
-    for h, keys in postings.items():
+    for keys in postings.values():
         if len(keys) > limit:
             continue
         for key in keys:
