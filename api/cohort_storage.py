@@ -108,7 +108,7 @@ def add_members(*, session: Session, cohort_id: str, rows: Sequence[MemberRow]) 
         secret = auth.new_token()
         session.add(Invitation(cohort_id=cohort_id, subject=row.subject, token_hash=auth.token_hash(secret)))
         invitations.append((row.subject, secret))
-    session.exec(update(Assessment).where(Assessment.cohort_id == cohort_id)  # type: ignore[call-overload]
+    session.exec(update(Assessment).where(col(Assessment.cohort_id) == cohort_id)
                  .values(revision=Assessment.revision + 1))  # staff views list the members
     try:
         session.commit()
@@ -136,8 +136,8 @@ def redeem_invitation(*, session: Session, secret: str) -> tuple[Invitation, str
     invitation = session.exec(select(Invitation).where(Invitation.token_hash == auth.token_hash(secret))).first()
     if invitation is None or invitation.used_at is not None:
         return None
-    used = session.exec(update(Invitation).where(  # type: ignore[call-overload]
-        and_(Invitation.id == invitation.id, col(Invitation.used_at).is_(None))).values(used_at=utcnow()))
+    used = session.exec(update(Invitation).where(
+        and_(col(Invitation.id) == invitation.id, col(Invitation.used_at).is_(None))).values(used_at=utcnow()))
     if used.rowcount != 1:
         session.rollback()
         return None
@@ -189,7 +189,7 @@ def start(*, session: Session, assessment_id: str, candidate: str) -> Assessment
         return existing
     row = AssessmentStart(assessment_id=assessment_id, candidate=candidate)
     session.add(row)
-    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
                  .values(revision=Assessment.revision + 1))  # the dashboard shows who started
     try:
         session.commit()
@@ -254,7 +254,7 @@ def put_score(*, session: Session, assessment_id: str, candidate: str, pack_id: 
     for key, value in (values or cleared).items():
         setattr(row, key, value)
     session.add(row)
-    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
                  .values(revision=Assessment.revision + 1))  # cached staff views are stale
     try:
         session.commit()

@@ -192,7 +192,7 @@ def hiring(session: Session, assessment: Assessment, skills: list[str]) -> dict[
     for row in table["rows"]:
         cells = [row["cells"].get(s) for s in skills]
         if all(c is not None and c["verdict"] == "ready" for c in cells):
-            mean = round(sum(c["score"] for c in cells) / len(cells), 2)  # type: ignore[index]
+            mean = round(sum(c["score"] for c in cells) / len(cells), 2)
             ranked.append({"subject": row["subject"], "display_name": row["display_name"], "score": mean,
                            "skills": dict(zip(skills, cells, strict=False))})
     ranked.sort(key=lambda r: (-r["score"], r["subject"]))

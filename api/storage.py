@@ -179,7 +179,7 @@ def _count_attempt(*, session: Session, submission: Submission) -> None:
     where = (AssessmentScore.assessment_id == submission.assessment_id,
              AssessmentScore.candidate == submission.candidate, AssessmentScore.pack_id == submission.pack_id,
              AssessmentScore.task_id == submission.task_id)
-    bumped = session.exec(update(AssessmentScore).where(*where)  # type: ignore[call-overload]
+    bumped = session.exec(update(AssessmentScore).where(*where)
                           .values(attempts=AssessmentScore.attempts + 1)).rowcount
     if bumped == 0:
         session.add(AssessmentScore(assessment_id=submission.assessment_id, candidate=submission.candidate,
@@ -190,7 +190,7 @@ def _count_attempt(*, session: Session, submission: Submission) -> None:
 
 def bump_revision(*, session: Session, assessment_id: str) -> None:
     """Mark the assessment's progress changed (in the caller's transaction): cached staff views are stale."""
-    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
                  .values(revision=Assessment.revision + 1))
 
 
@@ -345,7 +345,7 @@ def latest_result(*, session: Session, submission_id: str) -> Result | None:
     (a regrade the engine could not complete leaves the earlier verdict standing)."""
     return session.exec(select(Result).where(Result.submission_id == submission_id,
                                              col(Result.superseded_by).is_(None))
-                        .order_by(case((Result.verdict == "error", 1), else_=0),
+                        .order_by(case((col(Result.verdict) == "error", 1), else_=0),
                                   col(Result.created_at).desc())).first()
 
 
@@ -379,8 +379,8 @@ def record_result(
     session.add(result)
     session.flush()
     if result.verdict != "error":  # a newer verdict (a regrade's) supersedes the earlier ones, which stay stored
-        session.exec(update(Result).where(  # type: ignore[call-overload]
-            Result.submission_id == submission.id, Result.id != result.id,
+        session.exec(update(Result).where(
+            col(Result.submission_id) == submission.id, col(Result.id) != result.id,
             col(Result.superseded_by).is_(None)).values(superseded_by=result.id))
     for view, digest in (log_digests or {}).items():
         session.add(LogEntry(digest=digest, result_id=result.id, view=view))
@@ -651,10 +651,10 @@ def hold_for_review(*, session: Session, run: Run, submission: Submission, docum
                     pack_id=submission.pack_id, pack_version=submission.pack_version, task_id=submission.task_id,
                     automated=document)
     session.add(review)
-    ending = update(Run).where(Run.id == run.id)
+    ending = update(Run).where(col(Run.id) == run.id)
     if holder is not None:
         ending = ending.where(_held_by(*holder))
-    if session.exec(ending.values(  # type: ignore[call-overload]
+    if session.exec(ending.values(
             state=RunState.DONE, lease_expires_at=None, updated_at=utcnow())).rowcount != 1:
         session.rollback()
         raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
@@ -690,20 +690,20 @@ def list_reviews(*, session: Session, state: str | None, limit: int = 200) -> li
 def complete_review(*, session: Session, review_id: str, reviewer: str, scores: dict[str, float],
                     comments: dict[str, str]) -> bool:
     """Compare-and-set ``awaiting_review`` to ``completed``: of two reviewers, one wins."""
-    statement = (update(Review).where(Review.id == review_id, Review.state == ReviewState.AWAITING.value)
+    statement = (update(Review).where(col(Review.id) == review_id, col(Review.state) == ReviewState.AWAITING.value)
                  .values(state=ReviewState.COMPLETED.value, reviewer=reviewer, scores=scores, comments=comments,
                          completed_at=utcnow()))
-    done = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    done = session.exec(statement).rowcount == 1
     session.commit()
     return done
 
 
 def reopen_review(*, session: Session, review_id: str) -> None:
-    session.exec(update(Review).where(Review.id == review_id)  # type: ignore[call-overload]
+    session.exec(update(Review).where(col(Review.id) == review_id)
                  .values(state=ReviewState.AWAITING.value, reviewer=None, completed_at=None))
     session.commit()
 
 
 def set_review_result(*, session: Session, review_id: str, result_id: str) -> None:
-    session.exec(update(Review).where(Review.id == review_id).values(result_id=result_id))  # type: ignore[call-overload]
+    session.exec(update(Review).where(col(Review.id) == review_id).values(result_id=result_id))
     session.commit()

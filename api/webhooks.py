@@ -121,9 +121,9 @@ class Webhooks:
 
     def _claim(self, row: WebhookDelivery, now: datetime) -> bool:
         with self._session() as session:
-            claimed = session.exec(update(WebhookDelivery).where(  # type: ignore[call-overload]
-                WebhookDelivery.id == row.id, WebhookDelivery.state == "pending",
-                WebhookDelivery.next_attempt_at == row.next_attempt_at)
+            claimed = session.exec(update(WebhookDelivery).where(
+                col(WebhookDelivery.id) == row.id, col(WebhookDelivery.state) == "pending",
+                col(WebhookDelivery.next_attempt_at) == row.next_attempt_at)
                 .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))).rowcount == 1
             session.commit()
         return claimed

@@ -140,7 +140,7 @@ def run(database_url: str | None, members: int, rounds: int, label: str) -> None
             }
             def change() -> None:  # what a new attempt or result does: the next view is computed afresh
                 with service.engine.begin() as connection:
-                    connection.execute(update(Assessment).where(Assessment.id == assessment_id)
+                    connection.execute(update(Assessment).where(col(Assessment.id) == assessment_id)
                                        .values(revision=Assessment.revision + 1))
 
             results = {}
