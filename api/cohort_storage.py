@@ -57,7 +57,7 @@ def list_cohorts(*, session: Session, subject: str | None) -> list[Cohort]:
     if subject is not None:
         staffed = select(CohortStaff.cohort_id).where(CohortStaff.subject == subject)
         joined = select(CohortMember.cohort_id).where(CohortMember.subject == subject)
-        query = query.where((Cohort.organiser == subject) | col(Cohort.id).in_(staffed) | col(Cohort.id).in_(joined))
+        query = query.where((col(Cohort.organiser) == subject) | col(Cohort.id).in_(staffed) | col(Cohort.id).in_(joined))
     return list(session.exec(query.order_by(col(Cohort.created_at))).all())
 
 
@@ -244,7 +244,7 @@ def skills_of(*, session: Session, result_ids: Sequence[str]) -> dict[str, dict[
 def put_score(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
               values: dict[str, Any] | None) -> None:
     """Set (or with None, clear) the counting attempt on a member's progress row for a task."""
-    cleared = {"result_id": None, "score": None, "verdict": None, "skills": {}, "late": False}
+    cleared: dict[str, Any] = {"result_id": None, "score": None, "verdict": None, "skills": {}, "late": False}
     row = session.exec(select(AssessmentScore).where(
         AssessmentScore.assessment_id == assessment_id, AssessmentScore.candidate == candidate,
         AssessmentScore.pack_id == pack_id, AssessmentScore.task_id == task_id)).first()
@@ -269,7 +269,7 @@ def scores(*, session: Session, assessment_id: str, with_skills: bool) -> list[t
     A narrow Core read (no ORM objects); ``skills`` are decoded in one ``json.loads`` over all rows
     (per-row JSON decoding dominated the time on a cohort of thousands), or None without ``with_skills``.
     """
-    columns = [AssessmentScore.candidate, AssessmentScore.pack_id, AssessmentScore.task_id, AssessmentScore.attempts,
+    columns: list[Any] = [AssessmentScore.candidate, AssessmentScore.pack_id, AssessmentScore.task_id, AssessmentScore.attempts,
                AssessmentScore.score, AssessmentScore.verdict, AssessmentScore.late]
     if with_skills:
         columns.append(cast(AssessmentScore.skills, String))

@@ -13,8 +13,15 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from sqlalchemy.engine import Engine
+
+    from api.settings import Settings
 
 OK = "ok"
 #: Below this much free space in the data directory, the disk is reported low (and submissions refused).
@@ -41,9 +48,9 @@ class Health:
 class Prober:
     """The probes, with the Celery ping cached (it costs up to a second when no worker answers)."""
 
-    settings: object
-    engine: object
-    celery: object | None = None
+    settings: Settings
+    engine: Engine
+    celery: Celery | None = None
     _workers: tuple[float, str] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -41,7 +41,8 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
         def check_pack(version_id: str) -> None:
             holder["worker"].check_pack(version_id)
 
-        queue = InProcessQueue(execute, workers=settings.embedded_workers, check_job=check_pack)
+        pool = InProcessQueue(execute, workers=settings.embedded_workers, check_job=check_pack)
+        queue = pool
     service = build_service(settings, queue)
     app = create_app(service)
     if not settings.broker_url:
@@ -53,7 +54,7 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
             runner=runner, catalogue=service.catalogue,
             client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
             cache_dir=settings.cache_dir, attempts=settings.max_attempts)
-        service.on_shutdown.append(queue.close)  # first: no new grading starts while the rest shuts down
+        service.on_shutdown.append(pool.close)  # first: no new grading starts while the rest shuts down
         if hasattr(runner, "close"):
             # Remove the warm sandboxes. Gradings under way are not awaited: their runs stay
             # claimed and `recover` queues them again at the next start.

@@ -35,15 +35,15 @@ def report(service, session: Session, assessment: Assessment, *, threshold: floa
                           "a": {"submission_id": pair.a, "candidate": by_id[pair.a].candidate},
                           "b": {"submission_id": pair.b, "candidate": by_id[pair.b].candidate},
                           "links": {"side_by_side": f"/v1/assessments/{assessment.id}/similarity/{pair.a}/{pair.b}"}})
-    pairs.sort(key=lambda p: -p["score"])
+    pairs.sort(key=lambda p: -float(p["score"]))
     return {"assessment_id": assessment.id, "threshold": threshold, "data": pairs, "count": len(pairs),
             "note": "flags for a human reviewer; scores are never changed by this report"}
 
 
 def side_by_side(service, session: Session, assessment: Assessment, a: str, b: str) -> dict[str, Any]:
     """Both submissions' files with the lines where their shared fingerprints start (starter code excluded)."""
-    found = [storage.get_submission(session=session, submission_id=i) for i in (a, b)]
-    if any(s is None or s.assessment_id != assessment.id for s in found) or found[0].task_id != found[1].task_id:
+    found = [s for i in (a, b) if (s := storage.get_submission(session=session, submission_id=i)) is not None]
+    if len(found) != 2 or any(s.assessment_id != assessment.id for s in found) or found[0].task_id != found[1].task_id:
         raise NotFound(f"no pair {a}/{b} of one task in assessment {assessment.id!r}")
     task_ref = next(t for t in assessment.tasks
                     if t["pack_id"] == found[0].pack_id and t["task_id"] == found[0].task_id)

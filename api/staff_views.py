@@ -147,7 +147,7 @@ def _matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]
     for subject, name in store.member_names(session=session, cohort_id=assessment.cohort_id):
         mine = progress.get(subject, {})
         if by == "tasks":
-            cells = {}
+            cells: dict[str, Any] = {}
             for key in keys:
                 _, score, verdict, _, _ = mine.get(key, nothing)
                 cells[key] = {"score": score, "verdict": verdict} if verdict is not None else None

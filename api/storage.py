@@ -176,9 +176,11 @@ def create_submission(
 
 def _count_attempt(*, session: Session, submission: Submission) -> None:
     """One more attempt on the member's progress row (made with the first), in the submission's transaction."""
-    where = (AssessmentScore.assessment_id == submission.assessment_id,
-             AssessmentScore.candidate == submission.candidate, AssessmentScore.pack_id == submission.pack_id,
-             AssessmentScore.task_id == submission.task_id)
+    if submission.assessment_id is None:  # only attempts at an assessment are counted
+        return
+    where = (col(AssessmentScore.assessment_id) == submission.assessment_id,
+             col(AssessmentScore.candidate) == submission.candidate, col(AssessmentScore.pack_id) == submission.pack_id,
+             col(AssessmentScore.task_id) == submission.task_id)
     bumped = session.exec(update(AssessmentScore).where(*where)
                           .values(attempts=AssessmentScore.attempts + 1)).rowcount
     if bumped == 0:
@@ -415,7 +417,7 @@ def skill_evidence(*, session: Session, candidate: str) -> Sequence[Any]:
     """A candidate's evidence in time order, as read-only rows (``.skill``, ``.score``, ``.verdict``, ``.at``,
     ``.result_id``): plain columns of the covering index, no ORM objects (a profile reads hundreds)."""
     return session.exec(
-        select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at,
+        select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at,  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
                SkillEvidence.result_id)
         .where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
     ).all()

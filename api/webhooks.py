@@ -130,6 +130,8 @@ class Webhooks:
 
     def _send(self, client: httpx.Client, row: WebhookDelivery, now: datetime) -> None:
         endpoint = self.endpoint(row.endpoint_id)
+        if endpoint is None:  # as before, an exception; now one that names the endpoint
+            raise NotFound(f"webhook endpoint {row.endpoint_id!r} of delivery {row.id} is gone")
         body = json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False).encode()
         started = time.monotonic()
         status, error = None, None
@@ -143,6 +145,8 @@ class Webhooks:
         ok = status is not None and 200 <= status < 300
         with self._session() as session:
             current = session.get(WebhookDelivery, row.id)
+            if current is None:  # deleted with its endpoint meanwhile: nothing to record
+                return
             current.attempts += 1
             current.last_status, current.last_error = status, error or (None if ok else f"HTTP {status}")
             if ok:

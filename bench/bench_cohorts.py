@@ -22,8 +22,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, update
+from sqlmodel import col
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -64,7 +66,7 @@ def fill(service, members: int) -> tuple[str, str]:
                                        "task_digest": t.digest} for t in tasks]))
         session.commit()
     subjects = [f"member{i:05d}" for i in range(members)]
-    connection_rows = {"members": [], "starts": [], "subs": [], "runs": [], "results": [], "scores": []}
+    connection_rows: dict[str, list[dict[str, Any]]] = {"members": [], "starts": [], "subs": [], "runs": [], "results": [], "scores": []}
     for index, subject in enumerate(subjects):
         connection_rows["members"].append({"cohort_id": cohort_id, "subject": subject, "display_name": subject.title(),
                                            "email": f"{subject}@example.org", "joined_at": now})
@@ -88,6 +90,8 @@ def fill(service, members: int) -> tuple[str, str]:
                     "document": {"full": {"id": res}, "candidate": {"id": res}}})
                 if best is None or score > best[1]:
                     best = (res, score, verdict)
+            if best is None:
+                raise SystemExit("ATTEMPTS must be at least 1")
             connection_rows["scores"].append({
                 "assessment_id": assessment_id, "candidate": subject, "pack_id": task.pack_id, "task_id": task.id,
                 "attempts": ATTEMPTS, "result_id": best[0], "score": best[1], "verdict": best[2], "late": False, "at": now,

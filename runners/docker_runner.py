@@ -231,7 +231,7 @@ class DockerRunner:
             if background and self._remover is None:
                 self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-sandbox-remove")
             try:
-                if background:
+                if background and self._remover is not None:
                     self._remover.submit(self._remove_logged, container)
                     return
             except RuntimeError:  # closing
@@ -296,10 +296,11 @@ class DockerRunner:
         """
         if not self._owner:
             return 0
-        mine = {"label": f"{OWNER_LABEL}={self._owner[OWNER_LABEL]}"}
+        mine: dict[str, str | list[str] | bool] = {"label": f"{OWNER_LABEL}={self._owner[OWNER_LABEL]}"}
         containers = self._client.containers.list(all=True, filters=mine, ignore_removed=True)
         for container in containers:
-            self._remove(container.id)
+            if container.id is not None:  # never for a listed container; the stubs allow it
+                self._remove(container.id)
         runs = {container.labels.get("tasktrial.run") for container in containers}
         for network in self._api.networks(filters={"label": LABEL}):
             if network.get("Labels", {}).get("tasktrial.run") in runs:
