@@ -213,9 +213,10 @@ def attempts_used(*, session: Session, assessment_id: str, candidate: str, pack_
 
 def assessment_results(*, session: Session, candidate: str) -> list[tuple[str, str]]:
     """``(result id, assessment id)`` of the candidate's assessment attempts."""
-    return list(session.exec(select(Result.id, Submission.assessment_id)
-                             .join(Submission, col(Submission.id) == Result.submission_id)
-                             .where(Result.candidate == candidate, col(Submission.assessment_id).is_not(None))).all())
+    rows = session.exec(select(Result.id, Submission.assessment_id)
+                        .join(Submission, col(Submission.id) == Result.submission_id)
+                        .where(Result.candidate == candidate, col(Submission.assessment_id).is_not(None))).all()
+    return [(result_id, assessment_id) for result_id, assessment_id in rows if assessment_id is not None]
 
 
 # -- the counting attempts, for staff views ---------------------------------------------
@@ -274,7 +275,7 @@ def scores(*, session: Session, assessment_id: str, with_skills: bool) -> list[t
     if with_skills:
         columns.append(cast(AssessmentScore.skills, String))
     rows = session.connection().execute(
-        sa_select(*columns).where(AssessmentScore.assessment_id == assessment_id)).all()
+        sa_select(*columns).where(col(AssessmentScore.assessment_id) == assessment_id)).all()
     if not with_skills:
         return [(*row, None) for row in rows]
     skills = json.loads("[" + ",".join(row[7] for row in rows) + "]") if rows else []

@@ -83,7 +83,7 @@ class Prober:
         import redis
 
         try:
-            client = redis.Redis.from_url(self.settings.broker_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+            client = redis.Redis.from_url(self.settings.broker_url or "", socket_timeout=1.0, socket_connect_timeout=1.0)
             try:
                 client.ping()
             finally:

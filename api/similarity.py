@@ -23,7 +23,7 @@ def _prints(service, task_ref: dict[str, str], submissions) -> tuple[dict[str, s
 
 def report(service, session: Session, assessment: Assessment, *, threshold: float) -> dict[str, Any]:
     """For each task: pairs of members' last submissions that share at least ``threshold`` of their fingerprints."""
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for task_ref in assessment.tasks:
         submissions = store.latest_attempts(session=session, assessment_id=assessment.id,
                                             pack_id=task_ref["pack_id"], task_id=task_ref["task_id"])
@@ -35,7 +35,7 @@ def report(service, session: Session, assessment: Assessment, *, threshold: floa
                           "a": {"submission_id": pair.a, "candidate": by_id[pair.a].candidate},
                           "b": {"submission_id": pair.b, "candidate": by_id[pair.b].candidate},
                           "links": {"side_by_side": f"/v1/assessments/{assessment.id}/similarity/{pair.a}/{pair.b}"}})
-    pairs.sort(key=lambda p: -float(p["score"]))
+    pairs.sort(key=lambda p: -p["score"])
     return {"assessment_id": assessment.id, "threshold": threshold, "data": pairs, "count": len(pairs),
             "note": "flags for a human reviewer; scores are never changed by this report"}
 

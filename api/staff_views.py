@@ -142,7 +142,7 @@ def matrix_csv_text(session: Session, assessment: Assessment, by: str) -> str:
 def _matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
     progress = _progress(session, assessment, with_skills=by == "skills")
     keys = task_keys(assessment)
-    rows = []
+    rows: list[dict[str, Any]] = []
     nothing = (0, None, None, None, False)
     for subject, name in store.member_names(session=session, cohort_id=assessment.cohort_id):
         mine = progress.get(subject, {})

@@ -157,7 +157,8 @@ def main() -> None:
     catalogue = tmp / "catalogue"
     write_catalogue(catalogue)
     work, grader = tmp / "raw" / "workspace", tmp / "raw" / "grader"
-    work.mkdir(parents=True), grader.mkdir(parents=True)
+    work.mkdir(parents=True)
+    grader.mkdir(parents=True)
     (work / "numbers_kind.py").write_text(SOLUTION)
     (grader / "test_numbers_kind.py").write_text(TESTS)
     image = images.runtime_image("python").tag

@@ -391,6 +391,7 @@ from cli import cohorts  # noqa: E402
 
 cohorts_app = typer.Typer(no_args_is_help=True, help="Cohorts: members, invitations, staff (organisers and staff).")
 app.add_typer(cohorts_app, name="cohorts")
+_command: Callable[..., Any]  # the loops below register commands of every signature
 for _name, _command in (("create", cohorts.cohorts_create), ("list", cohorts.cohorts_list),
                         ("import", cohorts.cohorts_import), ("staff", cohorts.cohorts_staff),
                         ("members", cohorts.cohorts_members), ("invite", cohorts.cohorts_invite)):

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,9 @@ class Receiver:
     """A real HTTP server that records what it got and answers with the statuses it is told (then 200)."""
 
     def __init__(self, port: int):
-        self.port, self.received, self.statuses = port, [], []
+        self.port = port
+        self.received: list[Any] = []
+        self.statuses: list[Any] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ HOUR = timedelta(hours=1)
 
 
 def window(**changes) -> rules.Window:
-    values = {"opens_at": T0, "closes_at": T0 + 2 * HOUR}
+    values: dict[str, Any] = {"opens_at": T0, "closes_at": T0 + 2 * HOUR}
     values.update(changes)
     return rules.Window(**values)
 
