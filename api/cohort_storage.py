@@ -326,11 +326,12 @@ def get_regrade(*, session: Session, regrade_id: str) -> Regrade | None:
 
 def regrade_outcomes(*, session: Session, regrade_id: str) -> list[tuple[Run, Submission, Result | None]]:
     """Each run of the regrade with its submission and new result (None while it is graded)."""
+    without_files = defer(Submission.archive)  # type: ignore[arg-type]  # SQLModel types the column as bytes
     rows = session.exec(select(Run, Submission, Result)
                         .join(Submission, col(Submission.id) == Run.submission_id)
                         .join(Result, col(Result.run_id) == Run.id, isouter=True)
                         .where(Run.regrade_id == regrade_id)
-                        .options(defer(Submission.archive))).all()  # type: ignore[arg-type]
+                        .options(without_files)).all()
     return list(rows)
 
 
