@@ -25,7 +25,7 @@ from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
 from api.webhooks import Webhooks
-from engine import public_tests, results, review, signing, transparency
+from engine import openbadges, public_tests, results, review, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound
 from engine.grading import engine_error_result
 from engine.keyring import Keyring
@@ -154,6 +154,10 @@ class Service:
         """The published keys: the active one and every retired or revoked one, each with its status."""
         return self.keyring.jwks() if self.keyring is not None else signing.public_jwks([self.key])
 
+    def did_document(self) -> dict:
+        """The credentials' issuer (the did:web of ``public_url``) over the published keys, as a verifier rebuilds it."""
+        return openbadges.service_did_document(self.credentials.public_url, self.jwks())
+
     def checkpoint_keys(self) -> list[bytes]:
         """The raw public keys whose checkpoint signatures a verifier should accept (none revoked)."""
         jwks = self.jwks()
@@ -230,6 +234,15 @@ class Service:
         if state != "ok":
             raise StorageLow(f"the service's data disk is nearly full ({state}); try again later")
 
+    def sync_pack_credentials(self) -> None:
+        """Register the credentials the live pack versions declare, retire those no longer declared.
+
+        Called when versions change state in this process (start, a check's verdict, a retirement).
+        """
+        with self.session() as session:
+            live = self.catalogue.packs(self.pack_state(session))
+        self.credentials.sync_packs(live, {pack.id for pack in self.catalogue.all_versions()})
+
     def record_pack_check(self, *, version_id: str, report: dict) -> str:
         """Publish a checked version (``live``) or refuse it (``rejected``); the first report stands.
 
@@ -244,6 +257,8 @@ class Service:
             if not storage.move_pack_version(session=session, version_id=version_id, from_states=[PackState.CHECKING],
                                              to=to, report=report):
                 raise Conflict(f"pack version {version_id} is not being checked; its first report stands")
+        if to is PackState.LIVE:
+            self.sync_pack_credentials()
         return to.value
 
     def lease_seconds(self, pack_id: str, version: str, task_id: str) -> float:
@@ -349,6 +364,7 @@ class Service:
 
     def _refresh_credentials(self, candidate: str) -> None:
         try:
+            self.sync_pack_credentials()  # a version retired elsewhere (another process, a web page) counts now
             self.credentials.refresh(candidate)
         except Exception:  # the result is stored; the next result refreshes this candidate's credentials again
             log.exception("refreshing the credentials of %s failed", candidate)
@@ -465,4 +481,5 @@ def build_service(settings: Settings, queue: JobQueue) -> Service:
     service = Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=keyring.active(),
                       queue=queue, keyring=keyring)
     service.log.seal()  # what a previous run appended, or the empty log's first checkpoint
+    service.sync_pack_credentials()
     return service

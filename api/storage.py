@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, or_, update
+from sqlalchemy import ColumnElement, case, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
@@ -23,6 +23,7 @@ from api.tables import (
     AssessmentScore,
     LogCheckpoint,
     LogEntry,
+    LogNode,
     PackState,
     PackVersion,
     Result,
@@ -39,6 +40,7 @@ from api.tables import (
     utcnow,
 )
 from engine.errors import Conflict, NotFound
+from engine.merkle import NodeLookup
 
 # -- tokens ----------------------------------------------------------------
 
@@ -489,15 +491,31 @@ def pending_log_entries(*, session: Session) -> int:
                             .where(col(LogEntry.log_index).is_(None))).one())
 
 
+def log_nodes(*, session: Session, nodes: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of the perfect subtrees ``(level, position)`` asked for, in one query."""
+    if not nodes:
+        return {}
+    by_level: dict[int, list[int]] = {}
+    for level, position in nodes:
+        by_level.setdefault(level, []).append(position)
+    # One primary-key range per level (a row-value IN scans the whole table on SQLite).
+    rows = session.exec(select(LogNode.level, LogNode.position, LogNode.hash).where(
+        or_(*((col(LogNode.level) == level) & col(LogNode.position).in_(positions)
+              for level, positions in by_level.items())))).all()
+    return {(level, position): value for level, position, value in rows}
+
+
 def seal_log(*, session: Session, limit: int,
-             make_checkpoint: Callable[[list[str]], tuple[str, str]]) -> LogCheckpoint | None:
+             make_checkpoint: Callable[[int, list[str], NodeLookup], tuple[dict[tuple[int, int], bytes], str, str]],
+             ) -> LogCheckpoint | None:
     """Give up to ``limit`` waiting entries the next log positions and store the checkpoint over them.
 
-    ``make_checkpoint(digests of all leaves) -> (root hex, signed note)``. One transaction:
-    positions and checkpoint are stored together or not at all. A concurrent sealer
-    (another API process) loses on the unique position or checkpoint size and this
-    returns None; so does a pass with nothing waiting, except the first: a log always
-    has a checkpoint, the empty tree's at least.
+    ``make_checkpoint(old size, the new leaves' digests, a reader of stored subtrees) ->
+    (the subtrees the batch completes, root hex, signed note)``. One transaction: positions,
+    subtrees and checkpoint are stored together or not at all. A concurrent sealer (another API
+    process) loses on the unique position, subtree or checkpoint size and this returns None; so
+    does a pass with nothing waiting, except the first: a log always has a checkpoint, the empty
+    tree's at least.
     """
     last = latest_checkpoint(session=session)
     size = last.size if last is not None else 0
@@ -505,17 +523,23 @@ def seal_log(*, session: Session, limit: int,
                            .order_by(col(LogEntry.id)).limit(limit)).all()
     if not waiting and last is not None:
         return None
-    digests = leaf_digests(session=session, size=size)
-    if len(digests) != size:
-        raise Conflict(f"the log holds {len(digests)} sealed leaves but its last checkpoint has size {size}")
+    edge = log_nodes(session=session, nodes=[(0, size - 1), (0, size)] if size else [(0, 0)])
+    if (size and (0, size - 1) not in edge) or (0, size) in edge:
+        raise Conflict(f"the log's stored leaves do not end where its last checkpoint (size {size}) does")
     for offset, entry in enumerate(waiting):
         entry.log_index = size + offset
         session.add(entry)
-        digests.append(entry.digest)
-    root_hex, note = make_checkpoint(digests)
-    checkpoint = LogCheckpoint(size=len(digests), root_hash=root_hex, note=note)
-    session.add(checkpoint)
+
+    def lookup(nodes: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return log_nodes(session=session, nodes=nodes)
+
+    nodes, root_hex, note = make_checkpoint(size, [entry.digest for entry in waiting], lookup)
+    checkpoint = LogCheckpoint(size=size + len(waiting), root_hash=root_hex, note=note)
     try:
+        if nodes:
+            session.execute(insert(LogNode), [{"level": level, "position": position, "hash": value}
+                                              for (level, position), value in nodes.items()])
+        session.add(checkpoint)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import field_validator
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -221,6 +221,17 @@ class LogEntry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class LogNode(SQLModel, table=True):
+    """The hash of one perfect subtree of the sealed log (level 0: a leaf's hash), stored as its batch is
+    sealed, so proofs read O(log n) nodes instead of rebuilding the tree (engine.merkle.completed_nodes)."""
+
+    __tablename__ = "log_node"
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    #: The subtree covers leaves ``position * 2**level`` .. ``(position + 1) * 2**level - 1``.
+    position: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class LogCheckpoint(SQLModel, table=True):
     """A signed checkpoint (C2SP tlog-checkpoint note) the log published; one per sealed batch."""
 
@@ -251,6 +262,12 @@ class CredentialDefinition(CredentialDefinitionBase, table=True):
     __tablename__ = "credential_definition"
     owner: str
     created_at: datetime = Field(default_factory=utcnow)
+    #: The pack that declares it (its id is then ``PACK_ID/ID``); None: made through the API.
+    pack_id: str | None = Field(default=None, index=True)
+    #: The pack version whose declaration it holds.
+    pack_version: str | None = None
+    #: When its pack stopped declaring it in a live version: no new awards; those made stay valid.
+    retired_at: datetime | None = None
 
 
 class CredentialDefinitionCreate(CredentialDefinitionBase):
@@ -265,12 +282,22 @@ class CredentialDefinitionCreate(CredentialDefinitionBase):
 class CredentialDefinitionPublic(CredentialDefinitionBase):
     owner: str
     created_at: datetime
+    pack_id: str | None = None
+    pack_version: str | None = None
+    retired_at: datetime | None = None
+
+
+ACTIVE_AWARD_INDEX = "ux_credential_award_active"
 
 
 class CredentialAward(SQLModel, table=True):
     """A definition met by a candidate; revoked, never deleted (its status-list bit says so)."""
 
     __tablename__ = "credential_award"
+    #: At most one active (unrevoked) award per candidate and definition, whatever process awards it:
+    #: a partial unique index, which SQLite and PostgreSQL both enforce (api.credentials inserts on conflict).
+    __table_args__ = (Index(ACTIVE_AWARD_INDEX, "candidate", "definition_id", unique=True,
+                            sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),)
     id: str = Field(default_factory=new_id, primary_key=True)
     definition_id: str = Field(foreign_key="credential_definition.id", index=True)
     candidate: str = Field(index=True)

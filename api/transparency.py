@@ -3,7 +3,8 @@
 Leaves are appended in the result's own transaction (``storage.record_result``);
 a background thread seals what waits into the next signed checkpoint every
 ``log_seal_seconds``, or sooner once ``log_batch_leaves`` wait. Proofs are
-computed from the stored leaf digests with ``engine.merkle``.
+made with ``engine.merkle`` from the perfect subtrees stored as each batch is sealed:
+O(log n) reads, never the whole list of leaves.
 """
 
 from __future__ import annotations
@@ -52,11 +53,15 @@ class TransparencyLog:
             sealed = Checkpoint(origin=self.origin, size=row.size, root_hash=bytes.fromhex(row.root_hash))
             log.info("sealed checkpoint %s of %s", row.size, self.origin)
 
-    def _sign(self, digests: list[str]) -> tuple[str, str]:
-        root = merkle.root([transparency.leaf_hash(d) for d in digests])
-        note = checkpoints.sign(Checkpoint(origin=self.origin, size=len(digests), root_hash=root),
+    def _sign(self, old_size: int, digests: list[str], lookup: merkle.NodeLookup,
+              ) -> tuple[dict[merkle.Node, bytes], str, str]:
+        """The subtrees a batch completes, the new root (from O(log n) stored subtrees) and its signed note."""
+        nodes = merkle.completed_nodes(old_size, [transparency.leaf_hash(d) for d in digests], lookup)
+        size = old_size + len(digests)
+        root = merkle.root_from(_with(nodes, lookup), size)
+        note = checkpoints.sign(Checkpoint(origin=self.origin, size=size, root_hash=root),
                                 self.key().private_key)
-        return root.hex(), note
+        return nodes, root.hex(), note
 
     def start(self, stop: threading.Event) -> threading.Thread:
         def loop() -> None:
@@ -114,8 +119,7 @@ class TransparencyLog:
             if entry.log_index >= row.size:
                 raise NotFound(f"entry {entry.log_index} is not in the checkpoint of size {row.size}: "
                                "ask for a later checkpoint")
-            digests = storage.leaf_digests(session=session, size=row.size)
-        proof = merkle.inclusion_proof([transparency.leaf_hash(d) for d in digests], entry.log_index, row.size)
+            proof = merkle.inclusion_proof_from(_reader(session), entry.log_index, row.size)
         return {"origin": self.origin, "log_index": entry.log_index, "tree_size": row.size,
                 "leaf_digest": digest, "inclusion_proof": transparency.encode_proof(proof)}
 
@@ -129,11 +133,22 @@ class TransparencyLog:
             for size in (first, second):
                 if storage.get_checkpoint(session=session, size=size) is None:
                     raise NotFound(f"the log has no checkpoint of size {size}")
-            digests = storage.leaf_digests(session=session, size=second)
-        hashes = [transparency.leaf_hash(d) for d in digests]
-        proof = merkle.consistency_proof(hashes, first, second) if first else []
+            proof = merkle.consistency_proof_from(_reader(session), first, second) if first else []
         return {"origin": self.origin, "first": first, "second": second,
                 "consistency_proof": transparency.encode_proof(proof)}
 
     def verifier_keys(self, publics: list[bytes]) -> list[str]:
         return [checkpoints.verifier_key(self.origin, public) for public in publics]
+
+
+def _reader(session: Session) -> merkle.NodeLookup:
+    """Stored subtrees through ``session``: what proofs are made from (never the whole list of leaves)."""
+    return lambda nodes: storage.log_nodes(session=session, nodes=nodes)
+
+
+def _with(new: dict[merkle.Node, bytes], stored: merkle.NodeLookup) -> merkle.NodeLookup:
+    """Subtrees from ``new`` (not stored yet) first, the rest from the store."""
+    def lookup(nodes):
+        found = {node: new[node] for node in nodes if node in new}
+        return {**stored([node for node in nodes if node not in new]), **found}
+    return lookup

@@ -86,76 +86,35 @@ def verify(
 
 
 def _verify_credential(credential: dict[str, Any], jwks: str | None, path: Path) -> None:
-    """The proof, the key against the service's JWKS, and revocation through the status list at the service.
+    """``engine.openbadges.check``, as the public verification page runs it: the proof, the issuer (the
+    configured service's did:web, its DID document rebuilt from the JWKS), revocation through the status list.
 
     The status list is fetched only when it lives at the configured service ($TASKTRIAL_URL): a
     URL named inside the credential is never followed anywhere else.
     """
-    from engine import openbadges, statuslist
-
-    problems = openbadges.verify(credential)
-    source = jwks or _default_jwks_url()
-    keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
-    if not problems:
-        problems = _credential_key_problems(credential, keys)
-    if not problems:
-        status = credential.get("credentialStatus")
-        service = os.environ.get("TASKTRIAL_URL", "").rstrip("/")
-        if status is not None:
-            problems = _status_problems(status, credential, service, keys, openbadges, statuslist)
-    if problems:
-        for problem in problems:
-            err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
-        err.print(f"{len(problems)} problem(s) in {escape(str(path))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_PROBLEMS)
-    subject = credential.get("credentialSubject", {})
-    name = subject.get("achievement", {}).get("name", "?") if isinstance(subject, dict) else "?"
-    out.print(f"[green]✓[/] credential {escape(str(name))}: proof valid (eddsa-rdfc-2022), issuer key known, "
-              "not revoked", highlight=False, soft_wrap=True)
-
-
-def _credential_key_problems(credential: dict[str, Any], keys: Any) -> list[str]:
     from engine import openbadges
 
-    public = openbadges.public_from_verification_method(credential["proof"]["verificationMethod"])
-    statuses = signing.key_statuses(keys)
-    for kid, raw in signing.raw_public_keys(keys).items():
-        if raw == public:
-            if statuses.get(kid) == signing.REVOKED:
-                return [f"signed by revoked key {kid!r}: the issuer withdrew it, so nothing it signed is trusted"]
-            return []
-    return [(f"signed by unknown key {credential['proof']['verificationMethod'].partition('#')[0]!r}: "
-            "it is not among the service's keys")]
+    source = jwks or _default_jwks_url()
+    keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
+    service = os.environ.get("TASKTRIAL_URL", "").rstrip("/")
+    if not service:
+        _fail("set TASKTRIAL_URL to the issuing service: a credential's issuer and status list are checked "
+              "against it", EXIT_BAD_INPUT)
 
+    def status_list(url: str) -> Any:
+        try:
+            return _fetch(url, "status list").json()
+        except ValueError:
+            return None  # reported as a status list that does not verify
 
-def _status_problems(status: Any, credential: dict[str, Any], service: str, keys: Any, openbadges,
-                     statuslist) -> list[str]:
-    if not isinstance(status, dict) or status.get("type") != "BitstringStatusListEntry":
-        return ["the credentialStatus is not a BitstringStatusListEntry"]
-    url, index = status.get("statusListCredential"), status.get("statusListIndex")
-    if not isinstance(index, str) or not index.isdigit():
-        return [f"the statusListIndex {index!r} is not a decimal string"]
-    if not service or not isinstance(url, str) or not url.startswith(service + "/"):
-        return [(f"revocation not checked: the status list {url!r} is not at the configured service "
-                f"({service or 'set TASKTRIAL_URL'}); nothing named in a credential is fetched elsewhere")]
-    try:
-        listing = _fetch(url, "status list").json()
-    except ValueError:
-        return [f"the status list at {url} is not JSON"]
-    problems = openbadges.verify(listing)
-    if problems:
-        return [f"the status list at {url} does not verify: {problems[0]}"]
-    # The service signs its status list with its current key: after a rotation that is not the key of
-    # an older credential, so any key the service publishes (and has not revoked) may sign the list.
-    key_problems = _credential_key_problems(listing, keys)
-    if key_problems:
-        return [f"the status list at {url} is not the service's: {key_problems[0]}"]
-    try:
-        subject = listing.get("credentialSubject")
-        revoked = statuslist.is_set(subject.get("encodedList") if isinstance(subject, dict) else None, int(index))
-    except statuslist.StatusListError as exc:
-        return [f"the status list at {url} is unusable: {exc}"]
-    return [f"the credential is revoked (status list {url}, index {index})"] if revoked else []
+    report = openbadges.check(credential, service_url=service, jwks=keys, status_list=status_list)
+    if not report.ok:
+        for problem in report.problems:
+            err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"{len(report.problems)} problem(s) in {escape(str(path))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_PROBLEMS)
+    out.print(f"[green]✓[/] credential {escape(str(report.achievement or '?'))}: proof valid (eddsa-rdfc-2022), "
+              f"issuer key known, {escape(report.status)}", highlight=False, soft_wrap=True)
 
 
 def _check_inclusion(document: dict[str, Any], inclusion: Any, source: str, keys: Any, path: Path) -> None:

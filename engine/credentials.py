@@ -37,23 +37,43 @@ class SkillRecord:
     result_id: str
 
 
-def check_definitions(definitions: Mapping[str, Criteria], known_skills: Iterable[str] | None = None) -> None:
-    """Every stacked credential exists, no credential requires itself (directly or not), and something is required.
+@dataclass(frozen=True)
+class CredentialSpec:
+    """A credential a pack declares (``pack.yaml`` ``credentials:``): its local id and what it requires.
 
-    Raises:
-        CredentialDefinitionError: naming the definition and the problem.
+    Stacked credentials name other credentials of the same pack by their local ids; a service
+    registers each as ``PACK_ID/ID`` (an id no API-made definition can take).
+    """
+
+    id: str
+    name: str
+    description: str = ""
+    image: str | None = None
+    criteria: Criteria = Criteria()
+
+
+def definition_problems(definitions: Mapping[str, Criteria],
+                        known_skills: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
+    """Every inconsistency among ``definitions``: ``(definition, field, message)``, in order.
+
+    The one rule for API-made and pack-declared definitions alike: something is required,
+    every stacked credential exists, every micro-skill is known (when ``known_skills`` is
+    given), and no credential requires itself, directly or not (``field`` is ``credentials``).
     """
     skills = set(known_skills) if known_skills is not None else None
+    problems: list[tuple[str, str, str]] = []
     for name, criteria in definitions.items():
         if not criteria.skills and not criteria.credentials:
-            raise CredentialDefinitionError(f"credential {name!r} requires nothing: name skills or credentials")
-        for required in criteria.credentials:
+            problems.append((name, "", f"credential {name!r} requires nothing: name skills or credentials"))
+        for position, required in enumerate(criteria.credentials):
             if required not in definitions:
-                raise CredentialDefinitionError(f"credential {name!r} stacks unknown credential {required!r}")
+                problems.append((name, f"credentials[{position}]",
+                                 f"credential {name!r} stacks unknown credential {required!r}"))
         if skills is not None:
-            for skill in criteria.skills:
+            for position, skill in enumerate(criteria.skills):
                 if skill not in skills:
-                    raise CredentialDefinitionError(f"credential {name!r} requires unknown micro-skill {skill!r}")
+                    problems.append((name, f"skills[{position}]",
+                                     f"credential {name!r} requires unknown micro-skill {skill!r}"))
     state: dict[str, str] = {}
 
     def visit(name: str, path: list[str]) -> None:
@@ -61,14 +81,28 @@ def check_definitions(definitions: Mapping[str, Criteria], known_skills: Iterabl
             return
         if state.get(name) == "open":
             cycle = " -> ".join([*path[path.index(name):], name])
-            raise CredentialDefinitionError(f"credentials stack in a cycle: {cycle}")
+            problems.append((path[path.index(name)], "credentials", f"credentials stack in a cycle: {cycle}"))
+            return
         state[name] = "open"
         for required in definitions[name].credentials:
-            visit(required, [*path, name])
+            if required in definitions:
+                visit(required, [*path, name])
         state[name] = "done"
 
     for name in definitions:
         visit(name, [])
+    return problems
+
+
+def check_definitions(definitions: Mapping[str, Criteria], known_skills: Iterable[str] | None = None) -> None:
+    """Raise the first of ``definition_problems``.
+
+    Raises:
+        CredentialDefinitionError: naming the definition and the problem.
+    """
+    problems = definition_problems(definitions, known_skills)
+    if problems:
+        raise CredentialDefinitionError(problems[0][2])
 
 
 def met(definitions: Mapping[str, Criteria], evidence: Sequence[SkillRecord], now: datetime) -> dict[str, list[str]]:

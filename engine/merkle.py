@@ -7,14 +7,17 @@ nodes as ``SHA-256(0x01 || left || right)``; the root of the empty tree is
 RFC 9162 §2.1.3.1 (PATH) and §2.1.4.1 (SUBPROOF) and checked by the
 verification algorithms of §2.1.3.2 and §2.1.4.2, which never rebuild a tree.
 
-The functions take the list of leaf hashes (not the leaves), so a store only
-keeps 32 bytes per entry. Everything here is pure: no I/O, no clock.
+The naive functions take the list of leaf hashes (not the leaves) and rebuild
+the tree: the reference, and what the tests check against the vectors. A store
+keeps the hash of every perfect subtree as leaves are sealed (``completed_nodes``)
+and proves from those (``*_from``): O(log n) node reads, the same proofs.
+Everything here is pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from engine.errors import TaskTrialError
 
@@ -59,54 +62,178 @@ def root(hashes: Sequence[bytes], size: int | None = None) -> bytes:
     return EMPTY_ROOT if size == 0 else _mth(hashes, 0, size)
 
 
-def inclusion_proof(hashes: Sequence[bytes], index: int, size: int) -> list[bytes]:
-    """The audit path of leaf ``index`` in the tree of the first ``size`` leaves (RFC 9162 PATH).
+Node = tuple[int, int]
+"""``(level, index)``: the perfect subtree over leaves ``index * 2**level`` .. ``(index + 1) * 2**level - 1``."""
+NodeLookup = Callable[[Collection[Node]], Mapping[Node, bytes]]
+"""Answers the stored hashes of the nodes asked for (all of them, in one read)."""
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges ``[lo, hi)`` whose tree hashes make the audit path of leaf ``index`` (RFC 9162 PATH), bottom-up.
 
     Raises:
-        ValueError: ``index`` is not a leaf of that tree, or ``size`` is beyond the leaves given.
+        ValueError: ``index`` is not a leaf of a tree of ``size``.
     """
-    _check_size(size, len(hashes))
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")
-    proof: list[bytes] = []
+    ranges: list[tuple[int, int]] = []
     lo, hi, m = 0, size, index
     # Walk down from the root; siblings are collected top-down, the proof lists them bottom-up.
     while hi - lo > 1:
         k = _split(hi - lo)
         if m < k:
-            proof.append(_mth(hashes, lo + k, hi))
+            ranges.append((lo + k, hi))
             hi = lo + k
         else:
-            proof.append(_mth(hashes, lo, lo + k))
+            ranges.append((lo, lo + k))
             lo, m = lo + k, m - k
-    return proof[::-1]
+    return ranges[::-1]
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose tree hashes prove the first ``old_size`` leaves a prefix of ``new_size`` (RFC 9162 PROOF).
+
+    Raises:
+        ValueError: not ``0 < old_size <= new_size``.
+    """
+    if not 0 < old_size <= new_size:
+        raise ValueError(f"no consistency proof from size {old_size} to size {new_size}: "
+                         "the old size must be at least 1 and at most the new size")
+    ranges: list[tuple[int, int]] = []
+    lo, hi, m, complete = 0, new_size, old_size, True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo, m, complete = lo + k, m - k, False
+    if not complete:
+        ranges.append((lo, hi))
+    return ranges[::-1]
+
+
+def inclusion_proof(hashes: Sequence[bytes], index: int, size: int) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree of the first ``size`` leaves, computed from every leaf.
+
+    The naive reference (O(n) hashing): a store proves with ``inclusion_proof_from`` instead.
+
+    Raises:
+        ValueError: ``index`` is not a leaf of that tree, or ``size`` is beyond the leaves given.
+    """
+    _check_size(size, len(hashes))
+    return [_mth(hashes, lo, hi) for lo, hi in inclusion_ranges(index, size)]
 
 
 def consistency_proof(hashes: Sequence[bytes], old_size: int, new_size: int) -> list[bytes]:
-    """The proof that the first ``old_size`` leaves are a prefix of the first ``new_size`` (RFC 9162 PROOF).
+    """The proof that the first ``old_size`` leaves are a prefix of the first ``new_size``, computed from every leaf.
 
-    Empty when the sizes are equal.
+    Empty when the sizes are equal. The naive reference: a store proves with ``consistency_proof_from``.
 
     Raises:
         ValueError: not ``0 < old_size <= new_size <= len(hashes)``.
     """
     _check_size(new_size, len(hashes))
-    if not 0 < old_size <= new_size:
-        raise ValueError(f"no consistency proof from size {old_size} to size {new_size}: "
-                         "the old size must be at least 1 and at most the new size")
-    proof: list[bytes] = []
-    lo, hi, m, complete = 0, new_size, old_size, True
-    while m != hi - lo:
-        k = _split(hi - lo)
-        if m <= k:
-            proof.append(_mth(hashes, lo + k, hi))
-            hi = lo + k
-        else:
-            proof.append(_mth(hashes, lo, lo + k))
-            lo, m, complete = lo + k, m - k, False
-    if not complete:
-        proof.append(_mth(hashes, lo, hi))
-    return proof[::-1]
+    return [_mth(hashes, lo, hi) for lo, hi in consistency_ranges(old_size, new_size)]
+
+
+# -- proofs from stored perfect subtrees: O(log n) node reads ---------------------
+
+
+def range_nodes(lo: int, hi: int) -> list[Node]:
+    """The perfect subtrees whose hashes fold into the tree hash of leaves ``[lo, hi)``, left to right.
+
+    ``lo`` must be aligned as RFC 9162's splits leave every range (a multiple of the largest power
+    of two not above ``hi - lo``): true of the whole tree and of every range a proof names.
+    """
+    nodes: list[Node] = []
+    while hi > lo:
+        n = hi - lo
+        k = n if n & (n - 1) == 0 else _split(n)
+        level = k.bit_length() - 1
+        if lo % k:
+            raise ValueError(f"leaf range [{lo}, {hi}) does not start on a subtree boundary")
+        nodes.append((level, lo >> level))
+        lo += k
+    return nodes
+
+
+def _fold(nodes: Sequence[Node], found: Mapping[Node, bytes]) -> bytes:
+    try:
+        value = found[nodes[-1]]
+        for node in reversed(nodes[:-1]):
+            value = node_hash(found[node], value)
+    except KeyError as exc:
+        raise LookupError(f"the store has no hash for subtree (level, index) {exc.args[0]}") from None
+    return value
+
+
+def _from_store(lookup: NodeLookup, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    plans = [range_nodes(lo, hi) for lo, hi in ranges]
+    found = lookup({node for plan in plans for node in plan})
+    return [_fold(plan, found) for plan in plans]
+
+
+def root_from(lookup: NodeLookup, size: int) -> bytes:
+    """The tree hash of the first ``size`` leaves from stored subtrees (at most log2(size) + 1 of them).
+
+    Raises:
+        LookupError: the store lacks a subtree it should hold.
+    """
+    return EMPTY_ROOT if size == 0 else _from_store(lookup, [(0, size)])[0]
+
+
+def inclusion_proof_from(lookup: NodeLookup, index: int, size: int) -> list[bytes]:
+    """``inclusion_proof`` from stored subtrees: O(log n) nodes, read in one ``lookup``.
+
+    Raises:
+        ValueError: ``index`` is not a leaf of a tree of ``size``.
+        LookupError: the store lacks a subtree it should hold.
+    """
+    return _from_store(lookup, inclusion_ranges(index, size))
+
+
+def consistency_proof_from(lookup: NodeLookup, old_size: int, new_size: int) -> list[bytes]:
+    """``consistency_proof`` from stored subtrees: O(log n) nodes, read in one ``lookup``.
+
+    Raises:
+        ValueError: not ``0 < old_size <= new_size``.
+        LookupError: the store lacks a subtree it should hold.
+    """
+    return _from_store(lookup, consistency_ranges(old_size, new_size))
+
+
+def completed_nodes(old_size: int, leaves: Sequence[bytes], lookup: NodeLookup) -> dict[Node, bytes]:
+    """Every perfect subtree that appending ``leaves`` (leaf hashes) to a tree of ``old_size`` completes.
+
+    The leaves themselves are the level-0 nodes. What a store keeps as it seals a batch, so that
+    proofs never rebuild the tree; it reads at most one older node per level (the left sibling of
+    the first new node), in one ``lookup``.
+
+    Raises:
+        LookupError: the store lacks an older subtree it should hold.
+    """
+    size = old_size + len(leaves)
+    new: dict[Node, bytes] = {(0, old_size + i): leaf for i, leaf in enumerate(leaves)}
+    older: set[Node] = set()
+    level = 1
+    while (1 << level) <= size:
+        first = old_size >> level
+        if first < size >> level and (2 * first + 1) << (level - 1) <= old_size:
+            older.add((level - 1, 2 * first))  # a left child completed before this batch
+        level += 1
+    found = dict(lookup(older)) if older else {}
+    missing = older - found.keys()
+    if missing:
+        raise LookupError(f"the store has no hash for subtree (level, index) {min(missing)}")
+    level = 1
+    while (1 << level) <= size:
+        for index in range(old_size >> level, size >> level):
+            left, right = (level - 1, 2 * index), (level - 1, 2 * index + 1)
+            new[(level, index)] = node_hash(new.get(left) or found[left], new[right])
+        level += 1
+    return new
 
 
 def verify_inclusion(*, leaf: bytes, index: int, size: int, proof: Sequence[bytes], root_hash: bytes) -> None:

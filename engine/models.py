@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from engine.credentials import CredentialSpec
 from engine.errors import NotFound
 
 WORKSPACE = "/workspace"
@@ -183,6 +184,8 @@ class Pack:
     license: str
     root: Path
     tasks: tuple[Task, ...]
+    #: The stackable micro-credentials the pack declares (``pack.yaml`` ``credentials:``).
+    credentials: tuple[CredentialSpec, ...] = ()
 
     def task(self, task_id: str) -> Task:
         for task in self.tasks:

@@ -1,10 +1,15 @@
 """Open Badges 3.0 credentials secured with a W3C Data Integrity ``eddsa-rdfc-2022`` proof.
 
-An award becomes an ``OpenBadgeCredential`` (VC Data Model 2.0): the issuer is a
-``did:key`` of the service's Ed25519 key (resolved here from the identifier
-itself, never fetched), the subject is a salted SHA-256 identity hash, the
-achievement aligns to the micro-skills it certifies, and the evidence points at
-the signed results by URL and digest.
+An award becomes an ``OpenBadgeCredential`` (VC Data Model 2.0): the issuer is
+the service's stable ``did:web`` (from its public URL), whose DID document lists
+every signing key as a ``Multikey`` verification method ``did:web:...#KID`` (the
+JWKS kid): the active and retired ones as assertion methods, revoked ones not.
+So a credential signed before a key rotation still verifies, and its status
+list (signed by the new key) has the same issuer. The DID document is handed to
+``verify`` by the caller: nothing here fetches. (Credentials signed by a
+``did:key`` still verify, resolved from the identifier itself.) The subject is
+a salted SHA-256 identity hash, the achievement aligns to the micro-skills it
+certifies, and the evidence points at the signed results by URL and digest.
 
 The proof follows the eddsa-rdfc-2022 cryptosuite: the document and the proof
 options are each canonicalised with RDFC-1.0 (pyld's URDNA2015, the same
@@ -22,16 +27,18 @@ import copy
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pyld import jsonld
 
+from engine import signing, statuslist
 from engine.checkpoints import raw_public
 from engine.errors import TaskTrialError
 
@@ -132,6 +139,77 @@ def public_from_verification_method(method: Any) -> bytes:
     return raw[2:]
 
 
+# -- did:web -------------------------------------------------------------------------
+
+DID_V1 = "https://www.w3.org/ns/did/v1"
+MULTIKEY_V1 = "https://w3id.org/security/multikey/v1"
+
+
+def did_web(public_url: str) -> str:
+    """The ``did:web`` of a service at ``public_url``: its host (a port percent-encoded) and path segments.
+
+    Raises:
+        CredentialError: the URL has no host.
+    """
+    parts = urlsplit(public_url)
+    if not parts.hostname:
+        raise CredentialError(f"the public URL {public_url!r} has no host, so it names no did:web")
+    host = parts.netloc.rpartition("@")[2].lower().replace(":", "%3A")
+    path = [quote(segment, safe="") for segment in parts.path.split("/") if segment]
+    return ":".join(["did:web", host, *path])
+
+
+def multikey(public: bytes) -> str:
+    """An Ed25519 public key as a Multikey ``publicKeyMultibase`` (``z6Mk...``, as a did:key identifier)."""
+    return "z" + base58btc(ED25519_MULTICODEC + public)
+
+
+def did_document(did: str, keys: Sequence[tuple[str, bytes, bool]]) -> dict[str, Any]:
+    """The DID document of ``did`` over ``keys`` = ``(kid, raw public key, revoked)``, active key first.
+
+    Every key is a verification method ``DID#KID``; only keys not revoked are assertion methods,
+    so a verifier (ours, Digital Bazaar's) refuses what a revoked key signed, naming it.
+    """
+    methods = [{"id": f"{did}#{kid}", "type": "Multikey", "controller": did, "publicKeyMultibase": multikey(raw)}
+               for kid, raw, _ in keys]
+    return {"@context": [DID_V1, MULTIKEY_V1], "id": did, "verificationMethod": methods,
+            "assertionMethod": [f"{did}#{kid}" for kid, _, revoked in keys if not revoked]}
+
+
+def resolve(method: Any, did_documents: Mapping[str, Any] | None = None) -> bytes:
+    """The raw Ed25519 key a proof's ``verificationMethod`` names, if it may assert credentials.
+
+    A did:key resolves from itself; a did:web only through ``did_documents`` (DID -> its document,
+    which the caller got from the configured service: nothing named in a credential is fetched).
+
+    Raises:
+        CredentialError: an unresolvable, unknown or revoked method, naming it.
+    """
+    if isinstance(method, str) and method.startswith("did:key:"):
+        return public_from_verification_method(method)
+    if not isinstance(method, str) or not method.startswith("did:web:") or "#" not in method:
+        raise CredentialError(f"the proof's verificationMethod {method!r} is neither a did:key nor a did:web key "
+                              "(DID#KEY): nothing else is resolved, and no URL is ever fetched")
+    did, _, kid = method.partition("#")
+    document = (did_documents or {}).get(did)
+    if not isinstance(document, Mapping) or document.get("id") != did:
+        raise CredentialError(f"the issuer {did} is not the configured service's DID, so its key {kid!r} is not "
+                              "resolved (no URL named in a credential is fetched)")
+    methods = document.get("verificationMethod")
+    found = next((m for m in methods if isinstance(m, Mapping) and m.get("id") == method), None) \
+        if isinstance(methods, list) else None
+    if found is None:
+        raise CredentialError(f"signed by unknown key {kid!r}: {did} publishes no such key")
+    assertion = document.get("assertionMethod")
+    if not isinstance(assertion, list) or method not in assertion:
+        raise CredentialError(f"signed by revoked key {kid!r}: the issuer withdrew it, so nothing it signed is trusted")
+    value = found.get("publicKeyMultibase")
+    raw = from_base58btc(value[1:]) if isinstance(value, str) and value.startswith("z") else b""
+    if found.get("type") != "Multikey" or not raw.startswith(ED25519_MULTICODEC) or len(raw) != 34:
+        raise CredentialError(f"the key {method!r} in the DID document is not an Ed25519 Multikey")
+    return raw[2:]
+
+
 # -- building an Open Badge ------------------------------------------------------
 
 
@@ -162,8 +240,13 @@ class Award:
     identity_type: str = "emailAddress"
 
 
-def open_badge(award: Award, public: bytes) -> dict[str, Any]:
-    """The unsigned ``OpenBadgeCredential`` of an award, issued by the did:key of ``public``."""
+def open_badge(award: Award, public: bytes | None = None, *, issuer: str | None = None) -> dict[str, Any]:
+    """The unsigned ``OpenBadgeCredential`` of an award, issued by ``issuer`` (a DID; default: the did:key of
+    ``public``)."""
+    if not issuer:
+        if public is None:
+            raise CredentialError("an award needs an issuer DID or the issuer's public key")
+        issuer = did_key(public)
     achievement: dict[str, Any] = {
         "id": award.achievement_id, "type": ["Achievement"], "name": award.name,
         "description": award.description, "criteria": {"narrative": award.criteria},
@@ -177,7 +260,7 @@ def open_badge(award: Award, public: bytes) -> dict[str, Any]:
         "id": award.credential_id,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": award.name,
-        "issuer": {"id": did_key(public), "type": ["Profile"], "name": award.issuer_name, "url": award.issuer_url},
+        "issuer": {"id": issuer, "type": ["Profile"], "name": award.issuer_name, "url": award.issuer_url},
         "validFrom": _timestamp(award.valid_from),
         "credentialSubject": {
             "type": ["AchievementSubject"],
@@ -199,8 +282,10 @@ def subject_identity(email: str, salt: str | None = None) -> tuple[str, str]:
 # -- eddsa-rdfc-2022 -------------------------------------------------------------
 
 
-def sign(credential: Mapping[str, Any], private: Ed25519PrivateKey, *, created: datetime | None = None) -> dict[str, Any]:
-    """A copy of ``credential`` with a ``DataIntegrityProof`` (eddsa-rdfc-2022) by the did:key of ``private``.
+def sign(credential: Mapping[str, Any], private: Ed25519PrivateKey, *, created: datetime | None = None,
+         verification_method: str | None = None) -> dict[str, Any]:
+    """A copy of ``credential`` with a ``DataIntegrityProof`` (eddsa-rdfc-2022) by ``private``, named as
+    ``verification_method`` (``DID#KID``; default: the did:key of ``private``).
 
     Raises:
         CredentialError: the credential is not valid JSON-LD with the bundled contexts.
@@ -209,14 +294,16 @@ def sign(credential: Mapping[str, Any], private: Ed25519PrivateKey, *, created: 
     identifier = did_key(raw_public(private)).removeprefix("did:key:")
     options = {"type": "DataIntegrityProof", "cryptosuite": CRYPTOSUITE,
                "created": _timestamp(created or datetime.now(UTC)),
-               "verificationMethod": f"did:key:{identifier}#{identifier}", "proofPurpose": "assertionMethod"}
+               "verificationMethod": verification_method or f"did:key:{identifier}#{identifier}",
+               "proofPurpose": "assertionMethod"}
     signature = private.sign(_hash_data(unsecured, options))
     return {**unsecured, "proof": {**options, "proofValue": "z" + base58btc(signature)}}
 
 
-def verify(credential: Any) -> list[str]:
+def verify(credential: Any, did_documents: Mapping[str, Any] | None = None) -> list[str]:
     """Every reason ``credential`` does not verify; empty when its eddsa-rdfc-2022 proof holds.
 
+    ``did_documents``: DID -> DID document, for did:web issuers (see ``resolve``).
     Never raises for a bad credential and never fetches anything.
     """
     if not isinstance(credential, Mapping):
@@ -236,7 +323,7 @@ def verify(credential: Any) -> list[str]:
     if problems or not isinstance(value, str):  # the second only narrows: a non-string value is a problem above
         return problems
     try:
-        public = public_from_verification_method(proof.get("verificationMethod"))
+        public = resolve(proof.get("verificationMethod"), did_documents)
         issuer = credential.get("issuer")
         issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
         if issuer_id != proof["verificationMethod"].partition("#")[0]:
@@ -260,3 +347,153 @@ def _hash_data(unsecured: Mapping[str, Any], options: Mapping[str, Any]) -> byte
 
 def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# -- checking a credential as its reader does ------------------------------------------
+
+
+def service_did_document(public_url: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
+    """The DID document of the service at ``public_url`` whose keys ``jwks`` publishes (with statuses).
+
+    What the service serves at ``/.well-known/did.json`` and what a verifier rebuilds from the JWKS it
+    trusts: one construction, so both agree. Raises ``ConfigurationError`` for a malformed JWKS.
+    """
+    statuses = signing.key_statuses(jwks)
+    keys = [(kid, raw, statuses.get(kid) == signing.REVOKED) for kid, raw in signing.raw_public_keys(jwks).items()]
+    return did_document(did_web(public_url), keys)
+
+
+@dataclass(frozen=True)
+class CredentialReport:
+    """What ``check`` found, for a person to read: ``ok`` exactly when ``problems`` is empty."""
+
+    ok: bool
+    problems: list[str]
+    #: What the credential claims (whatever it is worth when ``ok`` is False).
+    issuer: str | None = None
+    issuer_name: str | None = None
+    key: str | None = None
+    achievement: str | None = None
+    description: str | None = None
+    criteria: str | None = None
+    skills: tuple[str, ...] = ()
+    evidence: tuple[tuple[str, str], ...] = ()
+    subject: str | None = None
+    valid_from: str | None = None
+    #: ``not revoked``, ``revoked``, ``no status entry`` or ``not checked``.
+    status: str = "not checked"
+
+
+def check(credential: Any, *, service_url: str, jwks: Mapping[str, Any],
+          status_list: Callable[[str], Any]) -> CredentialReport:
+    """Check an OpenBadgeCredential as ``tasktrial verify`` and the public verification page do.
+
+    The proof (eddsa-rdfc-2022), that the issuer is the service at ``service_url`` (its did:web;
+    or a did:key of one of its keys, for credentials issued before did:web) with a key ``jwks``
+    publishes and has not revoked, then revocation: the status list must be at ``service_url``
+    (``status_list(url)`` fetches it: the only URL ever followed), signed by the same issuer.
+
+    Raises:
+        ConfigurationError: ``jwks`` is malformed.
+    """
+    if not isinstance(credential, Mapping):
+        return CredentialReport(ok=False, problems=["the credential is not a JSON object"])
+    claims = _claims(credential)
+    service = service_url.rstrip("/")
+    try:
+        document = service_did_document(service, jwks)
+    except CredentialError as exc:
+        return CredentialReport(ok=False, problems=[str(exc)], **claims)
+    documents = {document["id"]: document}
+    problems = verify(credential, documents)
+    if not problems:
+        problems = _did_key_problems(credential, document)
+    if problems:
+        return CredentialReport(ok=False, problems=problems, **claims)
+    status = credential.get("credentialStatus")
+    if status is None:
+        return CredentialReport(ok=True, problems=[], status="no status entry", **claims)
+    problems, revoked = _status(status, service, credential, documents, status_list)
+    state = "revoked" if revoked else "not checked" if problems else "not revoked"
+    return CredentialReport(ok=not problems, problems=problems, status=state, **claims)
+
+
+def _did_key_problems(credential: Mapping[str, Any], document: Mapping[str, Any]) -> list[str]:
+    """A did:key credential (issued before did:web) must be signed by one of the service's keys, not revoked."""
+    method = credential["proof"]["verificationMethod"]
+    if not method.startswith("did:key:"):
+        return []
+    published = multikey(public_from_verification_method(method))
+    for entry in document["verificationMethod"]:
+        if entry["publicKeyMultibase"] == published:
+            kid = entry["id"].partition("#")[2]
+            if entry["id"] not in document["assertionMethod"]:
+                return [f"signed by revoked key {kid!r}: the issuer withdrew it, so nothing it signed is trusted"]
+            return []
+    return [f"signed by unknown key {method.partition('#')[0]!r}: it is not among the service's keys"]
+
+
+def _status(status: Any, service: str, credential: Mapping[str, Any], documents: Mapping[str, Any],
+            fetch: Callable[[str], Any]) -> tuple[list[str], bool]:
+    if not isinstance(status, Mapping) or status.get("type") != "BitstringStatusListEntry":
+        return ["the credentialStatus is not a BitstringStatusListEntry"], False
+    url, index = status.get("statusListCredential"), status.get("statusListIndex")
+    if not isinstance(index, str) or not index.isdigit():
+        return [f"the statusListIndex {index!r} is not a decimal string"], False
+    if not service or not isinstance(url, str) or not url.startswith(service + "/"):
+        return [(f"revocation not checked: the status list {url!r} is not at the configured service "
+                 f"({service or 'none configured'}); nothing named in a credential is fetched elsewhere")], False
+    listing = fetch(url)
+    problems = verify(listing, documents)
+    if problems:
+        return [f"the status list at {url} does not verify: {problems[0]}"], False
+    # The service's DID, or the credential's own issuer (a did:key already found to be a service key).
+    if _issuer_id(listing) not in (*documents, _issuer_id(credential)):
+        return [f"the status list at {url} is issued by {_issuer_id(listing)!r}, not by the credential's issuer"], False
+    subject = listing.get("credentialSubject")
+    try:
+        revoked = statuslist.is_set(subject.get("encodedList") if isinstance(subject, Mapping) else None, int(index))
+    except statuslist.StatusListError as exc:
+        return [f"the status list at {url} is unusable: {exc}"], False
+    return ([f"the credential is revoked (status list {url}, index {index})"], True) if revoked else ([], False)
+
+
+def _issuer_id(credential: Any, default: Any = None) -> Any:
+    issuer = credential.get("issuer") if isinstance(credential, Mapping) else None
+    found = issuer.get("id") if isinstance(issuer, Mapping) else issuer
+    return found if isinstance(found, str) else default
+
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _claims(credential: Mapping[str, Any]) -> dict[str, Any]:
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    issuer = credential.get("issuer")
+    subject = credential.get("credentialSubject")
+    subject = subject if isinstance(subject, Mapping) else {}
+    achievement = _mapping(subject.get("achievement"))
+    criteria = _mapping(achievement.get("criteria"))
+    alignment = _list(achievement.get("alignment"))
+    identifier = _list(subject.get("identifier"))
+    evidence = _list(credential.get("evidence"))
+    proof = _mapping(credential.get("proof"))
+    return {
+        "issuer": _issuer_id(credential), "issuer_name": text(issuer.get("name")) if isinstance(issuer, Mapping) else None,
+        "key": text(proof.get("verificationMethod")), "achievement": text(achievement.get("name")),
+        "description": text(achievement.get("description")), "criteria": text(criteria.get("narrative")),
+        "skills": tuple(a["targetName"] for a in alignment if isinstance(a, Mapping) and isinstance(a.get("targetName"), str)),
+        "evidence": tuple((e["id"], text(e.get("description")) or "") for e in evidence
+                          if isinstance(e, Mapping) and isinstance(e.get("id"), str)),
+        "subject": next((i["identityHash"] for i in identifier
+                         if isinstance(i, Mapping) and isinstance(i.get("identityHash"), str)), None),
+        "valid_from": text(credential.get("validFrom")),
+    }

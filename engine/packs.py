@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from engine import shorthands, yamlsafe
+from engine.credentials import CredentialSpec, Criteria, definition_problems
 from engine.digest import tree_digest
 from engine.errors import PackError, Problem, SubmissionRejected
 from engine.models import CheckRule, CounterExample, Criterion, Difficulty, Level, Pack, ResourceLimits, Task, Verdict
@@ -53,6 +54,9 @@ def load_pack(root: Path, *, environments: Collection[str], task_checks: TaskChe
         task = _load_task(folder, meta if isinstance(meta, dict) else {}, environments, problems, task_checks)
         if task is not None:
             tasks.append(task)
+    # Skills are checked only when every task loaded: a broken task would make its skills look unknown.
+    credentials = _credentials(meta if isinstance(meta, dict) else {},
+                               tasks if len(tasks) == len(folders) else None, problems)
     if problems or meta is None:
         raise PackError(problems)
     return Pack(
@@ -64,7 +68,40 @@ def load_pack(root: Path, *, environments: Collection[str], task_checks: TaskChe
         license=meta["license"],
         root=root,
         tasks=tuple(tasks),
+        credentials=credentials,
     )
+
+
+def _credentials(meta: dict[str, Any], tasks: list[Task] | None, problems: list[Problem]) -> tuple[CredentialSpec, ...]:
+    """The pack's credential declarations, checked by the rule API-made definitions follow
+    (``engine.credentials.definition_problems``): the micro-skills must be this pack's tasks', stacked
+    credentials this pack's, and no stacking cycle. Each problem names its field in pack.yaml."""
+    items = meta.get("credentials")
+    if not isinstance(items, list):
+        return ()  # absent, or the schema reported it
+    specs: list[CredentialSpec] = []
+    where: dict[str, int] = {}
+    for position, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        if item["id"] in where:
+            problems.append(Problem(PACK_FILE, f"$.credentials[{position}].id",
+                                    f"credential id {item['id']!r} is declared twice (first at "
+                                    f"$.credentials[{where[item['id']]}])"))
+            continue
+        where[item["id"]] = position
+        specs.append(CredentialSpec(
+            id=item["id"], name=str(item.get("name", "")), description=str(item.get("description", "")),
+            image=item.get("image") if isinstance(item.get("image"), str) else None,
+            criteria=Criteria(skills=tuple(s for s in item.get("skills") or () if isinstance(s, str)),
+                              within_days=item.get("within_days") if isinstance(item.get("within_days"), int) else None,
+                              credentials=tuple(c for c in item.get("credentials") or () if isinstance(c, str)))))
+    skills = {skill for task in tasks for skill in task.micro_skills} if tasks is not None else None
+    for name, field, message in definition_problems({spec.id: spec.criteria for spec in specs}, skills):
+        suffix = " (a pack's credentials require its own tasks' micro-skills)" if field.startswith("skills") else ""
+        problems.append(Problem(PACK_FILE, f"$.credentials[{where[name]}]" + (f".{field}" if field else ""),
+                                message + suffix))
+    return tuple(specs)
 
 
 def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str], problems: list[Problem],

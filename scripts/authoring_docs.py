@@ -47,9 +47,21 @@ DEFAULTS: dict[str, Any] = {
     "wrong": "[] (no counter-examples)",
     "wrong[].max_score": "no bound",
     "wrong[].must_not_earn": "[]",
+    "credentials": "[] (the pack awards no credential)",
+    "credentials[].description": '""',
+    "credentials[].image": "none",
+    "credentials[].skills": "[]",
+    "credentials[].within_days": "none: however old",
+    "credentials[].credentials": "[]",
 }
 
 EXAMPLES: dict[str, str] = {
+    "credentials[].id": "back-end-foundations",
+    "credentials[].name": "Back-end Foundations",
+    "credentials[].image": "https://example.org/badges/foundations.png",
+    "credentials[].skills": "[sql.sqlite.indexing, sql.sqlite.query-plans]",
+    "credentials[].within_days": "365",
+    "credentials[].credentials": "[async-resilience, sql-performance, http-apis]",
     "id": "retry-backoff",
     "version": "1.2.0",
     "title": "Retry a flaky call with exponential backoff",
@@ -248,6 +260,16 @@ must get its declared verdict, stay at or under its `max_score` and not be ready
 ## pack.yaml
 
 {_table(_rows(pack, "", set(pack["required"])))}
+
+`credentials` declares stackable micro-credentials (Open Badges 3.0 when exported): each is awarded
+automatically when a candidate's latest verdict in each of its `skills` is `ready` (no older than
+`within_days`, if given) and they hold each of its stacked `credentials`, by the same rule as
+definitions made through the API. Validation refuses a skill no task of the pack assesses, a
+stacked id the pack does not declare, an id declared twice and a stacking cycle, naming the
+field. The service registers them as `PACK_ID/ID` when a version goes live; a credential no
+live version declares any more is retired (no new awards; those made stay valid). Once
+published, a credential's criteria never change: an upload that changes them is refused (give
+the changed credential a new id). `tasks/backend-services/pack.yaml` has an example that stacks.
 
 ## task.yaml
 

@@ -105,12 +105,18 @@ def pack_version(pack_id: str, version: str, session: SessionDep, author: Author
 
 @router.post("/packs/{pack_id}/versions/{version}/retire", response_model=VersionPublic,
              responses={409: {"description": "only a live version can be retired"}})
-def retire(pack_id: str, version: str, session: SessionDep, author: AuthorDep) -> VersionPublic:
-    """Stop new submissions to a live version; its results stay valid and verifiable."""
+def retire(
+    pack_id: str, version: str, session: SessionDep, author: AuthorDep,
+    service: ServiceDep = None,  # type: ignore[assignment]  # the web page calls it without one
+) -> VersionPublic:
+    """Stop new submissions to a live version; its results stay valid and verifiable (and its credentials'
+    awards: a credential no live version declares any more only stops being awarded)."""
     row = owned_version(session, author, pack_id, version)
     if not storage.move_pack_version(session=session, version_id=row.id, from_states=[PackState.LIVE],
                                      to=PackState.RETIRED):
         raise Conflict(f"pack {pack_id}@{version} is {row.state}: only a live version can be retired")
+    if service is not None:  # the web page's call: its credentials are synced at the next refresh
+        service.sync_pack_credentials()
     session.refresh(row)
     return _public(row)
 

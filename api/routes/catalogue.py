@@ -15,7 +15,7 @@ from api.deps import AuthorDep, PersonDep, PrincipalDep, ServiceDep, SessionDep
 from api.routes._uploads import read_body
 from api.tables import PackState, PackVersion, Role
 from engine import archives, packs
-from engine.errors import NotFound
+from engine.errors import NotFound, PackError
 from engine.models import Pack, Task
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
@@ -165,12 +165,14 @@ async def publish_pack(*, service, session, author: Principal, data: bytes) -> t
 
     def authorise(pack: Pack) -> None:
         """Only the pack's first uploader (or an admin) publishes its versions; built-in ids are reserved."""
-        if author.role is Role.ADMIN:
-            return
-        builtin = any(service.catalogue.is_builtin(p) for p in service.catalogue.packs() if p.id == pack.id)
-        owners = storage.pack_owners(session=session, pack_id=pack.id)
-        if builtin or (owners and author.subject not in owners):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"pack {pack.id!r} belongs to another author")
+        if author.role is not Role.ADMIN:
+            builtin = any(service.catalogue.is_builtin(p) for p in service.catalogue.packs() if p.id == pack.id)
+            owners = storage.pack_owners(session=session, pack_id=pack.id)
+            if builtin or (owners and author.subject not in owners):
+                raise HTTPException(status.HTTP_403_FORBIDDEN, f"pack {pack.id!r} belongs to another author")
+        changed = service.credentials.criteria_changes(pack)  # published credentials keep their criteria
+        if changed:
+            raise PackError(changed)
 
     # Extraction and validation block for as long as the pack makes them: never on the event loop.
     pack, digest, created = await run_in_threadpool(service.catalogue.add, data,

@@ -47,6 +47,13 @@ def jwks(service: ServiceDep) -> dict:
     return service.jwks()
 
 
+@router.get("/.well-known/did.json")
+def did_document(service: ServiceDep) -> dict:
+    """The issuer of every credential, ``did:web`` of the public URL: each key a Multikey ``DID#KID``, active and
+    retired ones assertion methods (what they signed verifies), revoked ones not."""
+    return service.did_document()
+
+
 @router.get("/keys/{kid}")
 def key(kid: str, service: ServiceDep) -> dict:
     """One published key by its id (the ``kid`` in a signature's header)."""

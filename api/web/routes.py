@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api import cohorts, storage
+from api import credentials as credentials_api
 from api.deps import ServiceDep, SessionDep
 from api.errors import TooManyRequests
 from api.routes import authoring as authoring_api
@@ -45,7 +46,7 @@ from api.web.session import (
     check_csrf,
     secure_cookies,
 )
-from engine import archives, packs, public_tests, results, signing
+from engine import archives, openbadges, packs, public_tests, results, signing
 from engine.errors import Conflict, NotFound, PackError, SubmissionRejected, TaskTrialError
 from engine.models import Task
 from engine.trees import from_mapping
@@ -525,6 +526,10 @@ async def verify_submit(request: Request, service: ServiceDep, user: MaybeUser) 
     if not isinstance(document, dict):
         return page(request, "verify.html", user, status=422, outcome=None, text=shown, subject=subject, salt=salt,
                     problem="That is not a result document: expected a JSON object.")
+    if "proof" in document and "@context" in document:  # an Open Badges 3.0 credential, as `tasktrial verify` tells
+        report = await run_in_threadpool(_check_credential, service, document)  # JSON-LD canonicalisation: CPU
+        return page(request, "verify.html", user, outcome=None, credential=report, problem=None, text=shown,
+                    subject=subject, salt=salt)
     verification = signing.verify(document, service.jwks())  # every published key, with its status
     problems = list(verification.problems)
     bound = None
@@ -534,6 +539,17 @@ async def verify_submit(request: Request, service: ServiceDep, user: MaybeUser) 
     outcome = {"ok": not problems, "problems": problems, "kid": verification.kid, "bound": bound}
     return page(request, "verify.html", user, outcome=outcome, doc=document, problem=None, text=shown,
                 subject=subject, salt=salt)
+
+
+def _check_credential(service, credential: dict) -> openbadges.CredentialReport:
+    """``engine.openbadges.check`` as ``tasktrial verify CREDENTIAL.json`` runs it, against this service: its
+    published keys, and its own revocation list (made here rather than fetched from ourselves)."""
+    base = service.credentials.public_url.rstrip("/")
+
+    def status_list(url: str) -> Any:
+        return service.credentials.status_list() if url == base + credentials_api.STATUS_PATH else None
+
+    return openbadges.check(credential, service_url=base, jwks=service.jwks(), status_list=status_list)
 
 
 # -- authors: packs ------------------------------------------------------------------

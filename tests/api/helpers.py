@@ -42,3 +42,23 @@ def work(api: Api, run_id: str, *, passed: bool = True, worker: str = "w1") -> d
     posted = api.client.post(f"/v1/runs/{run_id}/result", headers=headers, json=document)
     assert posted.status_code == 201, posted.text
     return document
+
+
+def rewrite_log_leaf(session, *, log_index: int, digest: str) -> None:
+    """Rewrite a sealed leaf as an insider with database access who knows the scheme would: its digest
+    and every stored subtree over it (the tree the service proves from), so the service's own reads agree."""
+    from sqlmodel import col, delete, select
+
+    from api.tables import LogEntry, LogNode
+    from engine import merkle, transparency
+
+    entry = session.exec(select(LogEntry).where(LogEntry.log_index == log_index)).one()
+    entry.digest = digest
+    session.add(entry)
+    session.flush()
+    digests = session.exec(select(LogEntry.digest).where(LogEntry.log_index != None)  # noqa: E711
+                           .order_by(col(LogEntry.log_index))).all()
+    session.exec(delete(LogNode))
+    nodes = merkle.completed_nodes(0, [transparency.leaf_hash(d) for d in digests], lambda wanted: {})
+    session.add_all(LogNode(level=level, position=position, hash=value) for (level, position), value in nodes.items())
+    session.commit()

@@ -21,6 +21,7 @@ RULES = [
     ("GET", "/healthz", None),
     ("GET", "/metrics", None),
     ("GET", "/.well-known/jwks.json", None),
+    ("GET", "/.well-known/did.json", None),
     ("GET", "/openapi.json", None),
     ("GET", "/docs", None),
     ("GET", "/docs/oauth2-redirect", None),

@@ -9,9 +9,9 @@ import pytest
 
 from api.tables import Role
 from engine import openbadges, statuslist
+from engine.keyring import Keyring
 from tests.api.conftest import Api
 from tests.api.helpers import submit, work
-from tests.engine.test_openbadges import js_verifier  # noqa: F401  (a fixture)
 
 SKILL = "python.resilience.retry-backoff"
 
@@ -28,10 +28,16 @@ def define(api: Api, author, **body) -> dict:
     return response.json()
 
 
+def did_documents(api: Api) -> dict[str, dict]:
+    """The issuer's DID document as the service publishes it (what a did:web resolver would fetch)."""
+    document = api.client.get("/.well-known/did.json").json()
+    return {document["id"]: document}
+
+
 def status_bit(api: Api, index: int) -> bool:
     status = api.client.get("/credentials/status/revocation")
     assert status.status_code == 200 and status.headers["content-type"].startswith("application/vc+ld+json")
-    assert openbadges.verify(status.json()) == []
+    assert openbadges.verify(status.json(), did_documents(api)) == []
     return statuslist.is_set(status.json()["credentialSubject"]["encodedList"], index)
 
 
@@ -55,7 +61,8 @@ def test_a_ready_result_awards_stacked_credentials_and_a_regrade_revokes_them(ap
     exported = api.client.get(f"/v1/credentials/{stacked['id']}/ob3", headers=alice)
     assert exported.status_code == 200, exported.text
     credential = exported.json()
-    assert openbadges.verify(credential) == []
+    assert openbadges.verify(credential, did_documents(api)) == []
+    assert credential["issuer"]["id"] == "did:web:127.0.0.1%3A8000" == credential["proof"]["verificationMethod"].split("#")[0]
     assert credential["credentialSubject"]["achievement"]["name"] == "Backend Resilience"
     assert credential["evidence"][0]["id"].endswith(f"/v1/results/{result_id}")
     assert "sha256:" in credential["evidence"][0]["description"]
@@ -107,7 +114,7 @@ def test_inconsistent_definitions_are_422_naming_the_problem(api):
 
 
 @pytest.mark.node
-def test_digital_bazaars_verifier_accepts_the_export_and_sees_the_revocation(api, js_verifier, tmp_path):  # noqa: F811
+def test_digital_bazaars_verifier_accepts_the_export_and_sees_the_revocation(api, js_verifier, tmp_path):
     author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice")
     define(api, author, id="retries", name="Retries", skills=skills_of(api, api.token(Role.CANDIDATE, "p"))[:1])
     work(api, submit(api, alice)["run_id"])
@@ -115,11 +122,7 @@ def test_digital_bazaars_verifier_accepts_the_export_and_sees_the_revocation(api
     credential = api.client.get(f"/v1/credentials/{award['id']}/ob3", headers=alice).json()
 
     def js(status_list: dict) -> tuple[int, dict]:
-        (tmp_path / "credential.json").write_text(json.dumps(credential))
-        (tmp_path / "status.json").write_text(json.dumps(status_list))
-        done = subprocess.run(["node", str(js_verifier), str(tmp_path / "credential.json"),
-                               str(tmp_path / "status.json")], capture_output=True, text=True, timeout=120, check=False)
-        return done.returncode, json.loads(done.stdout)
+        return js_check(api, js_verifier, tmp_path, credential, status_list)
 
     code, answer = js(api.client.get("/credentials/status/revocation").json())
     assert (code, answer["verified"], answer["revoked"]) == (0, True, False), answer
@@ -127,6 +130,17 @@ def test_digital_bazaars_verifier_accepts_the_export_and_sees_the_revocation(api
                     json={"reason": "copied"})
     code, answer = js(api.client.get("/credentials/status/revocation").json())
     assert (code, answer["verified"], answer["revoked"]) == (1, True, True), answer  # proof holds, status revoked
+
+
+def js_check(api: Api, js_verifier, tmp_path, credential: dict, status_list: dict | None) -> tuple[int, dict]:
+    """Digital Bazaar's verifier over the credential, its status list and the issuer's DID document (frozen)."""
+    (tmp_path / "credential.json").write_text(json.dumps(credential))
+    (tmp_path / "status.json").write_text(json.dumps(status_list))
+    (tmp_path / "did.json").write_text(api.client.get("/.well-known/did.json").text)
+    done = subprocess.run(["node", str(js_verifier), str(tmp_path / "credential.json"),
+                           str(tmp_path / "status.json") if status_list else "-", str(tmp_path / "did.json")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    return done.returncode, json.loads(done.stdout)
 
 
 def test_the_shareable_page_shows_what_it_certifies_and_its_live_status(api):
@@ -145,3 +159,35 @@ def test_the_shareable_page_shows_what_it_certifies_and_its_live_status(api):
                     json={"reason": "copied"})
     assert "<strong>Revoked</strong>" in api.client.get(f"/credentials/{award['id']}").text
     assert api.client.get("/credentials/nope").status_code == 404
+
+
+@pytest.mark.node
+def test_after_a_rotation_an_older_credential_verifies_with_its_status_and_a_revoked_key_fails_naming_it(
+        api, js_verifier, tmp_path):
+    author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice")
+    define(api, author, id="retries", name="Retries", skills=skills_of(api, api.token(Role.CANDIDATE, "p"))[:1])
+    work(api, submit(api, alice)["run_id"])
+    award = api.client.get("/v1/credentials", headers=alice).json()["data"][0]
+    credential = api.client.get(f"/v1/credentials/{award['id']}/ob3", headers=alice).json()
+    keyring = Keyring(api.service.settings.keys_dir)
+    old = keyring.active()
+    keyring.rotate()  # as `tasktrial admin rotate-key` does: the status list is now signed by the new key
+    status = api.client.get("/credentials/status/revocation").json()
+    assert status["issuer"] == credential["issuer"]["id"]  # one stable issuer, two keys
+    assert status["proof"]["verificationMethod"] != credential["proof"]["verificationMethod"]
+    assert credential["proof"]["verificationMethod"].endswith("#" + old.kid)
+
+    def ours():
+        return openbadges.check(credential, service_url=api.service.settings.public_url,
+                                jwks=api.client.get("/.well-known/jwks.json").json(),
+                                status_list=lambda url: api.client.get(url).json())
+
+    code, answer = js_check(api, js_verifier, tmp_path, credential, status)
+    assert (code, answer["verified"], answer["revoked"]) == (0, True, False), answer
+    assert ours().ok and ours().status == "not revoked"
+
+    keyring.revoke(old.kid)
+    code, answer = js_check(api, js_verifier, tmp_path, credential, api.client.get("/credentials/status/revocation").json())
+    assert code == 1 and answer["verified"] is False, answer
+    assert any(old.kid in error and "not authorized" in error for error in answer["errors"]), answer
+    assert not ours().ok and f"signed by revoked key {old.kid!r}" in ours().problems[0]

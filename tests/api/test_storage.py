@@ -101,3 +101,49 @@ def test_a_lapsed_claim_can_be_taken_over(engine):
         assert storage.claim_run(session=session, run_id=run.id, worker="other", token_id="t2", lease_seconds=60,
                                  now=later)
         assert session.get(Run, run.id).attempts == 2
+
+
+def test_upgrading_a_sealed_log_stores_its_subtrees_so_proofs_and_sealing_go_on(database_url):
+    from alembic import command
+
+    from api.tables import LogCheckpoint, LogEntry
+    from api.transparency import TransparencyLog
+    from engine import merkle, transparency
+    from engine.signing import SigningKey
+
+    engine = db.make_engine(database_url)
+    with engine.begin() as connection:
+        config = db.alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006_web")
+    digests = [f"sha256:{number:064x}" for number in range(5)]
+    hashes = [transparency.leaf_hash(d) for d in digests]
+    with Session(engine) as session:
+        for number in range(5):
+            submission, run = storage.create_submission(
+                session=session, candidate=f"c{number}", pack_id="p", pack_version="1", task_id="t",
+                task_digest="sha256:" + "1" * 64, submission_digest="sha256:" + "2" * 64, archive=b"a")
+            storage.record_result(session=session, run=run, submission=submission,
+                                  document=_document(f"r{number}", 90), candidate_view={},
+                                  log_digests={"full": digests[number]})
+        for index, entry in enumerate(session.exec(select(LogEntry).order_by(LogEntry.id)).all()):
+            entry.log_index = index  # sealed before the upgrade, with its checkpoint
+            session.add(entry)
+        session.add(LogCheckpoint(size=5, root_hash=merkle.root(hashes).hex(), note="signed note"))
+        session.commit()
+    db.migrate(engine)
+    log = TransparencyLog(session=lambda: Session(engine, expire_on_commit=False), origin="example/log",
+                          key=SigningKey.generate)
+    assert log.inclusion(digest=digests[3], size=5)["inclusion_proof"] == \
+        transparency.encode_proof(merkle.inclusion_proof(hashes, 3, 5))
+    with Session(engine) as session:
+        submission, run = storage.create_submission(
+            session=session, candidate="c5", pack_id="p", pack_version="1", task_id="t",
+            task_digest="sha256:" + "1" * 64, submission_digest="sha256:" + "2" * 64, archive=b"a")
+        storage.record_result(session=session, run=run, submission=submission, document=_document("r5", 90),
+                              candidate_view={}, log_digests={"full": f"sha256:{5:064x}"})
+    hashes.append(transparency.leaf_hash(f"sha256:{5:064x}"))
+    assert log.seal().root_hash == merkle.root(hashes)  # sealing goes on from the stored subtrees
+    assert log.consistency(first=5, second=6)["consistency_proof"] == \
+        transparency.encode_proof(merkle.consistency_proof(hashes, 5, 6))
+    engine.dispose()

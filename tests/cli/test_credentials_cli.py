@@ -84,7 +84,7 @@ def test_verify_never_follows_a_status_list_elsewhere(awarded, tmp_path, monkeyp
     jwks = tmp_path / "jwks.json"
     jwks.write_text(api.client.get("/.well-known/jwks.json").text)
     result = runner.invoke(main.app, ["verify", path, "--jwks", str(jwks)])
-    assert result.exit_code == 1 and "is not at the configured service" in " ".join(result.output.split())
+    assert result.exit_code == 1 and "is not the configured service's DID" in " ".join(result.output.split())
 
 
 def test_a_credential_signed_by_a_revoked_key_fails_naming_it(awarded, tmp_path):

@@ -16,10 +16,10 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from api.tables import LogEntry, Role
+from api.tables import Role
 from cli import main
 from tests.api.conftest import Api, make_api, small_catalogue  # noqa: F401  (a fixture)
-from tests.api.helpers import submit, work
+from tests.api.helpers import rewrite_log_leaf, submit, work
 from tests.services import free_port
 
 runner = CliRunner()
@@ -144,10 +144,7 @@ def test_the_monitor_accepts_an_extended_log_and_catches_a_rewritten_one(served,
     assert code == 0 and "size 4 is consistent with the size 2 seen before" in output
     assert watch()[0] == 0  # no new checkpoint: the same one again
     with api.service.session() as session:  # rewrite a leaf the monitor has seen
-        entry = session.get(LogEntry, 1)
-        entry.digest = "sha256:" + "00" * 32
-        session.add(entry)
-        session.commit()
+        rewrite_log_leaf(session, log_index=0, digest="sha256:" + "00" * 32)
     graded(api, "carol")
     api.service.log.seal()
     remembered = state.read_text()

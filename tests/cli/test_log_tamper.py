@@ -22,7 +22,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import Session
 
+from api.db import make_engine
+from tests.api.helpers import rewrite_log_leaf
 from tests.factories import pytest_task_yaml, write_pack
 from tests.services import free_port, wait_for_port
 
@@ -122,11 +125,15 @@ def test_a_rewritten_leaf_is_caught_by_the_monitor_and_by_verify(service, tmp_pa
     watched = service.cli("log", "watch", service.url, "--once", "--state", str(state))
     assert watched.returncode == 0 and "size 4 is consistent with the size 2" in watched.stdout, watched.stderr
 
-    # An insider rewrites the leaf of the candidate's view of the first result (the view alice holds).
+    # An insider rewrites the leaf of the candidate's view of the first result (the view alice holds),
+    # and the stored subtrees over it (the tree the service proves from).
     with contextlib.closing(sqlite3.connect(service.database)) as db, db:
-        changed = db.execute("UPDATE log_entry SET digest = ? WHERE result_id = ? AND view = 'candidate'",
-                             ("sha256:" + "ab" * 32, first)).rowcount
-    assert changed == 1
+        (index,) = db.execute("SELECT log_index FROM log_entry WHERE result_id = ? AND view = 'candidate'",
+                              (first,)).fetchone()
+    engine = make_engine(f"sqlite:///{service.database}")
+    with Session(engine) as session:
+        rewrite_log_leaf(session, log_index=index, digest="sha256:" + "ab" * 32)
+    engine.dispose()
     service.graded()
     service.checkpoint_of_size(6)  # sealed over the rewritten leaf
 

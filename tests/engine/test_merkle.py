@@ -158,3 +158,61 @@ def test_every_inclusion_proof_verifies_and_a_mutated_one_fails(hashes, data):
         if hashes[other] != hashes[index]:
             with pytest.raises(ProofError):
                 merkle.verify_inclusion(leaf=hashes[index], index=other, size=size, proof=proof, root_hash=top)
+
+
+# -- proofs from stored perfect subtrees ---------------------------------------
+
+
+def _store_in_batches(hashes: list[bytes], cuts: list[int]) -> dict:
+    """Seal ``hashes`` batch by batch (batches end at ``cuts``) as a store does, counting its older-node reads."""
+    store: dict = {}
+    size = 0
+    for cut in [*sorted(set(cuts)), len(hashes)]:
+        if cut <= size:
+            continue
+
+        def lookup(nodes, cut=cut):
+            assert len(nodes) <= max(1, cut.bit_length()), "more than one older node per level"
+            return {n: store[n] for n in nodes if n in store}
+
+        store.update(merkle.completed_nodes(size, hashes[size:cut], lookup))
+        size = cut
+    return store
+
+
+@given(hashes=leaf_lists, data=st.data())
+def test_stored_subtrees_give_the_same_roots_and_proofs_as_the_naive_computation(hashes, data):
+    cuts = data.draw(st.lists(st.integers(1, len(hashes)), max_size=6), label="batch ends")
+    store = _store_in_batches(hashes, cuts)
+    for (level, index), value in store.items():
+        assert value == merkle.root(hashes[index << level:(index + 1) << level])
+    reads: list[int] = []
+
+    def lookup(nodes):
+        reads.append(len(nodes))
+        return {n: store[n] for n in nodes}
+
+    size = data.draw(st.integers(1, len(hashes)), label="size")
+    index = data.draw(st.integers(0, size - 1), label="index")
+    old = data.draw(st.integers(1, size), label="old size")
+    assert merkle.root_from(lookup, size) == merkle.root(hashes, size)
+    assert merkle.inclusion_proof_from(lookup, index, size) == merkle.inclusion_proof(hashes, index, size)
+    assert merkle.consistency_proof_from(lookup, old, size) == merkle.consistency_proof(hashes, old, size)
+    assert max(reads) <= 2 * size.bit_length() + 1  # O(log n) nodes, never the leaves
+
+
+def test_stored_subtrees_reproduce_the_rfc_tree_and_its_consistency_vectors():
+    hashes = [merkle.leaf_hash(leaf) for leaf in RFC_LEAVES]
+    store = _store_in_batches(hashes, [3, 5])
+
+    def lookup(nodes):
+        return {n: store[n] for n in nodes}
+
+    happy = next(c for c in INCLUSION if c["file"] == "testdata/inclusion/1/happy-path.json")
+    assert merkle.root_from(lookup, 8) == b64(happy["root"])
+    assert merkle.inclusion_proof_from(lookup, 0, 8) == [b64(p) for p in happy["proof"]]
+    for case in (c for c in CONSISTENCY if not c["wantErr"] and c["size2"] <= 8 and c["size1"] > 0):
+        assert merkle.consistency_proof_from(lookup, case["size1"], case["size2"]) == \
+            [b64(p) for p in case["proof"] or []], case["file"]
+    with pytest.raises(LookupError, match="no hash for subtree"):
+        merkle.root_from(lambda nodes: {}, 8)

@@ -78,11 +78,11 @@ def test_a_credential_naming_a_context_that_is_not_bundled_is_refused_without_fe
 
 
 @pytest.mark.parametrize(("method", "message"), [
-    ("https://tasktrial.example/keys/1", "is not a did:key"),
-    ("did:web:tasktrial.example#key-1", "is not a did:key"),
+    ("https://tasktrial.example/keys/1", "neither a did:key nor a did:web key"),
+    ("did:web:tasktrial.example#key-1", "is not the configured service's DID"),  # no DID document given
     ("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#other", "not its own key"),
 ])
-def test_only_a_did_key_is_resolved_and_nothing_is_fetched(signed, method, message):
+def test_only_a_did_key_or_a_given_did_document_resolves_and_nothing_is_fetched(signed, method, message):
     forged = copy.deepcopy(signed)
     forged["proof"]["verificationMethod"] = method
     assert any(message in problem for problem in ob.verify(forged))
@@ -133,3 +133,84 @@ def test_digital_bazaars_verifier_accepts_our_credential_and_rejects_a_changed_b
     changed["credentialSubject"]["achievement"]["name"] = "Backend Resilienc3"
     code, answer = js_verify(js_verifier, changed, tmp_path)
     assert (code, answer["verified"]) == (1, False) and "Invalid signature." in answer["errors"], answer
+
+
+# -- the issuer's did:web and the reader's check -----------------------------------------
+
+SERVICE = "https://tasktrial.example:8443"
+
+
+def test_did_web_names_the_host_port_and_path():
+    assert ob.did_web(SERVICE) == "did:web:tasktrial.example%3A8443"
+    assert ob.did_web("https://example.org/skills/tasktrial/") == "did:web:example.org:skills:tasktrial"
+    with pytest.raises(CredentialError):
+        ob.did_web("not a url")
+
+
+def issued_by_service(signing_key, *, status: dict | None = None) -> dict:
+    credential = ob.open_badge(award(), issuer=ob.did_web(SERVICE))
+    if status is not None:
+        credential["credentialStatus"] = status
+    return ob.sign(credential, signing_key.jwk.private_key,
+                   verification_method=f"{ob.did_web(SERVICE)}#{signing_key.kid}")
+
+
+def status_list(signing_key, revoked: list[int]) -> dict:
+    from engine import statuslist
+
+    listing = {"@context": [ob.VC_V2], "id": f"{SERVICE}/credentials/status/revocation",
+               "type": ["VerifiableCredential", "BitstringStatusListCredential"], "issuer": ob.did_web(SERVICE),
+               "validFrom": "2026-12-01T00:00:00Z",
+               "credentialSubject": {"id": f"{SERVICE}/credentials/status/revocation#list",
+                                     "type": "BitstringStatusList", "statusPurpose": "revocation",
+                                     "encodedList": statuslist.encode(revoked)}}
+    return ob.sign(listing, signing_key.jwk.private_key, verification_method=f"{ob.did_web(SERVICE)}#{signing_key.kid}")
+
+
+ENTRY = {"id": f"{SERVICE}/credentials/status/revocation#3", "type": "BitstringStatusListEntry",
+         "statusPurpose": "revocation", "statusListIndex": "3",
+         "statusListCredential": f"{SERVICE}/credentials/status/revocation"}
+
+
+def test_the_check_reports_what_a_credential_claims_and_its_live_status():
+    from engine.signing import SigningKey, public_jwks
+
+    first, second = SigningKey.generate(), SigningKey.generate()
+    credential = issued_by_service(first, status=ENTRY)
+    jwks = public_jwks([second, first])  # rotated: the list is signed by the new key, the credential by the old
+    report = ob.check(credential, service_url=SERVICE, jwks=jwks, status_list=lambda url: status_list(second, []))
+    assert report.ok and report.status == "not revoked", report.problems
+    assert (report.issuer, report.achievement, report.skills) == (
+        "did:web:tasktrial.example%3A8443", "Backend Resilience", ("python.resilience.retries",))
+    assert report.key == f"did:web:tasktrial.example%3A8443#{first.kid}" and report.subject.startswith("sha256$")
+    revoked = ob.check(credential, service_url=SERVICE, jwks=jwks, status_list=lambda url: status_list(second, [3]))
+    assert (revoked.ok, revoked.status) == (False, "revoked") and "index 3" in revoked.problems[0]
+
+
+def test_the_check_says_which_part_is_wrong():
+    from engine.signing import SigningKey, public_jwks
+
+    key = SigningKey.generate()
+    credential = issued_by_service(key, status=ENTRY)
+    jwks = public_jwks([key])
+
+    def fetched(url):
+        raise AssertionError(f"nothing may be fetched here, not {url}")
+
+    changed = copy.deepcopy(credential)
+    changed["credentialSubject"]["achievement"]["name"] = "Backend Resilience (gold)"
+    report = ob.check(changed, service_url=SERVICE, jwks=jwks, status_list=fetched)
+    assert not report.ok and "the proof does not verify" in report.problems[0]
+    assert report.achievement == "Backend Resilience (gold)"  # what it claims, shown beside the verdict
+    other = ob.check(credential, service_url="https://other.example", jwks=jwks, status_list=fetched)
+    assert "is not the configured service's DID" in other.problems[0]
+    stranger = SigningKey.generate()
+    unknown = ob.check(issued_by_service(stranger), service_url=SERVICE, jwks=jwks, status_list=fetched)
+    assert f"signed by unknown key {stranger.kid!r}" in unknown.problems[0]
+    elsewhere = issued_by_service(key, status={**ENTRY, "statusListCredential": "https://evil.example/list"})
+    report = ob.check(elsewhere, service_url=SERVICE, jwks=jwks, status_list=fetched)
+    assert "is not at the configured service" in report.problems[0] and report.status == "not checked"
+    forged = ob.check(credential, service_url=SERVICE, jwks=jwks,
+                      status_list=lambda url: ob.sign({**status_list(key, []), "issuer": ob.did_key(
+                          raw_public(stranger.jwk.private_key))}, stranger.jwk.private_key))
+    assert not forged.ok and "not by the credential's issuer" in forged.problems[0]
