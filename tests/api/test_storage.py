@@ -115,7 +115,7 @@ def test_upgrading_a_sealed_log_stores_its_subtrees_so_proofs_and_sealing_go_on(
     with engine.begin() as connection:
         config = db.alembic_config(engine)
         config.attributes["connection"] = connection
-        command.upgrade(config, "0006_web")
+        command.upgrade(config, "0008_faults")  # the revision before 0009_tlog2
     digests = [f"sha256:{number:064x}" for number in range(5)]
     hashes = [transparency.leaf_hash(d) for d in digests]
     with Session(engine) as session:
