@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, update
+from sqlalchemy import ColumnElement, String, and_, cast, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
@@ -59,6 +59,15 @@ def list_cohorts(*, session: Session, subject: str | None) -> list[Cohort]:
         joined = select(CohortMember.cohort_id).where(CohortMember.subject == subject)
         query = query.where((col(Cohort.organiser) == subject) | col(Cohort.id).in_(staffed) | col(Cohort.id).in_(joined))
     return list(session.exec(query.order_by(col(Cohort.created_at))).all())
+
+
+def assessments_run_by(*, session: Session, subject: str, organiser: bool) -> set[str]:
+    """Ids of the assessments of the cohorts ``subject`` staffs (and, with ``organiser``, organises)."""
+    staffed = select(CohortStaff.cohort_id).where(CohortStaff.subject == subject)
+    where: ColumnElement[bool] = col(Assessment.cohort_id).in_(staffed)
+    if organiser:
+        where = where | col(Assessment.cohort_id).in_(select(Cohort.id).where(Cohort.organiser == subject))
+    return set(session.exec(select(Assessment.id).where(where)).all())
 
 
 def staff_of(*, session: Session, cohort_id: str) -> set[str]:
@@ -176,10 +185,13 @@ def get_start(*, session: Session, assessment_id: str, candidate: str) -> Assess
                                                       AssessmentStart.candidate == candidate)).first()
 
 
-def starts(*, session: Session, assessment_id: str) -> dict[str, datetime]:
-    rows = session.exec(select(AssessmentStart.candidate, AssessmentStart.started_at)
-                        .where(AssessmentStart.assessment_id == assessment_id)).all()
-    return dict(rows)
+def starts(*, session: Session, assessment_id: str, since: int | None = None) -> dict[str, datetime]:
+    """Who started when (``since``: only the starts stored after that revision of the assessment)."""
+    query = select(AssessmentStart.candidate, AssessmentStart.started_at).where(
+        AssessmentStart.assessment_id == assessment_id)
+    if since is not None:
+        query = query.where(AssessmentStart.revision > since)
+    return dict(session.exec(query).all())
 
 
 def start(*, session: Session, assessment_id: str, candidate: str) -> AssessmentStart:
@@ -187,10 +199,11 @@ def start(*, session: Session, assessment_id: str, candidate: str) -> Assessment
     existing = get_start(session=session, assessment_id=assessment_id, candidate=candidate)
     if existing is not None:
         return existing
-    row = AssessmentStart(assessment_id=assessment_id, candidate=candidate)
+    from api.storage import bump_revision
+
+    revision = bump_revision(session=session, assessment_id=assessment_id)  # the dashboard shows who started
+    row = AssessmentStart(assessment_id=assessment_id, candidate=candidate, revision=revision)
     session.add(row)
-    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
-                 .values(revision=Assessment.revision + 1))  # the dashboard shows who started
     try:
         session.commit()
     except IntegrityError:
@@ -219,6 +232,24 @@ def assessment_results(*, session: Session, candidate: str) -> list[tuple[str, s
     return [(result_id, assessment_id) for result_id, assessment_id in rows if assessment_id is not None]
 
 
+def closed_unreleased(*, session: Session, now: datetime) -> list[str]:
+    """Ids of the assessments that withheld results until a close that has passed, not yet released."""
+    return list(session.exec(select(Assessment.id).where(
+        Assessment.result_visibility == "after_close", col(Assessment.released_at).is_(None),
+        Assessment.closes_at <= now)).all())
+
+
+def candidates_with_results(*, session: Session, assessment_id: str) -> list[str]:
+    return list(session.exec(select(Result.candidate).distinct().join(
+        Submission, col(Submission.id) == Result.submission_id).where(Submission.assessment_id == assessment_id)).all())
+
+
+def mark_released(*, session: Session, assessment_id: str, at: datetime) -> None:
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
+                 .values(released_at=at))
+    session.commit()
+
+
 # -- the counting attempts, for staff views ---------------------------------------------
 
 
@@ -243,8 +274,9 @@ def skills_of(*, session: Session, result_ids: Sequence[str]) -> dict[str, dict[
 
 
 def put_score(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
-              values: dict[str, Any] | None) -> None:
-    """Set (or with None, clear) the counting attempt on a member's progress row for a task."""
+              values: dict[str, Any] | None, revision: int) -> None:
+    """Set (or with None, clear) the counting attempt on a member's progress row for a task, stamped with
+    the assessment's ``revision`` (from ``storage.bump_revision``, taken first). The caller commits."""
     cleared: dict[str, Any] = {"result_id": None, "score": None, "verdict": None, "skills": {}, "late": False}
     row = session.exec(select(AssessmentScore).where(
         AssessmentScore.assessment_id == assessment_id, AssessmentScore.candidate == candidate,
@@ -254,32 +286,38 @@ def put_score(*, session: Session, assessment_id: str, candidate: str, pack_id: 
                               attempts=1)
     for key, value in (values or cleared).items():
         setattr(row, key, value)
+    row.revision = revision
     session.add(row)
-    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
-                 .values(revision=Assessment.revision + 1))  # cached staff views are stale
-    try:
-        session.commit()
-    except IntegrityError:  # another writer made the row meanwhile: theirs reflects the same attempts
-        session.rollback()
+    session.flush()
 
 
-def scores(*, session: Session, assessment_id: str, with_skills: bool) -> list[tuple]:
+def scores(*, session: Session, assessment_id: str, with_skills: bool, since: int | None = None) -> list[tuple]:
     """``(candidate, pack_id, task_id, attempts, score, verdict, late, skills)`` of every member's progress
     at every task they attempted (``score`` and ``verdict`` None until one attempt is graded).
 
     A narrow Core read (no ORM objects); ``skills`` are decoded in one ``json.loads`` over all rows
     (per-row JSON decoding dominated the time on a cohort of thousands), or None without ``with_skills``.
+    ``since``: only the rows written after that revision of the assessment (``ix_assessment_score_revision``).
     """
     columns: list[Any] = [AssessmentScore.candidate, AssessmentScore.pack_id, AssessmentScore.task_id, AssessmentScore.attempts,
                AssessmentScore.score, AssessmentScore.verdict, AssessmentScore.late]
     if with_skills:
         columns.append(cast(AssessmentScore.skills, String))
-    rows = session.connection().execute(
-        sa_select(*columns).where(col(AssessmentScore.assessment_id) == assessment_id)).all()
+    query = sa_select(*columns).where(col(AssessmentScore.assessment_id) == assessment_id)
+    if since is not None:
+        query = query.where(col(AssessmentScore.revision) > since)
+    rows = session.connection().execute(query).all()
     if not with_skills:
         return [(*row, None) for row in rows]
     skills = json.loads("[" + ",".join(row[7] for row in rows) + "]") if rows else []
     return [(*row[:7], found) for row, found in zip(rows, skills, strict=True)]
+
+
+def member_signature(*, session: Session, cohort_id: str) -> tuple[int, int]:
+    """How many members, and the newest one's row id: changes when members join (they are never removed)."""
+    count, newest = session.exec(select(func.count(), func.max(CohortMember.id))
+                                 .where(CohortMember.cohort_id == cohort_id)).one()
+    return int(count), int(newest or 0)
 
 
 def member_names(*, session: Session, cohort_id: str) -> list[tuple[str, str]]:
@@ -313,8 +351,10 @@ def create_regrade(*, session: Session, regrade: Regrade, runs: Sequence[tuple[s
         session.add(RunEvent(run_id=run.id, kind=RunState.QUEUED.value, detail=f"regrade {regrade.id}"))
         ids.append(run.id)
     assessment.tasks = tasks
-    assessment.revision += 1
     session.add(assessment)
+    session.flush()
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment.id)
+                 .values(revision=Assessment.revision + 1))
     session.commit()
     session.refresh(regrade)
     return ids

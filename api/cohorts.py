@@ -8,11 +8,13 @@ as if the cohort did not exist.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session
 
 from api import cohort_storage as store
+from api import storage
 from api.auth import Principal
 from api.tables import Assessment, Cohort, Role, Submission, utcnow
 from engine import assessments as rules
@@ -78,8 +80,9 @@ def pinned(assessment: Assessment, pack_id: str, task_id: str) -> dict[str, str]
 
 
 def admit(session: Session, principal: Principal, assessment_id: str, pack_id: str,
-          task_id: str) -> tuple[dict[str, str], bool]:
-    """The pinned task a member's new attempt is for, and whether it is late.
+          task_id: str) -> tuple[dict[str, str], bool, int | None]:
+    """The pinned task a member's new attempt is for, whether it is late, and the attempt limit the
+    storing transaction checks again (``storage.create_submission``: this check alone could race).
 
     Raises:
         NotFound: not a member of the assessment's cohort, or no such task in it.
@@ -95,7 +98,28 @@ def admit(session: Session, principal: Principal, assessment_id: str, pack_id: s
                                pack_id=pack_id, task_id=task_id)
     late = rules.admit(window(assessment), now=utcnow(), started_at=aware(started.started_at) if started else None,
                        attempts_used=used)
-    return task, late
+    return task, late, assessment.attempt_limit
+
+
+@dataclass(frozen=True)
+class WorkScope:
+    """Whose work a principal reads beyond their own: practice work of ``packs`` and the work of
+    ``assessments`` (None: every one). The same rule as ``sees_assessment_work`` and the submissions'
+    ``sees_everything``, as sets a query can filter by (lists and queues are never filtered after a limit)."""
+
+    packs: frozenset[str] | None
+    assessments: frozenset[str] | None
+
+
+def work_scope(session: Session, principal: Principal) -> WorkScope:
+    if principal.role is Role.ADMIN:
+        return WorkScope(packs=None, assessments=None)
+    if principal.role not in (Role.REVIEWER, Role.AUTHOR):
+        return WorkScope(packs=frozenset(), assessments=frozenset())
+    author = principal.role is Role.AUTHOR
+    assessments = frozenset(store.assessments_run_by(session=session, subject=principal.subject, organiser=author))
+    packs = frozenset(storage.packs_owned_by(session=session, owner=principal.subject)) if author else None
+    return WorkScope(packs=packs, assessments=assessments)
 
 
 def sees_assessment_work(session: Session, principal: Principal, submission: Submission) -> bool:
@@ -132,6 +156,14 @@ def extra_views(session: Session, submission: Submission, view: dict) -> dict[st
     return {"candidate": cut["during"], "candidate_after": cut["after"]}
 
 
+def out_of_scope_results(session: Session, candidate: str, scope: WorkScope) -> set[str]:
+    """Ids of the candidate's assessment results outside ``scope`` (another cohort's work)."""
+    if scope.assessments is None:
+        return set()
+    return {result_id for result_id, assessment_id in store.assessment_results(session=session, candidate=candidate)
+            if assessment_id not in scope.assessments}
+
+
 def withheld_results(session: Session, candidate: str) -> set[str]:
     """Ids of the candidate's results an assessment's visibility policy still withholds from them."""
     rows = store.assessment_results(session=session, candidate=candidate)
@@ -165,9 +197,11 @@ def _stored_cohort(session: Session, cohort_id: str) -> Cohort:
 
 
 def refresh_score(session: Session, submission: Submission) -> None:
-    """Recompute which attempt counts for the submission's member and task, after a new result."""
+    """Recompute which attempt counts for the submission's member and task, in the new result's transaction
+    (after taking the assessment's revision: concurrent results of one member are counted one after another)."""
     if submission.assessment_id is None:
         return
+    revision = storage.bump_revision(session=session, assessment_id=submission.assessment_id)
     assessment = _stored_assessment(session, submission.assessment_id)
     pairs = store.task_attempts(session=session, assessment_id=assessment.id, candidate=submission.candidate,
                                 pack_id=submission.pack_id, task_id=submission.task_id)
@@ -180,7 +214,7 @@ def refresh_score(session: Session, submission: Submission) -> None:
         "result_id": chosen.result_id, "score": chosen.score, "verdict": chosen.verdict, "late": late[chosen.result_id],
         "skills": {k: [v[0], v[1]] for k, v in chosen.skills.items()}, "at": chosen.at}
     store.put_score(session=session, assessment_id=assessment.id, candidate=submission.candidate,
-                    pack_id=submission.pack_id, task_id=submission.task_id, values=values)
+                    pack_id=submission.pack_id, task_id=submission.task_id, values=values, revision=revision)
 
 
 def cohort_id_of(session: Session, assessment_id: str | None) -> str | None:

@@ -44,6 +44,9 @@ class Credentials:
     #: The micro-skills the catalogue's tasks assess: a definition may require only these.
     known_skills: Callable[[], set[str]] | None = None
     issuer_name: str = "tasktrial"
+    #: The candidate's result ids that must not count yet (an assessment still withholds them from the
+    #: candidate: a credential would tell what the result does not).
+    withheld: Callable[[Session, str], set[str]] | None = None
 
     def define(self, row: CredentialDefinition) -> CredentialDefinition:
         """Store a new definition once it is consistent with the others.
@@ -127,7 +130,7 @@ class Credentials:
         return problems
 
     def refresh(self, candidate: str, now: datetime | None = None, *, attempts: int = 3) -> None:
-        """Award what ``candidate`` newly meets; revoke what they no longer meet.
+        """Award what ``candidate`` newly meets; revoke what they no longer meet (from the results they may see).
 
         Retired definitions make no new awards but still count for stacking and revocation.
         """
@@ -138,8 +141,10 @@ class Credentials:
             retired = {d.id for d in rows if d.retired_at is not None}
             if not definitions:
                 return
+            withheld = self.withheld(session, candidate) if self.withheld is not None else set()
             evidence = [SkillRecord(skill=e.skill, verdict=e.verdict, at=_aware(e.at), result_id=e.result_id)
-                        for e in storage.skill_evidence(session=session, candidate=candidate)]
+                        for e in storage.skill_evidence(session=session, candidate=candidate)
+                        if e.result_id not in withheld]
             meeting = met(definitions, evidence, now)
             still = met({k: replace(v, within_days=None) for k, v in definitions.items()}, evidence, now)
             active = {a.definition_id: a for a in session.exec(

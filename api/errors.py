@@ -25,6 +25,7 @@ from engine.errors import (
     capped,
 )
 from engine.roster import RosterError
+from engine.webhooks import WebhookAddressRefused
 
 #: Caps on an error body, whatever the request or pack held: ``detail`` text, and how many
 #: items any list in a body keeps (see ``bounded``).
@@ -61,6 +62,7 @@ STATUS: list[tuple[type[TaskTrialError], int]] = [
     (SubmissionRejected, 422),
     (CredentialDefinitionError, 422),
     (RosterError, 422),
+    (WebhookAddressRefused, 422),
     (ConfigurationError, 500),
     (RunnerError, 503),
     (GraderError, 500),

@@ -91,8 +91,9 @@ class Service:
                                    seal_seconds=self.settings.log_seal_seconds)
         self.credentials = Credentials(
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
-            known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills})
-        self.webhooks = Webhooks(session=self.session)
+            known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills},
+            withheld=cohorts.withheld_results)
+        self.webhooks = Webhooks(session=self.session, allow_private=self.settings.webhook_allow_private)
         self.health = Prober(settings=self.settings, engine=self.engine, celery=getattr(self.queue, "app", None))
 
     def run_public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
@@ -295,9 +296,9 @@ class Service:
             digests.update({name: transparency.document_digest(view) for name, view in signed.items()})
             result, created = storage.record_result(session=session, run=run, submission=submission,
                                                     document=full, candidate_view=signed.pop("candidate"),
-                                                    extra_views=signed, log_digests=digests, holder=holder)
+                                                    extra_views=signed, log_digests=digests, holder=holder,
+                                                    also=lambda s: cohorts.refresh_score(s, submission))
             if created:
-                cohorts.refresh_score(session, submission)
                 self._emit_result_events(session, run, submission, result)
                 self.log.appended(len(digests))
                 self._refresh_credentials(submission.candidate)
@@ -440,11 +441,27 @@ class Service:
             return (run is not None and run.state in (RunState.RUNNING, RunState.GRADING)
                     and run.lease_expires_at is not None and _aware(run.lease_expires_at) < moment)
 
+    def release_closed(self, current: datetime | None = None) -> int:
+        """Refresh the credentials of every member of an assessment that withheld results until its close,
+        once it has closed (their results count from then); returns how many assessments were released."""
+        current = current or utcnow()
+        with self.session() as session:
+            due = cohort_storage.closed_unreleased(session=session, now=current)
+        for assessment_id in due:
+            with self.session() as session:
+                candidates = cohort_storage.candidates_with_results(session=session, assessment_id=assessment_id)
+            for candidate in candidates:
+                self._refresh_credentials(candidate)
+            with self.session() as session:
+                cohort_storage.mark_released(session=session, assessment_id=assessment_id, at=current)
+        return len(due)
+
     def start_reaper(self, stop: threading.Event) -> threading.Thread:
         def loop() -> None:
             while not stop.wait(self.settings.reaper_interval_seconds):
                 try:
                     self.reap_once()
+                    self.release_closed()
                 except Exception:  # the reaper must outlive a passing database or broker fault
                     log.exception("reaper pass failed")
 

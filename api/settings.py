@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     log_batch_leaves: int = Field(256, gt=0)
     #: An upload still ``checking`` this long after its check was queued is queued again (a lost message).
     pack_check_requeue_seconds: float = Field(1800.0, gt=0)
+    #: Let cohort webhooks go to loopback, private and link-local addresses (tests and development only:
+    #: otherwise a webhook could reach the server's own network or a cloud metadata service).
+    webhook_allow_private: bool = False
 
     def warm_for(self, parallel: int) -> int:
         """Sandboxes to keep started ahead for ``parallel`` gradings at a time."""

@@ -1,7 +1,9 @@
 """What staff read of an assessment: the progress dashboard, the readiness matrices, the hiring filter.
 
-Each reads a few narrow rows per member (the counting attempts kept by ``cohorts.refresh_score``),
-never the result documents, so a cohort of thousands stays quick.
+Each is made from one narrow progress row per member and task (the counting attempt kept by
+``cohorts.refresh_score`` in the result's transaction), never the result documents, and kept per
+process as a ``_Board``: after a change only the rows stamped since are read again and only their
+members re-rendered, so a cohort of thousands stays quick right after every new result.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import csv
 import io
 import json
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -21,38 +23,139 @@ from api.cohorts import aware, window
 from api.tables import Assessment, utcnow
 from engine import assessments as rules
 
-#: Views computed at an assessment's revision, reused until its progress changes (the revision is bumped
-#: in the transaction of every change, so a cached view is never stale). Per process, bounded.
-_CACHE: OrderedDict[tuple, Any] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-CACHE_ENTRIES = 32
+#: Boards kept per process (least recently used dropped first).
+BOARDS = 16
+_BOARDS: OrderedDict[str, _Board] = OrderedDict()
+_BOARDS_LOCK = threading.Lock()
+NOTHING = (0, None, None, None, False)
 
 
-def _cached(assessment: Assessment, kind: str, compute: Callable[[], Any]) -> Any:
-    """``compute()`` once per assessment revision and ``kind``; callers never mutate what it returns."""
-    key = (assessment.id, assessment.revision, kind)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = compute()
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > CACHE_ENTRIES:
-            _CACHE.popitem(last=False)
-    return value
+class _Board:
+    """One assessment's staff views, kept in step with its progress rows.
+
+    Every write to a member's progress stamps the row with the assessment's new revision
+    (``storage.bump_revision``). A view read at a newer revision re-reads only the rows stamped since
+    and re-renders only those members' fragments (a JSON object or a CSV line each); the rest of the
+    text is joined as it was. A new member list or task list rebuilds everything.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.revision = -1
+        self.signature: tuple | None = None
+        self.keys: list[str] = []
+        self.names: list[tuple[str, str]] = []
+        #: member -> task key -> (attempts, score, verdict, skills, late)
+        self.progress: dict[str, dict[str, tuple]] = {}
+        self.starts: dict[str, Any] = {}
+        #: view -> member -> rendered fragment
+        self.fragments: dict[str, dict[str, str]] = {}
+        #: micro-skill -> how many members have a graded attempt assessing it (the skills matrix's columns)
+        self.skill_members: Counter[str] = Counter()
+        self.member_skills: dict[str, frozenset[str]] = {}
+        self.texts: dict[str, Any] = {}
+        self.members: set[str] = set()
+        #: the dashboard's totals per task (started, submitted, graded, ready), and each member's share of them
+        self.totals: list[list[int]] = []
+        self.shares: dict[str, tuple[tuple[int, int, int, int], ...]] = {}
+        #: member -> when their timed attempt ends (a Unix time), for the dashboard's time left
+        self.deadlines: dict[str, float | None] = {}
+
+
+def _board(session: Session, assessment: Assessment) -> _Board:
+    """The assessment's board, brought up to at least ``assessment.revision``."""
+    with _BOARDS_LOCK:
+        board = _BOARDS.get(assessment.id)
+        if board is None:
+            board = _BOARDS[assessment.id] = _Board()
+        _BOARDS.move_to_end(assessment.id)
+        while len(_BOARDS) > BOARDS:
+            _BOARDS.popitem(last=False)
+    with board.lock:
+        if board.revision >= assessment.revision and board.keys == task_keys(assessment):
+            return board  # as new as this request's reading of the assessment, or newer
+        signature = (tuple(task_keys(assessment)), window(assessment),
+                     store.member_signature(session=session, cohort_id=assessment.cohort_id))
+        if board.revision < 0 or signature != board.signature:
+            _rebuild(session, assessment, board)
+        else:
+            _catch_up(session, assessment, board)
+        board.signature, board.revision = signature, assessment.revision
+    return board
+
+
+def _rebuild(session: Session, assessment: Assessment, board: _Board) -> None:
+    board.keys = task_keys(assessment)
+    board.names = store.member_names(session=session, cohort_id=assessment.cohort_id)
+    board.progress = _progress(session, assessment)
+    board.starts = store.starts(session=session, assessment_id=assessment.id)
+    board.fragments, board.texts = {}, {}
+    board.skill_members, board.member_skills = Counter(), {}
+    board.members = {subject for subject, _ in board.names}
+    board.totals, board.shares, board.deadlines = [[0, 0, 0, 0] for _ in board.keys], {}, {}
+    rule = window(assessment)
+    for subject, _ in board.names:
+        _count(board, subject, rule)
+
+
+def _catch_up(session: Session, assessment: Assessment, board: _Board) -> None:
+    """Apply the rows written since the board's revision; drop the changed members' fragments."""
+    changed = set()
+    for subject, by_task in _progress(session, assessment, since=board.revision).items():
+        board.progress.setdefault(subject, {}).update(by_task)
+        changed.add(subject)
+    for subject, started in store.starts(session=session, assessment_id=assessment.id,
+                                         since=board.revision).items():
+        board.starts[subject] = started
+        changed.add(subject)
+    if not changed:
+        return
+    columns = set(board.skill_members)
+    rule = window(assessment)
+    for subject in changed & board.members:
+        _count(board, subject, rule)
+    for view, fragments in board.fragments.items():
+        if view.endswith(":skills") and set(board.skill_members) != columns:
+            fragments.clear()  # a micro-skill column came or went: every row of the skills matrix changes
+        for subject in changed:
+            fragments.pop(subject, None)
+    board.texts = {}
+
+
+def _count(board: _Board, subject: str, rule: rules.Window) -> None:
+    """Bring the member's share of the totals, the skill columns and their deadline up to date."""
+    started, mine = board.starts.get(subject), board.progress.get(subject, {})
+    share = []
+    for key in board.keys:
+        attempts, _, verdict, _, _ = mine.get(key, NOTHING)
+        share.append((int(bool(started or attempts)), int(bool(attempts)), int(verdict is not None),
+                      int(verdict == "ready")))
+    for sign, counted in ((-1, board.shares.get(subject, ())), (1, share)):
+        for total, part in zip(board.totals, counted, strict=False):
+            for index in range(4):
+                total[index] += sign * part[index]
+    board.shares[subject] = tuple(share)
+    deadline = rule.deadline(aware(started)) if started else None
+    board.deadlines[subject] = deadline.timestamp() if deadline else None
+    skills = frozenset(s for t in mine.values() if t[2] is not None for s in (t[3] or {}))
+    old = board.member_skills.get(subject, frozenset())
+    board.skill_members.subtract(old)
+    board.skill_members.update(skills)
+    board.skill_members += Counter()  # drop the skills no member has any more
+    board.member_skills[subject] = skills
 
 
 def task_keys(assessment: Assessment) -> list[str]:
     return [f"{t['pack_id']}/{t['task_id']}" for t in assessment.tasks]
 
 
-def _progress(session: Session, assessment: Assessment, with_skills: bool = False) -> dict[str, dict[str, tuple]]:
-    """member -> task key -> (attempts, score, verdict, skills, late); score and verdict None until graded."""
+def _progress(session: Session, assessment: Assessment, since: int | None = None) -> dict[str, dict[str, tuple]]:
+    """member -> task key -> (attempts, score, verdict, skills, late); score and verdict None until graded.
+    ``since``: only the rows written after that revision."""
     keys = {(t["pack_id"], t["task_id"]): f"{t['pack_id']}/{t['task_id']}" for t in assessment.tasks}
     found: dict[str, dict[str, tuple]] = {}
     for candidate, pack_id, task_id, attempts, score, verdict, late, skills in store.scores(
-            session=session, assessment_id=assessment.id, with_skills=with_skills):
+            session=session, assessment_id=assessment.id, with_skills=True, since=since):
         key = keys.get((pack_id, task_id)) or f"{pack_id}/{task_id}"
         by_task = found.get(candidate)
         if by_task is None:
@@ -67,57 +170,80 @@ def _graded(progress: dict[str, dict[str, tuple]]) -> dict[str, dict[str, tuple]
             for member, tasks in progress.items()}
 
 
+def _fragments(board: _Board, view: str, render: Callable[[str, str], str]) -> list[str]:
+    """Every member's fragment of ``view``, rendering only those not kept."""
+    kept = board.fragments.setdefault(view, {})
+    out = []
+    for subject, name in board.names:
+        text = kept.get(subject)
+        if text is None:
+            text = kept[subject] = render(subject, name)
+        out.append(text)
+    return out
+
+
+# -- the dashboard -------------------------------------------------------------------------
+
+
 def dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
     """Per member and task: attempts, the counting verdict; per member: started, time left; per task: totals."""
     return json.loads(dashboard_json(session, assessment))
 
 
+def _member_tasks(board: _Board, subject: str) -> dict[str, dict[str, Any]]:
+    started, mine = board.starts.get(subject), board.progress.get(subject, {})
+    tasks = {}
+    for key in board.keys:
+        attempts, score, verdict, _, late = mine.get(key, NOTHING)
+        state = "ready" if verdict == "ready" else "graded" if verdict else \
+            "submitted" if attempts else "started" if started else "not_started"
+        tasks[key] = {"attempts": attempts, "state": state, "score": score, "late": late}
+    return tasks
+
+
 def dashboard_json(session: Session, assessment: Assessment) -> str:
-    """The dashboard as JSON. All but the clocks is serialised once per revision and kept as text (a few
-    thousand strings, not a hundred thousand objects the garbage collector would walk on every pass);
-    each member's time left is worked out on each call."""
-    head, members, tail = _cached(assessment, "dashboard", lambda: _dashboard_parts(session, assessment))
-    rule, now = window(assessment), utcnow()
-    parts = [text + json.dumps(rule.time_left(started, now)) + "}" for text, started in members]
-    return head + ",".join(parts) + tail
+    """The dashboard as JSON: kept member fragments, totals counted over the kept task states, and each
+    member's time left worked out on each call."""
+    board = _board(session, assessment)
+    with board.lock:
+        def member(subject: str, name: str) -> str:
+            started = board.starts.get(subject)
+            body = {"subject": subject, "display_name": name,
+                    "started_at": aware(started).isoformat() if started else None,
+                    "tasks": _member_tasks(board, subject)}
+            return json.dumps(body, ensure_ascii=False)[:-1] + ', "time_left_seconds": '
+
+        parts = _fragments(board, "dashboard", member)
+        head = board.texts.get("dashboard")
+        if head is None:
+            totals = {k: dict(zip(("started", "submitted", "graded", "ready"), t, strict=False)) for k, t in zip(board.keys,
+                                                                                             board.totals, strict=False)}
+            head = board.texts["dashboard"] = (
+                json.dumps({"assessment_id": assessment.id, "tasks": board.keys, "totals": totals},
+                           ensure_ascii=False)[:-1] + ', "members": [', f'], "count": {len(board.names)}}}')
+        deadlines = [board.deadlines.get(subject) for subject, _ in board.names]
+    now = utcnow().timestamp()
+    return head[0] + ",".join(text + ("null" if deadline is None else repr(max(0.0, deadline - now))) + "}"
+                              for text, deadline in zip(parts, deadlines, strict=False)) + head[1]
 
 
-def _dashboard_parts(session: Session, assessment: Assessment) -> tuple[str, list[tuple[str, Any]], str]:
-    board = _dashboard(session, assessment)
-    members = [(json.dumps({k: v for k, v in m.items() if k != "_started"}, ensure_ascii=False)[:-1]
-                + ', "time_left_seconds": ', m["_started"]) for m in board["members"]]
-    rest = json.dumps({**board, "members": []}, ensure_ascii=False)
-    marker = '"members": []'
-    at = rest.index(marker) + len('"members": [')
-    return rest[:at], members, rest[at:]
+# -- the readiness matrices ----------------------------------------------------------------
 
 
-def _dashboard(session: Session, assessment: Assessment) -> dict[str, Any]:
-    keys = task_keys(assessment)
-    progress = _progress(session, assessment)
-    starts = store.starts(session=session, assessment_id=assessment.id)
-    totals = {k: {"started": 0, "submitted": 0, "graded": 0, "ready": 0} for k in keys}
-    nothing = (0, None, None, None, False)
-    members = []
-    for subject, name in store.member_names(session=session, cohort_id=assessment.cohort_id):
-        started = starts.get(subject)
-        tasks: dict[str, Any] = {}
-        mine = progress.get(subject, {})
-        for key in keys:
-            attempts, score, verdict, _, late = mine.get(key, nothing)
-            state = "ready" if verdict == "ready" else "graded" if verdict else \
-                "submitted" if attempts else "started" if started else "not_started"
-            tasks[key] = {"attempts": attempts, "state": state, "score": score, "late": late}
-            entry = totals[key]
-            entry["started"] += bool(started or attempts)
-            entry["submitted"] += bool(attempts)
-            entry["graded"] += verdict is not None
-            entry["ready"] += state == "ready"
-        members.append({"subject": subject, "display_name": name,
-                        "started_at": aware(started).isoformat() if started else None,
-                        "_started": aware(started) if started else None, "tasks": tasks})
-    return {"assessment_id": assessment.id, "tasks": keys, "totals": totals, "members": members,
-            "count": len(members)}
+def _cells(board: _Board, subject: str, by: str, columns: list[str]) -> dict[str, Any]:
+    mine = board.progress.get(subject, {})
+    if by == "tasks":
+        cells = {}
+        for key in board.keys:
+            _, score, verdict, _, _ = mine.get(key, NOTHING)
+            cells[key] = {"score": score, "verdict": verdict} if verdict is not None else None
+        return cells
+    per_skill = rules.skill_readiness([t[3] or {} for t in mine.values() if t[2] is not None])
+    return {c: ({"score": per_skill[c][0], "verdict": per_skill[c][1]} if c in per_skill else None) for c in columns}
+
+
+def _columns(board: _Board, by: str) -> list[str]:
+    return board.keys if by == "tasks" else sorted(board.skill_members)
 
 
 def matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
@@ -125,44 +251,48 @@ def matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
 
     A cell is ``{score, verdict}``, or None where the member has no graded attempt.
     """
-    return _matrix(session, assessment, by)
+    return json.loads(matrix_json(session, assessment, by))
 
 
 def matrix_json(session: Session, assessment: Assessment, by: str) -> str:
-    """The matrix as JSON, serialised once per revision and kept as text only."""
-    return _cached(assessment, f"matrix.json:{by}",
-                   lambda: json.dumps(_matrix(session, assessment, by), ensure_ascii=False))
+    board = _board(session, assessment)
+    with board.lock:
+        text = board.texts.get(f"json:{by}")
+        if text is None:
+            columns = _columns(board, by)
+            rows = _fragments(board, f"json:{by}", lambda subject, name: json.dumps(
+                {"subject": subject, "display_name": name, "cells": _cells(board, subject, by, columns)},
+                ensure_ascii=False))
+            head = json.dumps({"assessment_id": assessment.id, "by": by, "scoring": assessment.scoring,
+                               "columns": columns}, ensure_ascii=False)[:-1]
+            text = board.texts[f"json:{by}"] = head + ', "rows": [' + ",".join(rows) + f'], "count": {len(rows)}}}'
+        return text
 
 
 def matrix_csv_text(session: Session, assessment: Assessment, by: str) -> str:
-    """The matrix as CSV, made once per revision and kept as text only."""
-    return _cached(assessment, f"matrix.csv:{by}", lambda: matrix_csv(_matrix(session, assessment, by)))
+    """The matrix as CSV: subject, display_name, then per column its score and verdict."""
+    board = _board(session, assessment)
+    with board.lock:
+        text = board.texts.get(f"csv:{by}")
+        if text is None:
+            columns = _columns(board, by)
+
+            def line(subject: str, name: str) -> str:
+                cells = _cells(board, subject, by, columns)
+                return _csv_line([_safe(subject), _safe(name)] + [
+                    part for c in columns for part in ((cells[c]["score"], cells[c]["verdict"]) if cells.get(c)
+                                                       else ("", ""))])
+
+            header = _csv_line(["subject", "display_name"] + [f"{c}{part}" for c in columns
+                                                              for part in (":score", ":verdict")])
+            text = board.texts[f"csv:{by}"] = header + "".join(_fragments(board, f"csv:{by}", line))
+        return text
 
 
-def _matrix(session: Session, assessment: Assessment, by: str) -> dict[str, Any]:
-    progress = _progress(session, assessment, with_skills=by == "skills")
-    keys = task_keys(assessment)
-    rows: list[dict[str, Any]] = []
-    nothing = (0, None, None, None, False)
-    for subject, name in store.member_names(session=session, cohort_id=assessment.cohort_id):
-        mine = progress.get(subject, {})
-        if by == "tasks":
-            cells: dict[str, Any] = {}
-            for key in keys:
-                _, score, verdict, _, _ = mine.get(key, nothing)
-                cells[key] = {"score": score, "verdict": verdict} if verdict is not None else None
-        else:  # (attempts, score, verdict, skills, late): only graded tasks count
-            per_skill = rules.skill_readiness([t[3] or {} for t in mine.values() if t[2] is not None])
-            cells = {s: {"score": v[0], "verdict": v[1]} for s, v in per_skill.items()}
-        rows.append({"subject": subject, "display_name": name, "cells": cells})
-    if by == "tasks":
-        columns = keys
-    else:
-        columns = sorted({s for row in rows for s in row["cells"]})
-        for row in rows:
-            row["cells"] = {c: row["cells"].get(c) for c in columns}
-    return {"assessment_id": assessment.id, "by": by, "scoring": assessment.scoring, "columns": columns,
-            "rows": rows, "count": len(rows)}
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
 
 
 def matrix_csv(table: dict[str, Any]) -> str:
@@ -214,7 +344,10 @@ def hiring_csv(table: dict[str, Any]) -> str:
 def score_distribution(session: Session, assessment: Assessment) -> dict[str, list[float]]:
     """Counting scores per task."""
     found: dict[str, list[float]] = {k: [] for k in task_keys(assessment)}
-    for by_task in _graded(_progress(session, assessment)).values():
+    board = _board(session, assessment)
+    with board.lock:
+        progress = {subject: dict(tasks) for subject, tasks in board.progress.items()}
+    for by_task in _graded(progress).values():
         for key, value in by_task.items():
             found.setdefault(key, []).append(value[0])
     return found

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, insert, or_, update
+from sqlalchemy import ColumnElement, case, delete, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
@@ -96,6 +96,21 @@ def pack_owners(*, session: Session, pack_id: str) -> set[str]:
     return {owner for owner in rows if owner}
 
 
+def packs_owned_by(*, session: Session, owner: str) -> set[str]:
+    return set(session.exec(select(PackVersion.pack_id).where(PackVersion.owner == owner)).all())
+
+
+def work_filter(model: type[Submission] | type[Review], *, packs: Collection[str] | None,
+                assessments: Collection[str] | None) -> list[Any]:
+    """Conditions keeping a query to practice work of ``packs`` and the work of ``assessments`` (None: every one)."""
+    practice: ColumnElement[bool] = col(model.assessment_id).is_(None)
+    if packs is not None:
+        practice = practice & col(model.pack_id).in_(list(packs))
+    if assessments is None:
+        return [] if packs is None else [practice | col(model.assessment_id).is_not(None)]
+    return [practice | col(model.assessment_id).in_(list(assessments))]
+
+
 def record_pack_version(*, session: Session, pack_id: str, version: str, digest: str, owner: str | None,
                         state: PackState = PackState.CHECKING) -> PackVersion:
     row = PackVersion(pack_id=pack_id, version=version, digest=digest, owner=owner, state=state.value)
@@ -156,9 +171,20 @@ def pack_results(*, session: Session, pack_id: str) -> Sequence[Result]:
 def create_submission(
     *, session: Session, candidate: str, pack_id: str, pack_version: str, task_id: str,
     task_digest: str, submission_digest: str, archive: bytes, subject_salt: str | None = None,
-    assessment_id: str | None = None, late: bool = False,
+    assessment_id: str | None = None, late: bool = False, attempt_limit: int | None = None,
 ) -> tuple[Submission, Run]:
-    """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which)."""
+    """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which).
+
+    An assessment's attempt is counted first: the assessment's revision is taken (its row held to the
+    commit: PostgreSQL's row lock, SQLite's single writer), so concurrent attempts are counted one after
+    another and ``attempt_limit`` is checked against every attempt stored before.
+
+    Raises:
+        AssessmentRuleBroken: ``attempt_limit`` attempts at the task are already used (nothing is stored).
+    """
+    if assessment_id is not None:
+        _count_attempt(session=session, assessment_id=assessment_id, candidate=candidate, pack_id=pack_id,
+                       task_id=task_id, attempt_limit=attempt_limit)
     submission = Submission(candidate=candidate, pack_id=pack_id, pack_version=pack_version, task_id=task_id,
                             task_digest=task_digest, submission_digest=submission_digest, archive=archive,
                             subject_salt=subject_salt, assessment_id=assessment_id, late=late)
@@ -168,34 +194,56 @@ def create_submission(
     session.add(run)
     session.flush()
     session.add(RunEvent(run_id=run.id, kind=RunState.QUEUED.value))
-    if assessment_id is not None:
-        _count_attempt(session=session, submission=submission)
     session.commit()
     session.refresh(submission)
     session.refresh(run)
     return submission, run
 
 
-def _count_attempt(*, session: Session, submission: Submission) -> None:
-    """One more attempt on the member's progress row (made with the first), in the submission's transaction."""
-    if submission.assessment_id is None:  # only attempts at an assessment are counted
-        return
-    where = (col(AssessmentScore.assessment_id) == submission.assessment_id,
-             col(AssessmentScore.candidate) == submission.candidate, col(AssessmentScore.pack_id) == submission.pack_id,
-             col(AssessmentScore.task_id) == submission.task_id)
-    bumped = session.exec(update(AssessmentScore).where(*where)
-                          .values(attempts=AssessmentScore.attempts + 1)).rowcount
-    if bumped == 0:
-        session.add(AssessmentScore(assessment_id=submission.assessment_id, candidate=submission.candidate,
-                                    pack_id=submission.pack_id, task_id=submission.task_id, attempts=1))
-        session.flush()
-    bump_revision(session=session, assessment_id=submission.assessment_id)
+def _count_attempt(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
+                   attempt_limit: int | None) -> None:
+    """One more attempt on the member's progress row (an upsert: made by the first), after taking the
+    assessment's revision as the transaction's first write (held to the commit); then the limit is checked
+    against the attempts stored before (every one committed by whoever held the row earlier).
+
+    Raises:
+        AssessmentRuleBroken: the limit is reached (the transaction is rolled back).
+    """
+    from api import cohort_storage  # its storage module reads these tables too; imported late to keep one direction
+    from engine.assessments import AssessmentRuleBroken
+
+    revision = bump_revision(session=session, assessment_id=assessment_id)  # holds the assessment's row
+    values = {"assessment_id": assessment_id, "candidate": candidate, "pack_id": pack_id, "task_id": task_id,
+              "attempts": 1, "skills": {}, "late": False, "at": utcnow(), "revision": revision}
+    keys = ["assessment_id", "candidate", "pack_id", "task_id"]
+    counted = {"attempts": AssessmentScore.attempts + 1, "revision": revision}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_upsert
+        session.exec(postgresql_upsert(AssessmentScore).values(**values)
+                     .on_conflict_do_update(index_elements=keys, set_=counted))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_upsert
+        session.exec(sqlite_upsert(AssessmentScore).values(**values)
+                     .on_conflict_do_update(index_elements=keys, set_=counted))
+    if attempt_limit is not None:
+        used = cohort_storage.attempts_used(session=session, assessment_id=assessment_id, candidate=candidate,
+                                            pack_id=pack_id, task_id=task_id)
+        if used >= attempt_limit:
+            session.rollback()
+            raise AssessmentRuleBroken("attempt_limit", f"{used} of {attempt_limit} attempt(s) at this task used")
 
 
-def bump_revision(*, session: Session, assessment_id: str) -> None:
-    """Mark the assessment's progress changed (in the caller's transaction): cached staff views are stale."""
+def bump_revision(*, session: Session, assessment_id: str) -> int:
+    """Mark the assessment's progress changed, in the caller's transaction, and return its new revision.
+
+    The caller stamps the rows it writes with it (``AssessmentScore.revision``, ``AssessmentStart.revision``):
+    staff views then re-read only rows newer than the revision they were computed at. Call it before
+    writing those rows: the assessment's row stays locked to the commit (PostgreSQL; SQLite has one
+    writer), so revisions are committed in order and a view that read revision R has seen every row up to R.
+    """
     session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
                  .values(revision=Assessment.revision + 1))
+    return int(session.exec(select(Assessment.revision).where(Assessment.id == assessment_id)).one())
 
 
 def recent_submissions(*, session: Session, candidate: str, since: datetime) -> tuple[int, datetime | None]:
@@ -220,12 +268,18 @@ def get_submission(*, session: Session, submission_id: str, with_archive: bool =
     return session.exec(select(Submission).where(Submission.id == submission_id).options(without_files)).first()
 
 
-def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int) -> tuple[list[Submission], int]:
+def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int,
+                     packs: Collection[str] | None = None,
+                     assessments: Collection[str] | None = None) -> tuple[list[Submission], int]:
+    """A candidate's submissions, or (``candidate`` None) everyone's within ``work_filter(packs, assessments)``."""
     query = select(Submission)
     counter = select(func.count()).select_from(Submission)
     if candidate is not None:
         query = query.where(Submission.candidate == candidate)
         counter = counter.where(Submission.candidate == candidate)
+    else:
+        scope = work_filter(Submission, packs=packs, assessments=assessments)
+        query, counter = query.where(*scope), counter.where(*scope)
     rows = session.exec(query.order_by(col(Submission.created_at).desc()).offset(offset).limit(limit)).all()
     return list(rows), int(session.exec(counter).one())
 
@@ -360,7 +414,7 @@ def result_for_run(*, session: Session, run_id: str) -> Result | None:
 def record_result(
     *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any],
     log_digests: Mapping[str, str] | None = None, holder: tuple[str, str | None] | None = None,
-    extra_views: Mapping[str, dict[str, Any]] | None = None,
+    extra_views: Mapping[str, dict[str, Any]] | None = None, also: Callable[[Session], None] | None = None,
 ) -> tuple[Result, bool]:
     """Store the run's result once. A second write for the same run changes nothing.
 
@@ -369,6 +423,8 @@ def record_result(
     same transaction, so no stored result is missing from the log. With ``holder`` (token id,
     worker name), the result is stored only while that worker holds the run, checked in the
     same transaction that ends the run.
+
+    ``also`` runs last in the same transaction (an assessment attempt's progress row follows its result).
 
     Returns ``(result, created)``. Raises ``Conflict`` when ``holder`` does not hold the run.
     """
@@ -383,6 +439,11 @@ def record_result(
     session.add(result)
     session.flush()
     if result.verdict != "error":  # a newer verdict (a regrade's) supersedes the earlier ones, which stay stored
+        earlier = select(Result.id).where(Result.submission_id == submission.id, Result.id != result.id,
+                                          col(Result.superseded_by).is_(None))
+        # ... but no longer count: their skill evidence goes (profiles, readiness and credentials read only
+        # current results; the superseded documents, signed and logged, still carry their micro-skills).
+        session.exec(delete(SkillEvidence).where(col(SkillEvidence.result_id).in_(earlier)))
         session.exec(update(Result).where(
             col(Result.submission_id) == submission.id, col(Result.id) != result.id,
             col(Result.superseded_by).is_(None)).values(superseded_by=result.id))
@@ -403,6 +464,9 @@ def record_result(
         session.rollback()
         raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
     session.add(RunEvent(run_id=run.id, kind=RunState.DONE.value, detail=document["verdict"]))
+    if also is not None:
+        session.flush()
+        also(session)
     try:
         session.commit()
     except IntegrityError:
@@ -643,20 +707,27 @@ def _not_in(hidden: Collection[str]) -> list[Any]:
     return [col(Result.id).not_in(list(hidden))] if hidden else []
 
 
-def skill_standings(*, session: Session) -> Sequence[Any]:
+def skill_standings(*, session: Session, assessments: Collection[str] | None = None) -> Sequence[Any]:
     """Per candidate and micro-skill, in one query: the latest evidence (by time) and the best score.
 
     The same "latest" and "best" as a candidate's profile (``build_profile``), computed in the
     database (a grouped scan of ``ix_skill_evidence_standing``) so the readiness table does not
     read every piece of evidence. Evidence recorded at the very same instant may appear twice.
+    ``assessments`` (None: every one): leave out the evidence of other assessments' attempts.
     """
+    scope = []
+    if assessments is not None:
+        elsewhere = (select(Result.id).join(Submission, col(Submission.id) == Result.submission_id)
+                     .where(col(Submission.assessment_id).is_not(None),
+                            col(Submission.assessment_id).not_in(list(assessments))))
+        scope = [col(SkillEvidence.result_id).not_in(elsewhere)]
     grouped = (select(SkillEvidence.candidate, SkillEvidence.skill, func.max(SkillEvidence.at).label("at"),
-                      func.max(SkillEvidence.score).label("best"))
+                      func.max(SkillEvidence.score).label("best")).where(*scope)
                .group_by(SkillEvidence.candidate, SkillEvidence.skill).subquery())
     return session.exec(
         select(SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, grouped.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
         .join(grouped, (SkillEvidence.candidate == grouped.c.candidate) & (SkillEvidence.skill == grouped.c.skill)
-              & (SkillEvidence.at == grouped.c.at))
+              & (SkillEvidence.at == grouped.c.at)).where(*scope)
         .order_by(SkillEvidence.candidate, col(SkillEvidence.id))
     ).all()
 
@@ -706,8 +777,12 @@ def review_of(*, session: Session, submission_id: str) -> Review | None:
                         .order_by(col(Review.created_at).desc())).first()
 
 
-def list_reviews(*, session: Session, state: str | None, limit: int = 200) -> list[Review]:
-    query = select(Review)
+def list_reviews(*, session: Session, state: str | None, limit: int = 200, packs: Collection[str] | None = None,
+                 assessments: Collection[str] | None = None, assessment_id: str | None = None) -> list[Review]:
+    """The review queue within ``work_filter(packs, assessments)``, oldest first (of one assessment if given)."""
+    query = select(Review).where(*work_filter(Review, packs=packs, assessments=assessments))
+    if assessment_id is not None:
+        query = query.where(Review.assessment_id == assessment_id)
     if state is not None:
         query = query.where(Review.state == state)
     return list(session.exec(query.order_by(col(Review.created_at)).limit(limit)).all())

@@ -417,17 +417,22 @@ class Assessment(SQLModel, table=True):
     #: Bumped in the transaction of every change to its members' progress: staff views computed at one
     #: revision are reused until the next (api.staff_views).
     revision: int = 0
+    #: When results withheld until the close were released to credentials (None: not yet, or not withheld).
+    released_at: datetime | None = None
 
 
 class AssessmentStart(SQLModel, table=True):
     """When a member started a timed assessment: the clock the server enforces."""
 
     __tablename__ = "assessment_start"
-    __table_args__ = (UniqueConstraint("assessment_id", "candidate"),)
+    __table_args__ = (UniqueConstraint("assessment_id", "candidate"),
+                      Index("ix_assessment_start_revision", "assessment_id", "revision"))
     id: int | None = Field(default=None, primary_key=True)
     assessment_id: str = Field(foreign_key="assessment.id", index=True)
     candidate: str
     started_at: datetime = Field(default_factory=utcnow)
+    #: The assessment's revision this row was written at: staff views re-read only rows newer than theirs.
+    revision: int = 0
 
 
 class AssessmentScore(SQLModel, table=True):
@@ -438,7 +443,8 @@ class AssessmentScore(SQLModel, table=True):
     """
 
     __tablename__ = "assessment_score"
-    __table_args__ = (UniqueConstraint("assessment_id", "candidate", "pack_id", "task_id"),)
+    __table_args__ = (UniqueConstraint("assessment_id", "candidate", "pack_id", "task_id"),
+                      Index("ix_assessment_score_revision", "assessment_id", "revision"))
     id: int | None = Field(default=None, primary_key=True)
     assessment_id: str = Field(foreign_key="assessment.id", index=True)
     candidate: str
@@ -454,6 +460,8 @@ class AssessmentScore(SQLModel, table=True):
     skills: dict[str, list] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     late: bool = False
     at: datetime = Field(default_factory=utcnow)
+    #: The assessment's revision this row was last written at: staff views re-read only rows newer than theirs.
+    revision: int = 0
 
 
 class ReviewState(enum.StrEnum):

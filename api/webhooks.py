@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -34,16 +35,69 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the system resolver; also what turns ``2130706433`` into 127.0.0.1)."""
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+
+
 class Webhooks:
+    """Endpoints, events and their deliveries.
+
+    Webhooks go to public addresses only (no server-side request forgery into the loopback, the private
+    network or a cloud metadata service): every address of a URL's host is checked at registration and
+    again at each delivery, which then connects to the very address it checked (a DNS answer that changed
+    in between, "DNS rebinding", cannot redirect it). ``allow_private`` lifts this, for tests and development.
+    """
+
     def __init__(self, *, session: Callable[[], Session], interval: float = 2.0,
-                 http: Callable[[], httpx.Client] | None = None):
+                 http: Callable[[], httpx.Client] | None = None, allow_private: bool = False,
+                 resolver: Callable[[str, int], list[str]] = resolve):
         self._session = session
         self._interval = interval
         self._http = http or (lambda: httpx.Client(timeout=TIMEOUT, follow_redirects=False))
+        self.allow_private = allow_private
+        self._resolve = resolver
+
+    def checked_address(self, url: str) -> tuple[httpx.URL, str]:
+        """The parsed URL and the address a request to it must connect to.
+
+        Raises:
+            WebhookAddressRefused: not http(s), no host, the host does not resolve, or (unless
+                ``allow_private``) one of its addresses is not public.
+        """
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise standard.WebhookAddressRefused(f"the webhook URL {url!r} is not a URL: {exc}") from exc
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise standard.WebhookAddressRefused(f"the webhook URL {url!r} must be http:// or https:// with a host")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            addresses = self._resolve(parsed.host, port)
+        except (OSError, UnicodeError) as exc:
+            raise standard.WebhookAddressRefused(f"the webhook URL's host {parsed.host!r} does not resolve: "
+                                                 f"{exc}") from exc
+        if not addresses:
+            raise standard.WebhookAddressRefused(f"the webhook URL's host {parsed.host!r} has no address")
+        if not self.allow_private:
+            for address in addresses:
+                problem = standard.address_problem(address)
+                if problem is not None:
+                    raise standard.WebhookAddressRefused(
+                        f"the webhook URL {url!r} resolves to {address}, a {problem} address: webhooks go to "
+                        "public addresses only (TASKTRIAL_WEBHOOK_ALLOW_PRIVATE=true allows others, for tests "
+                        "and development)")
+        return parsed, addresses[0]
 
     # -- endpoints --
 
     def register(self, *, cohort_id: str, url: str, events: list[str], created_by: str) -> WebhookEndpoint:
+        """Store an endpoint for a checked URL.
+
+        Raises:
+            WebhookAddressRefused: see ``checked_address``.
+        """
+        self.checked_address(url)
         endpoint = WebhookEndpoint(cohort_id=cohort_id, url=url, events=events, created_by=created_by,
                                    secret=standard.new_secret())
         with self._session() as session:
@@ -136,9 +190,15 @@ class Webhooks:
         started = time.monotonic()
         status, error = None, None
         try:
-            response = client.post(endpoint.url, content=body,
-                                    headers=standard.headers(endpoint.secret, row.message_id, int(time.time()), body))
+            url, address = self.checked_address(endpoint.url)  # again: the host's addresses may have changed
+            # Connect to the checked address itself; the host still names the site (Host header, TLS SNI
+            # and certificate check), so no second lookup can send this request elsewhere.
+            response = client.post(url.copy_with(host=address), content=body, extensions={"sni_hostname": url.host},
+                                   headers={**standard.headers(endpoint.secret, row.message_id, int(time.time()), body),
+                                            "host": url.netloc.decode("ascii")})
             status = response.status_code
+        except standard.WebhookAddressRefused as exc:
+            error = f"refused: {exc}"[:500]
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         took = int((time.monotonic() - started) * 1000)

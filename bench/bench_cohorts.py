@@ -5,8 +5,9 @@ the readiness matrix (skills and tasks, JSON), its CSV export and the progress d
 requested through the HTTP API (FastAPI's TestClient, in process) as an organiser would. The
 baseline, measured in the same process, is ``GET /v1/cohorts/{id}`` (one small authenticated
 read); each view is reported as p50/p95 in ms and as its p95's ratio to the baseline's, twice:
-as staff re-reading it (views are reused until the assessment's progress changes), and right
-after a change each time (the assessment's revision bumped before every request: computed afresh).
+as staff re-reading it, and right after a change each time (before every request, one member's
+progress row is rewritten as a new result does: the assessment's revision bumped and the row stamped
+with it, in one transaction; the view re-reads the rows stamped since and re-renders those members).
 
 Run: ``.venv/bin/python bench/bench_cohorts.py [--members 2000] [--rounds 30] [--postgres]``
 (``--postgres`` starts a throw-away PostgreSQL cluster, as the tests do).
@@ -130,6 +131,11 @@ def run(database_url: str | None, members: int, rounds: int, label: str) -> None
         service = build_service(settings, FakeQueue())
         started = time.perf_counter()
         cohort_id, assessment_id = fill(service, members)
+        with service.session() as session:
+            assessment = session.get(Assessment, assessment_id)
+            if assessment is None:
+                raise SystemExit(f"the bench's assessment {assessment_id} was not stored")
+            task_ids = [t["task_id"] for t in assessment.tasks]
         filled = time.perf_counter() - started
         with service.session() as session:
             secret = storage.create_token(session=session, name="bench", role=Role.AUTHOR, subject="olga")
@@ -142,10 +148,20 @@ def run(database_url: str | None, members: int, rounds: int, label: str) -> None
                 "matrix CSV export": f"/v1/assessments/{assessment_id}/matrix?by=tasks&format=csv",
                 "dashboard": f"/v1/assessments/{assessment_id}/dashboard",
             }
-            def change() -> None:  # what a new attempt or result does: the next view is computed afresh
-                with service.engine.begin() as connection:
-                    connection.execute(update(Assessment).where(col(Assessment.id) == assessment_id)
-                                       .values(revision=Assessment.revision + 1))
+            changes = iter(range(10**9))
+
+            def change() -> None:
+                """What a new result does: one member's progress row rewritten, stamped with the assessment's
+                next revision, in one transaction (the next view must show it)."""
+                n = next(changes)
+                with service.session() as session:
+                    revision = storage.bump_revision(session=session, assessment_id=assessment_id)
+                    session.exec(update(AssessmentScore).where(
+                        col(AssessmentScore.assessment_id) == assessment_id,
+                        col(AssessmentScore.candidate) == f"member{n * 37 % members:05d}",
+                        col(AssessmentScore.task_id) == task_ids[n % len(task_ids)])
+                        .values(score=float(n % 101), revision=revision))
+                    session.commit()
 
             results = {}
             for name, path in views.items():

@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import random
 import secrets
 from datetime import datetime, timedelta
+
+from engine.errors import TaskTrialError
 
 SECRET_PREFIX = "whsec_"
 #: Retries stop once a delivery is this old; it is then marked failed (redelivery can still be asked for).
@@ -59,3 +62,26 @@ def next_attempt(created_at: datetime, attempts: int, now: datetime, *, rng: ran
     delay *= 0.5 + (rng or random).random() / 2
     moment = now + timedelta(seconds=delay)
     return None if moment - created_at > RETRY_FOR else moment
+
+
+class WebhookAddressRefused(TaskTrialError):
+    """A webhook URL is not http(s), does not resolve, or resolves to an address the server must never
+    send to (422 at registration; a failed try, logged and retried, at delivery)."""
+
+
+def address_problem(address: str) -> str | None:
+    """Why the server must not connect to ``address``, or None for a public one.
+
+    Loopback, private, link-local (where cloud metadata services answer: 169.254.169.254, fd00:ec2::254),
+    shared (100.64/10), reserved, multicast and unspecified addresses are refused, with IPv4 addresses
+    hidden in IPv6 (mapped, 6to4, Teredo) judged as the IPv4 address they carry.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None) or ip
+    for kind, test in (("loopback", ip.is_loopback), ("unspecified", ip.is_unspecified),
+                       ("link-local (cloud metadata services answer there)", ip.is_link_local),
+                       ("multicast", ip.is_multicast), ("private", ip.is_private), ("reserved", ip.is_reserved)):
+        if test:
+            return kind
+    return None if ip.is_global else "non-public"

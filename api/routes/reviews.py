@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from api import cohort_storage, storage
 from api.auth import Principal
-from api.cohorts import Standing, standing
+from api.cohorts import Standing, standing, work_scope
 from api.deps import PersonDep, ServiceDep, SessionDep
 from api.routes.submissions import sees_everything
 from api.tables import Review, ReviewState
@@ -80,9 +80,11 @@ def _summary(item: Review) -> dict[str, Any]:
 @router.get("/reviews", response_model=ListReviews)
 def list_reviews(session: SessionDep, person: PersonDep, state: ReviewState | None = ReviewState.AWAITING,
                  assessment: str | None = None) -> ListReviews:
-    """The reviews you may score (awaiting by default), oldest first; no candidate is named."""
-    rows = [r for r in storage.list_reviews(session=session, state=state.value if state else None)
-            if (assessment is None or r.assessment_id == assessment) and may_review(session, person, r)]
+    """The reviews you may score (awaiting by default), oldest first; no candidate is named. A cohort's
+    reviewer sees the work of the cohorts they staff, never another's."""
+    scope = work_scope(session, person)
+    rows = storage.list_reviews(session=session, state=state.value if state else None, packs=scope.packs,
+                                assessments=scope.assessments, assessment_id=assessment)
     return ListReviews(data=[ReviewSummary(**_summary(r)) for r in rows], count=len(rows))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Collection
 from contextlib import suppress
 from datetime import datetime
 from typing import Annotated, Any
@@ -209,9 +209,9 @@ def _accept(service: Service, person: Principal, task_ref: str, version: str | N
     """The stored submission and its queued run (an assessment's attempt: its rules admit it, its pin is used)."""
     pack_id, _, task_id = task_ref.partition("/")
     with service.session() as session:
-        late = False
+        late, limit = False, None
         if assessment_id is not None:
-            pinned, late = cohorts.admit(session, person, assessment_id, pack_id, task_id)
+            pinned, late, limit = cohorts.admit(session, person, assessment_id, pack_id, task_id)
             version = pinned["pack_version"]
         task = service.submittable_task(session, pack_id, task_id, version)
         if assessment_id is not None and task.digest != pinned["task_digest"]:
@@ -221,7 +221,7 @@ def _accept(service: Service, person: Principal, task_ref: str, version: str | N
         return storage.create_submission(
             session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
             task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive,
-            subject_salt=results.new_subject_salt(), assessment_id=assessment_id, late=late)
+            subject_salt=results.new_subject_salt(), assessment_id=assessment_id, late=late, attempt_limit=limit)
 
 
 def visible_submission(session, service: Service, principal: Principal, submission_id: str) -> Submission:
@@ -282,8 +282,11 @@ def list_submissions(
     limit: Annotated[int, Query(ge=1, le=200, description="at most this many")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many, newest first")] = 0,
 ) -> ListSubmissions:
+    """Your own submissions; staff: everyone's they may read (a reviewer: practice work and the cohorts they staff)."""
     candidate = None if person.is_staff() else person.subject
-    rows, count = storage.list_submissions(session=session, candidate=candidate, limit=limit, offset=offset)
+    scope = cohorts.work_scope(session, person)
+    rows, count = storage.list_submissions(session=session, candidate=candidate, limit=limit, offset=offset,
+                                           packs=scope.packs, assessments=scope.assessments)
     return ListSubmissions(data=[public(session, s) for s in rows], count=count)
 
 
@@ -436,9 +439,10 @@ def _look(service: Service, run_id: str, after: int):
         return events, result
 
 
-def build_profile(session, candidate: str, *, as_candidate: bool = False) -> Profile:
-    """A candidate's skills; what they read themselves leaves out results an assessment still withholds."""
-    withheld = cohorts.withheld_results(session, candidate) if as_candidate else set()
+def build_profile(session, candidate: str, *, as_candidate: bool = False, hidden: Collection[str] = ()) -> Profile:
+    """A candidate's skills without ``hidden`` results; what they read themselves also leaves out results
+    an assessment still withholds."""
+    withheld = set(hidden) | (cohorts.withheld_results(session, candidate) if as_candidate else set())
     evidence = storage.skill_evidence(session=session, candidate=candidate)
     return profile_from_evidence(candidate, (row for row in evidence if row.result_id not in withheld))
 
@@ -463,4 +467,6 @@ def my_profile(session: SessionDep, person: PersonDep) -> Profile:
 
 @router.get("/candidates/{candidate}/profile", response_model=Profile)
 def candidate_profile(candidate: Annotated[str, Path(max_length=256)], session: SessionDep, staff: StaffDep) -> Profile:
-    return build_profile(session, candidate)
+    """A candidate's skills as staff read them: practice work, and the assessments of the cohorts they staff."""
+    return build_profile(session, candidate, hidden=cohorts.out_of_scope_results(
+        session, candidate, cohorts.work_scope(session, staff)))

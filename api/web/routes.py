@@ -477,10 +477,12 @@ def withheld(session, candidate: str) -> set[str]:
     return cohorts.withheld_results(session, candidate)
 
 
-def _profile_context(session, candidate: str, *, as_candidate: bool = False) -> dict[str, Any]:
-    """A profile page's content; ``as_candidate``: what the candidate reads themselves (withheld results left out)."""
-    hidden = withheld(session, candidate) if as_candidate else set()
-    profile = submissions_api.build_profile(session, candidate, as_candidate=as_candidate)
+def _profile_context(session, candidate: str, *, as_candidate: bool = False,
+                     hidden: set[str] | None = None) -> dict[str, Any]:
+    """A profile page's content without ``hidden`` results; ``as_candidate``: what the candidate reads
+    themselves (withheld results left out too)."""
+    hidden = (hidden or set()) | (withheld(session, candidate) if as_candidate else set())
+    profile = submissions_api.build_profile(session, candidate, hidden=hidden)
     evidence = [row for row in storage.skill_evidence(session=session, candidate=candidate)
                 if row.result_id not in hidden]
     # Readiness over time: the share of this candidate's micro-skills whose latest evidence is ready.
@@ -648,10 +650,12 @@ def task_preview(pack_id: str, version: str, task_id: str, request: Request, ser
 # -- reviewers: readiness ----------------------------------------------------------------
 
 
-def readiness_rows(session, *, ready_in: list[str], sort: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """Candidates × micro-skills from their profiles (latest evidence per skill); filtered and sorted."""
+def readiness_rows(session, *, ready_in: list[str], sort: str,
+                   scope: cohorts.WorkScope | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Candidates × micro-skills from their profiles (latest evidence per skill); filtered and sorted.
+    ``scope``: the viewer's (another cohort's assessment work stays out)."""
     by_candidate: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in storage.skill_standings(session=session):
+    for row in storage.skill_standings(session=session, assessments=scope.assessments if scope else None):
         by_candidate.setdefault(row.candidate, {})[row.skill] = {"score": row.score, "verdict": row.verdict,
                                                                  "best": row.best}
     skills = {skill for cells in by_candidate.values() for skill in cells}
@@ -667,7 +671,8 @@ def readiness_rows(session, *, ready_in: list[str], sort: str) -> tuple[list[str
 def readiness_page(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate",
                    page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
     ready_in = request.query_params.getlist("ready")
-    skills, rows = readiness_rows(session, ready_in=ready_in, sort=sort)
+    skills, rows = readiness_rows(session, ready_in=ready_in, sort=sort,
+                                  scope=cohorts.work_scope(session, user.principal))
     query = urlencode([("ready", s) for s in ready_in] + [("sort", sort)])
     pages = max(1, -(-len(rows) // READINESS_PAGE_SIZE))
     number = max(1, min(page_number, pages))
@@ -681,7 +686,8 @@ def readiness_page(request: Request, session: SessionDep, user: StaffUser, sort:
 
 @router.get("/review/readiness.csv")
 def readiness_csv(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate") -> Response:
-    skills, rows = readiness_rows(session, ready_in=request.query_params.getlist("ready"), sort=sort)
+    skills, rows = readiness_rows(session, ready_in=request.query_params.getlist("ready"), sort=sort,
+                                  scope=cohorts.work_scope(session, user.principal))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["candidate", *skills])
@@ -700,4 +706,5 @@ def _csv_safe(value: str) -> str:
 
 @router.get("/review/candidates/{candidate}")
 def candidate_page(candidate: str, request: Request, session: SessionDep, user: StaffUser) -> Response:
-    return page(request, "candidate.html", user, **_profile_context(session, candidate))
+    hidden = cohorts.out_of_scope_results(session, candidate, cohorts.work_scope(session, user.principal))
+    return page(request, "candidate.html", user, **_profile_context(session, candidate, hidden=hidden))

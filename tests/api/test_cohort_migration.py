@@ -83,3 +83,51 @@ def test_up_with_data_then_down_then_up_again(database_url):
     db.migrate(engine)
     assert set(inspect(engine).get_table_names()) >= NEW_TABLES
     engine.dispose()
+
+
+def test_second_part_up_drops_superseded_evidence_then_down_and_up_again(database_url):
+    engine = db.make_engine(database_url)
+    config = db.alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009_tlog2")
+        connection.execute(text(
+            "INSERT INTO submission (id, pack_id, pack_version, task_id, candidate, task_digest, submission_digest,"
+            " archive, created_at, late) VALUES ('s1', 'p', '1', 't', 'alice', 'sha256:t', 'sha256:s', :a,"
+            " CURRENT_TIMESTAMP, false)"), {"a": b"tar"})
+        for run, result, superseded in (("r1", "old", "new"), ("r2", "new", None)):
+            connection.execute(text("INSERT INTO run (id, submission_id, state, attempts, created_at, updated_at) "
+                                    "VALUES (:r, 's1', 'DONE', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"r": run})
+            connection.execute(text(
+                "INSERT INTO result (id, run_id, submission_id, candidate, pack_id, task_id, score, verdict, document,"
+                " created_at, superseded_by) VALUES (:id, :r, 's1', 'alice', 'p', 't', 90, 'ready', '{}',"
+                " CURRENT_TIMESTAMP, :s)"), {"id": result, "r": run, "s": superseded})
+            connection.execute(text("INSERT INTO skill_evidence (candidate, skill, score, verdict, result_id, at) "
+                                    "VALUES ('alice', 'k', 90, 'ready', :id, CURRENT_TIMESTAMP)"), {"id": result})
+        connection.execute(text("INSERT INTO cohort (id, name, organiser, created_at) "
+                                "VALUES ('c1', 'C', 'olga', CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO assessment (id, cohort_id, title, tasks, opens_at, closes_at, scoring, late,"
+            " result_visibility, check_visibility, check_overrides, created_by, created_at, revision) VALUES ('a1', 'c1',"
+            " 'A', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'best', 'refuse', 'always', 'always', '{}', 'olga',"
+            " CURRENT_TIMESTAMP, 4)"))
+        connection.execute(text("INSERT INTO assessment_start (assessment_id, candidate, started_at) "
+                                "VALUES ('a1', 'alice', CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO assessment_score (assessment_id, candidate, pack_id, task_id, attempts, skills, late, at)"
+            " VALUES ('a1', 'alice', 'p', 't', 1, '{}', false, CURRENT_TIMESTAMP)"))
+        command.upgrade(config, "0010_cohorts2")
+        assert connection.execute(text("SELECT result_id FROM skill_evidence")).scalars().all() == ["new"]
+        assert connection.execute(text("SELECT revision FROM assessment_score")).scalar_one() == 0
+        assert connection.execute(text("SELECT revision FROM assessment_start")).scalar_one() == 0
+        assert connection.execute(text("SELECT released_at FROM assessment")).scalar_one() is None
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009_tlog2")
+    assert "revision" not in {c["name"] for c in inspect(engine).get_columns("assessment_score")}
+    assert "released_at" not in {c["name"] for c in inspect(engine).get_columns("assessment")}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM assessment_score")).scalar_one() == 1
+    db.migrate(engine)
+    assert "revision" in {c["name"] for c in inspect(engine).get_columns("assessment_start")}
+    engine.dispose()

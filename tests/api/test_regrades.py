@@ -109,3 +109,24 @@ def test_only_the_organiser_regrades_and_only_staff_read_the_report(api):
     assert api.client.get(f"/v1/regrades/{regrade['id']}", headers=other).status_code == 404
     alice = member(api, made["invitations"]["alice"])
     assert api.client.get(f"/v1/regrades/{regrade['id']}", headers=alice).status_code == 404
+
+
+def test_a_superseded_result_no_longer_counts_in_profiles(api):
+    organiser = api.token(Role.AUTHOR, "olga")
+    made = cohort(api, organiser)
+    test = assessment(api, organiser, made["id"], tasks=[{"task": RETRY, "version": "1.0.0"}])
+    alice = member(api, made["invitations"]["alice"])
+    mine = attempt(api, alice, test["id"]).json()
+    work(api, mine["run_id"], passed=True)
+    old_id = api.client.get(f"/v1/submissions/{mine['id']}", headers=alice).json()["result_id"]
+    api.client.post(f"/v1/assessments/{test['id']}/regrade", headers=organiser, json={})
+    work(api, api.queue.run_ids[-1], passed=False)
+    new = api.client.get(f"/v1/submissions/{mine['id']}/result", headers=alice).json()
+    api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": "rita"})
+    rita = api.token(Role.REVIEWER, "rita")
+    for headers, path in ((alice, "/v1/profile"), (rita, "/v1/candidates/alice/profile")):
+        skills = api.client.get(path, headers=headers).json()["skills"]
+        assert skills, path
+        for skill in skills.values():
+            assert old_id not in skill["results"] and skill["results"] == [new["id"]]
+            assert skill["best"]["result_id"] == new["id"] and skill["best"]["verdict"] == "not_ready"

@@ -127,3 +127,71 @@ def test_the_dashboard_shows_time_left_in_timed_attempts(api):
     clocks = {m["subject"]: m["time_left_seconds"] for m in board["members"]}
     assert clocks["bob"] is None and 590 <= clocks["alice"] <= 600
     assert board["totals"]["python-foundations/retry-backoff"]["started"] == 1
+
+
+def test_views_kept_up_to_date_incrementally_equal_views_computed_afresh(api):
+    """Each change re-renders only the members it touched; what comes out is what a fresh board computes."""
+    from api import staff_views
+    from api.cohort_storage import get_assessment
+
+    made, test, organiser, alice = setup(api, duration_seconds=3600, attempt_limit=5)
+    bob = member(api, made["invitations"]["bob"])
+
+    def views() -> list:
+        with api.service.session() as session:
+            assessment = get_assessment(session=session, assessment_id=test["id"])
+            assert assessment is not None
+            found = [staff_views.matrix_json(session, assessment, "tasks"),
+                     staff_views.matrix_json(session, assessment, "skills"),
+                     staff_views.matrix_csv_text(session, assessment, "tasks"),
+                     staff_views.matrix_csv_text(session, assessment, "skills"),
+                     {k: v for k, v in staff_views.dashboard(session, assessment).items() if k != "members"},
+                     [{k: v for k, v in m.items() if k != "time_left_seconds"}
+                      for m in staff_views.dashboard(session, assessment)["members"]]]
+        return found
+
+    def check() -> list:
+        kept = views()
+        staff_views._BOARDS.clear()  # what a fresh process computes
+        assert views() == kept
+        return kept
+
+    first = check()
+    api.client.post(f"/v1/assessments/{test['id']}/start", headers=alice)
+    started = check()
+    assert started != first
+    run = attempt(api, alice, test["id"]).json()["run_id"]
+    submitted = check()
+    work(api, run, passed=False)
+    graded = check()
+    assert graded[0] != submitted[0]  # the not-ready verdict reached the matrix
+    api.client.post(f"/v1/assessments/{test['id']}/start", headers=bob)
+    work(api, attempt(api, bob, test["id"]).json()["run_id"], passed=True)
+    work(api, attempt(api, alice, test["id"]).json()["run_id"], passed=True)
+    last = check()
+    imported = api.client.post(f"/v1/cohorts/{made['id']}/members", headers={**organiser, "content-type": "text/csv"},
+                               content=b"subject,display_name,email\ncarl,Carl C,carl@example.org\n")
+    assert imported.status_code == 201, imported.text
+    joined = check()
+    assert "carl" in joined[2] and "carl" not in last[2]
+
+
+def test_a_change_re_renders_only_the_member_it_touched(api):
+    from api import staff_views
+    from api.cohort_storage import get_assessment
+
+    made, test, organiser, alice = setup(api)
+    bob = member(api, made["invitations"]["bob"])
+    work(api, attempt(api, bob, test["id"]).json()["run_id"], passed=True)
+
+    def board():
+        with api.service.session() as session:
+            assessment = get_assessment(session=session, assessment_id=test["id"])
+            staff_views.matrix_json(session, assessment, "tasks")
+            return staff_views._board(session, assessment)
+
+    before = dict(board().fragments["json:tasks"])
+    work(api, attempt(api, alice, test["id"]).json()["run_id"], passed=True)
+    after = board().fragments["json:tasks"]
+    assert after["bob"] is before["bob"]  # kept, not rendered again
+    assert after["alice"] != before["alice"] and '"ready"' in after["alice"]
