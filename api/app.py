@@ -42,8 +42,9 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
                   description="Sandboxed task assessment: catalogue, submissions, signed readiness results.")
     app.state.service = service
     errors.install(app)
-    for router in (meta.router, catalogue.router, submissions.router, runs.router, log.router, credentials.router,
-                   authoring.router, admin.router, cohorts.router, cohorts.public_router, reviews.router):
+    for router in (meta.router, catalogue.router, submissions.router, runs.router, runs.public_tests_router,
+                   log.router, credentials.router, authoring.router, admin.router, cohorts.router,
+                   cohorts.public_router, reviews.router):
         app.include_router(router)
     mount_web(app)  # the web client's pages at /
     return app

@@ -14,6 +14,7 @@ from engine.errors import RunnerError
 
 GRADE_TASK = "tasktrial.grade_run"
 CHECK_TASK = "tasktrial.check_pack"
+PUBLIC_TESTS_TASK = "tasktrial.run_public_tests"
 VISIBILITY_TIMEOUT_SECONDS = 3600
 
 
@@ -64,3 +65,11 @@ def register_check_task(app: Celery, context) -> None:
                                            attempts=context.attempts)
             if delay is not None:
                 raise self.retry(exc=exc, countdown=delay) from exc
+
+
+def register_public_tests_task(app: Celery, context) -> None:
+    """Bind the public-test run (the API waits on its answer; tried once) to this worker's context."""
+
+    @app.task(name=PUBLIC_TESTS_TASK)
+    def run_public_tests(job_id: str) -> None:
+        context.run_public_tests(job_id)

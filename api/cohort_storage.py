@@ -398,3 +398,19 @@ def latest_attempts(*, session: Session, assessment_id: str, pack_id: str, task_
     for row in rows:
         last[row.candidate] = row
     return list(last.values())
+
+
+def member_submissions(*, session: Session, assessment_id: str, candidate: str) -> list[Submission]:
+    """One member's submissions in an assessment, oldest first (pending ones too): their own page lists them."""
+    return list(session.exec(select(Submission).options(defer(Submission.archive))  # type: ignore[arg-type]  # SQLModel types the column as bytes
+                             .where(Submission.assessment_id == assessment_id, Submission.candidate == candidate)
+                             .order_by(col(Submission.created_at))).all())
+
+
+def member_page(*, session: Session, cohort_id: str, offset: int, limit: int) -> tuple[list[CohortMember], int]:
+    """A page of the cohort's members by subject, and how many there are (a web page never loads them all)."""
+    total = int(session.exec(select(func.count()).select_from(CohortMember)
+                             .where(CohortMember.cohort_id == cohort_id)).one())
+    rows = session.exec(select(CohortMember).where(CohortMember.cohort_id == cohort_id)
+                        .order_by(col(CohortMember.subject)).offset(offset).limit(limit)).all()
+    return list(rows), total

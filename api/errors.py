@@ -76,6 +76,9 @@ def install(app: FastAPI) -> None:
         body: dict = {"detail": capped(str(exc), DETAIL_CHARS)}
         if isinstance(exc, PackError):
             body["problems"] = [{"file": p.file, "location": p.location, "message": p.message} for p in exc.problems]
+        if isinstance(exc, SubmissionRejected) and exc.member is not None:
+            # backslashreplace: a name that is not UTF-8 (the rule it broke) still fits a JSON body.
+            body["member"] = capped(exc.member.encode("utf-8", "backslashreplace").decode("utf-8"), DETAIL_CHARS)
         if isinstance(exc, RosterError):
             body["problems"] = list(exc.problems)
         headers = None

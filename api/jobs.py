@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from api.catalogue import pack_digest
 from api.worker_client import RetryableApiError, WorkerApi
-from engine import archives
+from engine import archives, public_tests
 from engine.checking import check_task, pack_report
-from engine.errors import NotFound, PackError, RunnerError
+from engine.errors import NotFound, PackError, RunnerError, SubmissionRejected, TaskTrialError
 from engine.grading import grade_submission
 from engine.models import Pack, Task
 from engine.ports import Runner
@@ -41,7 +41,13 @@ def execute(run_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, 
         api.fail(run_id, f"the worker's copy of {job.pack_id}@{job.pack_version}/{job.task_id} differs from the "
                          "task version the submission was made for")
         return
-    files = archives.extract(job.archive, strip_top_folder=False)  # stored as-is by the API
+    try:
+        files = archives.extract_stored(job.archive)
+    except SubmissionRejected as exc:
+        # The API admits only what this unpacks, so this is the engine's fault (a row stored before a rule
+        # existed, or damaged): end the run as an engine error now; retrying cannot change the bytes.
+        api.fail(run_id, f"the worker cannot unpack the stored submission: {exc}")
+        return
 
     def report(state: str) -> None:
         if state == "grading":  # the claim already recorded "running"
@@ -145,3 +151,32 @@ def check_with_retries(version_id: str, *, once: Callable[[str], None], api: Wor
             if delay is None:
                 return
             sleep(delay)
+
+
+# -- public tests (Celery deployments) ------------------------------------------
+
+
+def run_public_tests(job_id: str, *, api: WorkerApi, runner: Runner, find_task: TaskLookup) -> None:
+    """Run the public tests the API handed over and post their output (nothing signed, stored or counted).
+
+    Tried once: the candidate is waiting on the answer, so a fault is posted as an error for the API
+    to tell them (503) rather than retried behind their back.
+    """
+    job = api.claim_public_tests(job_id)
+    if job is None:
+        log.info("public tests %s were taken or given up; skipping", job_id)
+        return
+    try:
+        task = find_task(job["pack_id"], job["pack_version"], job["task_id"])
+        if task.digest != job["task_digest"]:
+            raise NotFound(f"the worker's copy of {job['pack_id']}@{job['pack_version']}/{job['task_id']} differs "
+                           "from the task version the API runs")
+        ran = public_tests.run_public_tests(task, archives.extract(job["archive"], strip_top_folder=False), runner)
+    except TaskTrialError as exc:  # no sandbox engine, an unknown task version: told to the waiting candidate
+        log.warning("public tests %s could not run: %s", job_id, exc)
+        api.post_public_tests(job_id, {"error": f"the worker could not run the public tests: {exc}"})
+        return
+    if ran is None:
+        api.post_public_tests(job_id, {"error": "the worker's copy of the task has no public tests"})
+        return
+    api.post_public_tests(job_id, ran.to_document())

@@ -25,17 +25,25 @@ class JobQueue(Protocol):
         """Ask a worker to run ``pack check`` on an uploaded pack version. Must not block on it."""
         ...
 
+    def enqueue_public_tests(self, job_id: str) -> None:
+        """Ask a worker to run a public test job's tests (only with a broker). Must not block on them."""
+        ...
+
 
 class FakeQueue:
     def __init__(self) -> None:
         self.run_ids: list[str] = []
         self.pack_check_ids: list[str] = []
+        self.public_test_ids: list[str] = []
 
     def enqueue(self, run_id: str) -> None:
         self.run_ids.append(run_id)
 
     def enqueue_pack_check(self, version_id: str) -> None:
         self.pack_check_ids.append(version_id)
+
+    def enqueue_public_tests(self, job_id: str) -> None:
+        self.public_test_ids.append(job_id)
 
 
 class InProcessQueue:
@@ -54,6 +62,9 @@ class InProcessQueue:
         if self._check_job is None:
             raise RuntimeError("this in-process queue was built without a pack check job")
         self._pool.submit(self._safely, self._check_job, version_id)
+
+    def enqueue_public_tests(self, job_id: str) -> None:
+        raise RuntimeError("without a broker the API runs public tests in its own process, never through this queue")
 
     def close(self) -> None:
         """Drop the jobs not started (their runs stay queued in the database: the next start queues them
@@ -86,3 +97,9 @@ class CeleryQueue:
         from api.celery_app import CHECK_TASK
 
         self._app.send_task(CHECK_TASK, args=[version_id])
+
+    def enqueue_public_tests(self, job_id: str) -> None:
+        """Ask a worker to run stored public tests (``api.jobs.run_public_tests``); the API waits for the answer."""
+        from api.celery_app import PUBLIC_TESTS_TASK
+
+        self._app.send_task(PUBLIC_TESTS_TASK, args=[job_id])

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api import storage
 from api.app import create_app
-from api.celery_app import make_celery, register_check_task, register_grade_task
+from api.celery_app import make_celery, register_check_task, register_grade_task, register_public_tests_task
 from api.queue import CeleryQueue, InProcessQueue, JobQueue
 from api.service import Service, build_catalogue, build_service
 from api.settings import Settings
@@ -113,7 +113,7 @@ def _abandon_gradings_under_way(service: Service) -> None:
     for abandon in service.on_abandon:
         try:
             abandon()
-        except Exception:
+        except Exception:  # the next start's orphan reaper removes what is left
             log.exception("removing the sandboxes of gradings under way failed")
 
 
@@ -191,4 +191,5 @@ def celery_worker(settings: Settings, *, concurrency: int | None = None):
         cache_dir=settings.cache_dir, attempts=settings.max_attempts)
     register_grade_task(app, context)
     register_check_task(app, context)
+    register_public_tests_task(app, context)
     return app

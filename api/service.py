@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from anyio import to_thread
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -25,8 +27,8 @@ from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
 from api.webhooks import Webhooks
-from engine import openbadges, public_tests, results, review, signing, transparency
-from engine.errors import ConfigurationError, Conflict, NotFound
+from engine import archives, openbadges, public_tests, results, review, signing, transparency
+from engine.errors import ConfigurationError, Conflict, NotFound, RunnerUnavailable
 from engine.grading import engine_error_result
 from engine.keyring import Keyring
 from engine.models import Pack, Task
@@ -95,6 +97,58 @@ class Service:
             withheld=cohorts.withheld_results)
         self.webhooks = Webhooks(session=self.session, allow_private=self.settings.webhook_allow_private)
         self.health = Prober(settings=self.settings, engine=self.engine, celery=getattr(self.queue, "app", None))
+
+    async def public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
+        """Run ``task``'s public tests over ``files``: on a worker through the queue when there is a broker
+        (the API host needs no sandbox engine), else in this process (where the embedded workers run).
+
+        Nothing is signed or counted; a worker's job holds the files only until this answers. Waiting
+        holds no thread. Returns None when the task has no public tests.
+
+        Raises:
+            RunnerError: no sandbox engine answers (here or on the worker), or no worker answered within
+                ``public_test_wait_seconds``.
+        """
+        if not public_tests.public_test_files(task):
+            return None
+        if not self.settings.broker_url:
+            return await to_thread.run_sync(self.run_public_tests, task, files)
+        job_id = await to_thread.run_sync(self._hand_over_public_tests, task, files)
+        try:
+            deadline = time.monotonic() + self.settings.public_test_wait_seconds
+            while (outcome := await to_thread.run_sync(self._public_test_outcome, job_id)) is None:
+                if time.monotonic() >= deadline:
+                    raise RunnerUnavailable(
+                        f"no worker ran the public tests of {task.pack_id}/{task.id} within "
+                        f"{self.settings.public_test_wait_seconds:g} s (TASKTRIAL_PUBLIC_TEST_WAIT_SECONDS); "
+                        "the workers are busy or down: try again later")
+                await asyncio.sleep(0.25)
+        finally:
+            await to_thread.run_sync(self._forget_public_tests, job_id)
+        if outcome.get("error"):
+            raise RunnerUnavailable(outcome["error"])
+        return PublicTestRun.from_document(outcome)
+
+    def _hand_over_public_tests(self, task: Task, files: dict[str, bytes]) -> str:
+        with self.session() as session:
+            job_id = storage.create_public_test_job(
+                session=session, pack_id=task.pack_id, pack_version=task.pack_version, task_id=task.id,
+                task_digest=task.digest, archive=archives.make_tar_gz(files),
+                forget_before=utcnow() - timedelta(seconds=2 * self.settings.public_test_wait_seconds))
+        try:
+            self.queue.enqueue_public_tests(job_id)
+        except Exception as exc:  # the broker's own errors: nobody will run these tests
+            self._forget_public_tests(job_id)
+            raise RunnerUnavailable(f"the queue did not take the public tests: {exc}") from exc
+        return job_id
+
+    def _public_test_outcome(self, job_id: str) -> dict[str, Any] | None:
+        with self.session() as session:
+            return storage.public_test_outcome(session=session, job_id=job_id)
+
+    def _forget_public_tests(self, job_id: str) -> None:
+        with self.session() as session:
+            storage.delete_public_test_job(session=session, job_id=job_id)
 
     def run_public_tests(self, task: Task, files: dict[str, bytes]) -> PublicTestRun | None:
         """Run ``task``'s public tests over ``files`` in its image and limits (two at a time per API process).
@@ -173,20 +227,40 @@ class Service:
         """
         settings = self.settings
         window = settings.submission_rate_window_seconds
-        current = utcnow()
-        count, oldest = storage.recent_submissions(session=session, candidate=candidate,
-                                                   since=current - timedelta(seconds=window))
-        if count >= settings.submission_rate_limit:
-            self.metrics.rejected.labels("rate_limited").inc()
-            wait = (oldest + timedelta(seconds=window) - current).total_seconds() if oldest else window
-            raise TooManyRequests(f"{candidate} made {count} submissions in the last {window:g} s, the limit "
-                                  f"(TASKTRIAL_SUBMISSION_RATE_LIMIT); retry in {max(1, round(wait))} s",
-                                  retry_after=max(1.0, wait))
+        recent = storage.recent_submissions(session=session, candidate=candidate,
+                                            since=utcnow() - timedelta(seconds=window))
+        self._within_rate(candidate, "submissions", recent, limit=settings.submission_rate_limit, window=window,
+                          variable="TASKTRIAL_SUBMISSION_RATE_LIMIT", reason="rate_limited")
         queued = storage.queued_runs(session=session)
         if queued >= settings.max_queued_runs:
             self.metrics.rejected.labels("queue_full").inc()
             raise TooManyRequests(f"{queued} submissions are waiting for a worker, the limit "
                                   "(TASKTRIAL_MAX_QUEUED_RUNS); retry in a minute", retry_after=60.0)
+
+    def admit_public_tests(self, *, session: Session, candidate: str) -> None:
+        """Admission control for a public-test run: the submissions' rate rule with its own limit and window.
+        A run let in is remembered (and counts) from here on, whatever then becomes of it.
+
+        Raises:
+            TooManyRequests: over the rate; ``retry_after`` says when a retry can succeed.
+        """
+        window = self.settings.public_test_rate_window_seconds
+        current = utcnow()
+        since = current - timedelta(seconds=window)
+        recent = storage.recent_public_test_runs(session=session, candidate=candidate, since=since)
+        self._within_rate(candidate, "public-test runs", recent, limit=self.settings.public_test_rate_limit,
+                          window=window, variable="TASKTRIAL_PUBLIC_TEST_RATE_LIMIT", reason="public_tests_rate_limited")
+        storage.record_public_test_run(session=session, candidate=candidate, at=current, forget_before=since)
+
+    def _within_rate(self, candidate: str, what: str, recent: tuple[int, datetime | None], *, limit: int,
+                     window: float, variable: str, reason: str) -> None:
+        """The one rate rule: at most ``limit`` in any ``window`` seconds per candidate (whatever token they use)."""
+        count, oldest = recent
+        if count >= limit:
+            self.metrics.rejected.labels(reason).inc()
+            wait = (oldest + timedelta(seconds=window) - utcnow()).total_seconds() if oldest else window
+            raise TooManyRequests(f"{candidate} made {count} {what} in the last {window:g} s, the limit "
+                                  f"({variable}); retry in {max(1, round(wait))} s", retry_after=max(1.0, wait))
 
     def notify(self, run_id: str) -> None:
         """Run ``run_id`` changed: wake the event streams following it in this process."""
@@ -325,7 +399,7 @@ class Service:
                         **data, "regrade_id": run.regrade_id,
                         "previous": {"result_id": before.id, "verdict": before.verdict, "score": before.score}
                         if before else None})
-        except Exception:
+        except Exception:  # the result stands; the event is logged as lost
             log.exception("storing the webhook events of result %s failed", result.id)
 
     def _has_rubric(self, submission) -> bool:

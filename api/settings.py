@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     #: Submissions one candidate may make per window (whatever token they use); beyond: 429 with Retry-After.
     submission_rate_limit: int = Field(30, gt=0)
     submission_rate_window_seconds: float = Field(60.0, gt=0)
+    #: Public-test runs (``POST /v1/tasks/{pack}/{task}/public-tests``, the task page's button, ``tasktrial test``)
+    #: one candidate may start per window, under the submissions' rule (``Service.admit``); beyond: 429.
+    public_test_rate_limit: int = Field(10, gt=0)
+    public_test_rate_window_seconds: float = Field(60.0, gt=0)
+    #: With a broker, public tests run on a worker: the API waits this long for its answer, then 503.
+    public_test_wait_seconds: float = Field(120.0, gt=0)
     #: Runs waiting for a worker, all candidates together; beyond: new submissions get 429 with Retry-After.
     max_queued_runs: int = Field(1000, gt=0)
     #: When set, ``/metrics`` answers only ``Authorization: Bearer <this value>`` (or an admin token);

@@ -16,7 +16,7 @@ from engine.errors import NotFound
 def _prints(service, task_ref: dict[str, str], submissions) -> tuple[dict[str, similarity.Fingerprints], set[int]]:
     task = service.catalogue.task(task_ref["pack_id"], task_ref["task_id"], task_ref["pack_version"])
     starter = similarity.fingerprint(packs.starter_files(task)).hashes
-    prints = {s.id: similarity.without(similarity.fingerprint(archives.extract(s.archive)), starter)
+    prints = {s.id: similarity.without(similarity.fingerprint(archives.extract_stored(s.archive)), starter)
               for s in submissions}
     return prints, starter
 
@@ -51,7 +51,7 @@ def side_by_side(service, session: Session, assessment: Assessment, a: str, b: s
     left, right = similarity.matched_lines(prints[a], prints[b])
     sides = []
     for submission, lines in zip(found, (left, right), strict=True):
-        files = {p: d.decode("utf-8", "replace") for p, d in archives.extract(submission.archive).items()}
+        files = {p: d.decode("utf-8", "replace") for p, d in archives.extract_stored(submission.archive).items()}
         sides.append({"submission_id": submission.id, "candidate": submission.candidate, "files": files,
                       "matched_lines": lines})
     return {"task": f"{found[0].pack_id}/{found[0].task_id}", "a": sides[0], "b": sides[1]}

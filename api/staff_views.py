@@ -14,7 +14,7 @@ import json
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session
 
@@ -227,6 +227,26 @@ def dashboard_json(session: Session, assessment: Assessment) -> str:
                               for text, deadline in zip(parts, deadlines, strict=False)) + head[1]
 
 
+
+def dashboard_page(session: Session, assessment: Assessment, start: int, stop: int) -> dict[str, Any]:
+    """The dashboard with only ``members[start:stop]`` (a web page of it; totals and count over everyone):
+    the same board and rules as ``dashboard_json``, without turning every member's row into objects."""
+    board = _board(session, assessment)
+    with board.lock:
+        totals = {k: dict(zip(("started", "submitted", "graded", "ready"), t, strict=False)) for k, t in zip(board.keys,
+                                                                                             board.totals, strict=False)}
+        names = board.names[start:stop]
+        members = [{"subject": subject, "display_name": name,
+                    "started_at": aware(board.starts[subject]).isoformat() if board.starts.get(subject) else None,
+                    "tasks": _member_tasks(board, subject), "_deadline": board.deadlines.get(subject)}
+                   for subject, name in names]
+        keys, count = list(board.keys), len(board.names)
+    now = utcnow().timestamp()
+    for member in members:
+        deadline = cast("float | None", member.pop("_deadline"))  # board.deadlines' value, put there above
+        member["time_left_seconds"] = None if deadline is None else max(0.0, deadline - now)
+    return {"assessment_id": assessment.id, "tasks": keys, "totals": totals, "members": members, "count": count}
+
 # -- the readiness matrices ----------------------------------------------------------------
 
 
@@ -268,6 +288,17 @@ def matrix_json(session: Session, assessment: Assessment, by: str) -> str:
             text = board.texts[f"json:{by}"] = head + ', "rows": [' + ",".join(rows) + f'], "count": {len(rows)}}}'
         return text
 
+
+def matrix_page(session: Session, assessment: Assessment, by: str, start: int, stop: int) -> dict[str, Any]:
+    """The matrix with only ``rows[start:stop]`` (a web page of it; columns and count over everyone)."""
+    board = _board(session, assessment)
+    with board.lock:
+        columns = _columns(board, by)
+        rows = [{"subject": subject, "display_name": name, "cells": _cells(board, subject, by, columns)}
+                for subject, name in board.names[start:stop]]
+        count = len(board.names)
+    return {"assessment_id": assessment.id, "by": by, "scoring": assessment.scoring, "columns": list(columns),
+            "rows": rows, "count": count}
 
 def matrix_csv_text(session: Session, assessment: Assessment, by: str) -> str:
     """The matrix as CSV: subject, display_name, then per column its score and verdict."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, case, delete, insert, or_, update
+from sqlalchemy import ColumnElement, and_, case, delete, insert, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
@@ -26,6 +28,8 @@ from api.tables import (
     LogNode,
     PackState,
     PackVersion,
+    PublicTestAdmission,
+    PublicTestJob,
     Result,
     Review,
     ReviewState,
@@ -35,6 +39,7 @@ from api.tables import (
     RunState,
     SignInLink,
     SkillEvidence,
+    SkillStanding,
     Submission,
     WebSession,
     utcnow,
@@ -255,6 +260,61 @@ def recent_submissions(*, session: Session, candidate: str, since: datetime) -> 
     return int(count), _aware(oldest) if oldest is not None else None
 
 
+def recent_public_test_runs(*, session: Session, candidate: str, since: datetime) -> tuple[int, datetime | None]:
+    """How many public-test runs ``candidate`` was let in to since ``since``, and when the oldest of them was."""
+    count, oldest = session.exec(
+        select(func.count(), func.min(PublicTestAdmission.at))
+        .where(PublicTestAdmission.candidate == candidate, col(PublicTestAdmission.at) >= since)
+    ).one()
+    return int(count), _aware(oldest) if oldest is not None else None
+
+
+def record_public_test_run(*, session: Session, candidate: str, at: datetime, forget_before: datetime) -> None:
+    """Remember one public-test run let in (and forget every one older than ``forget_before``); commits."""
+    session.exec(delete(PublicTestAdmission).where(col(PublicTestAdmission.at) < forget_before))
+    session.add(PublicTestAdmission(candidate=candidate, at=at))
+    session.commit()
+
+
+def create_public_test_job(*, session: Session, pack_id: str, pack_version: str, task_id: str, task_digest: str,
+                           archive: bytes, forget_before: datetime) -> str:
+    """Store public tests for a worker (and drop jobs older than ``forget_before``: their caller gave up); commits."""
+    session.exec(delete(PublicTestJob).where(col(PublicTestJob.created_at) < forget_before))
+    job = PublicTestJob(pack_id=pack_id, pack_version=pack_version, task_id=task_id, task_digest=task_digest,
+                        archive=archive)
+    session.add(job)
+    session.commit()
+    return job.id
+
+
+def claim_public_test_job(*, session: Session, job_id: str, token_id: str) -> PublicTestJob | None:
+    """Give the job to this worker token (compare-and-set: one worker runs it); None if taken, done or gone."""
+    claimed = session.exec(update(PublicTestJob).where(
+        col(PublicTestJob.id) == job_id, col(PublicTestJob.worker_token_id).is_(None)).values(worker_token_id=token_id))
+    session.commit()
+    return session.get(PublicTestJob, job_id) if claimed.rowcount == 1 else None
+
+
+def finish_public_test_job(*, session: Session, job_id: str, token_id: str, outcome: dict[str, Any]) -> bool:
+    """Record what the worker holding the job ran; False if it does not hold it or posted already."""
+    done = session.exec(update(PublicTestJob).where(
+        col(PublicTestJob.id) == job_id, col(PublicTestJob.worker_token_id) == token_id,
+        col(PublicTestJob.outcome).is_(None)).values(outcome=outcome))
+    session.commit()
+    return done.rowcount == 1
+
+
+def public_test_outcome(*, session: Session, job_id: str) -> dict[str, Any] | None:
+    """What the worker posted for the job (None while it runs); never reads the files."""
+    outcome = session.exec(select(PublicTestJob.outcome).where(PublicTestJob.id == job_id)).first()
+    return cast("dict[str, Any] | None", outcome)  # a JSON column: SQLModel's select() types it as any Mapping
+
+
+def delete_public_test_job(*, session: Session, job_id: str) -> None:
+    session.exec(delete(PublicTestJob).where(col(PublicTestJob.id) == job_id))
+    session.commit()
+
+
 def queued_runs(*, session: Session) -> int:
     """Runs waiting for a worker, all candidates together."""
     return int(session.exec(select(func.count()).select_from(Run).where(Run.state == RunState.QUEUED)).one())
@@ -443,7 +503,8 @@ def record_result(
                                           col(Result.superseded_by).is_(None))
         # ... but no longer count: their skill evidence goes (profiles, readiness and credentials read only
         # current results; the superseded documents, signed and logged, still carry their micro-skills).
-        session.exec(delete(SkillEvidence).where(col(SkillEvidence.result_id).in_(earlier)))
+        if session.exec(delete(SkillEvidence).where(col(SkillEvidence.result_id).in_(earlier))).rowcount:
+            rebuild_standings(session=session, candidate=submission.candidate, scope=submission.assessment_id or "")
         session.exec(update(Result).where(
             col(Result.submission_id) == submission.id, col(Result.id) != result.id,
             col(Result.superseded_by).is_(None)).values(superseded_by=result.id))
@@ -451,9 +512,12 @@ def record_result(
         session.add(LogEntry(digest=digest, result_id=result.id, view=view))
     # An ``error`` verdict says nothing about the candidate's skills: it never enters their profile.
     evidence = document.get("micro_skills", {}) if document["verdict"] != "error" else {}
+    at = utcnow()
     for skill, value in evidence.items():
         session.add(SkillEvidence(candidate=submission.candidate, skill=skill, score=float(value["score"]),
-                                  verdict=value["verdict"], result_id=result.id))
+                                  verdict=value["verdict"], result_id=result.id, at=at))
+        record_standing(session=session, candidate=submission.candidate, skill=skill, score=float(value["score"]),
+                        verdict=value["verdict"], at=at, scope=submission.assessment_id or "")
     now = utcnow()
     ending = update(Run).where(col(Run.id) == run.id)
     if holder is not None:
@@ -707,31 +771,6 @@ def _not_in(hidden: Collection[str]) -> list[Any]:
     return [col(Result.id).not_in(list(hidden))] if hidden else []
 
 
-def skill_standings(*, session: Session, assessments: Collection[str] | None = None) -> Sequence[Any]:
-    """Per candidate and micro-skill, in one query: the latest evidence (by time) and the best score.
-
-    The same "latest" and "best" as a candidate's profile (``build_profile``), computed in the
-    database (a grouped scan of ``ix_skill_evidence_standing``) so the readiness table does not
-    read every piece of evidence. Evidence recorded at the very same instant may appear twice.
-    ``assessments`` (None: every one): leave out the evidence of other assessments' attempts.
-    """
-    scope = []
-    if assessments is not None:
-        elsewhere = (select(Result.id).join(Submission, col(Submission.id) == Result.submission_id)
-                     .where(col(Submission.assessment_id).is_not(None),
-                            col(Submission.assessment_id).not_in(list(assessments))))
-        scope = [col(SkillEvidence.result_id).not_in(elsewhere)]
-    grouped = (select(SkillEvidence.candidate, SkillEvidence.skill, func.max(SkillEvidence.at).label("at"),
-                      func.max(SkillEvidence.score).label("best")).where(*scope)
-               .group_by(SkillEvidence.candidate, SkillEvidence.skill).subquery())
-    return session.exec(
-        select(SkillEvidence.candidate, SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, grouped.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-        .join(grouped, (SkillEvidence.candidate == grouped.c.candidate) & (SkillEvidence.skill == grouped.c.skill)
-              & (SkillEvidence.at == grouped.c.at)).where(*scope)
-        .order_by(SkillEvidence.candidate, col(SkillEvidence.id))
-    ).all()
-
-
 # -- human review --------------------------------------------------------------------
 
 
@@ -808,3 +847,103 @@ def reopen_review(*, session: Session, review_id: str) -> None:
 def set_review_result(*, session: Session, review_id: str, result_id: str) -> None:
     session.exec(update(Review).where(col(Review.id) == review_id).values(result_id=result_id))
     session.commit()
+
+
+def record_standing(*, session: Session, candidate: str, skill: str, score: float, verdict: str,
+                    at: datetime, scope: str = "") -> None:
+    """Fold one piece of evidence into the candidate's standing in ``skill`` (one upsert, no commit).
+
+    The same "latest" and "best" as a profile (``profile_from_evidence``): the evidence becomes the
+    latest unless a newer one is already there (equal times: the later-stored wins, as the
+    profile takes the last row), and the best is the highest score. One atomic statement, so
+    results stored at once for the same candidate never lose each other's evidence.
+    """
+    table = SkillStanding.__table__  # type: ignore[attr-defined]  # SQLModel sets a table model's Table at runtime only
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values(candidate=candidate, skill=skill, scope=scope, score=score, verdict=verdict,
+                                     at=at, best=score)
+    new = statement.excluded
+    newer = new.at >= table.c.at
+    session.execute(statement.on_conflict_do_update(index_elements=[table.c.candidate, table.c.skill, table.c.scope], set_={
+        "score": case((newer, new.score), else_=table.c.score),
+        "verdict": case((newer, new.verdict), else_=table.c.verdict),
+        "at": case((newer, new.at), else_=table.c.at),
+        "best": case((new.best > table.c.best, new.best), else_=table.c.best),
+    }))
+
+
+class ReadinessTable(NamedTuple):
+    """A page of the readiness table: every skill with evidence, how many candidates matched, and
+    the cells of this page's candidates (candidate -> skill -> (latest score, latest verdict, best))."""
+
+    skills: list[str]
+    matched: int
+    candidates: list[str]
+    cells: dict[str, dict[str, tuple[float, str, float]]]
+
+
+def rebuild_standings(*, session: Session, candidate: str, scope: str) -> None:
+    """Recompute ``candidate``'s standings in ``scope`` from their evidence (no commit): after evidence
+    was removed (a regrade's superseded results), the best may have gone with it."""
+    session.exec(delete(SkillStanding).where(col(SkillStanding.candidate) == candidate,
+                                             col(SkillStanding.scope) == scope))
+    evidence = select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at).where(
+        SkillEvidence.candidate == candidate)
+    if scope:
+        evidence = evidence.join(Result, col(Result.id) == SkillEvidence.result_id).join(
+            Submission, col(Submission.id) == Result.submission_id).where(Submission.assessment_id == scope)
+    else:
+        elsewhere = (select(Result.id).join(Submission, col(Submission.id) == Result.submission_id)
+                     .where(col(Submission.assessment_id).is_not(None)))
+        evidence = evidence.where(col(SkillEvidence.result_id).not_in(elsewhere))
+    for skill, score, verdict, at in session.exec(evidence.order_by(col(SkillEvidence.id))).all():
+        record_standing(session=session, candidate=candidate, skill=skill, score=score, verdict=verdict, at=at,
+                        scope=scope)
+
+
+def readiness_table(*, session: Session, ready_in: Sequence[str] = (), sort: str = "candidate", offset: int = 0,
+                    limit: int | None = None, assessments: Collection[str] | None = None) -> ReadinessTable:
+    """Candidates × micro-skills from the standings: filtered, sorted and paged in the database.
+
+    ``ready_in``: only candidates whose latest verdict is ready in every one of these skills.
+    ``sort``: a skill (highest latest score first; candidates without evidence in it last) or
+    ``candidate`` (by name). Reads at most ``limit`` candidates' rows, whatever the table's size.
+    ``assessments`` (None: every one): the assessments whose work counts beside practice work.
+    """
+    standing = select(SkillStanding)
+    if assessments is not None:
+        standing = standing.where(col(SkillStanding.scope).in_(["", *assessments]))
+    scoped = standing.subquery()
+    # Per candidate and skill, over the scopes in view: the latest (by time) and the best.
+    newest = (select(scoped.c.candidate, scoped.c.skill, func.max(scoped.c.at).label("at"),
+                     func.max(scoped.c.best).label("best")).group_by(scoped.c.candidate, scoped.c.skill).subquery())
+    cell = (select(scoped.c.candidate, scoped.c.skill, scoped.c.score, scoped.c.verdict, newest.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+            .join(newest, and_(scoped.c.candidate == newest.c.candidate, scoped.c.skill == newest.c.skill,
+                               scoped.c.at == newest.c.at)).subquery())
+    wanted = sorted({s for s in ready_in if s})
+    people = select(cell.c.candidate).distinct()
+    if wanted:
+        people = (select(cell.c.candidate).where(cell.c.skill.in_(wanted), cell.c.verdict == "ready")
+                  .group_by(cell.c.candidate).having(func.count(func.distinct(cell.c.skill)) == len(wanted)))
+    chosen = people.subquery()
+    matched = session.exec(select(func.count()).select_from(chosen)).one()
+    order = select(chosen.c.candidate)
+    if sort and sort != "candidate":
+        by = (select(cell.c.candidate, func.max(cell.c.score).label("score")).where(cell.c.skill == sort)
+              .group_by(cell.c.candidate)).subquery()
+        order = (order.outerjoin(by, by.c.candidate == chosen.c.candidate)
+                 .order_by(func.coalesce(by.c.score, -1).desc(), chosen.c.candidate))
+    else:
+        order = order.order_by(chosen.c.candidate)
+    candidates = list(session.exec(order.offset(offset).limit(limit)).all())
+    cells: dict[str, dict[str, tuple[float, str, float]]] = {c: {} for c in candidates}
+    if candidates:
+        rows = session.execute(select(cell.c.candidate, cell.c.skill, cell.c.score, cell.c.verdict, cell.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+                               .where(cell.c.candidate.in_(candidates)))
+        for candidate, skill, score, verdict, best in rows:
+            cells[candidate][skill] = (score, verdict, best)
+    skills = list(session.exec(select(scoped.c.skill).distinct().order_by(scoped.c.skill)).all())
+    return ReadinessTable(skills=skills, matched=matched, candidates=candidates, cells=cells)
+
+

@@ -15,6 +15,8 @@ from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from api.roles import Role  # defined apart, so the CLI names roles without SQLModel
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -22,14 +24,6 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-class Role(enum.StrEnum):
-    CANDIDATE = "candidate"
-    AUTHOR = "author"
-    REVIEWER = "reviewer"
-    ADMIN = "admin"
-    WORKER = "worker"
 
 
 class RunState(enum.StrEnum):
@@ -188,11 +182,9 @@ class SkillEvidence(SQLModel, table=True):
     """One micro-skill score from one result: what candidate profiles are built from."""
 
     __tablename__ = "skill_evidence"
-    #: The readiness table ranks evidence per candidate and skill by time (api.storage.skill_standings);
-    #: a candidate's profile is read in time order from the second index alone (migration 0008_faults).
-    __table_args__ = (Index("ix_skill_evidence_standing", "candidate", "skill", "at", "score"),
-                      Index("ix_skill_evidence_candidate_at", "candidate", "at", "skill", "score", "verdict",
-                            "result_id"))
+    #: A candidate's profile is read in time order from this index alone (migration 0008_faults).
+    __table_args__ = (Index("ix_skill_evidence_candidate_at", "candidate", "at", "skill", "score", "verdict",
+                            "result_id"),)
     id: int | None = Field(default=None, primary_key=True)
     candidate: str
     skill: str = Field(index=True)
@@ -200,6 +192,56 @@ class SkillEvidence(SQLModel, table=True):
     verdict: str
     result_id: str = Field(foreign_key="result.id")
     at: datetime = Field(default_factory=utcnow)
+
+
+class SkillStanding(SQLModel, table=True):
+    """Per candidate and micro-skill: the latest evidence and the best score, kept as evidence is stored.
+
+    The profile's "latest" and "best" (``api.routes.submissions.profile_from_evidence``) kept up to
+    date in the transaction that stores the evidence (``api.storage.record_result``), so the
+    readiness table reads one row per cell instead of grouping every piece of evidence on each view.
+    One row per ``scope`` (the assessment the evidence came from, "" for practice), so a staff member
+    reads only the work they may see (``api.cohorts.work_scope``).
+    """
+
+    __tablename__ = "skill_standing"
+    candidate: str = Field(primary_key=True)
+    skill: str = Field(primary_key=True, index=True)
+    scope: str = Field(default="", primary_key=True)
+    #: The latest evidence's score and verdict, and when it was recorded.
+    score: float
+    verdict: str
+    at: datetime
+    best: float
+
+
+class PublicTestAdmission(SQLModel, table=True):
+    """One public-test run let in: kept only to rate-limit them (``Service.admit_public_tests``), and
+    forgotten once out of the window. Nothing of the run itself is stored."""
+
+    __tablename__ = "public_test_admission"
+    id: int | None = Field(default=None, primary_key=True)
+    candidate: str = Field(index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class PublicTestJob(SQLModel, table=True):
+    """Public tests handed to a Celery worker (``Service.public_tests``): the candidate's files until the
+    worker posts the tests' output. Never a submission: no run, no result, nothing signed or counted;
+    the API deletes it once it answered (or gave up waiting)."""
+
+    __tablename__ = "public_test_job"
+    id: str = Field(default_factory=new_id, primary_key=True)
+    pack_id: str
+    pack_version: str
+    task_id: str
+    task_digest: str
+    #: The candidate's files as a deterministic tar.gz (engine.archives.make_tar_gz).
+    archive: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: The token that claimed it (one worker runs it), and what that worker posted back.
+    worker_token_id: str | None = None
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 # -- the transparency log ----------------------------------------------------

@@ -50,6 +50,9 @@ class WorkerContext:
     def execute_once(self, run_id: str) -> None:
         jobs.execute(run_id, api=self.api, runner=self.runner, graders=self.graders, find_task=self.find_task)
 
+    def run_public_tests(self, job_id: str) -> None:
+        jobs.run_public_tests(job_id, api=self.api, runner=self.runner, find_task=self.find_task)
+
     def find_pack(self, pack_id: str, version: str):
         try:
             return self.catalogue.pack(pack_id, version)

@@ -89,6 +89,19 @@ class WorkerApi:
         # 409: the version was checked already (a re-delivered job); the first report stands.
         self._post(f"/v1/pack-checks/{version_id}", json=report, ok=(200, 409))
 
+    def claim_public_tests(self, job_id: str) -> dict | None:
+        """The public tests to run (``pack_id``, ``pack_version``, ``task_id``, ``task_digest``, ``archive`` as
+        bytes); None when another worker took them or the API no longer waits for them."""
+        response = self._post(f"/v1/public-test-jobs/{job_id}/claim", json={}, ok=(200, 409))
+        if response.status_code == 409:
+            return None
+        payload = response.json()
+        return {**payload, "archive": base64.b64decode(payload["archive"])}
+
+    def post_public_tests(self, job_id: str, outcome: dict) -> None:
+        # 409: the API gave up waiting (and forgot the job): nobody reads this answer any more.
+        self._post(f"/v1/public-test-jobs/{job_id}/outcome", json=outcome, ok=(200, 409))
+
     def _post(self, path: str, *, json: dict, params: dict | None = None,
               ok: tuple[int, ...] = (200, 409)) -> httpx.Response:
         try:

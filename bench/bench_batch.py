@@ -37,7 +37,7 @@ from bench.bench_service import percentile, server
 from engine.models import ResourceLimits
 from runners import images
 from runners.docker_runner import LABEL
-from tests.factories import pytest_task_yaml, write_pack
+from testkit.packs import pytest_task_yaml, write_pack
 
 SOLUTION = '''def classify(n):
     if n < 0:
@@ -165,6 +165,10 @@ def main() -> None:
     workers = int(os.environ.get("TASKTRIAL_EMBEDDED_WORKERS") or os.cpu_count() or 1)
     command = raw_command(work, grader, image, ResourceLimits())
     sides: dict[str, list[dict]] = {"raw": [], "ours": []}
+    # One token posts the whole batch (as 40 candidates would): the per-token admission limits
+    # (30 submissions a minute, 10 open streams) are raised for it, the global queue bound is kept.
+    os.environ.setdefault("TASKTRIAL_SUBMISSION_RATE_LIMIT", str(10 * args.n))
+    os.environ.setdefault("TASKTRIAL_MAX_STREAMS_PER_TOKEN", str(2 * args.n))
     with server(tmp / "data", catalogue, None) as (url, headers):
         raw_batch(command, 2, workers)  # warm: image layers, page cache
         service_batch(url, headers, 2)  # warm: the collected test list, connections

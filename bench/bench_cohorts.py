@@ -186,7 +186,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run(f"sqlite:///{tmp}/bench.db", args.members, args.rounds, "SQLite")
     if args.postgres:
-        from tests.services import postgres_server
+        from testkit.services import postgres_server
 
         with postgres_server() as url:
             run(url, args.members, args.rounds, "PostgreSQL")

@@ -60,7 +60,7 @@ from api.tables import Role
 from engine import signing
 from engine.models import Check, CheckStatus, RunStatus
 from engine.results import Result, candidate_view
-from tests.services import free_port, postgres_server, redis_server, wait_for_port
+from testkit.services import free_port, postgres_server, redis_server, wait_for_port
 
 BIN = Path(sys.executable).parent
 BEFORE = "0007_cohorts"  # the schema this bench's indexes were added to

@@ -32,8 +32,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from runners import images
-from tests.factories import pytest_task_yaml, write_pack
-from tests.services import free_port, redis_server, wait_for_port
+from testkit.packs import pytest_task_yaml, write_pack
+from testkit.services import free_port, redis_server, wait_for_port
 
 BIN = Path(sys.executable).parent
 SOLUTION = "def value():\n    return 42\n"

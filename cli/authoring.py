@@ -1,38 +1,30 @@
 """``tasktrial pack init`` and ``tasktrial pack import-exercism``: tools for pack authors.
 
-Registered on ``pack`` by ``cli/main.py``. Exit codes follow its docstring:
+Registered on ``pack`` by ``cli/main.py``. Exit codes (``cli._output``):
 0 the pack was written; 1 nothing could be imported (nothing written);
 2 bad input (a destination that is not empty, a folder that is not a track,
 a bad id); 3 infrastructure. Both commands validate the pack they build, as
 ``pack validate`` does, before it appears at its destination.
 
-This module never imports ``cli.main`` at import time (``cli.main`` imports
-it to register the commands); it reaches it when a command runs.
+``AuthoringError`` is bad input (exit 2) through ``cli._output.translate_errors``, as every error is.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from engine.authoring import (
-    SCAFFOLD_TASK,
-    AuthoringError,
-    ExercismImport,
-    check_destination,
-    import_exercism,
-    scaffold_pack,
-    slugify,
-    write_pack,
-)
+from cli._engine import load
+from cli._output import EXIT_PROBLEMS, err, out
+
+if TYPE_CHECKING:
+    from engine.authoring import ExercismImport
 
 
 class Kind(enum.StrEnum):
@@ -41,52 +33,29 @@ class Kind(enum.StrEnum):
     SCRIPT = "script"
 
 
-def _translated(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``cli.main.translate_errors``, plus ``AuthoringError`` as bad input (exit 2)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from cli import main
-
-        def run() -> Any:
-            try:
-                return command(*args, **kwargs)
-            except AuthoringError as exc:
-                main.err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-                raise typer.Exit(main.EXIT_BAD_INPUT) from exc
-
-        return main.translate_errors(run)()
-
-    return wrapper
-
-
 def _validate(path: Path) -> None:
     """Load the pack the way ``pack validate`` does; raises ``PackError`` listing every problem."""
-    from cli import main
-
-    main.load(path)
+    load(path)
 
 
-@_translated
 def pack_init(
     path: Annotated[Path, typer.Argument(help="Where to create the pack: a new or empty folder.")],
     kind: Annotated[Kind, typer.Option(help="The grader kind of the example task.")] = Kind.PYTEST,
     pack_id: Annotated[str | None, typer.Option("--id", help="The pack's id (default: from PATH's name).")] = None,
 ) -> None:
     """Create a pack with one example task that passes `pack check` as generated."""
-    from cli import main
+    from engine.authoring import SCAFFOLD_TASK, AuthoringError, check_destination, scaffold_pack, slugify, write_pack
 
     check_destination(path)
     pack_id = pack_id if pack_id is not None else slugify(path.resolve().name)
     if not pack_id:
         raise AuthoringError(f"cannot make a pack id from the folder name {path.resolve().name!r}; pass --id")
     write_pack(scaffold_pack(kind.value, pack_id=pack_id), path, validate=_validate)
-    main.out.print(f"[green]✓[/] created pack {escape(pack_id)} in {escape(str(path))} "
-                   f"with the example task {SCAFFOLD_TASK} ({kind.value} grader)", highlight=False)
-    main.out.print(f"  next: tasktrial pack check {escape(str(path))}", highlight=False)
+    out.print(f"[green]✓[/] created pack {escape(pack_id)} in {escape(str(path))} "
+              f"with the example task {SCAFFOLD_TASK} ({kind.value} grader)", highlight=False)
+    out.print(f"  next: tasktrial pack check {escape(str(path))}", highlight=False)
 
 
-@_translated
 def pack_import_exercism(
     track_dir: Annotated[Path, typer.Argument(help="An Exercism track checkout (holds exercises/practice/).")],
     out_dir: Annotated[Path, typer.Argument(help="Where to write the pack: a new or empty folder.")],
@@ -96,7 +65,7 @@ def pack_import_exercism(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
 ) -> None:
     """Convert Exercism practice exercises into a pack; list every exercise that could not be converted."""
-    from cli import main
+    from engine.authoring import check_destination, import_exercism, write_pack
 
     check_destination(out_dir)
     result = import_exercism(track_dir, slugs=exercise, pack_id=pack_id)
@@ -108,29 +77,27 @@ def pack_import_exercism(
     else:
         _print_report(result, out_dir, written)
     if not written:
-        raise typer.Exit(main.EXIT_PROBLEMS)
+        raise typer.Exit(EXIT_PROBLEMS)
 
 
 def _print_report(result: ExercismImport, out_dir: Path, written: bool) -> None:
-    from cli import main
-
     for warning in result.warnings:
-        main.err.print(f"[yellow]![/] {escape(warning)}", highlight=False)
+        err.print(f"[yellow]![/] {escape(warning)}", highlight=False)
     if result.imported:
         table = Table(title=f"{result.pack_id}: imported")
         for column in ("task", "title", "difficulty", "micro-skills"):
             table.add_column(column)
         for item in result.imported:
             table.add_row(item.task_id, escape(item.title), item.difficulty.value, ", ".join(item.micro_skills))
-        main.out.print(table)
+        out.print(table)
     for skipped in result.skipped:
-        main.err.print(f"[yellow]skipped[/] {escape(skipped.slug)}: {escape(skipped.reason)}", highlight=False)
+        err.print(f"[yellow]skipped[/] {escape(skipped.slug)}: {escape(skipped.reason)}", highlight=False)
     if written:
-        main.out.print(f"[green]✓[/] wrote {len(result.imported)} task(s) to {escape(str(out_dir))}"
-                       + (f"; {len(result.skipped)} exercise(s) skipped" if result.skipped else ""), highlight=False)
+        out.print(f"[green]✓[/] wrote {len(result.imported)} task(s) to {escape(str(out_dir))}"
+                  + (f"; {len(result.skipped)} exercise(s) skipped" if result.skipped else ""), highlight=False)
     else:
-        main.err.print(f"[red]✗[/] no exercise could be converted ({len(result.skipped)} skipped); "
-                       "nothing was written", highlight=False)
+        err.print(f"[red]✗[/] no exercise could be converted ({len(result.skipped)} skipped); "
+                  "nothing was written", highlight=False)
 
 
 def _document(result: ExercismImport, out_dir: Path, written: bool) -> dict[str, Any]:

@@ -3,15 +3,13 @@
 They talk to a tasktrial server (``cli.config`` says where, with which token)
 through ``ApiClient``, a small client over httpx. ``ApiClient`` turns every
 transport failure and HTTP error into a tasktrial error that names the server
-and what to do; ``cli.main``'s ``translate_errors`` turns those into exit codes:
+and what to do (``engine.errors``); ``cli._output.translate_errors`` turns those into exit codes:
 0 done (a result was produced, whatever its verdict); 1 the result's signature
 or binding does not verify; 4 the task's grader failed (the attempt does not count); 2 bad input (an unknown or ambiguous task, a
 rejected folder or upload, a missing or rejected token); 3 the server is
 unreachable or failed.
 
-This module is imported by ``cli.main`` to register its commands, so it reaches
-back into ``cli.main`` (for ``print_result``) only when a command runs: that
-way ``python -m cli.main`` meets no import cycle.
+httpx, archives and signature checks are imported when a command runs, never at start-up.
 """
 
 from __future__ import annotations
@@ -24,27 +22,36 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import typer
 from rich import box
-from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 
 from cli import config, waiting
-from engine import archives, signing
-from engine.digest import tree_digest
-from engine.errors import ConfigurationError, Conflict, NotFound, SubmissionRejected, TaskTrialError
-from engine.trees import read_tree
+from cli._output import EXIT_BAD_INPUT, EXIT_GRADER_FAULT, EXIT_INFRASTRUCTURE, EXIT_PROBLEMS, err, fail, out  # noqa: F401
+from cli._results import print_result
+from engine.errors import (
+    AmbiguousTask,
+    ConfigurationError,
+    Conflict,
+    NotFound,
+    ServerError,
+    ServerUnreachable,
+    SubmissionRejected,
+    TokenRejected,
+)
 
-# The codes documented in cli.main (this module stands alone, as cli.verify does).
-EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_GRADER_FAULT = 1, 2, 3, 4
-#: The server sends a keep-alive every 15 s while a run is under way, so a 60 s read timeout never cuts a live stream.
-TIMEOUT = httpx.Timeout(30.0, connect=10.0, read=60.0)
+if TYPE_CHECKING:
+    import httpx
+
+    from engine import signing
+
+#: Seconds (httpx.Timeout's fields). The server sends a keep-alive every 15 s while a run is under way,
+#: so a 60 s read timeout never cuts a live stream.
+TIMEOUT = {"timeout": 30.0, "connect": 10.0, "read": 60.0}
 STATES = ("queued", "running", "grading", "done")
 #: How long ``submit`` tries again while no connection can be made at all (the server is starting).
 CONNECT_PATIENCE_SECONDS = 20.0
@@ -53,35 +60,15 @@ PatienceOption = Annotated[float, typer.Option("--patience", min=1.0,
                                                     "before giving up (the submission stays on the server).")]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
-out = Console()
-err = Console(stderr=True)
-
-
-# -- errors ------------------------------------------------------------------
-
-
-class ServerUnreachable(TaskTrialError):
-    """No connection to the server could be made (exit 3)."""
-
-
-class ServerError(TaskTrialError):
-    """The server failed, answered with something unexpected, or broke the connection (exit 3)."""
-
-
-class TokenRejected(ConfigurationError):
-    """No token is configured, or the server refused it (exit 2: the caller must fix their settings)."""
-
-
-class AmbiguousTask(NotFound):
-    """A bare task id that several packs hold (exit 2)."""
-
 
 # -- the API client ------------------------------------------------------------
 
 
-def open_http(base_url: str, timeout: httpx.Timeout) -> httpx.Client:
+def open_http(base_url: str, timeout: dict[str, float]) -> httpx.Client:
     """The HTTP client every command talks through. Tests replace this factory (e.g. with a TestClient)."""
-    return httpx.Client(base_url=base_url, timeout=timeout)
+    import httpx
+
+    return httpx.Client(base_url=base_url, timeout=httpx.Timeout(**timeout))
 
 
 @dataclass(frozen=True)
@@ -233,6 +220,8 @@ class ApiClient:
     @contextmanager
     def _translated(self) -> Iterator[None]:
         """httpx's exceptions, as tasktrial errors naming the server."""
+        import httpx
+
         try:
             yield
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -384,6 +373,8 @@ def tasks_list() -> None:
 
 def tasks_show(task_id: TaskId) -> None:
     """Print a task's statement and its facts: limits, micro-skills, pass threshold."""
+    from rich.markdown import Markdown
+
     with connect() as api:
         task = api.task(resolve(api, task_id))
     out.print(Markdown(task["statement"]))
@@ -430,13 +421,15 @@ def start(
 
 def _require_empty(target: Path) -> None:
     if target.is_symlink() or (target.exists() and not target.is_dir()):
-        _fail(f"{target} exists and is not a folder; choose another DIR", EXIT_BAD_INPUT)
+        fail(f"{target} exists and is not a folder; choose another DIR", EXIT_BAD_INPUT)
     if target.is_dir() and any(target.iterdir()):
-        _fail(f"{target} is not empty; choose another DIR or empty it first", EXIT_BAD_INPUT)
+        fail(f"{target} is not empty; choose another DIR or empty it first", EXIT_BAD_INPUT)
 
 
 def _starter_files(archive: bytes, ref: TaskRef, url: str) -> dict[str, bytes]:
     """The starter's files without their top folder, checked by the same rules as an upload."""
+    from engine import archives
+
     try:
         files = archives.extract(archive, what="starter", strip_top_folder=False)
     except SubmissionRejected as exc:
@@ -459,7 +452,7 @@ def _write_files(target: Path, files: dict[str, bytes]) -> None:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body)
     except OSError as exc:
-        _fail(f"cannot write the starter into {target}: {exc}", EXIT_BAD_INPUT)
+        fail(f"cannot write the starter into {target}: {exc}", EXIT_BAD_INPUT)
 
 
 def submit(
@@ -476,9 +469,13 @@ def submit(
     A server that is restarting or a dropped connection does not end the wait: it reconnects
     (backoff with jitter), resumes, and asks for the result, for up to --patience seconds.
     """
+    from engine import archives
+    from engine.digest import tree_digest
+    from engine.trees import read_tree
+
     files = read_tree(directory)  # the server's own rules and caps; a rejected folder never leaves the machine
     if not files:
-        _fail(f"{directory} holds no files to submit", EXIT_BAD_INPUT)
+        fail(f"{directory} holds no files to submit", EXIT_BAD_INPUT)
     with connect() as api:
         ref = resolve(api, task_id)
         # Under a folder of its own, so the server's stripping of one top folder never eats a folder of ours.
@@ -501,8 +498,6 @@ def submit(
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
-        from cli.main import print_result  # at run time: cli.main imports this module
-
         print_result(document)
         out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
                   f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
@@ -557,6 +552,8 @@ def _follow_to_result(api: ApiClient, submission_id: str, *, quiet: bool,
                       patience: waiting.Patience) -> tuple[dict[str, Any], signing.Verification]:
     """Follow to ``done``, then fetch the signed result and check it against the server's keys (both
     fetched again if the server is restarting just then)."""
+    from engine import signing
+
     _follow(api, submission_id, quiet=quiet, patience=patience)
     outage = (ServerUnreachable, ServerError)
     document = waiting.retry(lambda: api.result(submission_id), retry_on=outage, patience=patience)
@@ -604,11 +601,6 @@ def login(
                   highlight=False)
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
 def test(
     task_id: TaskId,
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="The folder to test.")] = Path("."),
@@ -618,9 +610,12 @@ def test(
 
     Exit 0 when they pass, 1 when they do not.
     """
+    from engine import archives
+    from engine.trees import read_tree
+
     files = read_tree(directory)
     if not files:
-        _fail(f"{directory} holds no files to test", EXIT_BAD_INPUT)
+        fail(f"{directory} holds no files to test", EXIT_BAD_INPUT)
     with connect() as api:
         ref = resolve(api, task_id)
         ran = api.public_tests(ref, archives.make_tar_gz(files, prefix=ref.task))
@@ -662,8 +657,6 @@ def watch(
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
-        from cli.main import print_result  # at run time: cli.main imports this module
-
         print_result(document)
         out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
                   f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)

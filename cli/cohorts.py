@@ -1,6 +1,6 @@
 """``tasktrial cohorts ...``, ``tasktrial assessments ...`` and ``tasktrial join``: organisers, staff and members.
 
-Every command calls the API (``TASKTRIAL_URL``, ``TASKTRIAL_TOKEN``); errors become exit codes in cli.main.
+Every command calls the API (``TASKTRIAL_URL``, ``TASKTRIAL_TOKEN``); errors become exit codes in cli._output.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from cli._output import out
 from engine import assessments as rules
 from engine.errors import NotFound
-
-out = Console()
 
 
 def _q(value: str) -> str:

@@ -9,10 +9,9 @@ from typing import Annotated
 from urllib.parse import quote
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-out = Console()
+from cli._output import out
 
 
 class Format(enum.StrEnum):

@@ -7,7 +7,7 @@ new one. A log that shrank, changed a root for a size, or cannot prove that the
 old tree is a prefix of the new one was rewritten: the monitor says so loudly
 and exits 1, keeping the old checkpoint as evidence.
 
-Exit codes follow ``cli.main``: 0 consistent; 1 the log is inconsistent or
+Exit codes (``cli._output``): 0 consistent; 1 the log is inconsistent or
 sends a malformed checkpoint or proof; 2 bad input (a bad state file or JWKS);
 3 the service cannot be reached.
 """
@@ -20,22 +20,21 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from cli.verify import EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_PROBLEMS, JWKS_PATH, _fetch, _fetch_json, _read_json
-from engine import checkpoints, merkle, transparency
-from engine.checkpoints import Checkpoint, CheckpointError
+from cli._output import EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_PROBLEMS, err, fail, out
+from cli.verify import JWKS_PATH, _fetch, _fetch_json, _read_json
+from engine import merkle
 from engine.merkle import ProofError
+
+if TYPE_CHECKING:
+    from engine.checkpoints import Checkpoint
 
 CHECKPOINT_PATH = "/log/checkpoint"
 CONSISTENCY_PATH = "/log/consistency"
-
-out = Console()
-err = Console(stderr=True)
 
 
 def watch(
@@ -49,7 +48,7 @@ def watch(
     """Watch the transparency log: every new checkpoint must extend the last one seen (exit 1 if the log was rewritten)."""
     base = url.rstrip("/").removesuffix(CHECKPOINT_PATH)
     if not base.startswith(("http://", "https://")):
-        _fail(f"{url!r} is not an http(s) URL", EXIT_BAD_INPUT)
+        fail(f"{url!r} is not an http(s) URL", EXIT_BAD_INPUT)
     state = state or _default_state(base)
     while True:
         check_once(base, state, jwks)
@@ -59,6 +58,9 @@ def watch(
 
 
 def check_once(base: str, state: Path, jwks: str | None) -> None:
+    from engine import checkpoints, transparency
+    from engine.checkpoints import CheckpointError
+
     source = jwks or base + JWKS_PATH
     keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
     response = _fetch(base + CHECKPOINT_PATH, "checkpoint")
@@ -81,6 +83,8 @@ def check_once(base: str, state: Path, jwks: str | None) -> None:
 
 
 def _check_extends(base: str, old: Checkpoint, new: Checkpoint) -> None:
+    from engine import transparency
+
     if new.origin != old.origin:
         raise ProofError(f"the service now serves log {new.origin!r}, not {old.origin!r}")
     if new.size < old.size:
@@ -97,11 +101,11 @@ def _check_extends(base: str, old: Checkpoint, new: Checkpoint) -> None:
     try:
         response = httpx.get(url, timeout=30.0)
     except httpx.HTTPError as exc:
-        _fail(f"cannot fetch the consistency proof from {url}: {str(exc) or type(exc).__name__}", EXIT_INFRASTRUCTURE)
+        fail(f"cannot fetch the consistency proof from {url}: {str(exc) or type(exc).__name__}", EXIT_INFRASTRUCTURE)
     if response.status_code == 404:  # the log cannot prove its own history
         raise ProofError(f"the log cannot prove that size {new.size} extends size {old.size}: {response.text[:200]}")
     if response.status_code != 200:
-        _fail(f"cannot fetch the consistency proof from {url}: HTTP {response.status_code}", EXIT_INFRASTRUCTURE)
+        fail(f"cannot fetch the consistency proof from {url}: HTTP {response.status_code}", EXIT_INFRASTRUCTURE)
     try:
         body: Any = response.json()
     except ValueError as exc:
@@ -112,17 +116,20 @@ def _check_extends(base: str, old: Checkpoint, new: Checkpoint) -> None:
 
 
 def _remembered(state: Path) -> Checkpoint | None:
+    from engine import checkpoints
+    from engine.checkpoints import CheckpointError
+
     try:
         text = state.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        _fail(f"cannot read the monitor's state file {state}: {exc.strerror or exc}", EXIT_BAD_INPUT)
+        fail(f"cannot read the monitor's state file {state}: {exc.strerror or exc}", EXIT_BAD_INPUT)
     try:
         return checkpoints.parse(text)[0]  # verified when it was remembered
     except CheckpointError as exc:
-        _fail(f"the monitor's state file {state} does not hold a checkpoint ({exc}); "
-              "move it away to start again", EXIT_BAD_INPUT)
+        fail(f"the monitor's state file {state} does not hold a checkpoint ({exc}); "
+             "move it away to start again", EXIT_BAD_INPUT)
 
 
 def _remember(state: Path, note: str) -> None:
@@ -141,11 +148,6 @@ def _default_state(base: str) -> Path:
 def _inconsistent(message: str) -> NoReturn:
     err.print(f"[bold red]✗ LOG INCONSISTENT:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_PROBLEMS)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def proof(

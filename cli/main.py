@@ -1,61 +1,44 @@
-"""The ``tasktrial`` command line. The only place errors become exit codes.
+"""The ``tasktrial`` command line: every command is registered here, wrapped in ``translate_errors``.
 
-Exit codes: 0 done; 1 problems found (an invalid pack, a failing pack check);
-2 bad input (a malformed pack, a rejected submission, an unknown id or
-setting); 3 infrastructure (no Docker engine, a missing image); 4 the task's
-grader failed (the attempt does not count: the author must fix the grader).
+Exit codes are documented (and decided) in ``cli._output``: 0 done; 1 problems found; 2 bad input;
+3 infrastructure; 4 the task's grader failed. Start-up stays light, as ``tasktrial --help`` must be
+quick: the command modules import their heavy dependencies (the engine's packs and graders, httpx,
+SQLModel, Docker) only when a command runs; nothing here imports back from them.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli import verify
-from engine import packs
-from engine.checking import check_tasks, pack_report
-from engine.credentials import CredentialDefinitionError
-from engine.errors import (
-    ConfigurationError,
-    Conflict,
-    GraderError,
-    NotFound,
-    PackError,
-    RunnerError,
-    SubmissionRejected,
-    TaskTrialError,
+from cli import authoring, client, cohorts, credentials, log, publishing, server, verify
+from cli._engine import DEFAULT_CACHE, close_runner, engine_parts, load
+from cli._output import (
+    EXIT_BAD_INPUT,
+    EXIT_GRADER_FAULT,
+    EXIT_INFRASTRUCTURE,
+    EXIT_PROBLEMS,
+    err,
+    out,
+    translate_errors,
 )
-from engine.grading import grade_submission
-from engine.models import Pack, RunSpec, RunStatus
-from engine.results import Result, candidate_view
-from engine.roster import RosterError
-from engine.trees import read_tree
+from cli._results import print_result
+from engine.errors import PackError
 
-EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_GRADER_FAULT = 1, 2, 3, 4
-#: How much of a failed grader's output ``grade`` prints (the result document keeps its own cap).
-GRADER_OUTPUT_LINES = 40
-EXIT_CODES: list[tuple[type[TaskTrialError], int]] = [
-    (PackError, EXIT_BAD_INPUT),
-    (SubmissionRejected, EXIT_BAD_INPUT),
-    (NotFound, EXIT_BAD_INPUT),
-    (ConfigurationError, EXIT_BAD_INPUT),
-    (Conflict, EXIT_BAD_INPUT),
-    (CredentialDefinitionError, EXIT_BAD_INPUT),
-    (RosterError, EXIT_BAD_INPUT),
-    (RunnerError, EXIT_INFRASTRUCTURE),
-    (GraderError, EXIT_GRADER_FAULT),
-]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from engine.results import Result
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_GRADER_FAULT", "EXIT_INFRASTRUCTURE", "EXIT_PROBLEMS", "app"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sandboxed task assessment: packs, grading, images.")
 pack_app = typer.Typer(no_args_is_help=True, help="Write, validate, check and publish task packs.")
@@ -63,51 +46,10 @@ images_app = typer.Typer(no_args_is_help=True, help="Build the runtime images ta
 app.add_typer(pack_app, name="pack")
 app.add_typer(images_app, name="images")
 
-out = Console()
-err = Console(stderr=True)
-
 CacheDir = Annotated[Path, typer.Option(envvar="TASKTRIAL_CACHE_DIR", help="Where collected test lists are cached.")]
 Backend = Annotated[str, typer.Option(envvar="TASKTRIAL_RUNNER", help="Sandbox backend.")]
 Runtime = Annotated[str | None, typer.Option(envvar="TASKTRIAL_SANDBOX_RUNTIME",
                                              help="OCI runtime of the sandboxes (e.g. runsc for gVisor).")]
-DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tasktrial"
-
-
-def translate_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn tasktrial's errors into a message on stderr and the documented exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except TaskTrialError as exc:
-            code = next((c for kind, c in EXIT_CODES if isinstance(exc, kind)), EXIT_INFRASTRUCTURE)
-            # soft_wrap: a one-line message stays one line (rich would fold it at 80 columns off a terminal)
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
-            raise typer.Exit(code) from exc
-
-    return wrapper
-
-
-def load(path: Path) -> Pack:
-    from graders import validation_checks
-    from runners import images
-
-    return packs.load_pack(path, environments=images.environments(), task_checks=validation_checks())
-
-
-def engine_parts(backend: str, cache_dir: Path, runtime: str | None = None, *, warm: int = 0):
-    import runners
-    from graders import GraderSet
-
-    runner = runners.from_name(backend, runtime=runtime, warm=warm)
-    return runner, GraderSet(runner, cache_dir=cache_dir)
-
-
-def close_runner(runner) -> None:
-    """Remove the sandboxes a runner started ahead and wait for its background removals."""
-    if hasattr(runner, "close"):
-        runner.close()
 
 
 # -- pack ------------------------------------------------------------------
@@ -132,6 +74,10 @@ def pack_validate(path: Annotated[Path, typer.Argument(help="The pack folder.")]
             err.print(f"[red]✗[/] {escape(str(problem))}", highlight=False)
         err.print(f"{len(exc.problems)} problem(s) in {escape(str(path))}", highlight=False)
         raise typer.Exit(EXIT_PROBLEMS) from exc
+    from graders.pytest_grader import tamper_warnings
+
+    for warning in (w for t in pack.tasks for w in tamper_warnings(t)):
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     out.print(f"[green]✓[/] {pack.id} {pack.version}: {len(pack.tasks)} task(s) valid")
 
 
@@ -149,6 +95,10 @@ def pack_check(
     runtime: Runtime = None,
 ) -> None:
     """Run each task's reference (ready with 100 in every micro-skill) and starter (not_ready) in the real sandbox."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from engine.checking import check_tasks, pack_report
+
     pack = load(path)
     tasks = [pack.task(t) for t in task] if task else list(pack.tasks)
     jobs = jobs or os.cpu_count() or 1
@@ -212,10 +162,17 @@ def grade(
     runtime: Runtime = None,
 ) -> None:
     """Grade one submission folder and print its result (exit 4 when the task's grader failed)."""
+    from engine.grading import grade_submission
+    from engine.models import RunSpec, RunStatus
+    from engine.results import candidate_view
+    from engine.trees import read_tree
+
     task = load(pack_path).task(task_id)
     runner, graders = engine_parts(backend, cache_dir, runtime)
     try:
-        if hasattr(runner, "prepare") and task.grader_kind != "http":  # http runs make a network of their own
+        from graders.pytest_grader import runs_a_service
+
+        if hasattr(runner, "prepare") and not runs_a_service(task):  # service runs make a network of their own
             # Its sandbox starts while the submission is read and packed; used once, or removed unused.
             runner.prepare(RunSpec(environment=task.environment, limits=task.limits, steps=()))
         submission = read_tree(submission_dir)
@@ -233,42 +190,6 @@ def grade(
         raise typer.Exit(EXIT_GRADER_FAULT)
 
 
-def print_result(document: dict[str, Any]) -> None:
-    """A human summary of a result document."""
-    colour = {"ready": "green", "not_ready": "yellow", "error": "red"}[document["verdict"]]
-    task = document["task"]
-    out.print(f"[bold]{task['pack']}/{task['id']}[/]  score [bold]{document['score']:g}[/]/100  "
-              f"[{colour}]{document['verdict']}[/]  ({document['status']})", highlight=False)
-    if document.get("reason"):
-        out.print(f"  {escape(document['reason'])}", highlight=False)
-    fault = document.get("grader_error")
-    if fault and fault.get("output"):
-        lines = fault["output"].strip().splitlines()
-        shown = lines[-GRADER_OUTPUT_LINES:]
-        err.print("  the grader printed" + (f" (last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown)
-                                            else "") + ":\n    " + escape("\n    ".join(shown)), highlight=False)
-    table = Table(show_header=True, header_style="bold")
-    for column in ("check", "status", "score", "skill"):
-        table.add_column(column)
-    marks = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "error": "[red]error[/]", "skipped": "[yellow]skipped[/]"}
-    for check in document["checks"]:
-        table.add_row(escape(check["name"]), marks[check["status"]], f"{check['score']:g}/{check['max_score']:g}",
-                      escape(check["micro_skill"] or ""))
-    if document["checks"]:
-        out.print(table)
-    for check in document["checks"]:
-        if check["status"] != "pass" and check["message"]:
-            lines = check["message"].strip().splitlines()
-            shown = ("...\n    " if len(lines) > 12 else "") + "\n    ".join(lines[-12:])
-            out.print(f"  [red]✗[/] {escape(check['name'])}\n    {escape(shown)}", highlight=False)
-    skills = ", ".join(f"{slug} {v['score']:g} ({v['verdict']})" for slug, v in document["micro_skills"].items())
-    runner = document["runner"]
-    out.print(f"  micro-skills: {skills}", highlight=False)
-    out.print(f"  ran in {runner['wall_seconds']:.2f} s on {runner['backend']}"
-              + (f", peak memory {runner['peak_memory_bytes'] / 1e6:.1f} MB" if runner["peak_memory_bytes"] else ""),
-              highlight=False)
-
-
 # -- images ----------------------------------------------------------------
 
 
@@ -279,10 +200,10 @@ def images_bootstrap() -> None:
     Redis and PostgreSQL images (present, pulled, or stand-ins built from Debian packages)."""
     from runners import images
 
-    client = images.client_from_env()
-    how = images.bootstrap_base(client, log=err.print)
+    docker_client = images.client_from_env()
+    how = images.bootstrap_base(docker_client, log=err.print)
     out.print(f"{images.BASE_IMAGE}: {how}")
-    chosen = images.bootstrap_services(client, log=err.print)
+    chosen = images.bootstrap_services(docker_client, log=err.print)
     for service in images.SERVICE_IMAGES:
         if chosen[service.variable] == service.registry:
             out.print(f"{service.registry}: present", soft_wrap=True)
@@ -297,9 +218,9 @@ def images_build(environment: Annotated[list[str] | None, typer.Argument(help="E
     """Build the runtime image of each environment (skips those already built)."""
     from runners import images
 
-    client = images.client_from_env()
+    docker_client = images.client_from_env()
     for name in environment or images.environments():
-        out.print(f"{name}: {images.build(client, name, log=err.print)}")
+        out.print(f"{name}: {images.build(docker_client, name, log=err.print)}")
 
 
 @images_app.command("list")
@@ -308,10 +229,10 @@ def images_list() -> None:
     """Show each environment's image and whether it is built."""
     from runners import images
 
-    client = images.client_from_env()
+    docker_client = images.client_from_env()
     table = Table("environment", "image", "built")
     for name, image in images.catalogue().items():
-        table.add_row(name, image.tag, "yes" if images.has_image(client, image.tag) else "[red]no[/]")
+        table.add_row(name, image.tag, "yes" if images.has_image(docker_client, image.tag) else "[red]no[/]")
     out.print(table)
 
 
@@ -322,14 +243,9 @@ app.command("verify")(translate_errors(verify.verify))
 
 # -- authoring -------------------------------------------------------------
 
-from cli import authoring  # noqa: E402  (its commands join pack_app; it reaches back here only when run)
-
-pack_app.command("init")(authoring.pack_init)
-pack_app.command("import-exercism")(authoring.pack_import_exercism)
-
-from cli import publishing  # noqa: E402  (the author's commands; they reach back here only when run)
-
-pack_app.command("add-task")(authoring._translated(publishing.pack_add_task))
+pack_app.command("init")(translate_errors(authoring.pack_init))
+pack_app.command("import-exercism")(translate_errors(authoring.pack_import_exercism))
+pack_app.command("add-task")(translate_errors(publishing.pack_add_task))
 pack_app.command("schema")(translate_errors(publishing.pack_schema))
 pack_app.command("publish")(translate_errors(publishing.pack_publish))
 pack_app.command("list")(translate_errors(publishing.pack_list))
@@ -339,7 +255,6 @@ pack_app.command("stats")(translate_errors(publishing.pack_stats))
 
 
 # -- service ---------------------------------------------------------------
-from cli import server  # noqa: E402  (server-side commands; their heavy imports happen when run)
 
 app.command("serve")(translate_errors(server.serve))
 app.command("worker")(translate_errors(server.worker))
@@ -354,7 +269,6 @@ app.add_typer(admin_app, name="admin")
 
 
 # -- candidate -------------------------------------------------------------
-from cli import client  # noqa: E402  (it reaches back here, for print_result, only when run)
 
 tasks_app = typer.Typer(no_args_is_help=True, help="Browse the tasks on a tasktrial server.")
 app.add_typer(tasks_app, name="tasks")
@@ -368,7 +282,6 @@ app.command("login")(translate_errors(client.login))
 
 
 # -- transparency log ------------------------------------------------------
-from cli import log  # noqa: E402
 
 log_app = typer.Typer(no_args_is_help=True, help="Monitor the transparency log of signed results.")
 app.add_typer(log_app, name="log")
@@ -377,7 +290,6 @@ app.command("proof")(translate_errors(log.proof))
 
 
 # -- credentials -----------------------------------------------------------
-from cli import credentials  # noqa: E402
 
 credentials_app = typer.Typer(no_args_is_help=True, help="Your stackable micro-credentials (Open Badges 3.0).")
 app.add_typer(credentials_app, name="credentials")
@@ -387,7 +299,6 @@ credentials_app.command("export")(translate_errors(credentials.credentials_expor
 
 
 # -- cohorts and assessments ---------------------------------------------------
-from cli import cohorts  # noqa: E402
 
 cohorts_app = typer.Typer(no_args_is_help=True, help="Cohorts: members, invitations, staff (organisers and staff).")
 app.add_typer(cohorts_app, name="cohorts")

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from api.tables import Role
+from api.roles import Role
+from cli._output import out
 
 
 def load_settings(**overrides):
@@ -28,7 +28,6 @@ def load_settings(**overrides):
         raise ConfigurationError(f"invalid settings: {problems}") from None
 
 
-out = Console()
 
 
 def serve(

@@ -6,7 +6,7 @@ inclusion proof), and the checkpoint (a file, or a URL the user names) must be
 signed by a key of the JWKS. Nothing named inside the checked file is fetched.
 With ``--subject`` and ``--salt`` it also checks the result is that candidate's.
 
-Exit codes follow ``cli.main``: 0 the signature holds and nothing changed
+Exit codes (``cli._output``): 0 the signature holds and nothing changed
 (and, with ``--subject`` and ``--salt``, the result is that candidate's);
 1 problems found (each printed; also a malformed proof or checkpoint); 2 bad
 input (an unreadable or invalid result or JWKS, no JWKS given); 3 the JWKS or
@@ -18,25 +18,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from engine import checkpoints, results, signing, transparency
-from engine.checkpoints import CheckpointError
-from engine.merkle import ProofError
+from cli._output import EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_PROBLEMS, err, fail, out
 
-# The codes documented in cli.main. This module stands alone (cli.main imports
-# it to register the command, wrapped in its translate_errors), so that
-# ``python -m cli.main`` meets no import cycle.
-EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE = 1, 2, 3
 JWKS_PATH = "/.well-known/jwks.json"
 FETCH_TIMEOUT_SECONDS = 10.0
-
-out = Console()
-err = Console(stderr=True)
 
 
 def verify(
@@ -53,12 +43,14 @@ def verify(
 ) -> None:
     """Check a signed result offline: its signature, that no field changed since, and (with --subject and
     --salt) that it is that candidate's; exit 1 naming each problem."""
+    from engine import results, signing
+
     if (subject is None) != (salt is None):
-        _fail("--subject and --salt go together: the salt proves the subject", EXIT_BAD_INPUT)
-    # A malformed JWKS raises ConfigurationError: cli.main's translate_errors makes it exit 2.
+        fail("--subject and --salt go together: the salt proves the subject", EXIT_BAD_INPUT)
+    # A malformed JWKS raises ConfigurationError: translate_errors (cli._output) makes it exit 2.
     document = _read_json(result, "result")
     if not isinstance(document, dict):
-        _fail(f"{result} is not a result document: expected a JSON object", EXIT_BAD_INPUT)
+        fail(f"{result} is not a result document: expected a JSON object", EXIT_BAD_INPUT)
     if "proof" in document and "@context" in document:  # an Open Badges 3.0 credential
         _verify_credential(document, jwks, result)
         return
@@ -66,7 +58,7 @@ def verify(
     if signing.SIGNATURE_FIELD not in document and {"result", "log"} <= document.keys():  # a proof bundle
         document, inclusion = document["result"], document["log"]
         if not isinstance(document, dict):
-            _fail(f"the 'result' of the bundle {result} is not a JSON object", EXIT_PROBLEMS)
+            fail(f"the 'result' of the bundle {result} is not a JSON object", EXIT_PROBLEMS)
     source = jwks or _default_jwks_url()
     keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
     verification = signing.verify(document, keys)
@@ -98,8 +90,8 @@ def _verify_credential(credential: dict[str, Any], jwks: str | None, path: Path)
     keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
     service = os.environ.get("TASKTRIAL_URL", "").rstrip("/")
     if not service:
-        _fail("set TASKTRIAL_URL to the issuing service: a credential's issuer and status list are checked "
-              "against it", EXIT_BAD_INPUT)
+        fail("set TASKTRIAL_URL to the issuing service: a credential's issuer and status list are checked "
+             "against it", EXIT_BAD_INPUT)
 
     def status_list(url: str) -> Any:
         try:
@@ -118,9 +110,13 @@ def _verify_credential(credential: dict[str, Any], jwks: str | None, path: Path)
 
 
 def _check_inclusion(document: dict[str, Any], inclusion: Any, source: str, keys: Any, path: Path) -> None:
+    from engine import checkpoints, transparency
+    from engine.checkpoints import CheckpointError
+    from engine.merkle import ProofError
+
     if inclusion is None:
-        _fail(f"{path} holds no inclusion proof: save the result with `tasktrial proof RESULT_ID` "
-              "to check it against the log", EXIT_PROBLEMS)
+        fail(f"{path} holds no inclusion proof: save the result with `tasktrial proof RESULT_ID` "
+             "to check it against the log", EXIT_PROBLEMS)
     note = _fetch(source, "checkpoint").content if source.startswith(("http://", "https://")) else \
         _read_bytes(Path(source), "checkpoint")
     try:
@@ -145,7 +141,7 @@ def _summary(document: dict[str, Any], kid: str | None) -> str:
 def _default_jwks_url() -> str:
     base = os.environ.get("TASKTRIAL_URL")
     if not base:
-        _fail("no public keys to check against: pass --jwks FILE_OR_URL or set TASKTRIAL_URL", EXIT_BAD_INPUT)
+        fail("no public keys to check against: pass --jwks FILE_OR_URL or set TASKTRIAL_URL", EXIT_BAD_INPUT)
     return base.rstrip("/") + JWKS_PATH
 
 
@@ -153,16 +149,16 @@ def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_bytes())
     except OSError as exc:
-        _fail(f"cannot read the {what} {path}: {exc.strerror or exc}", EXIT_BAD_INPUT)
+        fail(f"cannot read the {what} {path}: {exc.strerror or exc}", EXIT_BAD_INPUT)
     except ValueError as exc:
-        _fail(f"the {what} {path} is not valid JSON: {exc}", EXIT_BAD_INPUT)
+        fail(f"the {what} {path} is not valid JSON: {exc}", EXIT_BAD_INPUT)
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        _fail(f"cannot read the {what} {path}: {exc.strerror or exc}", EXIT_BAD_INPUT)
+        fail(f"cannot read the {what} {path}: {exc.strerror or exc}", EXIT_BAD_INPUT)
 
 
 def _fetch(url: str, what: str):
@@ -172,11 +168,11 @@ def _fetch(url: str, what: str):
         response = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=True)
         response.raise_for_status()
     except httpx.HTTPStatusError as exc:
-        _fail(f"cannot fetch the {what} from {url}: HTTP {exc.response.status_code}", EXIT_INFRASTRUCTURE)
+        fail(f"cannot fetch the {what} from {url}: HTTP {exc.response.status_code}", EXIT_INFRASTRUCTURE)
     except httpx.InvalidURL as exc:
-        _fail(f"the {what} URL {url} is invalid: {exc}", EXIT_BAD_INPUT)
+        fail(f"the {what} URL {url} is invalid: {exc}", EXIT_BAD_INPUT)
     except httpx.HTTPError as exc:
-        _fail(f"cannot fetch the {what} from {url}: {str(exc) or type(exc).__name__}", EXIT_INFRASTRUCTURE)
+        fail(f"cannot fetch the {what} from {url}: {str(exc) or type(exc).__name__}", EXIT_INFRASTRUCTURE)
     return response
 
 
@@ -185,9 +181,4 @@ def _fetch_json(url: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        _fail(f"the JWKS at {url} is not valid JSON: {exc}", EXIT_BAD_INPUT)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+        fail(f"the JWKS at {url} is not valid JSON: {exc}", EXIT_BAD_INPUT)

@@ -27,14 +27,10 @@ from dataclasses import dataclass, replace
 from typing import IO, Any, cast
 
 from engine.errors import SubmissionRejected
-from engine.trees import TreeCaps, check_collisions, check_name, fold, is_ignored
+from engine.trees import Admission, TreeCaps, check_name
 
 ACCEPTED_FORMATS = "zip, tar.gz (gzip-compressed tar) or plain tar"
 
-# Litter only archivers leave (macOS Archive Utility's resource forks); never on disk.
-ARCHIVE_LITTER = frozenset({"__MACOSX"})
-
-_CHUNK = 64 * 1024
 # Room for one tar member's header block, a pax/GNU long-name record and data padding.
 _TAR_MEMBER_OVERHEAD = 2048
 _TAR_END_OVERHEAD = 2 * tarfile.RECORDSIZE
@@ -82,8 +78,9 @@ def extract(data: bytes, *, caps: ArchiveCaps = ArchiveCaps(), what: str = "subm
     """Read every regular file of an uploaded archive into memory.
 
     The format is recognised from its first bytes, never from a file name.
-    Tool litter (``engine.trees.IGNORED_NAMES`` in any segment, and macOS's
-    ``__MACOSX``) is dropped; folders are implied by files, so empty folders
+    Every member passes ``engine.trees.Admission``, the rules a folder and a
+    JSON upload pass too: tool litter (``engine.trees.IGNORED_NAMES`` in any
+    segment) is dropped; folders are implied by files, so empty folders
     vanish. A leading ``./`` (as ``tar -C dir .`` writes) is removed. When
     every kept file sits inside the same top-level folder (people archive
     their folder, not its contents), that folder is removed.
@@ -102,7 +99,7 @@ def extract(data: bytes, *, caps: ArchiveCaps = ArchiveCaps(), what: str = "subm
     Raises:
         SubmissionRejected: the bytes are no accepted archive, are corrupt, or
             a member breaks a rule or a cap; the message names the member and
-            the rule.
+            the rule (and ``member`` holds it).
     """
     if len(data) > caps.max_archive_bytes:
         raise SubmissionRejected(f"the {what} archive is {len(data)} bytes; the cap is {caps.max_archive_bytes}")
@@ -117,6 +114,24 @@ def extract(data: bytes, *, caps: ArchiveCaps = ArchiveCaps(), what: str = "subm
     else:
         raise SubmissionRejected(f"the {what} is not an archive this service accepts; upload a {ACCEPTED_FORMATS}")
     return collector.finish(strip_top_folder=strip_top_folder)
+
+
+#: Caps for an archive this service wrote itself (``make_tar_gz`` of a tree ``Admission`` admitted): the
+#: tree's rules and caps as for any upload, but no compression ratio cap, which guards against a
+#: stranger's bomb and which our own gzip of repetitive text may exceed.
+STORED_CAPS = ArchiveCaps(max_ratio=float("inf"))
+
+
+def extract_stored(data: bytes) -> dict[str, bytes]:
+    """The files of a stored submission (``make_tar_gz`` of admitted files), exactly as they were admitted.
+
+    What the API admitted this always returns unchanged: the API admits no
+    tree a worker would refuse here.
+
+    Raises:
+        SubmissionRejected: the stored bytes break the rules (stored before a rule existed, or damaged).
+    """
+    return extract(data, caps=STORED_CAPS, strip_top_folder=False)
 
 
 def make_tar_gz(files: Mapping[str, bytes], *, prefix: str | None = None) -> bytes:
@@ -187,99 +202,44 @@ def _guard(read: Callable[[Any, _Collector], None], source: object, collector: _
         raise SubmissionRejected(f"the {collector.what} is not a valid {fmt} archive: {exc}") from exc
 
 
-class _Collector:
-    """Applies every rule and cap to members as a reader hands them over, in one pass."""
+class _Collector(Admission):
+    """``Admission``'s rules, plus what only an archive can break (entries listed twice, bombs), in one pass."""
+
+    size_note = " unpacked"
 
     def __init__(self, caps: ArchiveCaps, what: str, *, compressed_size: int):
-        self.caps = caps
-        self.what = what
+        super().__init__(TreeCaps(max_files=caps.max_files, max_file_bytes=caps.max_file_bytes,
+                                  max_total_bytes=caps.max_total_bytes, max_depth=caps.max_depth),
+                         what=what, max_members=caps.max_members)
+        self.archive_caps = caps
         self.compressed_size = compressed_size
-        self.files: dict[str, bytes] = {}
         self.folders: set[str] = set()
-        self.members = 0
-        self.total = 0
 
     def admit(self, raw: str, *, is_dir: bool) -> str | None:
-        """The member's normalised path, or None when it is litter or the archive's own root.
-
-        Every name is checked, litter included: a hostile name is hostile anywhere.
-        """
-        self.members += 1
-        if self.members > self.caps.max_members:
-            raise SubmissionRejected(
-                f"the {self.what} archive lists more than {self.caps.max_members} entries "
-                "(folders and ignored files such as .git count too)")
+        """The member's normalised path, or None when it is litter or the archive's own root."""
+        self.listed()
         if raw.startswith("/"):
-            raise SubmissionRejected(f"{raw!r}: absolute paths are not allowed")
+            raise SubmissionRejected(f"{raw!r}: absolute paths are not allowed", member=raw)
         name = raw.rstrip("/") if is_dir else raw
         while name.startswith("./"):
             name = name[2:]
         if is_dir and name in ("", "."):
             return None
-        check_name(name)
-        if any(is_ignored(part) or part in ARCHIVE_LITTER for part in name.split("/")):
+        if self.name(name) is None:
             return None
         if name in self.files or name in self.folders:
-            raise SubmissionRejected(f"{name!r} appears more than once in the {self.what} archive")
+            raise SubmissionRejected(f"{name!r} appears more than once in the {self.what} archive", member=name)
         return name
 
     def add_folder(self, name: str) -> None:
         self.folders.add(name)
 
-    def add_file(self, name: str, stream: IO[bytes], *, declared_size: int | None = None) -> None:
-        """Read one file in chunks, stopping as soon as a cap is passed.
-
-        ``declared_size`` is what the archive's header claims; it may fail a
-        member early but never lets one through: the bytes read are what count.
-        """
-        caps = self.caps
-        if len(self.files) >= caps.max_files:
-            raise SubmissionRejected(f"the {self.what} has more than {caps.max_files} files")
-        if declared_size is not None and declared_size > caps.max_file_bytes:
-            raise SubmissionRejected(f"{name!r} is larger than the {caps.max_file_bytes}-byte cap for one file")
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := stream.read(_CHUNK):
-            size += len(chunk)
-            self.total += len(chunk)
-            if size > caps.max_file_bytes:
-                raise SubmissionRejected(f"{name!r} is larger than the {caps.max_file_bytes}-byte cap for one file")
-            if self.total > caps.max_total_bytes:
-                raise SubmissionRejected(f"the {self.what} is larger than {caps.max_total_bytes} bytes unpacked")
-            if self.total > caps.max_ratio * self.compressed_size:
-                raise SubmissionRejected(
-                    f"the {self.what} unpacks to more than {caps.max_ratio:g} times its {self.compressed_size} "
-                    "compressed bytes (compression ratio cap); refusing a possible archive bomb")
-            chunks.append(chunk)
-        if declared_size is not None and size != declared_size:
-            raise SubmissionRejected(f"{name!r}: the archive header says {declared_size} bytes but it holds {size}")
-        self.files[name] = b"".join(chunks)
-
-    def finish(self, *, strip_top_folder: bool) -> dict[str, bytes]:
-        files = self.files
-        if strip_top_folder:
-            files = _strip_common_folder(files)
-        folded_folders = {fold(path.rsplit("/", 1)[0]) for path in files if "/" in path}
-        folded_folders |= {fold(parent) for path in list(folded_folders) for parent in _parents(path)}
-        for path in files:
-            if path.count("/") > self.caps.max_depth:
-                raise SubmissionRejected(f"{path!r}: nested deeper than {self.caps.max_depth} folders")
-            if fold(path) in folded_folders:
-                raise SubmissionRejected(f"{path!r} is both a file and a folder in the {self.what} archive")
-        check_collisions(list(files))
-        return dict(sorted(files.items()))
-
-
-def _parents(path: str) -> list[str]:
-    parts = path.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
-
-
-def _strip_common_folder(files: dict[str, bytes]) -> dict[str, bytes]:
-    tops = {path.split("/", 1)[0] for path in files}
-    if len(tops) != 1 or not all("/" in path for path in files):
-        return files
-    return {path.split("/", 1)[1]: body for path, body in files.items()}
+    def counted(self, path: str) -> None:
+        ratio = self.archive_caps.max_ratio
+        if self.total > ratio * self.compressed_size:
+            raise SubmissionRejected(
+                f"the {self.what} unpacks to more than {ratio:g} times its {self.compressed_size} "
+                "compressed bytes (compression ratio cap); refusing a possible archive bomb")
 
 
 class _CappedReader:
@@ -292,7 +252,7 @@ class _CappedReader:
     def __init__(self, raw: io.BufferedIOBase, collector: _Collector):
         self.raw = raw
         self.collector = collector
-        caps = collector.caps
+        caps = collector.archive_caps
         self.limit = caps.max_total_bytes + caps.max_members * _TAR_MEMBER_OVERHEAD + _TAR_END_OVERHEAD
         self.count = 0
 
@@ -336,11 +296,11 @@ def _read_tar(stream: _CappedReader, collector: _Collector) -> None:
                 raise SubmissionRejected(f"{name!r} has the setuid or setgid bit")
             body = tar.extractfile(member)
             assert body is not None  # a regular member always has a body
-            collector.add_file(name, body, declared_size=member.size)
+            collector.add(name, body, declared_size=member.size)
 
 
 def _read_zip(data: bytes, collector: _Collector) -> None:
-    caps = collector.caps
+    caps = collector.archive_caps
     # Each central-directory entry starts with this signature; counting them bounds the
     # work (and memory) zipfile spends parsing the directory before we see any entry.
     if data.count(b"PK\x01\x02") > caps.max_members:
@@ -376,4 +336,4 @@ def _read_zip(data: bytes, collector: _Collector) -> None:
             reading = copy.copy(info)
             reading.file_size = _UNBOUNDED
             with zf.open(reading) as body:
-                collector.add_file(name, body, declared_size=info.file_size)
+                collector.add(name, body, declared_size=info.file_size)

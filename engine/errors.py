@@ -16,7 +16,13 @@ infrastructure faults raise.
     │   └── ImageMissing        a runtime image is not built
     ├── GraderError             a grader is misconfigured or broke
     ├── NotFound                an id names nothing that exists
-    └── Conflict                contradicts what is stored (e.g. a re-used pack version)
+    │   └── AmbiguousTask       a bare task id that several packs hold
+    ├── Conflict                contradicts what is stored (e.g. a re-used pack version)
+    └── ServerError             a tasktrial server failed or answered as none does (clients)
+        └── ServerUnreachable   no connection to the server could be made
+
+    ConfigurationError
+    └── TokenRejected           no token is configured, or the server refused it (clients)
 """
 
 from __future__ import annotations
@@ -77,7 +83,15 @@ class PackError(TaskTrialError):
 
 
 class SubmissionRejected(TaskTrialError):
-    """A submission breaks a rule; nothing of it was run or stored."""
+    """A submission breaks a rule; nothing of it was run or stored.
+
+    ``member`` is the path of the file or folder at fault when there is one
+    (the API returns it beside the message).
+    """
+
+    def __init__(self, message: str, *, member: str | None = None):
+        super().__init__(message)
+        self.member = member
 
 
 class RunnerError(TaskTrialError):
@@ -110,3 +124,19 @@ class NotFound(TaskTrialError):
 
 class Conflict(TaskTrialError):
     """The request contradicts stored state (e.g. a pack version re-uploaded with new content)."""
+
+
+class AmbiguousTask(NotFound):
+    """A bare task id that several packs hold."""
+
+
+class TokenRejected(ConfigurationError):
+    """No token is configured, or the server refused it: the caller must fix their settings."""
+
+
+class ServerError(TaskTrialError):
+    """A tasktrial server failed, answered with something unexpected, or broke the connection."""
+
+
+class ServerUnreachable(ServerError):
+    """No connection to a tasktrial server could be made."""

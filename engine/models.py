@@ -245,11 +245,16 @@ class Service:
     within ``ready_timeout_seconds``; it lives until the client's steps end,
     then it is killed. Its life is bounded by that wait plus the client's
     own time limits, not by the candidate's ``time_seconds``.
+
+    ``probe``: the runner waits for the port before the client's steps run;
+    False when the client connects (and retries) on its own, which saves a
+    probe per run (the pytest kind's bridge).
     """
 
     argv: tuple[str, ...]
     port: int
     ready_timeout_seconds: float = 10.0
+    probe: bool = True
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,14 @@ class PublicTestRun:
     wall_seconds: float
     limits: dict[str, Any]
 
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> PublicTestRun:
+        """The run as ``to_document`` wrote it (a worker's report of it)."""
+        return cls(command=tuple(document["command"]), passed=document["passed"], exit_code=document["exit_code"],
+                   stdout=document["stdout"], stderr=document["stderr"], timed_out=document["timed_out"],
+                   oom_killed=document["oom_killed"], output_truncated=document["output_truncated"],
+                   wall_seconds=document["wall_seconds"], limits=document["limits"])
+
     def to_document(self) -> dict[str, Any]:
         return {"command": list(self.command), "passed": self.passed, "exit_code": self.exit_code,
                 "stdout": self.stdout, "stderr": self.stderr, "timed_out": self.timed_out,

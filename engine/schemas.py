@@ -6,9 +6,10 @@ import json
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, ValidationError
+if TYPE_CHECKING:  # jsonschema is imported when a document is validated: naming a schema stays cheap
+    from jsonschema import Draft202012Validator, ValidationError
 
 SCHEMA_NAMES = ("pack", "task", "result", "script-results")
 
@@ -23,6 +24,8 @@ def schema(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 

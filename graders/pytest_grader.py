@@ -1,5 +1,20 @@
 """The ``pytest`` kind: hidden test files run against the submission.
 
+Where the tests run is the task's ``grader.isolation``:
+
+- ``separate-sandbox`` (the default): pytest, the hidden tests and the
+  harness run in a grader sandbox the candidate's code never enters; the
+  candidate's modules are served from the candidate's own sandbox over a
+  private network and reach the tests as proxies (``harness/pytest_bridge.py``).
+  Monkey-patching pytest, the harness, ``builtins`` or ``sys.exit`` at import
+  time changes only the candidate's own process: the verdict is out of reach.
+- ``shared-process``: today's shape, for tests that cannot work across a
+  process boundary (asyncio code driven by the test's event loop, tests that
+  read the candidate's printed output or patch its modules' globals). The
+  tests import the candidate's module in the process that writes the report;
+  the report is authenticated, but code running at import time can still
+  change the outcome. ``pack validate`` warns about every such task.
+
 Before any candidate's run, the expected tests are collected once per
 grader digest (the hidden files, the harness, the tests folder, the
 environment and the reference solution they are collected with; see
@@ -29,7 +44,7 @@ from pathlib import Path
 from engine import packs
 from engine.digest import tree_digest
 from engine.errors import GraderError, Problem, SubmissionRejected
-from engine.models import GRADER_DIR, CheckStatus, RunOutcome, RunSpec, Step, Task
+from engine.models import GRADER_DIR, SERVICE_HOST, CheckStatus, RunOutcome, RunSpec, Service, Step, Task
 from engine.ports import Grading, Runner
 from graders._common import make_check, tail
 
@@ -37,12 +52,41 @@ HARNESS_DIR = ".tasktrial"
 REPORT = f"{GRADER_DIR}/{HARNESS_DIR}/report.json"
 #: Stands for a parametrised test's parameters in ids read statically.
 PARAMETRISED = "..."
+SEPARATE = "separate-sandbox"
+SHARED = "shared-process"
+#: The port the candidate's sandbox serves its modules on (its private network reaches nothing else).
+BRIDGE_PORT = 7919
+BRIDGE_READY_SECONDS = 10.0
 STATUS = {"pass": CheckStatus.PASS, "fail": CheckStatus.FAIL, "error": CheckStatus.ERROR, "skipped": CheckStatus.SKIPPED}
 
 
 def harness_files() -> dict[str, bytes]:
     root = resources.files("graders").joinpath("harness")
-    return {f"{HARNESS_DIR}/{name}": root.joinpath(name).read_bytes() for name in ("pytest_harness.py", "pytest.ini")}
+    names = ("pytest_harness.py", "pytest.ini", "pytest_bridge.py")
+    return {f"{HARNESS_DIR}/{name}": root.joinpath(name).read_bytes() for name in names}
+
+
+def bridge_files() -> dict[str, bytes]:
+    """What the candidate's sandbox gets of the harness: the bridge only (no test, no report key)."""
+    return {f"{HARNESS_DIR}/pytest_bridge.py": resources.files("graders").joinpath("harness", "pytest_bridge.py").read_bytes()}
+
+
+def isolation(task: Task) -> str:
+    """The task's ``grader.isolation``: ``separate-sandbox`` unless the author chose ``shared-process``."""
+    return str(task.grader.get("isolation", SEPARATE))
+
+
+def runs_a_service(task: Task) -> bool:
+    """Does grading ``task`` make a service run (two sandboxes on a network of their own)?"""
+    return task.grader_kind == "http" or (task.grader_kind == "pytest" and isolation(task) == SEPARATE)
+
+
+def tamper_warnings(task: Task) -> list[str]:
+    """Why this task's grading is not tamper-proof, for ``pack validate`` (empty when it is)."""
+    if task.grader_kind != "pytest" or isolation(task) != SHARED:
+        return []
+    return [(f"{task.id}: grader.isolation is {SHARED}: the hidden tests import the candidate's code into the "
+             "process that decides the result, so code run at import time can change it (not tamper-proof)")]
 
 
 class PytestGrader:
@@ -73,7 +117,10 @@ class PytestGrader:
         return []
 
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
-        return self._spec(task, submission, mode="run", key=self._key(task, submission))
+        key = self._key(task, submission)
+        if isolation(task) == SHARED:
+            return self._spec(task, submission, mode="run", key=key)
+        return self._separate_spec(task, submission, key=key)
 
     def static_check_ids(self, task: Task) -> tuple[tuple[str, ...], bool] | None:
         """The hidden tests' ids read from their source without running it, and whether any is parametrised.
@@ -107,16 +154,18 @@ class PytestGrader:
         return tuple(ids), parametrised
 
     def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
-        report = read_report(outcome, self._key(task, submission))
+        tests = outcome.client if outcome.client is not None else outcome  # the grader's sandbox in a separate run
+        report = read_report(tests, self._key(task, submission))
         if report is not None and tree_digest(submission) == self._task_digests(task)[1]:
             self._offer(task, report)  # the reference's own run is a collection: no sandbox of its own
         expected = self.expected_tests(task)
         results = report.get("results", {}) if report else {}
+        unserved = _unserved(outcome)
         checks = []
         for nodeid in expected:
             entry = results.get(nodeid)
             if entry is None:
-                reason = _missing_reason(nodeid, report, outcome)
+                reason = unserved or _missing_reason(nodeid, report, outcome)
                 checks.append(make_check(task, nodeid, CheckStatus.FAIL, name=_name(nodeid), message=reason))
                 continue
             checks.append(
@@ -126,8 +175,11 @@ class PytestGrader:
                 )
             )
         crashed = ""
-        if report is None and not (outcome.timed_out or outcome.oom_killed):
-            crashed = f"the test run ended (exit {outcome.exit_code}) before reporting any result"
+        if not (outcome.timed_out or _oom(outcome)):
+            if unserved:  # the candidate's process died (exit at import, a crash) before the tests were done
+                crashed = unserved
+            elif report is None:
+                crashed = f"the test run ended (exit {tests.exit_code}) before reporting any result"
         return Grading(tuple(checks), crashed)
 
     def expected_tests(self, task: Task) -> tuple[str, ...]:
@@ -219,6 +271,35 @@ class PytestGrader:
             collect=(REPORT,),
         )
 
+    def _separate_spec(self, task: Task, submission: Mapping[str, bytes], *, key: bytes) -> RunSpec:
+        """Two sandboxes on a private network: the candidate's serves its modules, the grader's runs pytest.
+
+        The grader's sandbox gets a copy of the submission's files in ``/workspace`` (tests may read them)
+        that nothing of the candidate's runs from; the candidate's gets the bridge and nothing hidden.
+        """
+        candidate = f"{SERVICE_HOST}:{BRIDGE_PORT}"
+        argv = ("python3", "-I", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_harness.py", "run", REPORT, _tests_path(task),
+                candidate)
+        client = RunSpec(
+            environment=task.environment,
+            limits=task.limits,
+            steps=(Step(argv, stdin=key + b"\n"),),
+            workspace=submission,
+            grader={**packs.grader_files(task), **harness_files()},
+            collect=(REPORT,),
+        )
+        serve = ("python3", "-I", "-u", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_bridge.py", "serve", str(BRIDGE_PORT),
+                 "/workspace")  # unbuffered: what the candidate printed is kept though the sandbox is killed
+        return RunSpec(
+            environment=task.environment,
+            limits=task.limits,
+            steps=(),
+            workspace=submission,
+            grader=bridge_files(),
+            service=Service(serve, BRIDGE_PORT, BRIDGE_READY_SECONDS, probe=False),  # the harness connects, retrying
+            client=client,
+        )
+
 
 def grader_digest(task: Task) -> str:
     """What the expected list depends on: the hidden files, the harness, the tests folder, the
@@ -228,6 +309,21 @@ def grader_digest(task: Task) -> str:
     files |= {f"reference/{path}": data for path, data in packs.reference_submission(task).items()}
     files["collection"] = f"v2\0{task.environment}\0{_tests_path(task)}".encode()
     return tree_digest(files)
+
+
+def _oom(outcome: RunOutcome) -> bool:
+    return outcome.oom_killed or (outcome.client is not None and outcome.client.oom_killed)
+
+
+def _unserved(outcome: RunOutcome) -> str:
+    """Why the candidate's modules were never served to the tests (empty when they were, or in a shared run)."""
+    service = outcome.service
+    if service is None or service.ready:
+        return ""
+    if service.exit_code is not None:
+        return (f"the candidate's code stopped (exit {service.exit_code}) before reporting to the tests: "
+                "its sandbox ended while they still needed it")
+    return "the candidate's sandbox did not start serving its code in time"
 
 
 def _tests_path(task: Task) -> str:
@@ -264,7 +360,7 @@ def read_report(outcome: RunOutcome, key: bytes) -> dict | None:
 def _missing_reason(nodeid: str, report: dict | None, outcome: RunOutcome) -> str:
     if outcome.timed_out:
         return "did not report: the run hit its time limit"
-    if outcome.oom_killed:
+    if _oom(outcome):
         return "did not report: the run was killed for using too much memory"
     if report:
         for where, error in report.get("collect_errors", {}).items():

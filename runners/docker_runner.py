@@ -5,7 +5,9 @@ How a run goes:
    the full limit set (see ``_host_config``), and start it;
 2. stream a tar of the files into it through an exec'd ``tar -x`` (the
    read-only root makes the daemon refuse ``put_archive``, and bind mounts
-   would tie workers to the engine's host);
+   would tie workers to the engine's host), in the same exec as the first
+   step: a shell reads exactly the archive's bytes into ``tar``, then becomes
+   the step (one runc start less per run);
 3. run each step with ``docker exec``, reading its output with a host-side
    deadline and a byte cap;
 4. kill every leftover process of the sandbox user, then read back the
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import io
 import logging
 import os
@@ -89,8 +92,9 @@ PREPARED_AHEAD = 2
 # Options of a service run's network: no route out, and no address on the host's bridge,
 # without which an internal network still reaches every port the host listens on.
 NETWORK_OPTIONS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
-# A TCP connect from the client to the service; host and port come as arguments, never spliced in.
-_PROBE_SCRIPT = 'exec 3<>"/dev/tcp/$0/$1"'
+# TCP connects from the client to the service; host and port come as arguments, never spliced in.
+# One probe exec tries every 50 ms until its ``timeout`` (execs cost far more than connects).
+_PROBE_SCRIPT = 'while ! (exec 3<>"/dev/tcp/$0/$1") 2>/dev/null; do sleep 0.05; done'
 # Kill every process of the sandbox user but PID 1 and this shell, then report
 # the cgroup counters on stderr and the requested files as a tar on stdout.
 _COLLECT_SCRIPT = r"""
@@ -103,6 +107,21 @@ done
 [ "$#" -gt 0 ] && exec tar -c -f - --ignore-failed-read -C / -- "$@" 2>/dev/null
 exit 0
 """
+
+
+#: The first step of a run, behind its files' copy: ``$1`` bytes of stdin into ``tar``, then the step.
+_UPLOAD_THEN_EXEC = r"""
+if ! failed=$(head -c "$1" | tar -x -f - -C / --no-same-owner --no-same-permissions 2>&1); then
+  printf '%s %s\n' "$2" "$failed" >&2
+  exit 125
+fi
+shift 2
+unset PWD OLDPWD  # the shell's own: the step gets the allowlisted environment alone
+exec "$@"
+"""
+UPLOAD_FAILED = 125
+#: How long ``remove_own`` waits for sandboxes still being created (a stopping ``serve`` must end quickly).
+ABANDON_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,10 @@ class DockerRunner:
         self._pool: dict[tuple, deque[Future]] = {}
         self._pool_lock = threading.Lock()
         self._closed = False
+        #: Sandboxes being created now, and whether ``remove_own`` ended this runner for good.
+        self._creating = 0
+        self._abandoned = False
+        self._created = threading.Condition()
         self._starter: ThreadPoolExecutor | None = None
         self._remover: ThreadPoolExecutor | None = None
         if warm:
@@ -188,7 +211,11 @@ class DockerRunner:
             self._remover.shutdown(wait=True)  # every queued removal still happens
         for future in ahead:
             if not future.cancelled() and future.exception() is None:
-                self._remove_logged(future.result())
+                made = future.result()
+                if isinstance(made, tuple):  # a service run's network and sandboxes
+                    self._remove_all_logged(made[1], made[0])
+                else:
+                    self._remove_logged(made)
 
     # -- sandboxes started ahead ----------------------------------------------
 
@@ -244,21 +271,6 @@ class DockerRunner:
         except RunnerError:
             log.exception("a used sandbox could not be removed; the next worker start reaps it")
 
-    def reap(self) -> int:
-        """Remove every container this backend labelled, then its networks; for a worker starting after a crash.
-
-        Returns how many containers it removed.
-        """
-        removed = 0
-        for container in self._client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
-            if container.id is None:  # never for a listed container; the stubs allow it
-                continue
-            self._remove(container.id)
-            removed += 1
-        for network in self._api.networks(filters={"label": LABEL}):
-            self._remove_network(network["Id"])
-        return removed
-
     def reap_orphans(self, *, host: str) -> int:
         """Remove sandboxes (and service networks) whose owning worker on ``host`` is no longer alive.
 
@@ -296,6 +308,9 @@ class DockerRunner:
         """
         if not self._owner:
             return 0
+        with self._created:  # no new sandbox from now on; one being created is awaited (bounded)
+            self._abandoned = True
+            self._created.wait_for(lambda: self._creating == 0, timeout=ABANDON_WAIT_SECONDS)
         mine: dict[str, str | list[str] | bool] = {"label": f"{OWNER_LABEL}={self._owner[OWNER_LABEL]}"}
         containers = self._client.containers.list(all=True, filters=mine, ignore_removed=True)
         for container in containers:
@@ -333,7 +348,30 @@ class DockerRunner:
         self, spec: RunSpec, image: str, *, run_id: str | None = None, network: str | None = None,
         aliases: tuple[str, ...] = (),
     ) -> str:
-        """A started sandbox; on no network unless ``network`` names a service run's network."""
+        """A started sandbox; on no network unless ``network`` names a service run's network.
+
+        Raises:
+            RunnerError: the engine refused, or ``remove_own`` ended this runner (the sandbox is removed).
+        """
+        with self._created:
+            if self._abandoned:
+                raise RunnerError("this worker is stopping: no new sandbox")
+            self._creating += 1
+        try:
+            cid = self._create_now(spec, image, run_id=run_id, network=network, aliases=aliases)
+        finally:
+            with self._created:
+                self._creating -= 1
+                abandoned = self._abandoned
+                self._created.notify_all()
+        if abandoned:
+            self._remove(cid)
+            raise RunnerError("this worker is stopping: no new sandbox")
+        return cid
+
+    def _create_now(
+        self, spec: RunSpec, image: str, *, run_id: str | None, network: str | None, aliases: tuple[str, ...],
+    ) -> str:
         labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **self._owner, **spec.labels}
         networking: dict[str, Any] = {"network_disabled": True}
         if network is not None:
@@ -390,14 +428,19 @@ class DockerRunner:
         )
 
     def _run_in(self, cid: str, spec: RunSpec, image_id: str, started: float) -> RunOutcome:
-        self._upload(cid, spec)
-        outcomes, alive = self._run_steps(cid, spec.steps, spec.limits)
+        if not spec.steps:
+            self._upload(cid, spec)
+            outcomes, alive = [], True
+        else:
+            first, alive = self._upload_and_exec(cid, spec)
+            rest, alive = self._run_steps(cid, spec.steps[1:], spec.limits, alive=alive)
+            outcomes = [first, *rest]
         return self._finish(cid, spec, image_id, started, outcomes, alive)
 
-    def _run_steps(self, cid: str, steps: tuple[Step, ...], limits: ResourceLimits) -> tuple[list[StepOutcome], bool]:
+    def _run_steps(self, cid: str, steps: tuple[Step, ...], limits: ResourceLimits, *,
+                   alive: bool = True) -> tuple[list[StepOutcome], bool]:
         """Run ``steps`` in order; returns their outcomes and whether the sandbox is still usable."""
         outcomes: list[StepOutcome] = []
-        alive = True
         for step in steps:
             if not alive:
                 outcomes.append(StepOutcome(exit_code=None, stderr=b"not run: the sandbox was stopped"))
@@ -518,18 +561,83 @@ class DockerRunner:
         client_image = images.runtime_image(spec.client.environment).tag
         image_id, client_image_id = self._image_id(image), self._image_id(client_image)
         started = time.monotonic()
-        run_id = uuid.uuid4().hex
-        network = self._create_network(run_id, spec)
-        containers: list[str] = []
+        network, containers = self._take_service(spec, image, client_image)
         try:
-            containers.append(self._create(spec, image, run_id=run_id, network=network, aliases=(SERVICE_HOST,)))
-            containers.append(self._create(spec.client, client_image, run_id=run_id, network=network))
             candidate, client = containers
             return self._serve(candidate, client, spec, (image_id, client_image_id), started)
         except docker.errors.DockerException as exc:
             raise RunnerError(f"the Docker engine failed during the service run: {exc}") from exc
         finally:
+            self._dispose_service(containers, network)
+
+    def _take_service(self, spec: RunSpec, image: str, client_image: str) -> tuple[str, list[str]]:
+        """A service run's network and started (candidate, client) sandboxes: started ahead when warm.
+
+        Like single sandboxes, a trio started ahead is fresh and used once.
+        """
+        assert spec.client is not None
+        if not self._warm:
+            return self._make_service(spec, image, client_image)
+        key = ("service", self._key(spec, image), self._key(spec.client, client_image))
+        with self._pool_lock:
+            ready = self._pool.get(key)
+            future = ready.popleft() if ready else None
+        with self._pool_lock:
+            if not self._closed:
+                queue = self._pool.setdefault(key, deque())
+                if len(queue) < self._warm:
+                    if self._starter is None:
+                        self._starter = ThreadPoolExecutor(max_workers=max(2, self._warm),
+                                                           thread_name_prefix="tasktrial-sandbox-start")
+                    queue.append(self._starter.submit(self._make_service, spec, image, client_image))
+        if future is not None:
+            try:
+                return future.result()
+            except RunnerError:
+                pass  # made now instead; if the engine is really down, this reports it
+        return self._make_service(spec, image, client_image)
+
+    def _make_service(self, spec: RunSpec, image: str, client_image: str) -> tuple[str, list[str]]:
+        """A new private network with the candidate's sandbox (as ``SERVICE_HOST``) and the client's on it."""
+        assert spec.client is not None
+        run_id = uuid.uuid4().hex
+        network = self._create_network(run_id, spec)
+        containers: list[str] = []
+        # Both sandboxes start at once: each start is most of a short run's time.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-service-start") as starting:
+            made = [starting.submit(self._create, spec, image, run_id=run_id, network=network, aliases=(SERVICE_HOST,)),
+                    starting.submit(self._create, spec.client, client_image, run_id=run_id, network=network)]
+            failures = []
+            for future in made:
+                try:
+                    containers.append(future.result())
+                except RunnerError as exc:
+                    failures.append(exc)
+        if failures:
             self._remove_all(containers, network)
+            raise failures[0]
+        return network, containers
+
+    def _dispose_service(self, containers: list[str], network: str) -> None:
+        """Remove a service run's sandboxes and network: in the background when sandboxes are started ahead."""
+        with self._pool_lock:
+            background = self._starter is not None and not self._closed
+            if background and self._remover is None:
+                self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-sandbox-remove")
+            remover = self._remover  # set whenever background is
+            try:
+                if background and remover is not None:
+                    remover.submit(self._remove_all_logged, containers, network)
+                    return
+            except RuntimeError:  # closing
+                pass
+        self._remove_all(containers, network)
+
+    def _remove_all_logged(self, containers: list[str], network: str) -> None:
+        try:
+            self._remove_all(containers, network)
+        except RunnerError:
+            log.exception("a service run's sandboxes could not be removed; the next worker start reaps them")
 
     def _create_network(self, run_id: str, spec: RunSpec) -> str:
         try:
@@ -548,33 +656,74 @@ class DockerRunner:
         self, candidate: str, client: str, spec: RunSpec, image_ids: tuple[str, str], started: float
     ) -> RunOutcome:
         assert spec.service is not None and spec.client is not None
-        self._upload(candidate, spec)
-        self._upload(client, spec.client)
-        outcomes, alive = self._run_steps(candidate, spec.steps, spec.limits)
+        if not spec.service.probe and not spec.steps and spec.client.steps:
+            return self._serve_at_once(candidate, client, spec, image_ids, started)
+        process = None
+        # The client's files go in while the candidate's steps run and its service starts.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-upload") as uploading:
+            client_upload = uploading.submit(self._upload, client, spec.client)
+            self._upload(candidate, spec)
+            outcomes, alive = self._run_steps(candidate, spec.steps, spec.limits)
+            if alive and all(o.exit_code == 0 for o in outcomes):
+                client_time = spec.client.limits.time_seconds * len(spec.client.steps)
+                lifetime = spec.service.ready_timeout_seconds + client_time + 60
+                process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, lifetime)
+            client_upload.result()
         client_began = time.monotonic()
         client_steps: list[StepOutcome] = []
         client_alive = True
-        if not alive or any(o.exit_code != 0 for o in outcomes):
+        if process is None:
             service = ServiceOutcome(ready=False)
             reason = b"not run: the service was not started because a step before it failed"
             client_steps = [StepOutcome(exit_code=None, stderr=reason) for _ in spec.client.steps]
         else:
-            client_time = spec.client.limits.time_seconds * len(spec.client.steps)
-            lifetime = spec.service.ready_timeout_seconds + client_time + 60
-            process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, lifetime)
-            ready, ready_seconds = self._await_ready(client, process, spec.service)
+            ready, ready_seconds = True, None
+            if spec.service.probe:
+                ready, ready_seconds = self._await_ready(client, process, spec.service)
             if ready:
                 client_steps, client_alive = self._run_steps(client, spec.client.steps, spec.client.limits)
             else:
                 reason = b"not run: the service never became ready"
                 client_steps = [StepOutcome(exit_code=None, stderr=reason) for _ in spec.client.steps]
             exit_code = process.exit_code()
+            if not spec.service.probe and exit_code is not None:
+                ready = False  # it ended before the client was done with it (the client judged the rest)
             alive = self._kill_processes(candidate)
             stdout, stderr, truncated = process.stop()
             service = ServiceOutcome(ready, ready_seconds, exit_code, stdout, stderr, truncated)
-        client_outcome = self._finish(client, spec.client, image_ids[1], client_began, client_steps, client_alive)
-        return self._finish(candidate, spec, image_ids[0], started, outcomes, alive,
-                            service=service, client=client_outcome)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-finish") as finishing:
+            client_outcome = finishing.submit(self._finish, client, spec.client, image_ids[1], client_began,
+                                              client_steps, client_alive)
+            candidate_outcome = self._finish(candidate, spec, image_ids[0], started, outcomes, alive,
+                                             service=service, client=None)
+            return dataclasses.replace(candidate_outcome, client=client_outcome.result())
+
+    def _serve_at_once(
+        self, candidate: str, client: str, spec: RunSpec, image_ids: tuple[str, str], started: float
+    ) -> RunOutcome:
+        """A service nobody probes and no step precedes: the client's files ride in its first step, which
+        starts while the candidate's files go in and its service starts (the client connects, retrying)."""
+        assert spec.service is not None and spec.client is not None
+        client_began = time.monotonic()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client") as running:
+            first = running.submit(self._upload_and_exec, client, spec.client)
+            self._upload(candidate, spec)
+            client_time = spec.client.limits.time_seconds * len(spec.client.steps)
+            lifetime = spec.service.ready_timeout_seconds + client_time + 60
+            process = _ServiceProcess.start(self._api, candidate, spec.service, spec.limits, lifetime)
+            outcome, client_alive = first.result()
+        rest, client_alive = self._run_steps(client, spec.client.steps[1:], spec.client.limits, alive=client_alive)
+        client_steps = [outcome, *rest]
+        exit_code = process.exit_code()
+        alive = self._kill_processes(candidate)
+        stdout, stderr, truncated = process.stop()
+        service = ServiceOutcome(exit_code is None, None, exit_code, stdout, stderr, truncated)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-finish") as finishing:
+            client_outcome = finishing.submit(self._finish, client, spec.client, image_ids[1], client_began,
+                                              client_steps, client_alive)
+            candidate_outcome = self._finish(candidate, spec, image_ids[0], started, [], alive,
+                                             service=service, client=None)
+            return dataclasses.replace(candidate_outcome, client=client_outcome.result())
 
     def _await_ready(self, client: str, process: _ServiceProcess, service: Service) -> tuple[bool, float | None]:
         """Probe the service from the client until it accepts a connection, exits, or the wait ends."""
@@ -594,17 +743,38 @@ class DockerRunner:
     def _remove_all(self, containers: list[str], network: str) -> None:
         """Remove the run's containers, then its network; try every one before raising the first failure."""
         failure: RunnerError | None = None
-        for cid in reversed(containers):
-            try:
-                self._remove(cid)
-            except RunnerError as exc:
-                failure = failure or exc
+        with ThreadPoolExecutor(max_workers=max(1, len(containers)), thread_name_prefix="tasktrial-remove") as removing:
+            for removal in [removing.submit(self._remove, cid) for cid in reversed(containers)]:
+                try:
+                    removal.result()
+                except RunnerError as exc:
+                    failure = failure or exc
         try:
             self._remove_network(network)
         except RunnerError as exc:
             failure = failure or exc
         if failure is not None:
             raise failure
+
+    def _upload_and_exec(self, cid: str, spec: RunSpec) -> tuple[StepOutcome, bool]:
+        """Copy the files in and run the first step in one exec (each exec is a runc start: CPU a batch
+        shares with the gradings). A shell reads exactly the archive's bytes off stdin into ``tar``,
+        then becomes the step, whose stdin is what follows. A failed copy ends before any candidate
+        code starts, with a marker made for this run alone (nothing the candidate prints can fake it).
+
+        Raises:
+            RunnerError: copying the files in failed.
+        """
+        step = spec.steps[0]
+        archive = _tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})
+        marker = f"tasktrial-upload-failed-{uuid.uuid4().hex}"
+        wrapped = Step(argv=("sh", "-c", _UPLOAD_THEN_EXEC, "upload", str(len(archive)), marker, *step.argv),
+                       stdin=archive + step.stdin)
+        outcome, alive = self._exec(cid, wrapped, spec.limits)
+        if outcome.exit_code == UPLOAD_FAILED and marker.encode() in outcome.stderr:
+            detail = outcome.stderr.split(marker.encode(), 1)[1][-500:]
+            raise RunnerError(f"copying files into the sandbox failed: {detail!r}")
+        return outcome, alive
 
     def _upload(self, cid: str, spec: RunSpec) -> None:
         archive = _tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})

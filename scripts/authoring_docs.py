@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.settings import Settings  # noqa: E402
-from engine import packs, schemas  # noqa: E402
+from engine import packs, schemas, trees  # noqa: E402
 from engine.models import CheckRule, ResourceLimits  # noqa: E402
 from graders import comparators, http_grader, mutation_grader  # noqa: E402
 from runners import images  # noqa: E402
@@ -357,8 +357,10 @@ my-pack.tar.gz
 Caps: the upload at most {max_upload} bytes by default (`TASKTRIAL_MAX_UPLOAD_BYTES`), at most
 {caps.max_files} files, {caps.max_file_bytes} bytes per file and {caps.max_total_bytes} bytes in all.
 Refused outright: links of any kind, absolute paths, `..`, backslashes, devices and FIFOs,
-setuid/setgid bits, names that are not UTF-8 or that collide after case folding, and archives that
-expand past the caps. A new version is `checking` until the workers' pack check makes it `live`
+setuid/setgid bits, names that are not UTF-8 or that collide after case folding (a file `Src`
+beside a folder `src/` included), a name segment over {trees.MAX_SEGMENT_BYTES} bytes or a path over {trees.MAX_PATH_BYTES} bytes (UTF-8),
+and archives that expand past the caps. Submissions and packs, folders, JSON and archives all
+pass the same rules (`engine.trees.Admission`). A new version is `checking` until the workers' pack check makes it `live`
 (served to candidates) or `rejected` (its report says why: `tasktrial pack show ID@VERSION`).
 Re-uploading the same content of a rejected version checks it again; new content needs a new
 `version`. `tasktrial pack retire ID@VERSION` stops new submissions to a live version; its results

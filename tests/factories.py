@@ -6,9 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.models import Check, CheckRule, CheckStatus, Difficulty, ResourceLimits, RunOutcome, StepOutcome, Task
+from testkit.packs import PACK_YAML, pytest_task_yaml, write_pack  # noqa: F401  (factories of packs on disk)
 
 
 def task(**overrides: Any) -> Task:
@@ -38,34 +37,6 @@ def outcome(*steps: StepOutcome, collected: dict[str, bytes] | None = None, **ov
 
 def rule(match: str, **overrides: Any) -> CheckRule:
     return CheckRule(match=match, **overrides)
-
-
-PACK_YAML = {"id": "demo", "version": "1.0.0", "title": "Demo", "description": "A demo pack",
-             "authors": ["tests"], "license": "MIT"}
-
-
-def write_pack(root: Path, tasks: dict[str, dict[str, Any]], pack: dict[str, Any] | None = None) -> Path:
-    """Write a pack folder. Each task maps to ``{"task": {...task.yaml}, "files": {relpath: text}}``."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pack.yaml").write_text(yaml.safe_dump(pack if pack is not None else PACK_YAML))
-    for task_id, spec in tasks.items():
-        folder = root / task_id
-        folder.mkdir()
-        if spec.get("task") is not None:
-            (folder / "task.yaml").write_text(yaml.safe_dump(spec["task"]))
-        for rel, text in spec.get("files", {}).items():
-            path = folder / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    return root
-
-
-def pytest_task_yaml(task_id: str = "sample", **overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {"id": task_id, "title": "Sample", "summary": "Sample task",
-                           "micro_skills": ["python.basics.sample"], "difficulty": "intro", "environment": "python",
-                           "grader": {"kind": "pytest"}, "scoring": {"pass_threshold": 80}}
-    doc.update(overrides)
-    return doc
 
 
 # -- engine-core suite helpers (appended) --------------------------------------
@@ -146,15 +117,21 @@ def harness_runner(handler):
     from runners.fake import FakeRunner
 
     def signing(spec):
-        result = handler(spec)
+        # A separate-sandbox run: the handler plays the grader's sandbox (the client); the candidate's serves.
+        tests = spec.client if spec.client is not None else spec
+        result = handler(tests)
         raw = result.collected.get(REPORT)
         try:
             document = json.loads(raw) if raw is not None else None
         except ValueError:
             document = None
         if isinstance(document, dict) and "mac" not in document:
-            key = spec.steps[0].stdin.strip()
+            key = tests.steps[0].stdin.strip()
             result = replace(result, collected={**result.collected, REPORT: sign_report(key, raw)})
+        if spec.client is not None:
+            from engine.models import ServiceOutcome
+
+            result = outcome(steps=(), service=ServiceOutcome(ready=True), client=result, oom_killed=result.oom_killed)
         return result
 
     return FakeRunner(signing)

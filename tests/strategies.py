@@ -64,3 +64,48 @@ def checks_strategy():
 
 
 check_lists = st.lists(st.deferred(checks_strategy), max_size=20)
+
+
+# -- trees that probe every admission rule (engine.trees.Admission) -------------
+
+#: Names chosen to break or brush against a rule: case and Unicode folding, dots, litter, bad characters.
+TRICKY_SEGMENTS = ["a", "A", "src", "Src", "SRC", "b.py", "B.PY", ".", "..", "", ".git", "__pycache__", "x.pyc",
+                   "__MACOSX", "node_modules", ".hidden", "...", "caf\u00e9", "cafe\u0301", "stra\u00dfe", "STRASSE",
+                   "\u017f", "s", "\u0130", "i\u0307", "a\\b", "c:", "bad\nname", "del\x7f", "\u00e9\u00e9"]
+tricky_segment = st.one_of(
+    st.sampled_from(TRICKY_SEGMENTS),
+    st.text(alphabet="aAbB.\u00e9\u00c9_", min_size=1, max_size=4),
+    st.integers(250, 260).map(lambda n: "a" * n),  # around NAME_MAX (255 bytes)
+    st.integers(124, 130).map(lambda n: "\u00e9" * n),  # the same in two-byte characters
+)
+tricky_path = st.one_of(
+    st.lists(tricky_segment, min_size=1, max_size=5).map("/".join),
+    st.lists(st.sampled_from(["d", "D"]), min_size=14, max_size=18).map("/".join),  # around the depth cap (16)
+    st.lists(st.just("\u00e9" * 120), min_size=3, max_size=6).map("/".join),  # around the path cap (1024 bytes)
+)
+#: File bodies: small, or one byte repeated around the 1 MiB cap for one file (compresses ~1000:1).
+tricky_body = st.one_of(
+    st.binary(max_size=32),
+    st.tuples(st.sampled_from([1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 1, 700_000]),
+              st.binary(min_size=1, max_size=1)).map(lambda pair: pair[1] * pair[0]),
+)
+
+
+class Tree(dict):
+    """A ``{path: bytes}`` tree whose repr shows big files by size, so a falsifying example stays readable."""
+
+    def __repr__(self) -> str:
+        shown = {path: body if len(body) <= 64 else f"<{len(body)} bytes of {body[:1]!r}...>"
+                 for path, body in self.items()}
+        return f"Tree({shown!r})"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # hypothesis's printer
+        printer.text(repr(self))
+
+
+tricky_tree = st.one_of(
+    st.dictionaries(tricky_path, tricky_body, max_size=8),
+    # around the file count cap (500) and the total size cap (8 MiB)
+    st.integers(498, 502).map(lambda n: {f"f{i}.txt": b"x" for i in range(n)}),
+    st.integers(7, 9).map(lambda n: {f"big{i}.bin": bytes([i]) * 1_000_000 for i in range(n)}),
+).map(Tree)

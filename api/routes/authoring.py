@@ -122,7 +122,7 @@ def retire(
 
 
 @router.get("/packs/{pack_id}/stats", response_model=PackStatistics)
-def pack_statistics(pack_id: str, session: SessionDep, service: ServiceDep, person: StatsDep) -> PackStatistics:
+def pack_statistics(pack_id: str, session: SessionDep, person: StatsDep) -> PackStatistics:
     """Per task: attempts, verdicts, score distribution, the checks failed most. The pack's authors and staff."""
     if not sees_everything(session, person, pack_id):
         raise NotFound(f"you have no pack {pack_id!r}")

@@ -17,6 +17,7 @@ from api.tables import PackState, PackVersion, Role
 from engine import archives, packs
 from engine.errors import NotFound, PackError
 from engine.models import Pack, Task
+from engine.public_tests import public_test_files
 
 router = APIRouter(prefix="/v1", tags=["catalogue"])
 
@@ -205,16 +206,24 @@ class PublicTestsRequest(BaseModel):
                         413: {"description": "upload too large"},
                         415: {"description": "neither application/json nor multipart/form-data"},
                         422: {"description": "unsafe or malformed files"},
-                        503: {"description": "no sandbox engine on this server"}})
+                        429: {"description": "this candidate's public-test rate is reached: see Retry-After"},
+                        503: {"description": "no sandbox engine on this server (or, with a broker, no worker "
+                                              "answered in time)"}})
 async def public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
-                       _: PersonDep, version: str | None = None) -> dict:
+                       person: PersonDep, version: str | None = None) -> dict:
     """Run the task's public example tests over the given files, in the grading image and limits.
 
-    Nothing is signed, stored or counted: the answer is the tests' own output.
+    Nothing is signed, stored or counted: the answer is the tests' own output. Admitted as
+    submissions are (a per-candidate rate), before the body is read.
     """
+    from api.routes.submissions import admit_public_tests
+
     task = service.catalogue.task(pack_id, task_id, version, service.pack_state(session))
+    if not public_test_files(task):
+        raise NotFound(f"task {pack_id}/{task_id} has no public tests")
+    await admit_public_tests(service, person)
     files = await read_files(request, service.settings.max_upload_bytes)
-    ran = await run_in_threadpool(service.run_public_tests, task, files)
+    ran = await service.public_tests(task, files)
     if ran is None:
         raise NotFound(f"task {pack_id}/{task_id} has no public tests")
     return ran.to_document()

@@ -189,13 +189,22 @@ async def import_members(cohort_id: str, request: Request, session: SessionDep, 
                          author: AuthorDep) -> Imported:
     """Import members from CSV; each gets a one-time invitation (shown once). All rows or none."""
     cohort = cohort_for(session, author, cohort_id, Standing.ORGANISER)
-    rows = parse_members(await read_body(request, service.settings.max_upload_bytes))
-    already = store.existing_members(session=session, cohort_id=cohort.id, subjects=[r.subject for r in rows])
-    if already:
-        raise RosterError([f"line {r.line}: {r.subject!r} is already a member" for r in rows if r.subject in already])
-    invitations = store.add_members(session=session, cohort_id=cohort.id, rows=rows)
+    invitations = import_roster(session, cohort.id, await read_body(request, service.settings.max_upload_bytes))
     return Imported(imported=len(invitations),
                     invitations=[InvitationPublic(subject=s, invitation=secret) for s, secret in invitations])
+
+
+def import_roster(session, cohort_id: str, data: bytes) -> list[tuple[str, str]]:
+    """Add the CSV's members with a one-time invitation each: ``(subject, secret)`` pairs. All rows or none.
+
+    Raises:
+        RosterError: every bad row, each with its line (a subject already a member is one).
+    """
+    rows = parse_members(data)
+    already = store.existing_members(session=session, cohort_id=cohort_id, subjects=[r.subject for r in rows])
+    if already:
+        raise RosterError([f"line {r.line}: {r.subject!r} is already a member" for r in rows if r.subject in already])
+    return store.add_members(session=session, cohort_id=cohort_id, rows=rows)
 
 
 @router.get("/cohorts/{cohort_id}/members", response_model=ListMembers)

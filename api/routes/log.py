@@ -67,7 +67,7 @@ def result_inclusion(result_id: ResultId, session: SessionDep, service: ServiceD
     result = storage.get_result(session=session, result_id=result_id)
     if result is None:
         raise NotFound(f"unknown result {result_id!r}")
-    view = result_view(session, person, visible_submission(session, service, person, result.submission_id))
+    view = result_view(session, person, visible_submission(session, person, result.submission_id))
     entry = storage.log_entry(session=session, result_id=result.id, view=view)
     if entry is None:
         raise NotFound(f"result {result_id!r} was stored before the transparency log existed")

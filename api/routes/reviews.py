@@ -97,7 +97,7 @@ def get_review(review_id: str, session: SessionDep, service: ServiceDep, person:
     if submission is None:  # the review's foreign key: only a damaged database gets here
         raise NotFound(f"review {review_id!r} names an unknown submission")
     files = {}
-    for path, data in archives.extract(submission.archive).items():
+    for path, data in archives.extract_stored(submission.archive).items():
         text = data.decode("utf-8", "replace")
         files[path] = text if len(text) <= FILE_CHARS else text[:FILE_CHARS] + "\n[... cut for the review page ...]"
     reference = task.root / packs.REVIEW_REFERENCE

@@ -157,3 +157,55 @@ def fail(run_id: RunId, body: Failure, session: SessionDep, service: ServiceDep,
     held_run(session, run_id, acting)
     service.fail_run(run_id=run_id, reason=body.reason, holder=acting)
     return {"state": RunState.DONE.value}
+
+
+# -- public tests handed to workers (Celery deployments) ------------------------------
+
+public_tests_router = APIRouter(prefix="/v1/public-test-jobs", tags=["workers"])
+
+
+class PublicTestsPayload(BaseModel):
+    job_id: str
+    pack_id: str
+    pack_version: str
+    task_id: str
+    task_digest: str
+    archive: str  # base64 tar.gz of the candidate's files
+
+
+class PublicTestsOutcome(BaseModel):
+    """What the public tests printed (``engine.public_tests.PublicTestRun.to_document``), or why they could not run."""
+
+    command: list[str] = Field(default_factory=list, max_length=1000)
+    passed: bool = False
+    exit_code: int | None = None
+    stdout: str = Field("", max_length=1_000_000)
+    stderr: str = Field("", max_length=1_000_000)
+    timed_out: bool = False
+    oom_killed: bool = False
+    output_truncated: bool = False
+    wall_seconds: float = 0.0
+    limits: dict[str, Any] = Field(default_factory=dict)
+    #: Set when the worker could not run them (no sandbox engine, an unknown task version): the API answers 503.
+    error: str | None = Field(None, max_length=4000)
+
+
+@public_tests_router.post("/{job_id}/claim", response_model=PublicTestsPayload,
+                          responses={409: {"description": "claimed by another worker, answered, or given up"}})
+def claim_public_tests(job_id: RunId, session: SessionDep, worker: WorkerDep) -> PublicTestsPayload:
+    job = storage.claim_public_test_job(session=session, job_id=job_id, token_id=worker.token_id)
+    if job is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"public tests {job_id} are claimed, answered or given up")
+    return PublicTestsPayload(job_id=job.id, pack_id=job.pack_id, pack_version=job.pack_version, task_id=job.task_id,
+                              task_digest=job.task_digest, archive=base64.b64encode(job.archive).decode("ascii"))
+
+
+@public_tests_router.post("/{job_id}/outcome",
+                          responses={409: {"description": "this worker does not hold the job, or posted already"}})
+def post_public_tests(job_id: RunId, body: PublicTestsOutcome, session: SessionDep,
+                      worker: WorkerDep) -> dict[str, str]:
+    if not storage.finish_public_test_job(session=session, job_id=job_id, token_id=worker.token_id,
+                                          outcome=body.model_dump()):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"public tests {job_id} are not held by this worker, "
+                                                      "were answered already, or were given up")
+    return {"state": "done"}

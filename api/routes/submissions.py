@@ -192,9 +192,18 @@ def _form_parts(form) -> tuple[str, str | None, str | None, Any]:
             assessment if isinstance(assessment, str) and assessment else None, upload)
 
 
-def _admit(service: Service, person: Principal) -> None:
+async def admit_public_tests(service: Service, person: Principal) -> None:
+    """Refuse a candidate over their public-test rate (the API, the web page and so ``tasktrial test``).
+
+    Raises:
+        TooManyRequests: see ``Service.admit_public_tests``.
+    """
+    await to_thread.run_sync(lambda: _admit(service, person, public_tests=True))
+
+
+def _admit(service: Service, person: Principal, *, public_tests: bool = False) -> None:
     with service.session() as session:
-        service.admit(session=session, candidate=person.subject)
+        (service.admit_public_tests if public_tests else service.admit)(session=session, candidate=person.subject)
 
 
 def _enqueue(service: Service, run_id: str) -> None:
@@ -224,12 +233,25 @@ def _accept(service: Service, person: Principal, task_ref: str, version: str | N
             subject_salt=results.new_subject_salt(), assessment_id=assessment_id, late=late, attempt_limit=limit)
 
 
-def visible_submission(session, service: Service, principal: Principal, submission_id: str) -> Submission:
+def visible_submission(session, principal: Principal, submission_id: str) -> Submission:
     """The submission if ``principal`` may see it; otherwise 404, as if it did not exist."""
     submission = storage.get_submission(session=session, submission_id=submission_id, with_archive=False)
     if submission is None or not may_see(session, principal, submission):
         raise NotFound(f"unknown submission {submission_id!r}")
     return submission
+
+
+def submitted_files(session, submission: Submission) -> dict[str, bytes]:
+    """The files the candidate sent, exactly as stored and graded: theirs only (the starter, graders and
+    solutions are never in a submission's archive). Call after ``visible_submission``.
+
+    Raises:
+        SubmissionRejected: the stored archive cannot be read (never expected: the API wrote it).
+    """
+    stored = storage.get_submission(session=session, submission_id=submission.id)
+    if stored is None:
+        raise NotFound(f"unknown submission {submission.id!r}")
+    return archives.extract(stored.archive, strip_top_folder=False)  # as the worker reads it (api.jobs)
 
 
 def may_see(session, principal: Principal, submission: Submission) -> bool:
@@ -291,17 +313,16 @@ def list_submissions(
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionPublic)
-def get_submission(submission_id: SubmissionId, session: SessionDep, service: ServiceDep, person: PersonDep) -> SubmissionPublic:
-    return public(session, visible_submission(session, service, person, submission_id))
+def get_submission(submission_id: SubmissionId, session: SessionDep, person: PersonDep) -> SubmissionPublic:
+    return public(session, visible_submission(session, person, submission_id))
 
 
 @router.get("/submissions/{submission_id}/result", response_class=Response,
             responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}})
-async def submission_result(submission_id: SubmissionId, session: SessionDep, service: ServiceDep,
-                            person: PersonDep) -> Response:
+async def submission_result(submission_id: SubmissionId, session: SessionDep, person: PersonDep) -> Response:
     """The result document. ``async`` on purpose: two short indexed reads cost less on the event
     loop than a worker thread fighting the others for the GIL (the hottest read of the API)."""
-    submission = visible_submission(session, service, person, submission_id)
+    submission = visible_submission(session, person, submission_id)
     result = storage.latest_result(session=session, submission_id=submission.id)
     if result is None:
         run = storage.latest_run(session=session, submission_id=submission.id)
@@ -313,12 +334,12 @@ async def submission_result(submission_id: SubmissionId, session: SessionDep, se
 
 @router.get("/results/{result_id}", response_class=Response,
             responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}})
-async def get_result(result_id: ResultId, session: SessionDep, service: ServiceDep, person: PersonDep) -> Response:
+async def get_result(result_id: ResultId, session: SessionDep, person: PersonDep) -> Response:
     """The result document by id; ``async`` for the same reason as ``submission_result``."""
     result = storage.get_result(session=session, result_id=result_id)
     if result is None:
         raise NotFound(f"unknown result {result_id!r}")
-    submission = visible_submission(session, service, person, result.submission_id)
+    submission = visible_submission(session, person, result.submission_id)
     return _json(result.document[result_view(session, person, submission)])
 
 
@@ -375,7 +396,7 @@ async def submission_events(
 ) -> StreamingResponse:
     """Follow a submission. ``async``, with no session held: a waiting stream costs no connection or thread."""
     with service.session() as session:  # closed before the stream starts
-        submission = visible_submission(session, service, person, submission_id)
+        submission = visible_submission(session, person, submission_id)
         run = storage.latest_run(session=session, submission_id=submission.id)
         reveal = reveals_result(session, person, submission)
     if run is None:

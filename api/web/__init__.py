@@ -13,12 +13,14 @@ from api.web.render import make_environment
 
 
 def mount(app: FastAPI) -> None:
+    from api.web.cohort_pages import router as cohort_router
     from api.web.routes import router
 
     assets = Assets()
     app.state.web_assets = assets
     app.state.web_templates = make_environment(assets)
     app.include_router(router)
+    app.include_router(cohort_router)
 
 
 __all__ = ["mount"]

@@ -7,6 +7,7 @@ numbers, so no text a candidate or author wrote reaches a page unescaped.
 
 from __future__ import annotations
 
+import functools
 import html
 from datetime import datetime
 from pathlib import Path
@@ -89,9 +90,38 @@ def score_chart(points: list[tuple[datetime, float]], *, title: str, width: int 
     return Markup(svg)  # noqa: S704 - every text interpolated above is html.escape()d or a number formatted here
 
 
+#: Submitted text files are shown on the result page up to these sizes (each, and all together): the page stays small.
+SHOWN_FILE_CAP = 32 * 1024
+SHOWN_FILES_TOTAL = 96 * 1024
+
+
+def submitted_files_view(files: dict[str, bytes]) -> list[dict[str, Any]]:
+    """Path, size and, for small text files, the text of each submitted file, in path order."""
+    shown, rows = 0, []
+    for path, data in sorted(files.items()):
+        text, note = None, None
+        if len(data) > SHOWN_FILE_CAP or shown + len(data) > SHOWN_FILES_TOTAL:
+            note = "too large to show here"
+        else:
+            try:
+                text = data.decode("utf-8")
+                shown += len(data)
+            except UnicodeDecodeError:
+                note = "binary"
+        rows.append({"path": path, "size": len(data), "text": text, "note": note})
+    return rows
+
+
+def size_in_words(size: int) -> str:
+    if size < 1024:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1048576:.1f} MB"
+
+
 VERDICT_MARKS = {"ready": "✓", "not_ready": "✗", "error": "!"}
 
 
+@functools.lru_cache(maxsize=64)  # a handful of verdicts, rendered on every row of the big tables
 def verdict_badge(verdict: str) -> Markup:
     """A verdict in words, with a mark: never told by colour alone."""
     return Markup('<span class="verdict verdict-{0}">{1} {2}</span>').format(
@@ -102,7 +132,7 @@ def make_environment(assets: Assets) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(asset=assets.url, verdict_badge=verdict_badge, status_words=STATUS_WORDS)
-    env.filters.update(markdown=markdown, limits_in_words=limits_in_words)
+    env.filters.update(markdown=markdown, limits_in_words=limits_in_words, size=size_in_words)
     env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
     return env
 

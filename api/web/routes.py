@@ -12,13 +12,14 @@ import csv
 import io
 import json
 import math
-from collections.abc import AsyncGenerator, Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Collection, Coroutine
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.routing import APIRoute
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from api import cohorts, storage
@@ -47,7 +48,7 @@ from api.web.session import (
     secure_cookies,
 )
 from engine import archives, openbadges, packs, public_tests, results, signing
-from engine.errors import Conflict, NotFound, PackError, SubmissionRejected, TaskTrialError
+from engine.errors import Conflict, NotFound, PackError, RunnerError, SubmissionRejected, TaskTrialError
 from engine.models import Task
 from engine.trees import from_mapping
 
@@ -57,12 +58,15 @@ NAV: list[tuple[str, str, str]] = [
     ("Profile", "/profile", "everyone"),
     ("Packs", "/author/packs", "authors"),
     ("Readiness", "/review/readiness", "staff"),
+    ("Assessments", "/assessments", "everyone"),
+    ("Cohorts", "/cohorts", "authors"),
+    ("Reviews", "/reviews", "authors"),
     ("Verify a result", "/verify", "public"),
 ]
 STATES = [RunState.QUEUED.value, RunState.RUNNING.value, RunState.GRADING.value, RunState.DONE.value]
-STARTER_TEXT_CAP = 256 * 1024
+STARTER_TEXT_CAP = 256 * 1024  # starter files larger than this are not opened in the editor
 PAGE_SIZE = 48  # tasks per catalogue page: keeps a page small whatever the catalogue's size
-READINESS_PAGE_SIZE = 50  # starter files larger than this are not opened in the editor
+READINESS_PAGE_SIZE = 50  # candidates per readiness page: a page costs the same whatever the number of candidates
 
 
 class PageRoute(APIRoute):
@@ -284,14 +288,15 @@ def live_task(service, session, pack_id: str, task_id: str) -> Task:
 
 
 def task_view(request: Request, session, user: WebUser, task: Task, *, status: int = 200, problem: str | None = None,
-              public_run: dict | None = None) -> Response:
+              public_run: dict | None = None, public_problem: str | None = None) -> Response:
     attempts = storage.task_results(session=session, candidate=user.subject, pack_id=task.pack_id, task_id=task.id,
                                     hidden=withheld(session, user.subject))
     files = starter_texts(task)
     return page(request, "task.html", user, status=status, task=task, attempts=attempts, starter=files,
                 starter_json=json.dumps({"key": f"tasktrial-draft:{task.pack_id}/{task.id}@{task.digest}",
                                          "files": files}).replace("<", "\\u003c"),
-                problem=problem, public_run=public_run, has_public_tests=bool(public_tests.public_test_files(task)))
+                problem=problem, public_run=public_run, public_problem=public_problem,
+                has_public_tests=bool(public_tests.public_test_files(task)))
 
 
 @router.get("/tasks/{pack_id}/{task_id}/starter.zip")
@@ -331,26 +336,43 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
 @router.post("/tasks/{pack_id}/{task_id}/public-tests")
 async def run_public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
                            user: UserDep) -> Response:
-    """The task's public tests over the posted files (the API's ``Service.run_public_tests``): output only, never a result."""
+    """The task's public tests over the posted files (the API's admission and ``Service.run_public_tests``):
+    output only, never a result. The editor's button gets the fragment it shows, a refusal included."""
     task = live_task(service, session, pack_id, task_id)
+    if not public_tests.public_test_files(task):
+        raise NotFound(f"task {pack_id}/{task_id} has no public tests")
     cap = service.settings.max_upload_bytes
     try:
+        await submissions_api.admit_public_tests(service, user.principal)  # before the body, as the API
         await read_body(request, cap)
         async with request.form(max_files=archives.ArchiveCaps().max_files) as form:
             check_csrf(user.csrf, form.get("csrf"))
             files = await _uploaded_files(form, cap)
     except SubmissionRejected as exc:
-        return task_view(request, session, user, task, status=422, problem=str(exc))
-    ran = await run_in_threadpool(service.run_public_tests, task, files)
-    if ran is None:
+        return _public_tests_answer(request, session, user, task, status=422, problem=str(exc))
+    except TooManyRequests as exc:
+        response = _public_tests_answer(request, session, user, task, status=429, problem=str(exc))
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
+    try:
+        ran = await service.public_tests(task, files)
+    except RunnerError as exc:  # no sandbox engine, or no worker answered in time: say so where the output goes
+        return _public_tests_answer(request, session, user, task, status=503, problem=str(exc))
+    if ran is None:  # checked above; the service says so too
         raise NotFound(f"task {pack_id}/{task_id} has no public tests")
-    document = ran.to_document()
+    return _public_tests_answer(request, session, user, task, run=ran.to_document())
+
+
+def _public_tests_answer(request: Request, session, user: WebUser, task: Task, *, status: int = 200,
+                         run: dict | None = None, problem: str | None = None) -> Response:
+    """The run (or why it did not run): as the fragment the editor swaps in, or within the task page."""
     if request.headers.get("hx-request") or request.headers.get("x-requested-with") == "fetch":
         env = request.app.state.web_templates
-        response = HTMLResponse(env.get_template("_public_tests.html").render(run=document))
+        response = HTMLResponse(env.get_template("_public_tests.html").render(run=run, problem=problem),
+                                status_code=status)
         response.headers.update(render.SECURITY_HEADERS)
         return response
-    return task_view(request, session, user, task, public_run=document)
+    return task_view(request, session, user, task, status=status, public_run=run, public_problem=problem)
 
 
 async def _uploaded_files(form, cap: int) -> dict[str, bytes]:
@@ -376,9 +398,8 @@ async def _uploaded_files(form, cap: int) -> dict[str, bytes]:
 
 
 @router.get("/submissions/{submission_id}")
-def submission_page(submission_id: str, request: Request, service: ServiceDep, session: SessionDep,
-                    user: UserDep) -> Response:
-    submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
+def submission_page(submission_id: str, request: Request, session: SessionDep, user: UserDep) -> Response:
+    submission = submissions_api.visible_submission(session, user.principal, submission_id)
     result = storage.latest_result(session=session, submission_id=submission.id)
     if result is not None and submissions_api.reveals_result(session, user.principal, submission):
         return RedirectResponse(f"/results/{result.id}", status_code=303)
@@ -394,7 +415,7 @@ async def submission_events(submission_id: str, request: Request, service: Servi
                             ) -> StreamingResponse:
     """The API's event stream (its caps, resumption and shutdown notice), each event as the HTML fragment htmx swaps in."""
     with service.session() as session:  # closed before the stream starts, as the API's
-        submission = submissions_api.visible_submission(session, service, user.principal, submission_id)
+        submission = submissions_api.visible_submission(session, user.principal, submission_id)
         run = storage.latest_run(session=session, submission_id=submission.id)
         reveal = submissions_api.reveals_result(session, user.principal, submission)
     if run is None:
@@ -435,29 +456,33 @@ def _queue_position(service, run_id: str) -> int | None:
         return storage.queue_position(session=session, run_id=run_id)
 
 
-def _viewer_document(session, service, user: WebUser, result_id: str) -> tuple[dict, Any]:
+def _viewer_document(session, user: WebUser, result_id: str) -> tuple[dict, Any]:
     """The result document this viewer may read: the same stored view the API returns to them."""
     result = storage.get_result(session=session, result_id=result_id)
     if result is None:
         raise NotFound(f"unknown result {result_id!r}")
-    submission = submissions_api.visible_submission(session, service, user.principal, result.submission_id)
+    submission = submissions_api.visible_submission(session, user.principal, result.submission_id)
     return result.document[submissions_api.result_view(session, user.principal, submission)], submission
 
 
 @router.get("/results/{result_id}")
 def result_page(result_id: str, request: Request, service: ServiceDep, session: SessionDep, user: UserDep) -> Response:
-    document, submission = _viewer_document(session, service, user, result_id)
+    document, submission = _viewer_document(session, user, result_id)
     try:
         task = service.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
     except NotFound:
         task = None
-    return page(request, "result.html", user, doc=document, submission=submission, task=task,
+    try:
+        files = render.submitted_files_view(submissions_api.submitted_files(session, submission))
+    except SubmissionRejected:
+        files = None
+    return page(request, "result.html", user, doc=document, submission=submission, task=task, files=files,
                 limits_words=render.limits_in_words(document.get("runner", {})))
 
 
 @router.get("/results/{result_id}/download")
-def result_download(result_id: str, service: ServiceDep, session: SessionDep, user: UserDep) -> Response:
-    document, _ = _viewer_document(session, service, user, result_id)
+def result_download(result_id: str, session: SessionDep, user: UserDep) -> Response:
+    document, _ = _viewer_document(session, user, result_id)
     return Response(json.dumps(document, ensure_ascii=False, indent=2), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="result-{result_id}.json"'})
 
@@ -482,9 +507,9 @@ def _profile_context(session, candidate: str, *, as_candidate: bool = False,
     """A profile page's content without ``hidden`` results; ``as_candidate``: what the candidate reads
     themselves (withheld results left out too)."""
     hidden = (hidden or set()) | (withheld(session, candidate) if as_candidate else set())
-    profile = submissions_api.build_profile(session, candidate, hidden=hidden)
-    evidence = [row for row in storage.skill_evidence(session=session, candidate=candidate)
-                if row.result_id not in hidden]
+    evidence = [row for row in storage.skill_evidence(session=session, candidate=candidate)  # read once: the
+                if row.result_id not in hidden]                                          # profile and the chart
+    profile = submissions_api.profile_from_evidence(candidate, evidence)
     # Readiness over time: the share of this candidate's micro-skills whose latest evidence is ready.
     latest: dict[str, bool] = {}
     points = []
@@ -608,10 +633,10 @@ def version_page(pack_id: str, version: str, request: Request, service: ServiceD
                  user: AuthorUser) -> Response:
     """An uploaded version's state and the workers' check report: its author's (or an admin's) only, as in the API."""
     row = authoring_api.owned_version(session, user.principal, pack_id, version)
-    return _version_view(request, service, session, user, row)
+    return _version_view(request, service, user, row)
 
 
-def _version_view(request: Request, service, session, user: WebUser, row, *, status: int = 200,
+def _version_view(request: Request, service, user: WebUser, row, *, status: int = 200,
                   problem: str | None = None) -> Response:
     try:
         pack = service.catalogue.pack(row.pack_id, row.version)
@@ -631,7 +656,7 @@ async def retire_version(pack_id: str, version: str, request: Request, service: 
         authoring_api.retire(pack_id, version, session, user.principal)
     except Conflict as exc:
         row = authoring_api.owned_version(session, user.principal, pack_id, version)
-        return _version_view(request, service, session, user, row, status=409, problem=str(exc))
+        return _version_view(request, service, user, row, status=409, problem=str(exc))
     return RedirectResponse(f"/author/packs/{quote(pack_id)}/{quote(version)}", status_code=303)
 
 
@@ -650,51 +675,57 @@ def task_preview(pack_id: str, version: str, task_id: str, request: Request, ser
 # -- reviewers: readiness ----------------------------------------------------------------
 
 
-def readiness_rows(session, *, ready_in: list[str], sort: str,
-                   scope: cohorts.WorkScope | None = None) -> tuple[list[str], list[dict[str, Any]]]:
-    """Candidates × micro-skills from their profiles (latest evidence per skill); filtered and sorted.
-    ``scope``: the viewer's (another cohort's assessment work stays out)."""
-    by_candidate: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in storage.skill_standings(session=session, assessments=scope.assessments if scope else None):
-        by_candidate.setdefault(row.candidate, {})[row.skill] = {"score": row.score, "verdict": row.verdict,
-                                                                 "best": row.best}
-    skills = {skill for cells in by_candidate.values() for skill in cells}
-    rows: list[dict[str, Any]] = [{"candidate": candidate, "cells": cells} for candidate, cells in by_candidate.items()]
-    wanted = [s for s in ready_in if s]
-    rows = [r for r in rows if all(r["cells"].get(s, {}).get("verdict") == "ready" for s in wanted)]
-    if sort and sort != "candidate":
-        rows.sort(key=lambda r: (-(r["cells"].get(sort, {}).get("score", -1)), r["candidate"]))
-    return sorted(skills), rows
+def _staff_scope(session, user: WebUser) -> Collection[str] | None:
+    """The assessments whose work ``user`` may see in the readiness table (None: every one; practice always)."""
+    return cohorts.work_scope(session, user.principal).assessments
 
 
 @router.get("/review/readiness")
 def readiness_page(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate",
                    page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
+    """Candidates × micro-skills, a page of candidates at a time: the storage reads only this page's cells."""
     ready_in = request.query_params.getlist("ready")
-    skills, rows = readiness_rows(session, ready_in=ready_in, sort=sort,
-                                  scope=cohorts.work_scope(session, user.principal))
+    scope = _staff_scope(session, user)
+    number = max(1, page_number)
+    table = storage.readiness_table(session=session, ready_in=ready_in, sort=sort, assessments=scope,
+                                    offset=(number - 1) * READINESS_PAGE_SIZE, limit=READINESS_PAGE_SIZE)
+    pages = max(1, -(-table.matched // READINESS_PAGE_SIZE))
+    if number > pages:  # past the end (the filter narrowed): the last page
+        number = pages
+        table = storage.readiness_table(session=session, ready_in=ready_in, sort=sort, assessments=scope,
+                                        offset=(number - 1) * READINESS_PAGE_SIZE, limit=READINESS_PAGE_SIZE)
+    # Each distinct cell (score, verdict) rendered once here, so the template only places them.
+    shown: dict[tuple[float, str], Markup] = {}
+    rows = [(candidate, [_readiness_cell(table.cells[candidate].get(s), shown) for s in table.skills])
+            for candidate in table.candidates]
     query = urlencode([("ready", s) for s in ready_in] + [("sort", sort)])
-    pages = max(1, -(-len(rows) // READINESS_PAGE_SIZE))
-    number = max(1, min(page_number, pages))
     link = lambda n: f"/review/readiness?{query}&page={n}"  # noqa: E731
-    return page(request, "readiness.html", user, skills=skills, matched=len(rows),
-                rows=rows[(number - 1) * READINESS_PAGE_SIZE:number * READINESS_PAGE_SIZE], ready_in=ready_in,
-                sort=sort, query=query, ready_query=urlencode([("ready", s) for s in ready_in]),
+    return page(request, "readiness.html", user, skills=table.skills, matched=table.matched, rows=rows,
+                ready_in=ready_in, sort=sort, query=query, ready_query=urlencode([("ready", s) for s in ready_in]),
                 pager={"number": number, "pages": pages, "previous": link(number - 1) if number > 1 else None,
                        "next": link(number + 1) if number < pages else None})
 
 
+def _readiness_cell(cell: tuple[float, str, float] | None, shown: dict[tuple[float, str], Markup]) -> Markup | str:
+    if cell is None:
+        return "—"
+    key = cell[:2]
+    if key not in shown:
+        shown[key] = Markup(f"{key[0]:g} ") + render.verdict_badge(key[1])  # noqa: S704 - a number formatted here
+    return shown[key]
+
+
 @router.get("/review/readiness.csv")
 def readiness_csv(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate") -> Response:
-    skills, rows = readiness_rows(session, ready_in=request.query_params.getlist("ready"), sort=sort,
-                                  scope=cohorts.work_scope(session, user.principal))
+    table = storage.readiness_table(session=session, ready_in=request.query_params.getlist("ready"), sort=sort,
+                                    assessments=_staff_scope(session, user))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["candidate", *skills])
-    for row in rows:
-        writer.writerow([_csv_safe(row["candidate"]),
-                         *(f"{row['cells'][s]['score']:g} {row['cells'][s]['verdict']}" if s in row["cells"] else ""
-                           for s in skills)])
+    writer.writerow(["candidate", *table.skills])
+    for candidate in table.candidates:
+        cells = table.cells[candidate]
+        writer.writerow([_csv_safe(candidate),
+                         *(f"{cells[s][0]:g} {cells[s][1]}" if s in cells else "" for s in table.skills)])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="readiness.csv"'})
 

@@ -48,6 +48,10 @@ IMPORT_LIMITS: dict[str, Any] = {"time_seconds": 30, "memory_mb": 256, "cpus": 1
                                  "output_kb": 128}
 # Exercism counts an exercise solved when every test passes.
 IMPORT_PASS_THRESHOLD = 100
+#: Words in a test file that mean its tests reach into the candidate's process (patching its globals or
+#: ``builtins.open`` with mocks, capturing its prints, driving its coroutines): such an exercise keeps the
+#: in-process pytest mode (``pack validate`` warns). Every other exercise is graded across the boundary.
+SHARED_PROCESS_MARKERS = ("mock", "capsys", "capfd", "asyncio", "monkeypatch")
 MAX_FILE_BYTES = 1024 * 1024
 TEST_NAME = re.compile(r"^(test_.*|.*_test)\.py$")
 DOCS = ("introduction.md", "introduction.append.md", "instructions.md", "instructions.append.md")
@@ -188,7 +192,7 @@ def _convert(practice: Path, slug: str, entry: Mapping[str, Any], language: str,
         "difficulty": difficulty.value,
         "environment": ENVIRONMENT,
         "limits": dict(IMPORT_LIMITS),
-        "grader": {"kind": "pytest", "tests": TESTS_FOLDER},
+        "grader": {"kind": "pytest", "tests": TESTS_FOLDER, **_isolation(contents, names["test"])},
         "scoring": {"pass_threshold": IMPORT_PASS_THRESHOLD},
     }
     files: dict[str, bytes] = {
@@ -390,6 +394,12 @@ def _read(folder: Path, rel: str) -> bytes:
     if len(data) > MAX_FILE_BYTES:
         raise _Unconvertible(f"{rel} is larger than {MAX_FILE_BYTES} bytes")
     return data
+
+
+def _isolation(contents: Mapping[str, bytes], tests: list[str]) -> dict[str, str]:
+    """``{isolation: shared-process}`` for tests that cannot cross a process boundary, else nothing (the default)."""
+    text = b"\n".join(contents[name] for name in tests)
+    return {"isolation": "shared-process"} if any(m.encode() in text for m in SHARED_PROCESS_MARKERS) else {}
 
 
 def _track_config(track_dir: Path, warnings: list[str]) -> dict[str, Any]:

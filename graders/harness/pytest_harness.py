@@ -1,6 +1,6 @@
 """Runs inside the sandbox: hidden pytest tests against the candidate's code.
 
-Started as ``python3 -I pytest_harness.py MODE REPORT TESTS``. Isolated mode
+Started as ``python3 -I pytest_harness.py MODE REPORT TESTS [HOST:PORT]``. Isolated mode
 keeps ``PYTHON*`` variables, the user site and the script's folder off
 ``sys.path``; an explicit ``-c`` config, ``--rootdir`` and ``--confcutdir``
 mean a ``conftest.py``, ``pytest.ini`` or ``pyproject.toml`` shipped in the
@@ -12,7 +12,14 @@ read before any candidate code loads, and the report is an HMAC-SHA256 of its
 body under that key. A submission that writes a report file of its own, or
 leaves a process behind to rewrite ours, produces one the host rejects. (Code
 running in this very process could still dig the key out of memory: in-process
-tests raise the bar, they are not a wall.) This file is copied into the
+tests raise the bar, they are not a wall.)
+
+With ``HOST:PORT`` (the default isolation, ``separate-sandbox``) this process
+runs in a grader sandbox the candidate's code never enters: ``/workspace``
+here is a copy of the submission's files that nothing runs from, it is not
+on ``sys.path``, and the candidate's modules are proxies to the candidate's
+own sandbox (``pytest_bridge.py``). Nothing the candidate's code does can
+reach pytest, this harness or the report. This file is copied into the
 sandbox as data: it must only use the standard library and pytest.
 """
 
@@ -24,6 +31,7 @@ import os
 import sys
 
 MODE, REPORT, TESTS = sys.argv[1], sys.argv[2], sys.argv[3]
+CANDIDATE = sys.argv[4] if len(sys.argv) > 4 else None
 HERE = os.path.dirname(os.path.abspath(__file__))
 MESSAGE_CAP = 4000
 
@@ -83,13 +91,31 @@ class Reporter:
             json.dump({"mac": self._sign(body), "body": body.decode("utf-8")}, fh)
 
 
+def _load_bridge():
+    """The bridge module beside this file, loaded by path (this folder is not on ``sys.path``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tasktrial_bridge", os.path.join(HERE, "pytest_bridge.py"))
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {HERE}/pytest_bridge.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def main():
     key = _read_key()
     reporter = Reporter(lambda body: hmac.new(key, body, hashlib.sha256).hexdigest())
     # A submission could ship a *.dist-info declaring a pytest plugin: load none automatically.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     os.chdir("/workspace")
-    sys.path.insert(0, "/workspace")
+    if CANDIDATE is None:
+        sys.path.insert(0, "/workspace")
+    else:
+        bridge = _load_bridge()
+        host, _, port = CANDIDATE.rpartition(":")
+        bridge.install_finder(bridge.connect(host, int(port)), "/workspace")
     args = [TESTS, "-c", os.path.join(HERE, "pytest.ini"), "--rootdir=/grader", "--confcutdir=/grader",
             "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--tb=short"]
     if MODE == "collect":

@@ -47,6 +47,8 @@ RULES = [
     ("POST", "/v1/runs/{run_id}/release", WORKERS),
     ("POST", "/v1/runs/{run_id}/result", WORKERS),
     ("POST", "/v1/runs/{run_id}/fail", WORKERS),
+    ("POST", "/v1/public-test-jobs/{job_id}/claim", WORKERS),
+    ("POST", "/v1/public-test-jobs/{job_id}/outcome", WORKERS),
     ("GET", "/v1/admin/tokens", {Role.ADMIN}),
     ("DELETE", "/v1/admin/tokens/{token_id}", {Role.ADMIN}),
     ("GET", "/keys/{kid}", None),
@@ -93,7 +95,7 @@ def test_access_rule(api, method, template, admitted, role):
            "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
            "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award",
            "version": "1.0.0", "version_id": "unknown-version", "review_id": "no-such-review",
-           "regrade_id": "no-such-regrade", "a": "x", "b": "y",
+           "regrade_id": "no-such-regrade", "a": "x", "b": "y", "job_id": "no-such-job",
            "endpoint_id": "no-such-endpoint", "delivery_id": "no-such-delivery", "token_id": "no-such-token"}
     if "{cohort_id}" in template or "{assessment_id}" in template:
         ids.update(cohort_ids(api))
@@ -133,6 +135,8 @@ def _body(template: str) -> dict:
         return {"json": {"worker": "w1", "state": "grading"}}
     if template.endswith("/fail"):
         return {"json": {"worker": "w1", "reason": "test"}}
+    if template.startswith("/v1/public-test-jobs"):
+        return {"json": {}}
     if template.startswith("/v1/pack-checks"):
         return {"json": {"ok": False}}
     if template.startswith("/v1/runs"):

@@ -27,6 +27,7 @@ V1_OPERATIONS = {
     ("get", "/v1/candidates/{candidate}/profile"), ("post", "/v1/runs/{run_id}/claim"),
     ("post", "/v1/runs/{run_id}/progress"), ("post", "/v1/runs/{run_id}/release"),
     ("post", "/v1/runs/{run_id}/result"), ("post", "/v1/runs/{run_id}/fail"),
+    ("post", "/v1/public-test-jobs/{job_id}/claim"), ("post", "/v1/public-test-jobs/{job_id}/outcome"),
     ("get", "/v1/admin/tokens"), ("delete", "/v1/admin/tokens/{token_id}"),
     ("get", "/v1/results/{result_id}/inclusion"), ("post", "/v1/credentials/definitions"),
     ("get", "/v1/credentials/definitions"), ("get", "/v1/credentials"), ("get", "/v1/credentials/{award_id}"),
@@ -46,12 +47,14 @@ DOCUMENTED = {
     ("delete", "/v1/admin/tokens/{token_id}"): {"200", "404"},
     ("post", "/v1/packs/{pack_id}/versions/{version}/retire"): {"200", "409"},
     ("post", "/v1/pack-checks/{version_id}"): {"200", "409"},
-    ("post", "/v1/tasks/{pack_id}/{task_id}/public-tests"): {"200", "404", "415", "422"},
+    ("post", "/v1/tasks/{pack_id}/{task_id}/public-tests"): {"200", "404", "415", "422", "429"},
     ("post", "/v1/runs/{run_id}/claim"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/progress"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/release"): {"200", "409"},
     ("post", "/v1/runs/{run_id}/result"): {"200", "201", "409", "422"},
     ("post", "/v1/runs/{run_id}/fail"): {"201", "409"},
+    ("post", "/v1/public-test-jobs/{job_id}/claim"): {"200", "409"},
+    ("post", "/v1/public-test-jobs/{job_id}/outcome"): {"200", "409"},
 }
 
 

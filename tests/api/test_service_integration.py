@@ -96,7 +96,7 @@ def _run(args: list[str], env: dict[str, str]) -> str:
 
 
 @contextlib.contextmanager
-def _stack(tmp_path: Path, broker_url: str) -> Iterator[Stack]:
+def _stack(tmp_path: Path, broker_url: str, *, api_env: dict[str, str] | None = None) -> Iterator[Stack]:
     catalogue = tmp_path / "catalogue"
     _pack(catalogue)
     port = free_port()
@@ -110,7 +110,7 @@ def _stack(tmp_path: Path, broker_url: str) -> Iterator[Stack]:
     logs.mkdir()
     stack = Stack(url=f"http://127.0.0.1:{port}", env=env, candidate={"Authorization": f"Bearer {candidate}"},
                   worker_token=worker_token, workers=[], logs=logs, files=[])
-    api = subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env=env,
+    api = subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env={**env, **(api_env or {})},
                            stdout=stack.log("api.log"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(port, timeout=60)
@@ -209,3 +209,29 @@ def test_a_celery_worker_checks_an_upload_before_it_goes_live(stack, tmp_path):
     assert state == "live", f"logs in {stack.logs}"
     tasks = httpx.get(f"{stack.url}/v1/tasks", headers=stack.candidate, timeout=30).json()["data"]
     assert ("uploaded", "value") in {(t["pack"], t["id"]) for t in tasks}
+
+
+def test_with_celery_the_public_tests_run_on_a_worker_and_the_api_needs_no_docker(tmp_path, redis_url):
+    public = pytest_task_yaml("value", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32})
+    write_pack(tmp_path / "catalogue" / "public", {"value": {"task": public, "files": {
+        "statement.md": "Return 42 from value().\n",
+        "starter/value.py": "def value():\n    raise NotImplementedError\n",
+        "starter/test_value_public.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
+        "solution/value.py": REFERENCE,
+        "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
+    }}}, pack={"id": "public", "version": "1.0.0", "title": "Public", "description": "for tests",
+               "authors": ["tests"], "license": "MIT"})
+    # The API process cannot reach any Docker engine: whatever runs the tests is the worker's.
+    with _stack(tmp_path, redis_url, api_env={"DOCKER_HOST": "tcp://127.0.0.1:9"}) as stack:
+        stack.start_worker()
+        path = f"{stack.url}/v1/tasks/public/value/public-tests"
+        passing = httpx.post(path, headers=stack.candidate, json={"files": {"value.py": REFERENCE}}, timeout=150)
+        assert passing.status_code == 200, f"{passing.text}; logs in {stack.logs}"
+        assert passing.json()["passed"] is True and "1 passed" in passing.json()["stdout"]
+        failing = httpx.post(path, headers=stack.candidate, timeout=150,
+                             json={"files": {"value.py": "def value():\n    return 41\n"}})
+        assert failing.status_code == 200 and failing.json()["passed"] is False
+        assert "assert 41 == 42" in failing.json()["stdout"] and failing.json()["signed"] is False
+        # Nothing was stored as a submission (so nothing graded, signed or counted).
+        listed = httpx.get(f"{stack.url}/v1/submissions", headers=stack.candidate, timeout=30).json()
+        assert listed["count"] == 0

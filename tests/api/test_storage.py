@@ -123,8 +123,9 @@ def test_upgrading_a_sealed_log_stores_its_subtrees_so_proofs_and_sealing_go_on(
             submission, run = storage.create_submission(
                 session=session, candidate=f"c{number}", pack_id="p", pack_version="1", task_id="t",
                 task_digest="sha256:" + "1" * 64, submission_digest="sha256:" + "2" * 64, archive=b"a")
+            # No micro-skills: their standings table comes after this revision (0011_web2).
             storage.record_result(session=session, run=run, submission=submission,
-                                  document=_document(f"r{number}", 90), candidate_view={},
+                                  document={**_document(f"r{number}", 90), "micro_skills": {}}, candidate_view={},
                                   log_digests={"full": digests[number]})
         for index, entry in enumerate(session.exec(select(LogEntry).order_by(LogEntry.id)).all()):
             entry.log_index = index  # sealed before the upgrade, with its checkpoint
@@ -147,3 +148,128 @@ def test_upgrading_a_sealed_log_stores_its_subtrees_so_proofs_and_sealing_go_on(
     assert log.consistency(first=5, second=6)["consistency_proof"] == \
         transparency.encode_proof(merkle.consistency_proof(hashes, 5, 6))
     engine.dispose()
+
+
+def test_standings_keep_the_latest_and_the_best_whatever_the_arrival_order(engine):
+    from datetime import timedelta
+
+    from api.tables import SkillStanding, utcnow
+
+    t0 = utcnow()
+    with Session(engine) as session:
+        # A newer piece of evidence stored first, an older one after (a slow worker): the latest stays the newer.
+        for candidate, skill, score, verdict, at in (
+            ("alice", "s.a", 40.0, "not_ready", t0 + timedelta(seconds=2)),
+            ("alice", "s.a", 90.0, "ready", t0 + timedelta(seconds=1)),
+            ("alice", "s.b", 80.0, "ready", t0),
+            ("bob", "s.a", 95.0, "ready", t0),
+            ("bob", "s.b", 85.0, "ready", t0),
+            ("carol", "s.b", 20.0, "not_ready", t0),
+            ("carol", "s.b", 99.0, "ready", t0),  # the same instant: the later-stored is the latest
+        ):
+            storage.record_standing(session=session, candidate=candidate, skill=skill, score=score,
+                                    verdict=verdict, at=at)
+        session.commit()
+        alice = session.get(SkillStanding, ("alice", "s.a", ""))
+        assert (alice.score, alice.verdict, alice.best) == (40.0, "not_ready", 90.0)
+        carol = session.get(SkillStanding, ("carol", "s.b", ""))
+        assert (carol.score, carol.verdict, carol.best) == (99.0, "ready", 99.0)
+
+        every = storage.readiness_table(session=session)
+        assert every.skills == ["s.a", "s.b"] and every.matched == 3
+        assert every.candidates == ["alice", "bob", "carol"]
+        assert every.cells["alice"] == {"s.a": (40.0, "not_ready", 90.0), "s.b": (80.0, "ready", 80.0)}
+        ready = storage.readiness_table(session=session, ready_in=["s.a", "s.b", "s.a", ""])
+        assert ready.matched == 1 and ready.candidates == ["bob"]
+        assert storage.readiness_table(session=session, ready_in=["s.nobody"]).matched == 0
+        ranked = storage.readiness_table(session=session, sort="s.a")
+        assert ranked.candidates == ["bob", "alice", "carol"]  # carol has no s.a evidence: last
+        second = storage.readiness_table(session=session, sort="s.b", offset=1, limit=1)
+        assert second.matched == 3 and second.candidates == ["bob"] and list(second.cells) == ["bob"]
+
+
+def test_the_readiness_table_reads_only_the_scopes_in_view(engine):
+    from datetime import timedelta
+
+    from api.tables import utcnow
+
+    t0 = utcnow()
+    with Session(engine) as session:
+        for skill, score, verdict, at, scope in (("s.a", 90.0, "ready", t0, ""),  # practice
+                                                 ("s.a", 10.0, "not_ready", t0 + timedelta(seconds=1), "a1"),
+                                                 ("s.b", 95.0, "ready", t0, "a2")):
+            storage.record_standing(session=session, candidate="alice", skill=skill, score=score, verdict=verdict,
+                                    at=at, scope=scope)
+        session.commit()
+        every = storage.readiness_table(session=session)
+        assert every.cells["alice"] == {"s.a": (10.0, "not_ready", 90.0), "s.b": (95.0, "ready", 95.0)}
+        staff_of_a2 = storage.readiness_table(session=session, assessments={"a2"})
+        assert staff_of_a2.cells["alice"] == {"s.a": (90.0, "ready", 90.0), "s.b": (95.0, "ready", 95.0)}
+        assert storage.readiness_table(session=session, assessments={"a2"}, ready_in=["s.a", "s.b"]).matched == 1
+        assert storage.readiness_table(session=session, ready_in=["s.a"]).matched == 0
+        assert storage.readiness_table(session=session, assessments=set()).skills == ["s.a"]
+
+
+def test_a_stored_result_updates_the_standings(engine):
+    from api.tables import SkillStanding
+
+    with Session(engine) as session:
+        submission, run = _submission(session)
+        storage.record_result(session=session, run=run, submission=submission, document=_document("r1", 90),
+                              candidate_view=_document("r1", 90))
+        standing = session.get(SkillStanding, ("alice", "python.x.y", ""))
+        assert (standing.score, standing.verdict, standing.best) == (90.0, "ready", 90.0)
+
+
+def test_the_standings_migration_fills_them_from_the_stored_evidence(database_url):
+    from datetime import timedelta
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from api.tables import utcnow
+
+    engine = db.make_engine(database_url)
+    try:
+        config = db.alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0010_cohorts2")  # the revision before 0011_web2
+        t0 = utcnow()
+        with Session(engine) as session:
+            submission, run = _submission(session)
+            session.execute(text("INSERT INTO result (id, run_id, submission_id, candidate, pack_id, task_id, score, "
+                                 "verdict, document, created_at) VALUES ('r', :run, :sub, 'alice', 'p', 't', 1, "
+                                 "'ready', '{}', :at)"), {"run": run.id, "sub": submission.id, "at": t0})
+            for skill, score, verdict, at in (("s.a", 90.0, "ready", t0), ("s.a", 30.0, "not_ready",
+                                                                          t0 + timedelta(seconds=1)),
+                                              ("s.b", 70.0, "not_ready", t0)):
+                session.execute(text("INSERT INTO skill_evidence (candidate, skill, score, verdict, result_id, at) "
+                                     "VALUES ('alice', :skill, :score, :verdict, 'r', :at)"),
+                                {"skill": skill, "score": score, "verdict": verdict, "at": at})
+            session.commit()
+        db.migrate(engine)
+        with Session(engine) as session:
+            table = storage.readiness_table(session=session)
+        assert table.cells == {"alice": {"s.a": (30.0, "not_ready", 90.0), "s.b": (70.0, "not_ready", 70.0)}}
+    finally:
+        engine.dispose()
+
+
+def test_public_test_admissions_out_of_the_window_are_forgotten(engine):
+    from datetime import timedelta
+
+    from api.tables import PublicTestAdmission, utcnow
+
+    now = utcnow()
+    with Session(engine) as session:
+        storage.record_public_test_run(session=session, candidate="alice", at=now - timedelta(seconds=120),
+                                       forget_before=now - timedelta(seconds=600))
+        storage.record_public_test_run(session=session, candidate="bob", at=now - timedelta(seconds=90),
+                                       forget_before=now - timedelta(seconds=600))
+        storage.record_public_test_run(session=session, candidate="alice", at=now,
+                                       forget_before=now - timedelta(seconds=60))
+        assert session.exec(select(func.count()).select_from(PublicTestAdmission)).one() == 1  # bob's went too
+        count, oldest = storage.recent_public_test_runs(session=session, candidate="alice",
+                                                        since=now - timedelta(seconds=600))
+        assert count == 1 and oldest == now

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import os
 import stat
 import tarfile
@@ -16,13 +17,17 @@ import zipfile
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from api.tables import Result, Role, Run, RunEvent, RunState, Submission
 from engine import archives
 from engine.digest import tree_digest
+from engine.trees import is_ignored
 from tests.api.conftest import Api
 from tests.api.helpers import RETRY
+from tests.strategies import tricky_path
 
 FILES = {"retry.py": b"def retry(call):\n    return call()\n", "helpers/backoff.py": b"DELAYS = [1, 2, 4]\n"}
 
@@ -46,11 +51,11 @@ def upload(api: Api, headers: dict[str, str], data: bytes, *, task: str = RETRY,
 
 
 def claimed_files(api: Api, run_id: str) -> dict[str, bytes]:
-    """The files a worker receives for ``run_id``, unpacked exactly as the worker unpacks them."""
+    """The files a worker receives for ``run_id``, unpacked exactly as the worker unpacks them (``api.jobs``)."""
     response = api.client.post(f"/v1/runs/{run_id}/claim", headers=api.token(Role.WORKER, "w"),
                                json={"worker": "w1"})
     assert response.status_code == 200, response.text
-    return archives.extract(base64.b64decode(response.json()["archive"]), strip_top_folder=False)
+    return archives.extract_stored(base64.b64decode(response.json()["archive"]))
 
 
 def stored_submission(api: Api, submission_id: str) -> Submission:
@@ -348,3 +353,76 @@ def test_a_refusal_does_not_disturb_an_earlier_accepted_submission(api):
     assert listed["count"] == 1
     assert [s["id"] for s in listed["data"]] == [accepted["id"]]
     assert listed["data"][0]["state"] == RunState.QUEUED.value
+
+
+# -- one admission policy: every refusal at the API, never at the worker (issue 12) ------------
+
+def test_a_file_beside_a_folder_of_the_same_name_in_another_case_is_refused_at_the_api(api):
+    """Issue 12's reproduction: ``Src`` beside ``src/x.py`` got 202 here, then the worker's unpacking refused it
+    and the run cycled through retries into a misleading engine error. Now: 422 naming the member, no trace."""
+    candidate = api.token(Role.CANDIDATE, "alice")
+    before = snapshot(api)
+    for files in ({"Src": "print(1)\n", "src/x.py": "x = 1\n"}, {"src/x.py": "x = 1\n", "Src": "print(1)\n"}):
+        response = api.client.post("/v1/submissions", headers=candidate, json={"task": RETRY, "files": files})
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["member"] == "Src"
+        assert "'Src' is both a file and a folder" in body["detail"] and "'src/x.py'" in body["detail"]
+    as_archive = upload(api, candidate, archives.make_zip({"Src": b"print(1)\n", "src/x.py": b"x = 1\n"}))
+    assert as_archive.status_code == 422 and as_archive.json()["member"] == "Src", as_archive.text
+    assert snapshot(api) == before
+
+
+def test_a_stored_submission_the_worker_cannot_unpack_ends_at_once_as_an_engine_error(api):
+    """A row the API stored before a rule existed: the worker ends the run on its first attempt, naming the
+    member, instead of raising (which sent the run round the reaper's retries)."""
+    from api import jobs, storage
+    from api.worker_client import WorkerApi
+    from graders import GraderSet
+    from runners.fake import FakeRunner
+
+    task = api.service.catalogue.task(*RETRY.split("/"))
+    legacy = {"Src": b"print(1)\n", "src/x.py": b"x = 1\n"}
+    with api.service.session() as session:
+        submission, run = storage.create_submission(
+            session=session, candidate="alice", pack_id=task.pack_id, pack_version=task.pack_version,
+            task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(legacy),
+            archive=archives.make_tar_gz(legacy))
+    secret = api.token(Role.WORKER, "workers")["Authorization"].removeprefix("Bearer ")
+    worker_api = WorkerApi(api.client, token=secret, worker="host:1")
+
+    def never_run(spec):
+        raise AssertionError("nothing may run for a submission the worker cannot unpack")
+
+    runner = FakeRunner(never_run)
+    jobs.execute(run.id, api=worker_api, runner=runner, graders=GraderSet(runner),
+                 find_task=lambda pack_id, version, task_id: api.service.catalogue.task(pack_id, task_id, version))
+    document = api.client.get(f"/v1/submissions/{submission.id}/result",
+                              headers=api.token(Role.REVIEWER, "rita")).json()
+    assert (document["verdict"], document["status"]) == ("error", "engine_error")
+    assert "cannot unpack the stored submission" in document["reason"] and "'Src'" in document["reason"]
+    with api.service.session() as session:
+        assert session.get(Run, run.id).attempts == 1
+
+
+_candidates = itertools.count()
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.dictionaries(tricky_path, st.text(max_size=16), max_size=6))
+def test_the_api_accepts_exactly_what_the_worker_unpacks(api, files):
+    """Through HTTP: a JSON submission is either accepted and claimed by a worker as exactly the files sent
+    (minus tool litter), or refused with 422 naming one of its members and leaving no trace."""
+    candidate = api.token(Role.CANDIDATE, f"c{next(_candidates)}")  # one each: the rate limit stays out of it
+    before = snapshot(api)
+    response = api.client.post("/v1/submissions", headers=candidate, json={"task": RETRY, "files": files})
+    if response.status_code == 202:
+        sent = {path: text.encode() for path, text in files.items()
+                if not any(is_ignored(part) for part in path.split("/"))}
+        assert claimed_files(api, response.json()["run_id"]) == sent
+        return
+    assert response.status_code == 422, response.text
+    member = response.json()["member"]
+    assert repr(member) in response.json()["detail"]
+    assert any(path == member or path.startswith(member + "/") for path in files)
+    assert snapshot(api) == before

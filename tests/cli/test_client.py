@@ -376,6 +376,18 @@ def test_an_upload_the_server_refuses_shows_its_detail_and_exits_2(tmp_path, mon
         assert server.submissions() == []
 
 
+def test_public_tests_over_the_candidates_rate_exit_2_saying_when_to_retry(tmp_path, monkeypatch, solution):
+    for server in serve(tmp_path, monkeypatch, queue=FakeQueue(), public_test_rate_limit=1):
+        with server.service.session() as session:  # one run let in already: the next is over the rate
+            server.service.admit_public_tests(session=session, candidate="alice")
+        result = cli("test", REF, str(solution))
+
+        assert result.exit_code == 2
+        assert f"the server refused the public tests of {REF} for now (HTTP 429)" in result.stderr
+        assert "TASKTRIAL_PUBLIC_TEST_RATE_LIMIT" in result.stderr and "retry after" in result.stderr
+        assert "passed" not in result.stdout
+
+
 def test_wait_follows_each_state_then_prints_the_verified_result(graded, solution):
     result = cli("submit", TASK, str(solution), "--wait")
 

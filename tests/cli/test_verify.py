@@ -148,7 +148,7 @@ def service(key) -> Iterator[str]:
     body = json.dumps(signing.public_jwks([key])).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # http.server's naming
             if self.path != verify.JWKS_PATH:
                 self.send_error(404)
                 return

@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import io
 import random
+import re
 import stat
 import struct
 import tarfile
@@ -18,11 +19,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.archives import ARCHIVE_LITTER, ArchiveCaps, extract, make_tar_gz, make_zip
+from engine.archives import ArchiveCaps, extract, extract_stored, make_tar_gz, make_zip
 from engine.errors import SubmissionRejected
 from engine.packs import PACK_CAPS
 from engine.trees import TreeCaps, is_ignored
-from tests.strategies import safe_file_tree
+from tests.strategies import safe_file_tree, tricky_body, tricky_path
 
 FORMATS = ("tar.gz", "tar", "zip")
 BIG = 100 * 1024 * 1024
@@ -102,7 +103,7 @@ def patched(data: bytes, old: bytes, new: bytes) -> bytes:
 
 def without_litter(tree: dict[str, bytes]) -> dict[str, bytes]:
     return {p: b for p, b in tree.items()
-            if not any(is_ignored(part) or part in ARCHIVE_LITTER for part in p.split("/"))}
+            if not any(is_ignored(part) for part in p.split("/"))}
 
 
 def rejected(data: bytes, match: str, **kwargs) -> SubmissionRejected:
@@ -464,3 +465,31 @@ def test_damaged_archives_only_ever_raise_submission_rejected(tree, fmt, flips, 
         data[where % len(data)] = value
     with contextlib.suppress(SubmissionRejected):
         assert isinstance(extract(bytes(data[: max(1, cut % (len(data) + 1))])), dict)
+
+
+# --- one admission policy: an upload the API admits is what a worker unpacks --------------
+
+#: Refusals of the archive as a whole, which no single member causes.
+ARCHIVE_LEVEL = r"not an archive this service accepts|compression ratio cap|lists more than \d+ entries|unpacks to more than \d+ bytes"
+
+archive_entry = st.one_of(
+    st.builds(Entry, name=st.one_of(tricky_path, tricky_path.map("./".__add__), tricky_path.map("/".__add__)),
+              data=tricky_body),
+    st.builds(Entry, name=tricky_path, kind=st.just("dir")),
+)
+
+
+@given(entries=st.lists(archive_entry, max_size=8), fmt=st.sampled_from(FORMATS))
+def test_an_archive_the_api_admits_unpacks_unchanged_on_the_worker(entries, fmt):
+    """The API's multipart path (``extract`` with its caps, then ``make_tar_gz``) against the worker's
+    ``extract_stored``: admitted files arrive unchanged; a refusal names a member or an archive-wide cap."""
+    data = build(fmt, entries)
+    try:
+        admitted = extract(data, caps=ArchiveCaps(max_archive_bytes=8 * 1024 * 1024))  # api/settings.py's default
+    except SubmissionRejected as exc:
+        if exc.member is None:
+            assert re.search(ARCHIVE_LEVEL, str(exc)), str(exc)
+        else:
+            assert repr(exc.member) in str(exc) and any(exc.member in e.name for e in entries), (str(exc), exc.member)
+        return
+    assert extract_stored(make_tar_gz(admitted)) == admitted

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from engine import packs
 from engine.authoring import (
@@ -538,3 +539,15 @@ def test_scaffolded_pack_passes_pack_check(tmp_path, docker_runner, graders, kin
     assert starter.verdict is Verdict.NOT_READY
     assert starter.score == 0
     assert len(reference.checks) >= 3
+
+
+def test_imported_exercises_are_graded_across_the_boundary_unless_their_tests_reach_into_the_candidate(tmp_path):
+    """Plain calls and values cross the pytest bridge (tamper-proof); tests that patch the candidate's
+    globals or builtins with mocks cannot, so that exercise keeps the in-process mode (and is warned about)."""
+    track = write_track(tmp_path)
+    tests = "from unittest import mock\n" + LEAP["tests"]["leap_test.py"].replace("from leap", "from patched_leap")
+    write_exercise(track, "patched-leap", {**LEAP, "tests": {"patched_leap_test.py": tests}})
+    files = import_exercism(track).files
+    assert yaml.safe_load(files["leap/task.yaml"])["grader"] == {"kind": "pytest", "tests": "tests"}
+    patched = yaml.safe_load(files["patched-leap/task.yaml"])["grader"]
+    assert patched == {"kind": "pytest", "tests": "tests", "isolation": "shared-process"}

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
+import random
+import tarfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given
 
+from engine.archives import extract_stored, make_tar_gz
 from engine.errors import SubmissionRejected
-from engine.trees import TreeCaps, read_tree
+from engine.trees import MAX_PATH_BYTES, TreeCaps, check_name, from_mapping, is_ignored, read_tree
+from tests.strategies import tricky_tree
 
 
-def write(root: Path, files: dict[str, bytes | str]) -> Path:
+def write(root: Path, files: Mapping[str, bytes | str]) -> Path:
     for rel, content in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,3 +184,125 @@ def test_a_control_character_in_a_name_is_rejected(root: Path):
 def test_the_label_names_what_was_read(tmp_path: Path):
     with pytest.raises(SubmissionRejected, match=r"^starter path"):
         read_tree(tmp_path / "missing", what="starter")
+
+
+# -- one admission policy: the API admits exactly what a worker unpacks ------------------
+
+def without_litter(tree: dict[str, bytes]) -> dict[str, bytes]:
+    return {p: b for p, b in tree.items() if not any(is_ignored(part) for part in p.split("/"))}
+
+
+def tar_gz_as_given(tree: dict[str, bytes]) -> bytes:
+    """A tar.gz holding ``tree`` under exactly its names, unchecked (``make_tar_gz`` refuses unsafe names)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+        for name, body in tree.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return gzip.compress(buf.getvalue(), mtime=0)
+
+
+def _safe_to_write(path: str) -> bool:
+    try:
+        check_name(path)
+    except SubmissionRejected:
+        return False
+    return True
+
+
+def names_a_member(exc: SubmissionRejected, paths) -> bool:
+    """The refusal names a path of the tree, or a folder of one."""
+    member = exc.member
+    return member is not None and repr(member) in str(exc) and any(
+        p == member or p.startswith(member + "/") for p in paths)
+
+
+@given(tree=tricky_tree)
+def test_a_mapping_is_admitted_exactly_when_the_worker_unpacks_it_unchanged(tree):
+    """``from_mapping`` (the API's JSON submissions) against ``extract_stored`` (what a worker runs).
+
+    Admitted: the stored archive unpacks to exactly the admitted files, which are
+    the files sent minus litter. Refused: the message names a member, and a worker
+    given the same names would refuse them too (the API is not stricter either).
+    """
+    assume(not any(path.startswith("./") for path in tree))  # a tar's "./" prefix, never a JSON name
+    sent = tar_gz_as_given(tree)
+    try:
+        admitted = from_mapping(tree)
+    except SubmissionRejected as exc:
+        assert names_a_member(exc, tree), (str(exc), exc.member)
+        with pytest.raises(SubmissionRejected):
+            extract_stored(sent)
+        return
+    assert admitted == without_litter(tree)
+    assert extract_stored(make_tar_gz(admitted)) == admitted
+    assert extract_stored(sent) == admitted
+
+
+@given(tree=tricky_tree)
+def test_a_folder_is_admitted_exactly_when_the_same_mapping_is(tree, tmp_path_factory):
+    """``read_tree`` (the CLI's submit, packs) follows the same rules as ``from_mapping``."""
+    try:
+        expected = from_mapping(tree)
+    except SubmissionRejected:
+        expected = None
+    assume(all(_safe_to_write(path) for path in tree))  # never "..", "/x" or a name a folder cannot hold
+    root = tmp_path_factory.mktemp("tree")
+    try:
+        write(root, tree)
+    except OSError:  # names this file system cannot hold side by side (a file and a folder at once)
+        assume(False)
+    try:
+        read = read_tree(root)
+    except SubmissionRejected as exc:
+        assert expected is None, f"read_tree refused what from_mapping admits: {exc}"
+        assert exc.member is not None and repr(exc.member) in str(exc)
+        return
+    assert read == expected
+
+
+def test_a_file_and_a_folder_differing_only_in_case_are_refused_from_every_source(root: Path):
+    """Issue 12's reproduction: ``Src`` beside ``src/x.py`` was admitted from JSON and refused by the worker."""
+    tree = {"Src": b"print(1)\n", "src/x.py": b"x = 1\n"}
+    write(root, tree)
+    for admit in (lambda: from_mapping(tree), lambda: read_tree(root),
+                  lambda: extract_stored(make_tar_gz(tree))):
+        with pytest.raises(SubmissionRejected, match=r"'Src' is both a file and a folder") as raised:
+            admit()
+        assert raised.value.member == "Src"
+        assert "'src/x.py' is inside it" in str(raised.value)
+
+
+def test_the_largest_admitted_tree_still_unpacks_on_the_worker():
+    """500 files with 1024-byte names holding 8 MiB of incompressible bytes: every cap at once."""
+    caps = TreeCaps()
+    name = "/".join(["\u00e9" * 127] * 4)  # 4 segments of 254 bytes, 1019 bytes with the slashes
+    body_size = caps.max_total_bytes // caps.max_files
+    rng = random.Random(0)
+    tree = {f"{i:03d}{name[3:]}": rng.randbytes(body_size) for i in range(caps.max_files)}
+    assert all(len(path.encode()) <= MAX_PATH_BYTES for path in tree)
+    admitted = from_mapping(tree)
+    assert extract_stored(make_tar_gz(admitted)) == admitted
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("a" * 256 + ".py", ["longer than 255 bytes"]),
+    ("\u00e9" * 128, ["longer than 255 bytes"]),
+    ("/".join(["d" * 200] * 6), ["1205 bytes long", "the cap is 1024"]),
+])
+def test_names_a_sandbox_cannot_hold_are_refused(path: str, words: list[str]):
+    with pytest.raises(SubmissionRejected) as raised:
+        from_mapping({path: b""})
+    assert raised.value.member == path
+    for word in words:
+        assert word in str(raised.value)
+
+
+def test_every_cap_refusal_names_the_member_that_passed_it():
+    for tree, caps, member in [({"a": b"x", "b": b"x", "c": b"x"}, TreeCaps(max_files=2), "c"),
+                               ({"a": b"xx", "b": b"xx"}, TreeCaps(max_total_bytes=3), "b"),
+                               ({"a/b/c": b""}, TreeCaps(max_depth=1), "a/b/c")]:
+        with pytest.raises(SubmissionRejected) as raised:
+            from_mapping(tree, caps)
+        assert raised.value.member == member and repr(member) in str(raised.value)

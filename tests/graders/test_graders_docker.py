@@ -116,7 +116,9 @@ def test_printing_fake_passed_lines_earns_nothing(grade, graders):
     result = grade(RETRY, **{"retry.py": forged})
     assert_earns_nothing(result)
     assert result.status is RunStatus.COMPLETED
-    assert " PASSED" in result.to_document()["output"]["stdout"]  # the lines were printed, and ignored
+    service = result.outcome.service  # separate-sandbox: the candidate's prints are its sandbox's output
+    printed = result.to_document()["output"]["stdout"] + (service.stdout.decode() if service else "")
+    assert " PASSED" in printed  # the lines were printed, and ignored
 
 
 FORGE_REPORT_AND_EXIT = textwrap.dedent("""

@@ -10,7 +10,7 @@ import pytest
 from engine import packs
 from engine.errors import GraderError
 from engine.models import CheckStatus
-from graders.pytest_grader import REPORT, PytestGrader, grader_digest
+from graders.pytest_grader import BRIDGE_PORT, REPORT, PytestGrader, grader_digest, tamper_warnings
 from runners.fake import FakeRunner
 from tests import factories
 
@@ -108,7 +108,7 @@ def test_author_rules_set_weight_skill_and_visibility(tmp_path: Path):
 # -- the expected list ----------------------------------------------------------------------------
 
 def modes(runner: FakeRunner) -> list[str]:
-    return [spec.steps[0].argv[3] for spec in runner.specs]
+    return [(spec.client or spec).steps[0].argv[3] for spec in runner.specs]
 
 
 STARTER = {"sample.py": b"def add(a, b):\n    raise NotImplementedError\n"}
@@ -217,7 +217,8 @@ def test_a_failed_collection_names_the_error(task):
 
 # -- the run ---------------------------------------------------------------------------------------
 
-def test_the_run_isolates_python_and_reads_only_the_report(task):
+def test_the_run_isolates_python_and_reads_only_the_report(tmp_path: Path):
+    task = load_task(tmp_path / "pack", grader={"kind": "pytest", "isolation": "shared-process"})
     spec = PytestGrader(reporting({})).build_run(task, SUBMISSION)
     [step] = spec.steps
     assert step.argv[:3] == ("python3", "-I", "/grader/.tasktrial/pytest_harness.py")
@@ -226,6 +227,31 @@ def test_the_run_isolates_python_and_reads_only_the_report(task):
     assert dict(spec.workspace) == SUBMISSION
     assert {".tasktrial/pytest_harness.py", ".tasktrial/pytest.ini", "test_sample.py"} <= set(spec.grader)
     assert spec.limits == task.limits
+    assert spec.service is None and spec.client is None
+
+
+def test_by_default_the_tests_run_in_a_sandbox_of_their_own(task):
+    """separate-sandbox: the hidden tests and the report's key go to the grader's sandbox only;
+    the candidate's sandbox serves the submission's modules and holds nothing hidden."""
+    spec = PytestGrader(reporting({})).build_run(task, SUBMISSION)
+    tests = spec.client
+    [step] = tests.steps
+    assert step.argv[:3] == ("python3", "-I", "/grader/.tasktrial/pytest_harness.py")
+    assert step.argv[3:] == ("run", REPORT, "/grader", f"candidate:{BRIDGE_PORT}")
+    assert tests.collect == (REPORT,) and spec.collect == ()
+    assert dict(tests.workspace) == SUBMISSION == dict(spec.workspace)
+    assert {".tasktrial/pytest_harness.py", ".tasktrial/pytest_bridge.py", "test_sample.py"} <= set(tests.grader)
+    assert set(spec.grader) == {".tasktrial/pytest_bridge.py"}
+    assert spec.steps == () and spec.service.port == BRIDGE_PORT
+    assert spec.service.argv[-3:] == ("serve", str(BRIDGE_PORT), "/workspace")
+    assert tests.limits == spec.limits == task.limits
+
+
+def test_only_shared_process_tasks_carry_a_tamper_warning(task, tmp_path: Path):
+    shared = load_task(tmp_path / "shared", grader={"kind": "pytest", "isolation": "shared-process"})
+    assert tamper_warnings(task) == []
+    [warning] = tamper_warnings(shared)
+    assert "shared-process" in warning and "not tamper-proof" in warning
 
 
 def test_a_tests_folder_is_passed_to_the_harness(tmp_path: Path):
@@ -235,7 +261,8 @@ def test_a_tests_folder_is_passed_to_the_harness(tmp_path: Path):
         "task": factories.pytest_task_yaml(grader={"kind": "pytest", "tests": "tests"}), "files": files}})
     task = packs.load_pack(pack, environments=["python"]).task("sample")
     spec = PytestGrader(reporting({})).build_run(task, SUBMISSION)
-    assert spec.steps[0].argv[-1] == "/grader/tests"
+    assert spec.client is not None
+    assert spec.client.steps[0].argv[-2] == "/grader/tests"
 
 
 def test_a_report_signed_with_another_key_counts_as_no_report(task):

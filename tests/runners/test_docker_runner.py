@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import ImageMissing
+from engine.errors import ImageMissing, RunnerError
 from engine.models import ResourceLimits, RunOutcome, RunSpec, Step
 from runners import docker_runner as backend
 from runners import images
@@ -73,6 +73,18 @@ def test_stdin_is_delivered(docker_runner):
     data = "naïve input\n".encode() * 1000
     outcome = run(docker_runner, "import sys; data = sys.stdin.buffer.read(); print(len(data), data[:12])", stdin=data)
     assert outcome.steps[0].stdout == f"{len(data)} {data[:12]!r}\n".encode()
+
+
+def test_files_too_big_for_the_workspace_are_an_engine_error_not_the_candidates_outcome(docker_runner):
+    """The copy shares the first step's exec: its failure must still raise, never run candidate code."""
+    with pytest.raises(RunnerError, match="copying files into the sandbox failed"):
+        run(docker_runner, "print('ran')", workspace={"big.bin": b"\0" * (LIMITS.disk_mb + 1) * 1024 * 1024})
+
+
+def test_the_candidate_cannot_fake_a_failed_copy(docker_runner):
+    """Exit 125 with copy-failure words on stderr is the candidate's own outcome, not an engine error."""
+    outcome = run(docker_runner, "import sys; print('tasktrial-upload-failed- tar: nope', file=sys.stderr); sys.exit(125)")
+    assert outcome.steps[0].exit_code == 125
 
 
 def test_a_program_that_never_reads_stdin_still_ends(docker_runner):
@@ -294,19 +306,6 @@ def test_the_counters_are_read(docker_runner):
     assert outcome.cpu_seconds is not None and outcome.cpu_seconds > 0
 
 
-def test_reap_removes_labelled_containers(docker_client, monkeypatch):
-    # A label of this test's own, so reaping cannot touch sandboxes of other runs on this engine.
-    label = f"tasktrial.managed-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(backend, "LABEL", label)
-    runner = backend.DockerRunner(docker_client)
-    image = images.runtime_image("python").tag
-    created = [runner._create(spec(), image) for _ in range(2)]
-    assert labelled(docker_client, label) == set(created)
-    assert runner.reap() == 2
-    assert labelled(docker_client, label) == set()
-    assert runner.reap() == 0
-
-
 def test_a_worker_restarted_with_its_predecessors_pid_reaps_the_predecessors_sandboxes(docker_client):
     """In a container restarted by Docker, the new worker keeps the host name and often gets the old pid."""
     import os
@@ -363,6 +362,8 @@ def test_remove_own_takes_this_owners_sandboxes_in_use_or_not_and_nothing_else(d
         assert runner.remove_own() == 1
         remaining = labelled(docker_client, backend.OWNER_LABEL)
         assert in_use not in remaining and kept in remaining
+        with pytest.raises(RunnerError, match="stopping"):  # a grading still under way makes no new sandbox
+            runner._create(spec(), image)
     finally:
         for container in (in_use, kept):
             if container in labelled(docker_client, backend.OWNER_LABEL):

@@ -10,6 +10,7 @@ import socket
 import time
 import uuid
 
+import docker.errors
 import pytest
 
 from engine.errors import RunnerError
@@ -209,17 +210,26 @@ def test_containers_and_network_are_removed_when_the_run_fails(docker_runner, do
     assert labelled(docker_client, mark) == ([], [])
 
 
-def test_reap_removes_labelled_networks_too(docker_client, monkeypatch):
-    label = f"tasktrial.test-reap-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(docker_runner_module, "LABEL", label)
-    runner = docker_runner_module.DockerRunner(docker_client)
-    network = docker_client.networks.create(f"tasktrial-test-{uuid.uuid4().hex[:8]}", internal=True, labels={label: "1"})
+def test_reaping_a_dead_workers_sandboxes_removes_their_service_network_too(docker_client):
+    """A worker that died mid service run leaves a private network beside its sandboxes: its successor takes both."""
+    import os
+
+    from runners import images
+
+    host = f"test-host-{uuid.uuid4().hex[:8]}"
+    run_id = uuid.uuid4().hex
+    predecessor = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+    network = predecessor._create_network(run_id, service_spec())
+    container = predecessor._create(service_spec(), images.runtime_image("python").tag, run_id=run_id)
     try:
-        assert runner.reap() == 0
-        assert docker_client.networks.list(filters={"label": label}) == []
+        successor = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+        assert successor.reap_orphans(host=host) == 1
+        assert docker_client.networks.list(filters={"label": f"tasktrial.run={run_id}"}) == []
     finally:
-        with contextlib.suppress(Exception):  # already removed by reap, as it should be
-            network.remove()
+        for remove in (lambda: docker_client.api.remove_container(container, force=True),
+                       lambda: docker_client.api.remove_network(network)):
+            with contextlib.suppress(docker.errors.APIError):  # already removed by reaping, as it should be
+                remove()
 
 
 def test_runs_without_a_service_still_have_no_network(docker_runner):
@@ -228,3 +238,18 @@ def test_runs_without_a_service_still_have_no_network(docker_runner):
     outcome = docker_runner.run(spec)
     assert outcome.steps[0].stdout.strip() == b"[(1, 'lo')]"
     assert outcome.service is None and outcome.client is None
+
+
+def test_warm_service_runs_take_fresh_sandboxes_started_ahead_and_leave_nothing(docker_client):
+    """Trios (network, candidate, client) started ahead: each run still gets its own, and close() removes the spare."""
+    runner = docker_runner_module.DockerRunner(docker_client, warm=1)
+    try:
+        spec = service_spec(client_steps=(Step(("sh", "-c", ("cat /tmp/left-behind 2>/dev/null; hostname; "
+                                                             "echo x > /tmp/left-behind"))),))
+        outcomes = [runner.run(spec) for _ in range(3)]
+        clients = [o.client.steps[0].stdout.strip().splitlines() for o in outcomes]
+        assert all(len(lines) == 1 for lines in clients), clients  # only the host name: no file of a previous run
+        assert len({lines[-1] for lines in clients}) == 3, "every run gets its own client sandbox"
+        assert all(o.service is not None and o.service.ready for o in outcomes)
+    finally:
+        runner.close()  # the autouse fixture then proves no sandbox or network is left

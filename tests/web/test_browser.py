@@ -185,23 +185,49 @@ def test_time_limit_submission_says_so_in_words(page, server, tmp_path):
     expect(page.get_by_text("stopped after 5 s: the task's time limit")).to_be_visible()
 
 
-def test_hostile_file_names_and_output_never_execute(page, server, tmp_path):
-    hostile = '<img src=x onerror=alert(1)>'
-    script = "<script>alert(2)</script>"
+#: Set in every page before its own scripts run: any CSP violation is recorded where the test can read it.
+CSP_WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation',"
+             " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+
+
+def test_hostile_file_names_and_output_never_execute(page, server):
+    """Names, output and messages carrying markup reach the pages as text: nothing runs, the CSP is never tested."""
+    image = "<img src=x onerror=window.__xss=1;alert(1)>.py"
+    script = "<script>window.__xss=2;alert(2)</script>.py"  # its slash makes a folder: shown as the same path
+    printed = "<script>window.__xss=3;alert(3)</script>"
+    page.add_init_script(CSP_WATCH)
     sign_in(page, server, "candidate", "eve")
     page.goto(server.url + "/tasks/python-foundations/word-frequency")
-    upload(page, {"top_words.py": f"import sys\nprint({script!r})\nprint({hostile!r}, file=sys.stderr)\n",
-                  "img src=x onerror=alert(3).py": "x = 1\n"}, tmp_path)
+    page.get_by_label("Files to upload").set_input_files([
+        {"name": "top_words.py", "mimeType": "text/x-python",
+         "buffer": f"import sys\nprint({printed!r})\nprint({image!r}, file=sys.stderr)\n".encode()},
+        {"name": image, "mimeType": "text/plain", "buffer": f"# {printed}\n".encode()},
+        {"name": script, "mimeType": "text/plain", "buffer": b"x = 1\n"},
+    ])
+    page.get_by_role("button", name="Submit upload").click()
     wait_for_result(page)
-    expect(page.get_by_text(script).first).to_be_visible()  # shown as text in the visible check's message
-    assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
-    # A reviewer sees the raw output too, still as text.
+
+    def nothing_ran() -> None:
+        assert page.evaluate("window.__xss") is None
+        assert page.evaluate("window.__csp") == []  # no injected element ever reached the CSP
+        assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
+
+    files = page.get_by_role("region", name="Submitted files")
+    for name in (image, script, "top_words.py"):
+        expect(files.get_by_role("rowheader", name=name, exact=True)).to_be_visible()
+    files.get_by_text(f"Show the text of {image}", exact=True).click()  # the hostile file's own text, as text
+    expect(files.get_by_text(f"# {printed}", exact=True)).to_be_visible()
+    expect(page.get_by_text(printed).first).to_be_visible()  # the output, in the visible check's message
+    nothing_ran()
+    # A reviewer sees the same files and the raw output, still as text.
     url = page.url
     page.context.clear_cookies()
     sign_in(page, server, "reviewer", "rita")
     page.goto(url)
-    expect(page.get_by_text(hostile).first).to_be_visible()
-    assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
+    expect(page.get_by_role("region", name="Submitted files").get_by_role("rowheader", name=image, exact=True)
+           ).to_be_visible()
+    expect(page.get_by_text(image).first).to_be_visible()
+    nothing_ran()
 
 
 def test_another_candidates_result_is_not_found(page, server, tmp_path):

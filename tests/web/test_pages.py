@@ -8,7 +8,9 @@ import io
 import json
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
+from markupsafe import escape
 from sqlalchemy import update
 
 from api import storage
@@ -290,6 +292,30 @@ def test_hostile_names_and_messages_are_escaped(api):
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page
 
 
+def test_the_result_lists_the_candidates_own_files_escaped(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    name = '<img src=x onerror=window.__xss=1>.py'
+    submission = submit_files(alice, {"retry.py": b"print('mine')\n", name: XSS.encode(), "blob.bin": b"\xff\xfe\x00"})
+    work(api, run_of(api, submission))
+    url = result_url(alice, submission)
+    page = alice.get(url).text
+    files = page[page.index('id="files-h"'):page.index("</section>", page.index('id="files-h"'))]
+    assert "<code>retry.py</code>" in files and "print(&#39;mine&#39;)" in files and "14 bytes" in files
+    assert "<code>&lt;img src=x onerror=window.__xss=1&gt;.py</code>" in files and "<img" not in page
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in files and "<script>window" not in page
+    assert "blob.bin</code></th><td>3 bytes</td>" in files and "binary" in files
+    # Only what she sent: not the starter's other files, the graders' tests or the reference solution.
+    task = api.service.catalogue.task("python-foundations", "retry-backoff")
+    assert "test_retry_public.py" not in files and "test_retry.py" not in files
+    starter = (task.root / "starter" / "retry.py").read_text().splitlines()
+    only_in_solution = [line.strip() for line in (task.root / "solution" / "retry.py").read_text().splitlines()
+                        if len(line.strip()) > 12 and line not in starter]
+    assert only_in_solution and not any(str(escape(line)) in page for line in only_in_solution)
+    # A reviewer reads the same list; another candidate gets nothing.
+    assert "<code>retry.py</code>" in sign_in(api, Role.REVIEWER, "rita").get(url).text
+    assert sign_in(api, Role.CANDIDATE, "mallory").get(url).status_code == 404
+
+
 def test_download_verifies_on_the_public_page_and_a_change_is_named(api):
     alice = sign_in(api, Role.CANDIDATE, "alice")
     submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
@@ -366,6 +392,25 @@ def test_reviewer_filters_the_readiness_table_and_downloads_csv(api):
     assert rows[0][0] == "candidate" and skill in rows[0] and [r[0] for r in rows[1:]] == ["alice"]
     assert "ready" in rows[1][rows[0].index(skill)]
     assert reviewer.get("/review/candidates/bob").status_code == 200
+
+
+def test_readiness_pages_through_candidates_keeping_filter_and_sort(api, monkeypatch):
+    from api.web import routes
+
+    monkeypatch.setattr(routes, "READINESS_PAGE_SIZE", 1)
+    for name, passed in (("alice", False), ("bob", True)):
+        client = sign_in(api, Role.CANDIDATE, name)
+        work(api, run_of(api, submit_files(client, {"retry.py": b"print('hi')\n"})), passed=passed)
+    reviewer = sign_in(api, Role.REVIEWER, "rita")
+    skill = api.service.catalogue.task("python-foundations", "retry-backoff").micro_skills[0]
+    first = reviewer.get("/review/readiness", params={"sort": skill}).text
+    assert "2 candidate(s) (page 1 of 2)" in first
+    assert "/review/candidates/bob" in first and "/review/candidates/alice" not in first  # the higher score first
+    assert "✓ Ready" in first and f'sort={quote(skill)}&amp;page=2' in first
+    second = reviewer.get("/review/readiness", params={"sort": skill, "page": 2}).text
+    assert "/review/candidates/alice" in second and "/review/candidates/bob" not in second and "✗ Not ready yet" in second
+    beyond = reviewer.get("/review/readiness", params={"sort": skill, "page": 9}).text
+    assert "page 2 of 2" in beyond and "/review/candidates/alice" in beyond
 
 
 def test_csv_cells_cannot_become_formulas():
@@ -522,3 +567,23 @@ def test_event_stream_resumes_after_the_last_event_seen(api):
     assert re.findall(r"^id: (\d+)$", resumed, flags=re.MULTILINE) == ids[1:]
     assert re.findall(r"^event: (\w+)$", resumed, flags=re.MULTILINE) == ["state", "done"]
     assert api.service.streams.open_streams == 0  # each stream gave its slot back
+
+
+def test_the_public_tests_button_meets_the_apis_rate_limit(api):
+    api.service.settings = api.service.settings.model_copy(
+        update={"public_test_rate_limit": 1, "public_test_rate_window_seconds": 60})
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    with api.service.session() as session:  # one run let in already (through the API, say)
+        api.service.admit_public_tests(session=session, candidate="alice")
+    files = [("files", ("retry.py", b"x = 1\n"))]
+    # The editor's button (fetch): the fragment it shows, saying why.
+    fragment = alice.post(f"{TASK}/public-tests", data={"csrf": csrf(alice)}, files=files,
+                          headers={"X-Requested-With": "fetch"})
+    assert fragment.status_code == 429 and int(fragment.headers["retry-after"]) >= 1
+    assert "Public tests not run" in fragment.text and "TASKTRIAL_PUBLIC_TEST_RATE_LIMIT" in fragment.text
+    assert "<html" not in fragment.text
+    # The upload form without JavaScript: the task page, with the same message in its public-tests section.
+    page = alice.post(f"{TASK}/public-tests", data={"csrf": csrf(alice)}, files=files)
+    assert page.status_code == 429 and int(page.headers["retry-after"]) >= 1
+    section = page.text[page.text.index('id="public-output"'):]
+    assert "Public tests not run" in section and "alice made 1 public-test runs in the last 60 s" in section

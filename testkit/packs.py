@@ -1,0 +1,35 @@
+"""Task pack folders written from plain dicts, for tests and benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACK_YAML = {"id": "demo", "version": "1.0.0", "title": "Demo", "description": "A demo pack",
+             "authors": ["tests"], "license": "MIT"}
+
+
+def write_pack(root: Path, tasks: dict[str, dict[str, Any]], pack: dict[str, Any] | None = None) -> Path:
+    """Write a pack folder. Each task maps to ``{"task": {...task.yaml}, "files": {relpath: text}}``."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pack.yaml").write_text(yaml.safe_dump(pack if pack is not None else PACK_YAML))
+    for task_id, spec in tasks.items():
+        folder = root / task_id
+        folder.mkdir()
+        if spec.get("task") is not None:
+            (folder / "task.yaml").write_text(yaml.safe_dump(spec["task"]))
+        for rel, text in spec.get("files", {}).items():
+            path = folder / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    return root
+
+
+def pytest_task_yaml(task_id: str = "sample", **overrides: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": task_id, "title": "Sample", "summary": "Sample task",
+                           "micro_skills": ["python.basics.sample"], "difficulty": "intro", "environment": "python",
+                           "grader": {"kind": "pytest"}, "scoring": {"pass_threshold": 80}}
+    doc.update(overrides)
+    return doc
