@@ -911,16 +911,21 @@ def readiness_table(*, session: Session, ready_in: Sequence[str] = (), sort: str
     ``candidate`` (by name). Reads at most ``limit`` candidates' rows, whatever the table's size.
     ``assessments`` (None: every one): the assessments whose work counts beside practice work.
     """
-    standing = select(SkillStanding)
-    if assessments is not None:
-        standing = standing.where(col(SkillStanding.scope).in_(["", *assessments]))
-    scoped = standing.subquery()
-    # Per candidate and skill, over the scopes in view: the latest (by time) and the best.
-    newest = (select(scoped.c.candidate, scoped.c.skill, func.max(scoped.c.at).label("at"),
-                     func.max(scoped.c.best).label("best")).group_by(scoped.c.candidate, scoped.c.skill).subquery())
-    cell = (select(scoped.c.candidate, scoped.c.skill, scoped.c.score, scoped.c.verdict, newest.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-            .join(newest, and_(scoped.c.candidate == newest.c.candidate, scoped.c.skill == newest.c.skill,
-                               scoped.c.at == newest.c.at)).subquery())
+    if assessments is not None and not assessments:  # practice work only: one row per cell already
+        cell = (select(SkillStanding.candidate, SkillStanding.skill, SkillStanding.score, SkillStanding.verdict,  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+                       SkillStanding.best).where(SkillStanding.scope == "").subquery())
+    else:
+        standing = select(SkillStanding)
+        if assessments is not None:
+            standing = standing.where(col(SkillStanding.scope).in_(["", *assessments]))
+        scoped = standing.subquery()
+        # Per candidate and skill, over the scopes in view: the latest (by time) and the best.
+        newest = (select(scoped.c.candidate, scoped.c.skill, func.max(scoped.c.at).label("at"),
+                         func.max(scoped.c.best).label("best"))
+                  .group_by(scoped.c.candidate, scoped.c.skill).subquery())
+        cell = (select(scoped.c.candidate, scoped.c.skill, scoped.c.score, scoped.c.verdict, newest.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+                .join(newest, and_(scoped.c.candidate == newest.c.candidate, scoped.c.skill == newest.c.skill,
+                                   scoped.c.at == newest.c.at)).subquery())
     wanted = sorted({s for s in ready_in if s})
     people = select(cell.c.candidate).distinct()
     if wanted:
@@ -943,7 +948,7 @@ def readiness_table(*, session: Session, ready_in: Sequence[str] = (), sort: str
                                .where(cell.c.candidate.in_(candidates)))
         for candidate, skill, score, verdict, best in rows:
             cells[candidate][skill] = (score, verdict, best)
-    skills = list(session.exec(select(scoped.c.skill).distinct().order_by(scoped.c.skill)).all())
+    skills = list(session.exec(select(cell.c.skill).distinct().order_by(cell.c.skill)).all())
     return ReadinessTable(skills=skills, matched=matched, candidates=candidates, cells=cells)
 
 
