@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import json
-
-from sqlalchemy import String, and_, cast, update
+from sqlalchemy import ColumnElement, String, and_, cast, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
@@ -58,14 +57,14 @@ def list_cohorts(*, session: Session, subject: str | None) -> list[Cohort]:
     if subject is not None:
         staffed = select(CohortStaff.cohort_id).where(CohortStaff.subject == subject)
         joined = select(CohortMember.cohort_id).where(CohortMember.subject == subject)
-        query = query.where((Cohort.organiser == subject) | col(Cohort.id).in_(staffed) | col(Cohort.id).in_(joined))
+        query = query.where((col(Cohort.organiser) == subject) | col(Cohort.id).in_(staffed) | col(Cohort.id).in_(joined))
     return list(session.exec(query.order_by(col(Cohort.created_at))).all())
 
 
 def assessments_run_by(*, session: Session, subject: str, organiser: bool) -> set[str]:
     """Ids of the assessments of the cohorts ``subject`` staffs (and, with ``organiser``, organises)."""
     staffed = select(CohortStaff.cohort_id).where(CohortStaff.subject == subject)
-    where = col(Assessment.cohort_id).in_(staffed)
+    where: ColumnElement[bool] = col(Assessment.cohort_id).in_(staffed)
     if organiser:
         where = where | col(Assessment.cohort_id).in_(select(Cohort.id).where(Cohort.organiser == subject))
     return set(session.exec(select(Assessment.id).where(where)).all())
@@ -118,7 +117,7 @@ def add_members(*, session: Session, cohort_id: str, rows: Sequence[MemberRow]) 
         secret = auth.new_token()
         session.add(Invitation(cohort_id=cohort_id, subject=row.subject, token_hash=auth.token_hash(secret)))
         invitations.append((row.subject, secret))
-    session.exec(update(Assessment).where(Assessment.cohort_id == cohort_id)  # type: ignore[call-overload]
+    session.exec(update(Assessment).where(col(Assessment.cohort_id) == cohort_id)
                  .values(revision=Assessment.revision + 1))  # staff views list the members
     try:
         session.commit()
@@ -146,8 +145,8 @@ def redeem_invitation(*, session: Session, secret: str) -> tuple[Invitation, str
     invitation = session.exec(select(Invitation).where(Invitation.token_hash == auth.token_hash(secret))).first()
     if invitation is None or invitation.used_at is not None:
         return None
-    used = session.exec(update(Invitation).where(  # type: ignore[call-overload]
-        and_(Invitation.id == invitation.id, col(Invitation.used_at).is_(None))).values(used_at=utcnow()))
+    used = session.exec(update(Invitation).where(
+        and_(col(Invitation.id) == invitation.id, col(Invitation.used_at).is_(None))).values(used_at=utcnow()))
     if used.rowcount != 1:
         session.rollback()
         return None
@@ -227,9 +226,10 @@ def attempts_used(*, session: Session, assessment_id: str, candidate: str, pack_
 
 def assessment_results(*, session: Session, candidate: str) -> list[tuple[str, str]]:
     """``(result id, assessment id)`` of the candidate's assessment attempts."""
-    return list(session.exec(select(Result.id, Submission.assessment_id)
-                             .join(Submission, col(Submission.id) == Result.submission_id)
-                             .where(Result.candidate == candidate, col(Submission.assessment_id).is_not(None))).all())
+    rows = session.exec(select(Result.id, Submission.assessment_id)
+                        .join(Submission, col(Submission.id) == Result.submission_id)
+                        .where(Result.candidate == candidate, col(Submission.assessment_id).is_not(None))).all()
+    return [(result_id, assessment_id) for result_id, assessment_id in rows if assessment_id is not None]
 
 
 def closed_unreleased(*, session: Session, now: datetime) -> list[str]:
@@ -245,7 +245,7 @@ def candidates_with_results(*, session: Session, assessment_id: str) -> list[str
 
 
 def mark_released(*, session: Session, assessment_id: str, at: datetime) -> None:
-    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
                  .values(released_at=at))
     session.commit()
 
@@ -277,7 +277,7 @@ def put_score(*, session: Session, assessment_id: str, candidate: str, pack_id: 
               values: dict[str, Any] | None, revision: int) -> None:
     """Set (or with None, clear) the counting attempt on a member's progress row for a task, stamped with
     the assessment's ``revision`` (from ``storage.bump_revision``, taken first). The caller commits."""
-    cleared = {"result_id": None, "score": None, "verdict": None, "skills": {}, "late": False}
+    cleared: dict[str, Any] = {"result_id": None, "score": None, "verdict": None, "skills": {}, "late": False}
     row = session.exec(select(AssessmentScore).where(
         AssessmentScore.assessment_id == assessment_id, AssessmentScore.candidate == candidate,
         AssessmentScore.pack_id == pack_id, AssessmentScore.task_id == task_id)).first()
@@ -299,18 +299,18 @@ def scores(*, session: Session, assessment_id: str, with_skills: bool, since: in
     (per-row JSON decoding dominated the time on a cohort of thousands), or None without ``with_skills``.
     ``since``: only the rows written after that revision of the assessment (``ix_assessment_score_revision``).
     """
-    columns = [AssessmentScore.candidate, AssessmentScore.pack_id, AssessmentScore.task_id, AssessmentScore.attempts,
+    columns: list[Any] = [AssessmentScore.candidate, AssessmentScore.pack_id, AssessmentScore.task_id, AssessmentScore.attempts,
                AssessmentScore.score, AssessmentScore.verdict, AssessmentScore.late]
     if with_skills:
         columns.append(cast(AssessmentScore.skills, String))
-    query = sa_select(*columns).where(AssessmentScore.assessment_id == assessment_id)
+    query = sa_select(*columns).where(col(AssessmentScore.assessment_id) == assessment_id)
     if since is not None:
-        query = query.where(AssessmentScore.revision > since)
+        query = query.where(col(AssessmentScore.revision) > since)
     rows = session.connection().execute(query).all()
     if not with_skills:
         return [(*row, None) for row in rows]
     skills = json.loads("[" + ",".join(row[7] for row in rows) + "]") if rows else []
-    return [(*row[:7], found) for row, found in zip(rows, skills)]
+    return [(*row[:7], found) for row, found in zip(rows, skills, strict=True)]
 
 
 def member_signature(*, session: Session, cohort_id: str) -> tuple[int, int]:
@@ -353,7 +353,7 @@ def create_regrade(*, session: Session, regrade: Regrade, runs: Sequence[tuple[s
     assessment.tasks = tasks
     session.add(assessment)
     session.flush()
-    session.exec(update(Assessment).where(Assessment.id == assessment.id)  # type: ignore[call-overload]
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment.id)
                  .values(revision=Assessment.revision + 1))
     session.commit()
     session.refresh(regrade)
@@ -366,11 +366,12 @@ def get_regrade(*, session: Session, regrade_id: str) -> Regrade | None:
 
 def regrade_outcomes(*, session: Session, regrade_id: str) -> list[tuple[Run, Submission, Result | None]]:
     """Each run of the regrade with its submission and new result (None while it is graded)."""
+    without_files = defer(Submission.archive)  # type: ignore[arg-type]  # SQLModel types the column as bytes
     rows = session.exec(select(Run, Submission, Result)
                         .join(Submission, col(Submission.id) == Run.submission_id)
                         .join(Result, col(Result.run_id) == Run.id, isouter=True)
                         .where(Run.regrade_id == regrade_id)
-                        .options(defer(Submission.archive))).all()  # type: ignore[arg-type]
+                        .options(without_files)).all()
     return list(rows)
 
 
@@ -401,7 +402,7 @@ def latest_attempts(*, session: Session, assessment_id: str, pack_id: str, task_
 
 def member_submissions(*, session: Session, assessment_id: str, candidate: str) -> list[Submission]:
     """One member's submissions in an assessment, oldest first (pending ones too): their own page lists them."""
-    return list(session.exec(select(Submission).options(defer(Submission.archive))
+    return list(session.exec(select(Submission).options(defer(Submission.archive))  # type: ignore[arg-type]  # SQLModel types the column as bytes
                              .where(Submission.assessment_id == assessment_id, Submission.candidate == candidate)
                              .order_by(col(Submission.created_at))).all())
 

@@ -89,7 +89,7 @@ def admit(session: Session, principal: Principal, assessment_id: str, pack_id: s
         AssessmentRuleBroken: the window, clock, attempt limit or late policy refuses it (409).
     """
     assessment, _ = assessment_for(session, principal, assessment_id, Standing.MEMBER)
-    if standing(session, principal, store.get_cohort(session=session, cohort_id=assessment.cohort_id)) \
+    if standing(session, principal, _stored_cohort(session, assessment.cohort_id)) \
             is not Standing.MEMBER:
         raise NotFound(f"only the cohort's members take assessment {assessment_id!r}")
     task = pinned(assessment, pack_id, task_id)
@@ -137,7 +137,7 @@ def candidate_view_name(session: Session, submission: Submission) -> str:
     """
     if submission.assessment_id is None:
         return "candidate"
-    assessment = store.get_assessment(session=session, assessment_id=submission.assessment_id)
+    assessment = _stored_assessment(session, submission.assessment_id)
     closed = window(assessment).is_closed(utcnow())
     policy = rules.Visibility(assessment.result_visibility)
     if not rules.visible(policy, closed=closed):
@@ -151,7 +151,7 @@ def extra_views(session: Session, submission: Submission, view: dict) -> dict[st
     """The candidate views an assessment's check visibility calls for, by stored name (none outside one)."""
     if submission.assessment_id is None:
         return {}
-    assessment = store.get_assessment(session=session, assessment_id=submission.assessment_id)
+    assessment = _stored_assessment(session, submission.assessment_id)
     cut = rules.candidate_views(view, rules.Visibility(assessment.check_visibility), assessment.check_overrides)
     return {"candidate": cut["during"], "candidate_after": cut["after"]}
 
@@ -172,12 +172,28 @@ def withheld_results(session: Session, candidate: str) -> set[str]:
     now = utcnow()
     for result_id, assessment_id in rows:
         if assessment_id not in closed:
-            assessment = store.get_assessment(session=session, assessment_id=assessment_id)
+            assessment = _stored_assessment(session, assessment_id)
             policy = rules.Visibility(assessment.result_visibility)
             closed[assessment_id] = rules.visible(policy, closed=window(assessment).is_closed(now))
         if not closed[assessment_id]:
             withheld.add(result_id)
     return withheld
+
+
+def _stored_assessment(session: Session, assessment_id: str) -> Assessment:
+    """The assessment a stored row names (by foreign key): only a damaged database lacks it."""
+    assessment = store.get_assessment(session=session, assessment_id=assessment_id)
+    if assessment is None:
+        raise NotFound(f"unknown assessment {assessment_id!r}")
+    return assessment
+
+
+def _stored_cohort(session: Session, cohort_id: str) -> Cohort:
+    """The cohort a stored assessment names (by foreign key): only a damaged database lacks it."""
+    cohort = store.get_cohort(session=session, cohort_id=cohort_id)
+    if cohort is None:
+        raise NotFound(f"unknown cohort {cohort_id!r}")
+    return cohort
 
 
 def refresh_score(session: Session, submission: Submission) -> None:
@@ -186,7 +202,7 @@ def refresh_score(session: Session, submission: Submission) -> None:
     if submission.assessment_id is None:
         return
     revision = storage.bump_revision(session=session, assessment_id=submission.assessment_id)
-    assessment = store.get_assessment(session=session, assessment_id=submission.assessment_id)
+    assessment = _stored_assessment(session, submission.assessment_id)
     pairs = store.task_attempts(session=session, assessment_id=assessment.id, candidate=submission.candidate,
                                 pack_id=submission.pack_id, task_id=submission.task_id)
     skills = store.skills_of(session=session, result_ids=[r.id for r, _ in pairs])

@@ -25,8 +25,8 @@ from api.tables import CredentialAward, CredentialDefinition, LogEntry, utcnow
 from engine import openbadges, statuslist
 from engine.credentials import Criteria, SkillRecord, check_definitions, met
 from engine.errors import Conflict, NotFound, Problem
-from engine.packs import PACK_FILE
 from engine.models import Pack
+from engine.packs import PACK_FILE
 from engine.signing import SigningKey
 
 STATUS_PATH = "/credentials/status/revocation"
@@ -190,13 +190,15 @@ class Credentials:
 
     def _signer(self) -> tuple[Any, str]:
         key = self.key()
-        return key.jwk.private_key, f"{self.did()}#{key.kid}"
+        return key.private_key, f"{self.did()}#{key.kid}"
 
     def open_badge(self, award: CredentialAward) -> dict[str, Any]:
         """The award as a signed OpenBadgeCredential with a revocation status entry."""
         key, method = self._signer()
         with self.session() as session:
             definition = session.get(CredentialDefinition, award.definition_id)
+            if definition is None:  # the award's foreign key: only a damaged database gets here
+                raise NotFound(f"award {award.id} names an unknown credential definition {award.definition_id!r}")
             digests = {e.result_id: e.digest for e in session.exec(
                 select(LogEntry).where(col(LogEntry.result_id).in_(award.evidence), LogEntry.view == "candidate"))}
         identity, salt = openbadges.subject_identity(award.candidate, salt=award.id)
@@ -245,10 +247,11 @@ def _award(session: Session, *, definition_id: str, candidate: str, evidence: li
     insert = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert)
     row = CredentialAward(definition_id=definition_id, candidate=candidate, evidence=evidence,
                           status_index=_next_index(session))
-    values = {column.name: getattr(row, column.name) for column in CredentialAward.__table__.columns}
+    # SQLModel adds __table__ when it makes the class; mypy does not see it
+    values = {column.name: getattr(row, column.name) for column in CredentialAward.__table__.columns}  # type: ignore[attr-defined]
     statement = insert(CredentialAward).values(**values).on_conflict_do_nothing(
         index_elements=["candidate", "definition_id"], index_where=col(CredentialAward.revoked_at).is_(None))
-    return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    return session.exec(statement).rowcount == 1
 
 
 def pack_definition_id(pack_id: str, credential_id: str) -> str:

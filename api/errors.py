@@ -13,8 +13,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from engine.credentials import CredentialDefinitionError
-from engine.roster import RosterError
-from engine.webhooks import WebhookAddressRefused
 from engine.errors import (
     ConfigurationError,
     Conflict,
@@ -26,6 +24,8 @@ from engine.errors import (
     TaskTrialError,
     capped,
 )
+from engine.roster import RosterError
+from engine.webhooks import WebhookAddressRefused
 
 #: Caps on an error body, whatever the request or pack held: ``detail`` text, and how many
 #: items any list in a body keeps (see ``bounded``).

@@ -13,8 +13,15 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from sqlalchemy.engine import Engine
+
+    from api.settings import Settings
 
 OK = "ok"
 #: Below this much free space in the data directory, the disk is reported low (and submissions refused).
@@ -41,9 +48,9 @@ class Health:
 class Prober:
     """The probes, with the Celery ping cached (it costs up to a second when no worker answers)."""
 
-    settings: object
-    engine: object
-    celery: object | None = None
+    settings: Settings
+    engine: Engine
+    celery: Celery | None = None
     _workers: tuple[float, str] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -59,7 +66,7 @@ class Prober:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             return OK
-        except Exception as exc:  # any driver error: reported, never raised
+        except Exception as exc:  # noqa: BLE001 - any driver error: reported, never raised
             return f"down: {_first_line(exc)}"
 
     def disk(self) -> str:
@@ -76,13 +83,13 @@ class Prober:
         import redis
 
         try:
-            client = redis.Redis.from_url(self.settings.broker_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+            client = redis.Redis.from_url(self.settings.broker_url or "", socket_timeout=1.0, socket_connect_timeout=1.0)
             try:
                 client.ping()
             finally:
                 client.close()
             return OK
-        except Exception as exc:  # redis' errors: reported, never raised
+        except Exception as exc:  # noqa: BLE001 - redis' errors: reported, never raised
             return f"down: {_first_line(exc)}"
 
     def workers(self) -> str:
@@ -99,7 +106,7 @@ class Prober:
             return OK
         try:
             replies = self.celery.control.ping(timeout=1.0)
-        except Exception as exc:  # kombu's errors: reported, never raised
+        except Exception as exc:  # noqa: BLE001 - kombu's errors: reported, never raised
             return f"unknown: {_first_line(exc)}"
         return OK if replies else "none: no worker answered a ping within 1 s (queued runs wait for one)"
 

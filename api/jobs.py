@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from api.catalogue import pack_digest
 from api.worker_client import RetryableApiError, WorkerApi
-from engine.checking import check_task, pack_report
 from engine import archives, public_tests
+from engine.checking import check_task, pack_report
 from engine.errors import NotFound, PackError, RunnerError, SubmissionRejected, TaskTrialError
 from engine.grading import grade_submission
 from engine.models import Pack, Task

@@ -25,6 +25,10 @@ class JobQueue(Protocol):
         """Ask a worker to run ``pack check`` on an uploaded pack version. Must not block on it."""
         ...
 
+    def enqueue_public_tests(self, job_id: str) -> None:
+        """Ask a worker to run a public test job's tests (only with a broker). Must not block on them."""
+        ...
+
 
 class FakeQueue:
     def __init__(self) -> None:
@@ -58,6 +62,9 @@ class InProcessQueue:
         if self._check_job is None:
             raise RuntimeError("this in-process queue was built without a pack check job")
         self._pool.submit(self._safely, self._check_job, version_id)
+
+    def enqueue_public_tests(self, job_id: str) -> None:
+        raise RuntimeError("without a broker the API runs public tests in its own process, never through this queue")
 
     def close(self) -> None:
         """Drop the jobs not started (their runs stay queued in the database: the next start queues them

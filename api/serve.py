@@ -34,8 +34,15 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
     if settings.broker_url:
         queue = CeleryQueue(make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds))
     else:
-        queue = InProcessQueue(lambda run_id: holder["worker"].execute(run_id), workers=settings.embedded_workers,
-                               check_job=lambda version_id: holder["worker"].check_pack(version_id))
+        # looked up when called: the worker is built after the queue (it needs the service)
+        def execute(run_id: str) -> None:
+            holder["worker"].execute(run_id)
+
+        def check_pack(version_id: str) -> None:
+            holder["worker"].check_pack(version_id)
+
+        pool = InProcessQueue(execute, workers=settings.embedded_workers, check_job=check_pack)
+        queue = pool
     service = build_service(settings, queue)
     app = create_app(service)
     if not settings.broker_url:
@@ -47,7 +54,7 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
             runner=runner, catalogue=service.catalogue,
             client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
             cache_dir=settings.cache_dir, attempts=settings.max_attempts)
-        service.on_shutdown.append(queue.close)  # first: no new grading starts while the rest shuts down
+        service.on_shutdown.append(pool.close)  # first: no new grading starts while the rest shuts down
         if hasattr(runner, "close"):
             # Remove the warm sandboxes. Gradings under way are not awaited: their runs stay
             # claimed and `recover` queues them again at the next start.
@@ -106,7 +113,7 @@ def _abandon_gradings_under_way(service: Service) -> None:
     for abandon in service.on_abandon:
         try:
             abandon()
-        except Exception:  # noqa: BLE001 - the next start's orphan reaper removes what is left
+        except Exception:  # the next start's orphan reaper removes what is left
             log.exception("removing the sandboxes of gradings under way failed")
 
 
@@ -143,7 +150,7 @@ def _every(seconds: float, job) -> None:
         time.sleep(seconds)
         try:
             job()
-        except Exception:  # noqa: BLE001 - a janitor must outlive a passing engine fault
+        except Exception:  # a janitor must outlive a passing engine fault (logged below)
             log.exception("reaping orphaned sandboxes failed; trying again in %s s", seconds)
 
 

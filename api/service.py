@@ -17,22 +17,21 @@ from sqlmodel import Session
 
 from api import auth, cohort_storage, cohorts, db, packcheck, storage
 from api.auth import Principal
-from api.catalogue import Catalogue
-from api.queue import JobQueue
-from api.errors import StorageLow, TooManyRequests
-from api.settings import Settings
-from api.catalogue import StateOf
+from api.catalogue import Catalogue, StateOf
 from api.credentials import Credentials
+from api.errors import StorageLow, TooManyRequests
+from api.health import Prober
+from api.queue import JobQueue
+from api.settings import Settings
 from api.streams import StreamHub
 from api.tables import PackState, RunState, utcnow
 from api.transparency import TransparencyLog
-from api.health import Prober
 from api.webhooks import Webhooks
 from engine import archives, openbadges, public_tests, results, review, signing, transparency
 from engine.errors import ConfigurationError, Conflict, NotFound, RunnerUnavailable
+from engine.grading import engine_error_result
 from engine.keyring import Keyring
 from engine.models import Pack, Task
-from engine.grading import engine_error_result
 from engine.public_tests import PublicTestRun
 from engine.results import candidate_view, now
 
@@ -62,7 +61,7 @@ class Service:
     queue: JobQueue
     metrics: Metrics = field(default_factory=Metrics)
     #: Wakes event streams in this process when a run changes (other processes' changes are polled), and caps them.
-    streams: StreamHub | None = None
+    streams: StreamHub = field(init=False)
     #: Called in order when the app shuts down (the embedded pool, its warm sandboxes).
     on_shutdown: list = field(default_factory=list)
     #: Called when ``serve`` ends without awaiting embedded gradings under way (their sandboxes go).
@@ -87,9 +86,8 @@ class Service:
     _checks_queued: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.streams is None:
-            self.streams = StreamHub(max_streams=self.settings.max_streams,
-                                     max_streams_per_token=self.settings.max_streams_per_token)
+        self.streams = StreamHub(max_streams=self.settings.max_streams,
+                                 max_streams_per_token=self.settings.max_streams_per_token)
         self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
                                    batch_leaves=self.settings.log_batch_leaves,
                                    seal_seconds=self.settings.log_seal_seconds)
@@ -401,7 +399,7 @@ class Service:
                         **data, "regrade_id": run.regrade_id,
                         "previous": {"result_id": before.id, "verdict": before.verdict, "score": before.score}
                         if before else None})
-        except Exception:  # noqa: BLE001  the result stands; the event is logged as lost
+        except Exception:  # the result stands; the event is logged as lost
             log.exception("storing the webhook events of result %s failed", result.id)
 
     def _has_rubric(self, submission) -> bool:

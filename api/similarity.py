@@ -23,7 +23,7 @@ def _prints(service, task_ref: dict[str, str], submissions) -> tuple[dict[str, s
 
 def report(service, session: Session, assessment: Assessment, *, threshold: float) -> dict[str, Any]:
     """For each task: pairs of members' last submissions that share at least ``threshold`` of their fingerprints."""
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for task_ref in assessment.tasks:
         submissions = store.latest_attempts(session=session, assessment_id=assessment.id,
                                             pack_id=task_ref["pack_id"], task_id=task_ref["task_id"])
@@ -42,15 +42,15 @@ def report(service, session: Session, assessment: Assessment, *, threshold: floa
 
 def side_by_side(service, session: Session, assessment: Assessment, a: str, b: str) -> dict[str, Any]:
     """Both submissions' files with the lines where their shared fingerprints start (starter code excluded)."""
-    found = [storage.get_submission(session=session, submission_id=i) for i in (a, b)]
-    if any(s is None or s.assessment_id != assessment.id for s in found) or found[0].task_id != found[1].task_id:
+    found = [s for i in (a, b) if (s := storage.get_submission(session=session, submission_id=i)) is not None]
+    if len(found) != 2 or any(s.assessment_id != assessment.id for s in found) or found[0].task_id != found[1].task_id:
         raise NotFound(f"no pair {a}/{b} of one task in assessment {assessment.id!r}")
     task_ref = next(t for t in assessment.tasks
                     if t["pack_id"] == found[0].pack_id and t["task_id"] == found[0].task_id)
     prints, _ = _prints(service, task_ref, found)
     left, right = similarity.matched_lines(prints[a], prints[b])
     sides = []
-    for submission, lines in zip(found, (left, right)):
+    for submission, lines in zip(found, (left, right), strict=True):
         files = {p: d.decode("utf-8", "replace") for p, d in archives.extract_stored(submission.archive).items()}
         sides.append({"submission_id": submission.id, "candidate": submission.candidate, "files": files,
                       "matched_lines": lines})

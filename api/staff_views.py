@@ -14,7 +14,7 @@ import json
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session
 
@@ -22,7 +22,6 @@ from api import cohort_storage as store
 from api.cohorts import aware, window
 from api.tables import Assessment, utcnow
 from engine import assessments as rules
-
 
 #: Boards kept per process (least recently used dropped first).
 BOARDS = 16
@@ -132,7 +131,7 @@ def _count(board: _Board, subject: str, rule: rules.Window) -> None:
         share.append((int(bool(started or attempts)), int(bool(attempts)), int(verdict is not None),
                       int(verdict == "ready")))
     for sign, counted in ((-1, board.shares.get(subject, ())), (1, share)):
-        for total, part in zip(board.totals, counted):
+        for total, part in zip(board.totals, counted, strict=False):
             for index in range(4):
                 total[index] += sign * part[index]
     board.shares[subject] = tuple(share)
@@ -217,15 +216,15 @@ def dashboard_json(session: Session, assessment: Assessment) -> str:
         parts = _fragments(board, "dashboard", member)
         head = board.texts.get("dashboard")
         if head is None:
-            totals = {k: dict(zip(("started", "submitted", "graded", "ready"), t)) for k, t in zip(board.keys,
-                                                                                             board.totals)}
+            totals = {k: dict(zip(("started", "submitted", "graded", "ready"), t, strict=False)) for k, t in zip(board.keys,
+                                                                                             board.totals, strict=False)}
             head = board.texts["dashboard"] = (
                 json.dumps({"assessment_id": assessment.id, "tasks": board.keys, "totals": totals},
                            ensure_ascii=False)[:-1] + ', "members": [', f'], "count": {len(board.names)}}}')
         deadlines = [board.deadlines.get(subject) for subject, _ in board.names]
     now = utcnow().timestamp()
     return head[0] + ",".join(text + ("null" if deadline is None else repr(max(0.0, deadline - now))) + "}"
-                              for text, deadline in zip(parts, deadlines)) + head[1]
+                              for text, deadline in zip(parts, deadlines, strict=False)) + head[1]
 
 
 
@@ -234,8 +233,8 @@ def dashboard_page(session: Session, assessment: Assessment, start: int, stop: i
     the same board and rules as ``dashboard_json``, without turning every member's row into objects."""
     board = _board(session, assessment)
     with board.lock:
-        totals = {k: dict(zip(("started", "submitted", "graded", "ready"), t)) for k, t in zip(board.keys,
-                                                                                         board.totals)}
+        totals = {k: dict(zip(("started", "submitted", "graded", "ready"), t, strict=False)) for k, t in zip(board.keys,
+                                                                                             board.totals, strict=False)}
         names = board.names[start:stop]
         members = [{"subject": subject, "display_name": name,
                     "started_at": aware(board.starts[subject]).isoformat() if board.starts.get(subject) else None,
@@ -244,7 +243,7 @@ def dashboard_page(session: Session, assessment: Assessment, start: int, stop: i
         keys, count = list(board.keys), len(board.names)
     now = utcnow().timestamp()
     for member in members:
-        deadline = member.pop("_deadline")
+        deadline = cast("float | None", member.pop("_deadline"))  # board.deadlines' value, put there above
         member["time_left_seconds"] = None if deadline is None else max(0.0, deadline - now)
     return {"assessment_id": assessment.id, "tasks": keys, "totals": totals, "members": members, "count": count}
 
@@ -338,7 +337,7 @@ def matrix_csv(table: dict[str, Any]) -> str:
         for column in table["columns"]:
             cell = row["cells"].get(column)
             cells += [cell["score"], cell["verdict"]] if cell else ["", ""]
-        writer.writerow([_safe(row["subject"]), _safe(row["display_name"])] + cells)
+        writer.writerow([_safe(row["subject"]), _safe(row["display_name"]), *cells])
     return buffer.getvalue()
 
 
@@ -354,9 +353,9 @@ def hiring(session: Session, assessment: Assessment, skills: list[str]) -> dict[
     for row in table["rows"]:
         cells = [row["cells"].get(s) for s in skills]
         if all(c is not None and c["verdict"] == "ready" for c in cells):
-            mean = round(sum(c["score"] for c in cells) / len(cells), 2)  # type: ignore[index]
+            mean = round(sum(c["score"] for c in cells) / len(cells), 2)
             ranked.append({"subject": row["subject"], "display_name": row["display_name"], "score": mean,
-                           "skills": {s: c for s, c in zip(skills, cells)}})
+                           "skills": dict(zip(skills, cells, strict=False))})
     ranked.sort(key=lambda r: (-r["score"], r["subject"]))
     for rank, row in enumerate(ranked, 1):
         row["rank"] = rank

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, case, delete, insert, or_, update
+from sqlalchemy import ColumnElement, and_, case, delete, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -108,7 +108,7 @@ def packs_owned_by(*, session: Session, owner: str) -> set[str]:
 def work_filter(model: type[Submission] | type[Review], *, packs: Collection[str] | None,
                 assessments: Collection[str] | None) -> list[Any]:
     """Conditions keeping a query to practice work of ``packs`` and the work of ``assessments`` (None: every one)."""
-    practice = col(model.assessment_id).is_(None)
+    practice: ColumnElement[bool] = col(model.assessment_id).is_(None)
     if packs is not None:
         practice = practice & col(model.pack_id).in_(list(packs))
     if assessments is None:
@@ -154,9 +154,9 @@ def move_pack_version(*, session: Session, version_id: str, from_states: Sequenc
     values: dict[str, Any] = {"state": to.value}
     if report is not None:
         values.update(report=report, checked_at=utcnow())
-    statement = (update(PackVersion).where(PackVersion.id == version_id)
+    statement = (update(PackVersion).where(col(PackVersion.id) == version_id)
                  .where(col(PackVersion.state).in_([s.value for s in from_states])).values(**values))
-    moved = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    moved = session.exec(statement).rowcount == 1
     session.commit()
     return moved
 
@@ -220,15 +220,16 @@ def _count_attempt(*, session: Session, assessment_id: str, candidate: str, pack
     revision = bump_revision(session=session, assessment_id=assessment_id)  # holds the assessment's row
     values = {"assessment_id": assessment_id, "candidate": candidate, "pack_id": pack_id, "task_id": task_id,
               "attempts": 1, "skills": {}, "late": False, "at": utcnow(), "revision": revision}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
+    keys = ["assessment_id", "candidate", "pack_id", "task_id"]
+    counted = {"attempts": AssessmentScore.attempts + 1, "revision": revision}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_upsert
+        session.exec(postgresql_upsert(AssessmentScore).values(**values)
+                     .on_conflict_do_update(index_elements=keys, set_=counted))
     else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(AssessmentScore).values(**values)
-    session.exec(statement.on_conflict_do_update(  # type: ignore[call-overload]
-        index_elements=["assessment_id", "candidate", "pack_id", "task_id"],
-        set_={"attempts": AssessmentScore.attempts + 1, "revision": revision}))
+        from sqlalchemy.dialects.sqlite import insert as sqlite_upsert
+        session.exec(sqlite_upsert(AssessmentScore).values(**values)
+                     .on_conflict_do_update(index_elements=keys, set_=counted))
     if attempt_limit is not None:
         used = cohort_storage.attempts_used(session=session, assessment_id=assessment_id, candidate=candidate,
                                             pack_id=pack_id, task_id=task_id)
@@ -245,7 +246,7 @@ def bump_revision(*, session: Session, assessment_id: str) -> int:
     writing those rows: the assessment's row stays locked to the commit (PostgreSQL; SQLite has one
     writer), so revisions are committed in order and a view that read revision R has seen every row up to R.
     """
-    session.exec(update(Assessment).where(Assessment.id == assessment_id)  # type: ignore[call-overload]
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
                  .values(revision=Assessment.revision + 1))
     return int(session.exec(select(Assessment.revision).where(Assessment.id == assessment_id)).one())
 
@@ -288,16 +289,16 @@ def create_public_test_job(*, session: Session, pack_id: str, pack_version: str,
 
 def claim_public_test_job(*, session: Session, job_id: str, token_id: str) -> PublicTestJob | None:
     """Give the job to this worker token (compare-and-set: one worker runs it); None if taken, done or gone."""
-    claimed = session.exec(update(PublicTestJob).where(  # type: ignore[call-overload]
-        PublicTestJob.id == job_id, col(PublicTestJob.worker_token_id).is_(None)).values(worker_token_id=token_id))
+    claimed = session.exec(update(PublicTestJob).where(
+        col(PublicTestJob.id) == job_id, col(PublicTestJob.worker_token_id).is_(None)).values(worker_token_id=token_id))
     session.commit()
     return session.get(PublicTestJob, job_id) if claimed.rowcount == 1 else None
 
 
 def finish_public_test_job(*, session: Session, job_id: str, token_id: str, outcome: dict[str, Any]) -> bool:
     """Record what the worker holding the job ran; False if it does not hold it or posted already."""
-    done = session.exec(update(PublicTestJob).where(  # type: ignore[call-overload]
-        PublicTestJob.id == job_id, PublicTestJob.worker_token_id == token_id,
+    done = session.exec(update(PublicTestJob).where(
+        col(PublicTestJob.id) == job_id, col(PublicTestJob.worker_token_id) == token_id,
         col(PublicTestJob.outcome).is_(None)).values(outcome=outcome))
     session.commit()
     return done.rowcount == 1
@@ -305,11 +306,12 @@ def finish_public_test_job(*, session: Session, job_id: str, token_id: str, outc
 
 def public_test_outcome(*, session: Session, job_id: str) -> dict[str, Any] | None:
     """What the worker posted for the job (None while it runs); never reads the files."""
-    return session.exec(select(PublicTestJob.outcome).where(PublicTestJob.id == job_id)).first()
+    outcome = session.exec(select(PublicTestJob.outcome).where(PublicTestJob.id == job_id)).first()
+    return cast("dict[str, Any] | None", outcome)  # a JSON column: SQLModel's select() types it as any Mapping
 
 
 def delete_public_test_job(*, session: Session, job_id: str) -> None:
-    session.exec(delete(PublicTestJob).where(PublicTestJob.id == job_id))
+    session.exec(delete(PublicTestJob).where(col(PublicTestJob.id) == job_id))
     session.commit()
 
 
@@ -322,8 +324,8 @@ def get_submission(*, session: Session, submission_id: str, with_archive: bool =
     """The submission; without ``with_archive`` its files are not read (reads of results never need them)."""
     if with_archive:
         return session.get(Submission, submission_id)
-    return session.exec(select(Submission).where(Submission.id == submission_id)
-                        .options(defer(Submission.archive))).first()  # type: ignore[arg-type]
+    without_files = defer(Submission.archive)  # type: ignore[arg-type]  # SQLModel types the column as bytes
+    return session.exec(select(Submission).where(Submission.id == submission_id).options(without_files)).first()
 
 
 def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int,
@@ -361,23 +363,23 @@ def claim_run(*, session: Session, run_id: str, worker: str, token_id: str, leas
     now = now or utcnow()
     statement = (
         update(Run)
-        .where(Run.id == run_id)
-        .where(or_(Run.state == RunState.QUEUED,
+        .where(col(Run.id) == run_id)
+        .where(or_(col(Run.state) == RunState.QUEUED,
                    (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now)))
         .values(state=RunState.RUNNING, worker=worker, worker_token_id=token_id, attempts=Run.attempts + 1,
                 lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
     )
-    claimed = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    claimed = session.exec(statement).rowcount == 1
     if claimed:
         session.add(RunEvent(run_id=run_id, kind=RunState.RUNNING.value, detail=worker))
     session.commit()
     return claimed
 
 
-def _held_by(token_id: str, worker: str | None):
+def _held_by(token_id: str, worker: str | None) -> ColumnElement[bool]:
     """The condition "claimed by this token (and process, when named)": the only caller that may act on the run."""
-    condition = (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (Run.worker_token_id == token_id)
-    return condition & (Run.worker == worker) if worker is not None else condition
+    condition = (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.worker_token_id) == token_id)
+    return condition & (col(Run.worker) == worker) if worker is not None else condition
 
 
 def advance_run(*, session: Session, run_id: str, worker: str | None, token_id: str, state: RunState,
@@ -388,10 +390,10 @@ def advance_run(*, session: Session, run_id: str, worker: str | None, token_id: 
     changed = before is not None and before.state is not state
     statement = (
         update(Run)
-        .where(Run.id == run_id, _held_by(token_id, worker))
+        .where(col(Run.id) == run_id, _held_by(token_id, worker))
         .values(state=state, lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
     )
-    moved = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    moved = session.exec(statement).rowcount == 1
     if moved and changed:
         session.add(RunEvent(run_id=run_id, kind=state.value))
     session.commit()
@@ -409,12 +411,12 @@ def release_run(*, session: Session, run_id: str, holder: tuple[str, str | None]
     True if the run was released.
     """
     now = utcnow()
-    statement = update(Run).where(Run.id == run_id, col(Run.state).in_([RunState.RUNNING, RunState.GRADING]))
+    statement = update(Run).where(col(Run.id) == run_id, col(Run.state).in_([RunState.RUNNING, RunState.GRADING]))
     if holder is not None:
         statement = statement.where(_held_by(*holder))
     if lapsed_before is not None:
         statement = statement.where(col(Run.lease_expires_at) < lapsed_before)
-    released = session.exec(statement.values(  # type: ignore[call-overload]
+    released = session.exec(statement.values(
         state=RunState.QUEUED, lease_expires_at=None, worker=None, worker_token_id=None,
         updated_at=now)).rowcount == 1
     if released:
@@ -436,10 +438,11 @@ def queue_position(*, session: Session, run_id: str) -> int | None:
 def run_events_since(*, session: Session, after_id: int, limit: int = 10_000) -> tuple[int, set[str]]:
     """The highest event id, and the runs with events after ``after_id`` (a negative id: just the highest)."""
     if after_id < 0:
-        return int(session.exec(select(func.coalesce(func.max(RunEvent.id), 0))).one()), set()
+        return int(session.exec(select(func.coalesce(func.max(RunEvent.id), 0))).one() or 0), set()
     rows = session.exec(select(RunEvent.id, RunEvent.run_id).where(col(RunEvent.id) > after_id)
                         .order_by(col(RunEvent.id)).limit(limit)).all()
-    return (rows[-1][0] if rows else after_id), {run_id for _, run_id in rows}
+    last = rows[-1][0] if rows else None  # stored events always have an id
+    return (after_id if last is None else last), {run_id for _, run_id in rows}
 
 
 def events_after(*, session: Session, run_id: str, after_id: int) -> Sequence[RunEvent]:
@@ -460,7 +463,7 @@ def latest_result(*, session: Session, submission_id: str) -> Result | None:
     (a regrade the engine could not complete leaves the earlier verdict standing)."""
     return session.exec(select(Result).where(Result.submission_id == submission_id,
                                              col(Result.superseded_by).is_(None))
-                        .order_by(case((Result.verdict == "error", 1), else_=0),
+                        .order_by(case((col(Result.verdict) == "error", 1), else_=0),
                                   col(Result.created_at).desc())).first()
 
 
@@ -500,11 +503,10 @@ def record_result(
                                           col(Result.superseded_by).is_(None))
         # ... but no longer count: their skill evidence goes (profiles, readiness and credentials read only
         # current results; the superseded documents, signed and logged, still carry their micro-skills).
-        if session.exec(delete(SkillEvidence).where(  # type: ignore[call-overload]
-                col(SkillEvidence.result_id).in_(earlier))).rowcount:
+        if session.exec(delete(SkillEvidence).where(col(SkillEvidence.result_id).in_(earlier))).rowcount:
             rebuild_standings(session=session, candidate=submission.candidate, scope=submission.assessment_id or "")
-        session.exec(update(Result).where(  # type: ignore[call-overload]
-            Result.submission_id == submission.id, Result.id != result.id,
+        session.exec(update(Result).where(
+            col(Result.submission_id) == submission.id, col(Result.id) != result.id,
             col(Result.superseded_by).is_(None)).values(superseded_by=result.id))
     for view, digest in (log_digests or {}).items():
         session.add(LogEntry(digest=digest, result_id=result.id, view=view))
@@ -517,10 +519,10 @@ def record_result(
         record_standing(session=session, candidate=submission.candidate, skill=skill, score=float(value["score"]),
                         verdict=value["verdict"], at=at, scope=submission.assessment_id or "")
     now = utcnow()
-    ending = update(Run).where(Run.id == run.id)
+    ending = update(Run).where(col(Run.id) == run.id)
     if holder is not None:
         ending = ending.where(_held_by(*holder))
-    ended = session.exec(ending.values(  # type: ignore[call-overload]
+    ended = session.exec(ending.values(
         state=RunState.DONE, lease_expires_at=None, updated_at=now)).rowcount == 1
     if not ended:
         session.rollback()
@@ -545,7 +547,7 @@ def skill_evidence(*, session: Session, candidate: str) -> Sequence[Any]:
     """A candidate's evidence in time order, as read-only rows (``.skill``, ``.score``, ``.verdict``, ``.at``,
     ``.result_id``): plain columns of the covering index, no ORM objects (a profile reads hundreds)."""
     return session.exec(
-        select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at,
+        select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at,  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
                SkillEvidence.result_id)
         .where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
     ).all()
@@ -580,8 +582,8 @@ def touch_runs(*, session: Session, run_ids: Sequence[str]) -> None:
     """Mark queued runs as just sent again, in one statement (a pass over a backlog is one commit)."""
     if not run_ids:
         return
-    session.exec(update(Run).where(col(Run.id).in_(list(run_ids)),  # type: ignore[call-overload]
-                                   Run.state == RunState.QUEUED).values(updated_at=utcnow()))
+    session.exec(update(Run).where(col(Run.id).in_(list(run_ids)), col(Run.state) == RunState.QUEUED)
+                 .values(updated_at=utcnow()))
     session.commit()
 
 
@@ -626,7 +628,7 @@ def log_nodes(*, session: Session, nodes: Collection[tuple[int, int]]) -> dict[t
         by_level.setdefault(level, []).append(position)
     # One primary-key range per level (a row-value IN scans the whole table on SQLite).
     rows = session.exec(select(LogNode.level, LogNode.position, LogNode.hash).where(
-        or_(*((LogNode.level == level) & col(LogNode.position).in_(positions)
+        or_(*((col(LogNode.level) == level) & col(LogNode.position).in_(positions)
               for level, positions in by_level.items())))).all()
     return {(level, position): value for level, position, value in rows}
 
@@ -693,7 +695,7 @@ def redeem_sign_in_link(*, session: Session, code: str) -> ApiToken | None:
     link = session.exec(select(SignInLink).where(SignInLink.code_hash == auth.token_hash(code))).first()
     if link is None or link.used_at is not None or _aware(link.expires_at) <= now:
         return None
-    used = session.exec(update(SignInLink).where(SignInLink.id == link.id,  # type: ignore[call-overload]
+    used = session.exec(update(SignInLink).where(col(SignInLink.id) == link.id,
                                                  col(SignInLink.used_at).is_(None)).values(used_at=now)).rowcount == 1
     session.commit()
     token = session.get(ApiToken, link.token_id) if used else None
@@ -714,7 +716,7 @@ def create_web_session(*, session: Session, token_id: str, lifetime: timedelta) 
 def find_web_session(*, session: Session, secret: str) -> tuple[WebSession, ApiToken] | None:
     """The live session for ``secret`` and its token: None once it expired or ended, or its token was
     revoked or expired."""
-    found = session.exec(select(WebSession, ApiToken).join(ApiToken, ApiToken.id == WebSession.token_id)
+    found = session.exec(select(WebSession, ApiToken).join(ApiToken, col(ApiToken.id) == WebSession.token_id)
                          .where(WebSession.secret_hash == auth.token_hash(secret))).first()
     if found is None:
         return None
@@ -726,7 +728,7 @@ def find_web_session(*, session: Session, secret: str) -> tuple[WebSession, ApiT
 
 
 def end_web_session(*, session: Session, secret: str) -> None:
-    session.exec(update(WebSession).where(WebSession.secret_hash == auth.token_hash(secret))  # type: ignore[call-overload]
+    session.exec(update(WebSession).where(col(WebSession.secret_hash) == auth.token_hash(secret))
                  .values(ended=True))
     session.commit()
 
@@ -739,7 +741,7 @@ def best_results(*, session: Session, candidate: str,
     """Per ``(pack, task)``: the candidate's best score and whether any attempt was ready (``hidden`` results left out)."""
     rows = session.exec(
         select(Result.pack_id, Result.task_id, func.max(Result.score),
-               func.max(case((Result.verdict == "ready", 1), else_=0)))
+               func.max(case((col(Result.verdict) == "ready", 1), else_=0)))
         .where(Result.candidate == candidate, *_not_in(hidden)).group_by(Result.pack_id, Result.task_id)
     ).all()
     return {(pack, task): (float(best), bool(ready)) for pack, task, best, ready in rows}
@@ -749,7 +751,7 @@ def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str
                  hidden: Collection[str] = ()) -> Sequence[Any]:
     """The candidate's attempts at a task, oldest first: id, score, verdict, time (never the documents)."""
     return session.exec(
-        select(Result.id, Result.submission_id, Result.score, Result.verdict, Result.created_at)
+        select(Result.id, Result.submission_id, Result.score, Result.verdict, Result.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
         .where(Result.candidate == candidate, Result.pack_id == pack_id, Result.task_id == task_id, *_not_in(hidden))
         .order_by(col(Result.created_at).desc()).limit(limit)
     ).all()[::-1]
@@ -759,7 +761,7 @@ def candidate_results(*, session: Session, candidate: str, limit: int = 200,
                       hidden: Collection[str] = ()) -> Sequence[Any]:
     """The candidate's latest results, newest first: id, pack, task, score, verdict, time."""
     return session.exec(
-        select(Result.id, Result.pack_id, Result.task_id, Result.score, Result.verdict, Result.created_at)
+        select(Result.id, Result.pack_id, Result.task_id, Result.score, Result.verdict, Result.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
         .where(Result.candidate == candidate, *_not_in(hidden)).order_by(col(Result.created_at).desc()).limit(limit)
     ).all()
 
@@ -785,10 +787,10 @@ def hold_for_review(*, session: Session, run: Run, submission: Submission, docum
                     pack_id=submission.pack_id, pack_version=submission.pack_version, task_id=submission.task_id,
                     automated=document)
     session.add(review)
-    ending = update(Run).where(Run.id == run.id)
+    ending = update(Run).where(col(Run.id) == run.id)
     if holder is not None:
         ending = ending.where(_held_by(*holder))
-    if session.exec(ending.values(  # type: ignore[call-overload]
+    if session.exec(ending.values(
             state=RunState.DONE, lease_expires_at=None, updated_at=utcnow())).rowcount != 1:
         session.rollback()
         raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
@@ -828,22 +830,22 @@ def list_reviews(*, session: Session, state: str | None, limit: int = 200, packs
 def complete_review(*, session: Session, review_id: str, reviewer: str, scores: dict[str, float],
                     comments: dict[str, str]) -> bool:
     """Compare-and-set ``awaiting_review`` to ``completed``: of two reviewers, one wins."""
-    statement = (update(Review).where(Review.id == review_id, Review.state == ReviewState.AWAITING.value)
+    statement = (update(Review).where(col(Review.id) == review_id, col(Review.state) == ReviewState.AWAITING.value)
                  .values(state=ReviewState.COMPLETED.value, reviewer=reviewer, scores=scores, comments=comments,
                          completed_at=utcnow()))
-    done = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    done = session.exec(statement).rowcount == 1
     session.commit()
     return done
 
 
 def reopen_review(*, session: Session, review_id: str) -> None:
-    session.exec(update(Review).where(Review.id == review_id)  # type: ignore[call-overload]
+    session.exec(update(Review).where(col(Review.id) == review_id)
                  .values(state=ReviewState.AWAITING.value, reviewer=None, completed_at=None))
     session.commit()
 
 
 def set_review_result(*, session: Session, review_id: str, result_id: str) -> None:
-    session.exec(update(Review).where(Review.id == review_id).values(result_id=result_id))  # type: ignore[call-overload]
+    session.exec(update(Review).where(col(Review.id) == review_id).values(result_id=result_id))
     session.commit()
 
 
@@ -856,7 +858,7 @@ def record_standing(*, session: Session, candidate: str, skill: str, score: floa
     profile takes the last row), and the best is the highest score. One atomic statement, so
     results stored at once for the same candidate never lose each other's evidence.
     """
-    table = SkillStanding.__table__
+    table = SkillStanding.__table__  # type: ignore[attr-defined]  # SQLModel sets a table model's Table at runtime only
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(table).values(candidate=candidate, skill=skill, scope=scope, score=score, verdict=verdict,
@@ -884,8 +886,8 @@ class ReadinessTable(NamedTuple):
 def rebuild_standings(*, session: Session, candidate: str, scope: str) -> None:
     """Recompute ``candidate``'s standings in ``scope`` from their evidence (no commit): after evidence
     was removed (a regrade's superseded results), the best may have gone with it."""
-    session.exec(delete(SkillStanding).where(SkillStanding.candidate == candidate,  # type: ignore[call-overload]
-                                             SkillStanding.scope == scope))
+    session.exec(delete(SkillStanding).where(col(SkillStanding.candidate) == candidate,
+                                             col(SkillStanding.scope) == scope))
     evidence = select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at).where(
         SkillEvidence.candidate == candidate)
     if scope:
@@ -910,7 +912,7 @@ def readiness_table(*, session: Session, ready_in: Sequence[str] = (), sort: str
     ``assessments`` (None: every one): the assessments whose work counts beside practice work.
     """
     if assessments is not None and not assessments:  # practice work only: one row per cell already
-        cell = (select(SkillStanding.candidate, SkillStanding.skill, SkillStanding.score, SkillStanding.verdict,
+        cell = (select(SkillStanding.candidate, SkillStanding.skill, SkillStanding.score, SkillStanding.verdict,  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
                        SkillStanding.best).where(SkillStanding.scope == "").subquery())
     else:
         standing = select(SkillStanding)
@@ -921,7 +923,7 @@ def readiness_table(*, session: Session, ready_in: Sequence[str] = (), sort: str
         newest = (select(scoped.c.candidate, scoped.c.skill, func.max(scoped.c.at).label("at"),
                          func.max(scoped.c.best).label("best"))
                   .group_by(scoped.c.candidate, scoped.c.skill).subquery())
-        cell = (select(scoped.c.candidate, scoped.c.skill, scoped.c.score, scoped.c.verdict, newest.c.best)
+        cell = (select(scoped.c.candidate, scoped.c.skill, scoped.c.score, scoped.c.verdict, newest.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
                 .join(newest, and_(scoped.c.candidate == newest.c.candidate, scoped.c.skill == newest.c.skill,
                                    scoped.c.at == newest.c.at)).subquery())
     wanted = sorted({s for s in ready_in if s})
@@ -929,20 +931,20 @@ def readiness_table(*, session: Session, ready_in: Sequence[str] = (), sort: str
     if wanted:
         people = (select(cell.c.candidate).where(cell.c.skill.in_(wanted), cell.c.verdict == "ready")
                   .group_by(cell.c.candidate).having(func.count(func.distinct(cell.c.skill)) == len(wanted)))
-    people = people.subquery()
-    matched = session.exec(select(func.count()).select_from(people)).one()
-    order = select(people.c.candidate)
+    chosen = people.subquery()
+    matched = session.exec(select(func.count()).select_from(chosen)).one()
+    order = select(chosen.c.candidate)
     if sort and sort != "candidate":
         by = (select(cell.c.candidate, func.max(cell.c.score).label("score")).where(cell.c.skill == sort)
               .group_by(cell.c.candidate)).subquery()
-        order = (order.outerjoin(by, by.c.candidate == people.c.candidate)
-                 .order_by(func.coalesce(by.c.score, -1).desc(), people.c.candidate))
+        order = (order.outerjoin(by, by.c.candidate == chosen.c.candidate)
+                 .order_by(func.coalesce(by.c.score, -1).desc(), chosen.c.candidate))
     else:
-        order = order.order_by(people.c.candidate)
+        order = order.order_by(chosen.c.candidate)
     candidates = list(session.exec(order.offset(offset).limit(limit)).all())
     cells: dict[str, dict[str, tuple[float, str, float]]] = {c: {} for c in candidates}
     if candidates:
-        rows = session.execute(select(cell.c.candidate, cell.c.skill, cell.c.score, cell.c.verdict, cell.c.best)
+        rows = session.execute(select(cell.c.candidate, cell.c.skill, cell.c.score, cell.c.verdict, cell.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
                                .where(cell.c.candidate.in_(candidates)))
         for candidate, skill, score, verdict, best in rows:
             cells[candidate][skill] = (score, verdict, best)

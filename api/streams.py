@@ -12,6 +12,7 @@ session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -139,10 +140,8 @@ class StreamHub:
         if running is loop:
             function(*args)
         else:
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
                 loop.call_soon_threadsafe(function, *args)
-            except RuntimeError:  # the loop closed in between
-                pass
 
 
 async def poll_changes(hub: StreamHub, new_events: Callable[[int], tuple[int, set[str]]], *,

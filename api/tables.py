@@ -11,11 +11,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from pydantic import field_validator
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from api.roles import Role  # noqa: F401  (defined apart, so the CLI names roles without SQLModel)
+from api.roles import Role  # defined apart, so the CLI names roles without SQLModel
 
 
 def utcnow() -> datetime:

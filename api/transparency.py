@@ -60,7 +60,7 @@ class TransparencyLog:
         size = old_size + len(digests)
         root = merkle.root_from(_with(nodes, lookup), size)
         note = checkpoints.sign(Checkpoint(origin=self.origin, size=size, root_hash=root),
-                                self.key().jwk.private_key)
+                                self.key().private_key)
         return nodes, root.hex(), note
 
     def start(self, stop: threading.Event) -> threading.Thread:
@@ -113,7 +113,7 @@ class TransparencyLog:
                 raise NotFound("the log has no checkpoint yet" if size is None
                                else f"the log has no checkpoint of size {size}")
             entry = storage.log_entry_by_digest(session=session, digest=digest)
-            if entry is None:
+            if entry is None or entry.log_index is None:
                 raise NotFound(f"no sealed log entry has digest {digest} (entries are sealed in batches: "
                                "try again after the next checkpoint)")
             if entry.log_index >= row.size:

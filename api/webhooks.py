@@ -37,7 +37,7 @@ def _aware(moment: datetime) -> datetime:
 
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (the system resolver; also what turns ``2130706433`` into 127.0.0.1)."""
-    return sorted({info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
 
 
 class Webhooks:
@@ -175,15 +175,17 @@ class Webhooks:
 
     def _claim(self, row: WebhookDelivery, now: datetime) -> bool:
         with self._session() as session:
-            claimed = session.exec(update(WebhookDelivery).where(  # type: ignore[call-overload]
-                WebhookDelivery.id == row.id, WebhookDelivery.state == "pending",
-                WebhookDelivery.next_attempt_at == row.next_attempt_at)
+            claimed = session.exec(update(WebhookDelivery).where(
+                col(WebhookDelivery.id) == row.id, col(WebhookDelivery.state) == "pending",
+                col(WebhookDelivery.next_attempt_at) == row.next_attempt_at)
                 .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))).rowcount == 1
             session.commit()
         return claimed
 
     def _send(self, client: httpx.Client, row: WebhookDelivery, now: datetime) -> None:
         endpoint = self.endpoint(row.endpoint_id)
+        if endpoint is None:  # as before, an exception; now one that names the endpoint
+            raise NotFound(f"webhook endpoint {row.endpoint_id!r} of delivery {row.id} is gone")
         body = json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False).encode()
         started = time.monotonic()
         status, error = None, None
@@ -203,6 +205,8 @@ class Webhooks:
         ok = status is not None and 200 <= status < 300
         with self._session() as session:
             current = session.get(WebhookDelivery, row.id)
+            if current is None:  # deleted with its endpoint meanwhile: nothing to record
+                return
             current.attempts += 1
             current.last_status, current.last_error = status, error or (None if ok else f"HTTP {status}")
             if ok:

@@ -16,6 +16,7 @@ import httpx
 from api import jobs
 from api.catalogue import Catalogue
 from api.worker_client import WorkerApi
+from engine.errors import NotFound
 from engine.models import Task
 from engine.ports import Runner
 from graders import GraderSet
@@ -42,7 +43,7 @@ class WorkerContext:
     def find_task(self, pack_id: str, version: str, task_id: str) -> Task:
         try:
             return self.catalogue.task(pack_id, task_id, version)
-        except Exception:
+        except NotFound:
             self.catalogue.refresh()  # a pack uploaded after this worker started
             return self.catalogue.task(pack_id, task_id, version)
 
@@ -55,7 +56,7 @@ class WorkerContext:
     def find_pack(self, pack_id: str, version: str):
         try:
             return self.catalogue.pack(pack_id, version)
-        except Exception:
+        except NotFound:
             self.catalogue.refresh()  # uploaded after this worker started
             return self.catalogue.pack(pack_id, version)
 

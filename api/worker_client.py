@@ -63,7 +63,7 @@ class WorkerApi:
             except RetryableApiError:
                 if time.monotonic() + delay > deadline:
                     raise
-                time.sleep(delay * random.uniform(0.5, 1.5))
+                time.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not a secret
                 delay = min(delay * 2, 5.0)
 
     def release(self, run_id: str) -> None:

@@ -22,14 +22,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench_cohorts import fill, p95  # noqa: E402
-from bench_web import sign_in  # noqa: E402
-
 from api.app import create_app  # noqa: E402
 from api.queue import FakeQueue  # noqa: E402
 from api.service import build_service  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from api.tables import Role  # noqa: E402
+from bench.bench_cohorts import fill, p95  # noqa: E402
+from bench.bench_web import sign_in  # noqa: E402
 
 
 def timed(client, path: str, rounds: int) -> tuple[list[float], int]:

@@ -23,8 +23,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, update
+from sqlmodel import col
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -65,7 +67,7 @@ def fill(service, members: int) -> tuple[str, str]:
                                        "task_digest": t.digest} for t in tasks]))
         session.commit()
     subjects = [f"member{i:05d}" for i in range(members)]
-    connection_rows = {"members": [], "starts": [], "subs": [], "runs": [], "results": [], "scores": []}
+    connection_rows: dict[str, list[dict[str, Any]]] = {"members": [], "starts": [], "subs": [], "runs": [], "results": [], "scores": []}
     for index, subject in enumerate(subjects):
         connection_rows["members"].append({"cohort_id": cohort_id, "subject": subject, "display_name": subject.title(),
                                            "email": f"{subject}@example.org", "joined_at": now})
@@ -89,6 +91,8 @@ def fill(service, members: int) -> tuple[str, str]:
                     "document": {"full": {"id": res}, "candidate": {"id": res}}})
                 if best is None or score > best[1]:
                     best = (res, score, verdict)
+            if best is None:
+                raise SystemExit("ATTEMPTS must be at least 1")
             connection_rows["scores"].append({
                 "assessment_id": assessment_id, "candidate": subject, "pack_id": task.pack_id, "task_id": task.id,
                 "attempts": ATTEMPTS, "result_id": best[0], "score": best[1], "verdict": best[2], "late": False, "at": now,
@@ -128,7 +132,10 @@ def run(database_url: str | None, members: int, rounds: int, label: str) -> None
         started = time.perf_counter()
         cohort_id, assessment_id = fill(service, members)
         with service.session() as session:
-            task_ids = [t["task_id"] for t in session.get(Assessment, assessment_id).tasks]
+            assessment = session.get(Assessment, assessment_id)
+            if assessment is None:
+                raise SystemExit(f"the bench's assessment {assessment_id} was not stored")
+            task_ids = [t["task_id"] for t in assessment.tasks]
         filled = time.perf_counter() - started
         with service.session() as session:
             secret = storage.create_token(session=session, name="bench", role=Role.AUTHOR, subject="olga")
@@ -150,9 +157,9 @@ def run(database_url: str | None, members: int, rounds: int, label: str) -> None
                 with service.session() as session:
                     revision = storage.bump_revision(session=session, assessment_id=assessment_id)
                     session.exec(update(AssessmentScore).where(
-                        AssessmentScore.assessment_id == assessment_id,
-                        AssessmentScore.candidate == f"member{n * 37 % members:05d}",
-                        AssessmentScore.task_id == task_ids[n % len(task_ids)])
+                        col(AssessmentScore.assessment_id) == assessment_id,
+                        col(AssessmentScore.candidate) == f"member{n * 37 % members:05d}",
+                        col(AssessmentScore.task_id) == task_ids[n % len(task_ids)])
                         .values(score=float(n % 101), revision=revision))
                     session.commit()
 

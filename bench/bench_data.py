@@ -43,23 +43,24 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from alembic import command
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from api import db, storage  # noqa: E402
-from api.service import build_catalogue  # noqa: E402
-from api.settings import Settings  # noqa: E402
-from api.tables import Role  # noqa: E402
-from engine import signing  # noqa: E402
-from engine.models import Check, CheckStatus, RunStatus  # noqa: E402
-from engine.results import Result, candidate_view  # noqa: E402
-from testkit.services import free_port, postgres_server, redis_server, wait_for_port  # noqa: E402
+from api import db, storage
+from api.service import build_catalogue
+from api.settings import Settings
+from api.tables import Role
+from engine import signing
+from engine.models import Check, CheckStatus, RunStatus
+from engine.results import Result, candidate_view
+from testkit.services import free_port, postgres_server, redis_server, wait_for_port
 
 BIN = Path(sys.executable).parent
 BEFORE = "0007_cohorts"  # the schema this bench's indexes were added to
@@ -70,7 +71,7 @@ BENCH_CANDIDATES = 100  # candidates with tokens: the load's identities
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 # -- the rows ------------------------------------------------------------------
@@ -129,9 +130,13 @@ class Writer:
     def __init__(self, url: str):
         self.url = url
         self.sqlite = url.startswith("sqlite")
+        self.conn: Any  # sqlite3's or psycopg's connection: the methods used here exist on both
         if self.sqlite:
             # A bulk load into a store nobody else uses yet: no journal (not 9 GB of WAL then copied back).
-            self.conn = sqlite3.connect(db.sqlite_path(url))
+            path = db.sqlite_path(url)
+            if path is None:
+                raise SystemExit(f"{url} names no SQLite file")
+            self.conn = sqlite3.connect(path)
             self.conn.execute("PRAGMA journal_mode=OFF")
             self.conn.execute("PRAGMA synchronous=OFF")
             self.conn.execute("PRAGMA cache_size=-262144")
@@ -144,7 +149,7 @@ class Writer:
         count = 0
         if self.sqlite:
             marks = ", ".join("?" * len(columns))
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - the bench's own names
 
             def counted() -> Iterator[tuple]:
                 nonlocal count
@@ -296,7 +301,7 @@ def explain(url: str, sample: Sample) -> list[dict]:
     from sqlmodel import Session
 
     engine = db.make_engine(url)
-    caught: list[tuple[str, str, object]] = []
+    caught: list[tuple[str, str, Any]] = []
     label = ["?"]
 
     def catch(conn, cursor, statement, parameters, context, executemany):
@@ -446,9 +451,9 @@ def load(url: str, sample: Sample, *, rate: float, seconds: float, task: str, se
             # Warm: connections, the token cache, the server's first requests.
             for candidate in candidates:
                 await client.get("/v1/profile", headers=headers[candidate])
-            phases = {"post_submissions": lambda i: ("POST", "/v1/submissions",
-                                                     headers[candidates[i % len(candidates)]],
-                                                     {"task": task, "files": files}, 202)}
+            phases: dict[str, Callable[[int], tuple[str, str, dict[str, str], Any, int]]] = {
+                "post_submissions": lambda i: ("POST", "/v1/submissions", headers[candidates[i % len(candidates)]],
+                                               {"task": task, "files": files}, 202)}
             if results:
                 phases["get_submission_result"] = lambda i: (
                     "GET", f"/v1/submissions/{submissions[i * 7919 % len(submissions)][1]}/result",

@@ -31,9 +31,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from runners import images  # noqa: E402
-from testkit.packs import pytest_task_yaml, write_pack  # noqa: E402
-from testkit.services import free_port, redis_server, wait_for_port  # noqa: E402
+from runners import images
+from testkit.packs import pytest_task_yaml, write_pack
+from testkit.services import free_port, redis_server, wait_for_port
 
 BIN = Path(sys.executable).parent
 SOLUTION = "def value():\n    return 42\n"
@@ -42,7 +42,7 @@ TEST = "from value import value\n\n\ndef test_value():\n    assert value() == 42
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 @contextlib.contextmanager
@@ -52,8 +52,10 @@ def server(root: Path, catalogue: Path, broker: str | None):
            "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     if broker:
         env["TASKTRIAL_BROKER_URL"] = broker
-    run = lambda *a: subprocess.run([str(BIN / "tasktrial"), *a], env=env, check=True,  # noqa: E731
-                                    capture_output=True, text=True).stdout.strip()
+
+    def run(*a: str) -> str:
+        return subprocess.run([str(BIN / "tasktrial"), *a], env=env, check=True, capture_output=True, text=True).stdout.strip()
+
     candidate = run("admin", "create-token", "--role", "candidate", "--subject", "bench", "--init")
     procs = [subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
@@ -96,10 +98,16 @@ def wrk_load(url: str, headers: dict, submission_id: str, seconds: float, connec
                           "-H", f"Authorization: {headers['Authorization']}",
                           f"{url}/v1/submissions/{submission_id}/result"],
                          check=True, capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    def found(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, out)
+        if match is None:
+            raise RuntimeError(f"wrk's report has no {pattern!r}:\n{out}")
+        return match
+
+    rps = float(found(r"Requests/sec:\s+([\d.]+)").group(1))
 
     def ms(label: str) -> float:
-        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        value, unit = found(rf"\s{label}%\s+([\d.]+)(us|ms|s)").groups()
         return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -146,7 +154,8 @@ def main() -> None:
         pack={"id": "bench", "version": "1.0.0", "title": "Bench", "description": "bench", "authors": ["b"],
               "license": "MIT"})
     work, grader = tmp / "raw" / "workspace", tmp / "raw" / "grader"
-    work.mkdir(parents=True), grader.mkdir(parents=True)
+    work.mkdir(parents=True)
+    grader.mkdir(parents=True)
     (work / "value.py").write_text(SOLUTION)
     (grader / "test_value.py").write_text(TEST)
     raw_cmd = ["docker", "run", "--rm", "--network", "none", "-v", f"{work}:/workspace:ro", "-v", f"{grader}:/grader:ro",
@@ -167,7 +176,7 @@ def main() -> None:
         times: dict[str, list[float]] = {"raw": [], "embedded": [], "celery": []}
         raw()
         last_id = ""
-        for name, (client, headers) in sides.items():
+        for client, headers in sides.values():
             _, last_id = submit_and_wait(client, headers)  # warm: collects the expected tests once
         for _ in range(args.k):
             times["raw"].append(raw())

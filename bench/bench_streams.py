@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -34,8 +35,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from testkit.packs import pytest_task_yaml, write_pack  # noqa: E402
-from testkit.services import free_port, redis_server, wait_for_port  # noqa: E402
+from testkit.packs import pytest_task_yaml, write_pack
+from testkit.services import free_port, redis_server, wait_for_port
 
 BIN = Path(sys.executable).parent
 SOLUTION = "def value():\n    return 42\n"
@@ -44,7 +45,7 @@ TIMEOUT = httpx.Timeout(15.0, connect=10.0)
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 @contextlib.contextmanager
@@ -139,10 +140,11 @@ def measure(url: str, seconds: float, clients: int, candidate: dict, worker: dic
                 if accepted is not None and accepted.status_code == 202:
                     run_id = accepted.json()["run_id"]
                     name = f"bench-{index}"
+                    claim, progress = f"/v1/runs/{run_id}/claim", f"/v1/runs/{run_id}/progress"
                     timed("POST /v1/runs/{id}/claim",
-                          lambda: http.post(f"/v1/runs/{run_id}/claim", headers=worker, json={"worker": name}))
-                    timed("POST /v1/runs/{id}/progress", lambda: http.post(
-                        f"/v1/runs/{run_id}/progress", headers=worker, json={"worker": name, "state": "grading"}))
+                          functools.partial(http.post, claim, headers=worker, json={"worker": name}))
+                    timed("POST /v1/runs/{id}/progress",
+                          functools.partial(http.post, progress, headers=worker, json={"worker": name, "state": "grading"}))
         with lock:
             for name, values in local.items():
                 latencies[name].extend(values)

@@ -26,24 +26,25 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
-from sqlmodel import func, select  # noqa: E402
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+from sqlmodel import func, select
 
-from api import storage  # noqa: E402
-from api.app import create_app  # noqa: E402
-from api.queue import FakeQueue  # noqa: E402
-from api.service import build_service  # noqa: E402
-from api.settings import Settings  # noqa: E402
-from api.tables import Result, Role, Run, RunEvent, RunState, SkillEvidence, Submission, utcnow  # noqa: E402
-from engine import archives, packs, signing  # noqa: E402
-from engine.models import Check, CheckStatus, RunOutcome, RunStatus, StepOutcome  # noqa: E402
-from engine.results import Result as ResultDoc  # noqa: E402
-from engine.results import candidate_view, now  # noqa: E402
+from api import storage
+from api.app import create_app
+from api.queue import FakeQueue
+from api.service import build_service
+from api.settings import Settings
+from api.tables import Result, Role, Run, RunEvent, RunState, SkillEvidence, Submission, utcnow
+from engine import archives, packs, signing
+from engine.models import Check, CheckStatus, RunOutcome, RunStatus, StepOutcome
+from engine.results import Result as ResultDoc
+from engine.results import candidate_view, now
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "tasks" / "python-foundations" / "word-frequency"
@@ -52,7 +53,7 @@ PACKS, TASKS_PER_PACK, CANDIDATES, RESULTS_PER_CANDIDATE = 10, 100, 100, 100
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def make_catalogue(root: Path) -> Path:
@@ -89,27 +90,28 @@ def fill_results(service) -> tuple[str, str]:
     archive = archives.make_tar_gz(packs.starter_files(task))  # shown on the result page, as a candidate's files
     full = signing.sign(base, service.key)
     view = signing.sign(candidate_view(base), service.key)
-    first = None
+    first = ""  # the first result id, once made
     with service.session() as session:
         for c in range(CANDIDATES):
-            subs, runs, results, evidence, events = [], [], [], [], []
+            subs, runs, results, events = [], [], [], []
+            evidence: list[dict[str, Any]] = []
             for r in range(RESULTS_PER_CANDIDATE):
                 pack, task_id = f"bench-pack-{r % PACKS}", f"task-{(r * 7) % TASKS_PER_PACK}"
                 sid, rid, res = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
                 at = utcnow() - timedelta(minutes=RESULTS_PER_CANDIDATE - r)
-                subs.append(dict(id=sid, candidate=f"bench-{c}", pack_id=pack, pack_version="1.0.0", task_id=task_id,
-                                 task_digest=task.digest, submission_digest="d" * 64, archive=archive, created_at=at))
-                runs.append(dict(id=rid, submission_id=sid, state=RunState.DONE, attempts=1, created_at=at,
-                                 updated_at=at))
+                subs.append({"id": sid, "candidate": f"bench-{c}", "pack_id": pack, "pack_version": "1.0.0", "task_id": task_id,
+                             "task_digest": task.digest, "submission_digest": "d" * 64, "archive": archive, "created_at": at})
+                runs.append({"id": rid, "submission_id": sid, "state": RunState.DONE, "attempts": 1, "created_at": at,
+                             "updated_at": at})
                 score = float((c * 13 + r * 29) % 101)
                 verdict = "ready" if score >= 75 else "not_ready"
-                results.append(dict(id=res, run_id=rid, submission_id=sid, candidate=f"bench-{c}", pack_id=pack,
-                                    task_id=task_id, score=score, verdict=verdict, created_at=at,
-                                    document={"full": {**full, "id": res}, "candidate": {**view, "id": res}}))
-                events.append(dict(run_id=rid, kind="done", detail=verdict, at=at))
+                results.append({"id": res, "run_id": rid, "submission_id": sid, "candidate": f"bench-{c}", "pack_id": pack,
+                                    "task_id": task_id, "score": score, "verdict": verdict, "created_at": at,
+                                    "document": {"full": {**full, "id": res}, "candidate": {**view, "id": res}}})
+                events.append({"run_id": rid, "kind": "done", "detail": verdict, "at": at})
                 for skill in (f"skill.{r % 20}", f"skill.{(r + 7) % 20}"):
-                    evidence.append(dict(candidate=f"bench-{c}", skill=skill, score=score, verdict=verdict,
-                                         result_id=res, at=at))
+                    evidence.append({"candidate": f"bench-{c}", "skill": skill, "score": score, "verdict": verdict,
+                                         "result_id": res, "at": at})
                 first = first or res
             for table, rows in ((Submission, subs), (Run, runs), (Result, results), (RunEvent, events),
                                 (SkillEvidence, evidence)):
@@ -125,8 +127,10 @@ def sign_in(client: TestClient, service, role: Role, subject: str) -> None:
     with service.session() as session:
         code = storage.create_sign_in_link(session=session, role=role, subject=subject, lifetime=timedelta(days=1))
     confirm = client.get(f"/signin/{code}")
-    pre = re.search(r'name="pre" value="([^"]+)"', confirm.text).group(1)
-    assert client.post(f"/signin/{code}", data={"pre": pre}, follow_redirects=False).status_code == 303
+    pre = re.search(r'name="pre" value="([^"]+)"', confirm.text)
+    if pre is None:
+        raise RuntimeError(f"the sign-in page has no confirmation form: {confirm.text[:500]}")
+    assert client.post(f"/signin/{code}", data={"pre": pre.group(1)}, follow_redirects=False).status_code == 303
 
 
 def profile_page(pages: dict, wanted: str, rounds: int) -> None:

@@ -90,8 +90,8 @@ def _print_report(result: ExercismImport, out_dir: Path, written: bool) -> None:
         for item in result.imported:
             table.add_row(item.task_id, escape(item.title), item.difficulty.value, ", ".join(item.micro_skills))
         out.print(table)
-    for item in result.skipped:
-        err.print(f"[yellow]skipped[/] {escape(item.slug)}: {escape(item.reason)}", highlight=False)
+    for skipped in result.skipped:
+        err.print(f"[yellow]skipped[/] {escape(skipped.slug)}: {escape(skipped.reason)}", highlight=False)
     if written:
         out.print(f"[green]✓[/] wrote {len(result.imported)} task(s) to {escape(str(out_dir))}"
                   + (f"; {len(result.skipped)} exercise(s) skipped" if result.skipped else ""), highlight=False)

@@ -269,7 +269,8 @@ class ApiClient:
 
     def _parse_events(self, lines: Iterable[str], path: str) -> Iterator[Event]:
         """Server-Sent Events as the HTML standard frames them: fields up to a blank line; ``:`` lines are comments."""
-        kind, data, event_id = "message", [], None
+        kind, event_id = "message", None
+        data: list[str] = []
         for line in lines:
             if not line:
                 if data:
@@ -567,7 +568,8 @@ def _nothing() -> Iterator[None]:
 def _binding_problems(document: dict[str, Any], ref: TaskRef, digest: str) -> list[str]:
     """A validly signed result must also be about this task and exactly the files uploaded."""
     problems = []
-    task = document.get("task") if isinstance(document.get("task"), dict) else {}
+    named_task = document.get("task")
+    task = named_task if isinstance(named_task, dict) else {}
     named = f"{task.get('pack')}/{task.get('id')}"
     if named != str(ref):
         problems.append(f"the result is for task {named}, not {ref}")

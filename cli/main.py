@@ -20,11 +20,22 @@ from rich.table import Table
 
 from cli import authoring, client, cohorts, credentials, log, publishing, server, verify
 from cli._engine import DEFAULT_CACHE, close_runner, engine_parts, load
-from cli._output import EXIT_BAD_INPUT, EXIT_GRADER_FAULT, EXIT_INFRASTRUCTURE, EXIT_PROBLEMS, err, out, translate_errors
+from cli._output import (
+    EXIT_BAD_INPUT,
+    EXIT_GRADER_FAULT,
+    EXIT_INFRASTRUCTURE,
+    EXIT_PROBLEMS,
+    err,
+    out,
+    translate_errors,
+)
 from cli._results import print_result
 from engine.errors import PackError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from engine.results import Result
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_GRADER_FAULT", "EXIT_INFRASTRUCTURE", "EXIT_PROBLEMS", "app"]
@@ -291,6 +302,7 @@ credentials_app.command("export")(translate_errors(credentials.credentials_expor
 
 cohorts_app = typer.Typer(no_args_is_help=True, help="Cohorts: members, invitations, staff (organisers and staff).")
 app.add_typer(cohorts_app, name="cohorts")
+_command: Callable[..., Any]  # the loops below register commands of every signature
 for _name, _command in (("create", cohorts.cohorts_create), ("list", cohorts.cohorts_list),
                         ("import", cohorts.cohorts_import), ("staff", cohorts.cohorts_staff),
                         ("members", cohorts.cohorts_members), ("invite", cohorts.cohorts_invite)):

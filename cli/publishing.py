@@ -83,8 +83,8 @@ def pack_publish(
         runner, graders = engine_parts("docker", DEFAULT_CACHE)
         failed = [r for r in (check_task(t, runner=runner, grader=graders.for_task(t)) for t in pack.tasks) if not r.ok]
         for report in failed:
-            for problem in report.problems:
-                err.print(f"[red]✗[/] {escape(report.task_id)}: {escape(problem)}", highlight=False)
+            for message in report.problems:
+                err.print(f"[red]✗[/] {escape(report.task_id)}: {escape(message)}", highlight=False)
         if failed:
             err.print("the local pack check failed; nothing was uploaded", highlight=False)
             raise typer.Exit(EXIT_PROBLEMS)
@@ -181,6 +181,7 @@ def pack_show(ref: Annotated[str, typer.Argument(metavar="ID[@VERSION]", help="A
 def pack_retire(ref: Annotated[str, typer.Argument(metavar="ID@VERSION", help="The live version to retire.")]) -> None:
     """Stop new submissions to a live version; its results stay valid and verifiable."""
     pack_id, version = _split(ref, need_version=True)
+    version = version or ""  # never empty: _split refuses a reference without a version here
     with _connect() as api:
         retired = api.call("POST", f"{_versions_path(pack_id, version)}/retire", what=f"retiring {pack_id}@{version}")
     out.print(f"[green]✓[/] {escape(pack_id)}@{escape(version)} is {retired['state']}: no new submissions; "

@@ -12,6 +12,7 @@ import typer
 from api.roles import Role
 from cli._output import out
 
+
 def load_settings(**overrides):
     """The service settings from TASKTRIAL_* variables; a bad value is a configuration error naming it."""
     from pydantic import ValidationError
@@ -179,7 +180,7 @@ def parse_expiry(text: str, now: datetime | None = None) -> datetime:
         moment = now + timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
     else:
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value)
         except ValueError:
             raise ConfigurationError(f"--expires {text!r} is neither a duration (90m, 12h, 30d, 2w) "
                                      "nor an ISO 8601 date or time (2027-01-31, 2027-01-31T12:00:00Z)") from None

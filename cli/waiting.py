@@ -3,9 +3,10 @@
 The server keeps every accepted submission (its database is the source of truth), so a
 candidate's command that lost its connection must not lose the submission either: it
 reconnects with exponential backoff and full jitter (so a restarted server is not met by
-every waiting client at the same instant), follows the event stream again, and between attempts asks for the submission's state directly (a result stored while
-the stream was down is found that way). Only after ``Patience.seconds`` without progress does
-it give up, with a message naming the submission id and how to pick it up again.
+every waiting client at the same instant), follows the event stream again, and between
+attempts asks for the submission's state directly (a result stored while the stream was
+down is found that way). Only after ``Patience.seconds`` without progress does it give up,
+with a message naming the submission id and how to pick it up again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import TaskTrialError
+
 
 @dataclass(frozen=True)
 class Patience:

@@ -24,7 +24,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from engine.errors import SubmissionRejected
 from engine.trees import Admission, TreeCaps, check_name
@@ -65,7 +65,7 @@ class ArchiveCaps:
     max_members: int = 4 * TreeCaps.max_files
 
     @classmethod
-    def from_tree_caps(cls, caps: TreeCaps, **overrides: float) -> ArchiveCaps:
+    def from_tree_caps(cls, caps: TreeCaps, **overrides: Any) -> ArchiveCaps:
         """Archive caps matching a folder's caps (e.g. ``PACK_CAPS``), so an upload holds what a folder may."""
         base = cls(max_files=caps.max_files, max_file_bytes=caps.max_file_bytes,
                    max_total_bytes=caps.max_total_bytes, max_depth=caps.max_depth,
@@ -249,7 +249,7 @@ class _CappedReader:
     members by reading through them; this bounds that work for a gzip bomb.
     """
 
-    def __init__(self, raw: IO[bytes], collector: _Collector):
+    def __init__(self, raw: io.BufferedIOBase, collector: _Collector):
         self.raw = raw
         self.collector = collector
         caps = collector.archive_caps
@@ -273,7 +273,9 @@ _TAR_FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
 
 def _read_tar(stream: _CappedReader, collector: _Collector) -> None:
     # Stream mode ("r|"): members are read strictly in order, nothing seeks back.
-    with tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape") as tar:
+    # typeshed asks every fileobj to seek and write; stream mode only ever calls read()
+    fileobj = cast(IO[bytes], stream)
+    with tarfile.open(fileobj=fileobj, mode="r|", encoding="utf-8", errors="surrogateescape") as tar:
         for member in tar:
             name = collector.admit(member.name, is_dir=member.isdir())
             if name is None:

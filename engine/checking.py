@@ -15,11 +15,12 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import Any
 
 from engine import packs, review
 from engine.errors import ConfigurationError, Problem
 from engine.grading import grade_submission
-from engine.models import CheckStatus, CounterExample, RunStatus, Task, Verdict
+from engine.models import CheckStatus, CounterExample, Pack, RunStatus, Task, Verdict
 from engine.ports import Grader, Runner
 from engine.results import Result
 from engine.scoring import micro_skill_scores
@@ -38,11 +39,11 @@ class TaskCheck:
     def ok(self) -> bool:
         return not self.problems
 
-    def skills(self) -> dict[str, dict]:
+    def skills(self) -> dict[str, dict[str, object]]:
         """The reference's first run, per micro-skill: ``{slug: {score, verdict}}``."""
         return skills_of(self.reference[0]) if self.reference else {}
 
-    def to_document(self) -> dict:
+    def to_document(self) -> dict[str, Any]:
         return {
             "task": self.task_id,
             "ok": self.ok,
@@ -54,11 +55,12 @@ class TaskCheck:
         }
 
 
-def skills_of(result: Result) -> dict[str, dict]:
+def skills_of(result: Result) -> dict[str, dict[str, object]]:
     return micro_skill_scores(result.task.micro_skills, result.checks, result.status, result.task.pass_threshold)
 
 
-def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1, on_run=None) -> TaskCheck:
+def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1,
+               on_run: Callable[[], object] | None = None) -> TaskCheck:
     """Grade the reference, the starter and each counter-example ``repeat`` times and report every problem."""
     return check_tasks([task], runner=runner, grader_for=lambda _: grader, repeat=repeat, on_run=on_run)[0]
 
@@ -88,7 +90,7 @@ def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task
     if jobs < 1:
         raise ConfigurationError(f"jobs must be at least 1 (got {jobs})")
     reports = [TaskCheck(task.id) for task in tasks]
-    planned = [_plan(task, report, repeat) for task, report in zip(tasks, reports)]
+    planned = [_plan(task, report, repeat) for task, report in zip(tasks, reports, strict=True)]
 
     def grade(item: _Grading) -> None:
         result = grade_submission(item.task, item.files, runner=runner, grader=grader_for(item.task))
@@ -108,7 +110,7 @@ def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-    for task, report in zip(tasks, reports):
+    for task, report in zip(tasks, reports, strict=True):
         _judge(task, report)
     return reports
 
@@ -173,7 +175,7 @@ def _reference_problems(index: int, result: Result) -> list[str]:
     return problems
 
 
-def pack_report(pack, reports: list[TaskCheck]) -> dict:
+def pack_report(pack: Pack, reports: list[TaskCheck]) -> dict[str, Any]:
     """The one document of a pack check (``pack check --json`` and the service's check of an upload)."""
     return {"pack": pack.id, "version": pack.version, "ok": all(r.ok for r in reports), "problems": [],
             "tasks": [r.to_document() for r in reports]}
@@ -195,11 +197,11 @@ def _counter_example_problems(example: CounterExample, index: int, result: Resul
     return problems
 
 
-def _signature(result: Result) -> tuple:
+def _signature(result: Result) -> tuple[object, ...]:
     return (result.verdict, result.score, result.status, tuple((c.id, c.status) for c in result.checks))
 
 
-def _brief(result: Result) -> dict:
+def _brief(result: Result) -> dict[str, Any]:
     return {"verdict": result.verdict.value, "score": result.score, "status": result.status.value,
             "wall_seconds": round(result.outcome.wall_seconds, 3) if result.outcome else None}
 

@@ -111,7 +111,7 @@ def parse(note: str | bytes) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]
             raise CheckpointError(f"the checkpoint is not UTF-8 text: {exc}") from exc
     if len(note.encode("utf-8")) > MAX_NOTE_BYTES:
         raise CheckpointError(f"the checkpoint is more than the {MAX_NOTE_BYTES} bytes allowed")
-    if any(ord(c) < 0x20 and c != "\n" or c == "\x7f" for c in note):
+    if any((ord(c) < 0x20 and c != "\n") or c == "\x7f" for c in note):
         raise CheckpointError("the checkpoint holds a control character (only newlines are allowed)")
     body, separator, signatures = note.partition("\n\n")
     if not separator:

@@ -78,8 +78,9 @@ def canonical(document: Mapping[str, Any]) -> str:
         CredentialError: the document is not valid JSON-LD or names a context that is not bundled.
     """
     try:
-        return jsonld.normalize(dict(document), {"algorithm": "URDNA2015", "format": "application/n-quads",
-                                                 "documentLoader": document_loader})
+        quads: str = jsonld.normalize(dict(document), {"algorithm": "URDNA2015", "format": "application/n-quads",
+                                                       "documentLoader": document_loader})
+        return quads
     except jsonld.JsonLdError as exc:
         raise CredentialError(f"the credential is not valid JSON-LD here: {_jsonld_message(exc)}") from exc
 
@@ -242,7 +243,10 @@ class Award:
 def open_badge(award: Award, public: bytes | None = None, *, issuer: str | None = None) -> dict[str, Any]:
     """The unsigned ``OpenBadgeCredential`` of an award, issued by ``issuer`` (a DID; default: the did:key of
     ``public``)."""
-    issuer = issuer or did_key(public)
+    if not issuer:
+        if public is None:
+            raise CredentialError("an award needs an issuer DID or the issuer's public key")
+        issuer = did_key(public)
     achievement: dict[str, Any] = {
         "id": award.achievement_id, "type": ["Achievement"], "name": award.name,
         "description": award.description, "criteria": {"narrative": award.criteria},
@@ -316,7 +320,7 @@ def verify(credential: Any, did_documents: Mapping[str, Any] | None = None) -> l
     value = proof.get("proofValue")
     if not isinstance(value, str) or not value.startswith("z"):
         problems.append("the proofValue is not a base58btc multibase string")
-    if problems:
+    if problems or not isinstance(value, str):  # the second only narrows: a non-string value is a problem above
         return problems
     try:
         public = resolve(proof.get("verificationMethod"), did_documents)
@@ -437,8 +441,8 @@ def _status(status: Any, service: str, credential: Mapping[str, Any], documents:
     if not isinstance(index, str) or not index.isdigit():
         return [f"the statusListIndex {index!r} is not a decimal string"], False
     if not service or not isinstance(url, str) or not url.startswith(service + "/"):
-        return [f"revocation not checked: the status list {url!r} is not at the configured service "
-                f"({service or 'none configured'}); nothing named in a credential is fetched elsewhere"], False
+        return [(f"revocation not checked: the status list {url!r} is not at the configured service "
+                 f"({service or 'none configured'}); nothing named in a credential is fetched elsewhere")], False
     listing = fetch(url)
     problems = verify(listing, documents)
     if problems:
@@ -460,6 +464,15 @@ def _issuer_id(credential: Any, default: Any = None) -> Any:
     return found if isinstance(found, str) else default
 
 
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _claims(credential: Mapping[str, Any]) -> dict[str, Any]:
     def text(value: Any) -> str | None:
         return value if isinstance(value, str) else None
@@ -467,12 +480,12 @@ def _claims(credential: Mapping[str, Any]) -> dict[str, Any]:
     issuer = credential.get("issuer")
     subject = credential.get("credentialSubject")
     subject = subject if isinstance(subject, Mapping) else {}
-    achievement = subject.get("achievement") if isinstance(subject.get("achievement"), Mapping) else {}
-    criteria = achievement.get("criteria") if isinstance(achievement.get("criteria"), Mapping) else {}
-    alignment = achievement.get("alignment") if isinstance(achievement.get("alignment"), list) else []
-    identifier = subject.get("identifier") if isinstance(subject.get("identifier"), list) else []
-    evidence = credential.get("evidence") if isinstance(credential.get("evidence"), list) else []
-    proof = credential.get("proof") if isinstance(credential.get("proof"), Mapping) else {}
+    achievement = _mapping(subject.get("achievement"))
+    criteria = _mapping(achievement.get("criteria"))
+    alignment = _list(achievement.get("alignment"))
+    identifier = _list(subject.get("identifier"))
+    evidence = _list(credential.get("evidence"))
+    proof = _mapping(credential.get("proof"))
     return {
         "issuer": _issuer_id(credential), "issuer_name": text(issuer.get("name")) if isinstance(issuer, Mapping) else None,
         "key": text(proof.get("verificationMethod")), "achievement": text(achievement.get("name")),

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from engine import shorthands, yamlsafe
-from engine.credentials import Criteria, CredentialSpec, definition_problems
+from engine.credentials import CredentialSpec, Criteria, definition_problems
 from engine.digest import tree_digest
 from engine.errors import PackError, Problem, SubmissionRejected
 from engine.models import CheckRule, CounterExample, Criterion, Difficulty, Level, Pack, ResourceLimits, Task, Verdict

@@ -57,8 +57,8 @@ def parse_members(data: bytes) -> list[MemberRow]:
     names = [h.strip().lower().replace(" ", "_") for h in header]
     missing = [c for c in COLUMNS if c not in names]
     if missing:
-        raise RosterError([f"line 1: the header lacks the column(s) {', '.join(missing)} "
-                           f"(found: {', '.join(header) or 'nothing'})"])
+        raise RosterError([(f"line 1: the header lacks the column(s) {', '.join(missing)} "
+                           f"(found: {', '.join(header) or 'nothing'})")])
     at = {c: names.index(c) for c in COLUMNS}
     rows: list[MemberRow] = []
     problems: list[str] = []

@@ -18,7 +18,8 @@ SCHEMA_NAMES = ("pack", "task", "result", "script-results")
 def schema(name: str) -> dict[str, Any]:
     """The schema document called ``name`` (one of ``SCHEMA_NAMES``)."""
     text = resources.files("engine").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
-    return json.loads(text)
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 @cache
@@ -54,16 +55,15 @@ def _explained(error: ValidationError) -> list[tuple[Sequence[Any], str]]:
     if not fitting:
         types = [t for index in sorted(branches) for s in branches[index]
                  if s.validator == "type" and list(s.absolute_path) == where
-                 for t in ([s.validator_value] if isinstance(s.validator_value, str) else s.validator_value)]
+                 for t in (s.validator_value if isinstance(s.validator_value, list) else [s.validator_value])]
         return [(where, f"{error.instance!r} is not of type {' or '.join(map(repr, dict.fromkeys(types)))}")]
     index = fitting[0]
-    hint = error.validator_value[index].get("description") if isinstance(error.validator_value[index], dict) else None
+    branch = error.validator_value[index] if isinstance(error.validator_value, list) else None
+    hint = branch.get("description") if isinstance(branch, dict) else None
     found = []
     for sub in branches[index]:
         for leaf_where, message in _explained(sub):
-            if hint and list(leaf_where) == where:
-                message = f"{message} ({hint})"
-            found.append((leaf_where, message))
+            found.append((leaf_where, f"{message} ({hint})" if hint and list(leaf_where) == where else message))
     return found
 
 

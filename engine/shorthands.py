@@ -58,8 +58,8 @@ def words(value: Any, where: str, problems: list[tuple[str, str]]) -> Any:
         return value
     operator = _unquoted_operator(value)
     if operator:
-        problems.append((where, f"{value!r} uses the shell operator {operator!r}, but no shell runs the "
-                                "command; put that in a script and run the script"))
+        problems.append((where, (f"{value!r} uses the shell operator {operator!r}, but no shell runs the "
+                                "command; put that in a script and run the script")))
     return argv
 
 

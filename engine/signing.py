@@ -23,9 +23,10 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
@@ -33,7 +34,7 @@ from joserfc.jwk import OKPKey
 from engine.errors import ConfigurationError, TaskTrialError
 
 ALGORITHM = "Ed25519"
-CURVE = "Ed25519"
+CURVE: Final = "Ed25519"
 SIGNATURE_FIELD = "signature"
 PAYLOAD_TYPE = "tasktrial-result-fields"
 PAYLOAD_VERSION = 1
@@ -49,6 +50,14 @@ class SigningKey:
 
     jwk: OKPKey = field(compare=False)
     kid: str
+
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The Ed25519 private key that signs (every ``SigningKey`` holds one)."""
+        key = self.jwk.private_key
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigurationError(f"the signing key {self.kid} holds no Ed25519 private key")
+        return key
 
     @classmethod
     def generate(cls) -> SigningKey:
@@ -121,6 +130,8 @@ def _load(path: Path) -> SigningKey:
         if not isinstance(data, dict) or data.get("kty") != "OKP" or data.get("crv") != CURVE or "d" not in data:
             raise ValueError("not an Ed25519 private JWK")
         private = OKPKey.import_key({k: data[k] for k in ("kty", "crv", "x", "d")}).private_key
+        if private is None:
+            raise ValueError("no private key")
         jwk = OKPKey.import_key(private)  # x derived from d, not trusted from the file
     except (JoseError, ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"the signing key {path} is not an Ed25519 private JWK: {exc}") from exc
@@ -167,7 +178,7 @@ def sign(document: Mapping[str, Any], key: SigningKey) -> dict[str, Any]:
     Raises:
         TaskTrialError: a field cannot be canonicalised (see ``field_digests``).
     """
-    payload = {"typ": PAYLOAD_TYPE, "v": PAYLOAD_VERSION, "fields": field_digests(document)}
+    payload: dict[str, Any] = {"typ": PAYLOAD_TYPE, "v": PAYLOAD_VERSION, "fields": field_digests(document)}
     token = jws.serialize_compact({"alg": ALGORITHM, "kid": key.kid}, rfc8785.dumps(payload), key.jwk,
                                   algorithms=[ALGORITHM])
     signed = {name: value for name, value in document.items() if name != SIGNATURE_FIELD}

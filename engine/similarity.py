@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from pygments.lexers import TextLexer, get_lexer_for_filename
-from pygments.token import Comment, Name, Number, String, Text, Whitespace
+from pygments.token import Comment, Name, Number, String, Text, Whitespace, is_token_subtype
 from pygments.util import ClassNotFound
 
 K = 5  # tokens per k-gram: a match shorter than this is noise
@@ -43,15 +43,15 @@ def tokens(path: str, text: str) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     line = 1
     for kind, value in lexer.get_tokens(text[:MAX_FILE_CHARS]):
-        if kind in Comment or kind in Whitespace or (kind in Text and not value.strip()):
+        if is_token_subtype(kind, Comment) or is_token_subtype(kind, Whitespace) or (is_token_subtype(kind, Text) and not value.strip()):
             pass
-        elif kind in Name:
+        elif is_token_subtype(kind, Name):
             found.append(("N", line))
-        elif kind in String:
+        elif is_token_subtype(kind, String):
             found.append(("S", line))
-        elif kind in Number:
+        elif is_token_subtype(kind, Number):
             found.append(("0", line))
-        elif kind in Text:  # prose (a report, a brief): its words, lower-cased
+        elif is_token_subtype(kind, Text):  # prose (a report, a brief): its words, lower-cased
             found.extend((word.lower(), line) for word in value.split())
         else:
             found.append((value.strip(), line))
@@ -109,7 +109,7 @@ def similar_pairs(prints: Mapping[str, Fingerprints], *, threshold: float = 0.5,
     limit = max(2, int(common * len(prints)))
     shared: dict[tuple[str, str], int] = defaultdict(int)
     kept: dict[str, int] = defaultdict(int)
-    for h, keys in postings.items():
+    for keys in postings.values():
         if len(keys) > limit:
             continue
         for key in keys:

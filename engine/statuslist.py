@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import zlib
 import gzip
+import zlib
 from collections.abc import Iterable
 from typing import Any
 

@@ -53,7 +53,7 @@ def leaf_hash(digest: str) -> bytes:
         data = bytes.fromhex(raw) if raw is not None else b""
     except ValueError:
         data = b""
-    if len(data) != merkle.HASH_SIZE or raw != raw.lower():
+    if raw is None or len(data) != merkle.HASH_SIZE or raw != raw.lower():
         raise ProofError(f"the leaf digest {digest!r} is not 'sha256:' followed by 64 lower-case hex digits")
     return merkle.leaf_hash(data)
 
@@ -79,6 +79,13 @@ def decode_proof(value: Any, what: str) -> list[bytes]:
     return decoded
 
 
+def _count(log: Mapping[str, Any], name: str) -> int:
+    value = log.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ProofError(f"the bundle's '{name}' must be a non-negative integer, not {value!r}")
+    return value
+
+
 def verify_inclusion(document: Mapping[str, Any], log: Any, checkpoint: Checkpoint) -> int:
     """Check that ``document`` is in the log ``checkpoint`` commits to, by the proof in ``log``. Returns its index.
 
@@ -89,10 +96,7 @@ def verify_inclusion(document: Mapping[str, Any], log: Any, checkpoint: Checkpoi
     """
     if not isinstance(log, Mapping):
         raise ProofError("the 'log' member of the bundle must be an object")
-    index, size = log.get("log_index"), log.get("tree_size")
-    for name, value in (("log_index", index), ("tree_size", size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ProofError(f"the bundle's '{name}' must be a non-negative integer, not {value!r}")
+    index, size = _count(log, "log_index"), _count(log, "tree_size")
     if log.get("origin", checkpoint.origin) != checkpoint.origin:
         raise ProofError(f"the inclusion proof is for log {log.get('origin')!r}, the checkpoint for log "
                          f"{checkpoint.origin!r}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
-from yaml.nodes import MappingNode
+from yaml.nodes import MappingNode, Node
 
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 64
@@ -31,7 +31,7 @@ class _StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         event = self.peek_event()
         line = event.start_mark.line + 1
         if isinstance(event, AliasEvent):

@@ -79,4 +79,5 @@ def validation_checks() -> Callable[[Task], list[Problem]]:
     return GraderSet(_NoSandbox()).problems
 
 
-__all__ = ["KINDS", "GraderSet", "validation_checks", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ReviewGrader", "ScriptGrader"]
+__all__ = ["KINDS", "GraderSet", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ReviewGrader", "ScriptGrader",
+           "validation_checks"]

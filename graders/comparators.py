@@ -81,7 +81,7 @@ def from_config(config: Mapping[str, Any] | None) -> Comparator:
 
 def _one_newline(text: str) -> str:
     text = text.replace("\r\n", "\n")
-    return text[:-1] if text.endswith("\n") else text
+    return text.removesuffix("\n")
 
 
 def _number(token: str) -> float | None:
@@ -93,7 +93,7 @@ def _number(token: str) -> float | None:
 
 
 def _first_difference(actual: list[str], expected: list[str], unit: str) -> str:
-    for index, (got, want) in enumerate(zip(actual, expected), start=1):
+    for index, (got, want) in enumerate(zip(actual, expected, strict=False), start=1):
         if got != want:
             return f"{unit} {index}: expected {want[:200]!r}, got {got[:200]!r}"
     if len(actual) < len(expected):

@@ -61,7 +61,8 @@ class IoGrader:
                     problems.append(Problem(f"{task.id}/grader/cases/{answer.name}", "", f"has no matching {answer.stem}.in"))
         problems += _duplicate_cases(task)
         if not cases(task):
-            problems.append(Problem(f"{task.id}/task.yaml", "$.grader", "an io task needs cases (grader/cases/*.in + *.out, or grader.cases)"))
+            problems.append(Problem(f"{task.id}/task.yaml", "$.grader",
+                                    "an io task needs cases (grader/cases/*.in + *.out, or grader.cases)"))
         comparator = task.grader.get("comparator") or {}
         if comparator.get("type") == "checker":
             if not (task.root / "grader").is_dir():

@@ -85,8 +85,8 @@ def tamper_warnings(task: Task) -> list[str]:
     """Why this task's grading is not tamper-proof, for ``pack validate`` (empty when it is)."""
     if task.grader_kind != "pytest" or isolation(task) != SHARED:
         return []
-    return [f"{task.id}: grader.isolation is {SHARED}: the hidden tests import the candidate's code into the "
-            "process that decides the result, so code run at import time can change it (not tamper-proof)"]
+    return [(f"{task.id}: grader.isolation is {SHARED}: the hidden tests import the candidate's code into the "
+             "process that decides the result, so code run at import time can change it (not tamper-proof)")]
 
 
 class PytestGrader:

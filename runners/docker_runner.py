@@ -47,14 +47,15 @@ import threading
 import time
 import uuid
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import docker
 import docker.errors
-from docker.types import Ulimit
+from docker.types import LogConfig, Ulimit
 
 from engine.errors import ImageMissing, RunnerError, RunnerUnavailable
 from engine.models import (
@@ -257,7 +258,7 @@ class DockerRunner:
             if background and self._remover is None:
                 self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-sandbox-remove")
             try:
-                if background:
+                if background and self._remover is not None:
                     self._remover.submit(self._remove_logged, container)
                     return
             except RuntimeError:  # closing
@@ -285,7 +286,7 @@ class DockerRunner:
         for container in self._client.containers.list(all=True, filters={"label": OWNER_LABEL}, ignore_removed=True):
             owner = container.labels.get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition(":")
-            if owner_host != host or not pid.isdigit():
+            if owner_host != host or not pid.isdigit() or container.id is None:
                 continue
             if int(pid) == os.getpid() and not self._made_before_us(container.id):
                 continue
@@ -310,10 +311,11 @@ class DockerRunner:
         with self._created:  # no new sandbox from now on; one being created is awaited (bounded)
             self._abandoned = True
             self._created.wait_for(lambda: self._creating == 0, timeout=ABANDON_WAIT_SECONDS)
-        mine = {"label": f"{OWNER_LABEL}={self._owner[OWNER_LABEL]}"}
+        mine: dict[str, str | list[str] | bool] = {"label": f"{OWNER_LABEL}={self._owner[OWNER_LABEL]}"}
         containers = self._client.containers.list(all=True, filters=mine, ignore_removed=True)
         for container in containers:
-            self._remove(container.id)
+            if container.id is not None:  # never for a listed container; the stubs allow it
+                self._remove(container.id)
         runs = {container.labels.get("tasktrial.run") for container in containers}
         for network in self._api.networks(filters={"label": LABEL}):
             if network.get("Labels", {}).get("tasktrial.run") in runs:
@@ -335,7 +337,7 @@ class DockerRunner:
     def _image_id(self, image: str) -> str:
         if image not in self._image_ids:
             try:
-                self._image_ids[image] = self._client.images.get(image).id
+                self._image_ids[image] = self._client.images.get(image).id or image
             except docker.errors.ImageNotFound as exc:
                 raise ImageMissing(f"runtime image {image} is not built; run `tasktrial images build`") from exc
             except docker.errors.DockerException as exc:
@@ -371,10 +373,12 @@ class DockerRunner:
         self, spec: RunSpec, image: str, *, run_id: str | None, network: str | None, aliases: tuple[str, ...],
     ) -> str:
         labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **self._owner, **spec.labels}
-        networking = {"network_disabled": True}
+        networking: dict[str, Any] = {"network_disabled": True}
         if network is not None:
             endpoint = self._api.create_endpoint_config(aliases=list(aliases) or None)
-            networking = {"networking_config": self._api.create_networking_config({network: endpoint})}
+            # types-docker wants one EndpointConfig; docker-py takes {network: EndpointConfig}
+            config = self._api.create_networking_config({network: endpoint})  # type: ignore[arg-type]
+            networking = {"networking_config": config}
         try:
             container = self._api.create_container(
                 image,
@@ -419,7 +423,7 @@ class DockerRunner:
             ],
             ipc_mode="private",
             shm_size="16m",
-            log_config={"type": "none", "config": {}},
+            log_config=LogConfig(type="none", config={}),
             runtime=self._runtime,
         )
 
@@ -450,7 +454,7 @@ class DockerRunner:
         **extra,
     ) -> RunOutcome:
         """Collect counters and files (when the sandbox is usable) into the run's outcome."""
-        counters, collected = (_Counters(), {})
+        counters, collected = _Counters(), dict[str, bytes]()
         if alive:
             counters, collected = self._collect(cid, spec.collect)
         oom = counters.oom_kills > 0 or self._api.inspect_container(cid)["State"].get("OOMKilled", False)
@@ -620,9 +624,10 @@ class DockerRunner:
             background = self._starter is not None and not self._closed
             if background and self._remover is None:
                 self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-sandbox-remove")
+            remover = self._remover  # set whenever background is
             try:
-                if background:
-                    self._remover.submit(self._remove_all_logged, containers, network)
+                if background and remover is not None:
+                    remover.submit(self._remove_all_logged, containers, network)
                     return
             except RuntimeError:  # closing
                 pass
@@ -887,10 +892,8 @@ class _ServiceProcess:
         return cls(api, exec_id, sock, deadline=time.monotonic() + lifetime, cap=limits.output_kb * 1024)
 
     def _read(self, deadline: float, cap: int) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._result = _pump(self._sock, deadline, cap, stop=self._stop)
-        except OSError:
-            pass
 
     def exit_code(self) -> int | None:
         """The exit code once the service has ended; None while it runs."""

@@ -224,10 +224,13 @@ def image_rows() -> str:
     lines = ["| environment | built from | installed packages | environment variables |", "|---|---|---|---|"]
     for name, image in sorted(images.catalogue().items()):
         text = image.dockerfile
-        base = re.search(r"^FROM\s+(\S+)", text, re.M).group(1)
+        base_line = re.search(r"^FROM\s+(\S+)", text, re.MULTILINE)
+        if base_line is None:
+            raise SystemExit(f"the {name} image's Dockerfile has no FROM line")
+        base = base_line.group(1)
         install = re.search(r"apt-get install[^\n]*\\\n\s*([^\n\\]+)", text)
         packages = ", ".join(f"`{p}`" for p in install.group(1).split()) if install else "-"
-        env = ", ".join(f"`{v}`" for line in re.findall(r"^ENV\s+(.+)$", text, re.M) for v in line.split())
+        env = ", ".join(f"`{v}`" for line in re.findall(r"^ENV\s+(.+)$", text, re.MULTILINE) for v in line.split())
         lines.append(f"| `{name}` | `{base}` (Debian packages only; no network at run time) | {packages} | {env} |")
     return "\n".join(lines)
 
@@ -362,7 +365,7 @@ pass the same rules (`engine.trees.Admission`). A new version is `checking` unti
 Re-uploading the same content of a rejected version checks it again; new content needs a new
 `version`. `tasktrial pack retire ID@VERSION` stops new submissions to a live version; its results
 stay valid and verifiable.
-"""
+"""  # noqa: E501 - the generated Markdown's table rows and paragraphs, verbatim: they cannot wrap here
 
 
 def main(argv: list[str]) -> int:

@@ -11,26 +11,26 @@ from testkit.packs import PACK_YAML, pytest_task_yaml, write_pack  # noqa: F401 
 
 
 def task(**overrides: Any) -> Task:
-    values: dict[str, Any] = dict(
-        pack_id="demo", pack_version="1.0.0", id="sample", title="Sample", summary="A sample task",
-        micro_skills=("python.basics.sample",), difficulty=Difficulty.INTRO, environment="python",
-        limits=ResourceLimits(), grader={"kind": "pytest"}, pass_threshold=80.0, check_rules=(),
-        root=Path("/nonexistent"), digest="sha256:" + "0" * 64,
-    )
+    values: dict[str, Any] = {
+        "pack_id": "demo", "pack_version": "1.0.0", "id": "sample", "title": "Sample", "summary": "A sample task",
+        "micro_skills": ("python.basics.sample",), "difficulty": Difficulty.INTRO, "environment": "python",
+        "limits": ResourceLimits(), "grader": {"kind": "pytest"}, "pass_threshold": 80.0, "check_rules": (),
+        "root": Path("/nonexistent"), "digest": "sha256:" + "0" * 64,
+    }
     values.update(overrides)
     return Task(**values)
 
 
 def check(status: CheckStatus = CheckStatus.PASS, **overrides: Any) -> Check:
-    values: dict[str, Any] = dict(id="c", name="c", status=status, score=1.0 if status is CheckStatus.PASS else 0.0,
-                                  max_score=1.0)
+    values: dict[str, Any] = {"id": "c", "name": "c", "status": status, "score": 1.0 if status is CheckStatus.PASS else 0.0,
+                                  "max_score": 1.0}
     values.update(overrides)
     return Check(**values)
 
 
 def outcome(*steps: StepOutcome, collected: dict[str, bytes] | None = None, **overrides: Any) -> RunOutcome:
-    values: dict[str, Any] = dict(backend="fake", image="sha256:fake", steps=steps or (StepOutcome(exit_code=0),),
-                                  collected=collected or {})
+    values: dict[str, Any] = {"backend": "fake", "image": "sha256:fake", "steps": steps or (StepOutcome(exit_code=0),),
+                                  "collected": collected or {}}
     values.update(overrides)
     return RunOutcome(**values)
 
@@ -73,7 +73,7 @@ def pytest_task_files(**overrides: str) -> dict[str, str]:
     return files
 
 
-def io_task_files(cases: dict[str, tuple[str, str]] | None = None, **overrides: str) -> dict[str, str]:
+def io_task_files(cases: dict[str, tuple[str, str]] | None = None, /, **overrides: str) -> dict[str, str]:
     """The files of a small valid io task; ``cases`` maps a name to ``(stdin, expected stdout)``."""
     files = {
         "statement.md": "# Upper\n\nPrint stdin in upper case.\n",
@@ -150,7 +150,7 @@ def pytest_runner(collected: list[str], run: Any = None, *, collect_report: byte
             report = collect_report if collect_report is not None else pytest_report(collected, mode="collect")
             return outcome(collected={REPORT: report})
         if run is None:
-            return outcome(collected={REPORT: pytest_report(collected, {nodeid: "pass" for nodeid in collected})})
+            return outcome(collected={REPORT: pytest_report(collected, dict.fromkeys(collected, "pass"))})
         return run(spec)
 
     return harness_runner(handler)

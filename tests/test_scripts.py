@@ -36,7 +36,9 @@ def machine(tmp_path: Path):
     shutil.copy2(REPO / "pyproject.toml", checkout / "pyproject.toml")
     bin_dir.mkdir()
     for name in UTILITIES:
-        (bin_dir / name).symlink_to(shutil.which(name))
+        found = shutil.which(name)
+        assert found is not None, f"{name} is not installed on this machine"
+        (bin_dir / name).symlink_to(found)
     program(bin_dir, "id", 'if [ "$1" = -un ]; then echo root; else echo 0; fi')
     # A machine with everything installed and an engine answering: each test breaks one thing.
     # (Whether PostgreSQL is really installed does not matter: apt-get is a stand-in too.)

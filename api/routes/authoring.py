@@ -105,8 +105,10 @@ def pack_version(pack_id: str, version: str, session: SessionDep, author: Author
 
 @router.post("/packs/{pack_id}/versions/{version}/retire", response_model=VersionPublic,
              responses={409: {"description": "only a live version can be retired"}})
-def retire(pack_id: str, version: str, session: SessionDep, author: AuthorDep,
-           service: ServiceDep = None) -> VersionPublic:
+def retire(
+    pack_id: str, version: str, session: SessionDep, author: AuthorDep,
+    service: ServiceDep = None,  # type: ignore[assignment]  # the web page calls it without one
+) -> VersionPublic:
     """Stop new submissions to a live version; its results stay valid and verifiable (and its credentials'
     awards: a credential no live version declares any more only stops being awarded)."""
     row = owned_version(session, author, pack_id, version)

@@ -249,5 +249,5 @@ async def read_files(request: Request, cap: int) -> dict[str, bytes]:
         upload = form.get("archive")
         if upload is None or isinstance(upload, str):
             raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
-        data = await upload.read()
-    return await run_in_threadpool(archives.extract, data, caps=archives.ArchiveCaps(max_archive_bytes=cap))
+        archive = await upload.read()
+    return await run_in_threadpool(archives.extract, archive, caps=archives.ArchiveCaps(max_archive_bytes=cap))

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Body, Depends, Response
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
-from api.credentials import STATUS_PATH
 from api.auth import Principal
+from api.credentials import STATUS_PATH
 from api.deps import AuthorDep, PersonDep, ServiceDep, SessionDep, require
 from api.tables import (
     CredentialAward,
@@ -100,6 +100,8 @@ def credential_page(award_id: str, session: SessionDep, service: ServiceDep) -> 
     if award is None:
         raise NotFound(f"unknown credential {award_id!r}")
     definition = session.get(CredentialDefinition, award.definition_id)
+    if definition is None:  # the award's foreign key: only a damaged database gets here
+        raise NotFound(f"credential {award_id!r} names an unknown definition")
     return HTMLResponse(render_page(award, definition, service.settings.public_url.rstrip("/")),
                         headers={"Content-Security-Policy": "default-src 'none'; img-src https: data:; style-src 'self'"})
 

@@ -94,6 +94,8 @@ def get_review(review_id: str, session: SessionDep, service: ServiceDep, person:
     item = _visible(session, person, review_id)
     task = service.catalogue.task(item.pack_id, item.task_id, item.pack_version)
     submission = storage.get_submission(session=session, submission_id=item.submission_id)
+    if submission is None:  # the review's foreign key: only a damaged database gets here
+        raise NotFound(f"review {review_id!r} names an unknown submission")
     files = {}
     for path, data in archives.extract_stored(submission.archive).items():
         text = data.decode("utf-8", "replace")

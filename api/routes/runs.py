@@ -11,11 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from api import storage
 from api.auth import Principal
 from api.deps import ServiceDep, SessionDep, WorkerDep
-from api.tables import Run, RunState
+from api.tables import Run, RunState, Submission
 from engine import schemas
 from engine.errors import NotFound
 
@@ -56,6 +57,13 @@ def holder(worker: Principal, name: str | None) -> tuple[str, str | None]:
     return worker.token_id, name
 
 
+def _submission_of(session: Session, run: Run, *, with_archive: bool = True) -> Submission:
+    submission = storage.get_submission(session=session, submission_id=run.submission_id, with_archive=with_archive)
+    if submission is None:  # the run's foreign key: only a damaged database gets here
+        raise NotFound(f"run {run.id} names an unknown submission {run.submission_id!r}")
+    return submission
+
+
 def held_run(session, run_id: str, acting: tuple[str, str | None]) -> Run:
     """The run, if ``acting`` holds it (or held it to the end); 404 if unknown, else 409."""
     run = storage.get_run(session=session, run_id=run_id)
@@ -75,7 +83,7 @@ def claim(run_id: RunId, body: WorkerRef, session: SessionDep, service: ServiceD
     run = storage.get_run(session=session, run_id=run_id)
     if run is None:
         raise NotFound(f"unknown run {run_id!r}")
-    submission = storage.get_submission(session=session, submission_id=run.submission_id)
+    submission = _submission_of(session, run)
     version, digest = run.pack_version or submission.pack_version, run.task_digest or submission.task_digest
     lease = service.lease_seconds(submission.pack_id, version, submission.task_id)
     if not storage.claim_run(session=session, run_id=run_id, worker=body.worker or worker.subject,
@@ -93,7 +101,7 @@ def progress(run_id: RunId, body: Progress, session: SessionDep, service: Servic
              worker: WorkerDep) -> dict[str, str]:
     acting = holder(worker, body.worker)
     run = held_run(session, run_id, acting)
-    submission = storage.get_submission(session=session, submission_id=run.submission_id, with_archive=False)
+    submission = _submission_of(session, run, with_archive=False)
     lease = service.lease_seconds(submission.pack_id, run.pack_version or submission.pack_version, submission.task_id)
     if body.state not in (RunState.RUNNING, RunState.GRADING) or not storage.advance_run(
             session=session, run_id=run_id, worker=acting[1], token_id=acting[0], state=body.state,
@@ -126,7 +134,7 @@ def post_result(run_id: RunId, document: dict[str, Any], response: Response, ses
                 ) -> dict[str, Any]:
     acting = holder(worker, name)
     run = held_run(session, run_id, acting)
-    submission = storage.get_submission(session=session, submission_id=run.submission_id, with_archive=False)
+    submission = _submission_of(session, run, with_archive=False)
     problems = schemas.problems("result", document)
     if problems:
         raise HTTPException(422, [{"loc": where, "msg": message} for where, message in problems[:20]])

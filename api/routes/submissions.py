@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Callable, Collection
+from contextlib import suppress
 from datetime import datetime
 from typing import Annotated, Any
-
-from contextlib import suppress
 
 import anyio
 from anyio import to_thread
@@ -210,7 +209,7 @@ def _admit(service: Service, person: Principal, *, public_tests: bool = False) -
 def _enqueue(service: Service, run_id: str) -> None:
     try:
         service.queue.enqueue(run_id)
-    except Exception:  # the run is stored as queued: the reaper re-queues it when the broker is back
+    except Exception:  # noqa: BLE001 - any broker fault: the run is stored as queued; the reaper re-queues it when the broker is back
         service.metrics.rejected.labels("enqueue_failed").inc()
 
 
@@ -250,6 +249,8 @@ def submitted_files(session, submission: Submission) -> dict[str, bytes]:
         SubmissionRejected: the stored archive cannot be read (never expected: the API wrote it).
     """
     stored = storage.get_submission(session=session, submission_id=submission.id)
+    if stored is None:
+        raise NotFound(f"unknown submission {submission.id!r}")
     return archives.extract(stored.archive, strip_top_folder=False)  # as the worker reads it (api.jobs)
 
 
@@ -359,8 +360,9 @@ class EventStreamResponse(StreamingResponse):
     only at the next write (up to a keep-alive later), keeping the slot that long.
     """
 
-    def __init__(self, content, release, **kwargs):
+    def __init__(self, content: AsyncGenerator[str, None], release: Callable[[], None], **kwargs: Any):
         super().__init__(content, media_type="text/event-stream", **kwargs)
+        self._events = content
         self._release = release
 
     async def __call__(self, scope, receive, send) -> None:
@@ -377,7 +379,7 @@ class EventStreamResponse(StreamingResponse):
                 group.cancel_scope.cancel()
         finally:
             self._release()
-            await self.body_iterator.aclose()  # runs the stream's own clean-up now, not at garbage collection
+            await self._events.aclose()  # runs the stream's own clean-up now, not at garbage collection
 
 
 @router.get("/submissions/{submission_id}/events", response_class=StreamingResponse,
@@ -397,6 +399,8 @@ async def submission_events(
         submission = visible_submission(session, person, submission_id)
         run = storage.latest_run(session=session, submission_id=submission.id)
         reveal = reveals_result(session, person, submission)
+    if run is None:
+        raise NotFound(f"submission {submission_id!r} has no run")
     release = service.streams.acquire(person.token_id)
     after = int(last_event_id) if last_event_id else 0
     return EventStreamResponse(_event_stream(service, run.id, submission.id, timeout, after, reveal), release,
@@ -404,7 +408,7 @@ async def submission_events(
 
 
 async def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float,
-                        after: int, reveal: bool = True) -> AsyncIterator[str]:
+                        after: int, reveal: bool = True) -> AsyncGenerator[str, None]:
     """Replay the run's events after ``after``, then follow new ones until ``done``.
 
     Between looks it holds nothing: each look is one short session on a worker thread.

@@ -113,6 +113,8 @@ async def join(secret: str, request: Request, service: ServiceDep, session: Sess
                     problem="This invitation was already used or is unknown. Ask the organiser for a new one.")
     _, token_secret = redeemed
     principal = service.principal(token_secret)
+    if principal is None:  # issued just now: never expected
+        raise NotFound("the invitation's token is unknown")
     return _open_session(request, service, principal.token_id, "/assessments")
 
 
@@ -255,23 +257,24 @@ def _utc(text: str) -> str:
 
 
 def _assessment_body(values: dict[str, str]) -> cohorts_api.AssessmentCreate:
-    tasks = []
+    tasks: list[dict[str, str | None]] = []
     for line in values["tasks"].replace(",", "\n").splitlines():
         ref, _, version = line.strip().partition("@")
         if ref:
             tasks.append({"task": ref, "version": version or None})
     minutes = values["duration_minutes"].strip()
-    duration = None
+    duration: int | str | None = None
     if minutes:
         try:
             duration = round(float(minutes) * 60)
         except ValueError:
             duration = minutes  # pydantic names the field and the problem
-    return cohorts_api.AssessmentCreate(
-        title=values["title"].strip(), tasks=tasks, opens_at=_utc(values["opens_at"]),
-        closes_at=_utc(values["closes_at"]), duration_seconds=duration,
-        attempt_limit=values["attempt_limit"].strip() or None, scoring=values["scoring"], late=values["late"],
-        result_visibility=values["result_visibility"], check_visibility=values["check_visibility"])
+    # model_validate: the form's strings, validated (and their problems named) by the API's own model
+    return cohorts_api.AssessmentCreate.model_validate({
+        "title": values["title"].strip(), "tasks": tasks, "opens_at": _utc(values["opens_at"]),
+        "closes_at": _utc(values["closes_at"]), "duration_seconds": duration,
+        "attempt_limit": values["attempt_limit"].strip() or None, "scoring": values["scoring"], "late": values["late"],
+        "result_visibility": values["result_visibility"], "check_visibility": values["check_visibility"]})
 
 
 @router.post("/cohorts/{cohort_id}/assessments")
@@ -478,7 +481,7 @@ def hiring_page(assessment_id: str, request: Request, session: SessionDep, user:
 @router.get("/assessments/{assessment_id}/hiring.csv")
 def hiring_csv(assessment_id: str, session: SessionDep, user: UserDep,
                skill: Annotated[list[str] | None, Query()] = None) -> Response:
-    _, wanted, table = _hiring(session, user, assessment_id, skill or [])
+    _, _, table = _hiring(session, user, assessment_id, skill or [])
     if table is None:
         raise NotFound("choose at least one micro-skill")
     return _download(staff_views.hiring_csv(table), "text/csv; charset=utf-8", f"hiring-{assessment_id}.csv")
@@ -502,7 +505,7 @@ def _highlighted(path: str, text: str, lines: list[int]) -> Markup:
         lexer = get_lexer_for_filename(path, stripnl=False)
     except ClassNotFound:
         lexer = TextLexer(stripnl=False)
-    return Markup(highlight(text, lexer, HtmlFormatter(linenos="inline", hl_lines=lines, wrapcode=True)))
+    return Markup(highlight(text, lexer, HtmlFormatter(linenos="inline", hl_lines=lines, wrapcode=True)))  # noqa: S704 - Pygments escapes the source it highlights
 
 
 @router.get("/assessments/{assessment_id}/similarity/{a}/{b}")
@@ -576,7 +579,7 @@ async def register_webhook(cohort_id: str, request: Request, service: ServiceDep
     check_csrf(user.csrf, form.get("csrf"))
     values = {"url": str(form.get("url") or "").strip(), "events": [str(e) for e in form.getlist("events")]}
     try:
-        body = cohorts_api.WebhookCreate(url=values["url"], events=values["events"])
+        body = cohorts_api.WebhookCreate.model_validate({"url": values["url"], "events": values["events"]})
         created = cohorts_api.create_webhook(cohort_id, body, session, service, user.principal)
     except ValidationError as exc:
         return _webhooks_view(request, session, service, user, cohort_id, status=422,
@@ -603,7 +606,10 @@ async def redeliver(delivery_id: str, request: Request, service: ServiceDep, ses
     form = await request.form()
     check_csrf(user.csrf, form.get("csrf"))
     cohorts_api.redeliver_webhook(delivery_id, session, service, user.principal)
-    endpoint_id = service.webhooks.delivery(delivery_id).endpoint_id
+    delivery = service.webhooks.delivery(delivery_id)
+    if delivery is None:  # redelivered just now: never expected
+        raise NotFound(f"unknown webhook delivery {delivery_id!r}")
+    endpoint_id = delivery.endpoint_id
     return RedirectResponse(f"/webhooks/{endpoint_id}?redelivered={quote(delivery_id)}", status_code=303)
 
 
@@ -641,7 +647,7 @@ async def score_review(review_id: str, request: Request, service: ServiceDep, se
     form = await request.form()
     check_csrf(user.csrf, form.get("csrf"))
     scores: dict[str, float] = {}
-    given = {"scores": {}, "comments": {}}
+    given: dict[str, dict[str, str]] = {"scores": {}, "comments": {}}
     for criterion in detail.rubric:
         name = criterion["name"]
         raw = str(form.get(f"score-{name}") or "")

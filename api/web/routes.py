@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncGenerator, Callable, Collection, Coroutine
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -23,6 +23,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from api import cohorts, storage
+from api import credentials as credentials_api
 from api.deps import ServiceDep, SessionDep
 from api.errors import TooManyRequests
 from api.routes import authoring as authoring_api
@@ -46,7 +47,6 @@ from api.web.session import (
     check_csrf,
     secure_cookies,
 )
-from api import credentials as credentials_api
 from engine import archives, openbadges, packs, public_tests, results, signing
 from engine.errors import Conflict, NotFound, PackError, RunnerError, SubmissionRejected, TaskTrialError
 from engine.models import Task
@@ -72,7 +72,7 @@ READINESS_PAGE_SIZE = 50  # candidates per readiness page: a page costs the same
 class PageRoute(APIRoute):
     """Errors on pages become pages: sign-in redirects, a 404 page for anything not visible, a 403 for stale forms."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
@@ -358,6 +358,8 @@ async def run_public_tests(pack_id: str, task_id: str, request: Request, service
         ran = await service.public_tests(task, files)
     except RunnerError as exc:  # no sandbox engine, or no worker answered in time: say so where the output goes
         return _public_tests_answer(request, session, user, task, status=503, problem=str(exc))
+    if ran is None:  # checked above; the service says so too
+        raise NotFound(f"task {pack_id}/{task_id} has no public tests")
     return _public_tests_answer(request, session, user, task, run=ran.to_document())
 
 
@@ -416,6 +418,8 @@ async def submission_events(submission_id: str, request: Request, service: Servi
         submission = submissions_api.visible_submission(session, user.principal, submission_id)
         run = storage.latest_run(session=session, submission_id=submission.id)
         reveal = submissions_api.reveals_result(session, user.principal, submission)
+    if run is None:
+        raise NotFound(f"submission {submission_id!r} has no run")
     release = service.streams.acquire(user.principal.token_id)
     env = request.app.state.web_templates
     stream = submissions_api._event_stream(service, run.id, submission.id, 1800.0,
@@ -424,7 +428,7 @@ async def submission_events(submission_id: str, request: Request, service: Servi
                                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _as_html_events(stream: AsyncIterator[str], env, service, run_id: str) -> AsyncIterator[str]:
+async def _as_html_events(stream: AsyncGenerator[str, None], env, service, run_id: str) -> AsyncGenerator[str, None]:
     template = env.get_template("_progress.html")
     try:
         async for chunk in stream:
@@ -707,7 +711,7 @@ def _readiness_cell(cell: tuple[float, str, float] | None, shown: dict[tuple[flo
         return "—"
     key = cell[:2]
     if key not in shown:
-        shown[key] = Markup(f"{key[0]:g} ") + render.verdict_badge(key[1])
+        shown[key] = Markup(f"{key[0]:g} ") + render.verdict_badge(key[1])  # noqa: S704 - a number formatted here
     return shown[key]
 
 

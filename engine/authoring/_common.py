@@ -80,7 +80,7 @@ def write_pack(files: Mapping[str, bytes], dest: Path, *, validate: Callable[[Pa
                 path = staging / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
-            os.chmod(staging, 0o755)  # mkdtemp makes it private; a pack is meant to be shared
+            os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp makes it private; a pack is meant to be shared
         except OSError as exc:
             raise AuthoringError(f"cannot write the pack beside {dest}: {exc}") from exc
         if validate is not None:

@@ -177,9 +177,9 @@ def _convert(practice: Path, slug: str, entry: Mapping[str, Any], language: str,
 
     title = str(entry.get("name") or "").strip()[:200] or slug.replace("-", " ").title()
     blurb = meta.get("blurb")
-    has_blurb = isinstance(blurb, str) and blurb.strip()
-    summary = " ".join(blurb.split()) if has_blurb else f"Exercism practice exercise: {title}"
-    practices = entry.get("practices") if isinstance(entry.get("practices"), list) else []
+    summary = " ".join(blurb.split()) if isinstance(blurb, str) and blurb.strip() else f"Exercism practice exercise: {title}"
+    declared = entry.get("practices")
+    practices: list[object] = declared if isinstance(declared, list) else []
     skills = [f"{ENVIRONMENT}.exercism.{task_id}"]
     skills += [f"{ENVIRONMENT}.{slugify(p)}" for p in practices if isinstance(p, str) and is_id(slugify(p))]
     skills = list(dict.fromkeys(skills))
@@ -357,8 +357,8 @@ def _statement(title: str, docs: list[str], solution: list[str], slug: str, meta
         linked = isinstance(url, str) and url
         credit += f"; source: [{source.strip()}]({url})" if linked else f"; source: {source.strip()}"
     parts = [f"# {title}", *(_demoted(doc) for doc in docs), "## Your submission",
-             f"Write your solution in {files}. The hidden tests import it by module name, "
-             f"so keep the file name{plural}.", f"*{credit}.*"]
+             (f"Write your solution in {files}. The hidden tests import it by module name, "
+             f"so keep the file name{plural}."), f"*{credit}.*"]
     return "\n\n".join(parts) + "\n"
 
 
@@ -368,9 +368,7 @@ def _demoted(markdown: str) -> str:
     for line in markdown.split("\n"):
         if line.lstrip().startswith(("```", "~~~")):
             fenced = not fenced
-        elif not fenced and re.match(r"#{1,5} ", line):
-            line = "#" + line
-        lines.append(line)
+        lines.append("#" + line if not fenced and re.match(r"#{1,5} ", line) else line)
     return "\n".join(lines)
 
 

@@ -8,6 +8,8 @@ with 100, the starter (a stub that raises) is not ready.
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.authoring._common import AuthoringError, is_id
 
 SCAFFOLD_KINDS = ("pytest", "io", "script")
@@ -307,7 +309,7 @@ SCRIPT_DATA = {
     "grader/data/columns.txt": "a\tb\tc\n1\t2\t3\n",
 }
 
-KIND_PARTS = {
+KIND_PARTS: dict[str, dict[str, Any]] = {
     "pytest": {
         "how": "Write the function `count_words(text)` in `words.py`; it returns the count.",
         "summary": "Write a function that counts the words of a text.",

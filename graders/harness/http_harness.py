@@ -75,7 +75,7 @@ def write(report):
 def main():
     with open(REQUESTS, encoding="utf-8") as fh:
         document = json.load(fh)
-    report = {"responses": {}}
+    report: dict[str, dict[str, object]] = {"responses": {}}
     write(report)
     size = 0
     for request in document["requests"]:

@@ -96,6 +96,8 @@ def _load_bridge():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("tasktrial_bridge", os.path.join(HERE, "pytest_bridge.py"))
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {HERE}/pytest_bridge.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

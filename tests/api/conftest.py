@@ -17,6 +17,7 @@ from api.service import Service, build_service
 from api.settings import Settings
 from api.tables import Role
 from tests.conftest import CATALOGUE
+from tests.engine.test_openbadges import js_verifier  # noqa: F401 - the fixture, for test_credentials
 
 
 @dataclass

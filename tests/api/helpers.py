@@ -47,7 +47,7 @@ def work(api: Api, run_id: str, *, passed: bool = True, worker: str = "w1") -> d
 def rewrite_log_leaf(session, *, log_index: int, digest: str) -> None:
     """Rewrite a sealed leaf as an insider with database access who knows the scheme would: its digest
     and every stored subtree over it (the tree the service proves from), so the service's own reads agree."""
-    from sqlmodel import delete, select
+    from sqlmodel import col, delete, select
 
     from api.tables import LogEntry, LogNode
     from engine import merkle, transparency
@@ -57,7 +57,7 @@ def rewrite_log_leaf(session, *, log_index: int, digest: str) -> None:
     session.add(entry)
     session.flush()
     digests = session.exec(select(LogEntry.digest).where(LogEntry.log_index != None)  # noqa: E711
-                           .order_by(LogEntry.log_index)).all()
+                           .order_by(col(LogEntry.log_index))).all()
     session.exec(delete(LogNode))
     nodes = merkle.completed_nodes(0, [transparency.leaf_hash(d) for d in digests], lambda wanted: {})
     session.add_all(LogNode(level=level, position=position, hash=value) for (level, position), value in nodes.items())

@@ -22,7 +22,7 @@ def graded(api: Api, candidate: str = "alice") -> tuple[dict[str, str], str]:
 
 
 def note_key(api: Api) -> NoteKey:
-    return NoteKey(label=api.service.key.kid, public=checkpoints.raw_public(api.service.key.jwk.private_key))
+    return NoteKey(label=api.service.key.kid, public=checkpoints.raw_public(api.service.key.private_key))
 
 
 def latest(api: Api):
@@ -104,11 +104,11 @@ def test_the_log_on_both_databases_and_two_sealers_never_fork_it(tmp_path, small
         barrier = threading.Barrier(4)
         made: list = []
 
-        def seal() -> None:
+        def seal(api: Api, barrier: threading.Barrier, made: list) -> None:
             barrier.wait()
             made.append(api.service.log.seal())
 
-        threads = [threading.Thread(target=seal) for _ in range(4)]
+        threads = [threading.Thread(target=seal, args=(api, barrier, made)) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -77,7 +77,7 @@ def declared_routes() -> set[tuple[str, str]]:
         for value in vars(importlib.import_module(f"api.routes.{module.name}")).values():
             if isinstance(value, APIRouter):
                 found |= {(method.lower(), route.path) for route in value.routes if isinstance(route, APIRoute)
-                          for method in route.methods}
+                          for method in route.methods or ()}
     return found
 
 

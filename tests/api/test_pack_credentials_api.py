@@ -3,7 +3,6 @@ retired (never revoked) when no live version declares them, their criteria pinne
 
 from __future__ import annotations
 
-
 import yaml
 
 from api.tables import Role

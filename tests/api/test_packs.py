@@ -41,7 +41,7 @@ def pack_files(root: Path, pack_id: str = WORD_PACK, version: str = "1.0.0", *, 
 def secret_pack_files(root: Path, pack_id: str = "secret-pack") -> dict[str, bytes]:
     """An io pack whose hidden files carry marker strings, so any leak of them is easy to see."""
     files = factories.io_task_files(
-        cases={"hidden-case-name": (f"{GRADER_MARK} input\n", f"{GRADER_MARK} INPUT\n")},
+        {"hidden-case-name": (f"{GRADER_MARK} input\n", f"{GRADER_MARK} INPUT\n")},
         **{"solution/main.py": f"# {SOLUTION_MARK}\nimport sys\nsys.stdout.write(sys.stdin.read().upper())\n",
            "grader/notes-for-graders.txt": f"{GRADER_MARK}: the expected output is upper case\n"})
     folder = factories.write_pack(root / pack_id, {"upper": {"task": factories.io_task_yaml("upper"), "files": files}},
@@ -258,7 +258,8 @@ def served_parts(response) -> list[tuple[str, bytes]]:
     kind = response.headers["content-type"]
     if kind.startswith("application/gzip"):
         with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as tar:
-            return [(m.name, tar.extractfile(m).read() if m.isfile() else b"") for m in tar.getmembers()]
+            return [(m.name, f.read() if m.isfile() and (f := tar.extractfile(m)) is not None else b"")
+                    for m in tar.getmembers()]
     if kind.startswith("application/zip"):
         with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
             return [(info.filename, zf.read(info)) for info in zf.infolist()]

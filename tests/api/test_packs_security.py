@@ -16,8 +16,8 @@ from engine.errors import PackError
 from engine.trees import read_tree
 from tests import factories
 from tests.api.conftest import Api
-from tests.conftest import CATALOGUE
 from tests.api.test_packs import WORD_PACK, pack_files, packs_dir_entries, post_pack, stored_versions
+from tests.conftest import CATALOGUE
 from tests.engine.test_yamlsafe import alias_bomb
 
 

@@ -151,7 +151,9 @@ def test_a_worker_cannot_choose_the_subject_binding(api):
 
 
 def _token_id(api: Api, headers: dict[str, str]) -> str:
-    return api.service.principal(headers["Authorization"].removeprefix("Bearer ")).token_id
+    principal = api.service.principal(headers["Authorization"].removeprefix("Bearer "))
+    assert principal is not None
+    return principal.token_id
 
 
 def test_a_token_revoked_through_the_api_stops_working_at_once_on_that_replica(api):
@@ -428,8 +430,7 @@ def test_at_shutdown_a_stream_tells_its_client_to_reconnect_and_ends(tmp_path, s
         # The timeout only bounds this test if the stream ignores shutdown: it ends with ``timeout``.
         with api.client.stream("GET", f"/v1/submissions/{accepted['id']}/events", headers=alice,
                                params={"timeout": 20}) as response:
-            for line in response.iter_lines():
-                lines.append(line)
+            lines.extend(response.iter_lines())
 
     thread = threading.Thread(target=follow)
     thread.start()

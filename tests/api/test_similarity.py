@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.tables import Role
-from tests.api.cohort_helpers import attempt, cohort, member, assessment
+from tests.api.cohort_helpers import assessment, attempt, cohort, member
 from tests.api.helpers import work
 from tests.engine.test_similarity import ORIGINAL, OTHER, RENAMED
 

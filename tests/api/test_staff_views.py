@@ -140,6 +140,7 @@ def test_views_kept_up_to_date_incrementally_equal_views_computed_afresh(api):
     def views() -> list:
         with api.service.session() as session:
             assessment = get_assessment(session=session, assessment_id=test["id"])
+            assert assessment is not None
             found = [staff_views.matrix_json(session, assessment, "tasks"),
                      staff_views.matrix_json(session, assessment, "skills"),
                      staff_views.matrix_csv_text(session, assessment, "tasks"),

@@ -144,7 +144,7 @@ def test_open_event_streams_leave_the_service_and_its_workers_working(tmp_path, 
         worker = server.token("worker", "w")
         accepted = [submit(server, headers) for headers in candidates]
         streams = [Stream(f"{server.url}/v1/submissions/{a['id']}/events", headers).start()
-                   for a, headers in zip(accepted, candidates) for _ in range(PER_TOKEN)]
+                   for a, headers in zip(accepted, candidates, strict=True) for _ in range(PER_TOKEN)]
         for stream in streams:
             assert stream.opened.wait(30), f"a stream never opened; see {server.log}"
         assert all(stream.status == 200 and stream.events == ["queued"] for stream in streams)

@@ -65,6 +65,11 @@ def stored_submission(api: Api, submission_id: str) -> Submission:
     return row
 
 
+def _two_members_differing_in_case(tar: tarfile.TarFile) -> None:
+    for name in ("Retry.py", "retry.py"):
+        tar.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
+
+
 def tar_gz(build: Callable[[tarfile.TarFile], None], *, encoding: str = "utf-8") -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT, encoding=encoding) as tar:
@@ -175,8 +180,7 @@ HOSTILE = {
     "tar fifo": (tar_gz(tar_member("pipe", type=tarfile.FIFOTYPE)), ["fifo", "pipe"]),
     "tar setuid": (tar_gz(tar_member("suid.py", mode=0o4755)), ["setuid", "suid.py"]),
     "tar non-utf8 name": (tar_gz(tar_member("caf\xe9.py"), encoding="latin-1"), ["utf-8"]),
-    "tar case collision": (tar_gz(lambda tar: [tar.addfile(tarfile.TarInfo(n), io.BytesIO(b""))
-                                               for n in ("Retry.py", "retry.py")]),
+    "tar case collision": (tar_gz(_two_members_differing_in_case),
                            ["collide", "'Retry.py'", "'retry.py'"]),
     "zip absolute path": (zip_of(("retry.py", b"", REGULAR), ("/abs.py", b"x", REGULAR)), ["absolute", "/abs.py"]),
     "zip dot-dot": (zip_of(("retry.py", b"", REGULAR), ("a/../../evil.py", b"x", REGULAR)),
@@ -372,8 +376,7 @@ def test_a_file_beside_a_folder_of_the_same_name_in_another_case_is_refused_at_t
 def test_a_stored_submission_the_worker_cannot_unpack_ends_at_once_as_an_engine_error(api):
     """A row the API stored before a rule existed: the worker ends the run on its first attempt, naming the
     member, instead of raising (which sent the run round the reaper's retries)."""
-    from api import jobs
-    from api import storage
+    from api import jobs, storage
     from api.worker_client import WorkerApi
     from graders import GraderSet
     from runners.fake import FakeRunner

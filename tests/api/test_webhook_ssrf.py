@@ -26,7 +26,8 @@ class Dns:
     """The resolver seam: answers what the test says, as a rebinding attacker's DNS server would."""
 
     def __init__(self, answers: dict[str, list[str]]):
-        self.answers, self.asked = answers, []
+        self.answers = answers
+        self.asked: list[str] = []
 
     def __call__(self, host: str, port: int) -> list[str]:
         self.asked.append(host)

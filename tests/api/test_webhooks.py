@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -24,11 +25,13 @@ class Receiver:
     """A real HTTP server that records what it got and answers with the statuses it is told (then 200)."""
 
     def __init__(self, port: int):
-        self.port, self.received, self.statuses = port, [], []
+        self.port = port
+        self.received: list[Any] = []
+        self.statuses: list[Any] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from api.tables import Assessment, Role, utcnow
 from tests.api.cohort_helpers import attempt, setup
@@ -15,7 +16,7 @@ from tests.api.test_credentials import define, skills_of
 
 def _close(api, assessment_id: str) -> None:
     with api.service.engine.begin() as connection:
-        connection.execute(update(Assessment).where(Assessment.id == assessment_id)
+        connection.execute(update(Assessment).where(col(Assessment.id) == assessment_id)
                            .values(closes_at=utcnow() - timedelta(minutes=1)))
 
 

@@ -239,7 +239,9 @@ def test_create_token_with_init_creates_the_store_and_says_where(cli, tmp_path: 
 
     engine = db.make_engine(f"sqlite:///{database}")
     with Session(engine) as session:
-        assert storage.find_token(session=session, secret=token).subject == "alice"
+        found = storage.find_token(session=session, secret=token)
+        assert found is not None
+        assert found.subject == "alice"
     engine.dispose()
 
 

@@ -176,7 +176,7 @@ def test_a_reviewer_lists_shows_and_scores_from_the_cli(tmp_path, monkeypatch, w
 
 
 @pytest.fixture
-def writing_served(tmp_path, writing_catalogue, monkeypatch):
+def writing_served(tmp_path, writing_catalogue, monkeypatch):  # noqa: F811
     """A served API with the writing pack, one design brief by alice awaiting review, reviewer rita on staff."""
     import threading
     import time

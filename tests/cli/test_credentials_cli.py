@@ -25,7 +25,7 @@ def awarded(served, tmp_path, monkeypatch):  # noqa: F811
     author = api.token(Role.AUTHOR, "carol")
     probe = api.token(Role.CANDIDATE, "probe")
     work(api, submit(api, probe)["run_id"])
-    skill = sorted(api.client.get("/v1/profile", headers=probe).json()["skills"])[0]
+    skill = min(api.client.get("/v1/profile", headers=probe).json()["skills"])
     assert api.client.post("/v1/credentials/definitions", headers=author,
                            json={"id": "retries", "name": "Retries", "skills": [skill]}).status_code == 201
     alice = api.token(Role.CANDIDATE, "alice@example.org")
@@ -52,7 +52,7 @@ def verify(path: str) -> tuple[int, str]:
 
 
 def test_list_show_export_and_verify(awarded, tmp_path):
-    api, url, award = awarded
+    _api, _url, award = awarded
     listed = runner.invoke(main.app, ["credentials", "list"])
     assert listed.exit_code == 0 and award["id"] in listed.output and "valid" in listed.output
     shown = runner.invoke(main.app, ["credentials", "show", award["id"]])
@@ -63,7 +63,7 @@ def test_list_show_export_and_verify(awarded, tmp_path):
 
 
 def test_verify_catches_a_change_a_revocation_and_a_foreign_status_list(awarded, tmp_path):
-    api, url, award = awarded
+    api, _url, award = awarded
     path = export(tmp_path, award)
     credential = json.loads(Path(path).read_text())
     changed = {**credential, "name": "Retries (gold)"}
@@ -77,7 +77,7 @@ def test_verify_catches_a_change_a_revocation_and_a_foreign_status_list(awarded,
 
 
 def test_verify_never_follows_a_status_list_elsewhere(awarded, tmp_path, monkeypatch):
-    api, url, award = awarded
+    api, _url, award = awarded
     path = export(tmp_path, award)
     monkeypatch.setenv("TASKTRIAL_URL", "http://127.0.0.1:9")  # another service is configured
     monkeypatch.setenv("TASKTRIAL_TOKEN", "x")
@@ -88,7 +88,7 @@ def test_verify_never_follows_a_status_list_elsewhere(awarded, tmp_path, monkeyp
 
 
 def test_a_credential_signed_by_a_revoked_key_fails_naming_it(awarded, tmp_path):
-    api, url, award = awarded
+    api, _url, award = awarded
     path = export(tmp_path, award)
     keyring = Keyring(api.service.settings.keys_dir)
     old = keyring.active()
@@ -99,7 +99,7 @@ def test_a_credential_signed_by_a_revoked_key_fails_naming_it(awarded, tmp_path)
 
 
 def test_a_credential_from_before_a_rotation_still_verifies_and_its_revocation_is_still_seen(awarded, tmp_path):
-    api, url, award = awarded
+    api, _url, award = awarded
     path = export(tmp_path, award)
     Keyring(api.service.settings.keys_dir).rotate()  # the status list is now signed by the new key
     assert verify(path)[0] == 0

@@ -10,6 +10,7 @@ import gc
 import socket
 import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def one_error_line(result) -> str:
 
 
 @pytest.fixture
-def closed_docker_socket(tmp_path: Path, monkeypatch) -> None:
+def closed_docker_socket(tmp_path: Path, monkeypatch) -> Iterator[None]:
     """DOCKER_HOST names a unix socket nothing listens on (bound, never accepting)."""
     path = tmp_path / "docker.sock"
     sock = socket.socket(socket.AF_UNIX)

@@ -26,7 +26,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def served(tmp_path, small_catalogue, monkeypatch) -> Iterator[tuple[Api, str]]:
+def served(tmp_path, small_catalogue, monkeypatch) -> Iterator[tuple[Api, str]]:  # noqa: F811
     monkeypatch.delenv("TASKTRIAL_URL", raising=False)
     for api in make_api(tmp_path / "data", catalogue_dirs=[small_catalogue]):
         port = free_port()
@@ -136,8 +136,8 @@ def test_the_monitor_accepts_an_extended_log_and_catches_a_rewritten_one(served,
 
     graded(api)
     api.service.log.seal()
-    assert watch() == (0, f"✓ first checkpoint of log {api.service.settings.origin}: size 2 "
-                          f"(signed by key {api.service.key.kid}); remembered in {state}")
+    assert watch() == (0, (f"✓ first checkpoint of log {api.service.settings.origin}: size 2 "
+                          f"(signed by key {api.service.key.kid}); remembered in {state}"))
     graded(api, "bob")
     api.service.log.seal()
     code, output = watch()
@@ -196,7 +196,7 @@ def test_the_monitor_reports_a_malformed_answer_as_exit_1(served, tmp_path, chec
             "/.well-known/jwks.json": api.client.get("/.well-known/jwks.json").content}
 
     class Liar(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = self.path.split("?")[0]
             body = {"/log/checkpoint": checkpoint.encode() if checkpoint else real["/log/checkpoint"],
                     "/log/consistency": consistency}.get(path) or real.get(path, b"")

@@ -57,7 +57,9 @@ class CheckingQueue(FakeQueue):
              "reference_skills": {"python.text.tokenising": {"score": 100, "verdict": "ready"}},
              "starter": [{"verdict": "not_ready", "score": 0, "status": "completed", "wall_seconds": 0.1}],
              "wrong": {}}]}
-        thread = threading.Thread(target=lambda: self.http.post(
+        http = self.http
+        assert http is not None, "the fixture sets the client before anything is queued"
+        thread = threading.Thread(target=lambda: http.post(
             f"/v1/pack-checks/{version_id}", json=report, headers={"Authorization": f"Bearer {self.token}"}))
         self.threads.append(thread)
         thread.start()

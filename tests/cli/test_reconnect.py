@@ -54,6 +54,7 @@ class Server:
     def terminate(self) -> None:
         """SIGTERM, as a deployment stops it; the time it took to exit is kept for the report."""
         began = time.monotonic()
+        assert self.proc is not None, "the server was started"
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=60)

@@ -148,7 +148,7 @@ def service(key) -> Iterator[str]:
     body = json.dumps(signing.public_jwks([key])).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
+        def do_GET(self) -> None:  # http.server's naming
             if self.path != verify.JWKS_PATH:
                 self.send_error(404)
                 return
@@ -158,7 +158,7 @@ def service(key) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ HOUR = timedelta(hours=1)
 
 
 def window(**changes) -> rules.Window:
-    values = dict(opens_at=T0, closes_at=T0 + 2 * HOUR)
+    values: dict[str, Any] = {"opens_at": T0, "closes_at": T0 + 2 * HOUR}
     values.update(changes)
     return rules.Window(**values)
 
@@ -47,7 +48,7 @@ def test_a_timed_attempt_ends_at_its_duration_or_the_close():
     started = T0 + HOUR + timedelta(minutes=45)
     assert timed.deadline(started) == T0 + 2 * HOUR  # refusing late work: the close comes first
     assert timed.time_left(started, T0 + 2 * HOUR - timedelta(minutes=5)) == 300
-    with pytest.raises(rules.AssessmentRuleBroken, match="^time_limit"):
+    with pytest.raises(rules.AssessmentRuleBroken, match=r"^time_limit"):
         rules.admit(timed, now=T0 + 2 * HOUR + timedelta(seconds=1), started_at=started, attempts_used=0)
     assert window(duration_seconds=1800, late=rules.LatePolicy.ACCEPT).deadline(started) == started + HOUR / 2
 

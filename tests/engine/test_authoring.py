@@ -198,7 +198,7 @@ def test_scaffold_keeps_grader_and_solution_out_of_the_starter(kind):
 
 
 def test_scaffold_refuses_an_unknown_kind_and_a_bad_id():
-    with pytest.raises(AuthoringError, match="unknown grader kind 'junit'.*pytest, io, script"):
+    with pytest.raises(AuthoringError, match=r"unknown grader kind 'junit'.*pytest, io, script"):
         scaffold_pack("junit", pack_id="p")
     with pytest.raises(AuthoringError, match="'My Pack' is not a valid pack id"):
         scaffold_pack("pytest", pack_id="My Pack")
@@ -244,7 +244,7 @@ def test_a_failed_validation_leaves_nothing_behind(tmp_path):
 
 
 def test_write_pack_refuses_unsafe_names_before_writing(tmp_path):
-    with pytest.raises(AuthoringError, match="'..' segments"):
+    with pytest.raises(AuthoringError, match=r"'\.\.' segments"):
         write_pack({"ok.txt": b"1", "../escape.txt": b"2"}, tmp_path / "pack")
     assert list(tmp_path.iterdir()) == []
 

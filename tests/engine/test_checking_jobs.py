@@ -100,7 +100,7 @@ def test_a_pytest_task_checked_in_parallel_needs_no_collection_sandbox(tmp_path:
 
     def run(spec):
         passing = b"return a + b" in dict(spec.workspace)["sample.py"]
-        results = {t: "pass" if passing else "fail" for t in tests}
+        results = dict.fromkeys(tests, "pass" if passing else "fail")
         return factories.outcome(collected={REPORT: factories.pytest_report(tests, results)})
 
     runner = factories.pytest_runner(tests, run=run)

@@ -35,8 +35,8 @@ def test_a_revoked_key_fails_verification_naming_it(tmp_path):
     keyring.revoke(first.kid)
     verification = signing.verify(old_document, keyring.jwks())
     assert not verification.ok
-    assert verification.problems == [f"signed by revoked key {first.kid!r}: the issuer withdrew it, "
-                                     "so nothing it signed is trusted"]
+    assert verification.problems == [(f"signed by revoked key {first.kid!r}: the issuer withdrew it, "
+                                     "so nothing it signed is trusted")]
 
 
 def test_an_unknown_key_fails_verification_naming_it(tmp_path):
@@ -67,5 +67,5 @@ def test_a_malformed_retired_file_is_a_configuration_error_naming_it(tmp_path):
     keyring = Keyring(tmp_path / "keys")
     keyring.rotate()
     (tmp_path / "keys" / "retired.json").write_text(json.dumps({"keys": "x"}))
-    with pytest.raises(ConfigurationError, match="retired.json are malformed"):
+    with pytest.raises(ConfigurationError, match=r"retired\.json are malformed"):
         keyring.jwks()

@@ -171,7 +171,7 @@ def _store_in_batches(hashes: list[bytes], cuts: list[int]) -> dict:
         if cut <= size:
             continue
 
-        def lookup(nodes):
+        def lookup(nodes, cut=cut):
             assert len(nodes) <= max(1, cut.bit_length()), "more than one older node per level"
             return {n: store[n] for n in nodes if n in store}
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,16 +24,16 @@ JS = Path(__file__).resolve().parents[1] / "js"
 
 def award(**overrides) -> ob.Award:
     identity, salt = ob.subject_identity("alice@example.org", salt="0f" * 16)
-    values = dict(
-        credential_id="urn:uuid:6f1f8a9e-2a8e-4d8e-9c8e-1f2a3b4c5d6e", name="Backend Resilience",
-        description="Retries, deadlines and idempotency, each shown ready in a sandboxed task.",
-        criteria="Ready in python.resilience.retries and python.resilience.deadlines within 365 days.",
-        achievement_id="https://tasktrial.example/credentials/backend-resilience", image=None,
-        skills=[("python.resilience.retries", "https://tasktrial.example/skills/python.resilience.retries")],
-        subject_hash=identity, subject_salt=salt,
-        evidence=[ob.Evidence(url="https://tasktrial.example/v1/results/abc", digest="sha256:" + "a" * 64,
+    values: dict[str, Any] = {
+        "credential_id": "urn:uuid:6f1f8a9e-2a8e-4d8e-9c8e-1f2a3b4c5d6e", "name": "Backend Resilience",
+        "description": "Retries, deadlines and idempotency, each shown ready in a sandboxed task.",
+        "criteria": "Ready in python.resilience.retries and python.resilience.deadlines within 365 days.",
+        "achievement_id": "https://tasktrial.example/credentials/backend-resilience", "image": None,
+        "skills": [("python.resilience.retries", "https://tasktrial.example/skills/python.resilience.retries")],
+        "subject_hash": identity, "subject_salt": salt,
+        "evidence": [ob.Evidence(url="https://tasktrial.example/v1/results/abc", digest="sha256:" + "a" * 64,
                               name="retry-backoff")],
-        issuer_name="tasktrial", issuer_url="https://tasktrial.example", valid_from=datetime(2026, 12, 1, tzinfo=UTC))
+        "issuer_name": "tasktrial", "issuer_url": "https://tasktrial.example", "valid_from": datetime(2026, 12, 1, tzinfo=UTC)}
     values.update(overrides)
     return ob.Award(**values)
 
@@ -120,7 +121,7 @@ def js_verifier() -> Path:
 def js_verify(js_verifier: Path, credential: dict, tmp_path: Path) -> tuple[int, dict]:
     path = tmp_path / "credential.json"
     path.write_text(json.dumps(credential))
-    done = subprocess.run(["node", str(js_verifier), str(path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(["node", str(js_verifier), str(path)], capture_output=True, text=True, timeout=120, check=False)
     return done.returncode, json.loads(done.stdout)
 
 

@@ -64,7 +64,7 @@ def test_a_minimal_pack_loads_with_defaults(tmp_path: Path):
 
 def test_asking_for_an_unknown_task_lists_the_known_ones(tmp_path: Path):
     pack = load(factories.valid_pack(tmp_path / "pack"))
-    with pytest.raises(NotFound, match="'nope'.*sample"):
+    with pytest.raises(NotFound, match=r"'nope'.*sample"):
         pack.task("nope")
 
 

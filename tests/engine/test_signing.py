@@ -368,14 +368,14 @@ def test_concurrent_first_starts_agree_on_one_key(tmp_path):
         kids: list[str] = []
         errors: list[BaseException] = []
 
-        def start() -> None:
+        def start(path: Path, barrier: threading.Barrier, kids: list[str], errors: list[BaseException]) -> None:
             barrier.wait()
             try:
                 kids.append(signing.load_or_create(path).kid)
-            except BaseException as exc:  # collected and asserted below
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=start) for _ in range(workers)]
+        threads = [threading.Thread(target=start, args=(path, barrier, kids, errors)) for _ in range(workers)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -7,6 +7,7 @@ import io
 import os
 import random
 import tarfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from engine.trees import MAX_PATH_BYTES, TreeCaps, check_name, from_mapping, is_
 from tests.strategies import tricky_tree
 
 
-def write(root: Path, files: dict[str, bytes | str]) -> Path:
+def write(root: Path, files: Mapping[str, bytes | str]) -> Path:
     for rel, content in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,7 +182,7 @@ def test_a_control_character_in_a_name_is_rejected(root: Path):
 
 
 def test_the_label_names_what_was_read(tmp_path: Path):
-    with pytest.raises(SubmissionRejected, match="^starter path"):
+    with pytest.raises(SubmissionRejected, match=r"^starter path"):
         read_tree(tmp_path / "missing", what="starter")
 
 

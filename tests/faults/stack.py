@@ -90,6 +90,7 @@ class Stack:
         wait_for_port(self.port, timeout=60)
 
     def kill_api(self) -> None:
+        assert self.api is not None, "the API was started"
         os.killpg(self.api.pid, signal.SIGKILL)
         self.api.wait()
 
@@ -198,6 +199,7 @@ class Batch:
                                  headers=self.stack.candidate, timeout=30)
             assert response.status_code == 200, response.text
             assert response.json()["verdict"] == verdict, (submission_id, response.json())
+        assert self.stack.data_dir is not None, "set when the stack is made"
         url = self.stack.database_url or f"sqlite:///{self.stack.data_dir / 'tasktrial.db'}"
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         try:

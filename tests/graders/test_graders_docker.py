@@ -99,7 +99,7 @@ def test_exiting_with_status_0_at_import_crashes_and_earns_nothing(grade):
 
 
 def test_printing_fake_passed_lines_earns_nothing(grade, graders):
-    ids = [nodeid for nodeid in graders.for_task(RETRY).expected_tests(RETRY)]
+    ids = list(graders.for_task(RETRY).expected_tests(RETRY))
     lines = "".join(f"{nodeid} PASSED\n" for nodeid in ids) + f"===== {len(ids)} passed in 0.01s =====\n"
     forged = textwrap.dedent(f"""
         import sys

@@ -41,7 +41,7 @@ def run(task, runner):
 
 
 def every_byte_of(spec: RunSpec) -> list[bytes]:
-    parts = [*spec.workspace.values(), *spec.workspace.keys(), *spec.grader.values(), *spec.grader.keys()]
+    parts: list[bytes | str] = [*spec.workspace.values(), *spec.workspace.keys(), *spec.grader.values(), *spec.grader.keys()]
     for step in spec.steps:
         parts += [step.stdin, *(arg.encode() for arg in step.argv)]
     parts += [path.encode() for path in spec.collect]

@@ -24,7 +24,7 @@ from tests import factories
 pytestmark = pytest.mark.docker
 
 SECRET = "HIDDEN-INPUT-5F1E9C"
-HOARDER = f"""\
+HOARDER = """\
 import os, sys
 data = sys.stdin.read()
 places = ["/tmp/saved", "/workspace/saved", "/dev/shm/saved"]
@@ -42,7 +42,7 @@ sys.stdout.write(data.upper())
 @pytest.fixture
 def hoarding_task(tmp_path):
     """Cases run in name order: the hidden one first, the visible one after it."""
-    files = factories.io_task_files(cases={"a-hidden": (f"{SECRET.lower()}\n", f"{SECRET}\n"),
+    files = factories.io_task_files({"a-hidden": (f"{SECRET.lower()}\n", f"{SECRET}\n"),
                                            "b-visible": ("hello\n", "HELLO\n")})
     task_yaml = factories.io_task_yaml(grader={"kind": "io", "command": ["python3", "main.py"],
                                                "checks": [{"match": "b-visible", "visible": True}]})

@@ -147,7 +147,7 @@ def test_the_grader_digest_covers_the_reference_and_the_tests_folder_but_not_the
 def test_the_references_own_run_supplies_the_list_without_a_collection_sandbox(task, tmp_path: Path):
     runner = reporting({SMALL: "pass", NEGATIVE: "pass"})
     grader = PytestGrader(runner, cache_dir=tmp_path / "cache")
-    assert SUBMISSION == packs.reference_submission(task)
+    assert packs.reference_submission(task) == SUBMISSION
     assert [c.status for c in grade(task, runner, SUBMISSION, grader=grader).checks] == [CheckStatus.PASS] * 2
     grade(task, runner, STARTER, grader=grader)
     assert modes(runner) == ["run", "run"]
@@ -203,7 +203,7 @@ def test_a_failed_reference_collection_is_a_grader_error(task, report, tmp_path:
         return factories.outcome(collected={REPORT: report})
 
     grader = PytestGrader(factories.harness_runner(collect), cache_dir=tmp_path / "cache")
-    with pytest.raises(GraderError, match="'sample'.*collecting the hidden tests"):
+    with pytest.raises(GraderError, match=r"'sample'.*collecting the hidden tests"):
         grader.expected_tests(task)
     assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
 
@@ -261,6 +261,7 @@ def test_a_tests_folder_is_passed_to_the_harness(tmp_path: Path):
         "task": factories.pytest_task_yaml(grader={"kind": "pytest", "tests": "tests"}), "files": files}})
     task = packs.load_pack(pack, environments=["python"]).task("sample")
     spec = PytestGrader(reporting({})).build_run(task, SUBMISSION)
+    assert spec.client is not None
     assert spec.client.steps[0].argv[-2] == "/grader/tests"
 
 
@@ -268,7 +269,7 @@ def test_a_report_signed_with_another_key_counts_as_no_report(task):
     """A submission that writes its own report file (or rewrites ours) cannot know the run's key."""
     from graders.pytest_grader import sign_report
 
-    forged = sign_report(b"0" * 64, factories.pytest_report(TESTS, {nodeid: "pass" for nodeid in TESTS}))
+    forged = sign_report(b"0" * 64, factories.pytest_report(TESTS, dict.fromkeys(TESTS, "pass")))
     runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(collected={REPORT: forged}))
     grading = grade(task, runner)
     assert grading.crashed

@@ -116,8 +116,8 @@ def imported_names(task: Task) -> set[str]:
     return names
 
 
-SHADOW = "\nimport sys as _s\n_s.modules.pop(__name__, None)\n_s.path[:] = [p for p in _s.path if p not in ('', '/workspace')]\n" \
-         "import importlib as _il\n_il.import_module(__name__)\n"
+SHADOW = ("\nimport sys as _s\n_s.modules.pop(__name__, None)\n_s.path[:] = [p for p in _s.path if p not in ('', '/workspace')]\n"
+          "import importlib as _il\n_il.import_module(__name__)\n")
 
 
 def attacked(task: Task, attack: str) -> dict[str, bytes]:
@@ -132,7 +132,7 @@ def attacked(task: Task, attack: str) -> dict[str, bytes]:
     for path in targets:
         files[path] = payload.encode() + b"\n" + files[path]
     if not targets:
-        shadowed = sorted(imported_names(task) & {"sqlite3", "random", "json", "decimal", "copy"})[0]
+        shadowed = min(imported_names(task) & {"sqlite3", "random", "json", "decimal", "copy"})
         files[f"{shadowed}.py"] = (payload + SHADOW).encode()
     return files
 

@@ -12,10 +12,10 @@ from tests.runners.test_docker_runner import LIMITS, TEST_LABEL, labelled, run_b
 
 pytestmark = pytest.mark.docker
 
-LEAVE = ("sh", "-c", "cat data.txt; echo left > /tmp/mark; echo left > /workspace/mark; echo left > /dev/shm/mark;"
-         " (python3 -c 'import time; time.sleep(60)' hoarder-daemon &) ; hostname")
-LOOK = ("sh", "-c", "cat data.txt; cat /tmp/mark /workspace/mark /dev/shm/mark 2>/dev/null;"
-        " grep -l 'hoarder-daemo[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l; hostname")
+LEAVE = ("sh", "-c", ("cat data.txt; echo left > /tmp/mark; echo left > /workspace/mark; echo left > /dev/shm/mark;"
+         " (python3 -c 'import time; time.sleep(60)' hoarder-daemon &) ; hostname"))
+LOOK = ("sh", "-c", ("cat data.txt; cat /tmp/mark /workspace/mark /dev/shm/mark 2>/dev/null;"
+        " grep -l 'hoarder-daemo[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l; hostname"))
 
 
 def isolated(*steps: Step, limits: ResourceLimits = LIMITS) -> RunSpec:

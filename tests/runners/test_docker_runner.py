@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import threading
 import uuid
+from typing import Any
 
 import pytest
 
@@ -36,12 +37,12 @@ def run(runner, code: str, *, stdin: bytes = b"", limits: ResourceLimits = LIMIT
 
 def run_bounded(runner, run_spec: RunSpec) -> RunOutcome:
     """Run ``run_spec``, failing (and removing its containers) if it does not end within its limits plus slack."""
-    result: dict[str, object] = {}
+    result: dict[str, Any] = {}
 
     def target():
         try:
             result["outcome"] = runner.run(run_spec)
-        except Exception as exc:  # re-raised in the test's thread
+        except Exception as exc:  # noqa: BLE001 - re-raised in the test's thread
             result["error"] = exc
 
     worker = threading.Thread(target=target, daemon=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import select
@@ -9,6 +10,7 @@ import socket
 import time
 import uuid
 
+import docker.errors
 import pytest
 
 from engine.errors import RunnerError
@@ -226,10 +228,8 @@ def test_reaping_a_dead_workers_sandboxes_removes_their_service_network_too(dock
     finally:
         for remove in (lambda: docker_client.api.remove_container(container, force=True),
                        lambda: docker_client.api.remove_network(network)):
-            try:
+            with contextlib.suppress(docker.errors.APIError):  # already removed by reaping, as it should be
                 remove()
-            except Exception:  # noqa: BLE001  (already removed by reaping, as it should be)
-                pass
 
 
 def test_runs_without_a_service_still_have_no_network(docker_runner):
@@ -244,8 +244,8 @@ def test_warm_service_runs_take_fresh_sandboxes_started_ahead_and_leave_nothing(
     """Trios (network, candidate, client) started ahead: each run still gets its own, and close() removes the spare."""
     runner = docker_runner_module.DockerRunner(docker_client, warm=1)
     try:
-        spec = service_spec(client_steps=(Step(("sh", "-c", "cat /tmp/left-behind 2>/dev/null; hostname; "
-                                                            "echo x > /tmp/left-behind")),))
+        spec = service_spec(client_steps=(Step(("sh", "-c", ("cat /tmp/left-behind 2>/dev/null; hostname; "
+                                                             "echo x > /tmp/left-behind"))),))
         outcomes = [runner.run(spec) for _ in range(3)]
         clients = [o.client.steps[0].stdout.strip().splitlines() for o in outcomes]
         assert all(len(lines) == 1 for lines in clients), clients  # only the host name: no file of a previous run

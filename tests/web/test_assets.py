@@ -14,7 +14,7 @@ VENDOR = Path(__file__).resolve().parents[2] / "api" / "web" / "vendor"
 TESTS_VENDOR = Path(__file__).resolve().parent / "vendor"
 
 
-def manifest(folder: Path) -> list[tuple[str, str, str]]:
+def manifest(folder: Path) -> list[tuple[str, ...]]:
     lines = (folder / "MANIFEST").read_text().splitlines()
     return [tuple(line.split()) for line in lines if line.strip()]
 

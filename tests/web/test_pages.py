@@ -36,7 +36,9 @@ def submit_files(client, files: dict[str, bytes], task: str = TASK) -> str:
 
 def run_of(api: Api, submission_id: str) -> str:
     with api.service.session() as session:
-        return storage.latest_run(session=session, submission_id=submission_id).id
+        run = storage.latest_run(session=session, submission_id=submission_id)
+    assert run is not None
+    return run.id
 
 
 def result_url(client, submission_id: str) -> str:
@@ -106,8 +108,7 @@ def test_revoking_the_token_ends_its_sessions(api):
 
 def test_sessions_expire(api):
     alice = sign_in(api, Role.CANDIDATE, "alice")
-    from api.tables import WebSession
-    from api.tables import utcnow
+    from api.tables import WebSession, utcnow
 
     with api.service.session() as session:
         session.exec(update(WebSession).values(expires_at=utcnow() - timedelta(seconds=1)))
@@ -227,7 +228,7 @@ def test_event_stream_renders_each_state_as_html_until_done(api):
     work(api, run_of(api, submission))
     with alice.stream("GET", f"/submissions/{submission}/events") as stream:
         body = "".join(stream.iter_text())
-    events = re.findall(r"^event: (\w+)$", body, flags=re.M)
+    events = re.findall(r"^event: (\w+)$", body, flags=re.MULTILINE)
     assert events == ["state", "state", "done"]
     assert "See the result" in body and "score 100/100" in body
 
@@ -454,7 +455,7 @@ def test_session_cookie_is_secure_behind_https(api):
                                            lifetime=timedelta(days=1))
     confirm = https.get(f"/signin/{code}")
     signed = https.post(f"/signin/{code}", data={"pre": form_value(confirm.text, "pre")}, follow_redirects=False)
-    cookie = [c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}=")][0]
+    cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}="))
     assert "Secure" in cookie and "HttpOnly" in cookie
 
 
@@ -559,12 +560,12 @@ def test_event_stream_resumes_after_the_last_event_seen(api):
     work(api, run_of(api, submission))
     with alice.stream("GET", f"/submissions/{submission}/events") as stream:
         first = "".join(stream.iter_text())
-    ids = re.findall(r"^id: (\d+)$", first, flags=re.M)
+    ids = re.findall(r"^id: (\d+)$", first, flags=re.MULTILINE)
     assert len(ids) == 3 and first.startswith("retry: ")
     with alice.stream("GET", f"/submissions/{submission}/events", headers={"Last-Event-ID": ids[0]}) as stream:
         resumed = "".join(stream.iter_text())
-    assert re.findall(r"^id: (\d+)$", resumed, flags=re.M) == ids[1:]
-    assert re.findall(r"^event: (\w+)$", resumed, flags=re.M) == ["state", "done"]
+    assert re.findall(r"^id: (\d+)$", resumed, flags=re.MULTILINE) == ids[1:]
+    assert re.findall(r"^event: (\w+)$", resumed, flags=re.MULTILINE) == ["state", "done"]
     assert api.service.streams.open_streams == 0  # each stream gave its slot back
 
 

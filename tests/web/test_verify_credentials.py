@@ -18,7 +18,7 @@ def awarded_credential(api) -> tuple[dict, dict]:  # noqa: F811
     author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice@example.org")
     probe = api.token(Role.CANDIDATE, "probe")
     work(api, submit(api, probe)["run_id"])
-    skill = sorted(api.client.get("/v1/profile", headers=probe).json()["skills"])[0]
+    skill = min(api.client.get("/v1/profile", headers=probe).json()["skills"])
     made = api.client.post("/v1/credentials/definitions", headers=author,
                            json={"id": "retries", "name": "Retries", "description": "Backs off <and> retries",
                                  "skills": [skill]})

@@ -3,10 +3,9 @@
 Revision ID: 0002_tlog
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes  # the submodule the generated columns name (mypy does not see it through `import sqlmodel`)
+from alembic import op
 
 revision = '0002_tlog'
 down_revision = '0001'

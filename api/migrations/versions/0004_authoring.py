@@ -3,10 +3,9 @@
 Revision ID: 0004_authoring
 Revises: 0003_tlog_credentials
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes  # the submodule the generated columns name (mypy does not see it through `import sqlmodel`)
+from alembic import op
 
 revision = '0004_authoring'
 down_revision = '0003_tlog_credentials'

@@ -3,10 +3,9 @@
 Revision ID: 0007_cohorts
 Revises: 0006_web
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes  # the submodule the generated columns name (mypy does not see it through `import sqlmodel`)
+from alembic import op
 
 revision = '0007_cohorts'
 down_revision = '0006_web'

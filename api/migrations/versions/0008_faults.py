@@ -9,7 +9,6 @@ Revises: 0007_cohorts
 """
 from alembic import op
 
-
 revision = '0008_faults'
 down_revision = '0007_cohorts'
 branch_labels = None

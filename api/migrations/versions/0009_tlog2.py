@@ -5,12 +5,11 @@ the log's perfect subtrees (log_node), filled from the sealed leaves
 Revision ID: 0009_tlog2
 Revises: 0008_faults
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # the submodule the generated columns name (mypy does not see it through `import sqlmodel`)
+from alembic import op
 
 from engine import merkle, transparency
-
 
 revision = '0009_tlog2'
 down_revision = '0008_faults'

@@ -4,10 +4,9 @@ assessment's close, superseded results' skill evidence removed
 Revision ID: 0010_cohorts2
 Revises: 0009_tlog2
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes  # the submodule the generated columns name (mypy does not see it through `import sqlmodel`)
+from alembic import op
 
 revision = '0010_cohorts2'
 down_revision = '0009_tlog2'

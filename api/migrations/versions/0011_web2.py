@@ -9,10 +9,9 @@ evidence's score and verdict (the highest id among evidence of the same instant,
 profile takes the last one) and the best score. The grouped index the readiness table
 used before is no longer read, so it goes.
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes  # the submodule the generated columns name (mypy does not see it through `import sqlmodel`)
+from alembic import op
 
 revision = '0011_web2'
 down_revision = '0010_cohorts2'
