@@ -144,6 +144,23 @@ def _worker_runner(settings: Settings, *, parallel: int):
 ORPHAN_REAP_SECONDS = 20.0
 
 
+def _tidy_at_shutdown(runner) -> None:
+    """Once the worker has stopped (its gradings finished or given back), nothing it made is wanted:
+    remove the sandboxes started ahead and anything else carrying its owner label, so a stopped worker
+    leaves no container behind whatever its pool still held."""
+    from celery.signals import worker_shutdown
+
+    def tidy(**_: object) -> None:
+        try:
+            runner.close()
+            if hasattr(runner, "remove_own"):
+                runner.remove_own()
+        except Exception:  # the next start's orphan reaper removes what is left
+            log.exception("removing this worker's sandboxes at shutdown failed")
+
+    worker_shutdown.connect(tidy, weak=False)
+
+
 def _every(seconds: float, job) -> None:
     """Run ``job`` every ``seconds`` for the life of the process; a failed pass is logged, the next one still runs."""
     while True:
@@ -184,8 +201,10 @@ def celery_worker(settings: Settings, *, concurrency: int | None = None):
                                  "(create one with `tasktrial admin create-token --role worker`)")
     app = make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds)
 
+    runner = _worker_runner(settings, parallel=concurrency or settings.worker_concurrency)
+    _tidy_at_shutdown(runner)
     context = WorkerContext.build(
-        runner=_worker_runner(settings, parallel=concurrency or settings.worker_concurrency),
+        runner=runner,
         catalogue=build_catalogue(settings),
         client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
         cache_dir=settings.cache_dir, attempts=settings.max_attempts)

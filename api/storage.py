@@ -653,6 +653,10 @@ def seal_log(*, session: Session, limit: int,
         return None
     edge = log_nodes(session=session, nodes=[(0, size - 1), (0, size)] if size else [(0, 0)])
     if (size and (0, size - 1) not in edge) or (0, size) in edge:
+        now = latest_checkpoint(session=session)
+        if (now.size if now is not None else 0) != size:  # another sealer committed in between: it won this pass
+            session.rollback()
+            return None
         raise Conflict(f"the log's stored leaves do not end where its last checkpoint (size {size}) does")
     for offset, entry in enumerate(waiting):
         entry.log_index = size + offset

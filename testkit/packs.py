@@ -33,3 +33,18 @@ def pytest_task_yaml(task_id: str = "sample", **overrides: Any) -> dict[str, Any
                            "grader": {"kind": "pytest"}, "scoring": {"pass_threshold": 80}}
     doc.update(overrides)
     return doc
+
+
+def one_task_pack(catalogue_pack: Path, task_id: str, root: Path) -> Path:
+    """A pack at ``root`` holding one task of a catalogue pack, as written there.
+
+    The pack's credentials are left out: they require micro-skills of tasks not copied, which
+    ``pack validate`` rightly refuses.
+    """
+    import shutil
+
+    shutil.copytree(catalogue_pack / task_id, root / task_id)
+    manifest = yaml.safe_load((catalogue_pack / "pack.yaml").read_text())
+    manifest.pop("credentials", None)
+    (root / "pack.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return root

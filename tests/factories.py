@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.models import Check, CheckRule, CheckStatus, Difficulty, ResourceLimits, RunOutcome, StepOutcome, Task
-from testkit.packs import PACK_YAML, pytest_task_yaml, write_pack  # noqa: F401  (factories of packs on disk)
+from testkit.packs import PACK_YAML, one_task_pack, pytest_task_yaml, write_pack  # noqa: F401  (factories of packs on disk)
 
 
 def task(**overrides: Any) -> Task:

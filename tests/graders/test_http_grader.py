@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -342,8 +341,7 @@ def test_items_api_reference_is_ready_and_starter_is_not(tmp_path, docker_runner
     from runners import images
 
     pack_root = tmp_path / "pack"
-    shutil.copytree(CATALOGUE / "backend-services" / "items-api", pack_root / "items-api")
-    shutil.copy(CATALOGUE / "backend-services" / "pack.yaml", pack_root / "pack.yaml")
+    factories.one_task_pack(CATALOGUE / "backend-services", "items-api", pack_root)
     pack = packs.load_pack(pack_root, environments=images.environments(), task_checks=graders.problems)
     task = pack.task("items-api")
 

@@ -245,8 +245,7 @@ def test_test_the_parser_reference_is_ready_and_starter_is_not(tmp_path, docker_
     from runners import images
 
     pack_root = tmp_path / "pack"
-    shutil.copytree(CATALOGUE / "backend-services" / "test-the-parser", pack_root / "test-the-parser")
-    shutil.copy(CATALOGUE / "backend-services" / "pack.yaml", pack_root / "pack.yaml")
+    factories.one_task_pack(CATALOGUE / "backend-services", "test-the-parser", pack_root)
     pack = packs.load_pack(pack_root, environments=images.environments(), task_checks=graders.problems)
     task = pack.task("test-the-parser")
 
@@ -269,8 +268,7 @@ def test_a_suite_that_hashes_the_module_fails_the_gate(tmp_path, docker_runner, 
     from runners import images
 
     pack_root = tmp_path / "pack"
-    shutil.copytree(CATALOGUE / "backend-services" / "test-the-parser", pack_root / "test-the-parser")
-    shutil.copy(CATALOGUE / "backend-services" / "pack.yaml", pack_root / "pack.yaml")
+    factories.one_task_pack(CATALOGUE / "backend-services", "test-the-parser", pack_root)
     task = packs.load_pack(pack_root, environments=images.environments()).task("test-the-parser")
     starter = packs.starter_files(task)
     digest = hashlib.sha256(starter["durations.py"]).hexdigest()

@@ -26,7 +26,8 @@ class Recording:
         self.modes: list[str] = []
 
     def run(self, spec):
-        self.modes.append(spec.steps[0].argv[3])
+        harness = spec.client if spec.client is not None else spec  # isolated: the harness runs in the client
+        self.modes.append(harness.steps[0].argv[3])
         return self._runner.run(spec)
 
 
