@@ -188,6 +188,24 @@ def test_standings_keep_the_latest_and_the_best_whatever_the_arrival_order(engin
         assert second.matched == 3 and second.candidates == ["bob"] and list(second.cells) == ["bob"]
 
 
+def test_a_superseded_result_leaves_the_standings_it_made(engine):
+    from api.tables import Run, SkillStanding
+
+    with Session(engine) as session:
+        submission, run = _submission(session)
+        storage.record_result(session=session, run=run, submission=submission, document=_document("old", 95),
+                              candidate_view={})
+        regrade = Run(submission_id=submission.id)  # a regrade's run of the same submission
+        session.add(regrade)
+        session.commit()
+        storage.record_result(session=session, run=regrade, submission=submission,
+                              document={**_document("new", 40),
+                                        "micro_skills": {"python.x.y": {"score": 40, "verdict": "not_ready"}}},
+                              candidate_view={})
+        standing = session.get(SkillStanding, ("alice", "python.x.y", ""))
+        assert (standing.score, standing.verdict, standing.best) == (40.0, "not_ready", 40.0)  # 95 went with it
+
+
 def test_the_readiness_table_reads_only_the_scopes_in_view(engine):
     from datetime import timedelta
 
