@@ -47,10 +47,11 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import docker
@@ -281,23 +282,26 @@ class DockerRunner:
         pid) only if it was made before this runner: our own are never touched.
         Returns how many containers it removed.
         """
-        dead: set[str] = set()
         removed = 0
         for container in self._client.containers.list(all=True, filters={"label": OWNER_LABEL}, ignore_removed=True):
-            owner = container.labels.get(OWNER_LABEL, "")
-            owner_host, _, pid = owner.rpartition(":")
-            if owner_host != host or not pid.isdigit() or container.id is None:
-                continue
-            if int(pid) == os.getpid() and not self._made_before_us(container.id):
-                continue
-            if int(pid) == os.getpid() or not _alive(int(pid)):
-                dead.add(container.labels.get("tasktrial.run", ""))
+            if container.id is not None and self._orphaned(container.labels, host, partial(self._container_created, container.id)):
                 self._remove(container.id)
                 removed += 1
-        for network in self._api.networks(filters={"label": LABEL}):
-            if network.get("Labels", {}).get("tasktrial.run") in dead:
+        # By their own owner label, not their runs': a worker can die between making a network and its sandboxes.
+        for network in self._api.networks(filters={"label": OWNER_LABEL}):
+            if self._orphaned(network.get("Labels") or {}, host, partial(network.get, "Created")):
                 self._remove_network(network["Id"])
         return removed
+
+    def _orphaned(self, labels: dict[str, str], host: str, created: Callable[[], str | None]) -> bool:
+        """Whether a sandbox or network with these labels belongs to a dead worker on ``host`` (see ``reap_orphans``)."""
+        owner_host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
+        if owner_host != host or not pid.isdigit():
+            return False
+        if int(pid) != os.getpid():
+            return not _alive(int(pid))
+        stamp = created()
+        return stamp is not None and _timestamp(stamp) < self._born
 
     def remove_own(self) -> int:
         """Remove every sandbox (and service network) this runner's owner made, in use or not.
@@ -316,21 +320,15 @@ class DockerRunner:
         for container in containers:
             if container.id is not None:  # never for a listed container; the stubs allow it
                 self._remove(container.id)
-        runs = {container.labels.get("tasktrial.run") for container in containers}
-        for network in self._api.networks(filters={"label": LABEL}):
-            if network.get("Labels", {}).get("tasktrial.run") in runs:
-                self._remove_network(network["Id"])
+        for network in self._api.networks(filters=mine):
+            self._remove_network(network["Id"])
         return len(containers)
 
-    def _made_before_us(self, cid: str) -> bool:
+    def _container_created(self, cid: str) -> str | None:
         try:
-            created = self._api.inspect_container(cid)["Created"]
+            return self._api.inspect_container(cid)["Created"]
         except docker.errors.NotFound:
-            return False
-        # RFC 3339 with nanoseconds: keep the microseconds fromisoformat reads.
-        stamp, _, fraction = created.rstrip("Z").partition(".")
-        when = datetime.fromisoformat(f"{stamp}.{(fraction + '000000')[:6]}+00:00")
-        return when.timestamp() < self._born
+            return None
 
     # -- steps of a run ---------------------------------------------------
 
@@ -908,6 +906,13 @@ class _ServiceProcess:
         self._sock.close()
         stdout, stderr, truncated, _ = self._result
         return stdout, stderr, truncated
+
+
+def _timestamp(created: str) -> float:
+    """Seconds since the epoch of Docker's RFC 3339 ``Created`` (nanoseconds cut to the microseconds Python reads)."""
+    stamp, _, fraction = created.rstrip("Z").partition(".")
+    fraction, _, offset = fraction.partition("+")
+    return datetime.fromisoformat(f"{stamp}.{(fraction + '000000')[:6]}+{offset or '00:00'}").timestamp()
 
 
 def _alive(pid: int) -> bool:

@@ -396,7 +396,7 @@ def test_open_streams_are_capped_in_total_with_429(api):
 
 
 def test_a_waiting_stream_holds_no_database_connection(api):
-    """Checked out connections while a stream waits: none (before the fix, one per open stream)."""
+    """Checked out connections while a stream waits: none held (before the fix, one per open stream, throughout)."""
     import threading
 
     alice = api.token(Role.CANDIDATE, "alice")
@@ -414,7 +414,9 @@ def test_a_waiting_stream_holds_no_database_connection(api):
     while not done.wait(0.05):
         seen.append(pool.checkedout())
     thread.join()
-    assert seen and max(seen[len(seen) // 2:]) == 0, seen
+    # A held connection shows in every look; the process's change poller's short query in a few.
+    waiting = seen[len(seen) // 2:]
+    assert waiting and sum(1 for n in waiting if n) <= len(waiting) // 4, seen
 
 
 def test_at_shutdown_a_stream_tells_its_client_to_reconnect_and_ends(tmp_path, small_catalogue):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import os
 import select
 import socket
 import time
@@ -230,6 +231,32 @@ def test_reaping_a_dead_workers_sandboxes_removes_their_service_network_too(dock
                        lambda: docker_client.api.remove_network(network)):
             with contextlib.suppress(docker.errors.APIError):  # already removed by reaping, as it should be
                 remove()
+
+
+def test_a_dead_workers_network_without_sandboxes_is_reaped_and_a_live_ones_kept(docker_client):
+    """Killed between making the network and its sandboxes, a worker leaves a network no sandbox names."""
+    host = f"test-host-{uuid.uuid4().hex[:8]}"
+    dead = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{_a_dead_pid()}")
+    live = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:1")  # pid 1 is alive
+    orphan, kept = dead._create_network(uuid.uuid4().hex, service_spec()), live._create_network(uuid.uuid4().hex, service_spec())
+    try:
+        successor = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+        assert successor.reap_orphans(host=host) == 0  # no container: only the network went
+        remaining = {n.id for n in docker_client.networks.list(filters={"label": docker_runner_module.OWNER_LABEL})}
+        assert orphan not in remaining and kept in remaining
+    finally:
+        for network in (orphan, kept):
+            with contextlib.suppress(docker.errors.APIError):  # the orphan is already gone, as it should be
+                docker_client.api.remove_network(network)
+
+
+def _a_dead_pid() -> int:
+    """The pid of a process that has ended (and been waited for)."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
 
 
 def test_runs_without_a_service_still_have_no_network(docker_runner):
