@@ -489,20 +489,28 @@ def submit(
         document, verification = _follow_to_result(api, submission_id, quiet=as_json,
                                                    patience=waiting.Patience(seconds=patience))
     problems = verification.problems or _binding_problems(document, ref, tree_digest(files))
+    _report_result(document, verification.kid, problems, submission_id=submission_id, url=api.url, as_json=as_json,
+                   subject_salt=accepted.get("subject_salt"))
+
+
+def _report_result(document: dict[str, Any], kid: object, problems: list[str], *, submission_id: str, url: str,
+                   as_json: bool, subject_salt: str | None = None) -> None:
+    """Print a followed result once it verified (``problems`` empty), or why it must not be trusted (exit 1);
+    exit 4 when the task's grader failed (the attempt does not count)."""
     if problems:
         for problem in problems:
             err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
-        err.print(f"the result of submission {submission_id} does not verify against {api.url}'s keys; "
+        err.print(f"the result of submission {submission_id} does not verify against {url}'s keys; "
                   "do not trust it", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_PROBLEMS)
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
         print_result(document)
-        out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
+        out.print(f"  [green]✓[/] signature verified (key {escape(str(kid))}); "
                   f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
-        if accepted.get("subject_salt"):
-            out.print(f"  subject salt: {escape(accepted['subject_salt'])}  (keep it private: "
+        if subject_salt:
+            out.print(f"  subject salt: {escape(subject_salt)}  (keep it private: "
                       "`tasktrial verify RESULT --subject YOUR_ID --salt SALT` proves the result is yours)",
                       highlight=False, soft_wrap=True)
     if document.get("status") == "grader_error":
@@ -648,17 +656,5 @@ def watch(
     with connect() as api:
         document, verification = _follow_to_result(api, submission_id, quiet=as_json,
                                                    patience=waiting.Patience(seconds=patience))
-    if verification.problems:
-        for problem in verification.problems:
-            err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
-        err.print(f"the result of submission {submission_id} does not verify against {api.url}'s keys; "
-                  "do not trust it", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_PROBLEMS)
-    if as_json:
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    else:
-        print_result(document)
-        out.print(f"  [green]✓[/] signature verified (key {escape(str(verification.kid))}); "
-                  f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
-    if document.get("status") == "grader_error":
-        raise typer.Exit(EXIT_GRADER_FAULT)
+    _report_result(document, verification.kid, verification.problems, submission_id=submission_id, url=api.url,
+                   as_json=as_json)

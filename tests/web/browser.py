@@ -94,6 +94,14 @@ def own_sandboxes(pid: int) -> list[str]:
     return [c.short_id for c in client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner}"})]
 
 
+def assert_sandboxes_removed(server: Server) -> None:
+    """A result can reach the page a moment before its sandbox is removed: let removal finish, then check it did."""
+    deadline = time.monotonic() + 30
+    while own_sandboxes(server.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not own_sandboxes(server.process.pid)
+
+
 def launch(playwright):
     """A fresh chromium profile each time: no state shared between test sessions."""
     return playwright.chromium.launch_persistent_context(

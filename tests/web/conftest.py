@@ -1,4 +1,7 @@
-"""Pages over real storage with a fake queue; tests sign in through the real sign-in link flow."""
+"""Pages over real storage with a fake queue; tests sign in through the real sign-in link flow.
+
+Also the real-chromium fixtures of the browser stories (``playwright``, ``browser``, ``page``).
+"""
 
 from __future__ import annotations
 
@@ -39,3 +42,33 @@ def csrf(client: TestClient) -> str:
 @pytest.fixture
 def api(tmp_path, small_catalogue) -> Iterator[Api]:  # noqa: F811
     yield from make_api(tmp_path / "data", catalogue_dirs=[small_catalogue])
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    from tests.web.browser import launch
+
+    context = launch(playwright)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A new page that fails its test on any script error, CSP violation or dialog (injected markup ran)."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}") or dialog.dismiss())
+    yield page
+    browser.clear_cookies()
+    page.close()
+    assert not errors, errors

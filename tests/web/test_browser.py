@@ -14,8 +14,7 @@ from tests.web.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     assert_accessible,
-    launch,
-    own_sandboxes,
+    assert_sandboxes_removed,
     screenshot,
     start_server,
 )
@@ -38,38 +37,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def sandboxes_removed(server):
-    """A result can reach the page a moment before its sandbox is removed: let removal finish, then check it did."""
     yield
-    deadline = time.monotonic() + 30
-    while own_sandboxes(server.process.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not own_sandboxes(server.process.pid)
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    with playwright_api.sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    context = launch(playwright)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(browser):
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}") or dialog.dismiss())
-    yield page
-    browser.clear_cookies()
-    page.close()
-    assert not errors, errors  # no script error, no CSP violation, no alert from injected markup
+    assert_sandboxes_removed(server)
 
 
 def sign_in(page, server, role: str, subject: str, *, axe: bool = True) -> None:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import CATALOGUE
-from tests.web.browser import assert_accessible, launch, own_sandboxes, screenshot, start_server
+from tests.web.browser import assert_accessible, assert_sandboxes_removed, screenshot, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -54,36 +54,7 @@ def server(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def sandboxes_removed(server):
     yield
-    deadline = time.monotonic() + 30
-    while own_sandboxes(server.process.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not own_sandboxes(server.process.pid)
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    with playwright_api.sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    context = launch(playwright)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(browser):
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}") or dialog.dismiss())
-    yield page
-    browser.clear_cookies()
-    page.close()
-    assert not errors, errors
+    assert_sandboxes_removed(server)
 
 
 def sign_in(page, server, role: str, subject: str) -> None:
