@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import docker
 import docker.errors
 
+from engine.errors import RunnerError
 from engine.models import RunOutcome, RunSpec, StepOutcome
 from runners.docker.sandbox import SANDBOX_USER
 from runners.docker.streams import pump, raw_socket, untar_regular
@@ -66,17 +67,24 @@ def finish(
 
 
 def collect(api: docker.APIClient, cid: str, paths: tuple[str, ...]) -> tuple[Counters, dict[str, bytes]]:
-    """The sandbox's counters and the regular files at ``paths`` (up to ``COLLECT_CAP_BYTES`` of tar)."""
+    """The sandbox's counters and the regular files at ``paths`` (up to ``COLLECT_CAP_BYTES`` of tar).
+
+    Only called on a sandbox that is still usable, so a failure here is the engine's, never the
+    candidate's: it must not become empty files and counters, which graders would judge as a failure.
+
+    Raises:
+        RunnerError: the Docker engine failed to run the collection or to stream its output.
+    """
     try:
         exec_id = api.exec_create(cid, ["sh", "-c", _COLLECT_SCRIPT, "collect", *paths], user=SANDBOX_USER)["Id"]
         sock = raw_socket(api.exec_start(exec_id, socket=True))
-    except docker.errors.APIError:
-        return Counters(), {}
-    try:
-        sock.shutdown(socket.SHUT_WR)
-        stdout, stderr, _, _ = pump(sock, time.monotonic() + 30, COLLECT_CAP_BYTES)
-    finally:
-        sock.close()
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            stdout, stderr, _, _ = pump(sock, time.monotonic() + 30, COLLECT_CAP_BYTES)
+        finally:
+            sock.close()
+    except (docker.errors.DockerException, OSError) as exc:
+        raise RunnerError(f"the Docker engine failed while collecting the output of sandbox {cid[:12]}: {exc}") from exc
     return parse_counters(stderr.decode("utf-8", "replace")), untar_regular(stdout)
 
 
