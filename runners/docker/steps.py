@@ -44,7 +44,7 @@ def upload_and_exec(api: docker.APIClient, cid: str, spec: RunSpec) -> tuple[Ste
         RunnerError: copying the files in failed.
     """
     step = spec.steps[0]
-    archive = tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})
+    archive = tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader_files})
     marker = f"tasktrial-upload-failed-{uuid.uuid4().hex}"
     wrapped = Step(argv=("sh", "-c", _UPLOAD_THEN_EXEC, "upload", str(len(archive)), marker, *step.argv),
                    stdin=archive + step.stdin)
@@ -61,7 +61,7 @@ def upload(api: docker.APIClient, cid: str, spec: RunSpec) -> None:
     Raises:
         RunnerError: copying the files in failed.
     """
-    archive = tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader})
+    archive = tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader_files})
     result, _ = exec_step(
         api,
         cid,

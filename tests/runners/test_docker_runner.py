@@ -96,7 +96,7 @@ def test_files_arrive_and_steps_share_the_workspace(docker_runner):
     outcome = run_bounded(docker_runner, spec(
         python("open('made.txt', 'w').write(open('/workspace/pkg/in.txt').read() + open('/grader/key').read())"),
         python("import os; print(os.getcwd(), open('made.txt').read())"),
-        workspace={"pkg/in.txt": b"from-workspace "}, grader={"key": b"from-grader"}))
+        workspace={"pkg/in.txt": b"from-workspace "}, grader_files={"key": b"from-grader"}))
     assert [s.exit_code for s in outcome.steps] == [0, 0]
     assert outcome.steps[1].stdout == b"/workspace from-workspace from-grader\n"
 

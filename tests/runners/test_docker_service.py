@@ -37,11 +37,11 @@ FETCH = ("python3", "-c", "import sys, urllib.request; print(urllib.request.urlo
 
 
 def service_spec(workspace=None, *, argv=("python3", "-u", "server.py", "8080"), ready=10.0, client_steps=None,
-                 client_grader=None, client_workspace=None, limits=ResourceLimits(),
+                 client_grader_files=None, client_workspace=None, limits=ResourceLimits(),
                  client_limits=ResourceLimits(time_seconds=30), labels=None):
     client = RunSpec(environment="python", limits=client_limits,
                      steps=client_steps if client_steps is not None else (Step((*FETCH, "http://candidate:8080/ping")),),
-                     grader=client_grader or {}, workspace=client_workspace or {})
+                     grader_files=client_grader_files or {}, workspace=client_workspace or {})
     return RunSpec(environment="python", limits=limits, steps=(), workspace=workspace or {"server.py": SERVER},
                    service=Service(tuple(argv), 8080, ready), client=client, labels=labels or {})
 
@@ -118,7 +118,7 @@ exec(open("server.py").read())
 """
     spec = service_spec({"look.py": look, "server.py": SERVER.replace(b"int(sys.argv[1])", b"8080")},
                         argv=("python3", "-u", "look.py"),
-                        client_grader={"hidden-checks.json": secret},
+                        client_grader_files={"hidden-checks.json": secret},
                         client_steps=(Step(("cat", "/grader/hidden-checks.json")), Step((*FETCH, "http://candidate:8080/"))))
     outcome = docker_runner.run(spec)
 
