@@ -69,8 +69,9 @@ def finish(
 def collect(api: docker.APIClient, cid: str, paths: tuple[str, ...]) -> tuple[Counters, dict[str, bytes]]:
     """The sandbox's counters and the regular files at ``paths`` (up to ``COLLECT_CAP_BYTES`` of tar).
 
-    Only called on a sandbox that is still usable, so a failure here is the engine's, never the
-    candidate's: it must not become empty files and counters, which graders would judge as a failure.
+    Only called on a sandbox still usable after the steps, which the candidate cannot stop (PID 1
+    ignores signals from inside it), so a failure here is the engine's: it must never become empty
+    files and counters, which graders would judge as the candidate's failure.
 
     Raises:
         RunnerError: the Docker engine failed to run the collection or to stream its output.
