@@ -4,7 +4,7 @@
 # (uid and gid 10001).
 #
 # This image never runs candidate code: the worker asks the host's Docker engine
-# for a fresh, locked-down sandbox per run (runners/docker_runner.py), using the
+# for a fresh, locked-down sandbox per run (runners/docker/), using the
 # runtime images that `tasktrial images build` makes on each worker host.
 #
 # Docker socket and group id: the worker reaches the engine through the host's

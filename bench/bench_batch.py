@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_service import percentile, server
 from engine.models import ResourceLimits
 from runners import images
-from runners.docker_runner import LABEL
+from runners.docker import LABEL
 from testkit.packs import pytest_task_yaml, write_pack
 
 SOLUTION = '''def classify(n):

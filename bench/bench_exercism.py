@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from engine.authoring._exercism import IMPORT_LIMITS  # noqa: E402
 from runners import images  # noqa: E402
-from runners.docker_runner import LABEL  # noqa: E402
+from runners.docker import LABEL  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TRACK = REPO.parent.parent / "shared" / "corpora" / "exercism-python"

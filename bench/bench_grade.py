@@ -27,7 +27,7 @@ from engine import packs
 from engine.grading import grade_submission
 from graders import GraderSet
 from runners import images
-from runners.docker_runner import DockerRunner
+from runners.docker import DockerRunner
 
 REPO = Path(__file__).resolve().parent.parent
 PACK = REPO / "tasks" / "python-foundations"

@@ -36,7 +36,7 @@ from engine.models import CheckStatus
 from graders import GraderSet
 from graders.io_grader import cases
 from runners import images
-from runners.docker_runner import DockerRunner
+from runners.docker import DockerRunner
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -28,7 +28,7 @@ from engine.models import Verdict
 from graders import GraderSet
 from graders.pytest_grader import SEPARATE, SHARED, isolation
 from runners import images
-from runners.docker_runner import DockerRunner
+from runners.docker import DockerRunner
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -41,7 +41,7 @@ from engine import packs  # noqa: E402
 from engine.grading import grade_submission  # noqa: E402
 from graders import GraderSet  # noqa: E402
 from runners import images  # noqa: E402
-from runners.docker_runner import DockerRunner  # noqa: E402
+from runners.docker import DockerRunner  # noqa: E402
 
 PACK, TASK = "python-foundations", "retry-backoff"
 

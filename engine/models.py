@@ -262,7 +262,7 @@ class RunSpec:
     """What to run: files in, commands, limits, and files to read back.
 
     ``workspace`` files land in ``/workspace`` (the candidate's tree);
-    ``grader`` files in ``/grader``. Only graders whose kind makes it
+    ``grader_files`` in ``/grader``. Only graders whose kind makes it
     unavoidable (in-process unit tests, grader scripts) put hidden files there.
     ``collect`` names absolute paths read back, as regular files only, after
     the last step.
@@ -270,7 +270,7 @@ class RunSpec:
     With a ``service``, the run gets a private network that reaches nothing
     but a second sandbox, the ``client``: its own files, limits and steps,
     which run once the service is ready. Hidden checks belong in the
-    client's ``grader`` files, never in this spec's.
+    client's ``grader_files``, never in this spec's.
 
     With ``isolated_steps``, every step runs in a fresh sandbox of its own
     that receives the same files: nothing one step leaves behind (files in
@@ -282,7 +282,7 @@ class RunSpec:
     limits: ResourceLimits
     steps: tuple[Step, ...]
     workspace: Mapping[str, bytes] = field(default_factory=dict)
-    grader: Mapping[str, bytes] = field(default_factory=dict)
+    grader_files: Mapping[str, bytes] = field(default_factory=dict)
     collect: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     service: Service | None = None
@@ -291,7 +291,7 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "workspace", _frozen(self.workspace))
-        object.__setattr__(self, "grader", _frozen(self.grader))
+        object.__setattr__(self, "grader_files", _frozen(self.grader_files))
         if (self.service is None) != (self.client is None):
             raise ValueError("a service and its client come together: set both or neither")
         if self.client is not None and self.client.service is not None:

@@ -150,7 +150,7 @@ class HttpGrader:
             environment=CLIENT_ENVIRONMENT,
             limits=_client_limits(task.limits),
             steps=(Step(("python3", "-I", f"{GRADER_DIR}/{HARNESS_DIR}/http_harness.py", base_url, REQUESTS, REPORT)),),
-            grader={**harness_files(), f"{HARNESS_DIR}/requests.json": json.dumps(requests).encode()},
+            grader_files={**harness_files(), f"{HARNESS_DIR}/requests.json": json.dumps(requests).encode()},
             collect=(REPORT,),
         )
         return RunSpec(

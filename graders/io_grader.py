@@ -112,7 +112,7 @@ class IoGrader:
             files.update({f"{base}/input": case.stdin, f"{base}/expected": case.expected, f"{base}/actual": step.stdout})
             paths = tuple(f"{GRADER_DIR}/{base}/{name}" for name in ("input", "expected", "actual"))
             steps.append(Step(tuple(config["command"]) + paths))
-        outcome = self._runner.run(RunSpec(environment=task.environment, limits=task.limits, steps=tuple(steps), grader=files))
+        outcome = self._runner.run(RunSpec(environment=task.environment, limits=task.limits, steps=tuple(steps), grader_files=files))
         by_case = {case.name: result for (case, _), result in zip(judged, outcome.steps, strict=True)}
         verdicts = []
         for case, step in ran:

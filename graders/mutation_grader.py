@@ -166,7 +166,7 @@ class MutationGrader:
             limits=task.limits,
             steps=(Step(argv, stdin=key + b"\n"),),
             workspace=overlay(submission, _salted(implementation)),
-            grader=harness_files(),
+            grader_files=harness_files(),
             collect=(REPORT,),
         )
 

@@ -267,7 +267,7 @@ class PytestGrader:
             limits=task.limits,
             steps=(Step(argv, stdin=key + b"\n"),),
             workspace=submission,
-            grader={**packs.grader_files(task), **harness_files()},
+            grader_files={**packs.grader_files(task), **harness_files()},
             collect=(REPORT,),
         )
 
@@ -285,7 +285,7 @@ class PytestGrader:
             limits=task.limits,
             steps=(Step(argv, stdin=key + b"\n"),),
             workspace=submission,
-            grader={**packs.grader_files(task), **harness_files()},
+            grader_files={**packs.grader_files(task), **harness_files()},
             collect=(REPORT,),
         )
         serve = ("python3", "-I", "-u", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_bridge.py", "serve", str(BRIDGE_PORT),
@@ -295,7 +295,7 @@ class PytestGrader:
             limits=task.limits,
             steps=(),
             workspace=submission,
-            grader=bridge_files(),
+            grader_files=bridge_files(),
             service=Service(serve, BRIDGE_PORT, BRIDGE_READY_SECONDS, probe=False),  # the harness connects, retrying
             client=client,
         )

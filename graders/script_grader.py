@@ -44,7 +44,7 @@ class ScriptGrader:
             limits=task.limits,
             steps=(Step(tuple(task.grader["command"])),),
             workspace=submission,
-            grader=packs.grader_files(task),
+            grader_files=packs.grader_files(task),
             collect=(RESULTS,),
         )
 

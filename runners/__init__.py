@@ -12,7 +12,7 @@ from engine.errors import ConfigurationError
 from engine.ports import Runner
 
 BACKENDS = {
-    "docker": "runners.docker_runner:DockerRunner",
+    "docker": "runners.docker:DockerRunner",
 }
 
 

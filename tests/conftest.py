@@ -23,7 +23,7 @@ def docker_client():
 
 @pytest.fixture(scope="session")
 def docker_runner(docker_client):
-    from runners.docker_runner import DockerRunner
+    from runners.docker import DockerRunner
 
     return DockerRunner(docker_client)
 
@@ -37,7 +37,7 @@ def no_sandbox_left_behind(request) -> Iterator[None]:
     if request.node.get_closest_marker("docker") is None:
         yield
         return
-    from runners.docker_runner import LABEL
+    from runners.docker import LABEL
 
     client = request.getfixturevalue("docker_client")
     labelled = {"filters": {"label": LABEL}}

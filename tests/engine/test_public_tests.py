@@ -26,7 +26,7 @@ def test_starter_test_files_are_the_public_tests_and_the_task_copy_wins():
     spec = runner.specs[0]
     assert spec.steps[0].argv[:3] == ("python3", "-m", "pytest") and "test_retry_public.py" in spec.steps[0].argv
     assert spec.workspace["test_retry_public.py"] != b"# emptied\n"  # the task's own tests run
-    assert not spec.grader and spec.limits == task.limits and spec.environment == task.environment
+    assert not spec.grader_files and spec.limits == task.limits and spec.environment == task.environment
     assert ran.passed is False and ran.stdout == "1 failed" and ran.to_document()["signed"] is False
 
 

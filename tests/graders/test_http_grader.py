@@ -74,18 +74,18 @@ def test_the_service_runs_the_submission_and_the_client_holds_only_requests(tmp_
     assert spec.service.argv == ("python3", "server.py", "8080")
     assert (spec.service.port, spec.service.ready_timeout_seconds) == (8080, 4.0)
     assert dict(spec.workspace) == {"server.py": b"print('hi')"}
-    assert dict(spec.grader) == {} and spec.steps == ()
+    assert dict(spec.grader_files) == {} and spec.steps == ()
     client = spec.client
     assert client.environment == "python" and client.limits.time_seconds == 15
     assert f"http://{SERVICE_HOST}:8080" in client.steps[0].argv
-    requests = json.loads(client.grader[REQUESTS.removeprefix("/grader/")])
+    requests = json.loads(client.grader_files[REQUESTS.removeprefix("/grader/")])
     assert requests["timeout"] == 2
     assert [r["name"] for r in requests["requests"]] == ["list", "create", "text"]
     create = requests["requests"][1]
     assert base64.b64decode(create["body_b64"]) == b'{"name": "lamp"}'
     assert create["headers"]["Content-Type"] == "application/json"
     assert requests["requests"][2]["headers"] == {"X-Mode": "raw"}
-    everything = b"".join([*client.grader.values(), *spec.workspace.values()])
+    everything = b"".join([*client.grader_files.values(), *spec.workspace.values()])
     assert SECRET.encode() not in everything, "expectations must never leave the host"
 
 

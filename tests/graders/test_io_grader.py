@@ -41,7 +41,7 @@ def run(task, runner):
 
 
 def every_byte_of(spec: RunSpec) -> list[bytes]:
-    parts: list[bytes | str] = [*spec.workspace.values(), *spec.workspace.keys(), *spec.grader.values(), *spec.grader.keys()]
+    parts: list[bytes | str] = [*spec.workspace.values(), *spec.workspace.keys(), *spec.grader_files.values(), *spec.grader_files.keys()]
     for step in spec.steps:
         parts += [step.stdin, *(arg.encode() for arg in step.argv)]
     parts += [path.encode() for path in spec.collect]
@@ -53,7 +53,7 @@ def test_the_run_contains_no_expected_output_anywhere(task):
     spec = IoGrader(answer()).build_run(task, SUBMISSION)
     blob = b"\n".join(every_byte_of(spec))
     assert b"EXPECTED-SECRET" not in blob
-    assert dict(spec.grader) == {}
+    assert dict(spec.grader_files) == {}
     assert dict(spec.workspace) == SUBMISSION
     assert spec.collect == ()
 
@@ -133,7 +133,7 @@ def test_the_checker_runs_apart_from_the_candidate(tmp_path: Path):
     candidate, checker = runner.specs
     assert b"EXPECTED" not in b"\n".join(every_byte_of(candidate))
     assert dict(checker.workspace) == {}
-    assert checker.grader[".cases/a/expected"] == b"EXPECTED-A" and checker.grader[".cases/b/actual"] == b"got-b"
+    assert checker.grader_files[".cases/a/expected"] == b"EXPECTED-A" and checker.grader_files[".cases/b/actual"] == b"got-b"
     assert checker.steps[0].argv == ("python3", "/grader/check.py", "/grader/.cases/a/input",
                                      "/grader/.cases/a/expected", "/grader/.cases/a/actual")
     assert [(c.status, c.message) for c in grading.checks] == [(CheckStatus.PASS, "fine"), (CheckStatus.FAIL, "b is wrong")]

@@ -18,7 +18,7 @@ from engine.models import CheckStatus
 from engine.results import candidate_view
 from graders import GraderSet
 from runners import images
-from runners.docker_runner import DockerRunner
+from runners.docker import DockerRunner
 from tests import factories
 
 pytestmark = pytest.mark.docker

@@ -78,7 +78,7 @@ def test_the_reference_run_holds_the_submission_and_the_reference_only(tmp_path)
     assert spec.workspace["calc.py"].startswith(REFERENCE), "the reference replaces the candidate's copy"
     assert spec.workspace["README.txt"] == b"not code", "only .py files are salted"
     assert spec.collect == (REPORT,)
-    everything = b"".join([*spec.workspace.values(), *spec.grader.values()])
+    everything = b"".join([*spec.workspace.values(), *spec.grader_files.values()])
     assert not any(code in everything for code in VARIANTS.values()), "no variant enters the reference run"
 
 

@@ -169,7 +169,7 @@ def test_collection_runs_the_reference_solution_against_the_hidden_tests(task):
     [spec] = runner.specs
     assert dict(spec.workspace) == packs.reference_submission(task)
     assert spec.steps[0].argv[3:] == ("collect", REPORT, "/grader")
-    assert "test_sample.py" in spec.grader
+    assert "test_sample.py" in spec.grader_files
 
 
 def test_the_expected_list_is_cached_on_disk(task, tmp_path: Path):
@@ -225,7 +225,7 @@ def test_the_run_isolates_python_and_reads_only_the_report(tmp_path: Path):
     assert step.argv[3:] == ("run", REPORT, "/grader")
     assert spec.collect == (REPORT,)
     assert dict(spec.workspace) == SUBMISSION
-    assert {".tasktrial/pytest_harness.py", ".tasktrial/pytest.ini", "test_sample.py"} <= set(spec.grader)
+    assert {".tasktrial/pytest_harness.py", ".tasktrial/pytest.ini", "test_sample.py"} <= set(spec.grader_files)
     assert spec.limits == task.limits
     assert spec.service is None and spec.client is None
 
@@ -240,8 +240,8 @@ def test_by_default_the_tests_run_in_a_sandbox_of_their_own(task):
     assert step.argv[3:] == ("run", REPORT, "/grader", f"candidate:{BRIDGE_PORT}")
     assert tests.collect == (REPORT,) and spec.collect == ()
     assert dict(tests.workspace) == SUBMISSION == dict(spec.workspace)
-    assert {".tasktrial/pytest_harness.py", ".tasktrial/pytest_bridge.py", "test_sample.py"} <= set(tests.grader)
-    assert set(spec.grader) == {".tasktrial/pytest_bridge.py"}
+    assert {".tasktrial/pytest_harness.py", ".tasktrial/pytest_bridge.py", "test_sample.py"} <= set(tests.grader_files)
+    assert set(spec.grader_files) == {".tasktrial/pytest_bridge.py"}
     assert spec.steps == () and spec.service.port == BRIDGE_PORT
     assert spec.service.argv[-3:] == ("serve", str(BRIDGE_PORT), "/workspace")
     assert tests.limits == spec.limits == task.limits

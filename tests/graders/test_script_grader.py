@@ -42,7 +42,7 @@ def test_the_run_holds_the_grader_files_and_collects_the_results_file(task):
     spec = ScriptGrader(FakeRunner(lambda s: factories.outcome())).build_run(task, SUBMISSION)
     assert spec.steps[0].argv == ("python3", "/grader/grade.py")
     assert spec.collect == (RESULTS,)
-    assert set(spec.grader) >= {"grade.py", "data/basic.csv"}
+    assert set(spec.grader_files) >= {"grade.py", "data/basic.csv"}
     assert dict(spec.workspace) == SUBMISSION
 
 

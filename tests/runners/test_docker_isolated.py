@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from engine.models import ResourceLimits, RunSpec, Step
-from runners.docker_runner import DockerRunner
+from runners.docker import DockerRunner
 from tests.runners.test_docker_runner import LIMITS, TEST_LABEL, labelled, run_bounded
 
 pytestmark = pytest.mark.docker

@@ -11,7 +11,7 @@ import pytest
 
 from engine.errors import ImageMissing, RunnerError
 from engine.models import ResourceLimits, RunOutcome, RunSpec, Step
-from runners import docker_runner as backend
+from runners import docker as backend
 from runners import images
 
 pytestmark = pytest.mark.docker
@@ -96,7 +96,7 @@ def test_files_arrive_and_steps_share_the_workspace(docker_runner):
     outcome = run_bounded(docker_runner, spec(
         python("open('made.txt', 'w').write(open('/workspace/pkg/in.txt').read() + open('/grader/key').read())"),
         python("import os; print(os.getcwd(), open('made.txt').read())"),
-        workspace={"pkg/in.txt": b"from-workspace "}, grader={"key": b"from-grader"}))
+        workspace={"pkg/in.txt": b"from-workspace "}, grader_files={"key": b"from-grader"}))
     assert [s.exit_code for s in outcome.steps] == [0, 0]
     assert outcome.steps[1].stdout == b"/workspace from-workspace from-grader\n"
 
@@ -314,7 +314,7 @@ def test_a_worker_restarted_with_its_predecessors_pid_reaps_the_predecessors_san
     image = images.runtime_image("python").tag
     predecessor = backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
     live = backend.DockerRunner(docker_client, owner=f"{host}:1")  # pid 1 is alive
-    orphan, kept = predecessor._create(spec(), image), live._create(spec(), image)
+    orphan, kept = predecessor._sandboxes.create(spec(), image), live._sandboxes.create(spec(), image)
     try:
         successor = backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
         assert successor.reap_orphans(host=host) == 1
@@ -334,9 +334,9 @@ def test_reaping_again_while_running_spares_the_runners_own_sandboxes(docker_cli
     host = f"test-host-{uuid.uuid4().hex[:8]}"
     image = images.runtime_image("python").tag
     predecessor = backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
-    orphan = predecessor._create(spec(), image)
+    orphan = predecessor._sandboxes.create(spec(), image)
     runner = backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
-    own = runner._create(spec(), image)
+    own = runner._sandboxes.create(spec(), image)
     try:
         assert runner.reap_orphans(host=host) == 1
         assert runner.reap_orphans(host=host) == 0
@@ -354,7 +354,7 @@ def test_remove_own_takes_this_owners_sandboxes_in_use_or_not_and_nothing_else(d
     image = images.runtime_image("python").tag
     runner = backend.DockerRunner(docker_client, owner=f"{host}:1", warm=1)
     other = backend.DockerRunner(docker_client, owner=f"{host}:2")
-    in_use, kept = runner._create(spec(), image), other._create(spec(), image)
+    in_use, kept = runner._sandboxes.create(spec(), image), other._sandboxes.create(spec(), image)
     try:
         runner.prepare(spec())  # one started ahead, too
         runner.close()  # removes the one started ahead, but not the one in use
@@ -363,7 +363,7 @@ def test_remove_own_takes_this_owners_sandboxes_in_use_or_not_and_nothing_else(d
         remaining = labelled(docker_client, backend.OWNER_LABEL)
         assert in_use not in remaining and kept in remaining
         with pytest.raises(RunnerError, match="stopping"):  # a grading still under way makes no new sandbox
-            runner._create(spec(), image)
+            runner._sandboxes.create(spec(), image)
     finally:
         for container in (in_use, kept):
             if container in labelled(docker_client, backend.OWNER_LABEL):
@@ -373,7 +373,7 @@ def test_remove_own_takes_this_owners_sandboxes_in_use_or_not_and_nothing_else(d
 @pytest.mark.docker
 def test_the_warm_path_uses_each_sandbox_once_and_leaves_nothing(docker_client):
     """Started ahead and removed afterwards in the background, but still one fresh sandbox per run."""
-    from runners.docker_runner import DockerRunner
+    from runners.docker import DockerRunner
 
     runner = DockerRunner(docker_client, warm=1)
     try:

@@ -16,7 +16,8 @@ import pytest
 
 from engine.errors import RunnerError
 from engine.models import ResourceLimits, RunSpec, Service, Step
-from runners import docker_runner as docker_runner_module
+from runners import docker as docker_backend
+from runners.docker import service as service_module
 
 pytestmark = pytest.mark.docker
 
@@ -36,11 +37,11 @@ FETCH = ("python3", "-c", "import sys, urllib.request; print(urllib.request.urlo
 
 
 def service_spec(workspace=None, *, argv=("python3", "-u", "server.py", "8080"), ready=10.0, client_steps=None,
-                 client_grader=None, client_workspace=None, limits=ResourceLimits(),
+                 client_grader_files=None, client_workspace=None, limits=ResourceLimits(),
                  client_limits=ResourceLimits(time_seconds=30), labels=None):
     client = RunSpec(environment="python", limits=client_limits,
                      steps=client_steps if client_steps is not None else (Step((*FETCH, "http://candidate:8080/ping")),),
-                     grader=client_grader or {}, workspace=client_workspace or {})
+                     grader_files=client_grader_files or {}, workspace=client_workspace or {})
     return RunSpec(environment="python", limits=limits, steps=(), workspace=workspace or {"server.py": SERVER},
                    service=Service(tuple(argv), 8080, ready), client=client, labels=labels or {})
 
@@ -117,7 +118,7 @@ exec(open("server.py").read())
 """
     spec = service_spec({"look.py": look, "server.py": SERVER.replace(b"int(sys.argv[1])", b"8080")},
                         argv=("python3", "-u", "look.py"),
-                        client_grader={"hidden-checks.json": secret},
+                        client_grader_files={"hidden-checks.json": secret},
                         client_steps=(Step(("cat", "/grader/hidden-checks.json")), Step((*FETCH, "http://candidate:8080/"))))
     outcome = docker_runner.run(spec)
 
@@ -201,11 +202,11 @@ def test_neither_container_reaches_the_host_or_beyond(docker_runner, docker_clie
 def test_containers_and_network_are_removed_when_the_run_fails(docker_runner, docker_client, monkeypatch):
     mark = uuid.uuid4().hex
 
-    def broken(self, candidate, client, spec, image_ids, started):
+    def broken(api, candidate, client, spec, image_ids, started):
         assert labelled(docker_client, mark)[1], "the network exists during the run"
         raise RunnerError("injected failure")
 
-    monkeypatch.setattr(docker_runner_module.DockerRunner, "_serve", broken)
+    monkeypatch.setattr(service_module, "serve", broken)
     with pytest.raises(RunnerError, match="injected failure"):
         docker_runner.run(service_spec(labels={"tasktrial.test": mark}))
     assert labelled(docker_client, mark) == ([], [])
@@ -219,11 +220,11 @@ def test_reaping_a_dead_workers_sandboxes_removes_their_service_network_too(dock
 
     host = f"test-host-{uuid.uuid4().hex[:8]}"
     run_id = uuid.uuid4().hex
-    predecessor = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
-    network = predecessor._create_network(run_id, service_spec())
-    container = predecessor._create(service_spec(), images.runtime_image("python").tag, run_id=run_id)
+    predecessor = docker_backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+    network = predecessor._sandboxes.create_network(run_id, service_spec())
+    container = predecessor._sandboxes.create(service_spec(), images.runtime_image("python").tag, run_id=run_id)
     try:
-        successor = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+        successor = docker_backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
         assert successor.reap_orphans(host=host) == 1
         assert docker_client.networks.list(filters={"label": f"tasktrial.run={run_id}"}) == []
     finally:
@@ -236,13 +237,14 @@ def test_reaping_a_dead_workers_sandboxes_removes_their_service_network_too(dock
 def test_a_dead_workers_network_without_sandboxes_is_reaped_and_a_live_ones_kept(docker_client):
     """Killed between making the network and its sandboxes, a worker leaves a network no sandbox names."""
     host = f"test-host-{uuid.uuid4().hex[:8]}"
-    dead = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{_a_dead_pid()}")
-    live = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:1")  # pid 1 is alive
-    orphan, kept = dead._create_network(uuid.uuid4().hex, service_spec()), live._create_network(uuid.uuid4().hex, service_spec())
+    dead = docker_backend.DockerRunner(docker_client, owner=f"{host}:{_a_dead_pid()}")
+    live = docker_backend.DockerRunner(docker_client, owner=f"{host}:1")  # pid 1 is alive
+    orphan = dead._sandboxes.create_network(uuid.uuid4().hex, service_spec())
+    kept = live._sandboxes.create_network(uuid.uuid4().hex, service_spec())
     try:
-        successor = docker_runner_module.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
+        successor = docker_backend.DockerRunner(docker_client, owner=f"{host}:{os.getpid()}")
         assert successor.reap_orphans(host=host) == 0  # no container: only the network went
-        remaining = {n.id for n in docker_client.networks.list(filters={"label": docker_runner_module.OWNER_LABEL})}
+        remaining = {n.id for n in docker_client.networks.list(filters={"label": docker_backend.OWNER_LABEL})}
         assert orphan not in remaining and kept in remaining
     finally:
         for network in (orphan, kept):
@@ -269,7 +271,7 @@ def test_runs_without_a_service_still_have_no_network(docker_runner):
 
 def test_warm_service_runs_take_fresh_sandboxes_started_ahead_and_leave_nothing(docker_client):
     """Trios (network, candidate, client) started ahead: each run still gets its own, and close() removes the spare."""
-    runner = docker_runner_module.DockerRunner(docker_client, warm=1)
+    runner = docker_backend.DockerRunner(docker_client, warm=1)
     try:
         spec = service_spec(client_steps=(Step(("sh", "-c", ("cat /tmp/left-behind 2>/dev/null; hostname; "
                                                              "echo x > /tmp/left-behind"))),))

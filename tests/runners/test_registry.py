@@ -25,7 +25,7 @@ def test_the_fake_runner_is_not_selectable_by_name():
 
 @pytest.mark.docker
 def test_docker_is_built_from_its_environment(docker_client):
-    from runners.docker_runner import DockerRunner
+    from runners.docker import DockerRunner
 
     runner = runners.from_name("docker")
     assert isinstance(runner, DockerRunner) and runner.name == "docker"

@@ -87,7 +87,7 @@ def start_server(data_dir: Path, catalogue: Path) -> Iterator[Server]:
 def own_sandboxes(pid: int) -> list[str]:
     """Sandbox containers this server's embedded workers own (other processes' sandboxes do not count)."""
     from runners import images
-    from runners.docker_runner import OWNER_LABEL
+    from runners.docker import OWNER_LABEL
 
     owner = f"{socket.gethostname()}:{pid}"
     client = images.client_from_env()
