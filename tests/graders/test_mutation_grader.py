@@ -269,6 +269,10 @@ def test_test_the_parser_reference_is_ready_and_starter_is_not(tmp_path, docker_
     gate = next(c for c in starter.checks if c.id == GATE)
     assert gate.status is CheckStatus.PASS, "the starter's examples pass on the reference"
     assert 0 < starter.score < task.pass_threshold
+    variants = sorted(p.name for p in (task.root / "grader" / "variants").iterdir() if p.is_dir())
+    runs = starter.to_document()["runner"]["grader_runs"]
+    assert [run["purpose"] for run in runs] == [f"variant {name}" for name in variants]
+    assert all(run["wall_seconds"] > 0 and run["cpu_seconds"] is not None for run in runs)
 
 
 @pytest.mark.docker
