@@ -29,6 +29,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # engine.ports imports this module
+    from engine.ports import GraderRun
 
 
 class TaskTrialError(Exception):
@@ -111,11 +115,14 @@ class GraderError(TaskTrialError):
 
     ``output`` carries what the grader printed (capped), for staff only: it
     may hold hidden paths and source, so it never reaches a candidate.
+    ``runs`` are the sandbox runs the grader started before it failed, for
+    the result's runner statistics.
     """
 
-    def __init__(self, message: str, *, output: str = ""):
+    def __init__(self, message: str, *, output: str = "", runs: tuple[GraderRun, ...] = ()):
         super().__init__(message)
         self.output = output
+        self.runs = runs
 
 
 class NotFound(TaskTrialError):

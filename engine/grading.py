@@ -45,7 +45,7 @@ def grade_submission(
         grading = grader.grade(task, submission, outcome)
     except GraderError as exc:
         return Result(task=task, submission_digest=tree_digest(submission), status=RunStatus.GRADER_ERROR, checks=(),
-                      started_at=started, finished_at=now(), outcome=outcome,
+                      started_at=started, finished_at=now(), outcome=outcome, grader_runs=exc.runs,
                       reason=f"the task's grader failed: {exc}", grader_output=exc.output)
     status = status_of(outcome, crashed=bool(grading.crashed))
     return Result(
@@ -56,6 +56,7 @@ def grade_submission(
         started_at=started,
         finished_at=now(),
         outcome=outcome,
+        grader_runs=grading.runs,
         reason=_reason(status, task, grading.crashed),
     )
 

@@ -33,11 +33,25 @@ class Runner(Protocol):
 
 
 @dataclass(frozen=True)
+class GraderRun:
+    """A sandbox run a grader started itself while grading (a collection, a checker, a variant).
+
+    It is reported in the result's runner statistics beside the run the engine started, so what a
+    grading cost is never hidden inside the grader.
+    """
+
+    purpose: str
+    outcome: RunOutcome
+
+
+@dataclass(frozen=True)
 class Grading:
-    """What a grader concluded. ``crashed`` explains a run that produced no usable report."""
+    """What a grader concluded. ``crashed`` explains a run that produced no usable report;
+    ``runs`` are the grader's own runs, in the order it started them."""
 
     checks: tuple[Check, ...]
     crashed: str = ""
+    runs: tuple[GraderRun, ...] = ()
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ from typing import Any
 
 from engine import scoring
 from engine.models import Check, ResourceLimits, RunOutcome, RunStatus, Task, Verdict
+from engine.ports import GraderRun
 
 SCHEMA_VERSION = 1
 OUTPUT_CAP_CHARS = 16 * 1024
@@ -56,6 +57,8 @@ class Result:
     started_at: datetime
     finished_at: datetime
     outcome: RunOutcome | None = None
+    #: The runs the grader started itself (a collection, a checker, variants), beside ``outcome``.
+    grader_runs: tuple[GraderRun, ...] = ()
     reason: str = ""
     #: With ``GRADER_ERROR``: what the grader printed (staff only; may hold hidden paths and source).
     grader_output: str = ""
@@ -101,6 +104,7 @@ class Result:
                 "timed_out": outcome.timed_out if outcome else False,
                 "oom_killed": outcome.oom_killed if outcome else False,
                 "output_truncated": outcome.output_truncated if outcome else False,
+                "grader_runs": [_run_figures(run) for run in _grader_runs(outcome, self.grader_runs)],
             },
             "output": _output(outcome),
             **({"grader_error": {"message": self.reason, "output": text(self.grader_output, OUTPUT_CAP_CHARS)}}
@@ -109,6 +113,27 @@ class Result:
             "finished_at": rfc3339(self.finished_at),
             "engine_version": engine_version(),
         }
+
+
+def _grader_runs(outcome: RunOutcome | None, started: tuple[GraderRun, ...]) -> tuple[GraderRun, ...]:
+    """Every sandbox that ran the grader's code: a service run's client (the requests, the isolated
+    pytest tests), then the runs the grader started itself. The figures above are the candidate's sandbox's."""
+    client = (GraderRun("client", outcome.client),) if outcome is not None and outcome.client is not None else ()
+    return client + started
+
+
+def _run_figures(run: GraderRun) -> dict[str, Any]:
+    outcome = run.outcome
+    return {
+        "purpose": run.purpose,
+        "image": outcome.image,
+        "wall_seconds": round(outcome.wall_seconds, 4),
+        "cpu_seconds": round(outcome.cpu_seconds, 4) if outcome.cpu_seconds is not None else None,
+        "peak_memory_bytes": outcome.peak_memory_bytes,
+        "exit_code": outcome.exit_code,
+        "timed_out": outcome.timed_out,
+        "oom_killed": outcome.oom_killed,
+    }
 
 
 def _capped(check: Check) -> Check:
@@ -141,11 +166,15 @@ GRADER_FAILED = "the grader failed; this attempt does not count"
 #: Run figures a program can set from what it read (its exit code, CPU time, memory), so a hidden
 #: input could be spelled through them: withheld from candidates whenever a check is hidden.
 RUN_SIDE_CHANNELS = ("exit_code", "cpu_seconds", "peak_memory_bytes")
+#: A grader's own runs hold hidden material (tests, variants, expected outputs) beside what the candidate's
+#: code controls, so a candidate sees that they ran and whether they hit a limit, never their figures.
+GRADER_RUN_FIGURES = ("wall_seconds", *RUN_SIDE_CHANNELS)
 
 
 def candidate_view(document: dict[str, Any]) -> dict[str, Any]:
     """What a candidate may read: hidden checks keep pass/fail and score, lose their message and duration;
-    output is withheld, and so are the run's own side channels when any check is hidden.
+    output is withheld, and so are the run's own side channels when any check is hidden; the
+    grader's own runs keep only that they ran and whether they hit a limit.
 
     A grader's fault shows only that it happened: its message, output and
     checks can hold the hidden tests' paths and source, so none of them stays.
@@ -158,8 +187,14 @@ def candidate_view(document: dict[str, Any]) -> dict[str, Any]:
         {**check, "message": WITHHELD if check.get("message") else "", "duration_seconds": None}
         for check in checks
     ]
-    if any(not check.get("visible") for check in checks) and isinstance(document.get("runner"), dict):
-        view["runner"] = {**document["runner"], **dict.fromkeys(RUN_SIDE_CHANNELS)}
+    runner = document.get("runner")
+    if isinstance(runner, dict):
+        view["runner"] = dict(runner)
+        if any(not check.get("visible") for check in checks):
+            view["runner"].update(dict.fromkeys(RUN_SIDE_CHANNELS))
+        if isinstance(runner.get("grader_runs"), list):
+            view["runner"]["grader_runs"] = [{**run, **dict.fromkeys(GRADER_RUN_FIGURES)}
+                                             for run in runner["grader_runs"] if isinstance(run, dict)]
     if document.get("status") == RunStatus.GRADER_ERROR.value:
         view["checks"] = []
         view["reason"] = GRADER_FAILED

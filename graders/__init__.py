@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from engine import checking, review, syntax
 from engine.errors import ConfigurationError, Problem
@@ -21,7 +22,18 @@ from graders.pytest_grader import PytestGrader
 from graders.review_grader import ReviewGrader
 from graders.script_grader import ScriptGrader
 
-KINDS: dict[str, Callable[..., Grader]] = {
+
+class GraderFactory(Protocol):
+    """How the registry makes every kind's grader: one signature, whatever the kind uses of it.
+
+    ``runner`` starts the runs a grader starts itself (a collection, a checker, variants);
+    ``cache_dir`` keeps what a kind may cache across processes (the pytest kind's expected tests).
+    """
+
+    def __call__(self, runner: Runner, *, cache_dir: Path | None = None) -> Grader: ...
+
+
+KINDS: dict[str, GraderFactory] = {
     "pytest": PytestGrader,
     "io": IoGrader,
     "script": ScriptGrader,
@@ -35,9 +47,7 @@ class GraderSet:
     """One grader per kind, sharing a runner (and the pytest grader's collection cache)."""
 
     def __init__(self, runner: Runner, *, cache_dir: Path | None = None):
-        self._graders: dict[str, Grader] = {}
-        for kind, factory in KINDS.items():
-            self._graders[kind] = factory(runner, cache_dir=cache_dir) if kind == "pytest" else factory(runner)
+        self._graders: dict[str, Grader] = {kind: factory(runner, cache_dir=cache_dir) for kind, factory in KINDS.items()}
 
     def for_task(self, task: Task) -> Grader:
         try:
@@ -79,5 +89,5 @@ def validation_checks() -> Callable[[Task], list[Problem]]:
     return GraderSet(_NoSandbox()).problems
 
 
-__all__ = ["KINDS", "GraderSet", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader", "ReviewGrader", "ScriptGrader",
-           "validation_checks"]
+__all__ = ["KINDS", "GraderFactory", "GraderSet", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader",
+           "ReviewGrader", "ScriptGrader", "validation_checks"]

@@ -28,7 +28,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -37,7 +37,6 @@ from jsonschema import Draft202012Validator
 from engine import yamlsafe
 from engine.errors import GraderError, Problem
 from engine.models import (
-    GRADER_DIR,
     SERVICE_HOST,
     CheckStatus,
     ResourceLimits,
@@ -49,11 +48,10 @@ from engine.models import (
 )
 from engine.ports import Grading, Runner
 from graders._common import make_check, tail
+from graders._harness import HARNESS_DIR, HTTP, REPORT, harness_files, harness_path
 
 CHECKS_FILE = "checks.yaml"
-HARNESS_DIR = ".tasktrial"
-REQUESTS = f"{GRADER_DIR}/{HARNESS_DIR}/requests.json"
-REPORT = f"{GRADER_DIR}/{HARNESS_DIR}/report.json"
+REQUESTS = harness_path("requests.json")
 CLIENT_ENVIRONMENT = "python"
 DEFAULT_READY_TIMEOUT = 10.0
 DEFAULT_REQUEST_TIMEOUT = 5.0
@@ -122,16 +120,11 @@ def load_checks(task: Task) -> list[HttpCheck]:
     return [HttpCheck(item["name"], item["request"], item["expect"]) for item in document]
 
 
-def harness_files() -> dict[str, bytes]:
-    root = resources.files("graders").joinpath("harness")
-    return {f"{HARNESS_DIR}/http_harness.py": root.joinpath("http_harness.py").read_bytes()}
-
-
 class HttpGrader:
     kind = "http"
 
-    def __init__(self, runner: Runner):
-        self._runner = runner
+    def __init__(self, runner: Runner | None = None, *, cache_dir: Path | None = None):
+        """Takes the registry's one signature (``graders.GraderFactory``); it starts no run of its own."""
 
     def problems(self, task: Task) -> list[Problem]:
         return _read_checks(task)[1]
@@ -149,8 +142,8 @@ class HttpGrader:
         client = RunSpec(
             environment=CLIENT_ENVIRONMENT,
             limits=_client_limits(task.limits),
-            steps=(Step(("python3", "-I", f"{GRADER_DIR}/{HARNESS_DIR}/http_harness.py", base_url, REQUESTS, REPORT)),),
-            grader_files={**harness_files(), f"{HARNESS_DIR}/requests.json": json.dumps(requests).encode()},
+            steps=(Step(("python3", "-I", harness_path("http_harness.py"), base_url, REQUESTS, REPORT)),),
+            grader_files={**harness_files(HTTP), f"{HARNESS_DIR}/requests.json": json.dumps(requests).encode()},
             collect=(REPORT,),
         )
         return RunSpec(

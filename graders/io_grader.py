@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine import packs
 from engine.errors import GraderError, Problem
 from engine.models import GRADER_DIR, CheckStatus, RunOutcome, RunSpec, Step, StepOutcome, Task
-from engine.ports import Grading, Runner
+from engine.ports import GraderRun, Grading, Runner
 from graders import comparators
 from graders._common import make_check, tail
 
@@ -46,7 +47,8 @@ def cases(task: Task) -> list[Case]:
 class IoGrader:
     kind = "io"
 
-    def __init__(self, runner: Runner):
+    def __init__(self, runner: Runner, *, cache_dir: Path | None = None):
+        """Takes the registry's one signature (``graders.GraderFactory``); it keeps no cache."""
         self._runner = runner
 
     def problems(self, task: Task) -> list[Problem]:
@@ -91,8 +93,9 @@ class IoGrader:
             raise GraderError(f"task {task.id!r}: expected {len(all_cases)} case runs, the runner reported {len(outcome.steps)}")
         config = task.grader.get("comparator") or {}
         ran = [(case, step) for case, step in zip(all_cases, outcome.steps, strict=True)]
+        runs: tuple[GraderRun, ...] = ()
         if config.get("type") == "checker":
-            verdicts = self._run_checker(task, config, ran)
+            verdicts, runs = self._run_checker(task, config, ran)
         else:
             compare = comparators.from_config(config)
             verdicts = [_verdict(step) or compare(_decode(step.stdout), _decode(case.expected)) for case, step in ran]
@@ -100,10 +103,13 @@ class IoGrader:
             make_check(task, case.name, CheckStatus.PASS if ok else CheckStatus.FAIL, message=why, duration=step.wall_seconds)
             for (case, step), (ok, why) in zip(ran, verdicts, strict=True)
         )
-        return Grading(checks)
+        return Grading(checks, runs=runs)
 
-    def _run_checker(self, task: Task, config: Mapping, ran: list[tuple[Case, StepOutcome]]) -> list[tuple[bool, str]]:
-        """Judge outputs with the author's checker, in a separate sandbox: ``CMD input expected actual``, exit 0 = pass."""
+    def _run_checker(self, task: Task, config: Mapping,
+                     ran: list[tuple[Case, StepOutcome]]) -> tuple[list[tuple[bool, str]], tuple[GraderRun, ...]]:
+        """Judge outputs with the author's checker, in a separate sandbox: ``CMD input expected actual``, exit 0 = pass.
+
+        Returns the verdicts and the checker's run."""
         judged = [(case, step) for case, step in ran if _verdict(step) is None]
         files = dict(packs.grader_files(task))
         steps = []
@@ -113,6 +119,7 @@ class IoGrader:
             paths = tuple(f"{GRADER_DIR}/{base}/{name}" for name in ("input", "expected", "actual"))
             steps.append(Step(tuple(config["command"]) + paths))
         outcome = self._runner.run(RunSpec(environment=task.environment, limits=task.limits, steps=tuple(steps), grader_files=files))
+        runs = (GraderRun("checker", outcome),)
         by_case = {case.name: result for (case, _), result in zip(judged, outcome.steps, strict=True)}
         verdicts = []
         for case, step in ran:
@@ -123,9 +130,9 @@ class IoGrader:
             result = by_case[case.name]
             if result.timed_out or result.exit_code not in (0, 1):
                 raise GraderError(f"task {task.id!r}: the checker failed on case {case.name!r} "
-                                  f"(exit {result.exit_code}): {tail(result.stderr, 500)}")
+                                  f"(exit {result.exit_code}): {tail(result.stderr, 500)}", runs=runs)
             verdicts.append((result.exit_code == 0, tail(result.stdout, 1000).strip()))
-        return verdicts
+        return verdicts, runs
 
 
 def _duplicate_cases(task: Task) -> list[Problem]:

@@ -36,21 +36,19 @@ and only a reviewer reading the tests will see it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from engine import packs
-from engine.digest import tree_digest
 from engine.errors import Problem
 from engine.models import WORKSPACE, Check, CheckStatus, RunOutcome, RunSpec, Step, Task
-from engine.ports import Grading, Runner
+from engine.ports import GraderRun, Grading, Runner
 from engine.trees import overlay, read_tree
 from graders._common import make_check, tail
-from graders.pytest_grader import HARNESS_DIR, REPORT, harness_files, new_key, read_report
+from graders._harness import PYTEST, REPORT, ReportKeys, harness_files, harness_path, new_key, no_report, read_report
 
 REFERENCE_DIR = "reference"
 VARIANTS_DIR = "variants"
@@ -97,9 +95,10 @@ class MutationGrader:
 
     kind = "mutation"
 
-    def __init__(self, runner: Runner):
+    def __init__(self, runner: Runner, *, cache_dir: Path | None = None):
+        """Takes the registry's one signature (``graders.GraderFactory``); it keeps no cache."""
         self._runner = runner
-        self._secret = secrets.token_bytes(32)
+        self._keys = ReportKeys()
 
     def problems(self, task: Task) -> list[Problem]:
         grader = task.root / "grader"
@@ -139,34 +138,34 @@ class MutationGrader:
         reference = _test_run(outcome, self._reference_key(task, submission))
         gate_passed, gate_message = _judge_reference(task, outcome, reference)
         checks: list[Check] = [_gate(task, gate_passed, gate_message)]
+        runs: list[GraderRun] = []
         if not gate_passed:
             checks += [make_check(task, f"caught-{name}", CheckStatus.FAIL, message=NOT_JUDGED) for name in variants]
         else:
             for name, files in variants.items():
                 key = new_key()
                 run = self._runner.run(self._spec(task, submission, files, key=key))
+                runs.append(GraderRun(f"variant {name}", run))
                 caught, message = _judge_variant(task, run, _test_run(run, key))
                 checks.append(make_check(task, f"caught-{name}", CheckStatus.PASS if caught else CheckStatus.FAIL,
                                          message=message, duration=run.wall_seconds))
         crashed = ""
         if reference.report is None and not (outcome.timed_out or outcome.oom_killed):
-            crashed = f"the test run ended (exit {outcome.exit_code}) before reporting any result"
-        return Grading(tuple(checks), crashed)
+            crashed = no_report(outcome.exit_code)
+        return Grading(tuple(checks), crashed, runs=tuple(runs))
 
     def _reference_key(self, task: Task, submission: Mapping[str, bytes]) -> bytes:
-        """The report key of the reference run: derived, so ``grade`` needs no state from ``build_run``."""
-        message = f"reference\0{task.digest}\0{tree_digest(submission)}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest().encode()
+        return self._keys.derive(task, submission, purpose="reference")
 
     def _spec(self, task: Task, submission: Mapping[str, bytes], implementation: Mapping[str, bytes], *,
               key: bytes) -> RunSpec:
-        argv = ("python3", "-I", f"/grader/{HARNESS_DIR}/pytest_harness.py", "run", REPORT, WORKSPACE)
+        argv = ("python3", "-I", harness_path("pytest_harness.py"), "run", REPORT, WORKSPACE)
         return RunSpec(
             environment=task.environment,
             limits=task.limits,
             steps=(Step(argv, stdin=key + b"\n"),),
             workspace=overlay(submission, _salted(implementation)),
-            grader_files=harness_files(),
+            grader_files=harness_files(PYTEST),
             collect=(REPORT,),
         )
 

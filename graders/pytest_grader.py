@@ -31,25 +31,31 @@ early, crashing the interpreter or printing fake results earns nothing.
 from __future__ import annotations
 
 import ast
-import hashlib
-import hmac
 import json
 import posixpath
 import secrets
 import threading
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 
 from engine import packs
 from engine.digest import tree_digest
 from engine.errors import GraderError, Problem, SubmissionRejected
 from engine.models import GRADER_DIR, SERVICE_HOST, CheckStatus, RunOutcome, RunSpec, Service, Step, Task
-from engine.ports import Grading, Runner
+from engine.ports import GraderRun, Grading, Runner
 from graders._common import make_check, tail
+from graders._harness import (
+    BRIDGE,
+    PYTEST,
+    REPORT,
+    ReportKeys,
+    harness_files,
+    harness_path,
+    new_key,
+    no_report,
+    read_report,
+)
 
-HARNESS_DIR = ".tasktrial"
-REPORT = f"{GRADER_DIR}/{HARNESS_DIR}/report.json"
 #: Stands for a parametrised test's parameters in ids read statically.
 PARAMETRISED = "..."
 SEPARATE = "separate-sandbox"
@@ -58,17 +64,6 @@ SHARED = "shared-process"
 BRIDGE_PORT = 7919
 BRIDGE_READY_SECONDS = 10.0
 STATUS = {"pass": CheckStatus.PASS, "fail": CheckStatus.FAIL, "error": CheckStatus.ERROR, "skipped": CheckStatus.SKIPPED}
-
-
-def harness_files() -> dict[str, bytes]:
-    root = resources.files("graders").joinpath("harness")
-    names = ("pytest_harness.py", "pytest.ini", "pytest_bridge.py")
-    return {f"{HARNESS_DIR}/{name}": root.joinpath(name).read_bytes() for name in names}
-
-
-def bridge_files() -> dict[str, bytes]:
-    """What the candidate's sandbox gets of the harness: the bridge only (no test, no report key)."""
-    return {f"{HARNESS_DIR}/pytest_bridge.py": resources.files("graders").joinpath("harness", "pytest_bridge.py").read_bytes()}
 
 
 def isolation(task: Task) -> str:
@@ -94,7 +89,7 @@ class PytestGrader:
 
     def __init__(self, runner: Runner, *, cache_dir: Path | None = None):
         self._runner = runner
-        self._secret = secrets.token_bytes(32)
+        self._keys = ReportKeys()
         self._cache_dir = cache_dir
         self._expected: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
@@ -117,7 +112,7 @@ class PytestGrader:
         return []
 
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
-        key = self._key(task, submission)
+        key = self._keys.derive(task, submission)
         if isolation(task) == SHARED:
             return self._spec(task, submission, mode="run", key=key)
         return self._separate_spec(task, submission, key=key)
@@ -155,10 +150,10 @@ class PytestGrader:
 
     def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
         tests = outcome.client if outcome.client is not None else outcome  # the grader's sandbox in a separate run
-        report = read_report(tests, self._key(task, submission))
+        report = read_report(tests, self._keys.derive(task, submission))
         if report is not None and tree_digest(submission) == self._task_digests(task)[1]:
             self._offer(task, report)  # the reference's own run is a collection: no sandbox of its own
-        expected = self.expected_tests(task)
+        expected, collection = self._expected_tests(task)
         results = report.get("results", {}) if report else {}
         unserved = _unserved(outcome)
         checks = []
@@ -179,8 +174,8 @@ class PytestGrader:
             if unserved:  # the candidate's process died (exit at import, a crash) before the tests were done
                 crashed = unserved
             elif report is None:
-                crashed = f"the test run ended (exit {tests.exit_code}) before reporting any result"
-        return Grading(tuple(checks), crashed)
+                crashed = no_report(tests.exit_code)
+        return Grading(tuple(checks), crashed, runs=collection)
 
     def expected_tests(self, task: Task) -> tuple[str, ...]:
         """The hidden tests' ids, collected with the reference solution; cached per grader digest.
@@ -188,19 +183,23 @@ class PytestGrader:
         Raises:
             GraderError: the hidden tests do not collect with the reference solution.
         """
+        return self._expected_tests(task)[0]
+
+    def _expected_tests(self, task: Task) -> tuple[tuple[str, ...], tuple[GraderRun, ...]]:
+        """``expected_tests`` and the collection run this call started (none when the list was known)."""
         digest = self._task_digests(task)[0]
         with self._lock:
             if digest in self._expected:
-                return self._expected[digest]
+                return self._expected[digest], ()
             lock = self._collecting.setdefault(digest, threading.Lock())
         with lock:  # one collection per digest; others wait for it, other digests do not
             with self._lock:
                 if digest in self._expected:
-                    return self._expected[digest]
-            expected = self._load_or_collect(task, digest)
+                    return self._expected[digest], ()
+            expected, runs = self._load_or_collect(task, digest)
             with self._lock:
                 self._expected[digest] = expected
-            return expected
+            return expected, runs
 
     def _offer(self, task: Task, report: dict) -> None:
         """Keep what the reference's own run collected, unless the list is known or that run did not collect."""
@@ -228,12 +227,13 @@ class PytestGrader:
     def _cache_file(self, digest: str) -> Path | None:
         return self._cache_dir / f"pytest-{digest.removeprefix('sha256:')}.json" if self._cache_dir else None
 
-    def _load_or_collect(self, task: Task, digest: str) -> tuple[str, ...]:
+    def _load_or_collect(self, task: Task, digest: str) -> tuple[tuple[str, ...], tuple[GraderRun, ...]]:
         cache = self._cache_file(digest)
         if cache is not None and cache.is_file():
-            return tuple(json.loads(cache.read_text("utf-8")))
+            return tuple(json.loads(cache.read_text("utf-8"))), ()
         key = new_key()
         outcome = self._runner.run(self._spec(task, packs.reference_submission(task), mode="collect", key=key))
+        runs = (GraderRun("collection", outcome),)
         report = read_report(outcome, key)
         if report is None or report.get("collect_errors") or not report.get("collected"):
             step = outcome.steps[-1] if outcome.steps else None
@@ -241,10 +241,10 @@ class PytestGrader:
             errors = "\n".join(f"{where}:\n{error}" for where, error in (report or {}).get("collect_errors", {}).items())
             detail = "no test was collected" if report and not errors else (errors or printed or "no report")
             raise GraderError(f"task {task.id!r}: collecting the hidden tests with the reference solution failed: "
-                              f"{tail(detail.encode(), 3000)}", output=printed)
+                              f"{tail(detail.encode(), 3000)}", output=printed, runs=runs)
         expected = tuple(report["collected"])
         self._store(digest, expected)
-        return expected
+        return expected, runs
 
     def _store(self, digest: str, expected: tuple[str, ...]) -> None:
         cache = self._cache_file(digest)
@@ -255,19 +255,14 @@ class PytestGrader:
         temporary.write_text(json.dumps(expected), "utf-8")
         temporary.replace(cache)
 
-    def _key(self, task: Task, submission: Mapping[str, bytes]) -> bytes:
-        """The report key of this submission's run: derived, so ``grade`` needs no state from ``build_run``."""
-        message = f"{task.digest}\0{tree_digest(submission)}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest().encode()
-
     def _spec(self, task: Task, submission: Mapping[str, bytes], *, mode: str, key: bytes) -> RunSpec:
-        argv = ("python3", "-I", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_harness.py", mode, REPORT, _tests_path(task))
+        argv = ("python3", "-I", harness_path("pytest_harness.py"), mode, REPORT, _tests_path(task))
         return RunSpec(
             environment=task.environment,
             limits=task.limits,
             steps=(Step(argv, stdin=key + b"\n"),),
             workspace=submission,
-            grader_files={**packs.grader_files(task), **harness_files()},
+            grader_files={**packs.grader_files(task), **harness_files(PYTEST)},
             collect=(REPORT,),
         )
 
@@ -278,24 +273,23 @@ class PytestGrader:
         that nothing of the candidate's runs from; the candidate's gets the bridge and nothing hidden.
         """
         candidate = f"{SERVICE_HOST}:{BRIDGE_PORT}"
-        argv = ("python3", "-I", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_harness.py", "run", REPORT, _tests_path(task),
-                candidate)
+        argv = ("python3", "-I", harness_path("pytest_harness.py"), "run", REPORT, _tests_path(task), candidate)
         client = RunSpec(
             environment=task.environment,
             limits=task.limits,
             steps=(Step(argv, stdin=key + b"\n"),),
             workspace=submission,
-            grader_files={**packs.grader_files(task), **harness_files()},
+            grader_files={**packs.grader_files(task), **harness_files(PYTEST)},
             collect=(REPORT,),
         )
-        serve = ("python3", "-I", "-u", f"{GRADER_DIR}/{HARNESS_DIR}/pytest_bridge.py", "serve", str(BRIDGE_PORT),
+        serve = ("python3", "-I", "-u", harness_path("pytest_bridge.py"), "serve", str(BRIDGE_PORT),
                  "/workspace")  # unbuffered: what the candidate printed is kept though the sandbox is killed
         return RunSpec(
             environment=task.environment,
             limits=task.limits,
             steps=(),
             workspace=submission,
-            grader_files=bridge_files(),
+            grader_files=harness_files(BRIDGE),
             service=Service(serve, BRIDGE_PORT, BRIDGE_READY_SECONDS, probe=False),  # the harness connects, retrying
             client=client,
         )
@@ -305,7 +299,7 @@ def grader_digest(task: Task) -> str:
     """What the expected list depends on: the hidden files, the harness, the tests folder, the
     environment and the reference solution. A change to any of them re-collects; nothing else does."""
     files = {f"grader/{path}": data for path, data in packs.grader_files(task).items()}
-    files |= {f"harness/{path}": data for path, data in harness_files().items()}
+    files |= {f"harness/{path}": data for path, data in harness_files(PYTEST).items()}
     files |= {f"reference/{path}": data for path, data in packs.reference_submission(task).items()}
     files["collection"] = f"v2\0{task.environment}\0{_tests_path(task)}".encode()
     return tree_digest(files)
@@ -328,33 +322,6 @@ def _unserved(outcome: RunOutcome) -> str:
 
 def _tests_path(task: Task) -> str:
     return posixpath.normpath(f"{GRADER_DIR}/{task.grader.get('tests', '.')}")
-
-
-def new_key() -> bytes:
-    """A fresh per-run report key (hex, so it travels as one stdin line)."""
-    return secrets.token_hex(32).encode()
-
-
-def sign_report(key: bytes, body: bytes) -> bytes:
-    """The report file the harness writes: its body and an HMAC of it under the run's key."""
-    mac = hmac.new(key, body, hashlib.sha256).hexdigest()
-    return json.dumps({"mac": mac, "body": body.decode("utf-8")}).encode()
-
-
-def read_report(outcome: RunOutcome, key: bytes) -> dict | None:
-    """The harness's report if it is there and authentic under ``key``; None otherwise (forged counts as absent)."""
-    raw = outcome.collected.get(REPORT)
-    if raw is None:
-        return None
-    try:
-        signed = json.loads(raw)
-        body = signed["body"].encode("utf-8")
-        if not hmac.compare_digest(str(signed["mac"]), hmac.new(key, body, hashlib.sha256).hexdigest()):
-            return None
-        report = json.loads(body)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return report if isinstance(report, dict) and isinstance(report.get("results"), dict) else None
 
 
 def _missing_reason(nodeid: str, report: dict | None, outcome: RunOutcome) -> str:

@@ -6,10 +6,11 @@ A written answer (an incident summary, a design brief) is read, never executed, 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from engine.errors import GraderError, Problem
 from engine.models import RunOutcome, RunSpec, Task
-from engine.ports import Grading
+from engine.ports import Grading, Runner
 
 
 class ReviewGrader:
@@ -17,8 +18,8 @@ class ReviewGrader:
     #: grade_submission skips the sandbox for a grader that runs nothing.
     runs_sandbox = False
 
-    def __init__(self, runner=None):
-        self._runner = runner
+    def __init__(self, runner: Runner | None = None, *, cache_dir: Path | None = None):
+        """Takes the registry's one signature (``graders.GraderFactory``); it runs nothing."""
 
     def problems(self, task: Task) -> list[Problem]:
         return []  # the rubric's problems are engine.review.rubric_problems, for every kind

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 
 from engine import packs, schemas
 from engine.errors import GraderError, Problem
@@ -31,8 +32,8 @@ RESULTS = f"{GRADER_DIR}/results.json"
 class ScriptGrader:
     kind = "script"
 
-    def __init__(self, runner: Runner):
-        self._runner = runner
+    def __init__(self, runner: Runner | None = None, *, cache_dir: Path | None = None):
+        """Takes the registry's one signature (``graders.GraderFactory``); it starts no run of its own."""
 
     def problems(self, task: Task) -> list[Problem]:
         return packs.sandbox_file_problems(task, "grader.command", task.grader["command"], mount=GRADER_DIR,

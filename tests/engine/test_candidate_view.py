@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from engine import schemas
 from engine.digest import tree_digest
 from engine.models import CheckStatus, RunStatus
+from engine.ports import GraderRun
 from engine.results import WITHHELD, Result, candidate_view
 from tests import factories
 
@@ -45,3 +46,17 @@ def test_with_a_hidden_check_the_runs_exit_code_cpu_and_memory_are_withheld():
 def test_when_every_check_is_visible_the_run_figures_stay():
     view = candidate_view(document(factories.check(id="open", visible=True), exit_code=3))
     assert (view["runner"]["exit_code"], view["runner"]["cpu_seconds"]) == (3, 0.25)
+
+
+def test_the_graders_own_runs_keep_only_that_they_ran_and_whether_they_hit_a_limit():
+    """A variant's or a checker's run holds hidden material: its figures could spell it out."""
+    variant = factories.outcome(factories.step(exit_code=17), wall_seconds=3.0, cpu_seconds=1.0, peak_memory_bytes=5,
+                                oom_killed=True)
+    full = Result(task=factories.task(), submission_digest=tree_digest({}), status=RunStatus.COMPLETED,
+                  checks=(factories.check(id="open", visible=True),), started_at=STARTED, finished_at=STARTED,
+                  outcome=factories.outcome(), grader_runs=(GraderRun("variant swapped", variant),)).to_document()
+    [run] = candidate_view(full)["runner"]["grader_runs"]
+    assert full["runner"]["grader_runs"][0]["exit_code"] == 17
+    assert run == {"purpose": "variant swapped", "image": "sha256:fake", "wall_seconds": None, "cpu_seconds": None,
+                   "peak_memory_bytes": None, "exit_code": None, "timed_out": False, "oom_killed": True}
+    assert schemas.problems("result", candidate_view(full)) == []

@@ -18,7 +18,7 @@ from engine.ports import Grading
 from engine.results import candidate_view, now
 from graders import GraderSet
 from graders.io_grader import IoGrader
-from graders.pytest_grader import PytestGrader
+from graders.pytest_grader import REPORT, PytestGrader
 from runners.fake import FakeRunner
 from tests import factories
 
@@ -195,3 +195,37 @@ def test_a_candidate_failure_never_raises_with_the_pytest_grader(pytest_task, st
     assert result.verdict is not Verdict.ERROR
     assert len(result.checks) == len(TESTS)
     assert schemas.problems("result", result.to_document()) == []
+
+
+# -- runs the grader starts itself are in the result's runner statistics ----------------------------
+
+def collecting_runner(*, collected: list[str] = TESTS):
+    """The pytest harness's part, with figures of its own for the collection run (the reference's)."""
+    def handler(spec):
+        if spec.steps[0].argv[3] == "collect":
+            return factories.outcome(factories.step(0), wall_seconds=2.5, cpu_seconds=1.25, peak_memory_bytes=4096,
+                                     collected={REPORT: factories.pytest_report(collected, mode="collect")})
+        return factories.outcome(factories.step(1), wall_seconds=0.75, cpu_seconds=0.5, peak_memory_bytes=2048,
+                                 collected={REPORT: factories.pytest_report(TESTS, dict.fromkeys(TESTS, "fail"))})
+    return factories.harness_runner(handler)
+
+
+def test_the_collection_and_the_grader_sandbox_are_in_the_runner_statistics(pytest_task):
+    runner = collecting_runner()
+    grader = PytestGrader(runner)
+    first = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=grader).to_document()
+    assert [(run["purpose"], run["wall_seconds"], run["cpu_seconds"], run["peak_memory_bytes"], run["exit_code"])
+            for run in first["runner"]["grader_runs"]] == [("client", 0.75, 0.5, 2048, 1), ("collection", 2.5, 1.25, 4096, 0)]
+    assert schemas.problems("result", first) == []
+    again = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=grader).to_document()
+    assert [run["purpose"] for run in again["runner"]["grader_runs"]] == ["client"]  # the list was known: no collection
+
+
+def test_a_failed_collection_is_in_the_grader_error_results_runner_statistics(pytest_task):
+    runner = collecting_runner(collected=[])
+    result = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=PytestGrader(runner))
+    document = result.to_document()
+    assert result.status is RunStatus.GRADER_ERROR
+    assert [(run["purpose"], run["wall_seconds"]) for run in document["runner"]["grader_runs"]] == [
+        ("client", 0.75), ("collection", 2.5)]
+    assert schemas.problems("result", document) == []

@@ -9,6 +9,7 @@ import pytest
 from engine import schemas
 from engine.digest import tree_digest
 from engine.models import CheckStatus, RunStatus
+from engine.ports import GraderRun
 from engine.results import (
     SCHEMA_VERSION,
     TRUNCATION_MARK,
@@ -65,6 +66,24 @@ def test_the_runner_block_reports_the_run():
     assert (runner["timed_out"], runner["oom_killed"], runner["output_truncated"]) == (False, False, True)
     assert runner["limits"]["memory_mb"] == 256
     assert document["output"] == {"stdout": "onetwo", "stderr": "err"}
+    assert schemas.problems("result", document) == []
+
+
+def test_the_runner_block_lists_every_sandbox_of_the_graders_after_the_candidates():
+    client = factories.outcome(factories.step(4), image="sha256:client", wall_seconds=0.5, cpu_seconds=0.25)
+    outcome = factories.outcome(steps=(), wall_seconds=1.0, client=client)
+    collection = factories.outcome(factories.step(0), wall_seconds=2.345678, cpu_seconds=None, peak_memory_bytes=99,
+                                   oom_killed=True)
+    document = Result(task=factories.task(), submission_digest=tree_digest({}), status=RunStatus.COMPLETED, checks=(),
+                      started_at=STARTED, finished_at=STARTED, outcome=outcome,
+                      grader_runs=(GraderRun("collection", collection),)).to_document()
+    assert document["runner"]["wall_seconds"] == 1.0  # the candidate's sandbox, as before
+    assert document["runner"]["grader_runs"] == [
+        {"purpose": "client", "image": "sha256:client", "wall_seconds": 0.5, "cpu_seconds": 0.25,
+         "peak_memory_bytes": None, "exit_code": 4, "timed_out": False, "oom_killed": False},
+        {"purpose": "collection", "image": "sha256:fake", "wall_seconds": 2.3457, "cpu_seconds": None,
+         "peak_memory_bytes": 99, "exit_code": 0, "timed_out": False, "oom_killed": True},
+    ]
     assert schemas.problems("result", document) == []
 
 

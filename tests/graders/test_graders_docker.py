@@ -57,6 +57,16 @@ def test_the_starter_of_the_pytest_task_scores_nothing(grade):
     assert_earns_nothing(grade(RETRY))
 
 
+def test_the_grader_sandbox_and_the_collection_are_in_the_runner_statistics(grade):
+    """The isolated tests' sandbox and the reference's collection ran too: the result says what they cost."""
+    first, again = grade(RETRY).to_document()["runner"], grade(RETRY).to_document()["runner"]
+    assert [run["purpose"] for run in first["grader_runs"]] == ["client", "collection"]
+    assert [run["purpose"] for run in again["grader_runs"]] == ["client"]  # collected once per grader digest
+    for run in first["grader_runs"]:
+        assert run["wall_seconds"] > 0 and run["cpu_seconds"] is not None and run["peak_memory_bytes"]
+    assert first["grader_runs"][1]["exit_code"] == 0  # the reference's collection
+
+
 # -- the pytest kind ------------------------------------------------------------------------------
 
 FORCE_PASS_CONFTEST = textwrap.dedent("""

@@ -145,3 +145,26 @@ def test_a_checker_that_fails_itself_is_a_grader_error(tmp_path: Path):
     runner = FakeRunner(lambda spec: factories.outcome(factories.step(0 if spec.workspace else 2, b"", b"checker bug")))
     with pytest.raises(GraderError, match="checker failed on case 'a'"):
         run(task, runner)
+
+
+def test_the_checkers_run_is_reported_with_the_grading(tmp_path: Path):
+    task = load_task(tmp_path / "pack", {"a": ("in-a", "EXPECTED-A")},
+                     comparator={"type": "checker", "command": ["python3", "/grader/check.py"]})
+    checker_run = factories.outcome(factories.step(0, b"fine"), wall_seconds=1.5, cpu_seconds=0.25)
+    runner = FakeRunner(lambda spec: factories.outcome(factories.step(0, b"got-a")) if spec.workspace else checker_run)
+    grading = run(task, runner)
+    assert [(r.purpose, r.outcome) for r in grading.runs] == [("checker", checker_run)]
+
+
+def test_a_failed_checkers_run_is_reported_with_its_grader_error(tmp_path: Path):
+    task = load_task(tmp_path / "pack", {"a": ("", "x")},
+                     comparator={"type": "checker", "command": ["python3", "/grader/check.py"]})
+    runner = FakeRunner(lambda spec: factories.outcome(factories.step(0 if spec.workspace else 2, b"", b"checker bug")))
+    with pytest.raises(GraderError) as raised:
+        run(task, runner)
+    assert [(r.purpose, r.outcome.exit_code) for r in raised.value.runs] == [("checker", 2)]
+
+
+def test_without_a_checker_the_grader_starts_no_run(task):
+    grading = run(task, answer(b"EXPECTED-SECRET-ONE\n", b"EXPECTED-SECRET-TWO\n", b"EXPECTED-SECRET-THREE"))
+    assert grading.runs == ()

@@ -115,6 +115,17 @@ def test_every_variant_runs_in_its_own_sandbox_that_looks_like_the_reference_run
     assert scoring.weighted_score(grading.checks) == 50
 
 
+def test_every_variants_run_is_reported_with_the_grading_and_none_when_the_gate_fails(tmp_path):
+    task = mutation_task(tmp_path)
+    runner = runner_where({"reference": {"t::a": "pass"}, "off-by-one": {"t::a": "fail"}, "swapped": {"t::a": "pass"}},
+                          **{"off-by-one": {"wall_seconds": 1.5}, "swapped": {"wall_seconds": 2.5}})
+    grading, _ = graded(task, runner)
+    assert [(run.purpose, run.outcome.wall_seconds) for run in grading.runs] == [
+        ("variant off-by-one", 1.5), ("variant swapped", 2.5)]
+    gated, _ = graded(task, runner_where({"reference": {"t::a": "fail"}}))
+    assert gated.runs == ()
+
+
 def test_a_variant_message_never_carries_test_ids_or_failure_text(tmp_path):
     task = mutation_task(tmp_path)
     leaky = "t::test[def add(a, b): return a + b + 1]"
@@ -258,6 +269,10 @@ def test_test_the_parser_reference_is_ready_and_starter_is_not(tmp_path, docker_
     gate = next(c for c in starter.checks if c.id == GATE)
     assert gate.status is CheckStatus.PASS, "the starter's examples pass on the reference"
     assert 0 < starter.score < task.pass_threshold
+    variants = sorted(p.name for p in (task.root / "grader" / "variants").iterdir() if p.is_dir())
+    runs = starter.to_document()["runner"]["grader_runs"]
+    assert [run["purpose"] for run in runs] == [f"variant {name}" for name in variants]
+    assert all(run["wall_seconds"] > 0 and run["cpu_seconds"] is not None for run in runs)
 
 
 @pytest.mark.docker

@@ -267,7 +267,7 @@ def test_a_tests_folder_is_passed_to_the_harness(tmp_path: Path):
 
 def test_a_report_signed_with_another_key_counts_as_no_report(task):
     """A submission that writes its own report file (or rewrites ours) cannot know the run's key."""
-    from graders.pytest_grader import sign_report
+    from graders._harness import sign_report
 
     forged = sign_report(b"0" * 64, factories.pytest_report(TESTS, dict.fromkeys(TESTS, "pass")))
     runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(collected={REPORT: forged}))
