@@ -48,7 +48,7 @@ def test_the_harness_lands_in_the_grader_mount_and_every_kind_runs_it_from_there
     assert REPORT.startswith(f"{GRADER_DIR}/{HARNESS_DIR}/")
     mutation = MutationGrader(NEVER).build_run(mutation_task(tmp_path), SUBMISSION)
     assert mutation.steps[0].argv[2] == harness_path("pytest_harness.py") and mutation.collect == (REPORT,)
-    assert dict(mutation.grader) == harness_files(PYTEST)
+    assert dict(mutation.grader_files) == harness_files(PYTEST)
     http_task = factories.task(grader={"kind": "http", "start": ["python3", "app.py"], "port": 8000},
                                root=tmp_path / "http")
     (tmp_path / "http" / "grader").mkdir(parents=True)
@@ -56,7 +56,7 @@ def test_the_harness_lands_in_the_grader_mount_and_every_kind_runs_it_from_there
         "- name: root\n  request: {method: GET, path: /}\n  expect: {status: 200}\n")
     client = HttpGrader().build_run(http_task, {}).client
     assert client is not None and client.steps[0].argv[2] == harness_path("http_harness.py")
-    assert harness_files(HTTP).items() <= dict(client.grader).items() and client.collect == (REPORT,)
+    assert harness_files(HTTP).items() <= dict(client.grader_files).items() and client.collect == (REPORT,)
 
 
 def test_report_keys_differ_per_grader_submission_and_purpose():
