@@ -160,7 +160,10 @@ class RunEvent(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
-class Result(SQLModel, table=True):
+class ResultRow(SQLModel, table=True):
+    """A stored, signed result (``engine.results.Result`` is the value it was made from)."""
+
+    __tablename__ = "result"  # the class was ``Result``: the table keeps its name
     #: A submission's latest result (migration 0008_faults).
     __table_args__ = (Index("ix_result_submission_id_created_at", "submission_id", "created_at"),)
     id: str = Field(primary_key=True)

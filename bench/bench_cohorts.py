@@ -42,7 +42,7 @@ from api.tables import (  # noqa: E402
     AssessmentStart,
     Cohort,
     CohortMember,
-    Result,
+    ResultRow,
     Role,
     Run,
     RunState,
@@ -99,7 +99,7 @@ def fill(service, members: int) -> tuple[str, str]:
                 "skills": {s: [best[1], best[2]] for s in task.micro_skills}})
     with service.engine.begin() as connection:
         for table, key in ((CohortMember, "members"), (AssessmentStart, "starts"), (Submission, "subs"),
-                           (Run, "runs"), (Result, "results"), (AssessmentScore, "scores")):
+                           (Run, "runs"), (ResultRow, "results"), (AssessmentScore, "scores")):
             rows = connection_rows[key]
             for start in range(0, len(rows), 5000):
                 connection.execute(insert(table), rows[start:start + 5000])

@@ -40,7 +40,7 @@ from api.app import create_app
 from api.queue import FakeQueue
 from api.service import build_service
 from api.settings import Settings
-from api.tables import Result, Role, Run, RunEvent, RunState, SkillEvidence, Submission, utcnow
+from api.tables import ResultRow, Role, Run, RunEvent, RunState, SkillEvidence, Submission, utcnow
 from engine import archives, packs, signing
 from engine.models import Check, CheckStatus, RunOutcome, RunStatus, StepOutcome
 from engine.results import Result as ResultDoc
@@ -113,7 +113,7 @@ def fill_results(service) -> tuple[str, str]:
                     evidence.append({"candidate": f"bench-{c}", "skill": skill, "score": score, "verdict": verdict,
                                          "result_id": res, "at": at})
                 first = first or res
-            for table, rows in ((Submission, subs), (Run, runs), (Result, results), (RunEvent, events),
+            for table, rows in ((Submission, subs), (Run, runs), (ResultRow, results), (RunEvent, events),
                                 (SkillEvidence, evidence)):
                 session.execute(insert(table), rows)
             for row in evidence:  # oldest first, as record_result keeps them
@@ -184,7 +184,7 @@ def main() -> None:
         result_id, candidate = fill_results(service)
         tasks = sum(len(p.tasks) for p in service.catalogue.packs())
         with service.session() as session:
-            count = session.exec(select(func.count()).select_from(Result)).one()
+            count = session.exec(select(func.count()).select_from(ResultRow)).one()
         print(f"catalogue: {tasks} tasks (loaded in {loaded:.1f} s); results in the database: {count}")
         app = create_app(service, reaper=False)
         with TestClient(app) as plain, TestClient(app) as alice, TestClient(app) as rita:

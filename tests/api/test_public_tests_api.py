@@ -102,11 +102,11 @@ def play_worker(api, handler) -> tuple[threading.Thread, list[BaseException], An
 def stored_jobs(api) -> int:
     from sqlmodel import func, select
 
-    from api.tables import PublicTestJob, Result, Submission
+    from api.tables import PublicTestJob, ResultRow, Submission
 
     with api.service.session() as session:
         return sum(session.exec(select(func.count()).select_from(table)).one()
-                   for table in (PublicTestJob, Submission, Result))
+                   for table in (PublicTestJob, Submission, ResultRow))
 
 
 def test_with_a_broker_a_worker_runs_the_public_tests_and_nothing_stays(api):

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
 
-from api.tables import Result, Role, Run, RunEvent, RunState, Submission
+from api.tables import ResultRow, Role, Run, RunEvent, RunState, Submission
 from engine import archives
 from engine.digest import tree_digest
 from engine.trees import is_ignored
@@ -39,7 +39,7 @@ def snapshot(api: Api) -> tuple[tuple[int, ...], list[str]]:
     """What a refused request must not change: row counts of every per-submission table, and the queue."""
     with api.service.session() as session:
         counts = tuple(session.exec(select(func.count()).select_from(table)).one()
-                       for table in (Submission, Run, RunEvent, Result))
+                       for table in (Submission, Run, RunEvent, ResultRow))
     return counts, list(api.queue.run_ids)
 
 
