@@ -53,7 +53,10 @@ class Metrics:
 
 
 @dataclass
-class Service:
+class AppService:
+    """The API's composition root: one per process, built by ``build_service`` (not a candidate's
+    ``engine.models.Service``)."""
+
     settings: Settings
     engine: Engine
     catalogue: Catalogue
@@ -565,11 +568,11 @@ def build_catalogue(settings: Settings) -> Catalogue:
     return catalogue
 
 
-def build_service(settings: Settings, queue: JobQueue) -> Service:
+def build_service(settings: Settings, queue: JobQueue) -> AppService:
     engine = db.make_engine(settings.database)
     db.migrate(engine)
     keyring = Keyring(settings.keys_dir)
-    service = Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=keyring.active(),
+    service = AppService(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=keyring.active(),
                       queue=queue, keyring=keyring)
     service.log.seal()  # what a previous run appended, or the empty log's first checkpoint
     service.sync_pack_credentials()

@@ -219,7 +219,7 @@ class SkillStanding(SQLModel, table=True):
 
 
 class PublicTestAdmission(SQLModel, table=True):
-    """One public-test run let in: kept only to rate-limit them (``Service.admit_public_tests``), and
+    """One public-test run let in: kept only to rate-limit them (``AppService.admit_public_tests``), and
     forgotten once out of the window. Nothing of the run itself is stored."""
 
     __tablename__ = "public_test_admission"
@@ -229,7 +229,7 @@ class PublicTestAdmission(SQLModel, table=True):
 
 
 class PublicTestJob(SQLModel, table=True):
-    """Public tests handed to a Celery worker (``Service.public_tests``): the candidate's files until the
+    """Public tests handed to a Celery worker (``AppService.public_tests``): the candidate's files until the
     worker posts the tests' output. Never a submission: no run, no result, nothing signed or counted;
     the API deletes it once it answered (or gave up waiting)."""
 

@@ -336,7 +336,7 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
 @router.post("/tasks/{pack_id}/{task_id}/public-tests")
 async def run_public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
                            user: UserDep) -> Response:
-    """The task's public tests over the posted files (the API's admission and ``Service.run_public_tests``):
+    """The task's public tests over the posted files (the API's admission and ``AppService.run_public_tests``):
     output only, never a result. The editor's button gets the fragment it shows, a refusal included."""
     task = live_task(service, session, pack_id, task_id)
     if not public_tests.public_test_files(task):
