@@ -15,7 +15,7 @@ from api import storage
 from api.app import create_app
 from api.celery_app import make_celery, register_check_task, register_grade_task, register_public_tests_task
 from api.queue import CeleryQueue, InProcessQueue, JobQueue
-from api.service import AppService, build_catalogue, build_service
+from api.service import AppService, build_pack_store, build_service
 from api.settings import Settings
 from api.tables import Role, RunState
 from api.worker import WorkerContext
@@ -51,7 +51,7 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
                                          subject="embedded-worker")
         runner = _worker_runner(settings, parallel=settings.embedded_workers)
         holder["worker"] = WorkerContext.build(
-            runner=runner, catalogue=service.catalogue,
+            runner=runner, pack_store=service.pack_store,
             client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
             cache_dir=settings.cache_dir, attempts=settings.max_attempts)
         service.on_shutdown.append(pool.close)  # first: no new grading starts while the rest shuts down
@@ -205,7 +205,7 @@ def celery_worker(settings: Settings, *, concurrency: int | None = None):
     _tidy_at_shutdown(runner)
     context = WorkerContext.build(
         runner=runner,
-        catalogue=build_catalogue(settings),
+        pack_store=build_pack_store(settings),
         client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
         cache_dir=settings.cache_dir, attempts=settings.max_attempts)
     register_grade_task(app, context)

@@ -135,7 +135,7 @@ def get_pack_version(*, session: Session, pack_id: str | None = None, version: s
 
 
 def pack_states(*, session: Session) -> dict[tuple[str, str], str]:
-    """Every uploaded version's state, by ``(pack_id, version)`` (one small query per catalogue read)."""
+    """Every uploaded version's state, by ``(pack_id, version)`` (one small query per pack store read)."""
     rows = session.exec(select(PackVersion.pack_id, PackVersion.version, PackVersion.state)).all()
     return {(pack_id, version): state for pack_id, version, state in rows}
 

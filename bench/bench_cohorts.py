@@ -54,7 +54,7 @@ TASKS, ATTEMPTS = 10, 3
 
 def fill(service, members: int) -> tuple[str, str]:
     """A cohort, an assessment of 10 tasks, and every member's 3 attempts at each; returns (cohort, assessment)."""
-    tasks = [t for p in service.catalogue.packs() for t in p.tasks if t.grader_kind != "review"][:TASKS]
+    tasks = [t for p in service.pack_store.packs() for t in p.tasks if t.grader_kind != "review"][:TASKS]
     now = datetime.now(UTC)
     cohort_id, assessment_id = uuid.uuid4().hex, uuid.uuid4().hex
     with service.session() as session:

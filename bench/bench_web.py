@@ -79,7 +79,7 @@ def make_catalogue(root: Path) -> Path:
 
 def fill_results(service) -> tuple[str, str]:
     """10,000 results (100 candidates × 100), each with its skill evidence and standings; returns one of bench-0's result ids."""
-    task = service.catalogue.task("bench-pack-0", "task-0")
+    task = service.pack_store.task("bench-pack-0", "task-0")
     checks = (Check(id="empty-input", name="empty-input", status=CheckStatus.PASS, score=1, max_score=1,
                     message="ok", visible=True, micro_skill=task.micro_skills[1]),
               Check(id="hidden", name="hidden", status=CheckStatus.FAIL, score=0, max_score=1,
@@ -182,7 +182,7 @@ def main() -> None:
         service = build_service(settings, FakeQueue())
         loaded = time.perf_counter() - started
         result_id, candidate = fill_results(service)
-        tasks = sum(len(p.tasks) for p in service.catalogue.packs())
+        tasks = sum(len(p.tasks) for p in service.pack_store.packs())
         with service.session() as session:
             count = session.exec(select(func.count()).select_from(ResultRow)).one()
         print(f"catalogue: {tasks} tasks (loaded in {loaded:.1f} s); results in the database: {count}")

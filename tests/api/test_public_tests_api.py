@@ -90,7 +90,7 @@ def play_worker(api, handler) -> tuple[threading.Thread, list[BaseException], An
                 time.sleep(0.02)
             jobs.run_public_tests(api.queue.public_test_ids[0], api=WorkerApi(api.client, token=secret, worker="w"),
                                   runner=runner,
-                                  find_task=lambda pack, version, task: api.service.catalogue.task(pack, task, version))
+                                  find_task=lambda pack, version, task: api.service.pack_store.task(pack, task, version))
         except BaseException as exc:  # noqa: BLE001 - a worker thread's every failure is surfaced by the test
             failures.append(exc)
 
