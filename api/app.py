@@ -10,11 +10,11 @@ from fastapi import FastAPI
 
 from api import errors, storage, streams
 from api.routes import admin, authoring, catalogue, cohorts, credentials, log, meta, reviews, runs, submissions
-from api.service import Service
+from api.service import AppService
 from api.web import mount as mount_web
 
 
-def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
+def create_app(service: AppService, *, reaper: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         stop = threading.Event()
@@ -50,6 +50,6 @@ def create_app(service: Service, *, reaper: bool = True) -> FastAPI:
     return app
 
 
-def _new_events(service: Service, after_id: int) -> tuple[int, set[str]]:
+def _new_events(service: AppService, after_id: int) -> tuple[int, set[str]]:
     with service.session() as session:
         return storage.run_events_since(session=session, after_id=after_id)

@@ -24,7 +24,7 @@ from api.tables import (
     CohortStaff,
     Invitation,
     Regrade,
-    Result,
+    ResultRow,
     Role,
     Run,
     RunEvent,
@@ -217,7 +217,7 @@ def start(*, session: Session, assessment_id: str, candidate: str) -> Assessment
 
 def attempts_used(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str) -> int:
     """Attempts that count against the limit: every submission but those whose result is an engine or grader fault."""
-    faulted = select(Result.submission_id).where(Result.verdict == "error")
+    faulted = select(ResultRow.submission_id).where(ResultRow.verdict == "error")
     return int(session.exec(select(func.count()).select_from(Submission).where(
         Submission.assessment_id == assessment_id, Submission.candidate == candidate,
         Submission.pack_id == pack_id, Submission.task_id == task_id,
@@ -226,9 +226,9 @@ def attempts_used(*, session: Session, assessment_id: str, candidate: str, pack_
 
 def assessment_results(*, session: Session, candidate: str) -> list[tuple[str, str]]:
     """``(result id, assessment id)`` of the candidate's assessment attempts."""
-    rows = session.exec(select(Result.id, Submission.assessment_id)
-                        .join(Submission, col(Submission.id) == Result.submission_id)
-                        .where(Result.candidate == candidate, col(Submission.assessment_id).is_not(None))).all()
+    rows = session.exec(select(ResultRow.id, Submission.assessment_id)
+                        .join(Submission, col(Submission.id) == ResultRow.submission_id)
+                        .where(ResultRow.candidate == candidate, col(Submission.assessment_id).is_not(None))).all()
     return [(result_id, assessment_id) for result_id, assessment_id in rows if assessment_id is not None]
 
 
@@ -240,8 +240,8 @@ def closed_unreleased(*, session: Session, now: datetime) -> list[str]:
 
 
 def candidates_with_results(*, session: Session, assessment_id: str) -> list[str]:
-    return list(session.exec(select(Result.candidate).distinct().join(
-        Submission, col(Submission.id) == Result.submission_id).where(Submission.assessment_id == assessment_id)).all())
+    return list(session.exec(select(ResultRow.candidate).distinct().join(
+        Submission, col(Submission.id) == ResultRow.submission_id).where(Submission.assessment_id == assessment_id)).all())
 
 
 def mark_released(*, session: Session, assessment_id: str, at: datetime) -> None:
@@ -254,12 +254,12 @@ def mark_released(*, session: Session, assessment_id: str, at: datetime) -> None
 
 
 def task_attempts(*, session: Session, assessment_id: str, candidate: str, pack_id: str,
-                  task_id: str) -> list[tuple[Result, Submission]]:
+                  task_id: str) -> list[tuple[ResultRow, Submission]]:
     """Every graded attempt of one member at one task, oldest first."""
-    rows = session.exec(select(Result, Submission).join(Submission, col(Submission.id) == Result.submission_id)
+    rows = session.exec(select(ResultRow, Submission).join(Submission, col(Submission.id) == ResultRow.submission_id)
                         .where(Submission.assessment_id == assessment_id, Submission.candidate == candidate,
                                Submission.pack_id == pack_id, Submission.task_id == task_id,
-                               col(Result.superseded_by).is_(None))
+                               col(ResultRow.superseded_by).is_(None))
                         .order_by(col(Submission.created_at))).all()
     return list(rows)
 
@@ -364,29 +364,29 @@ def get_regrade(*, session: Session, regrade_id: str) -> Regrade | None:
     return session.get(Regrade, regrade_id)
 
 
-def regrade_outcomes(*, session: Session, regrade_id: str) -> list[tuple[Run, Submission, Result | None]]:
+def regrade_outcomes(*, session: Session, regrade_id: str) -> list[tuple[Run, Submission, ResultRow | None]]:
     """Each run of the regrade with its submission and new result (None while it is graded)."""
     without_files = defer(Submission.archive)  # type: ignore[arg-type]  # SQLModel types the column as bytes
-    rows = session.exec(select(Run, Submission, Result)
+    rows = session.exec(select(Run, Submission, ResultRow)
                         .join(Submission, col(Submission.id) == Run.submission_id)
-                        .join(Result, col(Result.run_id) == Run.id, isouter=True)
+                        .join(ResultRow, col(ResultRow.run_id) == Run.id, isouter=True)
                         .where(Run.regrade_id == regrade_id)
                         .options(without_files)).all()
     return list(rows)
 
 
-def previous_result(*, session: Session, submission_id: str, before: Result | None) -> Result | None:
+def previous_result(*, session: Session, submission_id: str, before: ResultRow | None) -> ResultRow | None:
     """The result a regrade's new one replaced: the one it superseded, else (an ``error`` regrade) the
     submission's newest graded result from before."""
     if before is not None and before.verdict != "error":
-        found = session.exec(select(Result).where(Result.superseded_by == before.id)
-                             .order_by(col(Result.created_at).desc())).first()
+        found = session.exec(select(ResultRow).where(ResultRow.superseded_by == before.id)
+                             .order_by(col(ResultRow.created_at).desc())).first()
         if found is not None:
             return found
-    query = select(Result).where(Result.submission_id == submission_id, Result.verdict != "error")
+    query = select(ResultRow).where(ResultRow.submission_id == submission_id, ResultRow.verdict != "error")
     if before is not None:
-        query = query.where(Result.id != before.id)
-    return session.exec(query.order_by(col(Result.created_at).desc())).first()
+        query = query.where(ResultRow.id != before.id)
+    return session.exec(query.order_by(col(ResultRow.created_at).desc())).first()
 
 
 def latest_attempts(*, session: Session, assessment_id: str, pack_id: str, task_id: str) -> list[Submission]:

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from api.auth import Principal
-from api.service import Service
+from api.service import AppService
 from api.tables import Role
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `tasktrial admin create-token`.")
@@ -20,11 +20,11 @@ bearer = HTTPBearer(auto_error=False, description="An API token from `tasktrial 
 # ``def`` dependency on a worker thread, and these are too cheap to be worth a thread hop each.
 
 
-async def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> AppService:
     return request.app.state.service
 
 
-ServiceDep = Annotated[Service, Depends(get_service)]
+ServiceDep = Annotated[AppService, Depends(get_service)]
 
 
 async def get_session(service: ServiceDep) -> AsyncIterator[Session]:

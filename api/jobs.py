@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from api.catalogue import pack_digest
+from api.packstore import pack_digest
 from api.worker_client import RetryableApiError, WorkerApi
 from engine import archives, public_tests
 from engine.checking import check_task, pack_report

@@ -15,7 +15,7 @@ from api import storage
 from api.app import create_app
 from api.celery_app import make_celery, register_check_task, register_grade_task, register_public_tests_task
 from api.queue import CeleryQueue, InProcessQueue, JobQueue
-from api.service import Service, build_catalogue, build_service
+from api.service import AppService, build_pack_store, build_service
 from api.settings import Settings
 from api.tables import Role, RunState
 from api.worker import WorkerContext
@@ -51,7 +51,7 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
                                          subject="embedded-worker")
         runner = _worker_runner(settings, parallel=settings.embedded_workers)
         holder["worker"] = WorkerContext.build(
-            runner=runner, catalogue=service.catalogue,
+            runner=runner, pack_store=service.pack_store,
             client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
             cache_dir=settings.cache_dir, attempts=settings.max_attempts)
         service.on_shutdown.append(pool.close)  # first: no new grading starts while the rest shuts down
@@ -69,7 +69,7 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
 SHUTDOWN_GRACE_SECONDS = 3
 
 
-def run_server(app, service: Service, settings: Settings) -> None:
+def run_server(app, service: AppService, settings: Settings) -> None:
     """Serve ``app`` with uvicorn until SIGINT/SIGTERM, then stop within seconds whatever is open.
 
     At shutdown, open event streams are told to reconnect and end at once (uvicorn would otherwise
@@ -99,7 +99,7 @@ def _gradings_under_way() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("tasktrial-worker") and t.is_alive()]
 
 
-def _abandon_gradings_under_way(service: Service) -> None:
+def _abandon_gradings_under_way(service: AppService) -> None:
     """Remove the sandboxes of embedded gradings still running, which the stopping process will not await.
 
     Their runs stay claimed in the database and the next start queues them again (``recover``),
@@ -171,7 +171,7 @@ def _every(seconds: float, job) -> None:
             log.exception("reaping orphaned sandboxes failed; trying again in %s s", seconds)
 
 
-def recover(service: Service) -> int:
+def recover(service: AppService) -> int:
     """After an embedded restart, every unfinished run belonged to a pool that no longer exists: queue it again."""
     from sqlmodel import select
 
@@ -205,7 +205,7 @@ def celery_worker(settings: Settings, *, concurrency: int | None = None):
     _tidy_at_shutdown(runner)
     context = WorkerContext.build(
         runner=runner,
-        catalogue=build_catalogue(settings),
+        pack_store=build_pack_store(settings),
         client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
         cache_dir=settings.cache_dir, attempts=settings.max_attempts)
     register_grade_task(app, context)

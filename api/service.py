@@ -17,10 +17,10 @@ from sqlmodel import Session
 
 from api import auth, cohort_storage, cohorts, db, packcheck, storage
 from api.auth import Principal
-from api.catalogue import Catalogue, StateOf
 from api.credentials import Credentials
 from api.errors import StorageLow, TooManyRequests
 from api.health import Prober
+from api.packstore import PackStore, StateOf
 from api.queue import JobQueue
 from api.settings import Settings
 from api.streams import StreamHub
@@ -53,10 +53,13 @@ class Metrics:
 
 
 @dataclass
-class Service:
+class AppService:
+    """The API's composition root: one per process, built by ``build_service`` (not a candidate's
+    ``engine.models.Service``)."""
+
     settings: Settings
     engine: Engine
-    catalogue: Catalogue
+    pack_store: PackStore
     key: signing.SigningKey
     queue: JobQueue
     metrics: Metrics = field(default_factory=Metrics)
@@ -93,7 +96,7 @@ class Service:
                                    seal_seconds=self.settings.log_seal_seconds)
         self.credentials = Credentials(
             session=self.session, public_url=self.settings.public_url, key=self.signing_key,
-            known_skills=lambda: {s for p in self.catalogue.packs() for t in p.tasks for s in t.micro_skills},
+            known_skills=lambda: {s for p in self.pack_store.packs() for t in p.tasks for s in t.micro_skills},
             withheld=cohorts.withheld_results)
         self.webhooks = Webhooks(session=self.session, allow_private=self.settings.webhook_allow_private)
         self.health = Prober(settings=self.settings, engine=self.engine, celery=getattr(self.queue, "app", None))
@@ -277,7 +280,7 @@ class Service:
         states = storage.pack_states(session=session)
 
         def state(pack: Pack) -> str:
-            if self.catalogue.is_builtin(pack):
+            if self.pack_store.is_builtin(pack):
                 return PackState.LIVE.value
             return states.get((pack.id, pack.version), PackState.CHECKING.value)
 
@@ -292,8 +295,8 @@ class Service:
         """
         self.refuse_when_disk_low()
         state = self.pack_state(session)
-        task = self.catalogue.task(pack_id, task_id, version, state)
-        if state(self.catalogue.pack(task.pack_id, task.pack_version)) == PackState.RETIRED.value:
+        task = self.pack_store.task(pack_id, task_id, version, state)
+        if state(self.pack_store.pack(task.pack_id, task.pack_version)) == PackState.RETIRED.value:
             raise VersionRetired(f"pack {task.pack_id}@{task.pack_version} is retired: a retired version takes no "
                                  "new submissions (its results stay valid and verifiable); submit to the latest "
                                  "live version instead (leave the version out)")
@@ -315,8 +318,8 @@ class Service:
         Called when versions change state in this process (start, a check's verdict, a retirement).
         """
         with self.session() as session:
-            live = self.catalogue.packs(self.pack_state(session))
-        self.credentials.sync_packs(live, {pack.id for pack in self.catalogue.all_versions()})
+            live = self.pack_store.packs(self.pack_state(session))
+        self.credentials.sync_packs(live, {pack.id for pack in self.pack_store.all_versions()})
 
     def record_pack_check(self, *, version_id: str, report: dict) -> str:
         """Publish a checked version (``live``) or refuse it (``rejected``); the first report stands.
@@ -337,7 +340,7 @@ class Service:
         return to.value
 
     def lease_seconds(self, pack_id: str, version: str, task_id: str) -> float:
-        task = self.catalogue.task(pack_id, task_id, version)
+        task = self.pack_store.task(pack_id, task_id, version)
         return self.settings.lease_margin_seconds + task.limits.time_seconds * 2
 
     def store_result(self, *, run_id: str, document: dict, reviewed: bool = False,
@@ -403,7 +406,7 @@ class Service:
             log.exception("storing the webhook events of result %s failed", result.id)
 
     def _has_rubric(self, submission) -> bool:
-        task = self.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        task = self.pack_store.task(submission.pack_id, submission.task_id, submission.pack_version)
         return bool(task.rubric)
 
     def complete_review(self, *, review_id: str, reviewer: str, scores: dict[str, float],
@@ -419,7 +422,7 @@ class Service:
             item = storage.get_review(session=session, review_id=review_id)
             if item is None:
                 raise NotFound(f"unknown review {review_id!r}")
-            task = self.catalogue.task(item.pack_id, item.task_id, item.pack_version)
+            task = self.pack_store.task(item.pack_id, item.task_id, item.pack_version)
             document = review.combine(task, item.automated, review.reviewed_checks(task, scores, comments))
             if not storage.complete_review(session=session, review_id=review_id, reviewer=reviewer, scores=scores,
                                            comments=comments):
@@ -454,7 +457,7 @@ class Service:
             submission = storage.get_submission(session=session, submission_id=run.submission_id) if run else None
         if run is None or submission is None:
             return
-        task = self.catalogue.task(submission.pack_id, submission.task_id, run.pack_version or submission.pack_version)
+        task = self.pack_store.task(submission.pack_id, submission.task_id, run.pack_version or submission.pack_version)
         document = engine_error_result(task, submission.submission_digest, reason, started_at=now()).to_document()
         self.store_result(run_id=run_id, document=document, holder=holder)
 
@@ -553,23 +556,23 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def build_catalogue(settings: Settings) -> Catalogue:
+def build_pack_store(settings: Settings) -> PackStore:
     missing = [str(p) for p in settings.catalogue_dirs if not p.is_dir()]
     if missing:
         raise ConfigurationError(f"TASKTRIAL_CATALOGUE_DIRS names folders that do not exist: {', '.join(missing)}")
-    catalogue = Catalogue(
+    pack_store = PackStore(
         builtin_dirs=list(settings.catalogue_dirs), packs_dir=settings.packs_dir, loader=packcheck.loader(),
         validate_upload=packcheck.BoundedValidator(),
     )
-    catalogue.refresh()
-    return catalogue
+    pack_store.refresh()
+    return pack_store
 
 
-def build_service(settings: Settings, queue: JobQueue) -> Service:
+def build_service(settings: Settings, queue: JobQueue) -> AppService:
     engine = db.make_engine(settings.database)
     db.migrate(engine)
     keyring = Keyring(settings.keys_dir)
-    service = Service(settings=settings, engine=engine, catalogue=build_catalogue(settings), key=keyring.active(),
+    service = AppService(settings=settings, engine=engine, pack_store=build_pack_store(settings), key=keyring.active(),
                       queue=queue, keyring=keyring)
     service.log.seal()  # what a previous run appended, or the empty log's first checkpoint
     service.sync_pack_credentials()

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     submission_rate_limit: int = Field(30, gt=0)
     submission_rate_window_seconds: float = Field(60.0, gt=0)
     #: Public-test runs (``POST /v1/tasks/{pack}/{task}/public-tests``, the task page's button, ``tasktrial test``)
-    #: one candidate may start per window, under the submissions' rule (``Service.admit``); beyond: 429.
+    #: one candidate may start per window, under the submissions' rule (``AppService.admit``); beyond: 429.
     public_test_rate_limit: int = Field(10, gt=0)
     public_test_rate_window_seconds: float = Field(60.0, gt=0)
     #: With a broker, public tests run on a worker: the API waits this long for its answer, then 503.

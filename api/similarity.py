@@ -14,7 +14,7 @@ from engine.errors import NotFound
 
 
 def _prints(service, task_ref: dict[str, str], submissions) -> tuple[dict[str, similarity.Fingerprints], set[int]]:
-    task = service.catalogue.task(task_ref["pack_id"], task_ref["task_id"], task_ref["pack_version"])
+    task = service.pack_store.task(task_ref["pack_id"], task_ref["task_id"], task_ref["pack_version"])
     starter = similarity.fingerprint(packs.starter_files(task)).hashes
     prints = {s.id: similarity.without(similarity.fingerprint(archives.extract_stored(s.archive)), starter)
               for s in submissions}

@@ -30,7 +30,7 @@ from api.tables import (
     PackVersion,
     PublicTestAdmission,
     PublicTestJob,
-    Result,
+    ResultRow,
     Review,
     ReviewState,
     Role,
@@ -135,7 +135,7 @@ def get_pack_version(*, session: Session, pack_id: str | None = None, version: s
 
 
 def pack_states(*, session: Session) -> dict[tuple[str, str], str]:
-    """Every uploaded version's state, by ``(pack_id, version)`` (one small query per catalogue read)."""
+    """Every uploaded version's state, by ``(pack_id, version)`` (one small query per pack store read)."""
     rows = session.exec(select(PackVersion.pack_id, PackVersion.version, PackVersion.state)).all()
     return {(pack_id, version): state for pack_id, version, state in rows}
 
@@ -165,9 +165,9 @@ def checking_versions(*, session: Session) -> list[PackVersion]:
     return list(session.exec(select(PackVersion).where(PackVersion.state == PackState.CHECKING.value)).all())
 
 
-def pack_results(*, session: Session, pack_id: str) -> Sequence[Result]:
+def pack_results(*, session: Session, pack_id: str) -> Sequence[ResultRow]:
     """Every result of a pack's submissions (for its author's statistics)."""
-    return session.exec(select(Result).where(Result.pack_id == pack_id)).all()
+    return session.exec(select(ResultRow).where(ResultRow.pack_id == pack_id)).all()
 
 
 # -- submissions and runs ---------------------------------------------------
@@ -454,28 +454,28 @@ def events_after(*, session: Session, run_id: str, after_id: int) -> Sequence[Ru
 # -- results ---------------------------------------------------------------
 
 
-def get_result(*, session: Session, result_id: str) -> Result | None:
-    return session.get(Result, result_id)
+def get_result(*, session: Session, result_id: str) -> ResultRow | None:
+    return session.get(ResultRow, result_id)
 
 
-def latest_result(*, session: Session, submission_id: str) -> Result | None:
+def latest_result(*, session: Session, submission_id: str) -> ResultRow | None:
     """The submission's current result: the newest not superseded, a graded one before an ``error`` one
     (a regrade the engine could not complete leaves the earlier verdict standing)."""
-    return session.exec(select(Result).where(Result.submission_id == submission_id,
-                                             col(Result.superseded_by).is_(None))
-                        .order_by(case((col(Result.verdict) == "error", 1), else_=0),
-                                  col(Result.created_at).desc())).first()
+    return session.exec(select(ResultRow).where(ResultRow.submission_id == submission_id,
+                                             col(ResultRow.superseded_by).is_(None))
+                        .order_by(case((col(ResultRow.verdict) == "error", 1), else_=0),
+                                  col(ResultRow.created_at).desc())).first()
 
 
-def result_for_run(*, session: Session, run_id: str) -> Result | None:
-    return session.exec(select(Result).where(Result.run_id == run_id)).first()
+def result_for_run(*, session: Session, run_id: str) -> ResultRow | None:
+    return session.exec(select(ResultRow).where(ResultRow.run_id == run_id)).first()
 
 
 def record_result(
     *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any],
     log_digests: Mapping[str, str] | None = None, holder: tuple[str, str | None] | None = None,
     extra_views: Mapping[str, dict[str, Any]] | None = None, also: Callable[[Session], None] | None = None,
-) -> tuple[Result, bool]:
+) -> tuple[ResultRow, bool]:
     """Store the run's result once. A second write for the same run changes nothing.
 
     ``extra_views`` are further signed views stored by name (an assessment's candidate view after
@@ -491,7 +491,7 @@ def record_result(
     existing = result_for_run(session=session, run_id=run.id)
     if existing is not None:
         return existing, False
-    result = Result(
+    result = ResultRow(
         id=document["id"], run_id=run.id, submission_id=submission.id, candidate=submission.candidate,
         pack_id=submission.pack_id, task_id=submission.task_id, score=float(document["score"]),
         verdict=document["verdict"], document={"full": document, "candidate": candidate_view, **(extra_views or {})},
@@ -499,15 +499,15 @@ def record_result(
     session.add(result)
     session.flush()
     if result.verdict != "error":  # a newer verdict (a regrade's) supersedes the earlier ones, which stay stored
-        earlier = select(Result.id).where(Result.submission_id == submission.id, Result.id != result.id,
-                                          col(Result.superseded_by).is_(None))
+        earlier = select(ResultRow.id).where(ResultRow.submission_id == submission.id, ResultRow.id != result.id,
+                                          col(ResultRow.superseded_by).is_(None))
         # ... but no longer count: their skill evidence goes (profiles, readiness and credentials read only
         # current results; the superseded documents, signed and logged, still carry their micro-skills).
         if session.exec(delete(SkillEvidence).where(col(SkillEvidence.result_id).in_(earlier))).rowcount:
             rebuild_standings(session=session, candidate=submission.candidate, scope=submission.assessment_id or "")
-        session.exec(update(Result).where(
-            col(Result.submission_id) == submission.id, col(Result.id) != result.id,
-            col(Result.superseded_by).is_(None)).values(superseded_by=result.id))
+        session.exec(update(ResultRow).where(
+            col(ResultRow.submission_id) == submission.id, col(ResultRow.id) != result.id,
+            col(ResultRow.superseded_by).is_(None)).values(superseded_by=result.id))
     for view, digest in (log_digests or {}).items():
         session.add(LogEntry(digest=digest, result_id=result.id, view=view))
     # An ``error`` verdict says nothing about the candidate's skills: it never enters their profile.
@@ -744,9 +744,9 @@ def best_results(*, session: Session, candidate: str,
                  hidden: Collection[str] = ()) -> dict[tuple[str, str], tuple[float, bool]]:
     """Per ``(pack, task)``: the candidate's best score and whether any attempt was ready (``hidden`` results left out)."""
     rows = session.exec(
-        select(Result.pack_id, Result.task_id, func.max(Result.score),
-               func.max(case((col(Result.verdict) == "ready", 1), else_=0)))
-        .where(Result.candidate == candidate, *_not_in(hidden)).group_by(Result.pack_id, Result.task_id)
+        select(ResultRow.pack_id, ResultRow.task_id, func.max(ResultRow.score),
+               func.max(case((col(ResultRow.verdict) == "ready", 1), else_=0)))
+        .where(ResultRow.candidate == candidate, *_not_in(hidden)).group_by(ResultRow.pack_id, ResultRow.task_id)
     ).all()
     return {(pack, task): (float(best), bool(ready)) for pack, task, best, ready in rows}
 
@@ -755,9 +755,9 @@ def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str
                  hidden: Collection[str] = ()) -> Sequence[Any]:
     """The candidate's attempts at a task, oldest first: id, score, verdict, time (never the documents)."""
     return session.exec(
-        select(Result.id, Result.submission_id, Result.score, Result.verdict, Result.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-        .where(Result.candidate == candidate, Result.pack_id == pack_id, Result.task_id == task_id, *_not_in(hidden))
-        .order_by(col(Result.created_at).desc()).limit(limit)
+        select(ResultRow.id, ResultRow.submission_id, ResultRow.score, ResultRow.verdict, ResultRow.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+        .where(ResultRow.candidate == candidate, ResultRow.pack_id == pack_id, ResultRow.task_id == task_id, *_not_in(hidden))
+        .order_by(col(ResultRow.created_at).desc()).limit(limit)
     ).all()[::-1]
 
 
@@ -765,14 +765,14 @@ def candidate_results(*, session: Session, candidate: str, limit: int = 200,
                       hidden: Collection[str] = ()) -> Sequence[Any]:
     """The candidate's latest results, newest first: id, pack, task, score, verdict, time."""
     return session.exec(
-        select(Result.id, Result.pack_id, Result.task_id, Result.score, Result.verdict, Result.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-        .where(Result.candidate == candidate, *_not_in(hidden)).order_by(col(Result.created_at).desc()).limit(limit)
+        select(ResultRow.id, ResultRow.pack_id, ResultRow.task_id, ResultRow.score, ResultRow.verdict, ResultRow.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+        .where(ResultRow.candidate == candidate, *_not_in(hidden)).order_by(col(ResultRow.created_at).desc()).limit(limit)
     ).all()
 
 
 def _not_in(hidden: Collection[str]) -> list[Any]:
     """The condition leaving out ``hidden`` result ids (results an assessment still withholds from their candidate)."""
-    return [col(Result.id).not_in(list(hidden))] if hidden else []
+    return [col(ResultRow.id).not_in(list(hidden))] if hidden else []
 
 
 # -- human review --------------------------------------------------------------------
@@ -895,10 +895,10 @@ def rebuild_standings(*, session: Session, candidate: str, scope: str) -> None:
     evidence = select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at).where(
         SkillEvidence.candidate == candidate)
     if scope:
-        evidence = evidence.join(Result, col(Result.id) == SkillEvidence.result_id).join(
-            Submission, col(Submission.id) == Result.submission_id).where(Submission.assessment_id == scope)
+        evidence = evidence.join(ResultRow, col(ResultRow.id) == SkillEvidence.result_id).join(
+            Submission, col(Submission.id) == ResultRow.submission_id).where(Submission.assessment_id == scope)
     else:
-        elsewhere = (select(Result.id).join(Submission, col(Submission.id) == Result.submission_id)
+        elsewhere = (select(ResultRow.id).join(Submission, col(Submission.id) == ResultRow.submission_id)
                      .where(col(Submission.assessment_id).is_not(None)))
         evidence = evidence.where(col(SkillEvidence.result_id).not_in(elsewhere))
     for skill, score, verdict, at in session.exec(evidence.order_by(col(SkillEvidence.id))).all():

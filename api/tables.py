@@ -160,7 +160,10 @@ class RunEvent(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
-class Result(SQLModel, table=True):
+class ResultRow(SQLModel, table=True):
+    """A stored, signed result (``engine.results.Result`` is the value it was made from)."""
+
+    __tablename__ = "result"  # the class was ``Result``: the table keeps its name
     #: A submission's latest result (migration 0008_faults).
     __table_args__ = (Index("ix_result_submission_id_created_at", "submission_id", "created_at"),)
     id: str = Field(primary_key=True)
@@ -216,7 +219,7 @@ class SkillStanding(SQLModel, table=True):
 
 
 class PublicTestAdmission(SQLModel, table=True):
-    """One public-test run let in: kept only to rate-limit them (``Service.admit_public_tests``), and
+    """One public-test run let in: kept only to rate-limit them (``AppService.admit_public_tests``), and
     forgotten once out of the window. Nothing of the run itself is stored."""
 
     __tablename__ = "public_test_admission"
@@ -226,7 +229,7 @@ class PublicTestAdmission(SQLModel, table=True):
 
 
 class PublicTestJob(SQLModel, table=True):
-    """Public tests handed to a Celery worker (``Service.public_tests``): the candidate's files until the
+    """Public tests handed to a Celery worker (``AppService.public_tests``): the candidate's files until the
     worker posts the tests' output. Never a submission: no run, no result, nothing signed or counted;
     the API deletes it once it answered (or gave up waiting)."""
 

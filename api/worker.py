@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from api import jobs
-from api.catalogue import Catalogue
+from api.packstore import PackStore
 from api.worker_client import WorkerApi
 from engine.errors import NotFound
 from engine.models import Task
@@ -30,22 +30,22 @@ def worker_name() -> str:
 class WorkerContext:
     runner: Runner
     graders: GraderSet
-    catalogue: Catalogue
+    pack_store: PackStore
     api: WorkerApi
     attempts: int
 
     @classmethod
-    def build(cls, *, runner: Runner, catalogue: Catalogue, client: httpx.Client, token: str, cache_dir,
+    def build(cls, *, runner: Runner, pack_store: PackStore, client: httpx.Client, token: str, cache_dir,
               attempts: int) -> WorkerContext:
-        return cls(runner=runner, graders=GraderSet(runner, cache_dir=cache_dir), catalogue=catalogue,
+        return cls(runner=runner, graders=GraderSet(runner, cache_dir=cache_dir), pack_store=pack_store,
                    api=WorkerApi(client, token=token, worker=worker_name()), attempts=attempts)
 
     def find_task(self, pack_id: str, version: str, task_id: str) -> Task:
         try:
-            return self.catalogue.task(pack_id, task_id, version)
+            return self.pack_store.task(pack_id, task_id, version)
         except NotFound:
-            self.catalogue.refresh()  # a pack uploaded after this worker started
-            return self.catalogue.task(pack_id, task_id, version)
+            self.pack_store.refresh()  # a pack uploaded after this worker started
+            return self.pack_store.task(pack_id, task_id, version)
 
     def execute_once(self, run_id: str) -> None:
         jobs.execute(run_id, api=self.api, runner=self.runner, graders=self.graders, find_task=self.find_task)
@@ -55,10 +55,10 @@ class WorkerContext:
 
     def find_pack(self, pack_id: str, version: str):
         try:
-            return self.catalogue.pack(pack_id, version)
+            return self.pack_store.pack(pack_id, version)
         except NotFound:
-            self.catalogue.refresh()  # uploaded after this worker started
-            return self.catalogue.pack(pack_id, version)
+            self.pack_store.refresh()  # uploaded after this worker started
+            return self.pack_store.pack(pack_id, version)
 
     def check_pack_once(self, version_id: str) -> None:
         jobs.check_pack(version_id, api=self.api, runner=self.runner, graders=self.graders, find_pack=self.find_pack)

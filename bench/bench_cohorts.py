@@ -42,7 +42,7 @@ from api.tables import (  # noqa: E402
     AssessmentStart,
     Cohort,
     CohortMember,
-    Result,
+    ResultRow,
     Role,
     Run,
     RunState,
@@ -54,7 +54,7 @@ TASKS, ATTEMPTS = 10, 3
 
 def fill(service, members: int) -> tuple[str, str]:
     """A cohort, an assessment of 10 tasks, and every member's 3 attempts at each; returns (cohort, assessment)."""
-    tasks = [t for p in service.catalogue.packs() for t in p.tasks if t.grader_kind != "review"][:TASKS]
+    tasks = [t for p in service.pack_store.packs() for t in p.tasks if t.grader_kind != "review"][:TASKS]
     now = datetime.now(UTC)
     cohort_id, assessment_id = uuid.uuid4().hex, uuid.uuid4().hex
     with service.session() as session:
@@ -99,7 +99,7 @@ def fill(service, members: int) -> tuple[str, str]:
                 "skills": {s: [best[1], best[2]] for s in task.micro_skills}})
     with service.engine.begin() as connection:
         for table, key in ((CohortMember, "members"), (AssessmentStart, "starts"), (Submission, "subs"),
-                           (Run, "runs"), (Result, "results"), (AssessmentScore, "scores")):
+                           (Run, "runs"), (ResultRow, "results"), (AssessmentScore, "scores")):
             rows = connection_rows[key]
             for start in range(0, len(rows), 5000):
                 connection.execute(insert(table), rows[start:start + 5000])

@@ -54,7 +54,7 @@ from alembic import command
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api import db, storage
-from api.service import build_catalogue
+from api.service import build_pack_store
 from api.settings import Settings
 from api.tables import Role
 from engine import signing
@@ -100,7 +100,7 @@ def task_refs() -> list[TaskRef]:
     """Every built-in task, each with two really signed documents (ready and not_ready) to copy."""
     key = signing.SigningKey.generate()
     refs = []
-    for pack in build_catalogue(Settings()).packs():
+    for pack in build_pack_store(Settings()).packs():
         for task in pack.tasks:
             documents = []
             for passed in (True, False):

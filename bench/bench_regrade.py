@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 from api import storage  # noqa: E402
 from api.serve import build  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from api.tables import Result, Role  # noqa: E402
+from api.tables import ResultRow, Role  # noqa: E402
 from engine import packs  # noqa: E402
 from engine.grading import grade_submission  # noqa: E402
 from graders import GraderSet  # noqa: E402
@@ -142,7 +142,7 @@ def main() -> None:
             # fresh submissions: done when every run has a result (read from the store, not timed per request)
             def all_graded(_body) -> bool:
                 with service.session() as session:
-                    return session.exec(select(func.count()).select_from(Result)).one() >= args.n
+                    return session.exec(select(func.count()).select_from(ResultRow)).one() >= args.n
 
             _, _ = wait_for(http, dashboard, organiser, all_graded, args.poll, 3600)
             fresh = time.perf_counter() - began

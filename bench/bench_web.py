@@ -40,7 +40,7 @@ from api.app import create_app
 from api.queue import FakeQueue
 from api.service import build_service
 from api.settings import Settings
-from api.tables import Result, Role, Run, RunEvent, RunState, SkillEvidence, Submission, utcnow
+from api.tables import ResultRow, Role, Run, RunEvent, RunState, SkillEvidence, Submission, utcnow
 from engine import archives, packs, signing
 from engine.models import Check, CheckStatus, RunOutcome, RunStatus, StepOutcome
 from engine.results import Result as ResultDoc
@@ -79,7 +79,7 @@ def make_catalogue(root: Path) -> Path:
 
 def fill_results(service) -> tuple[str, str]:
     """10,000 results (100 candidates × 100), each with its skill evidence and standings; returns one of bench-0's result ids."""
-    task = service.catalogue.task("bench-pack-0", "task-0")
+    task = service.pack_store.task("bench-pack-0", "task-0")
     checks = (Check(id="empty-input", name="empty-input", status=CheckStatus.PASS, score=1, max_score=1,
                     message="ok", visible=True, micro_skill=task.micro_skills[1]),
               Check(id="hidden", name="hidden", status=CheckStatus.FAIL, score=0, max_score=1,
@@ -113,7 +113,7 @@ def fill_results(service) -> tuple[str, str]:
                     evidence.append({"candidate": f"bench-{c}", "skill": skill, "score": score, "verdict": verdict,
                                          "result_id": res, "at": at})
                 first = first or res
-            for table, rows in ((Submission, subs), (Run, runs), (Result, results), (RunEvent, events),
+            for table, rows in ((Submission, subs), (Run, runs), (ResultRow, results), (RunEvent, events),
                                 (SkillEvidence, evidence)):
                 session.execute(insert(table), rows)
             for row in evidence:  # oldest first, as record_result keeps them
@@ -182,9 +182,9 @@ def main() -> None:
         service = build_service(settings, FakeQueue())
         loaded = time.perf_counter() - started
         result_id, candidate = fill_results(service)
-        tasks = sum(len(p.tasks) for p in service.catalogue.packs())
+        tasks = sum(len(p.tasks) for p in service.pack_store.packs())
         with service.session() as session:
-            count = session.exec(select(func.count()).select_from(Result)).one()
+            count = session.exec(select(func.count()).select_from(ResultRow)).one()
         print(f"catalogue: {tasks} tasks (loaded in {loaded:.1f} s); results in the database: {count}")
         app = create_app(service, reaper=False)
         with TestClient(app) as plain, TestClient(app) as alice, TestClient(app) as rita:

@@ -231,7 +231,7 @@ def images_list() -> None:
 
     docker_client = images.client_from_env()
     table = Table("environment", "image", "built")
-    for name, image in images.catalogue().items():
+    for name, image in images.runtime_images().items():
         table.add_row(name, image.tag, "yes" if images.has_image(docker_client, image.tag) else "[red]no[/]")
     out.print(table)
 

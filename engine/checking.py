@@ -27,7 +27,9 @@ from engine.scoring import micro_skill_scores
 
 
 @dataclass
-class TaskCheck:
+class TaskCheckReport:
+    """What ``pack check`` found for one task: every grading's result, and every problem they show."""
+
     task_id: str
     reference: list[Result] = field(default_factory=list)
     starter: list[Result] = field(default_factory=list)
@@ -60,7 +62,7 @@ def skills_of(result: Result) -> dict[str, dict[str, object]]:
 
 
 def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1,
-               on_run: Callable[[], object] | None = None) -> TaskCheck:
+               on_run: Callable[[], object] | None = None) -> TaskCheckReport:
     """Grade the reference, the starter and each counter-example ``repeat`` times and report every problem."""
     return check_tasks([task], runner=runner, grader_for=lambda _: grader, repeat=repeat, on_run=on_run)[0]
 
@@ -77,7 +79,7 @@ class _Grading:
 
 
 def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task], Grader], repeat: int = 1,
-                jobs: int = 1, on_run: Callable[[], object] | None = None) -> list[TaskCheck]:
+                jobs: int = 1, on_run: Callable[[], object] | None = None) -> list[TaskCheckReport]:
     """``check_task`` for each of ``tasks``, with up to ``jobs`` gradings at a time; the reports (and the
     order of every list in them) are those of a sequential check.
 
@@ -89,7 +91,7 @@ def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task
     """
     if jobs < 1:
         raise ConfigurationError(f"jobs must be at least 1 (got {jobs})")
-    reports = [TaskCheck(task.id) for task in tasks]
+    reports = [TaskCheckReport(task.id) for task in tasks]
     planned = [_plan(task, report, repeat) for task, report in zip(tasks, reports, strict=True)]
 
     def grade(item: _Grading) -> None:
@@ -115,7 +117,7 @@ def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task
     return reports
 
 
-def _plan(task: Task, report: TaskCheck, repeat: int) -> list[_Grading]:
+def _plan(task: Task, report: TaskCheckReport, repeat: int) -> list[_Grading]:
     """The gradings of one task in sequential order, the first reference first; their slots in ``report``."""
     reference, starter = packs.reference_submission(task), packs.starter_files(task)
     wrong = {example.name: packs.wrong_submission(task, example.name) for example in task.counter_examples}
@@ -128,7 +130,7 @@ def _plan(task: Task, report: TaskCheck, repeat: int) -> list[_Grading]:
                                 *((report.wrong[name], files) for name, files in wrong.items()))]
 
 
-def _judge(task: Task, report: TaskCheck) -> None:
+def _judge(task: Task, report: TaskCheckReport) -> None:
     """Add every problem the gradings of ``report`` show."""
     labelled = [("reference", report.reference), ("starter", report.starter),
                 *((f"counter-example {name}", runs) for name, runs in report.wrong.items())]
@@ -175,7 +177,7 @@ def _reference_problems(index: int, result: Result) -> list[str]:
     return problems
 
 
-def pack_report(pack: Pack, reports: list[TaskCheck]) -> dict[str, Any]:
+def pack_report(pack: Pack, reports: list[TaskCheckReport]) -> dict[str, Any]:
     """The one document of a pack check (``pack check --json`` and the service's check of an upload)."""
     return {"pack": pack.id, "version": pack.version, "ok": all(r.ok for r in reports), "problems": [],
             "tasks": [r.to_document() for r in reports]}

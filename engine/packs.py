@@ -28,10 +28,11 @@ PACK_FILE = "pack.yaml"
 TASK_FILE = "task.yaml"
 PACK_CAPS = TreeCaps(max_files=2000, max_file_bytes=4 * 1024 * 1024, max_total_bytes=64 * 1024 * 1024)
 
-TaskCheck = Callable[[Task], list[Problem]]
+#: Kind-specific static validation of a loaded task: its problems (``graders.GraderSet.problems``).
+TaskValidator = Callable[[Task], list[Problem]]
 
 
-def load_pack(root: Path, *, environments: Collection[str], task_checks: TaskCheck | None = None) -> Pack:
+def load_pack(root: Path, *, environments: Collection[str], task_checks: TaskValidator | None = None) -> Pack:
     """Load the pack at ``root`` and validate all of it.
 
     Args:
@@ -105,7 +106,7 @@ def _credentials(meta: dict[str, Any], tasks: list[Task] | None, problems: list[
 
 
 def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str], problems: list[Problem],
-               task_checks: TaskCheck | None = None) -> Task | None:
+               task_checks: TaskValidator | None = None) -> Task | None:
     """The task of ``folder``, or None when it has problems (all recorded, every layer at once).
 
     Every layer is checked whatever the others found: a schema problem does not hide a

@@ -77,7 +77,7 @@ def _tool(argv: tuple[str, ...], suffix: str, data: bytes, label: str, language:
 
 @lru_cache(maxsize=4096)
 def _check_with(argv: tuple[str, ...], suffix: str, digest: str, data: bytes) -> str | None:
-    """Parse ``data`` with ``argv`` (cached by content: a catalogue refresh re-checks nothing unchanged)."""
+    """Parse ``data`` with ``argv`` (cached by content: a pack store refresh re-checks nothing unchanged)."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="tasktrial-syntax-") as folder:

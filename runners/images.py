@@ -51,7 +51,7 @@ class RuntimeImage:
         return match.group(1) if match else BASE_IMAGE
 
 
-def catalogue(folder: str = "images") -> dict[str, RuntimeImage]:
+def runtime_images(folder: str = "images") -> dict[str, RuntimeImage]:
     """Every environment this engine knows (or, with ``folder="services"``, every service stand-in), by name."""
     root = resources.files("runners").joinpath(folder)
     found = {}
@@ -66,11 +66,11 @@ def catalogue(folder: str = "images") -> dict[str, RuntimeImage]:
 
 
 def environments() -> tuple[str, ...]:
-    return tuple(catalogue())
+    return tuple(runtime_images())
 
 
 def runtime_image(environment: str, *, folder: str = "images") -> RuntimeImage:
-    images = catalogue(folder)
+    images = runtime_images(folder)
     if environment not in images:
         raise ConfigurationError(f"unknown environment {environment!r}; known: {', '.join(images)}")
     return images[environment]

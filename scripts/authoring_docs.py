@@ -222,7 +222,7 @@ def task_rows() -> list[tuple]:
 
 def image_rows() -> str:
     lines = ["| environment | built from | installed packages | environment variables |", "|---|---|---|---|"]
-    for name, image in sorted(images.catalogue().items()):
+    for name, image in sorted(images.runtime_images().items()):
         text = image.dockerfile
         base_line = re.search(r"^FROM\s+(\S+)", text, re.MULTILINE)
         if base_line is None:

@@ -365,7 +365,7 @@ def test_api_runs_in_production_with_postgres_and_the_broker(monkeypatch, compos
 def test_worker_settings_are_what_a_celery_worker_needs(monkeypatch, compose):
     """What ``api.serve.celery_worker`` demands, without starting one (that needs the Docker engine)."""
     import runners
-    from api.service import build_catalogue
+    from api.service import build_pack_store
 
     worker = compose["services"]["worker"]
     assert worker["command"][:2] == ["tasktrial", "worker"]
@@ -378,7 +378,7 @@ def test_worker_settings_are_what_a_celery_worker_needs(monkeypatch, compose):
     assert settings.database_url is None
     # The built-in catalogue the image ships (tasks/, copied to the settings' folder) loads.
     image_catalogue = settings.model_copy(update={"catalogue_dirs": [REPO / "tasks"]})
-    assert build_catalogue(image_catalogue).packs()
+    assert build_pack_store(image_catalogue).packs()
 
 
 def test_commands_exist(compose):

@@ -86,26 +86,26 @@ def pack_public(pack: Pack) -> PackPublic:
 
 @router.get("/packs", response_model=ListPacks)
 def list_packs(service: ServiceDep, session: SessionDep, _: PrincipalDep) -> ListPacks:
-    data = [pack_public(p) for p in service.catalogue.packs(service.pack_state(session))]
+    data = [pack_public(p) for p in service.pack_store.packs(service.pack_state(session))]
     return ListPacks(data=data, count=len(data))
 
 
 @router.get("/packs/{pack_id}", response_model=PackPublic)
 def get_pack(pack_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
              version: str | None = None) -> PackPublic:
-    return pack_public(service.catalogue.pack(pack_id, version, service.pack_state(session)))
+    return pack_public(service.pack_store.pack(pack_id, version, service.pack_state(session)))
 
 
 @router.get("/tasks", response_model=ListTasks)
 def list_tasks(service: ServiceDep, session: SessionDep, _: PrincipalDep) -> ListTasks:
-    data = [task_public(t) for p in service.catalogue.packs(service.pack_state(session)) for t in p.tasks]
+    data = [task_public(t) for p in service.pack_store.packs(service.pack_state(session)) for t in p.tasks]
     return ListTasks(data=data, count=len(data))
 
 
 @router.get("/tasks/{pack_id}/{task_id}", response_model=TaskDetail)
 def get_task(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
              version: str | None = None) -> TaskDetail:
-    task = service.catalogue.task(pack_id, task_id, version, service.pack_state(session))
+    task = service.pack_store.task(pack_id, task_id, version, service.pack_state(session))
     return TaskDetail(**task_public(task).model_dump(), statement=task.statement)
 
 
@@ -113,7 +113,7 @@ def get_task(pack_id: str, task_id: str, service: ServiceDep, session: SessionDe
             responses={200: {"content": {"application/gzip": {}}}})
 def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
                    version: str | None = None) -> Response:
-    task = service.catalogue.task(pack_id, task_id, version, service.pack_state(session))
+    task = service.pack_store.task(pack_id, task_id, version, service.pack_state(session))
     body = archives.make_tar_gz(packs.starter_files(task), prefix=task.id)
     return Response(body, media_type="application/gzip",
                     headers={"Content-Disposition": f'attachment; filename="{task.id}.tar.gz"'})
@@ -123,7 +123,7 @@ def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, session: Ses
             responses={200: {"content": {"application/zip": {}}}})
 def starter_zip(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
                 version: str | None = None) -> Response:
-    task = service.catalogue.task(pack_id, task_id, version, service.pack_state(session))
+    task = service.pack_store.task(pack_id, task_id, version, service.pack_state(session))
     body = archives.make_zip(packs.starter_files(task), prefix=task.id)
     return Response(body, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{task.id}.zip"'})
@@ -161,13 +161,13 @@ async def publish_pack(*, service, session, author: Principal, data: bytes) -> t
 
     Raises:
         HTTPException: 403 when the pack id belongs to another author or the built-in catalogue.
-        SubmissionRejected, PackError, PackConflict: as ``Catalogue.add``.
+        SubmissionRejected, PackError, PackConflict: as ``PackStore.add``.
     """
 
     def authorise(pack: Pack) -> None:
         """Only the pack's first uploader (or an admin) publishes its versions; built-in ids are reserved."""
         if author.role is not Role.ADMIN:
-            builtin = any(service.catalogue.is_builtin(p) for p in service.catalogue.packs() if p.id == pack.id)
+            builtin = any(service.pack_store.is_builtin(p) for p in service.pack_store.packs() if p.id == pack.id)
             owners = storage.pack_owners(session=session, pack_id=pack.id)
             if builtin or (owners and author.subject not in owners):
                 raise HTTPException(status.HTTP_403_FORBIDDEN, f"pack {pack.id!r} belongs to another author")
@@ -176,7 +176,7 @@ async def publish_pack(*, service, session, author: Principal, data: bytes) -> t
             raise PackError(changed)
 
     # Extraction and validation block for as long as the pack makes them: never on the event loop.
-    pack, digest, created = await run_in_threadpool(service.catalogue.add, data,
+    pack, digest, created = await run_in_threadpool(service.pack_store.add, data,
                                                     max_bytes=service.settings.max_upload_bytes, authorise=authorise)
     row = storage.get_pack_version(session=session, pack_id=pack.id, version=pack.version)
     if row is None:  # a new version: it goes live only once the workers' pack check passes
@@ -218,7 +218,7 @@ async def public_tests(pack_id: str, task_id: str, request: Request, service: Se
     """
     from api.routes.submissions import admit_public_tests
 
-    task = service.catalogue.task(pack_id, task_id, version, service.pack_state(session))
+    task = service.pack_store.task(pack_id, task_id, version, service.pack_state(session))
     if not public_test_files(task):
         raise NotFound(f"task {pack_id}/{task_id} has no public tests")
     await admit_public_tests(service, person)

@@ -92,7 +92,7 @@ def list_reviews(session: SessionDep, person: PersonDep, state: ReviewState | No
 def get_review(review_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> ReviewDetail:
     """Everything a reviewer needs, blind: task, rubric, reference answer, the submitted files."""
     item = _visible(session, person, review_id)
-    task = service.catalogue.task(item.pack_id, item.task_id, item.pack_version)
+    task = service.pack_store.task(item.pack_id, item.task_id, item.pack_version)
     submission = storage.get_submission(session=session, submission_id=item.submission_id)
     if submission is None:  # the review's foreign key: only a damaged database gets here
         raise NotFound(f"review {review_id!r} names an unknown submission")

@@ -25,7 +25,7 @@ from api import cohorts, storage
 from api.auth import Principal
 from api.deps import PersonDep, ServiceDep, SessionDep, StaffDep
 from api.routes._uploads import read_body
-from api.service import Service
+from api.service import AppService
 from api.tables import Role, RunState, Submission, SubmissionPublic
 from engine import archives, results
 from engine.digest import tree_digest
@@ -132,16 +132,16 @@ async def create_submission(request: Request, response: Response, service: Servi
                               links={"self": location, "events": f"{location}/events", "result": f"{location}/result"})
 
 
-async def admit(service: Service, person: Principal) -> None:
+async def admit(service: AppService, person: Principal) -> None:
     """Refuse a candidate over their submission rate, or any when the queue is full (the API and the web pages).
 
     Raises:
-        TooManyRequests: see ``Service.admit``.
+        TooManyRequests: see ``AppService.admit``.
     """
     await to_thread.run_sync(lambda: _admit(service, person))
 
 
-async def accept_submission(service: Service, person: Principal, task_ref: str, version: str | None,
+async def accept_submission(service: AppService, person: Principal, task_ref: str, version: str | None,
                             files: dict[str, bytes], *, assessment_id: str | None = None) -> tuple[Submission, Any]:
     """Store a submission with its queued run and enqueue it, off the event loop (the API and the web pages
     both call this, after ``admit``).
@@ -192,28 +192,28 @@ def _form_parts(form) -> tuple[str, str | None, str | None, Any]:
             assessment if isinstance(assessment, str) and assessment else None, upload)
 
 
-async def admit_public_tests(service: Service, person: Principal) -> None:
+async def admit_public_tests(service: AppService, person: Principal) -> None:
     """Refuse a candidate over their public-test rate (the API, the web page and so ``tasktrial test``).
 
     Raises:
-        TooManyRequests: see ``Service.admit_public_tests``.
+        TooManyRequests: see ``AppService.admit_public_tests``.
     """
     await to_thread.run_sync(lambda: _admit(service, person, public_tests=True))
 
 
-def _admit(service: Service, person: Principal, *, public_tests: bool = False) -> None:
+def _admit(service: AppService, person: Principal, *, public_tests: bool = False) -> None:
     with service.session() as session:
         (service.admit_public_tests if public_tests else service.admit)(session=session, candidate=person.subject)
 
 
-def _enqueue(service: Service, run_id: str) -> None:
+def _enqueue(service: AppService, run_id: str) -> None:
     try:
         service.queue.enqueue(run_id)
     except Exception:  # noqa: BLE001 - any broker fault: the run is stored as queued; the reaper re-queues it when the broker is back
         service.metrics.rejected.labels("enqueue_failed").inc()
 
 
-def _accept(service: Service, person: Principal, task_ref: str, version: str | None, assessment_id: str | None,
+def _accept(service: AppService, person: Principal, task_ref: str, version: str | None, assessment_id: str | None,
             files: dict[str, bytes]):
     """The stored submission and its queued run (an assessment's attempt: its rules admit it, its pin is used)."""
     pack_id, _, task_id = task_ref.partition("/")
@@ -407,7 +407,7 @@ async def submission_events(
                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _event_stream(service: Service, run_id: str, submission_id: str, timeout: float,
+async def _event_stream(service: AppService, run_id: str, submission_id: str, timeout: float,
                         after: int, reveal: bool = True) -> AsyncGenerator[str, None]:
     """Replay the run's events after ``after``, then follow new ones until ``done``.
 
@@ -452,7 +452,7 @@ async def _event_stream(service: Service, run_id: str, submission_id: str, timeo
         hub.unsubscribe(run_id, changed)
 
 
-def _look(service: Service, run_id: str, after: int):
+def _look(service: AppService, run_id: str, after: int):
     with service.session() as session:
         events = storage.events_after(session=session, run_id=run_id, after_id=after)
         result = storage.result_for_run(session=session, run_id=run_id) if any(

@@ -236,7 +236,7 @@ def _choices() -> dict[str, list[str]]:
 
 def _assessment_form(request: Request, session, service, user: WebUser, cohort, *, values: dict[str, str],
                      problems: list[str] | None = None, status: int = 200) -> Response:
-    live = sorted(f"{t.pack_id}/{t.id}" for p in service.catalogue.packs(service.pack_state(session)) for t in p.tasks)
+    live = sorted(f"{t.pack_id}/{t.id}" for p in service.pack_store.packs(service.pack_state(session)) for t in p.tasks)
     return page(request, "cohorts/assessment_form.html", user, status=status, cohort=cohort, values=values,
                 problems=problems or [], choices=_choices(), live_tasks=live)
 
@@ -313,7 +313,7 @@ def _task_titles(service, assessment) -> dict[str, str]:
     titles = {}
     for t in assessment.tasks:
         try:
-            titles[f"{t['pack_id']}/{t['task_id']}"] = service.catalogue.task(t["pack_id"], t["task_id"],
+            titles[f"{t['pack_id']}/{t['task_id']}"] = service.pack_store.task(t["pack_id"], t["task_id"],
                                                                               t["pack_version"]).title
         except NotFound:
             titles[f"{t['pack_id']}/{t['task_id']}"] = f"{t['pack_id']}/{t['task_id']}"

@@ -244,7 +244,7 @@ def filter_tasks(tasks: list[Task], *, q: str, skill: str, difficulty: str, envi
 def catalogue_page(request: Request, service: ServiceDep, session: SessionDep, user: UserDep, q: str = "",
                    skill: str = "", difficulty: str = "", environment: str = "", pack: str = "",
                    page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
-    every = [t for p in service.catalogue.packs(service.pack_state(session)) for t in p.tasks]
+    every = [t for p in service.pack_store.packs(service.pack_state(session)) for t in p.tasks]
     shown = filter_tasks(every, q=q, skill=skill, difficulty=difficulty, environment=environment, pack=pack)
     best = storage.best_results(session=session, candidate=user.subject, hidden=withheld(session, user.subject))
     options = {
@@ -284,7 +284,7 @@ def task_page(pack_id: str, task_id: str, request: Request, service: ServiceDep,
 
 def live_task(service, session, pack_id: str, task_id: str) -> Task:
     """The task as candidates meet it: its latest live version (checking, rejected or retired ones are as if absent)."""
-    return service.catalogue.task(pack_id, task_id, None, service.pack_state(session))
+    return service.pack_store.task(pack_id, task_id, None, service.pack_state(session))
 
 
 def task_view(request: Request, session, user: WebUser, task: Task, *, status: int = 200, problem: str | None = None,
@@ -336,7 +336,7 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
 @router.post("/tasks/{pack_id}/{task_id}/public-tests")
 async def run_public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
                            user: UserDep) -> Response:
-    """The task's public tests over the posted files (the API's admission and ``Service.run_public_tests``):
+    """The task's public tests over the posted files (the API's admission and ``AppService.run_public_tests``):
     output only, never a result. The editor's button gets the fragment it shows, a refusal included."""
     task = live_task(service, session, pack_id, task_id)
     if not public_tests.public_test_files(task):
@@ -469,7 +469,7 @@ def _viewer_document(session, user: WebUser, result_id: str) -> tuple[dict, Any]
 def result_page(result_id: str, request: Request, service: ServiceDep, session: SessionDep, user: UserDep) -> Response:
     document, submission = _viewer_document(session, user, result_id)
     try:
-        task = service.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        task = service.pack_store.task(submission.pack_id, submission.task_id, submission.pack_version)
     except NotFound:
         task = None
     try:
@@ -587,11 +587,11 @@ def _packs_context(service, session, user: WebUser) -> dict[str, Any]:
     state = service.pack_state(session)
     records = {(v.pack_id, v.version): v for v in storage.list_pack_versions(session=session, owner=None)}
     rows = []
-    for pack in service.catalogue.all_versions():
+    for pack in service.pack_store.all_versions():
         record = records.get((pack.id, pack.version))
         mine = record is not None and authoring_api.manages(user.principal, record)
         if state(pack) in (PackState.LIVE.value, PackState.RETIRED.value) or mine:
-            rows.append({"pack": pack, "builtin": service.catalogue.is_builtin(pack), "record": record,
+            rows.append({"pack": pack, "builtin": service.pack_store.is_builtin(pack), "record": record,
                          "state": state(pack), "mine": mine})
     return {"rows": rows}
 
@@ -639,7 +639,7 @@ def version_page(pack_id: str, version: str, request: Request, service: ServiceD
 def _version_view(request: Request, service, user: WebUser, row, *, status: int = 200,
                   problem: str | None = None) -> Response:
     try:
-        pack = service.catalogue.pack(row.pack_id, row.version)
+        pack = service.pack_store.pack(row.pack_id, row.version)
     except NotFound:
         pack = None
     return page(request, "version.html", user, status=status, row=row, pack=pack, report=row.report or None,
@@ -665,8 +665,8 @@ def task_preview(pack_id: str, version: str, task_id: str, request: Request, ser
                  session: SessionDep, user: AuthorUser) -> Response:
     """What a candidate will see, plus the grader kind: never a grader or solution file. A version not
     yet live (or rejected) is previewed by its author and admins only."""
-    task = service.catalogue.task(pack_id, task_id, version)
-    if service.pack_state(session)(service.catalogue.pack(pack_id, version)) not in (PackState.LIVE.value,
+    task = service.pack_store.task(pack_id, task_id, version)
+    if service.pack_state(session)(service.pack_store.pack(pack_id, version)) not in (PackState.LIVE.value,
                                                                                     PackState.RETIRED.value):
         authoring_api.owned_version(session, user.principal, pack_id, version)
     return page(request, "preview.html", user, task=task, starter=starter_texts(task))

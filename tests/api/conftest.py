@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api import storage
 from api.app import create_app
 from api.queue import FakeQueue
-from api.service import Service, build_service
+from api.service import AppService, build_service
 from api.settings import Settings
 from api.tables import Role
 from tests.conftest import CATALOGUE
@@ -24,7 +24,7 @@ from tests.engine.test_openbadges import js_verifier  # noqa: F401 - the fixture
 class Api:
     client: TestClient
     app: FastAPI
-    service: Service
+    service: AppService
     queue: FakeQueue
 
     def token(self, role: Role, subject: str) -> dict[str, str]:

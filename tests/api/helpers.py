@@ -20,7 +20,7 @@ def submit(api: Api, headers: dict[str, str], files: dict[str, str] | None = Non
 
 
 def result_document(api: Api, job: dict, *, passed: bool = True) -> dict:
-    task = api.service.catalogue.task(job["pack_id"], job["task_id"], job["pack_version"])
+    task = api.service.pack_store.task(job["pack_id"], job["task_id"], job["pack_version"])
     status = CheckStatus.PASS if passed else CheckStatus.FAIL
     checks = (
         Check(id="visible-check", name="visible", status=status, score=1.0 if passed else 0.0, max_score=1.0,

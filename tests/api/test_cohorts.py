@@ -88,7 +88,7 @@ def test_a_window_that_closes_before_it_opens_is_422(api):
 
 def test_tasks_are_pinned_with_their_digest(api):
     made, test, organiser, alice = setup(api)
-    task = api.service.catalogue.task("python-foundations", "retry-backoff")
+    task = api.service.pack_store.task("python-foundations", "retry-backoff")
     assert test["tasks"] == [{"pack_id": "python-foundations", "pack_version": task.pack_version,
                               "task_id": "retry-backoff", "task_digest": task.digest}]
 

@@ -115,7 +115,7 @@ def test_a_valid_pack_is_stored_and_its_tasks_are_listed(api, author, tmp_path):
     assert packs_dir_entries(api) == [f"{WORD_PACK}/1.0.0"]
     # The stored folder is a loadable pack: a fresh load from disk serves the same task.
     digest = detail.json()["task_digest"]
-    api.service.catalogue.refresh()
+    api.service.pack_store.refresh()
     assert api.client.get(f"/v1/tasks/{WORD_PACK}/word-frequency", headers=candidate).json()["task_digest"] == digest
 
 
@@ -300,7 +300,7 @@ def hidden_material(task_root: Path) -> tuple[set[str], set[bytes]]:
 
 def test_no_catalogue_endpoint_serves_grader_or_solution_files_to_any_role(api, author, tmp_path):
     assert post_pack(api, author, archives.make_zip(secret_pack_files(tmp_path))).status_code == 201
-    tasks = [t for p in api.service.catalogue.packs() for t in p.tasks]
+    tasks = [t for p in api.service.pack_store.packs() for t in p.tasks]
     assert {(t.pack_id, t.id) for t in tasks} >= {("secret-pack", "upper"), ("python-foundations", "retry-backoff")}
     forbidden_names: set[str] = set()
     forbidden_contents: set[bytes] = set()
@@ -315,7 +315,7 @@ def test_no_catalogue_endpoint_serves_grader_or_solution_files_to_any_role(api, 
     assert len(forbidden_contents) >= 2 * len(tasks)
 
     paths = ["/v1/packs", "/v1/tasks"]
-    for pack in api.service.catalogue.packs():
+    for pack in api.service.pack_store.packs():
         paths += [f"/v1/packs/{pack.id}", f"/v1/packs/{pack.id}?version={pack.version}"]
         for task in pack.tasks:
             base = f"/v1/tasks/{pack.id}/{task.id}"
@@ -335,7 +335,7 @@ def test_no_catalogue_endpoint_serves_grader_or_solution_files_to_any_role(api, 
 
 
 def test_starter_archives_hold_exactly_the_starter_files(api, author):
-    task = api.service.catalogue.task("python-foundations", "retry-backoff")
+    task = api.service.pack_store.task("python-foundations", "retry-backoff")
     starter = packs.starter_files(task)
     for suffix in ("tar.gz", "zip"):
         response = api.client.get(f"/v1/tasks/python-foundations/retry-backoff/starter.{suffix}", headers=author)

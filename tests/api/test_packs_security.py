@@ -58,7 +58,7 @@ def test_a_request_validation_error_names_the_field_without_its_input(api: Api):
 def test_healthz_answers_while_an_upload_is_being_validated(api: Api, author, tmp_path, monkeypatch):
     """The upload's validation waits until /healthz has answered: on the event loop it would stall it."""
     validating, release = threading.Event(), threading.Event()
-    load = api.service.catalogue._load
+    load = api.service.pack_store._load
 
     def slow_load(root: Path):
         if root.name.startswith(".incoming-"):
@@ -66,7 +66,7 @@ def test_healthz_answers_while_an_upload_is_being_validated(api: Api, author, tm
             release.wait(20)
         return load(root)
 
-    monkeypatch.setattr(api.service.catalogue, "_load", slow_load)
+    monkeypatch.setattr(api.service.pack_store, "_load", slow_load)
     uploaded = []
     uploader = threading.Thread(target=lambda: uploaded.append(
         post_pack(api, author, archives.make_zip(pack_files(tmp_path)))))
@@ -130,4 +130,4 @@ def test_an_upload_is_validated_by_the_bounded_child(api: Api, author, tmp_path,
     response = post_pack(api, author, archives.make_zip(pack_files(tmp_path)))
     assert response.status_code == 201, response.text
     assert [p.name.startswith(".incoming-") for p in seen] == [True]
-    assert api.service.catalogue.pack(WORD_PACK).id == WORD_PACK
+    assert api.service.pack_store.pack(WORD_PACK).id == WORD_PACK

@@ -90,7 +90,7 @@ def play_worker(api, handler) -> tuple[threading.Thread, list[BaseException], An
                 time.sleep(0.02)
             jobs.run_public_tests(api.queue.public_test_ids[0], api=WorkerApi(api.client, token=secret, worker="w"),
                                   runner=runner,
-                                  find_task=lambda pack, version, task: api.service.catalogue.task(pack, task, version))
+                                  find_task=lambda pack, version, task: api.service.pack_store.task(pack, task, version))
         except BaseException as exc:  # noqa: BLE001 - a worker thread's every failure is surfaced by the test
             failures.append(exc)
 
@@ -102,11 +102,11 @@ def play_worker(api, handler) -> tuple[threading.Thread, list[BaseException], An
 def stored_jobs(api) -> int:
     from sqlmodel import func, select
 
-    from api.tables import PublicTestJob, Result, Submission
+    from api.tables import PublicTestJob, ResultRow, Submission
 
     with api.service.session() as session:
         return sum(session.exec(select(func.count()).select_from(table)).one()
-                   for table in (PublicTestJob, Submission, Result))
+                   for table in (PublicTestJob, Submission, ResultRow))
 
 
 def test_with_a_broker_a_worker_runs_the_public_tests_and_nothing_stays(api):

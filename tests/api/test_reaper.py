@@ -1,4 +1,4 @@
-"""The run state machine through the worker endpoints, and the reaper (``Service.reap_once``).
+"""The run state machine through the worker endpoints, and the reaper (``AppService.reap_once``).
 
 Time is a fake clock patched into storage and the service, so leases lapse
 without sleeping.

@@ -265,7 +265,7 @@ def test_the_profile_shows_latest_and_best_per_micro_skill(api, order):
     best = first if first["score"] > second["score"] else second
     profile = api.client.get("/v1/profile", headers=alice).json()
     assert profile["candidate"] == "alice"
-    skills = api.service.catalogue.task("python-foundations", "retry-backoff").micro_skills
+    skills = api.service.pack_store.task("python-foundations", "retry-backoff").micro_skills
     assert set(profile["skills"]) == set(skills)
     for skill in skills:
         entry = profile["skills"][skill]
@@ -309,7 +309,7 @@ def test_a_grader_error_counts_for_nothing_and_its_details_reach_staff_only(api)
     alice = api.token(Role.CANDIDATE, "alice")
     accepted = submit(api, alice)
     headers, job = claim(api, accepted["run_id"])
-    task = api.service.catalogue.task(job["pack_id"], job["task_id"], job["pack_version"])
+    task = api.service.pack_store.task(job["pack_id"], job["task_id"], job["pack_version"])
     detail = 'collecting failed: File "/grader/tests/test_retry.py", line 56\n    def test_bad(:'
     document = Result(task=task, submission_digest=job["submission_digest"], status=RunStatus.GRADER_ERROR,
                       checks=(), started_at=now(), finished_at=now(), reason=detail,

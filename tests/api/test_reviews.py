@@ -35,7 +35,7 @@ def _grade(api, accepted: dict) -> dict:
     """The worker's part: a review task runs nothing and posts a result without checks."""
     worker = api.token(Role.WORKER, "w")
     job = api.client.post(f"/v1/runs/{accepted['run_id']}/claim", headers=worker, json={"worker": "w1"}).json()
-    task = api.service.catalogue.task(job["pack_id"], job["task_id"], job["pack_version"])
+    task = api.service.pack_store.task(job["pack_id"], job["task_id"], job["pack_version"])
     import base64
 
     from engine import archives

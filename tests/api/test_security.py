@@ -56,7 +56,7 @@ def test_a_result_for_a_run_nobody_claimed_is_refused(api):
     alice = api.token(Role.CANDIDATE, "alice")
     accepted = submit(api, alice)
     worker = api.token(Role.WORKER, "mallory")
-    task = api.service.catalogue.task("python-foundations", "retry-backoff")
+    task = api.service.pack_store.task("python-foundations", "retry-backoff")
     job = {"pack_id": task.pack_id, "task_id": task.id, "pack_version": task.pack_version,
            "submission_digest": api.client.get(f"/v1/submissions/{accepted['id']}", headers=alice)
            .json()["submission_digest"]}
@@ -480,7 +480,7 @@ def test_a_change_made_through_another_replica_wakes_the_stream(api):
                                  lease_seconds=60)
         run = storage.get_run(session=session, run_id=accepted["run_id"])
         submission = storage.get_submission(session=session, submission_id=run.submission_id)
-        task = api.service.catalogue.task(submission.pack_id, submission.task_id, submission.pack_version)
+        task = api.service.pack_store.task(submission.pack_id, submission.task_id, submission.pack_version)
         document = result_document(api, {"pack_id": task.pack_id, "task_id": task.id,
                                          "pack_version": task.pack_version,
                                          "submission_digest": submission.submission_digest})

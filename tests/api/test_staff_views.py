@@ -14,7 +14,7 @@ from tests.api.helpers import work
 
 
 def _skills(api) -> list[str]:
-    return list(api.service.catalogue.task("python-foundations", "retry-backoff").micro_skills)
+    return list(api.service.pack_store.task("python-foundations", "retry-backoff").micro_skills)
 
 
 @pytest.fixture

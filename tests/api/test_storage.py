@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from sqlmodel import Session, func, select
 
 from api import db, storage
-from api.tables import Result, Role, Run, RunState, Submission
+from api.tables import ResultRow, Role, Run, RunState, Submission
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_a_result_is_written_once(engine):
                                                      document=_document("r2", 10), candidate_view=_document("r2", 10))
         assert created and not created_again
         assert again.id == first.id == "r1" and again.score == 90
-        assert session.exec(select(func.count()).select_from(Result)).one() == 1
+        assert session.exec(select(func.count()).select_from(ResultRow)).one() == 1
         assert session.get(Run, run.id).state is RunState.DONE
         assert [e.skill for e in storage.skill_evidence(session=session, candidate="alice")] == ["python.x.y"]
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
 
-from api.tables import Result, Role, Run, RunEvent, RunState, Submission
+from api.tables import ResultRow, Role, Run, RunEvent, RunState, Submission
 from engine import archives
 from engine.digest import tree_digest
 from engine.trees import is_ignored
@@ -39,7 +39,7 @@ def snapshot(api: Api) -> tuple[tuple[int, ...], list[str]]:
     """What a refused request must not change: row counts of every per-submission table, and the queue."""
     with api.service.session() as session:
         counts = tuple(session.exec(select(func.count()).select_from(table)).one()
-                       for table in (Submission, Run, RunEvent, Result))
+                       for table in (Submission, Run, RunEvent, ResultRow))
     return counts, list(api.queue.run_ids)
 
 
@@ -128,7 +128,7 @@ def test_json_submission_is_accepted_and_stored_with_its_digest(api):
     row = stored_submission(api, body["id"])
     assert row.submission_digest == tree_digest(FILES)
     assert (row.candidate, row.pack_id, row.task_id) == ("alice", "python-foundations", "retry-backoff")
-    assert row.task_digest == api.service.catalogue.task("python-foundations", "retry-backoff").digest
+    assert row.task_digest == api.service.pack_store.task("python-foundations", "retry-backoff").digest
     public = api.client.get(response.headers["location"], headers=candidate).json()
     assert public["submission_digest"] == tree_digest(FILES)
     assert public["state"] == "queued" and public["run_id"] == body["run_id"]
@@ -381,7 +381,7 @@ def test_a_stored_submission_the_worker_cannot_unpack_ends_at_once_as_an_engine_
     from graders import GraderSet
     from runners.fake import FakeRunner
 
-    task = api.service.catalogue.task(*RETRY.split("/"))
+    task = api.service.pack_store.task(*RETRY.split("/"))
     legacy = {"Src": b"print(1)\n", "src/x.py": b"x = 1\n"}
     with api.service.session() as session:
         submission, run = storage.create_submission(
@@ -396,7 +396,7 @@ def test_a_stored_submission_the_worker_cannot_unpack_ends_at_once_as_an_engine_
 
     runner = FakeRunner(never_run)
     jobs.execute(run.id, api=worker_api, runner=runner, graders=GraderSet(runner),
-                 find_task=lambda pack_id, version, task_id: api.service.catalogue.task(pack_id, task_id, version))
+                 find_task=lambda pack_id, version, task_id: api.service.pack_store.task(pack_id, task_id, version))
     document = api.client.get(f"/v1/submissions/{submission.id}/result",
                               headers=api.token(Role.REVIEWER, "rita")).json()
     assert (document["verdict"], document["status"]) == ("error", "engine_error")

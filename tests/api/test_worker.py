@@ -1,4 +1,4 @@
-"""The worker looks a task up again after refreshing its catalogue only when the task is unknown."""
+"""The worker looks a task up again after refreshing its pack store only when the task is unknown."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from api.worker import WorkerContext
 from engine.errors import NotFound
 
 
-class ScriptedCatalogue:
+class ScriptedPackStore:
     """Answers ``task`` and ``pack`` from a list of outcomes (an exception is raised), counting refreshes."""
 
     def __init__(self, *outcomes: object) -> None:
@@ -31,23 +31,23 @@ class ScriptedCatalogue:
         self.refreshes += 1
 
 
-def context(catalogue):
-    return WorkerContext(runner=None, graders=None, catalogue=catalogue, api=None, attempts=1)
+def context(pack_store):
+    return WorkerContext(runner=None, graders=None, pack_store=pack_store, api=None, attempts=1)
 
 
 @pytest.mark.parametrize("find", ["find_task", "find_pack"])
 def test_an_unknown_task_or_pack_is_looked_up_again_after_a_refresh(find):
-    catalogue = ScriptedCatalogue(NotFound("uploaded after this worker started"), "found")
+    pack_store = ScriptedPackStore(NotFound("uploaded after this worker started"), "found")
     args = ("p", "1.0.0", "t") if find == "find_task" else ("p", "1.0.0")
-    assert getattr(context(catalogue), find)(*args) == "found"
-    assert catalogue.refreshes == 1
+    assert getattr(context(pack_store), find)(*args) == "found"
+    assert pack_store.refreshes == 1
 
 
 @pytest.mark.parametrize("find", ["find_task", "find_pack"])
 def test_any_other_fault_is_raised_as_it_is_without_a_refresh(find):
-    """It used to be swallowed (``except Exception``), the catalogue refreshed and the lookup repeated."""
-    catalogue = ScriptedCatalogue(OSError("the pack store is unreadable"), "found")
+    """It used to be swallowed (``except Exception``), the pack store refreshed and the lookup repeated."""
+    pack_store = ScriptedPackStore(OSError("the pack store is unreadable"), "found")
     args = ("p", "1.0.0", "t") if find == "find_task" else ("p", "1.0.0")
     with pytest.raises(OSError, match="unreadable"):
-        getattr(context(catalogue), find)(*args)
-    assert catalogue.refreshes == 0
+        getattr(context(pack_store), find)(*args)
+    assert pack_store.refreshes == 0

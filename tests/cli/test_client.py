@@ -26,7 +26,7 @@ from api import storage
 from api.app import create_app
 from api.queue import FakeQueue
 from api.serve import build
-from api.service import Service, build_service
+from api.service import AppService, build_service
 from api.settings import Settings
 from api.tables import Role
 from cli import client, config, main
@@ -90,7 +90,7 @@ class PlayedWorker:
 @dataclass
 class Server:
     app: Any
-    service: Service
+    service: AppService
     http: TestClient
     opened: list[str] = field(default_factory=list)
 

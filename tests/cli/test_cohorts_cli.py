@@ -84,7 +84,7 @@ def test_staff_export_the_matrix_filter_and_plot(served, tmp_path, monkeypatch):
     assert matrix.exit_code == 0, matrix.output
     lines = (tmp_path / "m.csv").read_text().splitlines()
     assert lines[1].startswith("alice,Alice A,") and lines[1].endswith(",ready")
-    skill = api.service.catalogue.task("python-foundations", "retry-backoff").micro_skills[0]
+    skill = api.service.pack_store.task("python-foundations", "retry-backoff").micro_skills[0]
     hired = runner.invoke(main.app, ["assessments", "hiring", test["id"], "--skill", skill])
     assert hired.exit_code == 0 and "1,alice" in hired.output
     plot = runner.invoke(main.app, ["assessments", "plot", test["id"], "--kind", "readiness", "-o",

@@ -36,7 +36,7 @@ REFERENCE = "def value():\n    return 42\n"
 
 
 @dataclass
-class Service:
+class RunningServer:
     url: str
     env: dict[str, str]
     database: Path
@@ -72,7 +72,7 @@ class Service:
 
 
 @pytest.fixture
-def service(tmp_path) -> Iterator[Service]:
+def service(tmp_path) -> Iterator[RunningServer]:
     catalogue = tmp_path / "catalogue"
     write_pack(catalogue / "tamper", {"value": {
         "task": pytest_task_yaml("value", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32}),
@@ -96,7 +96,7 @@ def service(tmp_path) -> Iterator[Service]:
                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(port, timeout=60)
-        yield Service(url=url, env=env, database=tmp_path / "data" / "tasktrial.db",
+        yield RunningServer(url=url, env=env, database=tmp_path / "data" / "tasktrial.db",
                       headers={"Authorization": f"Bearer {token}"})
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -63,7 +63,7 @@ def test_a_refused_lookup_is_a_runner_error_not_a_docker_api_error(docker_client
 
 
 def test_service_stand_ins_are_not_task_environments():
-    services = images.catalogue("services")
+    services = images.runtime_images("services")
     assert set(services) == {service.folder for service in images.SERVICE_IMAGES}
     assert not set(services) & set(images.environments())
 

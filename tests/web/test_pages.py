@@ -160,11 +160,11 @@ def test_each_page_with_its_assets_stays_under_150_kb_transferred(api):
 
 def test_catalogue_filters_by_micro_skill_and_search(api):
     alice = sign_in(api, Role.CANDIDATE, "alice")
-    task = api.service.catalogue.task("python-foundations", "retry-backoff")
+    task = api.service.pack_store.task("python-foundations", "retry-backoff")
     skill = task.micro_skills[0]
     page = alice.get("/tasks", params={"skill": skill}).text
     assert task.title in page
-    others = [t for t in api.service.catalogue.pack("python-foundations").tasks if skill not in t.micro_skills]
+    others = [t for t in api.service.pack_store.pack("python-foundations").tasks if skill not in t.micro_skills]
     assert others and all(f'href="/tasks/{t.pack_id}/{t.id}"' not in page for t in others)
     assert "No task matches" in alice.get("/tasks", params={"q": "zzzz-no-such-thing"}).text
 
@@ -269,7 +269,7 @@ def test_limits_are_explained_in_words(api):
     document["status"] = "timeout"
     assert api.client.post(f"/v1/runs/{run_id}/result", headers=headers, json=document).status_code == 201
     page = alice.get(result_url(alice, submission)).text
-    limits = api.service.catalogue.task("python-foundations", "retry-backoff").limits
+    limits = api.service.pack_store.task("python-foundations", "retry-backoff").limits
     assert f"stopped after {limits.time_seconds:g} s: the task&#39;s time limit" in page
     assert f"killed at {limits.memory_mb} MB: the memory limit" in page
     assert f"output cut at {limits.output_kb} KB" in page
@@ -305,7 +305,7 @@ def test_the_result_lists_the_candidates_own_files_escaped(api):
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in files and "<script>window" not in page
     assert "blob.bin</code></th><td>3 bytes</td>" in files and "binary" in files
     # Only what she sent: not the starter's other files, the graders' tests or the reference solution.
-    task = api.service.catalogue.task("python-foundations", "retry-backoff")
+    task = api.service.pack_store.task("python-foundations", "retry-backoff")
     assert "test_retry_public.py" not in files and "test_retry.py" not in files
     starter = (task.root / "starter" / "retry.py").read_text().splitlines()
     only_in_solution = [line.strip() for line in (task.root / "solution" / "retry.py").read_text().splitlines()
@@ -382,7 +382,7 @@ def test_reviewer_filters_the_readiness_table_and_downloads_csv(api):
         client = sign_in(api, Role.CANDIDATE, name)
         work(api, run_of(api, submit_files(client, {"retry.py": b"print('hi')\n"})), passed=passed)
     reviewer = sign_in(api, Role.REVIEWER, "rita")
-    skill = api.service.catalogue.task("python-foundations", "retry-backoff").micro_skills[0]
+    skill = api.service.pack_store.task("python-foundations", "retry-backoff").micro_skills[0]
     everyone = reviewer.get("/review/readiness").text
     assert "/review/candidates/alice" in everyone and "/review/candidates/bob" in everyone
     ready = reviewer.get("/review/readiness", params={"ready": skill}).text
@@ -402,7 +402,7 @@ def test_readiness_pages_through_candidates_keeping_filter_and_sort(api, monkeyp
         client = sign_in(api, Role.CANDIDATE, name)
         work(api, run_of(api, submit_files(client, {"retry.py": b"print('hi')\n"})), passed=passed)
     reviewer = sign_in(api, Role.REVIEWER, "rita")
-    skill = api.service.catalogue.task("python-foundations", "retry-backoff").micro_skills[0]
+    skill = api.service.pack_store.task("python-foundations", "retry-backoff").micro_skills[0]
     first = reviewer.get("/review/readiness", params={"sort": skill}).text
     assert "2 candidate(s) (page 1 of 2)" in first
     assert "/review/candidates/bob" in first and "/review/candidates/alice" not in first  # the higher score first
@@ -429,7 +429,7 @@ def test_catalogue_pages_keep_filters_between_pages(api, monkeypatch):
     second = alice.get("/tasks", params={"environment": "python", "page": 2}).text
     assert "page 2 of 2" in second and "Previous page" in second and "Next page" not in second
     shown = set(re.findall(r'<h2><a href="(/tasks/[^"]+)"', first)) | set(re.findall(r'<h2><a href="(/tasks/[^"]+)"', second))
-    python = [t for p in api.service.catalogue.packs() for t in p.tasks if t.environment == "python"]
+    python = [t for p in api.service.pack_store.packs() for t in p.tasks if t.environment == "python"]
     assert shown == {f"/tasks/{t.pack_id}/{t.id}" for t in python}
 
 
@@ -465,7 +465,7 @@ def test_author_uploads_a_pack_folder(api, tmp_path):
     response = author.post("/author/packs", data={"csrf": csrf(author)},
                            files=[("folder", (f"folder-pack/{path}", data)) for path, data in files.items()])
     assert response.status_code == 200 and "folder-pack 1.0.0 uploaded" in response.text
-    assert api.service.catalogue.pack("folder-pack").version == "1.0.0"
+    assert api.service.pack_store.pack("folder-pack").version == "1.0.0"
 
 
 def upload_page(api: Api, author, files: dict[str, bytes]):

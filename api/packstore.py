@@ -1,4 +1,4 @@
-"""The catalogue the service serves: built-in packs plus uploaded, immutable pack versions.
+"""The pack store the service serves from: built-in packs plus uploaded, immutable pack versions.
 
 Uploaded packs are stored as folders ``<packs_dir>/<id>/<version>/``, written
 to a temporary folder first and renamed into place, so a failed upload leaves
@@ -30,7 +30,7 @@ def pack_digest(root: Path) -> str:
     return tree_digest(read_tree(root, packs.PACK_CAPS, what="pack"))
 
 
-class Catalogue:
+class PackStore:
     """Every pack version the service knows, loaded and validated once."""
 
     def __init__(self, *, builtin_dirs: list[Path], packs_dir: Path, loader: Loader,
