@@ -122,7 +122,8 @@ def cand(remote):
 @pytest.mark.parametrize("value", [
     None, True, 0, -7, 2**80, 1.5, math.inf, -math.inf, "héllo", b"\x00\xff", (1, (2, "x")), frozenset({1, 2}),
     {1, 2, 3}, {"a": [1, {"b": None}]}, {(1, 2): "tuple key", 3: "int key"}, Decimal("1.10"),
-    datetime.datetime(2026, 3, 1, 10, 0), datetime.date(2026, 3, 1),  # noqa: DTZ001 - a naive datetime must cross as one too datetime.timedelta(seconds=90), 2 + 3j,
+    datetime.datetime(2026, 3, 1, 10, 0),  # noqa: DTZ001 - a naive datetime must cross as one too
+    datetime.date(2026, 3, 1), datetime.timedelta(seconds=90), 2 + 3j,
 ])
 def test_values_cross_by_value_with_their_types(cand, value):
     back = cand.echo(value)
