@@ -1,13 +1,15 @@
 """A service run: the candidate's service in its sandbox, a client in a second one, on a private network.
 
 Makes the trio (``make``: network, candidate's sandbox as ``SERVICE_HOST``, client's sandbox) and
-runs it (``serve``); taking it from the warm pool and removing it stay with the runner. A
-``loopback`` service (the pytest kind's bridge) gets no network at all: the client's sandbox has a
-loopback alone, on which ``SERVICE_HOST`` names the address, and the candidate's joins that network
-namespace (Docker's ``container:`` mode), so neither reaches anything but the other, and no network
-is made or removed per run. Touches the
+runs it (``serve``); taking it from the warm pool and removing it stay with the runner. Touches the
 two sandboxes through ``steps`` and ``collect``, and the service's own exec. The candidate's sandbox
 never receives the client's files, and the service is probed from the client's side only.
+
+A ``loopback`` service (the pytest kind's bridge) gets no network at all: the client's sandbox has a
+loopback alone, on which ``SERVICE_HOST`` names the address, and the candidate's joins that network
+namespace (Docker's ``container:`` mode), so neither reaches anything but the other, and no network
+is made or removed per run. Made on the run's path (``serve_made_now``), the client's sandbox starts
+first and its first step runs while the candidate's starts.
 """
 
 from __future__ import annotations
@@ -198,7 +200,7 @@ def serve_made_now(
     """A loopback service run with no sandbox started ahead: the client's pytest starts while the
     candidate's sandbox starts beside it (the harness connects, retrying), instead of after it.
 
-    Each sandbox is put in ``made`` as soon as it exists (the candidate's first): the caller removes them.
+    Each sandbox is put in ``made`` once it exists (the candidate's ahead of the client's): the caller removes them.
 
     Raises:
         RunnerError: a sandbox could not be made (the client's step is stopped at once).
