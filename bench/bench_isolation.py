@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import statistics
 import tempfile
 import time
@@ -45,6 +46,8 @@ def main() -> None:
     runner = DockerRunner.from_env(warm=args.warm)
     graders = GraderSet(runner, cache_dir=Path(tempfile.mkdtemp(prefix="tasktrial-bench-")))
     old_total = new_total = 0.0
+    print("load average at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+          "(cold: no sandbox started ahead)" if not args.warm else f"(--warm {args.warm})")
     print(f"{'task':<24} {'shared-process s':>17} {'separate-sandbox s':>19} {'ratio':>6}")
     try:
         for task in tasks:
@@ -66,6 +69,7 @@ def main() -> None:
     finally:
         runner.close()
     print(f"{'all (sum of medians)':<24} {old_total:>17.2f} {new_total:>19.2f} {new_total / old_total:>6.2f}")
+    print("load average at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -249,12 +249,19 @@ class Service:
     ``probe``: the runner waits for the port before the client's steps run;
     False when the client connects (and retries) on its own, which saves a
     probe per run (the pytest kind's bridge).
+
+    ``loopback``: the two sandboxes share one loopback (and nothing else)
+    instead of a network of the run's own: both sandboxes stay
+    off every network, and there is no network to make and remove per run.
+    Only for a client that listens on nothing the candidate may not reach
+    (the pytest kind's harness listens on nothing).
     """
 
     argv: tuple[str, ...]
     port: int
     ready_timeout_seconds: float = 10.0
     probe: bool = True
+    loopback: bool = False
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,8 @@ class PytestGrader:
             steps=(),
             workspace=submission,
             grader_files=harness_files(BRIDGE),
-            service=Service(serve, BRIDGE_PORT, BRIDGE_READY_SECONDS, probe=False),  # the harness connects, retrying
+            # The harness connects, retrying, over the loopback both sandboxes share (it listens on nothing itself).
+            service=Service(serve, BRIDGE_PORT, BRIDGE_READY_SECONDS, probe=False, loopback=True),
             client=client,
         )
 

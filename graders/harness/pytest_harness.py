@@ -29,7 +29,10 @@ import hmac
 import json
 import os
 import sys
+import time
 
+#: When each phase began (seconds since the epoch; the host's clock): ``bench/profile_isolation.py`` reads them.
+TIMINGS = {"started": time.time()}
 MODE, REPORT, TESTS = sys.argv[1], sys.argv[2], sys.argv[3]
 CANDIDATE = sys.argv[4] if len(sys.argv) > 4 else None
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,6 +48,8 @@ def _read_key():
 
 import pytest  # noqa: E402  (after argv parsing: nothing of the candidate's is importable yet)
 
+TIMINGS["pytest imported"] = time.time()
+
 
 class Reporter:
     def __init__(self, sign):
@@ -55,6 +60,7 @@ class Reporter:
 
     def pytest_collection_finish(self, session):
         self.collected = [item.nodeid for item in session.items]
+        TIMINGS["collected"] = time.time()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -84,8 +90,9 @@ class Reporter:
             entry["message"] = (entry["message"] + str(report.longreprtext))[:MESSAGE_CAP]
 
     def pytest_sessionfinish(self, session, exitstatus):
+        TIMINGS["finished"] = time.time()
         document = {"mode": MODE, "collected": self.collected, "results": self.results,
-                    "collect_errors": self.collect_errors, "exitstatus": int(exitstatus)}
+                    "collect_errors": self.collect_errors, "exitstatus": int(exitstatus), "timings": TIMINGS}
         body = json.dumps(document).encode("utf-8")
         with open(REPORT, "w", encoding="utf-8") as fh:
             json.dump({"mac": self._sign(body), "body": body.decode("utf-8")}, fh)
@@ -116,6 +123,7 @@ def main():
         bridge = _load_bridge()
         host, _, port = CANDIDATE.rpartition(":")
         bridge.install_finder(bridge.connect(host, int(port)), "/workspace")
+        TIMINGS["connected"] = time.time()
     args = [TESTS, "-c", os.path.join(HERE, "pytest.ini"), "--rootdir=/grader", "--confcutdir=/grader",
             "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--tb=short"]
     if MODE == "collect":

@@ -24,7 +24,11 @@ equally locked-down container (the client) joins it, holds the grader's
 files, waits until the service accepts a TCP connection (a bounded probe
 from the client's side) and then runs its steps. Both containers and the
 network are removed whatever happens; the candidate's container never
-receives the client's files.
+receives the client's files. A ``loopback`` service (the pytest kind's
+bridge) gets no network at all: the client's container has a loopback
+alone, on which ``candidate`` names the address, and the candidate's joins
+that network namespace (Docker's ``container:`` mode), so neither reaches
+anything but the other, and no network is made or removed per run.
 
 Nothing from the host's environment, file system or network reaches the
 container, and the host never follows a path the candidate could touch:

@@ -221,7 +221,7 @@ class DockerRunner:
         else:
             helper.submit(self._sandboxes.remove_logged, container)
 
-    # -- a service run: candidate and client on a private network ----------
+    # -- a service run: candidate and client on a private network (or one loopback) ----------
 
     def _run_service(self, spec: RunSpec) -> RunOutcome:
         assert spec.service is not None and spec.client is not None
@@ -229,6 +229,9 @@ class DockerRunner:
         client_image = images.runtime_image(spec.client.environment).tag
         image_id, client_image_id = self._image_id(image), self._image_id(client_image)
         started = time.monotonic()
+        if spec.service.loopback and not self._pool.warm and not spec.service.probe and not spec.steps \
+                and spec.client.steps:
+            return self._serve_made_now(spec, image, client_image, (image_id, client_image_id), started)
         network, containers = self._take_service(spec, image, client_image)
         try:
             candidate, client = containers
@@ -248,4 +251,20 @@ class DockerRunner:
         make = partial(service.make, self._sandboxes, spec, image, client_image)
         if not self._pool.warm:
             return make()
-        return self._pool.take(("service", self._key(spec, image), self._key(spec.client, client_image)), make)
+        loopback = spec.service.loopback if spec.service is not None else False
+        key = ("service", loopback, self._key(spec, image), self._key(spec.client, client_image))
+        return self._pool.take(key, make)
+
+    def _serve_made_now(
+        self, spec: RunSpec, image: str, client_image: str, image_ids: tuple[str, str], started: float
+    ) -> RunOutcome:
+        """A loopback service run made on the run's path: its sandboxes start while the client's steps
+        begin (``service.serve_made_now``), and go whatever happens."""
+        containers: list[str] = []
+        try:
+            return service.serve_made_now(self._sandboxes, spec, image, client_image, image_ids, started, containers)
+        except docker.errors.DockerException as exc:
+            raise RunnerError(f"the Docker engine failed during the service run: {exc}") from exc
+        finally:
+            self._pool.dispose(partial(self._sandboxes.remove_all, containers, ""),
+                               partial(self._sandboxes.remove_all_logged, containers, ""))

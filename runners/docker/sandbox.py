@@ -57,9 +57,12 @@ class Sandboxes:
 
     def create(
         self, spec: RunSpec, image: str, *, run_id: str | None = None, network: str | None = None,
-        aliases: tuple[str, ...] = (),
+        aliases: tuple[str, ...] = (), joins: str | None = None,
     ) -> str:
         """A started sandbox; on no network unless ``network`` names a service run's network.
+
+        With no ``network``, ``aliases`` name its own loopback (a loopback service run's client), and
+        ``joins`` names the started sandbox whose loopback it shares (that run's candidate joins the client).
 
         Raises:
             RunnerError: the engine refused, or ``abandon`` ended this owner (the sandbox is removed).
@@ -69,7 +72,7 @@ class Sandboxes:
                 raise RunnerError("this worker is stopping: no new sandbox")
             self._creating += 1
         try:
-            cid = self._create_now(spec, image, run_id=run_id, network=network, aliases=aliases)
+            cid = self._create_now(spec, image, run_id=run_id, network=network, aliases=aliases, joins=joins)
         finally:
             with self._created:
                 self._creating -= 1
@@ -88,10 +91,16 @@ class Sandboxes:
 
     def _create_now(
         self, spec: RunSpec, image: str, *, run_id: str | None, network: str | None, aliases: tuple[str, ...],
+        joins: str | None = None,
     ) -> str:
         labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **self.owner, **spec.labels}
         networking: dict[str, Any] = {"network_disabled": True}
-        if network is not None:
+        mode, hosts = network or "none", None
+        if joins is not None:  # a loopback service run's candidate: the client's network namespace (loopback only)
+            networking, mode = {}, f"container:{joins}"
+        elif network is None and aliases:  # its client: names for its own loopback (not kept if networking is disabled)
+            networking, hosts = {}, dict.fromkeys(aliases, "127.0.0.1")
+        elif network is not None:
             endpoint = self.api.create_endpoint_config(aliases=list(aliases) or None)
             # types-docker wants one EndpointConfig; docker-py takes {network: EndpointConfig}
             config = self.api.create_networking_config({network: endpoint})  # type: ignore[arg-type]
@@ -105,7 +114,7 @@ class Sandboxes:
                 environment=ENVIRONMENT,
                 labels=labels,
                 stop_signal="SIGKILL",
-                host_config=self.host_config(spec.limits, network=network or "none"),
+                host_config=self.host_config(spec.limits, network=mode, hosts=hosts),
                 **networking,
             )
             self.api.start(container["Id"])
@@ -115,13 +124,15 @@ class Sandboxes:
             raise RunnerError(f"cannot start a sandbox from {image}: {exc}") from exc
         return container["Id"]
 
-    def host_config(self, limits: ResourceLimits, *, network: str = "none") -> dict:
+    def host_config(self, limits: ResourceLimits, *, network: str = "none",
+                    hosts: dict[str, str] | None = None) -> dict:
         """The full limit set as Docker options: the one place ``ResourceLimits`` becomes them."""
         memory = f"{limits.memory_mb}m"
         disk = f"size={limits.disk_mb}m,nr_inodes={max(1024, limits.disk_mb * 64)}"
         owned = "uid=65534,gid=65534"
         return self.api.create_host_config(
             network_mode=network,
+            extra_hosts=hosts,
             mem_limit=memory,
             memswap_limit=memory,
             nano_cpus=int(limits.cpus * 1e9),
@@ -186,7 +197,8 @@ class Sandboxes:
                 except RunnerError as exc:
                     failure = failure or exc
         try:
-            self.remove_network(network)
+            if network:  # a loopback service run has none
+                self.remove_network(network)
         except RunnerError as exc:
             failure = failure or exc
         if failure is not None:

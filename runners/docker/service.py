@@ -4,6 +4,12 @@ Makes the trio (``make``: network, candidate's sandbox as ``SERVICE_HOST``, clie
 runs it (``serve``); taking it from the warm pool and removing it stay with the runner. Touches the
 two sandboxes through ``steps`` and ``collect``, and the service's own exec. The candidate's sandbox
 never receives the client's files, and the service is probed from the client's side only.
+
+A ``loopback`` service (the pytest kind's bridge) gets no network at all: the client's sandbox has a
+loopback alone, on which ``SERVICE_HOST`` names the address, and the candidate's joins that network
+namespace (Docker's ``container:`` mode), so neither reaches anything but the other, and no network
+is made or removed per run. Made on the run's path (``serve_made_now``), the client's sandbox starts
+first and its first step runs while the candidate's starts.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import docker
+import docker.errors
 
 from engine.errors import RunnerError
 from engine.models import (
@@ -32,10 +39,20 @@ from engine.models import (
 )
 from runners.docker.collect import finish
 from runners.docker.sandbox import SANDBOX_USER, Sandboxes
-from runners.docker.steps import exec_step, kill_processes, run_steps, upload, upload_and_exec
+from runners.docker.steps import (
+    check_upload,
+    exec_step,
+    kill_processes,
+    run_steps,
+    upload,
+    upload_and_exec,
+    upload_then,
+)
 from runners.docker.streams import feed, pump, raw_socket
 
 PROBE_INTERVAL_SECONDS = 0.1
+#: How long a killed service's output stream may take to end before it is killed harder.
+SERVICE_END_SECONDS = 1.0
 # TCP connects from the client to the service; host and port come as arguments, never spliced in.
 # One probe exec tries every 50 ms until its ``timeout`` (execs cost far more than connects).
 _PROBE_SCRIPT = 'while ! (exec 3<>"/dev/tcp/$0/$1") 2>/dev/null; do sleep 0.05; done'
@@ -56,12 +73,14 @@ class ServiceProcess:
 
     @classmethod
     def start(
-        cls, api: docker.APIClient, cid: str, service: Service, limits: ResourceLimits, lifetime: float
+        cls, api: docker.APIClient, cid: str, service: Service, limits: ResourceLimits, lifetime: float, *,
+        stdin: bytes = b"",
     ) -> ServiceProcess:
-        """Start ``service.argv`` in ``cid`` with no stdin; its output is kept up to ``limits.output_kb`` per stream."""
+        """Start ``service.argv`` in ``cid`` with ``stdin`` then end of file; its output is kept up to
+        ``limits.output_kb`` per stream."""
         exec_id = api.exec_create(cid, list(service.argv), stdin=True, workdir=WORKSPACE, user=SANDBOX_USER)["Id"]
         sock = raw_socket(api.exec_start(exec_id, socket=True))
-        feed(sock, b"")
+        threading.Thread(target=feed, args=(sock, stdin), daemon=True).start()  # its output is read meanwhile
         return cls(api, exec_id, sock, deadline=time.monotonic() + lifetime, cap=limits.output_kb * 1024)
 
     def _read(self, deadline: float, cap: int) -> None:
@@ -72,6 +91,11 @@ class ServiceProcess:
         """The exit code once the service has ended; None while it runs."""
         info = self._api.exec_inspect(self._exec_id)
         return None if info.get("Running") else info.get("ExitCode")
+
+    def ended(self, wait: float) -> bool:
+        """Whether the service's output stream has ended (its process is gone), waiting up to ``wait`` seconds."""
+        self._reader.join(timeout=wait)
+        return not self._reader.is_alive()
 
     def stop(self) -> tuple[bytes, bytes, bool]:
         """Stop reading (the caller has killed the service) and return ``(stdout, stderr, truncated)``."""
@@ -86,11 +110,22 @@ class ServiceProcess:
 def make(sandboxes: Sandboxes, spec: RunSpec, image: str, client_image: str) -> tuple[str, list[str]]:
     """A new private network with the candidate's sandbox (as ``SERVICE_HOST``) and the client's on it.
 
+    A ``loopback`` service has no network (returned as ""): the candidate's sandbox shares the client's loopback.
+
     Raises:
         RunnerError: a sandbox could not be made (what was made is removed).
     """
-    assert spec.client is not None
+    assert spec.client is not None and spec.service is not None
     run_id = uuid.uuid4().hex
+    if spec.service.loopback:
+        # One after the other (the candidate's joins the client's started sandbox), yet sooner than a
+        # network and two sandboxes on it: a start on a bridge network costs several starts on none.
+        client = sandboxes.create(spec.client, client_image, run_id=run_id, aliases=(SERVICE_HOST,))
+        try:
+            return "", [sandboxes.create(spec, image, run_id=run_id, joins=client), client]
+        except RunnerError:
+            sandboxes.remove_all([client], "")
+            raise
     network = sandboxes.create_network(run_id, spec)
     containers: list[str] = []
     # Both sandboxes start at once: each start is most of a short run's time.
@@ -158,32 +193,75 @@ def serve(
         return dataclasses.replace(candidate_outcome, client=client_outcome.result())
 
 
+def serve_made_now(
+    sandboxes: Sandboxes, spec: RunSpec, image: str, client_image: str, image_ids: tuple[str, str], started: float,
+    made: list[str],
+) -> RunOutcome:
+    """A loopback service run with no sandbox started ahead: the client's pytest starts while the
+    candidate's sandbox starts beside it (the harness connects, retrying), instead of after it.
+
+    Each sandbox is put in ``made`` once it exists (the candidate's ahead of the client's): the caller removes them.
+
+    Raises:
+        RunnerError: a sandbox could not be made (the client's step is stopped at once).
+    """
+    assert spec.client is not None
+    run_id = uuid.uuid4().hex
+    client = sandboxes.create(spec.client, client_image, run_id=run_id, aliases=(SERVICE_HOST,))
+    made.append(client)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-service-start") as making:
+        candidate = making.submit(sandboxes.create, spec, image, run_id=run_id, joins=client)
+        try:
+            return _serve_at_once(sandboxes.api, candidate, client, spec, image_ids, started)
+        finally:
+            with contextlib.suppress(RunnerError):
+                made.insert(0, candidate.result())
+
+
 def _serve_at_once(
-    api: docker.APIClient, candidate: str, client: str, spec: RunSpec, image_ids: tuple[str, str], started: float
+    api: docker.APIClient, candidate: str | Future[str], client: str, spec: RunSpec, image_ids: tuple[str, str],
+    started: float,
 ) -> RunOutcome:
     """A service nobody probes and no step precedes: the client's files ride in its first step, which
-    starts while the candidate's files go in and its service starts (the client connects, retrying)."""
+    starts while the candidate's files go in and its service starts (the client connects, retrying).
+
+    ``candidate`` may still be starting (a future of its id).
+    """
     assert spec.service is not None and spec.client is not None
     client_began = time.monotonic()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client") as running:
         first = running.submit(upload_and_exec, api, client, spec.client)
-        upload(api, candidate, spec)
+        if isinstance(candidate, Future):
+            try:
+                candidate = candidate.result()
+            except RunnerError:
+                with contextlib.suppress(docker.errors.APIError):  # its step would wait for a sandbox that
+                    api.kill(client)                                # never serves (the client goes anyway)
+                raise
         client_time = spec.client.limits.time_seconds * len(spec.client.steps)
         lifetime = spec.service.ready_timeout_seconds + client_time + 60
-        process = ServiceProcess.start(api, candidate, spec.service, spec.limits, lifetime)
+        # The candidate's files ride in the service's exec, as the client's in its first step (one exec less).
+        argv, archive, marker = upload_then(spec, spec.service.argv)
+        process = ServiceProcess.start(api, candidate, dataclasses.replace(spec.service, argv=argv),
+                                       spec.limits, lifetime, stdin=archive)
         outcome, client_alive = first.result()
     rest, client_alive = run_steps(api, client, spec.client.steps[1:], spec.client.limits, alive=client_alive)
     client_steps = [outcome, *rest]
     exit_code = process.exit_code()
-    alive = kill_processes(api, candidate)
-    stdout, stderr, truncated = process.stop()
-    service = ServiceOutcome(exit_code is None, None, exit_code, stdout, stderr, truncated)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-finish") as finishing:
         client_outcome = finishing.submit(finish, api, client, spec.client, image_ids[1], client_began,
                                           client_steps, client_alive)
-        candidate_outcome = finish(api, candidate, spec, image_ids[0], started, [], alive,
-                                   service=service, client=None)
-        return dataclasses.replace(candidate_outcome, client=client_outcome.result())
+        # The counters' exec kills every process of the sandbox user first, the service among them: no
+        # kill exec of its own. If that exec could not start (e.g. no pid left), the service is killed harder.
+        try:
+            candidate_outcome = finish(api, candidate, spec, image_ids[0], started, [], True, client=None)
+        finally:  # the service's stream is closed even when reading back failed
+            if not process.ended(SERVICE_END_SECONDS):
+                kill_processes(api, candidate)
+            stdout, stderr, truncated = process.stop()
+        check_upload(stderr, marker)  # only the shell knew it (the service's argv no longer holds it)
+        service = ServiceOutcome(exit_code is None, None, exit_code, stdout, stderr, truncated)
+        return dataclasses.replace(candidate_outcome, service=service, client=client_outcome.result())
 
 
 def _await_ready(

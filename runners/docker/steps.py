@@ -44,15 +44,30 @@ def upload_and_exec(api: docker.APIClient, cid: str, spec: RunSpec) -> tuple[Ste
         RunnerError: copying the files in failed.
     """
     step = spec.steps[0]
+    argv, archive, marker = upload_then(spec, step.argv)
+    outcome, alive = exec_step(api, cid, Step(argv=argv, stdin=archive + step.stdin), spec.limits)
+    if outcome.exit_code == UPLOAD_FAILED:
+        check_upload(outcome.stderr, marker)
+    return outcome, alive
+
+
+def upload_then(spec: RunSpec, argv: tuple[str, ...]) -> tuple[tuple[str, ...], bytes, bytes]:
+    """``argv`` behind the copy of ``spec``'s files: the wrapped argv, the archive to feed first, and the
+    run's failure marker (made for this run alone: nothing the candidate prints can fake it)."""
     archive = tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader_files})
     marker = f"tasktrial-upload-failed-{uuid.uuid4().hex}"
-    wrapped = Step(argv=("sh", "-c", _UPLOAD_THEN_EXEC, "upload", str(len(archive)), marker, *step.argv),
-                   stdin=archive + step.stdin)
-    outcome, alive = exec_step(api, cid, wrapped, spec.limits)
-    if outcome.exit_code == UPLOAD_FAILED and marker.encode() in outcome.stderr:
-        detail = outcome.stderr.split(marker.encode(), 1)[1][-500:]
+    return ("sh", "-c", _UPLOAD_THEN_EXEC, "upload", str(len(archive)), marker, *argv), archive, marker.encode()
+
+
+def check_upload(stderr: bytes, marker: bytes) -> None:
+    """Raise if ``stderr`` of an ``upload_then`` exec says the copy failed.
+
+    Raises:
+        RunnerError: copying the files in failed.
+    """
+    if marker in stderr:
+        detail = stderr.split(marker, 1)[1][-500:]
         raise RunnerError(f"copying files into the sandbox failed: {detail!r}")
-    return outcome, alive
 
 
 def upload(api: docker.APIClient, cid: str, spec: RunSpec) -> None:

@@ -198,3 +198,28 @@ def test_the_starters_public_tests_still_run_with_plain_pytest(task, docker_runn
     run = run_public_tests(task, packs.reference_submission(task), docker_runner)
     assert run is not None and run.command[:3] == ("python3", "-m", "pytest")
     assert run.passed, run.stdout[-2000:] + run.stderr[-2000:]
+
+
+def test_the_candidates_code_shares_a_bare_loopback_where_only_its_own_bridge_listens(docker_runner, graders):
+    """The tests' sandbox joins the candidate's network namespace: no interface but ``lo``, no route, and no
+    listening socket but the candidate's own bridge (the harness only connects), so nothing there to reach."""
+    probe = '''
+import socket
+def _listening():
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"):
+        with open(table) as fh:
+            for line in fh.readlines()[1:]:
+                fields = line.split()
+                if fields[3] in ("0A", "07"):  # TCP LISTEN, UDP unconnected
+                    ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)
+def retry(*args, **kwargs):
+    raise ValueError("SEEN:" + repr([socket.if_nameindex(), open("/proc/net/route").read().count("\\n"), _listening()]))
+'''
+    result = grade_submission(RETRY, {"retry.py": probe.encode()}, runner=docker_runner,
+                              grader=graders.for_task(RETRY))
+    messages = " ".join(c.message for c in result.checks)
+    seen = re.search(r"SEEN:(\[.*?\]\])", messages)
+    assert seen is not None, messages[:2000]
+    assert seen.group(1) == "[[(1, 'lo')], 1, [7919]]", seen.group(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import os
@@ -18,6 +19,7 @@ from engine.errors import RunnerError
 from engine.models import ResourceLimits, RunSpec, Service, Step
 from runners import docker as docker_backend
 from runners.docker import service as service_module
+from runners.docker.sandbox import Sandboxes
 
 pytestmark = pytest.mark.docker
 
@@ -282,3 +284,63 @@ def test_warm_service_runs_take_fresh_sandboxes_started_ahead_and_leave_nothing(
         assert all(o.service is not None and o.service.ready for o in outcomes)
     finally:
         runner.close()  # the autouse fixture then proves no sandbox or network is left
+
+
+def test_a_loopback_service_run_makes_no_network_and_its_sandboxes_share_a_bare_loopback(docker_runner, docker_client):
+    """The pytest kind's shape: the candidate joins the client's network namespace, which holds a loopback alone."""
+    mark = uuid.uuid4().hex
+    interfaces = ("python3", "-c", "import socket; print(socket.if_nameindex())")
+    spec = service_spec(labels={"tasktrial.test": mark},
+                        client_steps=(Step((*FETCH, "http://candidate:8080/ping")), Step(interfaces)))
+    spec = dataclasses.replace(spec, service=dataclasses.replace(spec.service, loopback=True))
+    seen: list = []
+    real_serve = service_module.serve
+
+    def serve(api, candidate, client, spec, image_ids, started):
+        run = docker_client.api.inspect_container(candidate)["Config"]["Labels"]["tasktrial.run"]
+        filters = {"label": f"tasktrial.run={run}"}
+        seen.append(({c.id for c in docker_client.containers.list(all=True, filters=filters)},
+                     docker_client.networks.list(filters=filters), {candidate, client}))
+        return real_serve(api, candidate, client, spec, image_ids, started)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service_module, "serve", serve)
+        outcome = docker_runner.run(spec)
+
+    containers, networks, pair = seen[0]
+    assert containers == pair and networks == [], "two sandboxes, no network of the run's own"
+    assert outcome.service.ready and outcome.client.steps[0].stdout == b"pong from /ping\n"
+    assert outcome.client.steps[1].stdout.strip() == b"[(1, 'lo')]"
+    assert labelled(docker_client, mark) == ([], [])
+
+
+def test_a_loopback_run_whose_candidate_sandbox_cannot_start_fails_as_the_engines_fault_and_leaves_nothing(
+        docker_runner, docker_client, monkeypatch):
+    """Made on the run's path, the client's sandbox starts first and its step runs while the candidate's starts:
+    when that start fails the run raises (an engine fault, retried), and the client's sandbox goes too."""
+    real_create = Sandboxes.create
+
+    def create(self, spec, image, **options):
+        if options.get("joins"):
+            raise RunnerError("injected failure")
+        return real_create(self, spec, image, **options)
+
+    mark = uuid.uuid4().hex
+    spec = service_spec(client_steps=(Step(("sleep", "20")),))
+    spec = dataclasses.replace(spec, service=dataclasses.replace(spec.service, probe=False, loopback=True),
+                               client=dataclasses.replace(spec.client, labels={"tasktrial.test": mark}))
+    monkeypatch.setattr(Sandboxes, "create", create)
+    began = time.monotonic()
+    with pytest.raises(RunnerError, match="injected failure"):
+        docker_runner.run(spec)
+    assert time.monotonic() - began < 15, "the client's step is stopped, not waited for"
+    assert labelled(docker_client, mark) == ([], []), "the client's sandbox is removed"
+
+
+def test_a_loopback_run_whose_candidate_files_do_not_fit_fails_as_the_engines_fault(docker_runner):
+    """The candidate's files ride in its service's exec: a copy that fails is the engine's fault, never a verdict."""
+    spec = service_spec({"big.bin": b"x" * (3 * 1024 * 1024)}, limits=ResourceLimits(disk_mb=1),
+                        client_steps=(Step(("true",)),))
+    spec = dataclasses.replace(spec, service=dataclasses.replace(spec.service, probe=False, loopback=True))
+    with pytest.raises(RunnerError, match="copying files into the sandbox failed"):
+        docker_runner.run(spec)
