@@ -24,9 +24,14 @@ def create_app(service: AppService, *, reaper: bool = True) -> FastAPI:
             service.webhooks.start(stop)
         service.streams.start()
         polling = asyncio.Event()
-        poller = asyncio.create_task(streams.poll_changes(
-            service.streams, lambda after: _new_events(service, after),
-            interval=service.settings.stream_poll_seconds, stop=polling))
+        poller = asyncio.create_task(
+            streams.poll_changes(
+                service.streams,
+                lambda after: _new_events(service, after),
+                interval=service.settings.stream_poll_seconds,
+                stop=polling,
+            )
+        )
         try:
             yield
         finally:
@@ -38,13 +43,28 @@ def create_app(service: AppService, *, reaper: bool = True) -> FastAPI:
             for close in service.on_shutdown:
                 close()
 
-    app = FastAPI(title="tasktrial", version="1", lifespan=lifespan,
-                  description="Sandboxed task assessment: catalogue, submissions, signed readiness results.")
+    app = FastAPI(
+        title="tasktrial",
+        version="1",
+        lifespan=lifespan,
+        description="Sandboxed task assessment: catalogue, submissions, signed readiness results.",
+    )
     app.state.service = service
     errors.install(app)
-    for router in (meta.router, catalogue.router, submissions.router, runs.router, runs.public_tests_router,
-                   log.router, credentials.router, authoring.router, admin.router, cohorts.router,
-                   cohorts.public_router, reviews.router):
+    for router in (
+        meta.router,
+        catalogue.router,
+        submissions.router,
+        runs.router,
+        runs.public_tests_router,
+        log.router,
+        credentials.router,
+        authoring.router,
+        admin.router,
+        cohorts.router,
+        cohorts.public_router,
+        reviews.router,
+    ):
         app.include_router(router)
     mount_web(app)  # the web client's pages at /
     return app

@@ -45,8 +45,9 @@ def register_grade_task(app: Celery, context) -> None:
         try:
             context.execute_once(run_id)
         except RunnerError as exc:
-            delay = jobs.after_fault(run_id, exc, api=context.api, attempt=self.request.retries + 1,
-                                     attempts=context.attempts)
+            delay = jobs.after_fault(
+                run_id, exc, api=context.api, attempt=self.request.retries + 1, attempts=context.attempts
+            )
             if delay is not None:
                 raise self.retry(exc=exc, countdown=delay) from exc
 
@@ -61,8 +62,9 @@ def register_check_task(app: Celery, context) -> None:
         try:
             context.check_pack_once(version_id)
         except RunnerError as exc:
-            delay = jobs.after_check_fault(version_id, exc, api=context.api, attempt=self.request.retries + 1,
-                                           attempts=context.attempts)
+            delay = jobs.after_check_fault(
+                version_id, exc, api=context.api, attempt=self.request.retries + 1, attempts=context.attempts
+            )
             if delay is not None:
                 raise self.retry(exc=exc, countdown=delay) from exc
 

@@ -57,7 +57,9 @@ def list_cohorts(*, session: Session, subject: str | None) -> list[Cohort]:
     if subject is not None:
         staffed = select(CohortStaff.cohort_id).where(CohortStaff.subject == subject)
         joined = select(CohortMember.cohort_id).where(CohortMember.subject == subject)
-        query = query.where((col(Cohort.organiser) == subject) | col(Cohort.id).in_(staffed) | col(Cohort.id).in_(joined))
+        query = query.where(
+            (col(Cohort.organiser) == subject) | col(Cohort.id).in_(staffed) | col(Cohort.id).in_(joined)
+        )
     return list(session.exec(query.order_by(col(Cohort.created_at))).all())
 
 
@@ -86,21 +88,30 @@ def add_staff(*, session: Session, cohort_id: str, subject: str) -> bool:
 
 
 def get_member(*, session: Session, cohort_id: str, subject: str) -> CohortMember | None:
-    return session.exec(select(CohortMember).where(CohortMember.cohort_id == cohort_id,
-                                                   CohortMember.subject == subject)).first()
+    return session.exec(
+        select(CohortMember).where(CohortMember.cohort_id == cohort_id, CohortMember.subject == subject)
+    ).first()
 
 
 def list_members(*, session: Session, cohort_id: str) -> list[CohortMember]:
-    return list(session.exec(select(CohortMember).where(CohortMember.cohort_id == cohort_id)
-                             .order_by(col(CohortMember.subject))).all())
+    return list(
+        session.exec(
+            select(CohortMember).where(CohortMember.cohort_id == cohort_id).order_by(col(CohortMember.subject))
+        ).all()
+    )
 
 
 def existing_members(*, session: Session, cohort_id: str, subjects: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(subjects), 500):
-        chunk = list(subjects[start:start + 500])
-        found |= set(session.exec(select(CohortMember.subject).where(
-            CohortMember.cohort_id == cohort_id, col(CohortMember.subject).in_(chunk))).all())
+        chunk = list(subjects[start : start + 500])
+        found |= set(
+            session.exec(
+                select(CohortMember.subject).where(
+                    CohortMember.cohort_id == cohort_id, col(CohortMember.subject).in_(chunk)
+                )
+            ).all()
+        )
     return found
 
 
@@ -112,19 +123,22 @@ def add_members(*, session: Session, cohort_id: str, rows: Sequence[MemberRow]) 
     """
     invitations: list[tuple[str, str]] = []
     for row in rows:
-        session.add(CohortMember(cohort_id=cohort_id, subject=row.subject, display_name=row.display_name,
-                                 email=row.email))
+        session.add(
+            CohortMember(cohort_id=cohort_id, subject=row.subject, display_name=row.display_name, email=row.email)
+        )
         secret = auth.new_token()
         session.add(Invitation(cohort_id=cohort_id, subject=row.subject, token_hash=auth.token_hash(secret)))
         invitations.append((row.subject, secret))
-    session.exec(update(Assessment).where(col(Assessment.cohort_id) == cohort_id)
-                 .values(revision=Assessment.revision + 1))  # staff views list the members
+    session.exec(
+        update(Assessment).where(col(Assessment.cohort_id) == cohort_id).values(revision=Assessment.revision + 1)
+    )  # staff views list the members
     try:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict("a member in the list joined the cohort meanwhile; nothing was imported, "
-                       "send the list again") from exc
+        raise Conflict(
+            "a member in the list joined the cohort meanwhile; nothing was imported, send the list again"
+        ) from exc
     return invitations
 
 
@@ -145,14 +159,23 @@ def redeem_invitation(*, session: Session, secret: str) -> tuple[Invitation, str
     invitation = session.exec(select(Invitation).where(Invitation.token_hash == auth.token_hash(secret))).first()
     if invitation is None or invitation.used_at is not None:
         return None
-    used = session.exec(update(Invitation).where(
-        and_(col(Invitation.id) == invitation.id, col(Invitation.used_at).is_(None))).values(used_at=utcnow()))
+    used = session.exec(
+        update(Invitation)
+        .where(and_(col(Invitation.id) == invitation.id, col(Invitation.used_at).is_(None)))
+        .values(used_at=utcnow())
+    )
     if used.rowcount != 1:
         session.rollback()
         return None
     token = auth.new_token()
-    session.add(ApiToken(name=f"invitation to cohort {invitation.cohort_id}", role=Role.CANDIDATE,
-                         subject=invitation.subject, token_hash=auth.token_hash(token)))
+    session.add(
+        ApiToken(
+            name=f"invitation to cohort {invitation.cohort_id}",
+            role=Role.CANDIDATE,
+            subject=invitation.subject,
+            token_hash=auth.token_hash(token),
+        )
+    )
     session.commit()
     return invitation, token
 
@@ -181,14 +204,18 @@ def list_assessments(*, session: Session, cohort_ids: Sequence[str] | None) -> l
 
 
 def get_start(*, session: Session, assessment_id: str, candidate: str) -> AssessmentStart | None:
-    return session.exec(select(AssessmentStart).where(AssessmentStart.assessment_id == assessment_id,
-                                                      AssessmentStart.candidate == candidate)).first()
+    return session.exec(
+        select(AssessmentStart).where(
+            AssessmentStart.assessment_id == assessment_id, AssessmentStart.candidate == candidate
+        )
+    ).first()
 
 
 def starts(*, session: Session, assessment_id: str, since: int | None = None) -> dict[str, datetime]:
     """Who started when (``since``: only the starts stored after that revision of the assessment)."""
     query = select(AssessmentStart.candidate, AssessmentStart.started_at).where(
-        AssessmentStart.assessment_id == assessment_id)
+        AssessmentStart.assessment_id == assessment_id
+    )
     if since is not None:
         query = query.where(AssessmentStart.revision > since)
     return dict(session.exec(query).all())
@@ -218,49 +245,79 @@ def start(*, session: Session, assessment_id: str, candidate: str) -> Assessment
 def attempts_used(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str) -> int:
     """Attempts that count against the limit: every submission but those whose result is an engine or grader fault."""
     faulted = select(ResultRow.submission_id).where(ResultRow.verdict == "error")
-    return int(session.exec(select(func.count()).select_from(Submission).where(
-        Submission.assessment_id == assessment_id, Submission.candidate == candidate,
-        Submission.pack_id == pack_id, Submission.task_id == task_id,
-        col(Submission.id).not_in(faulted))).one())
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Submission)
+            .where(
+                Submission.assessment_id == assessment_id,
+                Submission.candidate == candidate,
+                Submission.pack_id == pack_id,
+                Submission.task_id == task_id,
+                col(Submission.id).not_in(faulted),
+            )
+        ).one()
+    )
 
 
 def assessment_results(*, session: Session, candidate: str) -> list[tuple[str, str]]:
     """``(result id, assessment id)`` of the candidate's assessment attempts."""
-    rows = session.exec(select(ResultRow.id, Submission.assessment_id)
-                        .join(Submission, col(Submission.id) == ResultRow.submission_id)
-                        .where(ResultRow.candidate == candidate, col(Submission.assessment_id).is_not(None))).all()
+    rows = session.exec(
+        select(ResultRow.id, Submission.assessment_id)
+        .join(Submission, col(Submission.id) == ResultRow.submission_id)
+        .where(ResultRow.candidate == candidate, col(Submission.assessment_id).is_not(None))
+    ).all()
     return [(result_id, assessment_id) for result_id, assessment_id in rows if assessment_id is not None]
 
 
 def closed_unreleased(*, session: Session, now: datetime) -> list[str]:
     """Ids of the assessments that withheld results until a close that has passed, not yet released."""
-    return list(session.exec(select(Assessment.id).where(
-        Assessment.result_visibility == "after_close", col(Assessment.released_at).is_(None),
-        Assessment.closes_at <= now)).all())
+    return list(
+        session.exec(
+            select(Assessment.id).where(
+                Assessment.result_visibility == "after_close",
+                col(Assessment.released_at).is_(None),
+                Assessment.closes_at <= now,
+            )
+        ).all()
+    )
 
 
 def candidates_with_results(*, session: Session, assessment_id: str) -> list[str]:
-    return list(session.exec(select(ResultRow.candidate).distinct().join(
-        Submission, col(Submission.id) == ResultRow.submission_id).where(Submission.assessment_id == assessment_id)).all())
+    return list(
+        session.exec(
+            select(ResultRow.candidate)
+            .distinct()
+            .join(Submission, col(Submission.id) == ResultRow.submission_id)
+            .where(Submission.assessment_id == assessment_id)
+        ).all()
+    )
 
 
 def mark_released(*, session: Session, assessment_id: str, at: datetime) -> None:
-    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
-                 .values(released_at=at))
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id).values(released_at=at))
     session.commit()
 
 
 # -- the counting attempts, for staff views ---------------------------------------------
 
 
-def task_attempts(*, session: Session, assessment_id: str, candidate: str, pack_id: str,
-                  task_id: str) -> list[tuple[ResultRow, Submission]]:
+def task_attempts(
+    *, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str
+) -> list[tuple[ResultRow, Submission]]:
     """Every graded attempt of one member at one task, oldest first."""
-    rows = session.exec(select(ResultRow, Submission).join(Submission, col(Submission.id) == ResultRow.submission_id)
-                        .where(Submission.assessment_id == assessment_id, Submission.candidate == candidate,
-                               Submission.pack_id == pack_id, Submission.task_id == task_id,
-                               col(ResultRow.superseded_by).is_(None))
-                        .order_by(col(Submission.created_at))).all()
+    rows = session.exec(
+        select(ResultRow, Submission)
+        .join(Submission, col(Submission.id) == ResultRow.submission_id)
+        .where(
+            Submission.assessment_id == assessment_id,
+            Submission.candidate == candidate,
+            Submission.pack_id == pack_id,
+            Submission.task_id == task_id,
+            col(ResultRow.superseded_by).is_(None),
+        )
+        .order_by(col(Submission.created_at))
+    ).all()
     return list(rows)
 
 
@@ -273,17 +330,31 @@ def skills_of(*, session: Session, result_ids: Sequence[str]) -> dict[str, dict[
     return found
 
 
-def put_score(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
-              values: dict[str, Any] | None, revision: int) -> None:
+def put_score(
+    *,
+    session: Session,
+    assessment_id: str,
+    candidate: str,
+    pack_id: str,
+    task_id: str,
+    values: dict[str, Any] | None,
+    revision: int,
+) -> None:
     """Set (or with None, clear) the counting attempt on a member's progress row for a task, stamped with
     the assessment's ``revision`` (from ``storage.bump_revision``, taken first). The caller commits."""
     cleared: dict[str, Any] = {"result_id": None, "score": None, "verdict": None, "skills": {}, "late": False}
-    row = session.exec(select(AssessmentScore).where(
-        AssessmentScore.assessment_id == assessment_id, AssessmentScore.candidate == candidate,
-        AssessmentScore.pack_id == pack_id, AssessmentScore.task_id == task_id)).first()
+    row = session.exec(
+        select(AssessmentScore).where(
+            AssessmentScore.assessment_id == assessment_id,
+            AssessmentScore.candidate == candidate,
+            AssessmentScore.pack_id == pack_id,
+            AssessmentScore.task_id == task_id,
+        )
+    ).first()
     if row is None:  # attempts from before progress rows were kept
-        row = AssessmentScore(assessment_id=assessment_id, candidate=candidate, pack_id=pack_id, task_id=task_id,
-                              attempts=1)
+        row = AssessmentScore(
+            assessment_id=assessment_id, candidate=candidate, pack_id=pack_id, task_id=task_id, attempts=1
+        )
     for key, value in (values or cleared).items():
         setattr(row, key, value)
     row.revision = revision
@@ -299,8 +370,15 @@ def scores(*, session: Session, assessment_id: str, with_skills: bool, since: in
     (per-row JSON decoding dominated the time on a cohort of thousands), or None without ``with_skills``.
     ``since``: only the rows written after that revision of the assessment (``ix_assessment_score_revision``).
     """
-    columns: list[Any] = [AssessmentScore.candidate, AssessmentScore.pack_id, AssessmentScore.task_id, AssessmentScore.attempts,
-               AssessmentScore.score, AssessmentScore.verdict, AssessmentScore.late]
+    columns: list[Any] = [
+        AssessmentScore.candidate,
+        AssessmentScore.pack_id,
+        AssessmentScore.task_id,
+        AssessmentScore.attempts,
+        AssessmentScore.score,
+        AssessmentScore.verdict,
+        AssessmentScore.late,
+    ]
     if with_skills:
         columns.append(cast(AssessmentScore.skills, String))
     query = sa_select(*columns).where(col(AssessmentScore.assessment_id) == assessment_id)
@@ -315,15 +393,21 @@ def scores(*, session: Session, assessment_id: str, with_skills: bool, since: in
 
 def member_signature(*, session: Session, cohort_id: str) -> tuple[int, int]:
     """How many members, and the newest one's row id: changes when members join (they are never removed)."""
-    count, newest = session.exec(select(func.count(), func.max(CohortMember.id))
-                                 .where(CohortMember.cohort_id == cohort_id)).one()
+    count, newest = session.exec(
+        select(func.count(), func.max(CohortMember.id)).where(CohortMember.cohort_id == cohort_id)
+    ).one()
     return int(count), int(newest or 0)
 
 
 def member_names(*, session: Session, cohort_id: str) -> list[tuple[str, str]]:
     """``(subject, display_name)`` of every member, by subject."""
-    return list(session.exec(select(CohortMember.subject, CohortMember.display_name)
-                             .where(CohortMember.cohort_id == cohort_id).order_by(col(CohortMember.subject))).all())
+    return list(
+        session.exec(
+            select(CohortMember.subject, CohortMember.display_name)
+            .where(CohortMember.cohort_id == cohort_id)
+            .order_by(col(CohortMember.subject))
+        ).all()
+    )
 
 
 # -- regrades ---------------------------------------------------------------------------
@@ -331,13 +415,25 @@ def member_names(*, session: Session, cohort_id: str) -> list[tuple[str, str]]:
 
 def assessment_submissions(*, session: Session, assessment_id: str, pack_id: str, task_id: str) -> list[str]:
     """Ids of every submission of one task in an assessment."""
-    return list(session.exec(select(Submission.id).where(
-        Submission.assessment_id == assessment_id, Submission.pack_id == pack_id,
-        Submission.task_id == task_id).order_by(col(Submission.created_at))).all())
+    return list(
+        session.exec(
+            select(Submission.id)
+            .where(
+                Submission.assessment_id == assessment_id, Submission.pack_id == pack_id, Submission.task_id == task_id
+            )
+            .order_by(col(Submission.created_at))
+        ).all()
+    )
 
 
-def create_regrade(*, session: Session, regrade: Regrade, runs: Sequence[tuple[str, str, str]],
-                   assessment: Assessment, tasks: list[dict[str, str]]) -> list[str]:
+def create_regrade(
+    *,
+    session: Session,
+    regrade: Regrade,
+    runs: Sequence[tuple[str, str, str]],
+    assessment: Assessment,
+    tasks: list[dict[str, str]],
+) -> list[str]:
     """Store the regrade, one queued run per ``(submission id, pack version, task digest)``, and the
     assessment's new pins, in one transaction; returns the run ids to enqueue."""
     regrade.total = len(runs)
@@ -353,8 +449,7 @@ def create_regrade(*, session: Session, regrade: Regrade, runs: Sequence[tuple[s
     assessment.tasks = tasks
     session.add(assessment)
     session.flush()
-    session.exec(update(Assessment).where(col(Assessment.id) == assessment.id)
-                 .values(revision=Assessment.revision + 1))
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment.id).values(revision=Assessment.revision + 1))
     session.commit()
     session.refresh(regrade)
     return ids
@@ -367,11 +462,13 @@ def get_regrade(*, session: Session, regrade_id: str) -> Regrade | None:
 def regrade_outcomes(*, session: Session, regrade_id: str) -> list[tuple[Run, Submission, ResultRow | None]]:
     """Each run of the regrade with its submission and new result (None while it is graded)."""
     without_files = defer(Submission.archive)  # type: ignore[arg-type]  # SQLModel types the column as bytes
-    rows = session.exec(select(Run, Submission, ResultRow)
-                        .join(Submission, col(Submission.id) == Run.submission_id)
-                        .join(ResultRow, col(ResultRow.run_id) == Run.id, isouter=True)
-                        .where(Run.regrade_id == regrade_id)
-                        .options(without_files)).all()
+    rows = session.exec(
+        select(Run, Submission, ResultRow)
+        .join(Submission, col(Submission.id) == Run.submission_id)
+        .join(ResultRow, col(ResultRow.run_id) == Run.id, isouter=True)
+        .where(Run.regrade_id == regrade_id)
+        .options(without_files)
+    ).all()
     return list(rows)
 
 
@@ -379,8 +476,9 @@ def previous_result(*, session: Session, submission_id: str, before: ResultRow |
     """The result a regrade's new one replaced: the one it superseded, else (an ``error`` regrade) the
     submission's newest graded result from before."""
     if before is not None and before.verdict != "error":
-        found = session.exec(select(ResultRow).where(ResultRow.superseded_by == before.id)
-                             .order_by(col(ResultRow.created_at).desc())).first()
+        found = session.exec(
+            select(ResultRow).where(ResultRow.superseded_by == before.id).order_by(col(ResultRow.created_at).desc())
+        ).first()
         if found is not None:
             return found
     query = select(ResultRow).where(ResultRow.submission_id == submission_id, ResultRow.verdict != "error")
@@ -391,9 +489,11 @@ def previous_result(*, session: Session, submission_id: str, before: ResultRow |
 
 def latest_attempts(*, session: Session, assessment_id: str, pack_id: str, task_id: str) -> list[Submission]:
     """Each member's last submission of one task in an assessment, with its files."""
-    rows = session.exec(select(Submission).where(Submission.assessment_id == assessment_id,
-                                                 Submission.pack_id == pack_id, Submission.task_id == task_id)
-                        .order_by(col(Submission.created_at))).all()
+    rows = session.exec(
+        select(Submission)
+        .where(Submission.assessment_id == assessment_id, Submission.pack_id == pack_id, Submission.task_id == task_id)
+        .order_by(col(Submission.created_at))
+    ).all()
     last: dict[str, Submission] = {}
     for row in rows:
         last[row.candidate] = row
@@ -402,15 +502,26 @@ def latest_attempts(*, session: Session, assessment_id: str, pack_id: str, task_
 
 def member_submissions(*, session: Session, assessment_id: str, candidate: str) -> list[Submission]:
     """One member's submissions in an assessment, oldest first (pending ones too): their own page lists them."""
-    return list(session.exec(select(Submission).options(defer(Submission.archive))  # type: ignore[arg-type]  # SQLModel types the column as bytes
-                             .where(Submission.assessment_id == assessment_id, Submission.candidate == candidate)
-                             .order_by(col(Submission.created_at))).all())
+    return list(
+        session.exec(
+            select(Submission)
+            .options(defer(Submission.archive))  # type: ignore[arg-type]  # SQLModel types the column as bytes
+            .where(Submission.assessment_id == assessment_id, Submission.candidate == candidate)
+            .order_by(col(Submission.created_at))
+        ).all()
+    )
 
 
 def member_page(*, session: Session, cohort_id: str, offset: int, limit: int) -> tuple[list[CohortMember], int]:
     """A page of the cohort's members by subject, and how many there are (a web page never loads them all)."""
-    total = int(session.exec(select(func.count()).select_from(CohortMember)
-                             .where(CohortMember.cohort_id == cohort_id)).one())
-    rows = session.exec(select(CohortMember).where(CohortMember.cohort_id == cohort_id)
-                        .order_by(col(CohortMember.subject)).offset(offset).limit(limit)).all()
+    total = int(
+        session.exec(select(func.count()).select_from(CohortMember).where(CohortMember.cohort_id == cohort_id)).one()
+    )
+    rows = session.exec(
+        select(CohortMember)
+        .where(CohortMember.cohort_id == cohort_id)
+        .order_by(col(CohortMember.subject))
+        .offset(offset)
+        .limit(limit)
+    ).all()
     return list(rows), total

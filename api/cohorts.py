@@ -38,11 +38,14 @@ def aware(moment: datetime) -> datetime:
 def standing(session: Session, principal: Principal, cohort: Cohort) -> Standing:
     if principal.role is Role.ADMIN or (principal.role is Role.AUTHOR and principal.subject == cohort.organiser):
         return Standing.ORGANISER
-    if principal.role in (Role.REVIEWER, Role.AUTHOR) and \
-            principal.subject in store.staff_of(session=session, cohort_id=cohort.id):
+    if principal.role in (Role.REVIEWER, Role.AUTHOR) and principal.subject in store.staff_of(
+        session=session, cohort_id=cohort.id
+    ):
         return Standing.STAFF
-    if principal.role is Role.CANDIDATE and \
-            store.get_member(session=session, cohort_id=cohort.id, subject=principal.subject) is not None:
+    if (
+        principal.role is Role.CANDIDATE
+        and store.get_member(session=session, cohort_id=cohort.id, subject=principal.subject) is not None
+    ):
         return Standing.MEMBER
     return Standing.NONE
 
@@ -55,8 +58,9 @@ def cohort_for(session: Session, principal: Principal, cohort_id: str, at_least:
     return cohort
 
 
-def assessment_for(session: Session, principal: Principal, assessment_id: str,
-                   at_least: Standing) -> tuple[Assessment, Standing]:
+def assessment_for(
+    session: Session, principal: Principal, assessment_id: str, at_least: Standing
+) -> tuple[Assessment, Standing]:
     assessment = store.get_assessment(session=session, assessment_id=assessment_id)
     cohort = store.get_cohort(session=session, cohort_id=assessment.cohort_id) if assessment else None
     level = standing(session, principal, cohort) if cohort else Standing.NONE
@@ -66,21 +70,28 @@ def assessment_for(session: Session, principal: Principal, assessment_id: str,
 
 
 def window(assessment: Assessment) -> rules.Window:
-    return rules.Window(opens_at=aware(assessment.opens_at), closes_at=aware(assessment.closes_at),
-                        duration_seconds=assessment.duration_seconds, attempt_limit=assessment.attempt_limit,
-                        late=rules.LatePolicy(assessment.late))
+    return rules.Window(
+        opens_at=aware(assessment.opens_at),
+        closes_at=aware(assessment.closes_at),
+        duration_seconds=assessment.duration_seconds,
+        attempt_limit=assessment.attempt_limit,
+        late=rules.LatePolicy(assessment.late),
+    )
 
 
 def pinned(assessment: Assessment, pack_id: str, task_id: str) -> dict[str, str]:
     for task in assessment.tasks:
         if task["pack_id"] == pack_id and task["task_id"] == task_id:
             return task
-    raise NotFound(f"assessment {assessment.id!r} has no task {pack_id}/{task_id} "
-                   f"(it has: {', '.join(t['pack_id'] + '/' + t['task_id'] for t in assessment.tasks)})")
+    raise NotFound(
+        f"assessment {assessment.id!r} has no task {pack_id}/{task_id} "
+        f"(it has: {', '.join(t['pack_id'] + '/' + t['task_id'] for t in assessment.tasks)})"
+    )
 
 
-def admit(session: Session, principal: Principal, assessment_id: str, pack_id: str,
-          task_id: str) -> tuple[dict[str, str], bool, int | None]:
+def admit(
+    session: Session, principal: Principal, assessment_id: str, pack_id: str, task_id: str
+) -> tuple[dict[str, str], bool, int | None]:
     """The pinned task a member's new attempt is for, whether it is late, and the attempt limit the
     storing transaction checks again (``storage.create_submission``: this check alone could race).
 
@@ -89,15 +100,16 @@ def admit(session: Session, principal: Principal, assessment_id: str, pack_id: s
         AssessmentRuleBroken: the window, clock, attempt limit or late policy refuses it (409).
     """
     assessment, _ = assessment_for(session, principal, assessment_id, Standing.MEMBER)
-    if standing(session, principal, _stored_cohort(session, assessment.cohort_id)) \
-            is not Standing.MEMBER:
+    if standing(session, principal, _stored_cohort(session, assessment.cohort_id)) is not Standing.MEMBER:
         raise NotFound(f"only the cohort's members take assessment {assessment_id!r}")
     task = pinned(assessment, pack_id, task_id)
     started = store.get_start(session=session, assessment_id=assessment.id, candidate=principal.subject)
-    used = store.attempts_used(session=session, assessment_id=assessment.id, candidate=principal.subject,
-                               pack_id=pack_id, task_id=task_id)
-    late = rules.admit(window(assessment), now=utcnow(), started_at=aware(started.started_at) if started else None,
-                       attempts_used=used)
+    used = store.attempts_used(
+        session=session, assessment_id=assessment.id, candidate=principal.subject, pack_id=pack_id, task_id=task_id
+    )
+    late = rules.admit(
+        window(assessment), now=utcnow(), started_at=aware(started.started_at) if started else None, attempts_used=used
+    )
     return task, late, assessment.attempt_limit
 
 
@@ -142,8 +154,10 @@ def candidate_view_name(session: Session, submission: Submission) -> str:
     policy = rules.Visibility(assessment.result_visibility)
     if not rules.visible(policy, closed=closed):
         when = "until the assessment closes" if policy is rules.Visibility.AFTER_CLOSE else "from candidates"
-        raise NotFound(f"the result of submission {submission.id!r} is withheld {when} "
-                       f"(the assessment's result visibility is {policy.value})")
+        raise NotFound(
+            f"the result of submission {submission.id!r} is withheld {when} "
+            f"(the assessment's result visibility is {policy.value})"
+        )
     return "candidate_after" if closed else "candidate"
 
 
@@ -160,8 +174,11 @@ def out_of_scope_results(session: Session, candidate: str, scope: WorkScope) -> 
     """Ids of the candidate's assessment results outside ``scope`` (another cohort's work)."""
     if scope.assessments is None:
         return set()
-    return {result_id for result_id, assessment_id in store.assessment_results(session=session, candidate=candidate)
-            if assessment_id not in scope.assessments}
+    return {
+        result_id
+        for result_id, assessment_id in store.assessment_results(session=session, candidate=candidate)
+        if assessment_id not in scope.assessments
+    }
 
 
 def withheld_results(session: Session, candidate: str) -> set[str]:
@@ -203,18 +220,43 @@ def refresh_score(session: Session, submission: Submission) -> None:
         return
     revision = storage.bump_revision(session=session, assessment_id=submission.assessment_id)
     assessment = _stored_assessment(session, submission.assessment_id)
-    pairs = store.task_attempts(session=session, assessment_id=assessment.id, candidate=submission.candidate,
-                                pack_id=submission.pack_id, task_id=submission.task_id)
+    pairs = store.task_attempts(
+        session=session,
+        assessment_id=assessment.id,
+        candidate=submission.candidate,
+        pack_id=submission.pack_id,
+        task_id=submission.task_id,
+    )
     skills = store.skills_of(session=session, result_ids=[r.id for r, _ in pairs])
     late = {r.id: s.late for r, s in pairs}
-    attempts = [rules.Attempt(at=aware(s.created_at), score=r.score, verdict=r.verdict, result_id=r.id,
-                              skills=skills.get(r.id, {})) for r, s in pairs]
+    attempts = [
+        rules.Attempt(
+            at=aware(s.created_at), score=r.score, verdict=r.verdict, result_id=r.id, skills=skills.get(r.id, {})
+        )
+        for r, s in pairs
+    ]
     chosen = rules.counting(attempts, rules.Scoring(assessment.scoring))
-    values = None if chosen is None else {
-        "result_id": chosen.result_id, "score": chosen.score, "verdict": chosen.verdict, "late": late[chosen.result_id],
-        "skills": {k: [v[0], v[1]] for k, v in chosen.skills.items()}, "at": chosen.at}
-    store.put_score(session=session, assessment_id=assessment.id, candidate=submission.candidate,
-                    pack_id=submission.pack_id, task_id=submission.task_id, values=values, revision=revision)
+    values = (
+        None
+        if chosen is None
+        else {
+            "result_id": chosen.result_id,
+            "score": chosen.score,
+            "verdict": chosen.verdict,
+            "late": late[chosen.result_id],
+            "skills": {k: [v[0], v[1]] for k, v in chosen.skills.items()},
+            "at": chosen.at,
+        }
+    )
+    store.put_score(
+        session=session,
+        assessment_id=assessment.id,
+        candidate=submission.candidate,
+        pack_id=submission.pack_id,
+        task_id=submission.task_id,
+        values=values,
+        revision=revision,
+    )
 
 
 def cohort_id_of(session: Session, assessment_id: str | None) -> str | None:

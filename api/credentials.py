@@ -59,8 +59,10 @@ class Credentials:
             existing = {d.id: criteria(d) for d in session.exec(select(CredentialDefinition)).all()}
             if row.id in existing:
                 raise Conflict(f"credential definition {row.id!r} already exists")
-            check_definitions({**existing, row.id: criteria(row)},
-                              known_skills=self.known_skills() if self.known_skills is not None else None)
+            check_definitions(
+                {**existing, row.id: criteria(row)},
+                known_skills=self.known_skills() if self.known_skills is not None else None,
+            )
             session.add(row)
             session.commit()
             session.refresh(row)
@@ -87,14 +89,24 @@ class Credentials:
             for definition_id, (pack, spec) in wanted.items():
                 row = rows.get(definition_id)
                 if row is None:
-                    row = CredentialDefinition(id=definition_id, owner=f"pack {pack.id}", pack_id=pack.id,
-                                               skills=list(spec.criteria.skills),
-                                               within_days=spec.criteria.within_days,
-                                               credentials=[pack_definition_id(pack.id, c)
-                                                            for c in spec.criteria.credentials],
-                                               name=spec.name, description=spec.description, image=spec.image)
-                elif (row.pack_version, row.retired_at, row.name, row.description, row.image) == \
-                        (pack.version, None, spec.name, spec.description, spec.image):
+                    row = CredentialDefinition(
+                        id=definition_id,
+                        owner=f"pack {pack.id}",
+                        pack_id=pack.id,
+                        skills=list(spec.criteria.skills),
+                        within_days=spec.criteria.within_days,
+                        credentials=[pack_definition_id(pack.id, c) for c in spec.criteria.credentials],
+                        name=spec.name,
+                        description=spec.description,
+                        image=spec.image,
+                    )
+                elif (row.pack_version, row.retired_at, row.name, row.description, row.image) == (
+                    pack.version,
+                    None,
+                    spec.name,
+                    spec.description,
+                    spec.image,
+                ):
                     continue
                 row.pack_version, row.retired_at = pack.version, None
                 row.name, row.description, row.image = spec.name, spec.description, spec.image
@@ -115,18 +127,30 @@ class Credentials:
     def criteria_changes(self, pack: Pack) -> list[Problem]:
         """What ``pack`` declares differently from the criteria its credentials were published with."""
         with self.session() as session:
-            rows = {row.id: row for row in session.exec(
-                select(CredentialDefinition).where(CredentialDefinition.pack_id == pack.id)).all()}
+            rows = {
+                row.id: row
+                for row in session.exec(
+                    select(CredentialDefinition).where(CredentialDefinition.pack_id == pack.id)
+                ).all()
+            }
         problems = []
         for position, spec in enumerate(pack.credentials):
             row = rows.get(pack_definition_id(pack.id, spec.id))
-            declared = Criteria(skills=spec.criteria.skills, within_days=spec.criteria.within_days,
-                                credentials=tuple(pack_definition_id(pack.id, c) for c in spec.criteria.credentials))
+            declared = Criteria(
+                skills=spec.criteria.skills,
+                within_days=spec.criteria.within_days,
+                credentials=tuple(pack_definition_id(pack.id, c) for c in spec.criteria.credentials),
+            )
             if row is not None and criteria(row) != declared:
-                problems.append(Problem(PACK_FILE, f"$.credentials[{position}]",
-                                        f"credential {spec.id!r} was published (version {row.pack_version}) with "
-                                        "other criteria; holders earned it on those, so they never change: give the "
-                                        "changed credential a new id (the old one retires with its last live version)"))
+                problems.append(
+                    Problem(
+                        PACK_FILE,
+                        f"$.credentials[{position}]",
+                        f"credential {spec.id!r} was published (version {row.pack_version}) with "
+                        "other criteria; holders earned it on those, so they never change: give the "
+                        "changed credential a new id (the old one retires with its last live version)",
+                    )
+                )
         return problems
 
     def refresh(self, candidate: str, now: datetime | None = None, *, attempts: int = 3) -> None:
@@ -142,17 +166,27 @@ class Credentials:
             if not definitions:
                 return
             withheld = self.withheld(session, candidate) if self.withheld is not None else set()
-            evidence = [SkillRecord(skill=e.skill, verdict=e.verdict, at=_aware(e.at), result_id=e.result_id)
-                        for e in storage.skill_evidence(session=session, candidate=candidate)
-                        if e.result_id not in withheld]
+            evidence = [
+                SkillRecord(skill=e.skill, verdict=e.verdict, at=_aware(e.at), result_id=e.result_id)
+                for e in storage.skill_evidence(session=session, candidate=candidate)
+                if e.result_id not in withheld
+            ]
             meeting = met(definitions, evidence, now)
             still = met({k: replace(v, within_days=None) for k, v in definitions.items()}, evidence, now)
-            active = {a.definition_id: a for a in session.exec(
-                select(CredentialAward).where(CredentialAward.candidate == candidate,
-                                              col(CredentialAward.revoked_at).is_(None))).all()}
+            active = {
+                a.definition_id: a
+                for a in session.exec(
+                    select(CredentialAward).where(
+                        CredentialAward.candidate == candidate, col(CredentialAward.revoked_at).is_(None)
+                    )
+                ).all()
+            }
             for definition_id, award in active.items():
                 if definition_id not in still:
-                    award.revoked_at, award.revoked_reason = utcnow(), "criteria no longer met: a later result is not ready"
+                    award.revoked_at, award.revoked_reason = (
+                        utcnow(),
+                        "criteria no longer met: a later result is not ready",
+                    )
                     session.add(award)
             for definition_id, results in meeting.items():
                 if definition_id in retired:
@@ -199,40 +233,66 @@ class Credentials:
             definition = session.get(CredentialDefinition, award.definition_id)
             if definition is None:  # the award's foreign key: only a damaged database gets here
                 raise NotFound(f"award {award.id} names an unknown credential definition {award.definition_id!r}")
-            digests = {e.result_id: e.digest for e in session.exec(
-                select(LogEntry).where(col(LogEntry.result_id).in_(award.evidence), LogEntry.view == "candidate"))}
+            digests = {
+                e.result_id: e.digest
+                for e in session.exec(
+                    select(LogEntry).where(col(LogEntry.result_id).in_(award.evidence), LogEntry.view == "candidate")
+                )
+            }
         identity, salt = openbadges.subject_identity(award.candidate, salt=award.id)
         base = self.public_url.rstrip("/")
-        credential = openbadges.open_badge(openbadges.Award(
-            credential_id=f"urn:uuid:{_uuid(award.id)}", name=definition.name,
-            description=definition.description or definition.name,
-            criteria=_narrative(definition), achievement_id=f"{base}/credentials/definitions/{definition.id}",
-            image=definition.image, skills=[(s, f"{base}/skills/{s}") for s in definition.skills],
-            subject_hash=identity, subject_salt=salt,
-            identity_type="emailAddress" if "@" in award.candidate else "issuerDesignatedId",
-            evidence=[openbadges.Evidence(url=f"{base}/v1/results/{r}", digest=digests.get(r, "unknown"), name=r)
-                      for r in award.evidence],
-            issuer_name=self.issuer_name, issuer_url=base, valid_from=_aware(award.awarded_at)), issuer=self.did())
+        credential = openbadges.open_badge(
+            openbadges.Award(
+                credential_id=f"urn:uuid:{_uuid(award.id)}",
+                name=definition.name,
+                description=definition.description or definition.name,
+                criteria=_narrative(definition),
+                achievement_id=f"{base}/credentials/definitions/{definition.id}",
+                image=definition.image,
+                skills=[(s, f"{base}/skills/{s}") for s in definition.skills],
+                subject_hash=identity,
+                subject_salt=salt,
+                identity_type="emailAddress" if "@" in award.candidate else "issuerDesignatedId",
+                evidence=[
+                    openbadges.Evidence(url=f"{base}/v1/results/{r}", digest=digests.get(r, "unknown"), name=r)
+                    for r in award.evidence
+                ],
+                issuer_name=self.issuer_name,
+                issuer_url=base,
+                valid_from=_aware(award.awarded_at),
+            ),
+            issuer=self.did(),
+        )
         status_url = base + STATUS_PATH
         credential["credentialStatus"] = {
-            "id": f"{status_url}#{award.status_index}", "type": "BitstringStatusListEntry",
-            "statusPurpose": "revocation", "statusListIndex": str(award.status_index),
-            "statusListCredential": status_url}
+            "id": f"{status_url}#{award.status_index}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": str(award.status_index),
+            "statusListCredential": status_url,
+        }
         return openbadges.sign(credential, key, verification_method=method)
 
     def status_list(self) -> dict[str, Any]:
         """The signed revocation BitstringStatusListCredential."""
         with self.session() as session:
-            revoked = session.exec(select(CredentialAward.status_index)
-                                   .where(col(CredentialAward.revoked_at).is_not(None))).all()
+            revoked = session.exec(
+                select(CredentialAward.status_index).where(col(CredentialAward.revoked_at).is_not(None))
+            ).all()
         key, method = self._signer()
         url = self.public_url.rstrip("/") + STATUS_PATH
         credential = {
-            "@context": [openbadges.VC_V2], "id": url,
+            "@context": [openbadges.VC_V2],
+            "id": url,
             "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-            "issuer": self.did(), "validFrom": openbadges._timestamp(datetime.now(UTC)),
-            "credentialSubject": {"id": f"{url}#list", "type": "BitstringStatusList", "statusPurpose": "revocation",
-                                  "encodedList": statuslist.encode(revoked)},
+            "issuer": self.did(),
+            "validFrom": openbadges._timestamp(datetime.now(UTC)),
+            "credentialSubject": {
+                "id": f"{url}#list",
+                "type": "BitstringStatusList",
+                "statusPurpose": "revocation",
+                "encodedList": statuslist.encode(revoked),
+            },
         }
         return openbadges.sign(credential, key, verification_method=method)
 
@@ -244,13 +304,19 @@ def _award(session: Session, *, definition_id: str, candidate: str, evidence: li
     Only that index is the conflict target: a status index taken concurrently still raises
     ``IntegrityError``, and the caller retries with a fresh one.
     """
-    insert = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert)
-    row = CredentialAward(definition_id=definition_id, candidate=candidate, evidence=evidence,
-                          status_index=_next_index(session))
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    row = CredentialAward(
+        definition_id=definition_id, candidate=candidate, evidence=evidence, status_index=_next_index(session)
+    )
     # SQLModel adds __table__ when it makes the class; mypy does not see it
     values = {column.name: getattr(row, column.name) for column in CredentialAward.__table__.columns}  # type: ignore[attr-defined]
-    statement = insert(CredentialAward).values(**values).on_conflict_do_nothing(
-        index_elements=["candidate", "definition_id"], index_where=col(CredentialAward.revoked_at).is_(None))
+    statement = (
+        insert(CredentialAward)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["candidate", "definition_id"], index_where=col(CredentialAward.revoked_at).is_(None)
+        )
+    )
     return session.exec(statement).rowcount == 1
 
 

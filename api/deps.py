@@ -39,12 +39,14 @@ async def get_principal(
     service: ServiceDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
     principal = service.principal(credentials.credentials)
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+        )
     return principal
 
 
@@ -56,9 +58,10 @@ def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles and principal.role is not Role.ADMIN:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"this needs the role {' or '.join(r.value for r in roles)}; "
-                                f"your token has {principal.role.value}")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs the role {' or '.join(r.value for r in roles)}; your token has {principal.role.value}",
+            )
         return principal
 
     return check

@@ -95,22 +95,33 @@ def install(app: FastAPI) -> None:
         """The database went away (restarting, unreachable, its disk full): nothing was half-written
         (the transaction rolled back), so the client may simply retry."""
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()
-        return JSONResponse(status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                            content={"detail": capped("the database is unavailable, try again shortly"
-                                                      + (f" ({reason[0]})" if reason else ""), DETAIL_CHARS)})
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            content={
+                "detail": capped(
+                    "the database is unavailable, try again shortly" + (f" ({reason[0]})" if reason else ""),
+                    DETAIL_CHARS,
+                )
+            },
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
-                  for e in exc.errors()]  # never the "input": it can be the whole body
+        errors = [
+            {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()
+        ]  # never the "input": it can be the whole body
         return JSONResponse(status_code=422, content={"detail": bounded(jsonable_encoder(errors))})
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
         if not is_body_allowed_for_status_code(exc.status_code):
             return Response(status_code=exc.status_code, headers=getattr(exc, "headers", None))
-        return JSONResponse(status_code=exc.status_code, content={"detail": bounded(jsonable_encoder(exc.detail))},
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"detail": bounded(jsonable_encoder(exc.detail))},
+            headers=getattr(exc, "headers", None),
+        )
 
 
 def bounded(value: object, *, depth: int = 0) -> object:

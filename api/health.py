@@ -75,15 +75,19 @@ class Prober:
             return OK
         reserve = self.settings.min_free_disk_mb * 1024 * 1024
         if free < reserve:
-            return (f"low: {free // (1024 * 1024)} MiB free in {self.settings.data_dir} "
-                    f"(TASKTRIAL_MIN_FREE_DISK_MB={self.settings.min_free_disk_mb}); new submissions are refused")
+            return (
+                f"low: {free // (1024 * 1024)} MiB free in {self.settings.data_dir} "
+                f"(TASKTRIAL_MIN_FREE_DISK_MB={self.settings.min_free_disk_mb}); new submissions are refused"
+            )
         return OK
 
     def broker(self) -> str:
         import redis
 
         try:
-            client = redis.Redis.from_url(self.settings.broker_url or "", socket_timeout=1.0, socket_connect_timeout=1.0)
+            client = redis.Redis.from_url(
+                self.settings.broker_url or "", socket_timeout=1.0, socket_connect_timeout=1.0
+            )
             try:
                 client.ping()
             finally:

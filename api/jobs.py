@@ -38,8 +38,11 @@ def execute(run_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, 
         api.fail(run_id, f"the worker cannot load the task: {exc}")
         return
     if task.digest != job.task_digest:
-        api.fail(run_id, f"the worker's copy of {job.pack_id}@{job.pack_version}/{job.task_id} differs from the "
-                         "task version the submission was made for")
+        api.fail(
+            run_id,
+            f"the worker's copy of {job.pack_id}@{job.pack_version}/{job.task_id} differs from the "
+            "task version the submission was made for",
+        )
         return
     try:
         files = archives.extract_stored(job.archive)
@@ -72,15 +75,16 @@ def after_fault(run_id: str, exc: Exception, *, api: WorkerApi, attempt: int, at
     try:
         if attempt < attempts:
             api.release(run_id)
-            return min(30.0, 2.0 ** attempt)
+            return min(30.0, 2.0**attempt)
         api.fail(run_id, f"the engine could not run the submission after {attempts} attempts: {exc}")
     except RunnerError:
         log.error("run %s: the API is unreachable; the reaper will re-queue or end the run", run_id)
     return None
 
 
-def execute_with_retries(run_id: str, *, once: Callable[[str], None], api: WorkerApi, attempts: int,
-                         sleep: Callable[[float], None]) -> None:
+def execute_with_retries(
+    run_id: str, *, once: Callable[[str], None], api: WorkerApi, attempts: int, sleep: Callable[[float], None]
+) -> None:
     """The embedded pool's loop around ``once``: retry infrastructure faults, then end the run as ``error``."""
     for attempt in range(1, attempts + 1):
         try:
@@ -98,8 +102,9 @@ def execute_with_retries(run_id: str, *, once: Callable[[str], None], api: Worke
 PackLookup = Callable[[str, str], Pack]
 
 
-def check_pack(version_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, find_pack: PackLookup,
-               repeat: int = 1) -> None:
+def check_pack(
+    version_id: str, *, api: WorkerApi, runner: Runner, graders: GraderSet, find_pack: PackLookup, repeat: int = 1
+) -> None:
     """Run ``pack check`` on an uploaded version and post the report; the API makes it live only if it passed.
 
     Raises ``RunnerError`` for infrastructure faults (retry those); everything else is the report.
@@ -128,19 +133,24 @@ def after_check_fault(version_id: str, exc: Exception, *, api: WorkerApi, attemp
     """The delay before checking again after an infrastructure fault; None once the version is rejected for it."""
     log.warning("pack check %s: infrastructure fault on attempt %d/%d: %s", version_id, attempt, attempts, exc)
     if attempt < attempts:
-        return min(30.0, 2.0 ** attempt)
+        return min(30.0, 2.0**attempt)
     try:
         job = api.pack_check(version_id)
         if job is not None:
-            api.post_pack_check(version_id, failed_report(
-                job, f"the check could not run after {attempts} attempts ({exc}); upload the same archive to retry"))
+            api.post_pack_check(
+                version_id,
+                failed_report(
+                    job, f"the check could not run after {attempts} attempts ({exc}); upload the same archive to retry"
+                ),
+            )
     except RunnerError:
         log.error("pack check %s: the API is unreachable; the version stays in checking", version_id)
     return None
 
 
-def check_with_retries(version_id: str, *, once: Callable[[str], None], api: WorkerApi, attempts: int,
-                       sleep: Callable[[float], None]) -> None:
+def check_with_retries(
+    version_id: str, *, once: Callable[[str], None], api: WorkerApi, attempts: int, sleep: Callable[[float], None]
+) -> None:
     """The embedded pool's loop around a pack check: retry infrastructure faults, then reject the version."""
     for attempt in range(1, attempts + 1):
         try:
@@ -169,8 +179,10 @@ def run_public_tests(job_id: str, *, api: WorkerApi, runner: Runner, find_task: 
     try:
         task = find_task(job["pack_id"], job["pack_version"], job["task_id"])
         if task.digest != job["task_digest"]:
-            raise NotFound(f"the worker's copy of {job['pack_id']}@{job['pack_version']}/{job['task_id']} differs "
-                           "from the task version the API runs")
+            raise NotFound(
+                f"the worker's copy of {job['pack_id']}@{job['pack_version']}/{job['task_id']} differs "
+                "from the task version the API runs"
+            )
         ran = public_tests.run_public_tests(task, archives.extract(job["archive"], strip_top_folder=False), runner)
     except TaskTrialError as exc:  # no sandbox engine, an unknown task version: told to the waiting candidate
         log.warning("public tests %s could not run: %s", job_id, exc)

@@ -42,24 +42,35 @@ class BoundedValidator:
 
     def __call__(self, root: Path) -> None:
         """Raises:
-            PackError: the pack has problems, or its validation passed the memory or time cap.
-            ConfigurationError: the child failed for a reason of its own.
+        PackError: the pack has problems, or its validation passed the memory or time cap.
+        ConfigurationError: the child failed for a reason of its own.
         """
         argv = [sys.executable, "-m", "api.packcheck", str(root), str(self.memory_bytes), str(int(self.seconds) + 1)]
         try:
             with _SLOTS:
-                done = subprocess.run(argv, capture_output=True, timeout=self.seconds, check=False,
-                                      stdin=subprocess.DEVNULL)
+                done = subprocess.run(
+                    argv, capture_output=True, timeout=self.seconds, check=False, stdin=subprocess.DEVNULL
+                )
         except subprocess.TimeoutExpired:  # run() killed the child
             raise PackError([Problem("", "", f"validating the pack took longer than {self.seconds:g} s")]) from None
         if done.returncode == _OUT_OF_MEMORY or done.returncode < 0:
-            raise PackError([Problem("", "", f"validating the pack needed more than {self.memory_bytes // 2**20} MB "
-                                             f"or {self.seconds:g} s of CPU")])
+            raise PackError(
+                [
+                    Problem(
+                        "",
+                        "",
+                        f"validating the pack needed more than {self.memory_bytes // 2**20} MB "
+                        f"or {self.seconds:g} s of CPU",
+                    )
+                ]
+            )
         try:
             found = [Problem(*entry) for entry in json.loads(done.stdout)["problems"]]
         except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(f"the pack validator failed (exit {done.returncode}): "
-                                     f"{capped(done.stderr.decode('utf-8', 'replace'), 2000)}") from exc
+            raise ConfigurationError(
+                f"the pack validator failed (exit {done.returncode}): "
+                f"{capped(done.stderr.decode('utf-8', 'replace'), 2000)}"
+            ) from exc
         if found:
             raise PackError(found)
 

@@ -33,8 +33,14 @@ def pack_digest(root: Path) -> str:
 class PackStore:
     """Every pack version the service knows, loaded and validated once."""
 
-    def __init__(self, *, builtin_dirs: list[Path], packs_dir: Path, loader: Loader,
-                 validate_upload: Callable[[Path], None] | None = None):
+    def __init__(
+        self,
+        *,
+        builtin_dirs: list[Path],
+        packs_dir: Path,
+        loader: Loader,
+        validate_upload: Callable[[Path], None] | None = None,
+    ):
         """``validate_upload`` vets an uploaded pack before ``loader`` reads it in this process
         (``api.packcheck.BoundedValidator``: a child process with memory and time caps)."""
         self._builtin_dirs = builtin_dirs
@@ -106,10 +112,16 @@ class PackStore:
             PackError: the pack is malformed (every problem listed).
             PackConflict: this id and version exist with different content.
         """
-        files = archives.extract(archive, caps=archives.ArchiveCaps(
-            max_archive_bytes=max_bytes, max_files=packs.PACK_CAPS.max_files,
-            max_file_bytes=packs.PACK_CAPS.max_file_bytes, max_total_bytes=packs.PACK_CAPS.max_total_bytes,
-        ), what="pack")
+        files = archives.extract(
+            archive,
+            caps=archives.ArchiveCaps(
+                max_archive_bytes=max_bytes,
+                max_files=packs.PACK_CAPS.max_files,
+                max_file_bytes=packs.PACK_CAPS.max_file_bytes,
+                max_total_bytes=packs.PACK_CAPS.max_total_bytes,
+            ),
+            what="pack",
+        )
         self._packs_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=self._packs_dir))
         try:
@@ -126,8 +138,9 @@ class PackStore:
             if existing is not None:
                 if pack_digest(existing.root) == digest:
                     return existing, digest, False
-                raise PackConflict(f"pack {pack.id}@{pack.version} already exists with different content; "
-                                   f"bump the version")
+                raise PackConflict(
+                    f"pack {pack.id}@{pack.version} already exists with different content; bump the version"
+                )
             target = self._packs_dir / pack.id / pack.version
             target.parent.mkdir(parents=True, exist_ok=True)
             try:

@@ -49,8 +49,7 @@ class FakeQueue:
 class InProcessQueue:
     """Runs jobs on a thread pool inside the API process. Not durable: the reaper re-queues after a restart."""
 
-    def __init__(self, job: Callable[[str], None], *, workers: int,
-                 check_job: Callable[[str], None] | None = None):
+    def __init__(self, job: Callable[[str], None], *, workers: int, check_job: Callable[[str], None] | None = None):
         self._job = job
         self._check_job = check_job
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tasktrial-worker")

@@ -18,8 +18,9 @@ from api.tables import Regrade, RunState
 from engine.errors import NotFound
 
 
-def start(service, session: Session, principal: Principal, assessment_id: str, *, task: str | None,
-          version: str | None) -> tuple[Regrade, list[str]]:
+def start(
+    service, session: Session, principal: Principal, assessment_id: str, *, task: str | None, version: str | None
+) -> tuple[Regrade, list[str]]:
     """Queue a run per submission of the assessment's tasks (or of ``task``) against ``version``
     (default: each pack's latest live version), and pin the assessment to it.
 
@@ -39,8 +40,9 @@ def start(service, session: Session, principal: Principal, assessment_id: str, *
         target = service.submittable_task(session, pinned["pack_id"], pinned["task_id"], version)
         versions[key] = target.pack_version
         pins.append({**pinned, "pack_version": target.pack_version, "task_digest": target.digest})
-        for submission_id in store.assessment_submissions(session=session, assessment_id=assessment.id,
-                                                          pack_id=pinned["pack_id"], task_id=pinned["task_id"]):
+        for submission_id in store.assessment_submissions(
+            session=session, assessment_id=assessment.id, pack_id=pinned["pack_id"], task_id=pinned["task_id"]
+        ):
             runs.append((submission_id, target.pack_version, target.digest))
     regrade = Regrade(assessment_id=assessment.id, task=task, versions=versions, created_by=principal.subject)
     run_ids = store.create_regrade(session=session, regrade=regrade, runs=runs, assessment=assessment, tasks=pins)
@@ -60,10 +62,22 @@ def report(session: Session, principal: Principal, regrade_id: str) -> dict[str,
         done += 1
         old = store.previous_result(session=session, submission_id=submission.id, before=result)
         if old is None or old.verdict != result.verdict:
-            changed.append({"submission_id": submission.id, "candidate": submission.candidate,
-                            "task": f"{submission.pack_id}/{submission.task_id}",
-                            "old": {"result_id": old.id, "verdict": old.verdict, "score": old.score} if old else None,
-                            "new": {"result_id": result.id, "verdict": result.verdict, "score": result.score}})
-    return {"id": regrade.id, "assessment_id": regrade.assessment_id, "task": regrade.task,
-            "versions": regrade.versions, "total": regrade.total, "done": done,
-            "finished": done == regrade.total, "changed": changed}
+            changed.append(
+                {
+                    "submission_id": submission.id,
+                    "candidate": submission.candidate,
+                    "task": f"{submission.pack_id}/{submission.task_id}",
+                    "old": {"result_id": old.id, "verdict": old.verdict, "score": old.score} if old else None,
+                    "new": {"result_id": result.id, "verdict": result.verdict, "score": result.score},
+                }
+            )
+    return {
+        "id": regrade.id,
+        "assessment_id": regrade.assessment_id,
+        "task": regrade.task,
+        "versions": regrade.versions,
+        "total": regrade.total,
+        "done": done,
+        "finished": done == regrade.total,
+        "changed": changed,
+    }

@@ -47,13 +47,18 @@ def build(settings: Settings, *, client: httpx.Client | None = None):
     app = create_app(service)
     if not settings.broker_url:
         with service.session() as session:
-            token = storage.create_token(session=session, name="embedded worker", role=Role.WORKER,
-                                         subject="embedded-worker")
+            token = storage.create_token(
+                session=session, name="embedded worker", role=Role.WORKER, subject="embedded-worker"
+            )
         runner = _worker_runner(settings, parallel=settings.embedded_workers)
         holder["worker"] = WorkerContext.build(
-            runner=runner, pack_store=service.pack_store,
-            client=client or httpx.Client(base_url=settings.public_url, timeout=60.0), token=token,
-            cache_dir=settings.cache_dir, attempts=settings.max_attempts)
+            runner=runner,
+            pack_store=service.pack_store,
+            client=client or httpx.Client(base_url=settings.public_url, timeout=60.0),
+            token=token,
+            cache_dir=settings.cache_dir,
+            attempts=settings.max_attempts,
+        )
         service.on_shutdown.append(pool.close)  # first: no new grading starts while the rest shuts down
         if hasattr(runner, "close"):
             # Remove the warm sandboxes. Gradings under way are not awaited: their runs stay
@@ -86,8 +91,15 @@ def run_server(app, service: AppService, settings: Settings) -> None:
             _abandon_gradings_under_way(service)
 
     try:
-        Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
-                              timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)).run()
+        Server(
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            )
+        ).run()
     finally:
         if _gradings_under_way():
             # The interpreter would join their threads, for as long as a grading takes.
@@ -125,8 +137,9 @@ def _worker_runner(settings: Settings, *, parallel: int):
     import runners
     from api.worker import worker_name
 
-    runner = runners.from_name(settings.runner, owner=worker_name(), warm=settings.warm_for(parallel),
-                               runtime=settings.sandbox_runtime)
+    runner = runners.from_name(
+        settings.runner, owner=worker_name(), warm=settings.warm_for(parallel), runtime=settings.sandbox_runtime
+    )
     if hasattr(runner, "reap_orphans"):
         host = socket.gethostname()
 
@@ -197,8 +210,10 @@ def celery_worker(settings: Settings, *, concurrency: int | None = None):
     if not settings.broker_url or not settings.worker_token:
         from engine.errors import ConfigurationError
 
-        raise ConfigurationError("a worker needs TASKTRIAL_BROKER_URL and TASKTRIAL_WORKER_TOKEN "
-                                 "(create one with `tasktrial admin create-token --role worker`)")
+        raise ConfigurationError(
+            "a worker needs TASKTRIAL_BROKER_URL and TASKTRIAL_WORKER_TOKEN "
+            "(create one with `tasktrial admin create-token --role worker`)"
+        )
     app = make_celery(settings.broker_url, visibility_timeout=settings.visibility_timeout_seconds)
 
     runner = _worker_runner(settings, parallel=concurrency or settings.worker_concurrency)
@@ -206,8 +221,11 @@ def celery_worker(settings: Settings, *, concurrency: int | None = None):
     context = WorkerContext.build(
         runner=runner,
         pack_store=build_pack_store(settings),
-        client=httpx.Client(base_url=settings.public_url, timeout=60.0), token=settings.worker_token,
-        cache_dir=settings.cache_dir, attempts=settings.max_attempts)
+        client=httpx.Client(base_url=settings.public_url, timeout=60.0),
+        token=settings.worker_token,
+        cache_dir=settings.cache_dir,
+        attempts=settings.max_attempts,
+    )
     register_grade_task(app, context)
     register_check_task(app, context)
     register_public_tests_task(app, context)

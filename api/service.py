@@ -47,9 +47,12 @@ class Metrics:
         self.results = Counter("tasktrial_results_total", "Results written", ["verdict"], registry=self.registry)
         self.rejected = Counter("tasktrial_rejected_total", "Rejected requests", ["reason"], registry=self.registry)
         self.requeued = Counter("tasktrial_requeued_runs_total", "Runs re-queued by the reaper", registry=self.registry)
-        self.latency = Histogram("tasktrial_submission_to_result_seconds", "From acceptance to stored result",
-                                 registry=self.registry,
-                                 buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
+        self.latency = Histogram(
+            "tasktrial_submission_to_result_seconds",
+            "From acceptance to stored result",
+            registry=self.registry,
+            buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
+        )
 
 
 @dataclass
@@ -89,15 +92,23 @@ class AppService:
     _checks_queued: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.streams = StreamHub(max_streams=self.settings.max_streams,
-                                 max_streams_per_token=self.settings.max_streams_per_token)
-        self.log = TransparencyLog(session=self.session, origin=self.settings.origin, key=self.signing_key,
-                                   batch_leaves=self.settings.log_batch_leaves,
-                                   seal_seconds=self.settings.log_seal_seconds)
+        self.streams = StreamHub(
+            max_streams=self.settings.max_streams, max_streams_per_token=self.settings.max_streams_per_token
+        )
+        self.log = TransparencyLog(
+            session=self.session,
+            origin=self.settings.origin,
+            key=self.signing_key,
+            batch_leaves=self.settings.log_batch_leaves,
+            seal_seconds=self.settings.log_seal_seconds,
+        )
         self.credentials = Credentials(
-            session=self.session, public_url=self.settings.public_url, key=self.signing_key,
+            session=self.session,
+            public_url=self.settings.public_url,
+            key=self.signing_key,
             known_skills=lambda: {s for p in self.pack_store.packs() for t in p.tasks for s in t.micro_skills},
-            withheld=cohorts.withheld_results)
+            withheld=cohorts.withheld_results,
+        )
         self.webhooks = Webhooks(session=self.session, allow_private=self.settings.webhook_allow_private)
         self.health = Prober(settings=self.settings, engine=self.engine, celery=getattr(self.queue, "app", None))
 
@@ -124,7 +135,8 @@ class AppService:
                     raise RunnerUnavailable(
                         f"no worker ran the public tests of {task.pack_id}/{task.id} within "
                         f"{self.settings.public_test_wait_seconds:g} s (TASKTRIAL_PUBLIC_TEST_WAIT_SECONDS); "
-                        "the workers are busy or down: try again later")
+                        "the workers are busy or down: try again later"
+                    )
                 await asyncio.sleep(0.25)
         finally:
             await to_thread.run_sync(self._forget_public_tests, job_id)
@@ -135,9 +147,14 @@ class AppService:
     def _hand_over_public_tests(self, task: Task, files: dict[str, bytes]) -> str:
         with self.session() as session:
             job_id = storage.create_public_test_job(
-                session=session, pack_id=task.pack_id, pack_version=task.pack_version, task_id=task.id,
-                task_digest=task.digest, archive=archives.make_tar_gz(files),
-                forget_before=utcnow() - timedelta(seconds=2 * self.settings.public_test_wait_seconds))
+                session=session,
+                pack_id=task.pack_id,
+                pack_version=task.pack_version,
+                task_id=task.id,
+                task_digest=task.digest,
+                archive=archives.make_tar_gz(files),
+                forget_before=utcnow() - timedelta(seconds=2 * self.settings.public_test_wait_seconds),
+            )
         try:
             self.queue.enqueue_public_tests(job_id)
         except Exception as exc:  # the broker's own errors: nobody will run these tests
@@ -230,15 +247,26 @@ class AppService:
         """
         settings = self.settings
         window = settings.submission_rate_window_seconds
-        recent = storage.recent_submissions(session=session, candidate=candidate,
-                                            since=utcnow() - timedelta(seconds=window))
-        self._within_rate(candidate, "submissions", recent, limit=settings.submission_rate_limit, window=window,
-                          variable="TASKTRIAL_SUBMISSION_RATE_LIMIT", reason="rate_limited")
+        recent = storage.recent_submissions(
+            session=session, candidate=candidate, since=utcnow() - timedelta(seconds=window)
+        )
+        self._within_rate(
+            candidate,
+            "submissions",
+            recent,
+            limit=settings.submission_rate_limit,
+            window=window,
+            variable="TASKTRIAL_SUBMISSION_RATE_LIMIT",
+            reason="rate_limited",
+        )
         queued = storage.queued_runs(session=session)
         if queued >= settings.max_queued_runs:
             self.metrics.rejected.labels("queue_full").inc()
-            raise TooManyRequests(f"{queued} submissions are waiting for a worker, the limit "
-                                  "(TASKTRIAL_MAX_QUEUED_RUNS); retry in a minute", retry_after=60.0)
+            raise TooManyRequests(
+                f"{queued} submissions are waiting for a worker, the limit "
+                "(TASKTRIAL_MAX_QUEUED_RUNS); retry in a minute",
+                retry_after=60.0,
+            )
 
     def admit_public_tests(self, *, session: Session, candidate: str) -> None:
         """Admission control for a public-test run: the submissions' rate rule with its own limit and window.
@@ -251,19 +279,38 @@ class AppService:
         current = utcnow()
         since = current - timedelta(seconds=window)
         recent = storage.recent_public_test_runs(session=session, candidate=candidate, since=since)
-        self._within_rate(candidate, "public-test runs", recent, limit=self.settings.public_test_rate_limit,
-                          window=window, variable="TASKTRIAL_PUBLIC_TEST_RATE_LIMIT", reason="public_tests_rate_limited")
+        self._within_rate(
+            candidate,
+            "public-test runs",
+            recent,
+            limit=self.settings.public_test_rate_limit,
+            window=window,
+            variable="TASKTRIAL_PUBLIC_TEST_RATE_LIMIT",
+            reason="public_tests_rate_limited",
+        )
         storage.record_public_test_run(session=session, candidate=candidate, at=current, forget_before=since)
 
-    def _within_rate(self, candidate: str, what: str, recent: tuple[int, datetime | None], *, limit: int,
-                     window: float, variable: str, reason: str) -> None:
+    def _within_rate(
+        self,
+        candidate: str,
+        what: str,
+        recent: tuple[int, datetime | None],
+        *,
+        limit: int,
+        window: float,
+        variable: str,
+        reason: str,
+    ) -> None:
         """The one rate rule: at most ``limit`` in any ``window`` seconds per candidate (whatever token they use)."""
         count, oldest = recent
         if count >= limit:
             self.metrics.rejected.labels(reason).inc()
             wait = (oldest + timedelta(seconds=window) - utcnow()).total_seconds() if oldest else window
-            raise TooManyRequests(f"{candidate} made {count} {what} in the last {window:g} s, the limit "
-                                  f"({variable}); retry in {max(1, round(wait))} s", retry_after=max(1.0, wait))
+            raise TooManyRequests(
+                f"{candidate} made {count} {what} in the last {window:g} s, the limit "
+                f"({variable}); retry in {max(1, round(wait))} s",
+                retry_after=max(1.0, wait),
+            )
 
     def notify(self, run_id: str) -> None:
         """Run ``run_id`` changed: wake the event streams following it in this process."""
@@ -297,9 +344,11 @@ class AppService:
         state = self.pack_state(session)
         task = self.pack_store.task(pack_id, task_id, version, state)
         if state(self.pack_store.pack(task.pack_id, task.pack_version)) == PackState.RETIRED.value:
-            raise VersionRetired(f"pack {task.pack_id}@{task.pack_version} is retired: a retired version takes no "
-                                 "new submissions (its results stay valid and verifiable); submit to the latest "
-                                 "live version instead (leave the version out)")
+            raise VersionRetired(
+                f"pack {task.pack_id}@{task.pack_version} is retired: a retired version takes no "
+                "new submissions (its results stay valid and verifiable); submit to the latest "
+                "live version instead (leave the version out)"
+            )
         return task
 
     def refuse_when_disk_low(self) -> None:
@@ -332,8 +381,9 @@ class AppService:
         with self.session() as session:
             if storage.get_pack_version(session=session, version_id=version_id) is None:
                 raise NotFound(f"unknown pack version {version_id!r}")
-            if not storage.move_pack_version(session=session, version_id=version_id, from_states=[PackState.CHECKING],
-                                             to=to, report=report):
+            if not storage.move_pack_version(
+                session=session, version_id=version_id, from_states=[PackState.CHECKING], to=to, report=report
+            ):
                 raise Conflict(f"pack version {version_id} is not being checked; its first report stands")
         if to is PackState.LIVE:
             self.sync_pack_credentials()
@@ -343,8 +393,9 @@ class AppService:
         task = self.pack_store.task(pack_id, task_id, version)
         return self.settings.lease_margin_seconds + task.limits.time_seconds * 2
 
-    def store_result(self, *, run_id: str, document: dict, reviewed: bool = False,
-                     holder: tuple[str, str | None] | None = None) -> tuple[dict, bool]:
+    def store_result(
+        self, *, run_id: str, document: dict, reviewed: bool = False, holder: tuple[str, str | None] | None = None
+    ) -> tuple[dict, bool]:
         """Sign and store a run's result (both views); a second write changes nothing.
 
         The automated result of a task with a rubric is not signed: it waits for its reviewer
@@ -358,8 +409,9 @@ class AppService:
             if run is None or submission is None:
                 raise NotFound(f"unknown run {run_id!r}")
             if not reviewed and document.get("verdict") != "error" and self._has_rubric(submission):
-                review, created = storage.hold_for_review(session=session, run=run, submission=submission,
-                                                          document=document, holder=holder)
+                review, created = storage.hold_for_review(
+                    session=session, run=run, submission=submission, document=document, holder=holder
+                )
                 if created:
                     self.notify(run_id)
                 return review.automated, created
@@ -371,10 +423,17 @@ class AppService:
             signed = {name: signing.sign(view, key) for name, view in views.items()}
             digests = {"full": transparency.document_digest(full)}
             digests.update({name: transparency.document_digest(view) for name, view in signed.items()})
-            result, created = storage.record_result(session=session, run=run, submission=submission,
-                                                    document=full, candidate_view=signed.pop("candidate"),
-                                                    extra_views=signed, log_digests=digests, holder=holder,
-                                                    also=lambda s: cohorts.refresh_score(s, submission))
+            result, created = storage.record_result(
+                session=session,
+                run=run,
+                submission=submission,
+                document=full,
+                candidate_view=signed.pop("candidate"),
+                extra_views=signed,
+                log_digests=digests,
+                holder=holder,
+                also=lambda s: cohorts.refresh_score(s, submission),
+            )
             if created:
                 self._emit_result_events(session, run, submission, result)
                 self.log.appended(len(digests))
@@ -390,18 +449,31 @@ class AppService:
         cohort_id = cohorts.cohort_id_of(session, submission.assessment_id)
         if cohort_id is None:
             return
-        data = {"result_id": result.id, "submission_id": submission.id, "assessment_id": submission.assessment_id,
-                "candidate": submission.candidate, "task": f"{submission.pack_id}/{submission.task_id}",
-                "verdict": result.verdict, "score": result.score}
+        data = {
+            "result_id": result.id,
+            "submission_id": submission.id,
+            "assessment_id": submission.assessment_id,
+            "candidate": submission.candidate,
+            "task": f"{submission.pack_id}/{submission.task_id}",
+            "verdict": result.verdict,
+            "score": result.score,
+        }
         try:
             self.webhooks.emit(cohort_id=cohort_id, event_type="result.created", data=data)
             if run.regrade_id is not None:
                 before = cohort_storage.previous_result(session=session, submission_id=submission.id, before=result)
                 if before is None or before.verdict != result.verdict:
-                    self.webhooks.emit(cohort_id=cohort_id, event_type="regrade.changed", data={
-                        **data, "regrade_id": run.regrade_id,
-                        "previous": {"result_id": before.id, "verdict": before.verdict, "score": before.score}
-                        if before else None})
+                    self.webhooks.emit(
+                        cohort_id=cohort_id,
+                        event_type="regrade.changed",
+                        data={
+                            **data,
+                            "regrade_id": run.regrade_id,
+                            "previous": {"result_id": before.id, "verdict": before.verdict, "score": before.score}
+                            if before
+                            else None,
+                        },
+                    )
         except Exception:  # the result stands; the event is logged as lost
             log.exception("storing the webhook events of result %s failed", result.id)
 
@@ -409,8 +481,9 @@ class AppService:
         task = self.pack_store.task(submission.pack_id, submission.task_id, submission.pack_version)
         return bool(task.rubric)
 
-    def complete_review(self, *, review_id: str, reviewer: str, scores: dict[str, float],
-                        comments: dict[str, str]) -> dict:
+    def complete_review(
+        self, *, review_id: str, reviewer: str, scores: dict[str, float], comments: dict[str, str]
+    ) -> dict:
         """Combine a reviewer's rubric scores with the automated checks into one signed result.
 
         Raises:
@@ -424,8 +497,9 @@ class AppService:
                 raise NotFound(f"unknown review {review_id!r}")
             task = self.pack_store.task(item.pack_id, item.task_id, item.pack_version)
             document = review.combine(task, item.automated, review.reviewed_checks(task, scores, comments))
-            if not storage.complete_review(session=session, review_id=review_id, reviewer=reviewer, scores=scores,
-                                           comments=comments):
+            if not storage.complete_review(
+                session=session, review_id=review_id, reviewer=reviewer, scores=scores, comments=comments
+            ):
                 raise Conflict(f"review {review_id} is already completed; its result stands")
             try:
                 stored, _ = self.store_result(run_id=item.run_id, document=document, reviewed=True)
@@ -435,9 +509,18 @@ class AppService:
             storage.set_review_result(session=session, review_id=review_id, result_id=stored["id"])
             cohort_id = cohorts.cohort_id_of(session, item.assessment_id)
             if cohort_id is not None:
-                self.webhooks.emit(cohort_id=cohort_id, event_type="review.completed", data={
-                    "review_id": review_id, "result_id": stored["id"], "assessment_id": item.assessment_id,
-                    "task": f"{item.pack_id}/{item.task_id}", "verdict": stored["verdict"], "score": stored["score"]})
+                self.webhooks.emit(
+                    cohort_id=cohort_id,
+                    event_type="review.completed",
+                    data={
+                        "review_id": review_id,
+                        "result_id": stored["id"],
+                        "assessment_id": item.assessment_id,
+                        "task": f"{item.pack_id}/{item.task_id}",
+                        "verdict": stored["verdict"],
+                        "score": stored["score"],
+                    },
+                )
         return stored
 
     def _refresh_credentials(self, candidate: str) -> None:
@@ -466,8 +549,11 @@ class AppService:
         current = utcnow()
         acted = 0
         with self.session() as session:
-            stale = storage.stale_runs(session=session, now=current,
-                                       queued_before=current - timedelta(seconds=self.settings.lease_margin_seconds))
+            stale = storage.stale_runs(
+                session=session,
+                now=current,
+                queued_before=current - timedelta(seconds=self.settings.lease_margin_seconds),
+            )
         waiting = [run.id for run in stale if run.state is RunState.QUEUED]
         if waiting:  # queued runs whose message may be lost: one commit for the whole batch, then send each
             with self.session() as session:
@@ -482,8 +568,10 @@ class AppService:
             acted += 1
             if run.attempts >= self.settings.max_attempts:
                 if self._still_lapsed(run.id, current):
-                    self.fail_run(run_id=run.id, reason=f"the run did not finish after {run.attempts} attempts "
-                                                        "(workers stopped or timed out)")
+                    self.fail_run(
+                        run_id=run.id,
+                        reason=f"the run did not finish after {run.attempts} attempts (workers stopped or timed out)",
+                    )
                 continue
             with self.session() as session:
                 if not storage.release_run(session=session, run_id=run.id, lapsed_before=current):
@@ -515,8 +603,12 @@ class AppService:
         """Re-read a run the reaper is about to end: a claim taken since it was listed stands."""
         with self.session() as session:
             run = storage.get_run(session=session, run_id=run_id)
-            return (run is not None and run.state in (RunState.RUNNING, RunState.GRADING)
-                    and run.lease_expires_at is not None and _aware(run.lease_expires_at) < moment)
+            return (
+                run is not None
+                and run.state in (RunState.RUNNING, RunState.GRADING)
+                and run.lease_expires_at is not None
+                and _aware(run.lease_expires_at) < moment
+            )
 
     def release_closed(self, current: datetime | None = None) -> int:
         """Refresh the credentials of every member of an assessment that withheld results until its close,
@@ -561,7 +653,9 @@ def build_pack_store(settings: Settings) -> PackStore:
     if missing:
         raise ConfigurationError(f"TASKTRIAL_CATALOGUE_DIRS names folders that do not exist: {', '.join(missing)}")
     pack_store = PackStore(
-        builtin_dirs=list(settings.catalogue_dirs), packs_dir=settings.packs_dir, loader=packcheck.loader(),
+        builtin_dirs=list(settings.catalogue_dirs),
+        packs_dir=settings.packs_dir,
+        loader=packcheck.loader(),
         validate_upload=packcheck.BoundedValidator(),
     )
     pack_store.refresh()
@@ -572,8 +666,14 @@ def build_service(settings: Settings, queue: JobQueue) -> AppService:
     engine = db.make_engine(settings.database)
     db.migrate(engine)
     keyring = Keyring(settings.keys_dir)
-    service = AppService(settings=settings, engine=engine, pack_store=build_pack_store(settings), key=keyring.active(),
-                      queue=queue, keyring=keyring)
+    service = AppService(
+        settings=settings,
+        engine=engine,
+        pack_store=build_pack_store(settings),
+        key=keyring.active(),
+        queue=queue,
+        keyring=keyring,
+    )
     service.log.seal()  # what a previous run appended, or the empty log's first checkpoint
     service.sync_pack_credentials()
     return service

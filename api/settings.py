@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     def warm_for(self, parallel: int) -> int:
         """Sandboxes to keep started ahead for ``parallel`` gradings at a time."""
         return parallel if self.warm_sandboxes is None else self.warm_sandboxes
+
     #: Below this much free space where the data directory lives, /healthz names the disk and new
     #: submissions are refused (503) rather than accepted and lost to a full disk.
     min_free_disk_mb: int = Field(default=64, ge=0)
@@ -112,8 +113,9 @@ class Settings(BaseSettings):
     def require_database(self) -> None:
         """The API (not a worker, which never touches the database) needs explicit storage in production."""
         if self.mode is Mode.PRODUCTION and not self.database_url:
-            raise ConfigurationError("TASKTRIAL_DATABASE_URL is required in production mode "
-                                     "(the embedded SQLite file is for development)")
+            raise ConfigurationError(
+                "TASKTRIAL_DATABASE_URL is required in production mode (the embedded SQLite file is for development)"
+            )
 
     @property
     def database(self) -> str:

@@ -74,8 +74,11 @@ def _board(session: Session, assessment: Assessment) -> _Board:
     with board.lock:
         if board.revision >= assessment.revision and board.keys == task_keys(assessment):
             return board  # as new as this request's reading of the assessment, or newer
-        signature = (tuple(task_keys(assessment)), window(assessment),
-                     store.member_signature(session=session, cohort_id=assessment.cohort_id))
+        signature = (
+            tuple(task_keys(assessment)),
+            window(assessment),
+            store.member_signature(session=session, cohort_id=assessment.cohort_id),
+        )
         if board.revision < 0 or signature != board.signature:
             _rebuild(session, assessment, board)
         else:
@@ -104,8 +107,7 @@ def _catch_up(session: Session, assessment: Assessment, board: _Board) -> None:
     for subject, by_task in _progress(session, assessment, since=board.revision).items():
         board.progress.setdefault(subject, {}).update(by_task)
         changed.add(subject)
-    for subject, started in store.starts(session=session, assessment_id=assessment.id,
-                                         since=board.revision).items():
+    for subject, started in store.starts(session=session, assessment_id=assessment.id, since=board.revision).items():
         board.starts[subject] = started
         changed.add(subject)
     if not changed:
@@ -128,8 +130,9 @@ def _count(board: _Board, subject: str, rule: rules.Window) -> None:
     share = []
     for key in board.keys:
         attempts, _, verdict, _, _ = mine.get(key, NOTHING)
-        share.append((int(bool(started or attempts)), int(bool(attempts)), int(verdict is not None),
-                      int(verdict == "ready")))
+        share.append(
+            (int(bool(started or attempts)), int(bool(attempts)), int(verdict is not None), int(verdict == "ready"))
+        )
     for sign, counted in ((-1, board.shares.get(subject, ())), (1, share)):
         for total, part in zip(board.totals, counted, strict=False):
             for index in range(4):
@@ -155,7 +158,8 @@ def _progress(session: Session, assessment: Assessment, since: int | None = None
     keys = {(t["pack_id"], t["task_id"]): f"{t['pack_id']}/{t['task_id']}" for t in assessment.tasks}
     found: dict[str, dict[str, tuple]] = {}
     for candidate, pack_id, task_id, attempts, score, verdict, late, skills in store.scores(
-            session=session, assessment_id=assessment.id, with_skills=True, since=since):
+        session=session, assessment_id=assessment.id, with_skills=True, since=since
+    ):
         key = keys.get((pack_id, task_id)) or f"{pack_id}/{task_id}"
         by_task = found.get(candidate)
         if by_task is None:
@@ -166,8 +170,10 @@ def _progress(session: Session, assessment: Assessment, since: int | None = None
 
 def _graded(progress: dict[str, dict[str, tuple]]) -> dict[str, dict[str, tuple]]:
     """Only the tasks with a counting attempt: member -> task key -> (score, verdict, skills, late)."""
-    return {member: {key: value[1:] for key, value in tasks.items() if value[2] is not None}
-            for member, tasks in progress.items()}
+    return {
+        member: {key: value[1:] for key, value in tasks.items() if value[2] is not None}
+        for member, tasks in progress.items()
+    }
 
 
 def _fragments(board: _Board, view: str, render: Callable[[str, str], str]) -> list[str]:
@@ -195,8 +201,17 @@ def _member_tasks(board: _Board, subject: str) -> dict[str, dict[str, Any]]:
     tasks = {}
     for key in board.keys:
         attempts, score, verdict, _, late = mine.get(key, NOTHING)
-        state = "ready" if verdict == "ready" else "graded" if verdict else \
-            "submitted" if attempts else "started" if started else "not_started"
+        state = (
+            "ready"
+            if verdict == "ready"
+            else "graded"
+            if verdict
+            else "submitted"
+            if attempts
+            else "started"
+            if started
+            else "not_started"
+        )
         tasks[key] = {"attempts": attempts, "state": state, "score": score, "late": late}
     return tasks
 
@@ -206,26 +221,41 @@ def dashboard_json(session: Session, assessment: Assessment) -> str:
     member's time left worked out on each call."""
     board = _board(session, assessment)
     with board.lock:
+
         def member(subject: str, name: str) -> str:
             started = board.starts.get(subject)
-            body = {"subject": subject, "display_name": name,
-                    "started_at": aware(started).isoformat() if started else None,
-                    "tasks": _member_tasks(board, subject)}
+            body = {
+                "subject": subject,
+                "display_name": name,
+                "started_at": aware(started).isoformat() if started else None,
+                "tasks": _member_tasks(board, subject),
+            }
             return json.dumps(body, ensure_ascii=False)[:-1] + ', "time_left_seconds": '
 
         parts = _fragments(board, "dashboard", member)
         head = board.texts.get("dashboard")
         if head is None:
-            totals = {k: dict(zip(("started", "submitted", "graded", "ready"), t, strict=False)) for k, t in zip(board.keys,
-                                                                                             board.totals, strict=False)}
+            totals = {
+                k: dict(zip(("started", "submitted", "graded", "ready"), t, strict=False))
+                for k, t in zip(board.keys, board.totals, strict=False)
+            }
             head = board.texts["dashboard"] = (
-                json.dumps({"assessment_id": assessment.id, "tasks": board.keys, "totals": totals},
-                           ensure_ascii=False)[:-1] + ', "members": [', f'], "count": {len(board.names)}}}')
+                json.dumps({"assessment_id": assessment.id, "tasks": board.keys, "totals": totals}, ensure_ascii=False)[
+                    :-1
+                ]
+                + ', "members": [',
+                f'], "count": {len(board.names)}}}',
+            )
         deadlines = [board.deadlines.get(subject) for subject, _ in board.names]
     now = utcnow().timestamp()
-    return head[0] + ",".join(text + ("null" if deadline is None else repr(max(0.0, deadline - now))) + "}"
-                              for text, deadline in zip(parts, deadlines, strict=False)) + head[1]
-
+    return (
+        head[0]
+        + ",".join(
+            text + ("null" if deadline is None else repr(max(0.0, deadline - now))) + "}"
+            for text, deadline in zip(parts, deadlines, strict=False)
+        )
+        + head[1]
+    )
 
 
 def dashboard_page(session: Session, assessment: Assessment, start: int, stop: int) -> dict[str, Any]:
@@ -233,19 +263,28 @@ def dashboard_page(session: Session, assessment: Assessment, start: int, stop: i
     the same board and rules as ``dashboard_json``, without turning every member's row into objects."""
     board = _board(session, assessment)
     with board.lock:
-        totals = {k: dict(zip(("started", "submitted", "graded", "ready"), t, strict=False)) for k, t in zip(board.keys,
-                                                                                             board.totals, strict=False)}
+        totals = {
+            k: dict(zip(("started", "submitted", "graded", "ready"), t, strict=False))
+            for k, t in zip(board.keys, board.totals, strict=False)
+        }
         names = board.names[start:stop]
-        members = [{"subject": subject, "display_name": name,
-                    "started_at": aware(board.starts[subject]).isoformat() if board.starts.get(subject) else None,
-                    "tasks": _member_tasks(board, subject), "_deadline": board.deadlines.get(subject)}
-                   for subject, name in names]
+        members = [
+            {
+                "subject": subject,
+                "display_name": name,
+                "started_at": aware(board.starts[subject]).isoformat() if board.starts.get(subject) else None,
+                "tasks": _member_tasks(board, subject),
+                "_deadline": board.deadlines.get(subject),
+            }
+            for subject, name in names
+        ]
         keys, count = list(board.keys), len(board.names)
     now = utcnow().timestamp()
     for member in members:
         deadline = cast("float | None", member.pop("_deadline"))  # board.deadlines' value, put there above
         member["time_left_seconds"] = None if deadline is None else max(0.0, deadline - now)
     return {"assessment_id": assessment.id, "tasks": keys, "totals": totals, "members": members, "count": count}
+
 
 # -- the readiness matrices ----------------------------------------------------------------
 
@@ -280,11 +319,18 @@ def matrix_json(session: Session, assessment: Assessment, by: str) -> str:
         text = board.texts.get(f"json:{by}")
         if text is None:
             columns = _columns(board, by)
-            rows = _fragments(board, f"json:{by}", lambda subject, name: json.dumps(
-                {"subject": subject, "display_name": name, "cells": _cells(board, subject, by, columns)},
-                ensure_ascii=False))
-            head = json.dumps({"assessment_id": assessment.id, "by": by, "scoring": assessment.scoring,
-                               "columns": columns}, ensure_ascii=False)[:-1]
+            rows = _fragments(
+                board,
+                f"json:{by}",
+                lambda subject, name: json.dumps(
+                    {"subject": subject, "display_name": name, "cells": _cells(board, subject, by, columns)},
+                    ensure_ascii=False,
+                ),
+            )
+            head = json.dumps(
+                {"assessment_id": assessment.id, "by": by, "scoring": assessment.scoring, "columns": columns},
+                ensure_ascii=False,
+            )[:-1]
             text = board.texts[f"json:{by}"] = head + ', "rows": [' + ",".join(rows) + f'], "count": {len(rows)}}}'
         return text
 
@@ -294,11 +340,20 @@ def matrix_page(session: Session, assessment: Assessment, by: str, start: int, s
     board = _board(session, assessment)
     with board.lock:
         columns = _columns(board, by)
-        rows = [{"subject": subject, "display_name": name, "cells": _cells(board, subject, by, columns)}
-                for subject, name in board.names[start:stop]]
+        rows = [
+            {"subject": subject, "display_name": name, "cells": _cells(board, subject, by, columns)}
+            for subject, name in board.names[start:stop]
+        ]
         count = len(board.names)
-    return {"assessment_id": assessment.id, "by": by, "scoring": assessment.scoring, "columns": list(columns),
-            "rows": rows, "count": count}
+    return {
+        "assessment_id": assessment.id,
+        "by": by,
+        "scoring": assessment.scoring,
+        "columns": list(columns),
+        "rows": rows,
+        "count": count,
+    }
+
 
 def matrix_csv_text(session: Session, assessment: Assessment, by: str) -> str:
     """The matrix as CSV: subject, display_name, then per column its score and verdict."""
@@ -310,12 +365,18 @@ def matrix_csv_text(session: Session, assessment: Assessment, by: str) -> str:
 
             def line(subject: str, name: str) -> str:
                 cells = _cells(board, subject, by, columns)
-                return _csv_line([_safe(subject), _safe(name)] + [
-                    part for c in columns for part in ((cells[c]["score"], cells[c]["verdict"]) if cells.get(c)
-                                                       else ("", ""))])
+                return _csv_line(
+                    [_safe(subject), _safe(name)]
+                    + [
+                        part
+                        for c in columns
+                        for part in ((cells[c]["score"], cells[c]["verdict"]) if cells.get(c) else ("", ""))
+                    ]
+                )
 
-            header = _csv_line(["subject", "display_name"] + [f"{c}{part}" for c in columns
-                                                              for part in (":score", ":verdict")])
+            header = _csv_line(
+                ["subject", "display_name"] + [f"{c}{part}" for c in columns for part in (":score", ":verdict")]
+            )
             text = board.texts[f"csv:{by}"] = header + "".join(_fragments(board, f"csv:{by}", line))
         return text
 
@@ -330,8 +391,9 @@ def matrix_csv(table: dict[str, Any]) -> str:
     """The matrix as CSV: subject, display_name, then per column its score and verdict."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["subject", "display_name"] + [f"{c}{part}" for c in table["columns"] for part in
-                                                   (":score", ":verdict")])
+    writer.writerow(
+        ["subject", "display_name"] + [f"{c}{part}" for c in table["columns"] for part in (":score", ":verdict")]
+    )
     for row in table["rows"]:
         cells = []
         for column in table["columns"]:
@@ -354,8 +416,14 @@ def hiring(session: Session, assessment: Assessment, skills: list[str]) -> dict[
         cells = [row["cells"].get(s) for s in skills]
         if all(c is not None and c["verdict"] == "ready" for c in cells):
             mean = round(sum(c["score"] for c in cells) / len(cells), 2)
-            ranked.append({"subject": row["subject"], "display_name": row["display_name"], "score": mean,
-                           "skills": dict(zip(skills, cells, strict=False))})
+            ranked.append(
+                {
+                    "subject": row["subject"],
+                    "display_name": row["display_name"],
+                    "score": mean,
+                    "skills": dict(zip(skills, cells, strict=False)),
+                }
+            )
     ranked.sort(key=lambda r: (-r["score"], r["subject"]))
     for rank, row in enumerate(ranked, 1):
         row["rank"] = rank
@@ -367,8 +435,10 @@ def hiring_csv(table: dict[str, Any]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["rank", "subject", "display_name", "score"] + [f"{s}:score" for s in table["skills"]])
     for row in table["data"]:
-        writer.writerow([row["rank"], _safe(row["subject"]), _safe(row["display_name"]), row["score"]]
-                        + [row["skills"][s]["score"] for s in table["skills"]])
+        writer.writerow(
+            [row["rank"], _safe(row["subject"]), _safe(row["display_name"]), row["score"]]
+            + [row["skills"][s]["score"] for s in table["skills"]]
+        )
     return buffer.getvalue()
 
 

@@ -50,12 +50,12 @@ from engine.merkle import NodeLookup
 # -- tokens ----------------------------------------------------------------
 
 
-def create_token(*, session: Session, name: str, role: Role, subject: str,
-                 expires_at: datetime | None = None) -> str:
+def create_token(*, session: Session, name: str, role: Role, subject: str, expires_at: datetime | None = None) -> str:
     """Create a token and return its secret; only its digest is stored."""
     secret = auth.new_token()
-    session.add(ApiToken(name=name, role=role, subject=subject, token_hash=auth.token_hash(secret),
-                         expires_at=expires_at))
+    session.add(
+        ApiToken(name=name, role=role, subject=subject, token_hash=auth.token_hash(secret), expires_at=expires_at)
+    )
     session.commit()
     return secret
 
@@ -105,8 +105,9 @@ def packs_owned_by(*, session: Session, owner: str) -> set[str]:
     return set(session.exec(select(PackVersion.pack_id).where(PackVersion.owner == owner)).all())
 
 
-def work_filter(model: type[Submission] | type[Review], *, packs: Collection[str] | None,
-                assessments: Collection[str] | None) -> list[Any]:
+def work_filter(
+    model: type[Submission] | type[Review], *, packs: Collection[str] | None, assessments: Collection[str] | None
+) -> list[Any]:
     """Conditions keeping a query to practice work of ``packs`` and the work of ``assessments`` (None: every one)."""
     practice: ColumnElement[bool] = col(model.assessment_id).is_(None)
     if packs is not None:
@@ -116,8 +117,15 @@ def work_filter(model: type[Submission] | type[Review], *, packs: Collection[str
     return [practice | col(model.assessment_id).in_(list(assessments))]
 
 
-def record_pack_version(*, session: Session, pack_id: str, version: str, digest: str, owner: str | None,
-                        state: PackState = PackState.CHECKING) -> PackVersion:
+def record_pack_version(
+    *,
+    session: Session,
+    pack_id: str,
+    version: str,
+    digest: str,
+    owner: str | None,
+    state: PackState = PackState.CHECKING,
+) -> PackVersion:
     row = PackVersion(pack_id=pack_id, version=version, digest=digest, owner=owner, state=state.value)
     session.add(row)
     session.commit()
@@ -125,13 +133,15 @@ def record_pack_version(*, session: Session, pack_id: str, version: str, digest:
     return row
 
 
-def get_pack_version(*, session: Session, pack_id: str | None = None, version: str | None = None,
-                     version_id: str | None = None) -> PackVersion | None:
+def get_pack_version(
+    *, session: Session, pack_id: str | None = None, version: str | None = None, version_id: str | None = None
+) -> PackVersion | None:
     """A stored version, by its row id or by ``pack_id`` and ``version``."""
     if version_id is not None:
         return session.get(PackVersion, version_id)
-    return session.exec(select(PackVersion).where(PackVersion.pack_id == pack_id,
-                                                  PackVersion.version == version)).first()
+    return session.exec(
+        select(PackVersion).where(PackVersion.pack_id == pack_id, PackVersion.version == version)
+    ).first()
 
 
 def pack_states(*, session: Session) -> dict[tuple[str, str], str]:
@@ -148,14 +158,24 @@ def list_pack_versions(*, session: Session, owner: str | None) -> list[PackVersi
     return list(session.exec(query.order_by(col(PackVersion.created_at).desc())).all())
 
 
-def move_pack_version(*, session: Session, version_id: str, from_states: Sequence[PackState], to: PackState,
-                      report: dict[str, Any] | None = None) -> bool:
+def move_pack_version(
+    *,
+    session: Session,
+    version_id: str,
+    from_states: Sequence[PackState],
+    to: PackState,
+    report: dict[str, Any] | None = None,
+) -> bool:
     """Compare-and-set a version's state (and store a check report); False if it was in none of ``from_states``."""
     values: dict[str, Any] = {"state": to.value}
     if report is not None:
         values.update(report=report, checked_at=utcnow())
-    statement = (update(PackVersion).where(col(PackVersion.id) == version_id)
-                 .where(col(PackVersion.state).in_([s.value for s in from_states])).values(**values))
+    statement = (
+        update(PackVersion)
+        .where(col(PackVersion.id) == version_id)
+        .where(col(PackVersion.state).in_([s.value for s in from_states]))
+        .values(**values)
+    )
     moved = session.exec(statement).rowcount == 1
     session.commit()
     return moved
@@ -174,9 +194,19 @@ def pack_results(*, session: Session, pack_id: str) -> Sequence[ResultRow]:
 
 
 def create_submission(
-    *, session: Session, candidate: str, pack_id: str, pack_version: str, task_id: str,
-    task_digest: str, submission_digest: str, archive: bytes, subject_salt: str | None = None,
-    assessment_id: str | None = None, late: bool = False, attempt_limit: int | None = None,
+    *,
+    session: Session,
+    candidate: str,
+    pack_id: str,
+    pack_version: str,
+    task_id: str,
+    task_digest: str,
+    submission_digest: str,
+    archive: bytes,
+    subject_salt: str | None = None,
+    assessment_id: str | None = None,
+    late: bool = False,
+    attempt_limit: int | None = None,
 ) -> tuple[Submission, Run]:
     """Store a submission and its first run, queued, in one transaction (an assessment's attempt says which).
 
@@ -188,11 +218,26 @@ def create_submission(
         AssessmentRuleBroken: ``attempt_limit`` attempts at the task are already used (nothing is stored).
     """
     if assessment_id is not None:
-        _count_attempt(session=session, assessment_id=assessment_id, candidate=candidate, pack_id=pack_id,
-                       task_id=task_id, attempt_limit=attempt_limit)
-    submission = Submission(candidate=candidate, pack_id=pack_id, pack_version=pack_version, task_id=task_id,
-                            task_digest=task_digest, submission_digest=submission_digest, archive=archive,
-                            subject_salt=subject_salt, assessment_id=assessment_id, late=late)
+        _count_attempt(
+            session=session,
+            assessment_id=assessment_id,
+            candidate=candidate,
+            pack_id=pack_id,
+            task_id=task_id,
+            attempt_limit=attempt_limit,
+        )
+    submission = Submission(
+        candidate=candidate,
+        pack_id=pack_id,
+        pack_version=pack_version,
+        task_id=task_id,
+        task_digest=task_digest,
+        submission_digest=submission_digest,
+        archive=archive,
+        subject_salt=subject_salt,
+        assessment_id=assessment_id,
+        late=late,
+    )
     run = Run(submission_id=submission.id)
     session.add(submission)
     session.flush()  # no ORM relationships: insert in foreign-key order ourselves
@@ -205,8 +250,9 @@ def create_submission(
     return submission, run
 
 
-def _count_attempt(*, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str,
-                   attempt_limit: int | None) -> None:
+def _count_attempt(
+    *, session: Session, assessment_id: str, candidate: str, pack_id: str, task_id: str, attempt_limit: int | None
+) -> None:
     """One more attempt on the member's progress row (an upsert: made by the first), after taking the
     assessment's revision as the transaction's first write (held to the commit); then the limit is checked
     against the attempts stored before (every one committed by whoever held the row earlier).
@@ -218,21 +264,35 @@ def _count_attempt(*, session: Session, assessment_id: str, candidate: str, pack
     from engine.assessments import AssessmentRuleBroken
 
     revision = bump_revision(session=session, assessment_id=assessment_id)  # holds the assessment's row
-    values = {"assessment_id": assessment_id, "candidate": candidate, "pack_id": pack_id, "task_id": task_id,
-              "attempts": 1, "skills": {}, "late": False, "at": utcnow(), "revision": revision}
+    values = {
+        "assessment_id": assessment_id,
+        "candidate": candidate,
+        "pack_id": pack_id,
+        "task_id": task_id,
+        "attempts": 1,
+        "skills": {},
+        "late": False,
+        "at": utcnow(),
+        "revision": revision,
+    }
     keys = ["assessment_id", "candidate", "pack_id", "task_id"]
     counted = {"attempts": AssessmentScore.attempts + 1, "revision": revision}
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as postgresql_upsert
-        session.exec(postgresql_upsert(AssessmentScore).values(**values)
-                     .on_conflict_do_update(index_elements=keys, set_=counted))
+
+        session.exec(
+            postgresql_upsert(AssessmentScore).values(**values).on_conflict_do_update(index_elements=keys, set_=counted)
+        )
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_upsert
-        session.exec(sqlite_upsert(AssessmentScore).values(**values)
-                     .on_conflict_do_update(index_elements=keys, set_=counted))
+
+        session.exec(
+            sqlite_upsert(AssessmentScore).values(**values).on_conflict_do_update(index_elements=keys, set_=counted)
+        )
     if attempt_limit is not None:
-        used = cohort_storage.attempts_used(session=session, assessment_id=assessment_id, candidate=candidate,
-                                            pack_id=pack_id, task_id=task_id)
+        used = cohort_storage.attempts_used(
+            session=session, assessment_id=assessment_id, candidate=candidate, pack_id=pack_id, task_id=task_id
+        )
         if used >= attempt_limit:
             session.rollback()
             raise AssessmentRuleBroken("attempt_limit", f"{used} of {attempt_limit} attempt(s) at this task used")
@@ -246,16 +306,16 @@ def bump_revision(*, session: Session, assessment_id: str) -> int:
     writing those rows: the assessment's row stays locked to the commit (PostgreSQL; SQLite has one
     writer), so revisions are committed in order and a view that read revision R has seen every row up to R.
     """
-    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id)
-                 .values(revision=Assessment.revision + 1))
+    session.exec(update(Assessment).where(col(Assessment.id) == assessment_id).values(revision=Assessment.revision + 1))
     return int(session.exec(select(Assessment.revision).where(Assessment.id == assessment_id)).one())
 
 
 def recent_submissions(*, session: Session, candidate: str, since: datetime) -> tuple[int, datetime | None]:
     """How many submissions ``candidate`` made since ``since``, and when the oldest of them was made."""
     count, oldest = session.exec(
-        select(func.count(), func.min(Submission.created_at))
-        .where(Submission.candidate == candidate, col(Submission.created_at) >= since)
+        select(func.count(), func.min(Submission.created_at)).where(
+            Submission.candidate == candidate, col(Submission.created_at) >= since
+        )
     ).one()
     return int(count), _aware(oldest) if oldest is not None else None
 
@@ -263,8 +323,9 @@ def recent_submissions(*, session: Session, candidate: str, since: datetime) -> 
 def recent_public_test_runs(*, session: Session, candidate: str, since: datetime) -> tuple[int, datetime | None]:
     """How many public-test runs ``candidate`` was let in to since ``since``, and when the oldest of them was."""
     count, oldest = session.exec(
-        select(func.count(), func.min(PublicTestAdmission.at))
-        .where(PublicTestAdmission.candidate == candidate, col(PublicTestAdmission.at) >= since)
+        select(func.count(), func.min(PublicTestAdmission.at)).where(
+            PublicTestAdmission.candidate == candidate, col(PublicTestAdmission.at) >= since
+        )
     ).one()
     return int(count), _aware(oldest) if oldest is not None else None
 
@@ -276,12 +337,21 @@ def record_public_test_run(*, session: Session, candidate: str, at: datetime, fo
     session.commit()
 
 
-def create_public_test_job(*, session: Session, pack_id: str, pack_version: str, task_id: str, task_digest: str,
-                           archive: bytes, forget_before: datetime) -> str:
+def create_public_test_job(
+    *,
+    session: Session,
+    pack_id: str,
+    pack_version: str,
+    task_id: str,
+    task_digest: str,
+    archive: bytes,
+    forget_before: datetime,
+) -> str:
     """Store public tests for a worker (and drop jobs older than ``forget_before``: their caller gave up); commits."""
     session.exec(delete(PublicTestJob).where(col(PublicTestJob.created_at) < forget_before))
-    job = PublicTestJob(pack_id=pack_id, pack_version=pack_version, task_id=task_id, task_digest=task_digest,
-                        archive=archive)
+    job = PublicTestJob(
+        pack_id=pack_id, pack_version=pack_version, task_id=task_id, task_digest=task_digest, archive=archive
+    )
     session.add(job)
     session.commit()
     return job.id
@@ -289,17 +359,26 @@ def create_public_test_job(*, session: Session, pack_id: str, pack_version: str,
 
 def claim_public_test_job(*, session: Session, job_id: str, token_id: str) -> PublicTestJob | None:
     """Give the job to this worker token (compare-and-set: one worker runs it); None if taken, done or gone."""
-    claimed = session.exec(update(PublicTestJob).where(
-        col(PublicTestJob.id) == job_id, col(PublicTestJob.worker_token_id).is_(None)).values(worker_token_id=token_id))
+    claimed = session.exec(
+        update(PublicTestJob)
+        .where(col(PublicTestJob.id) == job_id, col(PublicTestJob.worker_token_id).is_(None))
+        .values(worker_token_id=token_id)
+    )
     session.commit()
     return session.get(PublicTestJob, job_id) if claimed.rowcount == 1 else None
 
 
 def finish_public_test_job(*, session: Session, job_id: str, token_id: str, outcome: dict[str, Any]) -> bool:
     """Record what the worker holding the job ran; False if it does not hold it or posted already."""
-    done = session.exec(update(PublicTestJob).where(
-        col(PublicTestJob.id) == job_id, col(PublicTestJob.worker_token_id) == token_id,
-        col(PublicTestJob.outcome).is_(None)).values(outcome=outcome))
+    done = session.exec(
+        update(PublicTestJob)
+        .where(
+            col(PublicTestJob.id) == job_id,
+            col(PublicTestJob.worker_token_id) == token_id,
+            col(PublicTestJob.outcome).is_(None),
+        )
+        .values(outcome=outcome)
+    )
     session.commit()
     return done.rowcount == 1
 
@@ -328,9 +407,15 @@ def get_submission(*, session: Session, submission_id: str, with_archive: bool =
     return session.exec(select(Submission).where(Submission.id == submission_id).options(without_files)).first()
 
 
-def list_submissions(*, session: Session, candidate: str | None, limit: int, offset: int,
-                     packs: Collection[str] | None = None,
-                     assessments: Collection[str] | None = None) -> tuple[list[Submission], int]:
+def list_submissions(
+    *,
+    session: Session,
+    candidate: str | None,
+    limit: int,
+    offset: int,
+    packs: Collection[str] | None = None,
+    assessments: Collection[str] | None = None,
+) -> tuple[list[Submission], int]:
     """A candidate's submissions, or (``candidate`` None) everyone's within ``work_filter(packs, assessments)``."""
     query = select(Submission)
     counter = select(func.count()).select_from(Submission)
@@ -354,8 +439,9 @@ def get_run(*, session: Session, run_id: str) -> Run | None:
     return session.get(Run, run_id)
 
 
-def claim_run(*, session: Session, run_id: str, worker: str, token_id: str, lease_seconds: float,
-              now: datetime | None = None) -> bool:
+def claim_run(
+    *, session: Session, run_id: str, worker: str, token_id: str, lease_seconds: float, now: datetime | None = None
+) -> bool:
     """Compare-and-set ``queued`` (or a lapsed claim) to ``running``. True if this worker now owns the run.
 
     The claim belongs to the authenticated token ``token_id``; ``worker`` names the process within it.
@@ -364,10 +450,20 @@ def claim_run(*, session: Session, run_id: str, worker: str, token_id: str, leas
     statement = (
         update(Run)
         .where(col(Run.id) == run_id)
-        .where(or_(col(Run.state) == RunState.QUEUED,
-                   (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now)))
-        .values(state=RunState.RUNNING, worker=worker, worker_token_id=token_id, attempts=Run.attempts + 1,
-                lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+        .where(
+            or_(
+                col(Run.state) == RunState.QUEUED,
+                (col(Run.state).in_([RunState.RUNNING, RunState.GRADING])) & (col(Run.lease_expires_at) < now),
+            )
+        )
+        .values(
+            state=RunState.RUNNING,
+            worker=worker,
+            worker_token_id=token_id,
+            attempts=Run.attempts + 1,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            updated_at=now,
+        )
     )
     claimed = session.exec(statement).rowcount == 1
     if claimed:
@@ -382,8 +478,9 @@ def _held_by(token_id: str, worker: str | None) -> ColumnElement[bool]:
     return condition & (col(Run.worker) == worker) if worker is not None else condition
 
 
-def advance_run(*, session: Session, run_id: str, worker: str | None, token_id: str, state: RunState,
-                lease_seconds: float) -> bool:
+def advance_run(
+    *, session: Session, run_id: str, worker: str | None, token_id: str, state: RunState, lease_seconds: float
+) -> bool:
     """Move a claimed run forward (e.g. to ``grading``) and extend the claim; False if the worker does not hold it."""
     now = utcnow()
     before = session.get(Run, run_id)
@@ -400,8 +497,13 @@ def advance_run(*, session: Session, run_id: str, worker: str | None, token_id: 
     return moved
 
 
-def release_run(*, session: Session, run_id: str, holder: tuple[str, str | None] | None = None,
-                lapsed_before: datetime | None = None) -> bool:
+def release_run(
+    *,
+    session: Session,
+    run_id: str,
+    holder: tuple[str, str | None] | None = None,
+    lapsed_before: datetime | None = None,
+) -> bool:
     """Put a claimed run back in the queue (an infrastructure failure, or a worker that vanished).
 
     Compare-and-set like ``claim_run``: with ``holder`` (token id, worker name), only that
@@ -416,9 +518,14 @@ def release_run(*, session: Session, run_id: str, holder: tuple[str, str | None]
         statement = statement.where(_held_by(*holder))
     if lapsed_before is not None:
         statement = statement.where(col(Run.lease_expires_at) < lapsed_before)
-    released = session.exec(statement.values(
-        state=RunState.QUEUED, lease_expires_at=None, worker=None, worker_token_id=None,
-        updated_at=now)).rowcount == 1
+    released = (
+        session.exec(
+            statement.values(
+                state=RunState.QUEUED, lease_expires_at=None, worker=None, worker_token_id=None, updated_at=now
+            )
+        ).rowcount
+        == 1
+    )
     if released:
         session.add(RunEvent(run_id=run_id, kind=RunState.QUEUED.value, detail="re-queued"))
     session.commit()
@@ -430,8 +537,9 @@ def queue_position(*, session: Session, run_id: str) -> int | None:
     run = session.get(Run, run_id)
     if run is None or run.state is not RunState.QUEUED:
         return None
-    ahead = session.exec(select(func.count()).select_from(Run).where(
-        Run.state == RunState.QUEUED, col(Run.created_at) < run.created_at)).one()
+    ahead = session.exec(
+        select(func.count()).select_from(Run).where(Run.state == RunState.QUEUED, col(Run.created_at) < run.created_at)
+    ).one()
     return int(ahead) + 1
 
 
@@ -439,8 +547,9 @@ def run_events_since(*, session: Session, after_id: int, limit: int = 10_000) ->
     """The highest event id, and the runs with events after ``after_id`` (a negative id: just the highest)."""
     if after_id < 0:
         return int(session.exec(select(func.coalesce(func.max(RunEvent.id), 0))).one() or 0), set()
-    rows = session.exec(select(RunEvent.id, RunEvent.run_id).where(col(RunEvent.id) > after_id)
-                        .order_by(col(RunEvent.id)).limit(limit)).all()
+    rows = session.exec(
+        select(RunEvent.id, RunEvent.run_id).where(col(RunEvent.id) > after_id).order_by(col(RunEvent.id)).limit(limit)
+    ).all()
     last = rows[-1][0] if rows else None  # stored events always have an id
     return (after_id if last is None else last), {run_id for _, run_id in rows}
 
@@ -461,10 +570,11 @@ def get_result(*, session: Session, result_id: str) -> ResultRow | None:
 def latest_result(*, session: Session, submission_id: str) -> ResultRow | None:
     """The submission's current result: the newest not superseded, a graded one before an ``error`` one
     (a regrade the engine could not complete leaves the earlier verdict standing)."""
-    return session.exec(select(ResultRow).where(ResultRow.submission_id == submission_id,
-                                             col(ResultRow.superseded_by).is_(None))
-                        .order_by(case((col(ResultRow.verdict) == "error", 1), else_=0),
-                                  col(ResultRow.created_at).desc())).first()
+    return session.exec(
+        select(ResultRow)
+        .where(ResultRow.submission_id == submission_id, col(ResultRow.superseded_by).is_(None))
+        .order_by(case((col(ResultRow.verdict) == "error", 1), else_=0), col(ResultRow.created_at).desc())
+    ).first()
 
 
 def result_for_run(*, session: Session, run_id: str) -> ResultRow | None:
@@ -472,9 +582,16 @@ def result_for_run(*, session: Session, run_id: str) -> ResultRow | None:
 
 
 def record_result(
-    *, session: Session, run: Run, submission: Submission, document: dict[str, Any], candidate_view: dict[str, Any],
-    log_digests: Mapping[str, str] | None = None, holder: tuple[str, str | None] | None = None,
-    extra_views: Mapping[str, dict[str, Any]] | None = None, also: Callable[[Session], None] | None = None,
+    *,
+    session: Session,
+    run: Run,
+    submission: Submission,
+    document: dict[str, Any],
+    candidate_view: dict[str, Any],
+    log_digests: Mapping[str, str] | None = None,
+    holder: tuple[str, str | None] | None = None,
+    extra_views: Mapping[str, dict[str, Any]] | None = None,
+    also: Callable[[Session], None] | None = None,
 ) -> tuple[ResultRow, bool]:
     """Store the run's result once. A second write for the same run changes nothing.
 
@@ -492,38 +609,65 @@ def record_result(
     if existing is not None:
         return existing, False
     result = ResultRow(
-        id=document["id"], run_id=run.id, submission_id=submission.id, candidate=submission.candidate,
-        pack_id=submission.pack_id, task_id=submission.task_id, score=float(document["score"]),
-        verdict=document["verdict"], document={"full": document, "candidate": candidate_view, **(extra_views or {})},
+        id=document["id"],
+        run_id=run.id,
+        submission_id=submission.id,
+        candidate=submission.candidate,
+        pack_id=submission.pack_id,
+        task_id=submission.task_id,
+        score=float(document["score"]),
+        verdict=document["verdict"],
+        document={"full": document, "candidate": candidate_view, **(extra_views or {})},
     )
     session.add(result)
     session.flush()
     if result.verdict != "error":  # a newer verdict (a regrade's) supersedes the earlier ones, which stay stored
-        earlier = select(ResultRow.id).where(ResultRow.submission_id == submission.id, ResultRow.id != result.id,
-                                          col(ResultRow.superseded_by).is_(None))
+        earlier = select(ResultRow.id).where(
+            ResultRow.submission_id == submission.id, ResultRow.id != result.id, col(ResultRow.superseded_by).is_(None)
+        )
         # ... but no longer count: their skill evidence goes (profiles, readiness and credentials read only
         # current results; the superseded documents, signed and logged, still carry their micro-skills).
         if session.exec(delete(SkillEvidence).where(col(SkillEvidence.result_id).in_(earlier))).rowcount:
             rebuild_standings(session=session, candidate=submission.candidate, scope=submission.assessment_id or "")
-        session.exec(update(ResultRow).where(
-            col(ResultRow.submission_id) == submission.id, col(ResultRow.id) != result.id,
-            col(ResultRow.superseded_by).is_(None)).values(superseded_by=result.id))
+        session.exec(
+            update(ResultRow)
+            .where(
+                col(ResultRow.submission_id) == submission.id,
+                col(ResultRow.id) != result.id,
+                col(ResultRow.superseded_by).is_(None),
+            )
+            .values(superseded_by=result.id)
+        )
     for view, digest in (log_digests or {}).items():
         session.add(LogEntry(digest=digest, result_id=result.id, view=view))
     # An ``error`` verdict says nothing about the candidate's skills: it never enters their profile.
     evidence = document.get("micro_skills", {}) if document["verdict"] != "error" else {}
     at = utcnow()
     for skill, value in evidence.items():
-        session.add(SkillEvidence(candidate=submission.candidate, skill=skill, score=float(value["score"]),
-                                  verdict=value["verdict"], result_id=result.id, at=at))
-        record_standing(session=session, candidate=submission.candidate, skill=skill, score=float(value["score"]),
-                        verdict=value["verdict"], at=at, scope=submission.assessment_id or "")
+        session.add(
+            SkillEvidence(
+                candidate=submission.candidate,
+                skill=skill,
+                score=float(value["score"]),
+                verdict=value["verdict"],
+                result_id=result.id,
+                at=at,
+            )
+        )
+        record_standing(
+            session=session,
+            candidate=submission.candidate,
+            skill=skill,
+            score=float(value["score"]),
+            verdict=value["verdict"],
+            at=at,
+            scope=submission.assessment_id or "",
+        )
     now = utcnow()
     ending = update(Run).where(col(Run.id) == run.id)
     if holder is not None:
         ending = ending.where(_held_by(*holder))
-    ended = session.exec(ending.values(
-        state=RunState.DONE, lease_expires_at=None, updated_at=now)).rowcount == 1
+    ended = session.exec(ending.values(state=RunState.DONE, lease_expires_at=None, updated_at=now)).rowcount == 1
     if not ended:
         session.rollback()
         raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
@@ -547,9 +691,15 @@ def skill_evidence(*, session: Session, candidate: str) -> Sequence[Any]:
     """A candidate's evidence in time order, as read-only rows (``.skill``, ``.score``, ``.verdict``, ``.at``,
     ``.result_id``): plain columns of the covering index, no ORM objects (a profile reads hundreds)."""
     return session.exec(
-        select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at,  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-               SkillEvidence.result_id)
-        .where(SkillEvidence.candidate == candidate).order_by(col(SkillEvidence.at))
+        select(
+            SkillEvidence.skill,
+            SkillEvidence.score,
+            SkillEvidence.verdict,
+            SkillEvidence.at,  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+            SkillEvidence.result_id,
+        )
+        .where(SkillEvidence.candidate == candidate)
+        .order_by(col(SkillEvidence.at))
     ).all()
 
 
@@ -564,12 +714,16 @@ def stale_runs(*, session: Session, now: datetime, queued_before: datetime, limi
     Two queries, each walking one index (``ix_run_state_updated_at``) rather than an OR.
     """
     lapsed = session.exec(
-        select(Run).where(col(Run.state).in_([RunState.RUNNING, RunState.GRADING]),
-                          col(Run.lease_expires_at) < now).order_by(col(Run.lease_expires_at)).limit(limit)
+        select(Run)
+        .where(col(Run.state).in_([RunState.RUNNING, RunState.GRADING]), col(Run.lease_expires_at) < now)
+        .order_by(col(Run.lease_expires_at))
+        .limit(limit)
     ).all()
     waiting = session.exec(
-        select(Run).where(Run.state == RunState.QUEUED, col(Run.updated_at) < queued_before)
-        .order_by(col(Run.updated_at)).limit(limit)
+        select(Run)
+        .where(Run.state == RunState.QUEUED, col(Run.updated_at) < queued_before)
+        .order_by(col(Run.updated_at))
+        .limit(limit)
     ).all()
     return [*lapsed, *waiting]
 
@@ -582,8 +736,9 @@ def touch_runs(*, session: Session, run_ids: Sequence[str]) -> None:
     """Mark queued runs as just sent again, in one statement (a pass over a backlog is one commit)."""
     if not run_ids:
         return
-    session.exec(update(Run).where(col(Run.id).in_(list(run_ids)), col(Run.state) == RunState.QUEUED)
-                 .values(updated_at=utcnow()))
+    session.exec(
+        update(Run).where(col(Run.id).in_(list(run_ids)), col(Run.state) == RunState.QUEUED).values(updated_at=utcnow())
+    )
     session.commit()
 
 
@@ -600,8 +755,11 @@ def get_checkpoint(*, session: Session, size: int) -> LogCheckpoint | None:
 
 def leaf_digests(*, session: Session, size: int) -> list[str]:
     """The digests of leaves ``0 .. size-1``, in log order."""
-    return list(session.exec(select(LogEntry.digest).where(col(LogEntry.log_index) < size)
-                             .order_by(col(LogEntry.log_index))).all())
+    return list(
+        session.exec(
+            select(LogEntry.digest).where(col(LogEntry.log_index) < size).order_by(col(LogEntry.log_index))
+        ).all()
+    )
 
 
 def log_entry(*, session: Session, result_id: str, view: str) -> LogEntry | None:
@@ -610,13 +768,15 @@ def log_entry(*, session: Session, result_id: str, view: str) -> LogEntry | None
 
 def log_entry_by_digest(*, session: Session, digest: str) -> LogEntry | None:
     """The first sealed entry with ``digest`` (one document is logged once)."""
-    return session.exec(select(LogEntry).where(LogEntry.digest == digest, col(LogEntry.log_index).is_not(None))
-                        .order_by(col(LogEntry.log_index))).first()
+    return session.exec(
+        select(LogEntry)
+        .where(LogEntry.digest == digest, col(LogEntry.log_index).is_not(None))
+        .order_by(col(LogEntry.log_index))
+    ).first()
 
 
 def pending_log_entries(*, session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(LogEntry)
-                            .where(col(LogEntry.log_index).is_(None))).one())
+    return int(session.exec(select(func.count()).select_from(LogEntry).where(col(LogEntry.log_index).is_(None))).one())
 
 
 def log_nodes(*, session: Session, nodes: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -627,15 +787,25 @@ def log_nodes(*, session: Session, nodes: Collection[tuple[int, int]]) -> dict[t
     for level, position in nodes:
         by_level.setdefault(level, []).append(position)
     # One primary-key range per level (a row-value IN scans the whole table on SQLite).
-    rows = session.exec(select(LogNode.level, LogNode.position, LogNode.hash).where(
-        or_(*((col(LogNode.level) == level) & col(LogNode.position).in_(positions)
-              for level, positions in by_level.items())))).all()
+    rows = session.exec(
+        select(LogNode.level, LogNode.position, LogNode.hash).where(
+            or_(
+                *(
+                    (col(LogNode.level) == level) & col(LogNode.position).in_(positions)
+                    for level, positions in by_level.items()
+                )
+            )
+        )
+    ).all()
     return {(level, position): value for level, position, value in rows}
 
 
-def seal_log(*, session: Session, limit: int,
-             make_checkpoint: Callable[[int, list[str], NodeLookup], tuple[dict[tuple[int, int], bytes], str, str]],
-             ) -> LogCheckpoint | None:
+def seal_log(
+    *,
+    session: Session,
+    limit: int,
+    make_checkpoint: Callable[[int, list[str], NodeLookup], tuple[dict[tuple[int, int], bytes], str, str]],
+) -> LogCheckpoint | None:
     """Give up to ``limit`` waiting entries the next log positions and store the checkpoint over them.
 
     ``make_checkpoint(old size, the new leaves' digests, a reader of stored subtrees) ->
@@ -647,8 +817,9 @@ def seal_log(*, session: Session, limit: int,
     """
     last = latest_checkpoint(session=session)
     size = last.size if last is not None else 0
-    waiting = session.exec(select(LogEntry).where(col(LogEntry.log_index).is_(None))
-                           .order_by(col(LogEntry.id)).limit(limit)).all()
+    waiting = session.exec(
+        select(LogEntry).where(col(LogEntry.log_index).is_(None)).order_by(col(LogEntry.id)).limit(limit)
+    ).all()
     if not waiting and last is not None:
         return None
     edge = log_nodes(session=session, nodes=[(0, size - 1), (0, size)] if size else [(0, 0)])
@@ -669,8 +840,10 @@ def seal_log(*, session: Session, limit: int,
     checkpoint = LogCheckpoint(size=size + len(waiting), root_hash=root_hex, note=note)
     try:
         if nodes:
-            session.execute(insert(LogNode), [{"level": level, "position": position, "hash": value}
-                                              for (level, position), value in nodes.items()])
+            session.execute(
+                insert(LogNode),
+                [{"level": level, "position": position, "hash": value} for (level, position), value in nodes.items()],
+            )
         session.add(checkpoint)
         session.commit()
     except IntegrityError:
@@ -684,7 +857,9 @@ def seal_log(*, session: Session, limit: int,
 
 def create_sign_in_link(*, session: Session, role: Role, subject: str, lifetime: timedelta) -> str:
     """A fresh token for ``subject`` and a one-time code that opens a browser session with it; only digests stored."""
-    token = ApiToken(name=f"web sign-in {subject}", role=role, subject=subject, token_hash=auth.token_hash(auth.new_token()))
+    token = ApiToken(
+        name=f"web sign-in {subject}", role=role, subject=subject, token_hash=auth.token_hash(auth.new_token())
+    )
     code = auth.new_token()
     session.add(token)
     session.flush()
@@ -699,8 +874,14 @@ def redeem_sign_in_link(*, session: Session, code: str) -> ApiToken | None:
     link = session.exec(select(SignInLink).where(SignInLink.code_hash == auth.token_hash(code))).first()
     if link is None or link.used_at is not None or _aware(link.expires_at) <= now:
         return None
-    used = session.exec(update(SignInLink).where(col(SignInLink.id) == link.id,
-                                                 col(SignInLink.used_at).is_(None)).values(used_at=now)).rowcount == 1
+    used = (
+        session.exec(
+            update(SignInLink)
+            .where(col(SignInLink.id) == link.id, col(SignInLink.used_at).is_(None))
+            .values(used_at=now)
+        ).rowcount
+        == 1
+    )
     session.commit()
     token = session.get(ApiToken, link.token_id) if used else None
     return token if token is not None and token_usable(token, now) else None
@@ -709,8 +890,9 @@ def redeem_sign_in_link(*, session: Session, code: str) -> ApiToken | None:
 def create_web_session(*, session: Session, token_id: str, lifetime: timedelta) -> tuple[str, WebSession]:
     """Open a browser session for a token; returns ``(secret, session)``, the secret stored only as a digest."""
     secret = auth.new_token()
-    row = WebSession(secret_hash=auth.token_hash(secret), token_id=token_id, csrf=auth.new_token(),
-                     expires_at=utcnow() + lifetime)
+    row = WebSession(
+        secret_hash=auth.token_hash(secret), token_id=token_id, csrf=auth.new_token(), expires_at=utcnow() + lifetime
+    )
     session.add(row)
     session.commit()
     session.refresh(row)
@@ -720,8 +902,11 @@ def create_web_session(*, session: Session, token_id: str, lifetime: timedelta) 
 def find_web_session(*, session: Session, secret: str) -> tuple[WebSession, ApiToken] | None:
     """The live session for ``secret`` and its token: None once it expired or ended, or its token was
     revoked or expired."""
-    found = session.exec(select(WebSession, ApiToken).join(ApiToken, col(ApiToken.id) == WebSession.token_id)
-                         .where(WebSession.secret_hash == auth.token_hash(secret))).first()
+    found = session.exec(
+        select(WebSession, ApiToken)
+        .join(ApiToken, col(ApiToken.id) == WebSession.token_id)
+        .where(WebSession.secret_hash == auth.token_hash(secret))
+    ).first()
     if found is None:
         return None
     web, token = found
@@ -732,41 +917,58 @@ def find_web_session(*, session: Session, secret: str) -> tuple[WebSession, ApiT
 
 
 def end_web_session(*, session: Session, secret: str) -> None:
-    session.exec(update(WebSession).where(col(WebSession.secret_hash) == auth.token_hash(secret))
-                 .values(ended=True))
+    session.exec(update(WebSession).where(col(WebSession.secret_hash) == auth.token_hash(secret)).values(ended=True))
     session.commit()
 
 
 # -- web client: reading results without their documents ---------------------
 
 
-def best_results(*, session: Session, candidate: str,
-                 hidden: Collection[str] = ()) -> dict[tuple[str, str], tuple[float, bool]]:
+def best_results(
+    *, session: Session, candidate: str, hidden: Collection[str] = ()
+) -> dict[tuple[str, str], tuple[float, bool]]:
     """Per ``(pack, task)``: the candidate's best score and whether any attempt was ready (``hidden`` results left out)."""
     rows = session.exec(
-        select(ResultRow.pack_id, ResultRow.task_id, func.max(ResultRow.score),
-               func.max(case((col(ResultRow.verdict) == "ready", 1), else_=0)))
-        .where(ResultRow.candidate == candidate, *_not_in(hidden)).group_by(ResultRow.pack_id, ResultRow.task_id)
+        select(
+            ResultRow.pack_id,
+            ResultRow.task_id,
+            func.max(ResultRow.score),
+            func.max(case((col(ResultRow.verdict) == "ready", 1), else_=0)),
+        )
+        .where(ResultRow.candidate == candidate, *_not_in(hidden))
+        .group_by(ResultRow.pack_id, ResultRow.task_id)
     ).all()
     return {(pack, task): (float(best), bool(ready)) for pack, task, best, ready in rows}
 
 
-def task_results(*, session: Session, candidate: str, pack_id: str, task_id: str, limit: int = 200,
-                 hidden: Collection[str] = ()) -> Sequence[Any]:
+def task_results(
+    *, session: Session, candidate: str, pack_id: str, task_id: str, limit: int = 200, hidden: Collection[str] = ()
+) -> Sequence[Any]:
     """The candidate's attempts at a task, oldest first: id, score, verdict, time (never the documents)."""
     return session.exec(
         select(ResultRow.id, ResultRow.submission_id, ResultRow.score, ResultRow.verdict, ResultRow.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-        .where(ResultRow.candidate == candidate, ResultRow.pack_id == pack_id, ResultRow.task_id == task_id, *_not_in(hidden))
-        .order_by(col(ResultRow.created_at).desc()).limit(limit)
+        .where(
+            ResultRow.candidate == candidate,
+            ResultRow.pack_id == pack_id,
+            ResultRow.task_id == task_id,
+            *_not_in(hidden),
+        )
+        .order_by(col(ResultRow.created_at).desc())
+        .limit(limit)
     ).all()[::-1]
 
 
-def candidate_results(*, session: Session, candidate: str, limit: int = 200,
-                      hidden: Collection[str] = ()) -> Sequence[Any]:
+def candidate_results(
+    *, session: Session, candidate: str, limit: int = 200, hidden: Collection[str] = ()
+) -> Sequence[Any]:
     """The candidate's latest results, newest first: id, pack, task, score, verdict, time."""
     return session.exec(
-        select(ResultRow.id, ResultRow.pack_id, ResultRow.task_id, ResultRow.score, ResultRow.verdict, ResultRow.created_at)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-        .where(ResultRow.candidate == candidate, *_not_in(hidden)).order_by(col(ResultRow.created_at).desc()).limit(limit)
+        select(
+            ResultRow.id, ResultRow.pack_id, ResultRow.task_id, ResultRow.score, ResultRow.verdict, ResultRow.created_at
+        )  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+        .where(ResultRow.candidate == candidate, *_not_in(hidden))
+        .order_by(col(ResultRow.created_at).desc())
+        .limit(limit)
     ).all()
 
 
@@ -778,8 +980,14 @@ def _not_in(hidden: Collection[str]) -> list[Any]:
 # -- human review --------------------------------------------------------------------
 
 
-def hold_for_review(*, session: Session, run: Run, submission: Submission, document: dict[str, Any],
-                    holder: tuple[str, str | None] | None = None) -> tuple[Review, bool]:
+def hold_for_review(
+    *,
+    session: Session,
+    run: Run,
+    submission: Submission,
+    document: dict[str, Any],
+    holder: tuple[str, str | None] | None = None,
+) -> tuple[Review, bool]:
     """Keep a run's automated result for its reviewer and end the run; a second hold changes nothing.
 
     ``holder``: as for ``record_result`` (only while that worker holds the run, else ``Conflict``).
@@ -787,15 +995,20 @@ def hold_for_review(*, session: Session, run: Run, submission: Submission, docum
     existing = session.exec(select(Review).where(Review.run_id == run.id)).first()
     if existing is not None:
         return existing, False
-    review = Review(run_id=run.id, submission_id=submission.id, assessment_id=submission.assessment_id,
-                    pack_id=submission.pack_id, pack_version=submission.pack_version, task_id=submission.task_id,
-                    automated=document)
+    review = Review(
+        run_id=run.id,
+        submission_id=submission.id,
+        assessment_id=submission.assessment_id,
+        pack_id=submission.pack_id,
+        pack_version=submission.pack_version,
+        task_id=submission.task_id,
+        automated=document,
+    )
     session.add(review)
     ending = update(Run).where(col(Run.id) == run.id)
     if holder is not None:
         ending = ending.where(_held_by(*holder))
-    if session.exec(ending.values(
-            state=RunState.DONE, lease_expires_at=None, updated_at=utcnow())).rowcount != 1:
+    if session.exec(ending.values(state=RunState.DONE, lease_expires_at=None, updated_at=utcnow())).rowcount != 1:
         session.rollback()
         raise Conflict(f"run {run.id} is not claimed by this worker: claim it before posting its result")
     session.add(RunEvent(run_id=run.id, kind=RunState.DONE.value, detail=ReviewState.AWAITING.value))
@@ -816,12 +1029,20 @@ def get_review(*, session: Session, review_id: str) -> Review | None:
 
 
 def review_of(*, session: Session, submission_id: str) -> Review | None:
-    return session.exec(select(Review).where(Review.submission_id == submission_id)
-                        .order_by(col(Review.created_at).desc())).first()
+    return session.exec(
+        select(Review).where(Review.submission_id == submission_id).order_by(col(Review.created_at).desc())
+    ).first()
 
 
-def list_reviews(*, session: Session, state: str | None, limit: int = 200, packs: Collection[str] | None = None,
-                 assessments: Collection[str] | None = None, assessment_id: str | None = None) -> list[Review]:
+def list_reviews(
+    *,
+    session: Session,
+    state: str | None,
+    limit: int = 200,
+    packs: Collection[str] | None = None,
+    assessments: Collection[str] | None = None,
+    assessment_id: str | None = None,
+) -> list[Review]:
     """The review queue within ``work_filter(packs, assessments)``, oldest first (of one assessment if given)."""
     query = select(Review).where(*work_filter(Review, packs=packs, assessments=assessments))
     if assessment_id is not None:
@@ -831,20 +1052,32 @@ def list_reviews(*, session: Session, state: str | None, limit: int = 200, packs
     return list(session.exec(query.order_by(col(Review.created_at)).limit(limit)).all())
 
 
-def complete_review(*, session: Session, review_id: str, reviewer: str, scores: dict[str, float],
-                    comments: dict[str, str]) -> bool:
+def complete_review(
+    *, session: Session, review_id: str, reviewer: str, scores: dict[str, float], comments: dict[str, str]
+) -> bool:
     """Compare-and-set ``awaiting_review`` to ``completed``: of two reviewers, one wins."""
-    statement = (update(Review).where(col(Review.id) == review_id, col(Review.state) == ReviewState.AWAITING.value)
-                 .values(state=ReviewState.COMPLETED.value, reviewer=reviewer, scores=scores, comments=comments,
-                         completed_at=utcnow()))
+    statement = (
+        update(Review)
+        .where(col(Review.id) == review_id, col(Review.state) == ReviewState.AWAITING.value)
+        .values(
+            state=ReviewState.COMPLETED.value,
+            reviewer=reviewer,
+            scores=scores,
+            comments=comments,
+            completed_at=utcnow(),
+        )
+    )
     done = session.exec(statement).rowcount == 1
     session.commit()
     return done
 
 
 def reopen_review(*, session: Session, review_id: str) -> None:
-    session.exec(update(Review).where(col(Review.id) == review_id)
-                 .values(state=ReviewState.AWAITING.value, reviewer=None, completed_at=None))
+    session.exec(
+        update(Review)
+        .where(col(Review.id) == review_id)
+        .values(state=ReviewState.AWAITING.value, reviewer=None, completed_at=None)
+    )
     session.commit()
 
 
@@ -853,8 +1086,9 @@ def set_review_result(*, session: Session, review_id: str, result_id: str) -> No
     session.commit()
 
 
-def record_standing(*, session: Session, candidate: str, skill: str, score: float, verdict: str,
-                    at: datetime, scope: str = "") -> None:
+def record_standing(
+    *, session: Session, candidate: str, skill: str, score: float, verdict: str, at: datetime, scope: str = ""
+) -> None:
     """Fold one piece of evidence into the candidate's standing in ``skill`` (one upsert, no commit).
 
     The same "latest" and "best" as a profile (``profile_from_evidence``): the evidence becomes the
@@ -865,16 +1099,22 @@ def record_standing(*, session: Session, candidate: str, skill: str, score: floa
     table = SkillStanding.__table__  # type: ignore[attr-defined]  # SQLModel sets a table model's Table at runtime only
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(candidate=candidate, skill=skill, scope=scope, score=score, verdict=verdict,
-                                     at=at, best=score)
+    statement = insert(table).values(
+        candidate=candidate, skill=skill, scope=scope, score=score, verdict=verdict, at=at, best=score
+    )
     new = statement.excluded
     newer = new.at >= table.c.at
-    session.execute(statement.on_conflict_do_update(index_elements=[table.c.candidate, table.c.skill, table.c.scope], set_={
-        "score": case((newer, new.score), else_=table.c.score),
-        "verdict": case((newer, new.verdict), else_=table.c.verdict),
-        "at": case((newer, new.at), else_=table.c.at),
-        "best": case((new.best > table.c.best, new.best), else_=table.c.best),
-    }))
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.candidate, table.c.skill, table.c.scope],
+            set_={
+                "score": case((newer, new.score), else_=table.c.score),
+                "verdict": case((newer, new.verdict), else_=table.c.verdict),
+                "at": case((newer, new.at), else_=table.c.at),
+                "best": case((new.best > table.c.best, new.best), else_=table.c.best),
+            },
+        )
+    )
 
 
 class ReadinessTable(NamedTuple):
@@ -890,24 +1130,40 @@ class ReadinessTable(NamedTuple):
 def rebuild_standings(*, session: Session, candidate: str, scope: str) -> None:
     """Recompute ``candidate``'s standings in ``scope`` from their evidence (no commit): after evidence
     was removed (a regrade's superseded results), the best may have gone with it."""
-    session.exec(delete(SkillStanding).where(col(SkillStanding.candidate) == candidate,
-                                             col(SkillStanding.scope) == scope))
+    session.exec(
+        delete(SkillStanding).where(col(SkillStanding.candidate) == candidate, col(SkillStanding.scope) == scope)
+    )
     evidence = select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at).where(
-        SkillEvidence.candidate == candidate)
+        SkillEvidence.candidate == candidate
+    )
     if scope:
-        evidence = evidence.join(ResultRow, col(ResultRow.id) == SkillEvidence.result_id).join(
-            Submission, col(Submission.id) == ResultRow.submission_id).where(Submission.assessment_id == scope)
+        evidence = (
+            evidence.join(ResultRow, col(ResultRow.id) == SkillEvidence.result_id)
+            .join(Submission, col(Submission.id) == ResultRow.submission_id)
+            .where(Submission.assessment_id == scope)
+        )
     else:
-        elsewhere = (select(ResultRow.id).join(Submission, col(Submission.id) == ResultRow.submission_id)
-                     .where(col(Submission.assessment_id).is_not(None)))
+        elsewhere = (
+            select(ResultRow.id)
+            .join(Submission, col(Submission.id) == ResultRow.submission_id)
+            .where(col(Submission.assessment_id).is_not(None))
+        )
         evidence = evidence.where(col(SkillEvidence.result_id).not_in(elsewhere))
     for skill, score, verdict, at in session.exec(evidence.order_by(col(SkillEvidence.id))).all():
-        record_standing(session=session, candidate=candidate, skill=skill, score=score, verdict=verdict, at=at,
-                        scope=scope)
+        record_standing(
+            session=session, candidate=candidate, skill=skill, score=score, verdict=verdict, at=at, scope=scope
+        )
 
 
-def readiness_table(*, session: Session, ready_in: Sequence[str] = (), sort: str = "candidate", offset: int = 0,
-                    limit: int | None = None, assessments: Collection[str] | None = None) -> ReadinessTable:
+def readiness_table(
+    *,
+    session: Session,
+    ready_in: Sequence[str] = (),
+    sort: str = "candidate",
+    offset: int = 0,
+    limit: int | None = None,
+    assessments: Collection[str] | None = None,
+) -> ReadinessTable:
     """Candidates × micro-skills from the standings: filtered, sorted and paged in the database.
 
     ``ready_in``: only candidates whose latest verdict is ready in every one of these skills.
@@ -916,43 +1172,77 @@ def readiness_table(*, session: Session, ready_in: Sequence[str] = (), sort: str
     ``assessments`` (None: every one): the assessments whose work counts beside practice work.
     """
     if assessments is not None and not assessments:  # practice work only: one row per cell already
-        cell = (select(SkillStanding.candidate, SkillStanding.skill, SkillStanding.score, SkillStanding.verdict,  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-                       SkillStanding.best).where(SkillStanding.scope == "").subquery())
+        cell = (
+            select(
+                SkillStanding.candidate,
+                SkillStanding.skill,
+                SkillStanding.score,
+                SkillStanding.verdict,  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+                SkillStanding.best,
+            )
+            .where(SkillStanding.scope == "")
+            .subquery()
+        )
     else:
         standing = select(SkillStanding)
         if assessments is not None:
             standing = standing.where(col(SkillStanding.scope).in_(["", *assessments]))
         scoped = standing.subquery()
         # Per candidate and skill, over the scopes in view: the latest (by time) and the best.
-        newest = (select(scoped.c.candidate, scoped.c.skill, func.max(scoped.c.at).label("at"),
-                         func.max(scoped.c.best).label("best"))
-                  .group_by(scoped.c.candidate, scoped.c.skill).subquery())
-        cell = (select(scoped.c.candidate, scoped.c.skill, scoped.c.score, scoped.c.verdict, newest.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-                .join(newest, and_(scoped.c.candidate == newest.c.candidate, scoped.c.skill == newest.c.skill,
-                                   scoped.c.at == newest.c.at)).subquery())
+        newest = (
+            select(
+                scoped.c.candidate,
+                scoped.c.skill,
+                func.max(scoped.c.at).label("at"),
+                func.max(scoped.c.best).label("best"),
+            )
+            .group_by(scoped.c.candidate, scoped.c.skill)
+            .subquery()
+        )
+        cell = (
+            select(scoped.c.candidate, scoped.c.skill, scoped.c.score, scoped.c.verdict, newest.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+            .join(
+                newest,
+                and_(
+                    scoped.c.candidate == newest.c.candidate,
+                    scoped.c.skill == newest.c.skill,
+                    scoped.c.at == newest.c.at,
+                ),
+            )
+            .subquery()
+        )
     wanted = sorted({s for s in ready_in if s})
     people = select(cell.c.candidate).distinct()
     if wanted:
-        people = (select(cell.c.candidate).where(cell.c.skill.in_(wanted), cell.c.verdict == "ready")
-                  .group_by(cell.c.candidate).having(func.count(func.distinct(cell.c.skill)) == len(wanted)))
+        people = (
+            select(cell.c.candidate)
+            .where(cell.c.skill.in_(wanted), cell.c.verdict == "ready")
+            .group_by(cell.c.candidate)
+            .having(func.count(func.distinct(cell.c.skill)) == len(wanted))
+        )
     chosen = people.subquery()
     matched = session.exec(select(func.count()).select_from(chosen)).one()
     order = select(chosen.c.candidate)
     if sort and sort != "candidate":
-        by = (select(cell.c.candidate, func.max(cell.c.score).label("score")).where(cell.c.skill == sort)
-              .group_by(cell.c.candidate)).subquery()
-        order = (order.outerjoin(by, by.c.candidate == chosen.c.candidate)
-                 .order_by(func.coalesce(by.c.score, -1).desc(), chosen.c.candidate))
+        by = (
+            select(cell.c.candidate, func.max(cell.c.score).label("score"))
+            .where(cell.c.skill == sort)
+            .group_by(cell.c.candidate)
+        ).subquery()
+        order = order.outerjoin(by, by.c.candidate == chosen.c.candidate).order_by(
+            func.coalesce(by.c.score, -1).desc(), chosen.c.candidate
+        )
     else:
         order = order.order_by(chosen.c.candidate)
     candidates = list(session.exec(order.offset(offset).limit(limit)).all())
     cells: dict[str, dict[str, tuple[float, str, float]]] = {c: {} for c in candidates}
     if candidates:
-        rows = session.execute(select(cell.c.candidate, cell.c.skill, cell.c.score, cell.c.verdict, cell.c.best)  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
-                               .where(cell.c.candidate.in_(candidates)))
+        rows = session.execute(
+            select(cell.c.candidate, cell.c.skill, cell.c.score, cell.c.verdict, cell.c.best).where(  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+                cell.c.candidate.in_(candidates)
+            )
+        )
         for candidate, skill, score, verdict, best in rows:
             cells[candidate][skill] = (score, verdict, best)
     skills = list(session.exec(select(cell.c.skill).distinct().order_by(cell.c.skill)).all())
     return ReadinessTable(skills=skills, matched=matched, candidates=candidates, cells=cells)
-
-

@@ -67,12 +67,18 @@ class StreamHub:
             TooManyStreams: the token or the server is at its cap (the API answers 429).
         """
         if self._open[token_id] >= self.max_streams_per_token:
-            raise TooManyStreams(f"this token already has {self._open[token_id]} open event streams "
-                                 f"(the limit, TASKTRIAL_MAX_STREAMS_PER_TOKEN, is {self.max_streams_per_token}); "
-                                 "close one first", retry_after=self.retry_after)
+            raise TooManyStreams(
+                f"this token already has {self._open[token_id]} open event streams "
+                f"(the limit, TASKTRIAL_MAX_STREAMS_PER_TOKEN, is {self.max_streams_per_token}); "
+                "close one first",
+                retry_after=self.retry_after,
+            )
         if self.open_streams >= self.max_streams:
-            raise TooManyStreams(f"the server has {self.open_streams} open event streams, its limit "
-                                 f"(TASKTRIAL_MAX_STREAMS); try again shortly", retry_after=self.retry_after)
+            raise TooManyStreams(
+                f"the server has {self.open_streams} open event streams, its limit "
+                f"(TASKTRIAL_MAX_STREAMS); try again shortly",
+                retry_after=self.retry_after,
+            )
         self._open[token_id] += 1
         released = False
 
@@ -144,8 +150,9 @@ class StreamHub:
                 loop.call_soon_threadsafe(function, *args)
 
 
-async def poll_changes(hub: StreamHub, new_events: Callable[[int], tuple[int, set[str]]], *,
-                       interval: float, stop: asyncio.Event) -> None:
+async def poll_changes(
+    hub: StreamHub, new_events: Callable[[int], tuple[int, set[str]]], *, interval: float, stop: asyncio.Event
+) -> None:
     """Wake streams for changes made by other processes: one query per ``interval`` for all of them.
 
     ``new_events(after_id)`` runs on a worker thread and returns the highest event id seen and

@@ -131,8 +131,10 @@ class SubmissionPublic(SubmissionBase):
 
 class Run(SQLModel, table=True):
     #: A submission's latest run; the reaper's queued runs by age (migration 0008_faults).
-    __table_args__ = (Index("ix_run_submission_id_created_at", "submission_id", "created_at"),
-                      Index("ix_run_state_updated_at", "state", "updated_at"))
+    __table_args__ = (
+        Index("ix_run_submission_id_created_at", "submission_id", "created_at"),
+        Index("ix_run_state_updated_at", "state", "updated_at"),
+    )
     id: str = Field(default_factory=new_id, primary_key=True)
     submission_id: str = Field(foreign_key="submission.id")
     state: RunState = Field(default=RunState.QUEUED)
@@ -186,8 +188,9 @@ class SkillEvidence(SQLModel, table=True):
 
     __tablename__ = "skill_evidence"
     #: A candidate's profile is read in time order from this index alone (migration 0008_faults).
-    __table_args__ = (Index("ix_skill_evidence_candidate_at", "candidate", "at", "skill", "score", "verdict",
-                            "result_id"),)
+    __table_args__ = (
+        Index("ix_skill_evidence_candidate_at", "candidate", "at", "skill", "score", "verdict", "result_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     candidate: str
     skill: str = Field(index=True)
@@ -320,7 +323,9 @@ class CredentialDefinitionCreate(CredentialDefinitionBase):
     @classmethod
     def _slug(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", value):
-            raise ValueError("a credential id is 1-64 lower-case letters, digits and dashes, starting with a letter or digit")
+            raise ValueError(
+                "a credential id is 1-64 lower-case letters, digits and dashes, starting with a letter or digit"
+            )
         return value
 
 
@@ -341,8 +346,16 @@ class CredentialAward(SQLModel, table=True):
     __tablename__ = "credential_award"
     #: At most one active (unrevoked) award per candidate and definition, whatever process awards it:
     #: a partial unique index, which SQLite and PostgreSQL both enforce (api.credentials inserts on conflict).
-    __table_args__ = (Index(ACTIVE_AWARD_INDEX, "candidate", "definition_id", unique=True,
-                            sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),)
+    __table_args__ = (
+        Index(
+            ACTIVE_AWARD_INDEX,
+            "candidate",
+            "definition_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
     id: str = Field(default_factory=new_id, primary_key=True)
     definition_id: str = Field(foreign_key="credential_definition.id", index=True)
     candidate: str = Field(index=True)
@@ -470,8 +483,10 @@ class AssessmentStart(SQLModel, table=True):
     """When a member started a timed assessment: the clock the server enforces."""
 
     __tablename__ = "assessment_start"
-    __table_args__ = (UniqueConstraint("assessment_id", "candidate"),
-                      Index("ix_assessment_start_revision", "assessment_id", "revision"))
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "candidate"),
+        Index("ix_assessment_start_revision", "assessment_id", "revision"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     assessment_id: str = Field(foreign_key="assessment.id", index=True)
     candidate: str
@@ -488,8 +503,10 @@ class AssessmentScore(SQLModel, table=True):
     """
 
     __tablename__ = "assessment_score"
-    __table_args__ = (UniqueConstraint("assessment_id", "candidate", "pack_id", "task_id"),
-                      Index("ix_assessment_score_revision", "assessment_id", "revision"))
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "candidate", "pack_id", "task_id"),
+        Index("ix_assessment_score_revision", "assessment_id", "revision"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     assessment_id: str = Field(foreign_key="assessment.id", index=True)
     candidate: str

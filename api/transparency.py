@@ -53,14 +53,17 @@ class TransparencyLog:
             sealed = Checkpoint(origin=self.origin, size=row.size, root_hash=bytes.fromhex(row.root_hash))
             log.info("sealed checkpoint %s of %s", row.size, self.origin)
 
-    def _sign(self, old_size: int, digests: list[str], lookup: merkle.NodeLookup,
-              ) -> tuple[dict[merkle.Node, bytes], str, str]:
+    def _sign(
+        self,
+        old_size: int,
+        digests: list[str],
+        lookup: merkle.NodeLookup,
+    ) -> tuple[dict[merkle.Node, bytes], str, str]:
         """The subtrees a batch completes, the new root (from O(log n) stored subtrees) and its signed note."""
         nodes = merkle.completed_nodes(old_size, [transparency.leaf_hash(d) for d in digests], lookup)
         size = old_size + len(digests)
         root = merkle.root_from(_with(nodes, lookup), size)
-        note = checkpoints.sign(Checkpoint(origin=self.origin, size=size, root_hash=root),
-                                self.key().private_key)
+        note = checkpoints.sign(Checkpoint(origin=self.origin, size=size, root_hash=root), self.key().private_key)
         return nodes, root.hex(), note
 
     def start(self, stop: threading.Event) -> threading.Thread:
@@ -93,11 +96,17 @@ class TransparencyLog:
             NotFound: no such checkpoint (or none yet).
         """
         with self.session() as session:
-            row = (storage.latest_checkpoint(session=session) if size is None
-                   else storage.get_checkpoint(session=session, size=size))
+            row = (
+                storage.latest_checkpoint(session=session)
+                if size is None
+                else storage.get_checkpoint(session=session, size=size)
+            )
         if row is None:
-            raise NotFound("the log has no checkpoint yet" if size is None
-                           else f"the log has no checkpoint of size {size} (one is published per sealed batch)")
+            raise NotFound(
+                "the log has no checkpoint yet"
+                if size is None
+                else f"the log has no checkpoint of size {size} (one is published per sealed batch)"
+            )
         return row.note
 
     def inclusion(self, *, digest: str, size: int | None) -> dict:
@@ -107,21 +116,33 @@ class TransparencyLog:
             NotFound: the digest is not (yet) sealed into the log, or within that size, or no such checkpoint.
         """
         with self.session() as session:
-            row = (storage.latest_checkpoint(session=session) if size is None
-                   else storage.get_checkpoint(session=session, size=size))
+            row = (
+                storage.latest_checkpoint(session=session)
+                if size is None
+                else storage.get_checkpoint(session=session, size=size)
+            )
             if row is None:
-                raise NotFound("the log has no checkpoint yet" if size is None
-                               else f"the log has no checkpoint of size {size}")
+                raise NotFound(
+                    "the log has no checkpoint yet" if size is None else f"the log has no checkpoint of size {size}"
+                )
             entry = storage.log_entry_by_digest(session=session, digest=digest)
             if entry is None or entry.log_index is None:
-                raise NotFound(f"no sealed log entry has digest {digest} (entries are sealed in batches: "
-                               "try again after the next checkpoint)")
+                raise NotFound(
+                    f"no sealed log entry has digest {digest} (entries are sealed in batches: "
+                    "try again after the next checkpoint)"
+                )
             if entry.log_index >= row.size:
-                raise NotFound(f"entry {entry.log_index} is not in the checkpoint of size {row.size}: "
-                               "ask for a later checkpoint")
+                raise NotFound(
+                    f"entry {entry.log_index} is not in the checkpoint of size {row.size}: ask for a later checkpoint"
+                )
             proof = merkle.inclusion_proof_from(_reader(session), entry.log_index, row.size)
-        return {"origin": self.origin, "log_index": entry.log_index, "tree_size": row.size,
-                "leaf_digest": digest, "inclusion_proof": transparency.encode_proof(proof)}
+        return {
+            "origin": self.origin,
+            "log_index": entry.log_index,
+            "tree_size": row.size,
+            "leaf_digest": digest,
+            "inclusion_proof": transparency.encode_proof(proof),
+        }
 
     def consistency(self, *, first: int, second: int) -> dict:
         """The proof that checkpoint ``first`` is a prefix of checkpoint ``second``.
@@ -134,8 +155,12 @@ class TransparencyLog:
                 if storage.get_checkpoint(session=session, size=size) is None:
                     raise NotFound(f"the log has no checkpoint of size {size}")
             proof = merkle.consistency_proof_from(_reader(session), first, second) if first else []
-        return {"origin": self.origin, "first": first, "second": second,
-                "consistency_proof": transparency.encode_proof(proof)}
+        return {
+            "origin": self.origin,
+            "first": first,
+            "second": second,
+            "consistency_proof": transparency.encode_proof(proof),
+        }
 
     def verifier_keys(self, publics: list[bytes]) -> list[str]:
         return [checkpoints.verifier_key(self.origin, public) for public in publics]
@@ -148,7 +173,9 @@ def _reader(session: Session) -> merkle.NodeLookup:
 
 def _with(new: dict[merkle.Node, bytes], stored: merkle.NodeLookup) -> merkle.NodeLookup:
     """Subtrees from ``new`` (not stored yet) first, the rest from the store."""
+
     def lookup(nodes):
         found = {node: new[node] for node in nodes if node in new}
         return {**stored([node for node in nodes if node not in new]), **found}
+
     return lookup

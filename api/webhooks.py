@@ -49,9 +49,15 @@ class Webhooks:
     in between, "DNS rebinding", cannot redirect it). ``allow_private`` lifts this, for tests and development.
     """
 
-    def __init__(self, *, session: Callable[[], Session], interval: float = 2.0,
-                 http: Callable[[], httpx.Client] | None = None, allow_private: bool = False,
-                 resolver: Callable[[str, int], list[str]] = resolve):
+    def __init__(
+        self,
+        *,
+        session: Callable[[], Session],
+        interval: float = 2.0,
+        http: Callable[[], httpx.Client] | None = None,
+        allow_private: bool = False,
+        resolver: Callable[[str, int], list[str]] = resolve,
+    ):
         self._session = session
         self._interval = interval
         self._http = http or (lambda: httpx.Client(timeout=TIMEOUT, follow_redirects=False))
@@ -75,8 +81,9 @@ class Webhooks:
         try:
             addresses = self._resolve(parsed.host, port)
         except (OSError, UnicodeError) as exc:
-            raise standard.WebhookAddressRefused(f"the webhook URL's host {parsed.host!r} does not resolve: "
-                                                 f"{exc}") from exc
+            raise standard.WebhookAddressRefused(
+                f"the webhook URL's host {parsed.host!r} does not resolve: {exc}"
+            ) from exc
         if not addresses:
             raise standard.WebhookAddressRefused(f"the webhook URL's host {parsed.host!r} has no address")
         if not self.allow_private:
@@ -86,7 +93,8 @@ class Webhooks:
                     raise standard.WebhookAddressRefused(
                         f"the webhook URL {url!r} resolves to {address}, a {problem} address: webhooks go to "
                         "public addresses only (TASKTRIAL_WEBHOOK_ALLOW_PRIVATE=true allows others, for tests "
-                        "and development)")
+                        "and development)"
+                    )
         return parsed, addresses[0]
 
     # -- endpoints --
@@ -98,8 +106,9 @@ class Webhooks:
             WebhookAddressRefused: see ``checked_address``.
         """
         self.checked_address(url)
-        endpoint = WebhookEndpoint(cohort_id=cohort_id, url=url, events=events, created_by=created_by,
-                                   secret=standard.new_secret())
+        endpoint = WebhookEndpoint(
+            cohort_id=cohort_id, url=url, events=events, created_by=created_by, secret=standard.new_secret()
+        )
         with self._session() as session:
             session.add(endpoint)
             session.commit()
@@ -108,8 +117,13 @@ class Webhooks:
 
     def endpoints(self, *, cohort_id: str) -> list[WebhookEndpoint]:
         with self._session() as session:
-            return list(session.exec(select(WebhookEndpoint).where(WebhookEndpoint.cohort_id == cohort_id)
-                                     .order_by(col(WebhookEndpoint.created_at))).all())
+            return list(
+                session.exec(
+                    select(WebhookEndpoint)
+                    .where(WebhookEndpoint.cohort_id == cohort_id)
+                    .order_by(col(WebhookEndpoint.created_at))
+                ).all()
+            )
 
     def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
         with self._session() as session:
@@ -120,8 +134,11 @@ class Webhooks:
     def emit(self, *, cohort_id: str, event_type: str, data: dict[str, Any]) -> int:
         """Store one delivery per endpoint of the cohort subscribed to ``event_type``; returns how many."""
         with self._session() as session:
-            targets = [e for e in session.exec(select(WebhookEndpoint).where(
-                WebhookEndpoint.cohort_id == cohort_id)).all() if event_type in e.events]
+            targets = [
+                e
+                for e in session.exec(select(WebhookEndpoint).where(WebhookEndpoint.cohort_id == cohort_id)).all()
+                if event_type in e.events
+            ]
             for endpoint in targets:
                 payload = {"type": event_type, "timestamp": utcnow().isoformat(), "data": data}
                 session.add(WebhookDelivery(endpoint_id=endpoint.id, event_type=event_type, payload=payload))
@@ -131,12 +148,19 @@ class Webhooks:
     def deliveries(self, *, endpoint_id: str, limit: int = 100) -> list[tuple[WebhookDelivery, list[WebhookAttempt]]]:
         """The delivery log of one endpoint, newest first, each with its tries."""
         with self._session() as session:
-            rows = session.exec(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-                                .order_by(col(WebhookDelivery.created_at).desc()).limit(limit)).all()
+            rows = session.exec(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.endpoint_id == endpoint_id)
+                .order_by(col(WebhookDelivery.created_at).desc())
+                .limit(limit)
+            ).all()
             tries: dict[str, list[WebhookAttempt]] = {}
             if rows:
-                for attempt in session.exec(select(WebhookAttempt).where(
-                        col(WebhookAttempt.delivery_id).in_([r.id for r in rows])).order_by(col(WebhookAttempt.id))):
+                for attempt in session.exec(
+                    select(WebhookAttempt)
+                    .where(col(WebhookAttempt.delivery_id).in_([r.id for r in rows]))
+                    .order_by(col(WebhookAttempt.id))
+                ):
                     tries.setdefault(attempt.delivery_id, []).append(attempt)
             return [(r, tries.get(r.id, [])) for r in rows]
 
@@ -162,9 +186,12 @@ class Webhooks:
         """Try every delivery that is due; returns how many were tried."""
         now = now or utcnow()
         with self._session() as session:
-            due = session.exec(select(WebhookDelivery).where(
-                WebhookDelivery.state == "pending", col(WebhookDelivery.next_attempt_at) <= now)
-                .order_by(col(WebhookDelivery.next_attempt_at)).limit(limit)).all()
+            due = session.exec(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.state == "pending", col(WebhookDelivery.next_attempt_at) <= now)
+                .order_by(col(WebhookDelivery.next_attempt_at))
+                .limit(limit)
+            ).all()
         tried = 0
         with self._http() as client:
             for row in due:
@@ -175,10 +202,18 @@ class Webhooks:
 
     def _claim(self, row: WebhookDelivery, now: datetime) -> bool:
         with self._session() as session:
-            claimed = session.exec(update(WebhookDelivery).where(
-                col(WebhookDelivery.id) == row.id, col(WebhookDelivery.state) == "pending",
-                col(WebhookDelivery.next_attempt_at) == row.next_attempt_at)
-                .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))).rowcount == 1
+            claimed = (
+                session.exec(
+                    update(WebhookDelivery)
+                    .where(
+                        col(WebhookDelivery.id) == row.id,
+                        col(WebhookDelivery.state) == "pending",
+                        col(WebhookDelivery.next_attempt_at) == row.next_attempt_at,
+                    )
+                    .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+                ).rowcount
+                == 1
+            )
             session.commit()
         return claimed
 
@@ -193,9 +228,15 @@ class Webhooks:
             url, address = self.checked_address(endpoint.url)  # again: the host's addresses may have changed
             # Connect to the checked address itself; the host still names the site (Host header, TLS SNI
             # and certificate check), so no second lookup can send this request elsewhere.
-            response = client.post(url.copy_with(host=address), content=body, extensions={"sni_hostname": url.host},
-                                   headers={**standard.headers(endpoint.secret, row.message_id, int(time.time()), body),
-                                            "host": url.netloc.decode("ascii")})
+            response = client.post(
+                url.copy_with(host=address),
+                content=body,
+                extensions={"sni_hostname": url.host},
+                headers={
+                    **standard.headers(endpoint.secret, row.message_id, int(time.time()), body),
+                    "host": url.netloc.decode("ascii"),
+                },
+            )
             status = response.status_code
         except standard.WebhookAddressRefused as exc:
             error = f"refused: {exc}"[:500]
@@ -216,8 +257,14 @@ class Webhooks:
                 current.state = "pending" if retry else "failed"
                 current.next_attempt_at = retry
             session.add(current)
-            session.add(WebhookAttempt(delivery_id=row.id, status_code=status, error=current.last_error if not ok
-                                       else None, duration_ms=took))
+            session.add(
+                WebhookAttempt(
+                    delivery_id=row.id,
+                    status_code=status,
+                    error=current.last_error if not ok else None,
+                    duration_ms=took,
+                )
+            )
             session.commit()
 
     def start(self, stop: threading.Event) -> threading.Thread:

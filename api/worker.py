@@ -35,10 +35,16 @@ class WorkerContext:
     attempts: int
 
     @classmethod
-    def build(cls, *, runner: Runner, pack_store: PackStore, client: httpx.Client, token: str, cache_dir,
-              attempts: int) -> WorkerContext:
-        return cls(runner=runner, graders=GraderSet(runner, cache_dir=cache_dir), pack_store=pack_store,
-                   api=WorkerApi(client, token=token, worker=worker_name()), attempts=attempts)
+    def build(
+        cls, *, runner: Runner, pack_store: PackStore, client: httpx.Client, token: str, cache_dir, attempts: int
+    ) -> WorkerContext:
+        return cls(
+            runner=runner,
+            graders=GraderSet(runner, cache_dir=cache_dir),
+            pack_store=pack_store,
+            api=WorkerApi(client, token=token, worker=worker_name()),
+            attempts=attempts,
+        )
 
     def find_task(self, pack_id: str, version: str, task_id: str) -> Task:
         try:
@@ -65,10 +71,12 @@ class WorkerContext:
 
     def check_pack(self, version_id: str) -> None:
         """Check an uploaded pack version with retries (the embedded pool's policy)."""
-        jobs.check_with_retries(version_id, once=self.check_pack_once, api=self.api, attempts=self.attempts,
-                                sleep=time.sleep)
+        jobs.check_with_retries(
+            version_id, once=self.check_pack_once, api=self.api, attempts=self.attempts, sleep=time.sleep
+        )
 
     def execute(self, run_id: str) -> None:
         """Grade with retries (the embedded pool's policy)."""
-        jobs.execute_with_retries(run_id, once=self.execute_once, api=self.api, attempts=self.attempts,
-                                  sleep=time.sleep)
+        jobs.execute_with_retries(
+            run_id, once=self.execute_once, api=self.api, attempts=self.attempts, sleep=time.sleep
+        )

@@ -40,12 +40,20 @@ class WorkerApi:
         if response.status_code == 409:
             return None
         payload = response.json()
-        return Job(run_id=run_id, pack_id=payload["pack_id"], pack_version=payload["pack_version"],
-                   task_id=payload["task_id"], task_digest=payload["task_digest"],
-                   submission_digest=payload["submission_digest"], archive=base64.b64decode(payload["archive"]))
+        return Job(
+            run_id=run_id,
+            pack_id=payload["pack_id"],
+            pack_version=payload["pack_version"],
+            task_id=payload["task_id"],
+            task_digest=payload["task_digest"],
+            submission_digest=payload["submission_digest"],
+            archive=base64.b64decode(payload["archive"]),
+        )
 
     def progress(self, run_id: str, state: str) -> bool:
-        response = self._post(f"/v1/runs/{run_id}/progress", json={"worker": self.worker, "state": state}, ok=(200, 409))
+        response = self._post(
+            f"/v1/runs/{run_id}/progress", json={"worker": self.worker, "state": state}, ok=(200, 409)
+        )
         return response.status_code == 200
 
     def post_result(self, run_id: str, document: dict) -> None:
@@ -57,8 +65,7 @@ class WorkerApi:
         delay = 0.25
         while True:
             try:
-                self._post(f"/v1/runs/{run_id}/result", json=document, params={"worker": self.worker},
-                           ok=(200, 201))
+                self._post(f"/v1/runs/{run_id}/result", json=document, params={"worker": self.worker}, ok=(200, 201))
                 return
             except RetryableApiError:
                 if time.monotonic() + delay > deadline:
@@ -80,8 +87,9 @@ class WorkerApi:
         except httpx.HTTPError as exc:
             raise RunnerUnavailable(f"cannot reach the API for pack check {version_id}: {exc}") from exc
         if response.status_code != 200:
-            raise RunnerUnavailable(f"the API answered {response.status_code} to pack check {version_id}: "
-                                    f"{response.text[:500]}")
+            raise RunnerUnavailable(
+                f"the API answered {response.status_code} to pack check {version_id}: {response.text[:500]}"
+            )
         body = response.json()
         return body if body.get("state") == "checking" else None
 
@@ -102,8 +110,9 @@ class WorkerApi:
         # 409: the API gave up waiting (and forgot the job): nobody reads this answer any more.
         self._post(f"/v1/public-test-jobs/{job_id}/outcome", json=outcome, ok=(200, 409))
 
-    def _post(self, path: str, *, json: dict, params: dict | None = None,
-              ok: tuple[int, ...] = (200, 409)) -> httpx.Response:
+    def _post(
+        self, path: str, *, json: dict, params: dict | None = None, ok: tuple[int, ...] = (200, 409)
+    ) -> httpx.Response:
         try:
             response = self._client.post(path, json=json, params=params, headers=self._headers)
         except httpx.HTTPError as exc:

@@ -39,14 +39,14 @@ from runners import images
 from runners.docker import LABEL
 from testkit.packs import pytest_task_yaml, write_pack
 
-SOLUTION = '''def classify(n):
+SOLUTION = """def classify(n):
     if n < 0:
         return "negative"
     if n == 0:
         return "zero"
     return "even" if n % 2 == 0 else "odd"
-'''
-TESTS = '''from numbers_kind import classify
+"""
+TESTS = """from numbers_kind import classify
 
 
 def test_zero():
@@ -75,26 +75,80 @@ def test_large_even():
 
 def test_minus_one():
     assert classify(-1) == "negative"
-'''
+"""
 
 
 def write_catalogue(root: Path) -> None:
-    write_pack(root / "bench", {"seven": {"task": pytest_task_yaml("seven"), "files": {
-        "statement.md": "Classify a number.\n", "starter/numbers_kind.py": "def classify(n):\n    return None\n",
-        "solution/numbers_kind.py": SOLUTION, "grader/test_numbers_kind.py": TESTS}}},
-        pack={"id": "bench", "version": "1.0.0", "title": "Bench", "description": "bench", "authors": ["b"],
-              "license": "MIT"})
+    write_pack(
+        root / "bench",
+        {
+            "seven": {
+                "task": pytest_task_yaml("seven"),
+                "files": {
+                    "statement.md": "Classify a number.\n",
+                    "starter/numbers_kind.py": "def classify(n):\n    return None\n",
+                    "solution/numbers_kind.py": SOLUTION,
+                    "grader/test_numbers_kind.py": TESTS,
+                },
+            }
+        },
+        pack={
+            "id": "bench",
+            "version": "1.0.0",
+            "title": "Bench",
+            "description": "bench",
+            "authors": ["b"],
+            "license": "MIT",
+        },
+    )
 
 
 def raw_command(work: Path, grader: Path, image: str, limits: ResourceLimits) -> list[str]:
     memory = f"{limits.memory_mb}m"
-    return ["docker", "run", "--rm", "--network", "none", "--read-only",
-            "--tmpfs", f"/tmp:rw,nosuid,nodev,size={limits.disk_mb}m", "--user", "65534:65534",
-            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--memory", memory, "--memory-swap", memory,
-            "--cpus", str(limits.cpus), "--pids-limit", str(limits.pids), "--label", f"{LABEL}.bench=1",
-            "-v", f"{work}:/workspace:ro", "-v", f"{grader}:/grader:ro", "-w", "/workspace",
-            "-e", "PYTHONPATH=/workspace", "-e", "PYTHONDONTWRITEBYTECODE=1", image,
-            "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "/grader"]
+    return [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--read-only",
+        "--tmpfs",
+        f"/tmp:rw,nosuid,nodev,size={limits.disk_mb}m",
+        "--user",
+        "65534:65534",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--memory",
+        memory,
+        "--memory-swap",
+        memory,
+        "--cpus",
+        str(limits.cpus),
+        "--pids-limit",
+        str(limits.pids),
+        "--label",
+        f"{LABEL}.bench=1",
+        "-v",
+        f"{work}:/workspace:ro",
+        "-v",
+        f"{grader}:/grader:ro",
+        "-w",
+        "/workspace",
+        "-e",
+        "PYTHONPATH=/workspace",
+        "-e",
+        "PYTHONDONTWRITEBYTECODE=1",
+        image,
+        "python3",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "/grader",
+    ]
 
 
 def raw_batch(command: list[str], count: int, concurrency: int) -> dict:
@@ -114,8 +168,9 @@ def submit_and_follow(url: str, headers: dict, start: threading.Event) -> tuple[
     with httpx.Client(base_url=url, timeout=300) as client:
         start.wait()
         began = time.perf_counter()
-        response = client.post("/v1/submissions", headers=headers,
-                               json={"task": "bench/seven", "files": {"numbers_kind.py": SOLUTION}})
+        response = client.post(
+            "/v1/submissions", headers=headers, json={"task": "bench/seven", "files": {"numbers_kind.py": SOLUTION}}
+        )
         response.raise_for_status()
         submission = response.json()["id"]
         verdict = ""
@@ -143,9 +198,11 @@ def service_batch(url: str, headers: dict, count: int) -> dict:
 
 def summary(side: list[dict]) -> dict:
     latencies = [t for run in side for t in run["latencies"]]
-    return {"batch_s": [round(run["batch_s"], 2) for run in side],
-            "latency_p50_s": round(statistics.median(latencies), 3),
-            "latency_p95_s": round(percentile(latencies, 0.95), 3)}
+    return {
+        "batch_s": [round(run["batch_s"], 2) for run in side],
+        "latency_p50_s": round(statistics.median(latencies), 3),
+        "latency_p95_s": round(percentile(latencies, 0.95), 3),
+    }
 
 
 def main() -> None:

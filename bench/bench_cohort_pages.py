@@ -61,7 +61,11 @@ def run(database_url: str, members: int, rounds: int, label: str) -> None:
                 ("matrix × skills", organiser, f"/assessments/{assessment_id}/matrix?by=skills"),
                 ("matrix × tasks", organiser, f"/assessments/{assessment_id}/matrix?by=tasks"),
                 ("matrix CSV export", organiser, f"/assessments/{assessment_id}/matrix.csv?by=tasks"),
-                ("hiring filter", organiser, f"/assessments/{assessment_id}/hiring?skill=python.resilience.retry-backoff"),
+                (
+                    "hiring filter",
+                    organiser,
+                    f"/assessments/{assessment_id}/hiring?skill=python.resilience.retry-backoff",
+                ),
                 ("member's assessment page", member, f"/assessments/{assessment_id}"),
                 ("my assessments", member, "/assessments"),
             ]
@@ -71,8 +75,10 @@ def run(database_url: str, members: int, rounds: int, label: str) -> None:
     print(f"\n{label}: {members} members; {rounds} requests each")
     print(f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'p95/base':>9} {'gzip KB':>8}")
     for name, (values, size) in results.items():
-        print(f"{name:30} {statistics.median(values):8.1f} {p95(values):8.1f} {p95(values) / base:9.1f} "
-              f"{size / 1024:8.1f}")
+        print(
+            f"{name:30} {statistics.median(values):8.1f} {p95(values):8.1f} {p95(values) / base:9.1f} "
+            f"{size / 1024:8.1f}"
+        )
 
 
 def main() -> None:

@@ -60,17 +60,41 @@ def fill(service, members: int) -> tuple[str, str]:
     with service.session() as session:
         session.add(Cohort(id=cohort_id, name="bench", organiser="olga"))
         session.flush()
-        session.add(Assessment(id=assessment_id, cohort_id=cohort_id, title="bench", created_by="olga",
-                               opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=1),
-                               duration_seconds=3600,
-                               tasks=[{"pack_id": t.pack_id, "pack_version": t.pack_version, "task_id": t.id,
-                                       "task_digest": t.digest} for t in tasks]))
+        session.add(
+            Assessment(
+                id=assessment_id,
+                cohort_id=cohort_id,
+                title="bench",
+                created_by="olga",
+                opens_at=now - timedelta(days=1),
+                closes_at=now + timedelta(days=1),
+                duration_seconds=3600,
+                tasks=[
+                    {"pack_id": t.pack_id, "pack_version": t.pack_version, "task_id": t.id, "task_digest": t.digest}
+                    for t in tasks
+                ],
+            )
+        )
         session.commit()
     subjects = [f"member{i:05d}" for i in range(members)]
-    connection_rows: dict[str, list[dict[str, Any]]] = {"members": [], "starts": [], "subs": [], "runs": [], "results": [], "scores": []}
+    connection_rows: dict[str, list[dict[str, Any]]] = {
+        "members": [],
+        "starts": [],
+        "subs": [],
+        "runs": [],
+        "results": [],
+        "scores": [],
+    }
     for index, subject in enumerate(subjects):
-        connection_rows["members"].append({"cohort_id": cohort_id, "subject": subject, "display_name": subject.title(),
-                                           "email": f"{subject}@example.org", "joined_at": now})
+        connection_rows["members"].append(
+            {
+                "cohort_id": cohort_id,
+                "subject": subject,
+                "display_name": subject.title(),
+                "email": f"{subject}@example.org",
+                "joined_at": now,
+            }
+        )
         connection_rows["starts"].append({"assessment_id": assessment_id, "candidate": subject, "started_at": now})
         for t_index, task in enumerate(tasks):
             best = None
@@ -79,30 +103,76 @@ def fill(service, members: int) -> tuple[str, str]:
                 score = float((index * 7 + t_index * 13 + attempt * 29) % 101)
                 verdict = "ready" if score >= 80 else "not_ready"
                 at = now - timedelta(minutes=ATTEMPTS - attempt)
-                connection_rows["subs"].append({
-                    "id": sid, "pack_id": task.pack_id, "pack_version": task.pack_version, "task_id": task.id,
-                    "candidate": subject, "task_digest": task.digest, "submission_digest": "sha256:x",
-                    "archive": b"x", "created_at": at, "assessment_id": assessment_id, "late": False})
-                connection_rows["runs"].append({"id": rid, "submission_id": sid, "state": RunState.DONE,
-                                                "attempts": 1, "created_at": at, "updated_at": at})
-                connection_rows["results"].append({
-                    "id": res, "run_id": rid, "submission_id": sid, "candidate": subject, "pack_id": task.pack_id,
-                    "task_id": task.id, "score": score, "verdict": verdict, "created_at": at,
-                    "document": {"full": {"id": res}, "candidate": {"id": res}}})
+                connection_rows["subs"].append(
+                    {
+                        "id": sid,
+                        "pack_id": task.pack_id,
+                        "pack_version": task.pack_version,
+                        "task_id": task.id,
+                        "candidate": subject,
+                        "task_digest": task.digest,
+                        "submission_digest": "sha256:x",
+                        "archive": b"x",
+                        "created_at": at,
+                        "assessment_id": assessment_id,
+                        "late": False,
+                    }
+                )
+                connection_rows["runs"].append(
+                    {
+                        "id": rid,
+                        "submission_id": sid,
+                        "state": RunState.DONE,
+                        "attempts": 1,
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                )
+                connection_rows["results"].append(
+                    {
+                        "id": res,
+                        "run_id": rid,
+                        "submission_id": sid,
+                        "candidate": subject,
+                        "pack_id": task.pack_id,
+                        "task_id": task.id,
+                        "score": score,
+                        "verdict": verdict,
+                        "created_at": at,
+                        "document": {"full": {"id": res}, "candidate": {"id": res}},
+                    }
+                )
                 if best is None or score > best[1]:
                     best = (res, score, verdict)
             if best is None:
                 raise SystemExit("ATTEMPTS must be at least 1")
-            connection_rows["scores"].append({
-                "assessment_id": assessment_id, "candidate": subject, "pack_id": task.pack_id, "task_id": task.id,
-                "attempts": ATTEMPTS, "result_id": best[0], "score": best[1], "verdict": best[2], "late": False, "at": now,
-                "skills": {s: [best[1], best[2]] for s in task.micro_skills}})
+            connection_rows["scores"].append(
+                {
+                    "assessment_id": assessment_id,
+                    "candidate": subject,
+                    "pack_id": task.pack_id,
+                    "task_id": task.id,
+                    "attempts": ATTEMPTS,
+                    "result_id": best[0],
+                    "score": best[1],
+                    "verdict": best[2],
+                    "late": False,
+                    "at": now,
+                    "skills": {s: [best[1], best[2]] for s in task.micro_skills},
+                }
+            )
     with service.engine.begin() as connection:
-        for table, key in ((CohortMember, "members"), (AssessmentStart, "starts"), (Submission, "subs"),
-                           (Run, "runs"), (ResultRow, "results"), (AssessmentScore, "scores")):
+        for table, key in (
+            (CohortMember, "members"),
+            (AssessmentStart, "starts"),
+            (Submission, "subs"),
+            (Run, "runs"),
+            (ResultRow, "results"),
+            (AssessmentScore, "scores"),
+        ):
             rows = connection_rows[key]
             for start in range(0, len(rows), 5000):
-                connection.execute(insert(table), rows[start:start + 5000])
+                connection.execute(insert(table), rows[start : start + 5000])
     return cohort_id, assessment_id
 
 
@@ -156,11 +226,15 @@ def run(database_url: str | None, members: int, rounds: int, label: str) -> None
                 n = next(changes)
                 with service.session() as session:
                     revision = storage.bump_revision(session=session, assessment_id=assessment_id)
-                    session.exec(update(AssessmentScore).where(
-                        col(AssessmentScore.assessment_id) == assessment_id,
-                        col(AssessmentScore.candidate) == f"member{n * 37 % members:05d}",
-                        col(AssessmentScore.task_id) == task_ids[n % len(task_ids)])
-                        .values(score=float(n % 101), revision=revision))
+                    session.exec(
+                        update(AssessmentScore)
+                        .where(
+                            col(AssessmentScore.assessment_id) == assessment_id,
+                            col(AssessmentScore.candidate) == f"member{n * 37 % members:05d}",
+                            col(AssessmentScore.task_id) == task_ids[n % len(task_ids)],
+                        )
+                        .values(score=float(n % 101), revision=revision)
+                    )
                     session.commit()
 
             results = {}
@@ -170,8 +244,10 @@ def run(database_url: str | None, members: int, rounds: int, label: str) -> None
                     results[f"{name}, after a change"] = timed(client, path, headers, rounds, before=change)
         service.engine.dispose()
     base = p95(results["baseline GET /v1/cohorts/{id}"])
-    print(f"\n{label}: {members} members × {TASKS} tasks × {ATTEMPTS} attempts "
-          f"({members * TASKS * ATTEMPTS} submissions; filled in {filled:.1f} s); {rounds} requests each")
+    print(
+        f"\n{label}: {members} members × {TASKS} tasks × {ATTEMPTS} attempts "
+        f"({members * TASKS * ATTEMPTS} submissions; filled in {filled:.1f} s); {rounds} requests each"
+    )
     print(f"{'view':50} {'p50 ms':>8} {'p95 ms':>8} {'p95 / baseline':>15}")
     for name, values in results.items():
         print(f"{name:50} {statistics.median(values):8.1f} {p95(values):8.1f} {p95(values) / base:15.1f}")

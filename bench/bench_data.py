@@ -105,21 +105,43 @@ def task_refs() -> list[TaskRef]:
             documents = []
             for passed in (True, False):
                 checks = tuple(
-                    Check(id=f"test_{n}", name=f"test case {n}", micro_skill=task.micro_skills[n % len(task.micro_skills)],
-                          status=CheckStatus.PASS if passed or n % 2 else CheckStatus.FAIL,
-                          score=1.0 if passed or n % 2 else 0.0, max_score=1.0, duration_seconds=0.01,
-                          visible=n < 3, message="" if passed else "assert 41 == 42")
-                    for n in range(7))
+                    Check(
+                        id=f"test_{n}",
+                        name=f"test case {n}",
+                        micro_skill=task.micro_skills[n % len(task.micro_skills)],
+                        status=CheckStatus.PASS if passed or n % 2 else CheckStatus.FAIL,
+                        score=1.0 if passed or n % 2 else 0.0,
+                        max_score=1.0,
+                        duration_seconds=0.01,
+                        visible=n < 3,
+                        message="" if passed else "assert 41 == 42",
+                    )
+                    for n in range(7)
+                )
                 moment = datetime.now(UTC)
-                result = Result(task=task, submission_digest="sha256:" + "0" * 64, status=RunStatus.COMPLETED,
-                                checks=checks, started_at=moment, finished_at=moment, id=PLACEHOLDER)
+                result = Result(
+                    task=task,
+                    submission_digest="sha256:" + "0" * 64,
+                    status=RunStatus.COMPLETED,
+                    checks=checks,
+                    started_at=moment,
+                    finished_at=moment,
+                    id=PLACEHOLDER,
+                )
                 document = result.to_document()
                 full = signing.sign(document, key)
                 view = signing.sign(candidate_view(document), key)
-                documents.append((json.dumps({"full": full, "candidate": view}), document["verdict"],
-                                  float(document["score"]), json.dumps(document["micro_skills"])))
-            refs.append(TaskRef(pack.id, pack.version, task.id, task.digest, tuple(task.micro_skills),
-                                tuple(documents)))
+                documents.append(
+                    (
+                        json.dumps({"full": full, "candidate": view}),
+                        document["verdict"],
+                        float(document["score"]),
+                        json.dumps(document["micro_skills"]),
+                    )
+                )
+            refs.append(
+                TaskRef(pack.id, pack.version, task.id, task.digest, tuple(task.micro_skills), tuple(documents))
+            )
     return refs
 
 
@@ -213,25 +235,69 @@ def generate(url: str, *, results: int, queued: int, seed: int = 11) -> tuple[Sa
     writer = Writer(url)
     began = time.perf_counter()
     try:
-        rows = writer.write("submission", ["id", "pack_id", "pack_version", "task_id", "candidate", "task_digest",
-                                           "submission_digest", "archive", "created_at"],
-                            ((sid, ref.pack_id, ref.version, ref.task_id, cand, ref.digest, "sha256:" + sid * 2,
-                              archive, at) for _, ref, cand, sid, _, _, _, at in map(done, range(results))))
+        rows = writer.write(
+            "submission",
+            [
+                "id",
+                "pack_id",
+                "pack_version",
+                "task_id",
+                "candidate",
+                "task_digest",
+                "submission_digest",
+                "archive",
+                "created_at",
+            ],
+            (
+                (sid, ref.pack_id, ref.version, ref.task_id, cand, ref.digest, "sha256:" + sid * 2, archive, at)
+                for _, ref, cand, sid, _, _, _, at in map(done, range(results))
+            ),
+        )
         q0 = 3 * results
-        rows += writer.write("submission", ["id", "pack_id", "pack_version", "task_id", "candidate", "task_digest",
-                                            "submission_digest", "archive", "created_at"],
-                             ((ids[q0 + 3 * j], refs[j % len(refs)].pack_id, refs[j % len(refs)].version,
-                               refs[j % len(refs)].task_id, f"cand-{j % candidates:06d}", refs[j % len(refs)].digest,
-                               "sha256:" + ids[q0 + 3 * j] * 2, archive, now - timedelta(seconds=queued - j))
-                              for j in range(queued)))
+        rows += writer.write(
+            "submission",
+            [
+                "id",
+                "pack_id",
+                "pack_version",
+                "task_id",
+                "candidate",
+                "task_digest",
+                "submission_digest",
+                "archive",
+                "created_at",
+            ],
+            (
+                (
+                    ids[q0 + 3 * j],
+                    refs[j % len(refs)].pack_id,
+                    refs[j % len(refs)].version,
+                    refs[j % len(refs)].task_id,
+                    f"cand-{j % candidates:06d}",
+                    refs[j % len(refs)].digest,
+                    "sha256:" + ids[q0 + 3 * j] * 2,
+                    archive,
+                    now - timedelta(seconds=queued - j),
+                )
+                for j in range(queued)
+            ),
+        )
         timings["submission"] = time.perf_counter() - began
         mark = time.perf_counter()
-        rows += writer.write("run", ["id", "submission_id", "state", "attempts", "worker", "created_at", "updated_at"],
-                             ((rid, sid, "DONE", 1, "bench:1", at, at + timedelta(seconds=3))
-                              for _, _, _, sid, rid, _, _, at in map(done, range(results))))
+        rows += writer.write(
+            "run",
+            ["id", "submission_id", "state", "attempts", "worker", "created_at", "updated_at"],
+            (
+                (rid, sid, "DONE", 1, "bench:1", at, at + timedelta(seconds=3))
+                for _, _, _, sid, rid, _, _, at in map(done, range(results))
+            ),
+        )
         # Queued a moment ago: the reaper (which re-queues runs waiting past the lease margin) leaves them alone.
-        rows += writer.write("run", ["id", "submission_id", "state", "attempts", "created_at", "updated_at"],
-                             ((ids[q0 + 3 * j + 1], ids[q0 + 3 * j], "QUEUED", 0, now, now) for j in range(queued)))
+        rows += writer.write(
+            "run",
+            ["id", "submission_id", "state", "attempts", "created_at", "updated_at"],
+            ((ids[q0 + 3 * j + 1], ids[q0 + 3 * j], "QUEUED", 0, now, now) for j in range(queued)),
+        )
         timings["run"] = time.perf_counter() - mark
         mark = time.perf_counter()
 
@@ -247,11 +313,36 @@ def generate(url: str, *, results: int, queued: int, seed: int = 11) -> tuple[Sa
         rows += writer.write("run_event", ["run_id", "kind", "detail", "at"], events())
         timings["run_event"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        rows += writer.write("result", ["id", "run_id", "submission_id", "candidate", "pack_id", "task_id", "score",
-                                        "verdict", "document", "created_at"],
-                             ((result_id, rid, sid, cand, ref.pack_id, ref.task_id, document[2], document[1],
-                               document[0].replace(PLACEHOLDER, result_id), at + timedelta(seconds=3))
-                              for _, ref, cand, sid, rid, result_id, document, at in map(done, range(results))))
+        rows += writer.write(
+            "result",
+            [
+                "id",
+                "run_id",
+                "submission_id",
+                "candidate",
+                "pack_id",
+                "task_id",
+                "score",
+                "verdict",
+                "document",
+                "created_at",
+            ],
+            (
+                (
+                    result_id,
+                    rid,
+                    sid,
+                    cand,
+                    ref.pack_id,
+                    ref.task_id,
+                    document[2],
+                    document[1],
+                    document[0].replace(PLACEHOLDER, result_id),
+                    at + timedelta(seconds=3),
+                )
+                for _, ref, cand, sid, rid, result_id, document, at in map(done, range(results))
+            ),
+        )
         timings["result"] = time.perf_counter() - mark
         mark = time.perf_counter()
 
@@ -260,8 +351,9 @@ def generate(url: str, *, results: int, queued: int, seed: int = 11) -> tuple[Sa
                 for skill, value in json.loads(document[3]).items():
                     yield cand, skill, float(value["score"]), value["verdict"], result_id, at + timedelta(seconds=3)
 
-        rows += writer.write("skill_evidence", ["candidate", "skill", "score", "verdict", "result_id", "at"],
-                             evidence())
+        rows += writer.write(
+            "skill_evidence", ["candidate", "skill", "score", "verdict", "result_id", "at"], evidence()
+        )
         timings["skill_evidence"] = time.perf_counter() - mark
         mark = time.perf_counter()
         writer.analyze()
@@ -274,8 +366,12 @@ def generate(url: str, *, results: int, queued: int, seed: int = 11) -> tuple[Sa
             sample.submissions.append((cand, sid))
             sample.results.append((cand, result_id))
     total = time.perf_counter() - began
-    return sample, {"rows": rows, "seconds": round(total, 1), "rows_per_second": round(rows / total),
-                    "by_table_seconds": {k: round(v, 1) for k, v in timings.items()}}
+    return sample, {
+        "rows": rows,
+        "seconds": round(total, 1),
+        "rows_per_second": round(rows / total),
+        "by_table_seconds": {k: round(v, 1) for k, v in timings.items()},
+    }
 
 
 def make_tokens(url: str, sample: Sample, candidates: Iterable[str]) -> None:
@@ -285,8 +381,9 @@ def make_tokens(url: str, sample: Sample, candidates: Iterable[str]) -> None:
 
         with Session(engine) as session:
             for candidate in candidates:
-                sample.tokens[candidate] = storage.create_token(session=session, name="bench", role=Role.CANDIDATE,
-                                                                subject=candidate)
+                sample.tokens[candidate] = storage.create_token(
+                    session=session, name="bench", role=Role.CANDIDATE, subject=candidate
+                )
     finally:
         engine.dispose()
 
@@ -316,14 +413,18 @@ def explain(url: str, sample: Sample) -> list[dict]:
         for name, call in [
             ("token", lambda: storage.find_token(session=session, secret=sample.tokens[candidate])),
             ("pack states (POST)", lambda: storage.pack_states(session=session)),
-            ("submission", lambda: storage.get_submission(session=session, submission_id=submission_id,
-                                                          with_archive=False)),
+            (
+                "submission",
+                lambda: storage.get_submission(session=session, submission_id=submission_id, with_archive=False),
+            ),
             ("latest run", lambda: storage.latest_run(session=session, submission_id=submission_id)),
             ("latest result", lambda: storage.latest_result(session=session, submission_id=submission_id)),
             ("result by id", lambda: storage.get_result(session=session, result_id=result_id)),
             ("profile", lambda: storage.skill_evidence(session=session, candidate=candidate)),
-            ("list submissions", lambda: storage.list_submissions(session=session, candidate=candidate, limit=50,
-                                                                  offset=0)),
+            (
+                "list submissions",
+                lambda: storage.list_submissions(session=session, candidate=candidate, limit=50, offset=0),
+            ),
             ("reaper", lambda: storage.stale_runs(session=session, now=now, queued_before=now - timedelta(minutes=2))),
         ]:
             label[0] = name
@@ -364,11 +465,21 @@ def server(env_store: dict[str, str], broker: str, logs: Path) -> Iterator[str]:
     # The generated backlog was queued before the load began (minutes ago for a million rows): with the
     # default lease margin the reaper would re-send 500 of it per pass during the measurement. The
     # margin is raised so the load measures the API; the reaper's batch is a separate query above.
-    env = {**os.environ, **env_store, "TASKTRIAL_BROKER_URL": broker,
-           "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}", "TASKTRIAL_LEASE_MARGIN_SECONDS": "3600"}
+    env = {
+        **os.environ,
+        **env_store,
+        "TASKTRIAL_BROKER_URL": broker,
+        "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "TASKTRIAL_LEASE_MARGIN_SECONDS": "3600",
+    }
     log = (logs / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "tasktrial"), "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, timeout=180)
         yield f"http://127.0.0.1:{port}"
@@ -395,8 +506,13 @@ async def closed_loop(client: httpx.AsyncClient, make, *, count: int) -> dict:
         if response.status_code != expected:
             failures[str(response.status_code)] = failures.get(str(response.status_code), 0) + 1
     ms = lambda v: round(1000 * v, 2)  # noqa: E731
-    return {"requests": count, "p50_ms": ms(percentile(latencies, 0.5)), "p99_ms": ms(percentile(latencies, 0.99)),
-            "sequential_rps": round(count / sum(latencies), 1), "failures": failures}
+    return {
+        "requests": count,
+        "p50_ms": ms(percentile(latencies, 0.5)),
+        "p99_ms": ms(percentile(latencies, 0.99)),
+        "sequential_rps": round(count / sum(latencies), 1),
+        "failures": failures,
+    }
 
 
 async def open_loop(client: httpx.AsyncClient, make, *, rate: float, seconds: float) -> dict:
@@ -432,10 +548,16 @@ async def open_loop(client: httpx.AsyncClient, make, *, rate: float, seconds: fl
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
     ms = lambda v: round(1000 * v, 2)  # noqa: E731
-    return {"requests": total, "achieved_rps": round(total / elapsed, 1), "p50_ms": ms(percentile(latencies, 0.5)),
-            "p95_ms": ms(percentile(latencies, 0.95)), "p99_ms": ms(percentile(latencies, 0.99)),
-            "max_ms": ms(max(latencies) if latencies else float("nan")), "failures": failures,
-            "send_lag_p99_ms": ms(percentile(lags, 0.99))}
+    return {
+        "requests": total,
+        "achieved_rps": round(total / elapsed, 1),
+        "p50_ms": ms(percentile(latencies, 0.5)),
+        "p95_ms": ms(percentile(latencies, 0.95)),
+        "p99_ms": ms(percentile(latencies, 0.99)),
+        "max_ms": ms(max(latencies) if latencies else float("nan")),
+        "failures": failures,
+        "send_lag_p99_ms": ms(percentile(lags, 0.99)),
+    }
 
 
 def load(url: str, sample: Sample, *, rate: float, seconds: float, task: str, sequential: int = 300) -> dict:
@@ -452,20 +574,42 @@ def load(url: str, sample: Sample, *, rate: float, seconds: float, task: str, se
             for candidate in candidates:
                 await client.get("/v1/profile", headers=headers[candidate])
             phases: dict[str, Callable[[int], tuple[str, str, dict[str, str], Any, int]]] = {
-                "post_submissions": lambda i: ("POST", "/v1/submissions", headers[candidates[i % len(candidates)]],
-                                               {"task": task, "files": files}, 202)}
+                "post_submissions": lambda i: (
+                    "POST",
+                    "/v1/submissions",
+                    headers[candidates[i % len(candidates)]],
+                    {"task": task, "files": files},
+                    202,
+                )
+            }
             if results:
                 phases["get_submission_result"] = lambda i: (
-                    "GET", f"/v1/submissions/{submissions[i * 7919 % len(submissions)][1]}/result",
-                    headers[submissions[i * 7919 % len(submissions)][0]], None, 200)
-                phases["get_result"] = lambda i: ("GET", f"/v1/results/{results[i * 7919 % len(results)][1]}",
-                                                  headers[results[i * 7919 % len(results)][0]], None, 200)
-            phases["get_profile"] = lambda i: ("GET", "/v1/profile", headers[candidates[i * 13 % len(candidates)]],
-                                               None, 200)
+                    "GET",
+                    f"/v1/submissions/{submissions[i * 7919 % len(submissions)][1]}/result",
+                    headers[submissions[i * 7919 % len(submissions)][0]],
+                    None,
+                    200,
+                )
+                phases["get_result"] = lambda i: (
+                    "GET",
+                    f"/v1/results/{results[i * 7919 % len(results)][1]}",
+                    headers[results[i * 7919 % len(results)][0]],
+                    None,
+                    200,
+                )
+            phases["get_profile"] = lambda i: (
+                "GET",
+                "/v1/profile",
+                headers[candidates[i * 13 % len(candidates)]],
+                None,
+                200,
+            )
             report = {}
             for name, make in phases.items():
-                report[name] = {"sequential": await closed_loop(client, make, count=sequential),
-                                **await open_loop(client, make, rate=rate, seconds=seconds)}
+                report[name] = {
+                    "sequential": await closed_loop(client, make, count=sequential),
+                    **await open_loop(client, make, rate=rate, seconds=seconds),
+                }
             return report
 
     return asyncio.run(run())
@@ -477,8 +621,10 @@ def count_rows(url: str) -> dict[str, int]:
     engine = db.make_engine(url)
     try:
         with engine.connect() as conn:
-            counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608
-                      for t in ("submission", "run", "run_event", "result", "skill_evidence")}
+            counts = {
+                t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608
+                for t in ("submission", "run", "run_event", "result", "skill_evidence")
+            }
             counts["queued_runs"] = conn.execute(text("SELECT count(*) FROM run WHERE state = 'QUEUED'")).scalar_one()
         return counts
     finally:
@@ -516,13 +662,19 @@ def bench_store(name: str, url: str, env_store: dict[str, str], args, logs: Path
     with server(env_store, broker, logs) as large:
         report["large"] = load(large, sample, rate=args.rate, seconds=args.seconds, task=task)
     report["ratios_large_to_empty_p99"] = {
-        k: {"at_rate": round(report["large"][k]["p99_ms"] / report["empty"][k]["p99_ms"], 2),
-            "sequential": round(report["large"][k]["sequential"]["p99_ms"] / report["empty"][k]["sequential"]["p99_ms"],
-                                2)}
-        for k in report["large"] if k in report["empty"]}
+        k: {
+            "at_rate": round(report["large"][k]["p99_ms"] / report["empty"][k]["p99_ms"], 2),
+            "sequential": round(
+                report["large"][k]["sequential"]["p99_ms"] / report["empty"][k]["sequential"]["p99_ms"], 2
+            ),
+        }
+        for k in report["large"]
+        if k in report["empty"]
+    }
     report["targets_met"] = {
         "post_p99_le_25ms_at_rate": report["large"]["post_submissions"]["p99_ms"] <= 25,
-        "reads_p99_le_10ms": all(report["large"][k]["p99_ms"] <= 10 for k in report["large"] if k.startswith("get_"))}
+        "reads_p99_le_10ms": all(report["large"][k]["p99_ms"] <= 10 for k in report["large"] if k.startswith("get_")),
+    }
     return report
 
 
@@ -540,23 +692,36 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     logs = root / "logs"
     logs.mkdir(exist_ok=True)
-    report: dict = {"results": args.results, "queued": args.queued, "rate_rps": args.rate,
-                    "seconds_per_phase": args.seconds, "cpus": os.cpu_count(), "load_average": os.getloadavg(),
-                    "stores": []}
+    report: dict = {
+        "results": args.results,
+        "queued": args.queued,
+        "rate_rps": args.rate,
+        "seconds_per_phase": args.seconds,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "stores": [],
+    }
     try:
         with redis_server() as broker:
             if args.backend in ("sqlite", "both"):
                 data = root / "sqlite"
                 url = f"sqlite:///{(data / 'tasktrial.db').resolve()}"
-                report["stores"].append(bench_store("sqlite", url, {"TASKTRIAL_DATA_DIR": str(data)}, args, logs,
-                                                    broker))
+                report["stores"].append(
+                    bench_store("sqlite", url, {"TASKTRIAL_DATA_DIR": str(data)}, args, logs, broker)
+                )
                 _flush(report, args.out)
             if args.backend in ("postgres", "both"):
                 with postgres_server() as pg:
-                    report["stores"].append(bench_store("postgres (fsync=off, tests/services.py)", pg,
-                                                        {"TASKTRIAL_DATABASE_URL": pg,
-                                                         "TASKTRIAL_DATA_DIR": str(root / "pg-data")},
-                                                        args, logs, broker))
+                    report["stores"].append(
+                        bench_store(
+                            "postgres (fsync=off, tests/services.py)",
+                            pg,
+                            {"TASKTRIAL_DATABASE_URL": pg, "TASKTRIAL_DATA_DIR": str(root / "pg-data")},
+                            args,
+                            logs,
+                            broker,
+                        )
+                    )
                     _flush(report, args.out)
     finally:
         if not args.keep:

@@ -53,22 +53,35 @@ def exercises(track: Path, limit: int | None) -> list[str]:
 
 def import_track(track: Path, slugs: list[str], out: Path, everything: bool) -> None:
     picked = [] if everything else [arg for slug in slugs for arg in ("--exercise", slug)]
-    subprocess.run([str(BIN / "tasktrial"), "pack", "import-exercism", str(track), str(out), *picked],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "tasktrial"), "pack", "import-exercism", str(track), str(out), *picked],
+        check=True,
+        capture_output=True,
+    )
 
 
 def ours(pack: Path, jobs: int, work: Path) -> tuple[float, dict[str, dict[str, str]]]:
     """Seconds for ``pack check --jobs`` and each task's ``{reference, starter}`` verdicts."""
     cache = Path(tempfile.mkdtemp(prefix="cache-", dir=work))  # cold: the collections are part of the job
     began = time.perf_counter()
-    proc = subprocess.run([str(BIN / "tasktrial"), "pack", "check", str(pack), "--jobs", str(jobs), "--json",
-                           "--cache-dir", str(cache)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(BIN / "tasktrial"), "pack", "check", str(pack), "--jobs", str(jobs), "--json", "--cache-dir", str(cache)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - began
     if proc.returncode not in (0, 1):
         raise SystemExit(f"pack check failed (exit {proc.returncode}): {proc.stderr[-3000:]}")
     report = json.loads(proc.stdout)
-    return elapsed, {t["task"]: {"reference": t["reference"][0]["verdict"], "starter": t["starter"][0]["verdict"],
-                                 "problems": t["problems"]} for t in report["tasks"]}
+    return elapsed, {
+        t["task"]: {
+            "reference": t["reference"][0]["verdict"],
+            "starter": t["starter"][0]["verdict"],
+            "problems": t["problems"],
+        }
+        for t in report["tasks"]
+    }
 
 
 def peer_jobs(track: Path, slugs: list[str], work: Path) -> list[tuple[str, str, Path]]:
@@ -93,12 +106,44 @@ def peer_jobs(track: Path, slugs: list[str], work: Path) -> list[tuple[str, str,
 def peer_command(folder: Path, image: str) -> list[str]:
     limits = IMPORT_LIMITS
     memory = f"{limits['memory_mb']}m"
-    return ["docker", "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp:rw,size=32m",
-            "--user", "65534:65534", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--memory", memory, "--memory-swap", memory, "--cpus", str(limits["cpus"]),
-            "--pids-limit", str(limits["pids"]), "--label", f"{LABEL}.bench=1",
-            "-v", f"{folder}:/solution:ro", "-w", "/solution", image,
-            "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "/solution"]
+    return [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--read-only",
+        "--tmpfs",
+        "/tmp:rw,size=32m",
+        "--user",
+        "65534:65534",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--memory",
+        memory,
+        "--memory-swap",
+        memory,
+        "--cpus",
+        str(limits["cpus"]),
+        "--pids-limit",
+        str(limits["pids"]),
+        "--label",
+        f"{LABEL}.bench=1",
+        "-v",
+        f"{folder}:/solution:ro",
+        "-w",
+        "/solution",
+        image,
+        "python3",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "/solution",
+    ]
 
 
 def peer(jobs: list[tuple[str, str, Path]], image: str, concurrency: int) -> tuple[float, dict[tuple[str, str], str]]:
@@ -127,13 +172,18 @@ def compare(slugs: list[str], mine: dict[str, dict[str, str]], theirs: dict[tupl
                 ours_unexpected.append(f"{slug} {kind}: {task.get(role)} {task.get('problems', [])[:1]}")
             if passed_peer != expected:
                 peer_unexpected.append(f"{slug} {kind}: {theirs.get((slug, kind))}")
-    return {"jobs_compared": 2 * len(slugs), "disagreements": disagree,
-            "ours_unlike_exercism_expectations": ours_unexpected,
-            "peer_unlike_exercism_expectations": peer_unexpected}
+    return {
+        "jobs_compared": 2 * len(slugs),
+        "disagreements": disagree,
+        "ours_unlike_exercism_expectations": ours_unexpected,
+        "peer_unlike_exercism_expectations": peer_unexpected,
+    }
 
 
 def leftovers() -> int:
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL}.bench"], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={LABEL}.bench"], capture_output=True, text=True, check=False
+    )
     return len(out.stdout.split())
 
 

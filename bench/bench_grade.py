@@ -60,9 +60,29 @@ def main() -> None:
         work, hidden = Path(tmp) / "workspace", Path(tmp) / "grader"
         write(submission, work)
         write(packs.grader_files(task), hidden)
-        raw_cmd = ["docker", "run", "--rm", "--network", "none", "-v", f"{work}:/workspace:ro",
-                   "-v", f"{hidden}:/grader:ro", "-w", "/workspace", "-e", "PYTHONPATH=/workspace", image,
-                   "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "/grader/tests"]
+        raw_cmd = [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{work}:/workspace:ro",
+            "-v",
+            f"{hidden}:/grader:ro",
+            "-w",
+            "/workspace",
+            "-e",
+            "PYTHONPATH=/workspace",
+            image,
+            "python3",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "/grader/tests",
+        ]
 
         def raw() -> float:
             began = time.perf_counter()

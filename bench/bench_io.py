@@ -73,16 +73,23 @@ def main() -> None:
 
         def raw_one() -> float:
             began = time.perf_counter()
-            proc = subprocess.run(["docker", "run", "--rm", "--network", "none", *mounts, image,
-                                   "sh", "-c", loop, "sh", *command], capture_output=True, check=False)
+            proc = subprocess.run(
+                ["docker", "run", "--rm", "--network", "none", *mounts, image, "sh", "-c", loop, "sh", *command],
+                capture_output=True,
+                check=False,
+            )
             assert proc.returncode == 0, proc.stderr.decode()[-2000:]
             return time.perf_counter() - began
 
         def raw_per_case() -> float:
             began = time.perf_counter()
             for case in all_cases:
-                proc = subprocess.run(["docker", "run", "--rm", "-i", "--network", "none", *mounts, image, *command],
-                                      input=case.stdin, capture_output=True, check=False)
+                proc = subprocess.run(
+                    ["docker", "run", "--rm", "-i", "--network", "none", *mounts, image, *command],
+                    input=case.stdin,
+                    capture_output=True,
+                    check=False,
+                )
                 assert proc.returncode == 0, proc.stderr.decode()[-2000:]
             return time.perf_counter() - began
 
@@ -104,11 +111,14 @@ def main() -> None:
             time.sleep(pause)
             return elapsed
 
-        sides = {"raw_one_container": raw_one, "raw_per_case": raw_per_case,
-                 "engine_cold": lambda: engine(cold, cold_grader),
-                 "engine_warm": lambda: engine(warm, warm_grader, pause=0.5),
-                 "engine_shared_sandbox_cold": lambda: shared(cold, cold_grader),
-                 "engine_shared_sandbox_warm": lambda: shared(warm, warm_grader, pause=0.5)}
+        sides = {
+            "raw_one_container": raw_one,
+            "raw_per_case": raw_per_case,
+            "engine_cold": lambda: engine(cold, cold_grader),
+            "engine_warm": lambda: engine(warm, warm_grader, pause=0.5),
+            "engine_shared_sandbox_cold": lambda: shared(cold, cold_grader),
+            "engine_shared_sandbox_warm": lambda: shared(warm, warm_grader, pause=0.5),
+        }
         for run in sides.values():
             run()  # page cache, image layers
         times: dict[str, list[float]] = {name: [] for name in sides}
@@ -124,8 +134,11 @@ def main() -> None:
         "cases": len(all_cases),
         "submissions_per_side": args.k,
         **{f"{name}_median_s": round(value, 4) for name, value in medians.items()},
-        **{f"ratio_{name}_to_raw_one_container": round(value / base, 3) for name, value in medians.items()
-           if name != "raw_one_container"},
+        **{
+            f"ratio_{name}_to_raw_one_container": round(value / base, 3)
+            for name, value in medians.items()
+            if name != "raw_one_container"
+        },
     }
     print(json.dumps(report, indent=2))
 

@@ -40,14 +40,20 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=0, help="sandboxes started ahead per kind of run")
     args = parser.parse_args()
 
-    tasks = [task for folder in sorted((REPO / "tasks").iterdir()) if (folder / "pack.yaml").is_file()
-             for task in packs.load_pack(folder, environments=images.environments()).tasks
-             if task.grader_kind == "pytest" and isolation(task) == SEPARATE]
+    tasks = [
+        task
+        for folder in sorted((REPO / "tasks").iterdir())
+        if (folder / "pack.yaml").is_file()
+        for task in packs.load_pack(folder, environments=images.environments()).tasks
+        if task.grader_kind == "pytest" and isolation(task) == SEPARATE
+    ]
     runner = DockerRunner.from_env(warm=args.warm)
     graders = GraderSet(runner, cache_dir=Path(tempfile.mkdtemp(prefix="tasktrial-bench-")))
     old_total = new_total = 0.0
-    print("load average at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
-          "(cold: no sandbox started ahead)" if not args.warm else f"(--warm {args.warm})")
+    print(
+        "load average at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+        "(cold: no sandbox started ahead)" if not args.warm else f"(--warm {args.warm})",
+    )
     print(f"{'task':<24} {'shared-process s':>17} {'separate-sandbox s':>19} {'ratio':>6}")
     try:
         for task in tasks:

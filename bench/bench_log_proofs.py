@@ -42,15 +42,31 @@ def build(path: Path, leaves: int) -> tuple[TransparencyLog, list[str], float]:
     db.migrate(engine)
     with Session(engine) as session:
         submission, run = storage.create_submission(
-            session=session, candidate="bench", pack_id="p", pack_version="1", task_id="t",
-            task_digest="sha256:" + "1" * 64, submission_digest="sha256:" + "2" * 64, archive=b"a")
-        storage.record_result(session=session, run=run, submission=submission, candidate_view={},
-                              document={"id": "r", "score": 1.0, "verdict": "not_ready"})
+            session=session,
+            candidate="bench",
+            pack_id="p",
+            pack_version="1",
+            task_id="t",
+            task_digest="sha256:" + "1" * 64,
+            submission_digest="sha256:" + "2" * 64,
+            archive=b"a",
+        )
+        storage.record_result(
+            session=session,
+            run=run,
+            submission=submission,
+            candidate_view={},
+            document={"id": "r", "score": 1.0, "verdict": "not_ready"},
+        )
         digests = [f"sha256:{i:064x}" for i in range(leaves)]
         session.execute(insert(LogEntry), [{"digest": d, "result_id": "r", "view": "full"} for d in digests])
         session.commit()
-    log = TransparencyLog(session=lambda: Session(engine, expire_on_commit=False), origin="bench/log",
-                          key=SigningKey.generate, batch_leaves=leaves - 10)
+    log = TransparencyLog(
+        session=lambda: Session(engine, expire_on_commit=False),
+        origin="bench/log",
+        key=SigningKey.generate,
+        batch_leaves=leaves - 10,
+    )
     started = time.perf_counter()
     log.seal()  # two checkpoints: leaves - 10, then leaves
     return log, digests, time.perf_counter() - started
@@ -82,13 +98,15 @@ def main() -> None:
                 "naive_in_process": lambda i: merkle.inclusion_proof(hashes, i, n),
                 "before": before_inclusion,
                 "after": lambda i: transparency.decode_proof(
-                    log.inclusion(digest=digests[i], size=n)["inclusion_proof"], "proof"),
+                    log.inclusion(digest=digests[i], size=n)["inclusion_proof"], "proof"
+                ),
             },
             "consistency": {
                 "naive_in_process": lambda i: merkle.consistency_proof(hashes, first, n),
                 "before": lambda i: before_consistency(),
                 "after": lambda i: transparency.decode_proof(
-                    log.consistency(first=first, second=n)["consistency_proof"], "proof"),
+                    log.consistency(first=first, second=n)["consistency_proof"], "proof"
+                ),
             },
         }
         print(f"{n} leaves; sealing them all at once (every subtree stored): {sealing:.2f} s")
@@ -106,8 +124,10 @@ def main() -> None:
             base = statistics.median(times["naive_in_process"])
             for name, samples in times.items():
                 median = statistics.median(samples)
-                print(f"{kind:12} {name:17} median {median * 1000:9.3f} ms   ratio to naive in-process "
-                      f"{median / base:8.4f}")
+                print(
+                    f"{kind:12} {name:17} median {median * 1000:9.3f} ms   ratio to naive in-process "
+                    f"{median / base:8.4f}"
+                )
 
 
 if __name__ == "__main__":

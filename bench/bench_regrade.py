@@ -96,13 +96,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="embedded workers (default: the product's)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tasktrial-bench-regrade-"))
-    report: dict = {"task": f"{PACK}/{TASK} (reference solution)", "n": args.n,
-                    "host_cpus": os.cpu_count(), "load_before": os.getloadavg()}
+    report: dict = {
+        "task": f"{PACK}/{TASK} (reference solution)",
+        "n": args.n,
+        "host_cpus": os.cpu_count(),
+        "load_before": os.getloadavg(),
+    }
     try:
         report["baseline_sequential_warm"] = baseline(args.baseline, tmp / "cache")
         overrides = {"embedded_workers": args.workers} if args.workers else {}
-        settings = Settings(data_dir=tmp / "data", catalogue_dirs=two_versions(tmp),
-                            submission_rate_limit=10**6, **overrides)
+        settings = Settings(
+            data_dir=tmp / "data", catalogue_dirs=two_versions(tmp), submission_rate_limit=10**6, **overrides
+        )
         report["embedded_workers"] = settings.embedded_workers
         holder: dict = {}
 
@@ -114,18 +119,31 @@ def main() -> None:
         with TestClient(app) as http:
             holder["http"] = http
             with service.session() as session:
-                organiser = {"Authorization": "Bearer " + storage.create_token(
-                    session=session, name="bench", role=Role.AUTHOR, subject="olga")}
+                organiser = {
+                    "Authorization": "Bearer "
+                    + storage.create_token(session=session, name="bench", role=Role.AUTHOR, subject="olga")
+                }
             cohort = http.post("/v1/cohorts", headers=organiser, json={"name": "bench"}).json()
             roster = "subject,display_name,email\n" + "".join(
-                f"m{i:04d},Member {i},m{i:04d}@example.org\n" for i in range(args.n))
-            imported = http.post(f"/v1/cohorts/{cohort['id']}/members", content=roster.encode(),
-                                 headers={**organiser, "content-type": "text/csv"})
+                f"m{i:04d},Member {i},m{i:04d}@example.org\n" for i in range(args.n)
+            )
+            imported = http.post(
+                f"/v1/cohorts/{cohort['id']}/members",
+                content=roster.encode(),
+                headers={**organiser, "content-type": "text/csv"},
+            )
             assert imported.status_code == 201, imported.text
             now = datetime.now(UTC)
-            made = http.post(f"/v1/cohorts/{cohort['id']}/assessments", headers=organiser, json={
-                "title": "bench", "tasks": [{"task": f"{PACK}/{TASK}", "version": "1.0.0"}],
-                "opens_at": (now - timedelta(hours=1)).isoformat(), "closes_at": (now + timedelta(days=1)).isoformat()})
+            made = http.post(
+                f"/v1/cohorts/{cohort['id']}/assessments",
+                headers=organiser,
+                json={
+                    "title": "bench",
+                    "tasks": [{"task": f"{PACK}/{TASK}", "version": "1.0.0"}],
+                    "opens_at": (now - timedelta(hours=1)).isoformat(),
+                    "closes_at": (now + timedelta(days=1)).isoformat(),
+                },
+            )
             assert made.status_code == 201, made.text
             assessment = made.json()
             solution = (REPO / "tasks" / PACK / TASK / "solution" / "retry.py").read_text()
@@ -133,9 +151,11 @@ def main() -> None:
             for invitation in imported.json()["invitations"]:
                 redeemed = http.post("/invitations/redeem", json={"invitation": invitation["invitation"]})
                 assert redeemed.status_code == 200, redeemed.text
-                sent = http.post("/v1/submissions", headers={"Authorization": f"Bearer {redeemed.json()['token']}"},
-                                 json={"task": f"{PACK}/{TASK}", "assessment": assessment["id"],
-                                       "files": {"retry.py": solution}})
+                sent = http.post(
+                    "/v1/submissions",
+                    headers={"Authorization": f"Bearer {redeemed.json()['token']}"},
+                    json={"task": f"{PACK}/{TASK}", "assessment": assessment["id"], "files": {"retry.py": solution}},
+                )
                 assert sent.status_code in (201, 202), sent.text
             dashboard = f"/v1/assessments/{assessment['id']}/dashboard"
 
@@ -152,18 +172,23 @@ def main() -> None:
             started = http.post(f"/v1/assessments/{assessment['id']}/regrade", headers=organiser, json={})
             assert started.status_code == 202, started.text
             regrade = started.json()
-            final, samples = wait_for(http, f"/v1/regrades/{regrade['id']}", organiser,
-                                      lambda b: b["finished"], args.poll, 3600)
+            final, samples = wait_for(
+                http, f"/v1/regrades/{regrade['id']}", organiser, lambda b: b["finished"], args.poll, 3600
+            )
             elapsed = time.perf_counter() - began
             base = report["baseline_sequential_warm"]["gradings_per_s"]
             report["regrade"] = {
-                "total": final["total"], "done": final["done"],
-                "changed_verdicts": [(c["candidate"], c["old"]["verdict"], c["new"]["verdict"])
-                                     for c in final["changed"]],
-                "versions": final["versions"], "seconds": round(elapsed, 2),
+                "total": final["total"],
+                "done": final["done"],
+                "changed_verdicts": [
+                    (c["candidate"], c["old"]["verdict"], c["new"]["verdict"]) for c in final["changed"]
+                ],
+                "versions": final["versions"],
+                "seconds": round(elapsed, 2),
                 "gradings_per_s": round(final["total"] / elapsed, 3),
                 "ratio_to_sequential_rate": round(final["total"] / elapsed / base, 2),
-                "progress_samples": " ".join(f"{t}s:{b['done']}" for t, b in samples)}
+                "progress_samples": " ".join(f"{t}s:{b['done']}" for t, b in samples),
+            }
         service.engine.dispose()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

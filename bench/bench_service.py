@@ -48,22 +48,41 @@ def percentile(values: list[float], q: float) -> float:
 @contextlib.contextmanager
 def server(root: Path, catalogue: Path, broker: str | None):
     port = free_port()
-    env = {**os.environ, "TASKTRIAL_DATA_DIR": str(root), "TASKTRIAL_CATALOGUE_DIRS": json.dumps([str(catalogue)]),
-           "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    env = {
+        **os.environ,
+        "TASKTRIAL_DATA_DIR": str(root),
+        "TASKTRIAL_CATALOGUE_DIRS": json.dumps([str(catalogue)]),
+        "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
     if broker:
         env["TASKTRIAL_BROKER_URL"] = broker
 
     def run(*a: str) -> str:
-        return subprocess.run([str(BIN / "tasktrial"), *a], env=env, check=True, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            [str(BIN / "tasktrial"), *a], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     candidate = run("admin", "create-token", "--role", "candidate", "--subject", "bench", "--init")
-    procs = [subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "tasktrial"), "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
     if broker:
         token = run("admin", "create-token", "--role", "worker", "--subject", "bench-worker")
-        procs.append(subprocess.Popen([str(BIN / "tasktrial"), "worker", "--concurrency", "1"],
-                                      env={**env, "TASKTRIAL_WORKER_TOKEN": token},
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                [str(BIN / "tasktrial"), "worker", "--concurrency", "1"],
+                env={**env, "TASKTRIAL_WORKER_TOKEN": token},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
     try:
         wait_for_port(port, timeout=60)
         yield f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {candidate}"}
@@ -76,8 +95,9 @@ def server(root: Path, catalogue: Path, broker: str | None):
 
 def submit_and_wait(client: httpx.Client, headers: dict) -> tuple[float, str]:
     began = time.perf_counter()
-    accepted = client.post("/v1/submissions", headers=headers,
-                           json={"task": "bench/value", "files": {"value.py": SOLUTION}}).json()
+    accepted = client.post(
+        "/v1/submissions", headers=headers, json={"task": "bench/value", "files": {"value.py": SOLUTION}}
+    ).json()
     with client.stream("GET", f"/v1/submissions/{accepted['id']}/events", headers=headers) as events:
         for line in events.iter_lines():
             if line.startswith("event: done"):
@@ -94,10 +114,22 @@ def read_load(url: str, headers: dict, submission_id: str, seconds: float, conne
 
 
 def wrk_load(url: str, headers: dict, submission_id: str, seconds: float, connections: int) -> dict:
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
-                          "-H", f"Authorization: {headers['Authorization']}",
-                          f"{url}/v1/submissions/{submission_id}/result"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "--latency",
+            "-H",
+            f"Authorization: {headers['Authorization']}",
+            f"{url}/v1/submissions/{submission_id}/result",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
     def found(pattern: str) -> re.Match[str]:
         match = re.search(pattern, out)
         if match is None:
@@ -111,8 +143,14 @@ def wrk_load(url: str, headers: dict, submission_id: str, seconds: float, connec
         return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"tool": "wrk", "connections": connections, "rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"),
-            "non_2xx": int(errors.group(1)) if errors else 0}
+    return {
+        "tool": "wrk",
+        "connections": connections,
+        "rps": rps,
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 def python_load(url: str, headers: dict, submission_id: str, seconds: float, threads: int) -> dict:
@@ -136,9 +174,14 @@ def python_load(url: str, headers: dict, submission_id: str, seconds: float, thr
         worker.start()
     for worker in workers:
         worker.join()
-    return {"tool": "httpx threads", "requests": len(latencies), "rps": round(len(latencies) / seconds, 1),
-            "p50_ms": round(1000 * percentile(latencies, 0.5), 2), "p99_ms": round(1000 * percentile(latencies, 0.99), 2),
-            "client_threads": threads}
+    return {
+        "tool": "httpx threads",
+        "requests": len(latencies),
+        "rps": round(len(latencies) / seconds, 1),
+        "p50_ms": round(1000 * percentile(latencies, 0.5), 2),
+        "p99_ms": round(1000 * percentile(latencies, 0.99), 2),
+        "client_threads": threads,
+    }
 
 
 def main() -> None:
@@ -148,19 +191,56 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tasktrial-bench-"))
     catalogue = tmp / "catalogue"
-    write_pack(catalogue / "bench", {"value": {"task": pytest_task_yaml("value"), "files": {
-        "statement.md": "Return 42.\n", "starter/value.py": "def value():\n    return 0\n",
-        "solution/value.py": SOLUTION, "grader/test_value.py": TEST}}},
-        pack={"id": "bench", "version": "1.0.0", "title": "Bench", "description": "bench", "authors": ["b"],
-              "license": "MIT"})
+    write_pack(
+        catalogue / "bench",
+        {
+            "value": {
+                "task": pytest_task_yaml("value"),
+                "files": {
+                    "statement.md": "Return 42.\n",
+                    "starter/value.py": "def value():\n    return 0\n",
+                    "solution/value.py": SOLUTION,
+                    "grader/test_value.py": TEST,
+                },
+            }
+        },
+        pack={
+            "id": "bench",
+            "version": "1.0.0",
+            "title": "Bench",
+            "description": "bench",
+            "authors": ["b"],
+            "license": "MIT",
+        },
+    )
     work, grader = tmp / "raw" / "workspace", tmp / "raw" / "grader"
     work.mkdir(parents=True)
     grader.mkdir(parents=True)
     (work / "value.py").write_text(SOLUTION)
     (grader / "test_value.py").write_text(TEST)
-    raw_cmd = ["docker", "run", "--rm", "--network", "none", "-v", f"{work}:/workspace:ro", "-v", f"{grader}:/grader:ro",
-               "-w", "/workspace", "-e", "PYTHONPATH=/workspace", images.runtime_image("python").tag,
-               "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "/grader"]
+    raw_cmd = [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        f"{work}:/workspace:ro",
+        "-v",
+        f"{grader}:/grader:ro",
+        "-w",
+        "/workspace",
+        "-e",
+        "PYTHONPATH=/workspace",
+        images.runtime_image("python").tag,
+        "python3",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "/grader",
+    ]
 
     def raw() -> float:
         began = time.perf_counter()
@@ -168,11 +248,15 @@ def main() -> None:
         return time.perf_counter() - began
 
     report: dict = {"task": "bench/value (one pytest test)", "submissions_per_side": args.k}
-    with redis_server() as broker, \
-            server(tmp / "embedded", catalogue, None) as (embedded_url, embedded_headers), \
-            server(tmp / "celery", catalogue, broker) as (celery_url, celery_headers):
-        sides = {"embedded": (httpx.Client(base_url=embedded_url, timeout=120), embedded_headers),
-                 "celery": (httpx.Client(base_url=celery_url, timeout=120), celery_headers)}
+    with (
+        redis_server() as broker,
+        server(tmp / "embedded", catalogue, None) as (embedded_url, embedded_headers),
+        server(tmp / "celery", catalogue, broker) as (celery_url, celery_headers),
+    ):
+        sides = {
+            "embedded": (httpx.Client(base_url=embedded_url, timeout=120), embedded_headers),
+            "celery": (httpx.Client(base_url=celery_url, timeout=120), celery_headers),
+        }
         times: dict[str, list[float]] = {"raw": [], "embedded": [], "celery": []}
         raw()
         last_id = ""
@@ -189,11 +273,15 @@ def main() -> None:
         report["raw_docker_run"] = {"p50_s": round(raw_p50, 4), "p95_s": round(percentile(times["raw"], 0.95), 4)}
         for name in ("embedded", "celery"):
             p50 = statistics.median(times[name])
-            report[name] = {"p50_s": round(p50, 4), "p95_s": round(percentile(times[name], 0.95), 4),
-                            "p50_ratio_to_raw": round(p50 / raw_p50, 3),
-                            "p50_minus_raw_ms": round(1000 * (p50 - raw_p50), 1)}
+            report[name] = {
+                "p50_s": round(p50, 4),
+                "p95_s": round(percentile(times[name], 0.95), 4),
+                "p50_ratio_to_raw": round(p50 / raw_p50, 3),
+                "p50_minus_raw_ms": round(1000 * (p50 - raw_p50), 1),
+            }
         report["result_reads_embedded"] = {
-            f"{n}_connections": read_load(embedded_url, embedded_headers, last_id, args.read_seconds, n) for n in (1, 4)}
+            f"{n}_connections": read_load(embedded_url, embedded_headers, last_id, args.read_seconds, n) for n in (1, 4)
+        }
         for client, _ in sides.values():
             client.close()
     report["targets"] = {"p50_minus_raw_ms_at_most": 100, "result_read_p99_ms_under": 20}

@@ -51,19 +51,36 @@ def percentile(values: list[float], q: float) -> float:
 @contextlib.contextmanager
 def server(root: Path, catalogue: Path, broker: str, streams: int, per_token: int):
     port = free_port()
-    env = {**os.environ, "TASKTRIAL_DATA_DIR": str(root), "TASKTRIAL_CATALOGUE_DIRS": json.dumps([str(catalogue)]),
-           "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}", "TASKTRIAL_BROKER_URL": broker,
-           "TASKTRIAL_MAX_STREAMS": str(max(streams, 1)), "TASKTRIAL_MAX_STREAMS_PER_TOKEN": str(per_token),
-           # The bench submits far faster than a candidate: admission control must not be what it measures.
-           "TASKTRIAL_SUBMISSION_RATE_LIMIT": "1000000", "TASKTRIAL_MAX_QUEUED_RUNS": "1000000"}
+    env = {
+        **os.environ,
+        "TASKTRIAL_DATA_DIR": str(root),
+        "TASKTRIAL_CATALOGUE_DIRS": json.dumps([str(catalogue)]),
+        "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "TASKTRIAL_BROKER_URL": broker,
+        "TASKTRIAL_MAX_STREAMS": str(max(streams, 1)),
+        "TASKTRIAL_MAX_STREAMS_PER_TOKEN": str(per_token),
+        # The bench submits far faster than a candidate: admission control must not be what it measures.
+        "TASKTRIAL_SUBMISSION_RATE_LIMIT": "1000000",
+        "TASKTRIAL_MAX_QUEUED_RUNS": "1000000",
+    }
 
     def token(role: str, subject: str) -> dict[str, str]:
-        secret = subprocess.run([str(BIN / "tasktrial"), "admin", "create-token", "--role", role, "--subject", subject],
-                                env=env, check=True, capture_output=True, text=True).stdout.strip()
+        secret = subprocess.run(
+            [str(BIN / "tasktrial"), "admin", "create-token", "--role", role, "--subject", subject],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         return {"Authorization": f"Bearer {secret}"}
 
-    proc = subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "tasktrial"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, timeout=60)
         yield f"http://127.0.0.1:{port}", token
@@ -78,33 +95,60 @@ def server(root: Path, catalogue: Path, broker: str, streams: int, per_token: in
 
 def result_for(job: dict) -> dict:
     return {
-        "schema_version": 1, "id": "bench-" + job["run_id"],
-        "task": {"pack": job["pack_id"], "pack_version": job["pack_version"], "id": job["task_id"],
-                 "task_digest": job["task_digest"]},
-        "submission_digest": job["submission_digest"], "score": 100.0, "verdict": "ready", "status": "completed",
-        "reason": "", "checks": [], "micro_skills": {},
-        "runner": {"backend": "bench", "image": "", "limits": {}, "wall_seconds": 0.0, "cpu_seconds": None,
-                   "peak_memory_bytes": None, "exit_code": 0, "timed_out": False, "oom_killed": False,
-                   "output_truncated": False},
-        "output": {"stdout": "", "stderr": ""}, "started_at": "2026-01-01T00:00:00.000Z",
-        "finished_at": "2026-01-01T00:00:01.000Z", "engine_version": "bench",
+        "schema_version": 1,
+        "id": "bench-" + job["run_id"],
+        "task": {
+            "pack": job["pack_id"],
+            "pack_version": job["pack_version"],
+            "id": job["task_id"],
+            "task_digest": job["task_digest"],
+        },
+        "submission_digest": job["submission_digest"],
+        "score": 100.0,
+        "verdict": "ready",
+        "status": "completed",
+        "reason": "",
+        "checks": [],
+        "micro_skills": {},
+        "runner": {
+            "backend": "bench",
+            "image": "",
+            "limits": {},
+            "wall_seconds": 0.0,
+            "cpu_seconds": None,
+            "peak_memory_bytes": None,
+            "exit_code": 0,
+            "timed_out": False,
+            "oom_killed": False,
+            "output_truncated": False,
+        },
+        "output": {"stdout": "", "stderr": ""},
+        "started_at": "2026-01-01T00:00:00.000Z",
+        "finished_at": "2026-01-01T00:00:01.000Z",
+        "engine_version": "bench",
     }
 
 
 def submit(client: httpx.Client, headers: dict) -> dict:
-    response = client.post("/v1/submissions", headers=headers,
-                           json={"task": "bench/value", "files": {"value.py": SOLUTION}})
+    response = client.post(
+        "/v1/submissions", headers=headers, json={"task": "bench/value", "files": {"value.py": SOLUTION}}
+    )
     response.raise_for_status()
     return response.json()
 
 
 def summary(values: list[float], errors: int) -> dict:
-    return {"requests": len(values), "p50_ms": round(1000 * percentile(values, 0.5), 2),
-            "p99_ms": round(1000 * percentile(values, 0.99), 2), "errors": errors}
+    return {
+        "requests": len(values),
+        "p50_ms": round(1000 * percentile(values, 0.5), 2),
+        "p99_ms": round(1000 * percentile(values, 0.99), 2),
+        "errors": errors,
+    }
 
 
-def measure(url: str, seconds: float, clients: int, candidate: dict, worker: dict, done_id: str,
-            raw: bool = False) -> dict:
+def measure(
+    url: str, seconds: float, clients: int, candidate: dict, worker: dict, done_id: str, raw: bool = False
+) -> dict:
     """Each client thread loops over the route mix for ``seconds``; latencies per route."""
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
@@ -132,19 +176,33 @@ def measure(url: str, seconds: float, clients: int, candidate: dict, worker: dic
                 timed("GET /healthz", lambda: http.get("/healthz"))
                 timed("GET /v1/tasks", lambda: http.get("/v1/tasks", headers=candidate))
                 timed("GET /v1/submissions/{id}", lambda: http.get(f"/v1/submissions/{done_id}", headers=candidate))
-                timed("GET /v1/submissions/{id}/result",
-                      lambda: http.get(f"/v1/submissions/{done_id}/result", headers=candidate))
-                accepted = timed("POST /v1/submissions", lambda: http.post(
-                    "/v1/submissions", headers=candidate,
-                    json={"task": "bench/value", "files": {"value.py": SOLUTION}}), ok=(202,))
+                timed(
+                    "GET /v1/submissions/{id}/result",
+                    lambda: http.get(f"/v1/submissions/{done_id}/result", headers=candidate),
+                )
+                accepted = timed(
+                    "POST /v1/submissions",
+                    lambda: http.post(
+                        "/v1/submissions",
+                        headers=candidate,
+                        json={"task": "bench/value", "files": {"value.py": SOLUTION}},
+                    ),
+                    ok=(202,),
+                )
                 if accepted is not None and accepted.status_code == 202:
                     run_id = accepted.json()["run_id"]
                     name = f"bench-{index}"
                     claim, progress = f"/v1/runs/{run_id}/claim", f"/v1/runs/{run_id}/progress"
-                    timed("POST /v1/runs/{id}/claim",
-                          functools.partial(http.post, claim, headers=worker, json={"worker": name}))
-                    timed("POST /v1/runs/{id}/progress",
-                          functools.partial(http.post, progress, headers=worker, json={"worker": name, "state": "grading"}))
+                    timed(
+                        "POST /v1/runs/{id}/claim",
+                        functools.partial(http.post, claim, headers=worker, json={"worker": name}),
+                    )
+                    timed(
+                        "POST /v1/runs/{id}/progress",
+                        functools.partial(
+                            http.post, progress, headers=worker, json={"worker": name, "state": "grading"}
+                        ),
+                    )
         with lock:
             for name, values in local.items():
                 latencies[name].extend(values)
@@ -177,8 +235,10 @@ class Streams:
         opened = 0
         for headers, submission_id in self.followers:
             sock = socket.create_connection((self.address.host, self.address.port), timeout=30)
-            request = (f"GET /v1/submissions/{submission_id}/events HTTP/1.1\r\nHost: {self.address.host}\r\n"
-                       f"Authorization: {headers['Authorization']}\r\nAccept: text/event-stream\r\n\r\n")
+            request = (
+                f"GET /v1/submissions/{submission_id}/events HTTP/1.1\r\nHost: {self.address.host}\r\n"
+                f"Authorization: {headers['Authorization']}\r\nAccept: text/event-stream\r\n\r\n"
+            )
             sock.sendall(request.encode())
             received = b""
             try:
@@ -212,21 +272,46 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tasktrial-bench-streams-"))
     catalogue = tmp / "catalogue"
-    write_pack(catalogue / "bench", {"value": {"task": pytest_task_yaml("value"), "files": {
-        "statement.md": "Return 42.\n", "starter/value.py": "def value():\n    return 0\n",
-        "solution/value.py": SOLUTION,
-        "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n"}}},
-        pack={"id": "bench", "version": "1.0.0", "title": "Bench", "description": "bench", "authors": ["b"],
-              "license": "MIT"})
-    report: dict = {"streams": args.streams, "per_token": args.per_token, "clients": args.clients,
-                    "seconds_per_phase": args.seconds, "rounds": args.rounds}
-    with redis_server() as broker, server(tmp / "data", catalogue, broker, args.streams, args.per_token) as (url, token):
+    write_pack(
+        catalogue / "bench",
+        {
+            "value": {
+                "task": pytest_task_yaml("value"),
+                "files": {
+                    "statement.md": "Return 42.\n",
+                    "starter/value.py": "def value():\n    return 0\n",
+                    "solution/value.py": SOLUTION,
+                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
+                },
+            }
+        },
+        pack={
+            "id": "bench",
+            "version": "1.0.0",
+            "title": "Bench",
+            "description": "bench",
+            "authors": ["b"],
+            "license": "MIT",
+        },
+    )
+    report: dict = {
+        "streams": args.streams,
+        "per_token": args.per_token,
+        "clients": args.clients,
+        "seconds_per_phase": args.seconds,
+        "rounds": args.rounds,
+    }
+    with (
+        redis_server() as broker,
+        server(tmp / "data", catalogue, broker, args.streams, args.per_token) as (url, token),
+    ):
         candidate, worker = token("candidate", "bench"), token("worker", "bench-worker")
         with httpx.Client(base_url=url, timeout=TIMEOUT) as http:
             done = submit(http, candidate)  # one finished submission, for the result reads
             job = http.post(f"/v1/runs/{done['run_id']}/claim", headers=worker, json={"worker": "setup"}).json()
-            http.post(f"/v1/runs/{done['run_id']}/result", headers=worker, json=result_for(job),
-                      params={"worker": "setup"}).raise_for_status()
+            http.post(
+                f"/v1/runs/{done['run_id']}/result", headers=worker, json=result_for(job), params={"worker": "setup"}
+            ).raise_for_status()
             tokens = [token("candidate", f"follower-{i}") for i in range(-(-args.streams // args.per_token))]
             followers = []
             for index in range(args.streams):
@@ -252,13 +337,17 @@ def main() -> None:
                 for name, (values, errors) in measured.items():
                     pooled[phase][name].append((values, errors))
         for phase, routes in pooled.items():
-            report[phase] = {name: summary([v for values, _ in parts for v in values], sum(e for _, e in parts))
-                             for name, parts in sorted(routes.items())}
+            report[phase] = {
+                name: summary([v for values, _ in parts for v in values], sum(e for _, e in parts))
+                for name, parts in sorted(routes.items())
+            }
     base, loaded = report["without_streams"], report["with_streams"]
     report["p99_ratio_with_to_without"] = {
-        name: round(loaded[name]["p99_ms"] / base[name]["p99_ms"], 2) for name in base if name in loaded}
+        name: round(loaded[name]["p99_ms"] / base[name]["p99_ms"], 2) for name in base if name in loaded
+    }
     report["p50_ratio_with_to_without"] = {
-        name: round(loaded[name]["p50_ms"] / base[name]["p50_ms"], 2) for name in base if name in loaded}
+        name: round(loaded[name]["p50_ms"] / base[name]["p50_ms"], 2) for name in base if name in loaded
+    }
     report["target"] = "every route's p99 ratio near 1 (unchanged) with 200 open streams, and no errors"
     print(json.dumps(report, indent=2))
 

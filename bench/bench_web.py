@@ -60,9 +60,18 @@ def make_catalogue(root: Path) -> Path:
     for p in range(PACKS):
         pack = root / f"bench-pack-{p}"
         pack.mkdir(parents=True)
-        (pack / "pack.yaml").write_text(yaml.safe_dump({"id": f"bench-pack-{p}", "version": "1.0.0",
-                                                        "title": f"Bench pack {p}", "description": "bench",
-                                                        "authors": ["bench"], "license": "MIT"}))
+        (pack / "pack.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "id": f"bench-pack-{p}",
+                    "version": "1.0.0",
+                    "title": f"Bench pack {p}",
+                    "description": "bench",
+                    "authors": ["bench"],
+                    "license": "MIT",
+                }
+            )
+        )
         for t in range(TASKS_PER_PACK):
             folder = pack / f"task-{t}"
             shutil.copytree(EXAMPLE, folder)
@@ -80,13 +89,38 @@ def make_catalogue(root: Path) -> Path:
 def fill_results(service) -> tuple[str, str]:
     """10,000 results (100 candidates × 100), each with its skill evidence and standings; returns one of bench-0's result ids."""
     task = service.pack_store.task("bench-pack-0", "task-0")
-    checks = (Check(id="empty-input", name="empty-input", status=CheckStatus.PASS, score=1, max_score=1,
-                    message="ok", visible=True, micro_skill=task.micro_skills[1]),
-              Check(id="hidden", name="hidden", status=CheckStatus.FAIL, score=0, max_score=1,
-                    message="expected something else", visible=False, micro_skill=task.micro_skills[0]))
+    checks = (
+        Check(
+            id="empty-input",
+            name="empty-input",
+            status=CheckStatus.PASS,
+            score=1,
+            max_score=1,
+            message="ok",
+            visible=True,
+            micro_skill=task.micro_skills[1],
+        ),
+        Check(
+            id="hidden",
+            name="hidden",
+            status=CheckStatus.FAIL,
+            score=0,
+            max_score=1,
+            message="expected something else",
+            visible=False,
+            micro_skill=task.micro_skills[0],
+        ),
+    )
     outcome = RunOutcome(backend="docker", image="sha256:x", steps=(StepOutcome(0, b"out"),))
-    base = ResultDoc(task=task, submission_digest="d" * 64, status=RunStatus.COMPLETED, checks=checks,
-                     started_at=now(), finished_at=now(), outcome=outcome).to_document()
+    base = ResultDoc(
+        task=task,
+        submission_digest="d" * 64,
+        status=RunStatus.COMPLETED,
+        checks=checks,
+        started_at=now(),
+        finished_at=now(),
+        outcome=outcome,
+    ).to_document()
     archive = archives.make_tar_gz(packs.starter_files(task))  # shown on the result page, as a candidate's files
     full = signing.sign(base, service.key)
     view = signing.sign(candidate_view(base), service.key)
@@ -99,26 +133,75 @@ def fill_results(service) -> tuple[str, str]:
                 pack, task_id = f"bench-pack-{r % PACKS}", f"task-{(r * 7) % TASKS_PER_PACK}"
                 sid, rid, res = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
                 at = utcnow() - timedelta(minutes=RESULTS_PER_CANDIDATE - r)
-                subs.append({"id": sid, "candidate": f"bench-{c}", "pack_id": pack, "pack_version": "1.0.0", "task_id": task_id,
-                             "task_digest": task.digest, "submission_digest": "d" * 64, "archive": archive, "created_at": at})
-                runs.append({"id": rid, "submission_id": sid, "state": RunState.DONE, "attempts": 1, "created_at": at,
-                             "updated_at": at})
+                subs.append(
+                    {
+                        "id": sid,
+                        "candidate": f"bench-{c}",
+                        "pack_id": pack,
+                        "pack_version": "1.0.0",
+                        "task_id": task_id,
+                        "task_digest": task.digest,
+                        "submission_digest": "d" * 64,
+                        "archive": archive,
+                        "created_at": at,
+                    }
+                )
+                runs.append(
+                    {
+                        "id": rid,
+                        "submission_id": sid,
+                        "state": RunState.DONE,
+                        "attempts": 1,
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                )
                 score = float((c * 13 + r * 29) % 101)
                 verdict = "ready" if score >= 75 else "not_ready"
-                results.append({"id": res, "run_id": rid, "submission_id": sid, "candidate": f"bench-{c}", "pack_id": pack,
-                                    "task_id": task_id, "score": score, "verdict": verdict, "created_at": at,
-                                    "document": {"full": {**full, "id": res}, "candidate": {**view, "id": res}}})
+                results.append(
+                    {
+                        "id": res,
+                        "run_id": rid,
+                        "submission_id": sid,
+                        "candidate": f"bench-{c}",
+                        "pack_id": pack,
+                        "task_id": task_id,
+                        "score": score,
+                        "verdict": verdict,
+                        "created_at": at,
+                        "document": {"full": {**full, "id": res}, "candidate": {**view, "id": res}},
+                    }
+                )
                 events.append({"run_id": rid, "kind": "done", "detail": verdict, "at": at})
                 for skill in (f"skill.{r % 20}", f"skill.{(r + 7) % 20}"):
-                    evidence.append({"candidate": f"bench-{c}", "skill": skill, "score": score, "verdict": verdict,
-                                         "result_id": res, "at": at})
+                    evidence.append(
+                        {
+                            "candidate": f"bench-{c}",
+                            "skill": skill,
+                            "score": score,
+                            "verdict": verdict,
+                            "result_id": res,
+                            "at": at,
+                        }
+                    )
                 first = first or res
-            for table, rows in ((Submission, subs), (Run, runs), (ResultRow, results), (RunEvent, events),
-                                (SkillEvidence, evidence)):
+            for table, rows in (
+                (Submission, subs),
+                (Run, runs),
+                (ResultRow, results),
+                (RunEvent, events),
+                (SkillEvidence, evidence),
+            ):
                 session.execute(insert(table), rows)
             for row in evidence:  # oldest first, as record_result keeps them
-                storage.record_standing(session=session, candidate=row["candidate"], skill=row["skill"],
-                                        score=row["score"], verdict=row["verdict"], at=row["at"])
+                storage.record_standing(
+                    session=session,
+                    candidate=row["candidate"],
+                    skill=row["skill"],
+                    score=row["score"],
+                    verdict=row["verdict"],
+                    at=row["at"],
+                )
             session.commit()
     return first, "bench-0"
 
@@ -157,6 +240,7 @@ def profile_page(pages: dict, wanted: str, rounds: int) -> None:
                 return func(*a, **k)
             finally:
                 profiler.disable()
+
         return await original(call, *args, **kwargs)
 
     fastapi.routing.run_in_threadpool = profiled
@@ -172,8 +256,12 @@ def profile_page(pages: dict, wanted: str, rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=60)
-    parser.add_argument("--profile", metavar="PAGE", help="also profile this page (a name from the table, e.g. "
-                        "readiness) with cProfile over the rounds, and print the top functions")
+    parser.add_argument(
+        "--profile",
+        metavar="PAGE",
+        help="also profile this page (a name from the table, e.g. "
+        "readiness) with cProfile over the rounds, and print the top functions",
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-web-"))
     try:
@@ -222,16 +310,19 @@ def main() -> None:
             if args.profile:
                 profile_page(pages, args.profile, args.rounds)
         base = percentile(timings["baseline /healthz"], 0.95)
-        print(f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'p95/baseline':>13} {'CPU p50':>8} {'CPU p95':>8} "
-              f"{'HTML KB':>8} {'gzip KB':>8}")
+        print(
+            f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'p95/baseline':>13} {'CPU p50':>8} {'CPU p95':>8} "
+            f"{'HTML KB':>8} {'gzip KB':>8}"
+        )
         for name, values in timings.items():
             p95 = percentile(values, 0.95)
             raw, packed = sizes.get(name, (0, 0))
-            print(f"{name:30} {statistics.median(values) * 1000:8.1f} {p95 * 1000:8.1f} {p95 / base:13.1f} "
-                  f"{statistics.median(cpu[name]) * 1000:8.1f} {percentile(cpu[name], 0.95) * 1000:8.1f} "
-                  f"{raw / 1024:8.1f} {packed / 1024:8.1f}")
-        print(f"load average while measured: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
-              f"on {os.cpu_count()} CPUs")
+            print(
+                f"{name:30} {statistics.median(values) * 1000:8.1f} {p95 * 1000:8.1f} {p95 / base:13.1f} "
+                f"{statistics.median(cpu[name]) * 1000:8.1f} {percentile(cpu[name], 0.95) * 1000:8.1f} "
+                f"{raw / 1024:8.1f} {packed / 1024:8.1f}"
+            )
+        print(f"load average while measured: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
         worst = max((percentile(v, 0.95), n) for n, v in timings.items())
         print(f"slowest p95: {worst[1]} {worst[0] * 1000:.1f} ms (budget 50 ms)")
     finally:

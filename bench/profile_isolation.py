@@ -62,6 +62,7 @@ def instrument(spans: dict[str, list[float]]) -> None:
             finally:
                 with lock:
                     spans[label].append(time.perf_counter() - began)
+
         return wrapper
 
     for label, name in STEPS.items():
@@ -91,8 +92,13 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=0, help="sandboxes started ahead per kind of run")
     args = parser.parse_args()
 
-    task = next(t for folder in sorted((REPO / "tasks").iterdir()) if (folder / "pack.yaml").is_file()
-                for t in packs.load_pack(folder, environments=images.environments()).tasks if t.id == args.task)
+    task = next(
+        t
+        for folder in sorted((REPO / "tasks").iterdir())
+        if (folder / "pack.yaml").is_file()
+        for t in packs.load_pack(folder, environments=images.environments()).tasks
+        if t.id == args.task
+    )
     docker_runner = DockerRunner.from_env(warm=args.warm)
     graders = GraderSet(docker_runner, cache_dir=Path(tempfile.mkdtemp(prefix="tasktrial-profile-")))
     submission = packs.reference_submission(task)

@@ -17,23 +17,40 @@ def print_result(document: dict[str, Any]) -> None:
     """A human summary of a result document."""
     colour = {"ready": "green", "not_ready": "yellow", "error": "red"}[document["verdict"]]
     task = document["task"]
-    out.print(f"[bold]{task['pack']}/{task['id']}[/]  score [bold]{document['score']:g}[/]/100  "
-              f"[{colour}]{document['verdict']}[/]  ({document['status']})", highlight=False)
+    out.print(
+        f"[bold]{task['pack']}/{task['id']}[/]  score [bold]{document['score']:g}[/]/100  "
+        f"[{colour}]{document['verdict']}[/]  ({document['status']})",
+        highlight=False,
+    )
     if document.get("reason"):
         out.print(f"  {escape(document['reason'])}", highlight=False)
     fault = document.get("grader_error")
     if fault and fault.get("output"):
         lines = fault["output"].strip().splitlines()
         shown = lines[-GRADER_OUTPUT_LINES:]
-        err.print("  the grader printed" + (f" (last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown)
-                                            else "") + ":\n    " + escape("\n    ".join(shown)), highlight=False)
+        err.print(
+            "  the grader printed"
+            + (f" (last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown) else "")
+            + ":\n    "
+            + escape("\n    ".join(shown)),
+            highlight=False,
+        )
     table = Table(show_header=True, header_style="bold")
     for column in ("check", "status", "score", "skill"):
         table.add_column(column)
-    marks = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "error": "[red]error[/]", "skipped": "[yellow]skipped[/]"}
+    marks = {
+        "pass": "[green]pass[/]",
+        "fail": "[red]fail[/]",
+        "error": "[red]error[/]",
+        "skipped": "[yellow]skipped[/]",
+    }
     for check in document["checks"]:
-        table.add_row(escape(check["name"]), marks[check["status"]], f"{check['score']:g}/{check['max_score']:g}",
-                      escape(check["micro_skill"] or ""))
+        table.add_row(
+            escape(check["name"]),
+            marks[check["status"]],
+            f"{check['score']:g}/{check['max_score']:g}",
+            escape(check["micro_skill"] or ""),
+        )
     if document["checks"]:
         out.print(table)
     for check in document["checks"]:
@@ -44,6 +61,8 @@ def print_result(document: dict[str, Any]) -> None:
     skills = ", ".join(f"{slug} {v['score']:g} ({v['verdict']})" for slug, v in document["micro_skills"].items())
     runner = document["runner"]
     out.print(f"  micro-skills: {skills}", highlight=False)
-    out.print(f"  ran in {runner['wall_seconds']:.2f} s on {runner['backend']}"
-              + (f", peak memory {runner['peak_memory_bytes'] / 1e6:.1f} MB" if runner["peak_memory_bytes"] else ""),
-              highlight=False)
+    out.print(
+        f"  ran in {runner['wall_seconds']:.2f} s on {runner['backend']}"
+        + (f", peak memory {runner['peak_memory_bytes'] / 1e6:.1f} MB" if runner["peak_memory_bytes"] else ""),
+        highlight=False,
+    )

@@ -51,16 +51,20 @@ def pack_init(
     if not pack_id:
         raise AuthoringError(f"cannot make a pack id from the folder name {path.resolve().name!r}; pass --id")
     write_pack(scaffold_pack(kind.value, pack_id=pack_id), path, validate=_validate)
-    out.print(f"[green]✓[/] created pack {escape(pack_id)} in {escape(str(path))} "
-              f"with the example task {SCAFFOLD_TASK} ({kind.value} grader)", highlight=False)
+    out.print(
+        f"[green]✓[/] created pack {escape(pack_id)} in {escape(str(path))} "
+        f"with the example task {SCAFFOLD_TASK} ({kind.value} grader)",
+        highlight=False,
+    )
     out.print(f"  next: tasktrial pack check {escape(str(path))}", highlight=False)
 
 
 def pack_import_exercism(
     track_dir: Annotated[Path, typer.Argument(help="An Exercism track checkout (holds exercises/practice/).")],
     out_dir: Annotated[Path, typer.Argument(help="Where to write the pack: a new or empty folder.")],
-    exercise: Annotated[list[str] | None,
-                        typer.Option("--exercise", help="Only this exercise slug (repeatable).")] = None,
+    exercise: Annotated[
+        list[str] | None, typer.Option("--exercise", help="Only this exercise slug (repeatable).")
+    ] = None,
     pack_id: Annotated[str | None, typer.Option("--id", help="The pack's id (default: exercism-<track slug>).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
 ) -> None:
@@ -93,11 +97,16 @@ def _print_report(result: ExercismImport, out_dir: Path, written: bool) -> None:
     for skipped in result.skipped:
         err.print(f"[yellow]skipped[/] {escape(skipped.slug)}: {escape(skipped.reason)}", highlight=False)
     if written:
-        out.print(f"[green]✓[/] wrote {len(result.imported)} task(s) to {escape(str(out_dir))}"
-                  + (f"; {len(result.skipped)} exercise(s) skipped" if result.skipped else ""), highlight=False)
+        out.print(
+            f"[green]✓[/] wrote {len(result.imported)} task(s) to {escape(str(out_dir))}"
+            + (f"; {len(result.skipped)} exercise(s) skipped" if result.skipped else ""),
+            highlight=False,
+        )
     else:
-        err.print(f"[red]✗[/] no exercise could be converted ({len(result.skipped)} skipped); "
-                  "nothing was written", highlight=False)
+        err.print(
+            f"[red]✗[/] no exercise could be converted ({len(result.skipped)} skipped); nothing was written",
+            highlight=False,
+        )
 
 
 def _document(result: ExercismImport, out_dir: Path, written: bool) -> dict[str, Any]:
@@ -105,8 +114,16 @@ def _document(result: ExercismImport, out_dir: Path, written: bool) -> dict[str,
         "pack": result.pack_id,
         "out": str(out_dir),
         "written": written,
-        "imported": [{"slug": i.slug, "task": i.task_id, "title": i.title, "difficulty": i.difficulty.value,
-                      "micro_skills": list(i.micro_skills)} for i in result.imported],
+        "imported": [
+            {
+                "slug": i.slug,
+                "task": i.task_id,
+                "title": i.title,
+                "difficulty": i.difficulty.value,
+                "micro_skills": list(i.micro_skills),
+            }
+            for i in result.imported
+        ],
         "skipped": [{"slug": s.slug, "reason": s.reason} for s in result.skipped],
         "warnings": list(result.warnings),
     }

@@ -55,9 +55,15 @@ TIMEOUT = {"timeout": 30.0, "connect": 10.0, "read": 60.0}
 STATES = ("queued", "running", "grading", "done")
 #: How long ``submit`` tries again while no connection can be made at all (the server is starting).
 CONNECT_PATIENCE_SECONDS = 20.0
-PatienceOption = Annotated[float, typer.Option("--patience", min=1.0,
-                                               help="Seconds to keep reconnecting to a server that went away "
-                                                    "before giving up (the submission stays on the server).")]
+PatienceOption = Annotated[
+    float,
+    typer.Option(
+        "--patience",
+        min=1.0,
+        help="Seconds to keep reconnecting to a server that went away "
+        "before giving up (the submission stays on the server).",
+    ),
+]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -118,8 +124,9 @@ class ApiClient:
         try:
             response = self._request("GET", "/v1/tasks", what="the catalogue", missing="GET /v1/tasks answered 404")
         except NotFound as exc:
-            raise ConfigurationError(f"{self.url} serves no tasktrial API ({exc}); "
-                                     f"check {config.URL_VARIABLE} or run `tasktrial login`") from exc
+            raise ConfigurationError(
+                f"{self.url} serves no tasktrial API ({exc}); check {config.URL_VARIABLE} or run `tasktrial login`"
+            ) from exc
         body = self._json(response, "/v1/tasks")
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise self._not_tasktrial("/v1/tasks")
@@ -127,20 +134,26 @@ class ApiClient:
 
     def task(self, ref: TaskRef) -> dict[str, Any]:
         """One task with its statement."""
-        return self._json(self._request("GET", ref.path, what=f"task {ref}", missing=f"unknown task {str(ref)!r}"),
-                          ref.path)
+        return self._json(
+            self._request("GET", ref.path, what=f"task {ref}", missing=f"unknown task {str(ref)!r}"), ref.path
+        )
 
     def starter(self, ref: TaskRef) -> bytes:
         """The task's starter as a tar.gz whose files sit under a folder named after the task."""
-        return self._request("GET", f"{ref.path}/starter.tar.gz", what=f"the starter of {ref}",
-                             missing=f"unknown task {str(ref)!r}").content
+        return self._request(
+            "GET", f"{ref.path}/starter.tar.gz", what=f"the starter of {ref}", missing=f"unknown task {str(ref)!r}"
+        ).content
 
     def submit(self, ref: TaskRef, archive: bytes, assessment: str | None = None) -> dict[str, Any]:
         """Upload a tar.gz for ``ref`` (an attempt at ``assessment``); the server's 202 answer (``id``, ``state``, ``links``)."""
-        response = self._request("POST", "/v1/submissions", what=f"the submission to {ref}",
-                                 missing=f"unknown task {str(ref)!r}",
-                                 data={"task": str(ref), **({"assessment": assessment} if assessment else {})},
-                                 files={"archive": (f"{ref.task}.tar.gz", archive, "application/gzip")})
+        response = self._request(
+            "POST",
+            "/v1/submissions",
+            what=f"the submission to {ref}",
+            missing=f"unknown task {str(ref)!r}",
+            data={"task": str(ref), **({"assessment": assessment} if assessment else {})},
+            files={"archive": (f"{ref.task}.tar.gz", archive, "application/gzip")},
+        )
         body = self._json(response, "/v1/submissions")
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise self._not_tasktrial("/v1/submissions")
@@ -149,9 +162,13 @@ class ApiClient:
     def public_tests(self, ref: TaskRef, archive: bytes) -> dict[str, Any]:
         """Run ``ref``'s public tests on the server over a tar.gz; their output (nothing signed or counted)."""
         path = f"{ref.path}/public-tests"
-        response = self._request("POST", path, what=f"the public tests of {ref}",
-                                 missing=f"task {str(ref)!r} is unknown or has no public tests",
-                                 files={"archive": (f"{ref.task}.tar.gz", archive, "application/gzip")})
+        response = self._request(
+            "POST",
+            path,
+            what=f"the public tests of {ref}",
+            missing=f"task {str(ref)!r} is unknown or has no public tests",
+            files={"archive": (f"{ref.task}.tar.gz", archive, "application/gzip")},
+        )
         body = self._json(response, path)
         if not isinstance(body, dict) or "passed" not in body:
             raise self._not_tasktrial(path)
@@ -183,8 +200,12 @@ class ApiClient:
     def submission(self, submission_id: str) -> dict[str, Any]:
         """A submission's state (``state``, ``result_id`` once there is one): what ``watch`` polls."""
         path = f"/v1/submissions/{quote(submission_id, safe='')}"
-        body = self._json(self._request("GET", path, what=f"submission {submission_id!r}",
-                                        missing=f"unknown submission {submission_id!r}"), path)
+        body = self._json(
+            self._request(
+                "GET", path, what=f"submission {submission_id!r}", missing=f"unknown submission {submission_id!r}"
+            ),
+            path,
+        )
         if not isinstance(body, dict):
             raise self._not_tasktrial(path)
         return body
@@ -192,8 +213,15 @@ class ApiClient:
     def result_inclusion(self, result_id: str, size: int | None) -> dict[str, Any]:
         """The result with its log index and inclusion proof (the view this token may see)."""
         path = f"/v1/results/{quote(result_id, safe='')}/inclusion"
-        body = self._json(self._request("GET", path, what=f"the inclusion proof of result {result_id!r}",
-                                        params={} if size is None else {"size": size}), path)
+        body = self._json(
+            self._request(
+                "GET",
+                path,
+                what=f"the inclusion proof of result {result_id!r}",
+                params={} if size is None else {"size": size},
+            ),
+            path,
+        )
         if not isinstance(body, dict) or not isinstance(body.get("log"), dict):
             raise self._not_tasktrial(path)
         return body
@@ -204,13 +232,15 @@ class ApiClient:
 
     def jwks(self) -> dict[str, Any]:
         """The server's public signing keys."""
-        return self._json(self._request("GET", "/.well-known/jwks.json", what="the public keys"),
-                          "/.well-known/jwks.json")
+        return self._json(
+            self._request("GET", "/.well-known/jwks.json", what="the public keys"), "/.well-known/jwks.json"
+        )
 
     # -- plumbing --
 
-    def _request(self, method: str, path: str, *, what: str, missing: str | None = None,
-                 **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, *, what: str, missing: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {**self._headers, **kwargs.pop("headers", {})}
         with self._translated():
             response = self._http.request(method, path, headers=headers, **kwargs)
@@ -225,13 +255,17 @@ class ApiClient:
         try:
             yield
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ServerUnreachable(f"cannot reach the tasktrial server at {self.url}: {_reason(exc)}; "
-                                    f"set {config.URL_VARIABLE} or run `tasktrial login`") from exc
+            raise ServerUnreachable(
+                f"cannot reach the tasktrial server at {self.url}: {_reason(exc)}; "
+                f"set {config.URL_VARIABLE} or run `tasktrial login`"
+            ) from exc
         except httpx.TimeoutException as exc:
             raise ServerError(f"the tasktrial server at {self.url} did not answer in time ({_reason(exc)})") from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise ConfigurationError(f"the server URL {self.url!r} is not usable: {_reason(exc)}; "
-                                     f"set {config.URL_VARIABLE} or run `tasktrial login`") from exc
+            raise ConfigurationError(
+                f"the server URL {self.url!r} is not usable: {_reason(exc)}; "
+                f"set {config.URL_VARIABLE} or run `tasktrial login`"
+            ) from exc
         except httpx.HTTPError as exc:
             raise ServerError(f"the connection to the tasktrial server at {self.url} failed: {_reason(exc)}") from exc
 
@@ -244,15 +278,16 @@ class ApiClient:
         if code == 401:
             raise TokenRejected(f"the server rejected the token ({detail}); run `tasktrial login`")
         if code == 403:
-            raise TokenRejected(f"the server refused this token: {detail}; run `tasktrial login` with {self.token_hint}")
+            raise TokenRejected(
+                f"the server refused this token: {detail}; run `tasktrial login` with {self.token_hint}"
+            )
         if code == 404:
             raise NotFound(f"{missing or what}: {detail}")
         if code == 409:
             raise Conflict(f"the server refused {what}: {detail}")
         if code == 429:
             wait = response.headers.get("retry-after", "a while")
-            raise SubmissionRejected(f"the server refused {what} for now (HTTP 429): {detail}; "
-                                     f"retry after {wait} s")
+            raise SubmissionRejected(f"the server refused {what} for now (HTTP 429): {detail}; retry after {wait} s")
         if code in (400, 413, 415, 422):
             raise SubmissionRejected(f"the server refused {what} (HTTP {code}): {detail}")
         raise ServerError(f"the tasktrial server at {self.url} failed on {what} (HTTP {code}): {detail}")
@@ -264,8 +299,10 @@ class ApiClient:
             raise self._not_tasktrial(path) from exc
 
     def _not_tasktrial(self, path: str) -> ServerError:
-        return ServerError(f"{self.url}{path} did not answer as a tasktrial server does; "
-                           f"check {config.URL_VARIABLE} or run `tasktrial login`")
+        return ServerError(
+            f"{self.url}{path} did not answer as a tasktrial server does; "
+            f"check {config.URL_VARIABLE} or run `tasktrial login`"
+        )
 
     def _parse_events(self, lines: Iterable[str], path: str) -> Iterator[Event]:
         """Server-Sent Events as the HTML standard frames them: fields up to a blank line; ``:`` lines are comments."""
@@ -366,8 +403,12 @@ def tasks_list() -> None:
     table.add_column("env", no_wrap=True)
     table.add_column("title and micro-skills", overflow="fold")
     for task in tasks:
-        table.add_row(escape(f"{task['pack']}/{task['id']}"), task["difficulty"], task["environment"],
-                      f"{escape(task['title'])}\n[dim]{escape(', '.join(task['micro_skills']))}[/]")
+        table.add_row(
+            escape(f"{task['pack']}/{task['id']}"),
+            task["difficulty"],
+            task["environment"],
+            f"{escape(task['title'])}\n[dim]{escape(', '.join(task['micro_skills']))}[/]",
+        )
     out.print(table)
 
 
@@ -395,14 +436,22 @@ def tasks_show(task_id: TaskId) -> None:
 
 
 def _limits(limits: dict[str, Any]) -> str:
-    units = [("time_seconds", "{:g} s"), ("memory_mb", "{:g} MB memory"), ("cpus", "{:g} CPU"),
-             ("pids", "{:g} processes"), ("disk_mb", "{:g} MB disk"), ("output_kb", "{:g} KB output")]
+    units = [
+        ("time_seconds", "{:g} s"),
+        ("memory_mb", "{:g} MB memory"),
+        ("cpus", "{:g} CPU"),
+        ("pids", "{:g} processes"),
+        ("disk_mb", "{:g} MB disk"),
+        ("output_kb", "{:g} KB output"),
+    ]
     return ", ".join(form.format(limits[key]) for key, form in units if key in limits)
 
 
 def start(
     task_id: TaskId,
-    directory: Annotated[Path | None, typer.Argument(metavar="DIR", help="Where to put the starter (default: ./TASK).")] = None,
+    directory: Annotated[
+        Path | None, typer.Argument(metavar="DIR", help="Where to put the starter (default: ./TASK).")
+    ] = None,
 ) -> None:
     """Download a task's starter files into a new folder."""
     target = directory if directory is not None else Path(task_id.rpartition("/")[2] or task_id)
@@ -413,10 +462,15 @@ def start(
     files = _starter_files(archive, ref, api.url)
     _write_files(target, files)
     shown = escape(str(target))
-    out.print(f"[green]✓[/] {len(files)} starter file(s) of {escape(str(ref))} in {shown}",
-              highlight=False, soft_wrap=True)
-    out.print(f"next: read the task with `tasktrial tasks show {escape(str(ref))}`, work in {shown}, then run\n"
-              f"      tasktrial submit {escape(str(ref))} {shown} --wait", highlight=False, soft_wrap=True)
+    out.print(
+        f"[green]✓[/] {len(files)} starter file(s) of {escape(str(ref))} in {shown}", highlight=False, soft_wrap=True
+    )
+    out.print(
+        f"next: read the task with `tasktrial tasks show {escape(str(ref))}`, work in {shown}, then run\n"
+        f"      tasktrial submit {escape(str(ref))} {shown} --wait",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _require_empty(target: Path) -> None:
@@ -459,8 +513,10 @@ def submit(
     task_id: TaskId,
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="The folder to submit.")] = Path("."),
     wait: Annotated[bool, typer.Option("--wait", help="Follow the grading and print the result.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: the result document with --wait, "
-                                                         "else the server's acknowledgement.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print JSON: the result document with --wait, else the server's acknowledgement."),
+    ] = False,
     assessment: Annotated[str | None, typer.Option(help="An attempt at this assessment (its rules apply).")] = None,
     patience: PatienceOption = waiting.Patience().seconds,
 ) -> None:
@@ -480,39 +536,67 @@ def submit(
         ref = resolve(api, task_id)
         # Under a folder of its own, so the server's stripping of one top folder never eats a folder of ours.
         archive = archives.make_tar_gz(files, prefix=ref.task)
-        accepted = waiting.retry(lambda: api.submit(ref, archive, assessment), retry_on=(ServerUnreachable,),
-                                 patience=waiting.Patience(seconds=CONNECT_PATIENCE_SECONDS))
+        accepted = waiting.retry(
+            lambda: api.submit(ref, archive, assessment),
+            retry_on=(ServerUnreachable,),
+            patience=waiting.Patience(seconds=CONNECT_PATIENCE_SECONDS),
+        )
         submission_id = accepted["id"]
         if not wait:
             _print_accepted(accepted, ref, api.url, as_json)
             return
-        document, verification = _follow_to_result(api, submission_id, quiet=as_json,
-                                                   patience=waiting.Patience(seconds=patience))
+        document, verification = _follow_to_result(
+            api, submission_id, quiet=as_json, patience=waiting.Patience(seconds=patience)
+        )
     problems = verification.problems or _binding_problems(document, ref, tree_digest(files))
-    _report_result(document, verification.kid, problems, submission_id=submission_id, url=api.url, as_json=as_json,
-                   subject_salt=accepted.get("subject_salt"))
+    _report_result(
+        document,
+        verification.kid,
+        problems,
+        submission_id=submission_id,
+        url=api.url,
+        as_json=as_json,
+        subject_salt=accepted.get("subject_salt"),
+    )
 
 
-def _report_result(document: dict[str, Any], kid: object, problems: list[str], *, submission_id: str, url: str,
-                   as_json: bool, subject_salt: str | None = None) -> None:
+def _report_result(
+    document: dict[str, Any],
+    kid: object,
+    problems: list[str],
+    *,
+    submission_id: str,
+    url: str,
+    as_json: bool,
+    subject_salt: str | None = None,
+) -> None:
     """Print a followed result once it verified (``problems`` empty), or why it must not be trusted (exit 1);
     exit 4 when the task's grader failed (the attempt does not count)."""
     if problems:
         for problem in problems:
             err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
-        err.print(f"the result of submission {submission_id} does not verify against {url}'s keys; "
-                  "do not trust it", highlight=False, soft_wrap=True)
+        err.print(
+            f"the result of submission {submission_id} does not verify against {url}'s keys; do not trust it",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(EXIT_PROBLEMS)
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
         print_result(document)
-        out.print(f"  [green]✓[/] signature verified (key {escape(str(kid))}); "
-                  f"submission {escape(submission_id)}", highlight=False, soft_wrap=True)
+        out.print(
+            f"  [green]✓[/] signature verified (key {escape(str(kid))}); submission {escape(submission_id)}",
+            highlight=False,
+            soft_wrap=True,
+        )
         if subject_salt:
-            out.print(f"  subject salt: {escape(subject_salt)}  (keep it private: "
-                      "`tasktrial verify RESULT --subject YOUR_ID --salt SALT` proves the result is yours)",
-                      highlight=False, soft_wrap=True)
+            out.print(
+                f"  subject salt: {escape(subject_salt)}  (keep it private: "
+                "`tasktrial verify RESULT --subject YOUR_ID --salt SALT` proves the result is yours)",
+                highlight=False,
+                soft_wrap=True,
+            )
     if document.get("status") == "grader_error":
         raise typer.Exit(EXIT_GRADER_FAULT)  # the task's grader failed: this attempt does not count
 
@@ -522,12 +606,19 @@ def _print_accepted(accepted: dict[str, Any], ref: TaskRef, url: str, as_json: b
         sys.stdout.write(json.dumps(accepted, indent=2) + "\n")
         return
     links = accepted.get("links", {})
-    out.print(f"submission [bold]{escape(accepted['id'])}[/] for {escape(str(ref))}: {accepted.get('state')}",
-              highlight=False, soft_wrap=True)
-    out.print(f"  progress: {escape(url + links.get('events', ''))}  (Server-Sent Events)\n"
-              f"  result:   {escape(url + links.get('result', ''))}\n"
-              "  both need the header 'Authorization: Bearer <token>'; "
-              "`tasktrial submit --wait` follows it for you", highlight=False, soft_wrap=True)
+    out.print(
+        f"submission [bold]{escape(accepted['id'])}[/] for {escape(str(ref))}: {accepted.get('state')}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(
+        f"  progress: {escape(url + links.get('events', ''))}  (Server-Sent Events)\n"
+        f"  result:   {escape(url + links.get('result', ''))}\n"
+        "  both need the header 'Authorization: Bearer <token>'; "
+        "`tasktrial submit --wait` follows it for you",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _follow(api: ApiClient, submission_id: str, *, quiet: bool, patience: waiting.Patience) -> dict[str, Any]:
@@ -540,6 +631,7 @@ def _follow(api: ApiClient, submission_id: str, *, quiet: bool, patience: waitin
     live = err.is_terminal and not quiet
     display = err.status(f"submission {submission_id}: waiting", spinner="dots") if live else _nothing()
     with display as status:
+
         def show(event: Event) -> None:
             if event.kind not in STATES:
                 return
@@ -548,16 +640,18 @@ def _follow(api: ApiClient, submission_id: str, *, quiet: bool, patience: waitin
                 status.update(escape(line))
             err.print(escape(line), highlight=False, soft_wrap=True)
 
-        data = waiting.follow(api, submission_id, on_event=show, patience=patience,
-                              retry_on=(ServerUnreachable, ServerError))
+        data = waiting.follow(
+            api, submission_id, on_event=show, patience=patience, retry_on=(ServerUnreachable, ServerError)
+        )
     score = data.get("score")
     score_text = f" (verdict {data.get('verdict')}, score {score:g})" if isinstance(score, int | float) else ""
     err.print(escape(f"submission {submission_id}: done{score_text}"), highlight=False, soft_wrap=True)
     return data
 
 
-def _follow_to_result(api: ApiClient, submission_id: str, *, quiet: bool,
-                      patience: waiting.Patience) -> tuple[dict[str, Any], signing.Verification]:
+def _follow_to_result(
+    api: ApiClient, submission_id: str, *, quiet: bool, patience: waiting.Patience
+) -> tuple[dict[str, Any], signing.Verification]:
     """Follow to ``done``, then fetch the signed result and check it against the server's keys (both
     fetched again if the server is restarting just then)."""
     from engine import signing
@@ -582,13 +676,16 @@ def _binding_problems(document: dict[str, Any], ref: TaskRef, digest: str) -> li
     if named != str(ref):
         problems.append(f"the result is for task {named}, not {ref}")
     if document.get("submission_digest") != digest:
-        problems.append(f"the result is for submission {document.get('submission_digest')}, "
-                        f"not the files uploaded ({digest})")
+        problems.append(
+            f"the result is for submission {document.get('submission_digest')}, not the files uploaded ({digest})"
+        )
     return problems
 
 
 def login(
-    url: Annotated[str | None, typer.Option(help=f"The server (default: ${config.URL_VARIABLE} or the stored one).")] = None,
+    url: Annotated[
+        str | None, typer.Option(help=f"The server (default: ${config.URL_VARIABLE} or the stored one).")
+    ] = None,
     token: Annotated[str | None, typer.Option(help="An API token (prompted for, hidden, when absent).")] = None,
 ) -> None:
     """Check a server URL and token against the server, then store them for the other commands."""
@@ -601,12 +698,14 @@ def login(
     with connect(config.ClientConfig(url=url, token=token, path=config.config_path())) as api:
         count = len(api.tasks())
     path = config.save(url, token)
-    out.print(f"[green]✓[/] logged in to {escape(url)} ({count} task(s) available); saved in {escape(str(path))}",
-              highlight=False, soft_wrap=True)
+    out.print(
+        f"[green]✓[/] logged in to {escape(url)} ({count} task(s) available); saved in {escape(str(path))}",
+        highlight=False,
+        soft_wrap=True,
+    )
     overriding = [name for name in (config.URL_VARIABLE, config.TOKEN_VARIABLE) if os.environ.get(name)]
     if overriding:
-        err.print(f"note: {' and '.join(overriding)} set in the environment override what was saved",
-                  highlight=False)
+        err.print(f"note: {' and '.join(overriding)} set in the environment override what was saved", highlight=False)
 
 
 def test(
@@ -634,14 +733,18 @@ def test(
             if ran.get(stream):
                 (out if stream == "stdout" else err).print(escape(ran[stream]), highlight=False, soft_wrap=True)
         limits = ran.get("limits") or {}
-        for flag, words in (("timed_out", f"stopped after {limits.get('time_seconds', 0):g} s: the task's time limit"),
-                            ("oom_killed", f"killed at {limits.get('memory_mb', 0)} MB: the memory limit"),
-                            ("output_truncated", f"output cut at {limits.get('output_kb', 0)} KB: the output limit")):
+        for flag, words in (
+            ("timed_out", f"stopped after {limits.get('time_seconds', 0):g} s: the task's time limit"),
+            ("oom_killed", f"killed at {limits.get('memory_mb', 0)} MB: the memory limit"),
+            ("output_truncated", f"output cut at {limits.get('output_kb', 0)} KB: the output limit"),
+        ):
             if ran.get(flag):
                 err.print(f"[yellow]![/] {escape(words)}", highlight=False)
         mark = "[green]✓ public tests passed[/]" if ran["passed"] else "[red]✗ public tests did not pass[/]"
-        out.print(f"{mark} ({escape(' '.join(ran.get('command', [])))}; not a submission: nothing signed or counted)",
-                  highlight=False)
+        out.print(
+            f"{mark} ({escape(' '.join(ran.get('command', [])))}; not a submission: nothing signed or counted)",
+            highlight=False,
+        )
     if not ran["passed"]:
         raise typer.Exit(EXIT_PROBLEMS)
 
@@ -654,7 +757,9 @@ def watch(
     """Follow a submission to its result and print it verified: after `submit` without --wait, or after a
     wait that gave up. Reconnects through server restarts and dropped connections for up to --patience s."""
     with connect() as api:
-        document, verification = _follow_to_result(api, submission_id, quiet=as_json,
-                                                   patience=waiting.Patience(seconds=patience))
-    _report_result(document, verification.kid, verification.problems, submission_id=submission_id, url=api.url,
-                   as_json=as_json)
+        document, verification = _follow_to_result(
+            api, submission_id, quiet=as_json, patience=waiting.Patience(seconds=patience)
+        )
+    _report_result(
+        document, verification.kid, verification.problems, submission_id=submission_id, url=api.url, as_json=as_json
+    )

@@ -50,15 +50,19 @@ def cohorts_list() -> None:
     if not body["data"]:
         out.print("no cohorts")
     for cohort in body["data"]:
-        out.print(f"{cohort['id']}  {escape(cohort['name'])}  {cohort['standing']}  organiser {escape(cohort['organiser'])}",
-                  highlight=False, soft_wrap=True)
+        out.print(
+            f"{cohort['id']}  {escape(cohort['name'])}  {cohort['standing']}  organiser {escape(cohort['organiser'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def cohorts_import(
     cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
     csv_file: Annotated[Path, typer.Argument(metavar="CSV", help="subject,display_name,email with a header line.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Write the invitations here as CSV (subject,invitation).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the invitations here as CSV (subject,invitation).")
+    ] = None,
 ) -> None:
     """Import members from CSV: all rows or none (every bad line is named). Prints each member's one-time invitation."""
     from cli import client
@@ -68,25 +72,41 @@ def cohorts_import(
     except OSError as exc:
         raise NotFound(f"cannot read {csv_file}: {exc.strerror}") from exc
     with client.connect() as api:
-        body = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/members", what=f"the members of {csv_file}",
-                        missing=f"unknown cohort {cohort_id!r}", content=data, headers={"content-type": "text/csv"})
+        body = api.call(
+            "POST",
+            f"/v1/cohorts/{_q(cohort_id)}/members",
+            what=f"the members of {csv_file}",
+            missing=f"unknown cohort {cohort_id!r}",
+            content=data,
+            headers={"content-type": "text/csv"},
+        )
     lines = ["subject,invitation"] + [f"{i['subject']},{i['invitation']}" for i in body["invitations"]]
     if output is not None:
         output.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        out.print(f"imported {body['imported']} member(s); invitations saved to {escape(str(output))} "
-                  "(each works once: `tasktrial join INVITATION`)", highlight=False)
+        out.print(
+            f"imported {body['imported']} member(s); invitations saved to {escape(str(output))} "
+            "(each works once: `tasktrial join INVITATION`)",
+            highlight=False,
+        )
     else:
         typer.echo("\n".join(lines))
 
 
-def cohorts_staff(cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
-                  subject: Annotated[str, typer.Argument(help="The reviewer's subject.")]) -> None:
+def cohorts_staff(
+    cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
+    subject: Annotated[str, typer.Argument(help="The reviewer's subject.")],
+) -> None:
     """Assign a reviewer to the cohort."""
     from cli import client
 
     with client.connect() as api:
-        body = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/staff", what="the staff change",
-                        missing=f"unknown cohort {cohort_id!r}", json={"subject": subject})
+        body = api.call(
+            "POST",
+            f"/v1/cohorts/{_q(cohort_id)}/staff",
+            what="the staff change",
+            missing=f"unknown cohort {cohort_id!r}",
+            json={"subject": subject},
+        )
     out.print(f"staff of {escape(cohort_id)}: {escape(', '.join(body['staff']))}", highlight=False)
 
 
@@ -95,20 +115,27 @@ def cohorts_members(cohort_id: Annotated[str, typer.Argument(help="The cohort's 
     from cli import client
 
     with client.connect() as api:
-        body = api.call("GET", f"/v1/cohorts/{_q(cohort_id)}/members", what="the members",
-                        missing=f"unknown cohort {cohort_id!r}")
+        body = api.call(
+            "GET", f"/v1/cohorts/{_q(cohort_id)}/members", what="the members", missing=f"unknown cohort {cohort_id!r}"
+        )
     for m in body["data"]:
         out.print(f"{escape(m['subject'])}  {escape(m['display_name'])}  {escape(m['email'])}", highlight=False)
 
 
-def cohorts_invite(cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
-                   subject: Annotated[str, typer.Argument(help="The member's subject.")]) -> None:
+def cohorts_invite(
+    cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
+    subject: Annotated[str, typer.Argument(help="The member's subject.")],
+) -> None:
     """A fresh one-time invitation for a member."""
     from cli import client
 
     with client.connect() as api:
-        body = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/members/{_q(subject)}/invitation",
-                        what="the invitation", missing=f"no member {subject!r} in cohort {cohort_id!r}")
+        body = api.call(
+            "POST",
+            f"/v1/cohorts/{_q(cohort_id)}/members/{_q(subject)}/invitation",
+            what="the invitation",
+            missing=f"no member {subject!r} in cohort {cohort_id!r}",
+        )
     typer.echo(body["invitation"])
 
 
@@ -122,11 +149,19 @@ def join(
     url = config.check_url(url or config.load().url)
     with client.open_http(url, client.TIMEOUT) as http:  # no token yet: the invitation is the credential
         body = client.ApiClient(url, "invitation", http=http).call(
-            "POST", "/invitations/redeem", what="the invitation", json={"invitation": invitation},
-            missing="unknown or already used invitation (each works once; ask the organiser for a new one)")
+            "POST",
+            "/invitations/redeem",
+            what="the invitation",
+            json={"invitation": invitation},
+            missing="unknown or already used invitation (each works once; ask the organiser for a new one)",
+        )
     path = config.save(url, body["token"])
-    out.print(f"[green]✓[/] joined cohort {escape(body['cohort_id'])} as {escape(body['subject'])}; "
-              f"token saved in {escape(str(path))}", highlight=False, soft_wrap=True)
+    out.print(
+        f"[green]✓[/] joined cohort {escape(body['cohort_id'])} as {escape(body['subject'])}; "
+        f"token saved in {escape(str(path))}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # -- assessments --------------------------------------------------------------------
@@ -149,8 +184,12 @@ def assessments_create(
     attempts: Annotated[int | None, typer.Option(help="Attempts allowed per task.")] = None,
     scoring: Annotated[rules.Scoring, typer.Option(help="Which attempt counts.")] = rules.Scoring.BEST,
     late: Annotated[rules.LatePolicy, typer.Option(help="Late submissions.")] = rules.LatePolicy.REFUSE,
-    result_visibility: Annotated[rules.Visibility, typer.Option(help="When members see results.")] = rules.Visibility.ALWAYS,
-    check_visibility: Annotated[rules.Visibility, typer.Option(help="When members see checks.")] = rules.Visibility.ALWAYS,
+    result_visibility: Annotated[
+        rules.Visibility, typer.Option(help="When members see results.")
+    ] = rules.Visibility.ALWAYS,
+    check_visibility: Annotated[
+        rules.Visibility, typer.Option(help="When members see checks.")
+    ] = rules.Visibility.ALWAYS,
 ) -> None:
     """Open an assessment for a cohort; tasks are pinned to their pack version."""
     from cli import client
@@ -159,13 +198,26 @@ def assessments_create(
     for item in task:
         ref, _, version = item.partition("@")
         tasks.append({"task": ref, **({"version": version} if version else {})})
-    body = {"title": title, "tasks": tasks, "opens_at": _when(opens), "closes_at": _when(closes),
-            "duration_seconds": duration * 60 if duration else None, "attempt_limit": attempts,
-            "scoring": scoring.value, "late": late.value, "result_visibility": result_visibility.value,
-            "check_visibility": check_visibility.value}
+    body = {
+        "title": title,
+        "tasks": tasks,
+        "opens_at": _when(opens),
+        "closes_at": _when(closes),
+        "duration_seconds": duration * 60 if duration else None,
+        "attempt_limit": attempts,
+        "scoring": scoring.value,
+        "late": late.value,
+        "result_visibility": result_visibility.value,
+        "check_visibility": check_visibility.value,
+    }
     with client.connect() as api:
-        made = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/assessments", what="the new assessment",
-                        missing=f"unknown cohort {cohort_id!r}", json=body)
+        made = api.call(
+            "POST",
+            f"/v1/cohorts/{_q(cohort_id)}/assessments",
+            what="the new assessment",
+            missing=f"unknown cohort {cohort_id!r}",
+            json=body,
+        )
     out.print(f"{made['id']}  {escape(made['title'])}  {made['state']}", highlight=False)
 
 
@@ -178,8 +230,11 @@ def assessments_list() -> None:
     if not body["data"]:
         out.print("no assessments")
     for a in body["data"]:
-        out.print(f"{a['id']}  {escape(a['title'])}  {a['state']}  {a['opens_at'][:16]} → {a['closes_at'][:16]}"
-                  + _clock(a), highlight=False, soft_wrap=True)
+        out.print(
+            f"{a['id']}  {escape(a['title'])}  {a['state']}  {a['opens_at'][:16]} → {a['closes_at'][:16]}" + _clock(a),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _clock(a: dict[str, Any]) -> str:
@@ -190,21 +245,31 @@ def _clock(a: dict[str, Any]) -> str:
     return f"  {int(a['time_left_seconds']) // 60} min {int(a['time_left_seconds']) % 60} s left"
 
 
-def assessments_show(assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
-                     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def assessments_show(
+    assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """One assessment: its tasks, window and rules (and your clock)."""
     from cli import client
 
     with client.connect() as api:
-        a = api.call("GET", f"/v1/assessments/{_q(assessment_id)}", what="the assessment",
-                     missing=f"unknown assessment {assessment_id!r}")
+        a = api.call(
+            "GET",
+            f"/v1/assessments/{_q(assessment_id)}",
+            what="the assessment",
+            missing=f"unknown assessment {assessment_id!r}",
+        )
     if as_json:
         _print_json(a)
         return
     out.print(f"[bold]{escape(a['title'])}[/] ({a['id']}), {a['state']}{_clock(a)}", highlight=False)
-    out.print(f"window {a['opens_at']} → {a['closes_at']}; attempts {a['attempt_limit'] or 'unlimited'}; "
-              f"scoring {a['scoring']}; late {a['late']}; results {a['result_visibility']}; "
-              f"checks {a['check_visibility']}", highlight=False, soft_wrap=True)
+    out.print(
+        f"window {a['opens_at']} → {a['closes_at']}; attempts {a['attempt_limit'] or 'unlimited'}; "
+        f"scoring {a['scoring']}; late {a['late']}; results {a['result_visibility']}; "
+        f"checks {a['check_visibility']}",
+        highlight=False,
+        soft_wrap=True,
+    )
     for t in a["tasks"]:
         out.print(f"  {t['pack_id']}/{t['task_id']}@{t['pack_version']}  {t['task_digest']}", highlight=False)
 
@@ -214,10 +279,17 @@ def assessments_start(assessment_id: Annotated[str, typer.Argument(help="The ass
     from cli import client
 
     with client.connect() as api:
-        a = api.call("POST", f"/v1/assessments/{_q(assessment_id)}/start", what="the start",
-                     missing=f"unknown assessment {assessment_id!r}")
-    out.print(f"started {escape(a['title'])}{_clock(a)}; submit with "
-              f"`tasktrial submit PACK/TASK DIR --assessment {a['id']}`", highlight=False, soft_wrap=True)
+        a = api.call(
+            "POST",
+            f"/v1/assessments/{_q(assessment_id)}/start",
+            what="the start",
+            missing=f"unknown assessment {assessment_id!r}",
+        )
+    out.print(
+        f"started {escape(a['title'])}{_clock(a)}; submit with `tasktrial submit PACK/TASK DIR --assessment {a['id']}`",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # -- staff views ------------------------------------------------------------------------
@@ -231,21 +303,30 @@ def _save_or_print(text: str, output: Path | None, what: str) -> None:
     out.print(f"saved {what} to {escape(str(output))}", highlight=False)
 
 
-def assessments_dashboard(assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
-                          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def assessments_dashboard(
+    assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Progress: per task how many started, submitted, were graded, are ready; each member's clock."""
     from cli import client
 
     with client.connect() as api:
-        board = api.call("GET", f"/v1/assessments/{_q(assessment_id)}/dashboard", what="the dashboard",
-                         missing=f"unknown assessment {assessment_id!r}")
+        board = api.call(
+            "GET",
+            f"/v1/assessments/{_q(assessment_id)}/dashboard",
+            what="the dashboard",
+            missing=f"unknown assessment {assessment_id!r}",
+        )
     if as_json:
         _print_json(board)
         return
     out.print(f"{board['count']} member(s)")
     for task, totals in board["totals"].items():
-        out.print(f"  {escape(task)}: started {totals['started']}, submitted {totals['submitted']}, "
-                  f"graded {totals['graded']}, ready {totals['ready']}", highlight=False)
+        out.print(
+            f"  {escape(task)}: started {totals['started']}, submitted {totals['submitted']}, "
+            f"graded {totals['graded']}, ready {totals['ready']}",
+            highlight=False,
+        )
     for m in board["members"]:
         if m["time_left_seconds"] is not None:
             left = int(m["time_left_seconds"])
@@ -262,8 +343,13 @@ def assessments_matrix(
     from cli import client
 
     with client.connect() as api:
-        response = api._request("GET", f"/v1/assessments/{_q(assessment_id)}/matrix", what="the matrix",
-                                missing=f"unknown assessment {assessment_id!r}", params={"by": by, "format": format})
+        response = api._request(
+            "GET",
+            f"/v1/assessments/{_q(assessment_id)}/matrix",
+            what="the matrix",
+            missing=f"unknown assessment {assessment_id!r}",
+            params={"by": by, "format": format},
+        )
     _save_or_print(response.text, output, "the matrix")
 
 
@@ -277,9 +363,13 @@ def assessments_hiring(
     from cli import client
 
     with client.connect() as api:
-        response = api._request("GET", f"/v1/assessments/{_q(assessment_id)}/hiring", what="the hiring filter",
-                                missing=f"unknown assessment {assessment_id!r}",
-                                params={"skill": skill, "format": format})
+        response = api._request(
+            "GET",
+            f"/v1/assessments/{_q(assessment_id)}/hiring",
+            what="the hiring filter",
+            missing=f"unknown assessment {assessment_id!r}",
+            params={"skill": skill, "format": format},
+        )
     _save_or_print(response.text, output, "the ranked list")
 
 
@@ -298,8 +388,11 @@ def _png_converter() -> Callable[[str], bytes]:
     except ImportError:
         fail("writing PNG needs CairoSVG: pip install cairosvg (or write --format svg)", EXIT_INFRASTRUCTURE)
     except OSError as exc:  # cairocffi found no libcairo to load
-        fail(f"writing PNG needs the cairo library ({exc}): on Debian, apt-get install libcairo2 "
-             "(or write --format svg)", EXIT_INFRASTRUCTURE)
+        fail(
+            f"writing PNG needs the cairo library ({exc}): on Debian, apt-get install libcairo2 "
+            "(or write --format svg)",
+            EXIT_INFRASTRUCTURE,
+        )
     return lambda svg: cairosvg.svg2png(bytestring=svg.encode("utf-8"))
 
 
@@ -307,8 +400,9 @@ def assessments_plot(
     assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
     kind: Annotated[str, typer.Option(help="scores (distribution per task) or readiness (per micro-skill).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .svg or .png file to write.")],
-    format: Annotated[str | None, typer.Option(
-        "--format", help="svg or png (default: from the output's suffix, else svg).")] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="svg or png (default: from the output's suffix, else svg).")
+    ] = None,
 ) -> None:
     """Save a chart of the assessment as SVG, or PNG converted from that same SVG (rendered by the server)."""
     from cli import client
@@ -318,8 +412,12 @@ def assessments_plot(
         fail(f"unknown plot format {format!r}: choose svg or png", EXIT_BAD_INPUT)
     convert = _png_converter() if chosen == "png" else None
     with client.connect() as api:
-        response = api._request("GET", f"/v1/assessments/{_q(assessment_id)}/plots/{_q(kind)}.svg",
-                                what=f"the {kind} plot", missing=f"unknown assessment {assessment_id!r} or plot {kind!r}")
+        response = api._request(
+            "GET",
+            f"/v1/assessments/{_q(assessment_id)}/plots/{_q(kind)}.svg",
+            what=f"the {kind} plot",
+            missing=f"unknown assessment {assessment_id!r} or plot {kind!r}",
+        )
     if convert is None:
         _save_or_print(response.text, output, f"the {kind} plot")
         return
@@ -335,16 +433,19 @@ def reviews_list(assessment: Annotated[str | None, typer.Option(help="Only this 
     from cli import client
 
     with client.connect() as api:
-        body = api.call("GET", "/v1/reviews", what="the reviews",
-                        params={"assessment": assessment} if assessment else {})
+        body = api.call(
+            "GET", "/v1/reviews", what="the reviews", params={"assessment": assessment} if assessment else {}
+        )
     if not body["data"]:
         out.print("nothing awaits review")
     for r in body["data"]:
         out.print(f"{r['id']}  {escape(r['task'])}@{r['pack_version']}  {r['created_at'][:16]}", highlight=False)
 
 
-def reviews_show(review_id: Annotated[str, typer.Argument(help="The review's id.")],
-                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def reviews_show(
+    review_id: Annotated[str, typer.Argument(help="The review's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """A submission to review, blind: the rubric, the reference answer and the submitted files."""
     from cli import client
 
@@ -385,9 +486,13 @@ def reviews_score(
     except ValueError as exc:
         raise typer.BadParameter(f"a score is a number of points: {exc}") from exc
     with client.connect() as api:
-        done = api.call("POST", f"/v1/reviews/{_q(review_id)}", what="the review",
-                        missing=f"unknown review {review_id!r}",
-                        json={"scores": scores, "comments": pairs(comment or [], "a comment")})
+        done = api.call(
+            "POST",
+            f"/v1/reviews/{_q(review_id)}",
+            what="the review",
+            missing=f"unknown review {review_id!r}",
+            json={"scores": scores, "comments": pairs(comment or [], "a comment")},
+        )
     out.print(f"[green]✓[/] result {done['result_id']}: {done['verdict']} {done['score']:g}", highlight=False)
 
 
@@ -397,38 +502,60 @@ def reviews_score(
 def assessments_regrade(
     assessment_id: Annotated[str, typer.Argument(help="The assessment's id.")],
     task: Annotated[str | None, typer.Option(help="Only this PACK/TASK's submissions.")] = None,
-    version: Annotated[str | None, typer.Option(help="The pack version to grade against (default: latest live).")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="The pack version to grade against (default: latest live).")
+    ] = None,
 ) -> None:
     """Grade the assessment's submissions again against a newer pack version, on the workers."""
     from cli import client
 
     with client.connect() as api:
-        started = api.call("POST", f"/v1/assessments/{_q(assessment_id)}/regrade", what="the regrade",
-                           missing=f"unknown assessment {assessment_id!r}",
-                           json={"task": task, "version": version})
-    out.print(f"{started['id']}  {started['total']} submission(s) queued against "
-              f"{escape(', '.join(f'{k}@{v}' for k, v in started['versions'].items()))}; "
-              f"follow with `tasktrial regrades show {started['id']}`", highlight=False, soft_wrap=True)
+        started = api.call(
+            "POST",
+            f"/v1/assessments/{_q(assessment_id)}/regrade",
+            what="the regrade",
+            missing=f"unknown assessment {assessment_id!r}",
+            json={"task": task, "version": version},
+        )
+    out.print(
+        f"{started['id']}  {started['total']} submission(s) queued against "
+        f"{escape(', '.join(f'{k}@{v}' for k, v in started['versions'].items()))}; "
+        f"follow with `tasktrial regrades show {started['id']}`",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
-def regrades_show(regrade_id: Annotated[str, typer.Argument(help="The regrade's id.")],
-                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def regrades_show(
+    regrade_id: Annotated[str, typer.Argument(help="The regrade's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """A regrade's progress and every changed verdict."""
     from cli import client
 
     with client.connect() as api:
-        report = api.call("GET", f"/v1/regrades/{_q(regrade_id)}", what="the regrade report",
-                          missing=f"unknown regrade {regrade_id!r}")
+        report = api.call(
+            "GET",
+            f"/v1/regrades/{_q(regrade_id)}",
+            what="the regrade report",
+            missing=f"unknown regrade {regrade_id!r}",
+        )
     if as_json:
         _print_json(report)
         return
-    out.print(f"{report['done']}/{report['total']} regraded{' (finished)' if report['finished'] else ''}; "
-              f"{len(report['changed'])} verdict(s) changed", highlight=False)
+    out.print(
+        f"{report['done']}/{report['total']} regraded{' (finished)' if report['finished'] else ''}; "
+        f"{len(report['changed'])} verdict(s) changed",
+        highlight=False,
+    )
     for change in report["changed"]:
         old = change["old"]
         before = f"{old['verdict']} {old['score']:g}" if old else "none"
-        out.print(f"  {escape(change['candidate'])}  {escape(change['task'])}  {before} → "
-                  f"{change['new']['verdict']} {change['new']['score']:g}", highlight=False)
+        out.print(
+            f"  {escape(change['candidate'])}  {escape(change['task'])}  {before} → "
+            f"{change['new']['verdict']} {change['new']['score']:g}",
+            highlight=False,
+        )
 
 
 def assessments_similarity(
@@ -440,31 +567,45 @@ def assessments_similarity(
     from cli import client
 
     with client.connect() as api:
-        report = api.call("GET", f"/v1/assessments/{_q(assessment_id)}/similarity", what="the similarity report",
-                          missing=f"unknown assessment {assessment_id!r}", params={"threshold": threshold})
+        report = api.call(
+            "GET",
+            f"/v1/assessments/{_q(assessment_id)}/similarity",
+            what="the similarity report",
+            missing=f"unknown assessment {assessment_id!r}",
+            params={"threshold": threshold},
+        )
     if as_json:
         _print_json(report)
         return
     out.print(f"{report['count']} pair(s) at or above {report['threshold']:g} (flags for a human; scores unchanged)")
     for p in report["data"]:
-        out.print(f"  {p['score']:.2f}  {escape(p['task'])}  {escape(p['a']['candidate'])} ↔ "
-                  f"{escape(p['b']['candidate'])}  ({p['shared']} shared)  {p['links']['side_by_side']}",
-                  highlight=False, soft_wrap=True)
+        out.print(
+            f"  {p['score']:.2f}  {escape(p['task'])}  {escape(p['a']['candidate'])} ↔ "
+            f"{escape(p['b']['candidate'])}  ({p['shared']} shared)  {p['links']['side_by_side']}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 # -- webhooks -----------------------------------------------------------------------------------
 
 
-def webhooks_add(cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
-                 url: Annotated[str, typer.Argument(help="The receiver's http(s) URL.")],
-                 event: Annotated[list[str], typer.Option(help="result.created, review.completed or "
-                                                               "regrade.changed (repeat).")]) -> None:
+def webhooks_add(
+    cohort_id: Annotated[str, typer.Argument(help="The cohort's id.")],
+    url: Annotated[str, typer.Argument(help="The receiver's http(s) URL.")],
+    event: Annotated[list[str], typer.Option(help="result.created, review.completed or regrade.changed (repeat).")],
+) -> None:
     """Register a webhook; prints its signing secret once (Standard Webhooks)."""
     from cli import client
 
     with client.connect() as api:
-        made = api.call("POST", f"/v1/cohorts/{_q(cohort_id)}/webhooks", what="the webhook",
-                        missing=f"unknown cohort {cohort_id!r}", json={"url": url, "events": event})
+        made = api.call(
+            "POST",
+            f"/v1/cohorts/{_q(cohort_id)}/webhooks",
+            what="the webhook",
+            missing=f"unknown cohort {cohort_id!r}",
+            json={"url": url, "events": event},
+        )
     out.print(f"{made['id']}  {escape(made['url'])}  {', '.join(made['events'])}", highlight=False)
     typer.echo(made["secret"])
 
@@ -474,8 +615,9 @@ def webhooks_list(cohort_id: Annotated[str, typer.Argument(help="The cohort's id
     from cli import client
 
     with client.connect() as api:
-        body = api.call("GET", f"/v1/cohorts/{_q(cohort_id)}/webhooks", what="the webhooks",
-                        missing=f"unknown cohort {cohort_id!r}")
+        body = api.call(
+            "GET", f"/v1/cohorts/{_q(cohort_id)}/webhooks", what="the webhooks", missing=f"unknown cohort {cohort_id!r}"
+        )
     for e in body["data"]:
         out.print(f"{e['id']}  {escape(e['url'])}  {', '.join(e['events'])}", highlight=False)
 
@@ -485,12 +627,17 @@ def webhooks_deliveries(endpoint_id: Annotated[str, typer.Argument(help="The web
     from cli import client
 
     with client.connect() as api:
-        body = api.call("GET", f"/v1/webhooks/{_q(endpoint_id)}/deliveries", what="the delivery log",
-                        missing=f"unknown webhook {endpoint_id!r}")
+        body = api.call(
+            "GET",
+            f"/v1/webhooks/{_q(endpoint_id)}/deliveries",
+            what="the delivery log",
+            missing=f"unknown webhook {endpoint_id!r}",
+        )
     for d in body["data"]:
         tries = ", ".join(str(t["status_code"] or t["error"]) for t in d["tries"]) or "not tried yet"
-        out.print(f"{d['id']}  {d['event_type']}  {d['state']}  tries: {escape(tries)}", highlight=False,
-                  soft_wrap=True)
+        out.print(
+            f"{d['id']}  {d['event_type']}  {d['state']}  tries: {escape(tries)}", highlight=False, soft_wrap=True
+        )
 
 
 def webhooks_redeliver(delivery_id: Annotated[str, typer.Argument(help="The delivery's id.")]) -> None:
@@ -498,6 +645,10 @@ def webhooks_redeliver(delivery_id: Annotated[str, typer.Argument(help="The deli
     from cli import client
 
     with client.connect() as api:
-        body = api.call("POST", f"/v1/webhooks/deliveries/{_q(delivery_id)}/redeliver", what="the redelivery",
-                        missing=f"unknown delivery {delivery_id!r}")
+        body = api.call(
+            "POST",
+            f"/v1/webhooks/deliveries/{_q(delivery_id)}/redeliver",
+            what="the redelivery",
+            missing=f"unknown delivery {delivery_id!r}",
+        )
     out.print(f"{body['id']} queued again ({body['message_id']})", highlight=False)

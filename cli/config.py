@@ -60,8 +60,9 @@ def check_url(url: str) -> str:
     """
     url = url.strip()
     if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1].strip("/")) == 0:
-        raise ConfigurationError(f"the server URL {url!r} is not an http:// or https:// URL; "
-                                 f"set {URL_VARIABLE} or run `tasktrial login`")
+        raise ConfigurationError(
+            f"the server URL {url!r} is not an http:// or https:// URL; set {URL_VARIABLE} or run `tasktrial login`"
+        )
     return url.rstrip("/")
 
 
@@ -105,9 +106,12 @@ def _read(path: Path) -> dict[str, str]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise ConfigurationError(f"the tasktrial config {path} is not valid JSON ({exc}); "
-                                 "run `tasktrial login` to rewrite it") from exc
+        raise ConfigurationError(
+            f"the tasktrial config {path} is not valid JSON ({exc}); run `tasktrial login` to rewrite it"
+        ) from exc
     if not isinstance(data, dict) or not all(isinstance(data.get(k, ""), str) for k in ("url", "token")):
-        raise ConfigurationError(f"the tasktrial config {path} must be a JSON object with string 'url' and 'token'; "
-                                 "run `tasktrial login` to rewrite it")
+        raise ConfigurationError(
+            f"the tasktrial config {path} must be a JSON object with string 'url' and 'token'; "
+            "run `tasktrial login` to rewrite it"
+        )
     return data

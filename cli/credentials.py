@@ -29,8 +29,12 @@ def credentials_list() -> None:
         out.print("no credentials yet")
     for award in awards:  # one line each: ids stay whole and greppable
         status = f"revoked: {award['revoked_reason']}" if award.get("revoked_at") else "valid"
-        out.print(f"{award['id']}  {escape(award['definition_id'])}  {escape(award['candidate'])}  "
-                  f"{award['awarded_at'][:19]}  {escape(status)}", highlight=False, soft_wrap=True)
+        out.print(
+            f"{award['id']}  {escape(award['definition_id'])}  {escape(award['candidate'])}  "
+            f"{award['awarded_at'][:19]}  {escape(status)}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def credentials_show(award_id: Annotated[str, typer.Argument(help="The credential's id.")]) -> None:
@@ -39,14 +43,18 @@ def credentials_show(award_id: Annotated[str, typer.Argument(help="The credentia
 
     with client.connect() as api:
         award = api.call("GET", f"/v1/credentials/{quote(award_id, safe='')}", what=f"credential {award_id!r}")
-        definitions = {d["id"]: d for d in api.call("GET", "/v1/credentials/definitions",
-                                                        what="the credential definitions").get("data", [])}
+        definitions = {
+            d["id"]: d
+            for d in api.call("GET", "/v1/credentials/definitions", what="the credential definitions").get("data", [])
+        }
     definition = definitions.get(award["definition_id"], {})
     out.print(f"[bold]{escape(definition.get('name', award['definition_id']))}[/] ({escape(award['id'])})")
     if definition.get("description"):
         out.print(escape(definition["description"]))
-    out.print(f"skills: {escape(', '.join(definition.get('skills', [])) or '-')}; "
-              f"stacks: {escape(', '.join(definition.get('credentials', [])) or '-')}")
+    out.print(
+        f"skills: {escape(', '.join(definition.get('skills', [])) or '-')}; "
+        f"stacks: {escape(', '.join(definition.get('credentials', [])) or '-')}"
+    )
     out.print(f"evidence (results): {escape(', '.join(award['evidence']))}")
     status = f"revoked {award['revoked_at'][:19]}: {award['revoked_reason']}" if award.get("revoked_at") else "valid"
     out.print(f"awarded {award['awarded_at'][:19]}; {escape(status)}", highlight=False)
@@ -54,16 +62,19 @@ def credentials_show(award_id: Annotated[str, typer.Argument(help="The credentia
 
 def credentials_export(
     award_id: Annotated[str, typer.Argument(help="The credential's id.")],
-    format: Annotated[Format, typer.Option("--format", help="ob3: an Open Badges 3.0 OpenBadgeCredential "
-                                                             "with an eddsa-rdfc-2022 proof.")] = Format.OB3,
+    format: Annotated[
+        Format,
+        typer.Option("--format", help="ob3: an Open Badges 3.0 OpenBadgeCredential with an eddsa-rdfc-2022 proof."),
+    ] = Format.OB3,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: stdout).")] = None,
 ) -> None:
     """Export a credential as a signed Open Badges 3.0 document anyone can verify."""
     from cli import client
 
     with client.connect() as api:
-        credential = api.call("GET", f"/v1/credentials/{quote(award_id, safe='')}/{format.value}",
-                                  what=f"credential {award_id!r}")
+        credential = api.call(
+            "GET", f"/v1/credentials/{quote(award_id, safe='')}/{format.value}", what=f"credential {award_id!r}"
+        )
     text = json.dumps(credential, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         typer.echo(text, nl=False)

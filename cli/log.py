@@ -39,9 +39,15 @@ CONSISTENCY_PATH = "/log/consistency"
 
 def watch(
     url: Annotated[str, typer.Argument(help=f"The service's URL (or its {CHECKPOINT_PATH} URL).")],
-    state: Annotated[Path | None, typer.Option(
-        help="Where the last verified checkpoint is kept (default: one file per log under $XDG_STATE_HOME).")] = None,
-    jwks: Annotated[str | None, typer.Option(help=f"The log's public keys, a JWKS file or URL (default: URL{JWKS_PATH}).")] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the last verified checkpoint is kept (default: one file per log under $XDG_STATE_HOME)."
+        ),
+    ] = None,
+    jwks: Annotated[
+        str | None, typer.Option(help=f"The log's public keys, a JWKS file or URL (default: URL{JWKS_PATH}).")
+    ] = None,
     once: Annotated[bool, typer.Option("--once", help="Check the latest checkpoint once and exit.")] = False,
     interval: Annotated[float, typer.Option(min=1.0, help="Seconds between checks when watching.")] = 30.0,
 ) -> None:
@@ -70,15 +76,20 @@ def check_once(base: str, state: Path, jwks: str | None) -> None:
         _inconsistent(f"the latest checkpoint of {base} does not verify: {exc}")
     old = _remembered(state)
     if old is None:
-        out.print(f"[green]✓[/] first checkpoint of log {escape(new.origin)}: size {new.size} "
-                  f"(signed by key {escape(key.label)}); remembered in {escape(str(state))}", highlight=False)
+        out.print(
+            f"[green]✓[/] first checkpoint of log {escape(new.origin)}: size {new.size} "
+            f"(signed by key {escape(key.label)}); remembered in {escape(str(state))}",
+            highlight=False,
+        )
     else:
         try:
             _check_extends(base, old, new)
         except ProofError as exc:
             _inconsistent(f"log {old.origin}: {exc}")
-        out.print(f"[green]✓[/] log {escape(new.origin)}: size {new.size} is consistent with the size "
-                  f"{old.size} seen before", highlight=False)
+        out.print(
+            f"[green]✓[/] log {escape(new.origin)}: size {new.size} is consistent with the size {old.size} seen before",
+            highlight=False,
+        )
     _remember(state, response.text)
 
 
@@ -92,8 +103,9 @@ def _check_extends(base: str, old: Checkpoint, new: Checkpoint) -> None:
     if old.size == 0:
         return  # every tree extends the empty one
     if new.size == old.size:
-        merkle.verify_consistency(old_size=old.size, new_size=new.size, old_root=old.root_hash,
-                                  new_root=new.root_hash, proof=[])
+        merkle.verify_consistency(
+            old_size=old.size, new_size=new.size, old_root=old.root_hash, new_root=new.root_hash, proof=[]
+        )
         return
     import httpx
 
@@ -111,8 +123,13 @@ def _check_extends(base: str, old: Checkpoint, new: Checkpoint) -> None:
     except ValueError as exc:
         raise ProofError(f"the consistency proof from {old.size} to {new.size} is not JSON") from exc
     hashes = body.get("consistency_proof") if isinstance(body, dict) else None
-    merkle.verify_consistency(old_size=old.size, new_size=new.size, old_root=old.root_hash, new_root=new.root_hash,
-                              proof=transparency.decode_proof(hashes, "consistency proof"))
+    merkle.verify_consistency(
+        old_size=old.size,
+        new_size=new.size,
+        old_root=old.root_hash,
+        new_root=new.root_hash,
+        proof=transparency.decode_proof(hashes, "consistency proof"),
+    )
 
 
 def _remembered(state: Path) -> Checkpoint | None:
@@ -128,8 +145,10 @@ def _remembered(state: Path) -> Checkpoint | None:
     try:
         return checkpoints.parse(text)[0]  # verified when it was remembered
     except CheckpointError as exc:
-        fail(f"the monitor's state file {state} does not hold a checkpoint ({exc}); "
-             "move it away to start again", EXIT_BAD_INPUT)
+        fail(
+            f"the monitor's state file {state} does not hold a checkpoint ({exc}); move it away to start again",
+            EXIT_BAD_INPUT,
+        )
 
 
 def _remember(state: Path, note: str) -> None:
@@ -152,8 +171,12 @@ def _inconsistent(message: str) -> NoReturn:
 
 def proof(
     result_id: Annotated[str, typer.Argument(help="The result's id (`tasktrial submit --json` prints it).")],
-    size: Annotated[int | None, typer.Option(min=0, help="Prove against the checkpoint of this size (default: latest).")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the bundle here (default: stdout).")] = None,
+    size: Annotated[
+        int | None, typer.Option(min=0, help="Prove against the checkpoint of this size (default: latest).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the bundle here (default: stdout).")
+    ] = None,
 ) -> None:
     """Fetch a result with its log index and inclusion proof, for `tasktrial verify BUNDLE --log CHECKPOINT`."""
     from cli import client
@@ -165,5 +188,8 @@ def proof(
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        out.print(f"saved result {escape(result_id)} with its proof against size {bundle['log']['tree_size']} "
-                  f"to {escape(str(output))}", highlight=False)
+        out.print(
+            f"saved result {escape(result_id)} with its proof against size {bundle['log']['tree_size']} "
+            f"to {escape(str(output))}",
+            highlight=False,
+        )

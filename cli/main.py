@@ -48,8 +48,10 @@ app.add_typer(images_app, name="images")
 
 CacheDir = Annotated[Path, typer.Option(envvar="TASKTRIAL_CACHE_DIR", help="Where collected test lists are cached.")]
 Backend = Annotated[str, typer.Option(envvar="TASKTRIAL_RUNNER", help="Sandbox backend.")]
-Runtime = Annotated[str | None, typer.Option(envvar="TASKTRIAL_SANDBOX_RUNTIME",
-                                             help="OCI runtime of the sandboxes (e.g. runsc for gVisor).")]
+Runtime = Annotated[
+    str | None,
+    typer.Option(envvar="TASKTRIAL_SANDBOX_RUNTIME", help="OCI runtime of the sandboxes (e.g. runsc for gVisor)."),
+]
 
 
 # -- pack ------------------------------------------------------------------
@@ -62,11 +64,17 @@ def pack_validate(path: Annotated[Path, typer.Argument(help="The pack folder.")]
     mappings, and syntax of hidden Python, shell and JavaScript files (compiled, never run); exit 1 on any."""
     from engine import syntax
 
-    unchecked = [] if syntax.javascript_checked() or not path.is_dir() else [
-        js for folder in sorted(path.iterdir()) if folder.is_dir() for js in syntax.javascript_files(folder)]
+    unchecked = (
+        []
+        if syntax.javascript_checked() or not path.is_dir()
+        else [js for folder in sorted(path.iterdir()) if folder.is_dir() for js in syntax.javascript_files(folder)]
+    )
     if unchecked:
-        err.print(f"note: node is not installed here, so {len(unchecked)} JavaScript file(s) were not "
-                  "syntax-checked (install Node.js to check them)", highlight=False)
+        err.print(
+            f"note: node is not installed here, so {len(unchecked)} JavaScript file(s) were not "
+            "syntax-checked (install Node.js to check them)",
+            highlight=False,
+        )
     try:
         pack = load(path)
     except PackError as exc:
@@ -87,8 +95,9 @@ def pack_check(
     path: Annotated[Path, typer.Argument(help="The pack folder.")],
     task: Annotated[list[str] | None, typer.Option("--task", help="Only this task (repeatable).")] = None,
     repeat: Annotated[int, typer.Option(min=1, max=20, help="Grade each submission this many times.")] = 1,
-    jobs: Annotated[int | None, typer.Option(
-        "--jobs", "-j", min=1, help="Gradings at a time (default: the number of CPUs).")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Gradings at a time (default: the number of CPUs).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
     backend: Backend = "docker",
     cache_dir: CacheDir = DEFAULT_CACHE,
@@ -105,12 +114,26 @@ def pack_check(
     # A sandbox started ahead for every job: each still fresh and used once, as the workers' are.
     runner, graders = engine_parts(backend, cache_dir, runtime, warm=jobs)
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
-            bar = progress.add_task(f"checking {pack.id}",
-                                    total=sum(2 + len(t.counter_examples) for t in tasks) * repeat)
-            reports = check_tasks(tasks, runner=runner, grader_for=graders.for_task, repeat=repeat, jobs=jobs,
-                                  on_run=lambda: progress.advance(bar))
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=as_json or not err.is_terminal,
+        ) as progress:
+            bar = progress.add_task(
+                f"checking {pack.id}", total=sum(2 + len(t.counter_examples) for t in tasks) * repeat
+            )
+            reports = check_tasks(
+                tasks,
+                runner=runner,
+                grader_for=graders.for_task,
+                repeat=repeat,
+                jobs=jobs,
+                on_run=lambda: progress.advance(bar),
+            )
     finally:
         close_runner(runner)
     failed = [r for r in reports if not r.ok]
@@ -122,18 +145,26 @@ def pack_check(
             table.add_column(column)
         for report in reports:
             wrong = "\n".join(f"{name} {_scores(runs)}" for name, runs in report.wrong.items())
-            table.add_row(report.task_id, _scores(report.reference), _scores(report.starter), wrong or "-",
-                          "[green]ok[/]" if report.ok else "[red]FAIL[/]")
+            table.add_row(
+                report.task_id,
+                _scores(report.reference),
+                _scores(report.starter),
+                wrong or "-",
+                "[green]ok[/]" if report.ok else "[red]FAIL[/]",
+            )
         out.print(table)
         for report in reports:
             skills = ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in report.skills().items())
             out.print(f"  {report.task_id} reference per micro-skill: {skills}", highlight=False)
         for item in tasks:
             if item.rubric:  # what pack check can and cannot prove of a reviewed task
-                out.print(f"  {item.id}: {len(item.rubric)} rubric criteria scored at their top level for the "
-                          "reference and their lowest for the starter and counter-examples (a reviewer scores "
-                          "real submissions); this checks the automated part and the rubric's arithmetic",
-                          highlight=False, soft_wrap=True)
+                out.print(
+                    f"  {item.id}: {len(item.rubric)} rubric criteria scored at their top level for the "
+                    "reference and their lowest for the starter and counter-examples (a reviewer scores "
+                    "real submissions); this checks the automated part and the rubric's arithmetic",
+                    highlight=False,
+                    soft_wrap=True,
+                )
         for report in failed:
             for problem in report.problems:
                 err.print(f"[red]✗[/] {report.task_id}: {problem}", highlight=False)
@@ -155,8 +186,9 @@ def grade(
     task_id: Annotated[str, typer.Argument(help="The task's id.")],
     submission_dir: Annotated[Path, typer.Argument(help="The candidate's folder.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result document.")] = False,
-    as_candidate: Annotated[bool, typer.Option("--as-candidate",
-                                               help="Show exactly what the candidate would see.")] = False,
+    as_candidate: Annotated[
+        bool, typer.Option("--as-candidate", help="Show exactly what the candidate would see.")
+    ] = False,
     backend: Backend = "docker",
     cache_dir: CacheDir = DEFAULT_CACHE,
     runtime: Runtime = None,
@@ -208,13 +240,18 @@ def images_bootstrap() -> None:
         if chosen[service.variable] == service.registry:
             out.print(f"{service.registry}: present", soft_wrap=True)
         else:
-            out.print(f"{service.registry}: stand-in {service.local} (compose: {service.variable}={service.local})",
-                      soft_wrap=True, highlight=False)
+            out.print(
+                f"{service.registry}: stand-in {service.local} (compose: {service.variable}={service.local})",
+                soft_wrap=True,
+                highlight=False,
+            )
 
 
 @images_app.command("build")
 @translate_errors
-def images_build(environment: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None) -> None:
+def images_build(
+    environment: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None,
+) -> None:
     """Build the runtime image of each environment (skips those already built)."""
     from runners import images
 
@@ -303,31 +340,50 @@ credentials_app.command("export")(translate_errors(credentials.credentials_expor
 cohorts_app = typer.Typer(no_args_is_help=True, help="Cohorts: members, invitations, staff (organisers and staff).")
 app.add_typer(cohorts_app, name="cohorts")
 _command: Callable[..., Any]  # the loops below register commands of every signature
-for _name, _command in (("create", cohorts.cohorts_create), ("list", cohorts.cohorts_list),
-                        ("import", cohorts.cohorts_import), ("staff", cohorts.cohorts_staff),
-                        ("members", cohorts.cohorts_members), ("invite", cohorts.cohorts_invite)):
+for _name, _command in (
+    ("create", cohorts.cohorts_create),
+    ("list", cohorts.cohorts_list),
+    ("import", cohorts.cohorts_import),
+    ("staff", cohorts.cohorts_staff),
+    ("members", cohorts.cohorts_members),
+    ("invite", cohorts.cohorts_invite),
+):
     cohorts_app.command(_name)(translate_errors(_command))
 assessments_app = typer.Typer(no_args_is_help=True, help="Assessments of your cohorts: create, take, watch.")
 app.add_typer(assessments_app, name="assessments")
-for _name, _command in (("create", cohorts.assessments_create), ("list", cohorts.assessments_list),
-                        ("show", cohorts.assessments_show), ("start", cohorts.assessments_start),
-                        ("dashboard", cohorts.assessments_dashboard), ("matrix", cohorts.assessments_matrix),
-                        ("hiring", cohorts.assessments_hiring), ("plot", cohorts.assessments_plot),
-                        ("regrade", cohorts.assessments_regrade), ("similarity", cohorts.assessments_similarity)):
+for _name, _command in (
+    ("create", cohorts.assessments_create),
+    ("list", cohorts.assessments_list),
+    ("show", cohorts.assessments_show),
+    ("start", cohorts.assessments_start),
+    ("dashboard", cohorts.assessments_dashboard),
+    ("matrix", cohorts.assessments_matrix),
+    ("hiring", cohorts.assessments_hiring),
+    ("plot", cohorts.assessments_plot),
+    ("regrade", cohorts.assessments_regrade),
+    ("similarity", cohorts.assessments_similarity),
+):
     assessments_app.command(_name)(translate_errors(_command))
 app.command("join")(translate_errors(cohorts.join))
 reviews_app = typer.Typer(no_args_is_help=True, help="Score submissions of tasks with a rubric, blind.")
 app.add_typer(reviews_app, name="reviews")
-for _name, _command in (("list", cohorts.reviews_list), ("show", cohorts.reviews_show),
-                        ("score", cohorts.reviews_score)):
+for _name, _command in (
+    ("list", cohorts.reviews_list),
+    ("show", cohorts.reviews_show),
+    ("score", cohorts.reviews_score),
+):
     reviews_app.command(_name)(translate_errors(_command))
 regrades_app = typer.Typer(no_args_is_help=True, help="Follow regrades: progress and changed verdicts.")
 app.add_typer(regrades_app, name="regrades")
 regrades_app.command("show")(translate_errors(cohorts.regrades_show))
 webhooks_app = typer.Typer(no_args_is_help=True, help="Cohort webhooks: register, read the delivery log, redeliver.")
 app.add_typer(webhooks_app, name="webhooks")
-for _name, _command in (("add", cohorts.webhooks_add), ("list", cohorts.webhooks_list),
-                        ("deliveries", cohorts.webhooks_deliveries), ("redeliver", cohorts.webhooks_redeliver)):
+for _name, _command in (
+    ("add", cohorts.webhooks_add),
+    ("list", cohorts.webhooks_list),
+    ("deliveries", cohorts.webhooks_deliveries),
+    ("redeliver", cohorts.webhooks_redeliver),
+):
     webhooks_app.command(_name)(translate_errors(_command))
 
 

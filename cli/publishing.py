@@ -90,17 +90,26 @@ def pack_publish(
             raise typer.Exit(EXIT_PROBLEMS)
     archive = archives.make_tar_gz(read_tree(path, packs.PACK_CAPS, what="pack"), prefix=pack.id)
     with _connect() as api:
-        uploaded = api.call("POST", "/v1/packs", what=f"the upload of {pack.id}@{pack.version}",
-                            files={"archive": (f"{pack.id}-{pack.version}.tar.gz", archive, "application/gzip")})
+        uploaded = api.call(
+            "POST",
+            "/v1/packs",
+            what=f"the upload of {pack.id}@{pack.version}",
+            files={"archive": (f"{pack.id}-{pack.version}.tar.gz", archive, "application/gzip")},
+        )
         if not as_json:
-            out.print(f"uploaded {escape(pack.id)}@{escape(pack.version)}  digest {uploaded['digest']}"
-                      + ("" if uploaded["created"] else "  (this content was already stored)"), highlight=False)
+            out.print(
+                f"uploaded {escape(pack.id)}@{escape(pack.version)}  digest {uploaded['digest']}"
+                + ("" if uploaded["created"] else "  (this content was already stored)"),
+                highlight=False,
+            )
         detail = api.call("GET", _versions_path(pack.id, pack.version), what=f"pack {pack.id}@{pack.version}")
         deadline = time.monotonic() + timeout
         while wait and detail["state"] == "checking":
             if time.monotonic() > deadline:
-                raise ServerError(f"the server did not finish checking {pack.id}@{pack.version} within {timeout:g} s; "
-                                  f"see `tasktrial pack show {pack.id}@{pack.version}` later")
+                raise ServerError(
+                    f"the server did not finish checking {pack.id}@{pack.version} within {timeout:g} s; "
+                    f"see `tasktrial pack show {pack.id}@{pack.version}` later"
+                )
             time.sleep(1.0)
             detail = api.call("GET", _versions_path(pack.id, pack.version), what=f"pack {pack.id}@{pack.version}")
     if as_json:
@@ -113,25 +122,35 @@ def pack_publish(
 
 def _print_version(detail: dict[str, Any]) -> None:
     colour = {"live": "green", "checking": "yellow", "rejected": "red", "retired": "dim"}.get(detail["state"], "white")
-    out.print(f"[bold]{escape(detail['pack_id'])}@{escape(detail['version'])}[/]  [{colour}]{detail['state']}[/]"
-              f"  {detail['digest']}", highlight=False)
+    out.print(
+        f"[bold]{escape(detail['pack_id'])}@{escape(detail['version'])}[/]  [{colour}]{detail['state']}[/]"
+        f"  {detail['digest']}",
+        highlight=False,
+    )
     report = detail.get("report")
     if not report:
         if detail["state"] == "checking":
-            out.print("  the server's workers are checking it; it goes live only if the check passes",
-                      highlight=False)
+            out.print("  the server's workers are checking it; it goes live only if the check passes", highlight=False)
         return
     for problem in report.get("problems", []):
         err.print(f"  [red]✗[/] {escape(problem)}", highlight=False)
     table = Table("task", "reference", "starter", "counter-examples", "result")
     for task in report.get("tasks", []):
-        wrong = "\n".join(f"{name} {runs[0]['verdict']}:{runs[0]['score']:g}"
-                           for name, runs in task.get("wrong", {}).items() if runs)
-        table.add_row(escape(task["task"]), _runs(task.get("reference", [])), _runs(task.get("starter", [])),
-                      escape(wrong) or "-", "[green]ok[/]" if task["ok"] else "[red]FAIL[/]")
+        wrong = "\n".join(
+            f"{name} {runs[0]['verdict']}:{runs[0]['score']:g}" for name, runs in task.get("wrong", {}).items() if runs
+        )
+        table.add_row(
+            escape(task["task"]),
+            _runs(task.get("reference", [])),
+            _runs(task.get("starter", [])),
+            escape(wrong) or "-",
+            "[green]ok[/]" if task["ok"] else "[red]FAIL[/]",
+        )
     out.print(table)
     for task in report.get("tasks", []):
-        skills = ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in task.get("reference_skills", {}).items())
+        skills = ", ".join(
+            f"{slug} {v['score']:g} {v['verdict']}" for slug, v in task.get("reference_skills", {}).items()
+        )
         out.print(f"  {escape(task['task'])} reference per micro-skill: {escape(skills)}", highlight=False)
     for task in report.get("tasks", []):
         for problem in task.get("problems", []):
@@ -154,13 +173,20 @@ def pack_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
         return
     table = Table("pack", "version", "state", "uploaded", "digest", title=f"{listed['count']} version(s)")
     for row in listed["data"]:
-        table.add_row(escape(row["pack_id"]), escape(row["version"]), row["state"], row["created_at"][:19],
-                      row["digest"][:19] + "…")
+        table.add_row(
+            escape(row["pack_id"]),
+            escape(row["version"]),
+            row["state"],
+            row["created_at"][:19],
+            row["digest"][:19] + "…",
+        )
     out.print(table)
 
 
-def pack_show(ref: Annotated[str, typer.Argument(metavar="ID[@VERSION]", help="A pack, or one version of it.")],
-              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def pack_show(
+    ref: Annotated[str, typer.Argument(metavar="ID[@VERSION]", help="A pack, or one version of it.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Show a pack's versions, or one version with the server's check report."""
     pack_id, version = _split(ref, need_version=False)
     with _connect() as api:
@@ -172,8 +198,9 @@ def pack_show(ref: Annotated[str, typer.Argument(metavar="ID[@VERSION]", help="A
         sys.stdout.write(json.dumps(shown, indent=2) + "\n")
     elif version is None:
         for row in shown["data"]:
-            out.print(f"{escape(row['pack_id'])}@{escape(row['version'])}  {row['state']}  {row['digest']}",
-                      highlight=False)
+            out.print(
+                f"{escape(row['pack_id'])}@{escape(row['version'])}  {row['state']}  {row['digest']}", highlight=False
+            )
     else:
         _print_version(shown)
 
@@ -184,12 +211,17 @@ def pack_retire(ref: Annotated[str, typer.Argument(metavar="ID@VERSION", help="T
     version = version or ""  # never empty: _split refuses a reference without a version here
     with _connect() as api:
         retired = api.call("POST", f"{_versions_path(pack_id, version)}/retire", what=f"retiring {pack_id}@{version}")
-    out.print(f"[green]✓[/] {escape(pack_id)}@{escape(version)} is {retired['state']}: no new submissions; "
-              "its results stay valid", highlight=False)
+    out.print(
+        f"[green]✓[/] {escape(pack_id)}@{escape(version)} is {retired['state']}: no new submissions; "
+        "its results stay valid",
+        highlight=False,
+    )
 
 
-def pack_stats(pack_id: Annotated[str, typer.Argument(metavar="ID", help="Your pack's id.")],
-               as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def pack_stats(
+    pack_id: Annotated[str, typer.Argument(metavar="ID", help="Your pack's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Per task of your pack: attempts, verdicts, score distribution and the checks failed most."""
     with _connect() as api:
         stats = api.call("GET", f"/v1/packs/{quote(pack_id, safe='')}/stats", what=f"the statistics of {pack_id}")
@@ -201,8 +233,10 @@ def pack_stats(pack_id: Annotated[str, typer.Argument(metavar="ID", help="Your p
     for task_id, task in stats["tasks"].items():
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(task["verdicts"].items()))
         mean = "-" if task["mean_score"] is None else f"{task['mean_score']:g}"
-        out.print(f"[bold]{escape(task_id)}[/]  {task['attempts']} attempt(s) ({verdicts}); mean score {mean}",
-                  highlight=False)
+        out.print(
+            f"[bold]{escape(task_id)}[/]  {task['attempts']} attempt(s) ({verdicts}); mean score {mean}",
+            highlight=False,
+        )
         spread = "  ".join(f"{name}:{count}" for name, count in task["score_distribution"].items() if count)
         out.print(f"  scores  {spread or '-'}", highlight=False)
         for entry in task["failed_most"]:
@@ -238,9 +272,11 @@ def pack_add_task(
             (trial / name).write_bytes(data)
         load(trial)  # the pack with the new task must validate before anything changes in PATH
         shutil.copytree(trial / task_id, target)
-    out.print(f"[green]✓[/] added task {escape(task_id)} ({kind} grader) to {escape(str(path))}; "
-              f"next: edit it, then tasktrial pack check {escape(str(path))} --task {escape(task_id)}",
-              highlight=False)
+    out.print(
+        f"[green]✓[/] added task {escape(task_id)} ({kind} grader) to {escape(str(path))}; "
+        f"next: edit it, then tasktrial pack check {escape(str(path))} --task {escape(task_id)}",
+        highlight=False,
+    )
 
 
 def pack_schema(name: Annotated[str, typer.Argument(help=f"One of: {', '.join(schemas.SCHEMA_NAMES)}.")]) -> None:

@@ -23,11 +23,12 @@ def load_settings(**overrides):
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join((f"TASKTRIAL_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
-                             + e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        problems = "; ".join(
+            (f"TASKTRIAL_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
         raise ConfigurationError(f"invalid settings: {problems}") from None
-
-
 
 
 def serve(
@@ -46,8 +47,12 @@ def serve(
 
 
 def worker(
-    concurrency: Annotated[int | None, typer.Option(
-        min=1, help="Parallel gradings in this process (default: TASKTRIAL_WORKER_CONCURRENCY, else the CPUs).")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Parallel gradings in this process (default: TASKTRIAL_WORKER_CONCURRENCY, else the CPUs)."
+        ),
+    ] = None,
 ) -> None:
     """Run a Celery worker: it needs Docker and the API (TASKTRIAL_PUBLIC_URL, TASKTRIAL_WORKER_TOKEN), not the database."""
     from api.serve import celery_worker
@@ -55,17 +60,29 @@ def worker(
     settings = load_settings()
     concurrency = concurrency or settings.worker_concurrency
     app = celery_worker(settings, concurrency=concurrency)
-    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=threads",
-                     "--without-gossip", "--without-mingle"])
+    app.worker_main(
+        [
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            "--pool=threads",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
 
 
 def create_token(
     role: Annotated[Role, typer.Option(help="What the token may do.")],
     subject: Annotated[str, typer.Option(help="Who it speaks for (a candidate's or author's id).")],
     name: Annotated[str, typer.Option(help="A label for the token.")] = "",
-    expires: Annotated[str | None, typer.Option(
-        help="When it stops working: a duration (90m, 12h, 30d, 2w) or a UTC date or time "
-             "(2027-01-31, 2027-01-31T12:00:00Z). Default: never.")] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            help="When it stops working: a duration (90m, 12h, 30d, 2w) or a UTC date or time "
+            "(2027-01-31, 2027-01-31T12:00:00Z). Default: never."
+        ),
+    ] = None,
     init: Annotated[bool, typer.Option("--init", help="Create the store if it does not exist yet.")] = False,
 ) -> None:
     """Create an API token in the service's store (TASKTRIAL_DATA_DIR or TASKTRIAL_DATABASE_URL) and print it once.
@@ -80,8 +97,9 @@ def create_token(
     expires_at = parse_expiry(expires) if expires is not None else None
     settings = load_settings()
     with _session(settings, init=init) as session:
-        secret = storage.create_token(session=session, name=name or f"{role.value} {subject}", role=role,
-                                      subject=subject, expires_at=expires_at)
+        secret = storage.create_token(
+            session=session, name=name or f"{role.value} {subject}", role=role, subject=subject, expires_at=expires_at
+        )
     print(f"created a {role.value} token for {subject} in {_shown(settings.database)}", file=sys.stderr)
     print(secret)
 
@@ -106,8 +124,15 @@ def list_tokens(
         table.add_column(column)
     table.add_column("state", no_wrap=True)
     for token in tokens:
-        table.add_row(token.id, token.name, token.role.value, token.subject, _when(token.created_at),
-                      _when(token.expires_at) if token.expires_at else "never", token.state)
+        table.add_row(
+            token.id,
+            token.name,
+            token.role.value,
+            token.subject,
+            _when(token.created_at),
+            _when(token.expires_at) if token.expires_at else "never",
+            token.state,
+        )
     out.print(table)
 
 
@@ -120,8 +145,11 @@ def revoke_token(
     settings = load_settings()
     with _session(settings) as session:
         row = storage.revoke_token(session=session, token_id=token_id)
-    out.print(f"revoked {row.id} ({row.role.value} {row.subject}); running servers refuse it within "
-              f"{settings.token_cache_seconds:g} s (TASKTRIAL_TOKEN_CACHE_SECONDS)", highlight=False)
+    out.print(
+        f"revoked {row.id} ({row.role.value} {row.subject}); running servers refuse it within "
+        f"{settings.token_cache_seconds:g} s (TASKTRIAL_TOKEN_CACHE_SECONDS)",
+        highlight=False,
+    )
 
 
 def _session(settings=None, *, init: bool = False):
@@ -140,7 +168,8 @@ def _session(settings=None, *, init: bool = False):
     if not init and not db.store_exists(url):
         raise ConfigurationError(
             f"no tasktrial store at {_shown(url)}: set TASKTRIAL_DATA_DIR (or TASKTRIAL_DATABASE_URL) to the "
-            "service's, as `tasktrial serve` has it, or pass --init to create a new store there")
+            "service's, as `tasktrial serve` has it, or pass --init to create a new store there"
+        )
     engine = db.make_engine(url)
     db.migrate(engine)
     return Session(engine)
@@ -182,8 +211,10 @@ def parse_expiry(text: str, now: datetime | None = None) -> datetime:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise ConfigurationError(f"--expires {text!r} is neither a duration (90m, 12h, 30d, 2w) "
-                                     "nor an ISO 8601 date or time (2027-01-31, 2027-01-31T12:00:00Z)") from None
+            raise ConfigurationError(
+                f"--expires {text!r} is neither a duration (90m, 12h, 30d, 2w) "
+                "nor an ISO 8601 date or time (2027-01-31, 2027-01-31T12:00:00Z)"
+            ) from None
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if moment <= now:
         raise ConfigurationError(f"--expires {text!r} is already past ({moment.isoformat()})")
@@ -193,8 +224,9 @@ def parse_expiry(text: str, now: datetime | None = None) -> datetime:
 def create_link(
     role: Annotated[Role, typer.Option(help="What the signed-in person may do.")],
     subject: Annotated[str, typer.Option(help="Who signs in (a candidate's, author's or reviewer's id).")],
-    expires: Annotated[str, typer.Option(help="Until when the link is usable: 90m, 12h, 7d, 2w, or an ISO 8601 "
-                                              "date or time.")] = "7d",
+    expires: Annotated[
+        str, typer.Option(help="Until when the link is usable: 90m, 12h, 7d, 2w, or an ISO 8601 date or time.")
+    ] = "7d",
     init: Annotated[bool, typer.Option("--init", help="Create the store if it does not exist yet.")] = False,
 ) -> None:
     """Print a one-time sign-in link to the web client (TASKTRIAL_PUBLIC_URL); it opens a browser session once.
@@ -216,11 +248,15 @@ def rotate_key() -> None:
 
     settings = load_settings()
     retired, new = Keyring(settings.keys_dir).rotate()
-    out.print(f"new signing key {new.kid}; {retired.kid} retired (still in the JWKS: what it signed verifies)",
-              highlight=False)
+    out.print(
+        f"new signing key {new.kid}; {retired.kid} retired (still in the JWKS: what it signed verifies)",
+        highlight=False,
+    )
 
 
-def revoke_key(kid: Annotated[str, typer.Argument(help="The id of a retired key (see /.well-known/jwks.json).")]) -> None:
+def revoke_key(
+    kid: Annotated[str, typer.Argument(help="The id of a retired key (see /.well-known/jwks.json).")],
+) -> None:
     """Revoke a retired key: nothing it signed verifies any more, and verifiers name it as revoked."""
     from engine.keyring import Keyring
 

@@ -31,15 +31,24 @@ FETCH_TIMEOUT_SECONDS = 10.0
 
 def verify(
     result: Annotated[Path, typer.Argument(help="The signed result document (JSON).")],
-    jwks: Annotated[str | None, typer.Option(
-        "--jwks", help=f"The public keys: a JWKS file or URL (default: $TASKTRIAL_URL{JWKS_PATH}).")] = None,
-    subject: Annotated[str | None, typer.Option(
-        help="Also check the result belongs to this candidate id (needs --salt).")] = None,
-    salt: Annotated[str | None, typer.Option(
-        help="The subject salt the server gave the candidate with the submission.")] = None,
-    log: Annotated[str | None, typer.Option(
-        "--log", help="A log checkpoint (file or URL): also check the result is in the log it commits to. "
-                      "RESULT must then be a bundle from `tasktrial proof`.")] = None,
+    jwks: Annotated[
+        str | None,
+        typer.Option("--jwks", help=f"The public keys: a JWKS file or URL (default: $TASKTRIAL_URL{JWKS_PATH})."),
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Also check the result belongs to this candidate id (needs --salt).")
+    ] = None,
+    salt: Annotated[
+        str | None, typer.Option(help="The subject salt the server gave the candidate with the submission.")
+    ] = None,
+    log: Annotated[
+        str | None,
+        typer.Option(
+            "--log",
+            help="A log checkpoint (file or URL): also check the result is in the log it commits to. "
+            "RESULT must then be a bundle from `tasktrial proof`.",
+        ),
+    ] = None,
 ) -> None:
     """Check a signed result offline: its signature, that no field changed since, and (with --subject and
     --salt) that it is that candidate's; exit 1 naming each problem."""
@@ -90,8 +99,10 @@ def _verify_credential(credential: dict[str, Any], jwks: str | None, path: Path)
     keys = _fetch_json(source) if source.startswith(("http://", "https://")) else _read_json(Path(source), "JWKS")
     service = os.environ.get("TASKTRIAL_URL", "").rstrip("/")
     if not service:
-        fail("set TASKTRIAL_URL to the issuing service: a credential's issuer and status list are checked "
-             "against it", EXIT_BAD_INPUT)
+        fail(
+            "set TASKTRIAL_URL to the issuing service: a credential's issuer and status list are checked against it",
+            EXIT_BAD_INPUT,
+        )
 
     def status_list(url: str) -> Any:
         try:
@@ -105,8 +116,12 @@ def _verify_credential(credential: dict[str, Any], jwks: str | None, path: Path)
             err.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
         err.print(f"{len(report.problems)} problem(s) in {escape(str(path))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_PROBLEMS)
-    out.print(f"[green]✓[/] credential {escape(str(report.achievement or '?'))}: proof valid (eddsa-rdfc-2022), "
-              f"issuer key known, {escape(report.status)}", highlight=False, soft_wrap=True)
+    out.print(
+        f"[green]✓[/] credential {escape(str(report.achievement or '?'))}: proof valid (eddsa-rdfc-2022), "
+        f"issuer key known, {escape(report.status)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _check_inclusion(document: dict[str, Any], inclusion: Any, source: str, keys: Any, path: Path) -> None:
@@ -115,18 +130,28 @@ def _check_inclusion(document: dict[str, Any], inclusion: Any, source: str, keys
     from engine.merkle import ProofError
 
     if inclusion is None:
-        fail(f"{path} holds no inclusion proof: save the result with `tasktrial proof RESULT_ID` "
-             "to check it against the log", EXIT_PROBLEMS)
-    note = _fetch(source, "checkpoint").content if source.startswith(("http://", "https://")) else \
-        _read_bytes(Path(source), "checkpoint")
+        fail(
+            f"{path} holds no inclusion proof: save the result with `tasktrial proof RESULT_ID` "
+            "to check it against the log",
+            EXIT_PROBLEMS,
+        )
+    note = (
+        _fetch(source, "checkpoint").content
+        if source.startswith(("http://", "https://"))
+        else _read_bytes(Path(source), "checkpoint")
+    )
     try:
         checkpoint, key = checkpoints.verify(note, transparency.note_keys(keys))
         index = transparency.verify_inclusion(document, inclusion, checkpoint)
     except (CheckpointError, ProofError) as exc:
         err.print(f"[red]✗[/] not proven in the log: {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_PROBLEMS) from None
-    out.print(f"[green]✓[/] in log {escape(checkpoint.origin)} at index {index} of the checkpoint of size "
-              f"{checkpoint.size} (signed by key {escape(key.label)})", highlight=False, soft_wrap=True)
+    out.print(
+        f"[green]✓[/] in log {escape(checkpoint.origin)} at index {index} of the checkpoint of size "
+        f"{checkpoint.size} (signed by key {escape(key.label)})",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _summary(document: dict[str, Any], kid: str | None) -> str:
@@ -134,8 +159,7 @@ def _summary(document: dict[str, Any], kid: str | None) -> str:
     name = f"{task.get('pack')}/{task.get('id')}" if isinstance(task, dict) else "?"
     score = document.get("score")
     score_text = f"{score:g}/100" if isinstance(score, int | float) and not isinstance(score, bool) else repr(score)
-    return (f"signature valid, key {kid}: task {name}, score {score_text}, "
-            f"verdict {document.get('verdict', '?')}")
+    return f"signature valid, key {kid}: task {name}, score {score_text}, verdict {document.get('verdict', '?')}"
 
 
 def _default_jwks_url() -> str:

@@ -31,17 +31,24 @@ class Patience:
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """Exponential backoff with full jitter: uniform in [0, min(max, first * 2**attempt)]."""
-        return rng() * min(self.max_delay, self.first_delay * 2 ** attempt)
+        return rng() * min(self.max_delay, self.first_delay * 2**attempt)
 
 
 class GaveUp(TaskTrialError):
     """The server stayed out of reach past the patience; the submission is safe on the server (exit 3)."""
 
 
-def follow(api, submission_id: str, *, on_event: Callable[[Any], None], patience: Patience,
-           retry_on: tuple[type[Exception], ...], sleep: Callable[[float], None] = time.sleep,
-           clock: Callable[[], float] = time.monotonic,
-           rng: Callable[[], float] = random.random) -> dict[str, Any]:
+def follow(
+    api,
+    submission_id: str,
+    *,
+    on_event: Callable[[Any], None],
+    patience: Patience,
+    retry_on: tuple[type[Exception], ...],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: Callable[[], float] = random.random,
+) -> dict[str, Any]:
     """The data of the submission's ``done`` event, however often the connection broke on the way.
 
     ``api`` offers ``events(submission_id, last_event_id=...)`` (Server-Sent Events of one connection)
@@ -88,15 +95,23 @@ def follow(api, submission_id: str, *, on_event: Callable[[Any], None], patience
         delay = min(hint, patience.max_delay) + patience.delay(attempt, rng)
         attempt += 1
         if clock() + delay > deadline:
-            raise GaveUp(f"gave up waiting for submission {submission_id} after {patience.seconds:g} s without "
-                         f"reaching the server ({problem}); the submission is kept on the server: "
-                         f"`tasktrial watch {submission_id}` picks it up again")
+            raise GaveUp(
+                f"gave up waiting for submission {submission_id} after {patience.seconds:g} s without "
+                f"reaching the server ({problem}); the submission is kept on the server: "
+                f"`tasktrial watch {submission_id}` picks it up again"
+            )
         sleep(delay)
 
 
-def retry(call: Callable[[], Any], *, patience: Patience, retry_on: tuple[type[Exception], ...],
-          sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-          rng: Callable[[], float] = random.random) -> Any:
+def retry(
+    call: Callable[[], Any],
+    *,
+    patience: Patience,
+    retry_on: tuple[type[Exception], ...],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: Callable[[], float] = random.random,
+) -> Any:
     """``call()``, tried again with the same backoff while it raises one of ``retry_on``.
 
     At submit time ``retry_on`` is only the client's ``ServerUnreachable`` (no connection could

@@ -40,8 +40,18 @@ _UNBOUNDED = 1 << 62
 _NO_LINKS = "links are not accepted, include the file itself"
 
 # What the stdlib parsers raise on corrupt input; translated to SubmissionRejected at the seam.
-_CORRUPT = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
-            ValueError, struct.error, NotImplementedError, OverflowError)
+_CORRUPT = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    struct.error,
+    NotImplementedError,
+    OverflowError,
+)
 
 
 @dataclass(frozen=True)
@@ -67,14 +77,19 @@ class ArchiveCaps:
     @classmethod
     def from_tree_caps(cls, caps: TreeCaps, **overrides: Any) -> ArchiveCaps:
         """Archive caps matching a folder's caps (e.g. ``PACK_CAPS``), so an upload holds what a folder may."""
-        base = cls(max_files=caps.max_files, max_file_bytes=caps.max_file_bytes,
-                   max_total_bytes=caps.max_total_bytes, max_depth=caps.max_depth,
-                   max_members=4 * caps.max_files)
+        base = cls(
+            max_files=caps.max_files,
+            max_file_bytes=caps.max_file_bytes,
+            max_total_bytes=caps.max_total_bytes,
+            max_depth=caps.max_depth,
+            max_members=4 * caps.max_files,
+        )
         return replace(base, **overrides)
 
 
-def extract(data: bytes, *, caps: ArchiveCaps = ArchiveCaps(), what: str = "submission",
-            strip_top_folder: bool = True) -> dict[str, bytes]:
+def extract(
+    data: bytes, *, caps: ArchiveCaps = ArchiveCaps(), what: str = "submission", strip_top_folder: bool = True
+) -> dict[str, bytes]:
     """Read every regular file of an uploaded archive into memory.
 
     The format is recognised from its first bytes, never from a file name.
@@ -107,8 +122,12 @@ def extract(data: bytes, *, caps: ArchiveCaps = ArchiveCaps(), what: str = "subm
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         _guard(_read_zip, data, collector, fmt="zip")
     elif data.startswith(b"\x1f\x8b"):
-        _guard(_read_tar, _CappedReader(gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"), collector),
-               collector, fmt="tar.gz")
+        _guard(
+            _read_tar,
+            _CappedReader(gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"), collector),
+            collector,
+            fmt="tar.gz",
+        )
     elif data[257:262] == b"ustar":
         _guard(_read_tar, _CappedReader(io.BytesIO(data), collector), collector, fmt="tar")
     else:
@@ -208,9 +227,16 @@ class _Collector(Admission):
     size_note = " unpacked"
 
     def __init__(self, caps: ArchiveCaps, what: str, *, compressed_size: int):
-        super().__init__(TreeCaps(max_files=caps.max_files, max_file_bytes=caps.max_file_bytes,
-                                  max_total_bytes=caps.max_total_bytes, max_depth=caps.max_depth),
-                         what=what, max_members=caps.max_members)
+        super().__init__(
+            TreeCaps(
+                max_files=caps.max_files,
+                max_file_bytes=caps.max_file_bytes,
+                max_total_bytes=caps.max_total_bytes,
+                max_depth=caps.max_depth,
+            ),
+            what=what,
+            max_members=caps.max_members,
+        )
         self.archive_caps = caps
         self.compressed_size = compressed_size
         self.folders: set[str] = set()
@@ -239,7 +265,8 @@ class _Collector(Admission):
         if self.total > ratio * self.compressed_size:
             raise SubmissionRejected(
                 f"the {self.what} unpacks to more than {ratio:g} times its {self.compressed_size} "
-                "compressed bytes (compression ratio cap); refusing a possible archive bomb")
+                "compressed bytes (compression ratio cap); refusing a possible archive bomb"
+            )
 
 
 class _CappedReader:
@@ -264,7 +291,8 @@ class _CappedReader:
         if self.count > self.limit:
             raise SubmissionRejected(
                 f"the {self.collector.what} unpacks to more than {self.limit} bytes "
-                "(tar headers and ignored files such as .git count too)")
+                "(tar headers and ignored files such as .git count too)"
+            )
         return chunk
 
 
@@ -291,7 +319,8 @@ def _read_tar(stream: _CappedReader, collector: _Collector) -> None:
                 continue
             if member.type not in _TAR_FILE_TYPES:
                 raise SubmissionRejected(
-                    f"{name!r} has tar member type {member.type!r}; only regular files and folders are accepted")
+                    f"{name!r} has tar member type {member.type!r}; only regular files and folders are accepted"
+                )
             if member.mode & (stat.S_ISUID | stat.S_ISGID):
                 raise SubmissionRejected(f"{name!r} has the setuid or setgid bit")
             body = tar.extractfile(member)
@@ -306,7 +335,8 @@ def _read_zip(data: bytes, collector: _Collector) -> None:
     if data.count(b"PK\x01\x02") > caps.max_members:
         raise SubmissionRejected(
             f"the {collector.what} archive lists more than {caps.max_members} entries "
-            "(folders and ignored files such as .git count too)")
+            "(folders and ignored files such as .git count too)"
+        )
     # metadata_encoding: names without zip's UTF-8 flag must be UTF-8 too, not cp437 guesses.
     with zipfile.ZipFile(io.BytesIO(data), metadata_encoding="utf-8") as zf:
         for info in zf.infolist():
@@ -330,7 +360,8 @@ def _read_zip(data: bytes, collector: _Collector) -> None:
                 raise SubmissionRejected(f"{name!r} is encrypted; upload an archive without a password")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise SubmissionRejected(
-                    f"{name!r} uses zip compression method {info.compress_type}; only stored and deflate are accepted")
+                    f"{name!r} uses zip compression method {info.compress_type}; only stored and deflate are accepted"
+                )
             # zipfile stops reading at the size the header declares (and then checks the CRC);
             # lift that limit so the decompressed bytes themselves are counted against the caps.
             reading = copy.copy(info)

@@ -56,8 +56,10 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.closes_at <= self.opens_at:
-            raise ValueError(f"the window closes ({self.closes_at.isoformat()}) before or when it opens "
-                             f"({self.opens_at.isoformat()}): closes_at must be after opens_at")
+            raise ValueError(
+                f"the window closes ({self.closes_at.isoformat()}) before or when it opens "
+                f"({self.opens_at.isoformat()}): closes_at must be after opens_at"
+            )
 
     def is_closed(self, now: datetime) -> bool:
         return now >= self.closes_at
@@ -98,23 +100,29 @@ def admit(window: Window, *, now: datetime, started_at: datetime | None, attempt
             (late work refused).
     """
     if now < window.opens_at:
-        raise AssessmentRuleBroken("window_not_open", f"the assessment opens at {window.opens_at.isoformat()}; "
-                                                      "nothing is accepted before")
+        raise AssessmentRuleBroken(
+            "window_not_open", f"the assessment opens at {window.opens_at.isoformat()}; nothing is accepted before"
+        )
     if window.duration_seconds is not None:
         if started_at is None:
-            raise AssessmentRuleBroken("not_started", "this is a timed assessment: start it first "
-                                                      "(its clock starts then)")
+            raise AssessmentRuleBroken(
+                "not_started", "this is a timed assessment: start it first (its clock starts then)"
+            )
         deadline = window.deadline(started_at)
         if deadline is not None and now > deadline:
-            raise AssessmentRuleBroken("time_limit", f"the timed attempt ended at {deadline.isoformat()} "
-                                                     f"({window.duration_seconds} s after it started)")
+            raise AssessmentRuleBroken(
+                "time_limit",
+                f"the timed attempt ended at {deadline.isoformat()} ({window.duration_seconds} s after it started)",
+            )
     if window.attempt_limit is not None and attempts_used >= window.attempt_limit:
-        raise AssessmentRuleBroken("attempt_limit", f"{attempts_used} of {window.attempt_limit} attempt(s) at "
-                                                    "this task used")
+        raise AssessmentRuleBroken(
+            "attempt_limit", f"{attempts_used} of {window.attempt_limit} attempt(s) at this task used"
+        )
     late = window.is_closed(now)
     if late and window.late is LatePolicy.REFUSE:
-        raise AssessmentRuleBroken("window_closed", f"the assessment closed at {window.closes_at.isoformat()} "
-                                                    "and refuses late submissions")
+        raise AssessmentRuleBroken(
+            "window_closed", f"the assessment closed at {window.closes_at.isoformat()} and refuses late submissions"
+        )
     return late
 
 
@@ -130,12 +138,14 @@ def check_policy(check_id: str, default: Visibility, overrides: Mapping[str, str
     return default
 
 
-def candidate_views(view: dict[str, Any], default: Visibility,
-                    overrides: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def candidate_views(
+    view: dict[str, Any], default: Visibility, overrides: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
     """The candidate view cut by check visibility: ``during`` (before the close) and ``after``.
 
     Both are signed and stored with the result, so what a candidate reads is always a signed document.
     """
+
     def cut(closed: bool) -> dict[str, Any]:
         kept = [c for c in view.get("checks", []) if visible(check_policy(c["id"], default, overrides), closed=closed)]
         return {**view, "checks": kept}
@@ -177,5 +187,7 @@ def skill_readiness(per_task: Sequence[Mapping[str, tuple[float, str]]]) -> dict
         for skill, (score, verdict) in skills.items():
             scores.setdefault(skill, []).append(float(score))
             ready[skill] = ready.get(skill, True) and verdict == "ready"
-    return {skill: (round(sum(values) / len(values), 2), "ready" if ready[skill] else "not_ready")
-            for skill, values in scores.items()}
+    return {
+        skill: (round(sum(values) / len(values), 2), "ready" if ready[skill] else "not_ready")
+        for skill, values in scores.items()
+    }

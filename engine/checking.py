@@ -61,8 +61,9 @@ def skills_of(result: Result) -> dict[str, dict[str, object]]:
     return micro_skill_scores(result.task.micro_skills, result.checks, result.status, result.task.pass_threshold)
 
 
-def check_task(task: Task, *, runner: Runner, grader: Grader, repeat: int = 1,
-               on_run: Callable[[], object] | None = None) -> TaskCheckReport:
+def check_task(
+    task: Task, *, runner: Runner, grader: Grader, repeat: int = 1, on_run: Callable[[], object] | None = None
+) -> TaskCheckReport:
     """Grade the reference, the starter and each counter-example ``repeat`` times and report every problem."""
     return check_tasks([task], runner=runner, grader_for=lambda _: grader, repeat=repeat, on_run=on_run)[0]
 
@@ -78,8 +79,15 @@ class _Grading:
     top: bool  # a rubric's criteria: the reference at their top level, anything else at their bottom
 
 
-def check_tasks(tasks: list[Task], *, runner: Runner, grader_for: Callable[[Task], Grader], repeat: int = 1,
-                jobs: int = 1, on_run: Callable[[], object] | None = None) -> list[TaskCheckReport]:
+def check_tasks(
+    tasks: list[Task],
+    *,
+    runner: Runner,
+    grader_for: Callable[[Task], Grader],
+    repeat: int = 1,
+    jobs: int = 1,
+    on_run: Callable[[], object] | None = None,
+) -> list[TaskCheckReport]:
     """``check_task`` for each of ``tasks``, with up to ``jobs`` gradings at a time; the reports (and the
     order of every list in them) are those of a sequential check.
 
@@ -125,26 +133,38 @@ def _plan(task: Task, report: TaskCheckReport, repeat: int) -> list[_Grading]:
     report.starter.extend([None] * repeat)  # type: ignore[list-item]
     for name in wrong:
         report.wrong[name] = [None] * repeat  # type: ignore[list-item]
-    return [_Grading(task, files, runs, index, top=runs is report.reference) for index in range(repeat)
-            for runs, files in ((report.reference, reference), (report.starter, starter),
-                                *((report.wrong[name], files) for name, files in wrong.items()))]
+    return [
+        _Grading(task, files, runs, index, top=runs is report.reference)
+        for index in range(repeat)
+        for runs, files in (
+            (report.reference, reference),
+            (report.starter, starter),
+            *((report.wrong[name], files) for name, files in wrong.items()),
+        )
+    ]
 
 
 def _judge(task: Task, report: TaskCheckReport) -> None:
     """Add every problem the gradings of ``report`` show."""
-    labelled = [("reference", report.reference), ("starter", report.starter),
-                *((f"counter-example {name}", runs) for name, runs in report.wrong.items())]
+    labelled = [
+        ("reference", report.reference),
+        ("starter", report.starter),
+        *((f"counter-example {name}", runs) for name, runs in report.wrong.items()),
+    ]
     for label, results in labelled:
-        report.problems += [_fault(label, index, r) for index, r in enumerate(results, start=1)
-                            if r.status is RunStatus.GRADER_ERROR]
+        report.problems += [
+            _fault(label, index, r) for index, r in enumerate(results, start=1) if r.status is RunStatus.GRADER_ERROR
+        ]
     for index, result in enumerate(report.reference, start=1):
         report.problems += _reference_problems(index, result)
     if report.reference and report.reference[0].status is not RunStatus.GRADER_ERROR:
         report.problems += [str(p) for p in rule_problems(task, [c.id for c in report.reference[0].checks])]
     for index, result in enumerate(report.starter, start=1):
         if result.verdict is not Verdict.NOT_READY and result.status is not RunStatus.GRADER_ERROR:
-            report.problems.append(f"starter run {index}: {result.verdict.value} with score {result.score:g}; "
-                                   "the bare starter must be not_ready")
+            report.problems.append(
+                f"starter run {index}: {result.verdict.value} with score {result.score:g}; "
+                "the bare starter must be not_ready"
+            )
     for example in task.counter_examples:
         for index, result in enumerate(report.wrong.get(example.name, []), start=1):
             report.problems += _counter_example_problems(example, index, result)
@@ -168,19 +188,30 @@ def _reference_problems(index: int, result: Result) -> list[str]:
         problems.append(
             f"reference run {index}: {result.verdict.value}, score {result.score:g}, status {result.status.value}"
             + (f"; failing checks: {', '.join(failing)}" if failing else "")
-            + (f"; {result.reason}" if result.reason else ""))
-    short = {slug: value for slug, value in skills_of(result).items()
-             if value["verdict"] != Verdict.READY.value or value["score"] != 100}
+            + (f"; {result.reason}" if result.reason else "")
+        )
+    short = {
+        slug: value
+        for slug, value in skills_of(result).items()
+        if value["verdict"] != Verdict.READY.value or value["score"] != 100
+    }
     if short:
-        problems.append(f"reference run {index}: must be ready with 100 in every micro-skill; "
-                        + ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in short.items()))
+        problems.append(
+            f"reference run {index}: must be ready with 100 in every micro-skill; "
+            + ", ".join(f"{slug} {v['score']:g} {v['verdict']}" for slug, v in short.items())
+        )
     return problems
 
 
 def pack_report(pack: Pack, reports: list[TaskCheckReport]) -> dict[str, Any]:
     """The one document of a pack check (``pack check --json`` and the service's check of an upload)."""
-    return {"pack": pack.id, "version": pack.version, "ok": all(r.ok for r in reports), "problems": [],
-            "tasks": [r.to_document() for r in reports]}
+    return {
+        "pack": pack.id,
+        "version": pack.version,
+        "ok": all(r.ok for r in reports),
+        "problems": [],
+        "tasks": [r.to_document() for r in reports],
+    }
 
 
 def _counter_example_problems(example: CounterExample, index: int, result: Result) -> list[str]:
@@ -189,8 +220,10 @@ def _counter_example_problems(example: CounterExample, index: int, result: Resul
     label = f"counter-example {example.name} run {index}"
     problems = []
     if result.verdict is not example.verdict:
-        problems.append(f"{label}: {result.verdict.value} with score {result.score:g}; it must be "
-                        f"{example.verdict.value} (the grader does not tell this wrong answer apart)")
+        problems.append(
+            f"{label}: {result.verdict.value} with score {result.score:g}; it must be "
+            f"{example.verdict.value} (the grader does not tell this wrong answer apart)"
+        )
     if example.max_score is not None and result.score > example.max_score:
         problems.append(f"{label}: score {result.score:g} is above its max_score {example.max_score:g}")
     earned = [slug for slug in example.must_not_earn if skills_of(result).get(slug, {}).get("verdict") == "ready"]
@@ -204,8 +237,12 @@ def _signature(result: Result) -> tuple[object, ...]:
 
 
 def _brief(result: Result) -> dict[str, Any]:
-    return {"verdict": result.verdict.value, "score": result.score, "status": result.status.value,
-            "wall_seconds": round(result.outcome.wall_seconds, 3) if result.outcome else None}
+    return {
+        "verdict": result.verdict.value,
+        "score": result.score,
+        "status": result.status.value,
+        "wall_seconds": round(result.outcome.wall_seconds, 3) if result.outcome else None,
+    }
 
 
 def rule_problems(task: Task, check_ids: Collection[str], *, unsure: Collection[int] = ()) -> list[Problem]:
@@ -218,7 +255,9 @@ def rule_problems(task: Task, check_ids: Collection[str], *, unsure: Collection[
     label = f"{task.id}/task.yaml"
     owner = {}
     for check_id in check_ids:
-        owner[check_id] = next((i for i, rule in enumerate(task.check_rules) if fnmatchcase(check_id, rule.match)), None)
+        owner[check_id] = next(
+            (i for i, rule in enumerate(task.check_rules) if fnmatchcase(check_id, rule.match)), None
+        )
     known = ", ".join(sorted(check_ids)[:8]) + (", ..." if len(check_ids) > 8 else "")
     problems = []
     for index, rule in enumerate(task.check_rules):
@@ -227,24 +266,41 @@ def rule_problems(task: Task, check_ids: Collection[str], *, unsure: Collection[
         matching = [c for c in check_ids if fnmatchcase(c, rule.match)]
         where = f"$.grader.checks[{index}].match"
         if not matching:
-            problems.append(Problem(label, where, f"{rule.match!r} matches no check of this task (its checks: "
-                                                  f"{known or 'none'}); fix the pattern or remove the rule"))
+            problems.append(
+                Problem(
+                    label,
+                    where,
+                    f"{rule.match!r} matches no check of this task (its checks: "
+                    f"{known or 'none'}); fix the pattern or remove the rule",
+                )
+            )
         elif all(owner[c] != index for c in matching):
             first = owner[matching[0]]
-            problems.append(Problem(label, where, f"{rule.match!r} matches only checks that the earlier rule "
-                                                  f"$.grader.checks[{first}] already maps (the first match wins); "
-                                                  "move this rule up or remove it"))
+            problems.append(
+                Problem(
+                    label,
+                    where,
+                    f"{rule.match!r} matches only checks that the earlier rule "
+                    f"$.grader.checks[{first}] already maps (the first match wins); "
+                    "move this rule up or remove it",
+                )
+            )
     return problems
 
 
 def skill_problems(task: Task) -> list[Problem]:
     """Check rules naming a micro-skill the task does not list (a typo would create a skill of its own)."""
     listed = ", ".join(task.micro_skills)
-    return [Problem(f"{task.id}/task.yaml", f"$.grader.checks[{index}].micro_skill",
-                    f"{rule.micro_skill!r} is not one of the task's micro_skills ({listed}); "
-                    "fix the spelling or add it to micro_skills")
-            for index, rule in enumerate(task.check_rules)
-            if rule.micro_skill is not None and rule.micro_skill not in task.micro_skills]
+    return [
+        Problem(
+            f"{task.id}/task.yaml",
+            f"$.grader.checks[{index}].micro_skill",
+            f"{rule.micro_skill!r} is not one of the task's micro_skills ({listed}); "
+            "fix the spelling or add it to micro_skills",
+        )
+        for index, rule in enumerate(task.check_rules)
+        if rule.micro_skill is not None and rule.micro_skill not in task.micro_skills
+    ]
 
 
 def counter_example_problems(task: Task) -> list[Problem]:
@@ -256,15 +312,32 @@ def counter_example_problems(task: Task) -> list[Problem]:
     problems = []
     for index, example in enumerate(task.counter_examples):
         if example.name not in present:
-            problems.append(Problem(label, f"$.wrong[{index}].name",
-                                    f"there is no folder {task.id}/wrong/{example.name}/; create it or remove the entry"))
+            problems.append(
+                Problem(
+                    label,
+                    f"$.wrong[{index}].name",
+                    f"there is no folder {task.id}/wrong/{example.name}/; create it or remove the entry",
+                )
+            )
         for skill in example.must_not_earn:
             if skill not in task.micro_skills:
                 listed = ", ".join(task.micro_skills)
-                problems.append(Problem(label, f"$.wrong[{index}].must_not_earn",
-                                        f"{skill!r} is not one of the task's micro_skills ({listed})"))
+                problems.append(
+                    Problem(
+                        label,
+                        f"$.wrong[{index}].must_not_earn",
+                        f"{skill!r} is not one of the task's micro_skills ({listed})",
+                    )
+                )
     declared = {example.name for example in task.counter_examples}
     for name in sorted(present - declared):
-        problems.append(Problem(f"{task.id}/wrong/{name}", "", "is not declared: add {name: " + name
-                                + ", verdict: not_ready} under wrong in task.yaml, or remove the folder"))
+        problems.append(
+            Problem(
+                f"{task.id}/wrong/{name}",
+                "",
+                "is not declared: add {name: "
+                + name
+                + ", verdict: not_ready} under wrong in task.yaml, or remove the folder",
+            )
+        )
     return problems

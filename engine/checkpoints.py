@@ -124,7 +124,9 @@ def parse(note: str | bytes) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]
     origin, size_text, root_text = lines[:3]
     _check_origin(origin)
     if not _SIZE.fullmatch(size_text):
-        raise CheckpointError(f"the checkpoint size {size_text!r} (line 2) is not a decimal number without leading zeros")
+        raise CheckpointError(
+            f"the checkpoint size {size_text!r} (line 2) is not a decimal number without leading zeros"
+        )
     root_hash = _b64(root_text, "the root hash (line 3)")
     if len(root_hash) != HASH_SIZE:
         raise CheckpointError(f"the root hash (line 3) is {len(root_hash)} bytes, not {HASH_SIZE}")
@@ -134,7 +136,7 @@ def parse(note: str | bytes) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]
     for number, line in enumerate(signatures[:-1].split("\n"), start=1):
         if not line.startswith(SIGNATURE_PREFIX):
             raise CheckpointError(f"signature line {number} does not start with an em dash and a space")
-        name, space, blob = line[len(SIGNATURE_PREFIX):].partition(" ")
+        name, space, blob = line[len(SIGNATURE_PREFIX) :].partition(" ")
         if not space or not name or " " in blob:
             raise CheckpointError(f"signature line {number} is not '— <key name> <base64 signature>'")
         raw = _b64(blob, f"signature line {number}")
@@ -169,18 +171,22 @@ def verify(note: str | bytes, keys: Iterable[NoteKey]) -> tuple[Checkpoint, Note
         try:
             Ed25519PublicKey.from_public_bytes(key.public).verify(signature, body)
         except InvalidSignature:
-            raise CheckpointError(f"the checkpoint signature by key {key.label!r} does not verify: "
-                                  "the checkpoint was changed after signing") from None
+            raise CheckpointError(
+                f"the checkpoint signature by key {key.label!r} does not verify: "
+                "the checkpoint was changed after signing"
+            ) from None
         return checkpoint, key
     seen = ", ".join(f"{name}+{kid.hex()}" for name, kid, _ in signatures)
-    raise CheckpointError(f"the checkpoint is signed by no known key of log {checkpoint.origin!r} "
-                          f"(signatures by {seen})")
+    raise CheckpointError(
+        f"the checkpoint is signed by no known key of log {checkpoint.origin!r} (signatures by {seen})"
+    )
 
 
 def _check_origin(origin: str) -> None:
     if not origin or any(c.isspace() for c in origin) or "+" in origin:
-        raise CheckpointError(f"the checkpoint origin {origin!r} (line 1) must be a non-empty name "
-                              "without spaces or '+'")
+        raise CheckpointError(
+            f"the checkpoint origin {origin!r} (line 1) must be a non-empty name without spaces or '+'"
+        )
 
 
 def _b64(text: str, what: str) -> bytes:

@@ -52,8 +52,9 @@ class CredentialSpec:
     criteria: Criteria = Criteria()
 
 
-def definition_problems(definitions: Mapping[str, Criteria],
-                        known_skills: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
+def definition_problems(
+    definitions: Mapping[str, Criteria], known_skills: Iterable[str] | None = None
+) -> list[tuple[str, str, str]]:
     """Every inconsistency among ``definitions``: ``(definition, field, message)``, in order.
 
     The one rule for API-made and pack-declared definitions alike: something is required,
@@ -67,20 +68,22 @@ def definition_problems(definitions: Mapping[str, Criteria],
             problems.append((name, "", f"credential {name!r} requires nothing: name skills or credentials"))
         for position, required in enumerate(criteria.credentials):
             if required not in definitions:
-                problems.append((name, f"credentials[{position}]",
-                                 f"credential {name!r} stacks unknown credential {required!r}"))
+                problems.append(
+                    (name, f"credentials[{position}]", f"credential {name!r} stacks unknown credential {required!r}")
+                )
         if skills is not None:
             for position, skill in enumerate(criteria.skills):
                 if skill not in skills:
-                    problems.append((name, f"skills[{position}]",
-                                     f"credential {name!r} requires unknown micro-skill {skill!r}"))
+                    problems.append(
+                        (name, f"skills[{position}]", f"credential {name!r} requires unknown micro-skill {skill!r}")
+                    )
     state: dict[str, str] = {}
 
     def visit(name: str, path: list[str]) -> None:
         if state.get(name) == "done":
             return
         if state.get(name) == "open":
-            cycle = " -> ".join([*path[path.index(name):], name])
+            cycle = " -> ".join([*path[path.index(name) :], name])
             problems.append((path[path.index(name)], "credentials", f"credentials stack in a cycle: {cycle}"))
             return
         state[name] = "open"

@@ -80,7 +80,7 @@ class PackError(TaskTrialError):
         total = len(found)
         if total > MAX_PROBLEMS:
             more = Problem("", "", f"and {len(found) - MAX_PROBLEMS + 1} more problem(s) not listed")
-            found = (*found[:MAX_PROBLEMS - 1], more)
+            found = (*found[: MAX_PROBLEMS - 1], more)
         self.problems = found
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"the pack has {total} problem(s):\n{lines}")

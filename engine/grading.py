@@ -13,7 +13,11 @@ from engine.results import Result, now, status_of
 
 
 def grade_submission(
-    task: Task, submission: Mapping[str, bytes], *, runner: Runner, grader: Grader,
+    task: Task,
+    submission: Mapping[str, bytes],
+    *,
+    runner: Runner,
+    grader: Grader,
     progress: Callable[[str], object] | None = None,
 ) -> Result:
     """Grade ``submission`` (a ``{path: bytes}`` tree) against ``task``.
@@ -34,8 +38,14 @@ def grade_submission(
     try:
         if getattr(grader, "runs_sandbox", True) is False:  # a reviewed answer is read, never run
             grading = grader.grade(task, submission, None)  # type: ignore[arg-type]  # runs nothing: no outcome
-            return Result(task=task, submission_digest=tree_digest(submission), status=RunStatus.COMPLETED,
-                          checks=grading.checks, started_at=started, finished_at=now())
+            return Result(
+                task=task,
+                submission_digest=tree_digest(submission),
+                status=RunStatus.COMPLETED,
+                checks=grading.checks,
+                started_at=started,
+                finished_at=now(),
+            )
         spec = grader.build_run(task, submission)
         if progress:
             progress("running")
@@ -44,9 +54,18 @@ def grade_submission(
             progress("grading")
         grading = grader.grade(task, submission, outcome)
     except GraderError as exc:
-        return Result(task=task, submission_digest=tree_digest(submission), status=RunStatus.GRADER_ERROR, checks=(),
-                      started_at=started, finished_at=now(), outcome=outcome, grader_runs=exc.runs,
-                      reason=f"the task's grader failed: {exc}", grader_output=exc.output)
+        return Result(
+            task=task,
+            submission_digest=tree_digest(submission),
+            status=RunStatus.GRADER_ERROR,
+            checks=(),
+            started_at=started,
+            finished_at=now(),
+            outcome=outcome,
+            grader_runs=exc.runs,
+            reason=f"the task's grader failed: {exc}",
+            grader_output=exc.output,
+        )
     status = status_of(outcome, crashed=bool(grading.crashed))
     return Result(
         task=task,

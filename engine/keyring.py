@@ -69,7 +69,7 @@ class Keyring:
             raise ConfigurationError(f"cannot read the retired keys {path}: {exc}") from exc
         keys = data.get("keys") if isinstance(data, dict) else None
         if not isinstance(keys, list) or not all(isinstance(k, dict) and isinstance(k.get("kid"), str) for k in keys):
-            raise ConfigurationError(f"the retired keys {path} are malformed: expected {{\"keys\": [JWK, ...]}}")
+            raise ConfigurationError(f'the retired keys {path} are malformed: expected {{"keys": [JWK, ...]}}')
         return keys
 
     def jwks(self) -> dict[str, Any]:
@@ -91,8 +91,11 @@ class Keyring:
             retired.append({**old.public_jwk(), STATUS_MEMBER: RETIRED})
             self._write(RETIRED_FILE, json.dumps({"keys": retired}, indent=2), mode=0o644)
             new = SigningKey.generate()
-            self._write(ACTIVE_FILE, json.dumps(new.jwk.as_dict(private=True, kid=new.kid, alg=signing.ALGORITHM,
-                                                                use="sig")), mode=0o600)
+            self._write(
+                ACTIVE_FILE,
+                json.dumps(new.jwk.as_dict(private=True, kid=new.kid, alg=signing.ALGORITHM, use="sig")),
+                mode=0o600,
+            )
             return old, self.active()
 
     def revoke(self, kid: str) -> None:
@@ -104,8 +107,10 @@ class Keyring:
         """
         with self._locked():
             if kid == self.active().kid:
-                raise ConfigurationError(f"key {kid!r} is the active signing key: rotate it first "
-                                         "(`tasktrial admin rotate-key`), then revoke it")
+                raise ConfigurationError(
+                    f"key {kid!r} is the active signing key: rotate it first "
+                    "(`tasktrial admin rotate-key`), then revoke it"
+                )
             retired = self.retired()
             for entry in retired:
                 if entry["kid"] == kid:

@@ -97,8 +97,10 @@ def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
         ValueError: not ``0 < old_size <= new_size``.
     """
     if not 0 < old_size <= new_size:
-        raise ValueError(f"no consistency proof from size {old_size} to size {new_size}: "
-                         "the old size must be at least 1 and at most the new size")
+        raise ValueError(
+            f"no consistency proof from size {old_size} to size {new_size}: "
+            "the old size must be at least 1 and at most the new size"
+        )
     ranges: list[tuple[int, int]] = []
     lo, hi, m, complete = 0, new_size, old_size, True
     while m != hi - lo:
@@ -262,8 +264,9 @@ def verify_inclusion(*, leaf: bytes, index: int, size: int, proof: Sequence[byte
         raise ProofError(f"the inclusion proof for leaf {index} does not lead to the root of the tree of size {size}")
 
 
-def verify_consistency(*, old_size: int, new_size: int, old_root: bytes, new_root: bytes,
-                       proof: Sequence[bytes]) -> None:
+def verify_consistency(
+    *, old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> None:
     """Check that the tree of ``new_size`` with ``new_root`` extends the tree of ``old_size`` with ``old_root``.
 
     A proof from the empty tree is refused: it proves nothing (every tree extends it).
@@ -302,11 +305,15 @@ def verify_consistency(*, old_size: int, new_size: int, old_root: bytes, new_roo
     if sn != 0:
         raise ProofError(f"the consistency proof from size {old_size} to {new_size} is too short")
     if fr != old_root:
-        raise ProofError(f"the consistency proof does not lead to the root of size {old_size}: "
-                         "the old tree is not a prefix of the new one (the log was rewritten)")
+        raise ProofError(
+            f"the consistency proof does not lead to the root of size {old_size}: "
+            "the old tree is not a prefix of the new one (the log was rewritten)"
+        )
     if sr != new_root:
-        raise ProofError(f"the consistency proof does not lead to the root of size {new_size}: "
-                         "the new tree does not extend the old one (the log was rewritten)")
+        raise ProofError(
+            f"the consistency proof does not lead to the root of size {new_size}: "
+            "the new tree does not extend the old one (the log was rewritten)"
+        )
 
 
 def _check_size(size: int, available: int) -> None:

@@ -64,8 +64,11 @@ _CONTEXTS: dict[str, Any] = {}
 def document_loader(url: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """pyld's document loader over the bundled contexts only: any other URL is an error, never a fetch."""
     if url not in CONTEXT_FILES:
-        raise jsonld.JsonLdError(f"the JSON-LD document {url} is not bundled with tasktrial and is never fetched",
-                                 "jsonld.LoadDocumentError", code="loading document failed")
+        raise jsonld.JsonLdError(
+            f"the JSON-LD document {url} is not bundled with tasktrial and is never fetched",
+            "jsonld.LoadDocumentError",
+            code="loading document failed",
+        )
     if url not in _CONTEXTS:
         _CONTEXTS[url] = json.loads((CONTEXTS_DIR / CONTEXT_FILES[url]).read_text("utf-8"))
     return {"contextUrl": None, "documentUrl": url, "document": copy.deepcopy(_CONTEXTS[url])}
@@ -78,8 +81,10 @@ def canonical(document: Mapping[str, Any]) -> str:
         CredentialError: the document is not valid JSON-LD or names a context that is not bundled.
     """
     try:
-        quads: str = jsonld.normalize(dict(document), {"algorithm": "URDNA2015", "format": "application/n-quads",
-                                                       "documentLoader": document_loader})
+        quads: str = jsonld.normalize(
+            dict(document),
+            {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": document_loader},
+        )
         return quads
     except jsonld.JsonLdError as exc:
         raise CredentialError(f"the credential is not valid JSON-LD here: {_jsonld_message(exc)}") from exc
@@ -127,8 +132,10 @@ def public_from_verification_method(method: Any) -> bytes:
         CredentialError: any other kind of verification method, or a malformed one.
     """
     if not isinstance(method, str) or not method.startswith("did:key:z"):
-        raise CredentialError(f"the proof's verificationMethod {method!r} is not a did:key "
-                              "(nothing else is resolved: no URL is ever fetched)")
+        raise CredentialError(
+            f"the proof's verificationMethod {method!r} is not a did:key "
+            "(nothing else is resolved: no URL is ever fetched)"
+        )
     did, _, fragment = method.partition("#")
     identifier = did.removeprefix("did:key:")
     if fragment and fragment != identifier:
@@ -170,10 +177,16 @@ def did_document(did: str, keys: Sequence[tuple[str, bytes, bool]]) -> dict[str,
     Every key is a verification method ``DID#KID``; only keys not revoked are assertion methods,
     so a verifier (ours, Digital Bazaar's) refuses what a revoked key signed, naming it.
     """
-    methods = [{"id": f"{did}#{kid}", "type": "Multikey", "controller": did, "publicKeyMultibase": multikey(raw)}
-               for kid, raw, _ in keys]
-    return {"@context": [DID_V1, MULTIKEY_V1], "id": did, "verificationMethod": methods,
-            "assertionMethod": [f"{did}#{kid}" for kid, _, revoked in keys if not revoked]}
+    methods = [
+        {"id": f"{did}#{kid}", "type": "Multikey", "controller": did, "publicKeyMultibase": multikey(raw)}
+        for kid, raw, _ in keys
+    ]
+    return {
+        "@context": [DID_V1, MULTIKEY_V1],
+        "id": did,
+        "verificationMethod": methods,
+        "assertionMethod": [f"{did}#{kid}" for kid, _, revoked in keys if not revoked],
+    }
 
 
 def resolve(method: Any, did_documents: Mapping[str, Any] | None = None) -> bytes:
@@ -188,16 +201,23 @@ def resolve(method: Any, did_documents: Mapping[str, Any] | None = None) -> byte
     if isinstance(method, str) and method.startswith("did:key:"):
         return public_from_verification_method(method)
     if not isinstance(method, str) or not method.startswith("did:web:") or "#" not in method:
-        raise CredentialError(f"the proof's verificationMethod {method!r} is neither a did:key nor a did:web key "
-                              "(DID#KEY): nothing else is resolved, and no URL is ever fetched")
+        raise CredentialError(
+            f"the proof's verificationMethod {method!r} is neither a did:key nor a did:web key "
+            "(DID#KEY): nothing else is resolved, and no URL is ever fetched"
+        )
     did, _, kid = method.partition("#")
     document = (did_documents or {}).get(did)
     if not isinstance(document, Mapping) or document.get("id") != did:
-        raise CredentialError(f"the issuer {did} is not the configured service's DID, so its key {kid!r} is not "
-                              "resolved (no URL named in a credential is fetched)")
+        raise CredentialError(
+            f"the issuer {did} is not the configured service's DID, so its key {kid!r} is not "
+            "resolved (no URL named in a credential is fetched)"
+        )
     methods = document.get("verificationMethod")
-    found = next((m for m in methods if isinstance(m, Mapping) and m.get("id") == method), None) \
-        if isinstance(methods, list) else None
+    found = (
+        next((m for m in methods if isinstance(m, Mapping) and m.get("id") == method), None)
+        if isinstance(methods, list)
+        else None
+    )
     if found is None:
         raise CredentialError(f"signed by unknown key {kid!r}: {did} publishes no such key")
     assertion = document.get("assertionMethod")
@@ -248,10 +268,15 @@ def open_badge(award: Award, public: bytes | None = None, *, issuer: str | None 
             raise CredentialError("an award needs an issuer DID or the issuer's public key")
         issuer = did_key(public)
     achievement: dict[str, Any] = {
-        "id": award.achievement_id, "type": ["Achievement"], "name": award.name,
-        "description": award.description, "criteria": {"narrative": award.criteria},
-        "alignment": [{"type": ["Alignment"], "targetName": skill, "targetUrl": url, "targetType": "ceterms:Skill"}
-                      for skill, url in award.skills],
+        "id": award.achievement_id,
+        "type": ["Achievement"],
+        "name": award.name,
+        "description": award.description,
+        "criteria": {"narrative": award.criteria},
+        "alignment": [
+            {"type": ["Alignment"], "targetName": skill, "targetUrl": url, "targetType": "ceterms:Skill"}
+            for skill, url in award.skills
+        ],
     }
     if award.image:
         achievement["image"] = {"id": award.image, "type": "Image"}
@@ -264,12 +289,26 @@ def open_badge(award: Award, public: bytes | None = None, *, issuer: str | None 
         "validFrom": _timestamp(award.valid_from),
         "credentialSubject": {
             "type": ["AchievementSubject"],
-            "identifier": [{"type": "IdentityObject", "identityHash": award.subject_hash,
-                            "identityType": award.identity_type, "hashed": True, "salt": award.subject_salt}],
+            "identifier": [
+                {
+                    "type": "IdentityObject",
+                    "identityHash": award.subject_hash,
+                    "identityType": award.identity_type,
+                    "hashed": True,
+                    "salt": award.subject_salt,
+                }
+            ],
             "achievement": achievement,
         },
-        "evidence": [{"id": e.url, "type": ["Evidence"], "name": e.name,
-                      "description": f"signed tasktrial result, digest {e.digest}"} for e in award.evidence],
+        "evidence": [
+            {
+                "id": e.url,
+                "type": ["Evidence"],
+                "name": e.name,
+                "description": f"signed tasktrial result, digest {e.digest}",
+            }
+            for e in award.evidence
+        ],
     }
 
 
@@ -282,8 +321,13 @@ def subject_identity(email: str, salt: str | None = None) -> tuple[str, str]:
 # -- eddsa-rdfc-2022 -------------------------------------------------------------
 
 
-def sign(credential: Mapping[str, Any], private: Ed25519PrivateKey, *, created: datetime | None = None,
-         verification_method: str | None = None) -> dict[str, Any]:
+def sign(
+    credential: Mapping[str, Any],
+    private: Ed25519PrivateKey,
+    *,
+    created: datetime | None = None,
+    verification_method: str | None = None,
+) -> dict[str, Any]:
     """A copy of ``credential`` with a ``DataIntegrityProof`` (eddsa-rdfc-2022) by ``private``, named as
     ``verification_method`` (``DID#KID``; default: the did:key of ``private``).
 
@@ -292,10 +336,13 @@ def sign(credential: Mapping[str, Any], private: Ed25519PrivateKey, *, created: 
     """
     unsecured = {k: v for k, v in credential.items() if k != "proof"}
     identifier = did_key(raw_public(private)).removeprefix("did:key:")
-    options = {"type": "DataIntegrityProof", "cryptosuite": CRYPTOSUITE,
-               "created": _timestamp(created or datetime.now(UTC)),
-               "verificationMethod": verification_method or f"did:key:{identifier}#{identifier}",
-               "proofPurpose": "assertionMethod"}
+    options = {
+        "type": "DataIntegrityProof",
+        "cryptosuite": CRYPTOSUITE,
+        "created": _timestamp(created or datetime.now(UTC)),
+        "verificationMethod": verification_method or f"did:key:{identifier}#{identifier}",
+        "proofPurpose": "assertionMethod",
+    }
     signature = private.sign(_hash_data(unsecured, options))
     return {**unsecured, "proof": {**options, "proofValue": "z" + base58btc(signature)}}
 
@@ -313,8 +360,10 @@ def verify(credential: Any, did_documents: Mapping[str, Any] | None = None) -> l
         return ["the credential has no proof (a single proof object was expected)"]
     problems = []
     if proof.get("type") != "DataIntegrityProof" or proof.get("cryptosuite") != CRYPTOSUITE:
-        problems.append(f"the proof is {proof.get('type')!r}/{proof.get('cryptosuite')!r}; only "
-                        f"DataIntegrityProof/{CRYPTOSUITE} is accepted")
+        problems.append(
+            f"the proof is {proof.get('type')!r}/{proof.get('cryptosuite')!r}; only "
+            f"DataIntegrityProof/{CRYPTOSUITE} is accepted"
+        )
     if proof.get("proofPurpose") != "assertionMethod":
         problems.append(f"the proof's purpose is {proof.get('proofPurpose')!r}, not 'assertionMethod'")
     value = proof.get("proofValue")
@@ -341,8 +390,10 @@ def verify(credential: Any, did_documents: Mapping[str, Any] | None = None) -> l
 
 def _hash_data(unsecured: Mapping[str, Any], options: Mapping[str, Any]) -> bytes:
     config = {**options, "@context": unsecured.get("@context")}
-    return (hashlib.sha256(canonical(config).encode("utf-8")).digest()
-            + hashlib.sha256(canonical(unsecured).encode("utf-8")).digest())
+    return (
+        hashlib.sha256(canonical(config).encode("utf-8")).digest()
+        + hashlib.sha256(canonical(unsecured).encode("utf-8")).digest()
+    )
 
 
 def _timestamp(moment: datetime) -> str:
@@ -384,8 +435,9 @@ class CredentialReport:
     status: str = "not checked"
 
 
-def check(credential: Any, *, service_url: str, jwks: Mapping[str, Any],
-          status_list: Callable[[str], Any]) -> CredentialReport:
+def check(
+    credential: Any, *, service_url: str, jwks: Mapping[str, Any], status_list: Callable[[str], Any]
+) -> CredentialReport:
     """Check an OpenBadgeCredential as ``tasktrial verify`` and the public verification page do.
 
     The proof (eddsa-rdfc-2022), that the issuer is the service at ``service_url`` (its did:web;
@@ -433,16 +485,21 @@ def _did_key_problems(credential: Mapping[str, Any], document: Mapping[str, Any]
     return [f"signed by unknown key {method.partition('#')[0]!r}: it is not among the service's keys"]
 
 
-def _status(status: Any, service: str, credential: Mapping[str, Any], documents: Mapping[str, Any],
-            fetch: Callable[[str], Any]) -> tuple[list[str], bool]:
+def _status(
+    status: Any, service: str, credential: Mapping[str, Any], documents: Mapping[str, Any], fetch: Callable[[str], Any]
+) -> tuple[list[str], bool]:
     if not isinstance(status, Mapping) or status.get("type") != "BitstringStatusListEntry":
         return ["the credentialStatus is not a BitstringStatusListEntry"], False
     url, index = status.get("statusListCredential"), status.get("statusListIndex")
     if not isinstance(index, str) or not index.isdigit():
         return [f"the statusListIndex {index!r} is not a decimal string"], False
     if not service or not isinstance(url, str) or not url.startswith(service + "/"):
-        return [(f"revocation not checked: the status list {url!r} is not at the configured service "
-                 f"({service or 'none configured'}); nothing named in a credential is fetched elsewhere")], False
+        return [
+            (
+                f"revocation not checked: the status list {url!r} is not at the configured service "
+                f"({service or 'none configured'}); nothing named in a credential is fetched elsewhere"
+            )
+        ], False
     listing = fetch(url)
     problems = verify(listing, documents)
     if problems:
@@ -462,7 +519,6 @@ def _issuer_id(credential: Any, default: Any = None) -> Any:
     issuer = credential.get("issuer") if isinstance(credential, Mapping) else None
     found = issuer.get("id") if isinstance(issuer, Mapping) else issuer
     return found if isinstance(found, str) else default
-
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -487,13 +543,27 @@ def _claims(credential: Mapping[str, Any]) -> dict[str, Any]:
     evidence = _list(credential.get("evidence"))
     proof = _mapping(credential.get("proof"))
     return {
-        "issuer": _issuer_id(credential), "issuer_name": text(issuer.get("name")) if isinstance(issuer, Mapping) else None,
-        "key": text(proof.get("verificationMethod")), "achievement": text(achievement.get("name")),
-        "description": text(achievement.get("description")), "criteria": text(criteria.get("narrative")),
-        "skills": tuple(a["targetName"] for a in alignment if isinstance(a, Mapping) and isinstance(a.get("targetName"), str)),
-        "evidence": tuple((e["id"], text(e.get("description")) or "") for e in evidence
-                          if isinstance(e, Mapping) and isinstance(e.get("id"), str)),
-        "subject": next((i["identityHash"] for i in identifier
-                         if isinstance(i, Mapping) and isinstance(i.get("identityHash"), str)), None),
+        "issuer": _issuer_id(credential),
+        "issuer_name": text(issuer.get("name")) if isinstance(issuer, Mapping) else None,
+        "key": text(proof.get("verificationMethod")),
+        "achievement": text(achievement.get("name")),
+        "description": text(achievement.get("description")),
+        "criteria": text(criteria.get("narrative")),
+        "skills": tuple(
+            a["targetName"] for a in alignment if isinstance(a, Mapping) and isinstance(a.get("targetName"), str)
+        ),
+        "evidence": tuple(
+            (e["id"], text(e.get("description")) or "")
+            for e in evidence
+            if isinstance(e, Mapping) and isinstance(e.get("id"), str)
+        ),
+        "subject": next(
+            (
+                i["identityHash"]
+                for i in identifier
+                if isinstance(i, Mapping) and isinstance(i.get("identityHash"), str)
+            ),
+            None,
+        ),
         "valid_from": text(credential.get("validFrom")),
     }

@@ -56,8 +56,9 @@ def load_pack(root: Path, *, environments: Collection[str], task_checks: TaskVal
         if task is not None:
             tasks.append(task)
     # Skills are checked only when every task loaded: a broken task would make its skills look unknown.
-    credentials = _credentials(meta if isinstance(meta, dict) else {},
-                               tasks if len(tasks) == len(folders) else None, problems)
+    credentials = _credentials(
+        meta if isinstance(meta, dict) else {}, tasks if len(tasks) == len(folders) else None, problems
+    )
     if problems or meta is None:
         raise PackError(problems)
     return Pack(
@@ -86,27 +87,44 @@ def _credentials(meta: dict[str, Any], tasks: list[Task] | None, problems: list[
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             continue
         if item["id"] in where:
-            problems.append(Problem(PACK_FILE, f"$.credentials[{position}].id",
-                                    f"credential id {item['id']!r} is declared twice (first at "
-                                    f"$.credentials[{where[item['id']]}])"))
+            problems.append(
+                Problem(
+                    PACK_FILE,
+                    f"$.credentials[{position}].id",
+                    f"credential id {item['id']!r} is declared twice (first at $.credentials[{where[item['id']]}])",
+                )
+            )
             continue
         where[item["id"]] = position
-        specs.append(CredentialSpec(
-            id=item["id"], name=str(item.get("name", "")), description=str(item.get("description", "")),
-            image=item.get("image") if isinstance(item.get("image"), str) else None,
-            criteria=Criteria(skills=tuple(s for s in item.get("skills") or () if isinstance(s, str)),
-                              within_days=item.get("within_days") if isinstance(item.get("within_days"), int) else None,
-                              credentials=tuple(c for c in item.get("credentials") or () if isinstance(c, str)))))
+        specs.append(
+            CredentialSpec(
+                id=item["id"],
+                name=str(item.get("name", "")),
+                description=str(item.get("description", "")),
+                image=item.get("image") if isinstance(item.get("image"), str) else None,
+                criteria=Criteria(
+                    skills=tuple(s for s in item.get("skills") or () if isinstance(s, str)),
+                    within_days=item.get("within_days") if isinstance(item.get("within_days"), int) else None,
+                    credentials=tuple(c for c in item.get("credentials") or () if isinstance(c, str)),
+                ),
+            )
+        )
     skills = {skill for task in tasks for skill in task.micro_skills} if tasks is not None else None
     for name, field, message in definition_problems({spec.id: spec.criteria for spec in specs}, skills):
         suffix = " (a pack's credentials require its own tasks' micro-skills)" if field.startswith("skills") else ""
-        problems.append(Problem(PACK_FILE, f"$.credentials[{where[name]}]" + (f".{field}" if field else ""),
-                                message + suffix))
+        problems.append(
+            Problem(PACK_FILE, f"$.credentials[{where[name]}]" + (f".{field}" if field else ""), message + suffix)
+        )
     return tuple(specs)
 
 
-def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str], problems: list[Problem],
-               task_checks: TaskValidator | None = None) -> Task | None:
+def _load_task(
+    folder: Path,
+    meta: dict[str, Any],
+    environments: Collection[str],
+    problems: list[Problem],
+    task_checks: TaskValidator | None = None,
+) -> Task | None:
     """The task of ``folder``, or None when it has problems (all recorded, every layer at once).
 
     Every layer is checked whatever the others found: a schema problem does not hide a
@@ -130,8 +148,13 @@ def _load_task(folder: Path, meta: dict[str, Any], environments: Collection[str]
     if isinstance(doc.get("id"), str) and doc["id"] != folder.name:
         problems.append(Problem(label, "$.id", f"{doc['id']!r} must equal the folder name {folder.name!r}"))
     if isinstance(doc.get("environment"), str) and doc["environment"] not in environments:
-        problems.append(Problem(label, "$.environment",
-                                f"unknown environment {doc['environment']!r}; known: {', '.join(sorted(environments))}"))
+        problems.append(
+            Problem(
+                label,
+                "$.environment",
+                f"unknown environment {doc['environment']!r}; known: {', '.join(sorted(environments))}",
+            )
+        )
     task = _provisional_task(folder, meta, doc, tree_digest(files))
     if task is not None and task_checks is not None and ((folder / "grader").is_dir() or reviewed_only):
         try:
@@ -187,10 +210,17 @@ def _rubric(items: Any) -> tuple[Criterion, ...]:
     found = []
     for item in items if isinstance(items, list) else []:
         try:
-            levels = tuple(Level(points=float(level["points"]), descriptor=str(level["descriptor"]))
-                           for level in item["levels"])
-            found.append(Criterion(name=str(item["name"]), levels=levels, micro_skill=item.get("micro_skill"),
-                                   weight=float(item.get("weight", 1.0))))
+            levels = tuple(
+                Level(points=float(level["points"]), descriptor=str(level["descriptor"])) for level in item["levels"]
+            )
+            found.append(
+                Criterion(
+                    name=str(item["name"]),
+                    levels=levels,
+                    micro_skill=item.get("micro_skill"),
+                    weight=float(item.get("weight", 1.0)),
+                )
+            )
         except (KeyError, TypeError, ValueError):
             continue
     return tuple(found)
@@ -201,9 +231,15 @@ def _counter_examples(items: Any) -> tuple[CounterExample, ...]:
     found = []
     for item in items if isinstance(items, list) else []:
         try:
-            found.append(CounterExample(name=str(item["name"]), verdict=Verdict(item["verdict"]),
-                                        max_score=None if item.get("max_score") is None else float(item["max_score"]),
-                                        must_not_earn=tuple(item.get("must_not_earn", ())), why=str(item.get("why", ""))))
+            found.append(
+                CounterExample(
+                    name=str(item["name"]),
+                    verdict=Verdict(item["verdict"]),
+                    max_score=None if item.get("max_score") is None else float(item["max_score"]),
+                    must_not_earn=tuple(item.get("must_not_earn", ())),
+                    why=str(item.get("why", "")),
+                )
+            )
         except (KeyError, TypeError, ValueError):
             continue
     return tuple(found)
@@ -280,8 +316,9 @@ def sandbox_file_problems(task: Task, field: str, argv: Collection[str], *, moun
         try:
             path = inside(task.root / folder, arg.removeprefix(mount + "/"))
         except SubmissionRejected as exc:
-            problems.append(Problem(f"{task.id}/{TASK_FILE}", where,
-                                    f"{arg!r} must name a file inside {folder}/: {exc}"))
+            problems.append(
+                Problem(f"{task.id}/{TASK_FILE}", where, f"{arg!r} must name a file inside {folder}/: {exc}")
+            )
             continue
         if not path.is_file():
             problems.append(Problem(f"{task.id}/{TASK_FILE}", where, f"{arg} is not a file in {folder}/"))

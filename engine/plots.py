@@ -16,11 +16,14 @@ BAR_WIDTH = 360
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}">'
-            f'<title>{escape(title)}</title>'
-            '<style>text{font:12px sans-serif;fill:#222}.bar{fill:#3b6ea5}.ready{fill:#2e8540}.rest{fill:#ddd}</style>'
-            + "".join(body) + "</svg>\n")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}">'
+        f"<title>{escape(title)}</title>"
+        "<style>text{font:12px sans-serif;fill:#222}.bar{fill:#3b6ea5}.ready{fill:#2e8540}.rest{fill:#ddd}</style>"
+        + "".join(body)
+        + "</svg>\n"
+    )
 
 
 def histogram_bins(scores: Sequence[float]) -> list[int]:
@@ -44,12 +47,16 @@ def score_distribution(per_task: Mapping[str, Sequence[float]], *, title: str = 
         for index, count in enumerate(bins):
             height = round(60 * count / top)
             x = LABEL_WIDTH + index * (bar + 4)
-            body.append(f'<rect class="bar" x="{x}" y="{y + 70 - height}" width="{bar}" height="{height}">'
-                        f'<title>{index * 10}–{index * 10 + 10}: {count}</title></rect>')
+            body.append(
+                f'<rect class="bar" x="{x}" y="{y + 70 - height}" width="{bar}" height="{height}">'
+                f"<title>{index * 10}–{index * 10 + 10}: {count}</title></rect>"
+            )
             if count:
                 body.append(f'<text x="{x + 4}" y="{y + 68 - height}">{count}</text>')
-        body.append(f'<text x="{LABEL_WIDTH}" y="{y + 84}">0</text>'
-                    f'<text x="{LABEL_WIDTH + BINS * (bar + 4) - 20}" y="{y + 84}">100</text>')
+        body.append(
+            f'<text x="{LABEL_WIDTH}" y="{y + 84}">0</text>'
+            f'<text x="{LABEL_WIDTH + BINS * (bar + 4) - 20}" y="{y + 84}">100</text>'
+        )
         y += panel_height
     return _svg(width, y + 10, title, body)
 
@@ -62,8 +69,11 @@ def readiness(per_skill: Mapping[str, tuple[int, int]], *, title: str = "Readine
         share = ready / assessed if assessed else 0.0
         body.append(f'<text x="10" y="{y + 15}">{escape(skill)}</text>')
         body.append(f'<rect class="rest" x="{LABEL_WIDTH}" y="{y}" width="{BAR_WIDTH}" height="18"/>')
-        body.append(f'<rect class="ready" x="{LABEL_WIDTH}" y="{y}" width="{round(BAR_WIDTH * share)}" height="18">'
-                    f'<title>{ready} of {assessed} ready</title></rect>')
-        body.append(f'<text x="{LABEL_WIDTH + BAR_WIDTH + 8}" y="{y + 15}">{ready}/{assessed} '
-                    f'({round(100 * share)}%)</text>')
+        body.append(
+            f'<rect class="ready" x="{LABEL_WIDTH}" y="{y}" width="{round(BAR_WIDTH * share)}" height="18">'
+            f"<title>{ready} of {assessed} ready</title></rect>"
+        )
+        body.append(
+            f'<text x="{LABEL_WIDTH + BAR_WIDTH + 8}" y="{y + 15}">{ready}/{assessed} ({round(100 * share)}%)</text>'
+        )
     return _svg(LABEL_WIDTH + BAR_WIDTH + 110, 20 + len(per_skill) * ROW, title, body)

@@ -31,8 +31,11 @@ LABELS = {"tasktrial.purpose": "public-tests"}
 def public_test_files(task: Task) -> dict[str, bytes]:
     """The starter's public test files of ``task`` (empty when it has none)."""
     patterns = PATTERNS.get(task.environment, ())
-    return {path: data for path, data in packs.starter_files(task).items()
-            if any(fnmatchcase(path.rsplit("/", 1)[-1], p) for p in patterns)}
+    return {
+        path: data
+        for path, data in packs.starter_files(task).items()
+        if any(fnmatchcase(path.rsplit("/", 1)[-1], p) for p in patterns)
+    }
 
 
 def command(task: Task, tests: list[str]) -> tuple[str, ...] | None:
@@ -66,16 +69,33 @@ class PublicTestRun:
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> PublicTestRun:
         """The run as ``to_document`` wrote it (a worker's report of it)."""
-        return cls(command=tuple(document["command"]), passed=document["passed"], exit_code=document["exit_code"],
-                   stdout=document["stdout"], stderr=document["stderr"], timed_out=document["timed_out"],
-                   oom_killed=document["oom_killed"], output_truncated=document["output_truncated"],
-                   wall_seconds=document["wall_seconds"], limits=document["limits"])
+        return cls(
+            command=tuple(document["command"]),
+            passed=document["passed"],
+            exit_code=document["exit_code"],
+            stdout=document["stdout"],
+            stderr=document["stderr"],
+            timed_out=document["timed_out"],
+            oom_killed=document["oom_killed"],
+            output_truncated=document["output_truncated"],
+            wall_seconds=document["wall_seconds"],
+            limits=document["limits"],
+        )
 
     def to_document(self) -> dict[str, Any]:
-        return {"command": list(self.command), "passed": self.passed, "exit_code": self.exit_code,
-                "stdout": self.stdout, "stderr": self.stderr, "timed_out": self.timed_out,
-                "oom_killed": self.oom_killed, "output_truncated": self.output_truncated,
-                "wall_seconds": self.wall_seconds, "limits": self.limits, "signed": False}
+        return {
+            "command": list(self.command),
+            "passed": self.passed,
+            "exit_code": self.exit_code,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "timed_out": self.timed_out,
+            "oom_killed": self.oom_killed,
+            "output_truncated": self.output_truncated,
+            "wall_seconds": self.wall_seconds,
+            "limits": self.limits,
+            "signed": False,
+        }
 
 
 def run_public_tests(task: Task, files: dict[str, bytes], runner: Runner) -> PublicTestRun | None:
@@ -91,13 +111,21 @@ def run_public_tests(task: Task, files: dict[str, bytes], runner: Runner) -> Pub
     if argv is None:
         return None
     workspace = {**files, **tests}
-    outcome = runner.run(RunSpec(environment=task.environment, limits=task.limits, steps=(Step(argv),),
-                                 workspace=workspace, labels=LABELS))
+    outcome = runner.run(
+        RunSpec(
+            environment=task.environment, limits=task.limits, steps=(Step(argv),), workspace=workspace, labels=LABELS
+        )
+    )
     step = outcome.steps[0] if outcome.steps else None
     return PublicTestRun(
-        command=argv, passed=bool(step and step.exit_code == 0 and not outcome.timed_out and not outcome.oom_killed),
+        command=argv,
+        passed=bool(step and step.exit_code == 0 and not outcome.timed_out and not outcome.oom_killed),
         exit_code=step.exit_code if step else None,
         stdout=text(step.stdout, OUTPUT_CAP_CHARS) if step else "",
         stderr=text(step.stderr, OUTPUT_CAP_CHARS) if step else "",
-        timed_out=outcome.timed_out, oom_killed=outcome.oom_killed, output_truncated=outcome.output_truncated,
-        wall_seconds=round(outcome.wall_seconds, 3), limits=task.limits.to_document())
+        timed_out=outcome.timed_out,
+        oom_killed=outcome.oom_killed,
+        output_truncated=outcome.output_truncated,
+        wall_seconds=round(outcome.wall_seconds, 3),
+        limits=task.limits.to_document(),
+    )

@@ -107,8 +107,11 @@ class Result:
                 "grader_runs": [_run_figures(run) for run in _grader_runs(outcome, self.grader_runs)],
             },
             "output": _output(outcome),
-            **({"grader_error": {"message": self.reason, "output": text(self.grader_output, OUTPUT_CAP_CHARS)}}
-               if self.status is RunStatus.GRADER_ERROR else {}),
+            **(
+                {"grader_error": {"message": self.reason, "output": text(self.grader_output, OUTPUT_CAP_CHARS)}}
+                if self.status is RunStatus.GRADER_ERROR
+                else {}
+            ),
             "started_at": rfc3339(self.started_at),
             "finished_at": rfc3339(self.finished_at),
             "engine_version": engine_version(),
@@ -183,8 +186,9 @@ def candidate_view(document: dict[str, Any]) -> dict[str, Any]:
     view = {key: value for key, value in document.items() if key != "grader_error"}
     checks = document.get("checks", [])
     view["checks"] = [
-        check if check.get("visible") else
-        {**check, "message": WITHHELD if check.get("message") else "", "duration_seconds": None}
+        check
+        if check.get("visible")
+        else {**check, "message": WITHHELD if check.get("message") else "", "duration_seconds": None}
         for check in checks
     ]
     runner = document.get("runner")
@@ -193,8 +197,9 @@ def candidate_view(document: dict[str, Any]) -> dict[str, Any]:
         if any(not check.get("visible") for check in checks):
             view["runner"].update(dict.fromkeys(RUN_SIDE_CHANNELS))
         if isinstance(runner.get("grader_runs"), list):
-            view["runner"]["grader_runs"] = [{**run, **dict.fromkeys(GRADER_RUN_FIGURES)}
-                                             for run in runner["grader_runs"] if isinstance(run, dict)]
+            view["runner"]["grader_runs"] = [
+                {**run, **dict.fromkeys(GRADER_RUN_FIGURES)} for run in runner["grader_runs"] if isinstance(run, dict)
+            ]
     if document.get("status") == RunStatus.GRADER_ERROR.value:
         view["checks"] = []
         view["reason"] = GRADER_FAILED

@@ -25,8 +25,11 @@ class RosterError(TaskTrialError):
     def __init__(self, problems: list[str]):
         self.problems = problems[:200]
         more = f"\n  ... and {len(problems) - 200} more" if len(problems) > 200 else ""
-        super().__init__(f"the member list has {len(problems)} problem(s); nothing was imported:\n"
-                         + "\n".join(f"  - {p}" for p in self.problems) + more)
+        super().__init__(
+            f"the member list has {len(problems)} problem(s); nothing was imported:\n"
+            + "\n".join(f"  - {p}" for p in self.problems)
+            + more
+        )
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,9 @@ def parse_members(data: bytes) -> list[MemberRow]:
     names = [h.strip().lower().replace(" ", "_") for h in header]
     missing = [c for c in COLUMNS if c not in names]
     if missing:
-        raise RosterError([(f"line 1: the header lacks the column(s) {', '.join(missing)} "
-                           f"(found: {', '.join(header) or 'nothing'})")])
+        raise RosterError(
+            [(f"line 1: the header lacks the column(s) {', '.join(missing)} (found: {', '.join(header) or 'nothing'})")]
+        )
     at = {c: names.index(c) for c in COLUMNS}
     rows: list[MemberRow] = []
     problems: list[str] = []

@@ -49,13 +49,20 @@ def _explained(error: ValidationError) -> list[tuple[Sequence[Any], str]]:
     branches: dict[int, list[ValidationError]] = {}
     for sub in error.context:
         branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
-    wrong_type = {index for index, subs in branches.items()
-                  if any(s.validator == "type" and list(s.absolute_path) == where for s in subs)}
+    wrong_type = {
+        index
+        for index, subs in branches.items()
+        if any(s.validator == "type" and list(s.absolute_path) == where for s in subs)
+    }
     fitting = [index for index in sorted(branches) if index not in wrong_type]
     if not fitting:
-        types = [t for index in sorted(branches) for s in branches[index]
-                 if s.validator == "type" and list(s.absolute_path) == where
-                 for t in (s.validator_value if isinstance(s.validator_value, list) else [s.validator_value])]
+        types = [
+            t
+            for index in sorted(branches)
+            for s in branches[index]
+            if s.validator == "type" and list(s.absolute_path) == where
+            for t in (s.validator_value if isinstance(s.validator_value, list) else [s.validator_value])
+        ]
         return [(where, f"{error.instance!r} is not of type {' or '.join(map(repr, dict.fromkeys(types)))}")]
     index = fitting[0]
     branch = error.validator_value[index] if isinstance(error.validator_value, list) else None

@@ -58,8 +58,15 @@ def words(value: Any, where: str, problems: list[tuple[str, str]]) -> Any:
         return value
     operator = _unquoted_operator(value)
     if operator:
-        problems.append((where, (f"{value!r} uses the shell operator {operator!r}, but no shell runs the "
-                                "command; put that in a script and run the script")))
+        problems.append(
+            (
+                where,
+                (
+                    f"{value!r} uses the shell operator {operator!r}, but no shell runs the "
+                    "command; put that in a script and run the script"
+                ),
+            )
+        )
     return argv
 
 
@@ -88,9 +95,7 @@ def _unquoted_operator(line: str) -> str:
 #: Each shorthand: where it may appear, the Python type that marks it, and how it becomes canonical.
 #: Parents come before children, so a child is found in its parent's canonical form.
 SHORTHANDS: dict[str, tuple[tuple[FieldPath, type, Rewrite], ...]] = {
-    "pack": (
-        (("authors",), str, one_item),
-    ),
+    "pack": ((("authors",), str, one_item),),
     "task": (
         (("micro_skills",), str, one_item),
         (("grader",), str, named("kind")),

@@ -179,8 +179,9 @@ def sign(document: Mapping[str, Any], key: SigningKey) -> dict[str, Any]:
         TaskTrialError: a field cannot be canonicalised (see ``field_digests``).
     """
     payload: dict[str, Any] = {"typ": PAYLOAD_TYPE, "v": PAYLOAD_VERSION, "fields": field_digests(document)}
-    token = jws.serialize_compact({"alg": ALGORITHM, "kid": key.kid}, rfc8785.dumps(payload), key.jwk,
-                                  algorithms=[ALGORITHM])
+    token = jws.serialize_compact(
+        {"alg": ALGORITHM, "kid": key.kid}, rfc8785.dumps(payload), key.jwk, algorithms=[ALGORITHM]
+    )
     signed = {name: value for name, value in document.items() if name != SIGNATURE_FIELD}
     signed[SIGNATURE_FIELD] = token
     return signed
@@ -213,7 +214,9 @@ def verify(document: Mapping[str, Any], jwks: Mapping[str, Any]) -> Verification
     if token is None:
         return _failed(None, "no signature")
     if not isinstance(token, str):
-        return _failed(None, f"the signature is malformed: a JWS compact string was expected, found {_json_type(token)}")
+        return _failed(
+            None, f"the signature is malformed: a JWS compact string was expected, found {_json_type(token)}"
+        )
     try:
         signed = jws.extract_compact(token.encode("utf-8"))
     except (JoseError, ValueError) as exc:
@@ -308,8 +311,9 @@ def _public_keys(jwks: Mapping[str, Any]) -> dict[str, OKPKey]:
         try:
             key = OKPKey.import_key({"kty": "OKP", "crv": CURVE, "x": entry["x"]})
         except (JoseError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(f"the JWKS is malformed: keys[{index}] is not an Ed25519 public key: "
-                                     f"{_jose_message(exc)}") from exc
+            raise ConfigurationError(
+                f"the JWKS is malformed: keys[{index}] is not an Ed25519 public key: {_jose_message(exc)}"
+            ) from exc
         kid = entry.get("kid", key.thumbprint())
         if not isinstance(kid, str) or not kid:
             raise ConfigurationError(f"the JWKS is malformed: keys[{index}] has a kid that is not a string")
@@ -330,6 +334,13 @@ def _jose_message(exc: Exception) -> str:
 
 
 def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)

@@ -43,7 +43,11 @@ def tokens(path: str, text: str) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     line = 1
     for kind, value in lexer.get_tokens(text[:MAX_FILE_CHARS]):
-        if is_token_subtype(kind, Comment) or is_token_subtype(kind, Whitespace) or (is_token_subtype(kind, Text) and not value.strip()):
+        if (
+            is_token_subtype(kind, Comment)
+            or is_token_subtype(kind, Whitespace)
+            or (is_token_subtype(kind, Text) and not value.strip())
+        ):
             pass
         elif is_token_subtype(kind, Name):
             found.append(("N", line))
@@ -68,12 +72,12 @@ def fingerprint(files: Mapping[str, bytes]) -> Fingerprints:
     where: dict[int, tuple[str, int]] = {}
     for path in sorted(files):
         stream = tokens(path, files[path].decode("utf-8", "replace"))
-        hashes = [(_hash([t for t, _ in stream[i:i + K]]), stream[i][1]) for i in range(len(stream) - K + 1)]
+        hashes = [(_hash([t for t, _ in stream[i : i + K]]), stream[i][1]) for i in range(len(stream) - K + 1)]
         if not hashes:
             continue
         last = -1
         for start in range(max(1, len(hashes) - WINDOW + 1)):
-            window = hashes[start:start + WINDOW]
+            window = hashes[start : start + WINDOW]
             low = min(h for h, _ in window)
             index = start + max(i for i, (h, _) in enumerate(window) if h == low)  # the rightmost minimum
             if index != last:
@@ -95,8 +99,9 @@ class Pair:
     shared: int
 
 
-def similar_pairs(prints: Mapping[str, Fingerprints], *, threshold: float = 0.5, min_shared: int = 5,
-                  common: float = 0.5) -> list[Pair]:
+def similar_pairs(
+    prints: Mapping[str, Fingerprints], *, threshold: float = 0.5, min_shared: int = 5, common: float = 0.5
+) -> list[Pair]:
     """Pairs of keys whose fingerprints overlap at least ``threshold``, most alike first.
 
     Fingerprints found in more than ``common`` of all submissions (and in more than two) are dropped as

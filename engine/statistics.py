@@ -40,13 +40,17 @@ def task_statistics(documents: Iterable[dict[str, Any]]) -> dict[str, dict[str, 
         out[task_id] = {
             "attempts": len(results),
             "verdicts": dict(Counter(d["verdict"] for d in results)),
-            "faults": {status: count for status, count in Counter(d["status"] for d in results).items()
-                       if status in ("engine_error", "grader_error")},
+            "faults": {
+                status: count
+                for status, count in Counter(d["status"] for d in results).items()
+                if status in ("engine_error", "grader_error")
+            },
             "versions": sorted({d["task"]["pack_version"] for d in results}),
             "mean_score": round(sum(float(d["score"]) for d in scored) / len(scored), 2) if scored else None,
             "score_distribution": {name: distribution.get(name, 0) for name in BUCKETS},
-            "failed_most": [{"check": check_id, "name": names[check_id], "failed": count,
-                             "rate": round(count / len(scored), 3)}
-                            for check_id, count in failures.most_common(TOP_CHECKS)],
+            "failed_most": [
+                {"check": check_id, "name": names[check_id], "failed": count, "rate": round(count / len(scored), 3)}
+                for check_id, count in failures.most_common(TOP_CHECKS)
+            ],
         }
     return out

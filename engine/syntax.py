@@ -30,8 +30,16 @@ def javascript_checked() -> bool:
 
 
 def javascript_files(task_root: Path) -> list[Path]:
-    return [p for folder in HIDDEN for p in sorted((task_root / folder).rglob("*"))
-            if p.suffix in JAVASCRIPT and p.is_file()] if task_root.is_dir() else []
+    return (
+        [
+            p
+            for folder in HIDDEN
+            for p in sorted((task_root / folder).rglob("*"))
+            if p.suffix in JAVASCRIPT and p.is_file()
+        ]
+        if task_root.is_dir()
+        else []
+    )
 
 
 def syntax_problems(task_root: Path, task_id: str) -> list[Problem]:

@@ -98,19 +98,28 @@ def verify_inclusion(document: Mapping[str, Any], log: Any, checkpoint: Checkpoi
         raise ProofError("the 'log' member of the bundle must be an object")
     index, size = _count(log, "log_index"), _count(log, "tree_size")
     if log.get("origin", checkpoint.origin) != checkpoint.origin:
-        raise ProofError(f"the inclusion proof is for log {log.get('origin')!r}, the checkpoint for log "
-                         f"{checkpoint.origin!r}")
+        raise ProofError(
+            f"the inclusion proof is for log {log.get('origin')!r}, the checkpoint for log {checkpoint.origin!r}"
+        )
     if size != checkpoint.size:
-        raise ProofError(f"the inclusion proof is for tree size {size} but the checkpoint has size "
-                         f"{checkpoint.size}: fetch the proof against this checkpoint "
-                         f"(GET /v1/results/ID/inclusion?size={checkpoint.size})")
+        raise ProofError(
+            f"the inclusion proof is for tree size {size} but the checkpoint has size "
+            f"{checkpoint.size}: fetch the proof against this checkpoint "
+            f"(GET /v1/results/ID/inclusion?size={checkpoint.size})"
+        )
     digest = document_digest(document)
     if log.get("leaf_digest", digest) != digest:
-        raise ProofError(f"the result's digest is {digest}, but the proof was made for the entry "
-                         f"{log.get('leaf_digest')!r}: the result changed or belongs to another entry")
-    merkle.verify_inclusion(leaf=leaf_hash(digest), index=index, size=size,
-                            proof=decode_proof(log.get("inclusion_proof"), "inclusion proof"),
-                            root_hash=checkpoint.root_hash)
+        raise ProofError(
+            f"the result's digest is {digest}, but the proof was made for the entry "
+            f"{log.get('leaf_digest')!r}: the result changed or belongs to another entry"
+        )
+    merkle.verify_inclusion(
+        leaf=leaf_hash(digest),
+        index=index,
+        size=size,
+        proof=decode_proof(log.get("inclusion_proof"), "inclusion proof"),
+        root_hash=checkpoint.root_hash,
+    )
     return index
 
 
@@ -121,5 +130,7 @@ def note_keys(jwks: Mapping[str, Any]) -> list[NoteKey]:
         ConfigurationError: the JWKS is malformed (see ``engine.signing.verify``).
     """
     statuses = signing.key_statuses(jwks)
-    return [NoteKey(label=kid, public=raw, revoked=statuses.get(kid) == signing.REVOKED)
-            for kid, raw in signing.raw_public_keys(jwks).items()]
+    return [
+        NoteKey(label=kid, public=raw, revoked=statuses.get(kid) == signing.REVOKED)
+        for kid, raw in signing.raw_public_keys(jwks).items()
+    ]

@@ -26,8 +26,21 @@ from engine.errors import SubmissionRejected
 # Tool and editor litter a candidate's folder may hold; never part of a submission. ``__MACOSX`` is what
 # macOS's Archive Utility adds to a zip (and unzipping leaves on disk): litter in every source alike.
 IGNORED_NAMES = frozenset(
-    {".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-     "node_modules", ".venv", ".DS_Store", ".idea", ".vscode", "__MACOSX"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        "node_modules",
+        ".venv",
+        ".DS_Store",
+        ".idea",
+        ".vscode",
+        "__MACOSX",
+    }
 )
 IGNORED_SUFFIXES = (".pyc", ".pyo")
 _CHUNK = 64 * 1024
@@ -69,12 +82,10 @@ def check_name(path: str) -> None:
     except UnicodeEncodeError:
         raise SubmissionRejected(f"{path!r}: names must be valid UTF-8", member=path) from None
     if size > MAX_PATH_BYTES:
-        raise SubmissionRejected(f"{path!r}: the path is {size} bytes long; the cap is {MAX_PATH_BYTES}",
-                                 member=path)
+        raise SubmissionRejected(f"{path!r}: the path is {size} bytes long; the cap is {MAX_PATH_BYTES}", member=path)
     long = next((p for p in parts if len(p.encode("utf-8")) > MAX_SEGMENT_BYTES), None)
     if long is not None:
-        raise SubmissionRejected(f"{path!r}: the name {long!r} is longer than {MAX_SEGMENT_BYTES} bytes",
-                                 member=path)
+        raise SubmissionRejected(f"{path!r}: the name {long!r} is longer than {MAX_SEGMENT_BYTES} bytes", member=path)
 
 
 def fold(path: str) -> str:
@@ -88,8 +99,9 @@ def check_collisions(paths: list[str]) -> None:
     for path in paths:
         key = fold(path)
         if key in seen and seen[key] != path:
-            raise SubmissionRejected(f"{seen[key]!r} and {path!r} collide after case folding or Unicode normalisation",
-                                     member=path)
+            raise SubmissionRejected(
+                f"{seen[key]!r} and {path!r} collide after case folding or Unicode normalisation", member=path
+            )
         seen[key] = path
 
 
@@ -125,8 +137,10 @@ class Admission:
         """Count entries a source lists, before reading them: a flood of litter is refused unread."""
         self.members += count
         if self.members > self.max_members:
-            raise SubmissionRejected(f"the {self.what} lists more than {self.max_members} entries "
-                                     "(folders and ignored files such as .git count too)")
+            raise SubmissionRejected(
+                f"the {self.what} lists more than {self.max_members} entries "
+                "(folders and ignored files such as .git count too)"
+            )
 
     def name(self, path: str) -> str | None:
         """``path`` if its file is kept; None for tool litter (``IGNORED_NAMES`` in any segment).
@@ -150,11 +164,13 @@ class Admission:
         """
         caps = self.caps
         if len(self.files) >= caps.max_files:
-            raise SubmissionRejected(f"the {self.what} has more than {caps.max_files} files ({path!r} is one too many)",
-                                     member=path)
+            raise SubmissionRejected(
+                f"the {self.what} has more than {caps.max_files} files ({path!r} is one too many)", member=path
+            )
         if declared_size is not None and declared_size > caps.max_file_bytes:
-            raise SubmissionRejected(f"{path!r} is larger than the {caps.max_file_bytes}-byte cap for one file",
-                                     member=path)
+            raise SubmissionRejected(
+                f"{path!r} is larger than the {caps.max_file_bytes}-byte cap for one file", member=path
+            )
         stream = io.BytesIO(body) if isinstance(body, bytes) else body
         chunks: list[bytes] = []
         size = 0
@@ -162,16 +178,20 @@ class Admission:
             size += len(chunk)
             self.total += len(chunk)
             if size > caps.max_file_bytes:
-                raise SubmissionRejected(f"{path!r} is larger than the {caps.max_file_bytes}-byte cap for one file",
-                                         member=path)
+                raise SubmissionRejected(
+                    f"{path!r} is larger than the {caps.max_file_bytes}-byte cap for one file", member=path
+                )
             if self.total > caps.max_total_bytes:
-                raise SubmissionRejected(f"the {self.what} is larger than {caps.max_total_bytes} bytes{self.size_note} "
-                                         f"(at {path!r})", member=path)
+                raise SubmissionRejected(
+                    f"the {self.what} is larger than {caps.max_total_bytes} bytes{self.size_note} (at {path!r})",
+                    member=path,
+                )
             self.counted(path)
             chunks.append(chunk)
         if declared_size is not None and size != declared_size:
-            raise SubmissionRejected(f"{path!r}: the archive header says {declared_size} bytes but it holds {size}",
-                                     member=path)
+            raise SubmissionRejected(
+                f"{path!r}: the archive header says {declared_size} bytes but it holds {size}", member=path
+            )
         self.files[path] = b"".join(chunks)
 
     def counted(self, path: str) -> None:
@@ -200,8 +220,9 @@ class Admission:
                 raise SubmissionRejected(f"{path!r}: nested deeper than {self.caps.max_depth} folders", member=path)
             inside = folders.get(fold(path))
             if inside is not None:
-                raise SubmissionRejected(f"{path!r} is both a file and a folder in the {self.what} "
-                                         f"({inside!r} is inside it)", member=path)
+                raise SubmissionRejected(
+                    f"{path!r} is both a file and a folder in the {self.what} ({inside!r} is inside it)", member=path
+                )
         check_collisions(list(files))
         return dict(sorted(files.items()))
 
@@ -229,8 +250,9 @@ def read_tree(root: Path, caps: TreeCaps = TreeCaps(), *, what: str = "submissio
 
     def walk(folder: Path, prefix: str, depth: int) -> None:
         if depth > caps.max_depth:  # before descending: a hostile tree cannot make us recurse without end
-            raise SubmissionRejected(f"{prefix.rstrip('/')!r}: nested deeper than {caps.max_depth} folders",
-                                     member=prefix.rstrip("/"))
+            raise SubmissionRejected(
+                f"{prefix.rstrip('/')!r}: nested deeper than {caps.max_depth} folders", member=prefix.rstrip("/")
+            )
         with os.scandir(folder) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
                 rel = admission.name(prefix + _decoded(entry.name, prefix))
@@ -240,10 +262,10 @@ def read_tree(root: Path, caps: TreeCaps = TreeCaps(), *, what: str = "submissio
                 if stat.S_ISLNK(mode):
                     target = Path(os.path.realpath(entry.path))
                     if target != real_root and real_root not in target.parents:
-                        raise SubmissionRejected(f"{rel!r} is a symbolic link to a path outside the {what}",
-                                                 member=rel)
-                    raise SubmissionRejected(f"{rel!r} is a symbolic link; links are not accepted, copy the file instead",
-                                             member=rel)
+                        raise SubmissionRejected(f"{rel!r} is a symbolic link to a path outside the {what}", member=rel)
+                    raise SubmissionRejected(
+                        f"{rel!r} is a symbolic link; links are not accepted, copy the file instead", member=rel
+                    )
                 if stat.S_ISDIR(mode):
                     walk(Path(entry.path), rel + "/", depth + 1)
                     continue
@@ -274,7 +296,9 @@ def overlay(base: Mapping[str, bytes], top: Mapping[str, bytes]) -> dict[str, by
     return merged
 
 
-def from_mapping(files: Mapping[str, bytes], caps: TreeCaps = TreeCaps(), *, what: str = "submission") -> dict[str, bytes]:
+def from_mapping(
+    files: Mapping[str, bytes], caps: TreeCaps = TreeCaps(), *, what: str = "submission"
+) -> dict[str, bytes]:
     """Check a ``{path: bytes}`` tree given directly (e.g. a JSON upload) under the rules of ``Admission``.
 
     Raises:

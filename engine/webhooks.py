@@ -38,8 +38,12 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 
 def headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    return {"webhook-id": message_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, message_id, timestamp, body), "content-type": "application/json"}
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, message_id, timestamp, body),
+        "content-type": "application/json",
+    }
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes, *, now: int, tolerance: int = 300) -> bool:
@@ -51,11 +55,16 @@ def verify(secret: str, headers: dict[str, str], body: bytes, *, now: int, toler
     if abs(now - timestamp) > tolerance:
         return False
     expected = sign(secret, headers.get("webhook-id", ""), timestamp, body).split(",", 1)[1]
-    return any(hmac.compare_digest(part.split(",", 1)[-1], expected)
-               for part in headers.get("webhook-signature", "").split(" ") if part.startswith("v1,"))
+    return any(
+        hmac.compare_digest(part.split(",", 1)[-1], expected)
+        for part in headers.get("webhook-signature", "").split(" ")
+        if part.startswith("v1,")
+    )
 
 
-def next_attempt(created_at: datetime, attempts: int, now: datetime, *, rng: random.Random | None = None) -> datetime | None:
+def next_attempt(
+    created_at: datetime, attempts: int, now: datetime, *, rng: random.Random | None = None
+) -> datetime | None:
     """When to try again after ``attempts`` failures: exponential backoff with full jitter in its upper
     half, capped; None once the delivery is older than ``RETRY_FOR`` (give up)."""
     delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
@@ -79,9 +88,14 @@ def address_problem(address: str) -> str | None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
         ip = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None) or ip
-    for kind, test in (("loopback", ip.is_loopback), ("unspecified", ip.is_unspecified),
-                       ("link-local (cloud metadata services answer there)", ip.is_link_local),
-                       ("multicast", ip.is_multicast), ("private", ip.is_private), ("reserved", ip.is_reserved)):
+    for kind, test in (
+        ("loopback", ip.is_loopback),
+        ("unspecified", ip.is_unspecified),
+        ("link-local (cloud metadata services answer there)", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+    ):
         if test:
             return kind
     return None if ip.is_global else "non-public"

@@ -47,7 +47,9 @@ class GraderSet:
     """One grader per kind, sharing a runner (and the pytest grader's collection cache)."""
 
     def __init__(self, runner: Runner, *, cache_dir: Path | None = None):
-        self._graders: dict[str, Grader] = {kind: factory(runner, cache_dir=cache_dir) for kind, factory in KINDS.items()}
+        self._graders: dict[str, Grader] = {
+            kind: factory(runner, cache_dir=cache_dir) for kind, factory in KINDS.items()
+        }
 
     def for_task(self, task: Task) -> Grader:
         try:
@@ -63,8 +65,13 @@ class GraderSet:
         grader = self._graders.get(task.grader_kind)
         if grader is None:
             return []
-        problems = (grader.problems(task) + checking.skill_problems(task) + checking.counter_example_problems(task)
-                    + review.rubric_problems(task) + syntax.syntax_problems(task.root, task.id))
+        problems = (
+            grader.problems(task)
+            + checking.skill_problems(task)
+            + checking.counter_example_problems(task)
+            + review.rubric_problems(task)
+            + syntax.syntax_problems(task.root, task.id)
+        )
         static = getattr(grader, "static_check_ids", None)
         known = static(task) if static is not None else None
         if known is not None:
@@ -89,5 +96,15 @@ def validation_checks() -> Callable[[Task], list[Problem]]:
     return GraderSet(_NoSandbox()).problems
 
 
-__all__ = ["KINDS", "GraderFactory", "GraderSet", "HttpGrader", "IoGrader", "MutationGrader", "PytestGrader",
-           "ReviewGrader", "ScriptGrader", "validation_checks"]
+__all__ = [
+    "KINDS",
+    "GraderFactory",
+    "GraderSet",
+    "HttpGrader",
+    "IoGrader",
+    "MutationGrader",
+    "PytestGrader",
+    "ReviewGrader",
+    "ScriptGrader",
+    "validation_checks",
+]

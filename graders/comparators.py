@@ -72,8 +72,9 @@ def from_config(config: Mapping[str, Any] | None) -> Comparator:
     if kind == "whitespace":
         return whitespace
     if kind == "numeric":
-        return numeric(abs_tol=float(config.get("abs_tol", DEFAULT_ABS_TOL)),
-                       rel_tol=float(config.get("rel_tol", DEFAULT_REL_TOL)))
+        return numeric(
+            abs_tol=float(config.get("abs_tol", DEFAULT_ABS_TOL)), rel_tol=float(config.get("rel_tol", DEFAULT_REL_TOL))
+        )
     if kind == "regex":
         return regex
     raise ValueError(f"comparator {kind!r} is not a pure comparator")

@@ -178,7 +178,8 @@ class HttpGrader:
                 detail = tail(step.stderr, 1000) if step else "no step ran"
                 raise GraderError(
                     f"task {task.id!r}: the http harness wrote no report (exit {client.exit_code}): {detail}",
-                    output=detail)
+                    output=detail,
+                )
         result = []
         for check in checks:
             response = report.get(check.name)

@@ -57,20 +57,30 @@ class IoGrader:
         if folder.is_dir():
             for given in sorted(folder.glob("*.in")):
                 if not given.with_suffix(".out").is_file():
-                    problems.append(Problem(f"{task.id}/grader/cases/{given.name}", "", f"has no matching {given.stem}.out"))
+                    problems.append(
+                        Problem(f"{task.id}/grader/cases/{given.name}", "", f"has no matching {given.stem}.out")
+                    )
             for answer in sorted(folder.glob("*.out")):
                 if not answer.with_suffix(".in").is_file():
-                    problems.append(Problem(f"{task.id}/grader/cases/{answer.name}", "", f"has no matching {answer.stem}.in"))
+                    problems.append(
+                        Problem(f"{task.id}/grader/cases/{answer.name}", "", f"has no matching {answer.stem}.in")
+                    )
         problems += _duplicate_cases(task)
         if not cases(task):
-            problems.append(Problem(f"{task.id}/task.yaml", "$.grader",
-                                    "an io task needs cases (grader/cases/*.in + *.out, or grader.cases)"))
+            problems.append(
+                Problem(
+                    f"{task.id}/task.yaml",
+                    "$.grader",
+                    "an io task needs cases (grader/cases/*.in + *.out, or grader.cases)",
+                )
+            )
         comparator = task.grader.get("comparator") or {}
         if comparator.get("type") == "checker":
             if not (task.root / "grader").is_dir():
                 problems.append(Problem(f"{task.id}/grader", "", "the checker comparator needs the grader folder"))
-            problems += packs.sandbox_file_problems(task, "grader.comparator.command", comparator["command"],
-                                                    mount=GRADER_DIR, folder="grader")
+            problems += packs.sandbox_file_problems(
+                task, "grader.comparator.command", comparator["command"], mount=GRADER_DIR, folder="grader"
+            )
         return problems
 
     def static_check_ids(self, task: Task) -> tuple[tuple[str, ...], bool]:
@@ -90,7 +100,9 @@ class IoGrader:
     def grade(self, task: Task, submission: Mapping[str, bytes], outcome: RunOutcome) -> Grading:
         all_cases = cases(task)
         if len(outcome.steps) != len(all_cases):
-            raise GraderError(f"task {task.id!r}: expected {len(all_cases)} case runs, the runner reported {len(outcome.steps)}")
+            raise GraderError(
+                f"task {task.id!r}: expected {len(all_cases)} case runs, the runner reported {len(outcome.steps)}"
+            )
         config = task.grader.get("comparator") or {}
         ran = [(case, step) for case, step in zip(all_cases, outcome.steps, strict=True)]
         runs: tuple[GraderRun, ...] = ()
@@ -100,13 +112,16 @@ class IoGrader:
             compare = comparators.from_config(config)
             verdicts = [_verdict(step) or compare(_decode(step.stdout), _decode(case.expected)) for case, step in ran]
         checks = tuple(
-            make_check(task, case.name, CheckStatus.PASS if ok else CheckStatus.FAIL, message=why, duration=step.wall_seconds)
+            make_check(
+                task, case.name, CheckStatus.PASS if ok else CheckStatus.FAIL, message=why, duration=step.wall_seconds
+            )
             for (case, step), (ok, why) in zip(ran, verdicts, strict=True)
         )
         return Grading(checks, runs=runs)
 
-    def _run_checker(self, task: Task, config: Mapping,
-                     ran: list[tuple[Case, StepOutcome]]) -> tuple[list[tuple[bool, str]], tuple[GraderRun, ...]]:
+    def _run_checker(
+        self, task: Task, config: Mapping, ran: list[tuple[Case, StepOutcome]]
+    ) -> tuple[list[tuple[bool, str]], tuple[GraderRun, ...]]:
         """Judge outputs with the author's checker, in a separate sandbox: ``CMD input expected actual``, exit 0 = pass.
 
         Returns the verdicts and the checker's run."""
@@ -115,10 +130,14 @@ class IoGrader:
         steps = []
         for case, step in judged:
             base = f".cases/{case.name}"
-            files.update({f"{base}/input": case.stdin, f"{base}/expected": case.expected, f"{base}/actual": step.stdout})
+            files.update(
+                {f"{base}/input": case.stdin, f"{base}/expected": case.expected, f"{base}/actual": step.stdout}
+            )
             paths = tuple(f"{GRADER_DIR}/{base}/{name}" for name in ("input", "expected", "actual"))
             steps.append(Step(tuple(config["command"]) + paths))
-        outcome = self._runner.run(RunSpec(environment=task.environment, limits=task.limits, steps=tuple(steps), grader_files=files))
+        outcome = self._runner.run(
+            RunSpec(environment=task.environment, limits=task.limits, steps=tuple(steps), grader_files=files)
+        )
         runs = (GraderRun("checker", outcome),)
         by_case = {case.name: result for (case, _), result in zip(judged, outcome.steps, strict=True)}
         verdicts = []
@@ -129,8 +148,11 @@ class IoGrader:
                 continue
             result = by_case[case.name]
             if result.timed_out or result.exit_code not in (0, 1):
-                raise GraderError(f"task {task.id!r}: the checker failed on case {case.name!r} "
-                                  f"(exit {result.exit_code}): {tail(result.stderr, 500)}", runs=runs)
+                raise GraderError(
+                    f"task {task.id!r}: the checker failed on case {case.name!r} "
+                    f"(exit {result.exit_code}): {tail(result.stderr, 500)}",
+                    runs=runs,
+                )
             verdicts.append((result.exit_code == 0, tail(result.stdout, 1000).strip()))
         return verdicts, runs
 
@@ -144,11 +166,22 @@ def _duplicate_cases(task: Task) -> list[Problem]:
     for index, inline in enumerate(task.grader.get("cases", [])):
         name, where = inline["name"], f"$.grader.cases[{index}].name"
         if name in first:
-            problems.append(Problem(f"{task.id}/task.yaml", where,
-                                    f"case {name!r} is defined twice (also at $.grader.cases[{first[name]}])"))
+            problems.append(
+                Problem(
+                    f"{task.id}/task.yaml",
+                    where,
+                    f"case {name!r} is defined twice (also at $.grader.cases[{first[name]}])",
+                )
+            )
         elif name in as_files:
-            problems.append(Problem(f"{task.id}/task.yaml", where, f"case {name!r} is also defined by "
-                                    f"grader/cases/{name}.in: define each case once, inline or as files"))
+            problems.append(
+                Problem(
+                    f"{task.id}/task.yaml",
+                    where,
+                    f"case {name!r} is also defined by "
+                    f"grader/cases/{name}.in: define each case once, inline or as files",
+                )
+            )
         first.setdefault(name, index)
     return problems
 

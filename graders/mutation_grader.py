@@ -82,7 +82,8 @@ def variant_files(task: Task) -> dict[str, dict[str, bytes]]:
     reference = reference_files(task)
     return {
         entry.name: overlay(reference, read_tree(entry, packs.PACK_CAPS, what="variant"))
-        for entry in sorted(folder.iterdir()) if entry.is_dir()
+        for entry in sorted(folder.iterdir())
+        if entry.is_dir()
     }
 
 
@@ -104,8 +105,13 @@ class MutationGrader:
         grader = task.root / "grader"
         reference, variants = grader / REFERENCE_DIR, grader / VARIANTS_DIR
         if not reference.is_dir() or not any(p.is_file() for p in reference.rglob("*")):
-            return [Problem(f"{task.id}/grader/{REFERENCE_DIR}", "",
-                            "is missing: a mutation task needs the reference implementation there")]
+            return [
+                Problem(
+                    f"{task.id}/grader/{REFERENCE_DIR}",
+                    "",
+                    "is missing: a mutation task needs the reference implementation there",
+                )
+            ]
         if not variants.is_dir() or not any(p.is_dir() for p in variants.iterdir()):
             return [Problem(f"{task.id}/grader/{VARIANTS_DIR}", "", "holds no variant folder (grader/variants/NAME/)")]
         problems = []
@@ -117,8 +123,13 @@ class MutationGrader:
                 problems.append(Problem(label, "", "variant names are lower-case words joined by '-'"))
             extra = sorted(set(files) - set(known))
             if extra:
-                problems.append(Problem(label, "", f"{', '.join(extra)} not in grader/{REFERENCE_DIR}: "
-                                                   "a variant only replaces reference files"))
+                problems.append(
+                    Problem(
+                        label,
+                        "",
+                        f"{', '.join(extra)} not in grader/{REFERENCE_DIR}: a variant only replaces reference files",
+                    )
+                )
             elif not files or all(known[path] == data for path, data in files.items()):
                 problems.append(Problem(label, "", "does not differ from the reference implementation"))
         return problems
@@ -147,8 +158,15 @@ class MutationGrader:
                 run = self._runner.run(self._spec(task, submission, files, key=key))
                 runs.append(GraderRun(f"variant {name}", run))
                 caught, message = _judge_variant(task, run, _test_run(run, key))
-                checks.append(make_check(task, f"caught-{name}", CheckStatus.PASS if caught else CheckStatus.FAIL,
-                                         message=message, duration=run.wall_seconds))
+                checks.append(
+                    make_check(
+                        task,
+                        f"caught-{name}",
+                        CheckStatus.PASS if caught else CheckStatus.FAIL,
+                        message=message,
+                        duration=run.wall_seconds,
+                    )
+                )
         crashed = ""
         if reference.report is None and not (outcome.timed_out or outcome.oom_killed):
             crashed = no_report(outcome.exit_code)
@@ -157,8 +175,9 @@ class MutationGrader:
     def _reference_key(self, task: Task, submission: Mapping[str, bytes]) -> bytes:
         return self._keys.derive(task, submission, purpose="reference")
 
-    def _spec(self, task: Task, submission: Mapping[str, bytes], implementation: Mapping[str, bytes], *,
-              key: bytes) -> RunSpec:
+    def _spec(
+        self, task: Task, submission: Mapping[str, bytes], implementation: Mapping[str, bytes], *, key: bytes
+    ) -> RunSpec:
         argv = ("python3", "-I", harness_path("pytest_harness.py"), "run", REPORT, WORKSPACE)
         return RunSpec(
             environment=task.environment,
@@ -182,8 +201,11 @@ def _test_run(outcome: RunOutcome, key: bytes) -> _TestRun:
         return _TestRun(0, (), 0, None)
     results = report["results"]
     passed = sum(1 for entry in results.values() if isinstance(entry, dict) and entry.get("outcome") == "pass")
-    failed = tuple(_short_id(nodeid) for nodeid, entry in results.items()
-                   if not isinstance(entry, dict) or entry.get("outcome") in ("fail", "error"))
+    failed = tuple(
+        _short_id(nodeid)
+        for nodeid, entry in results.items()
+        if not isinstance(entry, dict) or entry.get("outcome") in ("fail", "error")
+    )
     failed += tuple(_short_id(where) for where in report.get("collect_errors", {}) or {})
     return _TestRun(passed, failed, len(results), report)
 
@@ -202,12 +224,17 @@ def _judge_reference(task: Task, outcome: RunOutcome, run: _TestRun) -> tuple[bo
         return False, "no tests were found: write test_*.py files with test_* functions"
     if not run.failed:
         return False, "none of your tests passed on the reference implementation (all skipped?)"
-    details = [str(entry.get("message", "")) for entry in run.report.get("results", {}).values()
-               if isinstance(entry, dict) and entry.get("outcome") in ("fail", "error")]
+    details = [
+        str(entry.get("message", ""))
+        for entry in run.report.get("results", {}).values()
+        if isinstance(entry, dict) and entry.get("outcome") in ("fail", "error")
+    ]
     details += [str(error) for error in (run.report.get("collect_errors") or {}).values()]
     first = tail(details[0].encode(), FAILURE_CHARS) if details else ""
-    return False, (f"{len(run.failed)} of your tests fail on the reference implementation, so they would "
-                   f"also fail on correct code: {', '.join(run.failed[:10])}" + (f"\n{first}" if first else ""))
+    return False, (
+        f"{len(run.failed)} of your tests fail on the reference implementation, so they would "
+        f"also fail on correct code: {', '.join(run.failed[:10])}" + (f"\n{first}" if first else "")
+    )
 
 
 def _judge_variant(task: Task, outcome: RunOutcome, run: _TestRun) -> tuple[bool, str]:
@@ -233,5 +260,5 @@ def _short_id(nodeid: str) -> str:
     """A test id relative to the workspace (the harness's root is the grader folder)."""
     for prefix in ("../workspace/", "workspace/", f"{WORKSPACE}/"):
         if nodeid.startswith(prefix):
-            return nodeid[len(prefix):]
+            return nodeid[len(prefix) :]
     return nodeid

@@ -63,7 +63,12 @@ SHARED = "shared-process"
 #: The port the candidate's sandbox serves its modules on (its private network reaches nothing else).
 BRIDGE_PORT = 7919
 BRIDGE_READY_SECONDS = 10.0
-STATUS = {"pass": CheckStatus.PASS, "fail": CheckStatus.FAIL, "error": CheckStatus.ERROR, "skipped": CheckStatus.SKIPPED}
+STATUS = {
+    "pass": CheckStatus.PASS,
+    "fail": CheckStatus.FAIL,
+    "error": CheckStatus.ERROR,
+    "skipped": CheckStatus.SKIPPED,
+}
 
 
 def isolation(task: Task) -> str:
@@ -80,8 +85,12 @@ def tamper_warnings(task: Task) -> list[str]:
     """Why this task's grading is not tamper-proof, for ``pack validate`` (empty when it is)."""
     if task.grader_kind != "pytest" or isolation(task) != SHARED:
         return []
-    return [(f"{task.id}: grader.isolation is {SHARED}: the hidden tests import the candidate's code into the "
-             "process that decides the result, so code run at import time can change it (not tamper-proof)")]
+    return [
+        (
+            f"{task.id}: grader.isolation is {SHARED}: the hidden tests import the candidate's code into the "
+            "process that decides the result, so code run at import time can change it (not tamper-proof)"
+        )
+    ]
 
 
 class PytestGrader:
@@ -103,7 +112,11 @@ class PytestGrader:
         try:
             tests = packs.inside(task.root / "grader", relative)
         except SubmissionRejected as exc:
-            return [Problem(f"{task.id}/task.yaml", "$.grader.tests", f"{relative!r} must be a folder inside grader/: {exc}")]
+            return [
+                Problem(
+                    f"{task.id}/task.yaml", "$.grader.tests", f"{relative!r} must be a folder inside grader/: {exc}"
+                )
+            ]
         label = posixpath.normpath(f"{task.id}/grader/{relative}")
         if not tests.is_dir():
             return [Problem(label, "", "the tests folder named by grader.tests is missing")]
@@ -165,8 +178,12 @@ class PytestGrader:
                 continue
             checks.append(
                 make_check(
-                    task, nodeid, STATUS.get(entry.get("outcome"), CheckStatus.ERROR), name=_name(nodeid),
-                    message=str(entry.get("message", "")), duration=float(entry.get("duration", 0.0)),
+                    task,
+                    nodeid,
+                    STATUS.get(entry.get("outcome"), CheckStatus.ERROR),
+                    name=_name(nodeid),
+                    message=str(entry.get("message", "")),
+                    duration=float(entry.get("duration", 0.0)),
                 )
             )
         crashed = ""
@@ -238,10 +255,16 @@ class PytestGrader:
         if report is None or report.get("collect_errors") or not report.get("collected"):
             step = outcome.steps[-1] if outcome.steps else None
             printed = tail(step.stdout + step.stderr, 3000) if step else ""
-            errors = "\n".join(f"{where}:\n{error}" for where, error in (report or {}).get("collect_errors", {}).items())
+            errors = "\n".join(
+                f"{where}:\n{error}" for where, error in (report or {}).get("collect_errors", {}).items()
+            )
             detail = "no test was collected" if report and not errors else (errors or printed or "no report")
-            raise GraderError(f"task {task.id!r}: collecting the hidden tests with the reference solution failed: "
-                              f"{tail(detail.encode(), 3000)}", output=printed, runs=runs)
+            raise GraderError(
+                f"task {task.id!r}: collecting the hidden tests with the reference solution failed: "
+                f"{tail(detail.encode(), 3000)}",
+                output=printed,
+                runs=runs,
+            )
         expected = tuple(report["collected"])
         self._store(digest, expected)
         return expected, runs
@@ -282,8 +305,15 @@ class PytestGrader:
             grader_files={**packs.grader_files(task), **harness_files(PYTEST)},
             collect=(REPORT,),
         )
-        serve = ("python3", "-I", "-u", harness_path("pytest_bridge.py"), "serve", str(BRIDGE_PORT),
-                 "/workspace")  # unbuffered: what the candidate printed is kept though the sandbox is killed
+        serve = (
+            "python3",
+            "-I",
+            "-u",
+            harness_path("pytest_bridge.py"),
+            "serve",
+            str(BRIDGE_PORT),
+            "/workspace",
+        )  # unbuffered: what the candidate printed is kept though the sandbox is killed
         return RunSpec(
             environment=task.environment,
             limits=task.limits,
@@ -316,8 +346,10 @@ def _unserved(outcome: RunOutcome) -> str:
     if service is None or service.ready:
         return ""
     if service.exit_code is not None:
-        return (f"the candidate's code stopped (exit {service.exit_code}) before reporting to the tests: "
-                "its sandbox ended while they still needed it")
+        return (
+            f"the candidate's code stopped (exit {service.exit_code}) before reporting to the tests: "
+            "its sandbox ended while they still needed it"
+        )
     return "the candidate's sandbox did not start serving its code in time"
 
 

@@ -36,8 +36,9 @@ class ScriptGrader:
         """Takes the registry's one signature (``graders.GraderFactory``); it starts no run of its own."""
 
     def problems(self, task: Task) -> list[Problem]:
-        return packs.sandbox_file_problems(task, "grader.command", task.grader["command"], mount=GRADER_DIR,
-                                           folder="grader")
+        return packs.sandbox_file_problems(
+            task, "grader.command", task.grader["command"], mount=GRADER_DIR, folder="grader"
+        )
 
     def build_run(self, task: Task, submission: Mapping[str, bytes]) -> RunSpec:
         return RunSpec(
@@ -57,12 +58,14 @@ class ScriptGrader:
         output = _output(outcome)
         if outcome.exit_code != 0:
             # Crashed, or stopped by a process of the candidate's: whatever the file says is void.
-            raise GraderError(f"task {task.id!r}: the grader program ended with exit {outcome.exit_code} "
-                              "instead of 0", output=output)
+            raise GraderError(
+                f"task {task.id!r}: the grader program ended with exit {outcome.exit_code} instead of 0", output=output
+            )
         raw = outcome.collected.get(RESULTS)
         if raw is None:
-            raise GraderError(f"task {task.id!r}: the grader wrote no {RESULTS} (exit {outcome.exit_code})",
-                              output=output)
+            raise GraderError(
+                f"task {task.id!r}: the grader wrote no {RESULTS} (exit {outcome.exit_code})", output=output
+            )
         try:
             document = json.loads(raw)
         except ValueError as exc:
@@ -70,8 +73,9 @@ class ScriptGrader:
         problems = schemas.problems("script-results", document)
         if problems:
             where, message = problems[0]
-            raise GraderError(f"task {task.id!r}: {RESULTS} does not follow the results schema at {where}: {message}",
-                              output=output)
+            raise GraderError(
+                f"task {task.id!r}: {RESULTS} does not follow the results schema at {where}: {message}", output=output
+            )
         checks = []
         for test in document["tests"]:
             score, max_score = float(test["score"]), float(test["max_score"])
@@ -79,8 +83,12 @@ class ScriptGrader:
             visibility = test.get("visibility")
             checks.append(
                 make_check(
-                    task, str(test.get("number") or test["name"]), CheckStatus.PASS if passed else CheckStatus.FAIL,
-                    name=test["name"], score=min(score, max_score), max_score=max_score,
+                    task,
+                    str(test.get("number") or test["name"]),
+                    CheckStatus.PASS if passed else CheckStatus.FAIL,
+                    name=test["name"],
+                    score=min(score, max_score),
+                    max_score=max_score,
                     message=str(test.get("output", "")),
                     visible=None if visibility is None else visibility == "visible",
                 )
@@ -91,4 +99,8 @@ class ScriptGrader:
 def _output(outcome: RunOutcome) -> str:
     """The grader program's stderr then stdout, capped: staff see it when the grader fails."""
     step = outcome.steps[-1] if outcome.steps else None
-    return "" if step is None else (tail(step.stderr, 3000) + ("\n" if step.stderr else "") + tail(step.stdout, 1000)).strip()
+    return (
+        ""
+        if step is None
+        else (tail(step.stderr, 3000) + ("\n" if step.stderr else "") + tail(step.stdout, 1000)).strip()
+    )

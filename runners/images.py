@@ -58,8 +58,10 @@ def runtime_images(folder: str = "images") -> dict[str, RuntimeImage]:
     for entry in root.iterdir():
         dockerfile = entry.joinpath("Dockerfile")
         if entry.is_dir() and dockerfile.is_file():
-            others = sorted((item for item in entry.iterdir() if item.is_file() and item.name != "Dockerfile"),
-                            key=lambda item: item.name)
+            others = sorted(
+                (item for item in entry.iterdir() if item.is_file() and item.name != "Dockerfile"),
+                key=lambda item: item.name,
+            )
             extra = "".join(f"\0{item.name}\0{item.read_text('utf-8')}" for item in others)
             found[entry.name] = RuntimeImage(entry.name, dockerfile.read_text("utf-8"), extra)
     return dict(sorted(found.items()))
@@ -82,7 +84,9 @@ def client_from_env() -> docker.DockerClient:
         client = docker.from_env()
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise RunnerUnavailable(f"no Docker engine is reachable ({one_line(exc)}); start dockerd or set DOCKER_HOST") from exc
+        raise RunnerUnavailable(
+            f"no Docker engine is reachable ({one_line(exc)}); start dockerd or set DOCKER_HOST"
+        ) from exc
     return client
 
 
@@ -103,11 +107,14 @@ def engine_errors(doing: str, *, advice: str = "") -> Iterator[None]:
     try:
         yield
     except docker.errors.APIError as exc:
-        raise RunnerError(f"{doing}: the Docker engine refused ({one_line(exc.explanation or exc)})"
-                          + (f"; {advice}" if advice else "")) from exc
+        raise RunnerError(
+            f"{doing}: the Docker engine refused ({one_line(exc.explanation or exc)})"
+            + (f"; {advice}" if advice else "")
+        ) from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise RunnerUnavailable(f"{doing}: the Docker engine stopped answering ({one_line(exc)}); "
-                                "check that dockerd runs (docker info)") from exc
+        raise RunnerUnavailable(
+            f"{doing}: the Docker engine stopped answering ({one_line(exc)}); check that dockerd runs (docker info)"
+        ) from exc
 
 
 def has_image(client: docker.DockerClient, name: str) -> bool:
@@ -134,21 +141,27 @@ def bootstrap_base(client: docker.DockerClient, *, log: Callable[[str], None] = 
     if _pulled(client, BASE_IMAGE, "building it with debootstrap", log):
         return "pulled"
     if shutil.which("debootstrap") is None:
-        raise RunnerError(f"{BASE_IMAGE} is neither present nor pullable, and debootstrap is not installed; "
-                          "install it (apt-get install debootstrap) or give Docker a registry")
+        raise RunnerError(
+            f"{BASE_IMAGE} is neither present nor pullable, and debootstrap is not installed; "
+            "install it (apt-get install debootstrap) or give Docker a registry"
+        )
     with tempfile.TemporaryDirectory(prefix="tasktrial-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         proc = subprocess.run(
             ["debootstrap", "--variant=minbase", BASE_SUITE, str(rootfs)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             said = [line for line in proc.stderr.splitlines() + proc.stdout.splitlines() if line.strip()]
             errors = [line for line in said if line.startswith("E:")]  # how debootstrap words its failures
             why = errors[-1] if errors else (said[-1] if said else "no output")
-            raise RunnerError(f"debootstrap {BASE_SUITE} failed with exit {proc.returncode} "
-                              f"({one_line(why)}); it needs root and a reachable "
-                              "Debian mirror (deb.debian.org): fix that and run `tasktrial images bootstrap` again")
+            raise RunnerError(
+                f"debootstrap {BASE_SUITE} failed with exit {proc.returncode} "
+                f"({one_line(why)}); it needs root and a reachable "
+                "Debian mirror (deb.debian.org): fix that and run `tasktrial images bootstrap` again"
+            )
         import_rootfs(client, rootfs, BASE_IMAGE)
     return "debootstrapped"
 
@@ -168,8 +181,8 @@ def _pulled(client: docker.DockerClient, name: str, otherwise: str, log: Callabl
 class ServiceImage:
     """A registry image compose.yaml runs, and its stand-in built from ``runners/services/<folder>``."""
 
-    variable: str   # compose.yaml's variable naming the image
-    registry: str   # that variable's default
+    variable: str  # compose.yaml's variable naming the image
+    registry: str  # that variable's default
     folder: str
     #: The stand-in's name: its real version, so it never passes for the registry image.
     local: str
@@ -190,8 +203,9 @@ def bootstrap_services(client: docker.DockerClient, *, log: Callable[[str], None
     chosen = {}
     for service in SERVICE_IMAGES:
         built = has_image(client, runtime_image(service.folder, folder="services").tag)
-        if has_image(client, service.registry) or (not built and _pulled(
-                client, service.registry, f"building {service.local} from Debian packages", log)):
+        if has_image(client, service.registry) or (
+            not built and _pulled(client, service.registry, f"building {service.local} from Debian packages", log)
+        ):
             chosen[service.variable] = service.registry
             continue
         tag = build(client, service.folder, folder="services", log=log)
@@ -216,15 +230,19 @@ def import_rootfs(client: docker.DockerClient, rootfs: Path, name: str) -> None:
         with tarfile.open(archive, "w") as tar:
             tar.add(rootfs, arcname=".")
         repository, _, tag = name.partition(":")
-        with engine_errors(f"importing {name}", advice=f"see the Docker engine's log, or bring {name} from a machine "
-                                                         "that has it (docker save there, docker load here)"):
+        with engine_errors(
+            f"importing {name}",
+            advice=f"see the Docker engine's log, or bring {name} from a machine "
+            "that has it (docker save there, docker load here)",
+        ):
             client.api.import_image_from_file(str(archive), repository=repository, tag=tag or "latest")
     if not has_image(client, name):
         raise RunnerError(f"importing {rootfs} did not produce the image {name}")
 
 
-def build(client: docker.DockerClient, environment: str, *, folder: str = "images",
-          log: Callable[[str], None] = print) -> str:
+def build(
+    client: docker.DockerClient, environment: str, *, folder: str = "images", log: Callable[[str], None] = print
+) -> str:
     """Build the runtime image of ``environment`` (from ``runners/<folder>/``) unless it exists; returns its tag."""
     image = runtime_image(environment, folder=folder)
     if has_image(client, image.tag):
@@ -234,14 +252,17 @@ def build(client: docker.DockerClient, environment: str, *, folder: str = "image
     context = resources.files("runners").joinpath(folder, environment)
     with resources.as_file(context) as path, engine_errors(f"building {image.tag}"):
         try:
-            client.images.build(path=str(path), tag=image.tag, rm=True, forcerm=True,
-                                labels={"tasktrial.environment": environment})
+            client.images.build(
+                path=str(path), tag=image.tag, rm=True, forcerm=True, labels={"tasktrial.environment": environment}
+            )
         except docker.errors.BuildError as exc:
             said = [str(line.get("stream", "")).strip() for line in exc.build_log if isinstance(line, dict)]
             said = [line for line in said if line and not line.startswith("--->")]
             last = f" after: {one_line(said[-1], 200)}" if said else ""
-            raise RunnerError(f"building {image.tag} failed ({one_line(exc.msg)}){last}; the image installs Debian "
-                              f"packages, so the engine must reach a Debian mirror; see the whole log with "
-                              f"`docker build {path}`") from exc
+            raise RunnerError(
+                f"building {image.tag} failed ({one_line(exc.msg)}){last}; the image installs Debian "
+                f"packages, so the engine must reach a Debian mirror; see the whole log with "
+                f"`docker build {path}`"
+            ) from exc
     log(f"built {image.tag}")
     return image.tag

@@ -104,8 +104,17 @@ EXAMPLES: dict[str, str] = {
     "wrong[].max_score": "60",
     "wrong[].must_not_earn": "[python.resilience.retry-backoff]",
     "wrong[].why": "the delay doubles past max_delay",
-    **{f"limits.{name}": str(value) for name, value in
-       {"time_seconds": 20, "memory_mb": 256, "cpus": 1, "pids": 64, "disk_mb": 32, "output_kb": 64}.items()},
+    **{
+        f"limits.{name}": str(value)
+        for name, value in {
+            "time_seconds": 20,
+            "memory_mb": 256,
+            "cpus": 1,
+            "pids": 64,
+            "disk_mb": 32,
+            "output_kb": 64,
+        }.items()
+    },
 }
 
 
@@ -147,17 +156,29 @@ def _type(node: dict[str, Any]) -> str:
 
 def _rules(node: dict[str, Any]) -> str:
     parts = []
-    for key, label in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"), ("minLength", "length ≥"),
-                       ("maxLength", "length ≤"), ("minItems", "items ≥")):
+    for key, label in (
+        ("minimum", "≥"),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "≤"),
+        ("minLength", "length ≥"),
+        ("maxLength", "length ≤"),
+        ("minItems", "items ≥"),
+    ):
         if key in node:
             parts.append(f"{label} {node[key]}")
     if node.get("uniqueItems"):
         parts.append("unique")
     pattern = node.get("pattern") or (node.get("items") or {}).get("pattern")
     if pattern:
-        parts.append("slug" if pattern == "^[a-z0-9]+(-[a-z0-9]+)*$" else
-                     "semantic version" if pattern.startswith("^(0|") else
-                     "dotted slug (`area.topic.skill`)" if "\\." in pattern else f"pattern `{pattern}`")
+        parts.append(
+            "slug"
+            if pattern == "^[a-z0-9]+(-[a-z0-9]+)*$"
+            else "semantic version"
+            if pattern.startswith("^(0|")
+            else "dotted slug (`area.topic.skill`)"
+            if "\\." in pattern
+            else f"pattern `{pattern}`"
+        )
     return ", ".join(parts)
 
 
@@ -183,8 +204,7 @@ def _table(rows: list[tuple]) -> str:
     lines = ["| field | type | rules | default | what it is | example |", "|---|---|---|---|---|---|"]
     for key, kind, rules, default, description, example in rows:
         shown = default if isinstance(default, str) else f"`{_yaml(default)}`"
-        lines.append(f"| `{key}` | {kind} | {rules} | {shown} | {description} | "
-                     f"{f'`{example}`' if example else ''} |")
+        lines.append(f"| `{key}` | {kind} | {rules} | {shown} | {description} | {f'`{example}`' if example else ''} |")
     return "\n".join(lines)
 
 
@@ -202,10 +222,12 @@ def _yaml(value: Any) -> str:
 def task_rows() -> list[tuple]:
     task = schemas.schema("task")
     grader = _long(task["properties"]["grader"])
-    rows = _rows({"properties": {k: v for k, v in task["properties"].items() if k != "grader"}}, "",
-                 set(task["required"]))
-    grader_rows = [("grader", "object", "", "required", "how submissions are graded; `kind` picks the rest",
-                    EXAMPLES["grader"])]
+    rows = _rows(
+        {"properties": {k: v for k, v in task["properties"].items() if k != "grader"}}, "", set(task["required"])
+    )
+    grader_rows = [
+        ("grader", "object", "", "required", "how submissions are graded; `kind` picks the rest", EXAMPLES["grader"])
+    ]
     grader_rows += _rows({"properties": {"kind": grader["properties"]["kind"]}}, "grader.", {"kind"})
     grader_rows += _rows({"properties": {"checks": grader["properties"]["checks"]}}, "grader.", set())
     for branch in grader["allOf"]:
@@ -215,8 +237,9 @@ def task_rows() -> list[tuple]:
         grader_rows += _rows({"properties": own}, "grader.", set(then.get("required", [])), f" ({kind})")
     order = list(task["properties"])
     rows.sort(key=lambda row: order.index(row[0].split(".")[0].split("[")[0]))
-    position = next(i for i, row in enumerate(rows) if order.index(row[0].split(".")[0].split("[")[0]) >
-                    order.index("grader"))
+    position = next(
+        i for i, row in enumerate(rows) if order.index(row[0].split(".")[0].split("[")[0]) > order.index("grader")
+    )
     return rows[:position] + grader_rows + rows[position:]
 
 
@@ -295,7 +318,7 @@ against the ids the reference run produced.
 
 ## Check visibility
 
-A check is hidden unless its rule says `visible: true` (default `{_yaml(RULE_DEFAULTS['visible'])}`); a `script`
+A check is hidden unless its rule says `visible: true` (default `{_yaml(RULE_DEFAULTS["visible"])}`); a `script`
 grader's `visibility: visible` on a test overrides the rule for that test. A candidate's view of a
 result keeps every check's status and score, but the message of a hidden check is withheld, the
 captured output is withheld, and a grader fault shows only "the grader failed; this attempt does

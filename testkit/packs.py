@@ -7,8 +7,14 @@ from typing import Any
 
 import yaml
 
-PACK_YAML = {"id": "demo", "version": "1.0.0", "title": "Demo", "description": "A demo pack",
-             "authors": ["tests"], "license": "MIT"}
+PACK_YAML = {
+    "id": "demo",
+    "version": "1.0.0",
+    "title": "Demo",
+    "description": "A demo pack",
+    "authors": ["tests"],
+    "license": "MIT",
+}
 
 
 def write_pack(root: Path, tasks: dict[str, dict[str, Any]], pack: dict[str, Any] | None = None) -> Path:
@@ -28,9 +34,16 @@ def write_pack(root: Path, tasks: dict[str, dict[str, Any]], pack: dict[str, Any
 
 
 def pytest_task_yaml(task_id: str = "sample", **overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {"id": task_id, "title": "Sample", "summary": "Sample task",
-                           "micro_skills": ["python.basics.sample"], "difficulty": "intro", "environment": "python",
-                           "grader": {"kind": "pytest"}, "scoring": {"pass_threshold": 80}}
+    doc: dict[str, Any] = {
+        "id": task_id,
+        "title": "Sample",
+        "summary": "Sample task",
+        "micro_skills": ["python.basics.sample"],
+        "difficulty": "intro",
+        "environment": "python",
+        "grader": {"kind": "pytest"},
+        "scoring": {"pass_threshold": 80},
+    }
     doc.update(overrides)
     return doc
 

@@ -43,7 +43,9 @@ def no_sandbox_left_behind(request) -> Iterator[None]:
     labelled = {"filters": {"label": LABEL}}
 
     def present() -> set[str]:
-        containers = {c["Id"] for c in client.api.containers(all=True, **labelled)}  # no inspect: others remove theirs meanwhile
+        containers = {
+            c["Id"] for c in client.api.containers(all=True, **labelled)
+        }  # no inspect: others remove theirs meanwhile
         return containers | {n["Id"] for n in client.api.networks(**labelled)}
 
     before = present()

@@ -12,25 +12,44 @@ from testkit.packs import PACK_YAML, one_task_pack, pytest_task_yaml, write_pack
 
 def task(**overrides: Any) -> Task:
     values: dict[str, Any] = {
-        "pack_id": "demo", "pack_version": "1.0.0", "id": "sample", "title": "Sample", "summary": "A sample task",
-        "micro_skills": ("python.basics.sample",), "difficulty": Difficulty.INTRO, "environment": "python",
-        "limits": ResourceLimits(), "grader": {"kind": "pytest"}, "pass_threshold": 80.0, "check_rules": (),
-        "root": Path("/nonexistent"), "digest": "sha256:" + "0" * 64,
+        "pack_id": "demo",
+        "pack_version": "1.0.0",
+        "id": "sample",
+        "title": "Sample",
+        "summary": "A sample task",
+        "micro_skills": ("python.basics.sample",),
+        "difficulty": Difficulty.INTRO,
+        "environment": "python",
+        "limits": ResourceLimits(),
+        "grader": {"kind": "pytest"},
+        "pass_threshold": 80.0,
+        "check_rules": (),
+        "root": Path("/nonexistent"),
+        "digest": "sha256:" + "0" * 64,
     }
     values.update(overrides)
     return Task(**values)
 
 
 def check(status: CheckStatus = CheckStatus.PASS, **overrides: Any) -> Check:
-    values: dict[str, Any] = {"id": "c", "name": "c", "status": status, "score": 1.0 if status is CheckStatus.PASS else 0.0,
-                                  "max_score": 1.0}
+    values: dict[str, Any] = {
+        "id": "c",
+        "name": "c",
+        "status": status,
+        "score": 1.0 if status is CheckStatus.PASS else 0.0,
+        "max_score": 1.0,
+    }
     values.update(overrides)
     return Check(**values)
 
 
 def outcome(*steps: StepOutcome, collected: dict[str, bytes] | None = None, **overrides: Any) -> RunOutcome:
-    values: dict[str, Any] = {"backend": "fake", "image": "sha256:fake", "steps": steps or (StepOutcome(exit_code=0),),
-                                  "collected": collected or {}}
+    values: dict[str, Any] = {
+        "backend": "fake",
+        "image": "sha256:fake",
+        "steps": steps or (StepOutcome(exit_code=0),),
+        "collected": collected or {},
+    }
     values.update(overrides)
     return RunOutcome(**values)
 
@@ -40,6 +59,7 @@ def rule(match: str, **overrides: Any) -> CheckRule:
 
 
 # -- engine-core suite helpers (appended) --------------------------------------
+
 
 def step(exit_code: int | None = 0, stdout: bytes = b"", stderr: bytes = b"", **overrides: Any) -> StepOutcome:
     return StepOutcome(exit_code=exit_code, stdout=stdout, stderr=stderr, **overrides)
@@ -96,10 +116,15 @@ def pytest_report(collected: list[str], results: dict[str, str] | None = None, *
     """The JSON report the pytest harness writes; ``results`` maps a node id to an outcome."""
     import json
 
-    document = {"mode": "run", "collected": collected,
-                "results": {nodeid: {"outcome": outcome, "message": "", "duration": 0.01}
-                            for nodeid, outcome in (results or {}).items()},
-                "collect_errors": {}, "exitstatus": 0}
+    document = {
+        "mode": "run",
+        "collected": collected,
+        "results": {
+            nodeid: {"outcome": outcome, "message": "", "duration": 0.01} for nodeid, outcome in (results or {}).items()
+        },
+        "collect_errors": {},
+        "exitstatus": 0,
+    }
     document.update(extra)
     return json.dumps(document).encode()
 

@@ -11,5 +11,13 @@ from testkit.services import (
     wait_for_port,
 )
 
-__all__ = ["PostgresCluster", "RedisServer", "free_port", "postgres_cluster", "postgres_server", "redis_server",
-           "restartable_redis", "wait_for_port"]
+__all__ = [
+    "PostgresCluster",
+    "RedisServer",
+    "free_port",
+    "postgres_cluster",
+    "postgres_server",
+    "redis_server",
+    "restartable_redis",
+    "wait_for_port",
+]

@@ -11,8 +11,9 @@ settings.register_profile("tasktrial", max_examples=150, deadline=None, suppress
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tasktrial"))
 
 # A safe relative path segment: what a well-behaved submission uses.
-segment = st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N"), include_characters="_-."),
-                  min_size=1, max_size=12).filter(lambda s: s not in (".", ".."))
+segment = st.text(
+    alphabet=st.characters(codec="utf-8", categories=("L", "N"), include_characters="_-."), min_size=1, max_size=12
+).filter(lambda s: s not in (".", ".."))
 relative_path = st.lists(segment, min_size=1, max_size=4).map("/".join)
 file_tree = st.dictionaries(relative_path, st.binary(max_size=256), max_size=12)
 
@@ -42,11 +43,19 @@ safe_file_tree = file_tree.map(_without_clashes)
 
 # -- graded checks (engine-core suite) -----------------------------------------
 
+
 def _check(status, max_score, fraction, weight, skill):
     from engine.models import Check
 
-    return Check(id="c", name="c", status=status, score=max_score * fraction, max_score=max_score,
-                 weight=weight, micro_skill=skill)
+    return Check(
+        id="c",
+        name="c",
+        status=status,
+        score=max_score * fraction,
+        max_score=max_score,
+        weight=weight,
+        micro_skill=skill,
+    )
 
 
 def checks_strategy():
@@ -69,9 +78,38 @@ check_lists = st.lists(st.deferred(checks_strategy), max_size=20)
 # -- trees that probe every admission rule (engine.trees.Admission) -------------
 
 #: Names chosen to break or brush against a rule: case and Unicode folding, dots, litter, bad characters.
-TRICKY_SEGMENTS = ["a", "A", "src", "Src", "SRC", "b.py", "B.PY", ".", "..", "", ".git", "__pycache__", "x.pyc",
-                   "__MACOSX", "node_modules", ".hidden", "...", "caf\u00e9", "cafe\u0301", "stra\u00dfe", "STRASSE",
-                   "\u017f", "s", "\u0130", "i\u0307", "a\\b", "c:", "bad\nname", "del\x7f", "\u00e9\u00e9"]
+TRICKY_SEGMENTS = [
+    "a",
+    "A",
+    "src",
+    "Src",
+    "SRC",
+    "b.py",
+    "B.PY",
+    ".",
+    "..",
+    "",
+    ".git",
+    "__pycache__",
+    "x.pyc",
+    "__MACOSX",
+    "node_modules",
+    ".hidden",
+    "...",
+    "caf\u00e9",
+    "cafe\u0301",
+    "stra\u00dfe",
+    "STRASSE",
+    "\u017f",
+    "s",
+    "\u0130",
+    "i\u0307",
+    "a\\b",
+    "c:",
+    "bad\nname",
+    "del\x7f",
+    "\u00e9\u00e9",
+]
 tricky_segment = st.one_of(
     st.sampled_from(TRICKY_SEGMENTS),
     st.text(alphabet="aAbB.\u00e9\u00c9_", min_size=1, max_size=4),
@@ -86,8 +124,9 @@ tricky_path = st.one_of(
 #: File bodies: small, or one byte repeated around the 1 MiB cap for one file (compresses ~1000:1).
 tricky_body = st.one_of(
     st.binary(max_size=32),
-    st.tuples(st.sampled_from([1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 1, 700_000]),
-              st.binary(min_size=1, max_size=1)).map(lambda pair: pair[1] * pair[0]),
+    st.tuples(
+        st.sampled_from([1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 1, 700_000]), st.binary(min_size=1, max_size=1)
+    ).map(lambda pair: pair[1] * pair[0]),
 )
 
 
@@ -95,8 +134,9 @@ class Tree(dict):
     """A ``{path: bytes}`` tree whose repr shows big files by size, so a falsifying example stays readable."""
 
     def __repr__(self) -> str:
-        shown = {path: body if len(body) <= 64 else f"<{len(body)} bytes of {body[:1]!r}...>"
-                 for path, body in self.items()}
+        shown = {
+            path: body if len(body) <= 64 else f"<{len(body)} bytes of {body[:1]!r}...>" for path, body in self.items()
+        }
         return f"Tree({shown!r})"
 
     def _repr_pretty_(self, printer, cycle) -> None:  # hypothesis's printer

@@ -77,11 +77,15 @@ def interpolate(node: Any, env: dict[str, str]) -> Any:
 
 def variables(text: str) -> list[tuple[str, str | None, str]]:
     """Every ``${NAME<op><arg>}`` and ``$NAME`` in ``text``: (name, operator, argument)."""
-    return [(m.group("name") or m.group("bare"), m.group("op"), m.group("arg") or "")
-            for m in _VARIABLE.finditer(text) if m.group(0) != "$$"]
+    return [
+        (m.group("name") or m.group("bare"), m.group("op"), m.group("arg") or "")
+        for m in _VARIABLE.finditer(text)
+        if m.group(0) != "$$"
+    ]
 
 
 # -- helpers ------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def raw() -> dict[str, Any]:
@@ -167,6 +171,7 @@ def settings_for(monkeypatch, env: dict[str, str]) -> Settings:
 
 # -- the specification --------------------------------------------------------
 
+
 def test_schema_is_live(validator, raw):
     """The schema rejects what Compose rejects, so a passing validation means something."""
     broken = copy.deepcopy(raw)
@@ -189,10 +194,11 @@ def test_services(compose):
 def test_every_interpolation_is_well_formed():
     text = COMPOSE.read_text("utf-8")
     leftover = _VARIABLE.sub("", text)
-    assert "$" not in leftover, f"a `$` that Compose would misread: {leftover[leftover.index('$') - 40:][:80]!r}"
+    assert "$" not in leftover, f"a `$` that Compose would misread: {leftover[leftover.index('$') - 40 :][:80]!r}"
 
 
 # -- health and start order ---------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["api", "worker", "redis", "postgres"])
 def test_every_service_has_a_health_check(compose, name):
@@ -227,8 +233,10 @@ def test_worker_health_check_proves_the_engine_and_this_worker_answer(compose):
 
 def test_start_order_waits_for_healthy_dependencies(compose):
     services = compose["services"]
-    conditions = {name: {dep: spec["condition"] for dep, spec in (service.get("depends_on") or {}).items()}
-                  for name, service in services.items()}
+    conditions = {
+        name: {dep: spec["condition"] for dep, spec in (service.get("depends_on") or {}).items()}
+        for name, service in services.items()
+    }
     assert conditions == {
         "api": {"postgres": "service_healthy", "redis": "service_healthy"},
         "worker": {"api": "service_healthy", "redis": "service_healthy"},
@@ -238,6 +246,7 @@ def test_start_order_waits_for_healthy_dependencies(compose):
 
 
 # -- secrets ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("secret", SECRETS)
 def test_secret_is_required_wherever_it_is_used(secret):
@@ -280,6 +289,7 @@ def test_worker_holds_no_database_credentials(compose):
 
 
 # -- privileges and the Docker socket -----------------------------------------
+
 
 def test_only_the_worker_mounts_the_docker_socket(compose):
     for name, service in compose["services"].items():
@@ -336,9 +346,11 @@ def test_built_services_are_never_pulled(compose):
 
 # -- the settings each process reads ------------------------------------------
 
+
 def _tasktrial_names(compose) -> set[str]:
-    names = {key for service in compose["services"].values() for key in environment(service)
-             if key.startswith("TASKTRIAL_")}
+    names = {
+        key for service in compose["services"].values() for key in environment(service) if key.startswith("TASKTRIAL_")
+    }
     names |= {name for name, _, _ in variables(COMPOSE.read_text("utf-8")) if name.startswith("TASKTRIAL_")}
     return names
 
@@ -395,10 +407,16 @@ def test_worker_reads_the_pack_store_the_api_writes(monkeypatch, compose):
     api, worker = compose["services"]["api"], compose["services"]["worker"]
     api_packs = settings_for(monkeypatch, environment(api)).packs_dir
     worker_packs = settings_for(monkeypatch, environment(worker)).packs_dir
-    writable = [(source, read_only) for source, target, read_only in mounts(api)
-                if PurePosixPath(target) == PurePosixPath(api_packs)]
-    readable = [(source, read_only) for source, target, read_only in mounts(worker)
-                if PurePosixPath(target) == PurePosixPath(worker_packs)]
+    writable = [
+        (source, read_only)
+        for source, target, read_only in mounts(api)
+        if PurePosixPath(target) == PurePosixPath(api_packs)
+    ]
+    readable = [
+        (source, read_only)
+        for source, target, read_only in mounts(worker)
+        if PurePosixPath(target) == PurePosixPath(worker_packs)
+    ]
     assert len(writable) == 1 and len(readable) == 1
     (api_source, api_ro), (worker_source, worker_ro) = writable[0], readable[0]
     assert api_source == worker_source and api_source in compose["volumes"]
@@ -423,6 +441,7 @@ def test_redis_keeps_queued_messages_and_postgres_its_data(compose):
 
 # -- the service image ---------------------------------------------------------
 
+
 def test_image_runs_as_a_fixed_non_root_user():
     users = [rest for word, rest in final_stage() if word == "USER"]
     assert users, "the final stage sets no USER"
@@ -440,8 +459,11 @@ def test_image_builds_from_debian_without_pulling_a_frontend():
 
 def test_image_ships_the_builtin_catalogue_where_settings_look(monkeypatch):
     settings = settings_for(monkeypatch, {})
-    copied = {shlex.split(rest)[-1].rstrip("/") for word, rest in final_stage()
-              if word == "COPY" and shlex.split(rest)[0] == "tasks"}
+    copied = {
+        shlex.split(rest)[-1].rstrip("/")
+        for word, rest in final_stage()
+        if word == "COPY" and shlex.split(rest)[0] == "tasks"
+    }
     assert {str(path) for path in settings.catalogue_dirs} <= copied
 
 

@@ -33,8 +33,8 @@ from tests.conftest import CATALOGUE, REPO
 pytestmark = [pytest.mark.compose, pytest.mark.docker]
 
 SOCKET = "/var/run/docker.sock"
-QUICK = "python-foundations/word-frequency"   # an io task: graded in about a second
-SLOW = "python-foundations/retry-backoff"     # a pytest task, its reference slowed down (see _slow_solution)
+QUICK = "python-foundations/word-frequency"  # an io task: graded in about a second
+SLOW = "python-foundations/retry-backoff"  # a pytest task, its reference slowed down (see _slow_solution)
 #: Shorter clocks than production so a lost run is re-queued within a minute, and health
 #: checks every 2 s so `up --wait` is quick; the checks themselves are compose.yaml's.
 OVERRIDE = """
@@ -65,20 +65,33 @@ class Stack:
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         command = ["docker", "compose", "--project-name", self.project, *self.files, *args]
-        proc = subprocess.run(command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"{' '.join(command)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+            raise AssertionError(
+                f"{' '.join(command)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            )
         return proc
 
     def token(self, role: str, subject: str) -> str:
-        proc = self.compose("exec", "-T", "api", "tasktrial", "admin", "create-token", "--role", role, "--subject", subject)
+        proc = self.compose(
+            "exec", "-T", "api", "tasktrial", "admin", "create-token", "--role", role, "--subject", subject
+        )
         return proc.stdout.strip().splitlines()[-1]
 
     def cli(self, token: str, *args: str) -> subprocess.CompletedProcess[str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("TASKTRIAL_")}
         env.update(TASKTRIAL_URL=self.url, TASKTRIAL_TOKEN=token, HOME=str(self.home))
-        return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=self.home, env=env,
-                              capture_output=True, text=True, timeout=300, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", *args],
+            cwd=self.home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     def container(self, service: str) -> str:
         return self.compose("ps", "--all", "--quiet", service).stdout.strip()
@@ -97,8 +110,13 @@ def _prepare_images(docker_client) -> dict[str, str]:
     images.bootstrap_base(docker_client)
     chosen = images.bootstrap_services(docker_client)
     images.build(docker_client, "python")  # the sandboxes' image for the tasks below
-    subprocess.run([str(REPO / "scripts" / "wheelhouse")], cwd=REPO, check=True, timeout=600,
-                   env={**os.environ, "PYTHON": sys.executable})
+    subprocess.run(
+        [str(REPO / "scripts" / "wheelhouse")],
+        cwd=REPO,
+        check=True,
+        timeout=600,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     return chosen
 
 
@@ -119,10 +137,19 @@ def stack(docker_client, tmp_path) -> Iterator[Stack]:
     override = tmp_path / "compose.test.yaml"
     override.write_text(OVERRIDE, "utf-8")
     port = _free_port()
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("TASKTRIAL_", "COMPOSE_", "POSTGRES_", "REDIS_", "API_"))}
-    env.update(chosen, POSTGRES_PASSWORD=secrets.token_hex(16), DOCKER_GID=str(os.stat(SOCKET).st_gid),
-               API_BIND="127.0.0.1", API_PORT=str(port), TASKTRIAL_WORKER_TOKEN="none-yet")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TASKTRIAL_", "COMPOSE_", "POSTGRES_", "REDIS_", "API_"))
+    }
+    env.update(
+        chosen,
+        POSTGRES_PASSWORD=secrets.token_hex(16),
+        DOCKER_GID=str(os.stat(SOCKET).st_gid),
+        API_BIND="127.0.0.1",
+        API_PORT=str(port),
+        TASKTRIAL_WORKER_TOKEN="none-yet",
+    )
     home = tmp_path / "home"
     home.mkdir()
     project = f"tasktrial-test-{secrets.token_hex(4)}"
@@ -133,11 +160,15 @@ def stack(docker_client, tmp_path) -> Iterator[Stack]:
     try:
         yield running
     finally:
-        down = running.compose("down", "--volumes", "--rmi", "local", "--remove-orphans", "--timeout", "20",
-                               check=False)
+        down = running.compose(
+            "down", "--volumes", "--rmi", "local", "--remove-orphans", "--timeout", "20", check=False
+        )
         left = _project_leftovers(docker_client, project)
-        sandboxes = [c["Id"] for c in docker_client.api.containers(all=True, filters={"label": "tasktrial.owner"})
-                     if c["Labels"]["tasktrial.owner"].rpartition(":")[0] in running.worker_hosts]
+        sandboxes = [
+            c["Id"]
+            for c in docker_client.api.containers(all=True, filters={"label": "tasktrial.owner"})
+            if c["Labels"]["tasktrial.owner"].rpartition(":")[0] in running.worker_hosts
+        ]
         for container in sandboxes:  # removed either way, so a failure leaves the machine clean
             docker_client.api.remove_container(container, force=True)
         assert down.returncode == 0, down.stderr[-3000:]
@@ -146,15 +177,17 @@ def stack(docker_client, tmp_path) -> Iterator[Stack]:
 
 
 def _submission(stack: Stack, token: str, submission_id: str) -> dict:
-    response = httpx.get(f"{stack.url}/v1/submissions/{submission_id}",
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response = httpx.get(
+        f"{stack.url}/v1/submissions/{submission_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     response.raise_for_status()
     return response.json()
 
 
 def _result(stack: Stack, token: str, submission_id: str) -> dict | None:
-    response = httpx.get(f"{stack.url}/v1/submissions/{submission_id}/result",
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response = httpx.get(
+        f"{stack.url}/v1/submissions/{submission_id}/result", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     if response.status_code == 404:
         return None
     response.raise_for_status()
@@ -178,9 +211,13 @@ def _slow_solution(folder: Path) -> Path:
 
 def _crash_worker(stack: Stack, container: str) -> None:
     """SIGKILL every process of the worker but its init (kill(-1) spares PID 1 and the caller); init then exits."""
-    subprocess.run(["docker", "exec", container, "python3", "-c",
-                    "import os, signal; os.kill(-1, signal.SIGKILL)"],
-                   capture_output=True, text=True, timeout=60, check=False)
+    subprocess.run(
+        ["docker", "exec", container, "python3", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker_client, tmp_path):
@@ -191,8 +228,10 @@ def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker
     stack.env["TASKTRIAL_WORKER_TOKEN"] = worker_token
     stack.compose("up", "--detach", "--wait", "--build")
     stack.worker_hosts.add(docker_client.containers.get(stack.container("worker")).attrs["Config"]["Hostname"])
-    states = {line["Service"]: line["Health"] for line in
-              map(json.loads, stack.compose("ps", "--format", "json").stdout.splitlines())}
+    states = {
+        line["Service"]: line["Health"]
+        for line in map(json.loads, stack.compose("ps", "--format", "json").stdout.splitlines())
+    }
     assert states == dict.fromkeys(("api", "worker", "redis", "postgres"), "healthy")
     up = time.monotonic() - started
 
@@ -217,8 +256,11 @@ def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker
     worker = stack.container("worker")
     (hostname,) = stack.worker_hosts
     restarts = docker_client.containers.get(worker).attrs["RestartCount"]
-    sandboxes = {c["Id"] for c in docker_client.api.containers(all=True, filters={"label": "tasktrial.owner"})
-                 if c["Labels"]["tasktrial.owner"].startswith(f"{hostname}:")}
+    sandboxes = {
+        c["Id"]
+        for c in docker_client.api.containers(all=True, filters={"label": "tasktrial.owner"})
+        if c["Labels"]["tasktrial.owner"].startswith(f"{hostname}:")
+    }
     _crash_worker(stack, worker)
     unfinished = [i for i in ids if _result(stack, candidate, i) is None]
     assert unfinished, "every grading finished before the crash: nothing was killed mid-run"
@@ -242,9 +284,20 @@ def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker
     for i, found in results.items():
         assert (found["verdict"], found["score"]) == ("ready", 100.0), (i, found)
         assert signing.verify(found, jwks).ok, i
-    counts = stack.compose("exec", "-T", "postgres", "psql", "--username", "tasktrial", "--dbname", "tasktrial",
-                           "--tuples-only", "--no-align", "--command",
-                           "SELECT submission_id, count(*) FROM result GROUP BY submission_id").stdout
+    counts = stack.compose(
+        "exec",
+        "-T",
+        "postgres",
+        "psql",
+        "--username",
+        "tasktrial",
+        "--dbname",
+        "tasktrial",
+        "--tuples-only",
+        "--no-align",
+        "--command",
+        "SELECT submission_id, count(*) FROM result GROUP BY submission_id",
+    ).stdout
     per_submission = dict(line.split("|") for line in counts.split())
     assert {i: per_submission.get(i) for i in ids} == dict.fromkeys(ids, "1")
 
@@ -253,5 +306,8 @@ def test_stack_grades_through_the_cli_and_rides_out_a_worker_crash(stack, docker
     while orphans := sandboxes & {c["Id"] for c in docker_client.api.containers(all=True)}:
         assert time.monotonic() < deadline, f"sandboxes of the crashed worker left: {sorted(orphans)}"
         time.sleep(1)
-    print(f"\ncompose stack: healthy after {up:.0f} s; results {recovered:.0f} s after the worker crash; "
-          f"test body {time.monotonic() - started:.0f} s", file=sys.stderr)
+    print(
+        f"\ncompose stack: healthy after {up:.0f} s; results {recovered:.0f} s after the worker crash; "
+        f"test body {time.monotonic() - started:.0f} s",
+        file=sys.stderr,
+    )

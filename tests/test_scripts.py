@@ -17,8 +17,23 @@ import pytest
 
 from tests.conftest import REPO
 
-UTILITIES = ("bash", "cat", "cut", "dirname", "env", "grep", "mkdir", "nohup", "rm", "seq", "sha256sum",
-             "sleep", "tail", "touch", "tr")
+UTILITIES = (
+    "bash",
+    "cat",
+    "cut",
+    "dirname",
+    "env",
+    "grep",
+    "mkdir",
+    "nohup",
+    "rm",
+    "seq",
+    "sha256sum",
+    "sleep",
+    "tail",
+    "touch",
+    "tr",
+)
 
 
 def program(folder: Path, name: str, body: str) -> None:
@@ -49,9 +64,14 @@ def machine(tmp_path: Path):
     program(bin_dir, "python3", "exit 0")
 
     def run(**env: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(bin_dir / "bash"), str(checkout / "scripts" / "setup")],
-                              env={"PATH": str(bin_dir), "HOME": str(tmp_path), **env},
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [str(bin_dir / "bash"), str(checkout / "scripts" / "setup")],
+            env={"PATH": str(bin_dir), "HOME": str(tmp_path), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     return checkout, bin_dir, run
 
@@ -68,7 +88,9 @@ def failure_line(proc: subprocess.CompletedProcess) -> str:
 def test_an_apt_failure_is_one_line_naming_the_packages_and_apts_error(machine):
     checkout, bin_dir, run = machine
     (bin_dir / "dockerd").unlink()
-    program(bin_dir, "apt-get", 'if [ "$1" = install ]; then echo "E: Unable to locate package docker.io" >&2; exit 100; fi')
+    program(
+        bin_dir, "apt-get", 'if [ "$1" = install ]; then echo "E: Unable to locate package docker.io" >&2; exit 100; fi'
+    )
     line = failure_line(run())
     assert line.startswith("setup: apt-get could not install docker.io")
     assert "(E: Unable to locate package docker.io)" in line
@@ -88,18 +110,24 @@ def test_installing_without_root_or_sudo_says_so(machine):
 def test_a_dockerd_that_will_not_start_is_one_line_from_its_log(machine):
     checkout, bin_dir, run = machine
     program(bin_dir, "docker", 'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock" >&2; exit 1')
-    program(bin_dir, "dockerd", 'echo "level=info msg=\\"starting up\\""; '
-                                'echo "failed to start daemon: Error initializing network controller" >&2; exit 1')
+    program(
+        bin_dir,
+        "dockerd",
+        'echo "level=info msg=\\"starting up\\""; '
+        'echo "failed to start daemon: Error initializing network controller" >&2; exit 1',
+    )
     line = failure_line(run())
-    assert line == ("setup: dockerd did not start (failed to start daemon: Error initializing network controller); "
-                    "see .tasktrial/dockerd.log")
+    assert line == (
+        "setup: dockerd did not start (failed to start daemon: Error initializing network controller); "
+        "see .tasktrial/dockerd.log"
+    )
     assert "starting up" in (checkout / ".tasktrial" / "dockerd.log").read_text()
 
 
 def test_an_engine_named_by_docker_host_is_not_replaced_by_a_local_dockerd(machine):
     checkout, bin_dir, run = machine
     program(bin_dir, "docker", 'echo "Cannot connect to the Docker daemon at tcp://build:2375" >&2; exit 1')
-    program(bin_dir, "dockerd", f'touch {checkout}/dockerd-ran')
+    program(bin_dir, "dockerd", f"touch {checkout}/dockerd-ran")
     line = failure_line(run(DOCKER_HOST="tcp://build:2375"))
     assert line.startswith("setup: no Docker engine answers at DOCKER_HOST=tcp://build:2375")
     assert not (checkout / "dockerd-ran").exists()
@@ -107,7 +135,9 @@ def test_an_engine_named_by_docker_host_is_not_replaced_by_a_local_dockerd(machi
 
 def test_a_docker_socket_the_user_may_not_use_says_how_to_get_access(machine):
     _, bin_dir, run = machine
-    program(bin_dir, "docker", 'echo "permission denied while trying to connect to the Docker daemon socket" >&2; exit 1')
+    program(
+        bin_dir, "docker", 'echo "permission denied while trying to connect to the Docker daemon socket" >&2; exit 1'
+    )
     program(bin_dir, "id", 'if [ "$1" = -un ]; then echo alice; else echo 1000; fi')
     line = failure_line(run())
     assert line.startswith("setup: the Docker engine runs but alice may not use it")
@@ -116,9 +146,13 @@ def test_a_docker_socket_the_user_may_not_use_says_how_to_get_access(machine):
 
 def test_a_python_without_venv_is_one_line_and_leaves_no_half_made_venv(machine):
     checkout, bin_dir, run = machine
-    program(bin_dir, "python3", 'if [ "$1" = -m ]; then mkdir -p .venv/bin; touch .venv/bin/python; '
-                                'echo "Error: Command [\'.venv/bin/python\', \'-m\', \'ensurepip\'] returned non-zero exit status 1." >&2; '
-                                'exit 1; fi; exit 0')
+    program(
+        bin_dir,
+        "python3",
+        'if [ "$1" = -m ]; then mkdir -p .venv/bin; touch .venv/bin/python; '
+        "echo \"Error: Command ['.venv/bin/python', '-m', 'ensurepip'] returned non-zero exit status 1.\" >&2; "
+        "exit 1; fi; exit 0",
+    )
     line = failure_line(run())
     assert line.startswith("setup: python3 -m venv failed (Error: Command")
     assert "apt-get install python3-venv" in line

@@ -36,8 +36,16 @@ class ListTokens(BaseModel):
 
 
 def token_public(row: ApiToken, now: datetime | None = None) -> TokenPublic:
-    return TokenPublic(id=row.id, name=row.name, role=row.role, subject=row.subject, created_at=row.created_at,
-                       expires_at=row.expires_at, revoked_at=row.revoked_at, state=token_state(row, now))
+    return TokenPublic(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        subject=row.subject,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        state=token_state(row, now),
+    )
 
 
 def token_state(row: ApiToken, now: datetime | None = None) -> str:

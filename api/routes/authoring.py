@@ -89,8 +89,13 @@ def my_pack_versions(session: SessionDep, author: AuthorDep) -> ListVersions:
 
 @router.get("/packs/{pack_id}/versions", response_model=ListVersions)
 def pack_versions(pack_id: str, session: SessionDep, author: AuthorDep) -> ListVersions:
-    rows = [r for r in storage.list_pack_versions(session=session, owner=None if author.role is Role.ADMIN
-                                                  else author.subject) if r.pack_id == pack_id]
+    rows = [
+        r
+        for r in storage.list_pack_versions(
+            session=session, owner=None if author.role is Role.ADMIN else author.subject
+        )
+        if r.pack_id == pack_id
+    ]
     if not rows:
         raise NotFound(f"you have no uploaded pack {pack_id!r}")
     return ListVersions(data=[_public(r) for r in rows], count=len(rows))
@@ -103,17 +108,24 @@ def pack_version(pack_id: str, version: str, session: SessionDep, author: Author
     return VersionDetail(**_public(row).model_dump(), report=row.report)
 
 
-@router.post("/packs/{pack_id}/versions/{version}/retire", response_model=VersionPublic,
-             responses={409: {"description": "only a live version can be retired"}})
+@router.post(
+    "/packs/{pack_id}/versions/{version}/retire",
+    response_model=VersionPublic,
+    responses={409: {"description": "only a live version can be retired"}},
+)
 def retire(
-    pack_id: str, version: str, session: SessionDep, author: AuthorDep,
+    pack_id: str,
+    version: str,
+    session: SessionDep,
+    author: AuthorDep,
     service: ServiceDep = None,  # type: ignore[assignment]  # the web page calls it without one
 ) -> VersionPublic:
     """Stop new submissions to a live version; its results stay valid and verifiable (and its credentials'
     awards: a credential no live version declares any more only stops being awarded)."""
     row = owned_version(session, author, pack_id, version)
-    if not storage.move_pack_version(session=session, version_id=row.id, from_states=[PackState.LIVE],
-                                     to=PackState.RETIRED):
+    if not storage.move_pack_version(
+        session=session, version_id=row.id, from_states=[PackState.LIVE], to=PackState.RETIRED
+    ):
         raise Conflict(f"pack {pack_id}@{version} is {row.state}: only a live version can be retired")
     if service is not None:  # the web page's call: its credentials are synced at the next refresh
         service.sync_pack_credentials()
@@ -141,8 +153,13 @@ def pack_check_job(version_id: VersionId, session: SessionDep, _: WorkerDep) -> 
     return PackCheckJob(id=row.id, pack_id=row.pack_id, version=row.version, digest=row.digest, state=row.state)
 
 
-@router.post("/pack-checks/{version_id}", status_code=status.HTTP_200_OK,
-             responses={409: {"description": "the version is no longer being checked"}})
-def pack_check_report(version_id: VersionId, report: dict[str, Any], service: ServiceDep, _: WorkerDep) -> dict[str, str]:
+@router.post(
+    "/pack-checks/{version_id}",
+    status_code=status.HTTP_200_OK,
+    responses={409: {"description": "the version is no longer being checked"}},
+)
+def pack_check_report(
+    version_id: VersionId, report: dict[str, Any], service: ServiceDep, _: WorkerDep
+) -> dict[str, str]:
     """The workers' report: the version goes live if it passed, else it is rejected with the report for its author."""
     return {"state": service.record_pack_check(version_id=version_id, report=report)}

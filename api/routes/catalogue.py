@@ -73,15 +73,32 @@ class ListTasks(BaseModel):
 
 
 def task_public(task: Task) -> TaskPublic:
-    return TaskPublic(pack=task.pack_id, pack_version=task.pack_version, id=task.id, title=task.title,
-                      summary=task.summary, micro_skills=list(task.micro_skills), difficulty=task.difficulty.value,
-                      environment=task.environment, limits=task.limits.to_document(), grader_kind=task.grader_kind,
-                      pass_threshold=task.pass_threshold, task_digest=task.digest)
+    return TaskPublic(
+        pack=task.pack_id,
+        pack_version=task.pack_version,
+        id=task.id,
+        title=task.title,
+        summary=task.summary,
+        micro_skills=list(task.micro_skills),
+        difficulty=task.difficulty.value,
+        environment=task.environment,
+        limits=task.limits.to_document(),
+        grader_kind=task.grader_kind,
+        pass_threshold=task.pass_threshold,
+        task_digest=task.digest,
+    )
 
 
 def pack_public(pack: Pack) -> PackPublic:
-    return PackPublic(id=pack.id, version=pack.version, title=pack.title, description=pack.description,
-                      authors=list(pack.authors), license=pack.license, tasks=[task_public(t) for t in pack.tasks])
+    return PackPublic(
+        id=pack.id,
+        version=pack.version,
+        title=pack.title,
+        description=pack.description,
+        authors=list(pack.authors),
+        license=pack.license,
+        tasks=[task_public(t) for t in pack.tasks],
+    )
 
 
 @router.get("/packs", response_model=ListPacks)
@@ -91,8 +108,9 @@ def list_packs(service: ServiceDep, session: SessionDep, _: PrincipalDep) -> Lis
 
 
 @router.get("/packs/{pack_id}", response_model=PackPublic)
-def get_pack(pack_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
-             version: str | None = None) -> PackPublic:
+def get_pack(
+    pack_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep, version: str | None = None
+) -> PackPublic:
     return pack_public(service.pack_store.pack(pack_id, version, service.pack_state(session)))
 
 
@@ -103,44 +121,76 @@ def list_tasks(service: ServiceDep, session: SessionDep, _: PrincipalDep) -> Lis
 
 
 @router.get("/tasks/{pack_id}/{task_id}", response_model=TaskDetail)
-def get_task(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
-             version: str | None = None) -> TaskDetail:
+def get_task(
+    pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep, version: str | None = None
+) -> TaskDetail:
     task = service.pack_store.task(pack_id, task_id, version, service.pack_state(session))
     return TaskDetail(**task_public(task).model_dump(), statement=task.statement)
 
 
-@router.get("/tasks/{pack_id}/{task_id}/starter.tar.gz", response_class=Response,
-            responses={200: {"content": {"application/gzip": {}}}})
-def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
-                   version: str | None = None) -> Response:
+@router.get(
+    "/tasks/{pack_id}/{task_id}/starter.tar.gz",
+    response_class=Response,
+    responses={200: {"content": {"application/gzip": {}}}},
+)
+def starter_tar_gz(
+    pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep, version: str | None = None
+) -> Response:
     task = service.pack_store.task(pack_id, task_id, version, service.pack_state(session))
     body = archives.make_tar_gz(packs.starter_files(task), prefix=task.id)
-    return Response(body, media_type="application/gzip",
-                    headers={"Content-Disposition": f'attachment; filename="{task.id}.tar.gz"'})
+    return Response(
+        body, media_type="application/gzip", headers={"Content-Disposition": f'attachment; filename="{task.id}.tar.gz"'}
+    )
 
 
-@router.get("/tasks/{pack_id}/{task_id}/starter.zip", response_class=Response,
-            responses={200: {"content": {"application/zip": {}}}})
-def starter_zip(pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep,
-                version: str | None = None) -> Response:
+@router.get(
+    "/tasks/{pack_id}/{task_id}/starter.zip",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def starter_zip(
+    pack_id: str, task_id: str, service: ServiceDep, session: SessionDep, _: PrincipalDep, version: str | None = None
+) -> Response:
     task = service.pack_store.task(pack_id, task_id, version, service.pack_state(session))
     body = archives.make_zip(packs.starter_files(task), prefix=task.id)
-    return Response(body, media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="{task.id}.zip"'})
+    return Response(
+        body, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{task.id}.zip"'}
+    )
 
 
-PACK_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["archive"],
-    "properties": {"archive": {"type": "string", "format": "binary", "description": "the pack as .zip or .tar.gz"}}}}}}}
+PACK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["archive"],
+                    "properties": {
+                        "archive": {"type": "string", "format": "binary", "description": "the pack as .zip or .tar.gz"}
+                    },
+                }
+            }
+        },
+    }
+}
 
 
-@router.post("/packs", response_model=PackUploaded, status_code=status.HTTP_201_CREATED, openapi_extra=PACK_BODY,
-             responses={200: {"model": PackUploaded, "description": "the same content was already stored"},
-                        409: {"description": "this version exists with different content"},
-                        413: {"description": "the archive is too large"},
-                        422: {"description": "the archive is unsafe or the pack is malformed (every problem listed)"}})
-async def upload_pack(request: Request, service: ServiceDep, session: SessionDep, author: AuthorDep,
-                      response: Response) -> PackUploaded:
+@router.post(
+    "/packs",
+    response_model=PackUploaded,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=PACK_BODY,
+    responses={
+        200: {"model": PackUploaded, "description": "the same content was already stored"},
+        409: {"description": "this version exists with different content"},
+        413: {"description": "the archive is too large"},
+        422: {"description": "the archive is unsafe or the pack is malformed (every problem listed)"},
+    },
+)
+async def upload_pack(
+    request: Request, service: ServiceDep, session: SessionDep, author: AuthorDep, response: Response
+) -> PackUploaded:
     await read_body(request, service.settings.max_upload_bytes)
     async with request.form() as form:  # closes the spooled upload
         upload = form.get("archive")
@@ -151,8 +201,15 @@ async def upload_pack(request: Request, service: ServiceDep, session: SessionDep
     if not created:
         response.status_code = status.HTTP_200_OK
     location = f"/v1/packs/{pack.id}/versions/{pack.version}"
-    return PackUploaded(id=pack.id, version=pack.version, digest=digest, created=created,
-                        tasks=[t.id for t in pack.tasks], state=row.state, links={"self": location})
+    return PackUploaded(
+        id=pack.id,
+        version=pack.version,
+        digest=digest,
+        created=created,
+        tasks=[t.id for t in pack.tasks],
+        state=row.state,
+        links={"self": location},
+    )
 
 
 async def publish_pack(*, service, session, author: Principal, data: bytes) -> tuple[Pack, str, bool, PackVersion]:
@@ -176,41 +233,86 @@ async def publish_pack(*, service, session, author: Principal, data: bytes) -> t
             raise PackError(changed)
 
     # Extraction and validation block for as long as the pack makes them: never on the event loop.
-    pack, digest, created = await run_in_threadpool(service.pack_store.add, data,
-                                                    max_bytes=service.settings.max_upload_bytes, authorise=authorise)
+    pack, digest, created = await run_in_threadpool(
+        service.pack_store.add, data, max_bytes=service.settings.max_upload_bytes, authorise=authorise
+    )
     row = storage.get_pack_version(session=session, pack_id=pack.id, version=pack.version)
     if row is None:  # a new version: it goes live only once the workers' pack check passes
-        row = storage.record_pack_version(session=session, pack_id=pack.id, version=pack.version, digest=digest,
-                                          owner=author.subject)
+        row = storage.record_pack_version(
+            session=session, pack_id=pack.id, version=pack.version, digest=digest, owner=author.subject
+        )
         service.queue.enqueue_pack_check(row.id)
-    elif storage.move_pack_version(session=session, version_id=row.id, from_states=[PackState.REJECTED],
-                                   to=PackState.CHECKING) or row.state == PackState.CHECKING.value:
+    elif (
+        storage.move_pack_version(
+            session=session, version_id=row.id, from_states=[PackState.REJECTED], to=PackState.CHECKING
+        )
+        or row.state == PackState.CHECKING.value
+    ):
         service.queue.enqueue_pack_check(row.id)  # the same content again: check it again (e.g. after a fault)
     session.refresh(row)
     return pack, digest, created, row
 
 
-PUBLIC_TESTS_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "object", "required": ["files"], "properties": {
-        "files": {"type": "object", "additionalProperties": {"type": "string"}, "description": "path -> UTF-8 content"}}}},
-    "multipart/form-data": {"schema": {"type": "object", "required": ["archive"], "properties": {
-        "archive": {"type": "string", "format": "binary", "description": ".zip or .tar.gz of the folder"}}}}}}}
+PUBLIC_TESTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                            "description": "path -> UTF-8 content",
+                        }
+                    },
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["archive"],
+                    "properties": {
+                        "archive": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".zip or .tar.gz of the folder",
+                        }
+                    },
+                }
+            },
+        },
+    }
+}
 
 
 class PublicTestsRequest(BaseModel):
     files: dict[str, str]
 
 
-@router.post("/tasks/{pack_id}/{task_id}/public-tests", openapi_extra=PUBLIC_TESTS_BODY,
-             responses={404: {"description": "unknown task, or the task has no public tests"},
-                        413: {"description": "upload too large"},
-                        415: {"description": "neither application/json nor multipart/form-data"},
-                        422: {"description": "unsafe or malformed files"},
-                        429: {"description": "this candidate's public-test rate is reached: see Retry-After"},
-                        503: {"description": "no sandbox engine on this server (or, with a broker, no worker "
-                                              "answered in time)"}})
-async def public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
-                       person: PersonDep, version: str | None = None) -> dict:
+@router.post(
+    "/tasks/{pack_id}/{task_id}/public-tests",
+    openapi_extra=PUBLIC_TESTS_BODY,
+    responses={
+        404: {"description": "unknown task, or the task has no public tests"},
+        413: {"description": "upload too large"},
+        415: {"description": "neither application/json nor multipart/form-data"},
+        422: {"description": "unsafe or malformed files"},
+        429: {"description": "this candidate's public-test rate is reached: see Retry-After"},
+        503: {"description": "no sandbox engine on this server (or, with a broker, no worker answered in time)"},
+    },
+)
+async def public_tests(
+    pack_id: str,
+    task_id: str,
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    person: PersonDep,
+    version: str | None = None,
+) -> dict:
     """Run the task's public example tests over the given files, in the grading image and limits.
 
     Nothing is signed, stored or counted: the answer is the tests' own output. Admitted as

@@ -109,8 +109,9 @@ class AssessmentCreate(BaseModel):
     @model_validator(mode="after")
     def _window(self) -> AssessmentCreate:
         if self.closes_at <= self.opens_at:
-            raise ValueError(f"closes_at ({self.closes_at.isoformat()}) must be after opens_at "
-                             f"({self.opens_at.isoformat()})")
+            raise ValueError(
+                f"closes_at ({self.closes_at.isoformat()}) must be after opens_at ({self.opens_at.isoformat()})"
+            )
         return self
 
 
@@ -140,8 +141,13 @@ class ListAssessments(BaseModel):
 
 
 def _cohort_public(cohort, level: Standing) -> CohortPublic:
-    return CohortPublic(id=cohort.id, name=cohort.name, organiser=cohort.organiser, created_at=cohort.created_at,
-                        standing=level.name.lower())
+    return CohortPublic(
+        id=cohort.id,
+        name=cohort.name,
+        organiser=cohort.organiser,
+        created_at=cohort.created_at,
+        standing=level.name.lower(),
+    )
 
 
 def assessment_public(session, assessment: Assessment, candidate: str | None) -> AssessmentPublic:
@@ -150,8 +156,12 @@ def assessment_public(session, assessment: Assessment, candidate: str | None) ->
     state = "upcoming" if now < rule.opens_at else "closed" if rule.is_closed(now) else "open"
     started = store.get_start(session=session, assessment_id=assessment.id, candidate=candidate) if candidate else None
     started_at = aware(started.started_at) if started else None
-    return AssessmentPublic(**assessment.model_dump(exclude={"created_by", "created_at"}), state=state,
-                            started_at=started_at, time_left_seconds=rule.time_left(started_at, now))
+    return AssessmentPublic(
+        **assessment.model_dump(exclude={"created_by", "created_at"}),
+        state=state,
+        started_at=started_at,
+        time_left_seconds=rule.time_left(started_at, now),
+    )
 
 
 @router.post("/cohorts", status_code=status.HTTP_201_CREATED, response_model=CohortPublic)
@@ -178,20 +188,42 @@ def add_staff(cohort_id: str, body: StaffAdd, session: SessionDep, author: Autho
     """Assign a reviewer (by subject) to the cohort: they read its members' assessment work."""
     cohort = cohort_for(session, author, cohort_id, Standing.ORGANISER)
     added = store.add_staff(session=session, cohort_id=cohort.id, subject=body.subject)
-    return {"subject": body.subject, "added": added, "staff": sorted(store.staff_of(session=session, cohort_id=cohort.id))}
+    return {
+        "subject": body.subject,
+        "added": added,
+        "staff": sorted(store.staff_of(session=session, cohort_id=cohort.id)),
+    }
 
 
-@router.post("/cohorts/{cohort_id}/members", status_code=status.HTTP_201_CREATED, response_model=Imported,
-             openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
-                 "type": "string", "description": "a header (subject,display_name,email) and one member a line"}}}}},
-             responses={422: {"description": "bad rows: every one named with its line; nothing imported"}})
-async def import_members(cohort_id: str, request: Request, session: SessionDep, service: ServiceDep,
-                         author: AuthorDep) -> Imported:
+@router.post(
+    "/cohorts/{cohort_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Imported,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "a header (subject,display_name,email) and one member a line",
+                    }
+                }
+            },
+        }
+    },
+    responses={422: {"description": "bad rows: every one named with its line; nothing imported"}},
+)
+async def import_members(
+    cohort_id: str, request: Request, session: SessionDep, service: ServiceDep, author: AuthorDep
+) -> Imported:
     """Import members from CSV; each gets a one-time invitation (shown once). All rows or none."""
     cohort = cohort_for(session, author, cohort_id, Standing.ORGANISER)
     invitations = import_roster(session, cohort.id, await read_body(request, service.settings.max_upload_bytes))
-    return Imported(imported=len(invitations),
-                    invitations=[InvitationPublic(subject=s, invitation=secret) for s, secret in invitations])
+    return Imported(
+        imported=len(invitations),
+        invitations=[InvitationPublic(subject=s, invitation=secret) for s, secret in invitations],
+    )
 
 
 def import_roster(session, cohort_id: str, data: bytes) -> list[tuple[str, str]]:
@@ -215,19 +247,26 @@ def list_members(cohort_id: str, session: SessionDep, person: PersonDep) -> List
     return ListMembers(data=data, count=len(data))
 
 
-@router.post("/cohorts/{cohort_id}/members/{subject}/invitation", status_code=status.HTTP_201_CREATED,
-             response_model=InvitationPublic)
+@router.post(
+    "/cohorts/{cohort_id}/members/{subject}/invitation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InvitationPublic,
+)
 def reinvite(cohort_id: str, subject: str, session: SessionDep, author: AuthorDep) -> InvitationPublic:
     """A fresh one-time invitation for a member who lost theirs."""
     cohort = cohort_for(session, author, cohort_id, Standing.ORGANISER)
     if store.get_member(session=session, cohort_id=cohort.id, subject=subject) is None:
         raise NotFound(f"cohort {cohort_id!r} has no member {subject!r}")
-    return InvitationPublic(subject=subject, invitation=store.new_invitation(session=session, cohort_id=cohort.id,
-                                                                             subject=subject))
+    return InvitationPublic(
+        subject=subject, invitation=store.new_invitation(session=session, cohort_id=cohort.id, subject=subject)
+    )
 
 
-@public_router.post("/invitations/redeem", response_model=Redeemed,
-             responses={404: {"description": "unknown or already used invitation"}})
+@public_router.post(
+    "/invitations/redeem",
+    response_model=Redeemed,
+    responses={404: {"description": "unknown or already used invitation"}},
+)
 def redeem(body: Redeem, session: SessionDep) -> Redeemed:
     """Turn a one-time invitation into the member's candidate token (no token needed: the invitation is one)."""
     redeemed = store.redeem_invitation(session=session, secret=body.invitation)
@@ -238,8 +277,9 @@ def redeem(body: Redeem, session: SessionDep) -> Redeemed:
 
 
 @router.post("/cohorts/{cohort_id}/assessments", status_code=status.HTTP_201_CREATED, response_model=AssessmentPublic)
-def create_assessment(cohort_id: str, body: AssessmentCreate, session: SessionDep, service: ServiceDep,
-                      author: AuthorDep) -> AssessmentPublic:
+def create_assessment(
+    cohort_id: str, body: AssessmentCreate, session: SessionDep, service: ServiceDep, author: AuthorDep
+) -> AssessmentPublic:
     """Open an assessment: each task pinned to a live pack version, its digest recorded."""
     cohort = cohort_for(session, author, cohort_id, Standing.ORGANISER)
     tasks, seen = [], set()
@@ -249,14 +289,25 @@ def create_assessment(cohort_id: str, body: AssessmentCreate, session: SessionDe
         if (pack_id, task_id) in seen:
             raise HTTPException(422, f"task {item.task} is listed twice")
         seen.add((pack_id, task_id))
-        tasks.append({"pack_id": task.pack_id, "pack_version": task.pack_version, "task_id": task.id,
-                      "task_digest": task.digest})
+        tasks.append(
+            {"pack_id": task.pack_id, "pack_version": task.pack_version, "task_id": task.id, "task_digest": task.digest}
+        )
     assessment = store.create_assessment(
-        session=session, cohort_id=cohort.id, title=body.title, tasks=tasks, opens_at=body.opens_at,
-        closes_at=body.closes_at, duration_seconds=body.duration_seconds, attempt_limit=body.attempt_limit,
-        scoring=body.scoring.value, late=body.late.value, result_visibility=body.result_visibility.value,
+        session=session,
+        cohort_id=cohort.id,
+        title=body.title,
+        tasks=tasks,
+        opens_at=body.opens_at,
+        closes_at=body.closes_at,
+        duration_seconds=body.duration_seconds,
+        attempt_limit=body.attempt_limit,
+        scoring=body.scoring.value,
+        late=body.late.value,
+        result_visibility=body.result_visibility.value,
         check_visibility=body.check_visibility.value,
-        check_overrides={k: v.value for k, v in body.check_overrides.items()}, created_by=author.subject)
+        check_overrides={k: v.value for k, v in body.check_overrides.items()},
+        created_by=author.subject,
+    )
     return assessment_public(session, assessment, None)
 
 
@@ -277,8 +328,11 @@ def get_assessment(assessment_id: str, session: SessionDep, person: PersonDep) -
     return assessment_public(session, assessment, person.subject if level is Standing.MEMBER else None)
 
 
-@router.post("/assessments/{assessment_id}/start", response_model=AssessmentPublic,
-             responses={409: {"description": "untimed, or the window is not open (the message names the rule)"}})
+@router.post(
+    "/assessments/{assessment_id}/start",
+    response_model=AssessmentPublic,
+    responses={409: {"description": "untimed, or the window is not open (the message names the rule)"}},
+)
 def start_assessment(assessment_id: str, session: SessionDep, person: PersonDep) -> AssessmentPublic:
     """Start a timed assessment's clock (once: starting again shows the running clock)."""
     assessment, level = assessment_for(session, person, assessment_id, Standing.MEMBER)
@@ -320,46 +374,71 @@ def _staff_assessment(session, person, assessment_id: str) -> Assessment:
 @router.get("/assessments/{assessment_id}/dashboard", responses={200: {"content": {"application/json": {}}}})
 def assessment_dashboard(assessment_id: str, session: SessionDep, person: PersonDep) -> Response:
     """Progress per member and task (started, submitted, graded, ready), time left in timed attempts."""
-    return Response(staff_views.dashboard_json(session, _staff_assessment(session, person, assessment_id)),
-                    media_type="application/json")
+    return Response(
+        staff_views.dashboard_json(session, _staff_assessment(session, person, assessment_id)),
+        media_type="application/json",
+    )
 
 
-@router.get("/assessments/{assessment_id}/matrix",
-            responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
-def assessment_matrix(assessment_id: str, session: SessionDep, person: PersonDep, by: MatrixBy = MatrixBy.SKILLS,
-                      format: Format = Format.JSON) -> Response:
+@router.get(
+    "/assessments/{assessment_id}/matrix", responses={200: {"content": {"application/json": {}, "text/csv": {}}}}
+)
+def assessment_matrix(
+    assessment_id: str,
+    session: SessionDep,
+    person: PersonDep,
+    by: MatrixBy = MatrixBy.SKILLS,
+    format: Format = Format.JSON,
+) -> Response:
     """Readiness: members × micro-skills or × tasks, with the scoring policy applied; JSON or CSV."""
     assessment = _staff_assessment(session, person, assessment_id)
     if format is Format.CSV:
-        return Response(staff_views.matrix_csv_text(session, assessment, by.value), media_type="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="matrix-{assessment_id}-{by.value}.csv"'})
+        return Response(
+            staff_views.matrix_csv_text(session, assessment, by.value),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="matrix-{assessment_id}-{by.value}.csv"'},
+        )
     return Response(staff_views.matrix_json(session, assessment, by.value), media_type="application/json")
 
 
-@router.get("/assessments/{assessment_id}/hiring",
-            responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
-def assessment_hiring(assessment_id: str, session: SessionDep, person: PersonDep,
-                      skill: Annotated[list[str], Query(min_length=1, max_length=50)],
-                      format: Format = Format.JSON) -> Response:
+@router.get(
+    "/assessments/{assessment_id}/hiring", responses={200: {"content": {"application/json": {}, "text/csv": {}}}}
+)
+def assessment_hiring(
+    assessment_id: str,
+    session: SessionDep,
+    person: PersonDep,
+    skill: Annotated[list[str], Query(min_length=1, max_length=50)],
+    format: Format = Format.JSON,
+) -> Response:
     """Members ready in every given micro-skill, ranked by their mean score over them."""
     table = staff_views.hiring(session, _staff_assessment(session, person, assessment_id), skill)
     if format is Format.CSV:
-        return Response(staff_views.hiring_csv(table), media_type="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="hiring-{assessment_id}.csv"'})
+        return Response(
+            staff_views.hiring_csv(table),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="hiring-{assessment_id}.csv"'},
+        )
     return Response(json.dumps(table, ensure_ascii=False), media_type="application/json")
 
 
-@router.get("/assessments/{assessment_id}/plots/{kind}.svg", response_class=Response,
-            responses={200: {"content": {"image/svg+xml": {}}}})
+@router.get(
+    "/assessments/{assessment_id}/plots/{kind}.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
 def assessment_plot(assessment_id: str, kind: PlotKind, session: SessionDep, person: PersonDep) -> Response:
     """A server-rendered SVG: the score distribution per task, or readiness per micro-skill."""
     assessment = _staff_assessment(session, person, assessment_id)
     if kind is PlotKind.SCORES:
-        svg = plots.score_distribution(staff_views.score_distribution(session, assessment),
-                                       title=f"{assessment.title}: score distribution per task")
+        svg = plots.score_distribution(
+            staff_views.score_distribution(session, assessment),
+            title=f"{assessment.title}: score distribution per task",
+        )
     else:
-        svg = plots.readiness(staff_views.readiness_by_skill(session, assessment),
-                              title=f"{assessment.title}: readiness per micro-skill")
+        svg = plots.readiness(
+            staff_views.readiness_by_skill(session, assessment), title=f"{assessment.title}: readiness per micro-skill"
+        )
     return Response(svg, media_type="image/svg+xml")
 
 
@@ -367,14 +446,18 @@ def assessment_plot(assessment_id: str, kind: PlotKind, session: SessionDep, per
 
 
 class RegradeCreate(BaseModel):
-    task: str | None = Field(default=None, pattern=r"^[a-z0-9-]+/[a-z0-9-]+$",
-                             description="only this PACK/TASK's submissions (default: every task)")
+    task: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]+/[a-z0-9-]+$",
+        description="only this PACK/TASK's submissions (default: every task)",
+    )
     version: str | None = Field(default=None, description="the pack version to grade against (default: latest live)")
 
 
 @router.post("/assessments/{assessment_id}/regrade", status_code=status.HTTP_202_ACCEPTED)
-def start_regrade(assessment_id: str, body: RegradeCreate, session: SessionDep, service: ServiceDep,
-                  author: AuthorDep) -> dict[str, Any]:
+def start_regrade(
+    assessment_id: str, body: RegradeCreate, session: SessionDep, service: ServiceDep, author: AuthorDep
+) -> dict[str, Any]:
     """Grade the submissions again against a newer pack version, on the workers, in parallel."""
     regrade, run_ids = regrades.start(service, session, author, assessment_id, task=body.task, version=body.version)
     for run_id in run_ids:
@@ -382,8 +465,12 @@ def start_regrade(assessment_id: str, body: RegradeCreate, session: SessionDep, 
             service.queue.enqueue(run_id)
         except Exception:  # noqa: BLE001 - any broker fault: stored as queued, the reaper queues it again when the broker is back
             service.metrics.rejected.labels("enqueue_failed").inc()
-    return {"id": regrade.id, "total": regrade.total, "versions": regrade.versions,
-            "links": {"report": f"/v1/regrades/{regrade.id}"}}
+    return {
+        "id": regrade.id,
+        "total": regrade.total,
+        "versions": regrade.versions,
+        "links": {"report": f"/v1/regrades/{regrade.id}"},
+    }
 
 
 @router.get("/regrades/{regrade_id}")
@@ -396,16 +483,22 @@ def regrade_report(regrade_id: str, session: SessionDep, person: PersonDep) -> d
 
 
 @router.get("/assessments/{assessment_id}/similarity")
-def similarity_report(assessment_id: str, session: SessionDep, service: ServiceDep, person: PersonDep,
-                      threshold: Annotated[float, Query(ge=0.1, le=1.0)] = 0.5) -> dict[str, Any]:
+def similarity_report(
+    assessment_id: str,
+    session: SessionDep,
+    service: ServiceDep,
+    person: PersonDep,
+    threshold: Annotated[float, Query(ge=0.1, le=1.0)] = 0.5,
+) -> dict[str, Any]:
     """Pairs of members' submissions of one task that are suspiciously alike (winnowing; starter excluded).
     A flag for a human: no score changes."""
     return similarity.report(service, session, _staff_assessment(session, person, assessment_id), threshold=threshold)
 
 
 @router.get("/assessments/{assessment_id}/similarity/{a}/{b}")
-def similarity_pair(assessment_id: str, a: str, b: str, session: SessionDep, service: ServiceDep,
-                    person: PersonDep) -> dict[str, Any]:
+def similarity_pair(
+    assessment_id: str, a: str, b: str, session: SessionDep, service: ServiceDep, person: PersonDep
+) -> dict[str, Any]:
     """Two submissions side by side with the lines where what they share starts."""
     return similarity.side_by_side(service, session, _staff_assessment(session, person, assessment_id), a, b)
 
@@ -437,20 +530,24 @@ def _endpoint_for(session, service, person, endpoint_id: str):
 
 
 @router.post("/cohorts/{cohort_id}/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookPublic)
-def create_webhook(cohort_id: str, body: WebhookCreate, session: SessionDep, service: ServiceDep,
-                   author: AuthorDep) -> WebhookPublic:
+def create_webhook(
+    cohort_id: str, body: WebhookCreate, session: SessionDep, service: ServiceDep, author: AuthorDep
+) -> WebhookPublic:
     """Register a URL for the cohort's events (Standard Webhooks signing); the secret is shown once."""
     cohort = cohort_for(session, author, cohort_id, Standing.ORGANISER)
-    endpoint = service.webhooks.register(cohort_id=cohort.id, url=body.url, events=[e.value for e in body.events],
-                                         created_by=author.subject)
+    endpoint = service.webhooks.register(
+        cohort_id=cohort.id, url=body.url, events=[e.value for e in body.events], created_by=author.subject
+    )
     return WebhookPublic(**endpoint.model_dump(include={"id", "cohort_id", "url", "events", "created_at", "secret"}))
 
 
 @router.get("/cohorts/{cohort_id}/webhooks")
 def list_webhooks(cohort_id: str, session: SessionDep, service: ServiceDep, author: AuthorDep) -> dict[str, Any]:
     cohort = cohort_for(session, author, cohort_id, Standing.ORGANISER)
-    data = [WebhookPublic(**e.model_dump(include={"id", "cohort_id", "url", "events", "created_at"}))
-            for e in service.webhooks.endpoints(cohort_id=cohort.id)]
+    data = [
+        WebhookPublic(**e.model_dump(include={"id", "cohort_id", "url", "events", "created_at"}))
+        for e in service.webhooks.endpoints(cohort_id=cohort.id)
+    ]
     return {"data": data, "count": len(data)}
 
 
@@ -458,9 +555,10 @@ def list_webhooks(cohort_id: str, session: SessionDep, service: ServiceDep, auth
 def webhook_deliveries(endpoint_id: str, session: SessionDep, service: ServiceDep, author: AuthorDep) -> dict[str, Any]:
     """The endpoint's delivery log: each event, its state, and every try with the receiver's answer."""
     endpoint = _endpoint_for(session, service, author, endpoint_id)
-    data = [{**d.model_dump(exclude={"endpoint_id"}),
-             "tries": [t.model_dump(exclude={"id", "delivery_id"}) for t in tries]}
-            for d, tries in service.webhooks.deliveries(endpoint_id=endpoint.id)]
+    data = [
+        {**d.model_dump(exclude={"endpoint_id"}), "tries": [t.model_dump(exclude={"id", "delivery_id"}) for t in tries]}
+        for d, tries in service.webhooks.deliveries(endpoint_id=endpoint.id)
+    ]
     return {"data": data, "count": len(data)}
 
 

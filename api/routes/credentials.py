@@ -29,8 +29,12 @@ router = APIRouter(tags=["credentials"])
 VC_MEDIA = "application/vc+ld+json"
 
 
-@router.post("/v1/credentials/definitions", status_code=201, response_model=CredentialDefinitionPublic,
-             responses={409: {"description": "the id is taken"}, 422: {"description": "inconsistent criteria"}})
+@router.post(
+    "/v1/credentials/definitions",
+    status_code=201,
+    response_model=CredentialDefinitionPublic,
+    responses={409: {"description": "the id is taken"}, 422: {"description": "inconsistent criteria"}},
+)
 def define(body: CredentialDefinitionCreate, service: ServiceDep, author: AuthorDep) -> CredentialDefinitionPublic:
     row = service.credentials.define(CredentialDefinition(**body.model_dump(), owner=author.subject))
     return CredentialDefinitionPublic.model_validate(row, from_attributes=True)
@@ -65,8 +69,11 @@ def award(award_id: str, session: SessionDep, person: PersonDep) -> CredentialAw
     return CredentialAwardPublic.model_validate(_visible(session, person, award_id), from_attributes=True)
 
 
-@router.get("/v1/credentials/{award_id}/ob3", response_class=Response,
-            responses={200: {"content": {VC_MEDIA: {}}, "description": "a signed OpenBadgeCredential"}})
+@router.get(
+    "/v1/credentials/{award_id}/ob3",
+    response_class=Response,
+    responses={200: {"content": {VC_MEDIA: {}}, "description": "a signed OpenBadgeCredential"}},
+)
 def export_ob3(award_id: str, session: SessionDep, service: ServiceDep, person: PersonDep) -> Response:
     import json
 
@@ -75,22 +82,33 @@ def export_ob3(award_id: str, session: SessionDep, service: ServiceDep, person: 
 
 
 @router.post("/v1/credentials/{award_id}/revoke", response_model=CredentialAwardPublic)
-def revoke(award_id: str, service: ServiceDep, _: Annotated[Principal, Depends(require(Role.ADMIN))],
-           reason: Annotated[str, Body(embed=True, min_length=1, max_length=500)]) -> CredentialAwardPublic:
+def revoke(
+    award_id: str,
+    service: ServiceDep,
+    _: Annotated[Principal, Depends(require(Role.ADMIN))],
+    reason: Annotated[str, Body(embed=True, min_length=1, max_length=500)],
+) -> CredentialAwardPublic:
     return CredentialAwardPublic.model_validate(service.credentials.revoke(award_id, reason), from_attributes=True)
 
 
-@router.get(STATUS_PATH, response_class=Response,
-            responses={200: {"content": {VC_MEDIA: {}}, "description": "the signed BitstringStatusListCredential"}})
+@router.get(
+    STATUS_PATH,
+    response_class=Response,
+    responses={200: {"content": {VC_MEDIA: {}}, "description": "the signed BitstringStatusListCredential"}},
+)
 def status_list(service: ServiceDep) -> Response:
     import json
 
-    return Response(json.dumps(service.credentials.status_list()), media_type=VC_MEDIA,
-                    headers={"Cache-Control": "no-cache"})
+    return Response(
+        json.dumps(service.credentials.status_list()), media_type=VC_MEDIA, headers={"Cache-Control": "no-cache"}
+    )
 
 
-@router.get("/credentials/{award_id}", response_class=HTMLResponse,
-            responses={200: {"content": {"text/html": {}}, "description": "the shareable page of a credential"}})
+@router.get(
+    "/credentials/{award_id}",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "the shareable page of a credential"}},
+)
 def credential_page(award_id: str, session: SessionDep, service: ServiceDep) -> HTMLResponse:
     """A public page to share: what the credential certifies, its evidence and its live status.
 
@@ -102,16 +120,25 @@ def credential_page(award_id: str, session: SessionDep, service: ServiceDep) -> 
     definition = session.get(CredentialDefinition, award.definition_id)
     if definition is None:  # the award's foreign key: only a damaged database gets here
         raise NotFound(f"credential {award_id!r} names an unknown definition")
-    return HTMLResponse(render_page(award, definition, service.settings.public_url.rstrip("/")),
-                        headers={"Content-Security-Policy": "default-src 'none'; img-src https: data:; style-src 'self'"})
+    return HTMLResponse(
+        render_page(award, definition, service.settings.public_url.rstrip("/")),
+        headers={"Content-Security-Policy": "default-src 'none'; img-src https: data:; style-src 'self'"},
+    )
 
 
 def render_page(award: CredentialAward, definition: CredentialDefinition, base: str) -> str:
     e = html.escape
-    status = (f"<p class=revoked><strong>Revoked</strong> on {e(str(award.revoked_at)[:10])}: "
-              f"{e(award.revoked_reason or '')}</p>" if award.revoked_at else "<p class=valid><strong>Valid</strong></p>")
-    image = (f'<img src="{e(definition.image)}" alt="{e(definition.name)} badge" width=120>'
-             if definition.image and definition.image.startswith("https://") else "")
+    status = (
+        f"<p class=revoked><strong>Revoked</strong> on {e(str(award.revoked_at)[:10])}: "
+        f"{e(award.revoked_reason or '')}</p>"
+        if award.revoked_at
+        else "<p class=valid><strong>Valid</strong></p>"
+    )
+    image = (
+        f'<img src="{e(definition.image)}" alt="{e(definition.name)} badge" width=120>'
+        if definition.image and definition.image.startswith("https://")
+        else ""
+    )
     skills = "".join(f"<li>{e(s)}</li>" for s in definition.skills)
     stacked = "".join(f"<li>{e(c)}</li>" for c in definition.credentials)
     evidence = "".join(f'<li><a href="{e(base)}/v1/results/{e(r)}">result {e(r)}</a></li>' for r in award.evidence)

@@ -24,8 +24,11 @@ def healthz(service: ServiceDep, response: Response) -> dict:
     return health.document()
 
 
-@router.get("/metrics", response_class=Response,
-            responses={401: {"description": "TASKTRIAL_METRICS_TOKEN is set and the request does not bear it"}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={401: {"description": "TASKTRIAL_METRICS_TOKEN is set and the request does not bear it"}},
+)
 def metrics(service: ServiceDep, request: Request) -> Response:
     """Prometheus metrics: public unless ``TASKTRIAL_METRICS_TOKEN`` is set (then that token, or an admin's)."""
     required = service.settings.metrics_token
@@ -35,9 +38,11 @@ def metrics(service: ServiceDep, request: Request) -> Response:
         if not hmac.compare_digest(given.encode(), required.get_secret_value().encode()):
             principal = service.principal(given) if given else None
             if principal is None or principal.role is not Role.ADMIN:
-                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the metrics need the metrics token "
-                                    "(TASKTRIAL_METRICS_TOKEN) or an admin token",
-                                    headers={"WWW-Authenticate": "Bearer"})
+                raise HTTPException(
+                    status.HTTP_401_UNAUTHORIZED,
+                    "the metrics need the metrics token (TASKTRIAL_METRICS_TOKEN) or an admin token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -73,18 +73,33 @@ def _visible(session, principal: Principal, review_id: str) -> Review:
 
 
 def _summary(item: Review) -> dict[str, Any]:
-    return {"id": item.id, "task": f"{item.pack_id}/{item.task_id}", "pack_version": item.pack_version,
-            "assessment_id": item.assessment_id, "state": item.state, "created_at": item.created_at}
+    return {
+        "id": item.id,
+        "task": f"{item.pack_id}/{item.task_id}",
+        "pack_version": item.pack_version,
+        "assessment_id": item.assessment_id,
+        "state": item.state,
+        "created_at": item.created_at,
+    }
 
 
 @router.get("/reviews", response_model=ListReviews)
-def list_reviews(session: SessionDep, person: PersonDep, state: ReviewState | None = ReviewState.AWAITING,
-                 assessment: str | None = None) -> ListReviews:
+def list_reviews(
+    session: SessionDep,
+    person: PersonDep,
+    state: ReviewState | None = ReviewState.AWAITING,
+    assessment: str | None = None,
+) -> ListReviews:
     """The reviews you may score (awaiting by default), oldest first; no candidate is named. A cohort's
     reviewer sees the work of the cohorts they staff, never another's."""
     scope = work_scope(session, person)
-    rows = storage.list_reviews(session=session, state=state.value if state else None, packs=scope.packs,
-                                assessments=scope.assessments, assessment_id=assessment)
+    rows = storage.list_reviews(
+        session=session,
+        state=state.value if state else None,
+        packs=scope.packs,
+        assessments=scope.assessments,
+        assessment_id=assessment,
+    )
     return ListReviews(data=[ReviewSummary(**_summary(r)) for r in rows], count=len(rows))
 
 
@@ -101,19 +116,41 @@ def get_review(review_id: str, session: SessionDep, service: ServiceDep, person:
         text = data.decode("utf-8", "replace")
         files[path] = text if len(text) <= FILE_CHARS else text[:FILE_CHARS] + "\n[... cut for the review page ...]"
     reference = task.root / packs.REVIEW_REFERENCE
-    rubric = [{"name": c.name, "micro_skill": c.micro_skill, "weight": c.weight,
-               "levels": [{"points": lv.points, "descriptor": lv.descriptor} for lv in c.levels]} for c in task.rubric]
-    return ReviewDetail(**_summary(item), title=task.title, statement=task.statement, rubric=rubric,
-                        reference_answer=reference.read_text("utf-8") if reference.is_file() else "", files=files,
-                        automated_checks=item.automated.get("checks", []), scores=item.scores, comments=item.comments)
+    rubric = [
+        {
+            "name": c.name,
+            "micro_skill": c.micro_skill,
+            "weight": c.weight,
+            "levels": [{"points": lv.points, "descriptor": lv.descriptor} for lv in c.levels],
+        }
+        for c in task.rubric
+    ]
+    return ReviewDetail(
+        **_summary(item),
+        title=task.title,
+        statement=task.statement,
+        rubric=rubric,
+        reference_answer=reference.read_text("utf-8") if reference.is_file() else "",
+        files=files,
+        automated_checks=item.automated.get("checks", []),
+        scores=item.scores,
+        comments=item.comments,
+    )
 
 
-@router.post("/reviews/{review_id}", responses={409: {"description": "already completed"},
-                                                422: {"description": "a criterion unscored or off its levels"}})
-def score_review(review_id: str, body: ReviewScores, session: SessionDep, service: ServiceDep,
-                 person: PersonDep) -> dict[str, Any]:
+@router.post(
+    "/reviews/{review_id}",
+    responses={
+        409: {"description": "already completed"},
+        422: {"description": "a criterion unscored or off its levels"},
+    },
+)
+def score_review(
+    review_id: str, body: ReviewScores, session: SessionDep, service: ServiceDep, person: PersonDep
+) -> dict[str, Any]:
     """Score every criterion; the automated and reviewed checks become one signed result."""
     item = _visible(session, person, review_id)
-    stored = service.complete_review(review_id=item.id, reviewer=person.subject, scores=body.scores,
-                                     comments=body.comments)
+    stored = service.complete_review(
+        review_id=item.id, reviewer=person.subject, scores=body.scores, comments=body.comments
+    )
     return {"review": item.id, "result_id": stored["id"], "score": stored["score"], "verdict": stored["verdict"]}

@@ -73,8 +73,10 @@ def held_run(session, run_id: str, acting: tuple[str, str | None]) -> Run:
         raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is not claimed: claim it first")
     token_id, name = acting
     if run.worker_token_id != token_id or (name is not None and run.worker != name):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is held by another worker, not "
-                                                      + (name if name is not None else "this token"))
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"run {run_id} is held by another worker, not " + (name if name is not None else "this token"),
+        )
     return run
 
 
@@ -86,35 +88,51 @@ def claim(run_id: RunId, body: WorkerRef, session: SessionDep, service: ServiceD
     submission = _submission_of(session, run)
     version, digest = run.pack_version or submission.pack_version, run.task_digest or submission.task_digest
     lease = service.lease_seconds(submission.pack_id, version, submission.task_id)
-    if not storage.claim_run(session=session, run_id=run_id, worker=body.worker or worker.subject,
-                             token_id=worker.token_id, lease_seconds=lease):
+    if not storage.claim_run(
+        session=session,
+        run_id=run_id,
+        worker=body.worker or worker.subject,
+        token_id=worker.token_id,
+        lease_seconds=lease,
+    ):
         raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is done or claimed by another worker")
     service.notify(run_id)
-    return JobPayload(run_id=run_id, submission_id=submission.id, pack_id=submission.pack_id,
-                      pack_version=version, task_id=submission.task_id,
-                      task_digest=digest, submission_digest=submission.submission_digest,
-                      archive=base64.b64encode(submission.archive).decode("ascii"), lease_seconds=lease)
+    return JobPayload(
+        run_id=run_id,
+        submission_id=submission.id,
+        pack_id=submission.pack_id,
+        pack_version=version,
+        task_id=submission.task_id,
+        task_digest=digest,
+        submission_digest=submission.submission_digest,
+        archive=base64.b64encode(submission.archive).decode("ascii"),
+        lease_seconds=lease,
+    )
 
 
 @router.post("/{run_id}/progress", responses={409: {"description": "the worker does not hold the run"}})
-def progress(run_id: RunId, body: Progress, session: SessionDep, service: ServiceDep,
-             worker: WorkerDep) -> dict[str, str]:
+def progress(
+    run_id: RunId, body: Progress, session: SessionDep, service: ServiceDep, worker: WorkerDep
+) -> dict[str, str]:
     acting = holder(worker, body.worker)
     run = held_run(session, run_id, acting)
     submission = _submission_of(session, run, with_archive=False)
     lease = service.lease_seconds(submission.pack_id, run.pack_version or submission.pack_version, submission.task_id)
     if body.state not in (RunState.RUNNING, RunState.GRADING) or not storage.advance_run(
-            session=session, run_id=run_id, worker=acting[1], token_id=acting[0], state=body.state,
-            lease_seconds=lease):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is not held by this worker in a state "
-                                                      f"that may move to {body.state.value}")
+        session=session, run_id=run_id, worker=acting[1], token_id=acting[0], state=body.state, lease_seconds=lease
+    ):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"run {run_id} is not held by this worker in a state that may move to {body.state.value}",
+        )
     service.notify(run_id)
     return {"state": body.state.value}
 
 
 @router.post("/{run_id}/release", responses={409: {"description": "the worker does not hold the run"}})
-def release(run_id: RunId, body: WorkerRef, session: SessionDep, service: ServiceDep,
-            worker: WorkerDep) -> dict[str, str]:
+def release(
+    run_id: RunId, body: WorkerRef, session: SessionDep, service: ServiceDep, worker: WorkerDep
+) -> dict[str, str]:
     acting = holder(worker, body.worker)
     held_run(session, run_id, acting)
     if not storage.release_run(session=session, run_id=run_id, holder=acting):
@@ -123,15 +141,26 @@ def release(run_id: RunId, body: WorkerRef, session: SessionDep, service: Servic
     return {"state": RunState.QUEUED.value}
 
 
-@router.post("/{run_id}/result", status_code=status.HTTP_201_CREATED,
-             responses={200: {"description": "this worker's result was already stored; nothing changed"},
-                        409: {"description": "the run is not claimed, or another worker holds it"},
-                        422: {"description": "not a valid result document for this run"}})
-def post_result(run_id: RunId, document: dict[str, Any], response: Response, session: SessionDep,
-                service: ServiceDep, worker: WorkerDep,
-                name: Annotated[str | None, Query(alias="worker", min_length=1, max_length=200,
-                                                  description="the process within the token")] = None,
-                ) -> dict[str, Any]:
+@router.post(
+    "/{run_id}/result",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "this worker's result was already stored; nothing changed"},
+        409: {"description": "the run is not claimed, or another worker holds it"},
+        422: {"description": "not a valid result document for this run"},
+    },
+)
+def post_result(
+    run_id: RunId,
+    document: dict[str, Any],
+    response: Response,
+    session: SessionDep,
+    service: ServiceDep,
+    worker: WorkerDep,
+    name: Annotated[
+        str | None, Query(alias="worker", min_length=1, max_length=200, description="the process within the token")
+    ] = None,
+) -> dict[str, Any]:
     acting = holder(worker, name)
     run = held_run(session, run_id, acting)
     submission = _submission_of(session, run, with_archive=False)
@@ -141,8 +170,11 @@ def post_result(run_id: RunId, document: dict[str, Any], response: Response, ses
     task = document["task"]
     # A regrade's run names its own (newer) pack version and task digest.
     version, digest = run.pack_version or submission.pack_version, run.task_digest or submission.task_digest
-    if task["task_digest"] != digest or document["submission_digest"] != submission.submission_digest \
-            or (task["pack"], task["pack_version"], task["id"]) != (submission.pack_id, version, submission.task_id):
+    if (
+        task["task_digest"] != digest
+        or document["submission_digest"] != submission.submission_digest
+        or (task["pack"], task["pack_version"], task["id"]) != (submission.pack_id, version, submission.task_id)
+    ):
         raise HTTPException(422, "the result names a different task version or submission than this run")
     stored, created = service.store_result(run_id=run_id, document=document, holder=acting)
     if not created:
@@ -150,8 +182,11 @@ def post_result(run_id: RunId, document: dict[str, Any], response: Response, ses
     return {"id": stored["id"], "created": created}
 
 
-@router.post("/{run_id}/fail", status_code=status.HTTP_201_CREATED,
-             responses={409: {"description": "the run is not claimed, or another worker holds it"}})
+@router.post(
+    "/{run_id}/fail",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "the run is not claimed, or another worker holds it"}},
+)
 def fail(run_id: RunId, body: Failure, session: SessionDep, service: ServiceDep, worker: WorkerDep) -> dict[str, str]:
     acting = holder(worker, body.worker)
     held_run(session, run_id, acting)
@@ -190,22 +225,36 @@ class PublicTestsOutcome(BaseModel):
     error: str | None = Field(None, max_length=4000)
 
 
-@public_tests_router.post("/{job_id}/claim", response_model=PublicTestsPayload,
-                          responses={409: {"description": "claimed by another worker, answered, or given up"}})
+@public_tests_router.post(
+    "/{job_id}/claim",
+    response_model=PublicTestsPayload,
+    responses={409: {"description": "claimed by another worker, answered, or given up"}},
+)
 def claim_public_tests(job_id: RunId, session: SessionDep, worker: WorkerDep) -> PublicTestsPayload:
     job = storage.claim_public_test_job(session=session, job_id=job_id, token_id=worker.token_id)
     if job is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"public tests {job_id} are claimed, answered or given up")
-    return PublicTestsPayload(job_id=job.id, pack_id=job.pack_id, pack_version=job.pack_version, task_id=job.task_id,
-                              task_digest=job.task_digest, archive=base64.b64encode(job.archive).decode("ascii"))
+    return PublicTestsPayload(
+        job_id=job.id,
+        pack_id=job.pack_id,
+        pack_version=job.pack_version,
+        task_id=job.task_id,
+        task_digest=job.task_digest,
+        archive=base64.b64encode(job.archive).decode("ascii"),
+    )
 
 
-@public_tests_router.post("/{job_id}/outcome",
-                          responses={409: {"description": "this worker does not hold the job, or posted already"}})
-def post_public_tests(job_id: RunId, body: PublicTestsOutcome, session: SessionDep,
-                      worker: WorkerDep) -> dict[str, str]:
-    if not storage.finish_public_test_job(session=session, job_id=job_id, token_id=worker.token_id,
-                                          outcome=body.model_dump()):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"public tests {job_id} are not held by this worker, "
-                                                      "were answered already, or were given up")
+@public_tests_router.post(
+    "/{job_id}/outcome", responses={409: {"description": "this worker does not hold the job, or posted already"}}
+)
+def post_public_tests(
+    job_id: RunId, body: PublicTestsOutcome, session: SessionDep, worker: WorkerDep
+) -> dict[str, str]:
+    if not storage.finish_public_test_job(
+        session=session, job_id=job_id, token_id=worker.token_id, outcome=body.model_dump()
+    ):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"public tests {job_id} are not held by this worker, were answered already, or were given up",
+        )
     return {"state": "done"}

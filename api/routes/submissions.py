@@ -43,19 +43,38 @@ SUBMISSION_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {
-                "type": "object", "required": ["task", "files"],
-                "properties": {"task": {"type": "string", "description": "PACK/TASK"},
-                               "version": {"type": "string", "description": "pack version (default: latest)"},
-                               "assessment": {"type": "string", "description": "an assessment's id"},
-                               "files": {"type": "object", "additionalProperties": {"type": "string"},
-                                         "description": "path -> UTF-8 content"}}}},
-            "multipart/form-data": {"schema": {
-                "type": "object", "required": ["task", "archive"],
-                "properties": {"task": {"type": "string"}, "version": {"type": "string"},
-                               "assessment": {"type": "string"},
-                               "archive": {"type": "string", "format": "binary",
-                                           "description": ".zip or .tar.gz of the submission folder"}}}},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["task", "files"],
+                    "properties": {
+                        "task": {"type": "string", "description": "PACK/TASK"},
+                        "version": {"type": "string", "description": "pack version (default: latest)"},
+                        "assessment": {"type": "string", "description": "an assessment's id"},
+                        "files": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                            "description": "path -> UTF-8 content",
+                        },
+                    },
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["task", "archive"],
+                    "properties": {
+                        "task": {"type": "string"},
+                        "version": {"type": "string"},
+                        "assessment": {"type": "string"},
+                        "archive": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".zip or .tar.gz of the submission folder",
+                        },
+                    },
+                }
+            },
         },
     }
 }
@@ -101,17 +120,26 @@ class Profile(BaseModel):
     skills: dict[str, SkillProfile]
 
 
-@router.post("/submissions", status_code=status.HTTP_202_ACCEPTED, response_model=SubmissionAccepted,
-             openapi_extra=SUBMISSION_BODY,
-             responses={404: {"description": "unknown task"}, 413: {"description": "upload too large"},
-                        409: {"description": "the pack version is retired (no new submissions), or an "
-                                              "assessment's rule refuses the attempt (the message names it)"},
-                        415: {"description": "neither application/json nor multipart/form-data"},
-                        422: {"description": "malformed body or unsafe archive (the message names the problem)"},
-                        429: {"description": "this candidate's submission rate, or the queue, is full: "
-                                             "see Retry-After"}})
-async def create_submission(request: Request, response: Response, service: ServiceDep,
-                            person: PersonDep) -> SubmissionAccepted:
+@router.post(
+    "/submissions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SubmissionAccepted,
+    openapi_extra=SUBMISSION_BODY,
+    responses={
+        404: {"description": "unknown task"},
+        413: {"description": "upload too large"},
+        409: {
+            "description": "the pack version is retired (no new submissions), or an "
+            "assessment's rule refuses the attempt (the message names it)"
+        },
+        415: {"description": "neither application/json nor multipart/form-data"},
+        422: {"description": "malformed body or unsafe archive (the message names the problem)"},
+        429: {"description": "this candidate's submission rate, or the queue, is full: see Retry-After"},
+    },
+)
+async def create_submission(
+    request: Request, response: Response, service: ServiceDep, person: PersonDep
+) -> SubmissionAccepted:
     """Accept a submission. Parsing, archiving and storing run on a worker thread, never on the event loop."""
     media_type = _media_type(request)
     # Admission first: a flooding candidate is refused before their body is read or parsed.
@@ -128,8 +156,13 @@ async def create_submission(request: Request, response: Response, service: Servi
     submission, run = await accept_submission(service, person, task_ref, version, files, assessment_id=assessment_id)
     location = f"/v1/submissions/{submission.id}"
     response.headers["Location"] = location
-    return SubmissionAccepted(id=submission.id, run_id=run.id, state=run.state, subject_salt=submission.subject_salt,
-                              links={"self": location, "events": f"{location}/events", "result": f"{location}/result"})
+    return SubmissionAccepted(
+        id=submission.id,
+        run_id=run.id,
+        state=run.state,
+        subject_salt=submission.subject_salt,
+        links={"self": location, "events": f"{location}/events", "result": f"{location}/result"},
+    )
 
 
 async def admit(service: AppService, person: Principal) -> None:
@@ -141,8 +174,15 @@ async def admit(service: AppService, person: Principal) -> None:
     await to_thread.run_sync(lambda: _admit(service, person))
 
 
-async def accept_submission(service: AppService, person: Principal, task_ref: str, version: str | None,
-                            files: dict[str, bytes], *, assessment_id: str | None = None) -> tuple[Submission, Any]:
+async def accept_submission(
+    service: AppService,
+    person: Principal,
+    task_ref: str,
+    version: str | None,
+    files: dict[str, bytes],
+    *,
+    assessment_id: str | None = None,
+) -> tuple[Submission, Any]:
     """Store a submission with its queued run and enqueue it, off the event loop (the API and the web pages
     both call this, after ``admit``).
 
@@ -152,7 +192,8 @@ async def accept_submission(service: AppService, person: Principal, task_ref: st
         Conflict: outside the assessment's window, over its attempt limit, or its pinned task changed.
     """
     submission, run = await to_thread.run_sync(
-        lambda: _accept(service, person, task_ref, version, assessment_id, files))
+        lambda: _accept(service, person, task_ref, version, assessment_id, files)
+    )
     service.metrics.submissions.inc()
     await to_thread.run_sync(_enqueue, service, run.id)  # a broker call may block: never on the loop
     return submission, run
@@ -161,8 +202,9 @@ async def accept_submission(service: AppService, person: Principal, task_ref: st
 MEDIA_TYPES = ("application/json", "multipart/form-data")
 
 
-def _media_type(request: Request,
-                hint: str = "send application/json ({task, files}) or multipart/form-data (task, archive)") -> str:
+def _media_type(
+    request: Request, hint: str = "send application/json ({task, files}) or multipart/form-data (task, archive)"
+) -> str:
     """The request's media type, matched exactly (``application/jsonhax`` is not JSON); else 415 with ``hint``."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type not in MEDIA_TYPES:
@@ -188,8 +230,12 @@ def _form_parts(form) -> tuple[str, str | None, str | None, Any]:
     if upload is None or isinstance(upload, str):
         raise HTTPException(422, [{"loc": ["body", "archive"], "msg": "a .zip or .tar.gz file is required"}])
     version, assessment = form.get("version"), form.get("assessment")
-    return (task, version if isinstance(version, str) and version else None,
-            assessment if isinstance(assessment, str) and assessment else None, upload)
+    return (
+        task,
+        version if isinstance(version, str) and version else None,
+        assessment if isinstance(assessment, str) and assessment else None,
+        upload,
+    )
 
 
 async def admit_public_tests(service: AppService, person: Principal) -> None:
@@ -213,8 +259,14 @@ def _enqueue(service: AppService, run_id: str) -> None:
         service.metrics.rejected.labels("enqueue_failed").inc()
 
 
-def _accept(service: AppService, person: Principal, task_ref: str, version: str | None, assessment_id: str | None,
-            files: dict[str, bytes]):
+def _accept(
+    service: AppService,
+    person: Principal,
+    task_ref: str,
+    version: str | None,
+    assessment_id: str | None,
+    files: dict[str, bytes],
+):
     """The stored submission and its queued run (an assessment's attempt: its rules admit it, its pin is used)."""
     pack_id, _, task_id = task_ref.partition("/")
     with service.session() as session:
@@ -224,13 +276,25 @@ def _accept(service: AppService, person: Principal, task_ref: str, version: str 
             version = pinned["pack_version"]
         task = service.submittable_task(session, pack_id, task_id, version)
         if assessment_id is not None and task.digest != pinned["task_digest"]:
-            raise Conflict(f"task {task_ref}@{version} changed since assessment {assessment_id} pinned it "
-                           f"({pinned['task_digest']}, now {task.digest}); ask the organiser")
+            raise Conflict(
+                f"task {task_ref}@{version} changed since assessment {assessment_id} pinned it "
+                f"({pinned['task_digest']}, now {task.digest}); ask the organiser"
+            )
         archive = archives.make_tar_gz(files)
         return storage.create_submission(
-            session=session, candidate=person.subject, pack_id=task.pack_id, pack_version=task.pack_version,
-            task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(files), archive=archive,
-            subject_salt=results.new_subject_salt(), assessment_id=assessment_id, late=late, attempt_limit=limit)
+            session=session,
+            candidate=person.subject,
+            pack_id=task.pack_id,
+            pack_version=task.pack_version,
+            task_id=task.id,
+            task_digest=task.digest,
+            submission_digest=tree_digest(files),
+            archive=archive,
+            subject_salt=results.new_subject_salt(),
+            assessment_id=assessment_id,
+            late=late,
+            attempt_limit=limit,
+        )
 
 
 def visible_submission(session, principal: Principal, submission_id: str) -> Submission:
@@ -293,22 +357,33 @@ def public(session, submission: Submission) -> SubmissionPublic:
     run = storage.latest_run(session=session, submission_id=submission.id)
     result = storage.result_for_run(session=session, run_id=run.id) if run else None
     held = storage.review_of(session=session, submission_id=submission.id)
-    return SubmissionPublic(**submission.model_dump(exclude={"archive"}), state=run.state if run else RunState.QUEUED,
-                            run_id=run.id if run else "", result_id=result.id if result else None,
-                            review=held.state if held else None)
+    return SubmissionPublic(
+        **submission.model_dump(exclude={"archive"}),
+        state=run.state if run else RunState.QUEUED,
+        run_id=run.id if run else "",
+        result_id=result.id if result else None,
+        review=held.state if held else None,
+    )
 
 
 @router.get("/submissions", response_model=ListSubmissions)
 def list_submissions(
-    session: SessionDep, person: PersonDep,
+    session: SessionDep,
+    person: PersonDep,
     limit: Annotated[int, Query(ge=1, le=200, description="at most this many")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many, newest first")] = 0,
 ) -> ListSubmissions:
     """Your own submissions; staff: everyone's they may read (a reviewer: practice work and the cohorts they staff)."""
     candidate = None if person.is_staff() else person.subject
     scope = cohorts.work_scope(session, person)
-    rows, count = storage.list_submissions(session=session, candidate=candidate, limit=limit, offset=offset,
-                                           packs=scope.packs, assessments=scope.assessments)
+    rows, count = storage.list_submissions(
+        session=session,
+        candidate=candidate,
+        limit=limit,
+        offset=offset,
+        packs=scope.packs,
+        assessments=scope.assessments,
+    )
     return ListSubmissions(data=[public(session, s) for s in rows], count=count)
 
 
@@ -317,8 +392,11 @@ def get_submission(submission_id: SubmissionId, session: SessionDep, person: Per
     return public(session, visible_submission(session, person, submission_id))
 
 
-@router.get("/submissions/{submission_id}/result", response_class=Response,
-            responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}})
+@router.get(
+    "/submissions/{submission_id}/result",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}},
+)
 async def submission_result(submission_id: SubmissionId, session: SessionDep, person: PersonDep) -> Response:
     """The result document. ``async`` on purpose: two short indexed reads cost less on the event
     loop than a worker thread fighting the others for the GIL (the hottest read of the API)."""
@@ -332,8 +410,11 @@ async def submission_result(submission_id: SubmissionId, session: SessionDep, pe
     return _json(result.document[result_view(session, person, submission)])
 
 
-@router.get("/results/{result_id}", response_class=Response,
-            responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}})
+@router.get(
+    "/results/{result_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "the signed result document"}},
+)
 async def get_result(result_id: ResultId, session: SessionDep, person: PersonDep) -> Response:
     """The result document by id; ``async`` for the same reason as ``submission_result``."""
     result = storage.get_result(session=session, result_id=result_id)
@@ -382,17 +463,27 @@ class EventStreamResponse(StreamingResponse):
             await self._events.aclose()  # runs the stream's own clean-up now, not at garbage collection
 
 
-@router.get("/submissions/{submission_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
-                             "description": "Server-Sent Events: queued, running, grading, done; then "
-                                            "`timeout` if the run outlasts `timeout`, or `reconnect` when the "
-                                            "server shuts down (send `Last-Event-ID` to resume)"},
-                       429: {"description": "too many open event streams for this token or this server"}})
+@router.get(
+    "/submissions/{submission_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-Sent Events: queued, running, grading, done; then "
+            "`timeout` if the run outlasts `timeout`, or `reconnect` when the "
+            "server shuts down (send `Last-Event-ID` to resume)",
+        },
+        429: {"description": "too many open event streams for this token or this server"},
+    },
+)
 async def submission_events(
-    submission_id: SubmissionId, service: ServiceDep, person: PersonDep,
+    submission_id: SubmissionId,
+    service: ServiceDep,
+    person: PersonDep,
     timeout: Annotated[float, Query(gt=0, le=3600, description="stop following after this many seconds")] = 1800.0,
-    last_event_id: Annotated[str | None, Header(max_length=20, pattern=r"^[0-9]+$",
-                                                description="resume after this event id")] = None,
+    last_event_id: Annotated[
+        str | None, Header(max_length=20, pattern=r"^[0-9]+$", description="resume after this event id")
+    ] = None,
 ) -> StreamingResponse:
     """Follow a submission. ``async``, with no session held: a waiting stream costs no connection or thread."""
     with service.session() as session:  # closed before the stream starts
@@ -403,12 +494,16 @@ async def submission_events(
         raise NotFound(f"submission {submission_id!r} has no run")
     release = service.streams.acquire(person.token_id)
     after = int(last_event_id) if last_event_id else 0
-    return EventStreamResponse(_event_stream(service, run.id, submission.id, timeout, after, reveal), release,
-                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventStreamResponse(
+        _event_stream(service, run.id, submission.id, timeout, after, reveal),
+        release,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
-async def _event_stream(service: AppService, run_id: str, submission_id: str, timeout: float,
-                        after: int, reveal: bool = True) -> AsyncGenerator[str, None]:
+async def _event_stream(
+    service: AppService, run_id: str, submission_id: str, timeout: float, after: int, reveal: bool = True
+) -> AsyncGenerator[str, None]:
     """Replay the run's events after ``after``, then follow new ones until ``done``.
 
     Between looks it holds nothing: each look is one short session on a worker thread.
@@ -433,8 +528,11 @@ async def _event_stream(service: AppService, run_id: str, submission_id: str, ti
             if events:
                 idle_since = time.monotonic()
             if hub.closing:
-                yield ("event: reconnect\ndata: " + json.dumps({"reason": "the server is shutting down",
-                                                                  "retry_ms": RECONNECT_MS}) + "\n\n")
+                yield (
+                    "event: reconnect\ndata: "
+                    + json.dumps({"reason": "the server is shutting down", "retry_ms": RECONNECT_MS})
+                    + "\n\n"
+                )
                 return
             now = time.monotonic()
             if now >= deadline:
@@ -443,8 +541,9 @@ async def _event_stream(service: AppService, run_id: str, submission_id: str, ti
             # Wake on a change, at shutdown, or for the keep-alive (after which it looks again:
             # a net under a missed wake-up).
             with suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), max(0.0, min(deadline - now,
-                                                                    KEEP_ALIVE_SECONDS - (now - idle_since))))
+                await asyncio.wait_for(
+                    changed.wait(), max(0.0, min(deadline - now, KEEP_ALIVE_SECONDS - (now - idle_since)))
+                )
             if time.monotonic() - idle_since >= KEEP_ALIVE_SECONDS:
                 idle_since = time.monotonic()
                 yield ": keep-alive\n\n"
@@ -455,8 +554,11 @@ async def _event_stream(service: AppService, run_id: str, submission_id: str, ti
 def _look(service: AppService, run_id: str, after: int):
     with service.session() as session:
         events = storage.events_after(session=session, run_id=run_id, after_id=after)
-        result = storage.result_for_run(session=session, run_id=run_id) if any(
-            e.kind == RunState.DONE.value for e in events) else None
+        result = (
+            storage.result_for_run(session=session, run_id=run_id)
+            if any(e.kind == RunState.DONE.value for e in events)
+            else None
+        )
         return events, result
 
 
@@ -489,5 +591,6 @@ def my_profile(session: SessionDep, person: PersonDep) -> Profile:
 @router.get("/candidates/{candidate}/profile", response_model=Profile)
 def candidate_profile(candidate: Annotated[str, Path(max_length=256)], session: SessionDep, staff: StaffDep) -> Profile:
     """A candidate's skills as staff read them: practice work, and the assessments of the cohorts they staff."""
-    return build_profile(session, candidate, hidden=cohorts.out_of_scope_results(
-        session, candidate, cohorts.work_scope(session, staff)))
+    return build_profile(
+        session, candidate, hidden=cohorts.out_of_scope_results(session, candidate, cohorts.work_scope(session, staff))
+    )

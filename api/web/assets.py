@@ -48,8 +48,9 @@ class Assets:
                 media = mimetypes.guess_type(name)[0] or "application/octet-stream"
                 if media.startswith("text/") or media.endswith("javascript"):
                     media += "; charset=utf-8"
-                asset = Asset(name=name, url=PREFIX + hashed, body=body, gzipped=gzip.compress(body, 9, mtime=0),
-                              media_type=media)
+                asset = Asset(
+                    name=name, url=PREFIX + hashed, body=body, gzipped=gzip.compress(body, 9, mtime=0), media_type=media
+                )
                 self.by_name[name] = asset
                 self.by_path[hashed] = asset
 

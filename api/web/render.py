@@ -24,8 +24,10 @@ from pygments.util import ClassNotFound
 from api.web.assets import Assets
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -80,13 +82,21 @@ def score_chart(points: list[tuple[datetime, float]], *, title: str, width: int 
 
     coords = [xy(i, s) for i, (_, s) in enumerate(points)]
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(coords))
-    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{html.escape(when.strftime("%Y-%m-%d %H:%M"))}: '
-                   f'{score:g}</title></circle>' for (x, y), (when, score) in zip(coords, points, strict=True))
-    grid = "".join(f'<line class="grid" x1="{pad}" x2="{width - pad}" y1="{xy(0, v)[1]:.1f}" y2="{xy(0, v)[1]:.1f}"/>'
-                   f'<text x="2" y="{xy(0, v)[1] + 4:.1f}">{v}</text>' for v in (0, 50, 100))
-    svg = (f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" aria-labelledby="chart-title">'
-           f'<title id="chart-title">{html.escape(title)}</title>{grid}'
-           f'<path d="{path}"/>{dots}</svg>')
+    dots = "".join(
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{html.escape(when.strftime("%Y-%m-%d %H:%M"))}: '
+        f"{score:g}</title></circle>"
+        for (x, y), (when, score) in zip(coords, points, strict=True)
+    )
+    grid = "".join(
+        f'<line class="grid" x1="{pad}" x2="{width - pad}" y1="{xy(0, v)[1]:.1f}" y2="{xy(0, v)[1]:.1f}"/>'
+        f'<text x="2" y="{xy(0, v)[1] + 4:.1f}">{v}</text>'
+        for v in (0, 50, 100)
+    )
+    svg = (
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" aria-labelledby="chart-title">'
+        f'<title id="chart-title">{html.escape(title)}</title>{grid}'
+        f'<path d="{path}"/>{dots}</svg>'
+    )
     return Markup(svg)  # noqa: S704 - every text interpolated above is html.escape()d or a number formatted here
 
 
@@ -125,12 +135,14 @@ VERDICT_MARKS = {"ready": "✓", "not_ready": "✗", "error": "!"}
 def verdict_badge(verdict: str) -> Markup:
     """A verdict in words, with a mark: never told by colour alone."""
     return Markup('<span class="verdict verdict-{0}">{1} {2}</span>').format(
-        verdict, VERDICT_MARKS.get(verdict, ""), VERDICT_WORDS.get(verdict, verdict))
+        verdict, VERDICT_MARKS.get(verdict, ""), VERDICT_WORDS.get(verdict, verdict)
+    )
 
 
 def make_environment(assets: Assets) -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
+    )
     env.globals.update(asset=assets.url, verdict_badge=verdict_badge, status_words=STATUS_WORDS)
     env.filters.update(markdown=markdown, limits_in_words=limits_in_words, size=size_in_words)
     env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""

@@ -90,8 +90,7 @@ class PageRoute(APIRoute):
                 return response
             except HTTPException as exc:
                 if exc.status_code in (403, 404):
-                    return error_page(request, 404 if exc.status_code == 404 else 403, "Not allowed",
-                                      str(exc.detail))
+                    return error_page(request, 404 if exc.status_code == 404 else 403, "Not allowed", str(exc.detail))
                 raise
 
         return handle
@@ -118,8 +117,11 @@ def _sees(user: WebUser | None, who: str) -> bool:
         return True
     if user is None:
         return False
-    return who == "everyone" or (who == "staff" and user.is_staff()) or (
-        who == "authors" and (user.is_author() or user.is_staff()))
+    return (
+        who == "everyone"
+        or (who == "staff" and user.is_staff())
+        or (who == "authors" and (user.is_author() or user.is_staff()))
+    )
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
@@ -155,8 +157,14 @@ def _pre_token(request: Request) -> tuple[str, bool]:
 
 def _with_pre_cookie(response: Response, request: Request, service, token: str, fresh: bool) -> Response:
     if fresh:
-        response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="lax", path="/signin",
-                            secure=secure_cookies(request, service.settings.public_url))
+        response.set_cookie(
+            PRE_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            path="/signin",
+            secure=secure_cookies(request, service.settings.public_url),
+        )
     return response
 
 
@@ -174,9 +182,15 @@ async def signin_with_token(request: Request, service: ServiceDep) -> Response:
     secret = form.get("token")
     principal = service.principal(secret.strip()) if isinstance(secret, str) and secret.strip() else None
     if principal is None or principal.role.value == "worker":
-        return page(request, "signin.html", None, status=401, pre=request.cookies.get(PRE_COOKIE),
-                    next=_safe_next(str(form.get("next", "/tasks"))),
-                    problem="That token is unknown, revoked or expired. Ask for a new sign-in link.")
+        return page(
+            request,
+            "signin.html",
+            None,
+            status=401,
+            pre=request.cookies.get(PRE_COOKIE),
+            next=_safe_next(str(form.get("next", "/tasks"))),
+            problem="That token is unknown, revoked or expired. Ask for a new sign-in link.",
+        )
     return _open_session(request, service, principal.token_id, _safe_next(str(form.get("next", "/tasks"))))
 
 
@@ -194,8 +208,15 @@ async def signin_link_confirm(code: str, request: Request, service: ServiceDep, 
     check_csrf(request.cookies.get(PRE_COOKIE, ""), form.get("pre"))
     token = storage.redeem_sign_in_link(session=session, code=code)
     if token is None:
-        return page(request, "signin.html", None, status=401, pre=request.cookies.get(PRE_COOKIE), next="/tasks",
-                    problem="This sign-in link was already used, has expired, or was revoked. Ask for a new one.")
+        return page(
+            request,
+            "signin.html",
+            None,
+            status=401,
+            pre=request.cookies.get(PRE_COOKIE),
+            next="/tasks",
+            problem="This sign-in link was already used, has expired, or was revoked. Ask for a new one.",
+        )
     return _open_session(request, service, token.id, "/tasks")
 
 
@@ -203,9 +224,15 @@ def _open_session(request: Request, service, token_id: str, target: str) -> Resp
     with service.session() as session:
         secret, _ = storage.create_web_session(session=session, token_id=token_id, lifetime=SESSION_LIFETIME)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", path="/",
-                        max_age=int(SESSION_LIFETIME.total_seconds()),
-                        secure=secure_cookies(request, service.settings.public_url))
+    response.set_cookie(
+        COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        secure=secure_cookies(request, service.settings.public_url),
+    )
     response.delete_cookie(PRE_COOKIE, path="/signin")
     return response
 
@@ -233,17 +260,30 @@ def filter_tasks(tasks: list[Task], *, q: str, skill: str, difficulty: str, envi
 
     def matches(task: Task) -> bool:
         text = " ".join((task.id, task.title, task.summary, " ".join(task.micro_skills))).lower()
-        return (all(w in text for w in words) and (not skill or skill in task.micro_skills)
-                and (not difficulty or task.difficulty.value == difficulty)
-                and (not environment or task.environment == environment) and (not pack or task.pack_id == pack))
+        return (
+            all(w in text for w in words)
+            and (not skill or skill in task.micro_skills)
+            and (not difficulty or task.difficulty.value == difficulty)
+            and (not environment or task.environment == environment)
+            and (not pack or task.pack_id == pack)
+        )
 
     return [t for t in tasks if matches(t)]
 
 
 @router.get("/tasks")
-def catalogue_page(request: Request, service: ServiceDep, session: SessionDep, user: UserDep, q: str = "",
-                   skill: str = "", difficulty: str = "", environment: str = "", pack: str = "",
-                   page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
+def catalogue_page(
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    user: UserDep,
+    q: str = "",
+    skill: str = "",
+    difficulty: str = "",
+    environment: str = "",
+    pack: str = "",
+    page_number: Annotated[int, Query(alias="page")] = 1,
+) -> Response:
     every = [t for p in service.pack_store.packs(service.pack_state(session)) for t in p.tasks]
     shown = filter_tasks(every, q=q, skill=skill, difficulty=difficulty, environment=environment, pack=pack)
     best = storage.best_results(session=session, candidate=user.subject, hidden=withheld(session, user.subject))
@@ -257,10 +297,23 @@ def catalogue_page(request: Request, service: ServiceDep, session: SessionDep, u
     pages = max(1, -(-len(shown) // PAGE_SIZE))
     number = max(1, min(page_number, pages))
     link = lambda n: "/tasks?" + urlencode({**{k: v for k, v in chosen.items() if v}, "page": n})  # noqa: E731
-    return page(request, "catalogue.html", user, tasks=shown[(number - 1) * PAGE_SIZE:number * PAGE_SIZE],
-                matched=len(shown), total=len(every), best=best, options=options, chosen=chosen,
-                pager={"number": number, "pages": pages, "previous": link(number - 1) if number > 1 else None,
-                       "next": link(number + 1) if number < pages else None})
+    return page(
+        request,
+        "catalogue.html",
+        user,
+        tasks=shown[(number - 1) * PAGE_SIZE : number * PAGE_SIZE],
+        matched=len(shown),
+        total=len(every),
+        best=best,
+        options=options,
+        chosen=chosen,
+        pager={
+            "number": number,
+            "pages": pages,
+            "previous": link(number - 1) if number > 1 else None,
+            "next": link(number + 1) if number < pages else None,
+        },
+    )
 
 
 def starter_texts(task: Task) -> dict[str, str]:
@@ -277,8 +330,9 @@ def starter_texts(task: Task) -> dict[str, str]:
 
 
 @router.get("/tasks/{pack_id}/{task_id}")
-def task_page(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
-              user: UserDep) -> Response:
+def task_page(
+    pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep, user: UserDep
+) -> Response:
     return task_view(request, session, user, live_task(service, session, pack_id, task_id))
 
 
@@ -287,16 +341,41 @@ def live_task(service, session, pack_id: str, task_id: str) -> Task:
     return service.pack_store.task(pack_id, task_id, None, service.pack_state(session))
 
 
-def task_view(request: Request, session, user: WebUser, task: Task, *, status: int = 200, problem: str | None = None,
-              public_run: dict | None = None, public_problem: str | None = None) -> Response:
-    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=task.pack_id, task_id=task.id,
-                                    hidden=withheld(session, user.subject))
+def task_view(
+    request: Request,
+    session,
+    user: WebUser,
+    task: Task,
+    *,
+    status: int = 200,
+    problem: str | None = None,
+    public_run: dict | None = None,
+    public_problem: str | None = None,
+) -> Response:
+    attempts = storage.task_results(
+        session=session,
+        candidate=user.subject,
+        pack_id=task.pack_id,
+        task_id=task.id,
+        hidden=withheld(session, user.subject),
+    )
     files = starter_texts(task)
-    return page(request, "task.html", user, status=status, task=task, attempts=attempts, starter=files,
-                starter_json=json.dumps({"key": f"tasktrial-draft:{task.pack_id}/{task.id}@{task.digest}",
-                                         "files": files}).replace("<", "\\u003c"),
-                problem=problem, public_run=public_run, public_problem=public_problem,
-                has_public_tests=bool(public_tests.public_test_files(task)))
+    return page(
+        request,
+        "task.html",
+        user,
+        status=status,
+        task=task,
+        attempts=attempts,
+        starter=files,
+        starter_json=json.dumps(
+            {"key": f"tasktrial-draft:{task.pack_id}/{task.id}@{task.digest}", "files": files}
+        ).replace("<", "\\u003c"),
+        problem=problem,
+        public_run=public_run,
+        public_problem=public_problem,
+        has_public_tests=bool(public_tests.public_test_files(task)),
+    )
 
 
 @router.get("/tasks/{pack_id}/{task_id}/starter.zip")
@@ -310,8 +389,9 @@ def starter_tar_gz(pack_id: str, task_id: str, service: ServiceDep, session: Ses
 
 
 @router.post("/tasks/{pack_id}/{task_id}/submit")
-async def submit(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
-                 user: UserDep) -> Response:
+async def submit(
+    pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep, user: UserDep
+) -> Response:
     task = live_task(service, session, pack_id, task_id)
     cap = service.settings.max_upload_bytes
     try:
@@ -320,8 +400,9 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
         async with request.form(max_files=archives.ArchiveCaps().max_files) as form:
             check_csrf(user.csrf, form.get("csrf"))
             files = await _uploaded_files(form, cap)
-        submission, _ = await submissions_api.accept_submission(service, user.principal,
-                                                                f"{task.pack_id}/{task.id}", None, files)
+        submission, _ = await submissions_api.accept_submission(
+            service, user.principal, f"{task.pack_id}/{task.id}", None, files
+        )
     except SubmissionRejected as exc:
         return task_view(request, session, user, task, status=422, problem=str(exc))
     except Conflict as exc:  # the version was retired since the page was read
@@ -334,8 +415,9 @@ async def submit(pack_id: str, task_id: str, request: Request, service: ServiceD
 
 
 @router.post("/tasks/{pack_id}/{task_id}/public-tests")
-async def run_public_tests(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
-                           user: UserDep) -> Response:
+async def run_public_tests(
+    pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep, user: UserDep
+) -> Response:
     """The task's public tests over the posted files (the API's admission and ``AppService.run_public_tests``):
     output only, never a result. The editor's button gets the fragment it shows, a refusal included."""
     task = live_task(service, session, pack_id, task_id)
@@ -363,13 +445,22 @@ async def run_public_tests(pack_id: str, task_id: str, request: Request, service
     return _public_tests_answer(request, session, user, task, run=ran.to_document())
 
 
-def _public_tests_answer(request: Request, session, user: WebUser, task: Task, *, status: int = 200,
-                         run: dict | None = None, problem: str | None = None) -> Response:
+def _public_tests_answer(
+    request: Request,
+    session,
+    user: WebUser,
+    task: Task,
+    *,
+    status: int = 200,
+    run: dict | None = None,
+    problem: str | None = None,
+) -> Response:
     """The run (or why it did not run): as the fragment the editor swaps in, or within the task page."""
     if request.headers.get("hx-request") or request.headers.get("x-requested-with") == "fetch":
         env = request.app.state.web_templates
-        response = HTMLResponse(env.get_template("_public_tests.html").render(run=run, problem=problem),
-                                status_code=status)
+        response = HTMLResponse(
+            env.get_template("_public_tests.html").render(run=run, problem=problem), status_code=status
+        )
         response.headers.update(render.SECURITY_HEADERS)
         return response
     return task_view(request, session, user, task, status=status, public_run=run, public_problem=problem)
@@ -405,14 +496,25 @@ def submission_page(submission_id: str, request: Request, session: SessionDep, u
         return RedirectResponse(f"/results/{result.id}", status_code=303)
     run = storage.latest_run(session=session, submission_id=submission.id)
     position = storage.queue_position(session=session, run_id=run.id) if run else None
-    return page(request, "progress.html", user, submission=submission, state=run.state.value if run else "queued",
-                states=STATES, position=position)
+    return page(
+        request,
+        "progress.html",
+        user,
+        submission=submission,
+        state=run.state.value if run else "queued",
+        states=STATES,
+        position=position,
+    )
 
 
 @router.get("/submissions/{submission_id}/events")
-async def submission_events(submission_id: str, request: Request, service: ServiceDep, user: UserDep,
-                            last_event_id: Annotated[str | None, Header(max_length=20, pattern=r"^[0-9]+$")] = None
-                            ) -> StreamingResponse:
+async def submission_events(
+    submission_id: str,
+    request: Request,
+    service: ServiceDep,
+    user: UserDep,
+    last_event_id: Annotated[str | None, Header(max_length=20, pattern=r"^[0-9]+$")] = None,
+) -> StreamingResponse:
     """The API's event stream (its caps, resumption and shutdown notice), each event as the HTML fragment htmx swaps in."""
     with service.session() as session:  # closed before the stream starts, as the API's
         submission = submissions_api.visible_submission(session, user.principal, submission_id)
@@ -422,10 +524,14 @@ async def submission_events(submission_id: str, request: Request, service: Servi
         raise NotFound(f"submission {submission_id!r} has no run")
     release = service.streams.acquire(user.principal.token_id)
     env = request.app.state.web_templates
-    stream = submissions_api._event_stream(service, run.id, submission.id, 1800.0,
-                                           int(last_event_id) if last_event_id else 0, reveal)
-    return submissions_api.EventStreamResponse(_as_html_events(stream, env, service, run.id), release,
-                                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    stream = submissions_api._event_stream(
+        service, run.id, submission.id, 1800.0, int(last_event_id) if last_event_id else 0, reveal
+    )
+    return submissions_api.EventStreamResponse(
+        _as_html_events(stream, env, service, run.id),
+        release,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 async def _as_html_events(stream: AsyncGenerator[str, None], env, service, run_id: str) -> AsyncGenerator[str, None]:
@@ -445,8 +551,12 @@ async def _as_html_events(stream: AsyncGenerator[str, None], env, service, run_i
             fragment = template.render(state=state, states=STATES, data=data, position=position)
             name = "done" if state == RunState.DONE.value else "state"
             # The event's id passes through: the browser's EventSource resumes from it (Last-Event-ID).
-            yield (f"id: {fields['id']}\n" if "id" in fields else "") + f"event: {name}\n" + "".join(
-                f"data: {line}\n" for line in fragment.splitlines()) + "\n"
+            yield (
+                (f"id: {fields['id']}\n" if "id" in fields else "")
+                + f"event: {name}\n"
+                + "".join(f"data: {line}\n" for line in fragment.splitlines())
+                + "\n"
+            )
     finally:
         await stream.aclose()
 
@@ -476,23 +586,40 @@ def result_page(result_id: str, request: Request, service: ServiceDep, session: 
         files = render.submitted_files_view(submissions_api.submitted_files(session, submission))
     except SubmissionRejected:
         files = None
-    return page(request, "result.html", user, doc=document, submission=submission, task=task, files=files,
-                limits_words=render.limits_in_words(document.get("runner", {})))
+    return page(
+        request,
+        "result.html",
+        user,
+        doc=document,
+        submission=submission,
+        task=task,
+        files=files,
+        limits_words=render.limits_in_words(document.get("runner", {})),
+    )
 
 
 @router.get("/results/{result_id}/download")
 def result_download(result_id: str, session: SessionDep, user: UserDep) -> Response:
     document, _ = _viewer_document(session, user, result_id)
-    return Response(json.dumps(document, ensure_ascii=False, indent=2), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="result-{result_id}.json"'})
+    return Response(
+        json.dumps(document, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="result-{result_id}.json"'},
+    )
 
 
 @router.get("/tasks/{pack_id}/{task_id}/history")
-def history_page(pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep,
-                 user: UserDep) -> Response:
+def history_page(
+    pack_id: str, task_id: str, request: Request, service: ServiceDep, session: SessionDep, user: UserDep
+) -> Response:
     task = live_task(service, session, pack_id, task_id)
-    attempts = storage.task_results(session=session, candidate=user.subject, pack_id=pack_id, task_id=task_id,
-                                    hidden=withheld(session, user.subject))
+    attempts = storage.task_results(
+        session=session,
+        candidate=user.subject,
+        pack_id=pack_id,
+        task_id=task_id,
+        hidden=withheld(session, user.subject),
+    )
     chart = render.score_chart([(a.created_at, a.score) for a in attempts], title=f"Score per attempt at {task.title}")
     return page(request, "history.html", user, task=task, attempts=attempts, chart=chart)
 
@@ -502,13 +629,17 @@ def withheld(session, candidate: str) -> set[str]:
     return cohorts.withheld_results(session, candidate)
 
 
-def _profile_context(session, candidate: str, *, as_candidate: bool = False,
-                     hidden: set[str] | None = None) -> dict[str, Any]:
+def _profile_context(
+    session, candidate: str, *, as_candidate: bool = False, hidden: set[str] | None = None
+) -> dict[str, Any]:
     """A profile page's content without ``hidden`` results; ``as_candidate``: what the candidate reads
     themselves (withheld results left out too)."""
     hidden = (hidden or set()) | (withheld(session, candidate) if as_candidate else set())
-    evidence = [row for row in storage.skill_evidence(session=session, candidate=candidate)  # read once: the
-                if row.result_id not in hidden]                                          # profile and the chart
+    evidence = [
+        row
+        for row in storage.skill_evidence(session=session, candidate=candidate)  # read once: the
+        if row.result_id not in hidden
+    ]  # profile and the chart
     profile = submissions_api.profile_from_evidence(candidate, evidence)
     # Readiness over time: the share of this candidate's micro-skills whose latest evidence is ready.
     latest: dict[str, bool] = {}
@@ -542,21 +673,53 @@ async def verify_submit(request: Request, service: ServiceDep, user: MaybeUser) 
         text = form.get("document")
         upload = form.get("file")
         subject, salt = (str(form.get(name) or "").strip()[:200] for name in ("subject", "salt"))
-        raw = (await upload.read()) if upload is not None and not isinstance(upload, str) and upload.filename \
-            else (text or "").encode("utf-8") if isinstance(text, str) else b""
+        raw = (
+            (await upload.read())
+            if upload is not None and not isinstance(upload, str) and upload.filename
+            else (text or "").encode("utf-8")
+            if isinstance(text, str)
+            else b""
+        )
     shown = raw.decode("utf-8", "replace")
     try:
         document = json.loads(raw)
     except ValueError as exc:
-        return page(request, "verify.html", user, status=422, outcome=None, text=shown, subject=subject, salt=salt,
-                    problem=f"That is not valid JSON: {exc}")
+        return page(
+            request,
+            "verify.html",
+            user,
+            status=422,
+            outcome=None,
+            text=shown,
+            subject=subject,
+            salt=salt,
+            problem=f"That is not valid JSON: {exc}",
+        )
     if not isinstance(document, dict):
-        return page(request, "verify.html", user, status=422, outcome=None, text=shown, subject=subject, salt=salt,
-                    problem="That is not a result document: expected a JSON object.")
+        return page(
+            request,
+            "verify.html",
+            user,
+            status=422,
+            outcome=None,
+            text=shown,
+            subject=subject,
+            salt=salt,
+            problem="That is not a result document: expected a JSON object.",
+        )
     if "proof" in document and "@context" in document:  # an Open Badges 3.0 credential, as `tasktrial verify` tells
         report = await run_in_threadpool(_check_credential, service, document)  # JSON-LD canonicalisation: CPU
-        return page(request, "verify.html", user, outcome=None, credential=report, problem=None, text=shown,
-                    subject=subject, salt=salt)
+        return page(
+            request,
+            "verify.html",
+            user,
+            outcome=None,
+            credential=report,
+            problem=None,
+            text=shown,
+            subject=subject,
+            salt=salt,
+        )
     verification = signing.verify(document, service.jwks())  # every published key, with its status
     problems = list(verification.problems)
     bound = None
@@ -564,8 +727,17 @@ async def verify_submit(request: Request, service: ServiceDep, user: MaybeUser) 
         problems += results.subject_problems(document, subject=subject, salt=salt)
         bound = subject if not problems else None
     outcome = {"ok": not problems, "problems": problems, "kid": verification.kid, "bound": bound}
-    return page(request, "verify.html", user, outcome=outcome, doc=document, problem=None, text=shown,
-                subject=subject, salt=salt)
+    return page(
+        request,
+        "verify.html",
+        user,
+        outcome=outcome,
+        doc=document,
+        problem=None,
+        text=shown,
+        subject=subject,
+        salt=salt,
+    )
 
 
 def _check_credential(service, credential: dict) -> openbadges.CredentialReport:
@@ -591,8 +763,15 @@ def _packs_context(service, session, user: WebUser) -> dict[str, Any]:
         record = records.get((pack.id, pack.version))
         mine = record is not None and authoring_api.manages(user.principal, record)
         if state(pack) in (PackState.LIVE.value, PackState.RETIRED.value) or mine:
-            rows.append({"pack": pack, "builtin": service.pack_store.is_builtin(pack), "record": record,
-                         "state": state(pack), "mine": mine})
+            rows.append(
+                {
+                    "pack": pack,
+                    "builtin": service.pack_store.is_builtin(pack),
+                    "record": record,
+                    "state": state(pack),
+                    "mine": mine,
+                }
+            )
     return {"rows": rows}
 
 
@@ -616,39 +795,50 @@ async def packs_upload(request: Request, service: ServiceDep, session: SessionDe
                 data = archives.make_zip(await _uploaded_files(form, service.settings.max_upload_bytes))
         if not data:
             raise SubmissionRejected("choose a pack archive (.zip or .tar.gz) or a pack folder to upload")
-        pack, digest, created, row = await catalogue_api.publish_pack(service=service, session=session,
-                                                                      author=user.principal, data=data)
+        pack, digest, created, row = await catalogue_api.publish_pack(
+            service=service, session=session, author=user.principal, data=data
+        )
         uploaded = {"pack": pack, "digest": digest, "created": created, "state": row.state}
     except PackError as exc:
         status, report = 422, {"message": str(exc), "problems": exc.problems}
     except TaskTrialError as exc:
-        status, report = 409 if exc.__class__.__name__ == "PackConflict" else 422, {"message": str(exc),
-                                                                                    "problems": []}
-    return page(request, "packs.html", user, status=status, report=report, uploaded=uploaded,
-                **_packs_context(service, session, user))
+        status, report = 409 if exc.__class__.__name__ == "PackConflict" else 422, {"message": str(exc), "problems": []}
+    return page(
+        request,
+        "packs.html",
+        user,
+        status=status,
+        report=report,
+        uploaded=uploaded,
+        **_packs_context(service, session, user),
+    )
 
 
 @router.get("/author/packs/{pack_id}/{version}")
-def version_page(pack_id: str, version: str, request: Request, service: ServiceDep, session: SessionDep,
-                 user: AuthorUser) -> Response:
+def version_page(
+    pack_id: str, version: str, request: Request, service: ServiceDep, session: SessionDep, user: AuthorUser
+) -> Response:
     """An uploaded version's state and the workers' check report: its author's (or an admin's) only, as in the API."""
     row = authoring_api.owned_version(session, user.principal, pack_id, version)
     return _version_view(request, service, user, row)
 
 
-def _version_view(request: Request, service, user: WebUser, row, *, status: int = 200,
-                  problem: str | None = None) -> Response:
+def _version_view(
+    request: Request, service, user: WebUser, row, *, status: int = 200, problem: str | None = None
+) -> Response:
     try:
         pack = service.pack_store.pack(row.pack_id, row.version)
     except NotFound:
         pack = None
-    return page(request, "version.html", user, status=status, row=row, pack=pack, report=row.report or None,
-                problem=problem)
+    return page(
+        request, "version.html", user, status=status, row=row, pack=pack, report=row.report or None, problem=problem
+    )
 
 
 @router.post("/author/packs/{pack_id}/{version}/retire")
-async def retire_version(pack_id: str, version: str, request: Request, service: ServiceDep, session: SessionDep,
-                         user: AuthorUser) -> Response:
+async def retire_version(
+    pack_id: str, version: str, request: Request, service: ServiceDep, session: SessionDep, user: AuthorUser
+) -> Response:
     """Retire through the API's own ``retire``: no new submissions; results stay valid."""
     async with request.form() as form:
         check_csrf(user.csrf, form.get("csrf"))
@@ -661,13 +851,22 @@ async def retire_version(pack_id: str, version: str, request: Request, service: 
 
 
 @router.get("/author/packs/{pack_id}/{version}/{task_id}")
-def task_preview(pack_id: str, version: str, task_id: str, request: Request, service: ServiceDep,
-                 session: SessionDep, user: AuthorUser) -> Response:
+def task_preview(
+    pack_id: str,
+    version: str,
+    task_id: str,
+    request: Request,
+    service: ServiceDep,
+    session: SessionDep,
+    user: AuthorUser,
+) -> Response:
     """What a candidate will see, plus the grader kind: never a grader or solution file. A version not
     yet live (or rejected) is previewed by its author and admins only."""
     task = service.pack_store.task(pack_id, task_id, version)
-    if service.pack_state(session)(service.pack_store.pack(pack_id, version)) not in (PackState.LIVE.value,
-                                                                                    PackState.RETIRED.value):
+    if service.pack_state(session)(service.pack_store.pack(pack_id, version)) not in (
+        PackState.LIVE.value,
+        PackState.RETIRED.value,
+    ):
         authoring_api.owned_version(session, user.principal, pack_id, version)
     return page(request, "preview.html", user, task=task, starter=starter_texts(task))
 
@@ -681,29 +880,62 @@ def _staff_scope(session, user: WebUser) -> Collection[str] | None:
 
 
 @router.get("/review/readiness")
-def readiness_page(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate",
-                   page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
+def readiness_page(
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    sort: str = "candidate",
+    page_number: Annotated[int, Query(alias="page")] = 1,
+) -> Response:
     """Candidates × micro-skills, a page of candidates at a time: the storage reads only this page's cells."""
     ready_in = request.query_params.getlist("ready")
     scope = _staff_scope(session, user)
     number = max(1, page_number)
-    table = storage.readiness_table(session=session, ready_in=ready_in, sort=sort, assessments=scope,
-                                    offset=(number - 1) * READINESS_PAGE_SIZE, limit=READINESS_PAGE_SIZE)
+    table = storage.readiness_table(
+        session=session,
+        ready_in=ready_in,
+        sort=sort,
+        assessments=scope,
+        offset=(number - 1) * READINESS_PAGE_SIZE,
+        limit=READINESS_PAGE_SIZE,
+    )
     pages = max(1, -(-table.matched // READINESS_PAGE_SIZE))
     if number > pages:  # past the end (the filter narrowed): the last page
         number = pages
-        table = storage.readiness_table(session=session, ready_in=ready_in, sort=sort, assessments=scope,
-                                        offset=(number - 1) * READINESS_PAGE_SIZE, limit=READINESS_PAGE_SIZE)
+        table = storage.readiness_table(
+            session=session,
+            ready_in=ready_in,
+            sort=sort,
+            assessments=scope,
+            offset=(number - 1) * READINESS_PAGE_SIZE,
+            limit=READINESS_PAGE_SIZE,
+        )
     # Each distinct cell (score, verdict) rendered once here, so the template only places them.
     shown: dict[tuple[float, str], Markup] = {}
-    rows = [(candidate, [_readiness_cell(table.cells[candidate].get(s), shown) for s in table.skills])
-            for candidate in table.candidates]
+    rows = [
+        (candidate, [_readiness_cell(table.cells[candidate].get(s), shown) for s in table.skills])
+        for candidate in table.candidates
+    ]
     query = urlencode([("ready", s) for s in ready_in] + [("sort", sort)])
     link = lambda n: f"/review/readiness?{query}&page={n}"  # noqa: E731
-    return page(request, "readiness.html", user, skills=table.skills, matched=table.matched, rows=rows,
-                ready_in=ready_in, sort=sort, query=query, ready_query=urlencode([("ready", s) for s in ready_in]),
-                pager={"number": number, "pages": pages, "previous": link(number - 1) if number > 1 else None,
-                       "next": link(number + 1) if number < pages else None})
+    return page(
+        request,
+        "readiness.html",
+        user,
+        skills=table.skills,
+        matched=table.matched,
+        rows=rows,
+        ready_in=ready_in,
+        sort=sort,
+        query=query,
+        ready_query=urlencode([("ready", s) for s in ready_in]),
+        pager={
+            "number": number,
+            "pages": pages,
+            "previous": link(number - 1) if number > 1 else None,
+            "next": link(number + 1) if number < pages else None,
+        },
+    )
 
 
 def _readiness_cell(cell: tuple[float, str, float] | None, shown: dict[tuple[float, str], Markup]) -> Markup | str:
@@ -717,17 +949,25 @@ def _readiness_cell(cell: tuple[float, str, float] | None, shown: dict[tuple[flo
 
 @router.get("/review/readiness.csv")
 def readiness_csv(request: Request, session: SessionDep, user: StaffUser, sort: str = "candidate") -> Response:
-    table = storage.readiness_table(session=session, ready_in=request.query_params.getlist("ready"), sort=sort,
-                                    assessments=_staff_scope(session, user))
+    table = storage.readiness_table(
+        session=session,
+        ready_in=request.query_params.getlist("ready"),
+        sort=sort,
+        assessments=_staff_scope(session, user),
+    )
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["candidate", *table.skills])
     for candidate in table.candidates:
         cells = table.cells[candidate]
-        writer.writerow([_csv_safe(candidate),
-                         *(f"{cells[s][0]:g} {cells[s][1]}" if s in cells else "" for s in table.skills)])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="readiness.csv"'})
+        writer.writerow(
+            [_csv_safe(candidate), *(f"{cells[s][0]:g} {cells[s][1]}" if s in cells else "" for s in table.skills)]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="readiness.csv"'},
+    )
 
 
 def _csv_safe(value: str) -> str:

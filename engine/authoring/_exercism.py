@@ -44,8 +44,14 @@ PRACTICE = ("exercises", "practice")
 ENVIRONMENT = "python"
 TESTS_FOLDER = "tests"
 # Exercism's exercises are small and their tests fast; a generous margin still stops a runaway example.
-IMPORT_LIMITS: dict[str, Any] = {"time_seconds": 30, "memory_mb": 256, "cpus": 1, "pids": 64, "disk_mb": 32,
-                                 "output_kb": 128}
+IMPORT_LIMITS: dict[str, Any] = {
+    "time_seconds": 30,
+    "memory_mb": 256,
+    "cpus": 1,
+    "pids": 64,
+    "disk_mb": 32,
+    "output_kb": 128,
+}
 # Exercism counts an exercise solved when every test passes.
 IMPORT_PASS_THRESHOLD = 100
 #: Words in a test file that mean its tests reach into the candidate's process (patching its globals or
@@ -99,8 +105,9 @@ def difficulty_for(value: object) -> Difficulty:
     return Difficulty.CORE if value <= 6 else Difficulty.ADVANCED
 
 
-def import_exercism(track_dir: Path, *, slugs: Collection[str] | None = None,
-                    pack_id: str | None = None) -> ExercismImport:
+def import_exercism(
+    track_dir: Path, *, slugs: Collection[str] | None = None, pack_id: str | None = None
+) -> ExercismImport:
     """Convert a track's practice exercises (all, or those named in ``slugs``) into a pack's files.
 
     Deprecated exercises are skipped unless named in ``slugs``.
@@ -117,8 +124,10 @@ def import_exercism(track_dir: Path, *, slugs: Collection[str] | None = None,
     entries = _practice_entries(track, warnings)
     pack_id = pack_id or "exercism-" + slugify(str(track.get("slug") or track_dir.resolve().name))
     if not is_id(pack_id):
-        raise AuthoringError(f"{pack_id!r} is not a valid pack id: lowercase letters and digits in "
-                             "dash-separated words, at most 64 characters")
+        raise AuthoringError(
+            f"{pack_id!r} is not a valid pack id: lowercase letters and digits in "
+            "dash-separated words, at most 64 characters"
+        )
     language = str(track.get("language") or "Python")
     if slugs:
         wanted = list(dict.fromkeys(slugs))
@@ -132,8 +141,11 @@ def import_exercism(track_dir: Path, *, slugs: Collection[str] | None = None,
     for slug in wanted:
         entry = entries.get(slug, {})
         if not slugs and entry.get("status") == "deprecated":
-            skipped.append(SkippedExercise(slug, "deprecated in the track's config.json "
-                                                 "(name it with --exercise to import it anyway)"))
+            skipped.append(
+                SkippedExercise(
+                    slug, "deprecated in the track's config.json (name it with --exercise to import it anyway)"
+                )
+            )
             continue
         try:
             task_files, exercise = _convert(practice, slug, entry, language, warnings)
@@ -141,8 +153,11 @@ def import_exercism(track_dir: Path, *, slugs: Collection[str] | None = None,
             skipped.append(SkippedExercise(slug, exc.reason))
             continue
         if exercise.task_id in owners:
-            skipped.append(SkippedExercise(slug, f"its task id {exercise.task_id!r} is already taken by "
-                                                 f"exercise {owners[exercise.task_id]!r}"))
+            skipped.append(
+                SkippedExercise(
+                    slug, f"its task id {exercise.task_id!r} is already taken by exercise {owners[exercise.task_id]!r}"
+                )
+            )
             continue
         owners[exercise.task_id] = slug
         files.update({f"{exercise.task_id}/{name}": data for name, data in task_files.items()})
@@ -152,8 +167,9 @@ def import_exercism(track_dir: Path, *, slugs: Collection[str] | None = None,
     return ExercismImport(pack_id, files, tuple(imported), tuple(skipped), tuple(warnings))
 
 
-def _convert(practice: Path, slug: str, entry: Mapping[str, Any], language: str,
-             warnings: list[str]) -> tuple[dict[str, bytes], ImportedExercise]:
+def _convert(
+    practice: Path, slug: str, entry: Mapping[str, Any], language: str, warnings: list[str]
+) -> tuple[dict[str, bytes], ImportedExercise]:
     """One exercise as a task's files (paths relative to the task folder)."""
     if "/" in slug or "\\" in slug or slug.startswith("."):
         raise _Unconvertible(f"{slug!r} is not an exercise slug")
@@ -170,14 +186,15 @@ def _convert(practice: Path, slug: str, entry: Mapping[str, Any], language: str,
     names = _file_names(meta)
     contents = _read_all(folder, [name for group in names.values() for name in group])
     named = {name for group in names.values() for name in group}
-    helpers = sorted(p.name for p in folder.glob("*.py")
-                     if p.name not in named and not p.is_symlink() and p.is_file())
+    helpers = sorted(p.name for p in folder.glob("*.py") if p.name not in named and not p.is_symlink() and p.is_file())
     contents.update(_read_all(folder, helpers))
     docs = _docs(folder)
 
     title = str(entry.get("name") or "").strip()[:200] or slug.replace("-", " ").title()
     blurb = meta.get("blurb")
-    summary = " ".join(blurb.split()) if isinstance(blurb, str) and blurb.strip() else f"Exercism practice exercise: {title}"
+    summary = (
+        " ".join(blurb.split()) if isinstance(blurb, str) and blurb.strip() else f"Exercism practice exercise: {title}"
+    )
     declared = entry.get("practices")
     practices: list[object] = declared if isinstance(declared, list) else []
     skills = [f"{ENVIRONMENT}.exercism.{task_id}"]
@@ -204,9 +221,11 @@ def _convert(practice: Path, slug: str, entry: Mapping[str, Any], language: str,
     for name in names["test"]:
         files[f"grader/{TESTS_FOLDER}/{name}"], dropped = _without_skipped_tests(contents[name])
         if dropped:
-            warnings.append(f"{slug}: left out {', '.join(dropped)} of {name}: the track always skips "
-                            f"{'it' if len(dropped) == 1 else 'them'}, so Exercism does not count "
-                            f"{'it' if len(dropped) == 1 else 'them'}")
+            warnings.append(
+                f"{slug}: left out {', '.join(dropped)} of {name}: the track always skips "
+                f"{'it' if len(dropped) == 1 else 'them'}, so Exercism does not count "
+                f"{'it' if len(dropped) == 1 else 'them'}"
+            )
     for name in names["editor"] + helpers:
         files[f"grader/{TESTS_FOLDER}/{name}"] = contents[name]
     for solution, example in _example_targets(names["solution"], names["example"]).items():
@@ -241,7 +260,7 @@ def _without_skipped_tests(source: bytes) -> tuple[bytes, list[str]]:
         return source, []
     lines = source.decode("utf-8").splitlines(keepends=True)
     for first, last in sorted(spans, reverse=True):
-        del lines[first - 1:last]
+        del lines[first - 1 : last]
     kept = "".join(lines)
     try:
         ast.parse(kept)
@@ -275,8 +294,10 @@ def _file_names(meta: Mapping[str, Any]) -> dict[str, list[str]]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise _Unconvertible(f".meta/config.json: files.{role} is not a list of file names")
         if not value and role != "editor":
-            raise _Unconvertible(f".meta/config.json names no {role} file"
-                                 + (" (there is no example solution to be the reference)" if role == "example" else ""))
+            raise _Unconvertible(
+                f".meta/config.json names no {role} file"
+                + (" (there is no example solution to be the reference)" if role == "example" else "")
+            )
         names[role] = list(dict.fromkeys(value))
     every = [name for group in names.values() for name in group]
     for name in every:
@@ -289,12 +310,14 @@ def _file_names(meta: Mapping[str, Any]) -> dict[str, list[str]]:
         raise _Unconvertible(f"non-Python file name(s): {', '.join(foreign)} (only Python exercises convert)")
     uncollected = [name for name in names["test"] if not TEST_NAME.match(posixpath.basename(name))]
     if uncollected:
-        raise _Unconvertible(f"test file(s) pytest would not collect: {', '.join(uncollected)} "
-                             "(names must be test_*.py or *_test.py)")
+        raise _Unconvertible(
+            f"test file(s) pytest would not collect: {', '.join(uncollected)} (names must be test_*.py or *_test.py)"
+        )
     clash = set(names["editor"]) & (set(names["solution"]) | set(names["test"]))
     if clash:
-        raise _Unconvertible("file(s) named both as editor files and as solution or test files: "
-                             + ", ".join(sorted(clash)))
+        raise _Unconvertible(
+            "file(s) named both as editor files and as solution or test files: " + ", ".join(sorted(clash))
+        )
     return names
 
 
@@ -307,8 +330,9 @@ def _example_targets(solution: list[str], example: list[str]) -> dict[str, str]:
     for name in example:
         base = posixpath.basename(name)
         if base not in by_base:
-            raise _Unconvertible(f"cannot tell which solution file the example {name} replaces "
-                                 f"(solution files: {', '.join(solution)})")
+            raise _Unconvertible(
+                f"cannot tell which solution file the example {name} replaces (solution files: {', '.join(solution)})"
+            )
         targets[by_base[base]] = name
     return targets
 
@@ -342,8 +366,9 @@ def _docs(folder: Path) -> list[str]:
     return [text for text in texts if text]
 
 
-def _statement(title: str, docs: list[str], solution: list[str], slug: str, meta: Mapping[str, Any],
-               language: str) -> str:
+def _statement(
+    title: str, docs: list[str], solution: list[str], slug: str, meta: Mapping[str, Any], language: str
+) -> str:
     files = ", ".join(f"`{name}`" for name in solution)
     plural = "s" if len(solution) > 1 else ""
     credit = f"Imported from Exercism's {language} track, exercise `{slug}`"
@@ -356,9 +381,13 @@ def _statement(title: str, docs: list[str], solution: list[str], slug: str, meta
         url = meta.get("source_url")
         linked = isinstance(url, str) and url
         credit += f"; source: [{source.strip()}]({url})" if linked else f"; source: {source.strip()}"
-    parts = [f"# {title}", *(_demoted(doc) for doc in docs), "## Your submission",
-             (f"Write your solution in {files}. The hidden tests import it by module name, "
-             f"so keep the file name{plural}."), f"*{credit}.*"]
+    parts = [
+        f"# {title}",
+        *(_demoted(doc) for doc in docs),
+        "## Your submission",
+        (f"Write your solution in {files}. The hidden tests import it by module name, so keep the file name{plural}."),
+        f"*{credit}.*",
+    ]
     return "\n\n".join(parts) + "\n"
 
 
@@ -453,9 +482,11 @@ def _pack_files(track_dir: Path, pack_id: str, language: str, count: int, warnin
         "id": pack_id,
         "version": "0.1.0",
         "title": f"Exercism {language} practice exercises",
-        "description": (f"{count} practice exercise(s) imported from Exercism's {language} track: each statement "
-                        "comes from the exercise's instructions, the starter is its stub, the hidden pytest grader "
-                        "runs its tests, and its example solution is the reference."),
+        "description": (
+            f"{count} practice exercise(s) imported from Exercism's {language} track: each statement "
+            "comes from the exercise's instructions, the starter is its stub, the hidden pytest grader "
+            "runs its tests, and its example solution is the reference."
+        ),
         "authors": ["Exercism contributors"],
         "license": name,
     }

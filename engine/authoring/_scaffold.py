@@ -314,8 +314,11 @@ KIND_PARTS: dict[str, dict[str, Any]] = {
         "how": "Write the function `count_words(text)` in `words.py`; it returns the count.",
         "summary": "Write a function that counts the words of a text.",
         "grader": PYTEST_GRADER,
-        "files": {"starter/words.py": PYTEST_STARTER, "solution/words.py": PYTEST_SOLUTION,
-                  "grader/tests/test_words.py": PYTEST_TESTS},
+        "files": {
+            "starter/words.py": PYTEST_STARTER,
+            "solution/words.py": PYTEST_SOLUTION,
+            "grader/tests/test_words.py": PYTEST_TESTS,
+        },
     },
     "io": {
         "how": "Write the program `count_words.py`: it reads the text on standard input and prints the count.",
@@ -327,8 +330,12 @@ KIND_PARTS: dict[str, dict[str, Any]] = {
         "how": "Write the program `count_words.py FILE`: it reads the text file FILE and prints the count.",
         "summary": "Write a program that prints how many words a text file holds.",
         "grader": SCRIPT_GRADER,
-        "files": {"starter/count_words.py": SCRIPT_STARTER, "solution/count_words.py": SCRIPT_SOLUTION,
-                  "grader/grade.py": SCRIPT_GRADE, **SCRIPT_DATA},
+        "files": {
+            "starter/count_words.py": SCRIPT_STARTER,
+            "solution/count_words.py": SCRIPT_SOLUTION,
+            "grader/grade.py": SCRIPT_GRADE,
+            **SCRIPT_DATA,
+        },
     },
 }
 
@@ -342,8 +349,10 @@ def scaffold_pack(kind: str, *, pack_id: str) -> dict[str, bytes]:
     if kind not in KIND_PARTS:
         raise AuthoringError(f"unknown grader kind {kind!r}; known: {', '.join(SCAFFOLD_KINDS)}")
     if not is_id(pack_id):
-        raise AuthoringError(f"{pack_id!r} is not a valid pack id: lowercase letters and digits in "
-                             "dash-separated words, at most 64 characters")
+        raise AuthoringError(
+            f"{pack_id!r} is not a valid pack id: lowercase letters and digits in "
+            "dash-separated words, at most 64 characters"
+        )
     title = pack_id.replace("-", " ").capitalize()
     texts = {
         "pack.yaml": PACK_YAML.format(pack_id=pack_id, title=title),
@@ -362,12 +371,15 @@ def scaffold_task(kind: str, *, task_id: str) -> dict[str, bytes]:
     if kind not in KIND_PARTS:
         raise AuthoringError(f"unknown grader kind {kind!r}; known: {', '.join(SCAFFOLD_KINDS)}")
     if not is_id(task_id):
-        raise AuthoringError(f"{task_id!r} is not a valid task id: lowercase letters and digits in "
-                             "dash-separated words, at most 64 characters")
+        raise AuthoringError(
+            f"{task_id!r} is not a valid task id: lowercase letters and digits in "
+            "dash-separated words, at most 64 characters"
+        )
     parts = KIND_PARTS[kind]
     task = f"{task_id}/"
     texts = {
-        task + "task.yaml": TASK_HEAD.format(summary=parts["summary"], limits=LIMITS, task_id=task_id) + parts["grader"],
+        task + "task.yaml": TASK_HEAD.format(summary=parts["summary"], limits=LIMITS, task_id=task_id)
+        + parts["grader"],
         task + "statement.md": STATEMENT.format(how=parts["how"]),
         **{task + name: text for name, text in parts["files"].items()},
     }

@@ -54,26 +54,62 @@ MESSAGE_CAP = 64 * 1024 * 1024
 REPR_CAP = 4000
 #: Operators a peer may apply to an object it holds a handle to.
 OPERATORS: dict[str, Callable[..., Any]] = {
-    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
-    "getitem": operator.getitem, "setitem": operator.setitem, "delitem": operator.delitem,
-    "contains": operator.contains, "len": len, "iter": iter, "next": next, "bool": bool, "hash": hash,
-    "repr": lambda x: repr(x)[:REPR_CAP], "str": lambda x: str(x)[:REPR_CAP],
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
-    "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow, "neg": operator.neg,
-    "abs": abs, "int": int, "float": float, "index": operator.index,
-    "and": operator.and_, "or": operator.or_, "xor": operator.xor, "pos": operator.pos, "round": round,
-    "radd": lambda x, y: operator.add(y, x), "rsub": lambda x, y: operator.sub(y, x),
-    "rmul": lambda x, y: operator.mul(y, x), "rtruediv": lambda x, y: operator.truediv(y, x),
-    "rfloordiv": lambda x, y: operator.floordiv(y, x), "rmod": lambda x, y: operator.mod(y, x),
-    "rpow": lambda x, y: operator.pow(y, x), "complex": complex,
-    "enter": lambda x: type(x).__enter__(x), "exit": lambda x, *a: type(x).__exit__(x, *a),
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "getitem": operator.getitem,
+    "setitem": operator.setitem,
+    "delitem": operator.delitem,
+    "contains": operator.contains,
+    "len": len,
+    "iter": iter,
+    "next": next,
+    "bool": bool,
+    "hash": hash,
+    "repr": lambda x: repr(x)[:REPR_CAP],
+    "str": lambda x: str(x)[:REPR_CAP],
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "truediv": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "pow": operator.pow,
+    "neg": operator.neg,
+    "abs": abs,
+    "int": int,
+    "float": float,
+    "index": operator.index,
+    "and": operator.and_,
+    "or": operator.or_,
+    "xor": operator.xor,
+    "pos": operator.pos,
+    "round": round,
+    "radd": lambda x, y: operator.add(y, x),
+    "rsub": lambda x, y: operator.sub(y, x),
+    "rmul": lambda x, y: operator.mul(y, x),
+    "rtruediv": lambda x, y: operator.truediv(y, x),
+    "rfloordiv": lambda x, y: operator.floordiv(y, x),
+    "rmod": lambda x, y: operator.mod(y, x),
+    "rpow": lambda x, y: operator.pow(y, x),
+    "complex": complex,
+    "enter": lambda x: type(x).__enter__(x),
+    "exit": lambda x, *a: type(x).__exit__(x, *a),
     "instancecheck": lambda cls, obj: isinstance(obj, cls),
 }
 #: Builtin classes that cross by name (so ``retry_on=(OSError,)`` is the real OSError on the other side).
 BUILTIN_CLASSES = {
-    name: value for name, value in vars(builtins).items()
-    if isinstance(value, type) and (issubclass(value, BaseException) or value in (
-        int, float, str, bytes, bool, list, dict, tuple, set, frozenset, complex, bytearray, object, range, slice))
+    name: value
+    for name, value in vars(builtins).items()
+    if isinstance(value, type)
+    and (
+        issubclass(value, BaseException)
+        or value
+        in (int, float, str, bytes, bool, list, dict, tuple, set, frozenset, complex, bytearray, object, range, slice)
+    )
 }
 VALUE_TYPES: dict[type, tuple[str, Callable[[Any], str], Callable[[str], Any]]] = {
     decimal.Decimal: ("Decimal", str, decimal.Decimal),
@@ -82,8 +118,11 @@ VALUE_TYPES: dict[type, tuple[str, Callable[[Any], str], Callable[[str], Any]]] 
     datetime.datetime: ("datetime", datetime.datetime.isoformat, datetime.datetime.fromisoformat),
     datetime.date: ("date", datetime.date.isoformat, datetime.date.fromisoformat),
     datetime.time: ("time", datetime.time.isoformat, datetime.time.fromisoformat),
-    datetime.timedelta: ("timedelta", lambda d: f"{d.days},{d.seconds},{d.microseconds}",
-                         lambda s: datetime.timedelta(*map(int, s.split(",")))),
+    datetime.timedelta: (
+        "timedelta",
+        lambda d: f"{d.days},{d.seconds},{d.microseconds}",
+        lambda s: datetime.timedelta(*map(int, s.split(","))),
+    ),
 }
 VALUE_DECODERS = {name: decode for _, (name, _, decode) in VALUE_TYPES.items()}
 #: What the guarded (grader's) side never lets a peer act on, and attribute names it never lets a peer read.
@@ -92,8 +131,9 @@ HIDDEN_PREFIXES = ("_", "gi_", "cr_", "ag_", "f_", "tb_", "co_")
 #: Dunder names the grader's side asks the candidate for; every other dunder, and pytest's own names
 #: (``pytestmark``, ``_pytestfixturefunction``), are never read from the candidate's objects, so nothing the
 #: candidate answers can steer collection, fixtures or marks.
-READABLE_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__module__", "__annotations__", "__all__",
-                              "__version__", "__file__"})
+READABLE_DUNDERS = frozenset(
+    {"__name__", "__qualname__", "__doc__", "__module__", "__annotations__", "__all__", "__version__", "__file__"}
+)
 
 
 def readable(name):
@@ -119,10 +159,10 @@ class Bridge:
         self._reader = reader
         self._writer = writer
         self.guarded = self._guarded = guarded
-        self._exports = {}   # our objects the peer knows, by the number we gave them
+        self._exports = {}  # our objects the peer knows, by the number we gave them
         self._export_ids = {}  # id(our object) -> its number
-        self._origins = {}   # id(local stand-in) -> (peer's number, stand-in): proxies and received copies
-        self._proxies = {}   # peer's number -> proxy (one per object, so ``is`` holds)
+        self._origins = {}  # id(local stand-in) -> (peer's number, stand-in): proxies and received copies
+        self._proxies = {}  # peer's number -> proxy (one per object, so ``is`` holds)
         self._received = None  # containers received in the request being served (copied back after it)
         self._lock = threading.RLock()
         self.modules = {}
@@ -283,8 +323,12 @@ class Bridge:
         if isinstance(x, type) and BUILTIN_CLASSES.get(x.__name__) is x:
             return {"$B": x.__name__}
         if isinstance(x, BaseException):
-            return {"$e": self.encode(type(x), memo), "args": [self.encode(a, memo) for a in x.args],
-                    "s": _text(x), "n": self._export(x)}
+            return {
+                "$e": self.encode(type(x), memo),
+                "args": [self.encode(a, memo) for a in x.args],
+                "s": _text(x),
+                "n": self._export(x),
+            }
         return self._handle(x, memo)
 
     def _handle(self, x, memo):
@@ -422,11 +466,13 @@ class Bridge:
                 raise ProtocolError("an exception class with a base that is not an exception class")
             name = str(v.get("name", "RemoteError")).rsplit(".", 1)[-1] or "RemoteError"
             try:
-                proxy = type(name, (_Mirrored, *bases), {"__module__": "candidate", "_tt_bridge": self,
-                                                          "_tt_number": number})
+                proxy = type(
+                    name, (_Mirrored, *bases), {"__module__": "candidate", "_tt_bridge": self, "_tt_number": number}
+                )
             except TypeError:  # bases whose layouts conflict: the first one is enough to catch it
-                proxy = type(name, (_Mirrored, bases[0]), {"__module__": "candidate", "_tt_bridge": self,
-                                                           "_tt_number": number})
+                proxy = type(
+                    name, (_Mirrored, bases[0]), {"__module__": "candidate", "_tt_bridge": self, "_tt_number": number}
+                )
         else:
             proxy = Remote.__new__(Remote)
             object.__setattr__(proxy, "_tt_bridge", self)
@@ -484,8 +530,14 @@ def _describe_signature(target):
         default = p.default
         if default is not inspect.Parameter.empty and type(default) not in (int, float, str, bool, type(None)):
             default = "..."
-        parameters.append([p.name, int(p.kind), default is not inspect.Parameter.empty, default
-                           if default is not inspect.Parameter.empty else None])
+        parameters.append(
+            [
+                p.name,
+                int(p.kind),
+                default is not inspect.Parameter.empty,
+                default if default is not inspect.Parameter.empty else None,
+            ]
+        )
     return parameters
 
 
@@ -506,6 +558,7 @@ class _Mirrored:
 def _forward(op):
     def method(self, *args):
         return object.__getattribute__(self, "_tt_bridge").request("op", op, self, *args)
+
     method.__name__ = f"__{op}__"
     return method
 
@@ -533,10 +586,16 @@ class Remote:
     @property
     def __signature__(self):
         described = object.__getattribute__(self, "_tt_bridge").request("signature", self)
-        return inspect.Signature([
-            inspect.Parameter(str(name), inspect._ParameterKind(int(kind)),
-                              default=default if has_default else inspect.Parameter.empty)
-            for name, kind, has_default, default in described])
+        return inspect.Signature(
+            [
+                inspect.Parameter(
+                    str(name),
+                    inspect._ParameterKind(int(kind)),
+                    default=default if has_default else inspect.Parameter.empty,
+                )
+                for name, kind, has_default, default in described
+            ]
+        )
 
     def __instancecheck__(self, instance):
         return object.__getattribute__(self, "_tt_bridge").request("op", "instancecheck", self, instance)
@@ -545,16 +604,19 @@ class Remote:
         return object.__getattribute__(self, "_tt_bridge").request("op", "exit", self, *exc_info)
 
     __eq__, __ne__, __lt__, __le__, __gt__, __ge__ = (_forward(o) for o in ("eq", "ne", "lt", "le", "gt", "ge"))
-    __getitem__, __setitem__, __delitem__, __contains__ = (_forward(o) for o in (
-        "getitem", "setitem", "delitem", "contains"))
+    __getitem__, __setitem__, __delitem__, __contains__ = (
+        _forward(o) for o in ("getitem", "setitem", "delitem", "contains")
+    )
     __len__, __iter__, __next__, __bool__, __hash__ = (_forward(o) for o in ("len", "iter", "next", "bool", "hash"))
     __repr__, __str__ = _forward("repr"), _forward("str")
-    __add__, __sub__, __mul__, __truediv__, __floordiv__, __mod__, __pow__ = (_forward(o) for o in (
-        "add", "sub", "mul", "truediv", "floordiv", "mod", "pow"))
+    __add__, __sub__, __mul__, __truediv__, __floordiv__, __mod__, __pow__ = (
+        _forward(o) for o in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow")
+    )
     __neg__, __abs__, __int__, __float__, __index__ = (_forward(o) for o in ("neg", "abs", "int", "float", "index"))
     __and__, __or__, __xor__, __enter__ = (_forward(o) for o in ("and", "or", "xor", "enter"))
-    __radd__, __rsub__, __rmul__, __rtruediv__, __rfloordiv__, __rmod__, __rpow__ = (_forward(o) for o in (
-        "radd", "rsub", "rmul", "rtruediv", "rfloordiv", "rmod", "rpow"))
+    __radd__, __rsub__, __rmul__, __rtruediv__, __rfloordiv__, __rmod__, __rpow__ = (
+        _forward(o) for o in ("radd", "rsub", "rmul", "rtruediv", "rfloordiv", "rmod", "rpow")
+    )
     __pos__, __round__, __complex__ = _forward("pos"), _forward("round"), _forward("complex")
 
 
@@ -600,7 +662,8 @@ def candidate_modules(workspace):
         if not stem.isidentifier():
             continue
         if (dot and suffix == "py" and os.path.isfile(os.path.join(workspace, entry))) or (
-                not dot and os.path.isdir(os.path.join(workspace, entry))):
+            not dot and os.path.isdir(os.path.join(workspace, entry))
+        ):
             names.add(stem)
     return names
 

@@ -46,6 +46,7 @@ def _read_key():
     os.close(null)
     return key
 
+
 import pytest  # noqa: E402  (after argv parsing: nothing of the candidate's is importable yet)
 
 TIMINGS["pytest imported"] = time.time()
@@ -91,8 +92,14 @@ class Reporter:
 
     def pytest_sessionfinish(self, session, exitstatus):
         TIMINGS["finished"] = time.time()
-        document = {"mode": MODE, "collected": self.collected, "results": self.results,
-                    "collect_errors": self.collect_errors, "exitstatus": int(exitstatus), "timings": TIMINGS}
+        document = {
+            "mode": MODE,
+            "collected": self.collected,
+            "results": self.results,
+            "collect_errors": self.collect_errors,
+            "exitstatus": int(exitstatus),
+            "timings": TIMINGS,
+        }
         body = json.dumps(document).encode("utf-8")
         with open(REPORT, "w", encoding="utf-8") as fh:
             json.dump({"mac": self._sign(body), "body": body.decode("utf-8")}, fh)
@@ -124,8 +131,19 @@ def main():
         host, _, port = CANDIDATE.rpartition(":")
         bridge.install_finder(bridge.connect(host, int(port)), "/workspace")
         TIMINGS["connected"] = time.time()
-    args = [TESTS, "-c", os.path.join(HERE, "pytest.ini"), "--rootdir=/grader", "--confcutdir=/grader",
-            "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--tb=short"]
+    args = [
+        TESTS,
+        "-c",
+        os.path.join(HERE, "pytest.ini"),
+        "--rootdir=/grader",
+        "--confcutdir=/grader",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--no-header",
+        "-rN",
+        "--tb=short",
+    ]
     if MODE == "collect":
         args.append("--collect-only")
     return pytest.main(args, plugins=[reporter])

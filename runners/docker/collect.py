@@ -45,8 +45,14 @@ class Counters:
 
 
 def finish(
-    api: docker.APIClient, cid: str, spec: RunSpec, image_id: str, started: float, outcomes: list[StepOutcome],
-    alive: bool, **extra,
+    api: docker.APIClient,
+    cid: str,
+    spec: RunSpec,
+    image_id: str,
+    started: float,
+    outcomes: list[StepOutcome],
+    alive: bool,
+    **extra,
 ) -> RunOutcome:
     """Collect counters and files (when the sandbox is usable) into the run's outcome."""
     counters, collected = Counters(), dict[str, bytes]()

@@ -63,8 +63,9 @@ class Pool:
             if up_to is not None and len(ready) >= up_to:
                 return
             if self._starter is None:
-                self._starter = ThreadPoolExecutor(max_workers=max(2, self.warm),
-                                                   thread_name_prefix="tasktrial-sandbox-start")
+                self._starter = ThreadPoolExecutor(
+                    max_workers=max(2, self.warm), thread_name_prefix="tasktrial-sandbox-start"
+                )
             ready.append(self._starter.submit(make))
 
     def dispose(self, now: Callable[[], None], later: Callable[[], None]) -> None:

@@ -36,8 +36,9 @@ class DockerRunner:
 
     name = BACKEND
 
-    def __init__(self, client: docker.DockerClient, *, runtime: str | None = None, owner: str | None = None,
-                 warm: int = 0):
+    def __init__(
+        self, client: docker.DockerClient, *, runtime: str | None = None, owner: str | None = None, warm: int = 0
+    ):
         """``owner`` (``host:pid`` of a worker) is stamped on every sandbox so a successor can reap orphans.
 
         ``warm`` > 0 keeps that many sandboxes started (or starting) ahead per kind of run (image,
@@ -125,8 +126,9 @@ class DockerRunner:
 
     def _dispose(self, container: str) -> None:
         """Remove a used sandbox: in the background once sandboxes are started ahead (off the submission's path)."""
-        self._pool.dispose(partial(self._sandboxes.remove, container),
-                           partial(self._sandboxes.remove_logged, container))
+        self._pool.dispose(
+            partial(self._sandboxes.remove, container), partial(self._sandboxes.remove_logged, container)
+        )
 
     def _run_in(self, cid: str, spec: RunSpec, image_id: str, started: float) -> RunOutcome:
         if not spec.steps:
@@ -186,9 +188,15 @@ class DockerRunner:
                 for unused in ahead:  # the run ended early: sandboxes prepared for it go unused
                     with contextlib.suppress(RunnerError):
                         self._discard(unused.result(), helper)
-        return RunOutcome(backend=self.name, image=image_id, steps=tuple(outcomes),
-                          wall_seconds=time.monotonic() - started, cpu_seconds=cpu, peak_memory_bytes=peak,
-                          oom_killed=oom)
+        return RunOutcome(
+            backend=self.name,
+            image=image_id,
+            steps=tuple(outcomes),
+            wall_seconds=time.monotonic() - started,
+            cpu_seconds=cpu,
+            peak_memory_bytes=peak,
+            oom_killed=oom,
+        )
 
     def _prepared(self, spec: RunSpec, image: str) -> str:
         """A fresh sandbox holding ``spec``'s files, ready for a step."""
@@ -229,8 +237,13 @@ class DockerRunner:
         client_image = images.runtime_image(spec.client.environment).tag
         image_id, client_image_id = self._image_id(image), self._image_id(client_image)
         started = time.monotonic()
-        if spec.service.loopback and not self._pool.warm and not spec.service.probe and not spec.steps \
-                and spec.client.steps:
+        if (
+            spec.service.loopback
+            and not self._pool.warm
+            and not spec.service.probe
+            and not spec.steps
+            and spec.client.steps
+        ):
             return self._serve_made_now(spec, image, client_image, (image_id, client_image_id), started)
         network, containers = self._take_service(spec, image, client_image)
         try:
@@ -239,8 +252,10 @@ class DockerRunner:
         except docker.errors.DockerException as exc:
             raise RunnerError(f"the Docker engine failed during the service run: {exc}") from exc
         finally:
-            self._pool.dispose(partial(self._sandboxes.remove_all, containers, network),
-                               partial(self._sandboxes.remove_all_logged, containers, network))
+            self._pool.dispose(
+                partial(self._sandboxes.remove_all, containers, network),
+                partial(self._sandboxes.remove_all_logged, containers, network),
+            )
 
     def _take_service(self, spec: RunSpec, image: str, client_image: str) -> tuple[str, list[str]]:
         """A service run's network and started (candidate, client) sandboxes: started ahead when warm.
@@ -266,5 +281,7 @@ class DockerRunner:
         except docker.errors.DockerException as exc:
             raise RunnerError(f"the Docker engine failed during the service run: {exc}") from exc
         finally:
-            self._pool.dispose(partial(self._sandboxes.remove_all, containers, ""),
-                               partial(self._sandboxes.remove_all_logged, containers, ""))
+            self._pool.dispose(
+                partial(self._sandboxes.remove_all, containers, ""),
+                partial(self._sandboxes.remove_all_logged, containers, ""),
+            )

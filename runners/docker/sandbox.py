@@ -56,8 +56,14 @@ class Sandboxes:
         self._created = threading.Condition()
 
     def create(
-        self, spec: RunSpec, image: str, *, run_id: str | None = None, network: str | None = None,
-        aliases: tuple[str, ...] = (), joins: str | None = None,
+        self,
+        spec: RunSpec,
+        image: str,
+        *,
+        run_id: str | None = None,
+        network: str | None = None,
+        aliases: tuple[str, ...] = (),
+        joins: str | None = None,
     ) -> str:
         """A started sandbox; on no network unless ``network`` names a service run's network.
 
@@ -90,7 +96,13 @@ class Sandboxes:
             self._created.wait_for(lambda: self._creating == 0, timeout=ABANDON_WAIT_SECONDS)
 
     def _create_now(
-        self, spec: RunSpec, image: str, *, run_id: str | None, network: str | None, aliases: tuple[str, ...],
+        self,
+        spec: RunSpec,
+        image: str,
+        *,
+        run_id: str | None,
+        network: str | None,
+        aliases: tuple[str, ...],
         joins: str | None = None,
     ) -> str:
         labels = {LABEL: "1", "tasktrial.run": run_id or uuid.uuid4().hex, **self.owner, **spec.labels}
@@ -124,8 +136,9 @@ class Sandboxes:
             raise RunnerError(f"cannot start a sandbox from {image}: {exc}") from exc
         return container["Id"]
 
-    def host_config(self, limits: ResourceLimits, *, network: str = "none",
-                    hosts: dict[str, str] | None = None) -> dict:
+    def host_config(
+        self, limits: ResourceLimits, *, network: str = "none", hosts: dict[str, str] | None = None
+    ) -> dict:
         """The full limit set as Docker options: the one place ``ResourceLimits`` becomes them."""
         memory = f"{limits.memory_mb}m"
         disk = f"size={limits.disk_mb}m,nr_inodes={max(1024, limits.disk_mb * 64)}"

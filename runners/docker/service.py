@@ -73,7 +73,13 @@ class ServiceProcess:
 
     @classmethod
     def start(
-        cls, api: docker.APIClient, cid: str, service: Service, limits: ResourceLimits, lifetime: float, *,
+        cls,
+        api: docker.APIClient,
+        cid: str,
+        service: Service,
+        limits: ResourceLimits,
+        lifetime: float,
+        *,
         stdin: bytes = b"",
     ) -> ServiceProcess:
         """Start ``service.argv`` in ``cid`` with ``stdin`` then end of file; its output is kept up to
@@ -130,9 +136,10 @@ def make(sandboxes: Sandboxes, spec: RunSpec, image: str, client_image: str) -> 
     containers: list[str] = []
     # Both sandboxes start at once: each start is most of a short run's time.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tasktrial-service-start") as starting:
-        made = [starting.submit(sandboxes.create, spec, image, run_id=run_id, network=network,
-                                aliases=(SERVICE_HOST,)),
-                starting.submit(sandboxes.create, spec.client, client_image, run_id=run_id, network=network)]
+        made = [
+            starting.submit(sandboxes.create, spec, image, run_id=run_id, network=network, aliases=(SERVICE_HOST,)),
+            starting.submit(sandboxes.create, spec.client, client_image, run_id=run_id, network=network),
+        ]
         failures = []
         for future in made:
             try:
@@ -186,15 +193,22 @@ def serve(
         stdout, stderr, truncated = process.stop()
         service = ServiceOutcome(ready, ready_seconds, exit_code, stdout, stderr, truncated)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-finish") as finishing:
-        client_outcome = finishing.submit(finish, api, client, spec.client, image_ids[1], client_began,
-                                          client_steps, client_alive)
-        candidate_outcome = finish(api, candidate, spec, image_ids[0], started, outcomes, alive,
-                                   service=service, client=None)
+        client_outcome = finishing.submit(
+            finish, api, client, spec.client, image_ids[1], client_began, client_steps, client_alive
+        )
+        candidate_outcome = finish(
+            api, candidate, spec, image_ids[0], started, outcomes, alive, service=service, client=None
+        )
         return dataclasses.replace(candidate_outcome, client=client_outcome.result())
 
 
 def serve_made_now(
-    sandboxes: Sandboxes, spec: RunSpec, image: str, client_image: str, image_ids: tuple[str, str], started: float,
+    sandboxes: Sandboxes,
+    spec: RunSpec,
+    image: str,
+    client_image: str,
+    image_ids: tuple[str, str],
+    started: float,
     made: list[str],
 ) -> RunOutcome:
     """A loopback service run with no sandbox started ahead: the client's pytest starts while the
@@ -219,7 +233,11 @@ def serve_made_now(
 
 
 def _serve_at_once(
-    api: docker.APIClient, candidate: str | Future[str], client: str, spec: RunSpec, image_ids: tuple[str, str],
+    api: docker.APIClient,
+    candidate: str | Future[str],
+    client: str,
+    spec: RunSpec,
+    image_ids: tuple[str, str],
     started: float,
 ) -> RunOutcome:
     """A service nobody probes and no step precedes: the client's files ride in its first step, which
@@ -236,21 +254,23 @@ def _serve_at_once(
                 candidate = candidate.result()
             except RunnerError:
                 with contextlib.suppress(docker.errors.APIError):  # its step would wait for a sandbox that
-                    api.kill(client)                                # never serves (the client goes anyway)
+                    api.kill(client)  # never serves (the client goes anyway)
                 raise
         client_time = spec.client.limits.time_seconds * len(spec.client.steps)
         lifetime = spec.service.ready_timeout_seconds + client_time + 60
         # The candidate's files ride in the service's exec, as the client's in its first step (one exec less).
         argv, archive, marker = upload_then(spec, spec.service.argv)
-        process = ServiceProcess.start(api, candidate, dataclasses.replace(spec.service, argv=argv),
-                                       spec.limits, lifetime, stdin=archive)
+        process = ServiceProcess.start(
+            api, candidate, dataclasses.replace(spec.service, argv=argv), spec.limits, lifetime, stdin=archive
+        )
         outcome, client_alive = first.result()
     rest, client_alive = run_steps(api, client, spec.client.steps[1:], spec.client.limits, alive=client_alive)
     client_steps = [outcome, *rest]
     exit_code = process.exit_code()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-finish") as finishing:
-        client_outcome = finishing.submit(finish, api, client, spec.client, image_ids[1], client_began,
-                                          client_steps, client_alive)
+        client_outcome = finishing.submit(
+            finish, api, client, spec.client, image_ids[1], client_began, client_steps, client_alive
+        )
         # The counters' exec kills every process of the sandbox user first, the service among them: no
         # kill exec of its own. If that exec could not start (e.g. no pid left), the service is killed harder.
         try:

@@ -87,8 +87,9 @@ def upload(api: docker.APIClient, cid: str, spec: RunSpec) -> None:
         raise RunnerError(f"copying files into the sandbox failed (exit {result.exit_code}): {result.stderr[-500:]!r}")
 
 
-def run_steps(api: docker.APIClient, cid: str, steps: tuple[Step, ...], limits: ResourceLimits, *,
-              alive: bool = True) -> tuple[list[StepOutcome], bool]:
+def run_steps(
+    api: docker.APIClient, cid: str, steps: tuple[Step, ...], limits: ResourceLimits, *, alive: bool = True
+) -> tuple[list[StepOutcome], bool]:
     """Run ``steps`` in order; returns their outcomes and whether the sandbox is still usable."""
     outcomes: list[StepOutcome] = []
     for step in steps:

@@ -20,8 +20,9 @@ def cohort(api: Api, organiser: dict[str, str], roster: str = ROSTER, name: str 
     made = api.client.post("/v1/cohorts", headers=organiser, json={"name": name})
     assert made.status_code == 201, made.text
     body = made.json()
-    imported = api.client.post(f"/v1/cohorts/{body['id']}/members", headers={**organiser, "content-type": "text/csv"},
-                               content=roster.encode())
+    imported = api.client.post(
+        f"/v1/cohorts/{body['id']}/members", headers={**organiser, "content-type": "text/csv"}, content=roster.encode()
+    )
     assert imported.status_code == 201, imported.text
     body["invitations"] = {i["subject"]: i["invitation"] for i in imported.json()["invitations"]}
     return body
@@ -42,8 +43,11 @@ def member(api: Api, invitation: str) -> dict[str, str]:
 
 
 def attempt(api: Api, headers: dict[str, str], assessment_id: str, files: dict[str, str] | None = None):
-    return api.client.post("/v1/submissions", headers=headers, json={
-        "task": RETRY, "assessment": assessment_id, "files": files or {"retry.py": "print('hi')\n"}})
+    return api.client.post(
+        "/v1/submissions",
+        headers=headers,
+        json={"task": RETRY, "assessment": assessment_id, "files": files or {"retry.py": "print('hi')\n"}},
+    )
 
 
 def setup(api: Api, **settings) -> tuple[dict, dict, dict[str, str], dict[str, str]]:

@@ -33,12 +33,18 @@ class Api:
         return {"Authorization": f"Bearer {secret}"}
 
 
-def make_api(data_dir: Path, *, database_url: str | None = None, catalogue_dirs: list[Path] | None = None,
-             **overrides) -> Iterator[Api]:
+def make_api(
+    data_dir: Path, *, database_url: str | None = None, catalogue_dirs: list[Path] | None = None, **overrides
+) -> Iterator[Api]:
     # Test webhook receivers listen on 127.0.0.1: allowed here, refused by default (tests/api/test_webhook_ssrf.py).
     overrides.setdefault("webhook_allow_private", True)
-    settings = Settings(data_dir=data_dir, database_url=database_url, catalogue_dirs=catalogue_dirs or [CATALOGUE],
-                        max_upload_bytes=256 * 1024, **overrides)
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        catalogue_dirs=catalogue_dirs or [CATALOGUE],
+        max_upload_bytes=256 * 1024,
+        **overrides,
+    )
     queue = FakeQueue()
     service = build_service(settings, queue)
     app = create_app(service, reaper=False)

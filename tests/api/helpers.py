@@ -13,8 +13,9 @@ SECRET_OUTPUT = "candidate stdout the candidate must not get back"
 
 
 def submit(api: Api, headers: dict[str, str], files: dict[str, str] | None = None, task: str = RETRY) -> dict:
-    response = api.client.post("/v1/submissions", headers=headers,
-                               json={"task": task, "files": files or {"retry.py": "print('hi')\n"}})
+    response = api.client.post(
+        "/v1/submissions", headers=headers, json={"task": task, "files": files or {"retry.py": "print('hi')\n"}}
+    )
     assert response.status_code == 202, response.text
     return response.json()
 
@@ -23,14 +24,35 @@ def result_document(api: Api, job: dict, *, passed: bool = True) -> dict:
     task = api.service.pack_store.task(job["pack_id"], job["task_id"], job["pack_version"])
     status = CheckStatus.PASS if passed else CheckStatus.FAIL
     checks = (
-        Check(id="visible-check", name="visible", status=status, score=1.0 if passed else 0.0, max_score=1.0,
-              message="you can read this", visible=True),
-        Check(id="hidden-check", name="hidden", status=status, score=1.0 if passed else 0.0, max_score=1.0,
-              message=SECRET_MESSAGE, visible=False),
+        Check(
+            id="visible-check",
+            name="visible",
+            status=status,
+            score=1.0 if passed else 0.0,
+            max_score=1.0,
+            message="you can read this",
+            visible=True,
+        ),
+        Check(
+            id="hidden-check",
+            name="hidden",
+            status=status,
+            score=1.0 if passed else 0.0,
+            max_score=1.0,
+            message=SECRET_MESSAGE,
+            visible=False,
+        ),
     )
     outcome = RunOutcome(backend="fake", image="sha256:fake", steps=(StepOutcome(0, SECRET_OUTPUT.encode()),))
-    return Result(task=task, submission_digest=job["submission_digest"], status=RunStatus.COMPLETED, checks=checks,
-                  started_at=now(), finished_at=now(), outcome=outcome).to_document()
+    return Result(
+        task=task,
+        submission_digest=job["submission_digest"],
+        status=RunStatus.COMPLETED,
+        checks=checks,
+        started_at=now(),
+        finished_at=now(),
+        outcome=outcome,
+    ).to_document()
 
 
 def work(api: Api, run_id: str, *, passed: bool = True, worker: str = "w1") -> dict:
@@ -56,8 +78,11 @@ def rewrite_log_leaf(session, *, log_index: int, digest: str) -> None:
     entry.digest = digest
     session.add(entry)
     session.flush()
-    digests = session.exec(select(LogEntry.digest).where(LogEntry.log_index != None)  # noqa: E711
-                           .order_by(col(LogEntry.log_index))).all()
+    digests = session.exec(
+        select(LogEntry.digest)
+        .where(LogEntry.log_index != None)  # noqa: E711
+        .order_by(col(LogEntry.log_index))
+    ).all()
     session.exec(delete(LogNode))
     nodes = merkle.completed_nodes(0, [transparency.leaf_hash(d) for d in digests], lambda wanted: {})
     session.add_all(LogNode(level=level, position=position, hash=value) for (level, position), value in nodes.items())

@@ -91,12 +91,27 @@ def test_access_rule(api, method, template, admitted, role):
     work(api, accepted["run_id"])
     submission = api.client.get(f"/v1/submissions/{accepted['id']}", headers=owner).json()
     api.service.log.seal()
-    ids = {"pack_id": "python-foundations", "task_id": "retry-backoff", "submission_id": accepted["id"],
-           "result_id": submission["result_id"], "candidate": "owner", "run_id": accepted["run_id"],
-           "kid": api.service.key.kid, "size": 2, "award_id": "no-such-award",
-           "version": "1.0.0", "version_id": "unknown-version", "review_id": "no-such-review",
-           "regrade_id": "no-such-regrade", "a": "x", "b": "y", "job_id": "no-such-job",
-           "endpoint_id": "no-such-endpoint", "delivery_id": "no-such-delivery", "token_id": "no-such-token"}
+    ids = {
+        "pack_id": "python-foundations",
+        "task_id": "retry-backoff",
+        "submission_id": accepted["id"],
+        "result_id": submission["result_id"],
+        "candidate": "owner",
+        "run_id": accepted["run_id"],
+        "kid": api.service.key.kid,
+        "size": 2,
+        "award_id": "no-such-award",
+        "version": "1.0.0",
+        "version_id": "unknown-version",
+        "review_id": "no-such-review",
+        "regrade_id": "no-such-regrade",
+        "a": "x",
+        "b": "y",
+        "job_id": "no-such-job",
+        "endpoint_id": "no-such-endpoint",
+        "delivery_id": "no-such-delivery",
+        "token_id": "no-such-token",
+    }
     if "{cohort_id}" in template or "{assessment_id}" in template:
         ids.update(cohort_ids(api))
     headers = {} if role is None else api.token(role, "owner" if role is Role.CANDIDATE else f"someone-{role}")
@@ -150,8 +165,11 @@ def test_a_candidate_cannot_see_another_candidates_submission(api):
     alice, bob = api.token(Role.CANDIDATE, "alice"), api.token(Role.CANDIDATE, "bob")
     accepted = submit(api, alice)
     work(api, accepted["run_id"])
-    for path in (f"/v1/submissions/{accepted['id']}", f"/v1/submissions/{accepted['id']}/result",
-                 f"/v1/submissions/{accepted['id']}/events"):
+    for path in (
+        f"/v1/submissions/{accepted['id']}",
+        f"/v1/submissions/{accepted['id']}/result",
+        f"/v1/submissions/{accepted['id']}/events",
+    ):
         assert api.client.get(path, headers=bob).status_code == 404
     assert api.client.get("/v1/submissions", headers=bob).json()["count"] == 0
     assert api.client.get("/v1/submissions", headers=alice).json()["count"] == 1

@@ -29,8 +29,11 @@ def _alice(api: Api, headers: dict[str, str]):
 def _stored(api: Api, assessment_id: str) -> int:
     pack_id, _, task_id = RETRY.partition("/")
     with api.service.session() as session:
-        return len(cohort_storage.assessment_submissions(session=session, assessment_id=assessment_id,
-                                                         pack_id=pack_id, task_id=task_id))
+        return len(
+            cohort_storage.assessment_submissions(
+                session=session, assessment_id=assessment_id, pack_id=pack_id, task_id=task_id
+            )
+        )
 
 
 def test_two_attempts_that_both_passed_the_first_check_store_only_one(api):
@@ -44,9 +47,17 @@ def test_two_attempts_that_both_passed_the_first_check_store_only_one(api):
     submissions_api._accept(api.service, _alice(api, alice), RETRY, None, test["id"], FILES)
     with api.service.session() as session, pytest.raises(AssessmentRuleBroken, match="attempt_limit: 1 of 1"):
         storage.create_submission(
-            session=session, candidate="alice", pack_id=pack_id, pack_version=pinned["pack_version"], task_id=task_id,
-            task_digest=pinned["task_digest"], submission_digest="sha256:x", archive=b"x", assessment_id=test["id"],
-            attempt_limit=limit)
+            session=session,
+            candidate="alice",
+            pack_id=pack_id,
+            pack_version=pinned["pack_version"],
+            task_id=task_id,
+            task_digest=pinned["task_digest"],
+            submission_digest="sha256:x",
+            archive=b"x",
+            assessment_id=test["id"],
+            attempt_limit=limit,
+        )
     assert _stored(api, test["id"]) == 1
     progress = api.client.get(f"/v1/assessments/{test['id']}/dashboard", headers=organiser).json()
     assert progress["members"][0]["tasks"][RETRY]["attempts"] == 1  # the refused attempt was not counted

@@ -72,9 +72,18 @@ def cohort_ids(api) -> dict[str, str]:
     organiser = api.token(Role.AUTHOR, "olga")
     made = cohort(api, organiser)
     test = assessment(api, organiser, made["id"], duration_seconds=600)
-    return {"cohort_id": made["id"], "assessment_id": test["id"], "subject": "alice", "kind": "scores",
-            "review_id": "no-such-review", "regrade_id": "no-such-regrade",
-            "a": "x", "b": "y", "endpoint_id": "no-such-endpoint", "delivery_id": "no-such-delivery"}
+    return {
+        "cohort_id": made["id"],
+        "assessment_id": test["id"],
+        "subject": "alice",
+        "kind": "scores",
+        "review_id": "no-such-review",
+        "regrade_id": "no-such-regrade",
+        "a": "x",
+        "b": "y",
+        "endpoint_id": "no-such-endpoint",
+        "delivery_id": "no-such-delivery",
+    }
 
 
 def body(template: str) -> dict | None:
@@ -83,8 +92,10 @@ def body(template: str) -> dict | None:
     if template.endswith("/staff"):
         return {"json": {"subject": "rita"}}
     if template.endswith("/members"):
-        return {"content": b"subject,display_name,email\nnew,New,new@example.org\n",
-                "headers": {"content-type": "text/csv"}}
+        return {
+            "content": b"subject,display_name,email\nnew,New,new@example.org\n",
+            "headers": {"content-type": "text/csv"},
+        }
     if template.endswith("/redeem"):
         return {"json": {"invitation": "tt_no-such-invitation"}}
     if template.endswith("/webhooks"):
@@ -96,8 +107,14 @@ def body(template: str) -> dict | None:
     if template.endswith("/hiring"):
         return {"params": {"skill": "python.x"}}
     if template.endswith("/assessments"):
-        return {"json": {"title": "t", "tasks": [{"task": "python-foundations/retry-backoff"}],
-                         "opens_at": when(hours=-1), "closes_at": when(hours=1)}}
+        return {
+            "json": {
+                "title": "t",
+                "tasks": [{"task": "python-foundations/retry-backoff"}],
+                "opens_at": when(hours=-1),
+                "closes_at": when(hours=1),
+            }
+        }
     return None
 
 
@@ -107,19 +124,36 @@ def two_cohorts(api):
     mine = cohort(api, olga)
     theirs = cohort(api, oscar, "subject,display_name,email\nzoe,Zoe,zoe@example.org\n", name="Other")
     for organiser, made, staff in ((olga, mine, "rita"), (oscar, theirs, "rex")):
-        assert api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser,
-                               json={"subject": staff}).status_code == 201
+        assert (
+            api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": staff}).status_code
+            == 201
+        )
     test = assessment(api, olga, mine["id"], duration_seconds=600)
-    people = {"organiser": olga, "staff": api.token(Role.REVIEWER, "rita"),
-              "member": member(api, mine["invitations"]["alice"]), "other_organiser": oscar,
-              "other_staff": api.token(Role.REVIEWER, "rex"), "other_member": member(api, theirs["invitations"]["zoe"])}
+    people = {
+        "organiser": olga,
+        "staff": api.token(Role.REVIEWER, "rita"),
+        "member": member(api, mine["invitations"]["alice"]),
+        "other_organiser": oscar,
+        "other_staff": api.token(Role.REVIEWER, "rex"),
+        "other_member": member(api, theirs["invitations"]["zoe"]),
+    }
     regrade = api.client.post(f"/v1/assessments/{test['id']}/regrade", headers=olga, json={}).json()
-    endpoint = api.client.post(f"/v1/cohorts/{mine['id']}/webhooks", headers=olga,
-                               json={"url": "http://127.0.0.1:9/hook", "events": ["result.created"]}).json()
+    endpoint = api.client.post(
+        f"/v1/cohorts/{mine['id']}/webhooks",
+        headers=olga,
+        json={"url": "http://127.0.0.1:9/hook", "events": ["result.created"]},
+    ).json()
     api.service.webhooks.emit(cohort_id=mine["id"], event_type="result.created", data={})
     delivery = api.service.webhooks.deliveries(endpoint_id=endpoint["id"])[0][0]
-    return {"cohort_id": mine["id"], "assessment_id": test["id"], "subject": "alice", "kind": "readiness",
-            "regrade_id": regrade["id"], "endpoint_id": endpoint["id"], "delivery_id": delivery.id}, people
+    return {
+        "cohort_id": mine["id"],
+        "assessment_id": test["id"],
+        "subject": "alice",
+        "kind": "readiness",
+        "regrade_id": regrade["id"],
+        "endpoint_id": endpoint["id"],
+        "delivery_id": delivery.id,
+    }, people
 
 
 @pytest.mark.parametrize(("method", "template"), list(MATRIX), ids=[f"{m} {p}" for m, p in MATRIX])
@@ -140,7 +174,16 @@ def test_no_token_is_401_on_every_cohort_route(api):
     for method, template, admitted in COHORT_RULES:
         if admitted == "page":
             continue
-        path = template.format(cohort_id="c", assessment_id="a", subject="s", kind="scores", review_id="r",
-                                 regrade_id="g", a="x", b="y",
-                                 endpoint_id="e", delivery_id="d")
+        path = template.format(
+            cohort_id="c",
+            assessment_id="a",
+            subject="s",
+            kind="scores",
+            review_id="r",
+            regrade_id="g",
+            a="x",
+            b="y",
+            endpoint_id="e",
+            delivery_id="d",
+        )
         assert api.client.request(method, path).status_code == 401, path

@@ -26,10 +26,13 @@ def _submissions(api) -> int:
 def test_a_csv_with_bad_rows_names_each_line_and_imports_nothing(api):
     organiser = api.token(Role.AUTHOR, "olga")
     made = api.client.post("/v1/cohorts", headers=organiser, json={"name": "x"}).json()
-    roster = ("subject,display_name,email\nalice,Alice,alice@example.org\nbad subject,Bee,bee@example.org\n"
-              "carol,Carol,not-an-email\nalice,Again,again@example.org\ndan,Dan,dan@example.org\n")
-    response = api.client.post(f"/v1/cohorts/{made['id']}/members", headers={**organiser, "content-type": "text/csv"},
-                               content=roster.encode())
+    roster = (
+        "subject,display_name,email\nalice,Alice,alice@example.org\nbad subject,Bee,bee@example.org\n"
+        "carol,Carol,not-an-email\nalice,Again,again@example.org\ndan,Dan,dan@example.org\n"
+    )
+    response = api.client.post(
+        f"/v1/cohorts/{made['id']}/members", headers={**organiser, "content-type": "text/csv"}, content=roster.encode()
+    )
     assert response.status_code == 422, response.text
     problems = response.json()["problems"]
     assert [p.split(":")[0] for p in problems] == ["line 3", "line 4", "line 5"]
@@ -42,8 +45,9 @@ def test_an_import_naming_an_existing_member_imports_nothing(api):
     organiser = api.token(Role.AUTHOR, "olga")
     made = cohort(api, organiser)
     again = "subject,display_name,email\nzed,Zed,zed@example.org\nbob,Bob,bob2@example.org\n"
-    response = api.client.post(f"/v1/cohorts/{made['id']}/members", headers={**organiser, "content-type": "text/csv"},
-                               content=again.encode())
+    response = api.client.post(
+        f"/v1/cohorts/{made['id']}/members", headers={**organiser, "content-type": "text/csv"}, content=again.encode()
+    )
     assert response.status_code == 422
     assert response.json()["problems"] == ["line 3: 'bob' is already a member"]
     assert api.client.get(f"/v1/cohorts/{made['id']}/members", headers=organiser).json()["count"] == 2
@@ -79,9 +83,16 @@ def test_a_candidate_sees_only_their_cohorts_assessments_and_another_cohort_answ
 def test_a_window_that_closes_before_it_opens_is_422(api):
     organiser = api.token(Role.AUTHOR, "olga")
     made = cohort(api, organiser)
-    response = api.client.post(f"/v1/cohorts/{made['id']}/assessments", headers=organiser, json={
-        "title": "t", "tasks": [{"task": "python-foundations/retry-backoff"}],
-        "opens_at": when(hours=2), "closes_at": when(hours=1)})
+    response = api.client.post(
+        f"/v1/cohorts/{made['id']}/assessments",
+        headers=organiser,
+        json={
+            "title": "t",
+            "tasks": [{"task": "python-foundations/retry-backoff"}],
+            "opens_at": when(hours=2),
+            "closes_at": when(hours=1),
+        },
+    )
     assert response.status_code == 422
     assert "closes_at" in response.text and "after opens_at" in response.text
 
@@ -89,8 +100,14 @@ def test_a_window_that_closes_before_it_opens_is_422(api):
 def test_tasks_are_pinned_with_their_digest(api):
     made, test, organiser, alice = setup(api)
     task = api.service.pack_store.task("python-foundations", "retry-backoff")
-    assert test["tasks"] == [{"pack_id": "python-foundations", "pack_version": task.pack_version,
-                              "task_id": "retry-backoff", "task_digest": task.digest}]
+    assert test["tasks"] == [
+        {
+            "pack_id": "python-foundations",
+            "pack_version": task.pack_version,
+            "task_id": "retry-backoff",
+            "task_digest": task.digest,
+        }
+    ]
 
 
 @pytest.mark.parametrize(("opens", "closes", "rule"), [(2, 3, "window_not_open"), (-3, -2, "window_closed")])
@@ -103,8 +120,9 @@ def test_outside_the_window_is_409_naming_the_rule_and_nothing_is_stored(api, op
 
 
 def test_late_work_is_accepted_and_marked_when_the_policy_says_so(api):
-    made, test, organiser, alice = setup(api, opens_at=when(hours=-3), closes_at=when(hours=-2),
-                                         late="accept-and-mark-late")
+    made, test, organiser, alice = setup(
+        api, opens_at=when(hours=-3), closes_at=when(hours=-2), late="accept-and-mark-late"
+    )
     response = attempt(api, alice, test["id"])
     assert response.status_code == 202, response.text
     assert api.client.get(f"/v1/submissions/{response.json()['id']}", headers=alice).json()["late"] is True
@@ -130,8 +148,11 @@ def test_a_timed_assessment_needs_a_start_and_stops_at_its_end(api):
     assert attempt(api, alice, test["id"]).status_code == 202
     with api.service.session() as session:  # the clock moves on: the attempt started 11 minutes ago
         row = session.exec(select(AssessmentStart)).one()
-        session.exec(update(AssessmentStart).where(AssessmentStart.id == row.id)
-                     .values(started_at=row.started_at - timedelta(minutes=11)))
+        session.exec(
+            update(AssessmentStart)
+            .where(AssessmentStart.id == row.id)
+            .values(started_at=row.started_at - timedelta(minutes=11))
+        )
         session.commit()
     assert api.client.get(f"/v1/assessments/{test['id']}", headers=alice).json()["time_left_seconds"] == 0
     refused = attempt(api, alice, test["id"])
@@ -169,8 +190,10 @@ def test_check_visibility_cuts_the_signed_candidate_view(api):
 def test_staff_of_one_cohort_do_not_see_another_cohorts_work(api):
     made, test, organiser, alice = setup(api)
     reviewer, outsider = api.token(Role.REVIEWER, "rita"), api.token(Role.REVIEWER, "rex")
-    assert api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser,
-                           json={"subject": "rita"}).status_code == 201
+    assert (
+        api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": "rita"}).status_code
+        == 201
+    )
     accepted = attempt(api, alice, test["id"]).json()
     work(api, accepted["run_id"])
     assert _full(api.client.get(f"/v1/submissions/{accepted['id']}/result", headers=reviewer).json())

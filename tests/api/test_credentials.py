@@ -62,7 +62,11 @@ def test_a_ready_result_awards_stacked_credentials_and_a_regrade_revokes_them(ap
     assert exported.status_code == 200, exported.text
     credential = exported.json()
     assert openbadges.verify(credential, did_documents(api)) == []
-    assert credential["issuer"]["id"] == "did:web:127.0.0.1%3A8000" == credential["proof"]["verificationMethod"].split("#")[0]
+    assert (
+        credential["issuer"]["id"]
+        == "did:web:127.0.0.1%3A8000"
+        == credential["proof"]["verificationMethod"].split("#")[0]
+    )
     assert credential["credentialSubject"]["achievement"]["name"] == "Backend Resilience"
     assert credential["evidence"][0]["id"].endswith(f"/v1/results/{result_id}")
     assert "sha256:" in credential["evidence"][0]["description"]
@@ -82,10 +86,17 @@ def test_an_admin_revokes_and_others_cannot(api):
     define(api, author, id="retries", name="Retries", skills=skills_of(api, api.token(Role.CANDIDATE, "p"))[:1])
     work(api, submit(api, alice)["run_id"])
     award = api.client.get("/v1/credentials", headers=alice).json()["data"][0]
-    assert api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.REVIEWER, "r"),
-                           json={"reason": "x"}).status_code == 403
-    revoked = api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"),
-                              json={"reason": "copied solution"})
+    assert (
+        api.client.post(
+            f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.REVIEWER, "r"), json={"reason": "x"}
+        ).status_code
+        == 403
+    )
+    revoked = api.client.post(
+        f"/v1/credentials/{award['id']}/revoke",
+        headers=api.token(Role.ADMIN, "root"),
+        json={"reason": "copied solution"},
+    )
     assert revoked.status_code == 200 and revoked.json()["revoked_reason"] == "copied solution"
     credential = api.client.get(f"/v1/credentials/{award['id']}/ob3", headers=alice).json()
     assert status_bit(api, int(credential["credentialStatus"]["statusListIndex"]))
@@ -94,23 +105,36 @@ def test_an_admin_revokes_and_others_cannot(api):
 
 def test_inconsistent_definitions_are_422_naming_the_problem(api):
     author = api.token(Role.AUTHOR, "carol")
-    cycle = api.client.post("/v1/credentials/definitions", headers=author,
-                            json={"id": "a", "name": "A", "credentials": ["a"]})
+    cycle = api.client.post(
+        "/v1/credentials/definitions", headers=author, json={"id": "a", "name": "A", "credentials": ["a"]}
+    )
     assert cycle.status_code == 422 and "cycle: a -> a" in cycle.json()["detail"]
-    unknown = api.client.post("/v1/credentials/definitions", headers=author,
-                              json={"id": "b", "name": "B", "credentials": ["nope"]})
+    unknown = api.client.post(
+        "/v1/credentials/definitions", headers=author, json={"id": "b", "name": "B", "credentials": ["nope"]}
+    )
     assert unknown.status_code == 422 and "unknown credential 'nope'" in unknown.json()["detail"]
     skill = skills_of(api, api.token(Role.CANDIDATE, "p"))[0]
     define(api, author, id="c", name="C", skills=[skill])
-    again = api.client.post("/v1/credentials/definitions", headers=author, json={"id": "c", "name": "C", "skills": [skill]})
+    again = api.client.post(
+        "/v1/credentials/definitions", headers=author, json={"id": "c", "name": "C", "skills": [skill]}
+    )
     assert again.status_code == 409
-    unknown_skill = api.client.post("/v1/credentials/definitions", headers=author,
-                                    json={"id": "e", "name": "E", "skills": ["no.such.skill"]})
+    unknown_skill = api.client.post(
+        "/v1/credentials/definitions", headers=author, json={"id": "e", "name": "E", "skills": ["no.such.skill"]}
+    )
     assert unknown_skill.status_code == 422 and "unknown micro-skill 'no.such.skill'" in unknown_skill.json()["detail"]
-    bad_id = api.client.post("/v1/credentials/definitions", headers=author, json={"id": "Bad Id", "name": "C", "skills": [skill]})
+    bad_id = api.client.post(
+        "/v1/credentials/definitions", headers=author, json={"id": "Bad Id", "name": "C", "skills": [skill]}
+    )
     assert bad_id.status_code == 422
-    assert api.client.post("/v1/credentials/definitions", headers=api.token(Role.CANDIDATE, "a"),
-                           json={"id": "d", "name": "D", "skills": ["x"]}).status_code == 403
+    assert (
+        api.client.post(
+            "/v1/credentials/definitions",
+            headers=api.token(Role.CANDIDATE, "a"),
+            json={"id": "d", "name": "D", "skills": ["x"]},
+        ).status_code
+        == 403
+    )
 
 
 @pytest.mark.node
@@ -126,8 +150,9 @@ def test_digital_bazaars_verifier_accepts_the_export_and_sees_the_revocation(api
 
     code, answer = js(api.client.get("/credentials/status/revocation").json())
     assert (code, answer["verified"], answer["revoked"]) == (0, True, False), answer
-    api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"),
-                    json={"reason": "copied"})
+    api.client.post(
+        f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"), json={"reason": "copied"}
+    )
     code, answer = js(api.client.get("/credentials/status/revocation").json())
     assert (code, answer["verified"], answer["revoked"]) == (1, True, True), answer  # proof holds, status revoked
 
@@ -137,16 +162,33 @@ def js_check(api: Api, js_verifier, tmp_path, credential: dict, status_list: dic
     (tmp_path / "credential.json").write_text(json.dumps(credential))
     (tmp_path / "status.json").write_text(json.dumps(status_list))
     (tmp_path / "did.json").write_text(api.client.get("/.well-known/did.json").text)
-    done = subprocess.run(["node", str(js_verifier), str(tmp_path / "credential.json"),
-                           str(tmp_path / "status.json") if status_list else "-", str(tmp_path / "did.json")],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            "node",
+            str(js_verifier),
+            str(tmp_path / "credential.json"),
+            str(tmp_path / "status.json") if status_list else "-",
+            str(tmp_path / "did.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     return done.returncode, json.loads(done.stdout)
 
 
 def test_the_shareable_page_shows_what_it_certifies_and_its_live_status(api):
     author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice@example.org")
-    define(api, author, id="retries", name="Retries <b>", description="Backs off & retries",
-           skills=skills_of(api, api.token(Role.CANDIDATE, "p"))[:1], image="https://img.example/b.png")
+    define(
+        api,
+        author,
+        id="retries",
+        name="Retries <b>",
+        description="Backs off & retries",
+        skills=skills_of(api, api.token(Role.CANDIDATE, "p"))[:1],
+        image="https://img.example/b.png",
+    )
     work(api, submit(api, alice)["run_id"])
     award = api.client.get("/v1/credentials", headers=alice).json()["data"][0]
     page = api.client.get(f"/credentials/{award['id']}")  # no token: shareable
@@ -155,15 +197,17 @@ def test_the_shareable_page_shows_what_it_certifies_and_its_live_status(api):
     assert "<strong>Valid</strong>" in page.text and f"/v1/results/{award['evidence'][0]}" in page.text
     assert "alice" not in page.text and "<script" not in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
-    api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"),
-                    json={"reason": "copied"})
+    api.client.post(
+        f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"), json={"reason": "copied"}
+    )
     assert "<strong>Revoked</strong>" in api.client.get(f"/credentials/{award['id']}").text
     assert api.client.get("/credentials/nope").status_code == 404
 
 
 @pytest.mark.node
 def test_after_a_rotation_an_older_credential_verifies_with_its_status_and_a_revoked_key_fails_naming_it(
-        api, js_verifier, tmp_path):
+    api, js_verifier, tmp_path
+):
     author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice")
     define(api, author, id="retries", name="Retries", skills=skills_of(api, api.token(Role.CANDIDATE, "p"))[:1])
     work(api, submit(api, alice)["run_id"])
@@ -178,16 +222,21 @@ def test_after_a_rotation_an_older_credential_verifies_with_its_status_and_a_rev
     assert credential["proof"]["verificationMethod"].endswith("#" + old.kid)
 
     def ours():
-        return openbadges.check(credential, service_url=api.service.settings.public_url,
-                                jwks=api.client.get("/.well-known/jwks.json").json(),
-                                status_list=lambda url: api.client.get(url).json())
+        return openbadges.check(
+            credential,
+            service_url=api.service.settings.public_url,
+            jwks=api.client.get("/.well-known/jwks.json").json(),
+            status_list=lambda url: api.client.get(url).json(),
+        )
 
     code, answer = js_check(api, js_verifier, tmp_path, credential, status)
     assert (code, answer["verified"], answer["revoked"]) == (0, True, False), answer
     assert ours().ok and ours().status == "not revoked"
 
     keyring.revoke(old.kid)
-    code, answer = js_check(api, js_verifier, tmp_path, credential, api.client.get("/credentials/status/revocation").json())
+    code, answer = js_check(
+        api, js_verifier, tmp_path, credential, api.client.get("/credentials/status/revocation").json()
+    )
     assert code == 1 and answer["verified"] is False, answer
     assert any(old.kid in error and "not authorized" in error for error in answer["errors"]), answer
     assert not ours().ok and f"signed by revoked key {old.kid!r}" in ours().problems[0]

@@ -32,12 +32,24 @@ def engine(database_url):
 def ready_candidate(engine, candidate: str) -> None:
     with Session(engine) as session:
         submission, run = storage.create_submission(
-            session=session, candidate=candidate, pack_id="p", pack_version="1.0.0", task_id="t",
-            task_digest="sha256:" + "1" * 64, submission_digest="sha256:" + "2" * 64, archive=b"archive")
-        document = {"id": f"r-{candidate}", "score": 90.0, "verdict": "ready",
-                    "micro_skills": {SKILL: {"score": 90.0, "verdict": "ready"}}}
-        storage.record_result(session=session, run=run, submission=submission, document=document,
-                              candidate_view=document)
+            session=session,
+            candidate=candidate,
+            pack_id="p",
+            pack_version="1.0.0",
+            task_id="t",
+            task_digest="sha256:" + "1" * 64,
+            submission_digest="sha256:" + "2" * 64,
+            archive=b"archive",
+        )
+        document = {
+            "id": f"r-{candidate}",
+            "score": 90.0,
+            "verdict": "ready",
+            "micro_skills": {SKILL: {"score": 90.0, "verdict": "ready"}},
+        }
+        storage.record_result(
+            session=session, run=run, submission=submission, document=document, candidate_view=document
+        )
 
 
 def test_racing_refreshes_award_each_credential_once(engine):
@@ -48,8 +60,9 @@ def test_racing_refreshes_award_each_credential_once(engine):
     candidates = [f"c{i}" for i in range(10)]
     for candidate in candidates:
         ready_candidate(engine, candidate)
-    credentials = Credentials(session=lambda: Session(engine, expire_on_commit=False), public_url="http://t",
-                              key=SigningKey.generate)
+    credentials = Credentials(
+        session=lambda: Session(engine, expire_on_commit=False), public_url="http://t", key=SigningKey.generate
+    )
     failures: list[BaseException] = []
 
     def race(candidate: str, barrier: threading.Barrier) -> None:
@@ -68,9 +81,11 @@ def test_racing_refreshes_award_each_credential_once(engine):
             thread.join()
     assert failures == []
     with Session(engine) as session:
-        counts = session.exec(select(CredentialAward.candidate, CredentialAward.definition_id, func.count())
-                              .where(col(CredentialAward.revoked_at).is_(None))
-                              .group_by(CredentialAward.candidate, CredentialAward.definition_id)).all()
+        counts = session.exec(
+            select(CredentialAward.candidate, CredentialAward.definition_id, func.count())
+            .where(col(CredentialAward.revoked_at).is_(None))
+            .group_by(CredentialAward.candidate, CredentialAward.definition_id)
+        ).all()
     assert sorted(counts) == sorted((c, d, 1) for c in candidates for d in ("resilience", "retries"))
 
 
@@ -78,8 +93,16 @@ def test_the_database_refuses_a_second_active_award_but_keeps_revoked_ones(engin
     with Session(engine) as session:
         session.add(CredentialDefinition(id="retries", name="Retries", skills=[SKILL], owner="carol"))
         session.commit()
-        session.add(CredentialAward(definition_id="retries", candidate="alice", status_index=0, evidence=[],
-                                    revoked_at=utcnow(), revoked_reason="regraded"))
+        session.add(
+            CredentialAward(
+                definition_id="retries",
+                candidate="alice",
+                status_index=0,
+                evidence=[],
+                revoked_at=utcnow(),
+                revoked_reason="regraded",
+            )
+        )
         session.add(CredentialAward(definition_id="retries", candidate="alice", status_index=1, evidence=[]))
         session.commit()
         session.add(CredentialAward(definition_id="retries", candidate="alice", status_index=2, evidence=[]))

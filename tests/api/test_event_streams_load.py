@@ -16,8 +16,10 @@ def test_open_event_streams_hold_no_database_connection(api):
     candidates = [api.token(Role.CANDIDATE, f"candidate-{i}") for i in range(STREAMS)]
     accepted = [submit(api, headers) for headers in candidates]
     with contextlib.ExitStack() as stack:
-        streams = [stack.enter_context(api.client.stream("GET", f"/v1/submissions/{a['id']}/events", headers=h))
-                   for a, h in zip(accepted, candidates, strict=True)]
+        streams = [
+            stack.enter_context(api.client.stream("GET", f"/v1/submissions/{a['id']}/events", headers=h))
+            for a, h in zip(accepted, candidates, strict=True)
+        ]
         assert all(s.status_code == 200 for s in streams)
         # With every stream open, requests that need the database still get one ...
         assert api.client.get(f"/v1/submissions/{accepted[0]['id']}", headers=candidates[0]).status_code == 200

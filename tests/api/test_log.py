@@ -69,8 +69,13 @@ def test_proofs_against_a_named_older_checkpoint_and_consistency_between_sizes(a
     assert bundle["log"]["tree_size"] == 2
     transparency.verify_inclusion(bundle["result"], bundle["log"], first)
     proof = api.client.get("/log/consistency", params={"first": 2, "second": 6}).json()
-    merkle.verify_consistency(old_size=2, new_size=6, old_root=first.root_hash, new_root=second.root_hash,
-                              proof=[base64.b64decode(p) for p in proof["consistency_proof"]])
+    merkle.verify_consistency(
+        old_size=2,
+        new_size=6,
+        old_root=first.root_hash,
+        new_root=second.root_hash,
+        proof=[base64.b64decode(p) for p in proof["consistency_proof"]],
+    )
     by_digest = api.client.get("/log/inclusion", params={"digest": bundle["log"]["leaf_digest"], "size": 6})
     assert by_digest.status_code == 200 and by_digest.json()["tree_size"] == 6
     assert api.client.get("/log/consistency", params={"first": 6, "second": 2}).status_code == 404

@@ -18,23 +18,44 @@ from api import routes as route_package
 from tests.api.test_cohort_access import COHORT_RULES
 
 V1_OPERATIONS = {
-    ("get", "/v1/packs"), ("post", "/v1/packs"), ("get", "/v1/packs/{pack_id}"), ("get", "/v1/tasks"),
-    ("get", "/v1/tasks/{pack_id}/{task_id}"), ("get", "/v1/tasks/{pack_id}/{task_id}/starter.tar.gz"),
-    ("get", "/v1/tasks/{pack_id}/{task_id}/starter.zip"), ("post", "/v1/tasks/{pack_id}/{task_id}/public-tests"),
-    ("post", "/v1/submissions"), ("get", "/v1/submissions"),
-    ("get", "/v1/submissions/{submission_id}"), ("get", "/v1/submissions/{submission_id}/result"),
-    ("get", "/v1/submissions/{submission_id}/events"), ("get", "/v1/results/{result_id}"), ("get", "/v1/profile"),
-    ("get", "/v1/candidates/{candidate}/profile"), ("post", "/v1/runs/{run_id}/claim"),
-    ("post", "/v1/runs/{run_id}/progress"), ("post", "/v1/runs/{run_id}/release"),
-    ("post", "/v1/runs/{run_id}/result"), ("post", "/v1/runs/{run_id}/fail"),
-    ("post", "/v1/public-test-jobs/{job_id}/claim"), ("post", "/v1/public-test-jobs/{job_id}/outcome"),
-    ("get", "/v1/admin/tokens"), ("delete", "/v1/admin/tokens/{token_id}"),
-    ("get", "/v1/results/{result_id}/inclusion"), ("post", "/v1/credentials/definitions"),
-    ("get", "/v1/credentials/definitions"), ("get", "/v1/credentials"), ("get", "/v1/credentials/{award_id}"),
-    ("get", "/v1/credentials/{award_id}/ob3"), ("post", "/v1/credentials/{award_id}/revoke"),
-    ("get", "/v1/authoring/packs"), ("get", "/v1/packs/{pack_id}/versions"),
-    ("get", "/v1/packs/{pack_id}/versions/{version}"), ("post", "/v1/packs/{pack_id}/versions/{version}/retire"),
-    ("get", "/v1/packs/{pack_id}/stats"), ("get", "/v1/pack-checks/{version_id}"),
+    ("get", "/v1/packs"),
+    ("post", "/v1/packs"),
+    ("get", "/v1/packs/{pack_id}"),
+    ("get", "/v1/tasks"),
+    ("get", "/v1/tasks/{pack_id}/{task_id}"),
+    ("get", "/v1/tasks/{pack_id}/{task_id}/starter.tar.gz"),
+    ("get", "/v1/tasks/{pack_id}/{task_id}/starter.zip"),
+    ("post", "/v1/tasks/{pack_id}/{task_id}/public-tests"),
+    ("post", "/v1/submissions"),
+    ("get", "/v1/submissions"),
+    ("get", "/v1/submissions/{submission_id}"),
+    ("get", "/v1/submissions/{submission_id}/result"),
+    ("get", "/v1/submissions/{submission_id}/events"),
+    ("get", "/v1/results/{result_id}"),
+    ("get", "/v1/profile"),
+    ("get", "/v1/candidates/{candidate}/profile"),
+    ("post", "/v1/runs/{run_id}/claim"),
+    ("post", "/v1/runs/{run_id}/progress"),
+    ("post", "/v1/runs/{run_id}/release"),
+    ("post", "/v1/runs/{run_id}/result"),
+    ("post", "/v1/runs/{run_id}/fail"),
+    ("post", "/v1/public-test-jobs/{job_id}/claim"),
+    ("post", "/v1/public-test-jobs/{job_id}/outcome"),
+    ("get", "/v1/admin/tokens"),
+    ("delete", "/v1/admin/tokens/{token_id}"),
+    ("get", "/v1/results/{result_id}/inclusion"),
+    ("post", "/v1/credentials/definitions"),
+    ("get", "/v1/credentials/definitions"),
+    ("get", "/v1/credentials"),
+    ("get", "/v1/credentials/{award_id}"),
+    ("get", "/v1/credentials/{award_id}/ob3"),
+    ("post", "/v1/credentials/{award_id}/revoke"),
+    ("get", "/v1/authoring/packs"),
+    ("get", "/v1/packs/{pack_id}/versions"),
+    ("get", "/v1/packs/{pack_id}/versions/{version}"),
+    ("post", "/v1/packs/{pack_id}/versions/{version}/retire"),
+    ("get", "/v1/packs/{pack_id}/stats"),
+    ("get", "/v1/pack-checks/{version_id}"),
     ("post", "/v1/pack-checks/{version_id}"),
     *((method.lower(), path) for method, path, _ in COHORT_RULES if path.startswith("/v1")),
 }
@@ -66,8 +87,7 @@ def document(api) -> dict:
 
 
 def operations(document: dict) -> dict[tuple[str, str], dict]:
-    return {(method, path): operation for path, item in document["paths"].items()
-            for method, operation in item.items()}
+    return {(method, path): operation for path, item in document["paths"].items() for method, operation in item.items()}
 
 
 def declared_routes() -> set[tuple[str, str]]:
@@ -76,8 +96,12 @@ def declared_routes() -> set[tuple[str, str]]:
     for module in pkgutil.iter_modules(route_package.__path__):
         for value in vars(importlib.import_module(f"api.routes.{module.name}")).values():
             if isinstance(value, APIRouter):
-                found |= {(method.lower(), route.path) for route in value.routes if isinstance(route, APIRoute)
-                          for method in route.methods or ()}
+                found |= {
+                    (method.lower(), route.path)
+                    for route in value.routes
+                    if isinstance(route, APIRoute)
+                    for method in route.methods or ()
+                }
     return found
 
 
@@ -92,7 +116,10 @@ def test_every_v1_route_is_served_and_in_the_document(api, document):
 
 def test_every_v1_operation_requires_a_bearer_token_and_public_ones_do_not(document):
     assert document["components"]["securitySchemes"]["HTTPBearer"] == {
-        "type": "http", "scheme": "bearer", "description": "An API token from `tasktrial admin create-token`."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token from `tasktrial admin create-token`.",
+    }
     for (method, path), operation in operations(document).items():
         if path.startswith("/v1"):
             assert operation.get("security") == [{"HTTPBearer": []}], (method, path)
@@ -123,9 +150,9 @@ def test_submission_bodies_are_documented_for_json_and_multipart(document):
 def test_pack_uploads_and_downloads_name_their_media_types(document):
     ops = operations(document)
     assert "multipart/form-data" in ops[("post", "/v1/packs")]["requestBody"]["content"]
-    assert "application/gzip" in ops[("get", "/v1/tasks/{pack_id}/{task_id}/starter.tar.gz")]["responses"]["200"][
-        "content"]
-    assert "application/zip" in ops[("get", "/v1/tasks/{pack_id}/{task_id}/starter.zip")]["responses"]["200"][
-        "content"]
-    assert "text/event-stream" in ops[("get", "/v1/submissions/{submission_id}/events")]["responses"]["200"][
-        "content"]
+    assert (
+        "application/gzip"
+        in ops[("get", "/v1/tasks/{pack_id}/{task_id}/starter.tar.gz")]["responses"]["200"]["content"]
+    )
+    assert "application/zip" in ops[("get", "/v1/tasks/{pack_id}/{task_id}/starter.zip")]["responses"]["200"]["content"]
+    assert "text/event-stream" in ops[("get", "/v1/submissions/{submission_id}/events")]["responses"]["200"]["content"]

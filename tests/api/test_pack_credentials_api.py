@@ -43,8 +43,11 @@ def test_a_pack_registers_its_credentials_when_live_and_retires_them_with_its_de
     assert finish_check(api, WORD_PACK, "1.0.0", ok=True) == "live"
     found = definitions(api)
     assert found[f"{WORD_PACK}/words"]["credentials"] == [f"{WORD_PACK}/tokenising"]
-    assert (found[f"{WORD_PACK}/tokenising"]["pack_id"], found[f"{WORD_PACK}/tokenising"]["pack_version"],
-            found[f"{WORD_PACK}/tokenising"]["retired_at"]) == (WORD_PACK, "1.0.0", None)
+    assert (
+        found[f"{WORD_PACK}/tokenising"]["pack_id"],
+        found[f"{WORD_PACK}/tokenising"]["pack_version"],
+        found[f"{WORD_PACK}/tokenising"]["retired_at"],
+    ) == (WORD_PACK, "1.0.0", None)
 
     alice = api.token(Role.CANDIDATE, "alice")
     passes(api, alice)  # the same award rule as API-made definitions: met skills, then the stack
@@ -81,7 +84,10 @@ def test_a_published_credentials_criteria_never_change_an_upload_saying_otherwis
 
 
 def test_a_pack_with_inconsistent_credentials_is_refused_naming_file_and_field(api, tmp_path):
-    bad = post_pack(api, api.token(Role.AUTHOR, "ada"),
-                    pack_with(tmp_path, "1.0.0", [{**TOKENISING, "skills": ["not.in.this.pack"]}]))
+    bad = post_pack(
+        api,
+        api.token(Role.AUTHOR, "ada"),
+        pack_with(tmp_path, "1.0.0", [{**TOKENISING, "skills": ["not.in.this.pack"]}]),
+    )
     assert bad.status_code == 422
     assert "$.credentials[0].skills[0]" in bad.text and "unknown micro-skill 'not.in.this.pack'" in bad.text

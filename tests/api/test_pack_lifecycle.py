@@ -62,8 +62,10 @@ def test_a_failed_check_leaves_no_live_version_and_its_author_reads_why(api, aut
     detail = api.client.get(f"/v1/packs/{WORD_PACK}/versions/1.0.0", headers=author).json()
     assert detail["state"] == "rejected"
     assert detail["report"]["tasks"][0]["problems"] == ["reference run 1: not_ready"]
-    assert api.client.get(f"/v1/packs/{WORD_PACK}/versions/1.0.0",
-                          headers=api.token(Role.AUTHOR, "bob")).status_code == 404
+    assert (
+        api.client.get(f"/v1/packs/{WORD_PACK}/versions/1.0.0", headers=api.token(Role.AUTHOR, "bob")).status_code
+        == 404
+    )
     listed = api.client.get("/v1/authoring/packs", headers=author).json()
     assert [(v["pack_id"], v["version"], v["state"]) for v in listed["data"]] == [(WORD_PACK, "1.0.0", "rejected")]
 
@@ -71,8 +73,9 @@ def test_a_failed_check_leaves_no_live_version_and_its_author_reads_why(api, aut
 def test_the_first_report_stands(api, author, tmp_path):
     post_pack(api, author, archives.make_zip(pack_files(tmp_path)), check=None)
     finish_check(api, WORD_PACK, "1.0.0", ok=False)
-    again = api.client.post(f"/v1/pack-checks/{version_id(api, WORD_PACK, '1.0.0')}",
-                            headers=api.token(Role.WORKER, "w"), json={"ok": True})
+    again = api.client.post(
+        f"/v1/pack-checks/{version_id(api, WORD_PACK, '1.0.0')}", headers=api.token(Role.WORKER, "w"), json={"ok": True}
+    )
     assert again.status_code == 409
 
 
@@ -141,8 +144,11 @@ def test_authors_see_statistics_of_their_packs_results(api, author, tmp_path):
 
 def small_pack(root, pack_id: str, **overrides: str) -> bytes:
     files = factories.io_task_files(**overrides)
-    folder = factories.write_pack(root / pack_id, {"upper": {"task": factories.io_task_yaml("upper"), "files": files}},
-                                  pack={**factories.PACK_YAML, "id": pack_id})
+    folder = factories.write_pack(
+        root / pack_id,
+        {"upper": {"task": factories.io_task_yaml("upper"), "files": files}},
+        pack={**factories.PACK_YAML, "id": pack_id},
+    )
     return archives.make_tar_gz(read_tree(folder, packs.PACK_CAPS, what="pack"))
 
 
@@ -159,8 +165,10 @@ def test_the_embedded_workers_publish_a_good_upload_and_reject_a_broken_one(tmp_
     with TestClient(app) as http:
         holder["http"] = http
         with service.session() as session:
-            headers = {"Authorization": "Bearer " + storage.create_token(session=session, name="a", role=Role.AUTHOR,
-                                                                          subject="ada")}
+            headers = {
+                "Authorization": "Bearer "
+                + storage.create_token(session=session, name="a", role=Role.AUTHOR, subject="ada")
+            }
         good = small_pack(tmp_path, "good-pack")
         broken = small_pack(tmp_path, "broken-pack", **{"solution/main.py": "import sys\nsys.stdout.write('nope')\n"})
         for data in (good, broken):
@@ -168,8 +176,10 @@ def test_the_embedded_workers_publish_a_good_upload_and_reject_a_broken_one(tmp_
             assert response.status_code == 201 and response.json()["state"] == "checking", response.text
         deadline = time.monotonic() + 120
         while True:
-            states = {pack_id: http.get(f"/v1/packs/{pack_id}/versions/1.0.0", headers=headers).json()["state"]
-                      for pack_id in ("good-pack", "broken-pack")}
+            states = {
+                pack_id: http.get(f"/v1/packs/{pack_id}/versions/1.0.0", headers=headers).json()["state"]
+                for pack_id in ("good-pack", "broken-pack")
+            }
             if set(states.values()) <= {"live", "rejected"} or time.monotonic() > deadline:
                 break
             time.sleep(0.3)

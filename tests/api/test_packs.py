@@ -27,8 +27,13 @@ GRADER_MARK = "GRADER-SECRET-7f3a"
 SOLUTION_MARK = "SOLUTION-SECRET-91c2"
 
 
-def pack_files(root: Path, pack_id: str = WORD_PACK, version: str = "1.0.0", *, statement: str | None = None,
-               ) -> dict[str, bytes]:
+def pack_files(
+    root: Path,
+    pack_id: str = WORD_PACK,
+    version: str = "1.0.0",
+    *,
+    statement: str | None = None,
+) -> dict[str, bytes]:
     """A small valid pack: the example word-frequency task under a new pack id, as ``{path: bytes}``."""
     folder = Path(tempfile.mkdtemp(prefix=f"{pack_id}-{version}-", dir=root))
     shutil.copytree(CATALOGUE / "python-foundations" / "word-frequency", folder / "word-frequency")
@@ -42,16 +47,24 @@ def secret_pack_files(root: Path, pack_id: str = "secret-pack") -> dict[str, byt
     """An io pack whose hidden files carry marker strings, so any leak of them is easy to see."""
     files = factories.io_task_files(
         {"hidden-case-name": (f"{GRADER_MARK} input\n", f"{GRADER_MARK} INPUT\n")},
-        **{"solution/main.py": f"# {SOLUTION_MARK}\nimport sys\nsys.stdout.write(sys.stdin.read().upper())\n",
-           "grader/notes-for-graders.txt": f"{GRADER_MARK}: the expected output is upper case\n"})
-    folder = factories.write_pack(root / pack_id, {"upper": {"task": factories.io_task_yaml("upper"), "files": files}},
-                                  pack={**factories.PACK_YAML, "id": pack_id})
+        **{
+            "solution/main.py": f"# {SOLUTION_MARK}\nimport sys\nsys.stdout.write(sys.stdin.read().upper())\n",
+            "grader/notes-for-graders.txt": f"{GRADER_MARK}: the expected output is upper case\n",
+        },
+    )
+    folder = factories.write_pack(
+        root / pack_id,
+        {"upper": {"task": factories.io_task_yaml("upper"), "files": files}},
+        pack={**factories.PACK_YAML, "id": pack_id},
+    )
     return read_tree(folder, packs.PACK_CAPS, what="pack")
 
 
 def post_pack(api: Api, headers: dict[str, str], data: bytes, name: str = "pack.zip", *, check: bool | None = True):
     """Upload a pack; then, unless ``check`` is None, play the workers' pack check (passing or failing)."""
-    response = api.client.post("/v1/packs", headers=headers, files={"archive": (name, data, "application/octet-stream")})
+    response = api.client.post(
+        "/v1/packs", headers=headers, files={"archive": (name, data, "application/octet-stream")}
+    )
     if check is not None and response.status_code in (200, 201) and response.json()["state"] == "checking":
         finish_check(api, response.json()["id"], response.json()["version"], ok=check)
     return response
@@ -59,16 +72,25 @@ def post_pack(api: Api, headers: dict[str, str], data: bytes, name: str = "pack.
 
 def version_id(api: Api, pack_id: str, version: str) -> str:
     with api.service.session() as session:
-        return session.exec(select(PackVersion).where(PackVersion.pack_id == pack_id,
-                                                      PackVersion.version == version)).one().id
+        return (
+            session.exec(select(PackVersion).where(PackVersion.pack_id == pack_id, PackVersion.version == version))
+            .one()
+            .id
+        )
 
 
 def finish_check(api: Api, pack_id: str, version: str, *, ok: bool, problems: list[str] | None = None):
     """Post the workers' report for an upload, as a worker would."""
-    report = {"pack": pack_id, "version": version, "ok": ok, "problems": [],
-              "tasks": [{"task": "word-frequency", "ok": ok, "problems": problems or []}]}
-    response = api.client.post(f"/v1/pack-checks/{version_id(api, pack_id, version)}",
-                               headers=api.token(Role.WORKER, "w"), json=report)
+    report = {
+        "pack": pack_id,
+        "version": version,
+        "ok": ok,
+        "problems": [],
+        "tasks": [{"task": "word-frequency", "ok": ok, "problems": problems or []}],
+    }
+    response = api.client.post(
+        f"/v1/pack-checks/{version_id(api, pack_id, version)}", headers=api.token(Role.WORKER, "w"), json=report
+    )
     assert response.status_code == 200, response.text
     return response.json()["state"]
 
@@ -78,8 +100,9 @@ def packs_dir_entries(api: Api) -> list[str]:
     root = api.service.settings.packs_dir
     if not root.exists():
         return []
-    return sorted(str(p.relative_to(root)) for p in root.glob("*/*")) + \
-        sorted(p.name for p in root.iterdir() if p.name.startswith("."))
+    return sorted(str(p.relative_to(root)) for p in root.glob("*/*")) + sorted(
+        p.name for p in root.iterdir() if p.name.startswith(".")
+    )
 
 
 def stored_versions(api: Api) -> list[tuple[str, str, str | None]]:
@@ -100,14 +123,22 @@ def test_a_valid_pack_is_stored_and_its_tasks_are_listed(api, author, tmp_path):
     response = post_pack(api, author, archives.make_zip(files, prefix=WORD_PACK))
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body == {"id": WORD_PACK, "version": "1.0.0", "digest": body["digest"], "created": True,
-                    "tasks": ["word-frequency"], "state": "checking",
-                    "links": {"self": f"/v1/packs/{WORD_PACK}/versions/1.0.0"}}
+    assert body == {
+        "id": WORD_PACK,
+        "version": "1.0.0",
+        "digest": body["digest"],
+        "created": True,
+        "tasks": ["word-frequency"],
+        "state": "checking",
+        "links": {"self": f"/v1/packs/{WORD_PACK}/versions/1.0.0"},
+    }
     assert body["digest"].startswith("sha256:")
     candidate = api.token(Role.CANDIDATE, "carol")
     tasks = api.client.get("/v1/tasks", headers=candidate).json()["data"]
-    assert {(t["pack"], t["id"]) for t in tasks} >= {(WORD_PACK, "word-frequency"),
-                                                     ("python-foundations", "word-frequency")}
+    assert {(t["pack"], t["id"]) for t in tasks} >= {
+        (WORD_PACK, "word-frequency"),
+        ("python-foundations", "word-frequency"),
+    }
     detail = api.client.get(f"/v1/tasks/{WORD_PACK}/word-frequency", headers=candidate)
     assert detail.status_code == 200
     assert detail.json()["statement"] == files["word-frequency/statement.md"].decode()
@@ -121,8 +152,11 @@ def test_a_valid_pack_is_stored_and_its_tasks_are_listed(api, author, tmp_path):
 
 def test_a_candidate_can_submit_to_an_uploaded_task(api, author, tmp_path):
     post_pack(api, author, archives.make_tar_gz(pack_files(tmp_path)))
-    response = api.client.post("/v1/submissions", headers=api.token(Role.CANDIDATE, "carol"),
-                               json={"task": f"{WORD_PACK}/word-frequency", "files": {"top_words.py": "pass\n"}})
+    response = api.client.post(
+        "/v1/submissions",
+        headers=api.token(Role.CANDIDATE, "carol"),
+        json={"task": f"{WORD_PACK}/word-frequency", "files": {"top_words.py": "pass\n"}},
+    )
     assert response.status_code == 202, response.text
     assert api.queue.run_ids == [response.json()["run_id"]]
 
@@ -167,18 +201,29 @@ def test_the_owner_publishes_a_new_version_which_becomes_the_latest(api, author,
 def test_a_malformed_pack_is_422_listing_every_problem(api, author, tmp_path):
     one = factories.pytest_task_files()
     del one["statement.md"]
-    root = factories.write_pack(tmp_path / "bad", {
-        "one": {"task": factories.pytest_task_yaml("one", difficulty="legendary"), "files": one},
-        "two": {"task": factories.pytest_task_yaml("wrong-id", environment="cobol"),
-                "files": factories.pytest_task_files()},
-    }, pack={k: v for k, v in factories.PACK_YAML.items() if k != "license"} | {"id": "bad-pack"})
+    root = factories.write_pack(
+        tmp_path / "bad",
+        {
+            "one": {"task": factories.pytest_task_yaml("one", difficulty="legendary"), "files": one},
+            "two": {
+                "task": factories.pytest_task_yaml("wrong-id", environment="cobol"),
+                "files": factories.pytest_task_files(),
+            },
+        },
+        pack={k: v for k, v in factories.PACK_YAML.items() if k != "license"} | {"id": "bad-pack"},
+    )
     response = post_pack(api, author, archives.make_zip(read_tree(root, packs.PACK_CAPS)))
     assert response.status_code == 422, response.text
     problems = response.json()["problems"]
     assert all(set(p) == {"file", "location", "message"} for p in problems)
     found = {(p["file"], p["location"]) for p in problems}
-    assert found == {("pack.yaml", "$"), ("one/task.yaml", "$.difficulty"), ("one/statement.md", ""),
-                     ("two/task.yaml", "$.id"), ("two/task.yaml", "$.environment")}
+    assert found == {
+        ("pack.yaml", "$"),
+        ("one/task.yaml", "$.difficulty"),
+        ("one/statement.md", ""),
+        ("two/task.yaml", "$.id"),
+        ("two/task.yaml", "$.environment"),
+    }
     messages = " | ".join(p["message"] for p in problems)
     for word in ("license", "legendary", "is missing", "wrong-id", "cobol"):
         assert word in messages
@@ -207,19 +252,25 @@ def dot_dot_zip(files: dict[str, bytes]) -> bytes:
 
 @pytest.mark.parametrize("kind", ["symlink", "dot-dot", "not an archive"])
 def test_an_unsafe_archive_is_422_and_leaves_nothing(api, author, tmp_path, kind):
-    data = {"symlink": unsafe_tar, "dot-dot": lambda: dot_dot_zip(pack_files(tmp_path)),
-            "not an archive": lambda: b"id: word-pack\n"}[kind]()
+    data = {
+        "symlink": unsafe_tar,
+        "dot-dot": lambda: dot_dot_zip(pack_files(tmp_path)),
+        "not an archive": lambda: b"id: word-pack\n",
+    }[kind]()
     response = post_pack(api, author, data)
     assert response.status_code == 422, response.text
-    assert {"symlink": "symbolic link", "dot-dot": "'..'", "not an archive": "not an archive"}[kind] \
-        in response.json()["detail"]
+    assert {"symlink": "symbolic link", "dot-dot": "'..'", "not an archive": "not an archive"}[kind] in response.json()[
+        "detail"
+    ]
     assert stored_versions(api) == []
     assert packs_dir_entries(api) == []
     assert not (tmp_path / "outside.txt").exists() and not (api.service.settings.data_dir / "outside.txt").exists()
 
 
 def test_an_archive_over_the_size_limit_is_413(api, author, tmp_path):
-    files = pack_files(tmp_path) | {"word-frequency/starter/blob.bin": os.urandom(api.service.settings.max_upload_bytes)}
+    files = pack_files(tmp_path) | {
+        "word-frequency/starter/blob.bin": os.urandom(api.service.settings.max_upload_bytes)
+    }
     response = post_pack(api, author, archives.make_zip(files))
     assert response.status_code == 413, response.text
     assert packs_dir_entries(api) == []
@@ -249,8 +300,14 @@ def test_an_author_cannot_upload_over_a_built_in_pack_id(api, author, tmp_path, 
 
 # -- no endpoint serves grader or solution files -----------------------------
 
-VIEWERS = [(Role.CANDIDATE, "carol"), (Role.AUTHOR, "ada"), (Role.AUTHOR, "mallory"), (Role.REVIEWER, "rita"),
-           (Role.ADMIN, "root"), (Role.WORKER, "w")]
+VIEWERS = [
+    (Role.CANDIDATE, "carol"),
+    (Role.AUTHOR, "ada"),
+    (Role.AUTHOR, "mallory"),
+    (Role.REVIEWER, "rita"),
+    (Role.ADMIN, "root"),
+    (Role.WORKER, "w"),
+]
 
 
 def served_parts(response) -> list[tuple[str, bytes]]:
@@ -258,8 +315,10 @@ def served_parts(response) -> list[tuple[str, bytes]]:
     kind = response.headers["content-type"]
     if kind.startswith("application/gzip"):
         with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as tar:
-            return [(m.name, f.read() if m.isfile() and (f := tar.extractfile(m)) is not None else b"")
-                    for m in tar.getmembers()]
+            return [
+                (m.name, f.read() if m.isfile() and (f := tar.extractfile(m)) is not None else b"")
+                for m in tar.getmembers()
+            ]
     if kind.startswith("application/zip"):
         with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
             return [(info.filename, zf.read(info)) for info in zf.infolist()]
@@ -283,8 +342,9 @@ def served_parts(response) -> list[tuple[str, bytes]]:
 def hidden_material(task_root: Path) -> tuple[set[str], set[bytes]]:
     """Names and contents from grader/ and solution/ that nothing public (starter, statement) also holds."""
     starter = read_tree(task_root / "starter", packs.PACK_CAPS) if (task_root / "starter").is_dir() else {}
-    public_text = b"\n".join([*starter.values(), *(p.encode() for p in starter),
-                               (task_root / "statement.md").read_bytes()])
+    public_text = b"\n".join(
+        [*starter.values(), *(p.encode() for p in starter), (task_root / "statement.md").read_bytes()]
+    )
     names: set[str] = set()
     contents: set[bytes] = set()
     for folder in ("grader", "solution"):

@@ -33,13 +33,19 @@ def test_an_alias_bomb_upload_is_a_short_422_naming_the_file(api: Api, author, t
     assert response.status_code == 422, response.text[:500]
     assert len(response.content) < 20_000
     assert [(p["file"], "anchor &a0 refused" in p["message"]) for p in response.json()["problems"]] == [
-        ("pack.yaml", True)]
+        ("pack.yaml", True)
+    ]
     assert stored_versions(api) == [] and packs_dir_entries(api) == []
 
 
-@pytest.mark.parametrize("body", [{"task": "python-foundations/word-frequency", "files": {"x" * 100_000: 1}},
-                                  {"task": "python-foundations/word-frequency", "files": ["x" * 100_000]}],
-                         ids=["huge key", "huge value"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"task": "python-foundations/word-frequency", "files": {"x" * 100_000: 1}},
+        {"task": "python-foundations/word-frequency", "files": ["x" * 100_000]},
+    ],
+    ids=["huge key", "huge value"],
+)
 def test_a_rejected_submission_body_is_not_echoed_in_full(api: Api, body):
     response = api.client.post("/v1/submissions", headers=api.token(Role.CANDIDATE, "carol"), json=body)
     assert response.status_code == 422
@@ -68,8 +74,9 @@ def test_healthz_answers_while_an_upload_is_being_validated(api: Api, author, tm
 
     monkeypatch.setattr(api.service.pack_store, "_load", slow_load)
     uploaded = []
-    uploader = threading.Thread(target=lambda: uploaded.append(
-        post_pack(api, author, archives.make_zip(pack_files(tmp_path)))))
+    uploader = threading.Thread(
+        target=lambda: uploaded.append(post_pack(api, author, archives.make_zip(pack_files(tmp_path))))
+    )
     uploader.start()
     try:
         assert validating.wait(20), "the upload never reached validation"
@@ -85,9 +92,15 @@ def test_healthz_answers_while_an_upload_is_being_validated(api: Api, author, tm
 
 
 def test_the_child_reports_the_same_problems_as_an_in_process_load(tmp_path):
-    root = factories.write_pack(tmp_path / "bad", {
-        "one": {"task": factories.pytest_task_yaml("one", difficulty="legendary"),
-                "files": factories.pytest_task_files()}})
+    root = factories.write_pack(
+        tmp_path / "bad",
+        {
+            "one": {
+                "task": factories.pytest_task_yaml("one", difficulty="legendary"),
+                "files": factories.pytest_task_files(),
+            }
+        },
+    )
     with pytest.raises(PackError) as in_process:
         packcheck.loader()(root)
     with pytest.raises(PackError) as in_child:

@@ -11,8 +11,11 @@ from api.tables import Role
 
 def test_a_task_without_public_tests_answers_404(api):
     headers = api.token(Role.CANDIDATE, "alice")
-    response = api.client.post("/v1/tasks/python-foundations/word-frequency/public-tests", headers=headers,
-                               json={"files": {"top_words.py": "print(1)\n"}})
+    response = api.client.post(
+        "/v1/tasks/python-foundations/word-frequency/public-tests",
+        headers=headers,
+        json={"files": {"top_words.py": "print(1)\n"}},
+    )
     assert response.status_code == 404 and "no public tests" in response.json()["detail"]
 
 
@@ -31,7 +34,8 @@ PUBLIC = "/v1/tasks/python-foundations/retry-backoff/public-tests"
 
 def limited(api, limit: int = 2) -> None:
     api.service.settings = api.service.settings.model_copy(
-        update={"public_test_rate_limit": limit, "public_test_rate_window_seconds": 60})
+        update={"public_test_rate_limit": limit, "public_test_rate_window_seconds": 60}
+    )
 
 
 def test_public_tests_are_admitted_as_submissions_are_429_with_retry_after(api):
@@ -47,11 +51,16 @@ def test_public_tests_are_admitted_as_submissions_are_429_with_retry_after(api):
     assert "alice made 2 public-test runs in the last 60 s" in detail and "TASKTRIAL_PUBLIC_TEST_RATE_LIMIT" in detail
     # Another token of hers changes nothing (the rate is the candidate's); another candidate has his own.
     assert api.client.post(PUBLIC, headers=api.token(Role.CANDIDATE, "alice"), json={"files": {}}).status_code == 429
-    assert api.client.post(PUBLIC, headers=api.token(Role.CANDIDATE, "bob"),
-                           json={"files": {"../x.py": "1"}}).status_code == 422
+    assert (
+        api.client.post(PUBLIC, headers=api.token(Role.CANDIDATE, "bob"), json={"files": {"../x.py": "1"}}).status_code
+        == 422
+    )
     # Public tests and submissions are limited apart: her submissions are still let in.
-    submitted = api.client.post("/v1/submissions", headers=alice,
-                                json={"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}})
+    submitted = api.client.post(
+        "/v1/submissions",
+        headers=alice,
+        json={"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}},
+    )
     assert submitted.status_code == 202
 
 
@@ -59,8 +68,11 @@ def test_a_task_without_public_tests_is_refused_before_admission(api):
     limited(api, limit=1)
     alice = api.token(Role.CANDIDATE, "alice")
     for _ in range(3):
-        response = api.client.post("/v1/tasks/python-foundations/word-frequency/public-tests", headers=alice,
-                                   json={"files": {"top_words.py": "print(1)\n"}})
+        response = api.client.post(
+            "/v1/tasks/python-foundations/word-frequency/public-tests",
+            headers=alice,
+            json={"files": {"top_words.py": "print(1)\n"}},
+        )
         assert response.status_code == 404
     assert api.client.post(PUBLIC, headers=alice, json={"files": {"../x.py": "1"}}).status_code == 422
 
@@ -71,7 +83,8 @@ def test_a_task_without_public_tests_is_refused_before_admission(api):
 def brokered(api, **settings) -> None:
     """The service as a Celery deployment sees it (the queue stays the test's: it records ids)."""
     api.service.settings = api.service.settings.model_copy(
-        update={"broker_url": "redis://127.0.0.1:9/0", "public_test_wait_seconds": 30, **settings})
+        update={"broker_url": "redis://127.0.0.1:9/0", "public_test_wait_seconds": 30, **settings}
+    )
 
 
 def play_worker(api, handler) -> tuple[threading.Thread, list[BaseException], Any]:
@@ -88,9 +101,12 @@ def play_worker(api, handler) -> tuple[threading.Thread, list[BaseException], An
             deadline = time.monotonic() + 30
             while not api.queue.public_test_ids and time.monotonic() < deadline:
                 time.sleep(0.02)
-            jobs.run_public_tests(api.queue.public_test_ids[0], api=WorkerApi(api.client, token=secret, worker="w"),
-                                  runner=runner,
-                                  find_task=lambda pack, version, task: api.service.pack_store.task(pack, task, version))
+            jobs.run_public_tests(
+                api.queue.public_test_ids[0],
+                api=WorkerApi(api.client, token=secret, worker="w"),
+                runner=runner,
+                find_task=lambda pack, version, task: api.service.pack_store.task(pack, task, version),
+            )
         except BaseException as exc:  # noqa: BLE001 - a worker thread's every failure is surfaced by the test
             failures.append(exc)
 
@@ -105,8 +121,10 @@ def stored_jobs(api) -> int:
     from api.tables import PublicTestJob, ResultRow, Submission
 
     with api.service.session() as session:
-        return sum(session.exec(select(func.count()).select_from(table)).one()
-                   for table in (PublicTestJob, Submission, ResultRow))
+        return sum(
+            session.exec(select(func.count()).select_from(table)).one()
+            for table in (PublicTestJob, Submission, ResultRow)
+        )
 
 
 def test_with_a_broker_a_worker_runs_the_public_tests_and_nothing_stays(api):
@@ -114,8 +132,12 @@ def test_with_a_broker_a_worker_runs_the_public_tests_and_nothing_stays(api):
 
     brokered(api)
     alice = api.token(Role.CANDIDATE, "alice")
-    thread, failures, runner = play_worker(api, lambda spec: RunOutcome(backend="fake", image="img", steps=(
-        StepOutcome(0, b"2 passed in 0.01s\n"),), wall_seconds=0.4))
+    thread, failures, runner = play_worker(
+        api,
+        lambda spec: RunOutcome(
+            backend="fake", image="img", steps=(StepOutcome(0, b"2 passed in 0.01s\n"),), wall_seconds=0.4
+        ),
+    )
     response = api.client.post(PUBLIC, headers=alice, json={"files": {"retry.py": "def retry(): pass\n"}})
     thread.join(timeout=30)
     assert not failures, failures
@@ -138,8 +160,9 @@ def test_with_a_broker_a_worker_without_a_sandbox_is_a_503_naming_it(api):
         raise RunnerUnavailable("no Docker engine answers on this worker")
 
     thread, failures, _ = play_worker(api, broken)
-    response = api.client.post(PUBLIC, headers=api.token(Role.CANDIDATE, "alice"),
-                               json={"files": {"retry.py": "x = 1\n"}})
+    response = api.client.post(
+        PUBLIC, headers=api.token(Role.CANDIDATE, "alice"), json={"files": {"retry.py": "x = 1\n"}}
+    )
     thread.join(timeout=30)
     assert not failures, failures
     assert response.status_code == 503 and "no Docker engine answers on this worker" in response.json()["detail"]
@@ -148,8 +171,9 @@ def test_with_a_broker_a_worker_without_a_sandbox_is_a_503_naming_it(api):
 
 def test_with_a_broker_and_no_worker_the_api_gives_up_with_503_and_forgets_the_files(api):
     brokered(api, public_test_wait_seconds=0.5)
-    response = api.client.post(PUBLIC, headers=api.token(Role.CANDIDATE, "alice"),
-                               json={"files": {"retry.py": "x = 1\n"}})
+    response = api.client.post(
+        PUBLIC, headers=api.token(Role.CANDIDATE, "alice"), json={"files": {"retry.py": "x = 1\n"}}
+    )
     assert response.status_code == 503
     assert "no worker ran the public tests" in response.json()["detail"]
     assert "TASKTRIAL_PUBLIC_TEST_WAIT_SECONDS" in response.json()["detail"]

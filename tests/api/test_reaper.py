@@ -47,7 +47,8 @@ def api(tmp_path, small_catalogue, clock) -> Iterator[Api]:
     built = make_api(tmp_path / "data", catalogue_dirs=[small_catalogue])
     api = next(built)
     api.service.settings = api.service.settings.model_copy(
-        update={"lease_margin_seconds": MARGIN, "max_attempts": MAX_ATTEMPTS})
+        update={"lease_margin_seconds": MARGIN, "max_attempts": MAX_ATTEMPTS}
+    )
     yield api
     next(built, None)
 
@@ -70,8 +71,9 @@ def state_of(api: Api, submission_id: str) -> dict:
 
 
 def event_kinds(api: Api, submission_id: str) -> list[str]:
-    text = api.client.get(f"/v1/submissions/{submission_id}/events", headers=api.token(Role.REVIEWER, "rita"),
-                          params={"timeout": 0.2}).text
+    text = api.client.get(
+        f"/v1/submissions/{submission_id}/events", headers=api.token(Role.REVIEWER, "rita"), params={"timeout": 0.2}
+    ).text
     return [line.removeprefix("event: ") for line in text.splitlines() if line.startswith("event: ")]
 
 
@@ -176,8 +178,11 @@ def test_after_a_release_the_releasing_worker_no_longer_holds_the_run(api, worke
     assert state_of(api, accepted["id"])["state"] == "queued"
 
 
-@pytest.mark.parametrize(("attempt", "state", "delay"), [(1, "queued", 2.0), (MAX_ATTEMPTS, "done", None)],
-                         ids=["retry: released", "last attempt: failed while held"])
+@pytest.mark.parametrize(
+    ("attempt", "state", "delay"),
+    [(1, "queued", 2.0), (MAX_ATTEMPTS, "done", None)],
+    ids=["retry: released", "last attempt: failed while held"],
+)
 def test_after_a_fault_the_worker_releases_or_fails_the_run_it_holds(api, attempt, state, delay):
     """``jobs.after_fault``: a retry releases the run; the last attempt ends it as ``error`` while still holding it."""
     from api import jobs
@@ -189,8 +194,7 @@ def test_after_a_fault_the_worker_releases_or_fails_the_run_it_holds(api, attemp
     accepted = submit(api, api.token(Role.CANDIDATE, "alice"))
     assert worker_api.claim(accepted["run_id"]) is not None
     fault = RunnerUnavailable("the docker engine went away")
-    assert jobs.after_fault(accepted["run_id"], fault, api=worker_api, attempt=attempt,
-                            attempts=MAX_ATTEMPTS) == delay
+    assert jobs.after_fault(accepted["run_id"], fault, api=worker_api, attempt=attempt, attempts=MAX_ATTEMPTS) == delay
     assert state_of(api, accepted["id"])["state"] == state
 
 
@@ -213,14 +217,17 @@ def test_a_claim_never_finished_is_requeued_then_ends_in_an_error_after_max_atte
             assert api.queue.run_ids == [run_id] * (attempt + 1)
     assert state_of(api, accepted["id"])["state"] == "done"
     assert api.queue.run_ids == [run_id] * MAX_ATTEMPTS  # the last lapse is not re-queued
-    document = api.client.get(f"/v1/submissions/{accepted['id']}/result",
-                              headers=api.token(Role.REVIEWER, "rita")).json()
+    document = api.client.get(
+        f"/v1/submissions/{accepted['id']}/result", headers=api.token(Role.REVIEWER, "rita")
+    ).json()
     assert (document["verdict"], document["status"]) == ("error", "engine_error")
     assert f"{MAX_ATTEMPTS} attempts" in document["reason"]
     clock.advance(lease(api) * 2)
     assert api.service.reap_once() == 0
-    assert event_kinds(api, accepted["id"]) == ["queued"] + ["running", "queued"] * (MAX_ATTEMPTS - 1) + \
-        ["running", "done"]
+    assert event_kinds(api, accepted["id"]) == ["queued"] + ["running", "queued"] * (MAX_ATTEMPTS - 1) + [
+        "running",
+        "done",
+    ]
 
 
 def test_a_queued_run_nobody_picked_up_is_enqueued_again(api, clock):

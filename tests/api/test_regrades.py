@@ -61,13 +61,14 @@ def test_a_regrade_changes_one_verdict_and_reports_it(api):
         by_submission[claimed["submission_id"]] = run_id
         released = api.client.post(f"/v1/runs/{run_id}/release", headers=peeker, json={"worker": "w2"})
         assert released.status_code == 200, released.text
-    work(api, by_submission[mine["id"]], passed=False)   # the fixed grader fails alice's work
+    work(api, by_submission[mine["id"]], passed=False)  # the fixed grader fails alice's work
     work(api, by_submission[theirs["id"]], passed=False)  # bob's stays not_ready
 
     report = api.client.get(f"/v1/regrades/{regrade['id']}", headers=organiser).json()
     assert (report["done"], report["finished"]) == (2, True)
     assert [(c["candidate"], c["old"]["verdict"], c["new"]["verdict"]) for c in report["changed"]] == [
-        ("alice", "ready", "not_ready")]
+        ("alice", "ready", "not_ready")
+    ]
     # the member sees the new result; the old one stays stored, verifiable, marked superseded
     current = api.client.get(f"/v1/submissions/{mine['id']}/result", headers=alice).json()
     assert current["verdict"] == "not_ready" and current["task"]["pack_version"] == "1.1.0"
@@ -79,7 +80,9 @@ def test_a_regrade_changes_one_verdict_and_reports_it(api):
         assert storage.get_result(session=session, result_id=old_id).superseded_by == current["id"]
     matrix = api.client.get(f"/v1/assessments/{test['id']}/matrix", headers=organiser, params={"by": "tasks"}).json()
     assert {r["subject"]: r["cells"][RETRY]["verdict"] for r in matrix["rows"]} == {
-        "alice": "not_ready", "bob": "not_ready"}
+        "alice": "not_ready",
+        "bob": "not_ready",
+    }
     pinned = api.client.get(f"/v1/assessments/{test['id']}", headers=organiser).json()["tasks"][0]
     assert pinned["pack_version"] == "1.1.0"
 
@@ -91,8 +94,7 @@ def test_a_regrade_the_engine_could_not_finish_leaves_the_old_verdict(api):
     alice = member(api, made["invitations"]["alice"])
     mine = attempt(api, alice, test["id"]).json()
     work(api, mine["run_id"], passed=True)
-    regrade = api.client.post(f"/v1/assessments/{test['id']}/regrade", headers=organiser,
-                              json={"task": RETRY}).json()
+    regrade = api.client.post(f"/v1/assessments/{test['id']}/regrade", headers=organiser, json={"task": RETRY}).json()
     api.service.fail_run(run_id=api.queue.run_ids[-1], reason="docker went away")
     assert api.client.get(f"/v1/submissions/{mine['id']}/result", headers=alice).json()["verdict"] == "ready"
     report = api.client.get(f"/v1/regrades/{regrade['id']}", headers=organiser).json()
@@ -150,8 +152,10 @@ def test_members_see_their_new_result_after_a_regrade(api):
 
     regrade = api.client.post(f"/v1/assessments/{test['id']}/regrade", headers=organiser, json={}).json()
     work(api, api.queue.run_ids[-1], passed=False)  # the fixed grader fails alice's work
-    assert [c["new"]["verdict"] for c in
-            api.client.get(f"/v1/regrades/{regrade['id']}", headers=organiser).json()["changed"]] == ["not_ready"]
+    assert [
+        c["new"]["verdict"]
+        for c in api.client.get(f"/v1/regrades/{regrade['id']}", headers=organiser).json()["changed"]
+    ] == ["not_ready"]
 
     new = api.client.get(f"/v1/submissions/{mine['id']}/result", headers=alice).json()
     assert new["id"] != old_id and new["verdict"] == "not_ready" and new["task"]["pack_version"] == "1.1.0"
@@ -162,5 +166,4 @@ def test_members_see_their_new_result_after_a_regrade(api):
     assert f"/results/{old_id}" not in page.text and "verdict-ready" not in page.text
     assert browser.get(f"/results/{new['id']}").status_code == 200
     skills = api.client.get("/v1/profile", headers=alice).json()["skills"]
-    assert skills and all(s["results"] == [new["id"]] and s["best"]["verdict"] == "not_ready"
-                          for s in skills.values())
+    assert skills and all(s["results"] == [new["id"]] and s["best"]["verdict"] == "not_ready" for s in skills.values())

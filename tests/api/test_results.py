@@ -123,8 +123,9 @@ def test_both_views_verify_against_the_published_keys_and_tampering_is_named(api
     revealed["checks"][0]["message"] = "something else"
     assert signing.verify(revealed, keys).problems == ["field 'checks' was changed after signing"]
 
-    relabelled = {k: v for k, v in document.items() if k != "view"} if "view" in document else \
-        {**document, "view": "candidate"}
+    relabelled = (
+        {k: v for k, v in document.items() if k != "view"} if "view" in document else {**document, "view": "candidate"}
+    )
     expected = "removed after signing" if "view" in document else "added after signing"
     assert signing.verify(relabelled, keys).problems == [f"field 'view' was {expected}"]
 
@@ -181,12 +182,16 @@ def test_a_result_naming_another_submission_or_task_version_is_422(api, field):
     assert api.client.get(f"/v1/submissions/{accepted['id']}", headers=alice).json()["state"] == "running"
 
 
-@pytest.mark.parametrize(("change", "where"), [
-    (lambda d: d.update(score=150), "score"),
-    (lambda d: d.update(verdict="maybe"), "verdict"),
-    (lambda d: d.pop("checks"), "checks"),
-    (lambda d: d.update(schema_version=2), "schema_version"),
-], ids=["score out of range", "unknown verdict", "no checks", "future schema"])
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda d: d.update(score=150), "score"),
+        (lambda d: d.update(verdict="maybe"), "verdict"),
+        (lambda d: d.pop("checks"), "checks"),
+        (lambda d: d.update(schema_version=2), "schema_version"),
+    ],
+    ids=["score out of range", "unknown verdict", "no checks", "future schema"],
+)
 def test_a_schema_invalid_result_is_422_naming_where(api, change, where):
     alice = api.token(Role.CANDIDATE, "alice")
     accepted = submit(api, alice)
@@ -225,8 +230,9 @@ def test_events_replay_every_state_in_order_ending_with_the_verdict(api):
     alice = api.token(Role.CANDIDATE, "alice")
     accepted = submit(api, alice)
     headers, job = claim(api, accepted["run_id"])
-    progress = api.client.post(f"/v1/runs/{job['run_id']}/progress", headers=headers,
-                               json={"worker": "w1", "state": "grading"})
+    progress = api.client.post(
+        f"/v1/runs/{job['run_id']}/progress", headers=headers, json={"worker": "w1", "state": "grading"}
+    )
     assert progress.status_code == 200, progress.text
     document = result_document(api, job, passed=False)
     api.client.post(f"/v1/runs/{job['run_id']}/result", headers=headers, json=document)
@@ -235,8 +241,11 @@ def test_events_replay_every_state_in_order_ending_with_the_verdict(api):
     assert [kind for kind, _ in events] == ["queued", "running", "grading", "done"]
     assert [data["state"] for _, data in events] == ["queued", "running", "grading", "done"]
     done = events[-1][1]
-    assert (done["verdict"], done["score"], done["result_id"]) == (document["verdict"], document["score"],
-                                                                   document["id"])
+    assert (done["verdict"], done["score"], done["result_id"]) == (
+        document["verdict"],
+        document["score"],
+        document["id"],
+    )
     assert all(data["submission"] == accepted["id"] for _, data in events)
     moments = [data["at"] for _, data in events]
     assert moments == sorted(moments)
@@ -286,8 +295,11 @@ def test_an_engine_error_is_not_evidence_in_the_profile(api):
     passed = work(api, submit(api, alice)["run_id"])
     failed = submit(api, alice)
     headers, _ = claim(api, failed["run_id"])
-    response = api.client.post(f"/v1/runs/{failed['run_id']}/fail", headers=headers,
-                               json={"worker": "w1", "reason": "the docker engine went away"})
+    response = api.client.post(
+        f"/v1/runs/{failed['run_id']}/fail",
+        headers=headers,
+        json={"worker": "w1", "reason": "the docker engine went away"},
+    )
     assert response.status_code == 201, response.text
     assert api.client.get(f"/v1/submissions/{failed['id']}/result", headers=alice).json()["verdict"] == "error"
     for entry in api.client.get("/v1/profile", headers=alice).json()["skills"].values():
@@ -311,9 +323,16 @@ def test_a_grader_error_counts_for_nothing_and_its_details_reach_staff_only(api)
     headers, job = claim(api, accepted["run_id"])
     task = api.service.pack_store.task(job["pack_id"], job["task_id"], job["pack_version"])
     detail = 'collecting failed: File "/grader/tests/test_retry.py", line 56\n    def test_bad(:'
-    document = Result(task=task, submission_digest=job["submission_digest"], status=RunStatus.GRADER_ERROR,
-                      checks=(), started_at=now(), finished_at=now(), reason=detail,
-                      grader_output="Traceback: /grader/tests/test_retry.py").to_document()
+    document = Result(
+        task=task,
+        submission_digest=job["submission_digest"],
+        status=RunStatus.GRADER_ERROR,
+        checks=(),
+        started_at=now(),
+        finished_at=now(),
+        reason=detail,
+        grader_output="Traceback: /grader/tests/test_retry.py",
+    ).to_document()
     posted = api.client.post(f"/v1/runs/{accepted['run_id']}/result", headers=headers, json=document)
     assert posted.status_code == 201, posted.text
     view = result_as(api, accepted["id"], alice)

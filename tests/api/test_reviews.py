@@ -55,8 +55,11 @@ def held(api):
     test = assessment(api, organiser, made["id"], tasks=[{"task": BRIEF}])
     api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": "rita"})
     alice = member(api, made["invitations"]["alice"])
-    accepted = api.client.post("/v1/submissions", headers=alice, json={
-        "task": BRIEF, "assessment": test["id"], "files": {"brief.md": "# Rate limits\nAlice's brief.\n"}}).json()
+    accepted = api.client.post(
+        "/v1/submissions",
+        headers=alice,
+        json={"task": BRIEF, "assessment": test["id"], "files": {"brief.md": "# Rate limits\nAlice's brief.\n"}},
+    ).json()
     _grade(api, accepted)
     return accepted, alice, api.token(Role.REVIEWER, "rita"), test
 
@@ -81,9 +84,11 @@ def test_a_reviewer_scores_blind_and_one_signed_result_follows(api, held):
     assert accepted["id"] not in text  # not even the submission id, which would lead to the candidate
     assert "Notes for reviewers" in body["reference_answer"]
     assert [c["name"] for c in body["rubric"]] == ["audience", "options", "rollout"]
-    scored = api.client.post(f"/v1/reviews/{body['id']}", headers=rita,
-                             json={"scores": {"audience": 4, "options": 2, "rollout": 3},
-                                   "comments": {"options": "list, no trade-offs"}})
+    scored = api.client.post(
+        f"/v1/reviews/{body['id']}",
+        headers=rita,
+        json={"scores": {"audience": 4, "options": 2, "rollout": 3}, "comments": {"options": "list, no trade-offs"}},
+    )
     assert scored.status_code == 200, scored.text
     result = api.client.get(f"/v1/submissions/{accepted['id']}/result", headers=alice).json()
     assert signing.verify(result, api.service.jwks()).problems == []
@@ -98,8 +103,9 @@ def test_a_reviewer_scores_blind_and_one_signed_result_follows(api, held):
 def test_an_incomplete_review_is_422_naming_each_problem_and_stores_nothing(api, held):
     accepted, alice, rita, _ = held
     review_id = api.client.get("/v1/reviews", headers=rita).json()["data"][0]["id"]
-    response = api.client.post(f"/v1/reviews/{review_id}", headers=rita,
-                               json={"scores": {"audience": 3, "options": 4, "tone": 1}})
+    response = api.client.post(
+        f"/v1/reviews/{review_id}", headers=rita, json={"scores": {"audience": 3, "options": 4, "tone": 1}}
+    )
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert "'tone' is not in the rubric" in detail and "'rollout' has no score" in detail
@@ -128,8 +134,11 @@ def test_a_completed_review_is_announced_by_webhook(api, held):
     try:
         organiser = api.token(Role.AUTHOR, "olga")
         cohort_id = test["cohort_id"]
-        api.client.post(f"/v1/cohorts/{cohort_id}/webhooks", headers=organiser,
-                        json={"url": receiver.url, "events": ["review.completed", "result.created"]})
+        api.client.post(
+            f"/v1/cohorts/{cohort_id}/webhooks",
+            headers=organiser,
+            json={"url": receiver.url, "events": ["review.completed", "result.created"]},
+        )
         review_id = api.client.get("/v1/reviews", headers=rita).json()["data"][0]["id"]
         api.client.post(f"/v1/reviews/{review_id}", headers=rita, json={"scores": TOP})
         api.service.webhooks.deliver_due()

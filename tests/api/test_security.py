@@ -41,15 +41,20 @@ def test_a_second_worker_cannot_post_a_result_for_a_run_another_worker_holds(api
     job = claim(api, accepted["run_id"], holder).json()
     forged = result_document(api, job, passed=True)
     # The forger even names the holder's process: names prove nothing, the token does.
-    response = api.client.post(f"/v1/runs/{accepted['run_id']}/result", headers=forger, json=forged,
-                               params={"worker": "w1"})
+    response = api.client.post(
+        f"/v1/runs/{accepted['run_id']}/result", headers=forger, json=forged, params={"worker": "w1"}
+    )
     assert response.status_code == 409, response.text
     assert "another worker" in response.json()["detail"]
     assert api.client.get(f"/v1/submissions/{accepted['id']}/result", headers=alice).status_code == 404
     assert api.client.get("/v1/profile", headers=alice).json()["skills"] == {}
     # The holder's own result still goes in.
-    assert api.client.post(f"/v1/runs/{accepted['run_id']}/result", headers=holder,
-                           json=result_document(api, job, passed=False)).status_code == 201
+    assert (
+        api.client.post(
+            f"/v1/runs/{accepted['run_id']}/result", headers=holder, json=result_document(api, job, passed=False)
+        ).status_code
+        == 201
+    )
 
 
 def test_a_result_for_a_run_nobody_claimed_is_refused(api):
@@ -57,11 +62,17 @@ def test_a_result_for_a_run_nobody_claimed_is_refused(api):
     accepted = submit(api, alice)
     worker = api.token(Role.WORKER, "mallory")
     task = api.service.pack_store.task("python-foundations", "retry-backoff")
-    job = {"pack_id": task.pack_id, "task_id": task.id, "pack_version": task.pack_version,
-           "submission_digest": api.client.get(f"/v1/submissions/{accepted['id']}", headers=alice)
-           .json()["submission_digest"]}
-    response = api.client.post(f"/v1/runs/{accepted['run_id']}/result", headers=worker,
-                               json=result_document(api, job, passed=True))
+    job = {
+        "pack_id": task.pack_id,
+        "task_id": task.id,
+        "pack_version": task.pack_version,
+        "submission_digest": api.client.get(f"/v1/submissions/{accepted['id']}", headers=alice).json()[
+            "submission_digest"
+        ],
+    }
+    response = api.client.post(
+        f"/v1/runs/{accepted['run_id']}/result", headers=worker, json=result_document(api, job, passed=True)
+    )
     assert response.status_code == 409, response.text
     assert "not claimed" in response.json()["detail"]
     assert state(api, accepted["id"]) == "queued"
@@ -78,7 +89,9 @@ def test_another_token_cannot_act_on_a_held_run_even_naming_its_worker(api, acti
     assert state(api, accepted["id"]) == "running"
     # The holder still can.
     assert api.client.post(f"/v1/runs/{accepted['run_id']}/{action}", headers=holder, json=body).status_code in (
-        200, 201)
+        200,
+        201,
+    )
 
 
 def test_a_result_must_name_the_runs_task_as_well_as_its_digests(api):
@@ -182,14 +195,22 @@ def test_a_token_revoked_elsewhere_stops_working_within_the_cache_window(api):
 
 def test_an_expired_token_is_refused(api):
     with api.service.session() as session:
-        secret = storage.create_token(session=session, name="old", role=Role.CANDIDATE, subject="alice",
-                                      expires_at=utcnow() - timedelta(seconds=1))
-        live = storage.create_token(session=session, name="new", role=Role.CANDIDATE, subject="alice",
-                                    expires_at=utcnow() + timedelta(days=1))
+        secret = storage.create_token(
+            session=session,
+            name="old",
+            role=Role.CANDIDATE,
+            subject="alice",
+            expires_at=utcnow() - timedelta(seconds=1),
+        )
+        live = storage.create_token(
+            session=session, name="new", role=Role.CANDIDATE, subject="alice", expires_at=utcnow() + timedelta(days=1)
+        )
     assert api.client.get("/v1/tasks", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
     assert api.client.get("/v1/tasks", headers={"Authorization": f"Bearer {live}"}).status_code == 200
-    states = {t["name"]: t["state"] for t in
-              api.client.get("/v1/admin/tokens", headers=api.token(Role.ADMIN, "root")).json()["data"]}
+    states = {
+        t["name"]: t["state"]
+        for t in api.client.get("/v1/admin/tokens", headers=api.token(Role.ADMIN, "root")).json()["data"]
+    }
     assert (states["old"], states["new"]) == ("expired", "active")
 
 
@@ -198,8 +219,13 @@ def test_a_cached_token_is_not_trusted_past_its_expiry(api):
 
     api.service.settings = api.service.settings.model_copy(update={"token_cache_seconds": 3600})
     with api.service.session() as session:
-        secret = storage.create_token(session=session, name="short", role=Role.CANDIDATE, subject="alice",
-                                      expires_at=utcnow() + timedelta(seconds=30))
+        secret = storage.create_token(
+            session=session,
+            name="short",
+            role=Role.CANDIDATE,
+            subject="alice",
+            expires_at=utcnow() + timedelta(seconds=30),
+        )
         row = session.exec(select(ApiToken).where(ApiToken.name == "short")).one()
     assert api.service.principal(secret) is not None
     _, until = api.service._principals[row.token_hash]
@@ -214,7 +240,8 @@ def limited(tmp_path, small_catalogue) -> Iterator[Api]:
     built = make_api(tmp_path / "data", catalogue_dirs=[small_catalogue])
     api = next(built)
     api.service.settings = api.service.settings.model_copy(
-        update={"submission_rate_limit": 3, "submission_rate_window_seconds": 60, "max_queued_runs": 5})
+        update={"submission_rate_limit": 3, "submission_rate_window_seconds": 60, "max_queued_runs": 5}
+    )
     yield api
     next(built, None)
 
@@ -223,35 +250,59 @@ def test_one_candidate_flooding_submissions_gets_429_with_retry_after(limited):
     alice = limited.token(Role.CANDIDATE, "alice")
     codes = []
     for _ in range(10):
-        response = limited.client.post("/v1/submissions", headers=alice,
-                                       json={"task": RETRY, "files": {"retry.py": "x = 1\n"}})
+        response = limited.client.post(
+            "/v1/submissions", headers=alice, json={"task": RETRY, "files": {"retry.py": "x = 1\n"}}
+        )
         codes.append(response.status_code)
     assert codes == [202] * 3 + [429] * 7
     assert 1 <= int(response.headers["Retry-After"]) <= 60
     assert "TASKTRIAL_SUBMISSION_RATE_LIMIT" in response.json()["detail"]
     assert limited.client.get("/v1/submissions", headers=alice).json()["count"] == 3
     # Another token of the same candidate shares the budget; another candidate has their own.
-    assert limited.client.post("/v1/submissions", headers=limited.token(Role.CANDIDATE, "alice"),
-                               json={"task": RETRY, "files": {"retry.py": "x = 1\n"}}).status_code == 429
-    assert limited.client.post("/v1/submissions", headers=limited.token(Role.CANDIDATE, "bob"),
-                               json={"task": RETRY, "files": {"retry.py": "x = 1\n"}}).status_code == 202
+    assert (
+        limited.client.post(
+            "/v1/submissions",
+            headers=limited.token(Role.CANDIDATE, "alice"),
+            json={"task": RETRY, "files": {"retry.py": "x = 1\n"}},
+        ).status_code
+        == 429
+    )
+    assert (
+        limited.client.post(
+            "/v1/submissions",
+            headers=limited.token(Role.CANDIDATE, "bob"),
+            json={"task": RETRY, "files": {"retry.py": "x = 1\n"}},
+        ).status_code
+        == 202
+    )
 
 
 def test_a_full_queue_refuses_new_submissions_with_429(limited):
     for name in ("a", "b", "c", "d", "e"):
         submit(limited, limited.token(Role.CANDIDATE, name))
-    response = limited.client.post("/v1/submissions", headers=limited.token(Role.CANDIDATE, "f"),
-                                   json={"task": RETRY, "files": {"retry.py": "x = 1\n"}})
+    response = limited.client.post(
+        "/v1/submissions",
+        headers=limited.token(Role.CANDIDATE, "f"),
+        json={"task": RETRY, "files": {"retry.py": "x = 1\n"}},
+    )
     assert response.status_code == 429
     assert "TASKTRIAL_MAX_QUEUED_RUNS" in response.json()["detail"] and response.headers["Retry-After"]
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("TASKTRIAL_SUBMISSION_RATE_LIMIT", "0"), ("TASKTRIAL_SUBMISSION_RATE_WINDOW_SECONDS", "-5"),
-    ("TASKTRIAL_MAX_QUEUED_RUNS", "0"), ("TASKTRIAL_MAX_STREAMS", "0"), ("TASKTRIAL_MAX_STREAMS_PER_TOKEN", "-1"),
-    ("TASKTRIAL_STREAM_POLL_SECONDS", "0"), ("TASKTRIAL_TOKEN_CACHE_SECONDS", "-1"),
-    ("TASKTRIAL_MAX_UPLOAD_BYTES", "0"), ("TASKTRIAL_EMBEDDED_WORKERS", "0"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TASKTRIAL_SUBMISSION_RATE_LIMIT", "0"),
+        ("TASKTRIAL_SUBMISSION_RATE_WINDOW_SECONDS", "-5"),
+        ("TASKTRIAL_MAX_QUEUED_RUNS", "0"),
+        ("TASKTRIAL_MAX_STREAMS", "0"),
+        ("TASKTRIAL_MAX_STREAMS_PER_TOKEN", "-1"),
+        ("TASKTRIAL_STREAM_POLL_SECONDS", "0"),
+        ("TASKTRIAL_TOKEN_CACHE_SECONDS", "-1"),
+        ("TASKTRIAL_MAX_UPLOAD_BYTES", "0"),
+        ("TASKTRIAL_EMBEDDED_WORKERS", "0"),
+    ],
+)
 def test_a_setting_that_makes_no_sense_fails_at_start_naming_the_variable(monkeypatch, variable, value):
     from cli.server import load_settings
     from engine.errors import ConfigurationError
@@ -264,17 +315,29 @@ def test_a_setting_that_makes_no_sense_fails_at_start_naming_the_variable(monkey
 # -- item 9: every query parameter is bounded ---------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "params"), [
-    ("/v1/submissions", {"offset": 10**20}),
-    ("/v1/submissions", {"offset": -1}),
-    ("/v1/submissions", {"limit": 0}),
-    ("/v1/submissions", {"limit": 10**6}),
-    ("/v1/submissions", {"limit": "many"}),
-    ("/v1/submissions/{id}/events", {"timeout": -1}),
-    ("/v1/submissions/{id}/events", {"timeout": 10**9}),
-    ("/v1/submissions/{id}/events", {"timeout": "nan"}),
-], ids=["huge offset", "negative offset", "zero limit", "huge limit", "limit not a number",
-        "negative timeout", "huge timeout", "nan timeout"])
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/submissions", {"offset": 10**20}),
+        ("/v1/submissions", {"offset": -1}),
+        ("/v1/submissions", {"limit": 0}),
+        ("/v1/submissions", {"limit": 10**6}),
+        ("/v1/submissions", {"limit": "many"}),
+        ("/v1/submissions/{id}/events", {"timeout": -1}),
+        ("/v1/submissions/{id}/events", {"timeout": 10**9}),
+        ("/v1/submissions/{id}/events", {"timeout": "nan"}),
+    ],
+    ids=[
+        "huge offset",
+        "negative offset",
+        "zero limit",
+        "huge limit",
+        "limit not a number",
+        "negative timeout",
+        "huge timeout",
+        "nan timeout",
+    ],
+)
 def test_an_out_of_range_query_parameter_is_422_naming_it(api, path, params):
     alice = api.token(Role.CANDIDATE, "alice")
     accepted = submit(api, alice)
@@ -310,8 +373,9 @@ def test_an_author_cannot_report_their_own_upload_checked(api, tmp_path):
 # -- item 11: media types match exactly; big bodies are parsed off the event loop ----------
 
 
-@pytest.mark.parametrize("content_type", ["application/jsonhax", "application/json-patch+json",
-                                          "multipart/form-datax; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type", ["application/jsonhax", "application/json-patch+json", "multipart/form-datax; boundary=x"]
+)
 def test_a_media_type_that_only_starts_like_json_or_multipart_is_415(api, content_type):
     headers = {**api.token(Role.CANDIDATE, "alice"), "Content-Type": content_type}
     body = json.dumps({"task": RETRY, "files": {"retry.py": "x = 1\n"}})
@@ -379,8 +443,10 @@ def test_open_streams_are_capped_per_token_with_429(api):
     assert response.status_code == 429 and response.headers["Retry-After"]
     assert "TASKTRIAL_MAX_STREAMS_PER_TOKEN" in response.json()["detail"]
     release[0]()
-    assert api.client.get(f"/v1/submissions/{accepted['id']}/events", headers=alice,
-                          params={"timeout": 0.1}).status_code == 200
+    assert (
+        api.client.get(f"/v1/submissions/{accepted['id']}/events", headers=alice, params={"timeout": 0.1}).status_code
+        == 200
+    )
     assert api.service.streams.open_streams == 1  # the finished stream gave its slot back
 
 
@@ -415,7 +481,7 @@ def test_a_waiting_stream_holds_no_database_connection(api):
         seen.append(pool.checkedout())
     thread.join()
     # A held connection shows in every look; the process's change poller's short query in a few.
-    waiting = seen[len(seen) // 2:]
+    waiting = seen[len(seen) // 2 :]
     assert waiting and sum(1 for n in waiting if n) <= len(waiting) // 4, seen
 
 
@@ -430,8 +496,9 @@ def test_at_shutdown_a_stream_tells_its_client_to_reconnect_and_ends(tmp_path, s
 
     def follow() -> None:
         # The timeout only bounds this test if the stream ignores shutdown: it ends with ``timeout``.
-        with api.client.stream("GET", f"/v1/submissions/{accepted['id']}/events", headers=alice,
-                               params={"timeout": 20}) as response:
+        with api.client.stream(
+            "GET", f"/v1/submissions/{accepted['id']}/events", headers=alice, params={"timeout": 20}
+        ) as response:
             lines.extend(response.iter_lines())
 
     thread = threading.Thread(target=follow)
@@ -443,8 +510,11 @@ def test_at_shutdown_a_stream_tells_its_client_to_reconnect_and_ends(tmp_path, s
     finally:
         thread.join(30)
     assert "event: reconnect" in lines and "event: timeout" not in lines
-    data = json.loads(next(line for line in lines[lines.index("event: reconnect"):] if line.startswith("data: "))
-                      .removeprefix("data: "))
+    data = json.loads(
+        next(line for line in lines[lines.index("event: reconnect") :] if line.startswith("data: ")).removeprefix(
+            "data: "
+        )
+    )
     assert data["retry_ms"] > 0
     next(built, None)
 
@@ -455,8 +525,9 @@ def test_a_client_resumes_after_the_last_event_it_saw(api):
     work(api, accepted["run_id"])
     text = api.client.get(f"/v1/submissions/{accepted['id']}/events", headers=alice).text
     ids = [line.removeprefix("id: ") for line in text.splitlines() if line.startswith("id: ")]
-    resumed = api.client.get(f"/v1/submissions/{accepted['id']}/events",
-                             headers={**alice, "Last-Event-ID": ids[1]}).text
+    resumed = api.client.get(
+        f"/v1/submissions/{accepted['id']}/events", headers={**alice, "Last-Event-ID": ids[1]}
+    ).text
     kinds = [line.removeprefix("event: ") for line in resumed.splitlines() if line.startswith("event: ")]
     assert kinds == ["done"]
 
@@ -476,16 +547,24 @@ def test_a_change_made_through_another_replica_wakes_the_stream(api):
     thread = threading.Thread(target=follow)
     thread.start()
     with api.service.session() as session:  # as another API process would: straight to the database
-        assert storage.claim_run(session=session, run_id=accepted["run_id"], worker="elsewhere", token_id="t",
-                                 lease_seconds=60)
+        assert storage.claim_run(
+            session=session, run_id=accepted["run_id"], worker="elsewhere", token_id="t", lease_seconds=60
+        )
         run = storage.get_run(session=session, run_id=accepted["run_id"])
         submission = storage.get_submission(session=session, submission_id=run.submission_id)
         task = api.service.pack_store.task(submission.pack_id, submission.task_id, submission.pack_version)
-        document = result_document(api, {"pack_id": task.pack_id, "task_id": task.id,
-                                         "pack_version": task.pack_version,
-                                         "submission_digest": submission.submission_digest})
-        storage.record_result(session=session, run=run, submission=submission, document=document,
-                              candidate_view=document)
+        document = result_document(
+            api,
+            {
+                "pack_id": task.pack_id,
+                "task_id": task.id,
+                "pack_version": task.pack_version,
+                "submission_digest": submission.submission_digest,
+            },
+        )
+        storage.record_result(
+            session=session, run=run, submission=submission, document=document, candidate_view=document
+        )
     thread.join(30)
     kinds = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
     assert kinds == ["queued", "running", "done"], lines

@@ -48,15 +48,23 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen:
         log = self.log(f"worker-{len(self.workers)}.log")
-        proc = subprocess.Popen([str(BIN / "tasktrial"), "worker", "--concurrency", "1"],
-                                env={**self.env, "TASKTRIAL_WORKER_TOKEN": self.worker_token},
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "tasktrial"), "worker", "--concurrency", "1"],
+            env={**self.env, "TASKTRIAL_WORKER_TOKEN": self.worker_token},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.workers.append(proc)
         return proc
 
     def submit(self, files: dict[str, str]) -> dict:
-        response = httpx.post(f"{self.url}/v1/submissions", headers=self.candidate,
-                              json={"task": "integration/value", "files": files}, timeout=30)
+        response = httpx.post(
+            f"{self.url}/v1/submissions",
+            headers=self.candidate,
+            json={"task": "integration/value", "files": files},
+            timeout=30,
+        )
         assert response.status_code == 202, response.text
         return response.json()
 
@@ -70,8 +78,9 @@ class Stack:
             if predicate(state):
                 return state
             time.sleep(0.2)
-        raise AssertionError(f"submission {submission_id} stuck at {self.submission(submission_id)}; "
-                             f"logs in {self.logs}")
+        raise AssertionError(
+            f"submission {submission_id} stuck at {self.submission(submission_id)}; logs in {self.logs}"
+        )
 
     def result(self, submission_id: str) -> dict:
         response = httpx.get(f"{self.url}/v1/submissions/{submission_id}/result", headers=self.candidate, timeout=30)
@@ -81,18 +90,34 @@ class Stack:
 
 def _pack(root: Path) -> Path:
     task = pytest_task_yaml("value", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32})
-    return write_pack(root / "integration", {"value": {"task": task, "files": {
-        "statement.md": "Return 42 from value().\n",
-        "starter/value.py": "def value():\n    raise NotImplementedError\n",
-        "solution/value.py": REFERENCE,
-        "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-    }}}, pack={"id": "integration", "version": "1.0.0", "title": "Integration", "description": "for tests",
-               "authors": ["tests"], "license": "MIT"})
+    return write_pack(
+        root / "integration",
+        {
+            "value": {
+                "task": task,
+                "files": {
+                    "statement.md": "Return 42 from value().\n",
+                    "starter/value.py": "def value():\n    raise NotImplementedError\n",
+                    "solution/value.py": REFERENCE,
+                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
+                },
+            }
+        },
+        pack={
+            "id": "integration",
+            "version": "1.0.0",
+            "title": "Integration",
+            "description": "for tests",
+            "authors": ["tests"],
+            "license": "MIT",
+        },
+    )
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
-    return subprocess.run([str(BIN / "tasktrial"), *args], env=env, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        [str(BIN / "tasktrial"), *args], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @contextlib.contextmanager
@@ -100,18 +125,36 @@ def _stack(tmp_path: Path, broker_url: str, *, api_env: dict[str, str] | None = 
     catalogue = tmp_path / "catalogue"
     _pack(catalogue)
     port = free_port()
-    env = {**os.environ, "TASKTRIAL_DATA_DIR": str(tmp_path / "data"), "TASKTRIAL_BROKER_URL": broker_url,
-           "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]', "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "TASKTRIAL_LEASE_MARGIN_SECONDS": "2", "TASKTRIAL_REAPER_INTERVAL_SECONDS": "0.5",
-           "TASKTRIAL_VISIBILITY_TIMEOUT_SECONDS": "3600"}
+    env = {
+        **os.environ,
+        "TASKTRIAL_DATA_DIR": str(tmp_path / "data"),
+        "TASKTRIAL_BROKER_URL": broker_url,
+        "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]',
+        "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "TASKTRIAL_LEASE_MARGIN_SECONDS": "2",
+        "TASKTRIAL_REAPER_INTERVAL_SECONDS": "0.5",
+        "TASKTRIAL_VISIBILITY_TIMEOUT_SECONDS": "3600",
+    }
     candidate = _run(["admin", "create-token", "--role", "candidate", "--subject", "alice", "--init"], env)
     worker_token = _run(["admin", "create-token", "--role", "worker", "--subject", "worker"], env)
     logs = tmp_path / "logs"
     logs.mkdir()
-    stack = Stack(url=f"http://127.0.0.1:{port}", env=env, candidate={"Authorization": f"Bearer {candidate}"},
-                  worker_token=worker_token, workers=[], logs=logs, files=[])
-    api = subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env={**env, **(api_env or {})},
-                           stdout=stack.log("api.log"), stderr=subprocess.STDOUT, start_new_session=True)
+    stack = Stack(
+        url=f"http://127.0.0.1:{port}",
+        env=env,
+        candidate={"Authorization": f"Bearer {candidate}"},
+        worker_token=worker_token,
+        workers=[],
+        logs=logs,
+        files=[],
+    )
+    api = subprocess.Popen(
+        [str(BIN / "tasktrial"), "serve", "--port", str(port)],
+        env={**env, **(api_env or {})},
+        stdout=stack.log("api.log"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, timeout=60)
         yield stack
@@ -178,8 +221,12 @@ def test_a_redis_restart_loses_no_submission(tmp_path):
     url = f"redis://127.0.0.1:{port}/0"
     with redis_server(port=port), _stack(tmp_path, url) as running:
         running.start_worker()
-        assert running.result(running.wait_for(running.submit({"value.py": REFERENCE})["id"],
-                                               lambda s: s["result_id"])["id"])["verdict"] == "ready"
+        assert (
+            running.result(
+                running.wait_for(running.submit({"value.py": REFERENCE})["id"], lambda s: s["result_id"])["id"]
+            )["verdict"]
+            == "ready"
+        )
     # Redis is down: the API still accepts and stores; once Redis is back the reaper re-queues.
     with _stack(tmp_path / "second", url) as running:
         accepted = running.submit({"value.py": REFERENCE})
@@ -194,8 +241,9 @@ def test_a_celery_worker_checks_an_upload_before_it_goes_live(stack, tmp_path):
     from engine import archives, packs
     from engine.trees import read_tree
 
-    author = {"Authorization": "Bearer " + _run(["admin", "create-token", "--role", "author", "--subject", "ada"],
-                                                stack.env)}
+    author = {
+        "Authorization": "Bearer " + _run(["admin", "create-token", "--role", "author", "--subject", "ada"], stack.env)
+    }
     good = _pack(tmp_path / "upload")
     (good / "pack.yaml").write_text((good / "pack.yaml").read_text().replace("id: integration", "id: uploaded"))
     archive = archives.make_tar_gz(read_tree(good, packs.PACK_CAPS, what="pack"))
@@ -203,8 +251,9 @@ def test_a_celery_worker_checks_an_upload_before_it_goes_live(stack, tmp_path):
     assert response.status_code == 201 and response.json()["state"] == "checking", response.text
     stack.start_worker()
     deadline = time.monotonic() + 120
-    while (state := httpx.get(f"{stack.url}/v1/packs/uploaded/versions/1.0.0", headers=author,
-                              timeout=30).json()["state"]) == "checking" and time.monotonic() < deadline:
+    while (
+        state := httpx.get(f"{stack.url}/v1/packs/uploaded/versions/1.0.0", headers=author, timeout=30).json()["state"]
+    ) == "checking" and time.monotonic() < deadline:
         time.sleep(0.3)
     assert state == "live", f"logs in {stack.logs}"
     tasks = httpx.get(f"{stack.url}/v1/tasks", headers=stack.candidate, timeout=30).json()["data"]
@@ -213,14 +262,29 @@ def test_a_celery_worker_checks_an_upload_before_it_goes_live(stack, tmp_path):
 
 def test_with_celery_the_public_tests_run_on_a_worker_and_the_api_needs_no_docker(tmp_path, redis_url):
     public = pytest_task_yaml("value", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32})
-    write_pack(tmp_path / "catalogue" / "public", {"value": {"task": public, "files": {
-        "statement.md": "Return 42 from value().\n",
-        "starter/value.py": "def value():\n    raise NotImplementedError\n",
-        "starter/test_value_public.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-        "solution/value.py": REFERENCE,
-        "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-    }}}, pack={"id": "public", "version": "1.0.0", "title": "Public", "description": "for tests",
-               "authors": ["tests"], "license": "MIT"})
+    write_pack(
+        tmp_path / "catalogue" / "public",
+        {
+            "value": {
+                "task": public,
+                "files": {
+                    "statement.md": "Return 42 from value().\n",
+                    "starter/value.py": "def value():\n    raise NotImplementedError\n",
+                    "starter/test_value_public.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
+                    "solution/value.py": REFERENCE,
+                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
+                },
+            }
+        },
+        pack={
+            "id": "public",
+            "version": "1.0.0",
+            "title": "Public",
+            "description": "for tests",
+            "authors": ["tests"],
+            "license": "MIT",
+        },
+    )
     # The API process cannot reach any Docker engine: whatever runs the tests is the worker's.
     with _stack(tmp_path, redis_url, api_env={"DOCKER_HOST": "tcp://127.0.0.1:9"}) as stack:
         stack.start_worker()
@@ -228,8 +292,9 @@ def test_with_celery_the_public_tests_run_on_a_worker_and_the_api_needs_no_docke
         passing = httpx.post(path, headers=stack.candidate, json={"files": {"value.py": REFERENCE}}, timeout=150)
         assert passing.status_code == 200, f"{passing.text}; logs in {stack.logs}"
         assert passing.json()["passed"] is True and "1 passed" in passing.json()["stdout"]
-        failing = httpx.post(path, headers=stack.candidate, timeout=150,
-                             json={"files": {"value.py": "def value():\n    return 41\n"}})
+        failing = httpx.post(
+            path, headers=stack.candidate, timeout=150, json={"files": {"value.py": "def value():\n    return 41\n"}}
+        )
         assert failing.status_code == 200 and failing.json()["passed"] is False
         assert "assert 41 == 42" in failing.json()["stdout"] and failing.json()["signed"] is False
         # Nothing was stored as a submission (so nothing graded, signed or counted).

@@ -20,16 +20,16 @@ def test_a_copied_pair_is_flagged_side_by_side_and_no_score_changes(api):
         ids[subject] = accepted["id"]
     before = api.client.get(f"/v1/assessments/{test['id']}/matrix", headers=organiser).json()
     report = api.client.get(f"/v1/assessments/{test['id']}/similarity", headers=organiser).json()
-    assert [(p["a"]["candidate"], p["b"]["candidate"]) for p in report["data"]] in (
-        [("a", "b")], [("b", "a")])
+    assert [(p["a"]["candidate"], p["b"]["candidate"]) for p in report["data"]] in ([("a", "b")], [("b", "a")])
     assert "never changed" in report["note"]
     pair = report["data"][0]
     side = api.client.get(pair["links"]["side_by_side"], headers=organiser).json()
     assert side["a"]["matched_lines"] and side["b"]["matched_lines"]
     assert "def again" in side["a"]["files"].get("retry.py", "") + side["b"]["files"].get("retry.py", "")
     assert api.client.get(f"/v1/assessments/{test['id']}/matrix", headers=organiser).json() == before
-    alice = member(api, api.client.post(f"/v1/cohorts/{made['id']}/members/a/invitation",
-                                        headers=organiser).json()["invitation"])
+    alice = member(
+        api, api.client.post(f"/v1/cohorts/{made['id']}/members/a/invitation", headers=organiser).json()["invitation"]
+    )
     assert api.client.get(f"/v1/assessments/{test['id']}/similarity", headers=alice).status_code == 404
     wrong = api.client.get(f"/v1/assessments/{test['id']}/similarity/{ids['a']}/no-such", headers=organiser)
     assert wrong.status_code == 404

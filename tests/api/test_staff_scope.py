@@ -22,8 +22,12 @@ def _two_cohorts(api):
     first, second = cohort(api, olga), cohort(api, oscar, roster=ROSTER_B, name="B")
     tests = {}
     for made, organiser, reviewer in ((first, olga, "rita"), (second, oscar, "rex")):
-        assert api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser,
-                               json={"subject": reviewer}).status_code == 201
+        assert (
+            api.client.post(
+                f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": reviewer}
+            ).status_code
+            == 201
+        )
         tests[made["id"]] = assessment(api, organiser, made["id"])
     alice = member(api, first["invitations"]["alice"])
     carol = member(api, second["invitations"]["carol"])
@@ -71,21 +75,44 @@ def test_the_review_queue_is_filtered_in_the_query_not_after_its_limit(tmp_path,
         rows = {"subs": [], "runs": [], "reviews": []}
         for _ in range(250):
             sid, rid = uuid.uuid4().hex, uuid.uuid4().hex
-            rows["subs"].append({"id": sid, "pack_id": "professional-writing", "pack_version": "1.0.0",
-                                 "task_id": "design-brief", "candidate": "zed", "task_digest": "sha256:x",
-                                 "submission_digest": "sha256:x", "archive": b"x", "assessment_id": "elsewhere",
-                                 "late": False})
+            rows["subs"].append(
+                {
+                    "id": sid,
+                    "pack_id": "professional-writing",
+                    "pack_version": "1.0.0",
+                    "task_id": "design-brief",
+                    "candidate": "zed",
+                    "task_digest": "sha256:x",
+                    "submission_digest": "sha256:x",
+                    "archive": b"x",
+                    "assessment_id": "elsewhere",
+                    "late": False,
+                }
+            )
             rows["runs"].append({"id": rid, "submission_id": sid, "state": RunState.DONE, "attempts": 1})
-            rows["reviews"].append({"id": uuid.uuid4().hex, "run_id": rid, "submission_id": sid,
-                                    "assessment_id": "elsewhere", "pack_id": "professional-writing",
-                                    "pack_version": "1.0.0", "task_id": "design-brief", "automated": {},
-                                    "scores": {}, "comments": {}})
+            rows["reviews"].append(
+                {
+                    "id": uuid.uuid4().hex,
+                    "run_id": rid,
+                    "submission_id": sid,
+                    "assessment_id": "elsewhere",
+                    "pack_id": "professional-writing",
+                    "pack_version": "1.0.0",
+                    "task_id": "design-brief",
+                    "automated": {},
+                    "scores": {},
+                    "comments": {},
+                }
+            )
         with api.service.engine.begin() as connection:
             for table, key in ((Submission, "subs"), (Run, "runs"), (Review, "reviews")):
                 connection.execute(insert(table), rows[key])
         alice = member(api, made["invitations"]["alice"])
-        accepted = api.client.post("/v1/submissions", headers=alice, json={
-            "task": BRIEF, "assessment": test["id"], "files": {"brief.md": "# Brief\n"}}).json()
+        accepted = api.client.post(
+            "/v1/submissions",
+            headers=alice,
+            json={"task": BRIEF, "assessment": test["id"], "files": {"brief.md": "# Brief\n"}},
+        ).json()
         _grade(api, accepted)
         queue = api.client.get("/v1/reviews", headers=api.token(Role.REVIEWER, "rita")).json()
         assert queue["count"] == 1 and queue["data"][0]["task"] == BRIEF

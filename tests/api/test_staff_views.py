@@ -58,25 +58,29 @@ def test_the_last_attempt_policy_counts_the_last(api):
 
 def test_the_matrix_exports_as_csv(api, graded):
     test, organiser = graded
-    response = api.client.get(f"/v1/assessments/{test['id']}/matrix", headers=organiser,
-                              params={"by": "tasks", "format": "csv"})
+    response = api.client.get(
+        f"/v1/assessments/{test['id']}/matrix", headers=organiser, params={"by": "tasks", "format": "csv"}
+    )
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["subject"], r["python-foundations/retry-backoff:verdict"]) for r in rows] == [
-        ("alice", "ready"), ("bob", "not_ready")]
+        ("alice", "ready"),
+        ("bob", "not_ready"),
+    ]
 
 
 def test_the_hiring_filter_keeps_members_ready_in_every_skill(api, graded):
     test, organiser = graded
     skills = _skills(api)
-    found = api.client.get(f"/v1/assessments/{test['id']}/hiring", headers=organiser,
-                           params={"skill": skills}).json()
+    found = api.client.get(f"/v1/assessments/{test['id']}/hiring", headers=organiser, params={"skill": skills}).json()
     assert [(r["rank"], r["subject"]) for r in found["data"]] == [(1, "alice")]
-    none = api.client.get(f"/v1/assessments/{test['id']}/hiring", headers=organiser,
-                          params={"skill": [*skills, "no.such.skill"]}).json()
+    none = api.client.get(
+        f"/v1/assessments/{test['id']}/hiring", headers=organiser, params={"skill": [*skills, "no.such.skill"]}
+    ).json()
     assert none["count"] == 0
-    exported = api.client.get(f"/v1/assessments/{test['id']}/hiring", headers=organiser,
-                              params={"skill": skills, "format": "csv"}).text
+    exported = api.client.get(
+        f"/v1/assessments/{test['id']}/hiring", headers=organiser, params={"skill": skills, "format": "csv"}
+    ).text
     assert exported.splitlines()[1].startswith("1,alice,Alice A,")
 
 
@@ -101,8 +105,12 @@ def test_the_dashboard_shows_work_submitted_before_it_is_graded(api):
     attempt(api, alice, test["id"])
     board = api.client.get(f"/v1/assessments/{test['id']}/dashboard", headers=organiser).json()
     alice_row = next(m for m in board["members"] if m["subject"] == "alice")
-    assert alice_row["tasks"]["python-foundations/retry-backoff"] == {"attempts": 1, "state": "submitted",
-                                                                     "score": None, "late": False}
+    assert alice_row["tasks"]["python-foundations/retry-backoff"] == {
+        "attempts": 1,
+        "state": "submitted",
+        "score": None,
+        "late": False,
+    }
     assert board["totals"]["python-foundations/retry-backoff"]["graded"] == 0
 
 
@@ -112,8 +120,11 @@ def test_views_follow_every_change_though_they_are_reused_between_changes(api, g
     first = api.client.get(path, headers=organiser, params={"by": "tasks"}).json()
     assert api.client.get(path, headers=organiser, params={"by": "tasks"}).json() == first
     cohort_id = test["cohort_id"]
-    api.client.post(f"/v1/cohorts/{cohort_id}/members", headers={**organiser, "content-type": "text/csv"},
-                    content=b"subject,display_name,email\ncarol,Carol,carol@example.org\n")
+    api.client.post(
+        f"/v1/cohorts/{cohort_id}/members",
+        headers={**organiser, "content-type": "text/csv"},
+        content=b"subject,display_name,email\ncarol,Carol,carol@example.org\n",
+    )
     after_import = api.client.get(path, headers=organiser, params={"by": "tasks"}).json()
     assert [r["subject"] for r in after_import["rows"]] == ["alice", "bob", "carol"]
     board = api.client.get(f"/v1/assessments/{test['id']}/dashboard", headers=organiser).json()
@@ -141,13 +152,17 @@ def test_views_kept_up_to_date_incrementally_equal_views_computed_afresh(api):
         with api.service.session() as session:
             assessment = get_assessment(session=session, assessment_id=test["id"])
             assert assessment is not None
-            found = [staff_views.matrix_json(session, assessment, "tasks"),
-                     staff_views.matrix_json(session, assessment, "skills"),
-                     staff_views.matrix_csv_text(session, assessment, "tasks"),
-                     staff_views.matrix_csv_text(session, assessment, "skills"),
-                     {k: v for k, v in staff_views.dashboard(session, assessment).items() if k != "members"},
-                     [{k: v for k, v in m.items() if k != "time_left_seconds"}
-                      for m in staff_views.dashboard(session, assessment)["members"]]]
+            found = [
+                staff_views.matrix_json(session, assessment, "tasks"),
+                staff_views.matrix_json(session, assessment, "skills"),
+                staff_views.matrix_csv_text(session, assessment, "tasks"),
+                staff_views.matrix_csv_text(session, assessment, "skills"),
+                {k: v for k, v in staff_views.dashboard(session, assessment).items() if k != "members"},
+                [
+                    {k: v for k, v in m.items() if k != "time_left_seconds"}
+                    for m in staff_views.dashboard(session, assessment)["members"]
+                ],
+            ]
         return found
 
     def check() -> list:
@@ -169,8 +184,11 @@ def test_views_kept_up_to_date_incrementally_equal_views_computed_afresh(api):
     work(api, attempt(api, bob, test["id"]).json()["run_id"], passed=True)
     work(api, attempt(api, alice, test["id"]).json()["run_id"], passed=True)
     last = check()
-    imported = api.client.post(f"/v1/cohorts/{made['id']}/members", headers={**organiser, "content-type": "text/csv"},
-                               content=b"subject,display_name,email\ncarl,Carl C,carl@example.org\n")
+    imported = api.client.post(
+        f"/v1/cohorts/{made['id']}/members",
+        headers={**organiser, "content-type": "text/csv"},
+        content=b"subject,display_name,email\ncarl,Carl C,carl@example.org\n",
+    )
     assert imported.status_code == 201, imported.text
     joined = check()
     assert "carl" in joined[2] and "carl" not in last[2]

@@ -23,14 +23,25 @@ def engine(database_url):
 
 
 def _submission(session: Session) -> tuple[Submission, Run]:
-    return storage.create_submission(session=session, candidate="alice", pack_id="p", pack_version="1.0.0",
-                                     task_id="t", task_digest="sha256:" + "1" * 64,
-                                     submission_digest="sha256:" + "2" * 64, archive=b"\x1f\x8b archive")
+    return storage.create_submission(
+        session=session,
+        candidate="alice",
+        pack_id="p",
+        pack_version="1.0.0",
+        task_id="t",
+        task_digest="sha256:" + "1" * 64,
+        submission_digest="sha256:" + "2" * 64,
+        archive=b"\x1f\x8b archive",
+    )
 
 
 def _document(result_id: str, score: float) -> dict:
-    return {"id": result_id, "score": score, "verdict": "ready" if score >= 80 else "not_ready",
-            "micro_skills": {"python.x.y": {"score": score, "verdict": "ready"}}}
+    return {
+        "id": result_id,
+        "score": score,
+        "verdict": "ready" if score >= 80 else "not_ready",
+        "micro_skills": {"python.x.y": {"score": score, "verdict": "ready"}},
+    }
 
 
 def test_migrations_reach_head_and_are_idempotent(engine):
@@ -60,8 +71,9 @@ def test_only_one_of_many_concurrent_claims_wins(engine):
     def claim(index: int) -> None:
         with Session(engine) as session:
             barrier.wait()
-            wins.append(storage.claim_run(session=session, run_id=run.id, worker=f"w{index}", token_id="t",
-                                          lease_seconds=60))
+            wins.append(
+                storage.claim_run(session=session, run_id=run.id, worker=f"w{index}", token_id="t", lease_seconds=60)
+            )
 
     threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
     for thread in threads:
@@ -77,10 +89,20 @@ def test_only_one_of_many_concurrent_claims_wins(engine):
 def test_a_result_is_written_once(engine):
     with Session(engine) as session:
         submission, run = _submission(session)
-        first, created = storage.record_result(session=session, run=run, submission=submission,
-                                               document=_document("r1", 90), candidate_view=_document("r1", 90))
-        again, created_again = storage.record_result(session=session, run=run, submission=submission,
-                                                     document=_document("r2", 10), candidate_view=_document("r2", 10))
+        first, created = storage.record_result(
+            session=session,
+            run=run,
+            submission=submission,
+            document=_document("r1", 90),
+            candidate_view=_document("r1", 90),
+        )
+        again, created_again = storage.record_result(
+            session=session,
+            run=run,
+            submission=submission,
+            document=_document("r2", 10),
+            candidate_view=_document("r2", 10),
+        )
         assert created and not created_again
         assert again.id == first.id == "r1" and again.score == 90
         assert session.exec(select(func.count()).select_from(ResultRow)).one() == 1
@@ -98,8 +120,9 @@ def test_a_lapsed_claim_can_be_taken_over(engine):
         assert storage.claim_run(session=session, run_id=run.id, worker="dead", token_id="t1", lease_seconds=60)
         assert not storage.claim_run(session=session, run_id=run.id, worker="other", token_id="t2", lease_seconds=60)
         later = utcnow() + timedelta(seconds=61)
-        assert storage.claim_run(session=session, run_id=run.id, worker="other", token_id="t2", lease_seconds=60,
-                                 now=later)
+        assert storage.claim_run(
+            session=session, run_id=run.id, worker="other", token_id="t2", lease_seconds=60, now=later
+        )
         assert session.get(Run, run.id).attempts == 2
 
 
@@ -121,32 +144,60 @@ def test_upgrading_a_sealed_log_stores_its_subtrees_so_proofs_and_sealing_go_on(
     with Session(engine) as session:
         for number in range(5):
             submission, run = storage.create_submission(
-                session=session, candidate=f"c{number}", pack_id="p", pack_version="1", task_id="t",
-                task_digest="sha256:" + "1" * 64, submission_digest="sha256:" + "2" * 64, archive=b"a")
+                session=session,
+                candidate=f"c{number}",
+                pack_id="p",
+                pack_version="1",
+                task_id="t",
+                task_digest="sha256:" + "1" * 64,
+                submission_digest="sha256:" + "2" * 64,
+                archive=b"a",
+            )
             # No micro-skills: their standings table comes after this revision (0011_web2).
-            storage.record_result(session=session, run=run, submission=submission,
-                                  document={**_document(f"r{number}", 90), "micro_skills": {}}, candidate_view={},
-                                  log_digests={"full": digests[number]})
+            storage.record_result(
+                session=session,
+                run=run,
+                submission=submission,
+                document={**_document(f"r{number}", 90), "micro_skills": {}},
+                candidate_view={},
+                log_digests={"full": digests[number]},
+            )
         for index, entry in enumerate(session.exec(select(LogEntry).order_by(LogEntry.id)).all()):
             entry.log_index = index  # sealed before the upgrade, with its checkpoint
             session.add(entry)
         session.add(LogCheckpoint(size=5, root_hash=merkle.root(hashes).hex(), note="signed note"))
         session.commit()
     db.migrate(engine)
-    log = TransparencyLog(session=lambda: Session(engine, expire_on_commit=False), origin="example/log",
-                          key=SigningKey.generate)
-    assert log.inclusion(digest=digests[3], size=5)["inclusion_proof"] == \
-        transparency.encode_proof(merkle.inclusion_proof(hashes, 3, 5))
+    log = TransparencyLog(
+        session=lambda: Session(engine, expire_on_commit=False), origin="example/log", key=SigningKey.generate
+    )
+    assert log.inclusion(digest=digests[3], size=5)["inclusion_proof"] == transparency.encode_proof(
+        merkle.inclusion_proof(hashes, 3, 5)
+    )
     with Session(engine) as session:
         submission, run = storage.create_submission(
-            session=session, candidate="c5", pack_id="p", pack_version="1", task_id="t",
-            task_digest="sha256:" + "1" * 64, submission_digest="sha256:" + "2" * 64, archive=b"a")
-        storage.record_result(session=session, run=run, submission=submission, document=_document("r5", 90),
-                              candidate_view={}, log_digests={"full": f"sha256:{5:064x}"})
+            session=session,
+            candidate="c5",
+            pack_id="p",
+            pack_version="1",
+            task_id="t",
+            task_digest="sha256:" + "1" * 64,
+            submission_digest="sha256:" + "2" * 64,
+            archive=b"a",
+        )
+        storage.record_result(
+            session=session,
+            run=run,
+            submission=submission,
+            document=_document("r5", 90),
+            candidate_view={},
+            log_digests={"full": f"sha256:{5:064x}"},
+        )
     hashes.append(transparency.leaf_hash(f"sha256:{5:064x}"))
     assert log.seal().root_hash == merkle.root(hashes)  # sealing goes on from the stored subtrees
-    assert log.consistency(first=5, second=6)["consistency_proof"] == \
-        transparency.encode_proof(merkle.consistency_proof(hashes, 5, 6))
+    assert log.consistency(first=5, second=6)["consistency_proof"] == transparency.encode_proof(
+        merkle.consistency_proof(hashes, 5, 6)
+    )
     engine.dispose()
 
 
@@ -167,8 +218,9 @@ def test_standings_keep_the_latest_and_the_best_whatever_the_arrival_order(engin
             ("carol", "s.b", 20.0, "not_ready", t0),
             ("carol", "s.b", 99.0, "ready", t0),  # the same instant: the later-stored is the latest
         ):
-            storage.record_standing(session=session, candidate=candidate, skill=skill, score=score,
-                                    verdict=verdict, at=at)
+            storage.record_standing(
+                session=session, candidate=candidate, skill=skill, score=score, verdict=verdict, at=at
+            )
         session.commit()
         alice = session.get(SkillStanding, ("alice", "s.a", ""))
         assert (alice.score, alice.verdict, alice.best) == (40.0, "not_ready", 90.0)
@@ -193,15 +245,19 @@ def test_a_superseded_result_leaves_the_standings_it_made(engine):
 
     with Session(engine) as session:
         submission, run = _submission(session)
-        storage.record_result(session=session, run=run, submission=submission, document=_document("old", 95),
-                              candidate_view={})
+        storage.record_result(
+            session=session, run=run, submission=submission, document=_document("old", 95), candidate_view={}
+        )
         regrade = Run(submission_id=submission.id)  # a regrade's run of the same submission
         session.add(regrade)
         session.commit()
-        storage.record_result(session=session, run=regrade, submission=submission,
-                              document={**_document("new", 40),
-                                        "micro_skills": {"python.x.y": {"score": 40, "verdict": "not_ready"}}},
-                              candidate_view={})
+        storage.record_result(
+            session=session,
+            run=regrade,
+            submission=submission,
+            document={**_document("new", 40), "micro_skills": {"python.x.y": {"score": 40, "verdict": "not_ready"}}},
+            candidate_view={},
+        )
         standing = session.get(SkillStanding, ("alice", "python.x.y", ""))
         assert (standing.score, standing.verdict, standing.best) == (40.0, "not_ready", 40.0)  # 95 went with it
 
@@ -213,11 +269,14 @@ def test_the_readiness_table_reads_only_the_scopes_in_view(engine):
 
     t0 = utcnow()
     with Session(engine) as session:
-        for skill, score, verdict, at, scope in (("s.a", 90.0, "ready", t0, ""),  # practice
-                                                 ("s.a", 10.0, "not_ready", t0 + timedelta(seconds=1), "a1"),
-                                                 ("s.b", 95.0, "ready", t0, "a2")):
-            storage.record_standing(session=session, candidate="alice", skill=skill, score=score, verdict=verdict,
-                                    at=at, scope=scope)
+        for skill, score, verdict, at, scope in (
+            ("s.a", 90.0, "ready", t0, ""),  # practice
+            ("s.a", 10.0, "not_ready", t0 + timedelta(seconds=1), "a1"),
+            ("s.b", 95.0, "ready", t0, "a2"),
+        ):
+            storage.record_standing(
+                session=session, candidate="alice", skill=skill, score=score, verdict=verdict, at=at, scope=scope
+            )
         session.commit()
         every = storage.readiness_table(session=session)
         assert every.cells["alice"] == {"s.a": (10.0, "not_ready", 90.0), "s.b": (95.0, "ready", 95.0)}
@@ -233,8 +292,13 @@ def test_a_stored_result_updates_the_standings(engine):
 
     with Session(engine) as session:
         submission, run = _submission(session)
-        storage.record_result(session=session, run=run, submission=submission, document=_document("r1", 90),
-                              candidate_view=_document("r1", 90))
+        storage.record_result(
+            session=session,
+            run=run,
+            submission=submission,
+            document=_document("r1", 90),
+            candidate_view=_document("r1", 90),
+        )
         standing = session.get(SkillStanding, ("alice", "python.x.y", ""))
         assert (standing.score, standing.verdict, standing.best) == (90.0, "ready", 90.0)
 
@@ -256,15 +320,26 @@ def test_the_standings_migration_fills_them_from_the_stored_evidence(database_ur
         t0 = utcnow()
         with Session(engine) as session:
             submission, run = _submission(session)
-            session.execute(text("INSERT INTO result (id, run_id, submission_id, candidate, pack_id, task_id, score, "
-                                 "verdict, document, created_at) VALUES ('r', :run, :sub, 'alice', 'p', 't', 1, "
-                                 "'ready', '{}', :at)"), {"run": run.id, "sub": submission.id, "at": t0})
-            for skill, score, verdict, at in (("s.a", 90.0, "ready", t0), ("s.a", 30.0, "not_ready",
-                                                                          t0 + timedelta(seconds=1)),
-                                              ("s.b", 70.0, "not_ready", t0)):
-                session.execute(text("INSERT INTO skill_evidence (candidate, skill, score, verdict, result_id, at) "
-                                     "VALUES ('alice', :skill, :score, :verdict, 'r', :at)"),
-                                {"skill": skill, "score": score, "verdict": verdict, "at": at})
+            session.execute(
+                text(
+                    "INSERT INTO result (id, run_id, submission_id, candidate, pack_id, task_id, score, "
+                    "verdict, document, created_at) VALUES ('r', :run, :sub, 'alice', 'p', 't', 1, "
+                    "'ready', '{}', :at)"
+                ),
+                {"run": run.id, "sub": submission.id, "at": t0},
+            )
+            for skill, score, verdict, at in (
+                ("s.a", 90.0, "ready", t0),
+                ("s.a", 30.0, "not_ready", t0 + timedelta(seconds=1)),
+                ("s.b", 70.0, "not_ready", t0),
+            ):
+                session.execute(
+                    text(
+                        "INSERT INTO skill_evidence (candidate, skill, score, verdict, result_id, at) "
+                        "VALUES ('alice', :skill, :score, :verdict, 'r', :at)"
+                    ),
+                    {"skill": skill, "score": score, "verdict": verdict, "at": at},
+                )
             session.commit()
         db.migrate(engine)
         with Session(engine) as session:
@@ -281,13 +356,20 @@ def test_public_test_admissions_out_of_the_window_are_forgotten(engine):
 
     now = utcnow()
     with Session(engine) as session:
-        storage.record_public_test_run(session=session, candidate="alice", at=now - timedelta(seconds=120),
-                                       forget_before=now - timedelta(seconds=600))
-        storage.record_public_test_run(session=session, candidate="bob", at=now - timedelta(seconds=90),
-                                       forget_before=now - timedelta(seconds=600))
-        storage.record_public_test_run(session=session, candidate="alice", at=now,
-                                       forget_before=now - timedelta(seconds=60))
+        storage.record_public_test_run(
+            session=session,
+            candidate="alice",
+            at=now - timedelta(seconds=120),
+            forget_before=now - timedelta(seconds=600),
+        )
+        storage.record_public_test_run(
+            session=session, candidate="bob", at=now - timedelta(seconds=90), forget_before=now - timedelta(seconds=600)
+        )
+        storage.record_public_test_run(
+            session=session, candidate="alice", at=now, forget_before=now - timedelta(seconds=60)
+        )
         assert session.exec(select(func.count()).select_from(PublicTestAdmission)).one() == 1  # bob's went too
-        count, oldest = storage.recent_public_test_runs(session=session, candidate="alice",
-                                                        since=now - timedelta(seconds=600))
+        count, oldest = storage.recent_public_test_runs(
+            session=session, candidate="alice", since=now - timedelta(seconds=600)
+        )
         assert count == 1 and oldest == now

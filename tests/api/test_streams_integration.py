@@ -82,29 +82,59 @@ class Server:
     log: Path
 
     def token(self, role: str, subject: str) -> dict[str, str]:
-        secret = subprocess.run([str(BIN / "tasktrial"), "admin", "create-token", "--role", role, "--subject", subject,
-                                 "--init"],
-                                env=self.env, check=True, capture_output=True, text=True).stdout.strip()
+        secret = subprocess.run(
+            [str(BIN / "tasktrial"), "admin", "create-token", "--role", role, "--subject", subject, "--init"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         return {"Authorization": f"Bearer {secret}"}
 
 
 @contextlib.contextmanager
 def serve(tmp_path: Path, broker_url: str, **settings: str) -> Iterator[Server]:
     catalogue = tmp_path / "catalogue"
-    write_pack(catalogue / "streams", {"value": {"task": pytest_task_yaml("value"), "files": {
-        "statement.md": "Return 42.\n", "starter/value.py": "def value():\n    return 0\n",
-        "solution/value.py": "def value():\n    return 42\n",
-        "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n"}}},
-        pack={"id": "streams", "version": "1.0.0", "title": "Streams", "description": "for tests",
-              "authors": ["tests"], "license": "MIT"})
+    write_pack(
+        catalogue / "streams",
+        {
+            "value": {
+                "task": pytest_task_yaml("value"),
+                "files": {
+                    "statement.md": "Return 42.\n",
+                    "starter/value.py": "def value():\n    return 0\n",
+                    "solution/value.py": "def value():\n    return 42\n",
+                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
+                },
+            }
+        },
+        pack={
+            "id": "streams",
+            "version": "1.0.0",
+            "title": "Streams",
+            "description": "for tests",
+            "authors": ["tests"],
+            "license": "MIT",
+        },
+    )
     port = free_port()
-    env = {**os.environ, "TASKTRIAL_DATA_DIR": str(tmp_path / "data"), "TASKTRIAL_BROKER_URL": broker_url,
-           "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]', "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           **{f"TASKTRIAL_{name.upper()}": value for name, value in settings.items()}}
+    env = {
+        **os.environ,
+        "TASKTRIAL_DATA_DIR": str(tmp_path / "data"),
+        "TASKTRIAL_BROKER_URL": broker_url,
+        "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]',
+        "TASKTRIAL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        **{f"TASKTRIAL_{name.upper()}": value for name, value in settings.items()},
+    }
     log = tmp_path / "api.log"
     with log.open("wb") as handle:
-        proc = subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env=env,
-                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "tasktrial"), "serve", "--port", str(port)],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_for_port(port, timeout=60)
         yield Server(url=f"http://127.0.0.1:{port}", env=env, proc=proc, log=log)
@@ -116,8 +146,12 @@ def serve(tmp_path: Path, broker_url: str, **settings: str) -> Iterator[Server]:
 
 
 def submit(server: Server, headers: dict[str, str]) -> dict:
-    response = httpx.post(f"{server.url}/v1/submissions", headers=headers, timeout=PATIENCE,
-                          json={"task": "streams/value", "files": {"value.py": "def value():\n    return 42\n"}})
+    response = httpx.post(
+        f"{server.url}/v1/submissions",
+        headers=headers,
+        timeout=PATIENCE,
+        json={"task": "streams/value", "files": {"value.py": "def value():\n    return 42\n"}},
+    )
     assert response.status_code == 202, response.text
     return response.json()
 
@@ -125,16 +159,37 @@ def submit(server: Server, headers: dict[str, str]) -> dict:
 def result_for(job: dict) -> dict:
     """A minimal schema-valid result document for the claimed ``job`` (this test plays the worker)."""
     return {
-        "schema_version": 1, "id": "r-" + job["run_id"],
-        "task": {"pack": job["pack_id"], "pack_version": job["pack_version"], "id": job["task_id"],
-                 "task_digest": job["task_digest"]},
-        "submission_digest": job["submission_digest"], "score": 100.0, "verdict": "ready", "status": "completed",
-        "reason": "", "checks": [], "micro_skills": {},
-        "runner": {"backend": "test", "image": "", "limits": {}, "wall_seconds": 0.0, "cpu_seconds": None,
-                   "peak_memory_bytes": None, "exit_code": 0, "timed_out": False, "oom_killed": False,
-                   "output_truncated": False},
-        "output": {"stdout": "", "stderr": ""}, "started_at": "2026-01-01T00:00:00.000Z",
-        "finished_at": "2026-01-01T00:00:01.000Z", "engine_version": "test",
+        "schema_version": 1,
+        "id": "r-" + job["run_id"],
+        "task": {
+            "pack": job["pack_id"],
+            "pack_version": job["pack_version"],
+            "id": job["task_id"],
+            "task_digest": job["task_digest"],
+        },
+        "submission_digest": job["submission_digest"],
+        "score": 100.0,
+        "verdict": "ready",
+        "status": "completed",
+        "reason": "",
+        "checks": [],
+        "micro_skills": {},
+        "runner": {
+            "backend": "test",
+            "image": "",
+            "limits": {},
+            "wall_seconds": 0.0,
+            "cpu_seconds": None,
+            "peak_memory_bytes": None,
+            "exit_code": 0,
+            "timed_out": False,
+            "oom_killed": False,
+            "output_truncated": False,
+        },
+        "output": {"stdout": "", "stderr": ""},
+        "started_at": "2026-01-01T00:00:00.000Z",
+        "finished_at": "2026-01-01T00:00:01.000Z",
+        "engine_version": "test",
     }
 
 
@@ -143,19 +198,24 @@ def test_open_event_streams_leave_the_service_and_its_workers_working(tmp_path, 
         candidates = [server.token("candidate", f"c{index}") for index in range(CANDIDATES)]
         worker = server.token("worker", "w")
         accepted = [submit(server, headers) for headers in candidates]
-        streams = [Stream(f"{server.url}/v1/submissions/{a['id']}/events", headers).start()
-                   for a, headers in zip(accepted, candidates, strict=True) for _ in range(PER_TOKEN)]
+        streams = [
+            Stream(f"{server.url}/v1/submissions/{a['id']}/events", headers).start()
+            for a, headers in zip(accepted, candidates, strict=True)
+            for _ in range(PER_TOKEN)
+        ]
         for stream in streams:
             assert stream.opened.wait(30), f"a stream never opened; see {server.log}"
         assert all(stream.status == 200 and stream.events == ["queued"] for stream in streams)
 
         # The caps: an 11th stream for one token, a 61st in all, are 429 with Retry-After.
-        over_token = httpx.get(f"{server.url}/v1/submissions/{accepted[0]['id']}/events", headers=candidates[0],
-                               timeout=PATIENCE)
+        over_token = httpx.get(
+            f"{server.url}/v1/submissions/{accepted[0]['id']}/events", headers=candidates[0], timeout=PATIENCE
+        )
         assert over_token.status_code == 429 and over_token.headers["Retry-After"]
         late = server.token("candidate", "late")
-        over_total = httpx.get(f"{server.url}/v1/submissions/{submit(server, late)['id']}/events", headers=late,
-                               timeout=PATIENCE)
+        over_total = httpx.get(
+            f"{server.url}/v1/submissions/{submit(server, late)['id']}/events", headers=late, timeout=PATIENCE
+        )
         assert over_total.status_code == 429 and "TASKTRIAL_MAX_STREAMS" in over_total.json()["detail"]
 
         # Every other route answers while the 60 streams wait, the workers' calls too.
@@ -167,10 +227,15 @@ def test_open_event_streams_leave_the_service_and_its_workers_working(tmp_path, 
             run_id = accepted[0]["run_id"]
             job = client.post(f"/v1/runs/{run_id}/claim", headers=worker, json={"worker": "w1"})
             assert job.status_code == 200, job.text
-            assert client.post(f"/v1/runs/{run_id}/progress", headers=worker,
-                               json={"worker": "w1", "state": "grading"}).status_code == 200
-            posted = client.post(f"/v1/runs/{run_id}/result", headers=worker, json=result_for(job.json()),
-                                 params={"worker": "w1"})
+            assert (
+                client.post(
+                    f"/v1/runs/{run_id}/progress", headers=worker, json={"worker": "w1", "state": "grading"}
+                ).status_code
+                == 200
+            )
+            posted = client.post(
+                f"/v1/runs/{run_id}/result", headers=worker, json=result_for(job.json()), params={"worker": "w1"}
+            )
             assert posted.status_code == 201, posted.text
 
         # The change woke the ten streams following that submission: each saw it through to done.

@@ -38,22 +38,31 @@ FILES = {"retry.py": b"def retry(call):\n    return call()\n", "helpers/backoff.
 def snapshot(api: Api) -> tuple[tuple[int, ...], list[str]]:
     """What a refused request must not change: row counts of every per-submission table, and the queue."""
     with api.service.session() as session:
-        counts = tuple(session.exec(select(func.count()).select_from(table)).one()
-                       for table in (Submission, Run, RunEvent, ResultRow))
+        counts = tuple(
+            session.exec(select(func.count()).select_from(table)).one()
+            for table in (Submission, Run, RunEvent, ResultRow)
+        )
     return counts, list(api.queue.run_ids)
 
 
-def upload(api: Api, headers: dict[str, str], data: bytes, *, task: str = RETRY, name: str = "solution.zip",
-           version: str | None = None):
+def upload(
+    api: Api,
+    headers: dict[str, str],
+    data: bytes,
+    *,
+    task: str = RETRY,
+    name: str = "solution.zip",
+    version: str | None = None,
+):
     form = {"task": task} | ({"version": version} if version else {})
-    return api.client.post("/v1/submissions", headers=headers, data=form,
-                           files={"archive": (name, data, "application/octet-stream")})
+    return api.client.post(
+        "/v1/submissions", headers=headers, data=form, files={"archive": (name, data, "application/octet-stream")}
+    )
 
 
 def claimed_files(api: Api, run_id: str) -> dict[str, bytes]:
     """The files a worker receives for ``run_id``, unpacked exactly as the worker unpacks them (``api.jobs``)."""
-    response = api.client.post(f"/v1/runs/{run_id}/claim", headers=api.token(Role.WORKER, "w"),
-                               json={"worker": "w1"})
+    response = api.client.post(f"/v1/runs/{run_id}/claim", headers=api.token(Role.WORKER, "w"), json={"worker": "w1"})
     assert response.status_code == 200, response.text
     return archives.extract_stored(base64.b64decode(response.json()["archive"]))
 
@@ -118,8 +127,9 @@ def non_utf8_zip() -> bytes:
 
 def test_json_submission_is_accepted_and_stored_with_its_digest(api):
     candidate = api.token(Role.CANDIDATE, "alice")
-    response = api.client.post("/v1/submissions", headers=candidate,
-                               json={"task": RETRY, "files": {p: b.decode() for p, b in FILES.items()}})
+    response = api.client.post(
+        "/v1/submissions", headers=candidate, json={"task": RETRY, "files": {p: b.decode() for p, b in FILES.items()}}
+    )
     assert response.status_code == 202, response.text
     body = response.json()
     assert response.headers["location"] == f"/v1/submissions/{body['id']}"
@@ -157,10 +167,12 @@ def test_an_archived_folder_is_stored_without_its_top_folder(api, make):
 
 
 def test_a_hand_made_zip_with_folder_entries_and_litter_keeps_only_the_files(api):
-    data = zip_of(("mysolution/", b"", stat.S_IFDIR | 0o755),
-                  ("mysolution/retry.py", b"x = 1\n", REGULAR),
-                  ("mysolution/__pycache__/retry.cpython-312.pyc", b"\0\0", REGULAR),
-                  ("__MACOSX/mysolution/._retry.py", b"\0", REGULAR))
+    data = zip_of(
+        ("mysolution/", b"", stat.S_IFDIR | 0o755),
+        ("mysolution/retry.py", b"x = 1\n", REGULAR),
+        ("mysolution/__pycache__/retry.cpython-312.pyc", b"\0\0", REGULAR),
+        ("__MACOSX/mysolution/._retry.py", b"\0", REGULAR),
+    )
     response = upload(api, api.token(Role.CANDIDATE, "alice"), data)
     assert response.status_code == 202, response.text
     assert claimed_files(api, response.json()["run_id"]) == {"retry.py": b"x = 1\n"}
@@ -171,31 +183,43 @@ def test_a_hand_made_zip_with_folder_entries_and_litter_keeps_only_the_files(api
 HOSTILE = {
     "tar absolute path": (tar_gz(tar_member("/etc/cron.d/evil")), ["absolute", "/etc/cron.d/evil"]),
     "tar dot-dot": (tar_gz(tar_member("../evil.py")), ["'..'", "../evil.py"]),
-    "tar symlink": (tar_gz(tar_member("link.py", type=tarfile.SYMTYPE, linkname="/etc/passwd")),
-                    ["symbolic link", "link.py"]),
-    "tar hard link": (tar_gz(tar_member("hard.py", type=tarfile.LNKTYPE, linkname="retry.py")),
-                      ["hard link", "hard.py"]),
-    "tar device": (tar_gz(tar_member("null", type=tarfile.CHRTYPE, devmajor=1, devminor=3)),
-                   ["device file", "null"]),
+    "tar symlink": (
+        tar_gz(tar_member("link.py", type=tarfile.SYMTYPE, linkname="/etc/passwd")),
+        ["symbolic link", "link.py"],
+    ),
+    "tar hard link": (
+        tar_gz(tar_member("hard.py", type=tarfile.LNKTYPE, linkname="retry.py")),
+        ["hard link", "hard.py"],
+    ),
+    "tar device": (tar_gz(tar_member("null", type=tarfile.CHRTYPE, devmajor=1, devminor=3)), ["device file", "null"]),
     "tar fifo": (tar_gz(tar_member("pipe", type=tarfile.FIFOTYPE)), ["fifo", "pipe"]),
     "tar setuid": (tar_gz(tar_member("suid.py", mode=0o4755)), ["setuid", "suid.py"]),
     "tar non-utf8 name": (tar_gz(tar_member("caf\xe9.py"), encoding="latin-1"), ["utf-8"]),
-    "tar case collision": (tar_gz(_two_members_differing_in_case),
-                           ["collide", "'Retry.py'", "'retry.py'"]),
+    "tar case collision": (tar_gz(_two_members_differing_in_case), ["collide", "'Retry.py'", "'retry.py'"]),
     "zip absolute path": (zip_of(("retry.py", b"", REGULAR), ("/abs.py", b"x", REGULAR)), ["absolute", "/abs.py"]),
-    "zip dot-dot": (zip_of(("retry.py", b"", REGULAR), ("a/../../evil.py", b"x", REGULAR)),
-                    ["'..'", "a/../../evil.py"]),
-    "zip backslash": (zip_of(("retry.py", b"", REGULAR), ("..\\evil.py", b"x", REGULAR)),
-                      ["forward slashes", "evil.py"]),
-    "zip symlink": (zip_of(("retry.py", b"", REGULAR), ("link.py", b"/etc/passwd", stat.S_IFLNK | 0o777)),
-                    ["symbolic link", "link.py"]),
+    "zip dot-dot": (
+        zip_of(("retry.py", b"", REGULAR), ("a/../../evil.py", b"x", REGULAR)),
+        ["'..'", "a/../../evil.py"],
+    ),
+    "zip backslash": (
+        zip_of(("retry.py", b"", REGULAR), ("..\\evil.py", b"x", REGULAR)),
+        ["forward slashes", "evil.py"],
+    ),
+    "zip symlink": (
+        zip_of(("retry.py", b"", REGULAR), ("link.py", b"/etc/passwd", stat.S_IFLNK | 0o777)),
+        ["symbolic link", "link.py"],
+    ),
     "zip device": (zip_of(("retry.py", b"", REGULAR), ("null", b"", stat.S_IFCHR | 0o666)), ["device file", "null"]),
     "zip bomb": (zip_of(("zeros.txt", b"\0" * 900_000, REGULAR)), ["bomb", "compression ratio"]),
     "zip non-utf8 name": (non_utf8_zip(), ["utf-8"]),
-    "zip case collision": (zip_of(("retry.py", b"a", REGULAR), ("RETRY.py", b"b", REGULAR)),
-                           ["collide", "retry.py", "RETRY.py"]),
-    "zip duplicate member": (zip_of(("retry.py", b"a", REGULAR), ("retry.py", b"b", REGULAR)),
-                             ["more than once", "retry.py"]),
+    "zip case collision": (
+        zip_of(("retry.py", b"a", REGULAR), ("RETRY.py", b"b", REGULAR)),
+        ["collide", "retry.py", "RETRY.py"],
+    ),
+    "zip duplicate member": (
+        zip_of(("retry.py", b"a", REGULAR), ("retry.py", b"b", REGULAR)),
+        ["more than once", "retry.py"],
+    ),
 }
 
 
@@ -256,14 +280,20 @@ def test_a_streamed_body_over_the_size_limit_is_refused_with_413(api):
     assert snapshot(api) == before
 
 
-@pytest.mark.parametrize(("task", "version", "named"), [("python-foundations/no-such-task", None, "no-such-task"),
-                                                        ("no-such-pack/retry-backoff", None, "no-such-pack"),
-                                                        (RETRY, "9.9.9", "9.9.9")])
+@pytest.mark.parametrize(
+    ("task", "version", "named"),
+    [
+        ("python-foundations/no-such-task", None, "no-such-task"),
+        ("no-such-pack/retry-backoff", None, "no-such-pack"),
+        (RETRY, "9.9.9", "9.9.9"),
+    ],
+)
 def test_an_unknown_task_is_404(api, task, version, named):
     candidate = api.token(Role.CANDIDATE, "alice")
     before = snapshot(api)
-    as_json = api.client.post("/v1/submissions", headers=candidate,
-                              json={"task": task, "version": version, "files": {"retry.py": "x = 1\n"}})
+    as_json = api.client.post(
+        "/v1/submissions", headers=candidate, json={"task": task, "version": version, "files": {"retry.py": "x = 1\n"}}
+    )
     as_archive = upload(api, candidate, archives.make_zip(FILES), task=task, version=version)
     for response in (as_json, as_archive):
         assert response.status_code == 404, response.text
@@ -271,16 +301,27 @@ def test_an_unknown_task_is_404(api, task, version, named):
     assert snapshot(api) == before
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"task": RETRY}, "files"),
-    ({"files": {"retry.py": "x"}}, "task"),
-    ({"task": RETRY, "files": ["retry.py"]}, "files"),
-    ({"task": RETRY, "files": "retry.py"}, "files"),
-    ({"task": RETRY, "files": {"retry.py": 3}}, "files"),
-    ({"task": 7, "files": {"retry.py": "x"}}, "task"),
-    ({"task": "retry-backoff", "files": {"retry.py": "x"}}, "task"),
-], ids=["no files", "no task", "files a list", "files a string", "content a number", "task a number",
-        "task without pack"])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"task": RETRY}, "files"),
+        ({"files": {"retry.py": "x"}}, "task"),
+        ({"task": RETRY, "files": ["retry.py"]}, "files"),
+        ({"task": RETRY, "files": "retry.py"}, "files"),
+        ({"task": RETRY, "files": {"retry.py": 3}}, "files"),
+        ({"task": 7, "files": {"retry.py": "x"}}, "task"),
+        ({"task": "retry-backoff", "files": {"retry.py": "x"}}, "task"),
+    ],
+    ids=[
+        "no files",
+        "no task",
+        "files a list",
+        "files a string",
+        "content a number",
+        "task a number",
+        "task without pack",
+    ],
+)
 def test_a_malformed_json_body_is_422_naming_the_field(api, body, field):
     before = snapshot(api)
     response = api.client.post("/v1/submissions", headers=api.token(Role.CANDIDATE, "alice"), json=body)
@@ -289,8 +330,11 @@ def test_a_malformed_json_body_is_422_naming_the_field(api, body, field):
     assert snapshot(api) == before
 
 
-@pytest.mark.parametrize("content", [b"{not json", b'{"task": "a/b", "files": {"a.py": "\\ud800"}}', b"[]"],
-                         ids=["syntax", "lone surrogate", "not an object"])
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b'{"task": "a/b", "files": {"a.py": "\\ud800"}}', b"[]"],
+    ids=["syntax", "lone surrogate", "not an object"],
+)
 def test_a_body_that_is_not_a_json_object_is_422(api, content):
     headers = api.token(Role.CANDIDATE, "alice") | {"Content-Type": "application/json"}
     before = snapshot(api)
@@ -299,18 +343,23 @@ def test_a_body_that_is_not_a_json_object_is_422(api, content):
     assert snapshot(api) == before
 
 
-@pytest.mark.parametrize(("files", "words"), [
-    ({"../evil.py": "x"}, ["'..'", "../evil.py"]),
-    ({"/etc/passwd": "x"}, ["relative", "/etc/passwd"]),
-    ({"a\\b.py": "x"}, ["forward slashes"]),
-    ({"bad\nname.py": "x"}, ["control characters"]),
-    ({"retry.py": "a", "Retry.py": "b"}, ["collide"]),
-    ({"retry.py": "a", "retry.py/x.py": "b"}, ["both a file and a folder"]),
-], ids=["dot-dot", "absolute", "backslash", "control character", "case collision", "file and folder"])
+@pytest.mark.parametrize(
+    ("files", "words"),
+    [
+        ({"../evil.py": "x"}, ["'..'", "../evil.py"]),
+        ({"/etc/passwd": "x"}, ["relative", "/etc/passwd"]),
+        ({"a\\b.py": "x"}, ["forward slashes"]),
+        ({"bad\nname.py": "x"}, ["control characters"]),
+        ({"retry.py": "a", "Retry.py": "b"}, ["collide"]),
+        ({"retry.py": "a", "retry.py/x.py": "b"}, ["both a file and a folder"]),
+    ],
+    ids=["dot-dot", "absolute", "backslash", "control character", "case collision", "file and folder"],
+)
 def test_hostile_paths_in_a_json_body_are_refused_naming_the_path(api, files, words):
     before = snapshot(api)
-    response = api.client.post("/v1/submissions", headers=api.token(Role.CANDIDATE, "alice"),
-                               json={"task": RETRY, "files": files})
+    response = api.client.post(
+        "/v1/submissions", headers=api.token(Role.CANDIDATE, "alice"), json={"task": RETRY, "files": files}
+    )
     assert response.status_code == 422, response.text
     for word in words:
         assert word in response.json()["detail"]
@@ -321,10 +370,11 @@ ZIP_PART = {"archive": ("s.zip", archives.make_zip(FILES), "application/zip")}
 OTHER_PART = {"notes": ("notes.txt", b"x", "text/plain")}  # still multipart, just without the archive
 
 
-@pytest.mark.parametrize(("form", "files", "missing"), [({"task": RETRY}, OTHER_PART, "archive"),
-                                                        ({}, ZIP_PART, "task"),
-                                                        ({"task": "retry-backoff"}, ZIP_PART, "task")],
-                         ids=["no archive", "no task", "task without pack"])
+@pytest.mark.parametrize(
+    ("form", "files", "missing"),
+    [({"task": RETRY}, OTHER_PART, "archive"), ({}, ZIP_PART, "task"), ({"task": "retry-backoff"}, ZIP_PART, "task")],
+    ids=["no archive", "no task", "task without pack"],
+)
 def test_a_multipart_body_missing_a_part_is_422_naming_it(api, form, files, missing):
     before = snapshot(api)
     response = api.client.post("/v1/submissions", headers=api.token(Role.CANDIDATE, "alice"), data=form, files=files)
@@ -357,6 +407,7 @@ def test_a_refusal_does_not_disturb_an_earlier_accepted_submission(api):
 
 # -- one admission policy: every refusal at the API, never at the worker (issue 12) ------------
 
+
 def test_a_file_beside_a_folder_of_the_same_name_in_another_case_is_refused_at_the_api(api):
     """Issue 12's reproduction: ``Src`` beside ``src/x.py`` got 202 here, then the worker's unpacking refused it
     and the run cycled through retries into a misleading engine error. Now: 422 naming the member, no trace."""
@@ -385,9 +436,15 @@ def test_a_stored_submission_the_worker_cannot_unpack_ends_at_once_as_an_engine_
     legacy = {"Src": b"print(1)\n", "src/x.py": b"x = 1\n"}
     with api.service.session() as session:
         submission, run = storage.create_submission(
-            session=session, candidate="alice", pack_id=task.pack_id, pack_version=task.pack_version,
-            task_id=task.id, task_digest=task.digest, submission_digest=tree_digest(legacy),
-            archive=archives.make_tar_gz(legacy))
+            session=session,
+            candidate="alice",
+            pack_id=task.pack_id,
+            pack_version=task.pack_version,
+            task_id=task.id,
+            task_digest=task.digest,
+            submission_digest=tree_digest(legacy),
+            archive=archives.make_tar_gz(legacy),
+        )
     secret = api.token(Role.WORKER, "workers")["Authorization"].removeprefix("Bearer ")
     worker_api = WorkerApi(api.client, token=secret, worker="host:1")
 
@@ -395,10 +452,16 @@ def test_a_stored_submission_the_worker_cannot_unpack_ends_at_once_as_an_engine_
         raise AssertionError("nothing may run for a submission the worker cannot unpack")
 
     runner = FakeRunner(never_run)
-    jobs.execute(run.id, api=worker_api, runner=runner, graders=GraderSet(runner),
-                 find_task=lambda pack_id, version, task_id: api.service.pack_store.task(pack_id, task_id, version))
-    document = api.client.get(f"/v1/submissions/{submission.id}/result",
-                              headers=api.token(Role.REVIEWER, "rita")).json()
+    jobs.execute(
+        run.id,
+        api=worker_api,
+        runner=runner,
+        graders=GraderSet(runner),
+        find_task=lambda pack_id, version, task_id: api.service.pack_store.task(pack_id, task_id, version),
+    )
+    document = api.client.get(
+        f"/v1/submissions/{submission.id}/result", headers=api.token(Role.REVIEWER, "rita")
+    ).json()
     assert (document["verdict"], document["status"]) == ("error", "engine_error")
     assert "cannot unpack the stored submission" in document["reason"] and "'Src'" in document["reason"]
     with api.service.session() as session:
@@ -417,8 +480,9 @@ def test_the_api_accepts_exactly_what_the_worker_unpacks(api, files):
     before = snapshot(api)
     response = api.client.post("/v1/submissions", headers=candidate, json={"task": RETRY, "files": files})
     if response.status_code == 202:
-        sent = {path: text.encode() for path, text in files.items()
-                if not any(is_ignored(part) for part in path.split("/"))}
+        sent = {
+            path: text.encode() for path, text in files.items() if not any(is_ignored(part) for part in path.split("/"))
+        }
         assert claimed_files(api, response.json()["run_id"]) == sent
         return
     assert response.status_code == 422, response.text

@@ -61,8 +61,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _register(api, organiser, cohort_id: str, url: str, events=("result.created",)) -> dict:
-    made = api.client.post(f"/v1/cohorts/{cohort_id}/webhooks", headers=organiser,
-                           json={"url": url, "events": list(events)})
+    made = api.client.post(
+        f"/v1/cohorts/{cohort_id}/webhooks", headers=organiser, json={"url": url, "events": list(events)}
+    )
     assert made.status_code == 201, made.text
     return made.json()
 
@@ -153,6 +154,9 @@ def test_regrade_changed_and_review_completed_are_sent(api, receiver):
 
 def test_bad_registrations_are_422(api):
     made, test, organiser, alice = setup(api)
-    for body in ({"url": "ftp://x", "events": ["result.created"]}, {"url": "http://x", "events": ["nope"]},
-                 {"url": "http://x", "events": []}):
+    for body in (
+        {"url": "ftp://x", "events": ["result.created"]},
+        {"url": "http://x", "events": ["nope"]},
+        {"url": "http://x", "events": []},
+    ):
         assert api.client.post(f"/v1/cohorts/{made['id']}/webhooks", headers=organiser, json=body).status_code == 422

@@ -16,8 +16,11 @@ from tests.api.test_credentials import define, skills_of
 
 def _close(api, assessment_id: str) -> None:
     with api.service.engine.begin() as connection:
-        connection.execute(update(Assessment).where(col(Assessment.id) == assessment_id)
-                           .values(closes_at=utcnow() - timedelta(minutes=1)))
+        connection.execute(
+            update(Assessment)
+            .where(col(Assessment.id) == assessment_id)
+            .values(closes_at=utcnow() - timedelta(minutes=1))
+        )
 
 
 def _awards(api, headers) -> list[str]:

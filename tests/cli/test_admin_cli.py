@@ -54,8 +54,10 @@ def test_list_shows_every_token_without_its_secret_and_revoke_ends_it(data_dir):
     alice = admin("create-token", "--role", "candidate", "--subject", "alice", "--init").stdout.strip()
     worker = admin("create-token", "--role", "worker", "--subject", "w", "--expires", "30d").stdout.strip()
     tokens = listed()
-    assert [(t["role"], t["subject"], t["state"]) for t in tokens] == [("candidate", "alice", "active"),
-                                                                       ("worker", "w", "active")]
+    assert [(t["role"], t["subject"], t["state"]) for t in tokens] == [
+        ("candidate", "alice", "active"),
+        ("worker", "w", "active"),
+    ]
     assert tokens[0]["expires_at"] is None and tokens[1]["expires_at"] is not None
     assert alice not in json.dumps(tokens) and worker not in json.dumps(tokens)
 
@@ -90,10 +92,15 @@ def test_listing_or_revoking_in_a_store_that_does_not_exist_is_refused(data_dir)
     assert not data_dir.exists()  # nothing created by a mistyped TASKTRIAL_DATA_DIR
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("90m", timedelta(minutes=90)), ("12h", timedelta(hours=12)), ("30d", timedelta(days=30)),
-    ("2w", timedelta(weeks=2)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90m", timedelta(minutes=90)),
+        ("12h", timedelta(hours=12)),
+        ("30d", timedelta(days=30)),
+        ("2w", timedelta(weeks=2)),
+    ],
+)
 def test_durations_count_from_now(text, expected):
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_expiry(text, now) == now + expected

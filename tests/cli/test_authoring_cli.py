@@ -94,15 +94,33 @@ def test_import_writes_a_valid_pack_and_lists_what_it_skipped(cli, tmp_path):
 
 
 def test_import_json_report(cli, tmp_path):
-    result = cli("pack", "import-exercism", write_track(tmp_path / "src"), tmp_path / "out",
-                 "--exercise", "leap", "--exercise", "nope", "--id", "my-import", "--json")
+    result = cli(
+        "pack",
+        "import-exercism",
+        write_track(tmp_path / "src"),
+        tmp_path / "out",
+        "--exercise",
+        "leap",
+        "--exercise",
+        "nope",
+        "--id",
+        "my-import",
+        "--json",
+    )
 
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["pack"] == "my-import"
     assert report["written"] is True
-    assert report["imported"] == [{"slug": "leap", "task": "leap", "title": "Leap", "difficulty": "intro",
-                                   "micro_skills": ["python.exercism.leap", "python.booleans", "python.conditionals"]}]
+    assert report["imported"] == [
+        {
+            "slug": "leap",
+            "task": "leap",
+            "title": "Leap",
+            "difficulty": "intro",
+            "micro_skills": ["python.exercism.leap", "python.booleans", "python.conditionals"],
+        }
+    ]
     assert report["skipped"] == [{"slug": "nope", "reason": "there is no folder exercises/practice/nope"}]
     assert yaml.safe_load((tmp_path / "out" / "pack.yaml").read_text())["id"] == "my-import"
 

@@ -32,22 +32,36 @@ def test_jobs_that_is_not_a_number_exits_2(tmp_path: Path):
 
 
 def verdicts(report: dict) -> list:
-    return [(t["task"], t["ok"], t["problems"], [(r["verdict"], r["score"], r["status"]) for r in t["reference"]],
-             [(r["verdict"], r["score"], r["status"]) for r in t["starter"]],
-             {name: [(r["verdict"], r["score"]) for r in runs] for name, runs in t["wrong"].items()})
-            for t in report["tasks"]]
+    return [
+        (
+            t["task"],
+            t["ok"],
+            t["problems"],
+            [(r["verdict"], r["score"], r["status"]) for r in t["reference"]],
+            [(r["verdict"], r["score"], r["status"]) for r in t["starter"]],
+            {name: [(r["verdict"], r["score"]) for r in runs] for name, runs in t["wrong"].items()},
+        )
+        for t in report["tasks"]
+    ]
 
 
 def mixed_pack(root: Path) -> Path:
     """A pytest task, an io task with a counter-example, and an io task whose reference is wrong."""
     echo = "import sys\nsys.stdout.write(sys.stdin.read())\n"
-    return factories.write_pack(root, {
-        "adder": {"task": factories.pytest_task_yaml("adder"), "files": factories.pytest_task_files()},
-        "upper": {"task": factories.io_task_yaml("upper", wrong=[{"name": "echo", "verdict": "not_ready"}]),
-                  "files": {**factories.io_task_files(), "wrong/echo/main.py": echo}},
-        "broken": {"task": factories.io_task_yaml("broken"),
-                   "files": factories.io_task_files(**{"solution/main.py": echo})},
-    })
+    return factories.write_pack(
+        root,
+        {
+            "adder": {"task": factories.pytest_task_yaml("adder"), "files": factories.pytest_task_files()},
+            "upper": {
+                "task": factories.io_task_yaml("upper", wrong=[{"name": "echo", "verdict": "not_ready"}]),
+                "files": {**factories.io_task_files(), "wrong/echo/main.py": echo},
+            },
+            "broken": {
+                "task": factories.io_task_yaml("broken"),
+                "files": factories.io_task_files(**{"solution/main.py": echo}),
+            },
+        },
+    )
 
 
 @pytest.mark.docker

@@ -41,6 +41,7 @@ def submission_folder(tmp_path: Path, files: dict[str, str]) -> Path:
 
 # -- pack validate --------------------------------------------------------------------------------
 
+
 def test_validating_a_good_pack_exits_0(cli):
     result = invoke(cli, "pack", "validate", FOUNDATIONS)
     assert result.exit_code == 0, result.output
@@ -50,12 +51,17 @@ def test_validating_a_good_pack_exits_0(cli):
 def test_validating_a_broken_pack_exits_1_and_prints_every_problem(cli, tmp_path: Path):
     io_files = factories.io_task_files()
     io_files["grader/cases/extra.in"] = "no answer\n"
-    root = factories.write_pack(tmp_path / "pack", {
-        "alpha": {"task": factories.pytest_task_yaml("alpha", limits={"memory_mb": 1}),
-                  "files": factories.pytest_task_files()},
-        "beta": {"task": factories.io_task_yaml("beta", environment="cobol"), "files": factories.io_task_files()},
-        "gamma": {"task": factories.io_task_yaml("gamma"), "files": io_files},
-    })
+    root = factories.write_pack(
+        tmp_path / "pack",
+        {
+            "alpha": {
+                "task": factories.pytest_task_yaml("alpha", limits={"memory_mb": 1}),
+                "files": factories.pytest_task_files(),
+            },
+            "beta": {"task": factories.io_task_yaml("beta", environment="cobol"), "files": factories.io_task_files()},
+            "gamma": {"task": factories.io_task_yaml("gamma"), "files": io_files},
+        },
+    )
     result = invoke(cli, "pack", "validate", root)
     assert result.exit_code == 1
     errors = flat(result.stderr)
@@ -73,6 +79,7 @@ def test_validating_a_path_that_is_not_a_pack_exits_1(cli, tmp_path: Path):
 
 
 # -- grade: bad input -----------------------------------------------------------------------------
+
 
 def test_grading_a_submission_that_is_not_a_folder_exits_2_naming_it(cli, tmp_path: Path):
     file = tmp_path / "answer.py"
@@ -108,8 +115,10 @@ def test_an_unknown_backend_exits_2_listing_the_known_ones(cli, tmp_path: Path):
 
 
 def test_grading_against_a_broken_pack_exits_2(cli, tmp_path: Path):
-    root = factories.write_pack(tmp_path / "pack", {
-        "sample": {"task": factories.pytest_task_yaml("other"), "files": factories.pytest_task_files()}})
+    root = factories.write_pack(
+        tmp_path / "pack",
+        {"sample": {"task": factories.pytest_task_yaml("other"), "files": factories.pytest_task_files()}},
+    )
     folder = submission_folder(tmp_path, {"sample.py": "x = 1\n"})
     result = invoke(cli, "grade", root, "sample", folder)
     assert result.exit_code == 2
@@ -117,6 +126,7 @@ def test_grading_against_a_broken_pack_exits_2(cli, tmp_path: Path):
 
 
 # -- against the real sandbox ---------------------------------------------------------------------
+
 
 @pytest.mark.docker
 def test_grade_json_prints_a_valid_result_document(cli, tmp_path: Path, docker_client):
@@ -142,8 +152,9 @@ def test_grade_prints_a_human_summary(cli, tmp_path: Path, docker_client):
 
 @pytest.mark.docker
 def test_pack_check_on_one_good_task_exits_0(cli, tmp_path: Path, docker_client):
-    result = invoke(cli, "pack", "check", FOUNDATIONS, "--task", "word-frequency", "--json",
-                    "--cache-dir", tmp_path / "cache")
+    result = invoke(
+        cli, "pack", "check", FOUNDATIONS, "--task", "word-frequency", "--json", "--cache-dir", tmp_path / "cache"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] is True
@@ -165,9 +176,11 @@ def test_pack_check_exits_1_when_a_reference_fails(cli, tmp_path: Path, docker_c
 
 def broken_script_pack(tmp_path: Path) -> Path:
     """A script task whose grader crashes before writing results: the author's fault, never the candidate's."""
-    files = {**factories.pytest_task_files(),
-             "grader/grade.py": "import sys\nprint('Traceback: /grader/grade.py line 2: secret_expected = 42',"
-                                " file=sys.stderr)\nsys.exit(3)\n"}
+    files = {
+        **factories.pytest_task_files(),
+        "grader/grade.py": "import sys\nprint('Traceback: /grader/grade.py line 2: secret_expected = 42',"
+        " file=sys.stderr)\nsys.exit(3)\n",
+    }
     return factories.write_pack(tmp_path / "pack", {"sample": {"task": factories.script_task_yaml(), "files": files}})
 
 
@@ -180,8 +193,9 @@ def test_a_crashing_grader_exits_4_and_shows_the_graders_output(cli, tmp_path: P
     assert "grader_error" in flat(result.stdout) and "error" in flat(result.stdout)
     assert "secret_expected = 42" in flat(result.stderr)  # the author sees what the grader printed
 
-    as_candidate = invoke(cli, "grade", root, "sample", folder, "--as-candidate", "--json",
-                          "--cache-dir", tmp_path / "cache")
+    as_candidate = invoke(
+        cli, "grade", root, "sample", folder, "--as-candidate", "--json", "--cache-dir", tmp_path / "cache"
+    )
     assert as_candidate.exit_code == 4
     view = json.loads(as_candidate.stdout)
     assert (view["verdict"], view["status"], view["view"]) == ("error", "grader_error", "candidate")
@@ -207,6 +221,7 @@ def test_validate_reports_a_hidden_syntax_error_naming_file_and_line(cli, tmp_pa
 
 
 # -- admin create-token ----------------------------------------------------------------------------
+
 
 def test_create_token_refuses_a_store_that_does_not_exist_and_writes_nothing(cli, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("TASKTRIAL_DATA_DIR", str(tmp_path / "nowhere"))

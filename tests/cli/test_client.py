@@ -74,9 +74,11 @@ class PlayedWorker:
         assert self.http is not None, "the fixture sets the client before anything is queued"
         try:
             headers = {"Authorization": f"Bearer {self.token}"}
-            for path, body in ((f"/v1/runs/{run_id}/claim", {"worker": "played"}),
-                               (f"/v1/runs/{run_id}/progress", {"worker": "played", "state": "grading"}),
-                               (f"/v1/runs/{run_id}/fail", {"worker": "played", "reason": "played by the test"})):
+            for path, body in (
+                (f"/v1/runs/{run_id}/claim", {"worker": "played"}),
+                (f"/v1/runs/{run_id}/progress", {"worker": "played", "state": "grading"}),
+                (f"/v1/runs/{run_id}/fail", {"worker": "played", "reason": "played by the test"}),
+            ):
                 self.http.post(path, json=body, headers=headers).raise_for_status()
         except BaseException as exc:  # noqa: BLE001 - surfaced by the fixture: a broken worker must fail the test
             self.failures.append(exc)
@@ -110,7 +112,8 @@ def catalogue_copy(root: Path, *, twin: bool = False) -> Path:
     if twin:
         shutil.copytree(TASK_DIR, root / "twin" / TASK)
         (root / "twin" / "pack.yaml").write_text(
-            (CATALOGUE / PACK / "pack.yaml").read_text().replace(f"id: {PACK}", "id: python-twin"))
+            (CATALOGUE / PACK / "pack.yaml").read_text().replace(f"id: {PACK}", "id: python-twin")
+        )
     return root
 
 
@@ -124,8 +127,9 @@ def environment(tmp_path, monkeypatch):
 
 
 def serve(tmp_path: Path, monkeypatch, *, queue, twin: bool = False, **settings: Any) -> Iterator[Server]:
-    settings_ = Settings(data_dir=tmp_path / "data", catalogue_dirs=[catalogue_copy(tmp_path / "catalogue", twin=twin)],
-                         **settings)
+    settings_ = Settings(
+        data_dir=tmp_path / "data", catalogue_dirs=[catalogue_copy(tmp_path / "catalogue", twin=twin)], **settings
+    )
     service = build_service(settings_, queue)
     app = create_app(service, reaper=False)
     with TestClient(app) as http:
@@ -171,7 +175,10 @@ def solution(tmp_path) -> Path:
 
 def test_the_exit_codes_are_those_cli_main_documents():
     assert (client.EXIT_PROBLEMS, client.EXIT_BAD_INPUT, client.EXIT_INFRASTRUCTURE) == (
-        main.EXIT_PROBLEMS, main.EXIT_BAD_INPUT, main.EXIT_INFRASTRUCTURE)
+        main.EXIT_PROBLEMS,
+        main.EXIT_BAD_INPUT,
+        main.EXIT_INFRASTRUCTURE,
+    )
 
 
 # -- tasks -------------------------------------------------------------------
@@ -202,12 +209,15 @@ def test_tasks_show_prints_the_statement_and_the_facts(server):
     assert "python.resilience.retry-backoff, python.resilience.deadlines" in result.stdout
 
 
-@pytest.mark.parametrize(("args", "named"), [
-    (("tasks", "show", "nope"), "nope"),
-    (("tasks", "show", f"{PACK}/nope"), f"{PACK}/nope"),
-    (("tasks", "show", "nope/retry-backoff"), "nope/retry-backoff"),
-    (("start", f"{PACK}/nope", "somewhere"), f"{PACK}/nope"),
-])
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("tasks", "show", "nope"), "nope"),
+        (("tasks", "show", f"{PACK}/nope"), f"{PACK}/nope"),
+        (("tasks", "show", "nope/retry-backoff"), "nope/retry-backoff"),
+        (("start", f"{PACK}/nope", "somewhere"), f"{PACK}/nope"),
+    ],
+)
 def test_an_unknown_task_exits_2_naming_it(server, args, named, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
@@ -393,8 +403,11 @@ def test_wait_follows_each_state_then_prints_the_verified_result(graded, solutio
 
     assert result.exit_code == 0, result.output  # a result was produced: the verdict does not decide the exit
     [stored] = graded.submissions()
-    states = [line.split(": ", 1)[1].split()[0] for line in result.stderr.splitlines()
-              if line.startswith(f"submission {stored.id}: ")]
+    states = [
+        line.split(": ", 1)[1].split()[0]
+        for line in result.stderr.splitlines()
+        if line.startswith(f"submission {stored.id}: ")
+    ]
     assert states == ["queued", "running", "grading", "done"]
     assert f"{REF}  score 0/100  error" in result.stdout
     assert "played by the test" in result.stdout
@@ -443,12 +456,16 @@ def test_a_genuine_result_of_another_submission_exits_1(graded, solution, tmp_pa
     assert "signature verified" not in result.stdout
 
 
-@pytest.mark.parametrize(("events", "message"), [
-    ([client.Event("queued", {"state": "queued"})], "the event stream ended before the submission was done"),
-    ([client.Event("queued", {"state": "queued"}), client.Event("timeout", {})], "asked to reconnect"),
-])
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        ([client.Event("queued", {"state": "queued"})], "the event stream ended before the submission was done"),
+        ([client.Event("queued", {"state": "queued"}), client.Event("timeout", {})], "asked to reconnect"),
+    ],
+)
 def test_a_stream_that_keeps_ending_before_done_gives_up_after_the_patience_naming_the_submission(
-        server, solution, monkeypatch, events, message):
+    server, solution, monkeypatch, events, message
+):
     """It is followed again (and the state asked for) until --patience runs out, then exit 3."""
     opened = []
 
@@ -469,8 +486,19 @@ def test_a_stream_that_keeps_ending_before_done_gives_up_after_the_patience_nami
 
 def test_server_sent_events_are_parsed_as_the_standard_frames_them(server):
     api = client.ApiClient(URL, "t", http=server.http)
-    lines = [": keep-alive", "", "id: 1", "event: queued", 'data: {"state":', 'data:  "queued"}', "",
-             "event: done", "data: {\"score\": 100}", "", "event: partial"]
+    lines = [
+        ": keep-alive",
+        "",
+        "id: 1",
+        "event: queued",
+        'data: {"state":',
+        'data:  "queued"}',
+        "",
+        "event: done",
+        'data: {"score": 100}',
+        "",
+        "event: partial",
+    ]
 
     events = list(api._parse_events(lines, "/events"))
 
@@ -481,8 +509,9 @@ def test_server_sent_events_are_parsed_as_the_standard_frames_them(server):
 # -- server and token trouble --------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [("tasks", "list"), ("tasks", "show", REF), ("start", REF, "{tmp}/out"),
-                                  ("submit", REF, "{solution}")])
+@pytest.mark.parametrize(
+    "args", [("tasks", "list"), ("tasks", "show", REF), ("start", REF, "{tmp}/out"), ("submit", REF, "{solution}")]
+)
 def test_an_unreachable_server_exits_3_saying_where_and_what_to_do(args, tmp_path, solution, monkeypatch):
     monkeypatch.setattr(client, "CONNECT_PATIENCE_SECONDS", 0.3)  # submit tries a refused connection again
     monkeypatch.setenv(config.URL_VARIABLE, UNREACHABLE)
@@ -616,10 +645,12 @@ def test_save_replaces_the_file_and_keeps_it_private(monkeypatch, tmp_path):
 
 
 @pytest.mark.docker
-def test_the_reference_solution_is_graded_ready_100_with_a_verified_signature(tmp_path, monkeypatch, solution,
-                                                                             docker_client):
-    settings = Settings(data_dir=tmp_path / "data", embedded_workers=1,
-                        catalogue_dirs=[catalogue_copy(tmp_path / "catalogue")])
+def test_the_reference_solution_is_graded_ready_100_with_a_verified_signature(
+    tmp_path, monkeypatch, solution, docker_client
+):
+    settings = Settings(
+        data_dir=tmp_path / "data", embedded_workers=1, catalogue_dirs=[catalogue_copy(tmp_path / "catalogue")]
+    )
     holder: dict[str, TestClient] = {}
 
     class Lazy:  # the embedded worker reaches the app through the TestClient, once it exists
@@ -659,8 +690,10 @@ def test_a_reconnect_is_followed_from_the_last_event_seen_after_the_servers_paus
             return httpx.Response(200, json={"id": "s1", "state": "queued", "result_id": None})
         seen.append(request.headers.get("last-event-id"))
         if len(seen) == 1:
-            body = ('retry: 1000\n\nid: 7\nevent: queued\ndata: {"state": "queued"}\n\n'
-                    'event: reconnect\ndata: {"retry_ms": 250}\n\n')
+            body = (
+                'retry: 1000\n\nid: 7\nevent: queued\ndata: {"state": "queued"}\n\n'
+                'event: reconnect\ndata: {"retry_ms": 250}\n\n'
+            )
         else:
             body = 'id: 9\nevent: done\ndata: {"state": "done", "score": 100}\n\n'
         return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
@@ -669,9 +702,15 @@ def test_a_reconnect_is_followed_from_the_last_event_seen_after_the_servers_paus
     kinds: list[str] = []
     with httpx.Client(transport=httpx.MockTransport(handler), base_url=URL) as http:
         api = client.ApiClient(URL, "t", http=http)
-        data = waiting.follow(api, "s1", on_event=lambda event: kinds.append(event.kind),
-                              patience=waiting.Patience(seconds=60), retry_on=(client.ServerUnreachable,),
-                              sleep=pauses.append, rng=lambda: 0.5)
+        data = waiting.follow(
+            api,
+            "s1",
+            on_event=lambda event: kinds.append(event.kind),
+            patience=waiting.Patience(seconds=60),
+            retry_on=(client.ServerUnreachable,),
+            sleep=pauses.append,
+            rng=lambda: 0.5,
+        )
     assert (kinds, data) == (["queued"], {"state": "done", "score": 100})
     assert seen == [None, "7"]
     assert pauses == [0.25 + 0.25]  # the server's pause, plus jitter (half of the first backoff step)

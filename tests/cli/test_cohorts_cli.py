@@ -41,9 +41,26 @@ def test_an_organiser_imports_a_member_who_joins_and_takes_a_timed_assessment(se
     invitation = (tmp_path / "inv.csv").read_text().splitlines()[1].split(",")[1]
     opens = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     closes = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    created = runner.invoke(main.app, ["assessments", "create", cohort_id, "--title", "Timed", "--task",
-                                       "python-foundations/retry-backoff", "--opens", opens, "--closes", closes,
-                                       "--duration", "30", "--attempts", "1"])
+    created = runner.invoke(
+        main.app,
+        [
+            "assessments",
+            "create",
+            cohort_id,
+            "--title",
+            "Timed",
+            "--task",
+            "python-foundations/retry-backoff",
+            "--opens",
+            opens,
+            "--closes",
+            closes,
+            "--duration",
+            "30",
+            "--attempts",
+            "1",
+        ],
+    )
     assert created.exit_code == 0, created.output
     assessment_id = created.output.split()[0]
 
@@ -57,16 +74,19 @@ def test_an_organiser_imports_a_member_who_joins_and_takes_a_timed_assessment(se
     work = tmp_path / "work"
     work.mkdir()
     (work / "retry.py").write_text("x = 1\n")
-    early = runner.invoke(main.app, ["submit", "python-foundations/retry-backoff", str(work),
-                                     "--assessment", assessment_id])
+    early = runner.invoke(
+        main.app, ["submit", "python-foundations/retry-backoff", str(work), "--assessment", assessment_id]
+    )
     assert early.exit_code == 2 and "not_started" in early.output, early.output
     started = runner.invoke(main.app, ["assessments", "start", assessment_id])
     assert started.exit_code == 0 and "min" in started.output, started.output
-    sent = runner.invoke(main.app, ["submit", "python-foundations/retry-backoff", str(work), "--assessment",
-                                    assessment_id])
+    sent = runner.invoke(
+        main.app, ["submit", "python-foundations/retry-backoff", str(work), "--assessment", assessment_id]
+    )
     assert sent.exit_code == 0, sent.output
-    over = runner.invoke(main.app, ["submit", "python-foundations/retry-backoff", str(work), "--assessment",
-                                    assessment_id])
+    over = runner.invoke(
+        main.app, ["submit", "python-foundations/retry-backoff", str(work), "--assessment", assessment_id]
+    )
     assert over.exit_code == 2 and "attempt_limit" in over.output
 
 
@@ -79,21 +99,24 @@ def test_staff_export_the_matrix_filter_and_plot(served, tmp_path, monkeypatch):
     work(api, attempt(api, alice, test["id"]).json()["run_id"], passed=True)
     monkeypatch.setenv("TASKTRIAL_URL", url)
     as_token(monkeypatch, organiser)
-    matrix = runner.invoke(main.app, ["assessments", "matrix", test["id"], "--by", "tasks", "-o",
-                                      str(tmp_path / "m.csv")])
+    matrix = runner.invoke(
+        main.app, ["assessments", "matrix", test["id"], "--by", "tasks", "-o", str(tmp_path / "m.csv")]
+    )
     assert matrix.exit_code == 0, matrix.output
     lines = (tmp_path / "m.csv").read_text().splitlines()
     assert lines[1].startswith("alice,Alice A,") and lines[1].endswith(",ready")
     skill = api.service.pack_store.task("python-foundations", "retry-backoff").micro_skills[0]
     hired = runner.invoke(main.app, ["assessments", "hiring", test["id"], "--skill", skill])
     assert hired.exit_code == 0 and "1,alice" in hired.output
-    plot = runner.invoke(main.app, ["assessments", "plot", test["id"], "--kind", "readiness", "-o",
-                                    str(tmp_path / "r.svg")])
+    plot = runner.invoke(
+        main.app, ["assessments", "plot", test["id"], "--kind", "readiness", "-o", str(tmp_path / "r.svg")]
+    )
     assert plot.exit_code == 0 and (tmp_path / "r.svg").read_text().startswith("<svg")
     board = runner.invoke(main.app, ["assessments", "dashboard", test["id"]])
     assert "graded 1, ready 1" in board.output
-    missing = runner.invoke(main.app, ["assessments", "plot", test["id"], "--kind", "pie", "-o",
-                                       str(tmp_path / "x.svg")])
+    missing = runner.invoke(
+        main.app, ["assessments", "plot", test["id"], "--kind", "pie", "-o", str(tmp_path / "x.svg")]
+    )
     assert missing.exit_code == 2
 
 
@@ -123,20 +146,24 @@ def test_a_plot_saves_as_png_converted_from_the_servers_svg(served, tmp_path, mo
     assert svg.exit_code == 0, svg.output
     root = ElementTree.fromstring((tmp_path / "p.svg").read_text())
     size = int(root.get("width")), int(root.get("height"))
-    by_suffix = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", kind, "-o",
-                                         str(tmp_path / "p.png")])
+    by_suffix = runner.invoke(
+        main.app, ["assessments", "plot", assessment, "--kind", kind, "-o", str(tmp_path / "p.png")]
+    )
     assert by_suffix.exit_code == 0, by_suffix.output
     assert png_size((tmp_path / "p.png").read_bytes()) == size
-    by_option = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", kind, "--format", "PNG",
-                                         "-o", str(tmp_path / "chart")])
+    by_option = runner.invoke(
+        main.app, ["assessments", "plot", assessment, "--kind", kind, "--format", "PNG", "-o", str(tmp_path / "chart")]
+    )
     assert by_option.exit_code == 0, by_option.output
     assert png_size((tmp_path / "chart").read_bytes()) == size
 
 
 def test_an_unknown_plot_format_is_refused_before_anything_is_written(served, tmp_path, monkeypatch):  # noqa: F811
     assessment = staff_on_a_graded_assessment(served, monkeypatch)
-    refused = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", "readiness", "--format", "gif",
-                                       "-o", str(tmp_path / "r.gif")])
+    refused = runner.invoke(
+        main.app,
+        ["assessments", "plot", assessment, "--kind", "readiness", "--format", "gif", "-o", str(tmp_path / "r.gif")],
+    )
     assert refused.exit_code == 2, refused.output
     assert "unknown plot format 'gif'" in refused.output and "svg or png" in refused.output
     assert not (tmp_path / "r.gif").exists()
@@ -145,16 +172,18 @@ def test_an_unknown_plot_format_is_refused_before_anything_is_written(served, tm
 def test_png_without_its_converter_names_what_to_install(served, tmp_path, monkeypatch):  # noqa: F811
     assessment = staff_on_a_graded_assessment(served, monkeypatch)
     monkeypatch.setitem(sys.modules, "cairosvg", None)  # as if CairoSVG were not installed
-    no_library = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", "scores", "-o",
-                                          str(tmp_path / "s.png")])
+    no_library = runner.invoke(
+        main.app, ["assessments", "plot", assessment, "--kind", "scores", "-o", str(tmp_path / "s.png")]
+    )
     assert no_library.exit_code == 3 and "pip install cairosvg" in no_library.output, no_library.output
     # CairoSVG installed but no libcairo: cairocffi's import raises OSError, as this stand-in does.
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / "cairosvg.py").write_text("raise OSError(\"no library called 'cairo-2' was found\")\n")
     monkeypatch.delitem(sys.modules, "cairosvg")
     monkeypatch.syspath_prepend(str(tmp_path / "fake"))
-    no_cairo = runner.invoke(main.app, ["assessments", "plot", assessment, "--kind", "scores", "-o",
-                                        str(tmp_path / "s.png")])
+    no_cairo = runner.invoke(
+        main.app, ["assessments", "plot", assessment, "--kind", "scores", "-o", str(tmp_path / "s.png")]
+    )
     assert no_cairo.exit_code == 3 and "apt-get install libcairo2" in no_cairo.output, no_cairo.output
     assert not (tmp_path / "s.png").exists()
 
@@ -170,8 +199,22 @@ def test_a_reviewer_lists_shows_and_scores_from_the_cli(tmp_path, monkeypatch, w
     assert "reference answer" in shown.output and "alice" not in shown.output.lower().replace("alice's brief", "")
     short = runner.invoke(main.app, ["reviews", "score", review_id, "--score", "audience=4"])
     assert short.exit_code == 2 and "'options' has no score" in short.output
-    done = runner.invoke(main.app, ["reviews", "score", review_id, "--score", "audience=4", "--score", "options=4",
-                                    "--score", "rollout=3", "--comment", "options=clear"])
+    done = runner.invoke(
+        main.app,
+        [
+            "reviews",
+            "score",
+            review_id,
+            "--score",
+            "audience=4",
+            "--score",
+            "options=4",
+            "--score",
+            "rollout=3",
+            "--comment",
+            "options=clear",
+        ],
+    )
     assert done.exit_code == 0 and "ready 100" in done.output, done.output
 
 
@@ -195,12 +238,16 @@ def writing_served(tmp_path, writing_catalogue, monkeypatch):  # noqa: F811
         test = assessment(api, organiser, made["id"], tasks=[{"task": BRIEF}])
         api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": "rita"})
         alice = member(api, made["invitations"]["alice"])
-        accepted = api.client.post("/v1/submissions", headers=alice, json={
-            "task": BRIEF, "assessment": test["id"], "files": {"brief.md": "# Alice's brief\n"}}).json()
+        accepted = api.client.post(
+            "/v1/submissions",
+            headers=alice,
+            json={"task": BRIEF, "assessment": test["id"], "files": {"brief.md": "# Alice's brief\n"}},
+        ).json()
         _grade(api, accepted)
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 20

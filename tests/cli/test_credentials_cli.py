@@ -26,8 +26,12 @@ def awarded(served, tmp_path, monkeypatch):  # noqa: F811
     probe = api.token(Role.CANDIDATE, "probe")
     work(api, submit(api, probe)["run_id"])
     skill = min(api.client.get("/v1/profile", headers=probe).json()["skills"])
-    assert api.client.post("/v1/credentials/definitions", headers=author,
-                           json={"id": "retries", "name": "Retries", "skills": [skill]}).status_code == 201
+    assert (
+        api.client.post(
+            "/v1/credentials/definitions", headers=author, json={"id": "retries", "name": "Retries", "skills": [skill]}
+        ).status_code
+        == 201
+    )
     alice = api.token(Role.CANDIDATE, "alice@example.org")
     work(api, submit(api, alice)["run_id"])
     award = api.client.get("/v1/credentials", headers=alice).json()["data"][0]
@@ -70,8 +74,9 @@ def test_verify_catches_a_change_a_revocation_and_a_foreign_status_list(awarded,
     (tmp_path / "changed.json").write_text(json.dumps(changed))
     code, output = verify(str(tmp_path / "changed.json"))
     assert code == 1 and "the proof does not verify" in output
-    api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"),
-                    json={"reason": "copied"})
+    api.client.post(
+        f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"), json={"reason": "copied"}
+    )
     code, output = verify(path)
     assert code == 1 and "the credential is revoked" in output
 
@@ -103,7 +108,8 @@ def test_a_credential_from_before_a_rotation_still_verifies_and_its_revocation_i
     path = export(tmp_path, award)
     Keyring(api.service.settings.keys_dir).rotate()  # the status list is now signed by the new key
     assert verify(path)[0] == 0
-    api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"),
-                    json={"reason": "copied"})
+    api.client.post(
+        f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"), json={"reason": "copied"}
+    )
     code, output = verify(path)
     assert code == 1 and "the credential is revoked" in output

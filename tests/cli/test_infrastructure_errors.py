@@ -48,12 +48,15 @@ def closed_docker_socket(tmp_path: Path, monkeypatch) -> Iterator[None]:
         gc.collect()
 
 
-@pytest.mark.parametrize("args", [
-    ["images", "bootstrap"],
-    ["images", "build"],
-    ["images", "list"],
-    ["pack", "check", str(CATALOGUE / "python-foundations"), "--task", "word-frequency"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["images", "bootstrap"],
+        ["images", "build"],
+        ["images", "list"],
+        ["pack", "check", str(CATALOGUE / "python-foundations"), "--task", "word-frequency"],
+    ],
+)
 def test_no_docker_engine_is_one_line_and_exit_3(closed_docker_socket, args):
     line = one_error_line(CliRunner().invoke(app, args))
     assert "no Docker engine is reachable" in line
@@ -77,8 +80,10 @@ def test_no_registry_and_no_debootstrap_is_one_line_and_exit_3(monkeypatch, tmp_
 @pytest.mark.docker
 def test_a_failing_debootstrap_is_one_line_naming_its_last_words(monkeypatch, tmp_path: Path):
     fake = tmp_path / "debootstrap"
-    fake.write_text("#!/bin/sh\necho 'I: Retrieving InRelease'\necho 'E: Failed getting release file' >&2\n"
-                    "echo 'see the log' >&2\nexit 1\n")
+    fake.write_text(
+        "#!/bin/sh\necho 'I: Retrieving InRelease'\necho 'E: Failed getting release file' >&2\n"
+        "echo 'see the log' >&2\nexit 1\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setattr(images, "BASE_IMAGE", f"tasktrial-test/absent-{uuid.uuid4().hex[:8]}:none")
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")

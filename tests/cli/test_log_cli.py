@@ -30,8 +30,9 @@ def served(tmp_path, small_catalogue, monkeypatch) -> Iterator[tuple[Api, str]]:
     monkeypatch.delenv("TASKTRIAL_URL", raising=False)
     for api in make_api(tmp_path / "data", catalogue_dirs=[small_catalogue]):
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 20
@@ -65,12 +66,30 @@ def test_verify_checks_inclusion_offline_against_a_checkpoint_file(served, tmp_p
     bundle = save_bundle(api, headers, result_id, tmp_path / "bundle.json")
     (tmp_path / "checkpoint").write_text(bundle["checkpoint"])
     (tmp_path / "jwks.json").write_text(api.client.get("/.well-known/jwks.json").text)
-    result = runner.invoke(main.app, ["verify", str(tmp_path / "bundle.json"), "--jwks", str(tmp_path / "jwks.json"),
-                                      "--log", str(tmp_path / "checkpoint")])
+    result = runner.invoke(
+        main.app,
+        [
+            "verify",
+            str(tmp_path / "bundle.json"),
+            "--jwks",
+            str(tmp_path / "jwks.json"),
+            "--log",
+            str(tmp_path / "checkpoint"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert f"at index {bundle['log']['log_index']} of the checkpoint of size 2" in result.output
-    by_url = runner.invoke(main.app, ["verify", str(tmp_path / "bundle.json"), "--jwks", f"{url}/.well-known/jwks.json",
-                                      "--log", f"{url}/log/checkpoint"])
+    by_url = runner.invoke(
+        main.app,
+        [
+            "verify",
+            str(tmp_path / "bundle.json"),
+            "--jwks",
+            f"{url}/.well-known/jwks.json",
+            "--log",
+            f"{url}/log/checkpoint",
+        ],
+    )
     assert by_url.exit_code == 0, by_url.output
 
 
@@ -85,8 +104,10 @@ def test_verify_log_failures_exit_1_with_a_reason(served, tmp_path):
     def run(document, note: str) -> str:
         (tmp_path / "case.json").write_text(json.dumps(document))
         checkpoint.write_text(note)
-        result = runner.invoke(main.app, ["verify", str(tmp_path / "case.json"), "--jwks", str(tmp_path / "jwks.json"),
-                                          "--log", str(checkpoint)])
+        result = runner.invoke(
+            main.app,
+            ["verify", str(tmp_path / "case.json"), "--jwks", str(tmp_path / "jwks.json"), "--log", str(checkpoint)],
+        )
         assert result.exit_code == 1, result.output
         assert "Traceback" not in result.output
         return " ".join(result.output.split())
@@ -136,8 +157,13 @@ def test_the_monitor_accepts_an_extended_log_and_catches_a_rewritten_one(served,
 
     graded(api)
     api.service.log.seal()
-    assert watch() == (0, (f"✓ first checkpoint of log {api.service.settings.origin}: size 2 "
-                          f"(signed by key {api.service.key.kid}); remembered in {state}"))
+    assert watch() == (
+        0,
+        (
+            f"✓ first checkpoint of log {api.service.settings.origin}: size 2 "
+            f"(signed by key {api.service.key.kid}); remembered in {state}"
+        ),
+    )
     graded(api, "bob")
     api.service.log.seal()
     code, output = watch()
@@ -163,8 +189,14 @@ def test_rotate_and_revoke_through_the_cli(served, tmp_path, monkeypatch):
     (tmp_path / "checkpoint").write_text(bundle["checkpoint"])
     rotated = runner.invoke(main.app, ["admin", "rotate-key"])
     assert rotated.exit_code == 0 and f"{first} retired" in rotated.output, rotated.output
-    args = ["verify", str(tmp_path / "bundle.json"), "--jwks", f"{url}/.well-known/jwks.json",
-            "--log", str(tmp_path / "checkpoint")]
+    args = [
+        "verify",
+        str(tmp_path / "bundle.json"),
+        "--jwks",
+        f"{url}/.well-known/jwks.json",
+        "--log",
+        str(tmp_path / "checkpoint"),
+    ]
     still = runner.invoke(main.app, args)
     assert still.exit_code == 0 and f"key {first}" in still.output, still.output
     refused = runner.invoke(main.app, ["admin", "revoke-key", api.service.signing_key().kid])
@@ -174,13 +206,16 @@ def test_rotate_and_revoke_through_the_cli(served, tmp_path, monkeypatch):
     assert revoked.exit_code == 1 and f"signed by revoked key {first!r}" in " ".join(revoked.output.split())
 
 
-@pytest.mark.parametrize(("checkpoint", "consistency", "message"), [
-    ("not a checkpoint", None, "does not verify: the checkpoint has no signature block"),
-    (None, b"[1, 2]", "consistency proof must be a list"),
-    (None, b"not json", "is not JSON"),
-    (None, json.dumps({"consistency_proof": ["@@"]}).encode(), "not standard base64"),
-    (None, json.dumps({"consistency_proof": ["AAAA"]}).encode(), "must be 32 bytes"),
-])
+@pytest.mark.parametrize(
+    ("checkpoint", "consistency", "message"),
+    [
+        ("not a checkpoint", None, "does not verify: the checkpoint has no signature block"),
+        (None, b"[1, 2]", "consistency proof must be a list"),
+        (None, b"not json", "is not JSON"),
+        (None, json.dumps({"consistency_proof": ["@@"]}).encode(), "not standard base64"),
+        (None, json.dumps({"consistency_proof": ["AAAA"]}).encode(), "must be 32 bytes"),
+    ],
+)
 def test_the_monitor_reports_a_malformed_answer_as_exit_1(served, tmp_path, checkpoint, consistency, message):
     """A log that answers garbage is as bad as a rewritten one: exit 1 with the reason, never a traceback."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -192,14 +227,18 @@ def test_the_monitor_reports_a_malformed_answer_as_exit_1(served, tmp_path, chec
     assert runner.invoke(main.app, ["log", "watch", url, "--once", "--state", str(state)]).exit_code == 0
     graded(api, "bob")
     api.service.log.seal()
-    real = {"/log/checkpoint": api.client.get("/log/checkpoint").content,
-            "/.well-known/jwks.json": api.client.get("/.well-known/jwks.json").content}
+    real = {
+        "/log/checkpoint": api.client.get("/log/checkpoint").content,
+        "/.well-known/jwks.json": api.client.get("/.well-known/jwks.json").content,
+    }
 
     class Liar(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
-            body = {"/log/checkpoint": checkpoint.encode() if checkpoint else real["/log/checkpoint"],
-                    "/log/consistency": consistency}.get(path) or real.get(path, b"")
+            body = {
+                "/log/checkpoint": checkpoint.encode() if checkpoint else real["/log/checkpoint"],
+                "/log/consistency": consistency,
+            }.get(path) or real.get(path, b"")
             self.send_response(200)
             self.end_headers()
             self.wfile.write(body)
@@ -210,8 +249,9 @@ def test_the_monitor_reports_a_malformed_answer_as_exit_1(served, tmp_path, chec
     server = ThreadingHTTPServer(("127.0.0.1", 0), Liar)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        result = runner.invoke(main.app, ["log", "watch", f"http://127.0.0.1:{server.server_port}", "--once",
-                                          "--state", str(state)])
+        result = runner.invoke(
+            main.app, ["log", "watch", f"http://127.0.0.1:{server.server_port}", "--once", "--state", str(state)]
+        )
     finally:
         server.shutdown()
         server.server_close()

@@ -43,18 +43,24 @@ class RunningServer:
     headers: dict[str, str]
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "tasktrial"), *args], env=self.env, capture_output=True, text=True,
-                              timeout=120, check=False)
+        return subprocess.run(
+            [str(BIN / "tasktrial"), *args], env=self.env, capture_output=True, text=True, timeout=120, check=False
+        )
 
     def graded(self) -> str:
         """Submit the reference solution and wait for its result id."""
-        accepted = httpx.post(f"{self.url}/v1/submissions", headers=self.headers, timeout=30,
-                              json={"task": "tamper/value", "files": {"value.py": REFERENCE}})
+        accepted = httpx.post(
+            f"{self.url}/v1/submissions",
+            headers=self.headers,
+            timeout=30,
+            json={"task": "tamper/value", "files": {"value.py": REFERENCE}},
+        )
         assert accepted.status_code == 202, accepted.text
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            state = httpx.get(f"{self.url}/v1/submissions/{accepted.json()['id']}", headers=self.headers,
-                              timeout=30).json()
+            state = httpx.get(
+                f"{self.url}/v1/submissions/{accepted.json()['id']}", headers=self.headers, timeout=30
+            ).json()
             if state["result_id"]:
                 return state["result_id"]
             time.sleep(0.2)
@@ -74,30 +80,62 @@ class RunningServer:
 @pytest.fixture
 def service(tmp_path) -> Iterator[RunningServer]:
     catalogue = tmp_path / "catalogue"
-    write_pack(catalogue / "tamper", {"value": {
-        "task": pytest_task_yaml("value", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32}),
-        "files": {"statement.md": "Return 42 from value().\n",
-                  "starter/value.py": "def value():\n    raise NotImplementedError\n",
-                  "solution/value.py": REFERENCE,
-                  "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n"}}},
-        pack={"id": "tamper", "version": "1.0.0", "title": "Tamper", "description": "for tests",
-              "authors": ["tests"], "license": "MIT"})
+    write_pack(
+        catalogue / "tamper",
+        {
+            "value": {
+                "task": pytest_task_yaml("value", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32}),
+                "files": {
+                    "statement.md": "Return 42 from value().\n",
+                    "starter/value.py": "def value():\n    raise NotImplementedError\n",
+                    "solution/value.py": REFERENCE,
+                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
+                },
+            }
+        },
+        pack={
+            "id": "tamper",
+            "version": "1.0.0",
+            "title": "Tamper",
+            "description": "for tests",
+            "authors": ["tests"],
+            "license": "MIT",
+        },
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TASKTRIAL_DATA_DIR": str(tmp_path / "data"), "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]',
-           "TASKTRIAL_PUBLIC_URL": url, "TASKTRIAL_LOG_SEAL_SECONDS": "1", "TASKTRIAL_EMBEDDED_WORKERS": "1",
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state")}
+    env = {
+        **os.environ,
+        "TASKTRIAL_DATA_DIR": str(tmp_path / "data"),
+        "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]',
+        "TASKTRIAL_PUBLIC_URL": url,
+        "TASKTRIAL_LOG_SEAL_SECONDS": "1",
+        "TASKTRIAL_EMBEDDED_WORKERS": "1",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
     env.pop("TASKTRIAL_BROKER_URL", None)
-    token = subprocess.run([str(BIN / "tasktrial"), "admin", "create-token", "--init", "--role", "candidate",
-                            "--subject", "alice"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    token = subprocess.run(
+        [str(BIN / "tasktrial"), "admin", "create-token", "--init", "--role", "candidate", "--subject", "alice"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     env.update(TASKTRIAL_URL=url, TASKTRIAL_TOKEN=token)
     log = (tmp_path / "api.log").open("wb")
-    api = subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(port)], env=env, stdout=log,
-                           stderr=subprocess.STDOUT, start_new_session=True)
+    api = subprocess.Popen(
+        [str(BIN / "tasktrial"), "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, timeout=60)
-        yield RunningServer(url=url, env=env, database=tmp_path / "data" / "tasktrial.db",
-                      headers={"Authorization": f"Bearer {token}"})
+        yield RunningServer(
+            url=url, env=env, database=tmp_path / "data" / "tasktrial.db", headers={"Authorization": f"Bearer {token}"}
+        )
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(api.pid, signal.SIGTERM)
@@ -128,8 +166,9 @@ def test_a_rewritten_leaf_is_caught_by_the_monitor_and_by_verify(service, tmp_pa
     # An insider rewrites the leaf of the candidate's view of the first result (the view alice holds),
     # and the stored subtrees over it (the tree the service proves from).
     with contextlib.closing(sqlite3.connect(service.database)) as db, db:
-        (index,) = db.execute("SELECT log_index FROM log_entry WHERE result_id = ? AND view = 'candidate'",
-                              (first,)).fetchone()
+        (index,) = db.execute(
+            "SELECT log_index FROM log_entry WHERE result_id = ? AND view = 'candidate'", (first,)
+        ).fetchone()
     engine = make_engine(f"sqlite:///{service.database}")
     with Session(engine) as session:
         rewrite_log_leaf(session, log_index=index, digest="sha256:" + "ab" * 32)

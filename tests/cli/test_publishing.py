@@ -49,18 +49,35 @@ class CheckingQueue(FakeQueue):
 
     def enqueue_pack_check(self, version_id: str) -> None:
         super().enqueue_pack_check(version_id)
-        report = {"ok": self.passes, "problems": [], "tasks": [
-            {"task": "word-frequency", "ok": self.passes,
-             "problems": [] if self.passes else ["reference run 1: not_ready, score 40"],
-             "reference": [{"verdict": "ready" if self.passes else "not_ready", "score": 100 if self.passes else 40,
-                            "status": "completed", "wall_seconds": 0.1}],
-             "reference_skills": {"python.text.tokenising": {"score": 100, "verdict": "ready"}},
-             "starter": [{"verdict": "not_ready", "score": 0, "status": "completed", "wall_seconds": 0.1}],
-             "wrong": {}}]}
+        report = {
+            "ok": self.passes,
+            "problems": [],
+            "tasks": [
+                {
+                    "task": "word-frequency",
+                    "ok": self.passes,
+                    "problems": [] if self.passes else ["reference run 1: not_ready, score 40"],
+                    "reference": [
+                        {
+                            "verdict": "ready" if self.passes else "not_ready",
+                            "score": 100 if self.passes else 40,
+                            "status": "completed",
+                            "wall_seconds": 0.1,
+                        }
+                    ],
+                    "reference_skills": {"python.text.tokenising": {"score": 100, "verdict": "ready"}},
+                    "starter": [{"verdict": "not_ready", "score": 0, "status": "completed", "wall_seconds": 0.1}],
+                    "wrong": {},
+                }
+            ],
+        }
         http = self.http
         assert http is not None, "the fixture sets the client before anything is queued"
-        thread = threading.Thread(target=lambda: http.post(
-            f"/v1/pack-checks/{version_id}", json=report, headers={"Authorization": f"Bearer {self.token}"}))
+        thread = threading.Thread(
+            target=lambda: http.post(
+                f"/v1/pack-checks/{version_id}", json=report, headers={"Authorization": f"Bearer {self.token}"}
+            )
+        )
         self.threads.append(thread)
         thread.start()
 
@@ -131,7 +148,8 @@ def test_list_show_retire_and_stats(server, tmp_path):
     listed = cli("pack", "list", "--json")
     assert listed.exit_code == 0, listed.output
     assert [(v["pack_id"], v["version"], v["state"]) for v in json.loads(listed.stdout)["data"]] == [
-        ("word-pack", "1.0.0", "live")]
+        ("word-pack", "1.0.0", "live")
+    ]
     assert "word-pack@1.0.0 live" in flat(cli("pack", "show", "word-pack").stdout)
     assert "word-pack@1.0.0 live" in flat(cli("pack", "show", "word-pack@1.0.0").stdout)
 
@@ -139,8 +157,11 @@ def test_list_show_retire_and_stats(server, tmp_path):
 
     api = Api(client=server[0].http, app=None, service=service, queue=server[0])
     candidate = api.token(Role.CANDIDATE, "carol")
-    accepted = api.client.post("/v1/submissions", headers=candidate,
-                               json={"task": "word-pack/word-frequency", "files": {"top_words.py": "pass\n"}}).json()
+    accepted = api.client.post(
+        "/v1/submissions",
+        headers=candidate,
+        json={"task": "word-pack/word-frequency", "files": {"top_words.py": "pass\n"}},
+    ).json()
     work(api, accepted["run_id"], passed=False)
     stats = cli("pack", "stats", "word-pack")
     assert stats.exit_code == 0, stats.output
@@ -153,10 +174,13 @@ def test_list_show_retire_and_stats(server, tmp_path):
     assert again.exit_code == 2 and "only a live version can be retired" in flat(again.stderr)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("pack", "retire", "word-pack"), "write it as ID@VERSION"),
-    (("pack", "show", "nobody-pack@1.0.0"), "you have no uploaded pack version nobody-pack@1.0.0"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("pack", "retire", "word-pack"), "write it as ID@VERSION"),
+        (("pack", "show", "nobody-pack@1.0.0"), "you have no uploaded pack version nobody-pack@1.0.0"),
+    ],
+)
 def test_bad_references_exit_2_naming_what_to_write(server, args, message):
     result = cli(*args)
     assert result.exit_code == 2
@@ -166,8 +190,9 @@ def test_bad_references_exit_2_naming_what_to_write(server, args, message):
 def test_a_candidates_token_is_told_to_use_an_authors(server, monkeypatch):
     _, service = server
     with service.session() as session:
-        monkeypatch.setenv(config.TOKEN_VARIABLE, storage.create_token(session=session, name="c",
-                                                                       role=Role.CANDIDATE, subject="c"))
+        monkeypatch.setenv(
+            config.TOKEN_VARIABLE, storage.create_token(session=session, name="c", role=Role.CANDIDATE, subject="c")
+        )
     result = cli("pack", "list")
     assert result.exit_code == 2 and "an author's token" in flat(result.stderr)
 
@@ -192,8 +217,11 @@ def test_add_task_adds_a_working_task_to_a_pack_that_still_validates(tmp_path):
 def test_the_generated_readme_points_at_what_an_installed_tasktrial_has(tmp_path):
     pack = tmp_path / "my-pack"
     assert cli("pack", "init", pack).exit_code == 0
-    texts = [(pack / "README.md").read_text(), (pack / "pack.yaml").read_text(),
-             (pack / "count-words" / "task.yaml").read_text()]
+    texts = [
+        (pack / "README.md").read_text(),
+        (pack / "pack.yaml").read_text(),
+        (pack / "count-words" / "task.yaml").read_text(),
+    ]
     assert not any("engine/schemas" in text for text in texts)
     assert all("tasktrial pack schema" in text for text in texts)
     shown = cli("pack", "schema", "task")

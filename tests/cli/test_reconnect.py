@@ -34,20 +34,33 @@ class Server:
     def __init__(self, root: Path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "TASKTRIAL_DATA_DIR": str(root / "data"),
-                    "TASKTRIAL_CATALOGUE_DIRS": json.dumps([str(write_catalogue(root / "catalogue"))]),
-                    "TASKTRIAL_PUBLIC_URL": self.url, "TASKTRIAL_EMBEDDED_WORKERS": "1"}
+        self.env = {
+            **os.environ,
+            "TASKTRIAL_DATA_DIR": str(root / "data"),
+            "TASKTRIAL_CATALOGUE_DIRS": json.dumps([str(write_catalogue(root / "catalogue"))]),
+            "TASKTRIAL_PUBLIC_URL": self.url,
+            "TASKTRIAL_EMBEDDED_WORKERS": "1",
+        }
         self.logs = root / "serve.log"
-        self.token = subprocess.run([str(BIN / "tasktrial"), "admin", "create-token", "--role", "candidate",
-                                     "--subject", "alice", "--init"], env=self.env, check=True, capture_output=True,
-                                    text=True).stdout.strip()
+        self.token = subprocess.run(
+            [str(BIN / "tasktrial"), "admin", "create-token", "--role", "candidate", "--subject", "alice", "--init"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         self.proc: subprocess.Popen | None = None
         self.stop_seconds: list[float] = []
 
     def start(self, wait: bool = True) -> None:
         with self.logs.open("ab") as log:
-            self.proc = subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(self.port)], env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [str(BIN / "tasktrial"), "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         if wait:
             wait_for_port(self.port, timeout=60)
 
@@ -91,10 +104,15 @@ def server(tmp_path) -> Iterator[Server]:
 
 
 def cli(server: Server, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "TASKTRIAL_URL": server.url, "TASKTRIAL_TOKEN": server.token,
-           "XDG_CONFIG_HOME": str(Path(server.logs).parent / "config")}
-    return subprocess.Popen([str(BIN / "tasktrial"), *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "TASKTRIAL_URL": server.url,
+        "TASKTRIAL_TOKEN": server.token,
+        "XDG_CONFIG_HOME": str(Path(server.logs).parent / "config"),
+    }
+    return subprocess.Popen(
+        [str(BIN / "tasktrial"), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def solution(tmp_path: Path) -> Path:
@@ -117,8 +135,11 @@ def wait_until(predicate, timeout: float, message: str) -> None:
 def test_submit_wait_rides_out_a_server_restart_and_watch_picks_the_result_up(server, tmp_path, capsys):
     server.start()
     waiting = cli(server, "submit", "faults/value", str(solution(tmp_path)), "--wait", "--json")
-    wait_until(lambda: any(s["state"] in ("running", "grading") for s in server.submissions()), 60,
-               "the submission never started grading")
+    wait_until(
+        lambda: any(s["state"] in ("running", "grading") for s in server.submissions()),
+        60,
+        "the submission never started grading",
+    )
     server.terminate()  # the candidate's event stream is open: serve must stop anyway
     time.sleep(2)
     server.start()
@@ -137,8 +158,12 @@ def test_submit_wait_rides_out_a_server_restart_and_watch_picks_the_result_up(se
 
 def test_watch_gives_up_on_a_server_that_stays_away_naming_the_submission(server, tmp_path):
     server.start()
-    accepted = httpx.post(f"{server.url}/v1/submissions", headers=server.headers(), timeout=30,
-                          json={"task": "faults/value", "files": {"value.py": SLOW_RIGHT}}).json()
+    accepted = httpx.post(
+        f"{server.url}/v1/submissions",
+        headers=server.headers(),
+        timeout=30,
+        json={"task": "faults/value", "files": {"value.py": SLOW_RIGHT}},
+    ).json()
     server.terminate()
     watching = cli(server, "watch", accepted["id"], "--patience", "3")
     out, err = watching.communicate(timeout=60)

@@ -12,8 +12,19 @@ import pytest
 
 CLI = Path(__file__).resolve().parents[2] / "cli"
 #: Loaded by the commands that need them, never by ``import cli.main`` (so never by ``tasktrial --help``).
-HEAVY = ("sqlmodel", "sqlalchemy", "httpx", "docker", "fastapi", "celery", "redis", "jsonschema", "joserfc",
-         "cairosvg", "cairocffi")
+HEAVY = (
+    "sqlmodel",
+    "sqlalchemy",
+    "httpx",
+    "docker",
+    "fastapi",
+    "celery",
+    "redis",
+    "jsonschema",
+    "joserfc",
+    "cairosvg",
+    "cairocffi",
+)
 
 
 def loaded_after(statement: str) -> list[str]:
@@ -32,17 +43,25 @@ def test_the_probe_sees_a_heavy_library_once_loaded():
 
 
 def test_help_lists_the_commands_without_loading_them():
-    probe = ("from typer.testing import CliRunner\nfrom cli.main import app\n"
-             "result = CliRunner().invoke(app, ['--help'])\nassert result.exit_code == 0, result.output\n"
-             "assert 'submit' in result.output and 'pack' in result.output, result.output")
+    probe = (
+        "from typer.testing import CliRunner\nfrom cli.main import app\n"
+        "result = CliRunner().invoke(app, ['--help'])\nassert result.exit_code == 0, result.output\n"
+        "assert 'submit' in result.output and 'pack' in result.output, result.output"
+    )
     assert loaded_after(probe) == []
 
 
 @pytest.mark.parametrize("path", sorted(CLI.glob("*.py")), ids=lambda p: p.name)
 def test_no_command_module_imports_the_main_module(path: Path):
     tree = ast.parse(path.read_text("utf-8"))
-    imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)] + \
-        [f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-         for alias in node.names] + \
-        [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    imported = (
+        [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        + [
+            f"{node.module}.{alias.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+        ]
+        + [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    )
     assert "cli.main" not in imported

@@ -54,7 +54,10 @@ def run(*args: str):
 
 def test_the_exit_codes_are_those_cli_main_documents():
     assert (verify.EXIT_PROBLEMS, verify.EXIT_BAD_INPUT, verify.EXIT_INFRASTRUCTURE) == (
-        main.EXIT_PROBLEMS, main.EXIT_BAD_INPUT, main.EXIT_INFRASTRUCTURE)
+        main.EXIT_PROBLEMS,
+        main.EXIT_BAD_INPUT,
+        main.EXIT_INFRASTRUCTURE,
+    )
 
 
 def test_a_good_result_prints_one_tick_line_and_exits_0(tmp_path, signed, jwks_file, key):
@@ -77,8 +80,12 @@ def test_a_tampered_result_names_each_problem_and_exits_1(tmp_path, signed, jwks
 
     assert result.exit_code == 1
     assert "✓" not in result.stdout
-    for problem in ("field 'score' was changed after signing", "field 'checks' was changed after signing",
-                    "field 'reason' was removed after signing", "3 problem(s)"):
+    for problem in (
+        "field 'score' was changed after signing",
+        "field 'checks' was changed after signing",
+        "field 'reason' was removed after signing",
+        "3 problem(s)",
+    ):
         assert problem in result.stderr
 
 
@@ -98,11 +105,14 @@ def test_an_unsigned_result_exits_1(tmp_path, jwks_file):
     assert "no signature" in result.stderr
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "cannot read the result"),
-    ("{not json", "is not valid JSON"),
-    ("[1, 2]", "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the result"),
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
 def test_an_unreadable_or_invalid_result_exits_2(tmp_path, jwks_file, content, message):
     path = tmp_path / "result.json"
     if content is not None:
@@ -115,12 +125,15 @@ def test_an_unreadable_or_invalid_result_exits_2(tmp_path, jwks_file, content, m
     assert str(path) in result.stderr
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "cannot read the JWKS"),
-    ("{not json", "is not valid JSON"),
-    ('{"keys": "none"}', "the JWKS is malformed"),
-    ('{"keys": []}', "holds no Ed25519 key"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the JWKS"),
+        ("{not json", "is not valid JSON"),
+        ('{"keys": "none"}', "the JWKS is malformed"),
+        ('{"keys": []}', "holds no Ed25519 key"),
+    ],
+)
 def test_an_unreadable_or_malformed_jwks_exits_2(tmp_path, signed, content, message):
     jwks = tmp_path / "jwks.json"
     if content is not None:
@@ -239,8 +252,7 @@ def test_someone_else_presenting_the_result_does_not_verify(tmp_path, bound, jwk
     result = run(str(write(tmp_path, document)), "--jwks", str(jwks_file), "--subject", "bob", "--salt", salt)
     assert result.exit_code == 1
     assert "not bound to 'bob'" in result.stderr
-    wrong_salt = run(str(write(tmp_path, document)), "--jwks", str(jwks_file), "--subject", "alice",
-                     "--salt", "0" * 32)
+    wrong_salt = run(str(write(tmp_path, document)), "--jwks", str(jwks_file), "--subject", "alice", "--salt", "0" * 32)
     assert wrong_salt.exit_code == 1
 
 

@@ -60,13 +60,24 @@ def event(kind: str, **data) -> Event:
 def test_a_dropped_stream_and_a_reconnect_request_are_followed_to_done():
     clock = Clock()
     seen = []
-    api = ScriptedApi([
-        [event("queued"), event("running"), ServerError("peer closed connection")],
-        [event("running"), event("reconnect")],
-        [event("grading"), event("done", verdict="ready", score=100)],
-    ], states=[{"state": "running"}, {"state": "grading"}])
-    data = follow(api, "s1", on_event=lambda e: seen.append(e.kind), patience=Patience(seconds=60),
-                  retry_on=RETRY, sleep=clock.sleep, clock=clock, rng=lambda: 1.0)
+    api = ScriptedApi(
+        [
+            [event("queued"), event("running"), ServerError("peer closed connection")],
+            [event("running"), event("reconnect")],
+            [event("grading"), event("done", verdict="ready", score=100)],
+        ],
+        states=[{"state": "running"}, {"state": "grading"}],
+    )
+    data = follow(
+        api,
+        "s1",
+        on_event=lambda e: seen.append(e.kind),
+        patience=Patience(seconds=60),
+        retry_on=RETRY,
+        sleep=clock.sleep,
+        clock=clock,
+        rng=lambda: 1.0,
+    )
     assert data == {"verdict": "ready", "score": 100}
     assert seen == ["queued", "running", "grading"]  # each state once, though replayed after the reconnect
     assert api.opened == 3
@@ -74,18 +85,36 @@ def test_a_dropped_stream_and_a_reconnect_request_are_followed_to_done():
 
 def test_a_result_stored_while_the_stream_was_down_is_found_by_polling():
     clock = Clock()
-    api = ScriptedApi([[ServerUnreachable("refused")], [ServerUnreachable("refused")]],
-                      states=[ServerUnreachable("refused"), {"state": "done", "result_id": "r1"}])
-    data = follow(api, "s1", on_event=lambda e: None, patience=Patience(seconds=60), retry_on=RETRY,
-                  sleep=clock.sleep, clock=clock, rng=lambda: 1.0)
+    api = ScriptedApi(
+        [[ServerUnreachable("refused")], [ServerUnreachable("refused")]],
+        states=[ServerUnreachable("refused"), {"state": "done", "result_id": "r1"}],
+    )
+    data = follow(
+        api,
+        "s1",
+        on_event=lambda e: None,
+        patience=Patience(seconds=60),
+        retry_on=RETRY,
+        sleep=clock.sleep,
+        clock=clock,
+        rng=lambda: 1.0,
+    )
     assert data["result_id"] == "r1"
 
 
 def test_a_server_that_stays_away_ends_in_a_message_naming_the_submission():
     clock = Clock()
     with pytest.raises(GaveUp) as caught:
-        follow(ScriptedApi([]), "sub-123", on_event=lambda e: None, patience=Patience(seconds=30), retry_on=RETRY,
-               sleep=clock.sleep, clock=clock, rng=lambda: 1.0)
+        follow(
+            ScriptedApi([]),
+            "sub-123",
+            on_event=lambda e: None,
+            patience=Patience(seconds=30),
+            retry_on=RETRY,
+            sleep=clock.sleep,
+            clock=clock,
+            rng=lambda: 1.0,
+        )
     assert "sub-123" in str(caught.value) and "tasktrial watch sub-123" in str(caught.value)
     assert 20 <= clock.now <= 30  # it kept trying for about its patience, never past it
 
@@ -99,8 +128,7 @@ def test_backoff_grows_to_its_cap_with_full_jitter():
 def test_an_answer_is_not_an_outage():
     api = ScriptedApi([[NotFound("unknown submission 'x'")]])
     with pytest.raises(NotFound):
-        follow(api, "x", on_event=lambda e: None, patience=Patience(seconds=60), retry_on=RETRY,
-               sleep=lambda s: None)
+        follow(api, "x", on_event=lambda e: None, patience=Patience(seconds=60), retry_on=RETRY, sleep=lambda s: None)
 
 
 def test_only_a_refused_connection_is_retried_at_submit_time():
@@ -113,8 +141,14 @@ def test_only_a_refused_connection_is_retried_at_submit_time():
             raise ServerUnreachable("connection refused")
         return {"id": "s1"}
 
-    assert retry(refused_twice, patience=Patience(seconds=10), retry_on=(ServerUnreachable,),
-                         sleep=clock.sleep, clock=clock, rng=lambda: 1.0) == {"id": "s1"}
+    assert retry(
+        refused_twice,
+        patience=Patience(seconds=10),
+        retry_on=(ServerUnreachable,),
+        sleep=clock.sleep,
+        clock=clock,
+        rng=lambda: 1.0,
+    ) == {"id": "s1"}
     assert len(calls) == 3
 
     def broke_after_sending():
@@ -123,17 +157,33 @@ def test_only_a_refused_connection_is_retried_at_submit_time():
 
     calls.clear()
     with pytest.raises(ServerError):
-        retry(broke_after_sending, patience=Patience(seconds=10), retry_on=(ServerUnreachable,),
-                      sleep=clock.sleep, clock=clock)
+        retry(
+            broke_after_sending,
+            patience=Patience(seconds=10),
+            retry_on=(ServerUnreachable,),
+            sleep=clock.sleep,
+            clock=clock,
+        )
     assert len(calls) == 1
 
 
 def test_a_reopened_stream_resumes_after_the_last_event_it_saw():
     clock = Clock()
-    api = ScriptedApi([
-        [Event("queued", {}, "3"), Event("running", {}, "4"), ServerError("peer closed connection")],
-        [Event("done", {"score": 100}, "6")],
-    ], states=[{"state": "running"}])
-    follow(api, "s1", on_event=lambda e: None, patience=Patience(seconds=60), retry_on=RETRY,
-           sleep=clock.sleep, clock=clock, rng=lambda: 1.0)
+    api = ScriptedApi(
+        [
+            [Event("queued", {}, "3"), Event("running", {}, "4"), ServerError("peer closed connection")],
+            [Event("done", {"score": 100}, "6")],
+        ],
+        states=[{"state": "running"}],
+    )
+    follow(
+        api,
+        "s1",
+        on_event=lambda e: None,
+        patience=Patience(seconds=60),
+        retry_on=RETRY,
+        sleep=clock.sleep,
+        clock=clock,
+        rng=lambda: 1.0,
+    )
     assert api.resumed_after == [None, "4"]

@@ -40,11 +40,23 @@ class Entry:
     target: str = ""
 
 
-_TAR_TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
-              "hardlink": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE, "blk": tarfile.BLKTYPE,
-              "fifo": tarfile.FIFOTYPE}
-_ZIP_KINDS = {"file": stat.S_IFREG, "dir": stat.S_IFDIR, "symlink": stat.S_IFLNK, "chr": stat.S_IFCHR,
-              "blk": stat.S_IFBLK, "fifo": stat.S_IFIFO}
+_TAR_TYPES = {
+    "file": tarfile.REGTYPE,
+    "dir": tarfile.DIRTYPE,
+    "symlink": tarfile.SYMTYPE,
+    "hardlink": tarfile.LNKTYPE,
+    "chr": tarfile.CHRTYPE,
+    "blk": tarfile.BLKTYPE,
+    "fifo": tarfile.FIFOTYPE,
+}
+_ZIP_KINDS = {
+    "file": stat.S_IFREG,
+    "dir": stat.S_IFDIR,
+    "symlink": stat.S_IFLNK,
+    "chr": stat.S_IFCHR,
+    "blk": stat.S_IFBLK,
+    "fifo": stat.S_IFIFO,
+}
 
 
 def build(fmt: str, entries: list[Entry]) -> bytes:
@@ -54,8 +66,9 @@ def build(fmt: str, entries: list[Entry]) -> bytes:
 def build_tar(entries: list[Entry], *, gz: bool = True) -> bytes:
     buf = io.BytesIO()
     # GNU format writes names as raw bytes, so surrogate-escaped (invalid UTF-8) names survive.
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8",
-                      errors="surrogateescape") as tar:
+    with tarfile.open(
+        fileobj=buf, mode="w", format=tarfile.GNU_FORMAT, encoding="utf-8", errors="surrogateescape"
+    ) as tar:
         for e in entries:
             info = tarfile.TarInfo(e.name)
             info.type = _TAR_TYPES[e.kind] if e.kind in _TAR_TYPES else e.kind.encode()
@@ -102,8 +115,7 @@ def patched(data: bytes, old: bytes, new: bytes) -> bytes:
 
 
 def without_litter(tree: dict[str, bytes]) -> dict[str, bytes]:
-    return {p: b for p, b in tree.items()
-            if not any(is_ignored(part) for part in p.split("/"))}
+    return {p: b for p, b in tree.items() if not any(is_ignored(part) for part in p.split("/"))}
 
 
 def rejected(data: bytes, match: str, **kwargs) -> SubmissionRejected:
@@ -143,7 +155,8 @@ def test_tar_gz_carries_no_time_owner_or_host_details():
         members = tar.getmembers()
     assert [m.name for m in members] == ["starter/a/x.py", "starter/b.py"]
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode, m.type) for m in members} == {
-        (0, 0, 0, "", "", 0o644, tarfile.REGTYPE)}
+        (0, 0, 0, "", "", 0o644, tarfile.REGTYPE)
+    }
 
 
 def test_zip_carries_fixed_dates_and_modes():
@@ -152,7 +165,8 @@ def test_zip_carries_fixed_dates_and_modes():
         infos = zf.infolist()
     assert [i.filename for i in infos] == ["starter/a/x.py", "starter/b.py"]
     assert {(i.date_time, i.external_attr >> 16, i.compress_type) for i in infos} == {
-        ((1980, 1, 1, 0, 0, 0), stat.S_IFREG | 0o644, zipfile.ZIP_DEFLATED)}
+        ((1980, 1, 1, 0, 0, 0), stat.S_IFREG | 0o644, zipfile.ZIP_DEFLATED)
+    }
 
 
 @MAKERS
@@ -165,10 +179,10 @@ def test_make_refuses_unsafe_names(make):
 
 # --- layout: litter, folders, the common top folder ----------------------------------------
 
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_single_top_folder_is_stripped(fmt):
-    data = build(fmt, [Entry("proj", kind="dir", mode=0o755), Entry("proj/a.py", b"a"),
-                       Entry("proj/sub/b.py", b"b")])
+    data = build(fmt, [Entry("proj", kind="dir", mode=0o755), Entry("proj/a.py", b"a"), Entry("proj/sub/b.py", b"b")])
     assert extract(data) == {"a.py": b"a", "sub/b.py": b"b"}
     assert extract(data, strip_top_folder=False) == {"proj/a.py": b"a", "proj/sub/b.py": b"b"}
 
@@ -181,11 +195,18 @@ def test_top_folder_is_kept_when_anything_sits_beside_it(fmt):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_litter_and_empty_folders_are_dropped(fmt):
-    data = build(fmt, [
-        Entry("a.py", b"a"), Entry(".git/config", b"[core]"), Entry("pkg/__pycache__/m.cpython-311.pyc", b"\0"),
-        Entry(".DS_Store", b"\0"), Entry("__MACOSX/._a.py", b"\0"), Entry("empty", kind="dir", mode=0o755),
-        Entry("pkg/m.py", b"m"),
-    ])
+    data = build(
+        fmt,
+        [
+            Entry("a.py", b"a"),
+            Entry(".git/config", b"[core]"),
+            Entry("pkg/__pycache__/m.cpython-311.pyc", b"\0"),
+            Entry(".DS_Store", b"\0"),
+            Entry("__MACOSX/._a.py", b"\0"),
+            Entry("empty", kind="dir", mode=0o755),
+            Entry("pkg/m.py", b"m"),
+        ],
+    )
     assert extract(data) == {"a.py": b"a", "pkg/m.py": b"m"}
 
 
@@ -197,8 +218,15 @@ def test_litter_is_skipped_whatever_it_is_but_its_names_are_still_checked(fmt):
 
 
 def test_leading_dot_slash_from_tar_c_is_removed():
-    data = build_tar([Entry(".", kind="dir", mode=0o755), Entry("./a.py", b"a"), Entry("./sub", kind="dir"),
-                      Entry("./sub/b.py", b"b"), Entry("./c.py", b"c")])
+    data = build_tar(
+        [
+            Entry(".", kind="dir", mode=0o755),
+            Entry("./a.py", b"a"),
+            Entry("./sub", kind="dir"),
+            Entry("./sub/b.py", b"b"),
+            Entry("./c.py", b"c"),
+        ]
+    )
     assert extract(data) == {"a.py": b"a", "c.py": b"c", "sub/b.py": b"b"}
 
 
@@ -209,8 +237,11 @@ def test_empty_archive_is_an_empty_tree(fmt):
 
 def test_plain_tar_and_tar_gz_read_the_same():
     entries = [Entry("a.py", b"a" * 600), Entry("b/c.txt", bytes(range(256)))]
-    assert extract(build_tar(entries, gz=False)) == extract(build_tar(entries)) == {
-        "a.py": b"a" * 600, "b/c.txt": bytes(range(256))}
+    assert (
+        extract(build_tar(entries, gz=False))
+        == extract(build_tar(entries))
+        == {"a.py": b"a" * 600, "b/c.txt": bytes(range(256))}
+    )
 
 
 # --- hostile members ----------------------------------------------------------------------
@@ -224,8 +255,12 @@ HOSTILE = [
     ("control-char", FORMATS, [Entry("a\x01b.py")], r"control characters"),
     ("symlink", FORMATS, [Entry("a.py", kind="symlink", target="/etc/passwd")], r"'a.py' is a symbolic link"),
     ("symlink-dir", FORMATS, [Entry("lib", kind="symlink", target="/"), Entry("x.py")], r"'lib' is a symbolic link"),
-    ("hardlink", ("tar.gz", "tar"), [Entry("x.py"), Entry("a.py", kind="hardlink", target="x.py")],
-     r"'a.py' is a hard link"),
+    (
+        "hardlink",
+        ("tar.gz", "tar"),
+        [Entry("x.py"), Entry("a.py", kind="hardlink", target="x.py")],
+        r"'a.py' is a hard link",
+    ),
     ("chr-device", FORMATS, [Entry("null", kind="chr")], r"'null' is a device file"),
     ("blk-device", FORMATS, [Entry("sda", kind="blk")], r"'sda' is a device file"),
     ("fifo", FORMATS, [Entry("pipe", kind="fifo")], r"'pipe' is a device file.*FIFO"),
@@ -240,9 +275,14 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize(("fmt", "entries", "match"),
-                         [pytest.param(fmt, entries, match, id=f"{name}-{fmt}")
-                          for name, formats, entries, match in HOSTILE for fmt in formats])
+@pytest.mark.parametrize(
+    ("fmt", "entries", "match"),
+    [
+        pytest.param(fmt, entries, match, id=f"{name}-{fmt}")
+        for name, formats, entries, match in HOSTILE
+        for fmt in formats
+    ],
+)
 def test_hostile_member_rejects_the_whole_archive(fmt, entries, match):
     rejected(build(fmt, [Entry("fine.py", b"ok"), *entries]), match)
 
@@ -267,8 +307,10 @@ def test_zip_encrypted_member_is_rejected():
 
 
 def test_zip_compression_other_than_deflate_is_rejected():
-    rejected(build_zip([Entry("a.py", b"x" * 100)], compress_type=zipfile.ZIP_BZIP2),
-             r"'a.py' uses zip compression method 12; only stored and deflate")
+    rejected(
+        build_zip([Entry("a.py", b"x" * 100)], compress_type=zipfile.ZIP_BZIP2),
+        r"'a.py' uses zip compression method 12; only stored and deflate",
+    )
 
 
 def test_zip_stored_members_are_read():
@@ -276,6 +318,7 @@ def test_zip_stored_members_are_read():
 
 
 # --- caps -------------------------------------------------------------------------------
+
 
 def noise(n: int, seed: int = 0) -> bytes:
     """Incompressible bytes, so only the cap under test can trip."""
@@ -285,20 +328,41 @@ def noise(n: int, seed: int = 0) -> bytes:
 CAPPED = [
     ("files", [Entry(f"f{i}.py") for i in range(4)], ArchiveCaps(max_files=3), r"more than 3 files"),
     ("depth", [Entry("top.py"), Entry("a/b/c/d.py")], ArchiveCaps(max_depth=2), r"'a/b/c/d.py': nested deeper than 2"),
-    ("file-bytes", [Entry("big.bin", noise(101))], ArchiveCaps(max_file_bytes=100),
-     r"'big.bin' is larger than the 100-byte cap for one file"),
-    ("total-bytes", [Entry("a.bin", noise(100, 1)), Entry("b.bin", noise(100, 2))], ArchiveCaps(max_total_bytes=150),
-     r"the submission is larger than 150 bytes unpacked"),
-    ("members", [Entry("d1", kind="dir"), Entry("d2", kind="dir"), Entry("d3", kind="dir"), Entry("x.py")],
-     ArchiveCaps(max_members=3), r"lists more than 3 entries"),
-    ("archive-bytes", [Entry("a.py", noise(2000))], ArchiveCaps(max_archive_bytes=1000),
-     r"the submission archive is \d+ bytes; the cap is 1000"),
+    (
+        "file-bytes",
+        [Entry("big.bin", noise(101))],
+        ArchiveCaps(max_file_bytes=100),
+        r"'big.bin' is larger than the 100-byte cap for one file",
+    ),
+    (
+        "total-bytes",
+        [Entry("a.bin", noise(100, 1)), Entry("b.bin", noise(100, 2))],
+        ArchiveCaps(max_total_bytes=150),
+        r"the submission is larger than 150 bytes unpacked",
+    ),
+    (
+        "members",
+        [Entry("d1", kind="dir"), Entry("d2", kind="dir"), Entry("d3", kind="dir"), Entry("x.py")],
+        ArchiveCaps(max_members=3),
+        r"lists more than 3 entries",
+    ),
+    (
+        "archive-bytes",
+        [Entry("a.py", noise(2000))],
+        ArchiveCaps(max_archive_bytes=1000),
+        r"the submission archive is \d+ bytes; the cap is 1000",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("fmt", "entries", "caps", "match"),
-                         [pytest.param(fmt, entries, caps, match, id=f"{name}-{fmt}")
-                          for name, entries, caps, match in CAPPED for fmt in FORMATS])
+@pytest.mark.parametrize(
+    ("fmt", "entries", "caps", "match"),
+    [
+        pytest.param(fmt, entries, caps, match, id=f"{name}-{fmt}")
+        for name, entries, caps, match in CAPPED
+        for fmt in FORMATS
+    ],
+)
 def test_caps_reject_the_archive(fmt, entries, caps, match):
     rejected(build(fmt, entries), match, caps=caps)
 
@@ -310,19 +374,31 @@ def test_depth_is_measured_after_the_top_folder_is_stripped(fmt):
 
 
 def test_what_names_the_upload_in_messages():
-    rejected(build_zip([Entry(f"f{i}") for i in range(3)]), r"the pack has more than 2 files",
-             caps=ArchiveCaps(max_files=2), what="pack")
+    rejected(
+        build_zip([Entry(f"f{i}") for i in range(3)]),
+        r"the pack has more than 2 files",
+        caps=ArchiveCaps(max_files=2),
+        what="pack",
+    )
 
 
 def test_caps_default_to_tree_caps_and_can_follow_other_tree_caps():
     caps, tree = ArchiveCaps(), TreeCaps()
     assert (caps.max_files, caps.max_file_bytes, caps.max_total_bytes, caps.max_depth) == (
-        tree.max_files, tree.max_file_bytes, tree.max_total_bytes, tree.max_depth)
+        tree.max_files,
+        tree.max_file_bytes,
+        tree.max_total_bytes,
+        tree.max_depth,
+    )
     assert (caps.max_archive_bytes, caps.max_ratio) == (16 * 1024 * 1024, 100)
     pack = ArchiveCaps.from_tree_caps(PACK_CAPS, max_archive_bytes=64 * 1024 * 1024)
     assert (pack.max_files, pack.max_file_bytes, pack.max_total_bytes, pack.max_members, pack.max_archive_bytes) == (
-        PACK_CAPS.max_files, PACK_CAPS.max_file_bytes, PACK_CAPS.max_total_bytes, 4 * PACK_CAPS.max_files,
-        64 * 1024 * 1024)
+        PACK_CAPS.max_files,
+        PACK_CAPS.max_file_bytes,
+        PACK_CAPS.max_total_bytes,
+        4 * PACK_CAPS.max_files,
+        64 * 1024 * 1024,
+    )
 
 
 # --- bombs and lying headers -------------------------------------------------------------
@@ -393,8 +469,9 @@ def test_bomb_is_stopped_by_the_default_file_cap(bomb):
 def test_gzip_bomb_hidden_in_ignored_litter_is_still_stopped():
     # The member is never kept, but its bytes must still be decompressed to reach the next header.
     data = gzip_bomb(".git/objects/zeros")
-    peak = peak_bytes_while_rejected(data, r"unpacks to more than \d+ bytes \(tar headers and ignored files",
-                                     ArchiveCaps())
+    peak = peak_bytes_while_rejected(
+        data, r"unpacks to more than \d+ bytes \(tar headers and ignored files", ArchiveCaps()
+    )
     assert peak < 16 * 1024 * 1024
 
 
@@ -427,8 +504,12 @@ def test_zip_central_directory_flood_is_refused_before_parsing():
 
 # --- not an archive, corrupt archives, fuzzing ----------------------------------------------
 
-@pytest.mark.parametrize("data", [b"", b"print('hello')\n", b"%PDF-1.7\n", bytes(1024), b"BZh91AY&SY"],
-                         ids=["empty", "text", "pdf", "zeros", "bzip2"])
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"print('hello')\n", b"%PDF-1.7\n", bytes(1024), b"BZh91AY&SY"],
+    ids=["empty", "text", "pdf", "zeros", "bzip2"],
+)
 def test_non_archive_is_rejected_listing_the_accepted_formats(data):
     rejected(data, r"not an archive this service accepts; upload a zip, tar\.gz \(gzip-compressed tar\) or plain tar")
 
@@ -456,9 +537,12 @@ def test_bytes_behind_an_archive_signature_only_ever_raise_submission_rejected(m
         assert isinstance(extract(magic + rest), dict)
 
 
-@given(tree=safe_file_tree, fmt=st.sampled_from(FORMATS),
-       flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), min_size=1, max_size=8),
-       cut=st.integers(min_value=0))
+@given(
+    tree=safe_file_tree,
+    fmt=st.sampled_from(FORMATS),
+    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), min_size=1, max_size=8),
+    cut=st.integers(min_value=0),
+)
 def test_damaged_archives_only_ever_raise_submission_rejected(tree, fmt, flips, cut):
     data = bytearray(build(fmt, [Entry(p, b) for p, b in tree.items()]))
     for where, value in flips:
@@ -473,8 +557,11 @@ def test_damaged_archives_only_ever_raise_submission_rejected(tree, fmt, flips, 
 ARCHIVE_LEVEL = r"not an archive this service accepts|compression ratio cap|lists more than \d+ entries|unpacks to more than \d+ bytes"
 
 archive_entry = st.one_of(
-    st.builds(Entry, name=st.one_of(tricky_path, tricky_path.map("./".__add__), tricky_path.map("/".__add__)),
-              data=tricky_body),
+    st.builds(
+        Entry,
+        name=st.one_of(tricky_path, tricky_path.map("./".__add__), tricky_path.map("/".__add__)),
+        data=tricky_body,
+    ),
     st.builds(Entry, name=tricky_path, kind=st.just("dir")),
 )
 

@@ -25,12 +25,15 @@ def test_a_window_must_close_after_it_opens():
         window(closes_at=T0)
 
 
-@pytest.mark.parametrize(("now", "changes", "rule"), [
-    (T0 - HOUR, {}, "window_not_open"),
-    (T0 + 3 * HOUR, {}, "window_closed"),
-    (T0 + HOUR, {"attempt_limit": 2}, "attempt_limit"),
-    (T0 + HOUR, {"duration_seconds": 600}, "not_started"),
-])
+@pytest.mark.parametrize(
+    ("now", "changes", "rule"),
+    [
+        (T0 - HOUR, {}, "window_not_open"),
+        (T0 + 3 * HOUR, {}, "window_closed"),
+        (T0 + HOUR, {"attempt_limit": 2}, "attempt_limit"),
+        (T0 + HOUR, {"duration_seconds": 600}, "not_started"),
+    ],
+)
 def test_each_refusal_names_its_rule(now, changes, rule):
     with pytest.raises(rules.AssessmentRuleBroken) as caught:
         rules.admit(window(**changes), now=now, started_at=None, attempts_used=2)
@@ -38,8 +41,9 @@ def test_each_refusal_names_its_rule(now, changes, rule):
 
 
 def test_late_work_is_marked_when_accepted():
-    assert rules.admit(window(late=rules.LatePolicy.ACCEPT), now=T0 + 3 * HOUR, started_at=None,
-                       attempts_used=0) is True
+    assert (
+        rules.admit(window(late=rules.LatePolicy.ACCEPT), now=T0 + 3 * HOUR, started_at=None, attempts_used=0) is True
+    )
     assert rules.admit(window(), now=T0 + HOUR, started_at=None, attempts_used=0) is False
 
 
@@ -62,9 +66,11 @@ def test_visibility_and_views():
 
 
 def test_scoring_best_or_last_and_errors_never_count():
-    attempts = [rules.Attempt(at=T0, score=90, verdict="ready", result_id="1"),
-                rules.Attempt(at=T0 + HOUR, score=40, verdict="not_ready", result_id="2"),
-                rules.Attempt(at=T0 + 2 * HOUR, score=0, verdict="error", result_id="3")]
+    attempts = [
+        rules.Attempt(at=T0, score=90, verdict="ready", result_id="1"),
+        rules.Attempt(at=T0 + HOUR, score=40, verdict="not_ready", result_id="2"),
+        rules.Attempt(at=T0 + 2 * HOUR, score=0, verdict="error", result_id="3"),
+    ]
     assert rules.counting(attempts, rules.Scoring.BEST).result_id == "1"
     assert rules.counting(attempts, rules.Scoring.LAST).result_id == "2"
     assert rules.counting(attempts[2:], rules.Scoring.BEST) is None
@@ -79,8 +85,15 @@ def test_a_roster_reports_every_bad_line():
     assert [(r.line, r.subject, r.display_name) for r in rows] == [(2, "zoe", "Zoë")]
 
 
-@pytest.mark.parametrize(("data", "message"), [(b"", "empty"), (b"subject,email\n", r"lacks the column\(s\) display_name"),
-                                               (b"\xff\xfe", "not UTF-8"), (b"subject,display_name,email\n", "no members")])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"subject,email\n", r"lacks the column\(s\) display_name"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"subject,display_name,email\n", "no members"),
+    ],
+)
 def test_a_roster_without_members_is_refused(data, message):
     with pytest.raises(RosterError, match=message):
         parse_members(data)

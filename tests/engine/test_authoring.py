@@ -68,7 +68,7 @@ REVERSE = {
 VOWELS = {
     "stub": "from alphabet import VOWELS\n\n\ndef count_vowels(text):\n    raise NotImplementedError\n",
     "example": "from alphabet import VOWELS\n\n\ndef count_vowels(text):\n"
-               "    return sum(1 for c in text.lower() if c in VOWELS)\n",
+    "    return sum(1 for c in text.lower() if c in VOWELS)\n",
     "editor": {"alphabet.py": 'VOWELS = frozenset("aeiou")\n'},
     "tests": {
         "vowel_count_test.py": (
@@ -86,8 +86,14 @@ TRACK_CONFIG = {
     "exercises": {
         "concept": [],
         "practice": [
-            {"slug": "leap", "name": "Leap", "practices": ["booleans", "Conditionals"], "prerequisites": ["bools"],
-             "difficulty": 1, "status": "active"},
+            {
+                "slug": "leap",
+                "name": "Leap",
+                "practices": ["booleans", "Conditionals"],
+                "prerequisites": ["bools"],
+                "difficulty": 1,
+                "status": "active",
+            },
             {"slug": "reverse-string", "name": "Reverse String", "practices": ["strings"], "difficulty": 5},
             {"slug": "vowel-count", "name": "Vowel Count", "practices": [], "difficulty": 8},
             {"slug": "no-example", "name": "No Example", "practices": [], "difficulty": 2},
@@ -103,8 +109,14 @@ def module(slug: str) -> str:
     return slug.replace("-", "_")
 
 
-def write_exercise(track: Path, slug: str, spec: dict[str, Any], *, config: dict[str, Any] | None = None,
-                   docs: dict[str, str] | None = None) -> Path:
+def write_exercise(
+    track: Path,
+    slug: str,
+    spec: dict[str, Any],
+    *,
+    config: dict[str, Any] | None = None,
+    docs: dict[str, str] | None = None,
+) -> Path:
     """One exercise folder: stub, tests, .meta/example.py, .meta/config.json, .docs/."""
     folder = track / "exercises" / "practice" / slug
     (folder / ".meta").mkdir(parents=True)
@@ -117,14 +129,21 @@ def write_exercise(track: Path, slug: str, spec: dict[str, Any], *, config: dict
         (folder / name).write_text(text)
     if "example" in spec:
         (folder / ".meta" / "example.py").write_text(spec["example"])
-    meta = config if config is not None else {
-        "authors": ["tester"],
-        "blurb": f"The {slug} exercise, written for tests.",
-        "files": {"solution": [solution], "test": list(spec["tests"]),
-                  "example": [".meta/example.py"] if "example" in spec else [],
-                  **({"editor": list(spec["editor"])} if "editor" in spec else {})},
-        "source": "tasktrial's tests",
-    }
+    meta = (
+        config
+        if config is not None
+        else {
+            "authors": ["tester"],
+            "blurb": f"The {slug} exercise, written for tests.",
+            "files": {
+                "solution": [solution],
+                "test": list(spec["tests"]),
+                "example": [".meta/example.py"] if "example" in spec else [],
+                **({"editor": list(spec["editor"])} if "editor" in spec else {}),
+            },
+            "source": "tasktrial's tests",
+        }
+    )
     (folder / ".meta" / "config.json").write_text(json.dumps(meta, indent=2))
     for name, text in (docs if docs is not None else {"instructions.md": f"# Instructions\n\nSolve {slug}.\n"}).items():
         (folder / ".docs" / name).write_text(text)
@@ -139,14 +158,24 @@ def write_track(root: Path, *, config: dict[str, Any] | None = TRACK_CONFIG, lic
         (track / "config.json").write_text(json.dumps(config))
     if licence is not None:
         (track / "LICENSE").write_text(licence)
-    write_exercise(track, "leap", LEAP, docs={
-        "introduction.md": "# Introduction\n\nA leap year has an extra day.\n",
-        "instructions.md": "# Instructions\n\nReport whether a year is a leap year.\n",
-    })
-    write_exercise(track, "reverse-string", REVERSE, docs={
-        "instructions.md": "# Instructions\n\nReverse a string.\n",
-        "instructions.append.md": "# Instructions append\n\nSlicing is allowed.\n",
-    })
+    write_exercise(
+        track,
+        "leap",
+        LEAP,
+        docs={
+            "introduction.md": "# Introduction\n\nA leap year has an extra day.\n",
+            "instructions.md": "# Instructions\n\nReport whether a year is a leap year.\n",
+        },
+    )
+    write_exercise(
+        track,
+        "reverse-string",
+        REVERSE,
+        docs={
+            "instructions.md": "# Instructions\n\nReverse a string.\n",
+            "instructions.append.md": "# Instructions append\n\nSlicing is allowed.\n",
+        },
+    )
     write_exercise(track, "vowel-count", VOWELS)
     write_exercise(track, "old-thing", REVERSE)
     write_exercise(track, "no-example", {key: value for key, value in REVERSE.items() if key != "example"})
@@ -190,8 +219,11 @@ def test_scaffold_is_a_valid_pack_with_one_task_of_the_kind(tmp_path, kind):
 @pytest.mark.parametrize("kind", SCAFFOLD_KINDS)
 def test_scaffold_keeps_grader_and_solution_out_of_the_starter(kind):
     files = scaffold_pack(kind, pack_id="p")
-    hidden = {name: data for name, data in files.items() if name.startswith((f"{SCAFFOLD_TASK}/grader/",
-                                                                             f"{SCAFFOLD_TASK}/solution/"))}
+    hidden = {
+        name: data
+        for name, data in files.items()
+        if name.startswith((f"{SCAFFOLD_TASK}/grader/", f"{SCAFFOLD_TASK}/solution/"))
+    }
     starter = b"".join(data for name, data in files.items() if name.startswith(f"{SCAFFOLD_TASK}/starter/"))
     assert hidden
     assert all(data not in starter for data in hidden.values())
@@ -283,7 +315,8 @@ def test_a_test_the_track_always_skips_is_left_out_with_a_warning(tmp_path):
     track = tmp_path / "track"
     skipped = LEAP["tests"]["leap_test.py"] + (
         "\n    @unittest.skip(\"extra-credit\")\n    def test_the_hard_one(self):\n        self.fail('slow')\n\n"
-        "    @unittest.skipIf(False, 'never')\n    def test_kept(self):\n        self.assertIs(leap_year(4), True)\n")
+        "    @unittest.skipIf(False, 'never')\n    def test_kept(self):\n        self.assertIs(leap_year(4), True)\n"
+    )
     write_exercise(track, "leap", {**LEAP, "tests": {"leap_test.py": skipped}})
     result = import_exercism(track)
     tests = result.files["leap/grader/tests/leap_test.py"].decode()
@@ -317,11 +350,20 @@ def test_statements_join_the_docs_in_exercisms_order(tmp_path):
 
 def test_statement_headings_sit_below_the_title_except_in_code(tmp_path):
     track = tmp_path / "track"
-    write_exercise(track, "reverse-string", REVERSE, docs={
-        "instructions.md": "# Instructions\n\n## Details\n\n```python\n# a comment, not a heading\n```\n"})
+    write_exercise(
+        track,
+        "reverse-string",
+        REVERSE,
+        docs={"instructions.md": "# Instructions\n\n## Details\n\n```python\n# a comment, not a heading\n```\n"},
+    )
     statement = import_exercism(track).files["reverse-string/statement.md"].decode()
     assert [line for line in statement.splitlines() if line.startswith("#")] == [
-        "# Reverse String", "## Instructions", "### Details", "# a comment, not a heading", "## Your submission"]
+        "# Reverse String",
+        "## Instructions",
+        "### Details",
+        "# a comment, not a heading",
+        "## Your submission",
+    ]
 
 
 def test_imported_pack_loads_with_the_tasks_metadata(tmp_path):
@@ -335,19 +377,32 @@ def test_imported_pack_loads_with_the_tasks_metadata(tmp_path):
     assert leap.micro_skills == ("python.exercism.leap", "python.booleans", "python.conditionals")
     assert reverse.micro_skills == ("python.exercism.reverse-string", "python.strings")
     assert (leap.difficulty, reverse.difficulty, vowels.difficulty) == (
-        Difficulty.INTRO, Difficulty.CORE, Difficulty.ADVANCED)
+        Difficulty.INTRO,
+        Difficulty.CORE,
+        Difficulty.ADVANCED,
+    )
     for task in pack.tasks:
         assert task.grader == {"kind": "pytest", "tests": "tests"}
         assert task.limits == ResourceLimits.from_mapping(IMPORT_LIMITS)
         assert task.pass_threshold == IMPORT_PASS_THRESHOLD
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (1, Difficulty.INTRO), (3, Difficulty.INTRO), (4, Difficulty.CORE), (6, Difficulty.CORE),
-    (7, Difficulty.ADVANCED), (10, Difficulty.ADVANCED),
-    (None, Difficulty.CORE), (0, Difficulty.CORE), (11, Difficulty.CORE), ("3", Difficulty.CORE),
-    (True, Difficulty.CORE),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, Difficulty.INTRO),
+        (3, Difficulty.INTRO),
+        (4, Difficulty.CORE),
+        (6, Difficulty.CORE),
+        (7, Difficulty.ADVANCED),
+        (10, Difficulty.ADVANCED),
+        (None, Difficulty.CORE),
+        (0, Difficulty.CORE),
+        (11, Difficulty.CORE),
+        ("3", Difficulty.CORE),
+        (True, Difficulty.CORE),
+    ],
+)
 def test_difficulty_mapping(value, expected):
     assert difficulty_for(value) is expected
 
@@ -420,12 +475,15 @@ def _meta(**files: Any) -> dict[str, Any]:
     return {"blurb": "broken", "files": {**base, **files}}
 
 
-BAD = {"stub": "def f():\n    pass\n", "example": "def f():\n    return 1\n",
-       "tests": {"bad_test.py": "from bad import f\n\n\ndef test_f():\n    assert f() == 1\n"}}
+BAD = {
+    "stub": "def f():\n    pass\n",
+    "example": "def f():\n    return 1\n",
+    "tests": {"bad_test.py": "from bad import f\n\n\ndef test_f():\n    assert f() == 1\n"},
+}
 
 
 def _break_meta_json(folder: Path) -> None:
-    (folder / ".meta" / "config.json").write_text("{\"files\": ")
+    (folder / ".meta" / "config.json").write_text('{"files": ')
 
 
 def _remove_meta(folder: Path) -> None:
@@ -471,8 +529,10 @@ BROKEN = {
     "unsafe-name": (_write_meta(_meta(test=["../other/bad_test.py"])), "'..' segments are not allowed"),
     "absolute-name": (_write_meta(_meta(example=["/etc/example.py"])), "paths must be relative"),
     "uncollectable-test": (_write_meta(_meta(test=["checks.py"])), "test file(s) pytest would not collect: checks.py"),
-    "unmatched-examples": (_write_meta(_meta(example=[".meta/example.py", ".meta/helper.py"])),
-                           "cannot tell which solution file the example .meta/example.py replaces"),
+    "unmatched-examples": (
+        _write_meta(_meta(example=[".meta/example.py", ".meta/helper.py"])),
+        "cannot tell which solution file the example .meta/example.py replaces",
+    ),
 }
 
 
@@ -496,8 +556,9 @@ def test_a_broken_exercise_is_listed_with_its_reason(tmp_path, case):
 
 def test_examples_map_to_solution_files_by_name(tmp_path):
     track = tmp_path / "track"
-    folder = write_exercise(track, "bad", BAD, config=_meta(
-        solution=["bad.py", "helper.py"], example=[".meta/bad.py", ".meta/helper.py"]))
+    folder = write_exercise(
+        track, "bad", BAD, config=_meta(solution=["bad.py", "helper.py"], example=[".meta/bad.py", ".meta/helper.py"])
+    )
     (folder / "helper.py").write_text("X = None\n")
     (folder / ".meta" / "bad.py").write_text(BAD["example"])
     (folder / ".meta" / "helper.py").write_text("X = 1\n")

@@ -16,9 +16,15 @@ STARTED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 def document(*checks, exit_code: int = 42) -> dict:
     outcome = factories.outcome(factories.step(exit_code=exit_code), cpu_seconds=0.25, peak_memory_bytes=7 * 2**20)
-    return Result(task=factories.task(), submission_digest=tree_digest({}), status=RunStatus.COMPLETED,
-                  checks=tuple(checks), started_at=STARTED, finished_at=STARTED + timedelta(seconds=1),
-                  outcome=outcome).to_document()
+    return Result(
+        task=factories.task(),
+        submission_digest=tree_digest({}),
+        status=RunStatus.COMPLETED,
+        checks=tuple(checks),
+        started_at=STARTED,
+        finished_at=STARTED + timedelta(seconds=1),
+        outcome=outcome,
+    ).to_document()
 
 
 def test_a_hidden_check_loses_its_message_and_its_duration():
@@ -38,7 +44,8 @@ def test_with_a_hidden_check_the_runs_exit_code_cpu_and_memory_are_withheld():
     view = candidate_view(full)
     assert full["runner"]["exit_code"] == 42 and full["runner"]["peak_memory_bytes"] == 7 * 2**20
     assert {key: view["runner"][key] for key in ("exit_code", "cpu_seconds", "peak_memory_bytes")} == dict.fromkeys(
-        ("exit_code", "cpu_seconds", "peak_memory_bytes"))
+        ("exit_code", "cpu_seconds", "peak_memory_bytes")
+    )
     assert view["runner"]["limits"] == full["runner"]["limits"] and view["runner"]["timed_out"] is False
     assert schemas.problems("result", view) == []
 
@@ -50,13 +57,29 @@ def test_when_every_check_is_visible_the_run_figures_stay():
 
 def test_the_graders_own_runs_keep_only_that_they_ran_and_whether_they_hit_a_limit():
     """A variant's or a checker's run holds hidden material: its figures could spell it out."""
-    variant = factories.outcome(factories.step(exit_code=17), wall_seconds=3.0, cpu_seconds=1.0, peak_memory_bytes=5,
-                                oom_killed=True)
-    full = Result(task=factories.task(), submission_digest=tree_digest({}), status=RunStatus.COMPLETED,
-                  checks=(factories.check(id="open", visible=True),), started_at=STARTED, finished_at=STARTED,
-                  outcome=factories.outcome(), grader_runs=(GraderRun("variant swapped", variant),)).to_document()
+    variant = factories.outcome(
+        factories.step(exit_code=17), wall_seconds=3.0, cpu_seconds=1.0, peak_memory_bytes=5, oom_killed=True
+    )
+    full = Result(
+        task=factories.task(),
+        submission_digest=tree_digest({}),
+        status=RunStatus.COMPLETED,
+        checks=(factories.check(id="open", visible=True),),
+        started_at=STARTED,
+        finished_at=STARTED,
+        outcome=factories.outcome(),
+        grader_runs=(GraderRun("variant swapped", variant),),
+    ).to_document()
     [run] = candidate_view(full)["runner"]["grader_runs"]
     assert full["runner"]["grader_runs"][0]["exit_code"] == 17
-    assert run == {"purpose": "variant swapped", "image": "sha256:fake", "wall_seconds": None, "cpu_seconds": None,
-                   "peak_memory_bytes": None, "exit_code": None, "timed_out": False, "oom_killed": True}
+    assert run == {
+        "purpose": "variant swapped",
+        "image": "sha256:fake",
+        "wall_seconds": None,
+        "cpu_seconds": None,
+        "peak_memory_bytes": None,
+        "exit_code": None,
+        "timed_out": False,
+        "oom_killed": True,
+    }
     assert schemas.problems("result", candidate_view(full)) == []

@@ -24,8 +24,12 @@ def io_pack(root: Path, count: int = 5) -> Path:
     tasks = {}
     for index in range(count):
         wrong = [{"name": "echo", "verdict": "not_ready"}] if index % 2 else []
-        files = factories.io_task_files(**{"solution/main.py": f"# task {index}\n" + (ECHO if index == 2 else UPPER),
-                                           "starter/main.py": f"# starter {index}\n" + ECHO})
+        files = factories.io_task_files(
+            **{
+                "solution/main.py": f"# task {index}\n" + (ECHO if index == 2 else UPPER),
+                "starter/main.py": f"# starter {index}\n" + ECHO,
+            }
+        )
         if wrong:
             files["wrong/echo/main.py"] = f"# wrong {index}\n" + ECHO
         tasks[f"task-{index}"] = {"task": factories.io_task_yaml(f"task-{index}", wrong=wrong), "files": files}
@@ -50,9 +54,15 @@ def answering(delay: float = 0.0):
 
 def documents(reports):
     strip = lambda runs: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in runs]  # noqa: E731
-    return [{**d, "reference": strip(d["reference"]), "starter": strip(d["starter"]),
-             "wrong": {n: strip(runs) for n, runs in d["wrong"].items()}}
-            for d in (r.to_document() for r in reports)]
+    return [
+        {
+            **d,
+            "reference": strip(d["reference"]),
+            "starter": strip(d["starter"]),
+            "wrong": {n: strip(runs) for n, runs in d["wrong"].items()},
+        }
+        for d in (r.to_document() for r in reports)
+    ]
 
 
 def check(root: Path, jobs: int, repeat: int = 2, delay: float = 0.0):
@@ -94,8 +104,15 @@ def test_every_tasks_first_reference_runs_before_its_other_gradings(tmp_path: Pa
 
 def test_a_pytest_task_checked_in_parallel_needs_no_collection_sandbox(tmp_path: Path):
     tests = ["test_sample.py::test_small", "test_sample.py::test_negative"]
-    tasks = {f"t{i}": {"task": factories.pytest_task_yaml(f"t{i}"), "files": factories.pytest_task_files(
-        **{"solution/sample.py": f"# {i}\ndef add(a, b):\n    return a + b\n"})} for i in range(4)}
+    tasks = {
+        f"t{i}": {
+            "task": factories.pytest_task_yaml(f"t{i}"),
+            "files": factories.pytest_task_files(
+                **{"solution/sample.py": f"# {i}\ndef add(a, b):\n    return a + b\n"}
+            ),
+        }
+        for i in range(4)
+    }
     pack = packs.load_pack(factories.write_pack(tmp_path / "pack", tasks), environments=["python"])
 
     def run(spec):

@@ -15,7 +15,10 @@ from engine.checkpoints import Checkpoint, CheckpointError, NoteKey
 GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
-GO_NOTE = GO_TEXT + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+GO_NOTE = (
+    GO_TEXT
+    + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+)
 
 
 def test_the_go_reference_note_is_reproduced_byte_for_byte():
@@ -37,10 +40,14 @@ def key_of(private: Ed25519PrivateKey, label: str = "k1") -> NoteKey:
 def test_a_signed_checkpoint_round_trips(private):
     checkpoint = Checkpoint(origin="tasktrial.example/log", size=12, root_hash=bytes(range(32)))
     note = checkpoints.sign(checkpoint, private)
-    assert note.startswith("tasktrial.example/log\n12\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n\n\u2014 tasktrial.example/log ")
+    assert note.startswith(
+        "tasktrial.example/log\n12\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n\n\u2014 tasktrial.example/log "
+    )
     assert checkpoints.verify(note, [key_of(private)]) == (checkpoint, key_of(private))
-    assert checkpoints.verify(note.encode("utf-8"), [key_of(Ed25519PrivateKey.generate(), "other"),
-                                                       key_of(private)])[0] == checkpoint
+    assert (
+        checkpoints.verify(note.encode("utf-8"), [key_of(Ed25519PrivateKey.generate(), "other"), key_of(private)])[0]
+        == checkpoint
+    )
 
 
 def test_a_changed_size_or_root_fails(private):
@@ -58,21 +65,24 @@ def test_a_checkpoint_by_an_unknown_key_names_the_key_ids_seen(private):
         checkpoints.verify(note, [key_of(Ed25519PrivateKey.generate())])
 
 
-@pytest.mark.parametrize(("note", "message"), [
-    ("log\n1\n" + "A" * 43 + "=\n", "no signature block"),
-    ("log\n1\n\n\u2014 log AAAA\n", "origin, size and root hash"),
-    ("log\n01\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA\n", "leading zeros"),
-    ("log\n-1\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA\n", "not a decimal"),
-    ("log\n1\nnot base64!\n\n\u2014 log AAAAAAAA\n", "root hash \\(line 3\\) is not standard base64"),
-    ("log\n1\nAAAA\n\n\u2014 log AAAAAAAA\n", "3 bytes, not 32"),
-    ("l og\n1\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA\n", "origin"),
-    ("log\n1\n" + "A" * 43 + "=\n\n- log AAAAAAAA\n", "em dash"),
-    ("log\n1\n" + "A" * 43 + "=\n\n\u2014 log AAAA\n", "too short"),
-    ("log\n1\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA", "newline"),
-    ("log\n1\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA\n\x00", "control character"),
-    (b"\xff\xfe", "not UTF-8"),
-    ("", "no signature block"),
-])
+@pytest.mark.parametrize(
+    ("note", "message"),
+    [
+        ("log\n1\n" + "A" * 43 + "=\n", "no signature block"),
+        ("log\n1\n\n\u2014 log AAAA\n", "origin, size and root hash"),
+        ("log\n01\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA\n", "leading zeros"),
+        ("log\n-1\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA\n", "not a decimal"),
+        ("log\n1\nnot base64!\n\n\u2014 log AAAAAAAA\n", "root hash \\(line 3\\) is not standard base64"),
+        ("log\n1\nAAAA\n\n\u2014 log AAAAAAAA\n", "3 bytes, not 32"),
+        ("l og\n1\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA\n", "origin"),
+        ("log\n1\n" + "A" * 43 + "=\n\n- log AAAAAAAA\n", "em dash"),
+        ("log\n1\n" + "A" * 43 + "=\n\n\u2014 log AAAA\n", "too short"),
+        ("log\n1\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA", "newline"),
+        ("log\n1\n" + "A" * 43 + "=\n\n\u2014 log AAAAAAAA\n\x00", "control character"),
+        (b"\xff\xfe", "not UTF-8"),
+        ("", "no signature block"),
+    ],
+)
 def test_malformed_checkpoints_are_refused_with_a_reason(private, note, message):
     with pytest.raises(CheckpointError, match=message):
         checkpoints.verify(note, [key_of(private)])

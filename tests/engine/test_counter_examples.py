@@ -18,8 +18,9 @@ HALF_RIGHT = "import sys\ntext = sys.stdin.read()\nprint(text.upper() if text.st
 
 
 def pack(root: Path, wrong: list[dict], folders: dict[str, str]) -> Path:
-    task = factories.io_task_yaml(micro_skills=SKILLS, wrong=wrong,
-                                  grader={"kind": "io", "command": ["python3", "main.py"], "checks": CHECKS})
+    task = factories.io_task_yaml(
+        micro_skills=SKILLS, wrong=wrong, grader={"kind": "io", "command": ["python3", "main.py"], "checks": CHECKS}
+    )
     files = {**factories.io_task_files(), **{f"wrong/{name}/main.py": text for name, text in folders.items()}}
     return factories.write_pack(root, {"sample": {"task": task, "files": files}})
 
@@ -33,8 +34,11 @@ def test_a_counter_example_is_the_starter_overlaid_with_its_folder(tmp_path: Pat
 
 
 def test_declarations_and_folders_must_agree_and_name_the_tasks_skills(tmp_path: Path):
-    root = pack(tmp_path / "p", [{"name": "missing", "verdict": "not_ready", "must_not_earn": ["python.text.nope"]}],
-                {"undeclared": HALF_RIGHT})
+    root = pack(
+        tmp_path / "p",
+        [{"name": "missing", "verdict": "not_ready", "must_not_earn": ["python.text.nope"]}],
+        {"undeclared": HALF_RIGHT},
+    )
     found = problems_of(root)
     assert has(found, "sample/task.yaml", "$.wrong[0].name", "there is no folder sample/wrong/missing/")
     assert has(found, "sample/task.yaml", "$.wrong[0].must_not_earn", "'python.text.nope' is not one of")
@@ -42,9 +46,13 @@ def test_declarations_and_folders_must_agree_and_name_the_tasks_skills(tmp_path:
 
 
 def test_a_bad_declaration_is_a_schema_problem(tmp_path: Path):
-    root = pack(tmp_path / "p", [{"name": "half-right", "verdict": "maybe", "max_score": 101}], {"half-right": HALF_RIGHT})
+    root = pack(
+        tmp_path / "p", [{"name": "half-right", "verdict": "maybe", "max_score": 101}], {"half-right": HALF_RIGHT}
+    )
     found = problems_of(root)
-    assert has(found, "sample/task.yaml", "$.wrong[0].verdict") and has(found, "sample/task.yaml", "$.wrong[0].max_score")
+    assert has(found, "sample/task.yaml", "$.wrong[0].verdict") and has(
+        found, "sample/task.yaml", "$.wrong[0].max_score"
+    )
 
 
 def run_check(root: Path):
@@ -66,8 +74,11 @@ def run_check(root: Path):
 
 
 def test_pack_check_proves_a_counter_example_that_fails_as_declared(tmp_path: Path):
-    root = pack(tmp_path / "p", [{"name": "half-right", "verdict": "not_ready", "max_score": 50,
-                                  "must_not_earn": [SKILLS[1]]}], {"half-right": HALF_RIGHT})
+    root = pack(
+        tmp_path / "p",
+        [{"name": "half-right", "verdict": "not_ready", "max_score": 50, "must_not_earn": [SKILLS[1]]}],
+        {"half-right": HALF_RIGHT},
+    )
     report = run_check(root)
     assert report.ok, report.problems
     [run] = report.wrong["half-right"]
@@ -78,8 +89,11 @@ def test_pack_check_proves_a_counter_example_that_fails_as_declared(tmp_path: Pa
 def test_pack_check_fails_when_the_grader_cannot_tell_a_wrong_answer_apart(tmp_path: Path):
     """The naive answer that passes: the grader is too weak, and pack check says which promise broke."""
     lucky = "import sys\nprint(sys.stdin.read().upper(), end='')\n"
-    root = pack(tmp_path / "p", [{"name": "lucky", "verdict": "not_ready", "max_score": 40,
-                                  "must_not_earn": [SKILLS[1]]}], {"lucky": lucky})
+    root = pack(
+        tmp_path / "p",
+        [{"name": "lucky", "verdict": "not_ready", "max_score": 40, "must_not_earn": [SKILLS[1]]}],
+        {"lucky": lucky},
+    )
     problems = run_check(root).problems
     assert any("counter-example lucky run 1: ready with score 100; it must be not_ready" in p for p in problems)
     assert any("score 100 is above its max_score 40" in p for p in problems)

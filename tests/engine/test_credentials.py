@@ -22,8 +22,11 @@ def record(skill: str, verdict: str = "ready", days_ago: float = 1, result: str 
 
 def test_stacked_credential_needs_every_part_and_carries_all_evidence():
     evidence = [record("py.retries"), record("py.deadlines"), record("py.idempotency")]
-    assert met(DEFINITIONS, evidence, NOW) == {"retries": ["py.retries"], "deadlines": ["py.deadlines"],
-                                               "resilience": ["py.idempotency", "py.retries", "py.deadlines"]}
+    assert met(DEFINITIONS, evidence, NOW) == {
+        "retries": ["py.retries"],
+        "deadlines": ["py.deadlines"],
+        "resilience": ["py.idempotency", "py.retries", "py.deadlines"],
+    }
     assert "resilience" not in met(DEFINITIONS, evidence[:2], NOW)
 
 
@@ -34,13 +37,16 @@ def test_the_latest_verdict_counts_and_stale_skills_do_not():
     assert met(DEFINITIONS, [record("py.deadlines", days_ago=29)], NOW) == {"deadlines": ["py.deadlines"]}
 
 
-@pytest.mark.parametrize(("definitions", "message"), [
-    ({"a": Criteria(credentials=("b",)), "b": Criteria(credentials=("a",))}, "cycle: a -> b -> a"),
-    ({"a": Criteria(credentials=("a",))}, "cycle: a -> a"),
-    ({"a": Criteria(credentials=("nope",))}, "unknown credential 'nope'"),
-    ({"a": Criteria()}, "requires nothing"),
-    ({"a": Criteria(skills=("py.unknown",))}, "unknown micro-skill 'py.unknown'"),
-])
+@pytest.mark.parametrize(
+    ("definitions", "message"),
+    [
+        ({"a": Criteria(credentials=("b",)), "b": Criteria(credentials=("a",))}, "cycle: a -> b -> a"),
+        ({"a": Criteria(credentials=("a",))}, "cycle: a -> a"),
+        ({"a": Criteria(credentials=("nope",))}, "unknown credential 'nope'"),
+        ({"a": Criteria()}, "requires nothing"),
+        ({"a": Criteria(skills=("py.unknown",))}, "unknown micro-skill 'py.unknown'"),
+    ],
+)
 def test_inconsistent_definitions_are_refused_naming_the_problem(definitions, message):
     with pytest.raises(CredentialDefinitionError, match=message):
         check_definitions(definitions, known_skills={"py.retries"})

@@ -56,7 +56,7 @@ def test_moving_bytes_between_a_path_and_its_content_changes_the_digest(path, co
     cut = min(cut, len(content))
     moved = content[:cut].decode("utf-8", "ignore")
     assume(moved and "/" not in moved and "\0" not in moved)
-    longer_name = {path + moved: content[len(moved.encode()):]}
+    longer_name = {path + moved: content[len(moved.encode()) :]}
     assert tree_digest(longer_name) != tree_digest({path: content})
 
 

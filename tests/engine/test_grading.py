@@ -49,7 +49,12 @@ def answering(*steps, **overrides) -> FakeRunner:
 def test_a_correct_submission_is_ready(io_task):
     runner = answering(factories.step(0, b"ABC\n"), factories.step(0, b"X Y\n"))
     result = grade_submission(io_task, SUBMISSION, runner=runner, grader=IoGrader(runner))
-    assert (result.status, result.score, result.verdict, result.reason) == (RunStatus.COMPLETED, 100.0, Verdict.READY, "")
+    assert (result.status, result.score, result.verdict, result.reason) == (
+        RunStatus.COMPLETED,
+        100.0,
+        Verdict.READY,
+        "",
+    )
     assert result.submission_digest == tree_digest(SUBMISSION)
     assert result.to_document()["task"]["task_digest"] == io_task.digest
 
@@ -64,11 +69,13 @@ def test_a_timeout_is_a_status_with_a_reason_naming_the_limit(io_task):
 
 
 def test_a_timeout_is_not_ready_even_when_every_check_passed(pytest_task):
-    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(
-        factories.step(None, timed_out=True),
-        collected={
-            "/grader/.tasktrial/report.json": factories.pytest_report(TESTS, dict.fromkeys(TESTS, "pass"))
-        }))
+    runner = factories.pytest_runner(
+        TESTS,
+        run=lambda spec: factories.outcome(
+            factories.step(None, timed_out=True),
+            collected={"/grader/.tasktrial/report.json": factories.pytest_report(TESTS, dict.fromkeys(TESTS, "pass"))},
+        ),
+    )
     result = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=PytestGrader(runner))
     assert (result.score, result.status, result.verdict) == (100.0, RunStatus.TIMEOUT, Verdict.NOT_READY)
 
@@ -99,8 +106,9 @@ def test_a_missing_pytest_report_is_a_crash_scoring_nothing(pytest_task):
 
 
 def test_a_garbled_pytest_report_is_a_crash(pytest_task):
-    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(
-        collected={"/grader/.tasktrial/report.json": b"{not json"}))
+    runner = factories.pytest_runner(
+        TESTS, run=lambda spec: factories.outcome(collected={"/grader/.tasktrial/report.json": b"{not json"})
+    )
     result = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=PytestGrader(runner))
     assert result.status is RunStatus.CRASHED and result.score == 0.0
 
@@ -114,7 +122,11 @@ def test_a_grader_error_is_a_grader_error_result_never_the_candidates_outcome(io
     runner = answering(factories.step(0), factories.step(0))
     result = grade_submission(io_task, SUBMISSION, runner=runner, grader=BrokenGrader(runner))
     assert (result.status, result.verdict, result.score, result.checks) == (
-        RunStatus.GRADER_ERROR, Verdict.ERROR, 0.0, ())
+        RunStatus.GRADER_ERROR,
+        Verdict.ERROR,
+        0.0,
+        (),
+    )
     document = result.to_document()
     assert schemas.problems("result", document) == []
     assert "corrupt" in document["grader_error"]["message"]
@@ -123,8 +135,10 @@ def test_a_grader_error_is_a_grader_error_result_never_the_candidates_outcome(io
 
 def test_a_failed_reference_collection_is_a_grader_error_whose_details_candidates_never_see(pytest_task):
     source = 'File "/grader/tests/test_duration.py", line 56\n    def test_bad(:'
-    runner = factories.pytest_runner(TESTS, collect_report=factories.pytest_report(
-        [], mode="collect", collect_errors={"tests/test_duration.py": source}))
+    runner = factories.pytest_runner(
+        TESTS,
+        collect_report=factories.pytest_report([], mode="collect", collect_errors={"tests/test_duration.py": source}),
+    )
     result = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=PytestGrader(runner))
     document = result.to_document()
     assert result.status is RunStatus.GRADER_ERROR and "collecting the hidden tests" in result.reason
@@ -174,8 +188,11 @@ step_outcomes = st.builds(
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(step_outcomes, min_size=2, max_size=2), oom=st.booleans(),
-       collected=st.dictionaries(st.sampled_from(["/grader/results.json", "/workspace/x"]), st.binary(max_size=64)))
+@given(
+    steps=st.lists(step_outcomes, min_size=2, max_size=2),
+    oom=st.booleans(),
+    collected=st.dictionaries(st.sampled_from(["/grader/results.json", "/workspace/x"]), st.binary(max_size=64)),
+)
 def test_a_candidate_failure_never_raises(io_task, steps, oom, collected):
     runner = answering(*steps, oom_killed=oom, collected=collected)
     result = grade_submission(io_task, SUBMISSION, runner=runner, grader=IoGrader(runner))
@@ -184,13 +201,23 @@ def test_a_candidate_failure_never_raises(io_task, steps, oom, collected):
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(step=step_outcomes, oom=st.booleans(), report=st.one_of(
-    st.none(), st.binary(max_size=64),
-    st.builds(lambda outcomes: factories.pytest_report(TESTS, dict(zip(TESTS, outcomes, strict=False))),
-              st.lists(st.sampled_from(["pass", "fail", "error", "skipped", "bogus"]), max_size=2))))
+@given(
+    step=step_outcomes,
+    oom=st.booleans(),
+    report=st.one_of(
+        st.none(),
+        st.binary(max_size=64),
+        st.builds(
+            lambda outcomes: factories.pytest_report(TESTS, dict(zip(TESTS, outcomes, strict=False))),
+            st.lists(st.sampled_from(["pass", "fail", "error", "skipped", "bogus"]), max_size=2),
+        ),
+    ),
+)
 def test_a_candidate_failure_never_raises_with_the_pytest_grader(pytest_task, step, oom, report):
     collected = {} if report is None else {"/grader/.tasktrial/report.json": report}
-    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(step, oom_killed=oom, collected=collected))
+    runner = factories.pytest_runner(
+        TESTS, run=lambda spec: factories.outcome(step, oom_killed=oom, collected=collected)
+    )
     result = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=GraderSet(runner).for_task(pytest_task))
     assert result.verdict is not Verdict.ERROR
     assert len(result.checks) == len(TESTS)
@@ -199,14 +226,27 @@ def test_a_candidate_failure_never_raises_with_the_pytest_grader(pytest_task, st
 
 # -- runs the grader starts itself are in the result's runner statistics ----------------------------
 
+
 def collecting_runner(*, collected: list[str] = TESTS):
     """The pytest harness's part, with figures of its own for the collection run (the reference's)."""
+
     def handler(spec):
         if spec.steps[0].argv[3] == "collect":
-            return factories.outcome(factories.step(0), wall_seconds=2.5, cpu_seconds=1.25, peak_memory_bytes=4096,
-                                     collected={REPORT: factories.pytest_report(collected, mode="collect")})
-        return factories.outcome(factories.step(1), wall_seconds=0.75, cpu_seconds=0.5, peak_memory_bytes=2048,
-                                 collected={REPORT: factories.pytest_report(TESTS, dict.fromkeys(TESTS, "fail"))})
+            return factories.outcome(
+                factories.step(0),
+                wall_seconds=2.5,
+                cpu_seconds=1.25,
+                peak_memory_bytes=4096,
+                collected={REPORT: factories.pytest_report(collected, mode="collect")},
+            )
+        return factories.outcome(
+            factories.step(1),
+            wall_seconds=0.75,
+            cpu_seconds=0.5,
+            peak_memory_bytes=2048,
+            collected={REPORT: factories.pytest_report(TESTS, dict.fromkeys(TESTS, "fail"))},
+        )
+
     return factories.harness_runner(handler)
 
 
@@ -214,8 +254,10 @@ def test_the_collection_and_the_grader_sandbox_are_in_the_runner_statistics(pyte
     runner = collecting_runner()
     grader = PytestGrader(runner)
     first = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=grader).to_document()
-    assert [(run["purpose"], run["wall_seconds"], run["cpu_seconds"], run["peak_memory_bytes"], run["exit_code"])
-            for run in first["runner"]["grader_runs"]] == [("client", 0.75, 0.5, 2048, 1), ("collection", 2.5, 1.25, 4096, 0)]
+    assert [
+        (run["purpose"], run["wall_seconds"], run["cpu_seconds"], run["peak_memory_bytes"], run["exit_code"])
+        for run in first["runner"]["grader_runs"]
+    ] == [("client", 0.75, 0.5, 2048, 1), ("collection", 2.5, 1.25, 4096, 0)]
     assert schemas.problems("result", first) == []
     again = grade_submission(pytest_task, SUBMISSION, runner=runner, grader=grader).to_document()
     assert [run["purpose"] for run in again["runner"]["grader_runs"]] == ["client"]  # the list was known: no collection
@@ -227,5 +269,7 @@ def test_a_failed_collection_is_in_the_grader_error_results_runner_statistics(py
     document = result.to_document()
     assert result.status is RunStatus.GRADER_ERROR
     assert [(run["purpose"], run["wall_seconds"]) for run in document["runner"]["grader_runs"]] == [
-        ("client", 0.75), ("collection", 2.5)]
+        ("client", 0.75),
+        ("collection", 2.5),
+    ]
     assert schemas.problems("result", document) == []

@@ -39,13 +39,21 @@ def test_engine_module_imports_no_adapter_library(path: Path):
 
 @pytest.mark.parametrize(
     "source",
-    ["import docker", "import docker.errors", "from celery import Celery", "def f():\n    from redis import Redis\n",
-     "import os, sqlmodel as sm", "from starlette.requests import Request"],
+    [
+        "import docker",
+        "import docker.errors",
+        "from celery import Celery",
+        "def f():\n    from redis import Redis\n",
+        "import os, sqlmodel as sm",
+        "from starlette.requests import Request",
+    ],
 )
 def test_the_checker_catches_every_import_form(source: str):
     assert forbidden_imports(source, "<test>")
 
 
-@pytest.mark.parametrize("source", ["import dockerfile_parser", "from engine import docker_names", "from . import redis"])
+@pytest.mark.parametrize(
+    "source", ["import dockerfile_parser", "from engine import docker_names", "from . import redis"]
+)
 def test_the_checker_allows_lookalikes_and_relative_imports(source: str):
     assert forbidden_imports(source, "<test>") == []

@@ -35,8 +35,9 @@ def test_a_revoked_key_fails_verification_naming_it(tmp_path):
     keyring.revoke(first.kid)
     verification = signing.verify(old_document, keyring.jwks())
     assert not verification.ok
-    assert verification.problems == [(f"signed by revoked key {first.kid!r}: the issuer withdrew it, "
-                                     "so nothing it signed is trusted")]
+    assert verification.problems == [
+        (f"signed by revoked key {first.kid!r}: the issuer withdrew it, so nothing it signed is trusted")
+    ]
 
 
 def test_an_unknown_key_fails_verification_naming_it(tmp_path):

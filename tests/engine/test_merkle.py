@@ -31,8 +31,13 @@ def test_the_vectors_hold_good_and_mutated_cases():
 @pytest.mark.parametrize("case", INCLUSION, ids=lambda c: c["file"].removeprefix("testdata/inclusion/"))
 def test_inclusion_vector(case):
     def check():
-        merkle.verify_inclusion(leaf=b64(case["leafHash"]), index=case["leafIdx"], size=case["treeSize"],
-                                proof=[b64(p) for p in case["proof"] or []], root_hash=b64(case["root"]))
+        merkle.verify_inclusion(
+            leaf=b64(case["leafHash"]),
+            index=case["leafIdx"],
+            size=case["treeSize"],
+            proof=[b64(p) for p in case["proof"] or []],
+            root_hash=b64(case["root"]),
+        )
 
     if case["wantErr"]:
         with pytest.raises(ProofError):
@@ -44,8 +49,13 @@ def test_inclusion_vector(case):
 @pytest.mark.parametrize("case", CONSISTENCY, ids=lambda c: c["file"].removeprefix("testdata/consistency/"))
 def test_consistency_vector(case):
     def check():
-        merkle.verify_consistency(old_size=case["size1"], new_size=case["size2"], old_root=b64(case["root1"]),
-                                  new_root=b64(case["root2"]), proof=[b64(p) for p in case["proof"] or []])
+        merkle.verify_consistency(
+            old_size=case["size1"],
+            new_size=case["size2"],
+            old_root=b64(case["root1"]),
+            new_root=b64(case["root2"]),
+            proof=[b64(p) for p in case["proof"] or []],
+        )
 
     if case["wantErr"]:
         with pytest.raises(ProofError):
@@ -55,8 +65,10 @@ def test_consistency_vector(case):
 
 
 # RFC 6962's reference tree of 8 leaves (the leaves the transparency-dev vectors are built from).
-RFC_LEAVES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-                                         "606162636465666768696a6b6c6d6e6f")]
+RFC_LEAVES = [
+    bytes.fromhex(h)
+    for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f")
+]
 
 
 def test_root_of_the_reference_tree_matches_the_vectors():
@@ -100,7 +112,8 @@ def test_short_hashes_are_refused_with_a_message():
 
 
 leaf_lists = st.lists(st.binary(max_size=8), min_size=1, max_size=70).map(
-    lambda leaves: [merkle.leaf_hash(leaf) for leaf in leaves])
+    lambda leaves: [merkle.leaf_hash(leaf) for leaf in leaves]
+)
 
 
 def _flip(proof: list[bytes], position: int, bit: int) -> list[bytes]:
@@ -116,13 +129,19 @@ def test_any_prefix_is_consistent_with_any_later_tree(hashes, data):
     new = data.draw(st.integers(1, len(hashes)), label="new size")
     old = data.draw(st.integers(1, new), label="old size")
     proof = merkle.consistency_proof(hashes, old, new)
-    merkle.verify_consistency(old_size=old, new_size=new, old_root=merkle.root(hashes, old),
-                              new_root=merkle.root(hashes, new), proof=proof)
+    merkle.verify_consistency(
+        old_size=old, new_size=new, old_root=merkle.root(hashes, old), new_root=merkle.root(hashes, new), proof=proof
+    )
     if proof:
         mutated = _flip(proof, data.draw(st.integers(0, len(proof) - 1)), data.draw(st.integers(0, 255)))
         with pytest.raises(ProofError):
-            merkle.verify_consistency(old_size=old, new_size=new, old_root=merkle.root(hashes, old),
-                                      new_root=merkle.root(hashes, new), proof=mutated)
+            merkle.verify_consistency(
+                old_size=old,
+                new_size=new,
+                old_root=merkle.root(hashes, old),
+                new_root=merkle.root(hashes, new),
+                proof=mutated,
+            )
 
 
 @given(hashes=leaf_lists, data=st.data())
@@ -135,9 +154,13 @@ def test_a_rewritten_leaf_breaks_consistency_with_every_later_tree(hashes, data)
     rewritten = list(hashes)
     rewritten[victim] = merkle.leaf_hash(b"forged" + hashes[victim])
     with pytest.raises(ProofError, match="rewritten"):
-        merkle.verify_consistency(old_size=old, new_size=new, old_root=merkle.root(hashes, old),
-                                  new_root=merkle.root(rewritten, new),
-                                  proof=merkle.consistency_proof(rewritten, old, new))
+        merkle.verify_consistency(
+            old_size=old,
+            new_size=new,
+            old_root=merkle.root(hashes, old),
+            new_root=merkle.root(rewritten, new),
+            proof=merkle.consistency_proof(rewritten, old, new),
+        )
 
 
 @given(hashes=leaf_lists, data=st.data())
@@ -185,7 +208,7 @@ def test_stored_subtrees_give_the_same_roots_and_proofs_as_the_naive_computation
     cuts = data.draw(st.lists(st.integers(1, len(hashes)), max_size=6), label="batch ends")
     store = _store_in_batches(hashes, cuts)
     for (level, index), value in store.items():
-        assert value == merkle.root(hashes[index << level:(index + 1) << level])
+        assert value == merkle.root(hashes[index << level : (index + 1) << level])
     reads: list[int] = []
 
     def lookup(nodes):
@@ -212,7 +235,8 @@ def test_stored_subtrees_reproduce_the_rfc_tree_and_its_consistency_vectors():
     assert merkle.root_from(lookup, 8) == b64(happy["root"])
     assert merkle.inclusion_proof_from(lookup, 0, 8) == [b64(p) for p in happy["proof"]]
     for case in (c for c in CONSISTENCY if not c["wantErr"] and c["size2"] <= 8 and c["size1"] > 0):
-        assert merkle.consistency_proof_from(lookup, case["size1"], case["size2"]) == \
-            [b64(p) for p in case["proof"] or []], case["file"]
+        assert merkle.consistency_proof_from(lookup, case["size1"], case["size2"]) == [
+            b64(p) for p in case["proof"] or []
+        ], case["file"]
     with pytest.raises(LookupError, match="no hash for subtree"):
         merkle.root_from(lambda nodes: {}, 8)

@@ -25,15 +25,24 @@ JS = Path(__file__).resolve().parents[1] / "js"
 def award(**overrides) -> ob.Award:
     identity, salt = ob.subject_identity("alice@example.org", salt="0f" * 16)
     values: dict[str, Any] = {
-        "credential_id": "urn:uuid:6f1f8a9e-2a8e-4d8e-9c8e-1f2a3b4c5d6e", "name": "Backend Resilience",
+        "credential_id": "urn:uuid:6f1f8a9e-2a8e-4d8e-9c8e-1f2a3b4c5d6e",
+        "name": "Backend Resilience",
         "description": "Retries, deadlines and idempotency, each shown ready in a sandboxed task.",
         "criteria": "Ready in python.resilience.retries and python.resilience.deadlines within 365 days.",
-        "achievement_id": "https://tasktrial.example/credentials/backend-resilience", "image": None,
+        "achievement_id": "https://tasktrial.example/credentials/backend-resilience",
+        "image": None,
         "skills": [("python.resilience.retries", "https://tasktrial.example/skills/python.resilience.retries")],
-        "subject_hash": identity, "subject_salt": salt,
-        "evidence": [ob.Evidence(url="https://tasktrial.example/v1/results/abc", digest="sha256:" + "a" * 64,
-                              name="retry-backoff")],
-        "issuer_name": "tasktrial", "issuer_url": "https://tasktrial.example", "valid_from": datetime(2026, 12, 1, tzinfo=UTC)}
+        "subject_hash": identity,
+        "subject_salt": salt,
+        "evidence": [
+            ob.Evidence(
+                url="https://tasktrial.example/v1/results/abc", digest="sha256:" + "a" * 64, name="retry-backoff"
+            )
+        ],
+        "issuer_name": "tasktrial",
+        "issuer_url": "https://tasktrial.example",
+        "valid_from": datetime(2026, 12, 1, tzinfo=UTC),
+    }
     values.update(overrides)
     return ob.Award(**values)
 
@@ -60,8 +69,12 @@ def test_the_credential_is_an_open_badge_with_a_hashed_subject(signed, key):
 
 def test_a_signed_credential_verifies_and_any_change_fails(signed):
     assert ob.verify(signed) == []
-    for path, value in [(("name",), "Backend Resilience!"), (("credentialSubject", "identifier"), []),
-                        (("proof", "created"), "2020-01-01T00:00:00Z"), (("validFrom",), "2020-01-01T00:00:00Z")]:
+    for path, value in [
+        (("name",), "Backend Resilience!"),
+        (("credentialSubject", "identifier"), []),
+        (("proof", "created"), "2020-01-01T00:00:00Z"),
+        (("validFrom",), "2020-01-01T00:00:00Z"),
+    ]:
         changed = copy.deepcopy(signed)
         target = changed
         for step in path[:-1]:
@@ -77,11 +90,14 @@ def test_a_credential_naming_a_context_that_is_not_bundled_is_refused_without_fe
         ob.sign(credential, key)
 
 
-@pytest.mark.parametrize(("method", "message"), [
-    ("https://tasktrial.example/keys/1", "neither a did:key nor a did:web key"),
-    ("did:web:tasktrial.example#key-1", "is not the configured service's DID"),  # no DID document given
-    ("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#other", "not its own key"),
-])
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("https://tasktrial.example/keys/1", "neither a did:key nor a did:web key"),
+        ("did:web:tasktrial.example#key-1", "is not the configured service's DID"),  # no DID document given
+        ("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#other", "not its own key"),
+    ],
+)
 def test_only_a_did_key_or_a_given_did_document_resolves_and_nothing_is_fetched(signed, method, message):
     forged = copy.deepcopy(signed)
     forged["proof"]["verificationMethod"] = method
@@ -121,7 +137,9 @@ def js_verifier() -> Path:
 def js_verify(js_verifier: Path, credential: dict, tmp_path: Path) -> tuple[int, dict]:
     path = tmp_path / "credential.json"
     path.write_text(json.dumps(credential))
-    done = subprocess.run(["node", str(js_verifier), str(path)], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        ["node", str(js_verifier), str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
     return done.returncode, json.loads(done.stdout)
 
 
@@ -151,25 +169,37 @@ def issued_by_service(signing_key, *, status: dict | None = None) -> dict:
     credential = ob.open_badge(award(), issuer=ob.did_web(SERVICE))
     if status is not None:
         credential["credentialStatus"] = status
-    return ob.sign(credential, signing_key.jwk.private_key,
-                   verification_method=f"{ob.did_web(SERVICE)}#{signing_key.kid}")
+    return ob.sign(
+        credential, signing_key.jwk.private_key, verification_method=f"{ob.did_web(SERVICE)}#{signing_key.kid}"
+    )
 
 
 def status_list(signing_key, revoked: list[int]) -> dict:
     from engine import statuslist
 
-    listing = {"@context": [ob.VC_V2], "id": f"{SERVICE}/credentials/status/revocation",
-               "type": ["VerifiableCredential", "BitstringStatusListCredential"], "issuer": ob.did_web(SERVICE),
-               "validFrom": "2026-12-01T00:00:00Z",
-               "credentialSubject": {"id": f"{SERVICE}/credentials/status/revocation#list",
-                                     "type": "BitstringStatusList", "statusPurpose": "revocation",
-                                     "encodedList": statuslist.encode(revoked)}}
+    listing = {
+        "@context": [ob.VC_V2],
+        "id": f"{SERVICE}/credentials/status/revocation",
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": ob.did_web(SERVICE),
+        "validFrom": "2026-12-01T00:00:00Z",
+        "credentialSubject": {
+            "id": f"{SERVICE}/credentials/status/revocation#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": "revocation",
+            "encodedList": statuslist.encode(revoked),
+        },
+    }
     return ob.sign(listing, signing_key.jwk.private_key, verification_method=f"{ob.did_web(SERVICE)}#{signing_key.kid}")
 
 
-ENTRY = {"id": f"{SERVICE}/credentials/status/revocation#3", "type": "BitstringStatusListEntry",
-         "statusPurpose": "revocation", "statusListIndex": "3",
-         "statusListCredential": f"{SERVICE}/credentials/status/revocation"}
+ENTRY = {
+    "id": f"{SERVICE}/credentials/status/revocation#3",
+    "type": "BitstringStatusListEntry",
+    "statusPurpose": "revocation",
+    "statusListIndex": "3",
+    "statusListCredential": f"{SERVICE}/credentials/status/revocation",
+}
 
 
 def test_the_check_reports_what_a_credential_claims_and_its_live_status():
@@ -181,7 +211,10 @@ def test_the_check_reports_what_a_credential_claims_and_its_live_status():
     report = ob.check(credential, service_url=SERVICE, jwks=jwks, status_list=lambda url: status_list(second, []))
     assert report.ok and report.status == "not revoked", report.problems
     assert (report.issuer, report.achievement, report.skills) == (
-        "did:web:tasktrial.example%3A8443", "Backend Resilience", ("python.resilience.retries",))
+        "did:web:tasktrial.example%3A8443",
+        "Backend Resilience",
+        ("python.resilience.retries",),
+    )
     assert report.key == f"did:web:tasktrial.example%3A8443#{first.kid}" and report.subject.startswith("sha256$")
     revoked = ob.check(credential, service_url=SERVICE, jwks=jwks, status_list=lambda url: status_list(second, [3]))
     assert (revoked.ok, revoked.status) == (False, "revoked") and "index 3" in revoked.problems[0]
@@ -210,7 +243,13 @@ def test_the_check_says_which_part_is_wrong():
     elsewhere = issued_by_service(key, status={**ENTRY, "statusListCredential": "https://evil.example/list"})
     report = ob.check(elsewhere, service_url=SERVICE, jwks=jwks, status_list=fetched)
     assert "is not at the configured service" in report.problems[0] and report.status == "not checked"
-    forged = ob.check(credential, service_url=SERVICE, jwks=jwks,
-                      status_list=lambda url: ob.sign({**status_list(key, []), "issuer": ob.did_key(
-                          raw_public(stranger.jwk.private_key))}, stranger.jwk.private_key))
+    forged = ob.check(
+        credential,
+        service_url=SERVICE,
+        jwks=jwks,
+        status_list=lambda url: ob.sign(
+            {**status_list(key, []), "issuer": ob.did_key(raw_public(stranger.jwk.private_key))},
+            stranger.jwk.private_key,
+        ),
+    )
     assert not forged.ok and "not by the credential's issuer" in forged.problems[0]

@@ -39,8 +39,9 @@ def has(problems, file: str, location: str = "", text: str = "") -> bool:
 
 def test_the_built_in_pack_loads():
     checker = GraderSet(FakeRunner(never_runs))
-    pack = packs.load_pack(CATALOGUE / "python-foundations", environments=images.environments(),
-                           task_checks=checker.problems)
+    pack = packs.load_pack(
+        CATALOGUE / "python-foundations", environments=images.environments(), task_checks=checker.problems
+    )
     assert pack.id == "python-foundations"
     assert {t.id for t in pack.tasks} == {"csv-report", "log-errors", "retry-backoff", "word-frequency"}
     retry = pack.task("retry-backoff")
@@ -90,10 +91,15 @@ def test_every_problem_in_every_file_is_reported(tmp_path: Path):
 
 
 def test_the_error_message_lists_every_problem(tmp_path: Path):
-    root = factories.write_pack(tmp_path / "pack", {
-        "alpha": {"task": factories.pytest_task_yaml("alpha", limits={"memory_mb": 1, "pids": 1}),
-                  "files": factories.pytest_task_files()},
-    })
+    root = factories.write_pack(
+        tmp_path / "pack",
+        {
+            "alpha": {
+                "task": factories.pytest_task_yaml("alpha", limits={"memory_mb": 1, "pids": 1}),
+                "files": factories.pytest_task_files(),
+            },
+        },
+    )
     with pytest.raises(PackError) as raised:
         load(root)
     message = str(raised.value)
@@ -102,9 +108,12 @@ def test_the_error_message_lists_every_problem(tmp_path: Path):
 
 
 def test_an_unknown_environment_names_the_known_ones(tmp_path: Path):
-    root = factories.write_pack(tmp_path / "pack", {
-        "sample": {"task": factories.pytest_task_yaml(environment="cobol"), "files": factories.pytest_task_files()},
-    })
+    root = factories.write_pack(
+        tmp_path / "pack",
+        {
+            "sample": {"task": factories.pytest_task_yaml(environment="cobol"), "files": factories.pytest_task_files()},
+        },
+    )
     [problem] = problems_of(root)
     assert (problem.file, problem.location) == ("sample/task.yaml", "$.environment")
     assert "'cobol'" in problem.message and "bash, python" in problem.message
@@ -123,9 +132,12 @@ def test_a_missing_solution_folder_is_reported(tmp_path: Path):
 
 
 def test_a_task_id_different_from_its_folder_is_reported(tmp_path: Path):
-    root = factories.write_pack(tmp_path / "pack", {
-        "sample": {"task": factories.pytest_task_yaml("other"), "files": factories.pytest_task_files()},
-    })
+    root = factories.write_pack(
+        tmp_path / "pack",
+        {
+            "sample": {"task": factories.pytest_task_yaml("other"), "files": factories.pytest_task_files()},
+        },
+    )
     [problem] = problems_of(root)
     assert (problem.file, problem.location) == ("sample/task.yaml", "$.id")
     assert "'other'" in problem.message and "'sample'" in problem.message
@@ -226,10 +238,13 @@ def test_kind_specific_problems_of_several_tasks_are_all_reported(tmp_path: Path
     pytest_files = factories.pytest_task_files()
     pytest_files["grader/test_sample.py"] = "# renamed away\n"
     pytest_files = {("grader/check.py" if k == "grader/test_sample.py" else k): v for k, v in pytest_files.items()}
-    root = factories.write_pack(tmp_path / "pack", {
-        "one": {"task": factories.io_task_yaml("one"), "files": io_files},
-        "two": {"task": factories.pytest_task_yaml("two"), "files": pytest_files},
-    })
+    root = factories.write_pack(
+        tmp_path / "pack",
+        {
+            "one": {"task": factories.io_task_yaml("one"), "files": io_files},
+            "two": {"task": factories.pytest_task_yaml("two"), "files": pytest_files},
+        },
+    )
     found = problems_of(root)
     assert has(found, "one/grader/cases/orphan.out", "", "orphan.in")
     assert has(found, "two/grader", "", "test_*.py")

@@ -47,7 +47,8 @@ def test_an_alias_in_an_http_tasks_checks_file_is_refused(tmp_path):
     task = factories.task(root=tmp_path, grader={"kind": "http", "start": ["python3", "s.py"], "port": 8080})
     (tmp_path / "grader").mkdir()
     (tmp_path / "grader" / "checks.yaml").write_text(
-        "- &c {name: one, request: {method: GET, path: /}, expect: {status: 200}}\n- *c\n")
+        "- &c {name: one, request: {method: GET, path: /}, expect: {status: 200}}\n- *c\n"
+    )
     [problem] = HttpGrader(FakeRunner(never_runs)).problems(task)
     assert problem.file == "sample/grader/checks.yaml" and "anchor &c refused" in problem.message
 
@@ -131,8 +132,11 @@ def test_an_escaping_pytest_tests_folder_is_refused(tmp_path, tests):
 def test_a_pytest_tests_folder_inside_grader_still_loads(tmp_path, tests):
     files = {**factories.pytest_task_files(), "grader/tests/test_more.py": "def test_y():\n    pass\n"}
     task = factories.pytest_task_yaml(grader={"kind": "pytest", "tests": tests})
-    pack = packs.load_pack(one_task_pack(tmp_path, task, files), environments=ENVIRONMENTS,
-                           task_checks=GraderSet(FakeRunner(never_runs)).problems)
+    pack = packs.load_pack(
+        one_task_pack(tmp_path, task, files),
+        environments=ENVIRONMENTS,
+        task_checks=GraderSet(FakeRunner(never_runs)).problems,
+    )
     assert pack.task("sample").grader["tests"] == tests
 
 
@@ -149,13 +153,19 @@ def test_a_script_command_escaping_the_grader_folder_is_refused(tmp_path, host_t
     assert "must name a file inside grader/" in problem.message
 
 
-@pytest.mark.parametrize("argument, message", [
-    ("/grader/" + "../" * 30 + "etc/hostname", "must name a file inside grader/"),
-    ("/grader/missing.py", "/grader/missing.py is not a file in grader/"),
-])
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        ("/grader/" + "../" * 30 + "etc/hostname", "must name a file inside grader/"),
+        ("/grader/missing.py", "/grader/missing.py is not a file in grader/"),
+    ],
+)
 def test_a_checker_command_must_name_a_file_inside_the_grader_folder(tmp_path, argument, message):
-    grader = {"kind": "io", "command": ["python3", "main.py"],
-              "comparator": {"type": "checker", "command": ["python3", argument]}}
+    grader = {
+        "kind": "io",
+        "command": ["python3", "main.py"],
+        "comparator": {"type": "checker", "command": ["python3", argument]},
+    }
     files = {**factories.io_task_files(), "grader/check.py": "pass\n"}
     [problem] = problems_of(one_task_pack(tmp_path, factories.io_task_yaml(grader=grader), files))
     assert (problem.file, problem.location) == ("sample/task.yaml", "$.grader.comparator.command")
@@ -163,9 +173,15 @@ def test_a_checker_command_must_name_a_file_inside_the_grader_folder(tmp_path, a
 
 
 def test_a_checker_command_naming_a_grader_file_loads(tmp_path):
-    grader = {"kind": "io", "command": ["python3", "main.py"],
-              "comparator": {"type": "checker", "command": ["python3", "/grader/check.py"]}}
+    grader = {
+        "kind": "io",
+        "command": ["python3", "main.py"],
+        "comparator": {"type": "checker", "command": ["python3", "/grader/check.py"]},
+    }
     files = {**factories.io_task_files(), "grader/check.py": "pass\n"}
-    pack = packs.load_pack(one_task_pack(tmp_path, factories.io_task_yaml(grader=grader), files),
-                           environments=ENVIRONMENTS, task_checks=GraderSet(FakeRunner(never_runs)).problems)
+    pack = packs.load_pack(
+        one_task_pack(tmp_path, factories.io_task_yaml(grader=grader), files),
+        environments=ENVIRONMENTS,
+        task_checks=GraderSet(FakeRunner(never_runs)).problems,
+    )
     assert pack.task("sample").grader["comparator"]["command"] == ["python3", "/grader/check.py"]

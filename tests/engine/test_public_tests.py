@@ -14,8 +14,9 @@ def load(pack: str, task: str):
     from graders import validation_checks
     from runners import images
 
-    return packs.load_pack(CATALOGUE / pack, environments=images.environments(),
-                           task_checks=validation_checks()).task(task)
+    return packs.load_pack(CATALOGUE / pack, environments=images.environments(), task_checks=validation_checks()).task(
+        task
+    )
 
 
 def test_starter_test_files_are_the_public_tests_and_the_task_copy_wins():

@@ -46,8 +46,11 @@ def test_validation_names_a_bad_rubric(tmp_path):
     shutil.copytree(WRITING, root)
     (root / "design-brief" / packs.REVIEW_REFERENCE).unlink()
     yaml_path = root / "incident-summary" / "task.yaml"
-    yaml_path.write_text(yaml_path.read_text().replace("micro_skill: operations.incidents.root-cause",
-                                                       "micro_skill: operations.incidents.typo"))
+    yaml_path.write_text(
+        yaml_path.read_text().replace(
+            "micro_skill: operations.incidents.root-cause", "micro_skill: operations.incidents.typo"
+        )
+    )
     with pytest.raises(PackError) as caught:
         load(root)
     text = str(caught.value)
@@ -59,7 +62,10 @@ def test_reviewed_checks_and_combine():
     task = load().task("design-brief")
     checks = review.reviewed_checks(task, {"audience": 4, "options": 0, "rollout": 3}, {"options": "none"})
     assert [(c.id, c.score, c.max_score, c.weight) for c in checks] == [
-        ("review.audience", 4, 4, 1), ("review.options", 0, 4, 2), ("review.rollout", 3, 3, 1)]
+        ("review.audience", 4, 4, 1),
+        ("review.options", 0, 4, 2),
+        ("review.rollout", 3, 3, 1),
+    ]
     automated = {"checks": [], "status": "completed", "score": 0, "verdict": "not_ready", "micro_skills": {}}
     combined = review.combine(task, automated, checks)
     assert combined["score"] == 50.0 and combined["verdict"] == "not_ready"

@@ -57,8 +57,12 @@ def plausible_run(task: Task):
             return factories.outcome(*(factories.step(0, expected[s.stdin]) for s in spec.steps))
 
         return factories.harness_runner(answer)
-    document = {"tests": [{"name": "totals-basic", "score": 1, "max_score": 1, "status": "passed"},
-                          {"name": "rejects-basic", "score": 0, "max_score": 1, "output": "differs"}]}
+    document = {
+        "tests": [
+            {"name": "totals-basic", "score": 1, "max_score": 1, "status": "passed"},
+            {"name": "rejects-basic", "score": 0, "max_score": 1, "output": "differs"},
+        ]
+    }
     return factories.harness_runner(lambda spec: factories.outcome(collected={RESULTS: json.dumps(document).encode()}))
 
 
@@ -66,8 +70,9 @@ def plausible_run(task: Task):
 def test_a_graded_result_validates_against_the_result_schema(task_id: str, tmp_path: Path):
     task = FOUNDATION_TASKS[task_id]
     runner = plausible_run(task)
-    result = grade_submission(task, packs.starter_files(task), runner=runner,
-                              grader=GraderSet(runner, cache_dir=tmp_path).for_task(task))
+    result = grade_submission(
+        task, packs.starter_files(task), runner=runner, grader=GraderSet(runner, cache_dir=tmp_path).for_task(task)
+    )
     document = json.loads(json.dumps(result.to_document()))
     assert schemas.problems("result", document) == []
     assert document["checks"], "a real grading produces checks"
@@ -77,10 +82,14 @@ def test_a_graded_result_validates_against_the_result_schema(task_id: str, tmp_p
 def test_output_that_is_not_utf8_and_huge_still_gives_a_small_valid_document():
     task = FOUNDATION_TASKS["word-frequency"]
     garbage = (b"\xff\xfe\xc3\x28" + bytes(range(256))) * 20_000  # ~5 MB, invalid UTF-8 throughout
-    runner = factories.harness_runner(lambda spec: factories.outcome(
-        *(factories.step(1, garbage, garbage, output_truncated=True) for _ in spec.steps)))
-    result = grade_submission(task, {"top_words.py": b"\xff" * 10}, runner=runner,
-                              grader=GraderSet(runner).for_task(task))
+    runner = factories.harness_runner(
+        lambda spec: factories.outcome(
+            *(factories.step(1, garbage, garbage, output_truncated=True) for _ in spec.steps)
+        )
+    )
+    result = grade_submission(
+        task, {"top_words.py": b"\xff" * 10}, runner=runner, grader=GraderSet(runner).for_task(task)
+    )
     document = result.to_document()
     text = json.dumps(document)
     assert len(text.encode()) < 256 * 1024
@@ -93,7 +102,9 @@ def test_output_that_is_not_utf8_and_huge_still_gives_a_small_valid_document():
 def test_a_huge_check_message_is_capped():
     task = FOUNDATION_TASKS["csv-report"]
     document = {"tests": [{"name": "totals-basic", "score": 0, "max_score": 1, "output": "x" * 5_000_000}]}
-    runner = factories.harness_runner(lambda spec: factories.outcome(collected={RESULTS: json.dumps(document).encode()}))
+    runner = factories.harness_runner(
+        lambda spec: factories.outcome(collected={RESULTS: json.dumps(document).encode()})
+    )
     result = grade_submission(task, {}, runner=runner, grader=GraderSet(runner).for_task(task))
     [check] = result.to_document()["checks"]
     assert len(check["message"]) <= MESSAGE_CAP_CHARS + 100

@@ -98,17 +98,20 @@ def test_the_loaded_task_holds_only_the_canonical_forms(both):
     assert [rule.match for rule in short.task("words-io").check_rules] == ["*"]
 
 
-@pytest.mark.parametrize(("written", "argv"), [
-    ("python3 main.py", ["python3", "main.py"]),
-    ("  python3   main.py  ", ["python3", "main.py"]),
-    ("python3 -c 'print(1 + 1)'", ["python3", "-c", "print(1 + 1)"]),
-    ('grep -c "a b" data.txt', ["grep", "-c", "a b", "data.txt"]),
-    (r"echo a\ b", ["echo", "a b"]),
-    ("tr '|' ,", ["tr", "|", ","]),
-    (r'echo a\"b "c\"|d" e\;f', ["echo", 'a"b', 'c"|d', "e;f"]),
-    ("python3 -c 'import sys; print(sys.argv)'", ["python3", "-c", "import sys; print(sys.argv)"]),
-    ("node --test '*.test.js'", ["node", "--test", "*.test.js"]),
-])
+@pytest.mark.parametrize(
+    ("written", "argv"),
+    [
+        ("python3 main.py", ["python3", "main.py"]),
+        ("  python3   main.py  ", ["python3", "main.py"]),
+        ("python3 -c 'print(1 + 1)'", ["python3", "-c", "print(1 + 1)"]),
+        ('grep -c "a b" data.txt', ["grep", "-c", "a b", "data.txt"]),
+        (r"echo a\ b", ["echo", "a b"]),
+        ("tr '|' ,", ["tr", "|", ","]),
+        (r'echo a\"b "c\"|d" e\;f', ["echo", 'a"b', 'c"|d', "e;f"]),
+        ("python3 -c 'import sys; print(sys.argv)'", ["python3", "-c", "import sys; print(sys.argv)"]),
+        ("node --test '*.test.js'", ["node", "--test", "*.test.js"]),
+    ],
+)
 def test_a_command_string_is_split_as_a_shell_would(written: str, argv: list[str]):
     document = factories.io_task_yaml(grader={"kind": "io", "command": written})
     assert schemas.problems("task", document) == []
@@ -118,16 +121,19 @@ def test_a_command_string_is_split_as_a_shell_would(written: str, argv: list[str
     assert document["grader"]["command"] == written  # the parsed YAML is left alone
 
 
-@pytest.mark.parametrize(("written", "message"), [
-    ("python3 'main.py", "cannot be split into words (No closing quotation); write the command as a list"),
-    ("python3 main.py | sort", "uses the shell operator '|', but no shell runs the command"),
-    ("python3 main.py > out.txt", "uses the shell operator '>'"),
-    ("make && ./run", "uses the shell operator '&&'"),
-    ("./run 2>&1", "uses the shell operator '>&'"),
-    ("a;b", "uses the shell operator ';'"),
-    ("   ", "[] should be non-empty"),
-    ("python3 ''", "'' should be non-empty"),
-])
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("python3 'main.py", "cannot be split into words (No closing quotation); write the command as a list"),
+        ("python3 main.py | sort", "uses the shell operator '|', but no shell runs the command"),
+        ("python3 main.py > out.txt", "uses the shell operator '>'"),
+        ("make && ./run", "uses the shell operator '&&'"),
+        ("./run 2>&1", "uses the shell operator '>&'"),
+        ("a;b", "uses the shell operator ';'"),
+        ("   ", "[] should be non-empty"),
+        ("python3 ''", "'' should be non-empty"),
+    ],
+)
 def test_a_command_string_that_needs_a_shell_or_cannot_be_split_is_a_problem(written: str, message: str):
     _, problems = shorthands.canonical("task", factories.io_task_yaml(grader={"kind": "io", "command": written}))
     assert len(problems) == 1
@@ -139,18 +145,31 @@ def test_a_command_string_that_needs_a_shell_or_cannot_be_split_is_a_problem(wri
 def test_pack_validate_still_names_every_real_problem(tmp_path: Path):
     """Mistakes in shorthand form: each is named with its file, field and what is wrong."""
     io_files = factories.io_task_files()
-    root = factories.write_pack(tmp_path / "pack", {
-        "alpha": {"task": factories.io_task_yaml("alpha", micro_skills="Python Text",
-                                                 grader={"kind": "io", "command": "python3 'main.py"}),
-                  "files": io_files},
-        "beta": {"task": factories.io_task_yaml("beta", grader={"kind": "io", "command": "python3 main.py",
-                                                                "comparator": "checker"}),
-                 "files": io_files},
-        "gamma": {"task": factories.pytest_task_yaml("gamma", grader="io"), "files": factories.pytest_task_files()},
-        "delta": {"task": factories.io_task_yaml("delta", grader={"kind": "io", "command": 42,
-                                                                  "checks": {"match": "*", "weight": 0}}),
-                  "files": io_files},
-    }, pack={**factories.PACK_YAML, "authors": ""})
+    root = factories.write_pack(
+        tmp_path / "pack",
+        {
+            "alpha": {
+                "task": factories.io_task_yaml(
+                    "alpha", micro_skills="Python Text", grader={"kind": "io", "command": "python3 'main.py"}
+                ),
+                "files": io_files,
+            },
+            "beta": {
+                "task": factories.io_task_yaml(
+                    "beta", grader={"kind": "io", "command": "python3 main.py", "comparator": "checker"}
+                ),
+                "files": io_files,
+            },
+            "gamma": {"task": factories.pytest_task_yaml("gamma", grader="io"), "files": factories.pytest_task_files()},
+            "delta": {
+                "task": factories.io_task_yaml(
+                    "delta", grader={"kind": "io", "command": 42, "checks": {"match": "*", "weight": 0}}
+                ),
+                "files": io_files,
+            },
+        },
+        pack={**factories.PACK_YAML, "authors": ""},
+    )
     with pytest.raises(PackError) as caught:
         load(root)
     found: dict[tuple[str, str], str] = {}
@@ -208,8 +227,10 @@ def test_shorthand_and_canonical_forms_grade_alike(both, task_id: str, docker_ru
     results = {}
     for form, pack in zip(("shorthand", "canonical"), both, strict=True):
         task = pack.task(task_id)
-        for submission, files in (("reference", packs.reference_submission(task)),
-                                  ("starter", packs.starter_files(task))):
+        for submission, files in (
+            ("reference", packs.reference_submission(task)),
+            ("starter", packs.starter_files(task)),
+        ):
             result = grade_submission(task, files, runner=docker_runner, grader=graders.for_task(task))
             results[form, submission] = comparable(result.to_document())
     assert results["shorthand", "reference"]["verdict"] == "ready"

@@ -29,8 +29,11 @@ from tests import factories
 
 # JSON values as a JSON file can carry them exactly (RFC 8785's number domain).
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
@@ -39,8 +42,15 @@ json_values = st.recursive(
 def result_document() -> dict[str, Any]:
     checks = (factories.check(id="a", name="adds"), factories.check(CheckStatus.FAIL, id="b", name="subtracts"))
     moment = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-    result = Result(task=factories.task(), submission_digest="sha256:" + "1" * 64, status=RunStatus.COMPLETED,
-                    checks=checks, started_at=moment, finished_at=moment, id="r1")
+    result = Result(
+        task=factories.task(),
+        submission_digest="sha256:" + "1" * 64,
+        status=RunStatus.COMPLETED,
+        checks=checks,
+        started_at=moment,
+        finished_at=moment,
+        id="r1",
+    )
     return result.to_document()
 
 
@@ -236,20 +246,24 @@ def test_an_unsigned_algorithm_is_refused(signed, jwks, key):
 
 
 def test_a_jws_by_the_right_key_over_something_else_is_not_a_result_signature(signed, jwks, key):
-    token = jws.serialize_compact({"alg": "Ed25519", "kid": key.kid}, b'{"sub":"someone"}', key.jwk,
-                                  algorithms=["Ed25519"])
+    token = jws.serialize_compact(
+        {"alg": "Ed25519", "kid": key.kid}, b'{"sub":"someone"}', key.jwk, algorithms=["Ed25519"]
+    )
 
     verification = signing.verify(tampered(signed, signature=token), jwks)
 
     assert verification.problems == ["the signed payload is not a tasktrial result signature"]
 
 
-@pytest.mark.parametrize(("signature", "problem"), [
-    (None, "no signature"),
-    (17, "the signature is malformed: a JWS compact string was expected, found a number"),
-    ("not a jws", "the signature is malformed"),
-    ("a.b.c", "the signature is malformed"),
-])
+@pytest.mark.parametrize(
+    ("signature", "problem"),
+    [
+        (None, "no signature"),
+        (17, "the signature is malformed: a JWS compact string was expected, found a number"),
+        ("not a jws", "the signature is malformed"),
+        ("a.b.c", "the signature is malformed"),
+    ],
+)
 def test_a_missing_or_malformed_signature_is_a_problem_not_an_exception(signed, jwks, signature, problem):
     document = tampered(signed, signature=signature)
     if signature is None:
@@ -293,15 +307,18 @@ def test_keys_of_other_types_are_ignored_and_a_missing_kid_is_the_thumbprint(sig
     assert signing.verify(signed, {"keys": [rsa_like, x25519, without_kid]}).ok
 
 
-@pytest.mark.parametrize(("jwks", "message"), [
-    ([], "expected an object with a 'keys' list"),
-    ({"keys": "none"}, "expected an object with a 'keys' list"),
-    ({"keys": ["text"]}, r"keys\[0\] is a string, not an object"),
-    ({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "short"}]}, r"keys\[0\] is not an Ed25519 public key"),
-    ({"keys": [{"kty": "OKP", "crv": "Ed25519"}]}, r"keys\[0\] is not an Ed25519 public key"),
-    ({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}, "holds no Ed25519 key"),
-    ({"keys": []}, "holds no Ed25519 key"),
-])
+@pytest.mark.parametrize(
+    ("jwks", "message"),
+    [
+        ([], "expected an object with a 'keys' list"),
+        ({"keys": "none"}, "expected an object with a 'keys' list"),
+        ({"keys": ["text"]}, r"keys\[0\] is a string, not an object"),
+        ({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "short"}]}, r"keys\[0\] is not an Ed25519 public key"),
+        ({"keys": [{"kty": "OKP", "crv": "Ed25519"}]}, r"keys\[0\] is not an Ed25519 public key"),
+        ({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}, "holds no Ed25519 key"),
+        ({"keys": []}, "holds no Ed25519 key"),
+    ],
+)
 def test_a_malformed_jwks_raises_a_configuration_error(signed, jwks, message):
     with pytest.raises(ConfigurationError, match=message):
         signing.verify(signed, jwks)
@@ -339,8 +356,9 @@ def test_an_existing_key_file_is_never_overwritten(tmp_path):
     assert signing.load_or_create(path).kid == original.kid
 
 
-@pytest.mark.parametrize("content", ["", "{", "[]", '{"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}',
-                                     '{"kty": "RSA", "d": "x"}'])
+@pytest.mark.parametrize(
+    "content", ["", "{", "[]", '{"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}', '{"kty": "RSA", "d": "x"}']
+)
 def test_a_key_file_that_holds_no_private_key_is_a_configuration_error(tmp_path, content):
     path = tmp_path / "signing-key.jwk"
     path.write_text(content)
@@ -394,10 +412,12 @@ def test_the_key_repr_never_shows_the_private_half(key):
 
 def test_engine_signing_imports_no_network_library():
     tree = ast.parse(Path(signing.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
 
     assert imported.isdisjoint({"httpx", "urllib", "socket", "http", "requests", "fastapi", "celery", "redis"})
     assert {"joserfc", "rfc8785"} <= imported

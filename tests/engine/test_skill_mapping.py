@@ -19,8 +19,9 @@ SKILLS = ["python.text.upper", "python.text.edge-cases"]
 
 
 def io_pack(root: Path, checks: list[dict], skills: list[str] = SKILLS) -> Path:
-    task = factories.io_task_yaml(micro_skills=skills, grader={"kind": "io", "command": ["python3", "main.py"],
-                                                               "checks": checks})
+    task = factories.io_task_yaml(
+        micro_skills=skills, grader={"kind": "io", "command": ["python3", "main.py"], "checks": checks}
+    )
     return factories.write_pack(root, {"sample": {"task": task, "files": factories.io_task_files()}})
 
 
@@ -39,13 +40,16 @@ def test_a_match_that_maps_no_check_is_refused_listing_the_checks(tmp_path: Path
 
 
 def test_a_rule_shadowed_by_an_earlier_one_is_refused(tmp_path: Path):
-    root = io_pack(tmp_path / "p", [{"match": "*", "micro_skill": SKILLS[0]},
-                                    {"match": "one", "micro_skill": SKILLS[1]}])
+    root = io_pack(
+        tmp_path / "p", [{"match": "*", "micro_skill": SKILLS[0]}, {"match": "one", "micro_skill": SKILLS[1]}]
+    )
     assert has(problems_of(root), "sample/task.yaml", "$.grader.checks[1].match", "the first match wins")
 
 
 def test_rules_that_each_map_a_check_validate(tmp_path: Path):
-    root = io_pack(tmp_path / "p", [{"match": "one", "micro_skill": SKILLS[1]}, {"match": "*", "micro_skill": SKILLS[0]}])
+    root = io_pack(
+        tmp_path / "p", [{"match": "one", "micro_skill": SKILLS[1]}, {"match": "*", "micro_skill": SKILLS[0]}]
+    )
     assert load(root).task("sample").check_rules[0].micro_skill == SKILLS[1]
 
 
@@ -56,10 +60,15 @@ def pytest_pack(root: Path, tests: str, checks: list[dict]) -> Path:
 
 
 def test_pytest_ids_are_read_from_the_hidden_tests_without_running_them(tmp_path: Path):
-    tests = ("import pytest\n\ndef test_small():\n    pass\n\nclass TestMore:\n    def test_big(self):\n        pass\n\n"
-             "@pytest.mark.parametrize('x', [1, 2])\ndef test_many(x):\n    pass\n")
-    good = pytest_pack(tmp_path / "good", tests, [{"match": "*::TestMore::test_big"}, {"match": "*test_many*"},
-                                                  {"match": "*test_many[2]"}, {"match": "*"}])
+    tests = (
+        "import pytest\n\ndef test_small():\n    pass\n\nclass TestMore:\n    def test_big(self):\n        pass\n\n"
+        "@pytest.mark.parametrize('x', [1, 2])\ndef test_many(x):\n    pass\n"
+    )
+    good = pytest_pack(
+        tmp_path / "good",
+        tests,
+        [{"match": "*::TestMore::test_big"}, {"match": "*test_many*"}, {"match": "*test_many[2]"}, {"match": "*"}],
+    )
     load(good)  # a pattern naming parameters waits for pack check
     bad = pytest_pack(tmp_path / "bad", tests, [{"match": "*::test_tiny"}])
     assert has(problems_of(bad), "sample/task.yaml", "$.grader.checks[0].match", "'*::test_tiny' matches no check")
@@ -80,18 +89,26 @@ def test_pack_check_fails_a_reference_at_100_overall_that_is_not_ready_in_every_
 
     report = check(task, IoGrader, answer)
     assert report.reference[0].score == 100
-    assert report.skills() == {SKILLS[0]: {"score": 100.0, "verdict": "ready"},
-                               SKILLS[1]: {"score": 0.0, "verdict": "not_ready"}}
-    assert any("must be ready with 100 in every micro-skill; python.text.edge-cases 0 not_ready" in p
-               for p in report.problems)
+    assert report.skills() == {
+        SKILLS[0]: {"score": 100.0, "verdict": "ready"},
+        SKILLS[1]: {"score": 0.0, "verdict": "not_ready"},
+    }
+    assert any(
+        "must be ready with 100 in every micro-skill; python.text.edge-cases 0 not_ready" in p for p in report.problems
+    )
     assert report.to_document()["reference_skills"] == report.skills()
 
 
 def test_pack_check_refuses_a_rule_matching_none_of_the_checks_the_reference_produced(tmp_path: Path):
     """A script grader's ids exist only at run time: pack check judges its rules with the real ones."""
-    task_yaml = factories.script_task_yaml(micro_skills=["python.basics.sample"], grader={
-        "kind": "script", "command": ["python3", "/grader/grade.py"],
-        "checks": [{"match": "totals-*", "micro_skill": "python.basics.sample"}]})
+    task_yaml = factories.script_task_yaml(
+        micro_skills=["python.basics.sample"],
+        grader={
+            "kind": "script",
+            "command": ["python3", "/grader/grade.py"],
+            "checks": [{"match": "totals-*", "micro_skill": "python.basics.sample"}],
+        },
+    )
     files = {**factories.pytest_task_files(), "grader/grade.py": "pass\n"}
     root = factories.write_pack(tmp_path / "p", {"sample": {"task": task_yaml, "files": files}})
     task = load(root).task("sample")
@@ -103,8 +120,10 @@ def test_pack_check_refuses_a_rule_matching_none_of_the_checks_the_reference_pro
         return factories.outcome(collected={RESULTS: json.dumps({"tests": tests}).encode()})
 
     report = check(task, ScriptGrader, answer)
-    assert any("$.grader.checks[0].match: 'totals-*' matches no check of this task (its checks: adds)" in p
-               for p in report.problems), report.problems
+    assert any(
+        "$.grader.checks[0].match: 'totals-*' matches no check of this task (its checks: adds)" in p
+        for p in report.problems
+    ), report.problems
 
 
 def test_pack_check_reports_a_grader_fault_with_what_the_grader_printed(tmp_path: Path):

@@ -18,8 +18,9 @@ def test_exactly_the_revoked_bits_are_set(revoked, probe):
         assert not statuslist.is_set(encoded, probe)
 
 
-@pytest.mark.parametrize(("encoded", "message"), [("xabc", "not a multibase"), ("u!!!", "does not decode"),
-                                                 (None, "not a multibase")])
+@pytest.mark.parametrize(
+    ("encoded", "message"), [("xabc", "not a multibase"), ("u!!!", "does not decode"), (None, "not a multibase")]
+)
 def test_malformed_lists_are_refused(encoded, message):
     with pytest.raises(StatusListError, match=message):
         statuslist.is_set(encoded, 0)

@@ -136,8 +136,18 @@ def test_the_depth_cap_is_enforced(root: Path):
         read_tree(root, TreeCaps(max_depth=2))
 
 
-@pytest.mark.parametrize("litter", [".git/config", "__pycache__/m.cpython-311.pyc", "pkg/__pycache__/x.pyc",
-                                    "node_modules/x/index.js", ".venv/bin/python", "stale.pyc", ".DS_Store"])
+@pytest.mark.parametrize(
+    "litter",
+    [
+        ".git/config",
+        "__pycache__/m.cpython-311.pyc",
+        "pkg/__pycache__/x.pyc",
+        "node_modules/x/index.js",
+        ".venv/bin/python",
+        "stale.pyc",
+        ".DS_Store",
+    ],
+)
 def test_tool_litter_is_skipped(root: Path, litter: str):
     write(root, {"main.py": "x", litter: "litter"})
     assert read_tree(root) == {"main.py": b"x"}
@@ -166,8 +176,10 @@ def test_a_folder_name_that_is_not_utf8_is_rejected(root: Path):
         read_tree(root)
 
 
-@pytest.mark.parametrize(("first", "second"), [("Readme.md", "README.md"), ("src/Main.py", "SRC/main.py"),
-                                               ("caf\u00e9.txt", "cafe\u0301.txt")])
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Readme.md", "README.md"), ("src/Main.py", "SRC/main.py"), ("caf\u00e9.txt", "cafe\u0301.txt")],
+)
 def test_names_that_collide_after_case_folding_or_normalisation_are_rejected(root: Path, first: str, second: str):
     write(root, {first: "1", second: "2"})
     with pytest.raises(SubmissionRejected, match="collide") as raised:
@@ -187,6 +199,7 @@ def test_the_label_names_what_was_read(tmp_path: Path):
 
 
 # -- one admission policy: the API admits exactly what a worker unpacks ------------------
+
 
 def without_litter(tree: dict[str, bytes]) -> dict[str, bytes]:
     return {p: b for p, b in tree.items() if not any(is_ignored(part) for part in p.split("/"))}
@@ -219,8 +232,11 @@ def _safe_to_write(path: str) -> bool:
 def names_a_member(exc: SubmissionRejected, paths) -> bool:
     """The refusal names a path of the tree, or a folder of one."""
     member = exc.member
-    return member is not None and repr(member) in str(exc) and any(
-        p == member or p.startswith(member + "/") for p in paths)
+    return (
+        member is not None
+        and repr(member) in str(exc)
+        and any(p == member or p.startswith(member + "/") for p in paths)
+    )
 
 
 @given(tree=tricky_tree)
@@ -274,8 +290,7 @@ def test_a_file_and_a_folder_differing_only_in_case_are_refused_from_every_sourc
     """Issue 12's reproduction: ``Src`` beside ``src/x.py`` was admitted from JSON and refused by the worker."""
     tree = {"Src": b"print(1)\n", "src/x.py": b"x = 1\n"}
     write(root, tree)
-    for admit in (lambda: from_mapping(tree), lambda: read_tree(root),
-                  lambda: extract_stored(make_tar_gz(tree))):
+    for admit in (lambda: from_mapping(tree), lambda: read_tree(root), lambda: extract_stored(make_tar_gz(tree))):
         with pytest.raises(SubmissionRejected, match=r"'Src' is both a file and a folder") as raised:
             admit()
         assert raised.value.member == "Src"
@@ -294,11 +309,14 @@ def test_the_largest_admitted_tree_still_unpacks_on_the_worker():
     assert extract_stored(make_tar_gz(admitted)) == admitted
 
 
-@pytest.mark.parametrize(("path", "words"), [
-    ("a" * 256 + ".py", ["longer than 255 bytes"]),
-    ("\u00e9" * 128, ["longer than 255 bytes"]),
-    ("/".join(["d" * 200] * 6), ["1205 bytes long", "the cap is 1024"]),
-])
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("a" * 256 + ".py", ["longer than 255 bytes"]),
+        ("\u00e9" * 128, ["longer than 255 bytes"]),
+        ("/".join(["d" * 200] * 6), ["1205 bytes long", "the cap is 1024"]),
+    ],
+)
 def test_names_a_sandbox_cannot_hold_are_refused(path: str, words: list[str]):
     with pytest.raises(SubmissionRejected) as raised:
         from_mapping({path: b""})
@@ -308,9 +326,11 @@ def test_names_a_sandbox_cannot_hold_are_refused(path: str, words: list[str]):
 
 
 def test_every_cap_refusal_names_the_member_that_passed_it():
-    for tree, caps, member in [({"a": b"x", "b": b"x", "c": b"x"}, TreeCaps(max_files=2), "c"),
-                               ({"a": b"xx", "b": b"xx"}, TreeCaps(max_total_bytes=3), "b"),
-                               ({"a/b/c": b""}, TreeCaps(max_depth=1), "a/b/c")]:
+    for tree, caps, member in [
+        ({"a": b"x", "b": b"x", "c": b"x"}, TreeCaps(max_files=2), "c"),
+        ({"a": b"xx", "b": b"xx"}, TreeCaps(max_total_bytes=3), "b"),
+        ({"a/b/c": b""}, TreeCaps(max_depth=1), "a/b/c"),
+    ]:
         with pytest.raises(SubmissionRejected) as raised:
             from_mapping(tree, caps)
         assert raised.value.member == member and repr(member) in str(raised.value)

@@ -33,13 +33,28 @@ WRONG = SLOW + "def value():\n    return 41\n"
 
 def write_catalogue(root: Path) -> Path:
     task = pytest_task_yaml("value", limits={"time_seconds": 10, "memory_mb": 128, "pids": 32})
-    write_pack(root / "faults", {"value": {"task": task, "files": {
-        "statement.md": "Return 42 from value().\n",
-        "starter/value.py": "def value():\n    raise NotImplementedError\n",
-        "solution/value.py": "def value():\n    return 42\n",
-        "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-    }}}, pack={"id": "faults", "version": "1.0.0", "title": "Faults", "description": "for the fault tests",
-               "authors": ["tests"], "license": "MIT"})
+    write_pack(
+        root / "faults",
+        {
+            "value": {
+                "task": task,
+                "files": {
+                    "statement.md": "Return 42 from value().\n",
+                    "starter/value.py": "def value():\n    raise NotImplementedError\n",
+                    "solution/value.py": "def value():\n    return 42\n",
+                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
+                },
+            }
+        },
+        pack={
+            "id": "faults",
+            "version": "1.0.0",
+            "title": "Faults",
+            "description": "for the fault tests",
+            "authors": ["tests"],
+            "license": "MIT",
+        },
+    )
     return root
 
 
@@ -62,20 +77,30 @@ class Stack:
         self.data_dir = self.data_dir or self.root / "api-data"
         catalogue = write_catalogue(self.root / "catalogue")
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "TASKTRIAL_DATA_DIR": str(self.data_dir), "TASKTRIAL_BROKER_URL": self.broker_url,
-                    "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]', "TASKTRIAL_PUBLIC_URL": self.url,
-                    "TASKTRIAL_LEASE_MARGIN_SECONDS": "2", "TASKTRIAL_REAPER_INTERVAL_SECONDS": "0.5",
-                    "TASKTRIAL_VISIBILITY_TIMEOUT_SECONDS": "3600", "TASKTRIAL_MAX_ATTEMPTS": "5",
-                    **self.extra_env}
+        self.env = {
+            **os.environ,
+            "TASKTRIAL_DATA_DIR": str(self.data_dir),
+            "TASKTRIAL_BROKER_URL": self.broker_url,
+            "TASKTRIAL_CATALOGUE_DIRS": f'["{catalogue}"]',
+            "TASKTRIAL_PUBLIC_URL": self.url,
+            "TASKTRIAL_LEASE_MARGIN_SECONDS": "2",
+            "TASKTRIAL_REAPER_INTERVAL_SECONDS": "0.5",
+            "TASKTRIAL_VISIBILITY_TIMEOUT_SECONDS": "3600",
+            "TASKTRIAL_MAX_ATTEMPTS": "5",
+            **self.extra_env,
+        }
         if self.database_url:
             self.env["TASKTRIAL_DATABASE_URL"] = self.database_url
-        self.candidate = {"Authorization": "Bearer " + self.admin("create-token", "--role", "candidate",
-                                                                  "--subject", "alice", "--init")}
+        self.candidate = {
+            "Authorization": "Bearer "
+            + self.admin("create-token", "--role", "candidate", "--subject", "alice", "--init")
+        }
         self.worker_token = self.admin("create-token", "--role", "worker", "--subject", "worker")
 
     def admin(self, *args: str) -> str:
-        return subprocess.run([str(BIN / "tasktrial"), "admin", *args], env=self.env, check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            [str(BIN / "tasktrial"), "admin", *args], env=self.env, check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     def _log(self, name: str):
         handle = (self.logs / name).open("ab")
@@ -85,8 +110,13 @@ class Stack:
     # -- processes --------------------------------------------------------------
 
     def start_api(self) -> None:
-        self.api = subprocess.Popen([str(BIN / "tasktrial"), "serve", "--port", str(self.port)], env=self.env,
-                                    stdout=self._log("api.log"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.api = subprocess.Popen(
+            [str(BIN / "tasktrial"), "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=self._log("api.log"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for_port(self.port, timeout=60)
 
     def kill_api(self) -> None:
@@ -96,11 +126,18 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen:
         # Workers keep their caches apart from the API's data disk (as on another host).
-        env = {**self.env, "TASKTRIAL_WORKER_TOKEN": self.worker_token,
-               "TASKTRIAL_DATA_DIR": str(self.root / f"worker-{len(self.workers)}")}
-        proc = subprocess.Popen([str(BIN / "tasktrial"), "worker", "--concurrency", "1"], env=env,
-                                stdout=self._log(f"worker-{len(self.workers)}.log"), stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        env = {
+            **self.env,
+            "TASKTRIAL_WORKER_TOKEN": self.worker_token,
+            "TASKTRIAL_DATA_DIR": str(self.root / f"worker-{len(self.workers)}"),
+        }
+        proc = subprocess.Popen(
+            [str(BIN / "tasktrial"), "worker", "--concurrency", "1"],
+            env=env,
+            stdout=self._log(f"worker-{len(self.workers)}.log"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.workers.append(proc)
         return proc
 
@@ -132,9 +169,11 @@ class Stack:
         client = docker.from_env()
         owners = {f"{socket.gethostname()}:{p.pid}" for p in self.workers}
         try:
-            return [f"{c.short_id} ({c.labels.get('tasktrial.owner')})" for c in
-                    client.containers.list(all=True, filters={"label": "tasktrial.owner"}, ignore_removed=True)
-                    if c.labels.get("tasktrial.owner") in owners]
+            return [
+                f"{c.short_id} ({c.labels.get('tasktrial.owner')})"
+                for c in client.containers.list(all=True, filters={"label": "tasktrial.owner"}, ignore_removed=True)
+                if c.labels.get("tasktrial.owner") in owners
+            ]
         finally:
             client.close()
 
@@ -149,16 +188,19 @@ class Stack:
         return response.status_code, response.json()
 
     def submit(self, files: dict[str, str]) -> httpx.Response:
-        return httpx.post(f"{self.url}/v1/submissions", headers=self.candidate,
-                          json={"task": "faults/value", "files": files}, timeout=30)
+        return httpx.post(
+            f"{self.url}/v1/submissions",
+            headers=self.candidate,
+            json={"task": "faults/value", "files": files},
+            timeout=30,
+        )
 
     def states(self, ids: list[str]) -> dict[str, str]:
         """Each submission's run state, or ``unreachable``."""
         found = {}
         for submission_id in ids:
             try:
-                body = httpx.get(f"{self.url}/v1/submissions/{submission_id}", headers=self.candidate,
-                                 timeout=5).json()
+                body = httpx.get(f"{self.url}/v1/submissions/{submission_id}", headers=self.candidate, timeout=5).json()
                 found[submission_id] = body["state"] if body.get("result_id") is None else "done"
             except (httpx.HTTPError, ValueError, KeyError):
                 found[submission_id] = "unreachable"
@@ -183,20 +225,27 @@ class Batch:
 
     def wait_in_flight(self, timeout: float = 90) -> None:
         """Until a run of the batch is being graded (the fault then hits work under way)."""
-        wait_until(lambda: any(s in ("running", "grading") for s in self.stack.states(list(self.expected)).values()),
-                   timeout, f"no run of the batch started; logs in {self.stack.logs}")
+        wait_until(
+            lambda: any(s in ("running", "grading") for s in self.stack.states(list(self.expected)).values()),
+            timeout,
+            f"no run of the batch started; logs in {self.stack.logs}",
+        )
 
     def wait_done(self, timeout: float = 180) -> float:
         """Until every submission has its result; returns when that happened (monotonic)."""
-        wait_until(lambda: all(s == "done" for s in self.stack.states(list(self.expected)).values()), timeout,
-                   lambda: f"not all done: {self.stack.states(list(self.expected))}; logs in {self.stack.logs}")
+        wait_until(
+            lambda: all(s == "done" for s in self.stack.states(list(self.expected)).values()),
+            timeout,
+            lambda: f"not all done: {self.stack.states(list(self.expected))}; logs in {self.stack.logs}",
+        )
         return time.monotonic()
 
     def assert_exactly_one_right_result_each(self) -> None:
         """One result per submission, with the deserved verdict, in the API and in the database itself."""
         for submission_id, verdict in self.expected.items():
-            response = httpx.get(f"{self.stack.url}/v1/submissions/{submission_id}/result",
-                                 headers=self.stack.candidate, timeout=30)
+            response = httpx.get(
+                f"{self.stack.url}/v1/submissions/{submission_id}/result", headers=self.stack.candidate, timeout=30
+            )
             assert response.status_code == 200, response.text
             assert response.json()["verdict"] == verdict, (submission_id, response.json())
         assert self.stack.data_dir is not None, "set when the stack is made"
@@ -205,15 +254,19 @@ class Batch:
         try:
             with engine.connect() as connection:
                 for submission_id, verdict in self.expected.items():
-                    runs = connection.execute(text("SELECT count(*) FROM run WHERE submission_id = :s"),
-                                              {"s": submission_id}).scalar_one()
-                    rows = connection.execute(text("SELECT id, verdict FROM result WHERE submission_id = :s"),
-                                              {"s": submission_id}).all()
+                    runs = connection.execute(
+                        text("SELECT count(*) FROM run WHERE submission_id = :s"), {"s": submission_id}
+                    ).scalar_one()
+                    rows = connection.execute(
+                        text("SELECT id, verdict FROM result WHERE submission_id = :s"), {"s": submission_id}
+                    ).all()
                     assert runs == 1 and len(rows) == 1 and rows[0][1] == verdict, (submission_id, runs, rows)
-                    leaves = connection.execute(text("SELECT count(*) FROM log_entry WHERE result_id = :r"),
-                                                {"r": rows[0][0]}).scalar_one()
-                    evidence = connection.execute(text("SELECT count(*) FROM skill_evidence WHERE result_id = :r"),
-                                                  {"r": rows[0][0]}).scalar_one()
+                    leaves = connection.execute(
+                        text("SELECT count(*) FROM log_entry WHERE result_id = :r"), {"r": rows[0][0]}
+                    ).scalar_one()
+                    evidence = connection.execute(
+                        text("SELECT count(*) FROM skill_evidence WHERE result_id = :r"), {"r": rows[0][0]}
+                    ).scalar_one()
                     assert leaves == 2 and evidence == 1, (submission_id, leaves, evidence)
         finally:
             engine.dispose()

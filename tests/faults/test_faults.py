@@ -96,8 +96,12 @@ def test_postgres_restarted_mid_batch(tmp_path, redis):
 def test_data_disk_nearly_full(tmp_path, redis):
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tasktrial-faults", str(disk)],
-                             capture_output=True, text=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=48m", "tasktrial-faults", str(disk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs as the data disk here (needs root): {mounted.stderr.strip()}")
     try:
@@ -113,8 +117,11 @@ def test_data_disk_nearly_full(tmp_path, redis):
             assert refused.status_code == 503 and "disk" in refused.json()["detail"], refused.text
             time.sleep(4)  # results finished meanwhile cannot be stored: their posts wait and retry
             filler.unlink()
-            wait_until(lambda: "disk" not in (stack.health() or (0, {}))[1].get("degraded", {"disk": 1}), 20,
-                       "the disk stayed degraded after space was freed")
+            wait_until(
+                lambda: "disk" not in (stack.health() or (0, {}))[1].get("degraded", {"disk": 1}),
+                20,
+                "the disk stayed degraded after space was freed",
+            )
             done = batch.wait_done()
             record("data disk full (tmpfs, 4 s)", done - fault, body["degraded"])
             batch.assert_exactly_one_right_result_each()
@@ -143,4 +150,5 @@ DOCKERD_SKIP = (
     "--data-root, --exec-root, socket, pidfile and config, --bridge none, no iptables) was tried on this machine: "
     "its containerd booted, then dockerd hung in start-up for 10 minutes without answering its socket, so no "
     "safe engine to restart exists here. A worker that loses the engine raises RunnerError, releases the run and "
-    "retries it (tests/api/test_reaper.py, tests/api/test_service_integration.py)")
+    "retries it (tests/api/test_reaper.py, tests/api/test_service_integration.py)"
+)

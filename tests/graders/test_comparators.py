@@ -12,12 +12,14 @@ from graders import comparators
 from graders.comparators import exact, from_config, numeric, regex, whitespace
 
 token = st.text(st.characters(codec="utf-8", exclude_categories=("Z", "C")), min_size=1, max_size=8).filter(
-    lambda s: not any(c.isspace() for c in s))
+    lambda s: not any(c.isspace() for c in s)
+)
 gap = st.text(" \t\n\r\x0b\x0c", min_size=1, max_size=4)
 line_text = st.text(st.characters(codec="utf-8", exclude_characters="\r"), max_size=60)
 
 
 # -- exact ----------------------------------------------------------------------------------------
+
 
 def test_exact_accepts_identical_output():
     assert exact("4 the\n2 end\n", "4 the\n2 end\n") == (True, "")
@@ -66,6 +68,7 @@ def test_exact_accepts_exactly_the_equal_texts(a, b):
 
 # -- whitespace -----------------------------------------------------------------------------------
 
+
 def test_whitespace_compares_tokens():
     assert whitespace("1  2\n3\n\n", " 1 2 3")[0]
     ok, why = whitespace("1 2 4", "1 2 3")
@@ -87,11 +90,12 @@ def test_whitespace_ignores_any_change_in_whitespace(tokens, data):
 def test_whitespace_notices_any_changed_token(tokens, data):
     index = data.draw(st.integers(min_value=0, max_value=len(tokens) - 1))
     other = data.draw(token.filter(lambda t: t != tokens[index]))
-    changed = [*tokens[:index], other, *tokens[index + 1:]]
+    changed = [*tokens[:index], other, *tokens[index + 1 :]]
     assert not whitespace(" ".join(changed), " ".join(tokens))[0]
 
 
 # -- numeric --------------------------------------------------------------------------------------
+
 
 def test_numeric_accepts_close_numbers_and_compares_words_exactly():
     compare = numeric(abs_tol=0.01)
@@ -142,6 +146,7 @@ def test_numeric_accepts_values_within_the_relative_tolerance(value, share):
 
 # -- regex ----------------------------------------------------------------------------------------
 
+
 def test_regex_must_match_the_whole_output():
     assert regex("took 12 ms\n", "took \\d+ ms\n")[0]  # a .out file ends with a newline
     assert not regex("it took 12 ms", r"took \d+ ms")[0]
@@ -159,10 +164,17 @@ def test_an_invalid_pattern_fails_with_a_reason():
 
 # -- choosing from config -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("config", "expected"), [
-    (None, whitespace), ({}, whitespace), ({"type": "whitespace"}, whitespace), ({"type": "exact"}, exact),
-    ({"type": "regex"}, regex),
-])
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (None, whitespace),
+        ({}, whitespace),
+        ({"type": "whitespace"}, whitespace),
+        ({"type": "exact"}, exact),
+        ({"type": "regex"}, regex),
+    ],
+)
 def test_from_config_picks_the_named_comparator(config, expected):
     assert from_config(config) is expected
 

@@ -48,9 +48,12 @@ def assert_earns_nothing(result: Result) -> None:
 
 @pytest.mark.parametrize("task", PACK.tasks, ids=lambda t: t.id)
 def test_the_reference_solution_scores_100(task, docker_runner, graders):
-    result = grade_submission(task, packs.reference_submission(task), runner=docker_runner, grader=graders.for_task(task))
+    result = grade_submission(
+        task, packs.reference_submission(task), runner=docker_runner, grader=graders.for_task(task)
+    )
     assert (result.score, result.verdict, result.status) == (100.0, Verdict.READY, RunStatus.COMPLETED), [
-        (c.id, c.status.value, c.message[:200]) for c in result.checks]
+        (c.id, c.status.value, c.message[:200]) for c in result.checks
+    ]
 
 
 def test_the_starter_of_the_pytest_task_scores_nothing(grade):
@@ -87,15 +90,18 @@ FORCE_PASS_CONFTEST = textwrap.dedent("""
 def test_shipped_conftest_and_config_files_change_nothing(grade):
     result = grade(
         RETRY,
-        **{"conftest.py": FORCE_PASS_CONFTEST,
-           "pytest.ini": "[pytest]\naddopts = -p no:python --co\npython_files = nothing_*.py\n",
-           "pyproject.toml": "[tool.pytest.ini_options]\naddopts = '--collect-only'\n",
-           "tox.ini": "[pytest]\naddopts = --collect-only\n",
-           "setup.cfg": "[tool:pytest]\naddopts = --collect-only\n",
-           "sitecustomize.py": "import os\nos._exit(0)\n",
-           "usercustomize.py": "import os\nos._exit(0)\n",
-           "force.pth": "import os; os._exit(0)\n",
-           "tests/conftest.py": FORCE_PASS_CONFTEST})
+        **{
+            "conftest.py": FORCE_PASS_CONFTEST,
+            "pytest.ini": "[pytest]\naddopts = -p no:python --co\npython_files = nothing_*.py\n",
+            "pyproject.toml": "[tool.pytest.ini_options]\naddopts = '--collect-only'\n",
+            "tox.ini": "[pytest]\naddopts = --collect-only\n",
+            "setup.cfg": "[tool:pytest]\naddopts = --collect-only\n",
+            "sitecustomize.py": "import os\nos._exit(0)\n",
+            "usercustomize.py": "import os\nos._exit(0)\n",
+            "force.pth": "import os; os._exit(0)\n",
+            "tests/conftest.py": FORCE_PASS_CONFTEST,
+        },
+    )
     assert_earns_nothing(result)
     assert result.status is RunStatus.COMPLETED  # the hidden tests ran, and failed
     assert all("NotImplementedError" in c.message for c in result.checks)

@@ -49,11 +49,13 @@ def test_the_harness_lands_in_the_grader_mount_and_every_kind_runs_it_from_there
     mutation = MutationGrader(NEVER).build_run(mutation_task(tmp_path), SUBMISSION)
     assert mutation.steps[0].argv[2] == harness_path("pytest_harness.py") and mutation.collect == (REPORT,)
     assert dict(mutation.grader_files) == harness_files(PYTEST)
-    http_task = factories.task(grader={"kind": "http", "start": ["python3", "app.py"], "port": 8000},
-                               root=tmp_path / "http")
+    http_task = factories.task(
+        grader={"kind": "http", "start": ["python3", "app.py"], "port": 8000}, root=tmp_path / "http"
+    )
     (tmp_path / "http" / "grader").mkdir(parents=True)
     (tmp_path / "http" / "grader" / "checks.yaml").write_text(
-        "- name: root\n  request: {method: GET, path: /}\n  expect: {status: 200}\n")
+        "- name: root\n  request: {method: GET, path: /}\n  expect: {status: 200}\n"
+    )
     client = HttpGrader().build_run(http_task, {}).client
     assert client is not None and client.steps[0].argv[2] == harness_path("http_harness.py")
     assert harness_files(HTTP).items() <= dict(client.grader_files).items() and client.collect == (REPORT,)
@@ -74,4 +76,3 @@ def test_a_signed_report_reads_back_only_under_its_key():
     assert read_report(signed, key)["results"] == {"t::a": {"outcome": "pass", "message": "", "duration": 0.01}}
     assert read_report(signed, new_key()) is None
     assert read_report(factories.outcome(collected={REPORT: body}), key) is None
-

@@ -24,13 +24,25 @@ from tests.conftest import CATALOGUE
 
 SECRET = "expected-value-that-must-stay-on-the-host"
 CHECKS = [
-    {"name": "list", "request": {"method": "GET", "path": "/items?limit=2"},
-     "expect": {"status": 200, "headers": {"Content-Type": "application/json"},
-                "json": {"items": [{"id": 1}], "total": 1, "note": SECRET}}},
-    {"name": "create", "request": {"method": "POST", "path": "/items", "json": {"name": "lamp"}},
-     "expect": {"status": 201, "headers": {"Location": "/items/1"}}},
-    {"name": "text", "request": {"method": "POST", "path": "/echo", "headers": {"X-Mode": "raw"}, "body": "hi"},
-     "expect": {"body": "hi"}},
+    {
+        "name": "list",
+        "request": {"method": "GET", "path": "/items?limit=2"},
+        "expect": {
+            "status": 200,
+            "headers": {"Content-Type": "application/json"},
+            "json": {"items": [{"id": 1}], "total": 1, "note": SECRET},
+        },
+    },
+    {
+        "name": "create",
+        "request": {"method": "POST", "path": "/items", "json": {"name": "lamp"}},
+        "expect": {"status": 201, "headers": {"Location": "/items/1"}},
+    },
+    {
+        "name": "text",
+        "request": {"method": "POST", "path": "/echo", "headers": {"X-Mode": "raw"}, "body": "hi"},
+        "expect": {"body": "hi"},
+    },
 ]
 
 
@@ -44,16 +56,28 @@ def http_task(tmp_path: Path, checks=CHECKS, **grader):
 
 def response(status=200, headers=(("Content-Type", "application/json"),), body: bytes | str = b"", **extra):
     data = body.encode() if isinstance(body, str) else body
-    return {"status": status, "headers": [list(h) for h in headers], "body_b64": base64.b64encode(data).decode(),
-            "truncated": False, "seconds": 0.01, **extra}
+    return {
+        "status": status,
+        "headers": [list(h) for h in headers],
+        "body_b64": base64.b64encode(data).decode(),
+        "truncated": False,
+        "seconds": 0.01,
+        **extra,
+    }
 
 
 def served(responses: dict | None, *, ready=True, exit_code=None, client_timed_out=False, stderr=b"") -> RunOutcome:
     collected = {} if responses is None else {REPORT: json.dumps({"responses": responses}).encode()}
-    client = factories.outcome(StepOutcome(exit_code=None if client_timed_out else 0, timed_out=client_timed_out),
-                               collected=collected)
-    return RunOutcome(backend="fake", image="sha256:fake", steps=(), client=client,
-                      service=ServiceOutcome(ready=ready, exit_code=exit_code, stderr=stderr))
+    client = factories.outcome(
+        StepOutcome(exit_code=None if client_timed_out else 0, timed_out=client_timed_out), collected=collected
+    )
+    return RunOutcome(
+        backend="fake",
+        image="sha256:fake",
+        steps=(),
+        client=client,
+        service=ServiceOutcome(ready=ready, exit_code=exit_code, stderr=stderr),
+    )
 
 
 def grade(task, outcome):
@@ -94,11 +118,18 @@ def test_the_service_runs_the_submission_and_the_client_holds_only_requests(tmp_
 
 def test_matching_responses_pass_and_score_100(tmp_path):
     task = http_task(tmp_path)
-    grading = grade(task, served({
-        "list": response(body=json.dumps({"items": [{"id": 1, "name": "x"}], "total": 1, "note": SECRET, "more": 1})),
-        "create": response(201, headers=[("location", "/items/1")]),
-        "text": response(200, headers=[], body="hi"),
-    }))
+    grading = grade(
+        task,
+        served(
+            {
+                "list": response(
+                    body=json.dumps({"items": [{"id": 1, "name": "x"}], "total": 1, "note": SECRET, "more": 1})
+                ),
+                "create": response(201, headers=[("location", "/items/1")]),
+                "text": response(200, headers=[], body="hi"),
+            }
+        ),
+    )
     assert [c.status for c in grading.checks] == [CheckStatus.PASS] * 3
     assert grading.crashed == ""
     assert scoring.weighted_score(grading.checks) == 100
@@ -107,7 +138,9 @@ def test_matching_responses_pass_and_score_100(tmp_path):
 def test_a_content_type_with_parameters_matches_its_media_type(tmp_path):
     task = http_task(tmp_path, checks=CHECKS[:1])
     body = json.dumps({"items": [{"id": 1}], "total": 1, "note": SECRET})
-    grading = grade(task, served({"list": response(headers=[("Content-Type", "application/json; charset=utf-8")], body=body)}))
+    grading = grade(
+        task, served({"list": response(headers=[("Content-Type", "application/json; charset=utf-8")], body=body)})
+    )
     assert grading.checks[0].status is CheckStatus.PASS
 
 
@@ -130,18 +163,26 @@ def test_a_json_body_must_contain_the_expected_subset(tmp_path, actual, problem)
 
 
 def test_integers_and_floats_compare_by_value(tmp_path):
-    task = http_task(tmp_path, checks=[{"name": "n", "request": {"method": "GET", "path": "/"},
-                                        "expect": {"json": {"price": 80}}}])
+    task = http_task(
+        tmp_path, checks=[{"name": "n", "request": {"method": "GET", "path": "/"}, "expect": {"json": {"price": 80}}}]
+    )
     assert grade(task, served({"n": response(body='{"price": 80.0}')})).checks[0].status is CheckStatus.PASS
 
 
 def test_status_header_and_body_mismatches_are_each_explained(tmp_path):
     task = http_task(tmp_path)
-    checks = by_id(grade(task, served({
-        "list": response(404, headers=[("Content-Type", "text/html")], body="<h1>nope</h1>"),
-        "create": response(201, headers=[("Location", "/items/7")]),
-        "text": response(200, body="ho"),
-    })))
+    checks = by_id(
+        grade(
+            task,
+            served(
+                {
+                    "list": response(404, headers=[("Content-Type", "text/html")], body="<h1>nope</h1>"),
+                    "create": response(201, headers=[("Location", "/items/7")]),
+                    "text": response(200, body="ho"),
+                }
+            ),
+        )
+    )
     assert {c.status for c in checks.values()} == {CheckStatus.FAIL}
     assert "expected status 200, got 404" in checks["list"].message
     assert "header Content-Type: expected 'application/json', got 'text/html'" in checks["list"].message
@@ -212,8 +253,11 @@ def test_weights_come_from_the_task_rules(tmp_path):
 
 
 def test_problems_name_the_file_and_the_field(tmp_path):
-    bad = [CHECKS[0], {"name": "Bad Name", "request": {"method": "GET", "path": "/"}, "expect": {"status": 200}},
-           {"name": "list", "request": {"method": "FETCH", "path": "x"}, "expect": {}}]
+    bad = [
+        CHECKS[0],
+        {"name": "Bad Name", "request": {"method": "GET", "path": "/"}, "expect": {"status": 200}},
+        {"name": "list", "request": {"method": "FETCH", "path": "x"}, "expect": {}},
+    ]
     problems = HttpGrader(FakeRunner(lambda s: None)).problems(http_task(tmp_path, checks=bad))
     where = {p.location for p in problems}
     assert {"$[1].name", "$[2].request.method", "$[2].request.path", "$[2].expect"} <= where
@@ -263,15 +307,26 @@ def test_the_harness_records_what_the_service_answered(tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        requests = {"timeout": 5, "requests": [
-            {"name": "post", "method": "POST", "path": "/x", "headers": {"Content-Type": "text/plain"},
-             "body_b64": base64.b64encode(b"hello").decode()},
-        ]}
+        requests = {
+            "timeout": 5,
+            "requests": [
+                {
+                    "name": "post",
+                    "method": "POST",
+                    "path": "/x",
+                    "headers": {"Content-Type": "text/plain"},
+                    "body_b64": base64.b64encode(b"hello").decode(),
+                },
+            ],
+        }
         (tmp_path / "requests.json").write_text(json.dumps(requests))
         harness = Path(__file__).resolve().parents[2] / "graders" / "harness" / "http_harness.py"
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        subprocess.run([sys.executable, "-I", str(harness), base, str(tmp_path / "requests.json"),
-                        str(tmp_path / "report.json")], check=True, timeout=30)
+        subprocess.run(
+            [sys.executable, "-I", str(harness), base, str(tmp_path / "requests.json"), str(tmp_path / "report.json")],
+            check=True,
+            timeout=30,
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -298,8 +353,11 @@ class _Flood(BaseHTTPRequestHandler):
 def _run_harness(tmp_path, base, requests):
     (tmp_path / "requests.json").write_text(json.dumps(requests))
     harness = Path(__file__).resolve().parents[2] / "graders" / "harness" / "http_harness.py"
-    subprocess.run([sys.executable, "-I", str(harness), base, str(tmp_path / "requests.json"),
-                    str(tmp_path / "report.json")], check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-I", str(harness), base, str(tmp_path / "requests.json"), str(tmp_path / "report.json")],
+        check=True,
+        timeout=60,
+    )
     return tmp_path / "report.json"
 
 
@@ -307,8 +365,12 @@ def test_the_harness_keeps_its_report_small_whatever_the_service_sends(tmp_path)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Flood)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        requests = {"timeout": 5, "requests": [
-            {"name": f"r{i}", "method": "GET", "path": "/", "headers": {}, "body_b64": None} for i in range(60)]}
+        requests = {
+            "timeout": 5,
+            "requests": [
+                {"name": f"r{i}", "method": "GET", "path": "/", "headers": {}, "body_b64": None} for i in range(60)
+            ],
+        }
         path = _run_harness(tmp_path, f"http://127.0.0.1:{server.server_address[1]}", requests)
     finally:
         server.shutdown()
@@ -322,11 +384,27 @@ def test_the_harness_records_a_refused_connection_as_an_error(tmp_path):
     spare = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     port = spare.server_address[1]
     spare.server_close()
-    (tmp_path / "requests.json").write_text(json.dumps({"timeout": 2, "requests": [
-        {"name": "nobody", "method": "GET", "path": "/", "headers": {}, "body_b64": None}]}))
+    (tmp_path / "requests.json").write_text(
+        json.dumps(
+            {
+                "timeout": 2,
+                "requests": [{"name": "nobody", "method": "GET", "path": "/", "headers": {}, "body_b64": None}],
+            }
+        )
+    )
     harness = Path(__file__).resolve().parents[2] / "graders" / "harness" / "http_harness.py"
-    subprocess.run([sys.executable, "-I", str(harness), f"http://127.0.0.1:{port}", str(tmp_path / "requests.json"),
-                    str(tmp_path / "report.json")], check=True, timeout=30)
+    subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            str(harness),
+            f"http://127.0.0.1:{port}",
+            str(tmp_path / "requests.json"),
+            str(tmp_path / "report.json"),
+        ],
+        check=True,
+        timeout=30,
+    )
     entry = json.loads((tmp_path / "report.json").read_text())["responses"]["nobody"]
     assert entry["error"].startswith("ConnectionRefusedError")
 

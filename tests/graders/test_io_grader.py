@@ -28,7 +28,9 @@ def load_task(root: Path, cases_=None, **grader):
 
 @pytest.fixture
 def task(tmp_path: Path):
-    return load_task(tmp_path / "pack", cases=[{"name": "gamma", "stdin": "input-three", "expected": "EXPECTED-SECRET-THREE"}])
+    return load_task(
+        tmp_path / "pack", cases=[{"name": "gamma", "stdin": "input-three", "expected": "EXPECTED-SECRET-THREE"}]
+    )
 
 
 def answer(*stdouts: bytes, **step_overrides):
@@ -41,7 +43,12 @@ def run(task, runner):
 
 
 def every_byte_of(spec: RunSpec) -> list[bytes]:
-    parts: list[bytes | str] = [*spec.workspace.values(), *spec.workspace.keys(), *spec.grader_files.values(), *spec.grader_files.keys()]
+    parts: list[bytes | str] = [
+        *spec.workspace.values(),
+        *spec.workspace.keys(),
+        *spec.grader_files.values(),
+        *spec.grader_files.keys(),
+    ]
     for step in spec.steps:
         parts += [step.stdin, *(arg.encode() for arg in step.argv)]
     parts += [path.encode() for path in spec.collect]
@@ -68,16 +75,22 @@ def test_each_case_is_a_step_fed_its_input_in_name_order(task):
 def test_matching_output_passes_and_mismatching_fails_with_a_reason(task):
     grading = run(task, answer(b"EXPECTED-SECRET-ONE\n", b"wrong\n", b"EXPECTED-SECRET-THREE"))
     assert [(c.id, c.status) for c in grading.checks] == [
-        ("alpha", CheckStatus.PASS), ("beta", CheckStatus.FAIL), ("gamma", CheckStatus.PASS)]
+        ("alpha", CheckStatus.PASS),
+        ("beta", CheckStatus.FAIL),
+        ("gamma", CheckStatus.PASS),
+    ]
     assert "token 1" in grading.checks[1].message
 
 
-@pytest.mark.parametrize(("comparator", "verdicts"), [
-    ({"type": "whitespace"}, [True, False, False]),
-    ({"type": "exact"}, [False, False, False]),
-    ({"type": "numeric", "abs_tol": 0.1}, [True, True, False]),
-    ({"type": "regex"}, [False, False, True]),
-])
+@pytest.mark.parametrize(
+    ("comparator", "verdicts"),
+    [
+        ({"type": "whitespace"}, [True, False, False]),
+        ({"type": "exact"}, [False, False, False]),
+        ({"type": "numeric", "abs_tol": 0.1}, [True, True, False]),
+        ({"type": "regex"}, [False, False, True]),
+    ],
+)
 def test_the_comparator_comes_from_the_task(tmp_path: Path, comparator, verdicts):
     expected = {"a": ("", "total  1.0\n"), "b": ("", "total 2.0\n"), "c": ("", "t.tal 3\n")}
     task = load_task(tmp_path / "pack", expected, comparator=comparator)
@@ -91,16 +104,22 @@ def test_the_default_comparator_is_whitespace(tmp_path: Path):
 
 
 def test_a_nonzero_exit_fails_the_case_even_with_the_right_output(task):
-    runner = FakeRunner(lambda spec: factories.outcome(
-        factories.step(3, b"EXPECTED-SECRET-ONE\n", b"Traceback: boom\n"), factories.step(0), factories.step(0)))
+    runner = FakeRunner(
+        lambda spec: factories.outcome(
+            factories.step(3, b"EXPECTED-SECRET-ONE\n", b"Traceback: boom\n"), factories.step(0), factories.step(0)
+        )
+    )
     check = run(task, runner).checks[0]
     assert check.status is CheckStatus.FAIL
     assert "exited with code 3" in check.message and "boom" in check.message
 
 
 def test_a_timed_out_case_fails_with_a_clear_message(task):
-    runner = FakeRunner(lambda spec: factories.outcome(
-        factories.step(None, timed_out=True), factories.step(None), factories.step(0, b"EXPECTED-SECRET-THREE")))
+    runner = FakeRunner(
+        lambda spec: factories.outcome(
+            factories.step(None, timed_out=True), factories.step(None), factories.step(0, b"EXPECTED-SECRET-THREE")
+        )
+    )
     first, second, third = run(task, runner).checks
     assert (first.status, first.message) == (CheckStatus.FAIL, "exceeded the time limit")
     assert (second.status, second.message) == (CheckStatus.FAIL, "did not run: the sandbox was stopped")
@@ -119,9 +138,13 @@ def test_a_runner_reporting_the_wrong_number_of_steps_is_a_grader_error(task):
 
 # -- the checker comparator: the author's program, in a sandbox of its own -------------------------
 
+
 def test_the_checker_runs_apart_from_the_candidate(tmp_path: Path):
-    task = load_task(tmp_path / "pack", {"a": ("in-a", "EXPECTED-A"), "b": ("in-b", "EXPECTED-B")},
-                     comparator={"type": "checker", "command": ["python3", "/grader/check.py"]})
+    task = load_task(
+        tmp_path / "pack",
+        {"a": ("in-a", "EXPECTED-A"), "b": ("in-b", "EXPECTED-B")},
+        comparator={"type": "checker", "command": ["python3", "/grader/check.py"]},
+    )
 
     def handler(spec: RunSpec):
         if spec.workspace:  # the candidate's run
@@ -133,23 +156,38 @@ def test_the_checker_runs_apart_from_the_candidate(tmp_path: Path):
     candidate, checker = runner.specs
     assert b"EXPECTED" not in b"\n".join(every_byte_of(candidate))
     assert dict(checker.workspace) == {}
-    assert checker.grader_files[".cases/a/expected"] == b"EXPECTED-A" and checker.grader_files[".cases/b/actual"] == b"got-b"
-    assert checker.steps[0].argv == ("python3", "/grader/check.py", "/grader/.cases/a/input",
-                                     "/grader/.cases/a/expected", "/grader/.cases/a/actual")
-    assert [(c.status, c.message) for c in grading.checks] == [(CheckStatus.PASS, "fine"), (CheckStatus.FAIL, "b is wrong")]
+    assert (
+        checker.grader_files[".cases/a/expected"] == b"EXPECTED-A"
+        and checker.grader_files[".cases/b/actual"] == b"got-b"
+    )
+    assert checker.steps[0].argv == (
+        "python3",
+        "/grader/check.py",
+        "/grader/.cases/a/input",
+        "/grader/.cases/a/expected",
+        "/grader/.cases/a/actual",
+    )
+    assert [(c.status, c.message) for c in grading.checks] == [
+        (CheckStatus.PASS, "fine"),
+        (CheckStatus.FAIL, "b is wrong"),
+    ]
 
 
 def test_a_checker_that_fails_itself_is_a_grader_error(tmp_path: Path):
-    task = load_task(tmp_path / "pack", {"a": ("", "x")},
-                     comparator={"type": "checker", "command": ["python3", "/grader/check.py"]})
+    task = load_task(
+        tmp_path / "pack", {"a": ("", "x")}, comparator={"type": "checker", "command": ["python3", "/grader/check.py"]}
+    )
     runner = FakeRunner(lambda spec: factories.outcome(factories.step(0 if spec.workspace else 2, b"", b"checker bug")))
     with pytest.raises(GraderError, match="checker failed on case 'a'"):
         run(task, runner)
 
 
 def test_the_checkers_run_is_reported_with_the_grading(tmp_path: Path):
-    task = load_task(tmp_path / "pack", {"a": ("in-a", "EXPECTED-A")},
-                     comparator={"type": "checker", "command": ["python3", "/grader/check.py"]})
+    task = load_task(
+        tmp_path / "pack",
+        {"a": ("in-a", "EXPECTED-A")},
+        comparator={"type": "checker", "command": ["python3", "/grader/check.py"]},
+    )
     checker_run = factories.outcome(factories.step(0, b"fine"), wall_seconds=1.5, cpu_seconds=0.25)
     runner = FakeRunner(lambda spec: factories.outcome(factories.step(0, b"got-a")) if spec.workspace else checker_run)
     grading = run(task, runner)
@@ -157,8 +195,9 @@ def test_the_checkers_run_is_reported_with_the_grading(tmp_path: Path):
 
 
 def test_a_failed_checkers_run_is_reported_with_its_grader_error(tmp_path: Path):
-    task = load_task(tmp_path / "pack", {"a": ("", "x")},
-                     comparator={"type": "checker", "command": ["python3", "/grader/check.py"]})
+    task = load_task(
+        tmp_path / "pack", {"a": ("", "x")}, comparator={"type": "checker", "command": ["python3", "/grader/check.py"]}
+    )
     runner = FakeRunner(lambda spec: factories.outcome(factories.step(0 if spec.workspace else 2, b"", b"checker bug")))
     with pytest.raises(GraderError) as raised:
         run(task, runner)

@@ -42,10 +42,12 @@ sys.stdout.write(data.upper())
 @pytest.fixture
 def hoarding_task(tmp_path):
     """Cases run in name order: the hidden one first, the visible one after it."""
-    files = factories.io_task_files({"a-hidden": (f"{SECRET.lower()}\n", f"{SECRET}\n"),
-                                           "b-visible": ("hello\n", "HELLO\n")})
-    task_yaml = factories.io_task_yaml(grader={"kind": "io", "command": ["python3", "main.py"],
-                                               "checks": [{"match": "b-visible", "visible": True}]})
+    files = factories.io_task_files(
+        {"a-hidden": (f"{SECRET.lower()}\n", f"{SECRET}\n"), "b-visible": ("hello\n", "HELLO\n")}
+    )
+    task_yaml = factories.io_task_yaml(
+        grader={"kind": "io", "command": ["python3", "main.py"], "checks": [{"match": "b-visible", "visible": True}]}
+    )
     root = factories.write_pack(tmp_path / "pack", {"sample": {"task": task_yaml, "files": files}})
     return packs.load_pack(root, environments=images.environments()).task("sample")
 
@@ -54,8 +56,12 @@ def hoarding_task(tmp_path):
 def test_a_hidden_input_saved_in_one_case_never_reaches_a_later_visible_case(docker_client, hoarding_task, warm):
     runner = DockerRunner(docker_client, warm=warm)
     try:
-        result = grade_submission(hoarding_task, {"main.py": HOARDER.encode()}, runner=runner,
-                                  grader=GraderSet(runner).for_task(hoarding_task))
+        result = grade_submission(
+            hoarding_task,
+            {"main.py": HOARDER.encode()},
+            runner=runner,
+            grader=GraderSet(runner).for_task(hoarding_task),
+        )
     finally:
         runner.close()
     by_id = {check.id: check for check in result.checks}

@@ -21,8 +21,10 @@ VARIANTS = {
     "off-by-one": b"def add(a, b):\n    return a + b + 1  # off-by-one\n",
     "swapped": b"def add(a, b):\n    return a - b  # swapped\n",
 }
-SUBMISSION = {"calc.py": b"def add(a, b):\n    return 0  # the candidate's own copy\n",
-              "test_calc.py": b"from calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n"}
+SUBMISSION = {
+    "calc.py": b"def add(a, b):\n    return 0  # the candidate's own copy\n",
+    "test_calc.py": b"from calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+}
 
 
 def mutation_task(tmp_path: Path, variants=VARIANTS, **overrides):
@@ -39,9 +41,16 @@ def mutation_task(tmp_path: Path, variants=VARIANTS, **overrides):
 def report(results: dict[str, str], exitstatus: int | None = None, **extra) -> bytes:
     if exitstatus is None:
         exitstatus = 0 if all(v == "pass" for v in results.values()) and results else 1
-    return json.dumps({"mode": "run", "collected": list(results), "exitstatus": exitstatus, "collect_errors": {},
-                       "results": {k: {"outcome": v, "message": f"{k} said {v}", "duration": 0.01}
-                                   for k, v in results.items()}, **extra}).encode()
+    return json.dumps(
+        {
+            "mode": "run",
+            "collected": list(results),
+            "exitstatus": exitstatus,
+            "collect_errors": {},
+            "results": {k: {"outcome": v, "message": f"{k} said {v}", "duration": 0.01} for k, v in results.items()},
+            **extra,
+        }
+    ).encode()
 
 
 def implementation(spec: RunSpec) -> str:
@@ -54,6 +63,7 @@ def runner_where(results_by_impl: dict[str, dict[str, str]], **outcome_overrides
     def handle(spec: RunSpec):
         results = results_by_impl[implementation(spec)]
         return factories.outcome(collected={REPORT: report(results)}, **outcome_overrides.get(implementation(spec), {}))
+
     return factories.harness_runner(handle)
 
 
@@ -92,9 +102,13 @@ def test_python_files_get_a_random_trailing_comment_per_run(tmp_path):
 
 def test_every_variant_runs_in_its_own_sandbox_that_looks_like_the_reference_run(tmp_path):
     task = mutation_task(tmp_path)
-    runner = runner_where({"reference": {"t::a": "pass", "t::b": "pass"},
-                           "off-by-one": {"t::a": "fail", "t::b": "pass"},
-                           "swapped": {"t::a": "pass", "t::b": "pass"}})
+    runner = runner_where(
+        {
+            "reference": {"t::a": "pass", "t::b": "pass"},
+            "off-by-one": {"t::a": "fail", "t::b": "pass"},
+            "swapped": {"t::a": "pass", "t::b": "pass"},
+        }
+    )
     grading, specs = graded(task, runner)
 
     assert [implementation(s) for s in specs] == ["reference", "off-by-one", "swapped"]
@@ -117,11 +131,15 @@ def test_every_variant_runs_in_its_own_sandbox_that_looks_like_the_reference_run
 
 def test_every_variants_run_is_reported_with_the_grading_and_none_when_the_gate_fails(tmp_path):
     task = mutation_task(tmp_path)
-    runner = runner_where({"reference": {"t::a": "pass"}, "off-by-one": {"t::a": "fail"}, "swapped": {"t::a": "pass"}},
-                          **{"off-by-one": {"wall_seconds": 1.5}, "swapped": {"wall_seconds": 2.5}})
+    runner = runner_where(
+        {"reference": {"t::a": "pass"}, "off-by-one": {"t::a": "fail"}, "swapped": {"t::a": "pass"}},
+        **{"off-by-one": {"wall_seconds": 1.5}, "swapped": {"wall_seconds": 2.5}},
+    )
     grading, _ = graded(task, runner)
     assert [(run.purpose, run.outcome.wall_seconds) for run in grading.runs] == [
-        ("variant off-by-one", 1.5), ("variant swapped", 2.5)]
+        ("variant off-by-one", 1.5),
+        ("variant swapped", 2.5),
+    ]
     gated, _ = graded(task, runner_where({"reference": {"t::a": "fail"}}))
     assert gated.runs == ()
 
@@ -188,6 +206,7 @@ def test_timeouts_fail_the_gate_on_the_reference_and_catch_a_variant(tmp_path):
         if implementation(spec) == "swapped":
             return factories.outcome(timed_out)
         return factories.outcome(collected={REPORT: report({"t::a": "pass"})})
+
     grading, _ = graded(task, factories.harness_runner(slow_variant))
     checks = by_id(grading)
     assert checks["caught-swapped"].status is CheckStatus.PASS
@@ -209,6 +228,7 @@ def test_a_variant_run_that_never_reported_counts_as_caught(tmp_path):
         if implementation(spec) == "reference":
             return factories.outcome(collected={REPORT: report({"t::a": "pass"})})
         return factories.outcome(StepOutcome(exit_code=0))
+
     grading, _ = graded(task, factories.harness_runner(handle))
     assert by_id(grading)["caught-swapped"].status is CheckStatus.PASS
     assert grading.crashed == ""
@@ -225,7 +245,10 @@ def test_variant_problems_are_named(tmp_path):
     task = mutation_task(tmp_path, variants={"same": REFERENCE, "Bad_Name": VARIANTS["swapped"]})
     (task.root / "grader" / "variants" / "extra").mkdir()
     (task.root / "grader" / "variants" / "extra" / "other.py").write_text("x = 1\n")
-    problems = {p.file.rsplit("/", 1)[-1]: p.message for p in MutationGrader(factories.harness_runner(lambda s: None)).problems(task)}
+    problems = {
+        p.file.rsplit("/", 1)[-1]: p.message
+        for p in MutationGrader(factories.harness_runner(lambda s: None)).problems(task)
+    }
     assert "does not differ" in problems["same"]
     assert "lower-case words" in problems["Bad_Name"]
     assert "other.py not in grader/reference" in problems["extra"]
@@ -287,12 +310,15 @@ def test_a_suite_that_hashes_the_module_fails_the_gate(tmp_path, docker_runner, 
     task = packs.load_pack(pack_root, environments=images.environments()).task("test-the-parser")
     starter = packs.starter_files(task)
     digest = hashlib.sha256(starter["durations.py"]).hexdigest()
-    gaming = (b"import hashlib, durations\n\ndef test_is_the_reference():\n"
-              b"    data = open(durations.__file__, 'rb').read()\n"
-              b"    assert hashlib.sha256(data).hexdigest() == '" + digest.encode() + b"'\n")
+    gaming = (
+        b"import hashlib, durations\n\ndef test_is_the_reference():\n"
+        b"    data = open(durations.__file__, 'rb').read()\n"
+        b"    assert hashlib.sha256(data).hexdigest() == '" + digest.encode() + b"'\n"
+    )
 
-    result = grade_submission(task, {**starter, "test_durations.py": gaming}, runner=docker_runner,
-                              grader=graders.for_task(task))
+    result = grade_submission(
+        task, {**starter, "test_durations.py": gaming}, runner=docker_runner, grader=graders.for_task(task)
+    )
 
     assert result.score == 0
     assert next(c for c in result.checks if c.id == GATE).status is CheckStatus.FAIL

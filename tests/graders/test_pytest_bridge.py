@@ -28,7 +28,7 @@ assert spec is not None and spec.loader is not None
 bridge_module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bridge_module)
 
-CANDIDATE = textwrap.dedent('''
+CANDIDATE = textwrap.dedent("""
     import decimal
 
     LIMIT = 100
@@ -86,7 +86,7 @@ CANDIDATE = textwrap.dedent('''
 
     def reach_globals(fn):
         return fn.__globals__
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +119,31 @@ def cand(remote):
     return remote.remote_module("cand")
 
 
-@pytest.mark.parametrize("value", [
-    None, True, 0, -7, 2**80, 1.5, math.inf, -math.inf, "héllo", b"\x00\xff", (1, (2, "x")), frozenset({1, 2}),
-    {1, 2, 3}, {"a": [1, {"b": None}]}, {(1, 2): "tuple key", 3: "int key"}, Decimal("1.10"),
-    datetime.datetime(2026, 3, 1, 10, 0),  # noqa: DTZ001 - a naive datetime must cross as one too
-    datetime.date(2026, 3, 1), datetime.timedelta(seconds=90), 2 + 3j,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        0,
+        -7,
+        2**80,
+        1.5,
+        math.inf,
+        -math.inf,
+        "héllo",
+        b"\x00\xff",
+        (1, (2, "x")),
+        frozenset({1, 2}),
+        {1, 2, 3},
+        {"a": [1, {"b": None}]},
+        {(1, 2): "tuple key", 3: "int key"},
+        Decimal("1.10"),
+        datetime.datetime(2026, 3, 1, 10, 0),  # noqa: DTZ001 - a naive datetime must cross as one too
+        datetime.date(2026, 3, 1),
+        datetime.timedelta(seconds=90),
+        2 + 3j,
+    ],
+)
 def test_values_cross_by_value_with_their_types(cand, value):
     back = cand.echo(value)
     assert back == value and type(back) is type(value)
@@ -244,19 +263,22 @@ def answering(*answers):
     return bridge
 
 
-@pytest.mark.parametrize("answer", [
-    b"not json\n",
-    b"[1, 2]\n",
-    {"r": {"$o": 12345}},
-    {"r": {"$B": "eval"}},
-    {"r": {"$B": "__import__"}},
-    {"r": {"$v": "os.system", "s": "id"}},
-    {"r": {"$r": ["n", 1]}},
-    {"r": {"unknown": 1}},
-    {"e": 5},
-    {"e": {"$e": {"$B": "int"}, "args": [], "s": "", "n": 1}},
-    {"r": None, "sync": [[99, []]]},
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"not json\n",
+        b"[1, 2]\n",
+        {"r": {"$o": 12345}},
+        {"r": {"$B": "eval"}},
+        {"r": {"$B": "__import__"}},
+        {"r": {"$v": "os.system", "s": "id"}},
+        {"r": {"$r": ["n", 1]}},
+        {"r": {"unknown": 1}},
+        {"e": 5},
+        {"e": {"$e": {"$B": "int"}, "args": [], "s": "", "n": 1}},
+        {"r": None, "sync": [[99, []]]},
+    ],
+)
 def test_a_malformed_answer_is_a_protocol_error(answer):
     bridge = answering(answer)
     with pytest.raises(bridge_module.ProtocolError):
@@ -277,8 +299,14 @@ def test_a_peer_that_goes_away_is_a_protocol_error():
 
 
 def test_a_candidate_exception_class_named_like_pytests_is_a_new_class():
-    crafted = {"e": {"$e": {"$h": 1, "name": "Skipped", "cls": True, "bases": [{"$B": "BaseException"}]},
-                     "args": ["skip me"], "s": "skip me", "n": 2}}
+    crafted = {
+        "e": {
+            "$e": {"$h": 1, "name": "Skipped", "cls": True, "bases": [{"$B": "BaseException"}]},
+            "args": ["skip me"],
+            "s": "skip me",
+            "n": 2,
+        }
+    }
     bridge = answering(crafted)
     with pytest.raises(BaseException) as raised:
         bridge.request("import", "anything")

@@ -71,5 +71,8 @@ def test_the_references_own_run_is_the_collection(tmp_path: Path, docker_runner)
     starter = grade_submission(task, STARTER, runner=runner, grader=grader)
     assert runner.modes == ["run", "run"]  # no collection sandbox
     assert (reference.score, starter.score) == (100, 0)
-    assert [c.id for c in starter.checks] == [c.id for c in reference.checks] == [
-        "test_sample.py::test_small", "test_sample.py::test_negative", "test_sample.py::test_third"]
+    assert (
+        [c.id for c in starter.checks]
+        == [c.id for c in reference.checks]
+        == ["test_sample.py::test_small", "test_sample.py::test_negative", "test_sample.py::test_third"]
+    )

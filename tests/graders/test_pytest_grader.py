@@ -20,8 +20,15 @@ SUBMISSION = {"sample.py": b"def add(a, b):\n    return a + b\n"}
 
 
 def load_task(root: Path, files: dict[str, str] | None = None, **task_overrides):
-    pack = factories.write_pack(root, {"sample": {"task": factories.pytest_task_yaml(**task_overrides),
-                                                  "files": factories.pytest_task_files(**(files or {}))}})
+    pack = factories.write_pack(
+        root,
+        {
+            "sample": {
+                "task": factories.pytest_task_yaml(**task_overrides),
+                "files": factories.pytest_task_files(**(files or {})),
+            }
+        },
+    )
     return packs.load_pack(pack, environments=["python"]).task("sample")
 
 
@@ -31,8 +38,9 @@ def task(tmp_path: Path):
 
 
 def reporting(results: dict[str, str], **extra):
-    return factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(
-        collected={REPORT: factories.pytest_report(TESTS, results, **extra)}))
+    return factories.pytest_runner(
+        TESTS, run=lambda spec: factories.outcome(collected={REPORT: factories.pytest_report(TESTS, results, **extra)})
+    )
 
 
 def grade(task, runner, submission=SUBMISSION, grader=None):
@@ -43,7 +51,9 @@ def grade(task, runner, submission=SUBMISSION, grader=None):
 def test_every_expected_test_becomes_a_check(task):
     grading = grade(task, reporting({SMALL: "pass", NEGATIVE: "fail"}))
     assert [(c.id, c.name, c.status) for c in grading.checks] == [
-        (SMALL, "test_small", CheckStatus.PASS), (NEGATIVE, "test_negative", CheckStatus.FAIL)]
+        (SMALL, "test_small", CheckStatus.PASS),
+        (NEGATIVE, "test_negative", CheckStatus.FAIL),
+    ]
     assert grading.crashed == ""
 
 
@@ -61,9 +71,16 @@ def test_results_for_tests_not_in_the_expected_list_are_ignored(task):
     assert all(c.status is CheckStatus.FAIL for c in grading.checks)
 
 
-@pytest.mark.parametrize(("outcome", "status"), [("pass", CheckStatus.PASS), ("fail", CheckStatus.FAIL),
-                                                  ("error", CheckStatus.ERROR), ("skipped", CheckStatus.SKIPPED),
-                                                  ("something-else", CheckStatus.ERROR)])
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [
+        ("pass", CheckStatus.PASS),
+        ("fail", CheckStatus.FAIL),
+        ("error", CheckStatus.ERROR),
+        ("skipped", CheckStatus.SKIPPED),
+        ("something-else", CheckStatus.ERROR),
+    ],
+)
 def test_harness_outcomes_map_to_check_statuses(task, outcome, status):
     grading = grade(task, reporting({SMALL: outcome, NEGATIVE: "pass"}))
     assert grading.checks[0].status is status
@@ -83,8 +100,9 @@ def test_an_oom_killed_run_says_so(task):
 
 
 def test_a_run_without_a_report_is_a_crash(task):
-    runner = factories.pytest_runner(TESTS, run=lambda spec: factories.outcome(
-        factories.step(0, b"test_sample.py::test_small PASSED\n")))
+    runner = factories.pytest_runner(
+        TESTS, run=lambda spec: factories.outcome(factories.step(0, b"test_sample.py::test_small PASSED\n"))
+    )
     grading = grade(task, runner)
     assert grading.crashed and "exit 0" in grading.crashed
     assert all(c.status is CheckStatus.FAIL for c in grading.checks)
@@ -98,14 +116,20 @@ def test_a_collection_error_in_the_candidates_run_is_explained(task):
 
 
 def test_author_rules_set_weight_skill_and_visibility(tmp_path: Path):
-    task = load_task(tmp_path / "pack", grader={"kind": "pytest", "checks": [
-        {"match": "*negative*", "weight": 3, "micro_skill": "python.basics.signs", "visible": True}]})
+    task = load_task(
+        tmp_path / "pack",
+        grader={
+            "kind": "pytest",
+            "checks": [{"match": "*negative*", "weight": 3, "micro_skill": "python.basics.signs", "visible": True}],
+        },
+    )
     small, negative = grade(task, reporting({SMALL: "pass", NEGATIVE: "pass"})).checks
     assert (negative.weight, negative.micro_skill, negative.visible) == (3, "python.basics.signs", True)
     assert (small.weight, small.micro_skill, small.visible) == (1.0, None, False)
 
 
 # -- the expected list ----------------------------------------------------------------------------
+
 
 def modes(runner: FakeRunner) -> list[str]:
     return [(spec.client or spec).steps[0].argv[3] for spec in runner.specs]
@@ -136,11 +160,18 @@ def test_the_grader_digest_covers_the_reference_and_the_tests_folder_but_not_the
     base = grader_digest(load_task(tmp_path / "base"))
     other_reference = load_task(tmp_path / "ref", files={"solution/sample.py": "def add(a, b):\n    return b + a\n"})
     assert grader_digest(other_reference) != base  # the tests are collected with the reference
-    moved = load_task(tmp_path / "moved", files={"grader/tests/test_sample.py": "def test_small():\n    pass\n"},
-                      grader={"kind": "pytest", "tests": "tests"})
+    moved = load_task(
+        tmp_path / "moved",
+        files={"grader/tests/test_sample.py": "def test_small():\n    pass\n"},
+        grader={"kind": "pytest", "tests": "tests"},
+    )
     assert grader_digest(moved) != base
-    cosmetic = load_task(tmp_path / "cosmetic", files={"statement.md": "# Add\n\nReworded.\n"}, title="Renamed",
-                         scoring={"pass_threshold": 50})
+    cosmetic = load_task(
+        tmp_path / "cosmetic",
+        files={"statement.md": "# Add\n\nReworded.\n"},
+        title="Renamed",
+        scoring={"pass_threshold": 50},
+    )
     assert grader_digest(cosmetic) == base
 
 
@@ -190,12 +221,15 @@ def test_without_a_cache_dir_nothing_is_written(task, tmp_path: Path, monkeypatc
     assert list(tmp_path.rglob("pytest-*.json")) == []
 
 
-@pytest.mark.parametrize("report", [
-    factories.pytest_report([], collect_errors={"test_sample.py": "SyntaxError"}),
-    factories.pytest_report([]),
-    b"not json",
-    None,
-])
+@pytest.mark.parametrize(
+    "report",
+    [
+        factories.pytest_report([], collect_errors={"test_sample.py": "SyntaxError"}),
+        factories.pytest_report([]),
+        b"not json",
+        None,
+    ],
+)
 def test_a_failed_reference_collection_is_a_grader_error(task, report, tmp_path: Path):
     def collect(spec):
         if report is None:
@@ -216,6 +250,7 @@ def test_a_failed_collection_names_the_error(task):
 
 
 # -- the run ---------------------------------------------------------------------------------------
+
 
 def test_the_run_isolates_python_and_reads_only_the_report(tmp_path: Path):
     task = load_task(tmp_path / "pack", grader={"kind": "pytest", "isolation": "shared-process"})
@@ -257,8 +292,10 @@ def test_only_shared_process_tasks_carry_a_tamper_warning(task, tmp_path: Path):
 def test_a_tests_folder_is_passed_to_the_harness(tmp_path: Path):
     files = factories.pytest_task_files()
     files["grader/tests/test_sample.py"] = files.pop("grader/test_sample.py")
-    pack = factories.write_pack(tmp_path / "pack", {"sample": {
-        "task": factories.pytest_task_yaml(grader={"kind": "pytest", "tests": "tests"}), "files": files}})
+    pack = factories.write_pack(
+        tmp_path / "pack",
+        {"sample": {"task": factories.pytest_task_yaml(grader={"kind": "pytest", "tests": "tests"}), "files": files}},
+    )
     task = packs.load_pack(pack, environments=["python"]).task("sample")
     spec = PytestGrader(reporting({})).build_run(task, SUBMISSION)
     assert spec.client is not None

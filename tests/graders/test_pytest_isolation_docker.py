@@ -28,9 +28,13 @@ from tests.conftest import CATALOGUE
 
 pytestmark = pytest.mark.docker
 
-PYTEST_TASKS = [task for folder in sorted(CATALOGUE.iterdir()) if (folder / "pack.yaml").is_file()
-                for task in packs.load_pack(folder, environments=images.environments()).tasks
-                if task.grader_kind == "pytest"]
+PYTEST_TASKS = [
+    task
+    for folder in sorted(CATALOGUE.iterdir())
+    if (folder / "pack.yaml").is_file()
+    for task in packs.load_pack(folder, environments=images.environments()).tasks
+    if task.grader_kind == "pytest"
+]
 SEPARATE_TASKS = [t for t in PYTEST_TASKS if isolation(t) == SEPARATE]
 RETRY = next(t for t in PYTEST_TASKS if t.id == "retry-backoff")
 
@@ -116,8 +120,10 @@ def imported_names(task: Task) -> set[str]:
     return names
 
 
-SHADOW = ("\nimport sys as _s\n_s.modules.pop(__name__, None)\n_s.path[:] = [p for p in _s.path if p not in ('', '/workspace')]\n"
-          "import importlib as _il\n_il.import_module(__name__)\n")
+SHADOW = (
+    "\nimport sys as _s\n_s.modules.pop(__name__, None)\n_s.path[:] = [p for p in _s.path if p not in ('', '/workspace')]\n"
+    "import importlib as _il\n_il.import_module(__name__)\n"
+)
 
 
 def attacked(task: Task, attack: str) -> dict[str, bytes]:
@@ -151,9 +157,12 @@ def earned(task: Task, submission: dict[str, bytes], runner, graders, *, label: 
 
 @pytest.mark.parametrize("task", PYTEST_TASKS, ids=lambda t: t.id)
 def test_the_reference_solution_scores_100(task, docker_runner, graders):
-    result = grade_submission(task, packs.reference_submission(task), runner=docker_runner, grader=graders.for_task(task))
+    result = grade_submission(
+        task, packs.reference_submission(task), runner=docker_runner, grader=graders.for_task(task)
+    )
     assert (result.score, result.verdict, result.status) == (100.0, Verdict.READY, RunStatus.COMPLETED), [
-        (c.id, c.status.value, c.message[:300]) for c in result.checks if c.status is not CheckStatus.PASS]
+        (c.id, c.status.value, c.message[:300]) for c in result.checks if c.status is not CheckStatus.PASS
+    ]
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
@@ -175,7 +184,7 @@ def test_the_same_attacks_do_work_in_the_shared_process_mode(attack, docker_runn
 
 def test_the_candidates_sandbox_never_holds_the_hidden_tests(docker_runner, graders):
     """The candidate's code looks for the hidden tests and the report key; the tests' sandbox is out of its reach."""
-    probe = '''
+    probe = """
 import os
 FOUND = []
 for folder, subfolders, names in os.walk("/"):
@@ -184,9 +193,8 @@ for folder, subfolders, names in os.walk("/"):
               if n.startswith("test_retry") or n in ("report.json", "pytest_harness.py")]
 def retry(*args, **kwargs):
     raise ValueError("FOUND:" + repr(sorted(FOUND)))
-'''
-    result = grade_submission(RETRY, {"retry.py": probe.encode()}, runner=docker_runner,
-                              grader=graders.for_task(RETRY))
+"""
+    result = grade_submission(RETRY, {"retry.py": probe.encode()}, runner=docker_runner, grader=graders.for_task(RETRY))
     messages = " ".join(c.message for c in result.checks)
     found = re.search(r"FOUND:(\[.*?\])", messages)
     assert found is not None, messages[:2000]
@@ -203,7 +211,7 @@ def test_the_starters_public_tests_still_run_with_plain_pytest(task, docker_runn
 def test_the_candidates_code_shares_a_bare_loopback_where_only_its_own_bridge_listens(docker_runner, graders):
     """The tests' sandbox joins the candidate's network namespace: no interface but ``lo``, no route, and no
     listening socket but the candidate's own bridge (the harness only connects), so nothing there to reach."""
-    probe = '''
+    probe = """
 import socket
 def _listening():
     ports = []
@@ -216,9 +224,8 @@ def _listening():
     return sorted(ports)
 def retry(*args, **kwargs):
     raise ValueError("SEEN:" + repr([socket.if_nameindex(), open("/proc/net/route").read().count("\\n"), _listening()]))
-'''
-    result = grade_submission(RETRY, {"retry.py": probe.encode()}, runner=docker_runner,
-                              grader=graders.for_task(RETRY))
+"""
+    result = grade_submission(RETRY, {"retry.py": probe.encode()}, runner=docker_runner, grader=graders.for_task(RETRY))
     messages = " ".join(c.message for c in result.checks)
     seen = re.search(r"SEEN:(\[.*?\]\])", messages)
     assert seen is not None, messages[:2000]

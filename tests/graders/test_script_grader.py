@@ -20,9 +20,13 @@ SUBMISSION = {"report.py": b"print('{}')\n"}
 @pytest.fixture
 def task(tmp_path: Path):
     files = {**factories.pytest_task_files(), "grader/grade.py": "import json\n", "grader/data/basic.csv": "a,b\n"}
-    task_yaml = factories.script_task_yaml(grader={
-        "kind": "script", "command": ["python3", "/grader/grade.py"],
-        "checks": [{"match": "totals-*", "weight": 2, "micro_skill": "python.data.aggregation", "visible": True}]})
+    task_yaml = factories.script_task_yaml(
+        grader={
+            "kind": "script",
+            "command": ["python3", "/grader/grade.py"],
+            "checks": [{"match": "totals-*", "weight": 2, "micro_skill": "python.data.aggregation", "visible": True}],
+        }
+    )
     pack = factories.write_pack(tmp_path / "pack", {"sample": {"task": task_yaml, "files": files}})
     return packs.load_pack(pack, environments=["python"]).task("sample")
 
@@ -74,17 +78,20 @@ def test_results_printed_on_stdout_are_not_results(task):
 
 def test_a_results_file_that_is_not_json_is_the_graders_fault(task):
     with pytest.raises(GraderError, match="is not valid JSON"):
-        grade_with(task, b"{\"tests\": [")
+        grade_with(task, b'{"tests": [')
 
 
-@pytest.mark.parametrize(("document", "where"), [
-    ({"tests": [{"name": "x", "score": 1}]}, "$.tests[0]"),
-    ({"tests": [{"name": "x", "score": 1, "max_score": 0}]}, "$.tests[0].max_score"),
-    ({"tests": [{"name": "x", "score": -1, "max_score": 1}]}, "$.tests[0].score"),
-    ({"tests": [{"name": "x", "score": 1, "max_score": 1, "status": "sort of"}]}, "$.tests[0].status"),
-    ({"no_tests": []}, "$"),
-    ([1, 2], "$"),
-])
+@pytest.mark.parametrize(
+    ("document", "where"),
+    [
+        ({"tests": [{"name": "x", "score": 1}]}, "$.tests[0]"),
+        ({"tests": [{"name": "x", "score": 1, "max_score": 0}]}, "$.tests[0].max_score"),
+        ({"tests": [{"name": "x", "score": -1, "max_score": 1}]}, "$.tests[0].score"),
+        ({"tests": [{"name": "x", "score": 1, "max_score": 1, "status": "sort of"}]}, "$.tests[0].status"),
+        ({"no_tests": []}, "$"),
+        ([1, 2], "$"),
+    ],
+)
 def test_a_schema_invalid_results_file_is_the_graders_fault_naming_the_field(task, document, where):
     with pytest.raises(GraderError) as caught:
         grade_with(task, json.dumps(document).encode())
@@ -92,33 +99,52 @@ def test_a_schema_invalid_results_file_is_the_graders_fault_naming_the_field(tas
 
 
 def test_each_test_becomes_a_check_with_the_authors_rules(task):
-    grading = grade_with(task, results(
-        {"name": "totals-basic", "score": 1, "max_score": 1, "status": "passed"},
-        {"name": "rejects-basic", "score": 0, "max_score": 1, "output": "line 4 was kept"}))
+    grading = grade_with(
+        task,
+        results(
+            {"name": "totals-basic", "score": 1, "max_score": 1, "status": "passed"},
+            {"name": "rejects-basic", "score": 0, "max_score": 1, "output": "line 4 was kept"},
+        ),
+    )
     totals, rejects = grading.checks
     assert (totals.id, totals.status, totals.weight, totals.micro_skill, totals.visible) == (
-        "totals-basic", CheckStatus.PASS, 2, "python.data.aggregation", True)
+        "totals-basic",
+        CheckStatus.PASS,
+        2,
+        "python.data.aggregation",
+        True,
+    )
     assert (rejects.status, rejects.message, rejects.weight, rejects.visible) == (
-        CheckStatus.FAIL, "line 4 was kept", 1.0, False)
+        CheckStatus.FAIL,
+        "line 4 was kept",
+        1.0,
+        False,
+    )
     assert grading.crashed == ""
 
 
-@pytest.mark.parametrize(("visibility", "visible"), [("visible", True), ("hidden", False), ("after_due_date", False),
-                                                     ("after_published", False)])
+@pytest.mark.parametrize(
+    ("visibility", "visible"),
+    [("visible", True), ("hidden", False), ("after_due_date", False), ("after_published", False)],
+)
 def test_visibility_overrides_the_rule(task, visibility, visible):
-    [check] = grade_with(task, results({"name": "totals-x", "score": 1, "max_score": 1, "visibility": visibility})).checks
+    [check] = grade_with(
+        task, results({"name": "totals-x", "score": 1, "max_score": 1, "visibility": visibility})
+    ).checks
     assert check.visible is visible
 
 
 def test_without_visibility_the_rule_decides(task):
-    shown, hidden = grade_with(task, results({"name": "totals-x", "score": 1, "max_score": 1},
-                                             {"name": "other", "score": 1, "max_score": 1})).checks
+    shown, hidden = grade_with(
+        task, results({"name": "totals-x", "score": 1, "max_score": 1}, {"name": "other", "score": 1, "max_score": 1})
+    ).checks
     assert (shown.visible, hidden.visible) == (True, False)
 
 
 def test_partial_scores_are_kept_and_scored(task):
-    grading = grade_with(task, results({"name": "a", "score": 1, "max_score": 4},
-                                       {"name": "b", "score": 3, "max_score": 3}))
+    grading = grade_with(
+        task, results({"name": "a", "score": 1, "max_score": 4}, {"name": "b", "score": 3, "max_score": 3})
+    )
     partial, full = grading.checks
     assert (partial.score, partial.max_score, partial.status) == (1.0, 4.0, CheckStatus.FAIL)
     assert full.status is CheckStatus.PASS
@@ -131,8 +157,13 @@ def test_a_score_above_the_maximum_is_capped(task):
 
 
 def test_an_explicit_status_wins_over_the_score(task):
-    failed, passed = grade_with(task, results({"name": "a", "score": 1, "max_score": 1, "status": "failed"},
-                                              {"name": "b", "score": 0.5, "max_score": 1, "status": "passed"})).checks
+    failed, passed = grade_with(
+        task,
+        results(
+            {"name": "a", "score": 1, "max_score": 1, "status": "failed"},
+            {"name": "b", "score": 0.5, "max_score": 1, "status": "passed"},
+        ),
+    ).checks
     assert (failed.status, passed.status) == (CheckStatus.FAIL, CheckStatus.PASS)
     assert passed.score == 0.5
 

@@ -12,15 +12,33 @@ from tests.runners.test_docker_runner import LIMITS, TEST_LABEL, labelled, run_b
 
 pytestmark = pytest.mark.docker
 
-LEAVE = ("sh", "-c", ("cat data.txt; echo left > /tmp/mark; echo left > /workspace/mark; echo left > /dev/shm/mark;"
-         " (python3 -c 'import time; time.sleep(60)' hoarder-daemon &) ; hostname"))
-LOOK = ("sh", "-c", ("cat data.txt; cat /tmp/mark /workspace/mark /dev/shm/mark 2>/dev/null;"
-        " grep -l 'hoarder-daemo[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l; hostname"))
+LEAVE = (
+    "sh",
+    "-c",
+    (
+        "cat data.txt; echo left > /tmp/mark; echo left > /workspace/mark; echo left > /dev/shm/mark;"
+        " (python3 -c 'import time; time.sleep(60)' hoarder-daemon &) ; hostname"
+    ),
+)
+LOOK = (
+    "sh",
+    "-c",
+    (
+        "cat data.txt; cat /tmp/mark /workspace/mark /dev/shm/mark 2>/dev/null;"
+        " grep -l 'hoarder-daemo[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l; hostname"
+    ),
+)
 
 
 def isolated(*steps: Step, limits: ResourceLimits = LIMITS) -> RunSpec:
-    return RunSpec(environment="python", limits=limits, steps=steps, workspace={"data.txt": b"files arrive\n"},
-                   labels={TEST_LABEL: uuid.uuid4().hex}, isolated_steps=True)
+    return RunSpec(
+        environment="python",
+        limits=limits,
+        steps=steps,
+        workspace={"data.txt": b"files arrive\n"},
+        labels={TEST_LABEL: uuid.uuid4().hex},
+        isolated_steps=True,
+    )
 
 
 @pytest.mark.parametrize("warm", [0, 1], ids=["cold", "warm"])
@@ -41,8 +59,9 @@ def test_each_step_gets_a_fresh_sandbox_with_the_same_files_and_nothing_left_by_
 
 def test_a_step_that_times_out_does_not_stop_the_next_and_counters_add_up(docker_runner):
     limits = ResourceLimits(time_seconds=2, memory_mb=64, cpus=1, pids=32, disk_mb=8, output_kb=16)
-    outcome = run_bounded(docker_runner, isolated(Step(("sleep", "30")), Step(("python3", "-c", "print(7)")),
-                                                  limits=limits))
+    outcome = run_bounded(
+        docker_runner, isolated(Step(("sleep", "30")), Step(("python3", "-c", "print(7)")), limits=limits)
+    )
     first, second = outcome.steps
     assert first.timed_out and first.exit_code is None
     assert (second.exit_code, second.stdout) == (0, b"7\n")

@@ -83,7 +83,9 @@ def test_files_too_big_for_the_workspace_are_an_engine_error_not_the_candidates_
 
 def test_the_candidate_cannot_fake_a_failed_copy(docker_runner):
     """Exit 125 with copy-failure words on stderr is the candidate's own outcome, not an engine error."""
-    outcome = run(docker_runner, "import sys; print('tasktrial-upload-failed- tar: nope', file=sys.stderr); sys.exit(125)")
+    outcome = run(
+        docker_runner, "import sys; print('tasktrial-upload-failed- tar: nope', file=sys.stderr); sys.exit(125)"
+    )
     assert outcome.steps[0].exit_code == 125
 
 
@@ -93,10 +95,15 @@ def test_a_program_that_never_reads_stdin_still_ends(docker_runner):
 
 
 def test_files_arrive_and_steps_share_the_workspace(docker_runner):
-    outcome = run_bounded(docker_runner, spec(
-        python("open('made.txt', 'w').write(open('/workspace/pkg/in.txt').read() + open('/grader/key').read())"),
-        python("import os; print(os.getcwd(), open('made.txt').read())"),
-        workspace={"pkg/in.txt": b"from-workspace "}, grader_files={"key": b"from-grader"}))
+    outcome = run_bounded(
+        docker_runner,
+        spec(
+            python("open('made.txt', 'w').write(open('/workspace/pkg/in.txt').read() + open('/grader/key').read())"),
+            python("import os; print(os.getcwd(), open('made.txt').read())"),
+            workspace={"pkg/in.txt": b"from-workspace "},
+            grader_files={"key": b"from-grader"},
+        ),
+    )
     assert [s.exit_code for s in outcome.steps] == [0, 0]
     assert outcome.steps[1].stdout == b"/workspace from-workspace from-grader\n"
 
@@ -261,8 +268,12 @@ def test_one_file_larger_than_disk_mb_fails(docker_runner):
 
 
 def test_collected_files_are_read_back(docker_runner):
-    outcome = run(docker_runner, "open('/workspace/out/result.txt', 'w').write('done')\n",
-                  workspace={"out/.keep": b""}, collect=("/workspace/out/result.txt", "/workspace/absent.txt"))
+    outcome = run(
+        docker_runner,
+        "open('/workspace/out/result.txt', 'w').write('done')\n",
+        workspace={"out/.keep": b""},
+        collect=("/workspace/out/result.txt", "/workspace/absent.txt"),
+    )
     assert dict(outcome.collected) == {"/workspace/out/result.txt": b"done"}
 
 
@@ -377,10 +388,16 @@ def test_the_warm_path_uses_each_sandbox_once_and_leaves_nothing(docker_client):
 
     runner = DockerRunner(docker_client, warm=1)
     try:
-        leave = RunSpec(environment="python", limits=ResourceLimits(time_seconds=10),
-                        steps=(Step(("sh", "-c", "echo mark > /tmp/left-behind; hostname")),))
-        look = RunSpec(environment="python", limits=ResourceLimits(time_seconds=10),
-                       steps=(Step(("sh", "-c", "cat /tmp/left-behind 2>/dev/null; hostname")),))
+        leave = RunSpec(
+            environment="python",
+            limits=ResourceLimits(time_seconds=10),
+            steps=(Step(("sh", "-c", "echo mark > /tmp/left-behind; hostname")),),
+        )
+        look = RunSpec(
+            environment="python",
+            limits=ResourceLimits(time_seconds=10),
+            steps=(Step(("sh", "-c", "cat /tmp/left-behind 2>/dev/null; hostname")),),
+        )
         first, second, third = runner.run(leave), runner.run(look), runner.run(look)
         hosts = [o.steps[0].stdout.strip().splitlines()[-1] for o in (first, second, third)]
         assert len(set(hosts)) == 3, "every run gets its own container"

@@ -35,17 +35,41 @@ class Handler(http.server.BaseHTTPRequestHandler):
 print("serving", flush=True)
 http.server.HTTPServer(("0.0.0.0", int(sys.argv[1])), Handler).serve_forever()
 """
-FETCH = ("python3", "-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())")
+FETCH = (
+    "python3",
+    "-c",
+    "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())",
+)
 
 
-def service_spec(workspace=None, *, argv=("python3", "-u", "server.py", "8080"), ready=10.0, client_steps=None,
-                 client_grader_files=None, client_workspace=None, limits=ResourceLimits(),
-                 client_limits=ResourceLimits(time_seconds=30), labels=None):
-    client = RunSpec(environment="python", limits=client_limits,
-                     steps=client_steps if client_steps is not None else (Step((*FETCH, "http://candidate:8080/ping")),),
-                     grader_files=client_grader_files or {}, workspace=client_workspace or {})
-    return RunSpec(environment="python", limits=limits, steps=(), workspace=workspace or {"server.py": SERVER},
-                   service=Service(tuple(argv), 8080, ready), client=client, labels=labels or {})
+def service_spec(
+    workspace=None,
+    *,
+    argv=("python3", "-u", "server.py", "8080"),
+    ready=10.0,
+    client_steps=None,
+    client_grader_files=None,
+    client_workspace=None,
+    limits=ResourceLimits(),
+    client_limits=ResourceLimits(time_seconds=30),
+    labels=None,
+):
+    client = RunSpec(
+        environment="python",
+        limits=client_limits,
+        steps=client_steps if client_steps is not None else (Step((*FETCH, "http://candidate:8080/ping")),),
+        grader_files=client_grader_files or {},
+        workspace=client_workspace or {},
+    )
+    return RunSpec(
+        environment="python",
+        limits=limits,
+        steps=(),
+        workspace=workspace or {"server.py": SERVER},
+        service=Service(tuple(argv), 8080, ready),
+        client=client,
+        labels=labels or {},
+    )
 
 
 def labelled(docker_client, label: str):
@@ -90,8 +114,11 @@ def test_a_service_that_never_listens_is_given_up_on_after_the_wait(docker_runne
 
 def test_a_service_that_never_answers_makes_the_client_time_out(docker_runner):
     hang = b"import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', 8080))\ns.listen()\ntime.sleep(600)\n"
-    spec = service_spec({"server.py": hang}, client_limits=ResourceLimits(time_seconds=3),
-                        client_steps=(Step((*FETCH, "http://candidate:8080/")),))
+    spec = service_spec(
+        {"server.py": hang},
+        client_limits=ResourceLimits(time_seconds=3),
+        client_steps=(Step((*FETCH, "http://candidate:8080/")),),
+    )
     began = time.monotonic()
     outcome = docker_runner.run(spec)
 
@@ -118,10 +145,12 @@ found = [os.path.join(d, f) for d, _, fs in os.walk("/") if not d.startswith(("/
 print("found:", found, "grader:", sorted(os.listdir("/grader")), flush=True)
 exec(open("server.py").read())
 """
-    spec = service_spec({"look.py": look, "server.py": SERVER.replace(b"int(sys.argv[1])", b"8080")},
-                        argv=("python3", "-u", "look.py"),
-                        client_grader_files={"hidden-checks.json": secret},
-                        client_steps=(Step(("cat", "/grader/hidden-checks.json")), Step((*FETCH, "http://candidate:8080/"))))
+    spec = service_spec(
+        {"look.py": look, "server.py": SERVER.replace(b"int(sys.argv[1])", b"8080")},
+        argv=("python3", "-u", "look.py"),
+        client_grader_files={"hidden-checks.json": secret},
+        client_steps=(Step(("cat", "/grader/hidden-checks.json")), Step((*FETCH, "http://candidate:8080/"))),
+    )
     outcome = docker_runner.run(spec)
 
     assert outcome.service.ready
@@ -179,14 +208,17 @@ def test_neither_container_reaches_the_host_or_beyond(docker_runner, docker_clie
     with socket.socket() as listener:
         listener.bind(("0.0.0.0", 0))
         listener.listen()
-        targets = json.dumps([[address, listener.getsockname()[1]] for address in _host_addresses(docker_client)]
-                             + [["1.1.1.1", 53]])
+        targets = json.dumps(
+            [[address, listener.getsockname()[1]] for address in _host_addresses(docker_client)] + [["1.1.1.1", 53]]
+        )
         main = (REPORT_PROBE + "\nsys.argv = ['server.py', '8080']\nexec(open('server.py').read())\n").encode()
-        spec = service_spec({"server.py": SERVER, "probe.py": PROBE, "main.py": main},
-                            argv=("python3", "-u", "main.py", targets), ready=30,
-                            client_steps=(Step((*FETCH, "http://candidate:8080/")),
-                                          Step(("python3", "-c", REPORT_PROBE, targets))),
-                            client_workspace={"probe.py": PROBE})
+        spec = service_spec(
+            {"server.py": SERVER, "probe.py": PROBE, "main.py": main},
+            argv=("python3", "-u", "main.py", targets),
+            ready=30,
+            client_steps=(Step((*FETCH, "http://candidate:8080/")), Step(("python3", "-c", REPORT_PROBE, targets))),
+            client_workspace={"probe.py": PROBE},
+        )
         outcome = docker_runner.run(spec)
         accepted, _, _ = select.select([listener], [], [], 0)
 
@@ -230,8 +262,10 @@ def test_reaping_a_dead_workers_sandboxes_removes_their_service_network_too(dock
         assert successor.reap_orphans(host=host) == 1
         assert docker_client.networks.list(filters={"label": f"tasktrial.run={run_id}"}) == []
     finally:
-        for remove in (lambda: docker_client.api.remove_container(container, force=True),
-                       lambda: docker_client.api.remove_network(network)):
+        for remove in (
+            lambda: docker_client.api.remove_container(container, force=True),
+            lambda: docker_client.api.remove_network(network),
+        ):
             with contextlib.suppress(docker.errors.APIError):  # already removed by reaping, as it should be
                 remove()
 
@@ -264,8 +298,11 @@ def _a_dead_pid() -> int:
 
 
 def test_runs_without_a_service_still_have_no_network(docker_runner):
-    spec = RunSpec(environment="python", limits=ResourceLimits(), steps=(
-        Step(("python3", "-c", "import socket; print(socket.if_nameindex())")),))
+    spec = RunSpec(
+        environment="python",
+        limits=ResourceLimits(),
+        steps=(Step(("python3", "-c", "import socket; print(socket.if_nameindex())")),),
+    )
     outcome = docker_runner.run(spec)
     assert outcome.steps[0].stdout.strip() == b"[(1, 'lo')]"
     assert outcome.service is None and outcome.client is None
@@ -275,8 +312,11 @@ def test_warm_service_runs_take_fresh_sandboxes_started_ahead_and_leave_nothing(
     """Trios (network, candidate, client) started ahead: each run still gets its own, and close() removes the spare."""
     runner = docker_backend.DockerRunner(docker_client, warm=1)
     try:
-        spec = service_spec(client_steps=(Step(("sh", "-c", ("cat /tmp/left-behind 2>/dev/null; hostname; "
-                                                             "echo x > /tmp/left-behind"))),))
+        spec = service_spec(
+            client_steps=(
+                Step(("sh", "-c", ("cat /tmp/left-behind 2>/dev/null; hostname; echo x > /tmp/left-behind"))),
+            )
+        )
         outcomes = [runner.run(spec) for _ in range(3)]
         clients = [o.client.steps[0].stdout.strip().splitlines() for o in outcomes]
         assert all(len(lines) == 1 for lines in clients), clients  # only the host name: no file of a previous run
@@ -290,8 +330,9 @@ def test_a_loopback_service_run_makes_no_network_and_its_sandboxes_share_a_bare_
     """The pytest kind's shape: the candidate joins the client's network namespace, which holds a loopback alone."""
     mark = uuid.uuid4().hex
     interfaces = ("python3", "-c", "import socket; print(socket.if_nameindex())")
-    spec = service_spec(labels={"tasktrial.test": mark},
-                        client_steps=(Step((*FETCH, "http://candidate:8080/ping")), Step(interfaces)))
+    spec = service_spec(
+        labels={"tasktrial.test": mark}, client_steps=(Step((*FETCH, "http://candidate:8080/ping")), Step(interfaces))
+    )
     spec = dataclasses.replace(spec, service=dataclasses.replace(spec.service, loopback=True))
     seen: list = []
     real_serve = service_module.serve
@@ -299,8 +340,13 @@ def test_a_loopback_service_run_makes_no_network_and_its_sandboxes_share_a_bare_
     def serve(api, candidate, client, spec, image_ids, started):
         run = docker_client.api.inspect_container(candidate)["Config"]["Labels"]["tasktrial.run"]
         filters = {"label": f"tasktrial.run={run}"}
-        seen.append(({c.id for c in docker_client.containers.list(all=True, filters=filters)},
-                     docker_client.networks.list(filters=filters), {candidate, client}))
+        seen.append(
+            (
+                {c.id for c in docker_client.containers.list(all=True, filters=filters)},
+                docker_client.networks.list(filters=filters),
+                {candidate, client},
+            )
+        )
         return real_serve(api, candidate, client, spec, image_ids, started)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -315,7 +361,8 @@ def test_a_loopback_service_run_makes_no_network_and_its_sandboxes_share_a_bare_
 
 
 def test_a_loopback_run_whose_candidate_sandbox_cannot_start_fails_as_the_engines_fault_and_leaves_nothing(
-        docker_runner, docker_client, monkeypatch):
+    docker_runner, docker_client, monkeypatch
+):
     """Made on the run's path, the client's sandbox starts first and its step runs while the candidate's starts:
     when that start fails the run raises (an engine fault, retried), and the client's sandbox goes too."""
     real_create = Sandboxes.create
@@ -327,8 +374,11 @@ def test_a_loopback_run_whose_candidate_sandbox_cannot_start_fails_as_the_engine
 
     mark = uuid.uuid4().hex
     spec = service_spec(client_steps=(Step(("sleep", "20")),))
-    spec = dataclasses.replace(spec, service=dataclasses.replace(spec.service, probe=False, loopback=True),
-                               client=dataclasses.replace(spec.client, labels={"tasktrial.test": mark}))
+    spec = dataclasses.replace(
+        spec,
+        service=dataclasses.replace(spec.service, probe=False, loopback=True),
+        client=dataclasses.replace(spec.client, labels={"tasktrial.test": mark}),
+    )
     monkeypatch.setattr(Sandboxes, "create", create)
     began = time.monotonic()
     with pytest.raises(RunnerError, match="injected failure"):
@@ -339,8 +389,9 @@ def test_a_loopback_run_whose_candidate_sandbox_cannot_start_fails_as_the_engine
 
 def test_a_loopback_run_whose_candidate_files_do_not_fit_fails_as_the_engines_fault(docker_runner):
     """The candidate's files ride in its service's exec: a copy that fails is the engine's fault, never a verdict."""
-    spec = service_spec({"big.bin": b"x" * (3 * 1024 * 1024)}, limits=ResourceLimits(disk_mb=1),
-                        client_steps=(Step(("true",)),))
+    spec = service_spec(
+        {"big.bin": b"x" * (3 * 1024 * 1024)}, limits=ResourceLimits(disk_mb=1), client_steps=(Step(("true",)),)
+    )
     spec = dataclasses.replace(spec, service=dataclasses.replace(spec.service, probe=False, loopback=True))
     with pytest.raises(RunnerError, match="copying files into the sandbox failed"):
         docker_runner.run(spec)

@@ -15,9 +15,11 @@ from runners import images
 def _tiny_rootfs(root: Path) -> None:
     """A rootfs of a few files: the host's ``true`` and the shared libraries it loads."""
     true = Path(shutil.which("true") or "/bin/true").resolve()
-    libraries = [Path(line.split()[-2] if "=>" in line else line.split()[0])
-                 for line in subprocess.run(["ldd", str(true)], capture_output=True, text=True, check=True).stdout.splitlines()
-                 if "/" in line]
+    libraries = [
+        Path(line.split()[-2] if "=>" in line else line.split()[0])
+        for line in subprocess.run(["ldd", str(true)], capture_output=True, text=True, check=True).stdout.splitlines()
+        if "/" in line
+    ]
     for source in [true, *libraries]:
         target = root / source.resolve().relative_to("/") if source != true else root / "bin" / "true"
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,11 @@ def test_the_committed_reference_matches_the_generator():
 def test_every_schema_field_and_environment_is_documented():
     text = (REPO / "docs" / "authoring.md").read_text("utf-8")
     task = schemas.schema("task")
-    for name in [*task["properties"], *schemas.schema("pack")["properties"], *task["properties"]["limits"]["properties"]]:
+    for name in [
+        *task["properties"],
+        *schemas.schema("pack")["properties"],
+        *task["properties"]["limits"]["properties"],
+    ]:
         assert f"`{name}" in text or f".{name}" in text, name
     for branch in generator()._long(task["properties"]["grader"])["allOf"]:
         kind = branch["if"]["properties"]["kind"]["const"]

@@ -21,8 +21,16 @@ from pathlib import Path
 import httpx
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 SCREENSHOTS = os.environ.get("TASKTRIAL_SCREENSHOTS")  # a folder: the tests save README screenshots there
 
@@ -34,8 +42,14 @@ class Server:
     process: subprocess.Popen
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "cli.main", *args], env=self.env, capture_output=True,
-                              text=True, timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.main", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if check:
             assert done.returncode == 0, done.stderr
         return done
@@ -53,14 +67,22 @@ def free_port() -> int:
 def start_server(data_dir: Path, catalogue: Path) -> Iterator[Server]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TASKTRIAL_DATA_DIR": str(data_dir), "TASKTRIAL_CATALOGUE_DIRS": json.dumps([str(catalogue)]),
-           "TASKTRIAL_PORT": str(port), "TASKTRIAL_PUBLIC_URL": url, "TASKTRIAL_URL": url,
-           # No warm sandboxes: every container a test causes is gone when its result is stored.
-           "TASKTRIAL_WARM_SANDBOXES": "0", "TASKTRIAL_EMBEDDED_WORKERS": "2"}
+    env = {
+        **os.environ,
+        "TASKTRIAL_DATA_DIR": str(data_dir),
+        "TASKTRIAL_CATALOGUE_DIRS": json.dumps([str(catalogue)]),
+        "TASKTRIAL_PORT": str(port),
+        "TASKTRIAL_PUBLIC_URL": url,
+        "TASKTRIAL_URL": url,
+        # No warm sandboxes: every container a test causes is gone when its result is stored.
+        "TASKTRIAL_WARM_SANDBOXES": "0",
+        "TASKTRIAL_EMBEDDED_WORKERS": "2",
+    }
     env.pop("TASKTRIAL_BROKER_URL", None)
     log = open(data_dir / "serve.log", "wb")  # noqa: SIM115  (closed below)
-    process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -105,8 +127,12 @@ def assert_sandboxes_removed(server: Server) -> None:
 def launch(playwright):
     """A fresh chromium profile each time: no state shared between test sessions."""
     return playwright.chromium.launch_persistent_context(
-        tempfile.mkdtemp(prefix="tasktrial-chromium-"), executable_path=CHROMIUM, headless=True,
-        args=CHROMIUM_ARGS, accept_downloads=True)
+        tempfile.mkdtemp(prefix="tasktrial-chromium-"),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        accept_downloads=True,
+    )
 
 
 def axe_violations(page) -> list[str]:

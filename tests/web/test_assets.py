@@ -29,12 +29,13 @@ def test_every_vendored_file_matches_its_manifest_digest(folder):
 
 def test_every_served_vendor_file_is_in_the_manifest_and_pinned_exactly():
     listed = {name for _, name, _ in manifest(VENDOR)}
-    on_disk = {p.relative_to(VENDOR).as_posix() for p in VENDOR.rglob("*") if p.is_file()
-               and p.suffix in (".js", ".css")}
+    on_disk = {
+        p.relative_to(VENDOR).as_posix() for p in VENDOR.rglob("*") if p.is_file() and p.suffix in (".js", ".css")
+    }
     assert on_disk == listed
     for _, _, spec in manifest(VENDOR):
         assert re.fullmatch(r"@?[a-z0-9./-]+@\d+\.\d+\.\d+", spec), f"{spec} is not an exact pin"
-    assert ("htmx.org@2.0.4" in {s for _, _, s in manifest(VENDOR)}), "htmx must stay on an exact 2.x pin"
+    assert "htmx.org@2.0.4" in {s for _, _, s in manifest(VENDOR)}, "htmx must stay on an exact 2.x pin"
 
 
 def test_each_vendored_package_ships_its_licence():

@@ -138,7 +138,8 @@ def test_wrong_solution_shows_failing_visible_checks_and_withholds_hidden_ones(p
     visible_row = page.get_by_role("row", name=re.compile("empty-input"))
     expect(visible_row).to_contain_text("failed")
     expect(page.get_by_role("row", name=re.compile(r"\(hidden check\)")).first).to_contain_text(
-        "withheld from candidates")
+        "withheld from candidates"
+    )
     hidden = page.get_by_role("row", name=re.compile(r"\(hidden check\)"))
     expect(hidden.filter(has_text="0 nothing")).to_have_count(0)  # no output of hidden cases comes back
     assert_accessible(page)
@@ -155,8 +156,10 @@ def test_time_limit_submission_says_so_in_words(page, server, tmp_path):
 
 
 #: Set in every page before its own scripts run: any CSP violation is recorded where the test can read it.
-CSP_WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation',"
-             " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+CSP_WATCH = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+    " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
 
 
 def test_hostile_file_names_and_output_never_execute(page, server):
@@ -167,12 +170,17 @@ def test_hostile_file_names_and_output_never_execute(page, server):
     page.add_init_script(CSP_WATCH)
     sign_in(page, server, "candidate", "eve")
     page.goto(server.url + "/tasks/python-foundations/word-frequency")
-    page.get_by_label("Files to upload").set_input_files([
-        {"name": "top_words.py", "mimeType": "text/x-python",
-         "buffer": f"import sys\nprint({printed!r})\nprint({image!r}, file=sys.stderr)\n".encode()},
-        {"name": image, "mimeType": "text/plain", "buffer": f"# {printed}\n".encode()},
-        {"name": script, "mimeType": "text/plain", "buffer": b"x = 1\n"},
-    ])
+    page.get_by_label("Files to upload").set_input_files(
+        [
+            {
+                "name": "top_words.py",
+                "mimeType": "text/x-python",
+                "buffer": f"import sys\nprint({printed!r})\nprint({image!r}, file=sys.stderr)\n".encode(),
+            },
+            {"name": image, "mimeType": "text/plain", "buffer": f"# {printed}\n".encode()},
+            {"name": script, "mimeType": "text/plain", "buffer": b"x = 1\n"},
+        ]
+    )
     page.get_by_role("button", name="Submit upload").click()
     wait_for_result(page)
 
@@ -193,8 +201,9 @@ def test_hostile_file_names_and_output_never_execute(page, server):
     page.context.clear_cookies()
     sign_in(page, server, "reviewer", "rita")
     page.goto(url)
-    expect(page.get_by_role("region", name="Submitted files").get_by_role("rowheader", name=image, exact=True)
-           ).to_be_visible()
+    expect(
+        page.get_by_role("region", name="Submitted files").get_by_role("rowheader", name=image, exact=True)
+    ).to_be_visible()
     expect(page.get_by_text(image).first).to_be_visible()
     nothing_ran()
 
@@ -248,8 +257,9 @@ def test_author_sees_an_upload_checked_by_the_workers_then_candidates_meet_it(pa
     shutil.copytree(CATALOGUE / "python-foundations" / "word-frequency", folder / "word-frequency")
     task_yaml = folder / "word-frequency" / "task.yaml"  # its own title: other tests find the built-in by name
     task_yaml.write_text(re.sub(r"(?m)^title: .*$", "title: Ann's word counter", task_yaml.read_text()))
-    (folder / "pack.yaml").write_text("id: ann-pack\nversion: 1.0.0\ntitle: Ann's pack\nauthors: [ann]\n"
-                                      "license: MIT\ndescription: one task\n")
+    (folder / "pack.yaml").write_text(
+        "id: ann-pack\nversion: 1.0.0\ntitle: Ann's pack\nauthors: [ann]\nlicense: MIT\ndescription: one task\n"
+    )
     archive = tmp_path / "ann.zip"
     archive.write_bytes(archives.make_zip(read_tree(folder)))
     sign_in(page, server, "candidate", "carol")
@@ -324,8 +334,14 @@ def test_cli_runs_the_public_tests_on_the_server(server, tmp_path):
     import sys
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "cli.main", "test", "python-foundations/retry-backoff",
-                               str(work), *args], env=env, capture_output=True, text=True, timeout=180, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", "test", "python-foundations/retry-backoff", str(work), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
 
     failing = run()
     assert failing.returncode == 1, failing.stderr
@@ -334,7 +350,19 @@ def test_cli_runs_the_public_tests_on_the_server(server, tmp_path):
     passing = run("--json")
     assert passing.returncode == 0, passing.stderr
     assert '"passed": true' in passing.stdout and '"signed": false' in passing.stdout
-    profile = subprocess.run([sys.executable, "-c", ("import httpx,os,sys; r = httpx.get(os.environ['TASKTRIAL_URL'] + "
-                              "'/v1/submissions', headers={'Authorization': 'Bearer ' + os.environ['TASKTRIAL_TOKEN']}); "
-                              "print(r.json()['count'])")], env=env, capture_output=True, text=True, check=False)
+    profile = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import httpx,os,sys; r = httpx.get(os.environ['TASKTRIAL_URL'] + "
+                "'/v1/submissions', headers={'Authorization': 'Bearer ' + os.environ['TASKTRIAL_TOKEN']}); "
+                "print(r.json()['count'])"
+            ),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert profile.stdout.strip() == "0"  # nothing was submitted or counted

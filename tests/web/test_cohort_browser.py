@@ -29,13 +29,13 @@ IGNORES_DEADLINE = (RETRY_TASK / "wrong" / "ignores-deadline" / "retry.py").read
 BRIEF = "# Rate limits for the public API\n\nDecision asked: approve per-key limits this quarter.\n"
 GRADING_TIMEOUT_MS = 180_000
 #: The buggy grader of the demo pack's first version: its deadline test never tests a deadline.
-LENIENT_DEADLINE_TEST = '''def test_deadline_stops_before_an_overlong_wait():
+LENIENT_DEADLINE_TEST = """def test_deadline_stops_before_an_overlong_wait():
     clock = FakeClock()
     assert retry(Script(OSError(), "ok"), attempts=10, base_delay=1, max_delay=100, deadline=50,
                  sleep=clock.sleep, clock=clock) == "ok"
 
 
-def test_deadline_allows_a_wait_that_fits_exactly():'''
+def test_deadline_allows_a_wait_that_fits_exactly():"""
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,8 @@ def token(server, role: str, subject: str) -> dict[str, str]:
 
 
 def test_organiser_imports_a_roster_with_a_bad_row_and_a_member_is_stopped_at_the_end_of_their_time(
-        page, server, tmp_path):
+    page, server, tmp_path
+):
     sign_in(page, server, "author", "olga")
     page.get_by_role("link", name="Cohorts").click()
     assert_accessible(page)
@@ -85,8 +86,10 @@ def test_organiser_imports_a_roster_with_a_bad_row_and_a_member_is_stopped_at_th
 
     # A roster with a bad row: every bad line named, nobody imported.
     bad = tmp_path / "roster.csv"
-    bad.write_text("subject,display_name,email\nalice,Alice A,alice@example.org\nbob,Bob B,not-an-email\n"
-                   "alice,Alice again,alice2@example.org\n")
+    bad.write_text(
+        "subject,display_name,email\nalice,Alice A,alice@example.org\nbob,Bob B,not-an-email\n"
+        "alice,Alice again,alice2@example.org\n"
+    )
     page.get_by_label("Member list (CSV file)").set_input_files(str(bad))
     page.get_by_role("button", name="Import members").click()
     problems = page.get_by_role("alert")
@@ -152,15 +155,18 @@ def _demo_pack(root: Path, version: str, *, lenient: bool) -> Path:
     """A one-task pack around retry-backoff; ``lenient``: the first version's grader never tests a deadline."""
     pack = root / f"regrade-demo-{version}"
     shutil.copytree(RETRY_TASK, pack / "retry-backoff")
-    (pack / "pack.yaml").write_text(f"id: regrade-demo\nversion: {version}\ntitle: Regrade demo\n"
-                                    "description: A grader fixed in its second version.\nauthors: [olga]\n"
-                                    "license: Apache-2.0\n")
+    (pack / "pack.yaml").write_text(
+        f"id: regrade-demo\nversion: {version}\ntitle: Regrade demo\n"
+        "description: A grader fixed in its second version.\nauthors: [olga]\n"
+        "license: Apache-2.0\n"
+    )
     if lenient:
         tests = pack / "retry-backoff" / "grader" / "tests" / "test_retry.py"
         text = tests.read_text()
         start = text.index("def test_deadline_stops_before_an_overlong_wait")
         end = text.index("def test_deadline_allows_a_wait_that_fits_exactly():") + len(
-            "def test_deadline_allows_a_wait_that_fits_exactly():")
+            "def test_deadline_allows_a_wait_that_fits_exactly():"
+        )
         tests.write_text(text[:start] + LENIENT_DEADLINE_TEST + text[end:])
         spec = pack / "retry-backoff" / "task.yaml"
         text = spec.read_text()
@@ -195,22 +201,36 @@ def test_work_is_graded_reviewed_blind_exported_and_regraded(page, server, tmp_p
     api = httpx.Client(base_url=server.url, timeout=30)
     made = api.post("/v1/cohorts", headers=olga, json={"name": "Hiring round"}).json()
     roster = "subject,display_name,email\nalice,Alice A,alice@example.org\nbob,Bob B,bob@example.org\n"
-    imported = api.post(f"/v1/cohorts/{made['id']}/members", headers={**olga, "content-type": "text/csv"},
-                        content=roster).json()
+    imported = api.post(
+        f"/v1/cohorts/{made['id']}/members", headers={**olga, "content-type": "text/csv"}, content=roster
+    ).json()
     invitations = {i["subject"]: i["invitation"] for i in imported["invitations"]}
     assert api.post(f"/v1/cohorts/{made['id']}/staff", headers=olga, json={"subject": "rita"}).status_code == 201
     now = datetime.now(UTC)
-    test = api.post(f"/v1/cohorts/{made['id']}/assessments", headers=olga, json={
-        "title": "Backend screen", "tasks": [{"task": "regrade-demo/retry-backoff"},
-                                            {"task": "professional-writing/design-brief"}],
-        "opens_at": (now - timedelta(hours=1)).isoformat(), "closes_at": (now + timedelta(days=1)).isoformat()})
+    test = api.post(
+        f"/v1/cohorts/{made['id']}/assessments",
+        headers=olga,
+        json={
+            "title": "Backend screen",
+            "tasks": [{"task": "regrade-demo/retry-backoff"}, {"task": "professional-writing/design-brief"}],
+            "opens_at": (now - timedelta(hours=1)).isoformat(),
+            "closes_at": (now + timedelta(days=1)).isoformat(),
+        },
+    )
     assert test.status_code == 201, test.text
     assessment_id = test.json()["id"]
 
     # Bob sends the same wrong answer through the API (a pair for the similarity report).
     bob = api.post("/invitations/redeem", json={"invitation": invitations["bob"]}).json()["token"]
-    sent = api.post("/v1/submissions", headers={"Authorization": f"Bearer {bob}"}, json={
-        "task": "regrade-demo/retry-backoff", "assessment": assessment_id, "files": {"retry.py": IGNORES_DEADLINE}})
+    sent = api.post(
+        "/v1/submissions",
+        headers={"Authorization": f"Bearer {bob}"},
+        json={
+            "task": "regrade-demo/retry-backoff",
+            "assessment": assessment_id,
+            "files": {"retry.py": IGNORES_DEADLINE},
+        },
+    )
     assert sent.status_code == 202, sent.text
     api.close()
 
@@ -249,7 +269,9 @@ def test_work_is_graded_reviewed_blind_exported_and_regraded(page, server, tmp_p
     body = page.locator("main").inner_text()
     assert "alice" not in body.lower() and "Alice A" not in body
     assert_accessible(page)
-    page.get_by_label("4 points: States the problem, the decision asked for and its cost in the first paragraph.").check()
+    page.get_by_label(
+        "4 points: States the problem, the decision asked for and its cost in the first paragraph."
+    ).check()
     page.get_by_label("4 points: At least two options").check()
     page.get_by_label("3 points: A staged rollout").check()
     page.get_by_label("Comment on audience").fill("The ask is in the first line.")
@@ -271,8 +293,10 @@ def test_work_is_graded_reviewed_blind_exported_and_regraded(page, server, tmp_p
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     lines = Path(download.value.path()).read_text().splitlines()
-    assert lines[0] == ("subject,display_name,regrade-demo/retry-backoff:score,regrade-demo/retry-backoff:verdict,"
-                        "professional-writing/design-brief:score,professional-writing/design-brief:verdict")
+    assert lines[0] == (
+        "subject,display_name,regrade-demo/retry-backoff:score,regrade-demo/retry-backoff:verdict,"
+        "professional-writing/design-brief:score,professional-writing/design-brief:verdict"
+    )
     assert "alice,Alice A,100.0,ready,100.0,ready" in lines and "bob,Bob B,100.0,ready,," in lines, lines
     page.get_by_role("link", name="Members × micro-skills").click()
     assert_accessible(page)

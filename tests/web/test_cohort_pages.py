@@ -47,21 +47,37 @@ def world(api):
     mine = cohort(api, olga)
     theirs = cohort(api, oscar, "subject,display_name,email\nzoe,Zoe,zoe@example.org\n", name="Other")
     for organiser, made, staff in ((olga, mine, "rita"), (oscar, theirs, "rex")):
-        assert api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser,
-                               json={"subject": staff}).status_code == 201
+        assert (
+            api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": staff}).status_code
+            == 201
+        )
     test = assessment(api, olga, mine["id"], duration_seconds=600)
     alice = member(api, mine["invitations"]["alice"])
     member(api, theirs["invitations"]["zoe"])
     regrade = api.client.post(f"/v1/assessments/{test['id']}/regrade", headers=olga, json={}).json()
-    endpoint = api.client.post(f"/v1/cohorts/{mine['id']}/webhooks", headers=olga,
-                               json={"url": "http://127.0.0.1:9/hook", "events": ["result.created"]}).json()
+    endpoint = api.client.post(
+        f"/v1/cohorts/{mine['id']}/webhooks",
+        headers=olga,
+        json={"url": "http://127.0.0.1:9/hook", "events": ["result.created"]},
+    ).json()
     api.service.webhooks.emit(cohort_id=mine["id"], event_type="result.created", data={})
     delivery = api.service.webhooks.deliveries(endpoint_id=endpoint["id"])[0][0]
-    browsers = {"organiser": sign_in(api, Role.AUTHOR, "olga"), "staff": sign_in(api, Role.REVIEWER, "rita"),
-                "member": sign_in(api, Role.CANDIDATE, "alice"), "other_organiser": sign_in(api, Role.AUTHOR, "oscar"),
-                "other_staff": sign_in(api, Role.REVIEWER, "rex"), "other_member": sign_in(api, Role.CANDIDATE, "zoe")}
-    ids = {"cohort_id": mine["id"], "assessment_id": test["id"], "regrade_id": regrade["id"],
-           "endpoint_id": endpoint["id"], "delivery_id": delivery.id, "other_cohort": theirs["id"]}
+    browsers = {
+        "organiser": sign_in(api, Role.AUTHOR, "olga"),
+        "staff": sign_in(api, Role.REVIEWER, "rita"),
+        "member": sign_in(api, Role.CANDIDATE, "alice"),
+        "other_organiser": sign_in(api, Role.AUTHOR, "oscar"),
+        "other_staff": sign_in(api, Role.REVIEWER, "rex"),
+        "other_member": sign_in(api, Role.CANDIDATE, "zoe"),
+    }
+    ids = {
+        "cohort_id": mine["id"],
+        "assessment_id": test["id"],
+        "regrade_id": regrade["id"],
+        "endpoint_id": endpoint["id"],
+        "delivery_id": delivery.id,
+        "other_cohort": theirs["id"],
+    }
     return ids, browsers, {"olga": olga, "alice": alice}
 
 
@@ -133,13 +149,21 @@ def test_pages_need_a_session(api):
 
 def test_new_pages_carry_the_csp_no_inline_script_and_stay_small(world):
     ids, browsers, _ = world
-    for who, path in (("organiser", "/cohorts"), ("organiser", "/cohorts/{cohort_id}"),
-                      ("organiser", "/cohorts/{cohort_id}/assessments/new"), ("organiser", "/assessments/{assessment_id}"),
-                      ("organiser", "/assessments/{assessment_id}/matrix"),
-                      ("organiser", "/assessments/{assessment_id}/hiring"),
-                      ("organiser", "/assessments/{assessment_id}/similarity"), ("organiser", "/regrades/{regrade_id}"),
-                      ("organiser", "/cohorts/{cohort_id}/webhooks"), ("organiser", "/webhooks/{endpoint_id}"),
-                      ("staff", "/reviews"), ("member", "/assessments"), ("member", "/assessments/{assessment_id}")):
+    for who, path in (
+        ("organiser", "/cohorts"),
+        ("organiser", "/cohorts/{cohort_id}"),
+        ("organiser", "/cohorts/{cohort_id}/assessments/new"),
+        ("organiser", "/assessments/{assessment_id}"),
+        ("organiser", "/assessments/{assessment_id}/matrix"),
+        ("organiser", "/assessments/{assessment_id}/hiring"),
+        ("organiser", "/assessments/{assessment_id}/similarity"),
+        ("organiser", "/regrades/{regrade_id}"),
+        ("organiser", "/cohorts/{cohort_id}/webhooks"),
+        ("organiser", "/webhooks/{endpoint_id}"),
+        ("staff", "/reviews"),
+        ("member", "/assessments"),
+        ("member", "/assessments/{assessment_id}"),
+    ):
         client = browsers[who]
         response = client.get(path.format(**ids))
         assert response.status_code == 200, path
@@ -161,10 +185,10 @@ def test_a_csv_with_bad_rows_shows_each_line_and_imports_nothing(api):
     made = olga.post("/cohorts", data={"csrf": token, "name": "Autumn <b>"}, follow_redirects=False)
     assert made.status_code == 303
     cohort_url = made.headers["location"]
-    bad = ("subject,display_name,email\nann,Ann,ann@example.org\nbad subject!,B,b@example.org\n"
-           "cat,Cat,not-an-email\n")
-    response = olga.post(f"{cohort_url}/members", data={"csrf": token},
-                         files={"roster": ("roster.csv", bad.encode(), "text/csv")})
+    bad = "subject,display_name,email\nann,Ann,ann@example.org\nbad subject!,B,b@example.org\ncat,Cat,not-an-email\n"
+    response = olga.post(
+        f"{cohort_url}/members", data={"csrf": token}, files={"roster": ("roster.csv", bad.encode(), "text/csv")}
+    )
     assert response.status_code == 422
     assert "line 3" in response.text and "line 4" in response.text and "Nothing was imported" in response.text
     assert "No members yet." in response.text
@@ -192,9 +216,19 @@ def test_assessment_form_shows_the_apis_422_inline_and_creates(api):
     made = cohort(api, api.token(Role.AUTHOR, "olga"))
     url = f"/cohorts/{made['id']}/assessments"
     token = csrf_of(olga, url + "/new")
-    form = {"csrf": token, "title": "Week 2", "tasks": RETRY, "opens_at": "2030-01-02T10:00",
-            "closes_at": "2030-01-01T10:00", "duration_minutes": "30", "attempt_limit": "2", "scoring": "last",
-            "late": "refuse", "result_visibility": "after_close", "check_visibility": "always"}
+    form = {
+        "csrf": token,
+        "title": "Week 2",
+        "tasks": RETRY,
+        "opens_at": "2030-01-02T10:00",
+        "closes_at": "2030-01-01T10:00",
+        "duration_minutes": "30",
+        "attempt_limit": "2",
+        "scoring": "last",
+        "late": "refuse",
+        "result_visibility": "after_close",
+        "check_visibility": "always",
+    }
     refused = olga.post(url, data=form)
     assert refused.status_code == 422 and "must be after opens_at" in refused.text
     assert 'value="Week 2"' in refused.text  # the form keeps what was typed
@@ -229,8 +263,11 @@ def test_a_timed_attempt_shows_the_clock_and_closes_at_its_end(api, world):
         session.commit()
     closed = alice.get(url)
     assert "Your time is up: submission is closed." in closed.text and "Submit an attempt" not in closed.text
-    refused = alice.post(f"{url}/tasks/{RETRY}/submit", data={"csrf": token},
-                         files={"files": ("retry.py", b"print(1)\n", "text/x-python")})
+    refused = alice.post(
+        f"{url}/tasks/{RETRY}/submit",
+        data={"csrf": token},
+        files={"files": ("retry.py", b"print(1)\n", "text/x-python")},
+    )
     assert refused.status_code == 409 and "time" in refused.text.lower()
     assert "Your time is up" in refused.text
 
@@ -243,8 +280,12 @@ def test_results_follow_the_visibility_policy(api):
     alice = sign_in(api, Role.CANDIDATE, "alice")
     url = f"/assessments/{test['id']}"
     token = csrf_of(alice, url)
-    sent = alice.post(f"{url}/tasks/{RETRY}/submit", data={"csrf": token},
-                      files={"files": ("retry.py", b"print(1)\n", "text/x-python")}, follow_redirects=False)
+    sent = alice.post(
+        f"{url}/tasks/{RETRY}/submit",
+        data={"csrf": token},
+        files={"files": ("retry.py", b"print(1)\n", "text/x-python")},
+        follow_redirects=False,
+    )
     assert sent.status_code == 303
     submission = sent.headers["location"].rsplit("/", 1)[1]
     from api import storage
@@ -267,8 +308,11 @@ def test_a_reviewer_scores_blind_and_a_wrong_level_is_shown_inline(api):
     test = assessment(api, olga, made["id"], tasks=[{"task": BRIEF}])
     api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=olga, json={"subject": "rita"})
     alice = member(api, made["invitations"]["alice"])
-    accepted = api.client.post("/v1/submissions", headers=alice, json={
-        "task": BRIEF, "assessment": test["id"], "files": {"brief.md": "# Rate limits <script>x</script>\n"}}).json()
+    accepted = api.client.post(
+        "/v1/submissions",
+        headers=alice,
+        json={"task": BRIEF, "assessment": test["id"], "files": {"brief.md": "# Rate limits <script>x</script>\n"}},
+    ).json()
     _grade(api, accepted)
     rita = sign_in(api, Role.REVIEWER, "rita")
     queue = rita.get("/reviews").text
@@ -277,14 +321,24 @@ def test_a_reviewer_scores_blind_and_a_wrong_level_is_shown_inline(api):
     assert "alice" not in page.lower() and "Alice A" not in page
     assert "&lt;script&gt;" in page and "<script>x" not in page
     token = form_value(page, "csrf")
-    wrong = rita.post(review_url, data={"csrf": token, "score-audience": "3", "score-options": "4",
-                                        "score-rollout": "3"})
+    wrong = rita.post(
+        review_url, data={"csrf": token, "score-audience": "3", "score-options": "4", "score-rollout": "3"}
+    )
     assert wrong.status_code == 422 and "audience" in wrong.text
-    done = rita.post(review_url, data={"csrf": token, "score-audience": "4", "score-options": "4",
-                                       "score-rollout": "3", "comment-audience": "Clear ask."})
+    done = rita.post(
+        review_url,
+        data={
+            "csrf": token,
+            "score-audience": "4",
+            "score-options": "4",
+            "score-rollout": "3",
+            "comment-audience": "Clear ask.",
+        },
+    )
     assert done.status_code == 200 and "Review saved" in done.text and "Score 100/100" in done.text
-    again = rita.post(review_url, data={"csrf": token, "score-audience": "4", "score-options": "4",
-                                        "score-rollout": "3"})
+    again = rita.post(
+        review_url, data={"csrf": token, "score-audience": "4", "score-options": "4", "score-rollout": "3"}
+    )
     assert again.status_code in (409, 422) and "Submit the review" not in again.text
     # Another cohort's reviewer, and the member, get 404.
     assert sign_in(api, Role.REVIEWER, "rex").get(review_url).status_code == 404
@@ -298,8 +352,11 @@ def test_matrix_hiring_and_exports_over_a_graded_attempt(api, world):
     ids, browsers, headers = world
     sent = api.client.post("/v1/assessments/{}/start".format(ids["assessment_id"]), headers=headers["alice"])
     assert sent.status_code == 200
-    submitted = api.client.post("/v1/submissions", headers=headers["alice"], json={
-        "task": RETRY, "assessment": ids["assessment_id"], "files": {"retry.py": "print(1)\n"}}).json()
+    submitted = api.client.post(
+        "/v1/submissions",
+        headers=headers["alice"],
+        json={"task": RETRY, "assessment": ids["assessment_id"], "files": {"retry.py": "print(1)\n"}},
+    ).json()
     work(api, submitted["run_id"])
     olga = browsers["organiser"]
     base = f"/assessments/{ids['assessment_id']}"
@@ -323,8 +380,9 @@ def test_a_webhook_the_service_refuses_is_explained_beside_the_form(tmp_path, wr
         made = cohort(strict, strict.token(Role.AUTHOR, "olga"))
         olga = sign_in(strict, Role.AUTHOR, "olga")
         url = f"/cohorts/{made['id']}/webhooks"
-        refused = olga.post(url, data={"csrf": csrf_of(olga, url), "url": "http://127.0.0.1:9/hook",
-                                       "events": "result.created"})
+        refused = olga.post(
+            url, data={"csrf": csrf_of(olga, url), "url": "http://127.0.0.1:9/hook", "events": "result.created"}
+        )
         assert refused.status_code == 422 and "loopback" in refused.text
         assert "No webhooks yet." in refused.text
 

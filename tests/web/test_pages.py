@@ -28,8 +28,12 @@ XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
 
 
 def submit_files(client, files: dict[str, bytes], task: str = TASK) -> str:
-    response = client.post(f"{task}/submit", data={"csrf": csrf(client)},
-                           files=[("files", (name, data)) for name, data in files.items()], follow_redirects=False)
+    response = client.post(
+        f"{task}/submit",
+        data={"csrf": csrf(client)},
+        files=[("files", (name, data)) for name, data in files.items()],
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     return response.headers["location"].rsplit("/", 1)[1]
 
@@ -52,8 +56,9 @@ def result_url(client, submission_id: str) -> str:
 
 def test_sign_in_link_opens_a_hardened_session_once(api):
     with api.service.session() as session:
-        code = storage.create_sign_in_link(session=session, role=Role.CANDIDATE, subject="alice",
-                                           lifetime=timedelta(days=7))
+        code = storage.create_sign_in_link(
+            session=session, role=Role.CANDIDATE, subject="alice", lifetime=timedelta(days=7)
+        )
     browser = api.client
     assert browser.get("/tasks", follow_redirects=False).headers["location"].startswith("/signin")
     confirm = browser.get(f"/signin/{code}")
@@ -70,8 +75,9 @@ def test_sign_in_link_opens_a_hardened_session_once(api):
 
 def test_sign_in_post_without_its_form_token_is_refused(api):
     with api.service.session() as session:
-        code = storage.create_sign_in_link(session=session, role=Role.CANDIDATE, subject="alice",
-                                           lifetime=timedelta(days=1))
+        code = storage.create_sign_in_link(
+            session=session, role=Role.CANDIDATE, subject="alice", lifetime=timedelta(days=1)
+        )
     response = api.client.post(f"/signin/{code}", data={"pre": "forged"}, follow_redirects=False)
     assert response.status_code == 403
     assert COOKIE not in response.headers.get("set-cookie", "")
@@ -79,8 +85,9 @@ def test_sign_in_post_without_its_form_token_is_refused(api):
 
 def test_expired_link_does_not_sign_in(api):
     with api.service.session() as session:
-        code = storage.create_sign_in_link(session=session, role=Role.CANDIDATE, subject="alice",
-                                           lifetime=timedelta(seconds=-1))
+        code = storage.create_sign_in_link(
+            session=session, role=Role.CANDIDATE, subject="alice", lifetime=timedelta(seconds=-1)
+        )
     confirm = api.client.get(f"/signin/{code}")
     response = api.client.post(f"/signin/{code}", data={"pre": form_value(confirm.text, "pre")})
     assert response.status_code == 401 and "expired" in response.text
@@ -91,8 +98,11 @@ def test_a_pasted_token_signs_in_and_a_wrong_one_does_not(api):
     page = api.client.get("/signin")
     wrong = api.client.post("/signin", data={"pre": form_value(page.text, "pre"), "token": "tt_nope", "next": "/tasks"})
     assert wrong.status_code == 401
-    right = api.client.post("/signin", data={"pre": form_value(page.text, "pre"), "token": secret,
-                                             "next": "//evil.example/"}, follow_redirects=False)
+    right = api.client.post(
+        "/signin",
+        data={"pre": form_value(page.text, "pre"), "token": secret, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
     assert right.status_code == 303 and right.headers["location"] == "/tasks"  # never an open redirect
     assert api.client.get("/profile").status_code == 200
 
@@ -190,8 +200,7 @@ def test_starter_downloads_are_archives_of_the_starter(api):
 
 def test_an_unsafe_upload_is_refused_with_the_reason_and_nothing_stored(api):
     alice = sign_in(api, Role.CANDIDATE, "alice")
-    response = alice.post(f"{TASK}/submit", data={"csrf": csrf(alice)},
-                          files=[("files", ("../escape.py", b"x"))])
+    response = alice.post(f"{TASK}/submit", data={"csrf": csrf(alice)}, files=[("files", ("../escape.py", b"x"))])
     assert response.status_code == 422 and "Not submitted" in response.text
     with api.service.session() as session:
         assert storage.list_submissions(session=session, candidate="alice", limit=5, offset=0)[1] == 0
@@ -294,12 +303,12 @@ def test_hostile_names_and_messages_are_escaped(api):
 
 def test_the_result_lists_the_candidates_own_files_escaped(api):
     alice = sign_in(api, Role.CANDIDATE, "alice")
-    name = '<img src=x onerror=window.__xss=1>.py'
+    name = "<img src=x onerror=window.__xss=1>.py"
     submission = submit_files(alice, {"retry.py": b"print('mine')\n", name: XSS.encode(), "blob.bin": b"\xff\xfe\x00"})
     work(api, run_of(api, submission))
     url = result_url(alice, submission)
     page = alice.get(url).text
-    files = page[page.index('id="files-h"'):page.index("</section>", page.index('id="files-h"'))]
+    files = page[page.index('id="files-h"') : page.index("</section>", page.index('id="files-h"'))]
     assert "<code>retry.py</code>" in files and "print(&#39;mine&#39;)" in files and "14 bytes" in files
     assert "<code>&lt;img src=x onerror=window.__xss=1&gt;.py</code>" in files and "<img" not in page
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in files and "<script>window" not in page
@@ -308,8 +317,11 @@ def test_the_result_lists_the_candidates_own_files_escaped(api):
     task = api.service.pack_store.task("python-foundations", "retry-backoff")
     assert "test_retry_public.py" not in files and "test_retry.py" not in files
     starter = (task.root / "starter" / "retry.py").read_text().splitlines()
-    only_in_solution = [line.strip() for line in (task.root / "solution" / "retry.py").read_text().splitlines()
-                        if len(line.strip()) > 12 and line not in starter]
+    only_in_solution = [
+        line.strip()
+        for line in (task.root / "solution" / "retry.py").read_text().splitlines()
+        if len(line.strip()) > 12 and line not in starter
+    ]
     assert only_in_solution and not any(str(escape(line)) in page for line in only_in_solution)
     # A reviewer reads the same list; another candidate gets nothing.
     assert "<code>retry.py</code>" in sign_in(api, Role.REVIEWER, "rita").get(url).text
@@ -333,9 +345,13 @@ def test_download_verifies_on_the_public_page_and_a_change_is_named(api):
     with api.service.session() as session:
         salt = storage.get_submission(session=session, submission_id=submission).subject_salt
     assert f"<code>{salt}</code>" in alice.get(result_url(alice, submission)).text
-    bound = public.post("/verify", data={"subject": "alice", "salt": salt}, files={"file": ("r.json", download.content)})
+    bound = public.post(
+        "/verify", data={"subject": "alice", "salt": salt}, files={"file": ("r.json", download.content)}
+    )
     assert "Bound to candidate <strong>alice</strong>" in bound.text
-    other = public.post("/verify", data={"subject": "mallory", "salt": salt}, files={"file": ("r.json", download.content)})
+    other = public.post(
+        "/verify", data={"subject": "mallory", "salt": salt}, files={"file": ("r.json", download.content)}
+    )
     assert "Not valid" in other.text and "is not bound to &#39;mallory&#39;" in other.text
 
 
@@ -358,8 +374,9 @@ def test_author_uploads_a_broken_pack_and_sees_each_problem(api, tmp_path):
     files["pack.yaml"] = b"id: broken-pack\nversion: not-a-version\n"
     task_yaml = "word-frequency/task.yaml"
     files[task_yaml] = files[task_yaml].replace(b"difficulty:", b"difficulty: impossible\nold_difficulty:")
-    response = author.post("/author/packs", data={"csrf": csrf(author)},
-                           files={"archive": ("pack.zip", archives.make_zip(files))})
+    response = author.post(
+        "/author/packs", data={"csrf": csrf(author)}, files={"archive": ("pack.zip", archives.make_zip(files))}
+    )
     assert response.status_code == 422
     assert "was not published" in response.text
     rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", response.text)
@@ -406,9 +423,11 @@ def test_readiness_pages_through_candidates_keeping_filter_and_sort(api, monkeyp
     first = reviewer.get("/review/readiness", params={"sort": skill}).text
     assert "2 candidate(s) (page 1 of 2)" in first
     assert "/review/candidates/bob" in first and "/review/candidates/alice" not in first  # the higher score first
-    assert "✓ Ready" in first and f'sort={quote(skill)}&amp;page=2' in first
+    assert "✓ Ready" in first and f"sort={quote(skill)}&amp;page=2" in first
     second = reviewer.get("/review/readiness", params={"sort": skill, "page": 2}).text
-    assert "/review/candidates/alice" in second and "/review/candidates/bob" not in second and "✗ Not ready yet" in second
+    assert (
+        "/review/candidates/alice" in second and "/review/candidates/bob" not in second and "✗ Not ready yet" in second
+    )
     beyond = reviewer.get("/review/readiness", params={"sort": skill, "page": 9}).text
     assert "page 2 of 2" in beyond and "/review/candidates/alice" in beyond
 
@@ -428,7 +447,9 @@ def test_catalogue_pages_keep_filters_between_pages(api, monkeypatch):
     assert "page 1 of 2" in first and 'href="/tasks?environment=python&amp;page=2"' in first
     second = alice.get("/tasks", params={"environment": "python", "page": 2}).text
     assert "page 2 of 2" in second and "Previous page" in second and "Next page" not in second
-    shown = set(re.findall(r'<h2><a href="(/tasks/[^"]+)"', first)) | set(re.findall(r'<h2><a href="(/tasks/[^"]+)"', second))
+    shown = set(re.findall(r'<h2><a href="(/tasks/[^"]+)"', first)) | set(
+        re.findall(r'<h2><a href="(/tasks/[^"]+)"', second)
+    )
     python = [t for p in api.service.pack_store.packs() for t in p.tasks if t.environment == "python"]
     assert shown == {f"/tasks/{t.pack_id}/{t.id}" for t in python}
 
@@ -451,8 +472,9 @@ def test_readiness_uses_the_latest_evidence_like_the_profile(api):
 def test_session_cookie_is_secure_behind_https(api):
     https = api.client.__class__(api.app, base_url="https://testserver")
     with api.service.session() as session:
-        code = storage.create_sign_in_link(session=session, role=Role.CANDIDATE, subject="alice",
-                                           lifetime=timedelta(days=1))
+        code = storage.create_sign_in_link(
+            session=session, role=Role.CANDIDATE, subject="alice", lifetime=timedelta(days=1)
+        )
     confirm = https.get(f"/signin/{code}")
     signed = https.post(f"/signin/{code}", data={"pre": form_value(confirm.text, "pre")}, follow_redirects=False)
     cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}="))
@@ -462,15 +484,19 @@ def test_session_cookie_is_secure_behind_https(api):
 def test_author_uploads_a_pack_folder(api, tmp_path):
     author = sign_in(api, Role.AUTHOR, "ann")
     files = pack_files(tmp_path, pack_id="folder-pack")
-    response = author.post("/author/packs", data={"csrf": csrf(author)},
-                           files=[("folder", (f"folder-pack/{path}", data)) for path, data in files.items()])
+    response = author.post(
+        "/author/packs",
+        data={"csrf": csrf(author)},
+        files=[("folder", (f"folder-pack/{path}", data)) for path, data in files.items()],
+    )
     assert response.status_code == 200 and "folder-pack 1.0.0 uploaded" in response.text
     assert api.service.pack_store.pack("folder-pack").version == "1.0.0"
 
 
 def upload_page(api: Api, author, files: dict[str, bytes]):
-    return author.post("/author/packs", data={"csrf": csrf(author)},
-                       files={"archive": ("pack.zip", archives.make_zip(files))})
+    return author.post(
+        "/author/packs", data={"csrf": csrf(author)}, files={"archive": ("pack.zip", archives.make_zip(files))}
+    )
 
 
 def candidate_meets(candidate, task: str) -> bool:
@@ -488,8 +514,9 @@ def test_candidates_meet_an_uploaded_pack_only_once_its_check_passed(api, tmp_pa
     task = "folder-pack/word-frequency"
     assert upload_page(api, author, pack_files(tmp_path, pack_id="folder-pack")).status_code == 200
     assert not candidate_meets(carol, task)
-    refused = carol.post(f"/tasks/{task}/submit", data={"csrf": csrf(carol)},
-                         files=[("files", ("top_words.py", b"pass\n"))])
+    refused = carol.post(
+        f"/tasks/{task}/submit", data={"csrf": csrf(carol)}, files=[("files", ("top_words.py", b"pass\n"))]
+    )
     assert refused.status_code == 404
     assert finish_check(api, "folder-pack", "1.0.0", ok=True) == "live"
     assert candidate_meets(carol, task)
@@ -525,8 +552,11 @@ def test_a_retired_version_takes_no_submissions_from_the_pages(api, tmp_path):
     again = author.post("/author/packs/folder-pack/1.0.0/retire", data={"csrf": csrf(author)})
     assert again.status_code == 409 and "only a live version can be retired" in again.text
     assert not candidate_meets(carol, "folder-pack/word-frequency")
-    refused = carol.post("/tasks/folder-pack/word-frequency/submit", data={"csrf": csrf(carol)},
-                         files=[("files", ("top_words.py", b"pass\n"))])
+    refused = carol.post(
+        "/tasks/folder-pack/word-frequency/submit",
+        data={"csrf": csrf(carol)},
+        files=[("files", ("top_words.py", b"pass\n"))],
+    )
     assert refused.status_code == 404
 
 
@@ -536,14 +566,17 @@ def test_an_expired_token_ends_its_sessions(api):
     alice = sign_in(api, Role.CANDIDATE, "alice")
     assert alice.get("/profile").status_code == 200
     with api.service.session() as session:
-        session.exec(update(ApiToken).where(ApiToken.subject == "alice").values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.exec(
+            update(ApiToken).where(ApiToken.subject == "alice").values(expires_at=utcnow() - timedelta(seconds=1))
+        )
         session.commit()
     assert alice.get("/profile", follow_redirects=False).headers["location"].startswith("/signin")
 
 
 def test_submitting_from_the_page_meets_the_apis_rate_limit(api):
     api.service.settings = api.service.settings.model_copy(
-        update={"submission_rate_limit": 2, "submission_rate_window_seconds": 60})
+        update={"submission_rate_limit": 2, "submission_rate_window_seconds": 60}
+    )
     alice = sign_in(api, Role.CANDIDATE, "alice")
     for _ in range(2):
         submit_files(alice, {"retry.py": b"x = 1\n"})
@@ -571,19 +604,21 @@ def test_event_stream_resumes_after_the_last_event_seen(api):
 
 def test_the_public_tests_button_meets_the_apis_rate_limit(api):
     api.service.settings = api.service.settings.model_copy(
-        update={"public_test_rate_limit": 1, "public_test_rate_window_seconds": 60})
+        update={"public_test_rate_limit": 1, "public_test_rate_window_seconds": 60}
+    )
     alice = sign_in(api, Role.CANDIDATE, "alice")
     with api.service.session() as session:  # one run let in already (through the API, say)
         api.service.admit_public_tests(session=session, candidate="alice")
     files = [("files", ("retry.py", b"x = 1\n"))]
     # The editor's button (fetch): the fragment it shows, saying why.
-    fragment = alice.post(f"{TASK}/public-tests", data={"csrf": csrf(alice)}, files=files,
-                          headers={"X-Requested-With": "fetch"})
+    fragment = alice.post(
+        f"{TASK}/public-tests", data={"csrf": csrf(alice)}, files=files, headers={"X-Requested-With": "fetch"}
+    )
     assert fragment.status_code == 429 and int(fragment.headers["retry-after"]) >= 1
     assert "Public tests not run" in fragment.text and "TASKTRIAL_PUBLIC_TEST_RATE_LIMIT" in fragment.text
     assert "<html" not in fragment.text
     # The upload form without JavaScript: the task page, with the same message in its public-tests section.
     page = alice.post(f"{TASK}/public-tests", data={"csrf": csrf(alice)}, files=files)
     assert page.status_code == 429 and int(page.headers["retry-after"]) >= 1
-    section = page.text[page.text.index('id="public-output"'):]
+    section = page.text[page.text.index('id="public-output"') :]
     assert "Public tests not run" in section and "alice made 1 public-test runs in the last 60 s" in section

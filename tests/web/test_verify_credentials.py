@@ -19,9 +19,11 @@ def awarded_credential(api) -> tuple[dict, dict]:  # noqa: F811
     probe = api.token(Role.CANDIDATE, "probe")
     work(api, submit(api, probe)["run_id"])
     skill = min(api.client.get("/v1/profile", headers=probe).json()["skills"])
-    made = api.client.post("/v1/credentials/definitions", headers=author,
-                           json={"id": "retries", "name": "Retries", "description": "Backs off <and> retries",
-                                 "skills": [skill]})
+    made = api.client.post(
+        "/v1/credentials/definitions",
+        headers=author,
+        json={"id": "retries", "name": "Retries", "description": "Backs off <and> retries", "skills": [skill]},
+    )
     assert made.status_code == 201, made.text
     work(api, submit(api, alice)["run_id"])
     award = api.client.get("/v1/credentials", headers=alice).json()["data"][0]
@@ -39,8 +41,9 @@ def test_a_pasted_credential_verifies_with_what_it_claims_and_its_live_status(ap
     assert credential["issuer"]["id"] in text and award["evidence"][0] in text
     assert "alice" not in text  # the holder only as a hashed identity
 
-    api.client.post(f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"),
-                    json={"reason": "copied"})
+    api.client.post(
+        f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"), json={"reason": "copied"}
+    )
     revoked = public.post("/verify", data={"document": json.dumps(credential)}).text
     assert "✗ Credential not valid" in revoked and "the credential is revoked" in revoked
 
