@@ -40,7 +40,7 @@ from runners import images  # noqa: E402
 from runners.docker import LABEL  # noqa: E402
 
 BIN = Path(sys.executable).parent
-TRACK = REPO.parent.parent / "shared" / "corpora" / "exercism-python"
+TRACK = REPO.parent / "shared" / "corpora" / "exercism-python"  # ../shared beside the repository
 #: Exercism's refactoring exercises: their stubs already pass their tests.
 STUBS_THAT_PASS = {"ledger", "markdown"}
 
