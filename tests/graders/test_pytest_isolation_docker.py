@@ -194,11 +194,8 @@ for folder, subfolders, names in os.walk("/"):
 def retry(*args, **kwargs):
     raise ValueError("FOUND:" + repr(sorted(FOUND)))
 """
-    result = grade_submission(RETRY, {"retry.py": probe.encode()}, runner=docker_runner, grader=graders.for_task(RETRY))
-    messages = " ".join(c.message for c in result.checks)
-    found = re.search(r"FOUND:(\[.*?\])", messages)
-    assert found is not None, messages[:2000]
-    assert found.group(1) == "[]", found.group(1)
+    found = probe_report(probe, "FOUND", r"\[.*?\]", docker_runner, graders)
+    assert found == "[]", found
 
 
 @pytest.mark.parametrize("task", [t for t in PYTEST_TASKS if packs.starter_files(t)], ids=lambda t: t.id)
@@ -225,8 +222,15 @@ def _listening():
 def retry(*args, **kwargs):
     raise ValueError("SEEN:" + repr([socket.if_nameindex(), open("/proc/net/route").read().count("\\n"), _listening()]))
 """
+    seen = probe_report(probe, "SEEN", r"\[.*?\]\]", docker_runner, graders)
+    assert seen == "[[(1, 'lo')], 1, [7919]]", seen
+
+
+def probe_report(probe: str, marker: str, pattern: str, docker_runner, graders) -> str:
+    """Grade ``probe`` as the candidate's ``retry.py``: what it reported from inside its sandbox (raised after
+    ``marker:``, matching ``pattern``), read from the checks' messages."""
     result = grade_submission(RETRY, {"retry.py": probe.encode()}, runner=docker_runner, grader=graders.for_task(RETRY))
     messages = " ".join(c.message for c in result.checks)
-    seen = re.search(r"SEEN:(\[.*?\]\])", messages)
-    assert seen is not None, messages[:2000]
-    assert seen.group(1) == "[[(1, 'lo')], 1, [7919]]", seen.group(1)
+    found = re.search(rf"{marker}:({pattern})", messages)
+    assert found is not None, messages[:2000]
+    return found.group(1)
