@@ -562,7 +562,7 @@ def submit(
 
 def _report_result(
     document: dict[str, Any],
-    kid: object,
+    kid: str | None,
     problems: list[str],
     *,
     submission_id: str,
