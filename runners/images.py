@@ -31,6 +31,9 @@ from engine.errors import ConfigurationError, RunnerError, RunnerUnavailable
 REPOSITORY = "tasktrial"
 BASE_IMAGE = "debian:bookworm-slim"
 BASE_SUITE = "bookworm"
+#: What a Docker engine fault looks like from here: the SDK's errors, or its transport's (a dropped
+#: connection, a restarted ``dockerd``). Every translation into an engine error catches exactly these.
+ENGINE_FAULTS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def client_from_env() -> docker.DockerClient:
     try:
         client = docker.from_env()
         client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+    except ENGINE_FAULTS as exc:
         raise RunnerUnavailable(
             f"no Docker engine is reachable ({one_line(exc)}); start dockerd or set DOCKER_HOST"
         ) from exc
@@ -111,7 +114,7 @@ def engine_errors(doing: str, *, advice: str = "") -> Iterator[None]:
             f"{doing}: the Docker engine refused ({one_line(exc.explanation or exc)})"
             + (f"; {advice}" if advice else "")
         ) from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+    except ENGINE_FAULTS as exc:
         raise RunnerUnavailable(
             f"{doing}: the Docker engine stopped answering ({one_line(exc)}); check that dockerd runs (docker info)"
         ) from exc

@@ -69,7 +69,7 @@ class DockerRunner:
         container = self._take(spec, image)
         try:
             return self._run_in(container, spec, image_id, started)
-        except docker.errors.DockerException as exc:
+        except images.ENGINE_FAULTS as exc:
             raise RunnerError(f"the Docker engine failed during the run: {exc}") from exc
         finally:
             self._dispose(container)
@@ -116,7 +116,7 @@ class DockerRunner:
                 self._image_ids[image] = self._client.images.get(image).id or image
             except docker.errors.ImageNotFound as exc:
                 raise ImageMissing(f"runtime image {image} is not built; run `tasktrial images build`") from exc
-            except docker.errors.DockerException as exc:
+            except images.ENGINE_FAULTS as exc:
                 raise RunnerUnavailable(f"cannot reach the Docker engine: {exc}") from exc
         return self._image_ids[image]
 
@@ -182,7 +182,7 @@ class DockerRunner:
                         cpu = (cpu or 0.0) + counters.cpu_seconds
                     if counters.peak_memory_bytes is not None:
                         peak = max(peak or 0, counters.peak_memory_bytes)
-            except docker.errors.DockerException as exc:
+            except images.ENGINE_FAULTS as exc:
                 raise RunnerError(f"the Docker engine failed during the run: {exc}") from exc
             finally:
                 for unused in ahead:  # the run ended early: sandboxes prepared for it go unused
@@ -205,7 +205,7 @@ class DockerRunner:
             upload(self._api, container, spec)
         except BaseException as exc:
             self._sandboxes.remove(container)
-            if isinstance(exc, docker.errors.DockerException):
+            if isinstance(exc, images.ENGINE_FAULTS):
                 raise RunnerError(f"the Docker engine failed while preparing a sandbox: {exc}") from exc
             raise
         return container
@@ -249,7 +249,7 @@ class DockerRunner:
         try:
             candidate, client = containers
             return service.serve(self._api, candidate, client, spec, (image_id, client_image_id), started)
-        except docker.errors.DockerException as exc:
+        except images.ENGINE_FAULTS as exc:
             raise RunnerError(f"the Docker engine failed during the service run: {exc}") from exc
         finally:
             self._pool.dispose(
@@ -278,7 +278,7 @@ class DockerRunner:
         containers: list[str] = []
         try:
             return service.serve_made_now(self._sandboxes, spec, image, client_image, image_ids, started, containers)
-        except docker.errors.DockerException as exc:
+        except images.ENGINE_FAULTS as exc:
             raise RunnerError(f"the Docker engine failed during the service run: {exc}") from exc
         finally:
             self._pool.dispose(

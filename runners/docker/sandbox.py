@@ -21,6 +21,7 @@ from docker.types import LogConfig, Ulimit
 
 from engine.errors import RunnerError
 from engine.models import GRADER_DIR, WORKSPACE, ResourceLimits, RunSpec
+from runners.images import ENGINE_FAULTS
 
 log = logging.getLogger("tasktrial.runner")
 
@@ -130,7 +131,7 @@ class Sandboxes:
                 **networking,
             )
             self.api.start(container["Id"])
-        except docker.errors.DockerException as exc:
+        except ENGINE_FAULTS as exc:
             if "container" in locals():
                 self.remove(container["Id"])
             raise RunnerError(f"cannot start a sandbox from {image}: {exc}") from exc
@@ -179,7 +180,7 @@ class Sandboxes:
                 options=NETWORK_OPTIONS,
                 labels={LABEL: "1", "tasktrial.run": run_id, **self.owner, **spec.labels},
             )
-        except docker.errors.DockerException as exc:
+        except ENGINE_FAULTS as exc:
             raise RunnerError(f"cannot create the private network of a service run: {exc}") from exc
         return network["Id"]
 

@@ -1,8 +1,9 @@
-"""An engine fault while reading a run back is an engine error, never the candidate's outcome (real engine).
+"""An engine fault while running or reading a run back is an engine error, never the candidate's outcome.
 
-The fault is injected where the engine would report it: the Docker API refuses the collection's exec
-(everything else runs for real). Before this was translated, the refusal became an outcome with no
-files and no counters, which the graders judged as the candidate's failure.
+The fault is injected where the engine would report it (everything else runs for real on the engine):
+the Docker API refuses the collection's exec, or the connection to the engine drops mid-run. Before
+this was translated, the refusal became an outcome with no files and no counters, which the graders
+judged as the candidate's failure; a dropped connection escaped as the SDK's own exception.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 
 import docker.errors
 import pytest
+import requests.exceptions
 
 from engine import packs
 from engine.errors import RunnerError
@@ -73,3 +75,22 @@ def test_a_refused_collection_is_an_engine_error_not_a_failing_verdict(runner, m
     with pytest.raises(RunnerError, match="collecting the output"):
         grade_submission(RETRY, reference, runner=runner, grader=graders.for_task(RETRY))
     assert refused
+
+
+def test_a_connection_dropped_mid_run_is_an_engine_error_and_its_sandbox_goes(runner, monkeypatch):
+    """A restarted ``dockerd`` drops the SDK's connection: its transport error is a ``RunnerError`` too."""
+    real = runner._api.exec_create
+    dropped: list[str] = []
+
+    def exec_create(container, cmd, *args, **kwargs):
+        if not dropped:
+            dropped.append(container)
+            raise requests.exceptions.ConnectionError("injected: ('Connection aborted.', RemoteDisconnected())")
+        return real(container, cmd, *args, **kwargs)
+
+    monkeypatch.setattr(runner._api, "exec_create", exec_create)
+    with pytest.raises(RunnerError, match="Connection aborted"):
+        run_bounded(runner, spec(python("print('never runs')")))
+    assert len(dropped) == 1
+    with pytest.raises(docker.errors.NotFound):
+        runner._api.inspect_container(dropped[0])
