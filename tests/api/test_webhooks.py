@@ -160,3 +160,17 @@ def test_bad_registrations_are_422(api):
         {"url": "http://x", "events": []},
     ):
         assert api.client.post(f"/v1/cohorts/{made['id']}/webhooks", headers=organiser, json=body).status_code == 422
+
+
+def test_an_idle_dispatch_tick_makes_no_http_client(api):
+    """The dispatcher ticks every two seconds in every API process: with nothing due it costs one query."""
+    made: list[int] = []
+    real = api.service.webhooks._http
+
+    def counting():
+        made.append(1)
+        return real()
+
+    api.service.webhooks._http = counting
+    assert api.service.webhooks.deliver_due() == 0
+    assert made == []
