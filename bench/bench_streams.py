@@ -36,6 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from testkit.packs import pytest_task_yaml, write_pack
+from testkit.results import result_document
 from testkit.services import free_port, redis_server, wait_for_port
 
 BIN = Path(sys.executable).parent
@@ -91,42 +92,6 @@ def server(root: Path, catalogue: Path, broker: str, streams: int, per_token: in
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def result_for(job: dict) -> dict:
-    return {
-        "schema_version": 1,
-        "id": "bench-" + job["run_id"],
-        "task": {
-            "pack": job["pack_id"],
-            "pack_version": job["pack_version"],
-            "id": job["task_id"],
-            "task_digest": job["task_digest"],
-        },
-        "submission_digest": job["submission_digest"],
-        "score": 100.0,
-        "verdict": "ready",
-        "status": "completed",
-        "reason": "",
-        "checks": [],
-        "micro_skills": {},
-        "runner": {
-            "backend": "bench",
-            "image": "",
-            "limits": {},
-            "wall_seconds": 0.0,
-            "cpu_seconds": None,
-            "peak_memory_bytes": None,
-            "exit_code": 0,
-            "timed_out": False,
-            "oom_killed": False,
-            "output_truncated": False,
-        },
-        "output": {"stdout": "", "stderr": ""},
-        "started_at": "2026-01-01T00:00:00.000Z",
-        "finished_at": "2026-01-01T00:00:01.000Z",
-        "engine_version": "bench",
-    }
 
 
 def submit(client: httpx.Client, headers: dict) -> dict:
@@ -310,7 +275,10 @@ def main() -> None:
             done = submit(http, candidate)  # one finished submission, for the result reads
             job = http.post(f"/v1/runs/{done['run_id']}/claim", headers=worker, json={"worker": "setup"}).json()
             http.post(
-                f"/v1/runs/{done['run_id']}/result", headers=worker, json=result_for(job), params={"worker": "setup"}
+                f"/v1/runs/{done['run_id']}/result",
+                headers=worker,
+                json=result_document(job),
+                params={"worker": "setup"},
             ).raise_for_status()
             tokens = [token("candidate", f"follower-{i}") for i in range(-(-args.streams // args.per_token))]
             followers = []

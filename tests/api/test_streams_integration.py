@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.results import result_document
 from tests.factories import pytest_task_yaml, write_pack
 from tests.services import free_port, wait_for_port
 
@@ -156,43 +157,6 @@ def submit(server: Server, headers: dict[str, str]) -> dict:
     return response.json()
 
 
-def result_for(job: dict) -> dict:
-    """A minimal schema-valid result document for the claimed ``job`` (this test plays the worker)."""
-    return {
-        "schema_version": 1,
-        "id": "r-" + job["run_id"],
-        "task": {
-            "pack": job["pack_id"],
-            "pack_version": job["pack_version"],
-            "id": job["task_id"],
-            "task_digest": job["task_digest"],
-        },
-        "submission_digest": job["submission_digest"],
-        "score": 100.0,
-        "verdict": "ready",
-        "status": "completed",
-        "reason": "",
-        "checks": [],
-        "micro_skills": {},
-        "runner": {
-            "backend": "test",
-            "image": "",
-            "limits": {},
-            "wall_seconds": 0.0,
-            "cpu_seconds": None,
-            "peak_memory_bytes": None,
-            "exit_code": 0,
-            "timed_out": False,
-            "oom_killed": False,
-            "output_truncated": False,
-        },
-        "output": {"stdout": "", "stderr": ""},
-        "started_at": "2026-01-01T00:00:00.000Z",
-        "finished_at": "2026-01-01T00:00:01.000Z",
-        "engine_version": "test",
-    }
-
-
 def test_open_event_streams_leave_the_service_and_its_workers_working(tmp_path, redis_url):
     with serve(tmp_path, redis_url, max_streams=str(TOTAL), max_streams_per_token=str(PER_TOKEN)) as server:
         candidates = [server.token("candidate", f"c{index}") for index in range(CANDIDATES)]
@@ -234,7 +198,7 @@ def test_open_event_streams_leave_the_service_and_its_workers_working(tmp_path, 
                 == 200
             )
             posted = client.post(
-                f"/v1/runs/{run_id}/result", headers=worker, json=result_for(job.json()), params={"worker": "w1"}
+                f"/v1/runs/{run_id}/result", headers=worker, json=result_document(job.json()), params={"worker": "w1"}
             )
             assert posted.status_code == 201, posted.text
 
