@@ -22,7 +22,6 @@ import contextlib
 import functools
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -35,12 +34,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from testkit.packs import pytest_task_yaml, write_pack
+from testkit.packs import VALUE_SOLUTION, value_pack
 from testkit.results import result_document
-from testkit.services import free_port, redis_server, wait_for_port
+from testkit.services import free_port, redis_server, stop_groups, wait_for_port
 
 BIN = Path(sys.executable).parent
-SOLUTION = "def value():\n    return 42\n"
 TIMEOUT = httpx.Timeout(15.0, connect=10.0)
 
 
@@ -86,17 +84,12 @@ def server(root: Path, catalogue: Path, broker: str, streams: int, per_token: in
         wait_for_port(port, timeout=60)
         yield f"http://127.0.0.1:{port}", token
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_groups(proc)
 
 
 def submit(client: httpx.Client, headers: dict) -> dict:
     response = client.post(
-        "/v1/submissions", headers=headers, json={"task": "bench/value", "files": {"value.py": SOLUTION}}
+        "/v1/submissions", headers=headers, json={"task": "bench/value", "files": {"value.py": VALUE_SOLUTION}}
     )
     response.raise_for_status()
     return response.json()
@@ -150,7 +143,7 @@ def measure(
                     lambda: http.post(
                         "/v1/submissions",
                         headers=candidate,
-                        json={"task": "bench/value", "files": {"value.py": SOLUTION}},
+                        json={"task": "bench/value", "files": {"value.py": VALUE_SOLUTION}},
                     ),
                     ok=(202,),
                 )
@@ -237,28 +230,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tasktrial-bench-streams-"))
     catalogue = tmp / "catalogue"
-    write_pack(
-        catalogue / "bench",
-        {
-            "value": {
-                "task": pytest_task_yaml("value"),
-                "files": {
-                    "statement.md": "Return 42.\n",
-                    "starter/value.py": "def value():\n    return 0\n",
-                    "solution/value.py": SOLUTION,
-                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-                },
-            }
-        },
-        pack={
-            "id": "bench",
-            "version": "1.0.0",
-            "title": "Bench",
-            "description": "bench",
-            "authors": ["b"],
-            "license": "MIT",
-        },
-    )
+    value_pack(catalogue, "bench")
     report: dict = {
         "streams": args.streams,
         "per_token": args.per_token,

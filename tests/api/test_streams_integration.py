@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from testkit.results import result_document
-from tests.factories import pytest_task_yaml, write_pack
+from tests.factories import VALUE_SOLUTION, value_pack
 from tests.services import free_port, wait_for_port
 
 pytestmark = [pytest.mark.redis]
@@ -96,28 +96,7 @@ class Server:
 @contextlib.contextmanager
 def serve(tmp_path: Path, broker_url: str, **settings: str) -> Iterator[Server]:
     catalogue = tmp_path / "catalogue"
-    write_pack(
-        catalogue / "streams",
-        {
-            "value": {
-                "task": pytest_task_yaml("value"),
-                "files": {
-                    "statement.md": "Return 42.\n",
-                    "starter/value.py": "def value():\n    return 0\n",
-                    "solution/value.py": "def value():\n    return 42\n",
-                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-                },
-            }
-        },
-        pack={
-            "id": "streams",
-            "version": "1.0.0",
-            "title": "Streams",
-            "description": "for tests",
-            "authors": ["tests"],
-            "license": "MIT",
-        },
-    )
+    value_pack(catalogue, "streams")
     port = free_port()
     env = {
         **os.environ,
@@ -151,7 +130,7 @@ def submit(server: Server, headers: dict[str, str]) -> dict:
         f"{server.url}/v1/submissions",
         headers=headers,
         timeout=PATIENCE,
-        json={"task": "streams/value", "files": {"value.py": "def value():\n    return 42\n"}},
+        json={"task": "streams/value", "files": {"value.py": VALUE_SOLUTION}},
     )
     assert response.status_code == 202, response.text
     return response.json()
