@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_service import percentile, server
 from engine.models import ResourceLimits
 from runners import images
-from runners.docker import LABEL
 from testkit.packs import pytest_task_yaml, write_pack
+from testkit.raw_docker import PYTEST, raw_docker_run
 
 SOLUTION = """def classify(n):
     if n < 0:
@@ -101,54 +101,6 @@ def write_catalogue(root: Path) -> None:
             "license": "MIT",
         },
     )
-
-
-def raw_command(work: Path, grader: Path, image: str, limits: ResourceLimits) -> list[str]:
-    memory = f"{limits.memory_mb}m"
-    return [
-        "docker",
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--read-only",
-        "--tmpfs",
-        f"/tmp:rw,nosuid,nodev,size={limits.disk_mb}m",
-        "--user",
-        "65534:65534",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges",
-        "--memory",
-        memory,
-        "--memory-swap",
-        memory,
-        "--cpus",
-        str(limits.cpus),
-        "--pids-limit",
-        str(limits.pids),
-        "--label",
-        f"{LABEL}.bench=1",
-        "-v",
-        f"{work}:/workspace:ro",
-        "-v",
-        f"{grader}:/grader:ro",
-        "-w",
-        "/workspace",
-        "-e",
-        "PYTHONPATH=/workspace",
-        "-e",
-        "PYTHONDONTWRITEBYTECODE=1",
-        image,
-        "python3",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "/grader",
-    ]
 
 
 def raw_batch(command: list[str], count: int, concurrency: int) -> dict:
@@ -220,7 +172,14 @@ def main() -> None:
     (grader / "test_numbers_kind.py").write_text(TESTS)
     image = images.runtime_image("python").tag
     workers = int(os.environ.get("TASKTRIAL_EMBEDDED_WORKERS") or os.cpu_count() or 1)
-    command = raw_command(work, grader, image, ResourceLimits())
+    command = raw_docker_run(
+        image,
+        [*PYTEST, "/grader"],
+        limits=ResourceLimits(),
+        mounts={work: "/workspace", grader: "/grader"},
+        workdir="/workspace",
+        env={"PYTHONPATH": "/workspace", "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     sides: dict[str, list[dict]] = {"raw": [], "ours": []}
     # One token posts the whole batch (as 40 candidates would): the per-token admission limits
     # (30 submissions a minute, 10 open streams) are raised for it, the global queue bound is kept.

@@ -36,7 +36,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -60,7 +59,7 @@ from api.tables import Role
 from engine import signing
 from engine.models import Check, CheckStatus, RunStatus
 from engine.results import Result, candidate_view
-from testkit.services import free_port, postgres_server, redis_server, wait_for_port
+from testkit.services import free_port, postgres_server, redis_server, stop_groups, wait_for_port
 
 BIN = Path(sys.executable).parent
 BEFORE = "0007_cohorts"  # the schema this bench's indexes were added to
@@ -484,12 +483,7 @@ def server(env_store: dict[str, str], broker: str, logs: Path) -> Iterator[str]:
         wait_for_port(port, timeout=180)
         yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_groups(proc)
         log.close()
 
 

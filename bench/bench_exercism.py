@@ -36,8 +36,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from engine.authoring._exercism import IMPORT_LIMITS  # noqa: E402
+from engine.models import ResourceLimits  # noqa: E402
 from runners import images  # noqa: E402
 from runners.docker import LABEL  # noqa: E402
+from testkit.raw_docker import PYTEST, raw_docker_run  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TRACK = REPO.parent / "shared" / "corpora" / "exercism-python"  # ../shared beside the repository
@@ -103,53 +105,17 @@ def peer_jobs(track: Path, slugs: list[str], work: Path) -> list[tuple[str, str,
     return jobs
 
 
-def peer_command(folder: Path, image: str) -> list[str]:
-    limits = IMPORT_LIMITS
-    memory = f"{limits['memory_mb']}m"
-    return [
-        "docker",
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--read-only",
-        "--tmpfs",
-        "/tmp:rw,size=32m",
-        "--user",
-        "65534:65534",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges",
-        "--memory",
-        memory,
-        "--memory-swap",
-        memory,
-        "--cpus",
-        str(limits["cpus"]),
-        "--pids-limit",
-        str(limits["pids"]),
-        "--label",
-        f"{LABEL}.bench=1",
-        "-v",
-        f"{folder}:/solution:ro",
-        "-w",
-        "/solution",
-        image,
-        "python3",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "/solution",
-    ]
-
-
 def peer(jobs: list[tuple[str, str, Path]], image: str, concurrency: int) -> tuple[float, dict[tuple[str, str], str]]:
     def run(job: tuple[str, str, Path]) -> tuple[tuple[str, str], str]:
         slug, kind, folder = job
-        code = subprocess.run(peer_command(folder, image), capture_output=True, check=False).returncode
+        command = raw_docker_run(
+            image,
+            [*PYTEST, "/solution"],
+            limits=ResourceLimits.from_mapping(IMPORT_LIMITS),
+            mounts={folder: "/solution"},
+            workdir="/solution",
+        )
+        code = subprocess.run(command, capture_output=True, check=False).returncode
         return (slug, kind), {0: "pass", 1: "fail"}.get(code, f"error (exit {code})")
 
     began = time.perf_counter()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,34 +31,20 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlmodel import Session
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api import db, storage
 from api.tables import LogEntry
 from api.transparency import TransparencyLog
 from engine import merkle, transparency
 from engine.signing import SigningKey
+from testkit.results import stored_result
 
 
 def build(path: Path, leaves: int) -> tuple[TransparencyLog, list[str], float]:
     engine = db.make_engine(f"sqlite:///{path}")
     db.migrate(engine)
     with Session(engine) as session:
-        submission, run = storage.create_submission(
-            session=session,
-            candidate="bench",
-            pack_id="p",
-            pack_version="1",
-            task_id="t",
-            task_digest="sha256:" + "1" * 64,
-            submission_digest="sha256:" + "2" * 64,
-            archive=b"a",
-        )
-        storage.record_result(
-            session=session,
-            run=run,
-            submission=submission,
-            candidate_view={},
-            document={"id": "r", "score": 1.0, "verdict": "not_ready"},
-        )
+        stored_result(session, candidate="bench", document={"id": "r", "score": 1.0, "verdict": "not_ready"})
         digests = [f"sha256:{i:064x}" for i in range(leaves)]
         session.execute(insert(LogEntry), [{"digest": d, "result_id": "r", "view": "full"} for d in digests])
         session.commit()

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,12 +31,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from runners import images
-from testkit.packs import pytest_task_yaml, write_pack
-from testkit.services import free_port, redis_server, wait_for_port
+from testkit.packs import VALUE_SOLUTION, VALUE_TEST, value_pack
+from testkit.services import free_port, redis_server, stop_groups, wait_for_port
 
 BIN = Path(sys.executable).parent
-SOLUTION = "def value():\n    return 42\n"
-TEST = "from value import value\n\n\ndef test_value():\n    assert value() == 42\n"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -87,16 +84,13 @@ def server(root: Path, catalogue: Path, broker: str | None):
         wait_for_port(port, timeout=60)
         yield f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {candidate}"}
     finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=30)
+        stop_groups(*procs)
 
 
 def submit_and_wait(client: httpx.Client, headers: dict) -> tuple[float, str]:
     began = time.perf_counter()
     accepted = client.post(
-        "/v1/submissions", headers=headers, json={"task": "bench/value", "files": {"value.py": SOLUTION}}
+        "/v1/submissions", headers=headers, json={"task": "bench/value", "files": {"value.py": VALUE_SOLUTION}}
     ).json()
     with client.stream("GET", f"/v1/submissions/{accepted['id']}/events", headers=headers) as events:
         for line in events.iter_lines():
@@ -191,33 +185,12 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tasktrial-bench-"))
     catalogue = tmp / "catalogue"
-    write_pack(
-        catalogue / "bench",
-        {
-            "value": {
-                "task": pytest_task_yaml("value"),
-                "files": {
-                    "statement.md": "Return 42.\n",
-                    "starter/value.py": "def value():\n    return 0\n",
-                    "solution/value.py": SOLUTION,
-                    "grader/test_value.py": TEST,
-                },
-            }
-        },
-        pack={
-            "id": "bench",
-            "version": "1.0.0",
-            "title": "Bench",
-            "description": "bench",
-            "authors": ["b"],
-            "license": "MIT",
-        },
-    )
+    value_pack(catalogue, "bench")
     work, grader = tmp / "raw" / "workspace", tmp / "raw" / "grader"
     work.mkdir(parents=True)
     grader.mkdir(parents=True)
-    (work / "value.py").write_text(SOLUTION)
-    (grader / "test_value.py").write_text(TEST)
+    (work / "value.py").write_text(VALUE_SOLUTION)
+    (grader / "test_value.py").write_text(VALUE_TEST)
     raw_cmd = [
         "docker",
         "run",

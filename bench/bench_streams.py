@@ -22,7 +22,6 @@ import contextlib
 import functools
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -35,11 +34,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from testkit.packs import pytest_task_yaml, write_pack
-from testkit.services import free_port, redis_server, wait_for_port
+from testkit.packs import VALUE_SOLUTION, value_pack
+from testkit.results import result_document
+from testkit.services import free_port, redis_server, stop_groups, wait_for_port
 
 BIN = Path(sys.executable).parent
-SOLUTION = "def value():\n    return 42\n"
 TIMEOUT = httpx.Timeout(15.0, connect=10.0)
 
 
@@ -85,53 +84,12 @@ def server(root: Path, catalogue: Path, broker: str, streams: int, per_token: in
         wait_for_port(port, timeout=60)
         yield f"http://127.0.0.1:{port}", token
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def result_for(job: dict) -> dict:
-    return {
-        "schema_version": 1,
-        "id": "bench-" + job["run_id"],
-        "task": {
-            "pack": job["pack_id"],
-            "pack_version": job["pack_version"],
-            "id": job["task_id"],
-            "task_digest": job["task_digest"],
-        },
-        "submission_digest": job["submission_digest"],
-        "score": 100.0,
-        "verdict": "ready",
-        "status": "completed",
-        "reason": "",
-        "checks": [],
-        "micro_skills": {},
-        "runner": {
-            "backend": "bench",
-            "image": "",
-            "limits": {},
-            "wall_seconds": 0.0,
-            "cpu_seconds": None,
-            "peak_memory_bytes": None,
-            "exit_code": 0,
-            "timed_out": False,
-            "oom_killed": False,
-            "output_truncated": False,
-        },
-        "output": {"stdout": "", "stderr": ""},
-        "started_at": "2026-01-01T00:00:00.000Z",
-        "finished_at": "2026-01-01T00:00:01.000Z",
-        "engine_version": "bench",
-    }
+        stop_groups(proc)
 
 
 def submit(client: httpx.Client, headers: dict) -> dict:
     response = client.post(
-        "/v1/submissions", headers=headers, json={"task": "bench/value", "files": {"value.py": SOLUTION}}
+        "/v1/submissions", headers=headers, json={"task": "bench/value", "files": {"value.py": VALUE_SOLUTION}}
     )
     response.raise_for_status()
     return response.json()
@@ -185,7 +143,7 @@ def measure(
                     lambda: http.post(
                         "/v1/submissions",
                         headers=candidate,
-                        json={"task": "bench/value", "files": {"value.py": SOLUTION}},
+                        json={"task": "bench/value", "files": {"value.py": VALUE_SOLUTION}},
                     ),
                     ok=(202,),
                 )
@@ -272,28 +230,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tasktrial-bench-streams-"))
     catalogue = tmp / "catalogue"
-    write_pack(
-        catalogue / "bench",
-        {
-            "value": {
-                "task": pytest_task_yaml("value"),
-                "files": {
-                    "statement.md": "Return 42.\n",
-                    "starter/value.py": "def value():\n    return 0\n",
-                    "solution/value.py": SOLUTION,
-                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-                },
-            }
-        },
-        pack={
-            "id": "bench",
-            "version": "1.0.0",
-            "title": "Bench",
-            "description": "bench",
-            "authors": ["b"],
-            "license": "MIT",
-        },
-    )
+    value_pack(catalogue, "bench")
     report: dict = {
         "streams": args.streams,
         "per_token": args.per_token,
@@ -310,7 +247,10 @@ def main() -> None:
             done = submit(http, candidate)  # one finished submission, for the result reads
             job = http.post(f"/v1/runs/{done['run_id']}/claim", headers=worker, json={"worker": "setup"}).json()
             http.post(
-                f"/v1/runs/{done['run_id']}/result", headers=worker, json=result_for(job), params={"worker": "setup"}
+                f"/v1/runs/{done['run_id']}/result",
+                headers=worker,
+                json=result_document(job),
+                params={"worker": "setup"},
             ).raise_for_status()
             tokens = [token("candidate", f"follower-{i}") for i in range(-(-args.streams // args.per_token))]
             followers = []

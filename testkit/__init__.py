@@ -2,4 +2,7 @@
 
 - ``testkit.services``: throw-away Redis and PostgreSQL servers on free loopback ports.
 - ``testkit.packs``: task pack folders written from plain dicts.
+- ``testkit.results``: submissions and results stored through ``api.storage``; a result document
+  for a test or benchmark that plays the worker.
+- ``testkit.raw_docker``: the raw ``docker run`` (with a task's limits) the benchmarks compare against.
 """

@@ -61,3 +61,38 @@ def one_task_pack(catalogue_pack: Path, task_id: str, root: Path) -> Path:
     manifest.pop("credentials", None)
     (root / "pack.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return root
+
+
+#: The one-task pack most service tests and benchmarks grade: ``value()`` must return 42.
+VALUE_SOLUTION = "def value():\n    return 42\n"
+VALUE_TEST = "from value import value\n\n\ndef test_value():\n    assert value() == 42\n"
+
+
+def value_pack(
+    catalogue: Path,
+    pack_id: str,
+    *,
+    limits: dict[str, Any] | None = None,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """Write the pack ``pack_id`` (task ``value``, one pytest test of ``value() == 42``) under ``catalogue``.
+
+    ``limits`` go into the task; ``files`` are more of the task's files (``starter/test_value_public.py``).
+    """
+    task = pytest_task_yaml("value", **({"limits": limits} if limits else {}))
+    return write_pack(
+        catalogue / pack_id,
+        {
+            "value": {
+                "task": task,
+                "files": {
+                    "statement.md": "Return 42 from value().\n",
+                    "starter/value.py": "def value():\n    raise NotImplementedError\n",
+                    "solution/value.py": VALUE_SOLUTION,
+                    "grader/test_value.py": VALUE_TEST,
+                    **(files or {}),
+                },
+            }
+        },
+        pack={**PACK_YAML, "id": pack_id},
+    )

@@ -10,6 +10,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -31,6 +32,28 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def stop_groups(*procs: subprocess.Popen, timeout: float = 30) -> list[subprocess.Popen]:
+    """Stop processes started with ``start_new_session=True`` as a deployment does, and wait for them.
+
+    SIGTERM goes to every process group first (so they shut down side by side); a process
+    still running ``timeout`` seconds into its wait gets its group SIGKILLed. A group already
+    gone is not an error. Returns the processes that had to be killed (none: a clean stop).
+    """
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    killed = []
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            killed.append(proc)
+    return killed
 
 
 @contextlib.contextmanager

@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.models import Check, CheckRule, CheckStatus, Difficulty, ResourceLimits, RunOutcome, StepOutcome, Task
-from testkit.packs import PACK_YAML, one_task_pack, pytest_task_yaml, write_pack  # noqa: F401  (factories of packs on disk)
+from testkit.packs import (  # noqa: F401  (factories of packs on disk)
+    PACK_YAML,
+    VALUE_SOLUTION,
+    VALUE_TEST,
+    one_task_pack,
+    pytest_task_yaml,
+    value_pack,
+    write_pack,
+)
 
 
 def task(**overrides: Any) -> Task:

@@ -8,6 +8,7 @@ from testkit.services import (
     postgres_server,
     redis_server,
     restartable_redis,
+    stop_groups,
     wait_for_port,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "postgres_server",
     "redis_server",
     "restartable_redis",
+    "stop_groups",
     "wait_for_port",
 ]

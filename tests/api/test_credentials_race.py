@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from api import db, storage
+from api import db
 from api.credentials import Credentials
 from api.tables import CredentialAward, CredentialDefinition, utcnow
 from engine.signing import SigningKey
+from testkit.results import stored_result
 
 SKILL = "python.x.y"
 RACERS = 4
@@ -30,26 +31,14 @@ def engine(database_url):
 
 
 def ready_candidate(engine, candidate: str) -> None:
+    document = {
+        "id": f"r-{candidate}",
+        "score": 90.0,
+        "verdict": "ready",
+        "micro_skills": {SKILL: {"score": 90.0, "verdict": "ready"}},
+    }
     with Session(engine) as session:
-        submission, run = storage.create_submission(
-            session=session,
-            candidate=candidate,
-            pack_id="p",
-            pack_version="1.0.0",
-            task_id="t",
-            task_digest="sha256:" + "1" * 64,
-            submission_digest="sha256:" + "2" * 64,
-            archive=b"archive",
-        )
-        document = {
-            "id": f"r-{candidate}",
-            "score": 90.0,
-            "verdict": "ready",
-            "micro_skills": {SKILL: {"score": 90.0, "verdict": "ready"}},
-        }
-        storage.record_result(
-            session=session, run=run, submission=submission, document=document, candidate_view=document
-        )
+        stored_result(session, candidate=candidate, document=document, candidate_view=document)
 
 
 def test_racing_refreshes_award_each_credential_once(engine):

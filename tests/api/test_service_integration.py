@@ -21,14 +21,14 @@ import httpx
 import pytest
 
 from engine import signing
-from tests.factories import pytest_task_yaml, write_pack
-from tests.services import free_port, redis_server, wait_for_port
+from tests.factories import VALUE_SOLUTION, VALUE_TEST, value_pack
+from tests.services import free_port, redis_server, stop_groups, wait_for_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.redis]
 
 BIN = Path(sys.executable).parent
 SLOW_IMPORT = "import time\ntime.sleep(3)\n"
-REFERENCE = "def value():\n    return 42\n"
+LIMITS = {"time_seconds": 8, "memory_mb": 128, "pids": 32}
 
 
 @dataclass
@@ -89,29 +89,7 @@ class Stack:
 
 
 def _pack(root: Path) -> Path:
-    task = pytest_task_yaml("value", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32})
-    return write_pack(
-        root / "integration",
-        {
-            "value": {
-                "task": task,
-                "files": {
-                    "statement.md": "Return 42 from value().\n",
-                    "starter/value.py": "def value():\n    raise NotImplementedError\n",
-                    "solution/value.py": REFERENCE,
-                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-                },
-            }
-        },
-        pack={
-            "id": "integration",
-            "version": "1.0.0",
-            "title": "Integration",
-            "description": "for tests",
-            "authors": ["tests"],
-            "license": "MIT",
-        },
-    )
+    return value_pack(root, "integration", limits=LIMITS)
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
@@ -159,15 +137,7 @@ def _stack(tmp_path: Path, broker_url: str, *, api_env: dict[str, str] | None = 
         wait_for_port(port, timeout=60)
         yield stack
     finally:
-        for proc in [*stack.workers, api]:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in [*stack.workers, api]:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_groups(*stack.workers, api, timeout=20)
         for handle in stack.files:
             handle.close()
 
@@ -180,7 +150,7 @@ def stack(tmp_path, redis_url) -> Iterator[Stack]:
 
 def test_a_submission_ends_in_a_signed_verified_result(stack):
     stack.start_worker()
-    accepted = stack.submit({"value.py": REFERENCE})
+    accepted = stack.submit({"value.py": VALUE_SOLUTION})
     stack.wait_for(accepted["id"], lambda s: s["result_id"])
     document = stack.result(accepted["id"])
     assert document["verdict"] == "ready" and document["score"] == 100
@@ -191,7 +161,7 @@ def test_a_submission_ends_in_a_signed_verified_result(stack):
 
 def test_a_worker_killed_mid_run_still_ends_in_a_result(stack):
     first = stack.start_worker()
-    accepted = stack.submit({"value.py": SLOW_IMPORT + REFERENCE})
+    accepted = stack.submit({"value.py": SLOW_IMPORT + VALUE_SOLUTION})
     stack.wait_for(accepted["id"], lambda s: s["state"] in ("running", "grading"))
     time.sleep(1.0)  # the sandbox is up and the candidate's code is sleeping inside it
     os.killpg(first.pid, signal.SIGKILL)
@@ -223,13 +193,13 @@ def test_a_redis_restart_loses_no_submission(tmp_path):
         running.start_worker()
         assert (
             running.result(
-                running.wait_for(running.submit({"value.py": REFERENCE})["id"], lambda s: s["result_id"])["id"]
+                running.wait_for(running.submit({"value.py": VALUE_SOLUTION})["id"], lambda s: s["result_id"])["id"]
             )["verdict"]
             == "ready"
         )
     # Redis is down: the API still accepts and stores; once Redis is back the reaper re-queues.
     with _stack(tmp_path / "second", url) as running:
-        accepted = running.submit({"value.py": REFERENCE})
+        accepted = running.submit({"value.py": VALUE_SOLUTION})
         assert accepted["state"] == "queued"
         with redis_server(port=port):
             running.start_worker()
@@ -261,35 +231,17 @@ def test_a_celery_worker_checks_an_upload_before_it_goes_live(stack, tmp_path):
 
 
 def test_with_celery_the_public_tests_run_on_a_worker_and_the_api_needs_no_docker(tmp_path, redis_url):
-    public = pytest_task_yaml("value", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32})
-    write_pack(
-        tmp_path / "catalogue" / "public",
-        {
-            "value": {
-                "task": public,
-                "files": {
-                    "statement.md": "Return 42 from value().\n",
-                    "starter/value.py": "def value():\n    raise NotImplementedError\n",
-                    "starter/test_value_public.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-                    "solution/value.py": REFERENCE,
-                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-                },
-            }
-        },
-        pack={
-            "id": "public",
-            "version": "1.0.0",
-            "title": "Public",
-            "description": "for tests",
-            "authors": ["tests"],
-            "license": "MIT",
-        },
+    value_pack(
+        tmp_path / "catalogue",
+        "public",
+        limits=LIMITS,
+        files={"starter/test_value_public.py": VALUE_TEST},
     )
     # The API process cannot reach any Docker engine: whatever runs the tests is the worker's.
     with _stack(tmp_path, redis_url, api_env={"DOCKER_HOST": "tcp://127.0.0.1:9"}) as stack:
         stack.start_worker()
         path = f"{stack.url}/v1/tasks/public/value/public-tests"
-        passing = httpx.post(path, headers=stack.candidate, json={"files": {"value.py": REFERENCE}}, timeout=150)
+        passing = httpx.post(path, headers=stack.candidate, json={"files": {"value.py": VALUE_SOLUTION}}, timeout=150)
         assert passing.status_code == 200, f"{passing.text}; logs in {stack.logs}"
         assert passing.json()["passed"] is True and "1 passed" in passing.json()["stdout"]
         failing = httpx.post(

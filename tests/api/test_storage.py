@@ -11,7 +11,8 @@ from sqlalchemy import inspect
 from sqlmodel import Session, func, select
 
 from api import db, storage
-from api.tables import ResultRow, Role, Run, RunState, Submission
+from api.tables import ResultRow, Role, Run, RunState
+from testkit.results import stored_result, stored_submission
 
 
 @pytest.fixture
@@ -20,19 +21,6 @@ def engine(database_url):
     db.migrate(engine)
     yield engine
     engine.dispose()
-
-
-def _submission(session: Session) -> tuple[Submission, Run]:
-    return storage.create_submission(
-        session=session,
-        candidate="alice",
-        pack_id="p",
-        pack_version="1.0.0",
-        task_id="t",
-        task_digest="sha256:" + "1" * 64,
-        submission_digest="sha256:" + "2" * 64,
-        archive=b"\x1f\x8b archive",
-    )
 
 
 def _document(result_id: str, score: float) -> dict:
@@ -64,7 +52,7 @@ def test_tokens_are_stored_hashed(engine):
 
 def test_only_one_of_many_concurrent_claims_wins(engine):
     with Session(engine) as session:
-        _, run = _submission(session)
+        _, run = stored_submission(session)
     wins: list[bool] = []
     barrier = threading.Barrier(8)
 
@@ -88,7 +76,7 @@ def test_only_one_of_many_concurrent_claims_wins(engine):
 
 def test_a_result_is_written_once(engine):
     with Session(engine) as session:
-        submission, run = _submission(session)
+        submission, run = stored_submission(session)
         first, created = storage.record_result(
             session=session,
             run=run,
@@ -116,7 +104,7 @@ def test_a_lapsed_claim_can_be_taken_over(engine):
     from api.tables import utcnow
 
     with Session(engine) as session:
-        _, run = _submission(session)
+        _, run = stored_submission(session)
         assert storage.claim_run(session=session, run_id=run.id, worker="dead", token_id="t1", lease_seconds=60)
         assert not storage.claim_run(session=session, run_id=run.id, worker="other", token_id="t2", lease_seconds=60)
         later = utcnow() + timedelta(seconds=61)
@@ -143,23 +131,11 @@ def test_upgrading_a_sealed_log_stores_its_subtrees_so_proofs_and_sealing_go_on(
     hashes = [transparency.leaf_hash(d) for d in digests]
     with Session(engine) as session:
         for number in range(5):
-            submission, run = storage.create_submission(
-                session=session,
-                candidate=f"c{number}",
-                pack_id="p",
-                pack_version="1",
-                task_id="t",
-                task_digest="sha256:" + "1" * 64,
-                submission_digest="sha256:" + "2" * 64,
-                archive=b"a",
-            )
             # No micro-skills: their standings table comes after this revision (0011_web2).
-            storage.record_result(
-                session=session,
-                run=run,
-                submission=submission,
+            stored_result(
+                session,
+                candidate=f"c{number}",
                 document={**_document(f"r{number}", 90), "micro_skills": {}},
-                candidate_view={},
                 log_digests={"full": digests[number]},
             )
         for index, entry in enumerate(session.exec(select(LogEntry).order_by(LogEntry.id)).all()):
@@ -175,24 +151,7 @@ def test_upgrading_a_sealed_log_stores_its_subtrees_so_proofs_and_sealing_go_on(
         merkle.inclusion_proof(hashes, 3, 5)
     )
     with Session(engine) as session:
-        submission, run = storage.create_submission(
-            session=session,
-            candidate="c5",
-            pack_id="p",
-            pack_version="1",
-            task_id="t",
-            task_digest="sha256:" + "1" * 64,
-            submission_digest="sha256:" + "2" * 64,
-            archive=b"a",
-        )
-        storage.record_result(
-            session=session,
-            run=run,
-            submission=submission,
-            document=_document("r5", 90),
-            candidate_view={},
-            log_digests={"full": f"sha256:{5:064x}"},
-        )
+        stored_result(session, candidate="c5", document=_document("r5", 90), log_digests={"full": f"sha256:{5:064x}"})
     hashes.append(transparency.leaf_hash(f"sha256:{5:064x}"))
     assert log.seal().root_hash == merkle.root(hashes)  # sealing goes on from the stored subtrees
     assert log.consistency(first=5, second=6)["consistency_proof"] == transparency.encode_proof(
@@ -244,7 +203,7 @@ def test_a_superseded_result_leaves_the_standings_it_made(engine):
     from api.tables import Run, SkillStanding
 
     with Session(engine) as session:
-        submission, run = _submission(session)
+        submission, run = stored_submission(session)
         storage.record_result(
             session=session, run=run, submission=submission, document=_document("old", 95), candidate_view={}
         )
@@ -291,7 +250,7 @@ def test_a_stored_result_updates_the_standings(engine):
     from api.tables import SkillStanding
 
     with Session(engine) as session:
-        submission, run = _submission(session)
+        submission, run = stored_submission(session)
         storage.record_result(
             session=session,
             run=run,
@@ -319,7 +278,7 @@ def test_the_standings_migration_fills_them_from_the_stored_evidence(database_ur
             command.upgrade(config, "0010_cohorts2")  # the revision before 0011_web2
         t0 = utcnow()
         with Session(engine) as session:
-            submission, run = _submission(session)
+            submission, run = stored_submission(session)
             session.execute(
                 text(
                     "INSERT INTO result (id, run_id, submission_id, candidate, pack_id, task_id, score, "

@@ -27,7 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.factories import pytest_task_yaml, write_pack
+from testkit.results import result_document
+from tests.factories import VALUE_SOLUTION, value_pack
 from tests.services import free_port, wait_for_port
 
 pytestmark = [pytest.mark.redis]
@@ -95,28 +96,7 @@ class Server:
 @contextlib.contextmanager
 def serve(tmp_path: Path, broker_url: str, **settings: str) -> Iterator[Server]:
     catalogue = tmp_path / "catalogue"
-    write_pack(
-        catalogue / "streams",
-        {
-            "value": {
-                "task": pytest_task_yaml("value"),
-                "files": {
-                    "statement.md": "Return 42.\n",
-                    "starter/value.py": "def value():\n    return 0\n",
-                    "solution/value.py": "def value():\n    return 42\n",
-                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-                },
-            }
-        },
-        pack={
-            "id": "streams",
-            "version": "1.0.0",
-            "title": "Streams",
-            "description": "for tests",
-            "authors": ["tests"],
-            "license": "MIT",
-        },
-    )
+    value_pack(catalogue, "streams")
     port = free_port()
     env = {
         **os.environ,
@@ -150,47 +130,10 @@ def submit(server: Server, headers: dict[str, str]) -> dict:
         f"{server.url}/v1/submissions",
         headers=headers,
         timeout=PATIENCE,
-        json={"task": "streams/value", "files": {"value.py": "def value():\n    return 42\n"}},
+        json={"task": "streams/value", "files": {"value.py": VALUE_SOLUTION}},
     )
     assert response.status_code == 202, response.text
     return response.json()
-
-
-def result_for(job: dict) -> dict:
-    """A minimal schema-valid result document for the claimed ``job`` (this test plays the worker)."""
-    return {
-        "schema_version": 1,
-        "id": "r-" + job["run_id"],
-        "task": {
-            "pack": job["pack_id"],
-            "pack_version": job["pack_version"],
-            "id": job["task_id"],
-            "task_digest": job["task_digest"],
-        },
-        "submission_digest": job["submission_digest"],
-        "score": 100.0,
-        "verdict": "ready",
-        "status": "completed",
-        "reason": "",
-        "checks": [],
-        "micro_skills": {},
-        "runner": {
-            "backend": "test",
-            "image": "",
-            "limits": {},
-            "wall_seconds": 0.0,
-            "cpu_seconds": None,
-            "peak_memory_bytes": None,
-            "exit_code": 0,
-            "timed_out": False,
-            "oom_killed": False,
-            "output_truncated": False,
-        },
-        "output": {"stdout": "", "stderr": ""},
-        "started_at": "2026-01-01T00:00:00.000Z",
-        "finished_at": "2026-01-01T00:00:01.000Z",
-        "engine_version": "test",
-    }
 
 
 def test_open_event_streams_leave_the_service_and_its_workers_working(tmp_path, redis_url):
@@ -234,7 +177,7 @@ def test_open_event_streams_leave_the_service_and_its_workers_working(tmp_path, 
                 == 200
             )
             posted = client.post(
-                f"/v1/runs/{run_id}/result", headers=worker, json=result_for(job.json()), params={"worker": "w1"}
+                f"/v1/runs/{run_id}/result", headers=worker, json=result_document(job.json()), params={"worker": "w1"}
             )
             assert posted.status_code == 201, posted.text
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,13 +25,12 @@ from sqlmodel import Session
 
 from api.db import make_engine
 from tests.api.helpers import rewrite_log_leaf
-from tests.factories import pytest_task_yaml, write_pack
-from tests.services import free_port, wait_for_port
+from tests.factories import VALUE_SOLUTION, value_pack
+from tests.services import free_port, stop_groups, wait_for_port
 
 pytestmark = pytest.mark.docker
 
 BIN = Path(sys.executable).parent
-REFERENCE = "def value():\n    return 42\n"
 
 
 @dataclass
@@ -53,7 +51,7 @@ class RunningServer:
             f"{self.url}/v1/submissions",
             headers=self.headers,
             timeout=30,
-            json={"task": "tamper/value", "files": {"value.py": REFERENCE}},
+            json={"task": "tamper/value", "files": {"value.py": VALUE_SOLUTION}},
         )
         assert accepted.status_code == 202, accepted.text
         deadline = time.monotonic() + 120
@@ -80,28 +78,7 @@ class RunningServer:
 @pytest.fixture
 def service(tmp_path) -> Iterator[RunningServer]:
     catalogue = tmp_path / "catalogue"
-    write_pack(
-        catalogue / "tamper",
-        {
-            "value": {
-                "task": pytest_task_yaml("value", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32}),
-                "files": {
-                    "statement.md": "Return 42 from value().\n",
-                    "starter/value.py": "def value():\n    raise NotImplementedError\n",
-                    "solution/value.py": REFERENCE,
-                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-                },
-            }
-        },
-        pack={
-            "id": "tamper",
-            "version": "1.0.0",
-            "title": "Tamper",
-            "description": "for tests",
-            "authors": ["tests"],
-            "license": "MIT",
-        },
-    )
+    value_pack(catalogue, "tamper", limits={"time_seconds": 8, "memory_mb": 128, "pids": 32})
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -137,13 +114,7 @@ def service(tmp_path) -> Iterator[RunningServer]:
             url=url, env=env, database=tmp_path / "data" / "tasktrial.db", headers={"Authorization": f"Bearer {token}"}
         )
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(api.pid, signal.SIGTERM)
-        try:
-            api.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(api.pid, signal.SIGKILL)
-            api.wait()
+        stop_groups(api)
         log.close()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 from tests.faults.stack import write_catalogue
-from tests.services import free_port, wait_for_port
+from tests.services import free_port, stop_groups, wait_for_port
 
 pytestmark = [pytest.mark.docker]
 
@@ -68,24 +67,14 @@ class Server:
         """SIGTERM, as a deployment stops it; the time it took to exit is kept for the report."""
         began = time.monotonic()
         assert self.proc is not None, "the server was started"
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            raise AssertionError(f"serve did not stop within 60 s of SIGTERM; log in {self.logs}") from None
+        if stop_groups(self.proc, timeout=60):
+            raise AssertionError(f"serve did not stop within 60 s of SIGTERM; log in {self.logs}")
         self.stop_seconds.append(time.monotonic() - began)
 
     def close(self) -> None:
         """Stop as a deployment does (SIGTERM: the warm sandboxes are removed), SIGKILL only if it hangs."""
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            stop_groups(self.proc)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from tests.factories import pytest_task_yaml, write_pack
+from tests.factories import value_pack
 from tests.services import free_port, wait_for_port
 
 BIN = Path(sys.executable).parent
@@ -32,29 +32,7 @@ WRONG = SLOW + "def value():\n    return 41\n"
 
 
 def write_catalogue(root: Path) -> Path:
-    task = pytest_task_yaml("value", limits={"time_seconds": 10, "memory_mb": 128, "pids": 32})
-    write_pack(
-        root / "faults",
-        {
-            "value": {
-                "task": task,
-                "files": {
-                    "statement.md": "Return 42 from value().\n",
-                    "starter/value.py": "def value():\n    raise NotImplementedError\n",
-                    "solution/value.py": "def value():\n    return 42\n",
-                    "grader/test_value.py": "from value import value\n\n\ndef test_value():\n    assert value() == 42\n",
-                },
-            }
-        },
-        pack={
-            "id": "faults",
-            "version": "1.0.0",
-            "title": "Faults",
-            "description": "for the fault tests",
-            "authors": ["tests"],
-            "license": "MIT",
-        },
-    )
+    value_pack(root, "faults", limits={"time_seconds": 10, "memory_mb": 128, "pids": 32})
     return root
 
 
