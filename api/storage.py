@@ -1038,18 +1038,24 @@ def list_reviews(
     *,
     session: Session,
     state: str | None,
-    limit: int = 200,
+    limit: int,
+    offset: int,
     packs: Collection[str] | None = None,
     assessments: Collection[str] | None = None,
     assessment_id: str | None = None,
-) -> list[Review]:
-    """The review queue within ``work_filter(packs, assessments)``, oldest first (of one assessment if given)."""
-    query = select(Review).where(*work_filter(Review, packs=packs, assessments=assessments))
+) -> tuple[list[Review], int]:
+    """A page of the review queue within ``work_filter(packs, assessments)``, oldest first (of one
+    assessment if given), and how many reviews the whole queue holds."""
+    conditions = work_filter(Review, packs=packs, assessments=assessments)
     if assessment_id is not None:
-        query = query.where(Review.assessment_id == assessment_id)
+        conditions.append(col(Review.assessment_id) == assessment_id)
     if state is not None:
-        query = query.where(Review.state == state)
-    return list(session.exec(query.order_by(col(Review.created_at)).limit(limit)).all())
+        conditions.append(col(Review.state) == state)
+    # The id breaks ties between equal times, so that no review falls between two pages.
+    order = (col(Review.created_at), col(Review.id))
+    rows = session.exec(select(Review).where(*conditions).order_by(*order).offset(offset).limit(limit)).all()
+    count = session.exec(select(func.count()).select_from(Review).where(*conditions)).one()
+    return list(rows), int(count)
 
 
 def complete_review(

@@ -428,18 +428,27 @@ def assessments_plot(
 # -- reviews ------------------------------------------------------------------------------
 
 
-def reviews_list(assessment: Annotated[str | None, typer.Option(help="Only this assessment's.")] = None) -> None:
-    """Submissions awaiting your review (no candidate is named)."""
+def reviews_list(
+    assessment: Annotated[str | None, typer.Option(help="Only this assessment's.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="At most this many.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many, oldest first.")] = 0,
+) -> None:
+    """Submissions awaiting your review (no candidate is named), oldest first, a page at a time."""
     from cli import client
 
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if assessment:
+        params["assessment"] = assessment
     with client.connect() as api:
-        body = api.call(
-            "GET", "/v1/reviews", what="the reviews", params={"assessment": assessment} if assessment else {}
-        )
+        body = api.call("GET", "/v1/reviews", what="the reviews", params=params)
     if not body["data"]:
-        out.print("nothing awaits review")
+        out.print("nothing awaits review" if offset == 0 else f"nothing past the first {offset} of {body['count']}")
     for r in body["data"]:
         out.print(f"{r['id']}  {escape(r['task'])}@{r['pack_version']}  {r['created_at'][:16]}", highlight=False)
+    shown = offset + len(body["data"])
+    if body["data"] and (offset or shown < body["count"]):
+        more = f"; the next: --offset {shown}" if shown < body["count"] else ""
+        out.print(f"{offset + 1}-{shown} of {body['count']}{more}", highlight=False)
 
 
 def reviews_show(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -152,8 +152,15 @@ DID_V1 = "https://www.w3.org/ns/did/v1"
 MULTIKEY_V1 = "https://w3id.org/security/multikey/v1"
 
 
+#: Where the DID document of a did:web is read below its URL: at a bare host, and below a path.
+DID_DOCUMENT_AT_ROOT = "/.well-known/did.json"
+DID_DOCUMENT_BELOW_PATH = "/did.json"
+
+
 def did_web(public_url: str) -> str:
-    """The ``did:web`` of a service at ``public_url``: its host (a port percent-encoded) and path segments.
+    """The ``did:web`` of a service at ``public_url``: its host (a port's colon percent-encoded as ``%3A``)
+    and its path segments, each percent-encoded once (``https://example.org/tasktrial`` gives
+    ``did:web:example.org:tasktrial``), so a resolver reads the document at ``did_document_path``.
 
     Raises:
         CredentialError: the URL has no host.
@@ -162,8 +169,23 @@ def did_web(public_url: str) -> str:
     if not parts.hostname:
         raise CredentialError(f"the public URL {public_url!r} has no host, so it names no did:web")
     host = parts.netloc.rpartition("@")[2].lower().replace(":", "%3A")
-    path = [quote(segment, safe="") for segment in parts.path.split("/") if segment]
+    # A segment of the URL is already percent-encoded: decoded first, so "%20" is not encoded twice; "~"
+    # is not a DID character (ALPHA, DIGIT, ".", "-", "_" or pct-encoded), so it is encoded too.
+    path = [quote(unquote(segment), safe="").replace("~", "%7E") for segment in _segments(public_url)]
     return ":".join(["did:web", host, *path])
+
+
+def did_document_path(public_url: str) -> str:
+    """The path below ``public_url`` where the did:web spec has a resolver read the service's DID document.
+
+    ``/.well-known/did.json`` for a URL without a path; ``/did.json`` below one
+    (``did:web:example.org:tasktrial`` resolves at ``https://example.org/tasktrial/did.json``).
+    """
+    return DID_DOCUMENT_BELOW_PATH if _segments(public_url) else DID_DOCUMENT_AT_ROOT
+
+
+def _segments(public_url: str) -> list[str]:
+    return [segment for segment in urlsplit(public_url).path.split("/") if segment]
 
 
 def multikey(public: bytes) -> str:

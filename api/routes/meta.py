@@ -1,4 +1,4 @@
-"""Health, metrics and the public signing keys."""
+"""Health, metrics, the public signing keys and the credentials' DID document."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import ServiceDep
 from api.tables import Role
+from engine import openbadges
 from engine.errors import NotFound
 
 router = APIRouter(tags=["meta"])
@@ -52,11 +53,29 @@ def jwks(service: ServiceDep) -> dict:
     return service.jwks()
 
 
-@router.get("/.well-known/did.json")
+@router.get(openbadges.DID_DOCUMENT_AT_ROOT)
 def did_document(service: ServiceDep) -> dict:
     """The issuer of every credential, ``did:web`` of the public URL: each key a Multikey ``DID#KID``, active and
-    retired ones assertion methods (what they signed verifies), revoked ones not."""
+    retired ones assertion methods (what they signed verifies), revoked ones not. Where did:web resolves it
+    for a public URL without a path (and still served below one, for links made before)."""
     return service.did_document()
+
+
+@router.get(
+    openbadges.DID_DOCUMENT_BELOW_PATH,
+    responses={404: {"description": "the public URL has no path: the document is at /.well-known/did.json"}},
+)
+def did_document_below_path(service: ServiceDep) -> dict:
+    """The same document where did:web resolves it for a public URL with a path: ``did:web:example.org:tasktrial``
+    at ``https://example.org/tasktrial/did.json``, which reaches the API as ``/did.json`` through a reverse
+    proxy that strips the path."""
+    document = service.did_document()
+    if openbadges.did_document_path(service.credentials.public_url) != openbadges.DID_DOCUMENT_BELOW_PATH:
+        raise NotFound(
+            f"the DID document of {document['id']} is at {openbadges.DID_DOCUMENT_AT_ROOT}: "
+            "its public URL has no path (TASKTRIAL_PUBLIC_URL)"
+        )
+    return document
 
 
 @router.get("/keys/{kid}")

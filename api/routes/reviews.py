@@ -8,16 +8,16 @@ everything of its pack (reviewers, admins, the pack's authors). Others get 404.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api import cohort_storage, storage
 from api.auth import Principal
 from api.cohorts import Standing, standing, work_scope
 from api.deps import PersonDep, ServiceDep, SessionDep
-from api.routes.submissions import sees_everything
+from api.routes.submissions import MAX_OFFSET, sees_everything
 from api.tables import Review, ReviewState
 from engine import archives, packs
 from engine.errors import NotFound
@@ -89,18 +89,23 @@ def list_reviews(
     person: PersonDep,
     state: ReviewState | None = ReviewState.AWAITING,
     assessment: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="at most this many")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many, oldest first")] = 0,
 ) -> ListReviews:
-    """The reviews you may score (awaiting by default), oldest first; no candidate is named. A cohort's
-    reviewer sees the work of the cohorts they staff, never another's."""
+    """The reviews you may score (awaiting by default), oldest first, a page at a time; ``count`` is the
+    whole queue's. No candidate is named. A cohort's reviewer sees the work of the cohorts they staff,
+    never another's."""
     scope = work_scope(session, person)
-    rows = storage.list_reviews(
+    rows, count = storage.list_reviews(
         session=session,
         state=state.value if state else None,
+        limit=limit,
+        offset=offset,
         packs=scope.packs,
         assessments=scope.assessments,
         assessment_id=assessment,
     )
-    return ListReviews(data=[ReviewSummary(**_summary(r)) for r in rows], count=len(rows))
+    return ListReviews(data=[ReviewSummary(**_summary(r)) for r in rows], count=count)
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewDetail)

@@ -815,11 +815,23 @@ async def redeliver(
 
 @router.get("/reviews")
 def reviews_page(request: Request, session: SessionDep, user: UserDep) -> Response:
-    """The queue: the reviews this person may score (their cohorts' assessments), oldest first, no names."""
+    """The queue: the reviews this person may score (their cohorts' assessments), oldest first, no names,
+    a page at a time (the API's paging: the storage reads only this page)."""
     if not (user.is_staff() or user.is_author()):
         raise NotFound("this page is for reviewers")
-    queue = reviews_api.list_reviews(session, user.principal, ReviewState.AWAITING, None)
-    return page(request, "cohorts/reviews.html", user, reviews=queue.data)
+    number = max(1, min(_page_number(request), submissions_api.MAX_OFFSET // PAGE_SIZE))
+
+    def read(n: int) -> reviews_api.ListReviews:
+        return reviews_api.list_reviews(
+            session, user.principal, ReviewState.AWAITING, None, limit=PAGE_SIZE, offset=(n - 1) * PAGE_SIZE
+        )
+
+    queue = read(number)
+    start, _, pages = pager(queue.count, number, lambda n: f"/reviews?page={n}")
+    if pages["number"] != number:  # past the end (reviews scored meanwhile): the last page
+        queue = read(pages["number"])
+    pages["label"] = "Pages of the review queue"
+    return page(request, "cohorts/reviews.html", user, reviews=queue.data, first=start, total=queue.count, pager=pages)
 
 
 def _review_view(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
-from api.tables import Role
+from sqlalchemy import insert
+
+from api.tables import Review, Role, Run, RunState, Submission
 from tests.api.conftest import Api
 from tests.api.helpers import RETRY
 
@@ -56,3 +59,42 @@ def setup(api: Api, **settings) -> tuple[dict, dict, dict[str, str], dict[str, s
     made = cohort(api, organiser)
     test = assessment(api, organiser, made["id"], **settings)
     return made, test, organiser, member(api, made["invitations"]["alice"])
+
+
+def queued_reviews(api: Api, assessment_id: str, times: list[datetime]) -> list[str]:
+    """Reviews awaiting scoring of design briefs in ``assessment_id``, created at ``times``, written
+    straight to the tables (a long queue without grading each); their ids, in ``times`` order."""
+    rows: dict[type, list[dict]] = {Submission: [], Run: [], Review: []}
+    for at in times:
+        sid, rid = uuid.uuid4().hex, uuid.uuid4().hex
+        work = {"pack_id": "professional-writing", "pack_version": "1.0.0", "task_id": "design-brief"}
+        rows[Submission].append(
+            {
+                "id": sid,
+                **work,
+                "candidate": "zed",
+                "task_digest": "sha256:x",
+                "submission_digest": "sha256:x",
+                "archive": b"x",
+                "assessment_id": assessment_id,
+                "late": False,
+            }
+        )
+        rows[Run].append({"id": rid, "submission_id": sid, "state": RunState.DONE, "attempts": 1})
+        rows[Review].append(
+            {
+                "id": uuid.uuid4().hex,
+                "run_id": rid,
+                "submission_id": sid,
+                "assessment_id": assessment_id,
+                **work,
+                "automated": {},
+                "scores": {},
+                "comments": {},
+                "created_at": at,
+            }
+        )
+    with api.service.engine.begin() as connection:
+        for table in (Submission, Run, Review):
+            connection.execute(insert(table), rows[table])
+    return [r["id"] for r in rows[Review]]

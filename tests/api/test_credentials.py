@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+from urllib.parse import urlsplit
 
 import pytest
 
 from api.tables import Role
 from engine import openbadges, statuslist
 from engine.keyring import Keyring
-from tests.api.conftest import Api
+from tests.api.conftest import Api, make_api, small_catalogue  # noqa: F401  (a fixture)
 from tests.api.helpers import submit, work
+from tests.engine.test_openbadges import resolution_url
 
 SKILL = "python.resilience.retry-backoff"
+STATUS = "/credentials/status/revocation"
 
 
 def skills_of(api: Api, headers) -> list[str]:
@@ -157,11 +160,79 @@ def test_digital_bazaars_verifier_accepts_the_export_and_sees_the_revocation(api
     assert (code, answer["verified"], answer["revoked"]) == (1, True, True), answer  # proof holds, status revoked
 
 
+def did_document_path(api: Api, did: str) -> str:
+    """Where a did:web resolver fetches ``did``'s document, as the API sees it behind a reverse proxy that
+    strips the public URL's path (``https://example.org/tasktrial/did.json`` reaches it as ``/did.json``)."""
+    below = urlsplit(api.service.settings.public_url).path.rstrip("/")
+    path = urlsplit(resolution_url(did)).path
+    assert path.startswith(below + "/"), f"{did} resolves outside the public URL"
+    return path.removeprefix(below)
+
+
+def awarded_credential(api: Api) -> tuple[dict, dict]:
+    """alice's award of a one-skill credential and its Open Badges export."""
+    author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice")
+    define(api, author, id="retries", name="Retries", skills=skills_of(api, api.token(Role.CANDIDATE, "p"))[:1])
+    work(api, submit(api, alice)["run_id"])
+    award = api.client.get("/v1/credentials", headers=alice).json()["data"][0]
+    return award, api.client.get(f"/v1/credentials/{award['id']}/ob3", headers=alice).json()
+
+
+PREFIXED = "https://example.org:8443/tasktrial"
+
+
+@pytest.fixture
+def prefixed(tmp_path, small_catalogue):  # noqa: F811
+    """The API of a service published below a path (a reverse proxy strips ``/tasktrial`` before it)."""
+    yield from make_api(tmp_path / "prefixed", catalogue_dirs=[small_catalogue], public_url=PREFIXED)
+
+
+def test_below_a_path_the_issuer_is_the_paths_did_web_and_its_document_is_where_the_spec_resolves_it(prefixed):
+    api = prefixed
+    award, credential = awarded_credential(api)
+    did = "did:web:example.org%3A8443:tasktrial"
+    assert credential["issuer"]["id"] == did == credential["proof"]["verificationMethod"].partition("#")[0]
+    assert resolution_url(did) == f"{PREFIXED}/did.json" and did_document_path(api, did) == "/did.json"
+    served = api.client.get("/did.json")
+    assert served.status_code == 200 and served.json()["id"] == did
+    assert served.json() == api.client.get("/.well-known/did.json").json()
+
+    def check() -> openbadges.CredentialReport:  # as `tasktrial verify` does, the proxy stripping the path
+        jwks = api.client.get("/.well-known/jwks.json").json()
+        fetch = lambda url: api.client.get(url.removeprefix(PREFIXED)).json()  # noqa: E731
+        return openbadges.check(credential, service_url=PREFIXED, jwks=jwks, status_list=fetch)
+
+    assert check().ok and check().status == "not revoked", check().problems
+    api.client.post(
+        f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"), json={"reason": "copied"}
+    )
+    assert (check().ok, check().status) == (False, "revoked")
+
+
+def test_at_the_root_the_document_is_only_at_the_well_known_path(api):
+    assert api.client.get("/.well-known/did.json").json()["id"] == "did:web:127.0.0.1%3A8000"
+    below = api.client.get("/did.json")
+    assert below.status_code == 404 and "is at /.well-known/did.json" in below.json()["detail"]
+
+
+@pytest.mark.node
+def test_digital_bazaars_verifier_accepts_a_credential_issued_below_a_path(prefixed, js_verifier, tmp_path):
+    award, credential = awarded_credential(prefixed)
+    assert credential["issuer"]["id"] == "did:web:example.org%3A8443:tasktrial"
+    code, answer = js_check(prefixed, js_verifier, tmp_path, credential, prefixed.client.get(STATUS).json())
+    assert (code, answer["verified"], answer["revoked"]) == (0, True, False), answer
+    prefixed.client.post(
+        f"/v1/credentials/{award['id']}/revoke", headers=prefixed.token(Role.ADMIN, "root"), json={"reason": "x"}
+    )
+    code, answer = js_check(prefixed, js_verifier, tmp_path, credential, prefixed.client.get(STATUS).json())
+    assert (code, answer["verified"], answer["revoked"]) == (1, True, True), answer
+
+
 def js_check(api: Api, js_verifier, tmp_path, credential: dict, status_list: dict | None) -> tuple[int, dict]:
     """Digital Bazaar's verifier over the credential, its status list and the issuer's DID document (frozen)."""
     (tmp_path / "credential.json").write_text(json.dumps(credential))
     (tmp_path / "status.json").write_text(json.dumps(status_list))
-    (tmp_path / "did.json").write_text(api.client.get("/.well-known/did.json").text)
+    (tmp_path / "did.json").write_text(api.client.get(did_document_path(api, credential["issuer"]["id"])).text)
     done = subprocess.run(
         [
             "node",

@@ -3,12 +3,12 @@ review queue, candidate profiles and the web readiness pages."""
 
 from __future__ import annotations
 
-import uuid
+from datetime import timedelta
 
-from sqlalchemy import insert
+import pytest
 
-from api.tables import Review, Role, Run, RunState, Submission
-from tests.api.cohort_helpers import assessment, attempt, cohort, member
+from api.tables import Role, utcnow
+from tests.api.cohort_helpers import assessment, attempt, cohort, member, queued_reviews
 from tests.api.helpers import work
 from tests.api.test_reviews import BRIEF, _grade, writing_catalogue  # noqa: F401  (fixture reused)
 from tests.web.conftest import sign_in
@@ -72,41 +72,7 @@ def test_the_review_queue_is_filtered_in_the_query_not_after_its_limit(tmp_path,
         test = assessment(api, olga, made["id"], tasks=[{"task": BRIEF}])
         api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=olga, json={"subject": "rita"})
         # 250 older reviews of another cohort's assessment, ahead of alice's in the queue
-        rows = {"subs": [], "runs": [], "reviews": []}
-        for _ in range(250):
-            sid, rid = uuid.uuid4().hex, uuid.uuid4().hex
-            rows["subs"].append(
-                {
-                    "id": sid,
-                    "pack_id": "professional-writing",
-                    "pack_version": "1.0.0",
-                    "task_id": "design-brief",
-                    "candidate": "zed",
-                    "task_digest": "sha256:x",
-                    "submission_digest": "sha256:x",
-                    "archive": b"x",
-                    "assessment_id": "elsewhere",
-                    "late": False,
-                }
-            )
-            rows["runs"].append({"id": rid, "submission_id": sid, "state": RunState.DONE, "attempts": 1})
-            rows["reviews"].append(
-                {
-                    "id": uuid.uuid4().hex,
-                    "run_id": rid,
-                    "submission_id": sid,
-                    "assessment_id": "elsewhere",
-                    "pack_id": "professional-writing",
-                    "pack_version": "1.0.0",
-                    "task_id": "design-brief",
-                    "automated": {},
-                    "scores": {},
-                    "comments": {},
-                }
-            )
-        with api.service.engine.begin() as connection:
-            for table, key in ((Submission, "subs"), (Run, "runs"), (Review, "reviews")):
-                connection.execute(insert(table), rows[key])
+        queued_reviews(api, "elsewhere", [utcnow() - timedelta(hours=1)] * 250)
         alice = member(api, made["invitations"]["alice"])
         accepted = api.client.post(
             "/v1/submissions",
@@ -116,3 +82,46 @@ def test_the_review_queue_is_filtered_in_the_query_not_after_its_limit(tmp_path,
         _grade(api, accepted)
         queue = api.client.get("/v1/reviews", headers=api.token(Role.REVIEWER, "rita")).json()
         assert queue["count"] == 1 and queue["data"][0]["task"] == BRIEF
+
+
+def test_a_long_review_queue_pages_whole_within_the_reviewers_cohorts(tmp_path, writing_catalogue):  # noqa: F811
+    """Pages of 7 over 23 of rita's reviews interleaved with 20 of rex's (some at equal times): every
+    review of hers exactly once, oldest first, none of his, and the true count on each page."""
+    from tests.api.conftest import make_api
+
+    for api in make_api(tmp_path / "data", catalogue_dirs=[writing_catalogue]):
+        olga, oscar = api.token(Role.AUTHOR, "olga"), api.token(Role.AUTHOR, "oscar")
+        tests = {}
+        for organiser, reviewer in ((olga, "rita"), (oscar, "rex")):
+            made = cohort(api, organiser, name=reviewer)
+            api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": reviewer})
+            tests[reviewer] = assessment(api, organiser, made["id"], tasks=[{"task": BRIEF}])["id"]
+        start = utcnow() - timedelta(days=1)
+        hers = queued_reviews(api, tests["rita"], [start + timedelta(minutes=i // 3) for i in range(23)])
+        his = queued_reviews(api, tests["rex"], [start + timedelta(minutes=i // 2) for i in range(20)])
+        rita, rex = api.token(Role.REVIEWER, "rita"), api.token(Role.REVIEWER, "rex")
+        seen, times = [], []
+        for offset in range(0, 28, 7):
+            page = api.client.get("/v1/reviews", headers=rita, params={"limit": 7, "offset": offset}).json()
+            assert page["count"] == 23 and len(page["data"]) == min(7, 23 - offset)
+            assert {r["assessment_id"] for r in page["data"]} == {tests["rita"]}
+            seen += [r["id"] for r in page["data"]]
+            times += [r["created_at"] for r in page["data"]]
+        assert sorted(seen) == sorted(hers) and len(seen) == len(set(seen)) and times == sorted(times)
+        default = api.client.get("/v1/reviews", headers=rex).json()
+        assert default["count"] == 20 and {r["id"] for r in default["data"]} == set(his)
+        past = api.client.get("/v1/reviews", headers=rita, params={"offset": 23}).json()
+        assert past == {"data": [], "count": 23}
+        admin = api.token(Role.ADMIN, "ada")
+        assert api.client.get("/v1/reviews", headers=admin, params={"limit": 1}).json()["count"] == 43
+        one = api.client.get("/v1/reviews", headers=rita, params={"assessment": tests["rex"]}).json()
+        assert one == {"data": [], "count": 0}
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 201}, {"limit": "x"}, {"offset": -1}, {"offset": 2**31}, {"offset": "x"}]
+)
+def test_a_bad_page_of_the_review_queue_is_422_naming_the_parameter(api, params):
+    response = api.client.get("/v1/reviews", headers=api.token(Role.REVIEWER, "rita"), params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", *params]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
@@ -216,6 +217,31 @@ def test_a_reviewer_lists_shows_and_scores_from_the_cli(tmp_path, monkeypatch, w
         ],
     )
     assert done.exit_code == 0 and "ready 100" in done.output, done.output
+
+
+def test_a_reviewer_pages_through_a_long_queue_from_the_cli(monkeypatch, writing_served):
+    from api.tables import utcnow
+    from tests.api.cohort_helpers import queued_reviews
+
+    api, url, accepted, rita = writing_served
+    first = api.client.get("/v1/reviews", headers=rita).json()["data"][0]
+    older = queued_reviews(api, first["assessment_id"], [utcnow() - timedelta(hours=h) for h in (4, 3, 2, 1)])
+    monkeypatch.setenv("TASKTRIAL_URL", url)
+    as_token(monkeypatch, rita)
+    seen = []
+    for offset, footer in (
+        (0, "1-2 of 5; the next: --offset 2"),
+        (2, "3-4 of 5; the next: --offset 4"),
+        (4, "5-5 of 5"),
+    ):
+        listed = runner.invoke(main.app, ["reviews", "list", "--limit", "2", "--offset", str(offset)])
+        assert listed.exit_code == 0 and listed.output.splitlines()[-1] == footer, listed.output
+        seen += re.findall(r"^([0-9a-f]{32}) ", listed.output, re.MULTILINE)
+    assert seen == [*older, first["id"]]
+    past = runner.invoke(main.app, ["reviews", "list", "--offset", "9"])
+    assert past.exit_code == 0 and "nothing past the first 9 of 5" in past.output
+    bad = runner.invoke(main.app, ["reviews", "list", "--limit", "0"])
+    assert bad.exit_code == 2 and "--limit" in bad.output
 
 
 @pytest.fixture

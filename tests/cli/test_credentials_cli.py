@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from starlette.responses import PlainTextResponse
 from typer.testing import CliRunner
 
 from api.tables import Role
@@ -108,6 +110,85 @@ def test_a_credential_from_before_a_rotation_still_verifies_and_its_revocation_i
     path = export(tmp_path, award)
     Keyring(api.service.settings.keys_dir).rotate()  # the status list is now signed by the new key
     assert verify(path)[0] == 0
+    api.client.post(
+        f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"), json={"reason": "copied"}
+    )
+    code, output = verify(path)
+    assert code == 1 and "the credential is revoked" in output
+
+
+class StripPath:
+    """A reverse proxy publishing the app below ``prefix``: it strips the prefix; nothing else is routed."""
+
+    def __init__(self, app, prefix: str):
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(self.prefix + "/"):
+            await PlainTextResponse("not below the prefix", status_code=404)(scope, receive, send)
+            return
+        stripped = path.removeprefix(self.prefix)
+        await self.app({**scope, "path": stripped, "raw_path": stripped.encode()}, receive, send)
+
+
+@pytest.fixture
+def below_a_path(tmp_path, small_catalogue, monkeypatch):  # noqa: F811
+    """A service published at http://127.0.0.1:PORT/tasktrial behind a path-stripping proxy; alice's award."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from tests.api.conftest import make_api
+    from tests.services import free_port
+
+    port = free_port()
+    public = f"http://127.0.0.1:{port}/tasktrial"
+    for api in make_api(tmp_path / "data", catalogue_dirs=[small_catalogue], public_url=public):
+        server = uvicorn.Server(
+            uvicorn.Config(
+                StripPath(api.app, "/tasktrial"), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice@example.org")
+            work(api, submit(api, alice)["run_id"])
+            skill = min(api.client.get("/v1/profile", headers=alice).json()["skills"])
+            api.client.post(
+                "/v1/credentials/definitions",
+                headers=author,
+                json={"id": "retries", "name": "Retries", "skills": [skill]},
+            )
+            work(api, submit(api, alice)["run_id"])
+            award = api.client.get("/v1/credentials", headers=alice).json()["data"][0]
+            monkeypatch.setenv("TASKTRIAL_URL", public)
+            monkeypatch.setenv("TASKTRIAL_TOKEN", alice["Authorization"].removeprefix("Bearer "))
+            monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+            yield api, public, award
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+
+def test_a_credential_of_a_service_below_a_path_verifies_and_its_did_resolves_there(below_a_path, tmp_path):
+    import httpx
+
+    from tests.engine.test_openbadges import resolution_url
+
+    api, public, award = below_a_path
+    path = export(tmp_path, award)  # through the proxy: TASKTRIAL_URL has the path
+    did = json.loads(Path(path).read_text())["issuer"]["id"]
+    assert did == f"did:web:127.0.0.1%3A{urlsplit(public).port}:tasktrial"
+    # What a did:web resolver fetches (https in the spec; this proxy speaks http) is the service's document.
+    document = httpx.get(resolution_url(did).replace("https://", "http://", 1)).json()
+    assert document["id"] == did and document == api.client.get("/.well-known/did.json").json()
+    assert verify(path) == (0, "✓ credential Retries: proof valid (eddsa-rdfc-2022), issuer key known, not revoked")
     api.client.post(
         f"/v1/credentials/{award['id']}/revoke", headers=api.token(Role.ADMIN, "root"), json={"reason": "copied"}
     )

@@ -9,6 +9,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -161,8 +162,36 @@ SERVICE = "https://tasktrial.example:8443"
 def test_did_web_names_the_host_port_and_path():
     assert ob.did_web(SERVICE) == "did:web:tasktrial.example%3A8443"
     assert ob.did_web("https://example.org/skills/tasktrial/") == "did:web:example.org:skills:tasktrial"
+    assert ob.did_web("https://Example.org:8443/tasktrial") == "did:web:example.org%3A8443:tasktrial"
+    assert ob.did_web("https://example.org/my%20app/~me") == "did:web:example.org:my%20app:%7Eme"  # encoded once
     with pytest.raises(CredentialError):
         ob.did_web("not a url")
+
+
+def resolution_url(did: str) -> str:
+    """The did:web spec's Read, written apart from ``did_web``: ``:`` becomes ``/``, a port's ``%3A`` a ``:``,
+    no path gives ``/.well-known``; then ``/did.json``, over https."""
+    host, *path = did.removeprefix("did:web:").split(":")
+    return "https://" + host.replace("%3A", ":") + "".join(f"/{s}" for s in path or [".well-known"]) + "/did.json"
+
+
+@pytest.mark.parametrize(
+    "public_url",
+    [
+        "https://example.org",
+        "https://example.org/",
+        "http://127.0.0.1:8000",
+        "https://example.org/tasktrial",
+        "https://example.org:8443/skills/tasktrial/",
+        "https://example.org/my%20app",
+    ],
+)
+def test_a_did_web_resolves_to_where_the_service_serves_its_document(public_url):
+    """What a resolver fetches for the service's DID is its public URL and ``did_document_path`` (the API's route)."""
+    served = urlsplit(public_url)._replace(scheme="https").geturl().rstrip("/") + ob.did_document_path(public_url)
+    assert resolution_url(ob.did_web(public_url)) == served
+    below = urlsplit(public_url).path.strip("/")
+    assert ob.did_document_path(public_url) == ("/did.json" if below else "/.well-known/did.json")
 
 
 def issued_by_service(signing_key, *, status: dict | None = None) -> dict:

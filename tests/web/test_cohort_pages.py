@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from api.tables import AssessmentStart, Role, utcnow
 from api.web.render import CSP
-from tests.api.cohort_helpers import ROSTER, assessment, cohort, member
+from tests.api.cohort_helpers import ROSTER, assessment, cohort, member, queued_reviews
 from tests.api.conftest import make_api
 from tests.api.helpers import RETRY, work
 from tests.api.test_reviews import _grade
@@ -343,6 +343,30 @@ def test_a_reviewer_scores_blind_and_a_wrong_level_is_shown_inline(api):
     # Another cohort's reviewer, and the member, get 404.
     assert sign_in(api, Role.REVIEWER, "rex").get(review_url).status_code == 404
     assert sign_in(api, Role.CANDIDATE, "alice").get(review_url).status_code == 404
+
+
+def test_a_long_review_queue_is_paged_and_keeps_to_the_reviewers_cohorts(api):
+    olga, oscar = api.token(Role.AUTHOR, "olga"), api.token(Role.AUTHOR, "oscar")
+    tests = {}
+    for organiser, reviewer in ((olga, "rita"), (oscar, "rex")):
+        made = cohort(api, organiser, name=reviewer)
+        api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": reviewer})
+        tests[reviewer] = assessment(api, organiser, made["id"], tasks=[{"task": BRIEF}])["id"]
+    start = utcnow() - timedelta(days=1)
+    hers = queued_reviews(api, tests["rita"], [start + timedelta(minutes=2 * i) for i in range(60)])
+    his = queued_reviews(api, tests["rex"], [start + timedelta(minutes=2 * i + 1) for i in range(5)])
+    rita = sign_in(api, Role.REVIEWER, "rita")
+    first = rita.get("/reviews").text
+    listed = re.findall(r'href="/reviews/([0-9a-f]+)"', first)
+    assert listed == hers[:50] and "60 awaiting" in first and "Page 1 of 2" in first
+    assert 'aria-label="Pages of the review queue"' in first and "Previous page" not in first
+    second = rita.get(re.search(r'href="([^"]+)" rel="next"', first).group(1)).text
+    assert re.findall(r'href="/reviews/([0-9a-f]+)"', second) == hers[50:] and "Review 51" in second
+    assert "Page 2 of 2" in second and "Next page" not in second
+    assert re.findall(r'href="/reviews/([0-9a-f]+)"', rita.get("/reviews?page=99").text) == hers[50:]
+    assert re.findall(r'href="/reviews/([0-9a-f]+)"', rita.get(f"/reviews?page={10**30}").text) == hers[50:]
+    theirs = sign_in(api, Role.REVIEWER, "rex").get("/reviews").text
+    assert re.findall(r'href="/reviews/([0-9a-f]+)"', theirs) == his and "Next page" not in theirs
 
 
 # -- staff views ------------------------------------------------------------------------------------
