@@ -8,6 +8,7 @@ as if the cohort did not exist.
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -179,17 +180,28 @@ class HiddenWork(NamedTuple):
 
 
 def hidden_work(
-    session: Session, candidate: str, *, as_candidate: bool = False, scope: WorkScope | None = None
+    session: Session,
+    candidate: str,
+    *,
+    as_candidate: bool = False,
+    scope: WorkScope | None = None,
+    assessments: Collection[str] | None = None,
 ) -> HiddenWork:
     """What a view of the candidate's work leaves out: with ``as_candidate``, the assessments whose
     visibility policy still withholds results from them; with a staff ``scope``, the assessments
     outside it (another cohort's work). Always whole assessments, so a profile can leave out a
-    standing's scope as it leaves out the scope's results."""
+    standing's scope as it leaves out the scope's results.
+
+    ``assessments``: the candidate's assessments with work, when the caller already knows them (a
+    profile: its standings' scopes); their results are then read only if one of them is hidden.
+    """
     if not as_candidate and (scope is None or scope.assessments is None):
         return HiddenWork(set(), set())
-    attempts = store.assessment_results(session=session, candidate=candidate)
-    assessments = {assessment_id for _, assessment_id in attempts}
-    hidden = set()
+    attempts = None
+    if assessments is None:
+        attempts = store.assessment_results(session=session, candidate=candidate)
+        assessments = {assessment_id for _, assessment_id in attempts}
+    hidden: set[str] = set()
     if as_candidate:
         now = utcnow()
         for assessment_id in assessments:
@@ -198,7 +210,11 @@ def hidden_work(
             if not rules.visible(policy, closed=window(assessment).is_closed(now)):
                 hidden.add(assessment_id)
     if scope is not None and scope.assessments is not None:
-        hidden |= assessments - scope.assessments
+        hidden |= set(assessments) - scope.assessments
+    if not hidden:
+        return HiddenWork(set(), set())
+    if attempts is None:
+        attempts = store.assessment_results(session=session, candidate=candidate)
     return HiddenWork(hidden, {result_id for result_id, assessment_id in attempts if assessment_id in hidden})
 
 

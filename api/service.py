@@ -264,11 +264,11 @@ class AppService:
             variable="TASKTRIAL_SUBMISSION_RATE_LIMIT",
             reason="rate_limited",
         )
-        queued = storage.queued_runs(session=session)
+        queued = storage.queued_runs(session=session, up_to=settings.max_queued_runs)
         if queued >= settings.max_queued_runs:
             self.metrics.rejected.labels("queue_full").inc()
             raise TooManyRequests(
-                f"{queued} submissions are waiting for a worker, the limit "
+                f"{queued} or more submissions are waiting for a worker, the limit "
                 "(TASKTRIAL_MAX_QUEUED_RUNS); retry in a minute",
                 retry_after=60.0,
             )

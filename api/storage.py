@@ -395,9 +395,13 @@ def delete_public_test_job(*, session: Session, job_id: str) -> None:
     session.commit()
 
 
-def queued_runs(*, session: Session) -> int:
-    """Runs waiting for a worker, all candidates together."""
-    return int(session.exec(select(func.count()).select_from(Run).where(Run.state == RunState.QUEUED)).one())
+def queued_runs(*, session: Session, up_to: int | None = None) -> int:
+    """Runs waiting for a worker, all candidates together; with ``up_to``, counted no further than that
+    (a bound is checked reading at most ``up_to`` index entries, however long the queue)."""
+    waiting = select(Run.state).where(Run.state == RunState.QUEUED)  # from the state's index alone
+    if up_to is not None:
+        waiting = waiting.limit(up_to)
+    return int(session.exec(select(func.count()).select_from(waiting.subquery())).one())
 
 
 def get_submission(*, session: Session, submission_id: str, with_archive: bool = True) -> Submission | None:

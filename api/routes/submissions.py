@@ -573,13 +573,18 @@ def build_profile(
     profile as ``profile_from_evidence`` over the evidence left in view (the hidden parts are whole
     assessments, which are the standings' scopes).
     """
-    hidden = cohorts.hidden_work(session, candidate, as_candidate=as_candidate, scope=scope)
+    # The evidence first: a result stored meanwhile has its standings stored with it, so every assessment
+    # whose results are in this list is among the standings' scopes, the assessments looked at for hiding.
+    evidence = storage.evidence_results(session=session, candidate=candidate)
+    rows = storage.skill_standings(session=session, candidate=candidate)
+    scopes = {row.scope for row in rows} - {""}  # the attempts are read only if one of these is hidden
+    hidden = cohorts.hidden_work(session, candidate, as_candidate=as_candidate, scope=scope, assessments=scopes)
     results: dict[str, list[str]] = {}
-    for skill, result_id in storage.evidence_results(session=session, candidate=candidate):
+    for skill, result_id in evidence:
         if result_id not in hidden.results:
             results.setdefault(skill, []).append(result_id)
     standings: dict[str, tuple[SkillRecord, SkillRecord]] = {}
-    for row in storage.skill_standings(session=session, candidate=candidate):
+    for row in rows:
         if row.scope in hidden.assessments:
             continue
         latest = SkillRecord(score=row.score, verdict=row.verdict, at=row.at, result_id=row.result_id)
