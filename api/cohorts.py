@@ -8,8 +8,10 @@ as if the cohort did not exist.
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlmodel import Session
 
@@ -170,31 +172,60 @@ def extra_views(session: Session, submission: Submission, view: dict) -> dict[st
     return {"candidate": cut["during"], "candidate_after": cut["after"]}
 
 
+class HiddenWork(NamedTuple):
+    """A candidate's assessment work a view leaves out: whole assessments, and their results."""
+
+    assessments: set[str]
+    results: set[str]
+
+
+def hidden_work(
+    session: Session,
+    candidate: str,
+    *,
+    as_candidate: bool = False,
+    scope: WorkScope | None = None,
+    assessments: Collection[str] | None = None,
+) -> HiddenWork:
+    """What a view of the candidate's work leaves out: with ``as_candidate``, the assessments whose
+    visibility policy still withholds results from them; with a staff ``scope``, the assessments
+    outside it (another cohort's work). Always whole assessments, so a profile can leave out a
+    standing's scope as it leaves out the scope's results.
+
+    ``assessments``: the candidate's assessments with work, when the caller already knows them (a
+    profile: its standings' scopes); their results are then read only if one of them is hidden.
+    """
+    if not as_candidate and (scope is None or scope.assessments is None):
+        return HiddenWork(set(), set())
+    attempts = None
+    if assessments is None:
+        attempts = store.assessment_results(session=session, candidate=candidate)
+        assessments = {assessment_id for _, assessment_id in attempts}
+    hidden: set[str] = set()
+    if as_candidate:
+        now = utcnow()
+        for assessment_id in assessments:
+            assessment = _stored_assessment(session, assessment_id)
+            policy = rules.Visibility(assessment.result_visibility)
+            if not rules.visible(policy, closed=window(assessment).is_closed(now)):
+                hidden.add(assessment_id)
+    if scope is not None and scope.assessments is not None:
+        hidden |= set(assessments) - scope.assessments
+    if not hidden:
+        return HiddenWork(set(), set())
+    if attempts is None:
+        attempts = store.assessment_results(session=session, candidate=candidate)
+    return HiddenWork(hidden, {result_id for result_id, assessment_id in attempts if assessment_id in hidden})
+
+
 def out_of_scope_results(session: Session, candidate: str, scope: WorkScope) -> set[str]:
     """Ids of the candidate's assessment results outside ``scope`` (another cohort's work)."""
-    if scope.assessments is None:
-        return set()
-    return {
-        result_id
-        for result_id, assessment_id in store.assessment_results(session=session, candidate=candidate)
-        if assessment_id not in scope.assessments
-    }
+    return hidden_work(session, candidate, scope=scope).results
 
 
 def withheld_results(session: Session, candidate: str) -> set[str]:
     """Ids of the candidate's results an assessment's visibility policy still withholds from them."""
-    rows = store.assessment_results(session=session, candidate=candidate)
-    closed: dict[str, bool | None] = {}
-    withheld = set()
-    now = utcnow()
-    for result_id, assessment_id in rows:
-        if assessment_id not in closed:
-            assessment = _stored_assessment(session, assessment_id)
-            policy = rules.Visibility(assessment.result_visibility)
-            closed[assessment_id] = rules.visible(policy, closed=window(assessment).is_closed(now))
-        if not closed[assessment_id]:
-            withheld.add(result_id)
-    return withheld
+    return hidden_work(session, candidate, as_candidate=True).results
 
 
 def _stored_assessment(session: Session, assessment_id: str) -> Assessment:

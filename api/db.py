@@ -13,13 +13,23 @@ from sqlmodel import create_engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode and a busy timeout for concurrent writers."""
+def make_engine(url: str, *, pool_timeout: float = 30.0) -> Engine:
+    """An engine for ``url``; SQLite files get WAL mode and a busy timeout for concurrent writers.
+
+    ``pool_timeout``: how long a checkout waits for a free connection before SQLAlchemy's
+    ``TimeoutError`` (the API answers it 503, ``api.errors``).
+    """
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
+        in_file = bool(path) and path != ":memory:"
+        if in_file:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            # An in-memory database has one connection per thread (no pool to wait for).
+            **({"pool_timeout": pool_timeout} if in_file else {}),
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:
@@ -34,7 +44,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_timeout=pool_timeout)
 
 
 def sqlite_path(url: str) -> Path | None:

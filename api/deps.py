@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -42,7 +43,11 @@ async def get_principal(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
-    principal = service.principal(credentials.credentials)
+    # A token this process saw lately costs nothing; another is looked up on a worker thread, so a wait for a
+    # database connection (an overloaded service) never stalls the event loop and every request on it.
+    principal = service.cached_principal(credentials.credentials) or await run_in_threadpool(
+        service.principal, credentials.credentials
+    )
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from engine.credentials import CredentialDefinitionError
@@ -103,6 +104,21 @@ def install(app: FastAPI) -> None:
                     "the database is unavailable, try again shortly" + (f" ({reason[0]})" if reason else ""),
                     DETAIL_CHARS,
                 )
+            },
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+        """Every database connection stayed in use for the pool's wait (TASKTRIAL_DATABASE_POOL_TIMEOUT_SECONDS):
+        the service is overloaded. The request did nothing yet; shedding it is what keeps the others fast
+        (queued, they would time out one after another)."""
+        request.app.state.service.metrics.rejected.labels("database_busy").inc()
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            content={
+                "detail": "the service is busy (every database connection is in use), try again shortly "
+                "(TASKTRIAL_DATABASE_POOL_TIMEOUT_SECONDS)"
             },
         )
 

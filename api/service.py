@@ -193,10 +193,10 @@ class AppService:
         Cached ``token_cache_seconds`` (never past the token's expiry): a token revoked through
         another process stops working here within that; one revoked here, at once.
         """
+        cached = self.cached_principal(secret)
+        if cached is not None:
+            return cached
         digest = auth.token_hash(secret)
-        cached = self._principals.get(digest)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
         with self.session() as session:
             token = storage.find_token(session=session, secret=secret)
         if token is None:
@@ -211,6 +211,11 @@ class AppService:
                 self._principals.clear()
             self._principals[digest] = (principal, time.monotonic() + ttl)
         return principal
+
+    def cached_principal(self, secret: str) -> Principal | None:
+        """Who ``secret`` speaks for if this process looked it up lately (no database); else None."""
+        cached = self._principals.get(auth.token_hash(secret))
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
 
     def revoke_token(self, token_id: str):
         """Revoke a token, effective at once in this process (others: within ``token_cache_seconds``)."""
@@ -259,11 +264,11 @@ class AppService:
             variable="TASKTRIAL_SUBMISSION_RATE_LIMIT",
             reason="rate_limited",
         )
-        queued = storage.queued_runs(session=session)
+        queued = storage.queued_runs(session=session, up_to=settings.max_queued_runs)
         if queued >= settings.max_queued_runs:
             self.metrics.rejected.labels("queue_full").inc()
             raise TooManyRequests(
-                f"{queued} submissions are waiting for a worker, the limit "
+                f"{queued} or more submissions are waiting for a worker, the limit "
                 "(TASKTRIAL_MAX_QUEUED_RUNS); retry in a minute",
                 retry_after=60.0,
             )
@@ -663,7 +668,7 @@ def build_pack_store(settings: Settings) -> PackStore:
 
 
 def build_service(settings: Settings, queue: JobQueue) -> AppService:
-    engine = db.make_engine(settings.database)
+    engine = db.make_engine(settings.database, pool_timeout=settings.database_pool_timeout_seconds)
     db.migrate(engine)
     keyring = Keyring(settings.keys_dir)
     service = AppService(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, and_, case, delete, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -394,9 +395,13 @@ def delete_public_test_job(*, session: Session, job_id: str) -> None:
     session.commit()
 
 
-def queued_runs(*, session: Session) -> int:
-    """Runs waiting for a worker, all candidates together."""
-    return int(session.exec(select(func.count()).select_from(Run).where(Run.state == RunState.QUEUED)).one())
+def queued_runs(*, session: Session, up_to: int | None = None) -> int:
+    """Runs waiting for a worker, all candidates together; with ``up_to``, counted no further than that
+    (a bound is checked reading at most ``up_to`` index entries, however long the queue)."""
+    waiting = select(Run.state).where(Run.state == RunState.QUEUED)  # from the state's index alone
+    if up_to is not None:
+        waiting = waiting.limit(up_to)
+    return int(session.exec(select(func.count()).select_from(waiting.subquery())).one())
 
 
 def get_submission(*, session: Session, submission_id: str, with_archive: bool = True) -> Submission | None:
@@ -661,6 +666,7 @@ def record_result(
             score=float(value["score"]),
             verdict=value["verdict"],
             at=at,
+            result_id=result.id,
             scope=submission.assessment_id or "",
         )
     now = utcnow()
@@ -698,6 +704,23 @@ def skill_evidence(*, session: Session, candidate: str) -> Sequence[Any]:
             SkillEvidence.at,  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
             SkillEvidence.result_id,
         )
+        .where(SkillEvidence.candidate == candidate)
+        .order_by(col(SkillEvidence.at))
+    ).all()
+
+
+def skill_standings(*, session: Session, candidate: str) -> Sequence[Any]:
+    """A candidate's standings as read-only rows, one per skill and scope (the columns of ``SkillStanding``):
+    a profile's latest and best without reading the evidence."""
+    table = SkillStanding.__table__  # type: ignore[attr-defined]  # SQLModel sets a table model's Table at runtime only
+    return session.execute(sa_select(table).where(table.c.candidate == candidate)).all()
+
+
+def evidence_results(*, session: Session, candidate: str) -> Sequence[tuple[str, str]]:
+    """``(skill, result id)`` of a candidate's evidence in time order: a profile's list of results per skill,
+    two columns of the covering index (no scores, no times to decode)."""
+    return session.exec(
+        select(SkillEvidence.skill, SkillEvidence.result_id)
         .where(SkillEvidence.candidate == candidate)
         .order_by(col(SkillEvidence.at))
     ).all()
@@ -1093,31 +1116,55 @@ def set_review_result(*, session: Session, review_id: str, result_id: str) -> No
 
 
 def record_standing(
-    *, session: Session, candidate: str, skill: str, score: float, verdict: str, at: datetime, scope: str = ""
+    *,
+    session: Session,
+    candidate: str,
+    skill: str,
+    score: float,
+    verdict: str,
+    at: datetime,
+    result_id: str,
+    scope: str = "",
 ) -> None:
     """Fold one piece of evidence into the candidate's standing in ``skill`` (one upsert, no commit).
 
     The same "latest" and "best" as a profile (``profile_from_evidence``): the evidence becomes the
     latest unless a newer one is already there (equal times: the later-stored wins, as the
-    profile takes the last row), and the best is the highest score. One atomic statement, so
-    results stored at once for the same candidate never lose each other's evidence.
+    profile takes the last row), and the best is the highest score, the earliest of equal ones (the
+    profile keeps the first). One atomic statement, so results stored at once for the same
+    candidate never lose each other's evidence.
     """
     table = SkillStanding.__table__  # type: ignore[attr-defined]  # SQLModel sets a table model's Table at runtime only
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(table).values(
-        candidate=candidate, skill=skill, scope=scope, score=score, verdict=verdict, at=at, best=score
+        candidate=candidate,
+        skill=skill,
+        scope=scope,
+        score=score,
+        verdict=verdict,
+        at=at,
+        result_id=result_id,
+        best=score,
+        best_verdict=verdict,
+        best_at=at,
+        best_result_id=result_id,
     )
     new = statement.excluded
     newer = new.at >= table.c.at
+    better = or_(new.best > table.c.best, and_(new.best == table.c.best, new.best_at < table.c.best_at))
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[table.c.candidate, table.c.skill, table.c.scope],
             set_={
-                "score": case((newer, new.score), else_=table.c.score),
-                "verdict": case((newer, new.verdict), else_=table.c.verdict),
-                "at": case((newer, new.at), else_=table.c.at),
-                "best": case((new.best > table.c.best, new.best), else_=table.c.best),
+                **{
+                    name: case((newer, new[name]), else_=table.c[name])
+                    for name in ("score", "verdict", "at", "result_id")
+                },
+                **{
+                    name: case((better, new[name]), else_=table.c[name])
+                    for name in ("best", "best_verdict", "best_at", "best_result_id")
+                },
             },
         )
     )
@@ -1139,9 +1186,9 @@ def rebuild_standings(*, session: Session, candidate: str, scope: str) -> None:
     session.exec(
         delete(SkillStanding).where(col(SkillStanding.candidate) == candidate, col(SkillStanding.scope) == scope)
     )
-    evidence = select(SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at).where(
-        SkillEvidence.candidate == candidate
-    )
+    evidence = select(  # type: ignore[call-overload]  # SQLModel types select() for at most 4 columns
+        SkillEvidence.skill, SkillEvidence.score, SkillEvidence.verdict, SkillEvidence.at, SkillEvidence.result_id
+    ).where(SkillEvidence.candidate == candidate)
     if scope:
         evidence = (
             evidence.join(ResultRow, col(ResultRow.id) == SkillEvidence.result_id)
@@ -1155,9 +1202,16 @@ def rebuild_standings(*, session: Session, candidate: str, scope: str) -> None:
             .where(col(Submission.assessment_id).is_not(None))
         )
         evidence = evidence.where(col(SkillEvidence.result_id).not_in(elsewhere))
-    for skill, score, verdict, at in session.exec(evidence.order_by(col(SkillEvidence.id))).all():
+    for skill, score, verdict, at, result_id in session.exec(evidence.order_by(col(SkillEvidence.id))).all():
         record_standing(
-            session=session, candidate=candidate, skill=skill, score=score, verdict=verdict, at=at, scope=scope
+            session=session,
+            candidate=candidate,
+            skill=skill,
+            score=score,
+            verdict=verdict,
+            at=at,
+            result_id=result_id,
+            scope=scope,
         )
 
 

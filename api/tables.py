@@ -219,6 +219,12 @@ class SkillStanding(SQLModel, table=True):
     verdict: str
     at: datetime
     best: float
+    #: The latest evidence's result, and the best evidence's verdict, time and result (the earliest of
+    #: equal best scores, as the profile takes it): a profile reads one row per skill (migration 0012_datascale).
+    result_id: str
+    best_verdict: str
+    best_at: datetime
+    best_result_id: str
 
 
 class PublicTestAdmission(SQLModel, table=True):

@@ -201,6 +201,7 @@ def fill_results(service) -> tuple[str, str]:
                     score=row["score"],
                     verdict=row["verdict"],
                     at=row["at"],
+                    result_id=row["result_id"],
                 )
             session.commit()
     return first, "bench-0"

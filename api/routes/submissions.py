@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Callable, Collection
+from collections.abc import AsyncGenerator, Callable
 from contextlib import suppress
 from datetime import datetime
 from typing import Annotated, Any
@@ -562,12 +562,46 @@ def _look(service: AppService, run_id: str, after: int):
         return events, result
 
 
-def build_profile(session, candidate: str, *, as_candidate: bool = False, hidden: Collection[str] = ()) -> Profile:
-    """A candidate's skills without ``hidden`` results; what they read themselves also leaves out results
-    an assessment still withholds."""
-    withheld = set(hidden) | (cohorts.withheld_results(session, candidate) if as_candidate else set())
-    evidence = storage.skill_evidence(session=session, candidate=candidate)
-    return profile_from_evidence(candidate, (row for row in evidence if row.result_id not in withheld))
+def build_profile(
+    session, candidate: str, *, as_candidate: bool = False, scope: cohorts.WorkScope | None = None
+) -> Profile:
+    """A candidate's skills; what they read themselves (``as_candidate``) leaves out the assessments that still
+    withhold results from them, what staff read leaves out the assessments outside their ``scope``.
+
+    Latest and best come from the standings (one row per skill and scope, whatever the amount of
+    evidence); the results per skill from two columns of the evidence's covering index. The same
+    profile as ``profile_from_evidence`` over the evidence left in view (the hidden parts are whole
+    assessments, which are the standings' scopes).
+    """
+    # The evidence first: a result stored meanwhile has its standings stored with it, so every assessment
+    # whose results are in this list is among the standings' scopes, the assessments looked at for hiding.
+    evidence = storage.evidence_results(session=session, candidate=candidate)
+    rows = storage.skill_standings(session=session, candidate=candidate)
+    scopes = {row.scope for row in rows} - {""}  # the attempts are read only if one of these is hidden
+    hidden = cohorts.hidden_work(session, candidate, as_candidate=as_candidate, scope=scope, assessments=scopes)
+    results: dict[str, list[str]] = {}
+    for skill, result_id in evidence:
+        if result_id not in hidden.results:
+            results.setdefault(skill, []).append(result_id)
+    standings: dict[str, tuple[SkillRecord, SkillRecord]] = {}
+    for row in rows:
+        if row.scope in hidden.assessments:
+            continue
+        latest = SkillRecord(score=row.score, verdict=row.verdict, at=row.at, result_id=row.result_id)
+        best = SkillRecord(score=row.best, verdict=row.best_verdict, at=row.best_at, result_id=row.best_result_id)
+        if row.skill in standings:  # the same skill in several scopes: the newest latest, the first best
+            was_latest, was_best = standings[row.skill]
+            latest = latest if latest.at >= was_latest.at else was_latest
+            earlier_equal = best.score == was_best.score and best.at < was_best.at
+            best = best if best.score > was_best.score or earlier_equal else was_best
+        standings[row.skill] = (latest, best)
+    return Profile(
+        candidate=candidate,
+        skills={
+            skill: SkillProfile(latest=latest, best=best, results=results.get(skill, []))
+            for skill, (latest, best) in sorted(standings.items())
+        },
+    )
 
 
 def profile_from_evidence(candidate: str, evidence) -> Profile:
@@ -591,6 +625,4 @@ def my_profile(session: SessionDep, person: PersonDep) -> Profile:
 @router.get("/candidates/{candidate}/profile", response_model=Profile)
 def candidate_profile(candidate: Annotated[str, Path(max_length=256)], session: SessionDep, staff: StaffDep) -> Profile:
     """A candidate's skills as staff read them: practice work, and the assessments of the cohorts they staff."""
-    return build_profile(
-        session, candidate, hidden=cohorts.out_of_scope_results(session, candidate, cohorts.work_scope(session, staff))
-    )
+    return build_profile(session, candidate, scope=cohorts.work_scope(session, staff))

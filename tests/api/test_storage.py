@@ -168,35 +168,50 @@ def test_standings_keep_the_latest_and_the_best_whatever_the_arrival_order(engin
     t0 = utcnow()
     with Session(engine) as session:
         # A newer piece of evidence stored first, an older one after (a slow worker): the latest stays the newer.
-        for candidate, skill, score, verdict, at in (
-            ("alice", "s.a", 40.0, "not_ready", t0 + timedelta(seconds=2)),
-            ("alice", "s.a", 90.0, "ready", t0 + timedelta(seconds=1)),
-            ("alice", "s.b", 80.0, "ready", t0),
-            ("bob", "s.a", 95.0, "ready", t0),
-            ("bob", "s.b", 85.0, "ready", t0),
-            ("carol", "s.b", 20.0, "not_ready", t0),
-            ("carol", "s.b", 99.0, "ready", t0),  # the same instant: the later-stored is the latest
+        for n, (candidate, skill, score, verdict, at) in enumerate(
+            (
+                ("alice", "s.a", 40.0, "not_ready", t0 + timedelta(seconds=2)),
+                ("alice", "s.a", 90.0, "ready", t0 + timedelta(seconds=1)),
+                ("alice", "s.b", 80.0, "ready", t0),
+                ("bob", "s.a", 95.0, "ready", t0),
+                ("bob", "s.b", 85.0, "ready", t0),
+                ("carol", "s.b", 20.0, "not_ready", t0),
+                ("carol", "s.b", 99.0, "ready", t0),  # the same instant: the later-stored is the latest
+                ("dave", "s.a", 70.0, "ready", t0 + timedelta(seconds=1)),
+                ("dave", "s.a", 70.0, "ready", t0),  # an equal best, older (stored late): the best is the first
+            )
         ):
             storage.record_standing(
-                session=session, candidate=candidate, skill=skill, score=score, verdict=verdict, at=at
+                session=session,
+                candidate=candidate,
+                skill=skill,
+                score=score,
+                verdict=verdict,
+                at=at,
+                result_id=f"r{n}",
             )
         session.commit()
         alice = session.get(SkillStanding, ("alice", "s.a", ""))
         assert (alice.score, alice.verdict, alice.best) == (40.0, "not_ready", 90.0)
+        assert (alice.result_id, alice.best_result_id, alice.best_verdict) == ("r0", "r1", "ready")
+        assert alice.best_at == t0 + timedelta(seconds=1)
         carol = session.get(SkillStanding, ("carol", "s.b", ""))
         assert (carol.score, carol.verdict, carol.best) == (99.0, "ready", 99.0)
+        assert (carol.result_id, carol.best_result_id) == ("r6", "r6")
+        dave = session.get(SkillStanding, ("dave", "s.a", ""))
+        assert (dave.result_id, dave.best_result_id, dave.best_at) == ("r7", "r8", t0)
 
         every = storage.readiness_table(session=session)
-        assert every.skills == ["s.a", "s.b"] and every.matched == 3
-        assert every.candidates == ["alice", "bob", "carol"]
+        assert every.skills == ["s.a", "s.b"] and every.matched == 4
+        assert every.candidates == ["alice", "bob", "carol", "dave"]
         assert every.cells["alice"] == {"s.a": (40.0, "not_ready", 90.0), "s.b": (80.0, "ready", 80.0)}
         ready = storage.readiness_table(session=session, ready_in=["s.a", "s.b", "s.a", ""])
         assert ready.matched == 1 and ready.candidates == ["bob"]
         assert storage.readiness_table(session=session, ready_in=["s.nobody"]).matched == 0
         ranked = storage.readiness_table(session=session, sort="s.a")
-        assert ranked.candidates == ["bob", "alice", "carol"]  # carol has no s.a evidence: last
+        assert ranked.candidates == ["bob", "dave", "alice", "carol"]  # carol has no s.a evidence: last
         second = storage.readiness_table(session=session, sort="s.b", offset=1, limit=1)
-        assert second.matched == 3 and second.candidates == ["bob"] and list(second.cells) == ["bob"]
+        assert second.matched == 4 and second.candidates == ["bob"] and list(second.cells) == ["bob"]
 
 
 def test_a_superseded_result_leaves_the_standings_it_made(engine):
@@ -234,7 +249,14 @@ def test_the_readiness_table_reads_only_the_scopes_in_view(engine):
             ("s.b", 95.0, "ready", t0, "a2"),
         ):
             storage.record_standing(
-                session=session, candidate="alice", skill=skill, score=score, verdict=verdict, at=at, scope=scope
+                session=session,
+                candidate="alice",
+                skill=skill,
+                score=score,
+                verdict=verdict,
+                at=at,
+                result_id=f"r-{scope}",
+                scope=scope,
             )
         session.commit()
         every = storage.readiness_table(session=session)
@@ -303,7 +325,12 @@ def test_the_standings_migration_fills_them_from_the_stored_evidence(database_ur
         db.migrate(engine)
         with Session(engine) as session:
             table = storage.readiness_table(session=session)
+            standings = {row.skill: row for row in storage.skill_standings(session=session, candidate="alice")}
         assert table.cells == {"alice": {"s.a": (30.0, "not_ready", 90.0), "s.b": (70.0, "not_ready", 70.0)}}
+        # 0012_datascale: the results and the best's verdict and time too.
+        assert (standings["s.a"].result_id, standings["s.a"].best_result_id) == ("r", "r")
+        assert (standings["s.a"].best_verdict, standings["s.a"].best_at) == ("ready", t0)
+        assert standings["s.a"].at == t0 + timedelta(seconds=1)
     finally:
         engine.dispose()
 
