@@ -1,17 +1,23 @@
 """Batch throughput: 40 submissions posted at once to ``tasktrial serve`` against a raw parallel ``docker run`` loop.
 
-One process measures both sides on the same task (7 hidden pytest tests over one module):
+One process measures three sides on the same task (7 hidden pytest tests over one module), each
+raw peer N at a time, where N is the service's number of embedded workers:
 - raw: ``docker run --rm --network none`` of ``python3 -m pytest`` on the same files (bind-mounted
   read-only), in the same runtime image, with the task's limits (memory = swap, CPUs, pids,
-  read-only root, tmpfs /tmp, uid 65534, no capabilities), N at a time, where N is the service's
-  number of embedded workers;
+  read-only root, tmpfs /tmp, uid 65534, no capabilities): the candidate's code and the tests in
+  one process, the way issue 11 first measured;
+- raw, same isolation: the grading ours does since issue 12, by hand: one ``docker run -d`` of the
+  candidate's container serving its modules (``pytest_bridge.py``), one ``docker run -i`` of the
+  harness and the hidden tests on that container's loopback (``--network container:``), then
+  ``docker rm -f`` of the first; same limits, files and harness;
 - ours: ``tasktrial serve`` (embedded workers, its defaults: as many workers as CPUs), every
   submission POSTed at once by its own client thread, which then follows the submission's event
   stream until ``done``. Latency is from the POST to the ``done`` event; the batch time is from the
   first POST to the last ``done``.
 
-The ratio is ours/raw in throughput (raw batch seconds / ours; goal at least 1.1). A submission is
-warmed through first (image, collected test list). ``--rounds 2`` runs raw, ours, ours, raw.
+Each ratio is ours/peer in throughput (peer batch seconds / ours; goal at least 1.1). A submission
+is warmed through first (image, collected test list). ``--rounds 2`` runs each side twice, the
+second round in reverse order.
 
 Run: ``.venv/bin/python bench/bench_batch.py [-n 40] [--rounds 2]``.
 """
@@ -19,14 +25,18 @@ Run: ``.venv/bin/python bench/bench_batch.py [-n 40] [--rounds 2]``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,6 +45,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_service import percentile, server
 from engine.models import ResourceLimits
+from graders._harness import PYTEST as HARNESS
+from graders._harness import harness_files
+from graders.pytest_grader import BRIDGE_PORT
 from runners import images
 from testkit.packs import pytest_task_yaml, write_pack
 from testkit.raw_docker import PYTEST, raw_docker_run
@@ -103,11 +116,88 @@ def write_catalogue(root: Path) -> None:
     )
 
 
-def raw_batch(command: list[str], count: int, concurrency: int) -> dict:
+@dataclasses.dataclass(frozen=True)
+class RawFolders:
+    """What the raw peers mount (read-only): the submission, the hidden tests, our harness."""
+
+    workspace: Path
+    grader: Path
+    harness: Path
+
+    @classmethod
+    def write(cls, root: Path) -> RawFolders:
+        folders = cls(root / "workspace", root / "grader", root / "harness")
+        for folder in (folders.workspace, folders.grader, folders.harness):
+            folder.mkdir(parents=True)
+        (folders.workspace / "numbers_kind.py").write_text(SOLUTION)
+        (folders.grader / "test_numbers_kind.py").write_text(TESTS)
+        for name, data in harness_files(HARNESS).items():
+            (folders.harness / Path(name).name).write_bytes(data)
+        return folders
+
+
+def in_process_job(folders: RawFolders, image: str, limits: ResourceLimits) -> Callable[[], None]:
+    """The tests in the candidate's own process, in one ``docker run``."""
+    command = raw_docker_run(
+        image,
+        [*PYTEST, "/grader"],
+        limits=limits,
+        mounts={folders.workspace: "/workspace", folders.grader: "/grader"},
+        workdir="/workspace",
+        env={"PYTHONPATH": "/workspace", "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    return lambda: _check(subprocess.run(command, capture_output=True, check=False))
+
+
+def isolated_job(folders: RawFolders, image: str, limits: ResourceLimits) -> Callable[[], None]:
+    """Our separate-sandbox grading by hand: the candidate's container serves its modules, the tests run in another."""
+
+    def job() -> None:
+        name = f"tasktrial-bench-{uuid.uuid4().hex[:12]}"
+        serve = raw_docker_run(
+            image,
+            ["python3", "-I", "-u", "/harness/pytest_bridge.py", "serve", str(BRIDGE_PORT), "/workspace"],
+            limits=limits,
+            mounts={folders.workspace: "/workspace", folders.harness: "/harness"},
+            workdir="/workspace",
+            options=("-d", "--name", name),
+        )
+        tests = raw_docker_run(
+            image,
+            [
+                "python3",
+                "-I",
+                "/harness/pytest_harness.py",
+                "run",
+                "/tmp/report.json",
+                "/grader",
+                f"127.0.0.1:{BRIDGE_PORT}",
+            ],
+            limits=limits,
+            mounts={folders.workspace: "/workspace", folders.grader: "/grader", folders.harness: "/harness"},
+            workdir="/workspace",
+            network=f"container:{name}",
+            options=("-i",),
+        )
+        _check(subprocess.run(serve, capture_output=True, check=False))
+        try:  # the harness reads its report key from stdin, as in ours
+            _check(
+                subprocess.run(tests, input=secrets.token_hex(32).encode() + b"\n", capture_output=True, check=False)
+            )
+        finally:
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+    return job
+
+
+def _check(done: subprocess.CompletedProcess) -> None:
+    assert done.returncode == 0, (done.stdout + done.stderr).decode()[-2000:]
+
+
+def raw_batch(job: Callable[[], None], count: int, concurrency: int) -> dict:
     def one(_: int) -> float:
         began = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, check=False)
-        assert proc.returncode == 0, proc.stdout.decode()[-2000:]
+        job()
         return time.perf_counter() - began
 
     began = time.perf_counter()
@@ -165,35 +255,29 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tasktrial-bench-batch-"))
     catalogue = tmp / "catalogue"
     write_catalogue(catalogue)
-    work, grader = tmp / "raw" / "workspace", tmp / "raw" / "grader"
-    work.mkdir(parents=True)
-    grader.mkdir(parents=True)
-    (work / "numbers_kind.py").write_text(SOLUTION)
-    (grader / "test_numbers_kind.py").write_text(TESTS)
+    folders = RawFolders.write(tmp / "raw")
     image = images.runtime_image("python").tag
     workers = int(os.environ.get("TASKTRIAL_EMBEDDED_WORKERS") or os.cpu_count() or 1)
-    command = raw_docker_run(
-        image,
-        [*PYTEST, "/grader"],
-        limits=ResourceLimits(),
-        mounts={work: "/workspace", grader: "/grader"},
-        workdir="/workspace",
-        env={"PYTHONPATH": "/workspace", "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    sides: dict[str, list[dict]] = {"raw": [], "ours": []}
+    peers = {
+        "raw": in_process_job(folders, image, ResourceLimits()),
+        "raw_same_isolation": isolated_job(folders, image, ResourceLimits()),
+    }
+    sides: dict[str, list[dict]] = {"raw": [], "raw_same_isolation": [], "ours": []}
     # One token posts the whole batch (as 40 candidates would): the per-token admission limits
     # (30 submissions a minute, 10 open streams) are raised for it, the global queue bound is kept.
     os.environ.setdefault("TASKTRIAL_SUBMISSION_RATE_LIMIT", str(10 * args.n))
     os.environ.setdefault("TASKTRIAL_MAX_STREAMS_PER_TOKEN", str(2 * args.n))
     with server(tmp / "data", catalogue, None) as (url, headers):
-        raw_batch(command, 2, workers)  # warm: image layers, page cache
+        for job in peers.values():
+            raw_batch(job, 2, workers)  # warm: image layers, page cache
         service_batch(url, headers, 2)  # warm: the collected test list, connections
         for round_ in range(args.rounds):
-            for side in ("raw", "ours") if round_ % 2 == 0 else ("ours", "raw"):
-                run = raw_batch(command, args.n, workers) if side == "raw" else service_batch(url, headers, args.n)
+            order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
+            for side in order:
+                run = raw_batch(peers[side], args.n, workers) if side in peers else service_batch(url, headers, args.n)
                 sides[side].append(run)
                 print(f"round {round_ + 1}: {side} {run['batch_s']:.2f} s", file=sys.stderr, flush=True)
-    raw_s, ours_s = sum(r["batch_s"] for r in sides["raw"]), sum(r["batch_s"] for r in sides["ours"])
+    seconds = {side: sum(run["batch_s"] for run in runs) for side, runs in sides.items()}
     report = {
         "task": "bench/seven (7 pytest tests)",
         "submissions_per_batch": args.n,
@@ -201,8 +285,10 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_average_at_end": os.getloadavg(),
         "raw_docker_run": summary(sides["raw"]),
+        "raw_docker_run_same_isolation": summary(sides["raw_same_isolation"]),
         "ours_serve_embedded": summary(sides["ours"]),
-        "throughput_ratio_ours_to_raw": round(raw_s / ours_s, 3),
+        "throughput_ratio_ours_to_raw": round(seconds["raw"] / seconds["ours"], 3),
+        "throughput_ratio_ours_to_raw_same_isolation": round(seconds["raw_same_isolation"] / seconds["ours"], 3),
         "target_ratio_at_least": 1.1,
     }
     print(json.dumps(report, indent=2))

@@ -7,6 +7,8 @@ sandboxes are started ahead. This bench measures that cost, one job at a time, i
 - ``bare container``: ``docker run --rm`` of ``true`` with the task's limits: a container's own
   lifecycle (create, start, wait, remove), the floor of any single-use sandbox;
 - ``raw docker run``: ``bench_batch``'s baseline, pytest in the candidate's own process;
+- ``raw, same isolation``: ``bench_batch``'s second peer, our two-sandbox grading by hand (two
+  ``docker run``, the bridge and the harness);
 - ``ours, shared-process``: ``grade_submission`` on a warm runner, the tests in the candidate's sandbox;
 - ``ours, separate-sandbox``: the default: the tests in a grader sandbox, the candidate's modules served
   from its own (two sandboxes per grading).
@@ -33,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_batch import SOLUTION, TESTS, raw_command, write_catalogue
+from bench.bench_batch import RawFolders, in_process_job, isolated_job, write_catalogue
 from engine import packs
 from engine.grading import grade_submission
 from engine.models import Verdict
@@ -41,6 +43,7 @@ from graders import GraderSet
 from graders.pytest_grader import SEPARATE, SHARED
 from runners import images
 from runners.docker import DockerRunner
+from testkit.raw_docker import raw_docker_run
 
 #: How long the machine's own busy rate is sampled before each side.
 QUIET_SECONDS = 3.0
@@ -81,14 +84,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tasktrial-bench-cpu-"))
     write_catalogue(tmp / "catalogue")
     task = packs.load_pack(tmp / "catalogue" / "bench", environments=images.environments()).tasks[0]
-    work, grader = tmp / "raw" / "workspace", tmp / "raw" / "grader"
-    work.mkdir(parents=True)
-    grader.mkdir(parents=True)
-    (work / "numbers_kind.py").write_text(SOLUTION)
-    (grader / "test_numbers_kind.py").write_text(TESTS)
+    folders = RawFolders.write(tmp / "raw")
     image = images.runtime_image(task.environment).tag
-    raw = raw_command(work, grader, image, task.limits)
-    bare = [*raw[: raw.index(image) + 1], "true"]
+    bare = raw_docker_run(image, ["true"], limits=task.limits, mounts={}, workdir="/")
 
     def run(command: list[str]) -> Callable[[], None]:
         def job() -> None:
@@ -112,7 +110,8 @@ def main() -> None:
 
     sides = {
         "bare container": run(bare),
-        "raw docker run": run(raw),
+        "raw docker run": in_process_job(folders, image, task.limits),
+        "raw, same isolation": isolated_job(folders, image, task.limits),
         f"ours, {SHARED}": ours(SHARED),
         f"ours, {SEPARATE}": ours(SEPARATE),
     }

@@ -20,6 +20,8 @@ def raw_docker_run(
     mounts: Mapping[Path, str],
     workdir: str,
     env: Mapping[str, str] | None = None,
+    network: str = "none",
+    options: Sequence[str] = (),
 ) -> list[str]:
     """The argv of ``docker run --rm`` of ``command`` in ``image`` under ``limits``.
 
@@ -27,6 +29,8 @@ def raw_docker_run(
     ``nosuid,nodev`` tmpfs ``/tmp``, the unprivileged user, no capabilities, memory = swap,
     CPUs, pids), so a ratio compares like with like. Every mount (host folder -> container
     path) is read-only; containers carry ``LABEL.bench`` so a benchmark can count leftovers.
+    ``network`` may instead join another container's loopback (``container:NAME``, as our
+    two-sandbox gradings share one); ``options`` are further ``docker run`` flags (``-d``, ``-i``).
     """
     memory = f"{limits.memory_mb}m"
     volumes = [arg for host, target in mounts.items() for arg in ("-v", f"{host}:{target}:ro")]
@@ -35,8 +39,9 @@ def raw_docker_run(
         "docker",
         "run",
         "--rm",
+        *options,
         "--network",
-        "none",
+        network,
         "--read-only",
         "--tmpfs",
         f"/tmp:rw,nosuid,nodev,size={limits.disk_mb}m",
