@@ -19,26 +19,22 @@ import argparse
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine import packs
 from engine.grading import grade_submission
 from graders import GraderSet
 from runners import images
 from runners.docker import DockerRunner
+from testkit.packs import write_files
 
 REPO = Path(__file__).resolve().parent.parent
 PACK = REPO / "tasks" / "python-foundations"
 TASK = "retry-backoff"
-
-
-def write(files: dict[str, bytes], root: Path) -> None:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
 
 
 def main() -> None:
@@ -58,8 +54,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work, hidden = Path(tmp) / "workspace", Path(tmp) / "grader"
-        write(submission, work)
-        write(packs.grader_files(task), hidden)
+        write_files(work, submission)
+        write_files(hidden, packs.grader_files(task))
         raw_cmd = [
             "docker",
             "run",

@@ -25,11 +25,13 @@ import argparse
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine import packs
 from engine.grading import grade_submission
 from engine.models import CheckStatus
@@ -37,15 +39,9 @@ from graders import GraderSet
 from graders.io_grader import cases
 from runners import images
 from runners.docker import DockerRunner
+from testkit.packs import write_files
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def write(files: dict[str, bytes], root: Path) -> None:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
 
 
 def main() -> None:
@@ -66,8 +62,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work, inputs = Path(tmp) / "workspace", Path(tmp) / "cases"
-        write(submission, work)
-        write({f"{c.name}.in": c.stdin for c in all_cases}, inputs)
+        write_files(work, submission)
+        write_files(inputs, {f"{c.name}.in": c.stdin for c in all_cases})
         mounts = ["-v", f"{work}:/workspace:ro", "-v", f"{inputs}:/cases:ro", "-w", "/workspace"]
         loop = " ".join(f'"$@" < /cases/{c.name}.in;' for c in all_cases)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,16 @@ def write_pack(root: Path, tasks: dict[str, dict[str, Any]], pack: dict[str, Any
         folder.mkdir()
         if spec.get("task") is not None:
             (folder / "task.yaml").write_text(yaml.safe_dump(spec["task"]))
-        for rel, text in spec.get("files", {}).items():
-            path = folder / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+        write_files(folder, spec.get("files", {}))
+    return root
+
+
+def write_files(root: Path, files: Mapping[str, bytes | str]) -> Path:
+    """Write ``files`` (relative path -> bytes, or text as UTF-8) under ``root``, making folders; returns ``root``."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
     return root
 
 

@@ -14,6 +14,7 @@ from testkit.packs import (  # noqa: F401  (factories of packs on disk)
     one_task_pack,
     pytest_task_yaml,
     value_pack,
+    write_files,
     write_pack,
 )
 

@@ -7,7 +7,6 @@ import io
 import os
 import random
 import tarfile
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,8 @@ from hypothesis import assume, given
 from engine.archives import extract_stored, make_tar_gz
 from engine.errors import SubmissionRejected
 from engine.trees import MAX_PATH_BYTES, TreeCaps, check_name, from_mapping, is_ignored, read_tree
+from tests.factories import write_files
 from tests.strategies import tricky_tree
-
-
-def write(root: Path, files: Mapping[str, bytes | str]) -> Path:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
-    return root
 
 
 @pytest.fixture
@@ -35,7 +27,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def test_reads_every_regular_file_by_relative_posix_path(root: Path):
-    write(root, {"main.py": "print(1)\n", "pkg/util.py": b"\x00\xff", "pkg/deep/data.txt": ""})
+    write_files(root, {"main.py": "print(1)\n", "pkg/util.py": b"\x00\xff", "pkg/deep/data.txt": ""})
     assert read_tree(root) == {"main.py": b"print(1)\n", "pkg/util.py": b"\x00\xff", "pkg/deep/data.txt": b""}
 
 
@@ -44,7 +36,7 @@ def test_an_empty_folder_is_an_empty_tree(root: Path):
 
 
 def test_a_path_that_is_not_a_folder_is_rejected(tmp_path: Path):
-    file = write(tmp_path, {"file.txt": "x"}) / "file.txt"
+    file = write_files(tmp_path, {"file.txt": "x"}) / "file.txt"
     for path in (file, tmp_path / "missing"):
         with pytest.raises(SubmissionRejected, match="is not a folder") as raised:
             read_tree(path)
@@ -59,7 +51,7 @@ def test_a_symlinked_root_is_rejected(tmp_path: Path, root: Path):
 
 
 def test_a_symlink_pointing_outside_is_rejected_and_says_so(tmp_path: Path, root: Path):
-    secret = write(tmp_path, {"secret.txt": "host secret"}) / "secret.txt"
+    secret = write_files(tmp_path, {"secret.txt": "host secret"}) / "secret.txt"
     (root / "notes.txt").symlink_to(secret)
     with pytest.raises(SubmissionRejected, match="outside") as raised:
         read_tree(root)
@@ -73,7 +65,7 @@ def test_a_symlink_to_an_absolute_host_file_is_rejected(root: Path):
 
 
 def test_a_symlink_inside_the_tree_is_rejected_too(root: Path):
-    write(root, {"real.py": "x = 1\n"})
+    write_files(root, {"real.py": "x = 1\n"})
     (root / "alias.py").symlink_to(root / "real.py")
     with pytest.raises(SubmissionRejected, match="symbolic link") as raised:
         read_tree(root)
@@ -83,7 +75,7 @@ def test_a_symlink_inside_the_tree_is_rejected_too(root: Path):
 
 def test_a_symlinked_folder_is_rejected(tmp_path: Path, root: Path):
     outside = tmp_path / "outside"
-    write(outside, {"a.txt": "a"})
+    write_files(outside, {"a.txt": "a"})
     (root / "dir").symlink_to(outside, target_is_directory=True)
     with pytest.raises(SubmissionRejected, match="outside"):
         read_tree(root)
@@ -97,40 +89,40 @@ def test_a_fifo_is_rejected(root: Path):
 
 
 def test_a_setuid_file_is_rejected(root: Path):
-    path = write(root, {"tool": "x"}) / "tool"
+    path = write_files(root, {"tool": "x"}) / "tool"
     path.chmod(0o4755)
     with pytest.raises(SubmissionRejected, match="setuid"):
         read_tree(root)
 
 
 def test_too_many_files_are_rejected(root: Path):
-    write(root, {f"f{i}.txt": "x" for i in range(4)})
+    write_files(root, {f"f{i}.txt": "x" for i in range(4)})
     assert len(read_tree(root, TreeCaps(max_files=4))) == 4
     with pytest.raises(SubmissionRejected, match="more than 3 files"):
         read_tree(root, TreeCaps(max_files=3))
 
 
 def test_a_file_over_the_per_file_cap_is_rejected(root: Path):
-    write(root, {"ok.bin": b"x" * 10, "big.bin": b"x" * 11})
+    write_files(root, {"ok.bin": b"x" * 10, "big.bin": b"x" * 11})
     with pytest.raises(SubmissionRejected, match="10-byte cap") as raised:
         read_tree(root, TreeCaps(max_file_bytes=10))
     assert "big.bin" in str(raised.value)
 
 
 def test_a_file_exactly_at_the_cap_is_accepted(root: Path):
-    write(root, {"ok.bin": b"x" * 10})
+    write_files(root, {"ok.bin": b"x" * 10})
     assert read_tree(root, TreeCaps(max_file_bytes=10)) == {"ok.bin": b"x" * 10}
 
 
 def test_the_total_size_cap_is_enforced(root: Path):
-    write(root, {"a.bin": b"x" * 6, "b.bin": b"x" * 6})
+    write_files(root, {"a.bin": b"x" * 6, "b.bin": b"x" * 6})
     assert len(read_tree(root, TreeCaps(max_total_bytes=12))) == 2
     with pytest.raises(SubmissionRejected, match="larger than 11 bytes"):
         read_tree(root, TreeCaps(max_total_bytes=11))
 
 
 def test_the_depth_cap_is_enforced(root: Path):
-    write(root, {"a/b/c/file.txt": "deep"})
+    write_files(root, {"a/b/c/file.txt": "deep"})
     assert read_tree(root, TreeCaps(max_depth=3)) == {"a/b/c/file.txt": b"deep"}
     with pytest.raises(SubmissionRejected, match="nested deeper than 2"):
         read_tree(root, TreeCaps(max_depth=2))
@@ -149,12 +141,12 @@ def test_the_depth_cap_is_enforced(root: Path):
     ],
 )
 def test_tool_litter_is_skipped(root: Path, litter: str):
-    write(root, {"main.py": "x", litter: "litter"})
+    write_files(root, {"main.py": "x", litter: "litter"})
     assert read_tree(root) == {"main.py": b"x"}
 
 
 def test_litter_is_skipped_even_when_it_would_break_a_rule(root: Path):
-    write(root, {"main.py": "x"})
+    write_files(root, {"main.py": "x"})
     (root / ".git").mkdir()
     os.mkfifo(root / ".git" / "fifo")
     (root / "__pycache__").symlink_to("/etc")
@@ -181,14 +173,14 @@ def test_a_folder_name_that_is_not_utf8_is_rejected(root: Path):
     [("Readme.md", "README.md"), ("src/Main.py", "SRC/main.py"), ("caf\u00e9.txt", "cafe\u0301.txt")],
 )
 def test_names_that_collide_after_case_folding_or_normalisation_are_rejected(root: Path, first: str, second: str):
-    write(root, {first: "1", second: "2"})
+    write_files(root, {first: "1", second: "2"})
     with pytest.raises(SubmissionRejected, match="collide") as raised:
         read_tree(root)
     assert first in str(raised.value) or second in str(raised.value)
 
 
 def test_a_control_character_in_a_name_is_rejected(root: Path):
-    write(root, {"bad\nname.txt": "x"})
+    write_files(root, {"bad\nname.txt": "x"})
     with pytest.raises(SubmissionRejected, match="control characters"):
         read_tree(root)
 
@@ -274,7 +266,7 @@ def test_a_folder_is_admitted_exactly_when_the_same_mapping_is(tree, tmp_path_fa
     assume(all(_safe_to_write(path) for path in tree))  # never "..", "/x" or a name a folder cannot hold
     root = tmp_path_factory.mktemp("tree")
     try:
-        write(root, tree)
+        write_files(root, tree)
     except OSError:  # names this file system cannot hold side by side (a file and a folder at once)
         assume(False)
     try:
@@ -289,7 +281,7 @@ def test_a_folder_is_admitted_exactly_when_the_same_mapping_is(tree, tmp_path_fa
 def test_a_file_and_a_folder_differing_only_in_case_are_refused_from_every_source(root: Path):
     """Issue 12's reproduction: ``Src`` beside ``src/x.py`` was admitted from JSON and refused by the worker."""
     tree = {"Src": b"print(1)\n", "src/x.py": b"x = 1\n"}
-    write(root, tree)
+    write_files(root, tree)
     for admit in (lambda: from_mapping(tree), lambda: read_tree(root), lambda: extract_stored(make_tar_gz(tree))):
         with pytest.raises(SubmissionRejected, match=r"'Src' is both a file and a folder") as raised:
             admit()
