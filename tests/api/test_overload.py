@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api import db
+from api.service import QueueLength
 from api.shedding import InFlightLimit
 from api.tables import Role
 from tests.api.conftest import make_api
@@ -95,3 +96,26 @@ def test_requests_beyond_the_in_flight_limit_get_503_at_once_and_the_others_comp
         assert [w.result(timeout=30).status_code for w in waiting] == [202, 202]
     assert limit.in_flight == 0
     assert api.client.get("/v1/profile", headers=alice).status_code == 200
+
+
+def test_the_queue_length_is_counted_once_then_estimated_up_to_the_bound():
+    counts = []
+
+    def count(length: int):
+        def counted() -> int:
+            counts.append(length)
+            return length
+
+        return counted
+
+    queue = QueueLength(seconds=3600)
+    assert queue.admit(bound=5, count=count(2)) == 2  # counted: 2 waiting, a third let in
+    assert [queue.admit(bound=5, count=count(99)) for _ in range(2)] == [3, 4]  # estimated, no count
+    assert queue.admit(bound=5, count=count(3)) == 3  # the estimate reached the bound: counted again
+    assert queue.admit(bound=5, count=count(5)) == 4
+    assert queue.admit(bound=5, count=count(5)) == 5  # at the bound: counted, refused (nothing added)
+    assert queue.admit(bound=5, count=count(5)) == 5
+    assert counts == [2, 3, 5, 5]
+    stale = QueueLength(seconds=0)  # an estimate never outlives its window
+    assert [stale.admit(bound=5, count=count(1)) for _ in range(3)] == [1, 1, 1]
+    assert counts[4:] == [1, 1, 1]
