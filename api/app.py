@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
-from api import errors, storage, streams
+from api import errors, shedding, storage, streams
 from api.routes import admin, authoring, catalogue, cohorts, credentials, log, meta, reviews, runs, submissions
 from api.service import AppService
 from api.web import mount as mount_web
@@ -51,6 +51,11 @@ def create_app(service: AppService, *, reaper: bool = True) -> FastAPI:
     )
     app.state.service = service
     errors.install(app)
+    app.add_middleware(
+        shedding.InFlightLimit,
+        limit=service.settings.max_requests_in_flight,
+        on_shed=service.metrics.rejected.labels("busy").inc,
+    )
     for router in (
         meta.router,
         catalogue.router,

@@ -113,14 +113,7 @@ def install(app: FastAPI) -> None:
         the service is overloaded. The request did nothing yet; shedding it is what keeps the others fast
         (queued, they would time out one after another)."""
         request.app.state.service.metrics.rejected.labels("database_busy").inc()
-        return JSONResponse(
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            content={
-                "detail": "the service is busy (every database connection is in use), try again shortly "
-                "(TASKTRIAL_DATABASE_POOL_TIMEOUT_SECONDS)"
-            },
-        )
+        return busy("every database connection is in use", "TASKTRIAL_DATABASE_POOL_TIMEOUT_SECONDS")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -138,6 +131,15 @@ def install(app: FastAPI) -> None:
             content={"detail": bounded(jsonable_encoder(exc.detail))},
             headers=getattr(exc, "headers", None),
         )
+
+
+def busy(why: str, variable: str) -> JSONResponse:
+    """The one answer of an overloaded service (load shed before any work was done): 503 with Retry-After."""
+    return JSONResponse(
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        content={"detail": f"the service is busy ({why}), try again shortly ({variable})"},
+    )
 
 
 def bounded(value: object, *, depth: int = 0) -> object:

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     #: How long a request waits for one of the database connections (all in use: the service is
     #: overloaded); beyond, it is answered 503 with Retry-After rather than queued until it times out.
     database_pool_timeout_seconds: float = Field(2.0, gt=0)
+    #: Requests one API process handles at once (event streams, /healthz and /metrics apart); beyond, 503 with
+    #: Retry-After at once rather than a queue that slows every request down (``api.shedding``).
+    max_requests_in_flight: int = Field(32, gt=0)
     #: Redis URL of the Celery broker; unset means the embedded in-process worker pool.
     broker_url: str | None = None
     #: Built-in catalogue folders (each holds pack folders); uploaded packs live in the data directory.

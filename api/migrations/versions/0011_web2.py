@@ -35,15 +35,17 @@ def upgrade() -> None:
     with op.batch_alter_table("skill_standing", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_skill_standing_skill"), ["skill"], unique=False)
     # Per (candidate, skill, scope): scope is the assessment the evidence came from ("" for practice).
+    # One pass with window functions (correlated subqueries over the CTE are quadratic on PostgreSQL,
+    # which materialises it: hours for a million results).
     op.execute(
         "WITH e AS (SELECT ev.id, ev.candidate, ev.skill, ev.score, ev.verdict, ev.at, "
         "COALESCE(s.assessment_id, '') AS scope FROM skill_evidence ev "
-        "JOIN result r ON r.id = ev.result_id JOIN submission s ON s.id = r.submission_id) "
+        "JOIN result r ON r.id = ev.result_id JOIN submission s ON s.id = r.submission_id), "
+        "picked AS (SELECT candidate, skill, scope, score, verdict, at, "
+        "row_number() OVER (PARTITION BY candidate, skill, scope ORDER BY at DESC, id DESC) AS newest, "
+        "max(score) OVER (PARTITION BY candidate, skill, scope) AS best FROM e) "
         "INSERT INTO skill_standing (candidate, skill, scope, score, verdict, at, best) "
-        "SELECT e.candidate, e.skill, e.scope, e.score, e.verdict, e.at, "
-        "(SELECT max(b.score) FROM e b WHERE b.candidate = e.candidate AND b.skill = e.skill AND b.scope = e.scope) "
-        "FROM e WHERE e.id = (SELECT l.id FROM e l WHERE l.candidate = e.candidate AND l.skill = e.skill "
-        "AND l.scope = e.scope ORDER BY l.at DESC, l.id DESC LIMIT 1)"
+        "SELECT candidate, skill, scope, score, verdict, at, best FROM picked WHERE newest = 1"
     )
     with op.batch_alter_table("skill_evidence", schema=None) as batch_op:
         batch_op.drop_index("ix_skill_evidence_standing")
