@@ -54,6 +54,7 @@ def create_app(service: AppService, *, reaper: bool = True) -> FastAPI:
     app.add_middleware(
         shedding.InFlightLimit,
         limit=service.settings.max_requests_in_flight,
+        wait_seconds=service.settings.request_queue_seconds,
         on_shed=service.metrics.rejected.labels("busy").inc,
     )
     for router in (

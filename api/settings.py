@@ -45,9 +45,11 @@ class Settings(BaseSettings):
     #: How long a request waits for one of the database connections (all in use: the service is
     #: overloaded); beyond, it is answered 503 with Retry-After rather than queued until it times out.
     database_pool_timeout_seconds: float = Field(2.0, gt=0)
-    #: Requests one API process handles at once (event streams, /healthz and /metrics apart); beyond, 503 with
-    #: Retry-After at once rather than a queue that slows every request down (``api.shedding``).
+    #: Requests one API process handles at once (event streams, public tests, /healthz and /metrics apart);
+    #: one more waits for a slot up to ``request_queue_seconds``, then gets 503 with Retry-After rather than
+    #: a queue that slows every request down (``api.shedding``).
     max_requests_in_flight: int = Field(32, gt=0)
+    request_queue_seconds: float = Field(1.0, ge=0)
     #: Redis URL of the Celery broker; unset means the embedded in-process worker pool.
     broker_url: str | None = None
     #: Built-in catalogue folders (each holds pack folders); uploaded packs live in the data directory.

@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api import db
 from api.service import QueueLength
-from api.shedding import InFlightLimit
+from api.shedding import InFlightLimit, exempt
 from api.tables import Role
 from tests.api.conftest import make_api
 
@@ -63,16 +63,30 @@ def test_requests_get_503_with_retry_after_while_every_connection_is_in_use(busy
 
 @pytest.fixture
 def narrow_api(tmp_path, small_catalogue):
-    yield from make_api(tmp_path / "data", catalogue_dirs=[small_catalogue], max_requests_in_flight=2)
+    yield from make_api(
+        tmp_path / "data", catalogue_dirs=[small_catalogue], max_requests_in_flight=2, request_queue_seconds=0
+    )
+
+
+@pytest.fixture
+def queueing_api(tmp_path, small_catalogue):
+    yield from make_api(
+        tmp_path / "data", catalogue_dirs=[small_catalogue], max_requests_in_flight=2, request_queue_seconds=30
+    )
+
+
+def in_flight_limit(api) -> InFlightLimit:
+    limit = api.app.middleware_stack
+    while not isinstance(limit, InFlightLimit):
+        limit = limit.app
+    return limit
 
 
 def test_requests_beyond_the_in_flight_limit_get_503_at_once_and_the_others_complete(narrow_api):
     api = narrow_api
     alice = api.token(Role.CANDIDATE, "alice")
     assert api.client.get("/v1/profile", headers=alice).status_code == 200
-    limit = api.app.middleware_stack
-    while not isinstance(limit, InFlightLimit):
-        limit = limit.app
+    limit = in_flight_limit(api)
     path = db.sqlite_path(api.service.settings.database)
     assert path is not None
     writer = sqlite3.connect(path, isolation_level=None)
@@ -96,6 +110,38 @@ def test_requests_beyond_the_in_flight_limit_get_503_at_once_and_the_others_comp
         assert [w.result(timeout=30).status_code for w in waiting] == [202, 202]
     assert limit.in_flight == 0
     assert api.client.get("/v1/profile", headers=alice).status_code == 200
+
+
+def test_a_burst_beyond_the_in_flight_limit_waits_its_turn_and_every_request_is_served(queueing_api):
+    """A cohort pressing submit in the same second: two in flight, four waiting, none shed, all accepted."""
+    api = queueing_api
+    alice = api.token(Role.CANDIDATE, "alice")
+    assert api.client.get("/v1/profile", headers=alice).status_code == 200
+    limit = in_flight_limit(api)
+    path = db.sqlite_path(api.service.settings.database)
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the first two wait on the database, the rest for a slot
+    body = {"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}}
+    with ThreadPoolExecutor(6) as pool:
+        try:
+            burst = [pool.submit(api.client.post, "/v1/submissions", headers=alice, json=body) for _ in range(6)]
+            deadline = time.monotonic() + 10
+            while (limit.in_flight, limit.waiting) != (2, 4) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert (limit.in_flight, limit.waiting) == (2, 4)
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert [answer.result(timeout=60).status_code for answer in burst] == [202] * 6
+    assert (limit.in_flight, limit.waiting) == (0, 0)
+    assert 'tasktrial_rejected_total{reason="busy"} 0.0' in api.client.get("/metrics").text
+
+
+def test_long_lived_requests_and_probes_are_never_counted():
+    assert all(exempt(path) for path in ("/v1/submissions/s-1/events", "/v1/tasks/p/t/public-tests", "/healthz"))
+    assert all(exempt(path) for path in ("/submissions/s-1/events", "/tasks/p/t/public-tests", "/metrics"))
+    assert not any(exempt(path) for path in ("/v1/submissions", "/v1/profile", "/v1/events-log", "/healthz/x"))
 
 
 def test_the_queue_length_is_counted_once_then_estimated_up_to_the_bound():
