@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -82,59 +84,52 @@ def in_flight_limit(api) -> InFlightLimit:
     return limit
 
 
+@contextlib.contextmanager
+def submissions_held(api, headers: dict, count: int, *, until: Callable[[InFlightLimit], bool]):
+    """Post ``count`` submissions while another writer holds the database (each waits on its busy
+    timeout), wait until the in-flight counters satisfy ``until``, then yield the middleware; the
+    database is let go on leaving, and the answers are checked: every submission accepted."""
+    limit = in_flight_limit(api)
+    path = db.sqlite_path(api.service.settings.database)
+    assert path is not None
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    body = {"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}}
+    with ThreadPoolExecutor(count) as pool:
+        try:
+            posted = [pool.submit(api.client.post, "/v1/submissions", headers=headers, json=body) for _ in range(count)]
+            deadline = time.monotonic() + 10
+            while not until(limit) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert until(limit), (limit.in_flight, limit.waiting)
+            yield limit
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert [answer.result(timeout=60).status_code for answer in posted] == [202] * count
+    assert (limit.in_flight, limit.waiting) == (0, 0)
+
+
 def test_requests_beyond_the_in_flight_limit_get_503_at_once_and_the_others_complete(narrow_api):
     api = narrow_api
     alice = api.token(Role.CANDIDATE, "alice")
     assert api.client.get("/v1/profile", headers=alice).status_code == 200
-    limit = in_flight_limit(api)
-    path = db.sqlite_path(api.service.settings.database)
-    assert path is not None
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")  # another writer holds the database: submissions wait (busy timeout)
-    body = {"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}}
-    with ThreadPoolExecutor(2) as pool:
-        try:
-            waiting = [pool.submit(api.client.post, "/v1/submissions", headers=alice, json=body) for _ in range(2)]
-            deadline = time.monotonic() + 10
-            while limit.in_flight < 2 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert limit.in_flight == 2
-            shed = api.client.get("/v1/profile", headers=alice)
-            assert shed.status_code == 503 and int(shed.headers["Retry-After"]) >= 1
-            assert "TASKTRIAL_MAX_REQUESTS_IN_FLIGHT" in shed.json()["detail"]
-            metrics = api.client.get("/metrics")  # never shed: it shows the overload
-            assert metrics.status_code == 200 and 'tasktrial_rejected_total{reason="busy"} 1.0' in metrics.text
-        finally:
-            writer.execute("ROLLBACK")
-            writer.close()
-        assert [w.result(timeout=30).status_code for w in waiting] == [202, 202]
-    assert limit.in_flight == 0
+    with submissions_held(api, alice, 2, until=lambda limit: limit.in_flight == 2):
+        shed = api.client.get("/v1/profile", headers=alice)
+        assert shed.status_code == 503 and int(shed.headers["Retry-After"]) >= 1
+        assert "TASKTRIAL_MAX_REQUESTS_IN_FLIGHT" in shed.json()["detail"]
+        metrics = api.client.get("/metrics")  # never shed: it shows the overload
+        assert metrics.status_code == 200 and 'tasktrial_rejected_total{reason="busy"} 1.0' in metrics.text
     assert api.client.get("/v1/profile", headers=alice).status_code == 200
 
 
 def test_a_burst_beyond_the_in_flight_limit_waits_its_turn_and_every_request_is_served(queueing_api):
-    """A cohort pressing submit in the same second: two in flight, four waiting, none shed, all accepted."""
+    """A cohort pressing submit in the same second: two in flight, four waiting for a slot, none shed."""
     api = queueing_api
     alice = api.token(Role.CANDIDATE, "alice")
     assert api.client.get("/v1/profile", headers=alice).status_code == 200
-    limit = in_flight_limit(api)
-    path = db.sqlite_path(api.service.settings.database)
-    assert path is not None
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")  # the first two wait on the database, the rest for a slot
-    body = {"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}}
-    with ThreadPoolExecutor(6) as pool:
-        try:
-            burst = [pool.submit(api.client.post, "/v1/submissions", headers=alice, json=body) for _ in range(6)]
-            deadline = time.monotonic() + 10
-            while (limit.in_flight, limit.waiting) != (2, 4) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert (limit.in_flight, limit.waiting) == (2, 4)
-        finally:
-            writer.execute("ROLLBACK")
-            writer.close()
-        assert [answer.result(timeout=60).status_code for answer in burst] == [202] * 6
-    assert (limit.in_flight, limit.waiting) == (0, 0)
+    with submissions_held(api, alice, 6, until=lambda limit: (limit.in_flight, limit.waiting) == (2, 4)):
+        pass
     assert 'tasktrial_rejected_total{reason="busy"} 0.0' in api.client.get("/metrics").text
 
 
