@@ -14,6 +14,10 @@ from tests.api.helpers import RETRY
 ROSTER = "subject,display_name,email\nalice,Alice A,alice@example.org\nbob,Bob B,bob@example.org\n"
 
 
+#: The review task of the professional-writing pack.
+DESIGN_BRIEF = "professional-writing/design-brief"
+
+
 def when(**delta: float) -> str:
     return (datetime.now(UTC) + timedelta(**delta)).isoformat()
 
@@ -59,6 +63,18 @@ def setup(api: Api, **settings) -> tuple[dict, dict, dict[str, str], dict[str, s
     made = cohort(api, organiser)
     test = assessment(api, organiser, made["id"], **settings)
     return made, test, organiser, member(api, made["invitations"]["alice"])
+
+
+def reviewers_assessments(api: Api) -> dict[str, str]:
+    """Two cohorts, olga's staffed by reviewer rita and oscar's by rex, each with an assessment of the
+    design brief; the assessment's id by reviewer."""
+    olga, oscar = api.token(Role.AUTHOR, "olga"), api.token(Role.AUTHOR, "oscar")
+    tests = {}
+    for organiser, reviewer in ((olga, "rita"), (oscar, "rex")):
+        made = cohort(api, organiser, name=reviewer)
+        api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": reviewer})
+        tests[reviewer] = assessment(api, organiser, made["id"], tasks=[{"task": DESIGN_BRIEF}])["id"]
+    return tests
 
 
 def queued_reviews(api: Api, assessment_id: str, times: list[datetime]) -> list[str]:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from api.tables import Role, utcnow
-from tests.api.cohort_helpers import assessment, attempt, cohort, member, queued_reviews
+from tests.api.cohort_helpers import assessment, attempt, cohort, member, queued_reviews, reviewers_assessments
 from tests.api.helpers import work
 from tests.api.test_reviews import BRIEF, _grade, writing_catalogue  # noqa: F401  (fixture reused)
 from tests.web.conftest import sign_in
@@ -90,12 +90,7 @@ def test_a_long_review_queue_pages_whole_within_the_reviewers_cohorts(tmp_path, 
     from tests.api.conftest import make_api
 
     for api in make_api(tmp_path / "data", catalogue_dirs=[writing_catalogue]):
-        olga, oscar = api.token(Role.AUTHOR, "olga"), api.token(Role.AUTHOR, "oscar")
-        tests = {}
-        for organiser, reviewer in ((olga, "rita"), (oscar, "rex")):
-            made = cohort(api, organiser, name=reviewer)
-            api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": reviewer})
-            tests[reviewer] = assessment(api, organiser, made["id"], tasks=[{"task": BRIEF}])["id"]
+        tests = reviewers_assessments(api)
         start = utcnow() - timedelta(days=1)
         hers = queued_reviews(api, tests["rita"], [start + timedelta(minutes=i // 3) for i in range(23)])
         his = queued_reviews(api, tests["rex"], [start + timedelta(minutes=i // 2) for i in range(20)])

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from api.tables import AssessmentStart, Role, utcnow
 from api.web.render import CSP
-from tests.api.cohort_helpers import ROSTER, assessment, cohort, member, queued_reviews
+from tests.api.cohort_helpers import ROSTER, assessment, cohort, member, queued_reviews, reviewers_assessments
 from tests.api.conftest import make_api
 from tests.api.helpers import RETRY, work
 from tests.api.test_reviews import _grade
@@ -346,12 +346,7 @@ def test_a_reviewer_scores_blind_and_a_wrong_level_is_shown_inline(api):
 
 
 def test_a_long_review_queue_is_paged_and_keeps_to_the_reviewers_cohorts(api):
-    olga, oscar = api.token(Role.AUTHOR, "olga"), api.token(Role.AUTHOR, "oscar")
-    tests = {}
-    for organiser, reviewer in ((olga, "rita"), (oscar, "rex")):
-        made = cohort(api, organiser, name=reviewer)
-        api.client.post(f"/v1/cohorts/{made['id']}/staff", headers=organiser, json={"subject": reviewer})
-        tests[reviewer] = assessment(api, organiser, made["id"], tasks=[{"task": BRIEF}])["id"]
+    tests = reviewers_assessments(api)
     start = utcnow() - timedelta(days=1)
     hers = queued_reviews(api, tests["rita"], [start + timedelta(minutes=2 * i) for i in range(60)])
     his = queued_reviews(api, tests["rex"], [start + timedelta(minutes=2 * i + 1) for i in range(5)])
