@@ -20,6 +20,7 @@ import pytest
 from api import storage
 from api.tables import Role
 from api.web.render import TEMPLATES, site_root
+from tests.api.cohort_helpers import assessment
 from tests.api.conftest import Api, make_api
 from tests.api.helpers import work
 from tests.proxy import served_below
@@ -157,7 +158,7 @@ def published(tmp_path, small_catalogue) -> Iterator[Published]:
 
 
 def assert_below_the_prefix(page: httpx.Response) -> list[tuple[str, str, str]]:
-    assert page.status_code == 200, f"{page.url}: {page.status_code}"
+    assert page.status_code in (200, 201), f"{page.url}: {page.status_code}"
     urls = urls_of(page.text)
     assert urls, f"{page.url} has no links at all"
     public = f"{page.url.scheme}://{page.url.netloc.decode()}{PREFIX}/"  # absolute links: TASKTRIAL_PUBLIC_URL's
@@ -222,3 +223,36 @@ def test_signing_out_below_a_path_ends_the_session(published):
     out = alice.post(form_action(page.text, "/signout"), data={"csrf": csrf.group(1)})
     assert out.status_code == 303 and out.headers["location"] == f"{PREFIX}/signin"
     assert alice.get(f"{PREFIX}/tasks").headers["location"] == f"{PREFIX}/signin?next=/tasks"
+
+
+def test_cohort_pages_invitations_and_plots_stay_below_the_public_urls_path(published):
+    olga = published.browser(Role.AUTHOR, "olga")
+    cohorts = olga.get(f"{PREFIX}/cohorts")
+    assert_below_the_prefix(cohorts)
+    csrf = re.search(r'name="csrf" value="([^"]*)"', cohorts.text)
+    assert csrf
+    made = olga.post(form_action(cohorts.text, "/cohorts"), data={"csrf": csrf.group(1), "name": "Spring"})
+    assert made.status_code == 303 and made.headers["location"].startswith(f"{PREFIX}/cohorts/"), made.text
+    cohort_page = olga.get(made.headers["location"])
+    imported = olga.post(
+        form_action(cohort_page.text, "/members"),
+        data={"csrf": csrf.group(1), "roster_text": "subject,display_name,email\nalice,Alice,alice@example.org\n"},
+    )
+    assert imported.status_code == 201, imported.text
+    urls = assert_below_the_prefix(imported)
+    invitations = [value for _, _, value in urls if "/signin/join/" in value]
+    assert invitations and all(v.startswith(published.public + "/signin/join/") for v in invitations)
+    join = httpx.get(invitations[0])  # a fresh browser opening the mailed link, through the proxy
+    assert_below_the_prefix(join)
+    assert form_action(join.text, "/signin/join/").startswith(f"{PREFIX}/signin/join/")
+
+    cohort_id = made.headers["location"].rsplit("/", 1)[1]
+    test = assessment(published.api, published.api.token(Role.AUTHOR, "olga"), cohort_id)
+    matrix = olga.get(f"{PREFIX}/assessments/{test['id']}/matrix")
+    for tag, name, value in assert_below_the_prefix(matrix) + assert_below_the_prefix(
+        olga.get(f"{PREFIX}/assessments/{test['id']}")
+    ):
+        if name in ("href", "src") and tag != "form":
+            followed = olga.get(value, follow_redirects=True)
+            assert followed.status_code == 200, f"{tag} {name}={value} answered {followed.status_code}"
+    assert any(tag == "img" and value.endswith(".svg") for tag, _, value in urls_of(matrix.text))
