@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     #: Built-in catalogue folders (each holds pack folders); uploaded packs live in the data directory.
     catalogue_dirs: list[Path] = Field(default_factory=lambda: [REPO_CATALOGUE])
-    #: Where this API is reachable, for workers posting results back.
+    #: Where this API is reachable, for workers posting results back; its path (if any) prefixes every web page URL.
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.web.assets import Assets
-from api.web.render import make_environment
+from api.web.render import make_environment, site_root
 
 
 def mount(app: FastAPI) -> None:
@@ -18,7 +18,8 @@ def mount(app: FastAPI) -> None:
 
     assets = Assets()
     app.state.web_assets = assets
-    app.state.web_templates = make_environment(assets)
+    app.state.web_root = site_root(app.state.service.settings.public_url)
+    app.state.web_templates = make_environment(assets, app.state.web_root)
     app.include_router(router)
     app.include_router(cohort_router)
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from pydantic import ValidationError
 from pygments import highlight
@@ -38,6 +38,7 @@ from api.web.routes import (
     _uploaded_files,
     _with_pre_cookie,
     page,
+    see_other,
 )
 from api.web.session import PRE_COOKIE, UserDep, WebUser, check_csrf
 from api.webhooks import EVENTS as WEBHOOK_EVENTS
@@ -164,7 +165,7 @@ async def create_cohort(request: Request, session: SessionDep, user: UserDep) ->
             request, "cohorts/list.html", user, status=422, cohorts=listed, problem="; ".join(_form_problems(exc))
         )
     made = cohorts_api.create_cohort(body, session, user.principal)
-    return RedirectResponse(f"/cohorts/{made.id}", status_code=303)
+    return see_other(request, f"/cohorts/{made.id}")
 
 
 def _cohort_view(
@@ -268,7 +269,7 @@ async def add_staff(
             request, session, service, user, cohort_id, status=422, staff_problem="; ".join(_form_problems(exc))
         )
     cohorts_api.add_staff(cohort_id, body, session, user.principal)
-    return RedirectResponse(f"/cohorts/{cohort_id}", status_code=303)
+    return see_other(request, f"/cohorts/{cohort_id}")
 
 
 # -- assessments: create ------------------------------------------------------------------------
@@ -388,7 +389,7 @@ async def create_assessment(
         )
     except TaskTrialError as exc:  # an unknown or retired task: named in the message
         return _assessment_form(request, session, service, user, cohort, values=values, status=422, problems=[str(exc)])
-    return RedirectResponse(f"/assessments/{made.id}", status_code=303)
+    return see_other(request, f"/assessments/{made.id}")
 
 
 # -- assessments: members and staff -----------------------------------------------------------
@@ -500,7 +501,7 @@ async def start_assessment(
     except Conflict as exc:
         assessment, _ = assessment_for(session, user.principal, assessment_id, Standing.MEMBER)
         return _member_view(request, session, service, user, assessment, status=409, problem=str(exc))
-    return RedirectResponse(f"/assessments/{assessment_id}", status_code=303)
+    return see_other(request, f"/assessments/{assessment_id}")
 
 
 @router.post("/assessments/{assessment_id}/tasks/{pack_id}/{task_id}/submit")
@@ -534,7 +535,7 @@ async def submit_attempt(
         return _member_view(request, session, service, user, assessment, status=409, problem=str(exc))
     except TooManyRequests as exc:
         return _member_view(request, session, service, user, assessment, status=429, problem=str(exc))
-    return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
+    return see_other(request, f"/submissions/{submission.id}")
 
 
 # -- staff views: matrix, plots, hiring ---------------------------------------------------------------
@@ -701,7 +702,7 @@ async def start_regrade(
     started = cohorts_api.start_regrade(
         assessment_id, cohorts_api.RegradeCreate(task=task, version=version), session, service, user.principal
     )
-    return RedirectResponse(f"/regrades/{started['id']}", status_code=303)
+    return see_other(request, f"/regrades/{started['id']}")
 
 
 @router.get("/regrades/{regrade_id}")
@@ -807,7 +808,7 @@ async def redeliver(
     if delivery is None:  # redelivered just now: never expected
         raise NotFound(f"unknown webhook delivery {delivery_id!r}")
     endpoint_id = delivery.endpoint_id
-    return RedirectResponse(f"/webhooks/{endpoint_id}?redelivered={quote(delivery_id)}", status_code=303)
+    return see_other(request, f"/webhooks/{endpoint_id}?redelivered={quote(delivery_id)}")
 
 
 # -- reviews: blind ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import html
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -139,11 +140,24 @@ def verdict_badge(verdict: str) -> Markup:
     )
 
 
-def make_environment(assets: Assets) -> Environment:
+def site_root(public_url: str) -> str:
+    """The path the web client lives below: ``public_url``'s path without its final slash, ``""`` at the root.
+
+    The one rule for every URL a page, a redirect or a cookie names: ``root + path``, ``path`` being the app's own
+    (``/tasks``). Taken from ``TASKTRIAL_PUBLIC_URL`` (already required for did:web and absolute links) rather than
+    Starlette's ``root_path``: one setting for both, and a proxy that strips the prefix needs nothing else.
+    """
+    return urlsplit(public_url).path.rstrip("/")
+
+
+def make_environment(assets: Assets, root: str = "") -> Environment:
+    """Templates write every site URL as ``{{ root }}/path`` or ``{{ asset(name) }}`` (tests/web check it)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
     )
-    env.globals.update(asset=assets.url, verdict_badge=verdict_badge, status_words=STATUS_WORDS)
+    env.globals.update(
+        root=root, asset=lambda name: root + assets.url(name), verdict_badge=verdict_badge, status_words=STATUS_WORDS
+    )
     env.filters.update(markdown=markdown, limits_in_words=limits_in_words, size=size_in_words)
     env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
     return env

@@ -79,7 +79,7 @@ class PageRoute(APIRoute):
             try:
                 return await handler(request)
             except SignInRequired:
-                return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
+                return see_other(request, f"/signin?next={quote(request.url.path)}")
             except BadForm as exc:
                 return error_page(request, 403, "Form refused", str(exc))
             except NotFound:
@@ -110,6 +110,11 @@ def page(request: Request, template: str, user: WebUser | None, status: int = 20
     response.headers.update(render.SECURITY_HEADERS)
     response.headers["Cache-Control"] = "no-store" if user else "no-cache"
     return response
+
+
+def see_other(request: Request, path: str) -> RedirectResponse:
+    """A 303 to ``path``, one of this app's own paths (``/tasks``), below the site's root (``render.site_root``)."""
+    return RedirectResponse(request.app.state.web_root + path, status_code=303)
 
 
 def _sees(user: WebUser | None, who: str) -> bool:
@@ -144,8 +149,8 @@ def static(name: str, request: Request) -> Response:
 
 
 @router.get("/")
-def home(user: MaybeUser) -> RedirectResponse:
-    return RedirectResponse("/tasks" if user else "/signin", status_code=303)
+def home(request: Request, user: MaybeUser) -> RedirectResponse:
+    return see_other(request, "/tasks" if user else "/signin")
 
 
 def _pre_token(request: Request) -> tuple[str, bool]:
@@ -162,7 +167,7 @@ def _with_pre_cookie(response: Response, request: Request, service, token: str, 
             token,
             httponly=True,
             samesite="lax",
-            path="/signin",
+            path=request.app.state.web_root + "/signin",
             secure=secure_cookies(request, service.settings.public_url),
         )
     return response
@@ -223,17 +228,17 @@ async def signin_link_confirm(code: str, request: Request, service: ServiceDep, 
 def _open_session(request: Request, service, token_id: str, target: str) -> Response:
     with service.session() as session:
         secret, _ = storage.create_web_session(session=session, token_id=token_id, lifetime=SESSION_LIFETIME)
-    response = RedirectResponse(target, status_code=303)
+    response = see_other(request, target)
     response.set_cookie(
         COOKIE,
         secret,
         httponly=True,
         samesite="lax",
-        path="/",
+        path=request.app.state.web_root + "/",
         max_age=int(SESSION_LIFETIME.total_seconds()),
         secure=secure_cookies(request, service.settings.public_url),
     )
-    response.delete_cookie(PRE_COOKIE, path="/signin")
+    response.delete_cookie(PRE_COOKIE, path=request.app.state.web_root + "/signin")
     return response
 
 
@@ -247,8 +252,8 @@ async def signout(request: Request, user: UserDep, session: SessionDep) -> Respo
     form = await request.form()
     check_csrf(user.csrf, form.get("csrf"))
     storage.end_web_session(session=session, secret=request.cookies.get(COOKIE, ""))
-    response = RedirectResponse("/signin", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response = see_other(request, "/signin")
+    response.delete_cookie(COOKIE, path=request.app.state.web_root + "/")
     return response
 
 
@@ -411,7 +416,7 @@ async def submit(
         response = task_view(request, session, user, task, status=429, problem=str(exc))
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
-    return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
+    return see_other(request, f"/submissions/{submission.id}")
 
 
 @router.post("/tasks/{pack_id}/{task_id}/public-tests")
@@ -493,7 +498,7 @@ def submission_page(submission_id: str, request: Request, session: SessionDep, u
     submission = submissions_api.visible_submission(session, user.principal, submission_id)
     result = storage.latest_result(session=session, submission_id=submission.id)
     if result is not None and submissions_api.reveals_result(session, user.principal, submission):
-        return RedirectResponse(f"/results/{result.id}", status_code=303)
+        return see_other(request, f"/results/{result.id}")
     run = storage.latest_run(session=session, submission_id=submission.id)
     position = storage.queue_position(session=session, run_id=run.id) if run else None
     return page(
@@ -847,7 +852,7 @@ async def retire_version(
     except Conflict as exc:
         row = authoring_api.owned_version(session, user.principal, pack_id, version)
         return _version_view(request, service, user, row, status=409, problem=str(exc))
-    return RedirectResponse(f"/author/packs/{quote(pack_id)}/{quote(version)}", status_code=303)
+    return see_other(request, f"/author/packs/{quote(pack_id)}/{quote(version)}")
 
 
 @router.get("/author/packs/{pack_id}/{version}/{task_id}")

@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from starlette.responses import PlainTextResponse
 from typer.testing import CliRunner
 
 from api.tables import Role
@@ -117,46 +116,17 @@ def test_a_credential_from_before_a_rotation_still_verifies_and_its_revocation_i
     assert code == 1 and "the credential is revoked" in output
 
 
-class StripPath:
-    """A reverse proxy publishing the app below ``prefix``: it strips the prefix; nothing else is routed."""
-
-    def __init__(self, app, prefix: str):
-        self.app, self.prefix = app, prefix
-
-    async def __call__(self, scope, receive, send):
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(self.prefix + "/"):
-            await PlainTextResponse("not below the prefix", status_code=404)(scope, receive, send)
-            return
-        stripped = path.removeprefix(self.prefix)
-        await self.app({**scope, "path": stripped, "raw_path": stripped.encode()}, receive, send)
-
-
 @pytest.fixture
 def below_a_path(tmp_path, small_catalogue, monkeypatch):  # noqa: F811
     """A service published at http://127.0.0.1:PORT/tasktrial behind a path-stripping proxy; alice's award."""
-    import threading
-    import time
-
-    import uvicorn
-
     from tests.api.conftest import make_api
+    from tests.proxy import served_below
     from tests.services import free_port
 
     port = free_port()
     public = f"http://127.0.0.1:{port}/tasktrial"
     for api in make_api(tmp_path / "data", catalogue_dirs=[small_catalogue], public_url=public):
-        server = uvicorn.Server(
-            uvicorn.Config(
-                StripPath(api.app, "/tasktrial"), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        try:
+        with served_below(api.app, "/tasktrial", port):
             author, alice = api.token(Role.AUTHOR, "carol"), api.token(Role.CANDIDATE, "alice@example.org")
             work(api, submit(api, alice)["run_id"])
             skill = min(api.client.get("/v1/profile", headers=alice).json()["skills"])
@@ -171,9 +141,6 @@ def below_a_path(tmp_path, small_catalogue, monkeypatch):  # noqa: F811
             monkeypatch.setenv("TASKTRIAL_TOKEN", alice["Authorization"].removeprefix("Bearer "))
             monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
             yield api, public, award
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 def test_a_credential_of_a_service_below_a_path_verifies_and_its_did_resolves_there(below_a_path, tmp_path):
