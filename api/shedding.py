@@ -3,8 +3,9 @@
 Beyond ``TASKTRIAL_MAX_REQUESTS_IN_FLIGHT``, a request is answered 503 with Retry-After at once
 (``api.errors.busy``) instead of waiting for a worker thread behind all the others: an overloaded
 process then keeps answering what it took in quickly, and a client learns at once to come back,
-rather than every request slowing down until clients time out. Event streams (long-lived, bounded
-by ``TASKTRIAL_MAX_STREAMS``), ``/healthz`` and ``/metrics`` are never shed.
+rather than every request slowing down until clients time out. Never shed: event streams (long-lived,
+bounded by ``TASKTRIAL_MAX_STREAMS``), public-test runs (waiting seconds for a sandbox, under their own
+rate limit), ``/healthz`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from api.errors import busy
 
 
 def exempt(path: str) -> bool:
-    """Requests never shed: event streams (their own cap) and the probes that must see an overloaded process."""
-    return path.endswith("/events") or path in ("/healthz", "/metrics")
+    """Requests never shed: the long-lived ones with their own caps (event streams, public-test runs), and the
+    probes that must see an overloaded process."""
+    return path.endswith(("/events", "/public-tests")) or path in ("/healthz", "/metrics")
 
 
 class InFlightLimit:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api import db
 from api.service import QueueLength
-from api.shedding import InFlightLimit
+from api.shedding import InFlightLimit, exempt
 from api.tables import Role
 from tests.api.conftest import make_api
 
@@ -119,3 +119,10 @@ def test_the_queue_length_is_counted_once_then_estimated_up_to_the_bound():
     stale = QueueLength(seconds=0)  # an estimate never outlives its window
     assert [stale.admit(bound=5, count=count(1)) for _ in range(3)] == [1, 1, 1]
     assert counts[4:] == [1, 1, 1]
+
+
+def test_long_lived_requests_and_probes_are_never_shed():
+    assert exempt("/v1/submissions/abc/events") and exempt("/submissions/abc/events")
+    assert exempt("/v1/tasks/p/t/public-tests") and exempt("/tasks/p/t/public-tests")
+    assert exempt("/healthz") and exempt("/metrics")
+    assert not exempt("/v1/profile") and not exempt("/v1/submissions") and not exempt("/v1/events-log")
