@@ -603,7 +603,9 @@ def load(url: str, sample: Sample, *, rate: float, seconds: float, task: str, se
     results = [r for r in sample.results if r[0] in sample.tokens]
 
     async def run() -> dict:
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        # Enough connections that the offered load reaches the server (as from many clients) instead of
+        # queueing in this one client, so the server's own shedding (503) is what is measured.
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
         async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
             # Warm: connections, the token cache, the server's first requests.
             for candidate in candidates:
