@@ -188,12 +188,12 @@ class Credentials:
                         "criteria no longer met: a later result is not ready",
                     )
                     session.add(award)
-            for definition_id, results in meeting.items():
-                if definition_id in retired:
-                    continue
-                if definition_id not in active or active[definition_id].revoked_at is not None:
-                    _award(session, definition_id=definition_id, candidate=candidate, evidence=results)
-            try:
+            try:  # a status index taken meanwhile fails the insert itself (both databases), not only the commit
+                for definition_id, results in meeting.items():
+                    if definition_id in retired:
+                        continue
+                    if definition_id not in active or active[definition_id].revoked_at is not None:
+                        _award(session, definition_id=definition_id, candidate=candidate, evidence=results)
                 session.commit()
             except IntegrityError:  # another process took the same status index: its refresh stands, retry ours
                 session.rollback()

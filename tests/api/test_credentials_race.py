@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from api import credentials as credential_awards
 from api import db
 from api.credentials import Credentials
 from api.tables import CredentialAward, CredentialDefinition, utcnow
@@ -97,3 +98,28 @@ def test_the_database_refuses_a_second_active_award_but_keeps_revoked_ones(engin
         session.add(CredentialAward(definition_id="retries", candidate="alice", status_index=2, evidence=[]))
         with pytest.raises(IntegrityError):
             session.commit()
+
+
+def test_a_status_index_another_process_took_is_retried_not_raised(engine, monkeypatch):
+    """The insert meets the taken index (PostgreSQL and SQLite check it there, not at the commit)."""
+    with Session(engine) as session:
+        session.add(CredentialDefinition(id="retries", name="Retries", skills=[SKILL], owner="carol"))
+        session.commit()
+    for candidate in ("c0", "c1"):
+        ready_candidate(engine, candidate)
+    credentials = Credentials(
+        session=lambda: Session(engine, expire_on_commit=False), public_url="http://t", key=SigningKey.generate
+    )
+    credentials.refresh("c0")
+    looks: list[int] = []
+
+    def stale_then_fresh(session: Session) -> int:
+        looks.append(0 if not looks else fresh(session))  # the first look predates c0's award
+        return looks[-1]
+
+    fresh = credential_awards._next_index
+    monkeypatch.setattr(credential_awards, "_next_index", stale_then_fresh)
+    credentials.refresh("c1")
+    with Session(engine) as session:
+        indexes = dict(session.exec(select(CredentialAward.candidate, CredentialAward.status_index)).all())
+    assert indexes == {"c0": 0, "c1": 1} and looks == [0, 1]
