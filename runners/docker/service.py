@@ -40,7 +40,9 @@ from engine.models import (
 from runners.docker.collect import finish
 from runners.docker.sandbox import SANDBOX_USER, Sandboxes
 from runners.docker.steps import (
-    check_upload,
+    after_copy,
+    copy_report_size,
+    copy_reported,
     exec_step,
     kill_processes,
     run_steps,
@@ -53,6 +55,8 @@ from runners.docker.streams import feed, pump, raw_socket
 PROBE_INTERVAL_SECONDS = 0.1
 #: How long a killed service's output stream may take to end before it is killed harder.
 SERVICE_END_SECONDS = 1.0
+#: How long a client that ended first waits for the service's copy of files to report (it takes well under a second).
+COPY_SECONDS = 30.0
 # TCP connects from the client to the service; host and port come as arguments, never spliced in.
 # One probe exec tries every 50 ms until its ``timeout`` (execs cost far more than connects).
 _PROBE_SCRIPT = 'while ! (exec 3<>"/dev/tcp/$0/$1") 2>/dev/null; do sleep 0.05; done'
@@ -61,37 +65,61 @@ _PROBE_SCRIPT = 'while ! (exec 3<>"/dev/tcp/$0/$1") 2>/dev/null; do sleep 0.05; 
 class ServiceProcess:
     """The candidate's service: a detached exec whose output a thread reads, with a cap, until it ends."""
 
-    def __init__(self, api: docker.APIClient, exec_id: str, sock: socket.socket, *, deadline: float, cap: int):
+    def __init__(
+        self,
+        api: docker.APIClient,
+        exec_id: str,
+        sock: socket.socket,
+        *,
+        deadline: float,
+        cap: int,
+        marker: bytes | None,
+    ):
         self._api = api
         self._exec_id = exec_id
         self._sock = sock
+        self._marker = marker
         self._stop = threading.Event()
+        self._copy_known = threading.Event()  # the copy's report was read, or the stream ended without one
+        if marker is None:
+            self._copy_known.set()
         self._result: tuple[bytes, bytes, bool, bool] = (b"", b"", False, False)
         self._reader = threading.Thread(target=self._read, args=(deadline, cap), daemon=True)
         self.began = time.monotonic()
         self._reader.start()
 
     @classmethod
-    def start(
-        cls,
-        api: docker.APIClient,
-        cid: str,
-        service: Service,
-        limits: ResourceLimits,
-        lifetime: float,
-        *,
-        stdin: bytes = b"",
-    ) -> ServiceProcess:
-        """Start ``service.argv`` in ``cid`` with ``stdin`` then end of file; its output is kept up to
-        ``limits.output_kb`` per stream."""
-        exec_id = api.exec_create(cid, list(service.argv), stdin=True, workdir=WORKSPACE, user=SANDBOX_USER)["Id"]
+    def start(cls, api: docker.APIClient, cid: str, spec: RunSpec, lifetime: float, *, copy: bool) -> ServiceProcess:
+        """Start ``spec.service`` in ``cid``, behind the copy of ``spec``'s files when ``copy`` (``upload_then``,
+        one exec less); its output is kept up to ``spec.limits.output_kb`` per stream."""
+        assert spec.service is not None
+        argv, archive, marker = spec.service.argv, b"", None
+        if copy:
+            argv, archive, marker = upload_then(spec, argv)
+        exec_id = api.exec_create(cid, list(argv), stdin=True, workdir=WORKSPACE, user=SANDBOX_USER)["Id"]
         sock = raw_socket(api.exec_start(exec_id, socket=True))
-        threading.Thread(target=feed, args=(sock, stdin), daemon=True).start()  # its output is read meanwhile
-        return cls(api, exec_id, sock, deadline=time.monotonic() + lifetime, cap=limits.output_kb * 1024)
+        threading.Thread(target=feed, args=(sock, archive), daemon=True).start()  # its output is read meanwhile
+        deadline = time.monotonic() + lifetime
+        return cls(api, exec_id, sock, deadline=deadline, cap=spec.limits.output_kb * 1024, marker=marker)
 
     def _read(self, deadline: float, cap: int) -> None:
-        with contextlib.suppress(OSError):
-            self._result = pump(self._sock, deadline, cap, stop=self._stop)
+        try:
+            with contextlib.suppress(OSError):
+                extra = 0 if self._marker is None else copy_report_size(self._marker)
+                self._result = pump(
+                    self._sock, deadline, cap, stop=self._stop, on_stderr=self._heard, stderr_extra=extra
+                )
+        finally:
+            self._copy_known.set()
+
+    def _heard(self, stderr: bytearray) -> None:
+        if self._marker is not None and not self._copy_known.is_set() and copy_reported(stderr, self._marker):
+            self._copy_known.set()
+
+    def copy_ended(self, wait: float) -> None:
+        """Wait up to ``wait`` seconds for the copy of the files to report (a client may end before it does:
+        stopping the service then would hide a failed copy behind a verdict)."""
+        self._copy_known.wait(wait)
 
     def exit_code(self) -> int | None:
         """The exit code once the service has ended; None while it runs."""
@@ -104,13 +132,18 @@ class ServiceProcess:
         return not self._reader.is_alive()
 
     def stop(self) -> tuple[bytes, bytes, bool]:
-        """Stop reading (the caller has killed the service) and return ``(stdout, stderr, truncated)``."""
+        """Stop reading (the caller has killed the service) and return ``(stdout, stderr, truncated)``, the
+        service's own stderr without the copy's report.
+
+        Raises:
+            RunnerError: the copy of the files failed, or the service was stopped before it ended.
+        """
         self._reader.join(timeout=5)
         self._stop.set()
         self._reader.join(timeout=5)
         self._sock.close()
         stdout, stderr, truncated, _ = self._result
-        return stdout, stderr, truncated
+        return stdout, stderr if self._marker is None else after_copy(stderr, self._marker), truncated
 
 
 def make(sandboxes: Sandboxes, spec: RunSpec, image: str, client_image: str) -> tuple[str, list[str]]:
@@ -168,7 +201,7 @@ def serve(
         if alive and all(o.exit_code == 0 for o in outcomes):
             client_time = spec.client.limits.time_seconds * len(spec.client.steps)
             lifetime = spec.service.ready_timeout_seconds + client_time + 60
-            process = ServiceProcess.start(api, candidate, spec.service, spec.limits, lifetime)
+            process = ServiceProcess.start(api, candidate, spec, lifetime, copy=False)
         client_upload.result()
     client_began = time.monotonic()
     client_steps: list[StepOutcome] = []
@@ -259,13 +292,11 @@ def _serve_at_once(
         client_time = spec.client.limits.time_seconds * len(spec.client.steps)
         lifetime = spec.service.ready_timeout_seconds + client_time + 60
         # The candidate's files ride in the service's exec, as the client's in its first step (one exec less).
-        argv, archive, marker = upload_then(spec, spec.service.argv)
-        process = ServiceProcess.start(
-            api, candidate, dataclasses.replace(spec.service, argv=argv), spec.limits, lifetime, stdin=archive
-        )
+        process = ServiceProcess.start(api, candidate, spec, lifetime, copy=True)
         outcome, client_alive = first.result()
     rest, client_alive = run_steps(api, client, spec.client.steps[1:], spec.client.limits, alive=client_alive)
     client_steps = [outcome, *rest]
+    process.copy_ended(COPY_SECONDS)  # a client that ended first must not stop the copy before it reports
     exit_code = process.exit_code()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tasktrial-client-finish") as finishing:
         client_outcome = finishing.submit(
@@ -278,8 +309,7 @@ def _serve_at_once(
         finally:  # the service's stream is closed even when reading back failed
             if not process.ended(SERVICE_END_SECONDS):
                 kill_processes(api, candidate)
-            stdout, stderr, truncated = process.stop()
-        check_upload(stderr, marker)  # only the shell knew it (the service's argv no longer holds it)
+            stdout, stderr, truncated = process.stop()  # raises if the copy failed
         service = ServiceOutcome(exit_code is None, None, exit_code, stdout, stderr, truncated)
         return dataclasses.replace(candidate_outcome, service=service, client=client_outcome.result())
 

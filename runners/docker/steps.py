@@ -7,6 +7,7 @@ an engine error raised here, before any candidate code starts.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -22,52 +23,70 @@ from runners.docker.streams import feed, pump, raw_socket, tar
 
 KILL_SECONDS = 5.0
 #: The first step of a run, behind its files' copy: ``$1`` bytes of stdin into ``tar``, then the step.
+#: The shell reports the copy first on stderr, behind the run's marker ``$2``: ``copied``, or ``failed:``
+#: and tar's words. Nothing the candidate prints can fake it: its code starts after the report.
 _UPLOAD_THEN_EXEC = r"""
 if ! failed=$(head -c "$1" | tar -x -f - -C / --no-same-owner --no-same-permissions 2>&1); then
-  printf '%s %s\n' "$2" "$failed" >&2
+  printf '%s failed: %s\n' "$2" "$failed" >&2
   exit 125
 fi
+printf '%s copied\n' "$2" >&2
 shift 2
 unset PWD OLDPWD  # the shell's own: the step gets the allowlisted environment alone
 exec "$@"
 """
-UPLOAD_FAILED = 125
+_COPIED = b" copied\n"
 
 
 def upload_and_exec(api: docker.APIClient, cid: str, spec: RunSpec) -> tuple[StepOutcome, bool]:
     """Copy the files in and run the first step in one exec (each exec is a runc start: CPU a batch
     shares with the gradings). A shell reads exactly the archive's bytes off stdin into ``tar``,
-    then becomes the step, whose stdin is what follows. A failed copy ends before any candidate
-    code starts, with a marker made for this run alone (nothing the candidate prints can fake it).
+    then becomes the step, whose stdin is what follows.
 
     Raises:
-        RunnerError: copying the files in failed.
+        RunnerError: copying the files in failed, or was stopped before it ended.
     """
     step = spec.steps[0]
     argv, archive, marker = upload_then(spec, step.argv)
-    outcome, alive = exec_step(api, cid, Step(argv=argv, stdin=archive + step.stdin), spec.limits)
-    if outcome.exit_code == UPLOAD_FAILED:
-        check_upload(outcome.stderr, marker)
-    return outcome, alive
+    wrapped = Step(argv=argv, stdin=archive + step.stdin)
+    outcome, alive = exec_step(api, cid, wrapped, spec.limits, stderr_extra=copy_report_size(marker))
+    return dataclasses.replace(outcome, stderr=after_copy(outcome.stderr, marker)), alive
 
 
 def upload_then(spec: RunSpec, argv: tuple[str, ...]) -> tuple[tuple[str, ...], bytes, bytes]:
     """``argv`` behind the copy of ``spec``'s files: the wrapped argv, the archive to feed first, and the
-    run's failure marker (made for this run alone: nothing the candidate prints can fake it)."""
+    run's marker (made for this run alone: nothing the candidate prints can fake it)."""
     archive = tar({WORKSPACE: spec.workspace, GRADER_DIR: spec.grader_files})
-    marker = f"tasktrial-upload-failed-{uuid.uuid4().hex}"
+    marker = f"tasktrial-copy-{uuid.uuid4().hex}"
     return ("sh", "-c", _UPLOAD_THEN_EXEC, "upload", str(len(archive)), marker, *argv), archive, marker.encode()
 
 
-def check_upload(stderr: bytes, marker: bytes) -> None:
-    """Raise if ``stderr`` of an ``upload_then`` exec says the copy failed.
+def copy_report_size(marker: bytes) -> int:
+    """The bytes a copy that worked writes to stderr (kept beyond the output cap: they are not the step's)."""
+    return len(marker) + len(_COPIED)
+
+
+def copy_reported(stderr: bytes | bytearray, marker: bytes) -> bool:
+    """Whether an ``upload_then`` exec's ``stderr`` holds the whole first line of its copy's report."""
+    at = stderr.find(marker)
+    return at >= 0 and stderr.find(b"\n", at) >= 0
+
+
+def after_copy(stderr: bytes, marker: bytes) -> bytes:
+    """The step's own stderr: an ``upload_then`` exec's, without the copy's report.
 
     Raises:
-        RunnerError: copying the files in failed.
+        RunnerError: the copy failed, or the exec was stopped before the copy ended (no report).
     """
-    if marker in stderr:
-        detail = stderr.split(marker, 1)[1][-500:]
-        raise RunnerError(f"copying files into the sandbox failed: {detail!r}")
+    at = stderr.find(marker)
+    if at < 0:
+        raise RunnerError("copying files into the sandbox did not finish: it was stopped first")
+    report = stderr[at + len(marker) :]
+    if report.startswith(b" failed: "):
+        raise RunnerError(f"copying files into the sandbox failed: {report[len(b' failed: ') :][-500:]!r}")
+    if not report.startswith(_COPIED):  # cut at the output cap: report the candidate's stderr as kept
+        return stderr[:at]
+    return stderr[:at] + report[len(_COPIED) :]
 
 
 def upload(api: docker.APIClient, cid: str, spec: RunSpec) -> None:
@@ -101,8 +120,11 @@ def run_steps(
     return outcomes, alive
 
 
-def exec_step(api: docker.APIClient, cid: str, step: Step, limits: ResourceLimits) -> tuple[StepOutcome, bool]:
+def exec_step(
+    api: docker.APIClient, cid: str, step: Step, limits: ResourceLimits, *, stderr_extra: int = 0
+) -> tuple[StepOutcome, bool]:
     """Run one step with the host-side deadline and output cap; returns its outcome and whether the sandbox lives.
+    ``stderr_extra`` bytes of stderr more are kept (see ``pump``).
 
     On a timeout the step's stream is still drained while its processes are
     killed, so a program flooding its output cannot stall the kill.
@@ -114,7 +136,9 @@ def exec_step(api: docker.APIClient, cid: str, step: Step, limits: ResourceLimit
     feeder.start()
     alive = True
     try:
-        stdout, stderr, truncated, timed_out = pump(sock, began + limits.time_seconds, limits.output_kb * 1024)
+        stdout, stderr, truncated, timed_out = pump(
+            sock, began + limits.time_seconds, limits.output_kb * 1024, stderr_extra=stderr_extra
+        )
         wall = time.monotonic() - began
         if timed_out:
             drain = threading.Thread(target=pump, args=(sock, time.monotonic() + KILL_SECONDS, 0), daemon=True)

@@ -14,7 +14,7 @@ import struct
 import tarfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 
 def raw_socket(sock) -> socket.socket:
@@ -44,15 +44,24 @@ def feed(sock: socket.socket, data: bytes) -> None:
 
 
 def pump(
-    sock: socket.socket, deadline: float, cap: int, *, stop: threading.Event | None = None
+    sock: socket.socket,
+    deadline: float,
+    cap: int,
+    *,
+    stop: threading.Event | None = None,
+    on_stderr: Callable[[bytearray], None] | None = None,
+    stderr_extra: int = 0,
 ) -> tuple[bytes, bytes, bool, bool]:
     """Demultiplex Docker's framed stream until EOF, the deadline, or ``stop`` is set.
 
     Keeps at most ``cap`` bytes per stream but drains everything, so a
     flooding program is never blocked into looking like a timeout.
+    ``on_stderr`` sees the stderr kept so far after each of its frames (a reader waiting for a line);
+    ``stderr_extra`` bytes more are kept of stderr (a line the engine's own shell writes there first).
     Returns ``(stdout, stderr, truncated, timed_out)``.
     """
     streams = {1: bytearray(), 2: bytearray()}
+    caps = {1: cap, 2: cap + stderr_extra}
     truncated = False
     pending = bytearray()
     while True:
@@ -77,11 +86,13 @@ def pump(
             target = streams.get(kind)
             if target is None:
                 continue
-            room = cap - len(target)
+            room = caps[kind] - len(target)
             if len(payload) > room:
                 truncated = True
             if room > 0:
                 target += payload[:room]
+            if kind == 2 and on_stderr is not None:
+                on_stderr(target)
 
 
 def tar(trees: Mapping[str, Mapping[str, bytes]]) -> bytes:

@@ -83,9 +83,7 @@ def test_files_too_big_for_the_workspace_are_an_engine_error_not_the_candidates_
 
 def test_the_candidate_cannot_fake_a_failed_copy(docker_runner):
     """Exit 125 with copy-failure words on stderr is the candidate's own outcome, not an engine error."""
-    outcome = run(
-        docker_runner, "import sys; print('tasktrial-upload-failed- tar: nope', file=sys.stderr); sys.exit(125)"
-    )
+    outcome = run(docker_runner, "import sys; print('tasktrial-copy- failed: nope', file=sys.stderr); sys.exit(125)")
     assert outcome.steps[0].exit_code == 125
 
 

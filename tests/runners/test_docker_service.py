@@ -387,11 +387,37 @@ def test_a_loopback_run_whose_candidate_sandbox_cannot_start_fails_as_the_engine
     assert labelled(docker_client, mark) == ([], []), "the client's sandbox is removed"
 
 
-def test_a_loopback_run_whose_candidate_files_do_not_fit_fails_as_the_engines_fault(docker_runner):
-    """The candidate's files ride in its service's exec: a copy that fails is the engine's fault, never a verdict."""
+def slow_copies(monkeypatch, seconds=1.5):
+    """The service's files start to arrive ``seconds`` late: its client has ended by then."""
+    real_feed = service_module.feed
+
+    def feed(sock, data):
+        time.sleep(seconds)
+        real_feed(sock, data)
+
+    monkeypatch.setattr(service_module, "feed", feed)
+
+
+def test_a_loopback_run_whose_candidate_files_do_not_fit_fails_as_the_engines_fault(docker_runner, monkeypatch):
+    """The candidate's files ride in its service's exec: a copy that fails is the engine's fault, never a
+    verdict, even when the client ended before the copy did (stopping the service then hid the failure)."""
+    slow_copies(monkeypatch)
     spec = service_spec(
         {"big.bin": b"x" * (3 * 1024 * 1024)}, limits=ResourceLimits(disk_mb=1), client_steps=(Step(("true",)),)
     )
     spec = dataclasses.replace(spec, service=dataclasses.replace(spec.service, probe=False, loopback=True))
     with pytest.raises(RunnerError, match="copying files into the sandbox failed"):
         docker_runner.run(spec)
+
+
+def test_a_client_that_ends_before_the_services_copy_leaves_only_the_services_own_output(docker_runner, monkeypatch):
+    """The copy's report is the engine's: the service's stderr holds what the candidate's program wrote."""
+    slow_copies(monkeypatch)
+    spec = service_spec(
+        {"server.py": b"import sys; print('up', file=sys.stderr, flush=True); import time; time.sleep(30)"},
+        client_steps=(Step(("true",)),),
+    )
+    spec = dataclasses.replace(spec, service=dataclasses.replace(spec.service, probe=False, loopback=True))
+    outcome = docker_runner.run(spec)
+    assert outcome.client is not None and outcome.client.steps[0].exit_code == 0
+    assert outcome.service is not None and b"tasktrial-copy-" not in outcome.service.stderr
