@@ -134,11 +134,15 @@ def install(app: FastAPI) -> None:
 
 
 def busy(why: str, variable: str) -> JSONResponse:
-    """The one answer of an overloaded service (load shed before any work was done): 503 with Retry-After."""
+    """The one answer of an overloaded service (load shed before any work was done): 503 with Retry-After.
+
+    ``"shed": true`` tells clients the request did nothing, so sending it again is safe (even a submission);
+    other 503s make no such promise (a database that dropped mid-commit may have stored it).
+    """
     return JSONResponse(
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        content={"detail": f"the service is busy ({why}), try again shortly ({variable})"},
+        content={"detail": f"the service is busy ({why}), try again shortly ({variable})", "shed": True},
     )
 
 

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,7 @@ from engine.errors import (
     ConfigurationError,
     Conflict,
     NotFound,
+    ServerBusy,
     ServerError,
     ServerUnreachable,
     SubmissionRejected,
@@ -107,8 +108,8 @@ class ApiClient:
     Every method raises a ``TaskTrialError`` rather than an httpx exception:
     ``ServerUnreachable`` (no connection), ``TokenRejected`` (401 and 403),
     ``NotFound`` (404), ``Conflict`` (409), ``SubmissionRejected`` (400, 413, 415, 422, with the
-    server's detail) and ``ServerError`` (5xx, a broken connection, an answer
-    that is not what a tasktrial server sends).
+    server's detail), ``ServerBusy`` (a 503 the server shed before any work) and ``ServerError``
+    (another 5xx, a broken connection, an answer that is not what a tasktrial server sends).
     """
 
     #: Which token a 403 asks for (the author's commands say "an author's token").
@@ -290,6 +291,11 @@ class ApiClient:
             raise SubmissionRejected(f"the server refused {what} for now (HTTP 429): {detail}; retry after {wait} s")
         if code in (400, 413, 415, 422):
             raise SubmissionRejected(f"the server refused {what} (HTTP {code}): {detail}")
+        if code == 503 and _shed(response):
+            raise ServerBusy(
+                f"the tasktrial server at {self.url} is busy and did not take {what} (HTTP 503): {detail}",
+                retry_after=_retry_after(response),
+            )
         raise ServerError(f"the tasktrial server at {self.url} failed on {what} (HTTP {code}): {detail}")
 
     def _json(self, response: httpx.Response, path: str) -> Any:
@@ -332,6 +338,22 @@ class ApiClient:
 
 def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _shed(response: httpx.Response) -> bool:
+    """Whether the server says it shed the request before doing any of its work (``api.errors.busy``)."""
+    try:
+        return response.json().get("shed") is True
+    except (ValueError, AttributeError):
+        return False
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The answer's Retry-After in seconds (0 when absent or an HTTP date: the backoff alone then)."""
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return 0.0
 
 
 def _detail(response: httpx.Response) -> str:
@@ -533,14 +555,10 @@ def submit(
     if not files:
         fail(f"{directory} holds no files to submit", EXIT_BAD_INPUT)
     with connect() as api:
-        ref = resolve(api, task_id)
+        ref = _before_any_work(lambda: resolve(api, task_id))
         # Under a folder of its own, so the server's stripping of one top folder never eats a folder of ours.
         archive = archives.make_tar_gz(files, prefix=ref.task)
-        accepted = waiting.retry(
-            lambda: api.submit(ref, archive, assessment),
-            retry_on=(ServerUnreachable,),
-            patience=waiting.Patience(seconds=CONNECT_PATIENCE_SECONDS),
-        )
+        accepted = _before_any_work(lambda: api.submit(ref, archive, assessment))
         submission_id = accepted["id"]
         if not wait:
             _print_accepted(accepted, ref, api.url, as_json)
@@ -660,6 +678,21 @@ def _follow_to_result(
     outage = (ServerUnreachable, ServerError)
     document = waiting.retry(lambda: api.result(submission_id), retry_on=outage, patience=patience)
     return document, signing.verify(document, waiting.retry(api.jwks, retry_on=outage, patience=patience))
+
+
+def _before_any_work(call: Callable[[], Any]) -> Any:
+    """``call()``, tried again for ``CONNECT_PATIENCE_SECONDS`` while the server is out of reach or sheds it:
+    both mean it did no work, so even a submission is never made twice. The candidate is told each wait."""
+
+    def say(problem: Exception, delay: float) -> None:
+        err.print(escape(f"{problem}; trying again in {delay:.0f} s"), highlight=False, soft_wrap=True)
+
+    return waiting.retry(
+        call,
+        retry_on=(ServerUnreachable, ServerBusy),
+        patience=waiting.Patience(seconds=CONNECT_PATIENCE_SECONDS),
+        on_retry=say,
+    )
 
 
 @contextmanager

@@ -111,22 +111,28 @@ def retry(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     rng: Callable[[], float] = random.random,
+    on_retry: Callable[[Exception, float], None] | None = None,
 ) -> Any:
     """``call()``, tried again with the same backoff while it raises one of ``retry_on``.
 
-    At submit time ``retry_on`` is only the client's ``ServerUnreachable`` (no connection could
-    be made): the request never reached the server, so trying again cannot make a second
-    submission, whereas a broken connection or a 5xx after sending is raised at once (the
-    server may have accepted it). Reads (the result, the keys) may retry any outage.
+    At submit time ``retry_on`` is only what never reached the server's work: ``ServerUnreachable``
+    (no connection could be made) and ``ServerBusy`` (shed before any work), so trying again cannot
+    make a second submission, whereas a broken connection or another 5xx after sending is raised at
+    once (the server may have accepted it). Reads (the result, the keys) may retry any outage.
+    An error's ``retry_after`` (the server's Retry-After) is waited on top of the jitter, as in
+    ``follow``; ``on_retry(error, delay)`` is told before each wait.
     """
     deadline = clock() + patience.seconds
     attempt = 0
     while True:
         try:
             return call()
-        except retry_on:
-            delay = patience.delay(attempt, rng)
+        except retry_on as exc:
+            hint = getattr(exc, "retry_after", 0.0)
+            delay = min(hint, patience.max_delay) + patience.delay(attempt, rng)
             attempt += 1
             if clock() + delay > deadline:
                 raise
+            if on_retry is not None:
+                on_retry(exc, delay)
             sleep(delay)

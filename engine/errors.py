@@ -147,3 +147,12 @@ class ServerError(TaskTrialError):
 
 class ServerUnreachable(ServerError):
     """No connection to a tasktrial server could be made."""
+
+
+class ServerBusy(ServerError):
+    """The server shed the request before doing any of its work (503, ``"shed": true``): sending it again
+    cannot make a second submission. ``retry_after`` is the server's Retry-After, in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -54,7 +54,7 @@ def test_requests_get_503_with_retry_after_while_every_connection_is_in_use(busy
         assert [a.status_code for a in answers] == [503] * 24, [a.text for a in answers if a.status_code != 503]
         for answer in answers:
             assert int(answer.headers["Retry-After"]) >= 1
-            assert "busy" in answer.json()["detail"]
+            assert "busy" in answer.json()["detail"] and answer.json()["shed"] is True
     finally:
         for connection in held:
             connection.close()
@@ -117,7 +117,7 @@ def test_requests_beyond_the_in_flight_limit_get_503_at_once_and_the_others_comp
     with submissions_held(api, alice, 2, until=lambda limit: limit.in_flight == 2):
         shed = api.client.get("/v1/profile", headers=alice)
         assert shed.status_code == 503 and int(shed.headers["Retry-After"]) >= 1
-        assert "TASKTRIAL_MAX_REQUESTS_IN_FLIGHT" in shed.json()["detail"]
+        assert "TASKTRIAL_MAX_REQUESTS_IN_FLIGHT" in shed.json()["detail"] and shed.json()["shed"] is True
         metrics = api.client.get("/metrics")  # never shed: it shows the overload
         assert metrics.status_code == 200 and 'tasktrial_rejected_total{reason="busy"} 1.0' in metrics.text
     assert api.client.get("/v1/profile", headers=alice).status_code == 200

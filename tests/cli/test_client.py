@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api import storage
+from api import db, storage
 from api.app import create_app
 from api.queue import FakeQueue
 from api.serve import build
@@ -33,6 +36,7 @@ from cli import client, config, main
 from engine import archives, signing
 from engine.digest import tree_digest
 from engine.trees import read_tree
+from tests.api.test_overload import in_flight_limit
 from tests.conftest import CATALOGUE
 
 URL = "http://tasktrial.test"
@@ -99,6 +103,9 @@ class Server:
     def token(self, role: Role = Role.CANDIDATE, subject: str = "alice") -> str:
         with self.service.session() as session:
             return storage.create_token(session=session, name=f"{role} {subject}", role=role, subject=subject)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}"}
 
     def submissions(self) -> list[Any]:
         with self.service.session() as session:
@@ -363,6 +370,47 @@ def test_an_empty_folder_exits_2(server, tmp_path):
     assert result.exit_code == 2
     assert "holds no files" in result.stderr
     assert server.submissions() == []
+
+
+@pytest.fixture
+def narrow_server(tmp_path, monkeypatch) -> Iterator[Server]:
+    """A server that takes one request at a time and sheds the next at once."""
+    yield from serve(tmp_path, monkeypatch, queue=FakeQueue(), max_requests_in_flight=1, request_queue_seconds=0)
+
+
+def test_a_submission_the_busy_server_sheds_is_sent_again_and_stored_once(narrow_server, solution):
+    """One request in flight is the server's limit: the CLI's is shed (503, nothing done), told, and sent
+    again after the Retry-After, once the first is through."""
+    server = narrow_server
+    limit = in_flight_limit(server)
+    path = db.sqlite_path(server.service.settings.database)
+    assert path is not None
+    headers, first_body = server.headers(), {"task": REF, "files": {"retry.py": "x = 1\n"}}
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the first submission waits on the database, holding the one slot
+    with ThreadPoolExecutor(2) as pool:
+        try:
+            first = pool.submit(server.http.post, "/v1/submissions", headers=headers, json=first_body)
+            wait_until(lambda: limit.in_flight == 1)
+            submitting = pool.submit(cli, "submit", REF, str(solution))
+            wait_until(lambda: 'tasktrial_rejected_total{reason="busy"} 1.0' in server.http.get("/metrics").text)
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert first.result(timeout=60).status_code == 202
+        result = submitting.result(timeout=60)
+
+    assert result.exit_code == 0, result.output
+    assert "is busy and did not take" in result.stderr and "trying again in" in result.stderr
+    assert len(server.submissions()) == 2  # the first, and the CLI's exactly once
+    assert " ".join(result.stdout.split()).startswith("submission ")
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
 
 
 def test_submitting_to_an_unknown_task_exits_2_and_stores_nothing(server, solution):

@@ -11,7 +11,7 @@ import pytest
 
 from cli.client import Event, ServerError, ServerUnreachable
 from cli.waiting import GaveUp, Patience, follow, retry
-from engine.errors import NotFound
+from engine.errors import NotFound, ServerBusy
 
 RETRY = (ServerUnreachable, ServerError)
 
@@ -165,6 +165,41 @@ def test_only_a_refused_connection_is_retried_at_submit_time():
             clock=clock,
         )
     assert len(calls) == 1
+
+
+def test_a_shed_request_is_sent_again_after_the_servers_retry_after_and_each_wait_is_told():
+    clock = Clock()
+    calls, told = [], []
+
+    def shed_twice():
+        calls.append(clock.now)
+        if len(calls) < 3:
+            raise ServerBusy("busy", retry_after=5)
+        return {"id": "s1"}
+
+    accepted = retry(
+        shed_twice,
+        patience=Patience(seconds=20),
+        retry_on=(ServerUnreachable, ServerBusy),
+        sleep=clock.sleep,
+        clock=clock,
+        rng=lambda: 1.0,
+        on_retry=lambda exc, delay: told.append((str(exc), delay)),
+    )
+    assert accepted == {"id": "s1"}
+    assert calls == [0.0, 5.5, 11.5]  # Retry-After, plus the backoff's jitter (0.5 s, then 1 s)
+    assert told == [("busy", 5.5), ("busy", 6.0)]
+
+
+def test_a_server_still_busy_past_the_patience_raises_its_answer():
+    clock = Clock()
+
+    def always_shed():
+        raise ServerBusy("busy", retry_after=5)
+
+    with pytest.raises(ServerBusy):
+        retry(always_shed, patience=Patience(seconds=12), retry_on=(ServerBusy,), sleep=clock.sleep, clock=clock)
+    assert clock.now <= 12
 
 
 def test_a_reopened_stream_resumes_after_the_last_event_it_saw():
