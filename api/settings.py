@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from engine.errors import ConfigurationError
 
 REPO_CATALOGUE = Path(__file__).resolve().parent.parent / "tasks"
+
+
+def site_root(public_url: str) -> str:
+    """The path the service lives below: ``public_url``'s path without its final slash, ``""`` at the root.
+
+    The one rule for every URL a page, a redirect, a cookie or an API link (``Location``, ``links``) names:
+    ``root + path``, ``path`` being the app's own (``/tasks``, ``/v1/submissions/ID``). Taken from
+    ``TASKTRIAL_PUBLIC_URL`` (already required for did:web and absolute links) rather than Starlette's
+    ``root_path``: one setting for both, and a proxy that strips the prefix needs nothing else.
+    """
+    return urlsplit(public_url).path.rstrip("/")
 
 
 def host_parallelism() -> int:
@@ -131,9 +143,11 @@ class Settings(BaseSettings):
 
     @property
     def origin(self) -> str:
-        from urllib.parse import urlsplit
-
         return self.log_origin or f"{urlsplit(self.public_url).netloc or 'tasktrial'}/log"
+
+    def link(self, path: str) -> str:
+        """``path``, one of the service's own (``/v1/submissions/ID``), as a client outside reaches it (``site_root``)."""
+        return site_root(self.public_url) + path
 
     @property
     def packs_dir(self) -> Path:

@@ -40,7 +40,11 @@ def report(service, session: Session, assessment: Assessment, *, threshold: floa
                     "shared": pair.shared,
                     "a": {"submission_id": pair.a, "candidate": by_id[pair.a].candidate},
                     "b": {"submission_id": pair.b, "candidate": by_id[pair.b].candidate},
-                    "links": {"side_by_side": f"/v1/assessments/{assessment.id}/similarity/{pair.a}/{pair.b}"},
+                    "links": {
+                        "side_by_side": service.settings.link(
+                            f"/v1/assessments/{assessment.id}/similarity/{pair.a}/{pair.b}"
+                        )
+                    },
                 }
             )
     pairs.sort(key=lambda p: -p["score"])

@@ -200,7 +200,7 @@ async def upload_pack(
     pack, digest, created, row = await publish_pack(service=service, session=session, author=author, data=data)
     if not created:
         response.status_code = status.HTTP_200_OK
-    location = f"/v1/packs/{pack.id}/versions/{pack.version}"
+    location = service.settings.link(f"/v1/packs/{pack.id}/versions/{pack.version}")
     return PackUploaded(
         id=pack.id,
         version=pack.version,

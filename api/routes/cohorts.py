@@ -469,7 +469,7 @@ def start_regrade(
         "id": regrade.id,
         "total": regrade.total,
         "versions": regrade.versions,
-        "links": {"report": f"/v1/regrades/{regrade.id}"},
+        "links": {"report": service.settings.link(f"/v1/regrades/{regrade.id}")},
     }
 
 

@@ -154,7 +154,7 @@ async def create_submission(
         caps = archives.ArchiveCaps(max_archive_bytes=service.settings.max_upload_bytes)
         files = await to_thread.run_sync(lambda: archives.extract(data, caps=caps))
     submission, run = await accept_submission(service, person, task_ref, version, files, assessment_id=assessment_id)
-    location = f"/v1/submissions/{submission.id}"
+    location = service.settings.link(f"/v1/submissions/{submission.id}")
     response.headers["Location"] = location
     return SubmissionAccepted(
         id=submission.id,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.settings import site_root
 from api.web.assets import Assets
-from api.web.render import make_environment, site_root
+from api.web.render import make_environment
 
 
 def mount(app: FastAPI) -> None:

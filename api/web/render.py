@@ -12,7 +12,6 @@ import html
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -138,16 +137,6 @@ def verdict_badge(verdict: str) -> Markup:
     return Markup('<span class="verdict verdict-{0}">{1} {2}</span>').format(
         verdict, VERDICT_MARKS.get(verdict, ""), VERDICT_WORDS.get(verdict, verdict)
     )
-
-
-def site_root(public_url: str) -> str:
-    """The path the web client lives below: ``public_url``'s path without its final slash, ``""`` at the root.
-
-    The one rule for every URL a page, a redirect or a cookie names: ``root + path``, ``path`` being the app's own
-    (``/tasks``). Taken from ``TASKTRIAL_PUBLIC_URL`` (already required for did:web and absolute links) rather than
-    Starlette's ``root_path``: one setting for both, and a proxy that strips the prefix needs nothing else.
-    """
-    return urlsplit(public_url).path.rstrip("/")
 
 
 def make_environment(assets: Assets, root: str = "") -> Environment:

@@ -113,7 +113,7 @@ def page(request: Request, template: str, user: WebUser | None, status: int = 20
 
 
 def see_other(request: Request, path: str) -> RedirectResponse:
-    """A 303 to ``path``, one of this app's own paths (``/tasks``), below the site's root (``render.site_root``)."""
+    """A 303 to ``path``, one of this app's own paths (``/tasks``), below the site's root (``settings.site_root``)."""
     return RedirectResponse(request.app.state.web_root + path, status_code=303)
 
 

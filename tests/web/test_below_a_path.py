@@ -1,6 +1,6 @@
 """The web client published below a path (``TASKTRIAL_PUBLIC_URL=…/tasktrial``, a proxy stripping ``/tasktrial``).
 
-Every URL a page, a redirect or a cookie names goes through one rule, ``render.site_root``: templates write
+Every URL a page, a redirect or a cookie names goes through one rule, ``settings.site_root``: templates write
 ``{{ root }}/path`` or ``{{ asset(name) }}``, Python redirects through ``routes.see_other``.
 """
 
@@ -18,8 +18,9 @@ import httpx
 import pytest
 
 from api import storage
+from api.settings import site_root
 from api.tables import Role
-from api.web.render import TEMPLATES, site_root
+from api.web.render import TEMPLATES
 from tests.api.cohort_helpers import assessment
 from tests.api.conftest import Api, make_api
 from tests.api.helpers import work
@@ -216,6 +217,23 @@ def test_pages_redirects_and_assets_stay_below_the_public_urls_path(published):
             assert urlsplit(str(response.url)).path.startswith(PREFIX + "/")
             followed += 1
     assert followed >= 20
+
+
+def test_the_json_apis_location_and_links_are_below_the_public_urls_path(published):
+    """A client follows ``Location`` and ``links`` as given, through the proxy, and reaches what they name."""
+    headers = published.api.token(Role.CANDIDATE, "alice")
+    with httpx.Client(base_url=published.public.removesuffix(PREFIX), headers=headers, timeout=30) as client:
+        posted = client.post(
+            f"{PREFIX}/v1/submissions",
+            json={"task": "python-foundations/retry-backoff", "files": {"retry.py": "x = 1\n"}},
+        )
+        assert posted.status_code == 202, posted.text
+        accepted = posted.json()
+        location = posted.headers["location"]
+        assert location == f"{PREFIX}/v1/submissions/{accepted['id']}" == accepted["links"]["self"]
+        assert accepted["links"]["result"] == f"{location}/result"
+        followed = client.get(location)
+        assert followed.status_code == 200 and followed.json()["id"] == accepted["id"]
 
 
 def test_signing_out_below_a_path_ends_the_session(published):
