@@ -66,3 +66,24 @@ def print_result(document: dict[str, Any]) -> None:
         + (f", peak memory {runner['peak_memory_bytes'] / 1e6:.1f} MB" if runner["peak_memory_bytes"] else ""),
         highlight=False,
     )
+    for run in runner.get("grader_runs") or []:
+        out.print(
+            f"  the grader's {escape(str(run.get('purpose')))} sandbox: {_grader_run_figures(run)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _grader_run_figures(run: dict[str, Any]) -> str:
+    """A grader run's figures in words; a candidate's view has none (``results.candidate_view``), only a limit hit."""
+    limit = "hit the time limit" if run.get("timed_out") else "ran out of memory" if run.get("oom_killed") else ""
+    if run.get("wall_seconds") is None:
+        return limit or "figures withheld"
+    figures = [f"{run['wall_seconds']:.2f} s"]
+    if run.get("cpu_seconds") is not None:
+        figures.append(f"CPU {run['cpu_seconds']:.2f} s")
+    if run.get("peak_memory_bytes"):
+        figures.append(f"peak memory {run['peak_memory_bytes'] / 1e6:.1f} MB")
+    if run.get("exit_code") is not None:
+        figures.append(f"exit {run['exit_code']}")
+    return ", ".join(figures + ([limit] if limit else []))

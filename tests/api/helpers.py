@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.tables import Role
 from engine.models import Check, CheckStatus, RunOutcome, RunStatus, StepOutcome
+from engine.ports import GraderRun
 from engine.results import Result, now
 from tests.api.conftest import Api
 
@@ -20,7 +21,7 @@ def submit(api: Api, headers: dict[str, str], files: dict[str, str] | None = Non
     return response.json()
 
 
-def result_document(api: Api, job: dict, *, passed: bool = True) -> dict:
+def result_document(api: Api, job: dict, *, passed: bool = True, grader_runs: tuple[GraderRun, ...] = ()) -> dict:
     task = api.service.pack_store.task(job["pack_id"], job["task_id"], job["pack_version"])
     status = CheckStatus.PASS if passed else CheckStatus.FAIL
     checks = (
@@ -52,15 +53,18 @@ def result_document(api: Api, job: dict, *, passed: bool = True) -> dict:
         started_at=now(),
         finished_at=now(),
         outcome=outcome,
+        grader_runs=grader_runs,
     ).to_document()
 
 
-def work(api: Api, run_id: str, *, passed: bool = True, worker: str = "w1") -> dict:
+def work(
+    api: Api, run_id: str, *, passed: bool = True, worker: str = "w1", grader_runs: tuple[GraderRun, ...] = ()
+) -> dict:
     """Claim the run and post a result for it, as a worker would; returns the posted document."""
     headers = api.token(Role.WORKER, "w")
     claimed = api.client.post(f"/v1/runs/{run_id}/claim", headers=headers, json={"worker": worker})
     assert claimed.status_code == 200, claimed.text
-    document = result_document(api, claimed.json(), passed=passed)
+    document = result_document(api, claimed.json(), passed=passed, grader_runs=grader_runs)
     posted = api.client.post(f"/v1/runs/{run_id}/result", headers=headers, json=document)
     assert posted.status_code == 201, posted.text
     return document

@@ -18,6 +18,8 @@ from api.tables import ApiToken, Role
 from api.web.render import CSP
 from api.web.session import COOKIE
 from engine import archives, signing
+from engine.models import RunOutcome, StepOutcome
+from engine.ports import GraderRun
 from tests.api.conftest import Api
 from tests.api.helpers import SECRET_MESSAGE, SECRET_OUTPUT, work
 from tests.api.test_packs import GRADER_MARK, SOLUTION_MARK, finish_check, pack_files, secret_pack_files
@@ -250,6 +252,33 @@ def test_the_author_of_the_pack_sees_what_candidates_do_not(api):
     reviewer = sign_in(api, Role.REVIEWER, "rita")
     page = reviewer.get(url).text
     assert SECRET_MESSAGE in page and SECRET_OUTPUT in page
+
+
+def test_the_graders_own_sandboxes_show_their_figures_to_staff_and_only_a_limit_hit_to_the_candidate(api):
+    alice = sign_in(api, Role.CANDIDATE, "alice")
+    submission = submit_files(alice, {"retry.py": b"print('hi')\n"})
+    hidden_tests = RunOutcome(
+        backend="fake",
+        image="sha256:fake",
+        steps=(),
+        wall_seconds=0.4321,
+        cpu_seconds=0.2468,
+        peak_memory_bytes=13 * 1048576,
+    )
+    killed = (StepOutcome(exit_code=None, timed_out=True),)
+    variant = RunOutcome(backend="fake", image="sha256:fake", steps=killed, wall_seconds=9.87)
+    runs = (GraderRun("hidden tests", hidden_tests), GraderRun("variant 2", variant))
+    work(api, run_of(api, submission), grader_runs=runs)
+    url = result_url(alice, submission)
+
+    staff = sign_in(api, Role.REVIEWER, "rita").get(url).text
+    assert "The grader's own sandboxes" in staff
+    assert all(figure in staff for figure in ("hidden tests", "0.43 s", "0.25 s", "13.0 MB", "9.87 s", "time"))
+    assert "withheld from candidates: they ran the hidden tests" not in staff
+    mine = alice.get(url).text
+    assert "hidden tests" in mine and "variant 2" in mine and "withheld from candidates" in mine
+    assert not any(figure in mine for figure in ("0.43 s", "0.25 s", "13.0 MB", "9.87 s"))
+    assert re.search(r"variant 2</td>.*?<td>time</td>", mine, flags=re.DOTALL), "the limit hit still shows"
 
 
 def test_another_candidates_pages_answer_404(api):
