@@ -118,7 +118,7 @@ def retire(
     version: str,
     session: SessionDep,
     author: AuthorDep,
-    service: ServiceDep = None,  # type: ignore[assignment]  # the web page calls it without one
+    service: ServiceDep,
 ) -> VersionPublic:
     """Stop new submissions to a live version; its results stay valid and verifiable (and its credentials'
     awards: a credential no live version declares any more only stops being awarded)."""
@@ -127,8 +127,7 @@ def retire(
         session=session, version_id=row.id, from_states=[PackState.LIVE], to=PackState.RETIRED
     ):
         raise Conflict(f"pack {pack_id}@{version} is {row.state}: only a live version can be retired")
-    if service is not None:  # the web page's call: its credentials are synced at the next refresh
-        service.sync_pack_credentials()
+    service.sync_pack_credentials()  # a credential no live version declares retires now, whoever retired it
     session.refresh(row)
     return _public(row)
 

@@ -848,7 +848,7 @@ async def retire_version(
     async with request.form() as form:
         check_csrf(user.csrf, form.get("csrf"))
     try:
-        authoring_api.retire(pack_id, version, session, user.principal)
+        authoring_api.retire(pack_id, version, session, user.principal, service)
     except Conflict as exc:
         row = authoring_api.owned_version(session, user.principal, pack_id, version)
         return _version_view(request, service, user, row, status=409, problem=str(exc))

@@ -22,7 +22,16 @@ from engine.models import RunOutcome, StepOutcome
 from engine.ports import GraderRun
 from tests.api.conftest import Api
 from tests.api.helpers import SECRET_MESSAGE, SECRET_OUTPUT, work
-from tests.api.test_packs import GRADER_MARK, SOLUTION_MARK, finish_check, pack_files, secret_pack_files
+from tests.api.test_pack_credentials_api import TOKENISING, definitions, pack_with
+from tests.api.test_packs import (
+    GRADER_MARK,
+    SOLUTION_MARK,
+    WORD_PACK,
+    finish_check,
+    pack_files,
+    post_pack,
+    secret_pack_files,
+)
 from tests.web.conftest import csrf, form_value, sign_in
 
 TASK = "/tasks/python-foundations/retry-backoff"
@@ -567,6 +576,16 @@ def test_the_author_reads_the_check_report_of_a_rejected_version_and_others_do_n
     assert other.get("/author/packs/folder-pack/1.0.0/word-frequency").status_code == 404
     assert author.get("/author/packs/folder-pack/1.0.0/word-frequency").status_code == 200
     assert not candidate_meets(sign_in(api, Role.CANDIDATE, "carol"), "folder-pack/word-frequency")
+
+
+def test_retiring_from_the_pages_retires_the_credentials_no_live_version_declares_at_once(api, tmp_path):
+    """The page calls the API's own ``retire``: the same sync of the pack's credentials, not at some later refresh."""
+    post_pack(api, api.token(Role.AUTHOR, "ann"), pack_with(tmp_path, "1.0.0", [TOKENISING]))
+    assert definitions(api)[f"{WORD_PACK}/tokenising"]["retired_at"] is None
+    author = sign_in(api, Role.AUTHOR, "ann")
+    retired = author.post(f"/author/packs/{WORD_PACK}/1.0.0/retire", data={"csrf": csrf(author)})
+    assert retired.status_code == 200, retired.text
+    assert definitions(api)[f"{WORD_PACK}/tokenising"]["retired_at"] is not None
 
 
 def test_a_retired_version_takes_no_submissions_from_the_pages(api, tmp_path):
