@@ -682,7 +682,8 @@ def _follow_to_result(
 
 def _before_any_work(call: Callable[[], Any]) -> Any:
     """``call()``, tried again for ``CONNECT_PATIENCE_SECONDS`` while the server is out of reach or sheds it:
-    both mean it did no work, so even a submission is never made twice. The candidate is told each wait."""
+    both mean it did no work, so even a submission is never made twice (``submit``, ``test``). The
+    candidate is told each wait."""
 
     def say(problem: Exception, delay: float) -> None:
         err.print(escape(f"{problem}; trying again in {delay:.0f} s"), highlight=False, soft_wrap=True)
@@ -757,8 +758,9 @@ def test(
     if not files:
         fail(f"{directory} holds no files to test", EXIT_BAD_INPUT)
     with connect() as api:
-        ref = resolve(api, task_id)
-        ran = api.public_tests(ref, archives.make_tar_gz(files, prefix=ref.task))
+        ref = _before_any_work(lambda: resolve(api, task_id))
+        archive = archives.make_tar_gz(files, prefix=ref.task)
+        ran = _before_any_work(lambda: api.public_tests(ref, archive))
     if as_json:
         sys.stdout.write(json.dumps(ran, indent=2, ensure_ascii=False) + "\n")
     else:

@@ -558,10 +558,17 @@ def test_server_sent_events_are_parsed_as_the_standard_frames_them(server):
 
 
 @pytest.mark.parametrize(
-    "args", [("tasks", "list"), ("tasks", "show", REF), ("start", REF, "{tmp}/out"), ("submit", REF, "{solution}")]
+    "args",
+    [
+        ("tasks", "list"),
+        ("tasks", "show", REF),
+        ("start", REF, "{tmp}/out"),
+        ("submit", REF, "{solution}"),
+        ("test", REF, "{solution}"),
+    ],
 )
 def test_an_unreachable_server_exits_3_saying_where_and_what_to_do(args, tmp_path, solution, monkeypatch):
-    monkeypatch.setattr(client, "CONNECT_PATIENCE_SECONDS", 0.3)  # submit tries a refused connection again
+    monkeypatch.setattr(client, "CONNECT_PATIENCE_SECONDS", 0.3)  # submit and test try again
     monkeypatch.setenv(config.URL_VARIABLE, UNREACHABLE)
     monkeypatch.setenv(config.TOKEN_VARIABLE, "tt_whatever")
 
