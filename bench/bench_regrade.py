@@ -46,6 +46,27 @@ from runners.docker import DockerRunner  # noqa: E402
 PACK, TASK = "python-foundations", "retry-backoff"
 
 
+def explained(service, change: dict) -> dict:
+    """A changed verdict with what each side's result says: its status, reason and failed checks."""
+
+    def side(result: dict | None) -> dict | None:
+        if result is None:
+            return None
+        with service.session() as session:
+            row = session.get(ResultRow, result["result_id"])
+            document = row.document["full"] if row is not None else {}
+        failed = [c["name"] for c in document.get("checks", []) if c.get("status") != "pass"]
+        return {
+            "verdict": result["verdict"],
+            "score": result["score"],
+            "status": document.get("status"),
+            "reason": document.get("reason"),
+            "failed_checks": failed,
+        }
+
+    return {"candidate": change["candidate"], "old": side(change["old"]), "new": side(change["new"])}
+
+
 def two_versions(root: Path) -> list[Path]:
     """The built-in pack at 1.0.0 and, in a second catalogue folder, at 1.1.0."""
     first, second = root / "v1", root / "v2"
@@ -180,9 +201,7 @@ def main() -> None:
             report["regrade"] = {
                 "total": final["total"],
                 "done": final["done"],
-                "changed_verdicts": [
-                    (c["candidate"], c["old"]["verdict"], c["new"]["verdict"]) for c in final["changed"]
-                ],
+                "changed_verdicts": [explained(service, c) for c in final["changed"]],
                 "versions": final["versions"],
                 "seconds": round(elapsed, 2),
                 "gradings_per_s": round(final["total"] / elapsed, 3),
