@@ -54,7 +54,8 @@ if TYPE_CHECKING:
 #: so a 60 s read timeout never cuts a live stream.
 TIMEOUT = {"timeout": 30.0, "connect": 10.0, "read": 60.0}
 STATES = ("queued", "running", "grading", "done")
-#: How long ``submit`` tries again while no connection can be made at all (the server is starting).
+#: How long ``submit`` and ``test`` try again while no connection can be made at all (the server is
+#: starting) or the server sheds them (busy). ``submit``'s help names the figure.
 CONNECT_PATIENCE_SECONDS = 20.0
 PatienceOption = Annotated[
     float,
@@ -544,8 +545,9 @@ def submit(
 ) -> None:
     """Upload a folder for grading; with --wait, follow it live and print the verified result.
 
-    A server that is restarting or a dropped connection does not end the wait: it reconnects
-    (backoff with jitter), resumes, and asks for the result, for up to --patience seconds.
+    A server not up yet, or too busy to take the upload (it says so: nothing was stored), is tried
+    again for 20 s. A server that is restarting or a dropped connection does not end the wait: it
+    reconnects (backoff with jitter), resumes, and asks for the result, for up to --patience seconds.
     """
     from engine import archives
     from engine.digest import tree_digest
