@@ -11,21 +11,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import stat
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api import db, storage
+from api import storage
 from api.app import create_app
 from api.queue import FakeQueue
 from api.serve import build
@@ -36,8 +35,9 @@ from cli import client, config, main
 from engine import archives, signing
 from engine.digest import tree_digest
 from engine.trees import read_tree
-from tests.api.test_overload import in_flight_limit
+from tests.api.test_overload import submissions_held
 from tests.conftest import CATALOGUE
+from tests.faults.stack import wait_until
 
 URL = "http://tasktrial.test"
 PACK = "python-foundations"
@@ -382,35 +382,21 @@ def test_a_submission_the_busy_server_sheds_is_sent_again_and_stored_once(narrow
     """One request in flight is the server's limit: the CLI's is shed (503, nothing done), told, and sent
     again after the Retry-After, once the first is through."""
     server = narrow_server
-    limit = in_flight_limit(server)
-    path = db.sqlite_path(server.service.settings.database)
-    assert path is not None
-    headers, first_body = server.headers(), {"task": REF, "files": {"retry.py": "x = 1\n"}}
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")  # the first submission waits on the database, holding the one slot
-    with ThreadPoolExecutor(2) as pool:
-        try:
-            first = pool.submit(server.http.post, "/v1/submissions", headers=headers, json=first_body)
-            wait_until(lambda: limit.in_flight == 1)
+    api = SimpleNamespace(client=server.http, service=server.service, app=server.app)  # what the helper reads
+    with ThreadPoolExecutor(1) as pool:
+        with submissions_held(api, server.headers(), 1, until=lambda limit: limit.in_flight == 1):
             submitting = pool.submit(cli, "submit", REF, str(solution))
-            wait_until(lambda: 'tasktrial_rejected_total{reason="busy"} 1.0' in server.http.get("/metrics").text)
-        finally:
-            writer.execute("ROLLBACK")
-            writer.close()
-        assert first.result(timeout=60).status_code == 202
+            wait_until(
+                lambda: 'tasktrial_rejected_total{reason="busy"} 1.0' in server.http.get("/metrics").text,
+                10,
+                "the CLI's submission was never shed",
+            )
         result = submitting.result(timeout=60)
 
     assert result.exit_code == 0, result.output
     assert "is busy and did not take" in result.stderr and "trying again in" in result.stderr
-    assert len(server.submissions()) == 2  # the first, and the CLI's exactly once
+    assert len(server.submissions()) == 2  # the held one, and the CLI's exactly once
     assert " ".join(result.stdout.split()).startswith("submission ")
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.01)
 
 
 def test_submitting_to_an_unknown_task_exits_2_and_stores_nothing(server, solution):
